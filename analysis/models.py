@@ -1,0 +1,82 @@
+"""Locked releases and export jobs (SPEC 5)."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from cohorts.models import Study
+
+
+class Release(models.Model):
+    """A versioned, frozen data cut of a study: files on disk plus a manifest of SHA-256 per file.
+
+    Files are written once when the study is locked and never rewritten, so an old release stays
+    downloadable byte for byte after unlock and relock (the next lock is a new version).
+    """
+
+    study = models.ForeignKey(Study, on_delete=models.PROTECT, related_name="releases")
+    version = models.PositiveIntegerField()
+    locked_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    locked_at = models.DateTimeField()
+    reason = models.TextField()
+    unlocked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    unlocked_at = models.DateTimeField(null=True, blank=True)
+    unlock_reason = models.TextField(blank=True)
+    manifest = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["study", "-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["study", "version"], name="release_version_unique_per_study"),
+            models.CheckConstraint(condition=Q(version__gte=1), name="release_version_positive"),
+            models.CheckConstraint(condition=~Q(reason=""), name="release_reason_required"),
+            models.CheckConstraint(
+                condition=Q(unlocked_at__isnull=True) | ~Q(unlock_reason=""), name="release_unlock_reason_required"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.study.code} v{self.version}"
+
+
+class ExportFormat(models.TextChoices):
+    CSV = "csv", "CSV"
+    XLSX = "xlsx", "Excel (XLSX)"
+    PARQUET = "parquet", "Parquet"
+    SAV = "sav", "SPSS (.sav)"
+    DTA = "dta", "Stata (.dta)"
+    XPT = "xpt", "SAS XPORT (.xpt)"
+
+
+class ExportStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+
+
+class ExportJob(models.Model):
+    """A background export of a release in one format; the status page polls this row."""
+
+    release = models.ForeignKey(Release, on_delete=models.PROTECT, related_name="exports")
+    format = models.CharField(max_length=8, choices=ExportFormat.choices)
+    status = models.CharField(max_length=8, choices=ExportStatus.choices, default=ExportStatus.QUEUED)
+    progress = models.PositiveSmallIntegerField(default=0)  # percent
+    file_path = models.CharField(max_length=500, blank=True)
+    sha256 = models.CharField(max_length=64, blank=True)
+    error = models.TextField(blank=True)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(progress__lte=100), name="export_progress_percent"),
+            models.CheckConstraint(condition=Q(format__in=ExportFormat.values), name="export_format_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.release} {self.format} ({self.status})"

@@ -1,0 +1,52 @@
+"""Study set-up for administrators. Patients are enrolled through the screening form, not here."""
+
+from django.contrib import admin
+from simple_history.admin import SimpleHistoryAdmin
+
+from cohorts.audit import ensure_unlocked
+from cohorts.models import Arm, Patient, Site, SiteMembership, Study
+
+
+class ArmInline(admin.TabularInline):
+    model = Arm
+    extra = 0
+
+
+@admin.register(Study)
+class StudyAdmin(SimpleHistoryAdmin):
+    list_display = ("code", "title", "protocol", "follow_up_days", "primary_scale", "is_locked")
+    readonly_fields = ("is_locked",)
+    inlines = [ArmInline]
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            ensure_unlocked(obj)
+        obj._change_reason = "study set-up (admin)"
+        super().save_model(request, obj, form, change)
+
+
+@admin.register(Site)
+class SiteAdmin(SimpleHistoryAdmin):
+    list_display = ("code", "name", "ast_uln_u_l", "alt_uln_u_l")
+    filter_horizontal = ("studies",)
+
+
+@admin.register(SiteMembership)
+class SiteMembershipAdmin(SimpleHistoryAdmin):
+    list_display = ("user", "site")
+    list_filter = ("site",)
+
+
+@admin.register(Patient)
+class PatientAdmin(SimpleHistoryAdmin):
+    list_display = ("participant_id", "study", "site", "arm", "enrolment_date", "status")
+    list_filter = ("study", "site", "arm")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

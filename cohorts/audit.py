@@ -1,0 +1,98 @@
+"""Audited writes shared by every app: reason for change, history user, optimistic locking.
+
+django-simple-history records a history row on every save(); these helpers make sure each row carries the
+user and the reason, that an edit of already-saved data has a reason (SPEC / ICH GCP audit trail), and that
+two people editing the same record cannot silently overwrite each other (the `version` column).
+"""
+
+from collections.abc import Mapping
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import models
+
+from cohorts.models import Study
+
+
+class StudyLocked(ValidationError):
+    """Raised by every write path while the study is locked (SPEC 5)."""
+
+    def __init__(self, study: Study):
+        super().__init__(
+            f"The study {study.code} is locked for a data release; unlock it (with a reason) to change data.",
+            code="study_locked",
+        )
+
+
+class ConcurrentEdit(ValidationError):
+    """The record changed since the form was opened: the save is refused and nothing is overwritten."""
+
+    def __init__(self, instance: models.Model, changes: list[tuple[str, Any, Any]]):
+        self.changes = changes
+        what = "; ".join(f"{field}: now {new!r} (you started from {old!r})" for field, old, new in changes) or (
+            "the record was saved by someone else"
+        )
+        super().__init__(
+            f"This record was changed by someone else after you opened it ({what}). "
+            "Reload the page, review their change, and enter yours again.",
+            code="concurrent_edit",
+        )
+
+
+def ensure_unlocked(study: Study) -> None:
+    # Read the flag from the database, not from a possibly stale instance.
+    if Study.objects.filter(pk=study.pk, is_locked=True).exists():
+        raise StudyLocked(study)
+
+
+def require_reason(instance: models.Model, reason: str | None) -> str:
+    """An edit of saved data needs a reason; a first entry gets a standard one."""
+    if instance.pk is None or instance._state.adding:
+        return reason or "initial entry"
+    if not (reason or "").strip():
+        raise ValidationError(
+            {"reason": ValidationError("Give a reason for changing saved data.", code="reason_required")}
+        )
+    return reason.strip()
+
+
+def save_audited(instance: models.Model, *, user, reason: str | None) -> models.Model:
+    """full_clean() and save with the history user and reason (callers hold transaction.atomic)."""
+    instance._change_reason = require_reason(instance, reason)
+    instance._history_user = user
+    instance.full_clean()
+    instance.save()
+    return instance
+
+
+def update_versioned(
+    instance: models.Model,
+    *,
+    changes: Mapping[str, Any],
+    expected_version: int,
+    user,
+    reason: str | None,
+) -> models.Model:
+    """Apply `changes` to a versioned record if nobody saved it since `expected_version`.
+
+    The row is locked (SELECT ... FOR UPDATE) so that two concurrent saves are serialised and the second one
+    sees the first one's version. Callers hold transaction.atomic.
+    """
+    model = type(instance)
+    current = model.objects.select_for_update().get(pk=instance.pk)
+    if current.version != expected_version:
+        stale = model.history.filter(id=instance.pk, version=expected_version).first()
+        diffs = []
+        if stale is not None:
+            for name in changes:
+                old, new = getattr(stale, name, None), getattr(current, name)
+                if old != new:
+                    diffs.append((name, old, new))
+        raise ConcurrentEdit(current, diffs)
+    changed = [name for name, value in changes.items() if getattr(current, name) != value]
+    if not changed:
+        return current  # nothing to save: no history row, no reason needed
+    for name in changed:
+        setattr(current, name, changes[name])
+    current.version = expected_version + 1
+    return save_audited(current, user=user, reason=reason)

@@ -1,0 +1,223 @@
+"""Who is in the study, in which arm, since when (DESIGN.md: cohorts -> ecrf -> analysis)."""
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+from simple_history.models import HistoricalRecords
+
+
+class Protocol(models.TextChoices):
+    """Eligibility rule sets implemented in cohorts/eligibility.py (SPEC 1)."""
+
+    MILAN_2020 = "milan_2020", "Milan cohort (CPAP outside ICU, standard vs anakinra)"
+    NEW_YORK_2020 = "new_york_2020", "New York case series (anakinra to prevent ventilation)"
+
+
+class OrdinalScale(models.TextChoices):
+    """Identifiers of the ordinal scales of SPEC 3.1; every stored score carries one."""
+
+    MILAN_7 = "milan_7", "7-point ordinal scale (Milan; 1 best, 7 death)"
+    WHO_OSCI_8 = "who_osci_8", "WHO ordinal scale for clinical improvement (0-8)"
+    WHO_CPS_10 = "who_cps_10", "WHO clinical progression scale (0-10)"
+
+
+class Study(models.Model):
+    code = models.SlugField(max_length=40, unique=True)
+    title = models.CharField(max_length=200)
+    protocol = models.CharField(max_length=32, choices=Protocol.choices)
+    registry_id = models.CharField("registry id", max_length=64, blank=True)
+    follow_up_days = models.PositiveSmallIntegerField(default=21)
+    primary_scale = models.CharField(max_length=16, choices=OrdinalScale.choices, default=OrdinalScale.MILAN_7)
+    # Overrides of the *study settings* of SPEC (thresholds, FiO2 estimates, ...). Only overrides are stored;
+    # the effective value is the module default updated with these, so a new default reaches old studies.
+    settings = models.JSONField(default=dict, blank=True)
+    # The lock flag lives here so that every write path (cohorts, ecrf) can refuse without importing analysis,
+    # which owns the releases that set it (SPEC 5).
+    is_locked = models.BooleanField(default=False, editable=False)
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name_plural = "studies"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(follow_up_days__gte=1) & Q(follow_up_days__lte=365), name="study_follow_up_1_to_365"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def eligibility_settings(self) -> dict:
+        from cohorts.eligibility import RULE_SETS
+
+        return {**RULE_SETS[self.protocol].default_settings, **self.settings.get("eligibility", {})}
+
+
+class Site(models.Model):
+    code = models.CharField(max_length=8, unique=True, help_text="Prefix of the pseudonymised study ids.")
+    name = models.CharField(max_length=200)
+    studies = models.ManyToManyField(Study, related_name="sites", blank=True)
+    # The site laboratory's upper limits of normal (SPEC 2: AST, ALT with the site's ULN).
+    ast_uln_u_l = models.DecimalField("AST upper limit of normal (U/L)", max_digits=6, decimal_places=1, default=40)
+    alt_uln_u_l = models.DecimalField("ALT upper limit of normal (U/L)", max_digits=6, decimal_places=1, default=40)
+    history = HistoricalRecords()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(code__regex=r"^[A-Z0-9]{2,8}$"), name="site_code_upper_alnum"),
+            models.CheckConstraint(condition=Q(ast_uln_u_l__gt=0) & Q(alt_uln_u_l__gt=0), name="site_uln_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.name}"
+
+
+class SiteMembership(models.Model):
+    """A user works at a site; every patient query is scoped by these rows (cohorts/selectors.py)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="site_memberships")
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="memberships")
+    history = HistoricalRecords()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "site"], name="site_membership_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.user} @ {self.site.code}"
+
+
+class Arm(models.Model):
+    study = models.ForeignKey(Study, on_delete=models.PROTECT, related_name="arms")
+    code = models.SlugField(max_length=32)
+    name = models.CharField(max_length=120)
+    regimen_description = models.TextField(blank=True)
+    # The arm's regimen as data for the soft dose/route check of the drug form, e.g.
+    # [{"drug": "anakinra", "dose": 5, "unit": "mg/kg", "route": "iv", "frequency": "bid"}].
+    regimen = models.JSONField(default=list, blank=True)
+    order = models.PositiveSmallIntegerField(default=0)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["study", "order", "code"]
+        constraints = [models.UniqueConstraint(fields=["study", "code"], name="arm_code_unique_per_study")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Sex(models.TextChoices):
+    FEMALE = "F", "Female"
+    MALE = "M", "Male"
+
+
+class PatientStatus(models.TextChoices):
+    ACTIVE = "active", "In follow-up"
+    COMPLETED = "completed", "Follow-up completed"
+    WITHDRAWN = "withdrawn", "Withdrawn"
+    LOST = "lost_to_follow_up", "Lost to follow-up"
+    DIED = "died", "Died"
+
+
+COMORBIDITIES = ("smoking", "hypertension", "coronary_artery_disease", "diabetes", "copd", "chronic_kidney_disease")
+
+
+class Screening(models.Model):
+    """One screening of a candidate, eligible or not; kept for the screening log (SPEC 1.3, CONSORT)."""
+
+    study = models.ForeignKey(Study, on_delete=models.PROTECT, related_name="screenings")
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="screenings")
+    number = models.CharField(max_length=24, help_text="Screening number, e.g. MI-S0007")
+    rescreen_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="rescreens")
+    assessed_at = models.DateTimeField()
+    screened_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    # Canonical-unit values as evaluated, the units they were typed in, and every criterion's verdict.
+    values = models.JSONField(default=dict)
+    entered_units = models.JSONField(default=dict)
+    criteria = models.JSONField(default=list)
+    eligible = models.BooleanField()
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-assessed_at"]
+        constraints = [models.UniqueConstraint(fields=["study", "number"], name="screening_number_unique_per_study")]
+
+    def __str__(self) -> str:
+        return self.number
+
+
+class ScreeningReason(models.Model):
+    """A failed or missing criterion of a screening, one row each, so CONSORT counts are one GROUP BY."""
+
+    screening = models.ForeignKey(Screening, on_delete=models.CASCADE, related_name="reasons")
+    code = models.CharField(max_length=64)
+    kind = models.CharField(max_length=16)  # inclusion / exclusion
+    verdict = models.CharField(max_length=16)  # not_met / met (exclusion applies) / missing
+    label = models.CharField(max_length=200)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["screening", "code"], name="screening_reason_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.screening}: {self.code} {self.verdict}"
+
+
+class Patient(models.Model):
+    study = models.ForeignKey(Study, on_delete=models.PROTECT, related_name="patients")
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="patients")
+    arm = models.ForeignKey(Arm, on_delete=models.PROTECT, related_name="patients")
+    # Pseudonymised participant id (per-site prefix + number); the only id that leaves the system (SPEC 5).
+    participant_id = models.CharField("participant id", max_length=24, help_text="Pseudonymised id, e.g. MI-0007")
+    screening = models.OneToOneField(Screening, null=True, blank=True, on_delete=models.PROTECT, related_name="patient")
+    enrolment_date = models.DateField(help_text="Study day 0 (first anakinra dose in treated arms).")
+    sex = models.CharField(max_length=1, choices=Sex.choices)
+    age_years = models.PositiveSmallIntegerField("age (years)")
+    weight_kg = models.DecimalField("weight (kg)", max_digits=5, decimal_places=1, null=True, blank=True)
+    weight_confirmed = models.BooleanField(default=False, help_text="Soft limit (> 200 kg) confirmed.")
+    smoking = models.BooleanField(null=True, blank=True)
+    hypertension = models.BooleanField(null=True, blank=True)
+    coronary_artery_disease = models.BooleanField(null=True, blank=True)
+    diabetes = models.BooleanField(null=True, blank=True)
+    copd = models.BooleanField("COPD", null=True, blank=True)
+    chronic_kidney_disease = models.BooleanField(null=True, blank=True)
+    status = models.CharField(max_length=24, choices=PatientStatus.choices, default=PatientStatus.ACTIVE)
+    version = models.PositiveIntegerField(default=1, editable=False)  # optimistic locking
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["participant_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["study", "participant_id"], name="patient_participant_id_unique_per_study"),
+            models.CheckConstraint(condition=Q(age_years__gte=0) & Q(age_years__lte=120), name="patient_age_0_120"),
+            models.CheckConstraint(
+                condition=Q(weight_kg__isnull=True) | (Q(weight_kg__gte=30) & Q(weight_kg__lte=300)),
+                name="patient_weight_30_300",
+            ),
+            models.CheckConstraint(condition=Q(sex__in=Sex.values), name="patient_sex_valid"),
+            models.CheckConstraint(condition=Q(status__in=PatientStatus.values), name="patient_status_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return self.participant_id
+
+    def clean(self) -> None:
+        # A composite foreign key is not expressible in Django; the arm/site-study invariants are checked here
+        # (every write calls full_clean) and by the PostgreSQL trigger of migration 0002.
+        if self.arm_id and self.study_id and self.arm.study_id != self.study_id:
+            raise ValidationError({"arm": ValidationError("The arm belongs to another study.", code="arm_study")})
+
+
+class StudyIdCounter(models.Model):
+    """Last number handed out per study and site; study ids are never reused, even after a deletion."""
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE)
+    site = models.ForeignKey(Site, on_delete=models.CASCADE)
+    kind = models.CharField(max_length=16, default="patient")  # patient / screening
+    last_number = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["study", "site", "kind"], name="study_id_counter_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.study_id}/{self.site_id} {self.kind} {self.last_number}"

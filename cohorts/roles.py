@@ -1,0 +1,73 @@
+"""Roles of DESIGN.md as Django groups, and the questions pages ask about them.
+
+A role is a group; what a role may do is decided here and in the `rules` predicates of cohorts/rules.py,
+never by scattered group-name checks in views.
+"""
+
+from collections.abc import Iterable
+from functools import wraps
+
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+
+NURSE = "nurse"
+INVESTIGATOR = "investigator"
+MONITOR = "monitor"
+DATA_MANAGER = "data_manager"
+STATISTICIAN = "statistician"
+ADMIN = "admin"
+
+ROLES = {
+    NURSE: "Study nurse",
+    INVESTIGATOR: "Investigator",
+    MONITOR: "Monitor",
+    DATA_MANAGER: "Data manager",
+    STATISTICIAN: "Statistician",
+    ADMIN: "Administrator",
+}
+
+# Who sees patient-level data, and at which sites. Statisticians see locked releases only (SPEC 5).
+PATIENT_READERS = frozenset({NURSE, INVESTIGATOR, MONITOR, DATA_MANAGER, ADMIN})
+DATA_ENTRY = frozenset({NURSE, INVESTIGATOR, DATA_MANAGER})
+SCREENERS = frozenset({INVESTIGATOR})
+ALL_SITES = frozenset({DATA_MANAGER, ADMIN})
+ANALYSIS_READERS = frozenset({INVESTIGATOR, DATA_MANAGER, STATISTICIAN})
+RELEASE_DOWNLOADERS = frozenset({DATA_MANAGER, STATISTICIAN})
+LOCKERS = frozenset({DATA_MANAGER})
+IMPORTERS = frozenset({DATA_MANAGER})
+
+
+def user_roles(user) -> frozenset[str]:
+    """The user's roles, cached on the user object for the request."""
+    if not user.is_authenticated:
+        return frozenset()
+    cached = getattr(user, "_ecrf_roles", None)
+    if cached is None:
+        cached = frozenset(user.groups.values_list("name", flat=True)) & ROLES.keys()
+        if user.is_superuser:
+            cached |= {ADMIN}
+        user._ecrf_roles = cached
+    return cached
+
+
+def has_role(user, roles: Iterable[str]) -> bool:
+    return bool(user_roles(user) & set(roles))
+
+
+def role_required(roles: Iterable[str]):
+    """View decorator: anonymous -> login page; logged in without one of `roles` -> 403."""
+    allowed = frozenset(roles)
+
+    def decorator(view):
+        @wraps(view)
+        def wrapper(request, *args, **kwargs):
+            if not request.user.is_authenticated:
+                return redirect_to_login(request.get_full_path())
+            if not has_role(request.user, allowed):
+                raise PermissionDenied("Your role does not give access to this page.")
+            return view(request, *args, **kwargs)
+
+        wrapper.allowed_roles = allowed
+        return wrapper
+
+    return decorator

@@ -1,0 +1,91 @@
+"""Every read of cohort data a page needs, scoped to the sites of the current user.
+
+A user asking for a patient of a site they do not belong to gets Http404 - never the data, and never a
+hint that the record exists.
+"""
+
+from django.db.models import Count, Q, QuerySet
+from django.http import Http404
+
+from cohorts import roles
+from cohorts.models import Arm, Patient, Screening, ScreeningReason, Site, Study
+
+
+def sites_for_user(user) -> QuerySet[Site]:
+    if roles.has_role(user, roles.ALL_SITES):
+        return Site.objects.all()
+    if not roles.has_role(user, roles.PATIENT_READERS):
+        return Site.objects.none()
+    return Site.objects.filter(memberships__user=user)
+
+
+def studies_for_user(user) -> QuerySet[Study]:
+    # Statisticians see no patient data, but every study's locked releases.
+    if roles.has_role(user, roles.ALL_SITES | {roles.STATISTICIAN}):
+        return Study.objects.all()
+    return Study.objects.filter(sites__in=sites_for_user(user)).distinct()
+
+
+def patients_for_user(user) -> QuerySet[Patient]:
+    return Patient.objects.filter(site__in=sites_for_user(user)).select_related("site", "arm", "study")
+
+
+def get_patient_for_user(user, patient_pk: int) -> Patient:
+    try:
+        return patients_for_user(user).get(pk=patient_pk)
+    except (Patient.DoesNotExist, ValueError, TypeError):
+        raise Http404("No such patient at your sites.") from None
+
+
+def get_study_for_user(user, code: str) -> Study:
+    try:
+        return studies_for_user(user).get(code=code)
+    except Study.DoesNotExist:
+        raise Http404("No such study.") from None
+
+
+def arms_of(study: Study) -> QuerySet[Arm]:
+    return study.arms.all()
+
+
+def patient_list(user, study: Study | None = None, site: Site | None = None) -> QuerySet[Patient]:
+    qs = patients_for_user(user)
+    if study is not None:
+        qs = qs.filter(study=study)
+    if site is not None:
+        qs = qs.filter(site=site)
+    return qs.order_by("site__code", "participant_id")
+
+
+def screenings_for_user(user, study: Study, site: Site | None = None) -> QuerySet[Screening]:
+    qs = Screening.objects.filter(study=study, site__in=sites_for_user(user))
+    if site is not None:
+        qs = qs.filter(site=site)
+    return qs.select_related("site", "screened_by", "patient", "patient__arm").order_by("-assessed_at")
+
+
+def consort_counts(screenings: QuerySet[Screening]) -> dict:
+    """CONSORT flow numbers from the screening log: screened, ineligible by reason, enrolled per arm.
+
+    A candidate screened twice counts once, by the latest screening (re-screens are linked).
+    """
+    latest = screenings.filter(rescreens__isnull=True)
+    totals = latest.aggregate(
+        screened=Count("pk"),
+        eligible=Count("pk", filter=Q(eligible=True)),
+        ineligible=Count("pk", filter=Q(eligible=False)),
+        enrolled=Count("patient", filter=Q(patient__isnull=False)),
+    )
+    reasons = (
+        ScreeningReason.objects.filter(screening__in=latest.filter(eligible=False))
+        .values("code", "label", "kind", "verdict")
+        .annotate(n=Count("pk"))
+        .order_by("-n", "code")
+    )
+    per_arm = (
+        latest.filter(patient__isnull=False)
+        .values("patient__arm__code", "patient__arm__name")
+        .annotate(n=Count("pk"))
+        .order_by("patient__arm__name")
+    )
+    return {**totals, "reasons": list(reasons), "per_arm": list(per_arm)}

@@ -1,0 +1,457 @@
+"""Edit checks for the daily case report forms (SPEC section 2.1), as data.
+
+Pure module: no Django imports, so the rules can be unit-tested on plain values and
+reused by forms (``form.clean()``), importers and the export codebook alike.
+
+Two kinds of finding, both reported as an :class:`Issue` attached to a form field:
+
+* **hard** - the value is implausible and is refused;
+* **soft** - the value is plausible but unusual; the user must tick "confirm" and the
+  confirmation is stored (SPEC 2.1).
+
+Every issue carries a stable machine ``code`` (``"<field>.<rule>"``, e.g.
+``"temperature_c.hard_max"``) so forms can raise ``ValidationError(code=...)`` and
+tests or queries can match on it without parsing the message.
+
+Values may arrive as ``Decimal`` (Django form fields), ``int``, ``float`` or ``None``.
+They are compared as ``Decimal`` so that ``0.21`` typed in a form and ``0.21`` in the
+table are the same number (a binary float 0.21 is not exactly 0.21).
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Literal, TypeAlias
+
+Number: TypeAlias = Decimal | int | float
+Level: TypeAlias = Literal["hard", "soft"]
+
+HARD: Level = "hard"
+SOFT: Level = "soft"
+
+_CONFIRM_HINT = "tick 'confirm' if this is correct."
+
+
+@dataclass(frozen=True)
+class Issue:
+    """One finding of an edit check, attached to the form field it belongs to."""
+
+    field: str
+    level: Level
+    code: str
+    message: str
+
+    @property
+    def variable(self) -> str:
+        """Alias of ``field`` for single-variable range checks."""
+        return self.field
+
+    @property
+    def needs_confirmation(self) -> bool:
+        """A soft issue is accepted once the user confirms it; a hard one never is."""
+        return self.level == SOFT
+
+
+# Single-variable checks and cross-field rules return the same class.
+CheckResult = Issue
+
+
+@dataclass(frozen=True)
+class Limit:
+    """Plausibility range of one variable (SPEC 2.1).
+
+    Hard bounds are inclusive (the bound itself is accepted) unless
+    ``hard_min_exclusive`` is set; soft bounds are strict (a value equal to the
+    soft bound needs no confirmation). ``None`` means "no such bound".
+    """
+
+    name: str
+    label: str
+    unit: str
+    hard_min: Number | None
+    hard_max: Number | None
+    soft_low: Number | None = None
+    soft_high: Number | None = None
+    hard_min_exclusive: bool = False
+
+
+def _limits(*limits: Limit) -> dict[str, Limit]:
+    return {limit.name: limit for limit in limits}
+
+
+# SPEC 2.1 table, row by row. Numbers are written exactly as in the SPEC.
+LIMITS: dict[str, Limit] = _limits(
+    # Vitals
+    Limit("temperature_c", "Temperature", "degC", 32, 44, soft_low=35, soft_high=41),
+    Limit("heart_rate_bpm", "Heart rate", "/min", 20, 250, soft_low=40, soft_high=180),
+    Limit(
+        "respiratory_rate_bpm",
+        "Respiratory rate",
+        "/min",
+        4,
+        70,
+        soft_low=8,
+        soft_high=45,
+    ),
+    Limit("systolic_mmhg", "Systolic blood pressure", "mmHg", 40, 300),
+    Limit("diastolic_mmhg", "Diastolic blood pressure", "mmHg", 20, 200),
+    Limit("spo2_pct", "SpO2", "%", 50, 100),
+    # Respiratory support; FiO2 is exactly 0.21 on room air (check_respiratory_support)
+    Limit("fio2", "FiO2", "fraction", Decimal("0.21"), Decimal("1.0")),
+    Limit("flow_l_min", "Oxygen flow", "L/min", Decimal("0.5"), 70),
+    Limit("peep_cmh2o", "PEEP", "cmH2O", 0, 30),
+    Limit("hours_on_niv", "Hours on NIV", "h", 0, 24),
+    # Laboratory
+    Limit("pao2_mmhg", "PaO2", "mmHg", 20, 700, soft_high=500),
+    Limit("crp_mg_l", "CRP", "mg/L", 0, 1000, soft_high=500),
+    Limit("ferritin_ng_ml", "Ferritin", "ng/mL", 0, 300000, soft_high=50000),
+    Limit("ldh_u_l", "LDH", "U/L", 0, 20000),
+    Limit("ast_u_l", "AST", "U/L", 0, 20000),
+    Limit("alt_u_l", "ALT", "U/L", 0, 20000),
+    Limit("lymphocytes_10e9_l", "Lymphocytes", "x10^9/L", 0, 50),
+    Limit("procalcitonin_ng_ml", "Procalcitonin", "ng/mL", 0, 1000),
+    # Baseline
+    Limit("weight_kg", "Weight", "kg", 30, 300, soft_high=200),
+    Limit("age_years", "Age", "years", 18, 120),
+    # Drug administration: the unit (mg or mg/kg) is a separate field, so none here.
+    Limit("dose", "Dose", "", 0, None, hard_min_exclusive=True),
+)
+
+
+# --------------------------------------------------------------------------- values
+
+
+def as_decimal(value: Number | None) -> Decimal | None:
+    """Return ``value`` as an exact ``Decimal``; ``None`` (or NaN) means missing.
+
+    Floats go through their shortest decimal representation, so ``34.9`` becomes
+    ``Decimal("34.9")`` and not the binary approximation. NaN is treated as
+    missing because pandas uses it for empty cells (SPEC 5: missing is empty).
+    """
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise TypeError("a boolean is not a clinical measurement")
+    if isinstance(value, Decimal):
+        return None if value.is_nan() else value
+    if isinstance(value, numbers.Integral):
+        return Decimal(int(value))
+    if isinstance(value, numbers.Real):
+        number = float(value)
+        return None if math.isnan(number) else Decimal(repr(number))
+    raise TypeError(f"expected a number or None, got {type(value).__name__}")
+
+
+def _format_number(number: Number) -> str:
+    """``45.0`` -> ``"45"``, ``41.50`` -> ``"41.5"``, ``300000`` -> ``"300000"``."""
+    text = format(as_decimal(number).normalize(), "f")
+    return "0" if text == "-0" else text
+
+
+# Units shown glued to the number, and units not worth showing next to a number.
+_GLUED_UNITS = frozenset({"%"})
+_SILENT_UNITS = frozenset({"", "fraction"})
+
+
+def _quantity(number: Number, unit: str) -> str:
+    """Number with its unit as the user reads it: "41.5 degC", "92%", "0.5"."""
+    text = _format_number(number)
+    if unit in _SILENT_UNITS:
+        return text
+    if unit in _GLUED_UNITS:
+        return f"{text}{unit}"
+    return f"{text} {unit}"
+
+
+# --------------------------------------------------------------------- range checks
+
+
+def _shown(limit: Limit, value: Decimal) -> str:
+    """How the entered value is quoted back to the user: "Temperature 45 degC"."""
+    return f"{limit.label} {_quantity(value, limit.unit)}"
+
+
+def _below_hard_min(limit: Limit, value: Decimal) -> Issue | None:
+    """Refuse a value under the hard minimum (inclusive unless marked exclusive)."""
+    low = as_decimal(limit.hard_min)
+    if low is None:
+        return None
+    bound = _quantity(low, limit.unit)
+    if limit.hard_min_exclusive and value <= low:
+        message = f"{_shown(limit, value)} must be greater than {bound}."
+    elif value < low:
+        message = f"{_shown(limit, value)} is below the plausible minimum of {bound}."
+    else:
+        return None
+    return Issue(limit.name, HARD, f"{limit.name}.hard_min", message)
+
+
+def _above_hard_max(limit: Limit, value: Decimal) -> Issue | None:
+    """Refuse a value over the hard maximum (the maximum itself is accepted)."""
+    high = as_decimal(limit.hard_max)
+    if high is None or value <= high:
+        return None
+    bound = _quantity(high, limit.unit)
+    message = f"{_shown(limit, value)} is above the plausible maximum of {bound}."
+    return Issue(limit.name, HARD, f"{limit.name}.hard_max", message)
+
+
+def _beyond_soft_bound(limit: Limit, value: Decimal) -> Issue | None:
+    """Ask for confirmation strictly beyond a soft bound (SPEC 2.1: "< 35 or > 41")."""
+    low = as_decimal(limit.soft_low)
+    high = as_decimal(limit.soft_high)
+    if low is not None and value < low:
+        rule, side, bound = "soft_low", "below", low
+    elif high is not None and value > high:
+        rule, side, bound = "soft_high", "above", high
+    else:
+        return None
+    message = f"{_shown(limit, value)} is {side} {_quantity(bound, limit.unit)}: {_CONFIRM_HINT}"
+    return Issue(limit.name, SOFT, f"{limit.name}.{rule}", message)
+
+
+def get_limit(name: str) -> Limit:
+    """The limit of ``name``; an unknown name is a programming error, not user input."""
+    try:
+        return LIMITS[name]
+    except KeyError:
+        raise KeyError(f"no edit check is defined for variable {name!r}") from None
+
+
+def check_value(name: str, value: Number | None) -> CheckResult | None:
+    """Check one value against its SPEC 2.1 limits.
+
+    Returns ``None`` when the value is fine or missing (missing values are the
+    business of required-field rules, not of range checks); otherwise the single
+    most serious finding: a hard refusal takes precedence over a soft confirmation.
+    """
+    limit = get_limit(name)
+    number = as_decimal(value)
+    if number is None:
+        return None
+    return _below_hard_min(limit, number) or _above_hard_max(limit, number) or _beyond_soft_bound(limit, number)
+
+
+def check_values(values: Mapping[str, Number | None]) -> list[CheckResult]:
+    """Check several values at once, in the mapping's order; unknown names raise."""
+    results = (check_value(name, value) for name, value in values.items())
+    return [result for result in results if result is not None]
+
+
+# ------------------------------------------------------------------ cross-field rules
+
+
+def check_blood_pressure(systolic: Number | None, diastolic: Number | None) -> list[Issue]:
+    """Diastolic must be below systolic (SPEC 2.1); reported on the diastolic field."""
+    sys_value, dia_value = as_decimal(systolic), as_decimal(diastolic)
+    if sys_value is None or dia_value is None or dia_value < sys_value:
+        return []
+    unit = LIMITS["diastolic_mmhg"].unit
+    message = (
+        f"Diastolic blood pressure {_quantity(dia_value, unit)} must be below "
+        f"the systolic {_quantity(sys_value, unit)}."
+    )
+    return [Issue("diastolic_mmhg", HARD, "diastolic_mmhg.not_below_systolic", message)]
+
+
+ROOM_AIR = "room_air"
+ROOM_AIR_FIO2 = Decimal("0.21")
+LOW_FLOW_SUPPORTS = frozenset({"nasal_cannula", "simple_mask", "venturi", "non_rebreather"})
+
+# Which device settings each level of support needs (SPEC 2.1 and 3.2): low-flow
+# devices need the flow to estimate FiO2; Venturi and the high-flow / pressure
+# devices deliver a set FiO2, which cannot be estimated; positive pressure needs PEEP.
+# Room air has its own rule (FiO2 empty or 0.21, no flow), see _room_air_issues.
+REQUIRED_SETTINGS: dict[str, frozenset[str]] = {
+    ROOM_AIR: frozenset(),
+    "nasal_cannula": frozenset({"flow_l_min"}),
+    "simple_mask": frozenset({"flow_l_min"}),
+    "non_rebreather": frozenset({"flow_l_min"}),
+    "venturi": frozenset({"flow_l_min", "fio2"}),
+    "hfnc": frozenset({"fio2"}),
+    "cpap": frozenset({"fio2", "peep_cmh2o"}),
+    "niv": frozenset({"fio2", "peep_cmh2o"}),
+    "imv": frozenset({"fio2", "peep_cmh2o"}),
+}
+RESPIRATORY_SUPPORTS = frozenset(REQUIRED_SETTINGS)
+
+_SUPPORT_LABELS = {
+    ROOM_AIR: "room air",
+    "nasal_cannula": "nasal cannula",
+    "simple_mask": "simple mask",
+    "venturi": "Venturi mask",
+    "non_rebreather": "non-rebreather mask",
+    "hfnc": "high-flow nasal cannula",
+    "cpap": "CPAP",
+    "niv": "non-invasive ventilation",
+    "imv": "invasive mechanical ventilation",
+}
+
+
+def _room_air_issues(fio2: Decimal | None, flow: Decimal | None) -> list[Issue]:
+    """Room air means FiO2 0.21 (or left empty) and no oxygen flow (SPEC 2.1)."""
+    issues = []
+    if fio2 is not None and fio2 != ROOM_AIR_FIO2:
+        message = (
+            f"FiO2 {_format_number(fio2)} does not match room air: "
+            f"leave it empty or enter {_format_number(ROOM_AIR_FIO2)}."
+        )
+        issues.append(Issue("fio2", HARD, "fio2.room_air", message))
+    if flow is not None:
+        message = (
+            f"Oxygen flow {_quantity(flow, 'L/min')} cannot be given on room air: "
+            "leave it empty or choose the oxygen device."
+        )
+        issues.append(Issue("flow_l_min", HARD, "flow_l_min.room_air", message))
+    return issues
+
+
+def _missing_setting_issues(support: str, settings: Mapping[str, Decimal | None]) -> list[Issue]:
+    """One issue per device setting that this level of support needs but lacks."""
+    device = _SUPPORT_LABELS[support]
+    return [
+        Issue(
+            field,
+            HARD,
+            f"{field}.required",
+            f"{LIMITS[field].label} is required for {device}.",
+        )
+        for field in sorted(REQUIRED_SETTINGS[support])
+        if settings[field] is None
+    ]
+
+
+def check_respiratory_support(
+    support: str | None,
+    fio2: Number | None,
+    flow_l_min: Number | None,
+    peep_cmh2o: Number | None,
+) -> list[Issue]:
+    """Device settings consistent with the day's highest level of support.
+
+    ``support`` is one of :data:`RESPIRATORY_SUPPORTS`; ``None`` (not yet chosen)
+    gives no issue. Ranges of the settings themselves are :func:`check_value`'s job.
+    """
+    if support is None:
+        return []
+    if support not in RESPIRATORY_SUPPORTS:
+        raise ValueError(f"unknown respiratory support code {support!r}")
+    settings = {
+        "fio2": as_decimal(fio2),
+        "flow_l_min": as_decimal(flow_l_min),
+        "peep_cmh2o": as_decimal(peep_cmh2o),
+    }
+    if support == ROOM_AIR:
+        return _room_air_issues(settings["fio2"], settings["flow_l_min"])
+    return _missing_setting_issues(support, settings)
+
+
+WEIGHT_BASED_UNIT = "mg/kg"
+
+
+def check_weight_based_dose(unit: str | None, weight_kg: Number | None) -> list[Issue]:
+    """A dose in mg/kg needs the patient's weight (SPEC 2.1), reported on the unit."""
+    if unit != WEIGHT_BASED_UNIT or as_decimal(weight_kg) is not None:
+        return []
+    message = "A dose in mg/kg needs the patient's weight: enter it on the baseline form."
+    return [Issue("unit", HARD, "unit.weight_required", message)]
+
+
+def check_after_death(study_day: int | None, death_day: int | None) -> list[Issue]:
+    """No data after the day of death (SPEC 2.1); the day of death itself is allowed."""
+    if study_day is None or death_day is None or study_day <= death_day:
+        return []
+    message = f"Study day {study_day} is after the patient's death on study day {death_day}."
+    return [Issue("study_day", HARD, "study_day.after_death", message)]
+
+
+def check_within_follow_up(study_day: int | None, follow_up_days: int) -> list[Issue]:
+    """Study day between 0 (enrolment) and the end of follow-up, inclusive (SPEC 2)."""
+    if study_day is None:
+        return []
+    if study_day < 0:
+        message = f"Study day {study_day} is before enrolment (study day 0)."
+        return [Issue("study_day", HARD, "study_day.before_enrolment", message)]
+    if study_day > follow_up_days:
+        message = f"Study day {study_day} is after the end of follow-up (study day {follow_up_days})."
+        return [Issue("study_day", HARD, "study_day.after_follow_up", message)]
+    return []
+
+
+def _same_text(left: object, right: object) -> bool:
+    """Codes typed or configured by people: compare ignoring case and spaces."""
+
+    def norm(text: object) -> str:
+        return "" if text is None else str(text).strip().casefold()
+
+    return norm(left) == norm(right)
+
+
+def check_regimen(
+    drug: str | None,
+    dose: Number | None,
+    unit: str | None,
+    route: str | None,
+    regimen: Mapping[str, object] | None,
+) -> list[Issue]:
+    """Dose and route compared with the arm's regimen for this drug (soft, SPEC 2.1).
+
+    ``regimen`` is a plain dict such as ``{"drug": "anakinra", "dose": 100,
+    "unit": "mg", "route": "sc"}``. It applies only to its own drug: other drugs,
+    a missing regimen, or missing entries give no issue. A mismatch is soft because
+    protocols taper or switch (e.g. high-dose anakinra ends with 100 mg SC, SPEC 1.1).
+    """
+    if not regimen or drug is None or not _same_text(drug, regimen.get("drug")):
+        return []
+    issues = []
+    planned_dose = as_decimal(regimen.get("dose"))
+    given_dose = as_decimal(dose)
+    if planned_dose is not None and given_dose is not None:
+        planned_unit = str(regimen.get("unit") or "")
+        if given_dose != planned_dose or not _same_text(unit, planned_unit):
+            given = _quantity(given_dose, unit or "")
+            planned = _quantity(planned_dose, planned_unit)
+            message = f"Dose {given} differs from the arm's {drug} regimen of {planned}: {_CONFIRM_HINT}"
+            issues.append(Issue("dose", SOFT, "dose.regimen", message))
+    planned_route = regimen.get("route")
+    if planned_route and route and not _same_text(route, planned_route):
+        message = f"Route {route} differs from the arm's {drug} regimen route {planned_route}: {_CONFIRM_HINT}"
+        issues.append(Issue("route", SOFT, "route.regimen", message))
+    return issues
+
+
+# ------------------------------------------------------------------------ codebook
+
+
+def codebook_rows() -> list[dict[str, object]]:
+    """One row per checked variable for the export codebook (SPEC 5).
+
+    Bounds are plain ``int``/``float`` (``None`` when absent) so they serialise to
+    CSV, Parquet and SPSS without Decimal handling; ``hard_min_exclusive`` tells the
+    reader that the minimum itself is refused (dose > 0).
+    """
+    return [
+        {
+            "variable": limit.name,
+            "label": limit.label,
+            "unit": limit.unit,
+            "hard_min": _plain(limit.hard_min),
+            "hard_max": _plain(limit.hard_max),
+            "soft_low": _plain(limit.soft_low),
+            "soft_high": _plain(limit.soft_high),
+            "hard_min_exclusive": limit.hard_min_exclusive,
+        }
+        for limit in LIMITS.values()
+    ]
+
+
+def _plain(number: Number | None) -> int | float | None:
+    """Decimal bounds as int when whole, else float, for export writers."""
+    if number is None:
+        return None
+    decimal = as_decimal(number)
+    return int(decimal) if decimal == decimal.to_integral_value() else float(decimal)

@@ -1,0 +1,309 @@
+"""Daily case report forms (SPEC 2) and the derived patient-day table (SPEC 3).
+
+One record per patient, study day and one-per-day form (unique constraint); drug administrations, disposition
+events and adverse events may be several per day. Values are stored in the canonical unit named in the field;
+the unit a value was typed in is kept next to it where the form accepts several. Hard limits of ecrf/checks.py
+are also database constraints (defence in depth: an import or a shell session cannot store nonsense either).
+"""
+
+from django.db import models
+from django.db.models import F, Q
+from simple_history.models import HistoricalRecords
+
+from cohorts.models import Patient
+from ecrf.checks import LIMITS
+
+
+def hard_range(model: str, field: str, limit: str | None = None) -> models.CheckConstraint:
+    """A named CHECK constraint for the hard limits of a variable (SPEC 2.1), NULL allowed (missing)."""
+    lim = LIMITS[limit or field]
+    bounds = {f"{field}__gte": lim.hard_min, f"{field}__lte": lim.hard_max}
+    return models.CheckConstraint(
+        condition=Q(**{f"{field}__isnull": True}) | Q(**{k: v for k, v in bounds.items() if v is not None}),
+        name=f"{model}_{field}_hard_range",
+    )
+
+
+def dec(max_digits: int, places: int, label: str) -> models.DecimalField:
+    return models.DecimalField(label, max_digits=max_digits, decimal_places=places, null=True, blank=True)
+
+
+def small(label: str) -> models.SmallIntegerField:
+    return models.SmallIntegerField(label, null=True, blank=True)
+
+
+class PatientDayRecord(models.Model):
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="+")
+    study_day = models.SmallIntegerField(help_text="Day 0 = enrolment.")
+    # Codes of the soft checks (ecrf/checks.py) the user confirmed for the values as saved.
+    confirmed_checks = models.JSONField(default=list, blank=True)
+    version = models.PositiveIntegerField(default=1, editable=False)  # optimistic locking, see cohorts/audit.py
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        abstract = True
+
+    def __str__(self) -> str:
+        return f"{self._meta.verbose_name} of {self.patient} on day {self.study_day}"
+
+
+class VitalSigns(PatientDayRecord):
+    temperature_c = dec(4, 1, "temperature (°C)")
+    heart_rate_bpm = small("heart rate (/min)")
+    respiratory_rate_bpm = small("respiratory rate (/min)")
+    systolic_mmhg = small("systolic BP (mmHg)")
+    diastolic_mmhg = small("diastolic BP (mmHg)")
+    spo2_pct = small("SpO2 (%)")
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = "vital signs"
+        verbose_name_plural = "vital signs"
+        constraints = [
+            models.UniqueConstraint(fields=["patient", "study_day"], name="vitals_one_per_patient_day"),
+            hard_range("vitals", "temperature_c"),
+            hard_range("vitals", "heart_rate_bpm"),
+            hard_range("vitals", "respiratory_rate_bpm"),
+            hard_range("vitals", "systolic_mmhg"),
+            hard_range("vitals", "diastolic_mmhg"),
+            hard_range("vitals", "spo2_pct"),
+            models.CheckConstraint(
+                condition=Q(systolic_mmhg__isnull=True)
+                | Q(diastolic_mmhg__isnull=True)
+                | Q(diastolic_mmhg__lt=F("systolic_mmhg")),
+                name="vitals_diastolic_below_systolic",
+            ),
+        ]
+
+
+class Support(models.TextChoices):
+    """Respiratory support, the highest level of the day (SPEC 2)."""
+
+    ROOM_AIR = "room_air", "Room air"
+    NASAL_CANNULA = "nasal_cannula", "Low-flow: nasal cannula"
+    SIMPLE_MASK = "simple_mask", "Low-flow: simple mask"
+    VENTURI = "venturi", "Low-flow: Venturi mask"
+    NON_REBREATHER = "non_rebreather", "Low-flow: non-rebreather mask"
+    HFNC = "hfnc", "High-flow nasal cannula"
+    CPAP = "cpap", "CPAP"
+    NIV = "niv", "Non-invasive ventilation (BiPAP)"
+    IMV = "imv", "Invasive mechanical ventilation"
+
+
+class RespiratorySupport(PatientDayRecord):
+    support = models.CharField(max_length=16, choices=Support.choices)
+    flow_l_min = dec(4, 1, "O2 flow (L/min)")
+    fio2 = dec(3, 2, "FiO2 set on the device (fraction)")
+    peep_cmh2o = dec(4, 1, "PEEP (cmH2O)")
+    niv_hours = dec(3, 1, "hours on NIV/CPAP that day")
+    ecmo = models.BooleanField("ECMO", default=False)
+    prone = models.BooleanField("prone position", default=False)
+    vasopressors = models.BooleanField(default=False)
+    rrt = models.BooleanField("renal replacement therapy", default=False)
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = "respiratory support"
+        verbose_name_plural = "respiratory support"
+        constraints = [
+            models.UniqueConstraint(fields=["patient", "study_day"], name="support_one_per_patient_day"),
+            models.CheckConstraint(condition=Q(support__in=Support.values), name="support_valid"),
+            hard_range("support", "flow_l_min"),
+            hard_range("support", "fio2"),
+            hard_range("support", "peep_cmh2o"),
+            hard_range("support", "niv_hours", "hours_on_niv"),
+            models.CheckConstraint(
+                condition=~Q(support="room_air") | Q(fio2__isnull=True) | Q(fio2=0.21),
+                name="support_room_air_fio2_021",
+            ),
+            models.CheckConstraint(
+                condition=~Q(support__in=["cpap", "niv", "imv"])
+                | (Q(fio2__isnull=False) & Q(peep_cmh2o__isnull=False)),
+                name="support_pressure_needs_fio2_peep",
+            ),
+        ]
+
+
+class DDimerBasis(models.TextChoices):
+    FEU = "FEU", "FEU (fibrinogen-equivalent units)"
+    DDU = "DDU", "DDU (D-dimer units)"
+
+
+class LabResult(PatientDayRecord):
+    pao2_mmhg = dec(5, 1, "PaO2 (mmHg)")
+    pao2_entered_unit = models.CharField(max_length=8, default="mmHg", blank=True)
+    abg_fio2 = dec(3, 2, "FiO2 at the blood gas (fraction)")
+    crp_mg_l = dec(6, 1, "CRP (mg/L)")
+    crp_entered_unit = models.CharField(max_length=8, default="mg/L", blank=True)
+    ferritin_ng_ml = dec(8, 1, "ferritin (ng/mL)")
+    ldh_u_l = dec(7, 1, "LDH (U/L)")
+    ast_u_l = dec(7, 1, "AST (U/L)")
+    alt_u_l = dec(7, 1, "ALT (U/L)")
+    ast_uln_u_l = dec(6, 1, "AST upper limit of normal (U/L)")
+    alt_uln_u_l = dec(6, 1, "ALT upper limit of normal (U/L)")
+    lymphocytes_10e9_l = dec(5, 2, "lymphocytes (10^9/L)")
+    ddimer_ng_ml = dec(8, 1, "D-dimer (ng/mL)")
+    # D-dimer assays report FEU or DDU; the two are never converted into each other (SPEC 2).
+    ddimer_basis = models.CharField(max_length=3, choices=DDimerBasis.choices, blank=True)
+    procalcitonin_ng_ml = dec(6, 2, "procalcitonin (ng/mL)")
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = "laboratory results"
+        verbose_name_plural = "laboratory results"
+        constraints = [
+            models.UniqueConstraint(fields=["patient", "study_day"], name="labs_one_per_patient_day"),
+            hard_range("labs", "pao2_mmhg"),
+            hard_range("labs", "abg_fio2", "fio2"),
+            hard_range("labs", "crp_mg_l"),
+            hard_range("labs", "ferritin_ng_ml"),
+            hard_range("labs", "ldh_u_l"),
+            hard_range("labs", "ast_u_l"),
+            hard_range("labs", "alt_u_l"),
+            hard_range("labs", "lymphocytes_10e9_l"),
+            hard_range("labs", "procalcitonin_ng_ml"),
+            models.CheckConstraint(
+                condition=Q(ddimer_ng_ml__isnull=True) | ~Q(ddimer_basis=""), name="labs_ddimer_needs_basis"
+            ),
+        ]
+
+
+class Drug(models.TextChoices):
+    ANAKINRA = "anakinra", "Anakinra"
+    HYDROXYCHLOROQUINE = "hydroxychloroquine", "Hydroxychloroquine"
+    LOPINAVIR_RITONAVIR = "lopinavir_ritonavir", "Lopinavir/ritonavir"
+    GLUCOCORTICOID = "glucocorticoid", "Glucocorticoid"
+    TOCILIZUMAB = "tocilizumab", "Tocilizumab"
+    OTHER_IL6 = "other_il6_antagonist", "Other IL-6 antagonist"
+    ANTIBIOTIC = "antibiotic", "Antibiotic"
+
+
+class DoseUnit(models.TextChoices):
+    MG = "mg", "mg"
+    MG_PER_KG = "mg/kg", "mg/kg"
+
+
+class Route(models.TextChoices):
+    ORAL = "oral", "Oral"
+    SC = "sc", "Subcutaneous"
+    IV = "iv", "Intravenous"
+
+
+class Frequency(models.TextChoices):
+    ONCE = "once", "Once"
+    Q24H = "q24h", "Every 24 h"
+    BID = "bid", "Twice daily (every 12 h)"
+    Q8H = "q8h", "Every 8 h"
+    Q6H = "q6h", "Every 6 h"
+
+
+class DrugAdministration(PatientDayRecord):
+    """A drug given from `study_day` (start) to `stop_day` (inclusive; empty while ongoing)."""
+
+    drug = models.CharField(max_length=32, choices=Drug.choices)
+    drug_detail = models.CharField("name (antibiotic, glucocorticoid, ...)", max_length=120, blank=True)
+    dose = models.DecimalField(max_digits=7, decimal_places=2)
+    dose_unit = models.CharField(max_length=8, choices=DoseUnit.choices)
+    route = models.CharField(max_length=8, choices=Route.choices)
+    frequency = models.CharField(max_length=8, choices=Frequency.choices)
+    stop_day = models.SmallIntegerField(null=True, blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = "drug administration"
+        constraints = [
+            models.CheckConstraint(condition=Q(dose__gt=0), name="drug_dose_positive"),
+            models.CheckConstraint(condition=Q(drug__in=Drug.values), name="drug_valid"),
+            models.CheckConstraint(condition=Q(dose_unit__in=DoseUnit.values), name="drug_dose_unit_valid"),
+            models.CheckConstraint(condition=Q(route__in=Route.values), name="drug_route_valid"),
+            models.CheckConstraint(
+                condition=Q(stop_day__isnull=True) | Q(stop_day__gte=F("study_day")), name="drug_stop_after_start"
+            ),
+        ]
+
+
+class DispositionKind(models.TextChoices):
+    DISCHARGED = "discharged", "Discharged"
+    ICU_ADMISSION = "icu_admission", "ICU admission"
+    IMV_STARTED = "imv_started", "Invasive ventilation started"
+    DEATH = "death", "Death"
+    WITHDRAWAL = "withdrawal", "Withdrawal"
+    LOST = "lost_to_follow_up", "Lost to follow-up"
+    CONTACT = "vital_status_contact", "Vital status contact (e.g. day-21 call)"
+
+
+class DispositionEvent(PatientDayRecord):
+    kind = models.CharField(max_length=24, choices=DispositionKind.choices)
+    # Discharge / contact: has the patient resumed normal activities? Contact: alive?
+    normal_activities = models.BooleanField(null=True, blank=True)
+    alive = models.BooleanField(null=True, blank=True)
+    cause_of_death = models.CharField(max_length=200, blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = "disposition event"
+        constraints = [
+            models.UniqueConstraint(fields=["patient", "study_day", "kind"], name="disposition_unique_per_day"),
+            models.CheckConstraint(condition=Q(kind__in=DispositionKind.values), name="disposition_kind_valid"),
+            models.CheckConstraint(
+                condition=~Q(kind="vital_status_contact") | Q(alive__isnull=False), name="disposition_contact_alive"
+            ),
+        ]
+
+
+class AdverseEventKind(models.TextChoices):
+    BACTERAEMIA = "bacteraemia", "Bacteraemia"
+    LIVER = "liver_enzymes_gt_3uln", "Liver enzymes > 3 x ULN"
+    THROMBOEMBOLISM = "thromboembolism", "Thromboembolism"
+    OTHER = "other", "Other"
+
+
+class AdverseEvent(PatientDayRecord):
+    kind = models.CharField(max_length=24, choices=AdverseEventKind.choices)
+    organism = models.CharField(max_length=120, blank=True, help_text="For bacteraemia.")
+    description = models.CharField(max_length=300, blank=True)
+    serious = models.BooleanField(default=False)
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = "adverse event"
+        constraints = [
+            models.CheckConstraint(condition=Q(kind__in=AdverseEventKind.values), name="adverse_event_kind_valid"),
+        ]
+
+
+class DerivedDay(models.Model):
+    """Computed by the Celery job from audited sources (ecrf/derivations.py); never edited by hand.
+
+    Its provenance is the source history plus `algorithm_version` and `computed_at`.
+    """
+
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="derived_days")
+    study_day = models.SmallIntegerField()
+    state = models.CharField(max_length=24, blank=True)
+    ordinal_7 = models.SmallIntegerField(null=True)
+    who_osci = models.SmallIntegerField(null=True)
+    who_cps = models.SmallIntegerField(null=True)
+    status_note = models.CharField(max_length=200, blank=True)
+    fio2 = models.FloatField(null=True)
+    fio2_estimated = models.BooleanField(default=False)
+    sf_ratio = models.FloatField(null=True)
+    pf_measured = models.FloatField(null=True)
+    pf_derived = models.FloatField(null=True)
+    pf_derived_note = models.CharField(max_length=200, blank=True)
+    pf = models.FloatField(null=True)
+    pf_source = models.CharField(max_length=10, blank=True)
+    ards_severity = models.CharField(max_length=10, blank=True)
+    sustained_benefit = models.BooleanField(default=False)
+    liver_enzymes_gt_3uln = models.BooleanField(default=False)
+    data_after_death = models.BooleanField(default=False)
+    algorithm_version = models.CharField(max_length=32)
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["patient", "study_day"], name="derived_one_per_patient_day"),
+        ]
+
+    def __str__(self) -> str:
+        return f"derived {self.patient_id} day {self.study_day}"

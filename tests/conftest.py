@@ -1,0 +1,79 @@
+"""Fixtures shared by the whole suite: a study with two sites, one user per role, patients at each site."""
+
+import datetime
+
+import pytest
+from django.contrib.auth.models import Group
+
+from cohorts import roles
+from cohorts.models import SiteMembership
+from tests import factories
+
+
+@pytest.fixture
+def study(db):
+    return factories.StudyFactory()
+
+
+@pytest.fixture
+def site_a(study):
+    return factories.SiteFactory(code="MI", name="Milan San Raffaele", studies=[study])
+
+
+@pytest.fixture
+def site_b(study):
+    return factories.SiteFactory(code="BG", name="Bergamo", studies=[study])
+
+
+@pytest.fixture
+def arms(study):
+    return {
+        "standard": factories.ArmFactory(study=study, code="standard", name="Standard treatment", order=1),
+        "high_dose": factories.ArmFactory(
+            study=study,
+            code="high_dose",
+            name="High-dose anakinra",
+            order=3,
+            regimen=[{"drug": "anakinra", "dose": 5, "unit": "mg/kg", "route": "iv", "frequency": "bid"}],
+        ),
+    }
+
+
+def make_user(username: str, role: str | None, sites=()):
+    user = factories.UserFactory(username=username)
+    if role:
+        user.groups.add(Group.objects.get(name=role))
+    for site in sites:
+        SiteMembership.objects.create(user=user, site=site)
+    return user
+
+
+@pytest.fixture
+def users(site_a, site_b):
+    """One user per role at site A (data managers and admins see every site), plus a nurse of site B."""
+    made = {role: make_user(role, role, [site_a]) for role in roles.ROLES}
+    made["nurse_b"] = make_user("nurse_b", roles.NURSE, [site_b])
+    made["norole"] = make_user("norole", None, [site_a])
+    return made
+
+
+@pytest.fixture
+def patient_a(study, site_a, arms):
+    return factories.PatientFactory(
+        study=study,
+        site=site_a,
+        arm=arms["high_dose"],
+        participant_id="MI-0001",
+        enrolment_date=datetime.date(2020, 3, 17),
+    )
+
+
+@pytest.fixture
+def patient_b(study, site_b, arms):
+    return factories.PatientFactory(
+        study=study,
+        site=site_b,
+        arm=arms["standard"],
+        participant_id="BG-0001",
+        enrolment_date=datetime.date(2020, 3, 18),
+    )

@@ -1,0 +1,79 @@
+"""Who may open what: one table for every page of the eCRF. Every new page is added here.
+
+Each row names a page, how to build its URL from the fixtures, the roles that may open it, and whether it shows
+one patient's data (then a user of another site gets 404, never the data). Anonymous users are always sent
+to the login page; a role not listed gets 403.
+"""
+
+from dataclasses import dataclass
+from typing import Callable
+
+import pytest
+
+from cohorts import roles
+
+EVERY_ROLE = frozenset(roles.ROLES)
+
+
+@dataclass(frozen=True)
+class Page:
+    name: str
+    url: Callable[[dict], str]
+    allowed: frozenset
+    patient_scoped: bool = False  # shows patient A (site A): nurse_b of site B must get 404
+    method: str = "get"
+
+
+PAGES = [
+    Page("home", lambda f: "/", EVERY_ROLE),
+    Page("patient list", lambda f: f"/studies/{f['study'].code}/patients/", roles.PATIENT_READERS),
+    Page(
+        "patient history",
+        lambda f: f"/history/cohorts.patient/{f['patient_a'].pk}/",
+        roles.PATIENT_READERS,
+        patient_scoped=True,
+    ),
+]
+
+USERS = [*roles.ROLES, "nurse_b", "norole"]
+
+
+def expected_status(page: Page, username: str) -> int:
+    role = {"nurse_b": roles.NURSE, "norole": None}.get(username, username)
+    if page.allowed == EVERY_ROLE and role is None:
+        return 200  # a logged-in user without a role sees the home page telling them so
+    if role not in page.allowed:
+        return 403
+    if username == "nurse_b" and page.patient_scoped:
+        return 404
+    return 200
+
+
+@pytest.fixture
+def fixtures(study, users, patient_a, patient_b):
+    return {"study": study, "users": users, "patient_a": patient_a, "patient_b": patient_b}
+
+
+@pytest.mark.parametrize("page", PAGES, ids=[p.name for p in PAGES])
+def test_anonymous_is_sent_to_login(client, page, fixtures):
+    url = page.url(fixtures)
+    response = getattr(client, page.method)(url)
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/login/?next=")
+
+
+@pytest.mark.parametrize("username", USERS)
+@pytest.mark.parametrize("page", PAGES, ids=[p.name for p in PAGES])
+def test_role_and_site_access(client, page, username, fixtures):
+    client.force_login(fixtures["users"][username])
+    response = getattr(client, page.method)(page.url(fixtures))
+    assert response.status_code == expected_status(page, username), response.content[:300]
+
+
+def test_patient_list_shows_only_own_sites(client, fixtures):
+    client.force_login(fixtures["users"]["nurse_b"])
+    page = client.get(fixtures["patient_a"].study and f"/studies/{fixtures['study'].code}/patients/").content.decode()
+    assert "BG-0001" in page and "MI-0001" not in page
+    client.force_login(fixtures["users"]["data_manager"])
+    page = client.get(f"/studies/{fixtures['study'].code}/patients/").content.decode()
+    assert "BG-0001" in page and "MI-0001" in page

@@ -1,0 +1,32 @@
+"""Logging in: lockout after repeated failures, strong passwords, session cookie settings."""
+
+import pytest
+from django.conf import settings
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+
+
+def test_lockout_after_repeated_failures(client, users):
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        client.post("/accounts/login/", {"username": "nurse", "password": "wrong"})
+    response = client.post("/accounts/login/", {"username": "nurse", "password": "a-long-test-password"})
+    assert response.status_code == 429
+    assert b"locked" in response.content
+    assert "_auth_user_id" not in client.session
+
+
+def test_login_with_right_password_reaches_home(client, users):
+    response = client.post("/accounts/login/", {"username": "nurse", "password": "a-long-test-password"}, follow=True)
+    assert response.redirect_chain[-1][0] == "/"
+    assert b"Study nurse" in response.content
+
+
+@pytest.mark.parametrize("password", ["short", "password1234", "123456789012"])
+def test_weak_passwords_are_refused(password):
+    with pytest.raises(ValidationError):
+        validate_password(password)
+
+
+def test_session_cookie_is_http_only_and_expires():
+    assert settings.SESSION_COOKIE_HTTPONLY
+    assert settings.SESSION_EXPIRE_AT_BROWSER_CLOSE
