@@ -5,8 +5,8 @@ one patient's data (then a user of another site gets 404, never the data). Anony
 to the login page; a role not listed gets 403.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import pytest
 
