@@ -11,16 +11,16 @@ from tests import factories
 
 
 def patient_kwargs(study, site, arm, **over):
-    base = dict(
-        study=study,
-        site=site,
-        arm=arm,
-        participant_id="MI-0100",
-        enrolment_date=datetime.date(2020, 3, 20),
-        sex="F",
-        age_years=55,
-        weight_kg=70,
-    )
+    base = {
+        "study": study,
+        "site": site,
+        "arm": arm,
+        "participant_id": "MI-0100",
+        "enrolment_date": datetime.date(2020, 3, 20),
+        "sex": "F",
+        "age_years": 55,
+        "weight_kg": 70,
+    }
     return {**base, **over}
 
 
