@@ -11,5 +11,6 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("", include("cohorts.urls")),
+    path("", include("ecrf.crf_urls")),
     path("", include("analysis.urls")),
 ]

@@ -1,0 +1,25 @@
+"""Rows of the access table (tests/test_access.py), one module per app so each app adds its own pages."""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from cohorts import roles
+
+EVERY_ROLE = frozenset(roles.ROLES)
+
+
+@dataclass(frozen=True)
+class Page:
+    """A page: its URL built from the fixtures dict (study, users, patient_a, patient_b), who may open it.
+
+    patient_scoped: the page shows patient A (site A), so nurse_b of site B must get 404.
+    method: "get" or "post" (a POST page is checked with an empty body; allowed roles must not get 403/404/302
+    to login - they get 200, or a redirect/400 of the form itself: list those in ok_statuses).
+    """
+
+    name: str
+    url: Callable[[dict], str]
+    allowed: frozenset
+    patient_scoped: bool = False
+    method: str = "get"
+    ok_statuses: tuple = (200,)
