@@ -56,11 +56,20 @@ def require_reason(instance: models.Model, reason: str | None) -> str:
     return reason.strip()
 
 
-def save_audited(instance: models.Model, *, user, reason: str | None) -> models.Model:
-    """full_clean() and save with the history user and reason (callers hold transaction.atomic)."""
+def save_audited(instance: models.Model, *, user, reason: str | None, validate_db: bool = True) -> models.Model:
+    """full_clean() and save with the history user and reason (callers hold transaction.atomic).
+
+    validate_db=False skips the parts of full_clean() that query the database (one SELECT per foreign key,
+    unique and check constraint): for callers that ran the same rules in Python (ecrf/checks.py) and keep a
+    page at a fixed number of queries. The database still enforces every constraint.
+    """
     instance._change_reason = require_reason(instance, reason)
     instance._history_user = user
-    instance.full_clean()
+    if validate_db:
+        instance.full_clean()
+    else:
+        relations = [f.name for f in instance._meta.concrete_fields if f.is_relation]
+        instance.full_clean(exclude=relations, validate_unique=False, validate_constraints=False)
     instance.save()
     return instance
 
@@ -72,6 +81,7 @@ def update_versioned(
     expected_version: int,
     user,
     reason: str | None,
+    validate_db: bool = True,
 ) -> models.Model:
     """Apply `changes` to a versioned record if nobody saved it since `expected_version`.
 
@@ -95,4 +105,4 @@ def update_versioned(
     for name in changed:
         setattr(current, name, changes[name])
     current.version = expected_version + 1
-    return save_audited(current, user=user, reason=reason)
+    return save_audited(current, user=user, reason=reason, validate_db=validate_db)
