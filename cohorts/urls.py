@@ -4,6 +4,5 @@ from cohorts import views
 
 urlpatterns = [
     path("", views.home, name="home"),
-    path("studies/<slug:study_code>/patients/", views.patient_list, name="patient_list"),
     path("history/<str:model>/<int:pk>/", views.record_history, name="record_history"),
 ]

@@ -15,19 +15,6 @@ def home(request):
     return render(request, "home.html", {"studies": studies})
 
 
-@roles.role_required(roles.PATIENT_READERS)
-def patient_list(request, study_code: str):
-    study = selectors.get_study_for_user(request.user, study_code)
-    sites = selectors.sites_for_user(request.user).filter(studies=study).order_by("code")
-    site = sites.filter(code=request.GET.get("site")).first() if request.GET.get("site") else None
-    patients = selectors.patient_list(request.user, study=study, site=site)
-    return render(
-        request,
-        "cohorts/patient_list.html",
-        {"study": study, "patients": patients, "sites": sites, "site": site},
-    )
-
-
 # Models whose history page exists, and how to reach the patient that scopes them to a site.
 HISTORY_MODELS = {
     "cohorts.patient": "self",

@@ -1,0 +1,388 @@
+"""Descriptive tables per arm (SPEC 4): baseline, ordinal status, trajectories, AEs.
+
+Pure pandas, no Django. Each table comes as a :class:`Table`: ``long`` is tidy (one row
+per variable/level/arm, numbers as numbers, for exports and tests) and ``wide`` is the
+display version (one row per line of the published table, one text column per arm,
+the arm's n in the column header).
+
+Percentages are rounded half up to whole numbers, as in the Milan paper. Baseline
+percentages are of the arm's patients with a known value, and the missing count gets its
+own line when there are any; ordinal-status and adverse-event percentages are of all
+patients of the arm (an unknown status is a row of its own).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any, Final
+
+import numpy as np
+import pandas as pd
+
+from analysis.outcomes import (
+    AE_KINDS,
+    DISCHARGED_STATES,
+    IMV_STATES,
+    PF_BAND_HIGH,
+    PF_BAND_MODERATE,
+    PF_BAND_SEVERE,
+)
+from analysis.survival import group_order
+
+OVERALL: Final = "overall"
+DEFAULT_ARM_COL: Final = "arm_label"
+PCT_DECIMALS: Final = 0
+VALUE_DECIMALS: Final = 1
+TRAJECTORY_VARIABLES: Final = ("crp_mg_l", "pf")
+TRAJECTORY_DAYS: Final = range(15)
+"""SPEC 4: CRP and P/F trajectories over days 0-14."""
+
+
+@dataclass(frozen=True)
+class Table:
+    """A tidy ``long`` frame and its ``wide`` display version."""
+
+    long: pd.DataFrame
+    wide: pd.DataFrame
+
+
+@dataclass(frozen=True)
+class Variable:
+    """One baseline variable: ``levels`` maps stored values to display labels.
+
+    Categorical variables list every level; for a yes/no variable only the "yes" level
+    is listed, the usual one-line layout of a baseline table.
+    """
+
+    name: str
+    label: str
+    levels: dict[Any, str] | None = None
+
+    @property
+    def continuous(self) -> bool:
+        return self.levels is None
+
+
+_BASELINE_COLUMNS: Final = ["variable", "level", "arm", "n", "pct", "median", "q1", "q3", "text"]
+_YES = {True: "yes"}
+BASELINE_VARIABLES: Final[tuple[Variable, ...]] = (
+    Variable("sex", "Sex", {"F": "female", "M": "male"}),
+    Variable("age_years", "Age, years"),
+    Variable("weight_kg", "Weight, kg"),
+    Variable("smoking", "Smoking", _YES),
+    Variable("hypertension", "Hypertension", _YES),
+    Variable("coronary_artery_disease", "Coronary artery disease", _YES),
+    Variable("diabetes", "Diabetes", _YES),
+    Variable("copd", "COPD", _YES),
+    Variable("chronic_kidney_disease", "Chronic kidney disease", _YES),
+)
+"""SPEC 2 baseline: sex, age, weight, comorbidities."""
+
+
+@dataclass(frozen=True)
+class StatusRow:
+    """A line of the Milan tables 2/3: which day-states (and P/F band) it counts."""
+
+    key: str
+    label: str
+    states: frozenset[str]
+    band: str | None = None
+    parent: str | None = None
+
+
+_NIV = frozenset({"hfnc_cpap_niv"})
+ORDINAL_ROWS: Final[tuple[StatusRow, ...]] = (
+    StatusRow("discharged", "Discharged", DISCHARGED_STATES),
+    StatusRow(
+        "discharged_normal",
+        "resumed normal activities",
+        frozenset({"discharged_normal"}),
+        parent="discharged",
+    ),
+    StatusRow(
+        "discharged_impaired",
+        "unable to resume normal activities",
+        frozenset({"discharged_impaired"}),
+        parent="discharged",
+    ),
+    StatusRow("room_air", "Hospitalised, not on oxygen", frozenset({"room_air"})),
+    StatusRow("low_flow", "Low-flow oxygen", frozenset({"low_flow"})),
+    StatusRow("hfnc_cpap_niv", "High-flow oxygen, CPAP or NIV", _NIV),
+    StatusRow("hfnc_cpap_niv_pf_gt_200", "P/F > 200", _NIV, PF_BAND_HIGH, "hfnc_cpap_niv"),
+    StatusRow("hfnc_cpap_niv_pf_100_200", "P/F 100-200", _NIV, PF_BAND_MODERATE, "hfnc_cpap_niv"),
+    StatusRow("hfnc_cpap_niv_pf_lt_100", "P/F < 100", _NIV, PF_BAND_SEVERE, "hfnc_cpap_niv"),
+    StatusRow("imv", "Invasive mechanical ventilation", IMV_STATES),
+    StatusRow("death", "Death", frozenset({"death"})),
+)
+"""Milan paper tables 2 and 3 layout (SPEC 4); sub-rows (with a parent) are indented."""
+_PF_UNKNOWN = StatusRow("hfnc_cpap_niv_pf_unknown", "P/F not available", _NIV, None, "hfnc_cpap_niv")
+_STATUS_UNKNOWN = StatusRow("unknown", "Status not known", frozenset())
+_INDENT = "    "
+
+AE_LABELS: Final[dict[str, str]] = {
+    "bacteraemia": "Bacteraemia",
+    "liver_enzymes_gt_3uln": "Liver enzymes > 3 x ULN",
+    "thromboembolism": "Thromboembolism",
+}
+
+
+# --- baseline --------------------------------------------------------------------------
+
+
+def baseline_table(
+    outcomes: pd.DataFrame,
+    arm_col: str = DEFAULT_ARM_COL,
+    variables: Sequence[Variable] = BASELINE_VARIABLES,
+    pct_decimals: int = PCT_DECIMALS,
+    value_decimals: int = VALUE_DECIMALS,
+) -> Table:
+    """Baseline characteristics per arm and overall (SPEC 4).
+
+    Categorical levels as n (%) of patients with a known value, continuous variables as
+    median (IQR) with pandas' linear-interpolation quartiles. ``long`` columns:
+    variable, level, arm, n, pct, median, q1, q3, text; ``wide`` is indexed by
+    (variable label, level label) with one column per arm and "Overall".
+    """
+    arms = _arm_order(outcomes[arm_col])
+    stacked = pd.concat([outcomes, outcomes.assign(**{arm_col: OVERALL})], ignore_index=True)
+    by = stacked[arm_col].astype(object)
+    parts = [
+        _continuous_rows(stacked[v.name], by, v, value_decimals)
+        if v.continuous
+        else _categorical_rows(stacked[v.name], by, v, pct_decimals)
+        for v in variables
+        if v.name in outcomes
+    ]
+    long = pd.concat(parts, ignore_index=True) if parts else _empty_baseline()
+    long = _order_by_arm(long, [*arms, OVERALL])
+    labels = {v.name: v.label for v in variables}
+    display = long.assign(variable=long["variable"].map(labels))
+    headers = _arm_headers(outcomes, arm_col, arms, overall=True)
+    wide = _widen(display, ["variable", "level"], headers)
+    return Table(long=long.reset_index(drop=True), wide=wide)
+
+
+def _continuous_rows(column: pd.Series, by: pd.Series, variable: Variable, decimals: int) -> pd.DataFrame:
+    """n, median, q1, q3 and "median (q1-q3)" per arm; text empty without values."""
+    values = pd.to_numeric(column, errors="coerce").astype("float64").groupby(by, sort=False)
+    stats = pd.DataFrame(
+        {
+            "n": values.count(),
+            "median": values.median(),
+            "q1": values.quantile(0.25),
+            "q3": values.quantile(0.75),
+        }
+    )
+    text = [
+        f"{format_half_up(m, decimals)} ({format_half_up(lo, decimals)}-{format_half_up(hi, decimals)})"
+        for m, lo, hi in stats[["median", "q1", "q3"]].to_numpy()
+    ]
+    stats["text"] = pd.Series(text, index=stats.index).where(stats["n"].gt(0), "")
+    return _tidy(stats, variable.name, "")
+
+
+def _categorical_rows(column: pd.Series, by: pd.Series, variable: Variable, decimals: int) -> pd.DataFrame:
+    """n (%) per level and arm, % of patients with a known value; a "missing" line
+    with the count of unknown values when there are any."""
+    known = column.notna().groupby(by, sort=False).sum()
+    frames = []
+    for value, label in variable.levels.items():  # a few levels per variable
+        n = column.eq(value).fillna(False).astype(bool).groupby(by, sort=False).sum()
+        pct = 100 * n / known.where(known.gt(0))
+        stats = pd.DataFrame({"n": n, "pct": pct, "text": _n_pct_text(n, pct, decimals)})
+        frames.append(_tidy(stats, variable.name, label))
+    missing = column.isna().groupby(by, sort=False).sum()
+    if missing.gt(0).any():
+        stats = pd.DataFrame({"n": missing, "text": missing.astype(str)})
+        frames.append(_tidy(stats, variable.name, "missing"))
+    return pd.concat(frames, ignore_index=True)
+
+
+def _tidy(stats: pd.DataFrame, variable: str, level: str) -> pd.DataFrame:
+    frame = stats.rename_axis("arm").reset_index()
+    frame.insert(0, "level", level)
+    frame.insert(0, "variable", variable)
+    return frame.reindex(columns=_BASELINE_COLUMNS)
+
+
+def _empty_baseline() -> pd.DataFrame:
+    return pd.DataFrame(columns=_BASELINE_COLUMNS)
+
+
+# --- ordinal status --------------------------------------------------------------------
+
+
+def ordinal_table(
+    outcomes: pd.DataFrame,
+    day: int,
+    arm_col: str = DEFAULT_ARM_COL,
+    pct_decimals: int = PCT_DECIMALS,
+) -> Table:
+    """Clinical status on ``day`` per arm in the Milan tables 2/3 layout (SPEC 4).
+
+    Reads ``state_d<day>`` and ``pf_band_d<day>`` of :func:`patient_outcomes`.
+    Percentages are of all patients of the arm. A "P/F not available" sub-row and a
+    "Status not known" row appear only when some patient falls in them, so the
+    sub-rows always add up to their parent and the top rows to the arm's n.
+    ``long`` columns: row, label, parent, arm, n, denominator, pct, text.
+    """
+    state_col, band_col = f"state_d{day}", f"pf_band_d{day}"
+    if state_col not in outcomes:
+        raise ValueError(f"no status column {state_col!r}: day {day} is not a snapshot day")
+    arms = _arm_order(outcomes[arm_col])
+    state, band = outcomes[state_col].astype("string"), outcomes[band_col].astype("string")
+    rows = [*ORDINAL_ROWS]
+    if (state.eq("hfnc_cpap_niv").fillna(False) & band.isna()).any():
+        last_band = max(i for i, r in enumerate(rows) if r.parent == _PF_UNKNOWN.parent)
+        rows.insert(last_band + 1, _PF_UNKNOWN)
+    if state.isna().any():
+        rows.append(_STATUS_UNKNOWN)
+    members = pd.DataFrame({row.key: _row_members(row, state, band) for row in rows}, index=outcomes.index)
+    long = _count_long(members, outcomes[arm_col], arms, pct_decimals)
+    meta = pd.DataFrame(
+        {
+            "row": [r.key for r in rows],
+            "label": [r.label for r in rows],
+            "parent": [r.parent for r in rows],
+        }
+    )
+    long = meta.merge(long, on="row", how="right")
+    display = long.assign(label=np.where(long["parent"].notna(), _INDENT + long["label"], long["label"]))
+    headers = _arm_headers(outcomes, arm_col, arms, overall=False)
+    return Table(long=long, wide=_widen(display, ["label"], headers))
+
+
+def _row_members(row: StatusRow, state: pd.Series, band: pd.Series) -> pd.Series:
+    if row is _STATUS_UNKNOWN:
+        return state.isna()
+    in_row = state.isin(row.states).fillna(False)
+    if row is _PF_UNKNOWN:
+        return in_row & band.isna()
+    if row.band is not None:
+        return in_row & band.eq(row.band).fillna(False)
+    return in_row
+
+
+# --- adverse events --------------------------------------------------------------------
+
+
+def adverse_event_table(
+    outcomes: pd.DataFrame,
+    arm_col: str = DEFAULT_ARM_COL,
+    pct_decimals: int = PCT_DECIMALS,
+) -> Table:
+    """Patients with each SPEC 4 adverse event per arm, n (%) of the arm.
+
+    Reads the ``ae_<kind>`` flags of :func:`patient_outcomes`. ``long`` columns:
+    row (the AE kind), label, arm, n, denominator, pct, text.
+    """
+    arms = _arm_order(outcomes[arm_col])
+    members = pd.DataFrame({kind: outcomes[f"ae_{kind}"].astype(bool) for kind in AE_KINDS}, index=outcomes.index)
+    long = _count_long(members, outcomes[arm_col], arms, pct_decimals)
+    long.insert(1, "label", long["row"].map(AE_LABELS))
+    headers = _arm_headers(outcomes, arm_col, arms, overall=False)
+    return Table(long=long, wide=_widen(long, ["label"], headers))
+
+
+# --- trajectories ----------------------------------------------------------------------
+
+
+def trajectories(
+    derived: pd.DataFrame,
+    patients: pd.DataFrame,
+    variable: str,
+    days: Iterable[int] = TRAJECTORY_DAYS,
+    arm_col: str = DEFAULT_ARM_COL,
+) -> pd.DataFrame:
+    """Median and IQR of CRP or P/F per arm and study day (SPEC 4, days 0-14).
+
+    One row per arm and day of ``days``, also when no value was measured (n 0, NaN
+    statistics), so plots get a regular grid. Columns: ``arm_col``, study_day, n,
+    median, q1, q3.
+    """
+    if variable not in TRAJECTORY_VARIABLES:
+        raise ValueError(f"variable must be one of {TRAJECTORY_VARIABLES}, not {variable!r}")
+    days = list(days)
+    values = derived.loc[derived["study_day"].isin(days), ["patient_id", "study_day", variable]]
+    values = values.merge(patients[["patient_id", arm_col]], on="patient_id", how="inner")
+    grouped = values.groupby([arm_col, "study_day"])[variable]
+    stats = pd.DataFrame(
+        {
+            "n": grouped.count(),
+            "median": grouped.median(),
+            "q1": grouped.quantile(0.25),
+            "q3": grouped.quantile(0.75),
+        }
+    )
+    grid = pd.MultiIndex.from_product([_arm_order(patients[arm_col]), days], names=[arm_col, "study_day"])
+    stats = stats.reindex(grid)
+    stats["n"] = stats["n"].fillna(0).astype("int64")
+    return stats.reset_index()
+
+
+# --- shared helpers --------------------------------------------------------------------
+
+
+def _arm_order(arms: pd.Series) -> list[Any]:
+    """Declared category order if categorical, otherwise sorted (as in survival)."""
+    return group_order(arms)
+
+
+def _arm_headers(outcomes: pd.DataFrame, arm_col: str, arms: list[Any], overall: bool) -> dict[Any, str]:
+    """Column header per arm with its number of patients, e.g. "Anakinra (n=29)"."""
+    sizes = outcomes.groupby(arm_col, observed=True).size()
+    headers = {arm: f"{arm} (n={int(sizes.get(arm, 0))})" for arm in arms}
+    if overall:
+        headers[OVERALL] = f"Overall (n={len(outcomes)})"
+    return headers
+
+
+def _count_long(members: pd.DataFrame, arm: pd.Series, arms: list[Any], decimals: int) -> pd.DataFrame:
+    """n (%) of each membership column per arm; denominator is the arm's n."""
+    counts = members.groupby(arm, observed=True).sum().reindex(arms, fill_value=0)
+    sizes = arm.value_counts().reindex(arms, fill_value=0)
+    long = (
+        counts.rename_axis(index="arm", columns="row").reset_index().melt(id_vars="arm", var_name="row", value_name="n")
+    )
+    long["n"] = long["n"].astype("int64")
+    long["denominator"] = long["arm"].map(sizes).astype("int64")
+    long["pct"] = 100 * long["n"] / long["denominator"].where(long["denominator"].gt(0))
+    long["text"] = _n_pct_text(long["n"], long["pct"], decimals)
+    order = pd.Index(list(members.columns))
+    long = long.assign(_r=order.get_indexer(long["row"]), _a=pd.Index(arms).get_indexer(long["arm"]))
+    return (
+        long.sort_values(["_r", "_a"])
+        .drop(columns=["_r", "_a"])
+        .reset_index(drop=True)[["row", "arm", "n", "denominator", "pct", "text"]]
+    )
+
+
+def format_half_up(value: float, decimals: int) -> str:
+    """Round half up as in published tables (2/16 = 12.5% -> "13%"), not Python's
+    round-half-even ("12%"). The float's shortest repr is rounded, so 0.145 -> 0.15."""
+    if pd.isna(value):
+        return ""
+    step = Decimal(1).scaleb(-decimals)
+    return str(Decimal(repr(float(value))).quantize(step, rounding=ROUND_HALF_UP))
+
+
+def _n_pct_text(n: pd.Series, pct: pd.Series, decimals: int) -> pd.Series:
+    pct_text = pct.map(lambda v: "" if pd.isna(v) else f" ({format_half_up(v, decimals)}%)")
+    return n.astype("int64").astype(str) + pct_text
+
+
+def _order_by_arm(long: pd.DataFrame, arms: list[Any]) -> pd.DataFrame:
+    """Stable sort keeping variable/level order and putting arms in display order."""
+    position = pd.Index(arms).get_indexer(long["arm"])
+    block = (long["variable"] + "\x00" + long["level"].astype(str)).factorize()[0]
+    return long.assign(_b=block, _a=position).sort_values(["_b", "_a"], kind="stable").drop(columns=["_b", "_a"])
+
+
+def _widen(long: pd.DataFrame, index: list[str], headers: dict[Any, str]) -> pd.DataFrame:
+    """Display table: ``index`` rows in their first-seen order, one text column per arm."""
+    wide = long.pivot_table(index=index, columns="arm", values="text", aggfunc="first", sort=False)
+    wide = wide.reindex(columns=list(headers)).rename(columns=headers)
+    wide.columns.name = None
+    return wide.fillna("")
