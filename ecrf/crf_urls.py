@@ -1,3 +1,13 @@
 """URLs of the daily case report forms (the ecrf app's own pages)."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from ecrf import views
+
+urlpatterns = [
+    path("studies/<slug:study_code>/patients/", views.patient_list, name="patient_list"),
+    path("patients/<int:patient_pk>/", views.casebook, name="casebook"),
+    path("patients/<int:patient_pk>/day/<int:study_day>/", views.day_entry, name="day_entry"),
+    path("patients/<int:patient_pk>/<slug:kind>/add/", views.event_form, name="event_add"),
+    path("patients/<int:patient_pk>/<slug:kind>/<int:pk>/", views.event_form, name="event_edit"),
+]

@@ -1,6 +1,69 @@
-"""Pages of the ecrf app in the access table."""
+"""Pages of the ecrf app in the access table.
 
-from cohorts import roles  # noqa: F401
-from tests.access_pages import Page  # noqa: F401
+Readers (PATIENT_READERS) open every page of their sites' patients; only DATA_ENTRY roles may POST (monitor and
+admin: 403); statisticians get 403 everywhere; nurse_b of the other site gets 404 for patient A's pages.
+An empty POST of the entry page stores nothing and redirects to the casebook; an empty POST of an event form
+is shown again with its messages (200).
+"""
 
-PAGES: list = []
+from cohorts import roles
+from ecrf.models import AdverseEvent, DispositionEvent, DrugAdministration
+from tests.access_pages import Page
+
+
+def _record(model, **values):
+    def url(f):
+        patient = f["patient_a"]
+        record = model.objects.filter(patient=patient).first() or model.objects.create(
+            patient=patient, study_day=2, **values
+        )
+        slug = {DrugAdministration: "drugs", DispositionEvent: "dispositions", AdverseEvent: "adverse-events"}[model]
+        return f"/patients/{patient.pk}/{slug}/{record.pk}/"
+
+    return url
+
+
+DRUG = {"drug": "anakinra", "dose": 5, "dose_unit": "mg/kg", "route": "iv", "frequency": "bid"}
+DISPOSITION = {"kind": "icu_admission"}
+ADVERSE = {"kind": "thromboembolism"}
+
+PAGES: list = [
+    Page("casebook", lambda f: f"/patients/{f['patient_a'].pk}/", roles.PATIENT_READERS, patient_scoped=True),
+    Page("day entry", lambda f: f"/patients/{f['patient_a'].pk}/day/3/", roles.PATIENT_READERS, patient_scoped=True),
+    Page(
+        "day entry save",
+        lambda f: f"/patients/{f['patient_a'].pk}/day/3/",
+        roles.DATA_ENTRY,
+        patient_scoped=True,
+        method="post",
+        ok_statuses=(302,),
+    ),
+]
+for slug, model, values in (
+    ("drugs", DrugAdministration, DRUG),
+    ("dispositions", DispositionEvent, DISPOSITION),
+    ("adverse-events", AdverseEvent, ADVERSE),
+):
+    PAGES += [
+        Page(
+            f"{slug} add",
+            lambda f, slug=slug: f"/patients/{f['patient_a'].pk}/{slug}/add/?day=1",
+            roles.PATIENT_READERS,
+            patient_scoped=True,
+        ),
+        Page(
+            f"{slug} add save",
+            lambda f, slug=slug: f"/patients/{f['patient_a'].pk}/{slug}/add/",
+            roles.DATA_ENTRY,
+            patient_scoped=True,
+            method="post",
+        ),
+        Page(f"{slug} edit", _record(model, **values), roles.PATIENT_READERS, patient_scoped=True),
+        Page(
+            f"{slug} edit save",
+            _record(model, **values),
+            roles.DATA_ENTRY,
+            patient_scoped=True,
+            method="post",
+        ),
+    ]

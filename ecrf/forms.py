@@ -1,0 +1,521 @@
+"""Forms of the daily case report (SPEC 2): crispy layouts, units next to inputs, a message next to every field.
+
+The forms parse what the user typed (forgiving: "37,5" is 37.5) and convert laboratory units to the canonical
+ones; the rules themselves are the `*_issues` functions of ecrf/services.py, built on ecrf/checks.py, so the
+messages shown here are exactly the refusals the service would give. A soft finding (SPEC 2.1 "confirm")
+adds a checkbox under its field; ticking it sends the check's code back, and the code is stored with the
+record. The forms never save: the view hands `entry()` to a service.
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from crispy_forms.bootstrap import AppendedText
+from crispy_forms.helper import FormHelper
+from crispy_forms.layout import Column, Div, Field, Layout, Row
+from django import forms
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.utils.html import format_html
+
+from cohorts.units import canonical_unit, to_canonical, unit_choices
+from ecrf import services
+from ecrf.checks import LIMITS, SOFT
+from ecrf.models import (
+    AdverseEvent,
+    DispositionEvent,
+    DrugAdministration,
+    LabResult,
+    RespiratorySupport,
+    VitalSigns,
+)
+from ecrf.services import PatientFacts, RecordInput
+
+SOFT_CODE_SUFFIXES = (".soft_low", ".soft_high", ".regimen")
+UNIT_LABELS = {"degC": "°C", "x10^9/L": "×10⁹/L", "fraction": "fraction"}
+FIELD_FOR_LIMIT = {limit: name for name, limit in services.LIMIT_NAMES.items()}
+
+# Laboratory values the user may type in another unit: form field -> quantity of cohorts/units.py, unit field.
+CONVERTED = {"pao2_mmhg": ("pao2", "pao2_entered_unit"), "crp_mg_l": ("crp", "crp_entered_unit")}
+
+
+def is_soft_code(code: str | None) -> bool:
+    return bool(code) and code.endswith(SOFT_CODE_SUFFIXES)
+
+
+def field_of_code(code: str) -> str:
+    variable = code.split(".", 1)[0]
+    return FIELD_FOR_LIMIT.get(variable, variable)
+
+
+# --------------------------------------------------------------------------------------------------- fields
+
+
+def _lenient(text: Any) -> Any:
+    """What people type into a number box on a ward: '37,5', ' 92 ', '1 000'."""
+    if isinstance(text, str):
+        return text.strip().replace(" ", "").replace("\u202f", "").replace(",", ".")
+    return text
+
+
+class LenientDecimalField(forms.DecimalField):
+    """A decimal number; digits are limited by the plausible range (ecrf/checks.py), not by the column."""
+
+    def __init__(self, *, decimal_places: int | None = None, **kwargs):
+        kwargs.setdefault("widget", forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}))
+        super().__init__(max_digits=None, decimal_places=decimal_places, **kwargs)
+
+    def to_python(self, value):
+        return super().to_python(_lenient(value))
+
+    def widget_attrs(self, widget):
+        return {}  # no step/min/max: the browser would refuse what the message next to the field explains better
+
+
+class LenientIntegerField(forms.IntegerField):
+    def __init__(self, **kwargs):
+        kwargs.setdefault("widget", forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off"}))
+        super().__init__(**kwargs)
+
+    def to_python(self, value):
+        value = _lenient(value)
+        if isinstance(value, str) and value.endswith(".0"):
+            value = value[:-2]
+        return super().to_python(value)
+
+    def widget_attrs(self, widget):
+        return {}
+
+
+class ConfirmWidget(forms.CheckboxInput):
+    """A checkbox whose value is the code of the soft check it confirms (so a stale tick confirms nothing)."""
+
+    code = ""
+
+    def format_value(self, value):
+        return self.code
+
+    def value_from_datadict(self, data, files, name):
+        return data.get(name) or ""
+
+    def get_context(self, name, value, attrs):
+        self.check_test = lambda v: bool(v) and v == self.code
+        return super().get_context(name, value, attrs)
+
+
+def confirm_field(code: str) -> forms.CharField:
+    field = forms.CharField(required=False, label="Confirm: the value is correct", widget=ConfirmWidget())
+    field.widget.code = code
+    return field
+
+
+# ------------------------------------------------------------------------------------------------ base form
+
+
+class RecordForm(forms.ModelForm):
+    """A daily form: fields of FIELDS[model], a hidden version, soft-check confirmations, crispy layout.
+
+    `facts` are what the checks need to know of the patient (weight, day of death, arm regimen);
+    `previous` is the record of the day before, shown under each field for reference.
+    """
+
+    version = forms.IntegerField(required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args, facts: PatientFacts, previous=None, read_only: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.facts = facts
+        self.previous = previous
+        self.read_only = read_only
+        self.confirmed: set[str] = set()
+        self.model = self._meta.model
+        record = self.instance if self.instance.pk else None
+        self.stored = record
+        if record is not None:
+            self.initial["version"] = record.version
+        for name in services.RANGE_FIELDS.get(self.model, ()):
+            self.fields[name] = self._number_field(name)
+        for name, (quantity, unit_field) in CONVERTED.items():
+            if name in self.fields:
+                self.fields[name] = LenientDecimalField(
+                    required=False, label=self.fields[name].label.split(" (")[0], decimal_places=3
+                )
+                self.fields[unit_field] = forms.ChoiceField(choices=unit_choices(quantity), label="unit", required=False)
+                if record is not None:
+                    self._show_in_entered_unit(name, quantity, unit_field, record)
+        # Soft checks confirmed when the record was saved: their boxes are shown ticked. (A submitted form
+        # shows the boxes of the soft findings of what was submitted, see apply_issues.)
+        if record is not None and not self.is_bound:
+            for code in record.confirmed_checks:
+                name = field_of_code(code)
+                if name in self.fields:
+                    self.fields[f"confirm_{name}"] = confirm_field(code)
+                    self.initial[f"confirm_{name}"] = code
+        if read_only:
+            for f in self.fields.values():
+                f.disabled = True
+        self.show_previous(previous)
+
+    def _number_field(self, name: str) -> forms.Field:
+        model_field = self.model._meta.get_field(name)
+        kwargs = {"required": False, "label": _short_label(model_field.verbose_name)}
+        if model_field.get_internal_type() == "DecimalField":
+            return LenientDecimalField(decimal_places=model_field.decimal_places, **kwargs)
+        return LenientIntegerField(**kwargs)
+
+    def _show_in_entered_unit(self, name: str, quantity: str, unit_field: str, record) -> None:
+        """Show a stored value in the unit it was typed in (2 decimals round-trip to the stored 0.1)."""
+        value, unit = getattr(record, name), getattr(record, unit_field) or canonical_unit(quantity)
+        self.initial[unit_field] = unit
+        if value is not None and unit != canonical_unit(quantity):
+            factor = Decimal(str(to_canonical(quantity, Decimal(1), unit)))
+            shown = (value / factor).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+            self.initial[name] = shown.normalize()
+
+    def show_previous(self, previous) -> None:
+        """The record of the day before, shown under each field for reference."""
+        self.previous = previous
+        if previous is None:
+            return
+        day = previous.study_day
+        for name in services.VALUE_FIELDS[self.model]:
+            value = getattr(self.previous, name, None)
+            if name in self.fields and value not in (None, ""):
+                shown = _display(self.previous, name, value)
+                unit = _unit_of(self.model, name)
+                self.fields[name].help_text = format_html(
+                    '<span class="previous-value">day {}: {}{}</span>', day, shown, f" {unit}" if unit else ""
+                )
+
+    @property
+    def history_name(self) -> str:
+        """The model's name in the audit-trail URL (/history/ecrf.<model>/<pk>/)."""
+        return self.model._meta.label_lower
+
+    # --------------------------------------------------------------------------------------------- values
+
+    def values(self) -> dict[str, Any]:
+        """The record's values in canonical units, as the service takes them."""
+        data = self.cleaned_data
+        values = {name: data.get(name) for name in services.FIELDS[self.model] if name in self.fields}
+        for name, (quantity, unit_field) in CONVERTED.items():
+            if name not in values:
+                continue
+            unit = data.get(unit_field) or canonical_unit(quantity)
+            raw = data.get(name)
+            if raw is not None:
+                places = self.model._meta.get_field(name).decimal_places
+                canonical = Decimal(repr(to_canonical(quantity, raw, unit)))
+                values[name] = canonical.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+            values[unit_field] = unit
+        return values
+
+    def entry(self) -> RecordInput:
+        return RecordInput(
+            values=self.values(),
+            confirmed_checks=frozenset(self.confirmed),
+            expected_version=self.cleaned_data.get("version"),
+        )
+
+    def is_empty(self) -> bool:
+        return services.is_empty(self.model, self.values())
+
+    # ------------------------------------------------------------------------------------------- checking
+
+    def _post_clean(self):
+        """No instance is built or full_clean()ed here: the service checks and saves (one query per form)."""
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.is_empty():
+            return cleaned
+        self.apply_issues(services.record_issues(self.model, self.values(), self.facts))
+        return cleaned
+
+    def apply_issues(self, issues) -> None:
+        """Put each issue next to its field; a soft one is an error until its box is ticked."""
+        for issue in issues:
+            name = issue.field if issue.field in self.fields else None
+            if name is not None and name in self.errors:
+                continue
+            if issue.level == SOFT:
+                ticked = self.data.get(self.add_prefix(f"confirm_{name}")) if name else None
+                self.fields[f"confirm_{name}"] = confirm_field(issue.code)
+                if ticked == issue.code:
+                    self.confirmed.add(issue.code)
+                    continue
+            self.add_error(name, ValidationError(issue.message, code=issue.code))
+
+    def add_service_error(self, error: ValidationError) -> None:
+        """A refusal of the service (a conflict, a rule on other records), shown where it belongs."""
+        if not hasattr(error, "error_dict"):
+            self.add_error(None, error)
+            return
+        for name, errors in error.error_dict.items():
+            target = name if name in self.fields and name != "version" else None
+            for item in errors:
+                if is_soft_code(item.code) and target:
+                    self.fields[f"confirm_{target}"] = confirm_field(item.code)
+                if target is None and name not in (NON_FIELD_ERRORS, "reason"):
+                    item = ValidationError(f"{name}: {item.message}", code=item.code)
+                if name != "reason":
+                    self.add_error(target, item)
+
+    # --------------------------------------------------------------------------------------------- layout
+
+    layout_rows: tuple = ()
+
+    @property
+    def helper(self) -> FormHelper:
+        helper = FormHelper()
+        helper.form_tag = False
+        helper.disable_csrf = True
+        helper.layout = Layout(Field("version"), *[self._row(row) for row in self.layout_rows])
+        return helper
+
+    def _row(self, row):
+        if isinstance(row, tuple):
+            return Row(*[Column(*self._cell(name), css_class="col") for name in row], css_class="g-2")
+        return Div(*self._cell(row))
+
+    def _cell(self, name: str) -> list:
+        if name in CONVERTED:
+            unit_field = CONVERTED[name][1]
+            items = [
+                Row(
+                    Column(Field(name), css_class="col-7"),
+                    Column(Field(unit_field, aria_label=f"unit of {name}"), css_class="col-5"),
+                    css_class="g-1",
+                )
+            ]
+        else:
+            unit = _unit_of(self.model, name)
+            field = self.fields.get(name)
+            is_text = field is not None and isinstance(field.widget, forms.TextInput)
+            items = [AppendedText(name, unit) if unit and is_text else Field(name)]
+        if f"confirm_{name}" in self.fields:
+            items.append(Div(Field(f"confirm_{name}"), css_class="confirm-box"))
+        return items
+
+
+def _short_label(label: str) -> str:
+    """'temperature (°C)' -> 'Temperature': the unit is shown next to the input instead."""
+    text = str(label).split(" (")[0]
+    return text[:1].upper() + text[1:]
+
+
+def _unit_of(model, name: str) -> str:
+    limit = LIMITS.get(services.LIMIT_NAMES.get(name, name))
+    if limit is None or name == "dose":
+        return {"ast_uln_u_l": "U/L", "alt_uln_u_l": "U/L", "ddimer_ng_ml": "ng/mL"}.get(name, "")
+    unit = UNIT_LABELS.get(limit.unit, limit.unit)
+    return "" if unit == "fraction" else unit
+
+
+def _display(record, name: str, value) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, Decimal):
+        return format(value.normalize(), "f")
+    choices = dict(record._meta.get_field(name).flatchoices or ())
+    return str(choices.get(value, value))
+
+
+# -------------------------------------------------------------------------------------------- daily forms
+
+
+class VitalSignsForm(RecordForm):
+    title = "Vital signs"
+    layout_rows = (
+        "temperature_c",
+        "heart_rate_bpm",
+        "respiratory_rate_bpm",
+        ("systolic_mmhg", "diastolic_mmhg"),
+        "spo2_pct",
+    )
+
+    class Meta:
+        model = VitalSigns
+        fields = services.FIELDS[VitalSigns]
+
+
+class RespiratorySupportForm(RecordForm):
+    title = "Respiratory support"
+    layout_rows = (
+        "support",
+        "flow_l_min",
+        "fio2",
+        "peep_cmh2o",
+        "niv_hours",
+        ("ecmo", "prone"),
+        ("vasopressors", "rrt"),
+    )
+
+    class Meta:
+        model = RespiratorySupport
+        fields = services.FIELDS[RespiratorySupport]
+        labels = {
+            "support": "Highest support of the day",
+            "fio2": "FiO2 set on the device",
+            "niv_hours": "Hours on NIV/CPAP",
+            "rrt": "RRT",
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["support"].required = False
+        self.fields["fio2"].help_text = self.fields["fio2"].help_text or "fraction, 0.21–1.0"
+
+
+class LabResultForm(RecordForm):
+    title = "Laboratory"
+    layout_rows = (
+        "pao2_mmhg",
+        "abg_fio2",
+        "crp_mg_l",
+        "ferritin_ng_ml",
+        "ldh_u_l",
+        ("ast_u_l", "ast_uln_u_l"),
+        ("alt_u_l", "alt_uln_u_l"),
+        "lymphocytes_10e9_l",
+        ("ddimer_ng_ml", "ddimer_basis"),
+        "procalcitonin_ng_ml",
+    )
+
+    class Meta:
+        model = LabResult
+        fields = services.FIELDS[LabResult]
+        labels = {
+            "ast_uln_u_l": "AST ULN",
+            "alt_uln_u_l": "ALT ULN",
+            "ddimer_ng_ml": "D-dimer",
+            "ddimer_basis": "D-dimer basis",
+            "abg_fio2": "FiO2 at the blood gas",
+        }
+
+    def __init__(self, *args, site=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.stored is None and site is not None:
+            # The site laboratory's upper limits of normal (SPEC 2), prefilled for a new record.
+            self.initial.setdefault("ast_uln_u_l", site.ast_uln_u_l)
+            self.initial.setdefault("alt_uln_u_l", site.alt_uln_u_l)
+        self.fields["ddimer_basis"].choices = [("", "basis…"), *LabResult._meta.get_field("ddimer_basis").choices]
+        self.fields["abg_fio2"].help_text = self.fields["abg_fio2"].help_text or "fraction, 0.21–1.0"
+
+    def apply_issues(self, issues) -> None:
+        # A value typed in another unit is refused in the canonical unit: say what was typed too.
+        data = self.cleaned_data
+        shown = []
+        for issue in issues:
+            if issue.field in CONVERTED:
+                quantity, unit_field = CONVERTED[issue.field]
+                unit = data.get(unit_field)
+                if unit and unit != canonical_unit(quantity) and data.get(issue.field) is not None:
+                    typed = format(data[issue.field].normalize(), "f")
+                    issue = type(issue)(
+                        issue.field, issue.level, issue.code, f"{issue.message} (entered: {typed} {unit})"
+                    )
+            shown.append(issue)
+        super().apply_issues(shown)
+
+
+class ReasonForm(forms.Form):
+    """The reason for change of a page that edits saved data (ICH GCP audit trail)."""
+
+    reason = forms.CharField(
+        label="Reason for change",
+        required=False,
+        max_length=200,
+        help_text="Required when you change or delete saved data, e.g. 'transcription error, checked against chart'.",
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.helper = FormHelper()
+        self.helper.form_tag = False
+        self.helper.disable_csrf = True
+
+    def add_service_error(self, error: ValidationError) -> None:
+        for item in getattr(error, "error_dict", {}).get("reason", []):
+            self.add_error("reason", item)
+
+
+DAY_FORM_CLASSES = {"vitals": VitalSignsForm, "support": RespiratorySupportForm, "labs": LabResultForm}
+
+
+# ------------------------------------------------------------------------------------------ event forms
+
+
+class EventForm(RecordForm):
+    """A drug administration, disposition or adverse event: its own study day, a reason when editing."""
+
+    reason = forms.CharField(label="Reason for change", required=False, max_length=200)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["study_day"] = LenientIntegerField(label=self.study_day_label)
+        if self.stored is None:
+            self.fields["reason"].widget = forms.HiddenInput()
+
+    study_day_label = "Study day"
+
+    @property
+    def helper(self) -> FormHelper:
+        helper = super().helper
+        if self.stored is not None:
+            helper.layout.append(Field("reason"))
+        return helper
+
+    def add_service_error(self, error: ValidationError) -> None:
+        super().add_service_error(error)
+        for item in getattr(error, "error_dict", {}).get("reason", []):
+            self.add_error("reason", item)
+
+
+class DrugAdministrationForm(EventForm):
+    title = "Drug administration"
+    study_day_label = "Start (study day)"
+    layout_rows = (
+        ("study_day", "stop_day"),
+        ("drug", "drug_detail"),
+        ("dose", "dose_unit"),
+        ("route", "frequency"),
+    )
+
+    class Meta:
+        model = DrugAdministration
+        fields = services.FIELDS[DrugAdministration]
+        labels = {"stop_day": "Stop (study day)", "drug_detail": "Name", "dose_unit": "Unit"}
+        help_texts = {"stop_day": "Empty while ongoing.", "drug_detail": "For antibiotics, glucocorticoids, ..."}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["stop_day"] = LenientIntegerField(
+            required=False, label="Stop (study day)", help_text="Empty while ongoing."
+        )
+
+
+class DispositionEventForm(EventForm):
+    title = "Disposition event"
+    layout_rows = ("study_day", "kind", ("normal_activities", "alive"), "cause_of_death")
+
+    class Meta:
+        model = DispositionEvent
+        fields = services.FIELDS[DispositionEvent]
+        labels = {"normal_activities": "Resumed normal activities", "alive": "Alive at contact"}
+
+
+class AdverseEventForm(EventForm):
+    title = "Adverse event"
+    layout_rows = ("study_day", "kind", "organism", "description", "serious")
+
+    class Meta:
+        model = AdverseEvent
+        fields = services.FIELDS[AdverseEvent]
+
+
+EVENT_FORM_CLASSES = {
+    "drugs": DrugAdministrationForm,
+    "dispositions": DispositionEventForm,
+    "adverse_events": AdverseEventForm,
+}

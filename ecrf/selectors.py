@@ -1,0 +1,247 @@
+"""Every read of daily case report data a page needs, site-scoped through cohorts.selectors (DESIGN.md).
+
+Each page runs a fixed number of queries whatever the size of the study: one per form table, never one per
+patient or per day.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db.models import Case, Exists, F, IntegerField, Min, OuterRef, Q, QuerySet, Subquery, Value, When
+from django.http import Http404
+from django.utils import timezone
+
+from cohorts import selectors as cohort_selectors
+from cohorts.models import Patient, Site, Study
+from ecrf.models import (
+    AdverseEvent,
+    DerivedDay,
+    DispositionEvent,
+    DispositionKind,
+    DrugAdministration,
+)
+from ecrf.services import DAY_FORMS, ENDS_DAILY_FORMS
+
+EVENT_FORMS = {"drugs": DrugAdministration, "dispositions": DispositionEvent, "adverse_events": AdverseEvent}
+EVENT_SLUGS = {"drugs": "drugs", "dispositions": "dispositions", "adverse_events": "adverse-events"}
+HISTORY_NAMES = {key: model._meta.label_lower for key, model in {**DAY_FORMS, **EVENT_FORMS}.items()}
+
+
+def event_label(record) -> str:
+    """A drug administration, disposition or adverse event in a few words, for the casebook."""
+    if isinstance(record, DrugAdministration):
+        name = record.drug_detail or record.get_drug_display()
+        dose = format(record.dose.normalize(), "f")
+        until = f", to day {record.stop_day}" if record.stop_day is not None else ", ongoing"
+        return f"{name} {dose} {record.dose_unit} {record.route.upper()} {record.frequency}{until}"
+    if isinstance(record, DispositionEvent):
+        text = record.get_kind_display()
+        if record.cause_of_death:
+            text += f": {record.cause_of_death}"
+        if record.alive is not None and record.kind == DispositionKind.CONTACT:
+            text += ": alive" if record.alive else ": dead"
+        if record.normal_activities is not None:
+            text += ", normal activities" if record.normal_activities else ", not back to normal activities"
+        return text
+    text = record.get_kind_display()
+    detail = record.organism or record.description
+    return (
+        f"{text} ({detail}){', serious' if record.serious else ''}"
+        if detail
+        else text + (", serious" if record.serious else "")
+    )
+
+
+def _first_day(kinds) -> Subquery:
+    return Subquery(
+        DispositionEvent.objects.filter(patient=OuterRef("pk"), kind__in=list(kinds))
+        .order_by()
+        .values("patient")
+        .annotate(day=Min("study_day"))
+        .values("day")[:1],
+        output_field=IntegerField(),
+    )
+
+
+def with_follow_up_end(patients: QuerySet[Patient]) -> QuerySet[Patient]:
+    """Annotate death_day and end_day (first death, discharge, withdrawal or loss: no daily form is due after)."""
+    return patients.annotate(death_day=_first_day([DispositionKind.DEATH]), end_day=_first_day(ENDS_DAILY_FORMS))
+
+
+def patient_for_entry(user, patient_pk: int) -> Patient:
+    """The patient (site-scoped: another site's patient is a 404) with the days that end the follow-up."""
+    try:
+        return with_follow_up_end(cohort_selectors.patients_for_user(user)).get(pk=patient_pk)
+    except (Patient.DoesNotExist, ValueError, TypeError):
+        raise Http404("No such patient at your sites.") from None
+
+
+def study_day_today(patient: Patient, today: datetime.date | None = None) -> int:
+    return ((today or timezone.localdate()) - patient.enrolment_date).days
+
+
+def day_date(patient: Patient, study_day: int) -> datetime.date:
+    return patient.enrolment_date + datetime.timedelta(days=study_day)
+
+
+def check_day(patient: Patient, study_day: int) -> None:
+    """A study day outside 0..follow-up has no page (404)."""
+    if not 0 <= study_day <= patient.study.follow_up_days:
+        raise Http404(f"Study day {study_day} is outside the follow-up of 0 to {patient.study.follow_up_days}.")
+
+
+@dataclass
+class DayRecords:
+    """The one-per-day records of a study day and of the day before (for reference), by form key."""
+
+    current: dict[str, Any] = field(default_factory=dict)
+    previous: dict[str, Any] = field(default_factory=dict)
+
+
+def day_records(patient: Patient, study_day: int) -> DayRecords:
+    """One query per form: the records of the day and the day before."""
+    records = DayRecords()
+    for key, model in DAY_FORMS.items():
+        for record in model.objects.filter(patient=patient, study_day__in=[study_day - 1, study_day]):
+            (records.current if record.study_day == study_day else records.previous)[key] = record
+    return records
+
+
+def event_for_patient(patient: Patient, kind: str, pk: int):
+    """One drug administration / disposition / adverse event of this patient, or 404."""
+    model = EVENT_FORMS[kind]
+    try:
+        return model.objects.get(patient=patient, pk=pk)
+    except (model.DoesNotExist, ValueError, TypeError):
+        raise Http404("No such record for this patient.") from None
+
+
+# ------------------------------------------------------------------------------------------------ casebook
+
+ENTERED, MISSING, NOT_REQUIRED, NOT_DUE, AFTER_DEATH = "entered", "missing", "not_required", "not_due", "after_death"
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One form of one day in the casebook grid."""
+
+    state: str
+    record: Any
+    history_name: str
+
+
+@dataclass(frozen=True)
+class EventRow:
+    record: Any
+    label: str
+    slug: str  # URL slug of the event form
+    history_name: str
+
+
+@dataclass
+class CasebookDay:
+    study_day: int
+    date: datetime.date
+    forms: dict[str, Cell]  # form key -> cell
+    events: dict[str, list[EventRow]]  # event key -> records starting that day
+    derived: DerivedDay | None
+
+    @property
+    def missing(self) -> int:
+        return sum(1 for cell in self.forms.values() if cell.state == MISSING)
+
+
+@dataclass
+class Casebook:
+    patient: Patient
+    days: list[CasebookDay]
+    today_day: int
+
+    @property
+    def missing_total(self) -> int:
+        return sum(day.missing for day in self.days)
+
+
+def day_state(patient: Patient, study_day: int, today_day: int, record) -> str:
+    death_day, end_day = getattr(patient, "death_day", None), getattr(patient, "end_day", None)
+    if record is not None:
+        return AFTER_DEATH if death_day is not None and study_day > death_day else ENTERED
+    if (end_day is not None and study_day > end_day) or (death_day is not None and study_day >= death_day):
+        return NOT_REQUIRED
+    if study_day > today_day:
+        return NOT_DUE
+    return MISSING
+
+
+def casebook(user, patient_pk: int, today: datetime.date | None = None) -> Casebook:
+    """The grid of study days x forms of one patient: one query per table, whatever the number of days."""
+    patient = patient_for_entry(user, patient_pk)
+    today_day = study_day_today(patient, today)
+    last = patient.study.follow_up_days
+    by_day: dict[str, dict[int, Any]] = {}
+    for key, model in DAY_FORMS.items():
+        by_day[key] = {r.study_day: r for r in model.objects.filter(patient=patient, study_day__lte=last)}
+    events: dict[str, dict[int, list]] = {}
+    for key, model in EVENT_FORMS.items():
+        events[key] = defaultdict(list)
+        for record in model.objects.filter(patient=patient).order_by("study_day", "pk"):
+            events[key][min(max(record.study_day, 0), last)].append(record)
+    derived = {d.study_day: d for d in DerivedDay.objects.filter(patient=patient, study_day__lte=last)}
+    days = []
+    for day in range(last + 1):
+        forms = {}
+        for key, records in by_day.items():
+            record = records.get(day)
+            forms[key] = Cell(day_state(patient, day, today_day, record), record, HISTORY_NAMES[key])
+        days.append(
+            CasebookDay(
+                study_day=day,
+                date=day_date(patient, day),
+                forms=forms,
+                events={
+                    key: [EventRow(r, event_label(r), EVENT_SLUGS[key], HISTORY_NAMES[key]) for r in rows.get(day, [])]
+                    for key, rows in events.items()
+                },
+                derived=derived.get(day),
+            )
+        )
+    return Casebook(patient=patient, days=days, today_day=today_day)
+
+
+# ------------------------------------------------------------------------------------------------ patients
+
+
+def patient_list(user, study: Study, site: Site | None = None, today: datetime.date | None = None) -> QuerySet[Patient]:
+    """Patients of the user's sites with today's study day and how many of today's forms are missing; those
+    with missing forms first. One query: today's study day is a CASE over the follow-up days (portable SQL)."""
+    today = today or timezone.localdate()
+    today_day = Case(
+        *[
+            When(enrolment_date=today - datetime.timedelta(days=d), then=Value(d))
+            for d in range(study.follow_up_days + 1)
+        ],
+        default=Value(None),
+        output_field=IntegerField(),
+    )
+    qs = with_follow_up_end(cohort_selectors.patient_list(user, study=study, site=site)).annotate(today_day=today_day)
+    qs = qs.annotate(
+        **{
+            f"has_{key}": Exists(model.objects.filter(patient=OuterRef("pk"), study_day=OuterRef("today_day")))
+            for key, model in DAY_FORMS.items()
+        }
+    )
+    missing = sum((Case(When(**{f"has_{key}": False}, then=Value(1)), default=Value(0)) for key in DAY_FORMS), Value(0))
+    due_today = (
+        Q(today_day__isnull=False)
+        & (Q(end_day__isnull=True) | Q(end_day__gte=F("today_day")))
+        & (Q(death_day__isnull=True) | Q(death_day__gt=F("today_day")))
+    )
+    qs = qs.annotate(missing_today=Case(When(due_today, then=missing), default=Value(0), output_field=IntegerField()))
+    return qs.order_by("-missing_today", "site__code", "participant_id")
+
+
+FORM_LABELS = {"vitals": "Vital signs", "support": "Respiratory support", "labs": "Laboratory"}

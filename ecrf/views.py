@@ -1,0 +1,210 @@
+"""Pages of the daily case report forms: thin views that parse, call a selector or a service, and render.
+
+Who may do what (cohorts/roles.py): patient readers see the pages of their sites (another site's patient is a
+404); only DATA_ENTRY roles may save (monitor and admin get 403 on POST); statisticians see no patient page.
+"""
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import reverse
+
+from cohorts import roles
+from cohorts import selectors as cohort_selectors
+from ecrf import selectors, services
+from ecrf.forms import DAY_FORM_CLASSES, EVENT_FORM_CLASSES, ReasonForm
+from ecrf.models import DispositionKind
+from ecrf.services import PatientDayInvalid, PatientFacts
+
+READ_ONLY = "Your role can read these data but not change them."
+# URL slug of each event form -> its key in selectors.EVENT_FORMS / forms.EVENT_FORM_CLASSES.
+EVENT_SLUGS = {"drugs": "drugs", "dispositions": "dispositions", "adverse-events": "adverse_events"}
+SAVERS = {
+    "drugs": services.drug_administration_save,
+    "dispositions": services.disposition_event_save,
+    "adverse_events": services.adverse_event_save,
+}
+
+
+def _can_edit(user) -> bool:
+    return roles.has_role(user, roles.DATA_ENTRY)
+
+
+def _casebook_url(patient, study_day=None) -> str:
+    url = reverse("casebook", args=[patient.pk])
+    return f"{url}#day-{study_day}" if study_day is not None else url
+
+
+@roles.role_required(roles.PATIENT_READERS)
+def day_entry(request, patient_pk: int, study_day: int):
+    """The one-per-day forms of a patient-day on one page, saved together."""
+    patient = selectors.patient_for_entry(request.user, patient_pk)
+    selectors.check_day(patient, study_day)
+    can_edit = _can_edit(request.user)
+    facts = PatientFacts.of(patient, patient.death_day)
+    page_errors: list[str] = []
+    site = {"labs": {"site": patient.site}}
+    if request.method == "POST":
+        if not can_edit:
+            raise PermissionDenied(READ_ONLY)
+        forms = {
+            key: cls(request.POST, prefix=key, facts=facts, **site.get(key, {}))
+            for key, cls in DAY_FORM_CLASSES.items()
+        }
+        reason_form = ReasonForm(request.POST, prefix="page")
+        checked = [form.is_valid() for form in (*forms.values(), reason_form)]  # every form, for every message
+        if all(checked):
+            try:
+                services.patient_day_save(
+                    patient=patient,
+                    study_day=study_day,
+                    entries={key: form.entry() for key, form in forms.items()},
+                    user=request.user,
+                    reason=reason_form.cleaned_data["reason"],
+                )
+            except PatientDayInvalid as exc:
+                for key, error in exc.errors.items():
+                    forms[key].add_service_error(error)
+                    reason_form.add_service_error(error)
+            except ValidationError as exc:
+                page_errors = exc.messages
+            else:
+                messages.success(request, f"Study day {study_day} of {patient.participant_id} saved.")
+                return redirect(_casebook_url(patient, study_day))
+        records = selectors.day_records(patient, study_day)
+        for key, form in forms.items():
+            form.show_previous(records.previous.get(key))
+    else:
+        records = selectors.day_records(patient, study_day)
+        forms = {
+            key: cls(
+                instance=records.current.get(key),
+                prefix=key,
+                facts=facts,
+                previous=records.previous.get(key),
+                read_only=not can_edit or patient.study.is_locked,
+                **site.get(key, {}),
+            )
+            for key, cls in DAY_FORM_CLASSES.items()
+        }
+        reason_form = ReasonForm(prefix="page")
+    day_refusals = services.day_issues(study_day, facts)
+    return render(
+        request,
+        "ecrf/day_entry.html",
+        {
+            "patient": patient,
+            "study_day": study_day,
+            "date": selectors.day_date(patient, study_day),
+            "forms": forms,
+            "records": records,
+            "reason_form": reason_form,
+            "show_reason": bool(records.current),
+            "page_errors": page_errors,
+            "day_refusals": day_refusals,
+            "can_edit": can_edit and not patient.study.is_locked,
+            "previous_day": study_day - 1 if study_day > 0 else None,
+            "next_day": study_day + 1 if study_day < patient.study.follow_up_days else None,
+            "history_names": selectors.HISTORY_NAMES,
+        },
+    )
+
+
+@roles.role_required(roles.PATIENT_READERS)
+def casebook(request, patient_pk: int):
+    book = selectors.casebook(request.user, patient_pk)
+    return render(
+        request,
+        "ecrf/casebook.html",
+        {
+            "book": book,
+            "patient": book.patient,
+            "can_edit": _can_edit(request.user) and not book.patient.study.is_locked,
+            "form_labels": selectors.FORM_LABELS,
+            "history_names": selectors.HISTORY_NAMES,
+        },
+    )
+
+
+@roles.role_required(roles.PATIENT_READERS)
+def event_form(request, patient_pk: int, kind: str, pk: int | None = None):
+    """Add (pk None) or edit a drug administration, disposition event or adverse event."""
+    if kind not in EVENT_SLUGS:
+        raise Http404("No such kind of record.")
+    key = EVENT_SLUGS[kind]
+    patient = selectors.patient_for_entry(request.user, patient_pk)
+    record = selectors.event_for_patient(patient, key, pk) if pk is not None else None
+    can_edit = _can_edit(request.user)
+    death_day = patient.death_day
+    if record is not None and getattr(record, "kind", None) == DispositionKind.DEATH:
+        death_day = None  # editing the death itself
+    facts = PatientFacts.of(patient, death_day)
+    cls = EVENT_FORM_CLASSES[key]
+    save = SAVERS[key]
+    page_errors: list[str] = []
+    if request.method == "POST":
+        if not can_edit:
+            raise PermissionDenied(READ_ONLY)
+        form = cls(request.POST, instance=record, prefix="event", facts=facts)
+        if form.is_valid():
+            try:
+                saved = save(
+                    patient=patient,
+                    entry=form.entry(),
+                    record=record,
+                    user=request.user,
+                    reason=form.cleaned_data.get("reason"),
+                )
+            except ValidationError as exc:
+                if hasattr(exc, "error_dict"):
+                    form.add_service_error(exc)
+                else:
+                    page_errors = exc.messages
+            else:
+                messages.success(
+                    request, f"{cls.title} of {patient.participant_id} saved (study day {saved.study_day})."
+                )
+                return redirect(_casebook_url(patient, saved.study_day))
+    else:
+        initial = {}
+        day = request.GET.get("day", "")
+        if record is None and day.isdigit():
+            initial["study_day"] = int(day)
+        form = cls(
+            instance=record,
+            prefix="event",
+            facts=facts,
+            initial=initial,
+            read_only=not can_edit or patient.study.is_locked,
+        )
+    return render(
+        request,
+        "ecrf/event_form.html",
+        {
+            "patient": patient,
+            "form": form,
+            "record": record,
+            "kind": kind,
+            "page_errors": page_errors,
+            "can_edit": can_edit and not patient.study.is_locked,
+            "history_name": selectors.HISTORY_NAMES[key],
+        },
+    )
+
+
+@roles.role_required(roles.PATIENT_READERS)
+def patient_list(request, study_code: str):
+    """Patients of the user's sites, those with forms missing today first."""
+    study = cohort_selectors.get_study_for_user(request.user, study_code)
+    sites = cohort_selectors.sites_for_user(request.user).filter(studies=study).order_by("code")
+    site_code = request.GET.get("site")
+    site = sites.filter(code=site_code).first() if site_code else None
+    patients = selectors.patient_list(request.user, study=study, site=site)
+    page = Paginator(patients, 100).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "ecrf/patient_list.html",
+        {"study": study, "page": page, "patients": page.object_list, "sites": sites, "site": site},
+    )

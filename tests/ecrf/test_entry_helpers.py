@@ -1,0 +1,35 @@
+"""Helpers of the entry-page tests: the POST a browser sends for the three daily forms (no tests here)."""
+
+from ecrf.models import LabResult, RespiratorySupport, VitalSigns
+
+PREFIX = {"vitals": VitalSigns, "support": RespiratorySupport, "labs": LabResult}
+
+
+def day_url(patient, day: int) -> str:
+    return f"/patients/{patient.pk}/day/{day}/"
+
+
+def day_post(*, vitals=None, support=None, labs=None, versions=None, confirm=None, reason="") -> dict:
+    """Form data as the page posts it: prefixed fields, empty strings for empty inputs, unit selects set.
+
+    confirm: {"vitals": {"temperature_c": "temperature_c.soft_low"}} ticks the confirm boxes.
+    """
+    data = {"page-reason": reason, "labs-pao2_entered_unit": "mmHg", "labs-crp_entered_unit": "mg/L"}
+    for key, values in (("vitals", vitals), ("support", support), ("labs", labs)):
+        for name, value in (values or {}).items():
+            if isinstance(value, bool):
+                if value:
+                    data[f"{key}-{name}"] = "on"
+            else:
+                data[f"{key}-{name}"] = "" if value is None else str(value)
+        version = (versions or {}).get(key)
+        data[f"{key}-version"] = "" if version is None else str(version)
+        for name, code in ((confirm or {}).get(key) or {}).items():
+            data[f"{key}-confirm_{name}"] = code
+    return data
+
+
+def errors_of(response, key: str) -> dict:
+    """Field errors of one form of a re-rendered entry page, as {field: [codes]}."""
+    form = response.context["forms"][key]
+    return {name: [e.code for e in errors.as_data()] for name, errors in form.errors.items()}

@@ -1,0 +1,51 @@
+"""The entry page of a patient-day: what a nurse sees and what is stored."""
+
+import pytest
+
+from ecrf.models import LabResult, RespiratorySupport, VitalSigns
+from tests.ecrf.test_entry_helpers import day_post, day_url, errors_of
+
+VITALS = {
+    "temperature_c": "37.8",
+    "heart_rate_bpm": "96",
+    "respiratory_rate_bpm": "24",
+    "systolic_mmhg": "130",
+    "diastolic_mmhg": "80",
+    "spo2_pct": "92",
+}
+
+
+@pytest.fixture
+def nurse(client, users):
+    client.force_login(users["nurse"])
+    return client
+
+
+def test_empty_page_stores_nothing(nurse, patient_a):
+    response = nurse.post(day_url(patient_a, 3), day_post())
+    assert response.status_code == 302
+    assert not VitalSigns.objects.exists() and not RespiratorySupport.objects.exists() and not LabResult.objects.exists()
+
+
+def test_vitals_only_day_is_saved_with_history(nurse, patient_a, users):
+    response = nurse.post(day_url(patient_a, 3), day_post(vitals=VITALS))
+    assert response.status_code == 302
+    assert response["Location"] == f"/patients/{patient_a.pk}/#day-3"
+    vitals = VitalSigns.objects.get()
+    assert (vitals.study_day, str(vitals.temperature_c), vitals.spo2_pct, vitals.version) == (3, "37.8", 92, 1)
+    assert not RespiratorySupport.objects.exists() and not LabResult.objects.exists()
+    history = vitals.history.get()
+    assert history.history_user == users["nurse"] and history.history_change_reason == "initial entry"
+
+
+def test_comma_decimal_is_accepted(nurse, patient_a):
+    nurse.post(day_url(patient_a, 0), day_post(vitals={"temperature_c": "37,5"}))
+    assert str(VitalSigns.objects.get().temperature_c) == "37.5"
+
+
+def test_hard_limit_refused_next_to_field(nurse, patient_a):
+    response = nurse.post(day_url(patient_a, 3), day_post(vitals={**VITALS, "temperature_c": "45"}))
+    assert response.status_code == 200
+    assert errors_of(response, "vitals") == {"temperature_c": ["temperature_c.hard_max"]}
+    assert "Temperature 45 degC is above the plausible maximum of 44 degC." in response.content.decode()
+    assert not VitalSigns.objects.exists()
