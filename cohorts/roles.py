@@ -29,7 +29,10 @@ ROLES = {
 # Who sees patient-level data, and at which sites. Statisticians see locked releases only (SPEC 5).
 PATIENT_READERS = frozenset({NURSE, INVESTIGATOR, MONITOR, DATA_MANAGER, ADMIN})
 DATA_ENTRY = frozenset({NURSE, INVESTIGATOR, DATA_MANAGER})
-SCREENERS = frozenset({INVESTIGATOR})
+# Screening and enrolment (investigators at their sites, data managers everywhere); the screening log is read
+# by them and by monitors (read-only, source data verification), not by nurses (SPEC 1.3).
+SCREENERS = frozenset({INVESTIGATOR, DATA_MANAGER})
+SCREENING_READERS = frozenset({INVESTIGATOR, DATA_MANAGER, MONITOR, ADMIN})
 ALL_SITES = frozenset({DATA_MANAGER, ADMIN})
 ANALYSIS_READERS = frozenset({INVESTIGATOR, DATA_MANAGER, STATISTICIAN})
 RELEASE_DOWNLOADERS = frozenset({DATA_MANAGER, STATISTICIAN})

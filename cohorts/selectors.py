@@ -70,12 +70,14 @@ def consort_counts(screenings: QuerySet[Screening]) -> dict:
     A candidate screened twice counts once, by the latest screening (re-screens are linked).
     """
     latest = screenings.filter(rescreens__isnull=True)
+    # The aliases must not be field names: Q(eligible=True) would then refer to the aggregate.
     totals = latest.aggregate(
-        screened=Count("pk"),
-        eligible=Count("pk", filter=Q(eligible=True)),
-        ineligible=Count("pk", filter=Q(eligible=False)),
-        enrolled=Count("patient", filter=Q(patient__isnull=False)),
+        n_screened=Count("pk"),
+        n_eligible=Count("pk", filter=Q(eligible=True)),
+        n_ineligible=Count("pk", filter=Q(eligible=False)),
+        n_enrolled=Count("patient", filter=Q(patient__isnull=False)),
     )
+    totals = {name.removeprefix("n_"): n for name, n in totals.items()}
     reasons = (
         ScreeningReason.objects.filter(screening__in=latest.filter(eligible=False))
         .values("code", "label", "kind", "verdict")
@@ -89,3 +91,37 @@ def consort_counts(screenings: QuerySet[Screening]) -> dict:
         .order_by("patient__arm__name")
     )
     return {**totals, "reasons": list(reasons), "per_arm": list(per_arm)}
+
+
+def screening_sites_for_user(user, study: Study) -> QuerySet[Site]:
+    """The sites of the study where the user may screen or read screenings."""
+    return sites_for_user(user).filter(studies=study).order_by("code")
+
+
+def screening_log(user, study: Study, site: Site | None = None) -> QuerySet[Screening]:
+    """The screening log page: every screening with its reasons, its re-screen link and its patient."""
+    return screenings_for_user(user, study, site).select_related("rescreen_of").prefetch_related("reasons")
+
+
+def get_screening_for_user(user, study: Study, pk) -> Screening:
+    """One screening of the study at the user's sites; another site's screening is a 404."""
+    try:
+        return (
+            Screening.objects.filter(study=study, site__in=sites_for_user(user))
+            .select_related("study", "site", "screened_by", "rescreen_of", "patient", "patient__arm")
+            .prefetch_related("rescreens")
+            .get(pk=pk)
+        )
+    except (Screening.DoesNotExist, ValueError, TypeError):
+        raise Http404("No such screening at your sites.") from None
+
+
+def rescreen_candidates(user, study: Study) -> QuerySet[Screening]:
+    """Screenings a new screening may re-screen: at the user's sites, not enrolled, not re-screened already
+    (so the re-screens of one candidate form a chain and the CONSORT counts take its last link)."""
+    return (
+        Screening.objects.filter(study=study, site__in=sites_for_user(user), patient__isnull=True)
+        .filter(rescreens__isnull=True)
+        .select_related("site")
+        .order_by("-assessed_at")
+    )

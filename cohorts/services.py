@@ -1,12 +1,19 @@
 """Every write to cohort data: keyword-only, atomic, full_clean()ed and audited (DESIGN.md)."""
 
+import datetime
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 
-from cohorts.audit import ensure_unlocked, update_versioned
-from cohorts.models import Patient, Study
+from cohorts import enrolment
+from cohorts.audit import ensure_unlocked, save_audited, update_versioned
+from cohorts.eligibility import evaluate, get_rule_set
+from cohorts.models import COMORBIDITIES, Arm, Patient, Screening, ScreeningReason, Site, Study, StudyIdCounter
+from cohorts.signals import patient_enrolled
 
 PATIENT_EDITABLE = frozenset(
     {
@@ -44,3 +51,201 @@ def study_set_locked(*, study: Study, locked: bool, user, reason: str) -> Study:
     study._history_user = user
     study.save(update_fields=["is_locked"])
     return study
+
+
+# --------------------------------------------------------------------------------------------
+# Screening and enrolment (SPEC 1.3)
+# --------------------------------------------------------------------------------------------
+
+
+def next_study_number(*, study: Study, site: Site, kind: str) -> int:
+    """The next number of the study and site's counter (callers hold transaction.atomic).
+
+    The counter row is locked (SELECT ... FOR UPDATE), so two concurrent enrolments at one site get two
+    numbers, and it only ever grows, so a number is never handed out twice, even after a deletion.
+    """
+    counter, _ = StudyIdCounter.objects.select_for_update().get_or_create(study=study, site=site, kind=kind)
+    counter.last_number += 1
+    counter.save(update_fields=["last_number"])
+    return counter.last_number
+
+
+def next_participant_id(*, study: Study, site: Site) -> str:
+    """Pseudonymised participant id, site prefix + number: "MI-0001". Ids taken outside the counter (an
+    import) are skipped, never reused."""
+    while True:
+        candidate = f"{site.code}-{next_study_number(study=study, site=site, kind='patient'):04d}"
+        if not Patient.objects.filter(study=study, participant_id=candidate).exists():
+            return candidate
+
+
+def next_screening_number(*, study: Study, site: Site) -> str:
+    while True:
+        candidate = f"{site.code}-S{next_study_number(study=study, site=site, kind='screening'):04d}"
+        if not Screening.objects.filter(study=study, number=candidate).exists():
+            return candidate
+
+
+def screening_create(
+    *,
+    study: Study,
+    site: Site,
+    assessed_at: datetime.datetime,
+    values: Mapping[str, Any],
+    entered_units: Mapping[str, str],
+    user,
+    rescreen_of: Screening | None = None,
+    as_screen_failure: bool = False,
+) -> Screening:
+    """Evaluate a candidate against the study's rule set and keep the screening in the log, eligible or not.
+
+    ``values`` are in canonical units. A criterion that cannot be decided for missing data refuses the save
+    (an error on each missing field) unless the investigator records the screening as a screen failure: then
+    it is kept as not eligible with those criteria as "missing" reasons. A candidate who meets every criterion
+    is not a screen failure.
+    """
+    rule_set = get_rule_set(study.protocol)
+    inputs = {f.name: values.get(f.name) for f in rule_set.fields}
+    evaluation = evaluate(study.protocol, inputs, study.eligibility_settings())
+    if evaluation.missing and not as_screen_failure:
+        raise ValidationError(
+            {
+                name: [ValidationError(msg, code=code) for msg, code in errs]
+                for name, errs in enrolment.missing_field_errors(evaluation).items()
+            }
+        )
+    if as_screen_failure and evaluation.eligible:
+        raise ValidationError(
+            "Every criterion is met: this candidate is not a screen failure. Save the screening to enrol.",
+            code="not_a_screen_failure",
+        )
+    if not site.studies.filter(pk=study.pk).exists():
+        raise ValidationError({"site": ValidationError("This site does not take part in the study.", code="site")})
+    if rescreen_of is not None:
+        _check_rescreen(study=study, site=site, rescreen_of=rescreen_of)
+    with transaction.atomic():
+        ensure_unlocked(study)
+        screening = Screening(
+            study=study,
+            site=site,
+            number=next_screening_number(study=study, site=site),
+            rescreen_of=rescreen_of,
+            assessed_at=assessed_at,
+            screened_by=user,
+            values={name: enrolment.json_value(value) for name, value in inputs.items()},
+            # The unit each number was typed in, canonical where not given (never empty: the model field
+            # is not blank=True).
+            entered_units={f.name: entered_units.get(f.name, f.unit) for f in rule_set.fields if f.quantity},
+            criteria=enrolment.criteria_rows(evaluation),
+            eligible=evaluation.eligible,
+        )
+        reason = f"screening (re-screen of {rescreen_of.number})" if rescreen_of else "screening"
+        save_audited(screening, user=user, reason=reason)
+        ScreeningReason.objects.bulk_create(
+            ScreeningReason(screening=screening, code=c.code, kind=c.kind, verdict=c.verdict, label=c.label[:200])
+            for c in evaluation.criteria
+            if not c.passes
+        )
+    return screening
+
+
+def _check_rescreen(*, study: Study, site: Site, rescreen_of: Screening) -> None:
+    def refuse(message: str, code: str):
+        raise ValidationError({"rescreen_of": ValidationError(message, code=code)})
+
+    if rescreen_of.study_id != study.pk:
+        refuse("That screening belongs to another study.", "rescreen_study")
+    if rescreen_of.site_id != site.pk:
+        refuse(f"Screening {rescreen_of.number} was done at another site; re-screen at the same site.", "rescreen_site")
+    if Patient.objects.filter(screening=rescreen_of).exists():
+        refuse(
+            f"Screening {rescreen_of.number} is already enrolled; an enrolled patient is not re-screened.",
+            "rescreen_enrolled",
+        )
+    if Screening.objects.filter(rescreen_of=rescreen_of).exists():
+        refuse(
+            f"Screening {rescreen_of.number} was already re-screened; link to the latest screening.", "rescreen_twice"
+        )
+
+
+def patient_enrol(
+    *,
+    screening: Screening,
+    arm: Arm,
+    enrolment_date: datetime.date,
+    sex: str,
+    age_years: int | None,
+    weight_kg: Decimal | None,
+    weight_confirmed: bool = False,
+    comorbidities: Mapping[str, bool | None] | None = None,
+    user,
+) -> Patient:
+    """Enrol the candidate of an eligible screening (SPEC 1.3): arm, participant id, day 0, baseline.
+
+    Refused, with the reason on the form, when the screening is not eligible (naming its criteria), already
+    enrolled, or the baseline data is implausible. The screening's values become the day-0 source data through
+    the ``patient_enrolled`` signal (ecrf/enrolment.py), in the same transaction: enrolled with them, or not at all.
+    """
+    study = screening.study
+    unknown = set(comorbidities or {}) - set(COMORBIDITIES)
+    if unknown:
+        raise ValueError(f"Not comorbidities: {', '.join(sorted(unknown))}")
+    with transaction.atomic():
+        ensure_unlocked(study)
+        # Serialise enrolments of one screening: the second one waits here and then sees the first patient.
+        screening = Screening.objects.select_for_update().select_related("study", "site").get(pk=screening.pk)
+        enrolled = Patient.objects.filter(screening=screening).only("participant_id").first()
+        if enrolled is not None:
+            raise ValidationError(
+                f"Screening {screening.number} is already enrolled as {enrolled.participant_id}; "
+                "a candidate is enrolled once.",
+                code="already_enrolled",
+            )
+        if not screening.eligible or enrolment.blocking_rows(screening.criteria):
+            raise ValidationError(
+                f"Screening {screening.number} is not eligible and cannot be enrolled: "
+                f"{enrolment.blocking_sentence(screening.criteria) or 'not eligible'}.",
+                code="not_eligible",
+            )
+        errors = {}
+        if arm.study_id != study.pk:
+            errors["arm"] = ValidationError("The arm belongs to another study.", code="arm_study")
+        screened_age = screening.values.get("age_years")
+        if screened_age is not None:
+            age_years = int(screened_age)
+        elif age_years is None:
+            errors["age_years"] = ValidationError("Give the age.", code="required")
+        if enrolment_date < timezone.localdate(screening.assessed_at):
+            errors["enrolment_date"] = ValidationError(
+                f"Day 0 cannot be before the screening ({timezone.localdate(screening.assessed_at)}).",
+                code="before_screening",
+            )
+        elif enrolment_date > timezone.localdate():
+            errors["enrolment_date"] = ValidationError("Day 0 cannot be in the future.", code="future")
+        problem = enrolment.weight_problem(weight_kg, weight_confirmed)
+        if problem:
+            errors["weight_kg"] = ValidationError(problem[1], code=problem[0])
+        elif weight_kg is None and any(dose.get("unit") == "mg/kg" for dose in arm.regimen or []):
+            errors["weight_kg"] = ValidationError(
+                f"The {arm.name} arm is dosed per kg: give the weight.", code="weight_needed_for_dose"
+            )
+        if errors:
+            raise ValidationError(errors)
+        patient = Patient(
+            study=study,
+            site=screening.site,
+            arm=arm,
+            participant_id=next_participant_id(study=study, site=screening.site),
+            screening=screening,
+            enrolment_date=enrolment_date,
+            sex=sex,
+            age_years=age_years,
+            weight_kg=weight_kg,
+            weight_confirmed=bool(
+                weight_confirmed and weight_kg is not None and weight_kg > enrolment.WEIGHT_SOFT_HIGH_KG
+            ),
+            **dict(comorbidities or {}),
+        )
+        save_audited(patient, user=user, reason="enrolment")
+        patient_enrolled.send(sender=Patient, patient=patient, screening=screening, user=user)
+    return patient

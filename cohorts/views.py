@@ -1,11 +1,15 @@
 """Thin views: parse, call a selector or service, render (DESIGN.md)."""
 
 from django.apps import apps
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.http import Http404
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
 
-from cohorts import roles, selectors
+from cohorts import roles, selectors, services
+from cohorts.forms import EnrolmentForm, ScreeningForm, enrolment_refusal
 from cohorts.history import history_rows
 
 
@@ -50,4 +54,111 @@ def record_history(request, model: str, pk: int):
             "record_pk": pk,
             "rows": history_rows(list(rows)),
         },
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Screening log and enrolment (SPEC 1.3)
+# --------------------------------------------------------------------------------------------
+
+
+@roles.role_required(roles.SCREENING_READERS)
+def screening_log(request, study_code: str):
+    study = selectors.get_study_for_user(request.user, study_code)
+    sites = selectors.screening_sites_for_user(request.user, study)
+    site = next((s for s in sites if s.code == request.GET.get("site")), None)
+    screenings = selectors.screening_log(request.user, study, site)
+    return render(
+        request,
+        "cohorts/screening_log.html",
+        {
+            "study": study,
+            "sites": sites,
+            "site": site,
+            "screenings": screenings,
+            "counts": selectors.consort_counts(screenings),
+            "can_screen": roles.has_role(request.user, roles.SCREENERS),
+        },
+    )
+
+
+@roles.role_required(roles.SCREENERS)
+def screening_create(request, study_code: str):
+    study = selectors.get_study_for_user(request.user, study_code)
+    as_screen_failure = request.POST.get("action") == "screen_failure"
+    form = ScreeningForm(request.POST or None, study=study, user=request.user, as_screen_failure=as_screen_failure)
+    if not form.is_bound and request.GET.get("rescreen"):
+        previous = selectors.rescreen_candidates(request.user, study).filter(pk=request.GET["rescreen"]).first()
+        if previous is not None:
+            form.initial_from(previous)
+    if form.is_bound and form.is_valid():
+        data = form.cleaned_data
+        try:
+            screening = services.screening_create(
+                study=study,
+                site=data["site"],
+                assessed_at=data["assessed_at"],
+                values=form.values,
+                entered_units=form.entered_units,
+                user=request.user,
+                rescreen_of=data.get("rescreen_of"),
+                as_screen_failure=as_screen_failure,
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            verdict = "eligible" if screening.eligible else "not eligible"
+            messages.success(request, f"Screening {screening.number} saved to the screening log: {verdict}.")
+            return redirect("screening_detail", study.code, screening.pk)
+    return render(request, "cohorts/screening_form.html", {"study": study, "form": form})
+
+
+@require_POST
+@roles.role_required(roles.SCREENERS)
+def screening_evaluate(request, study_code: str):
+    """htmx: the criteria table for the values typed so far (nothing is saved)."""
+    study = selectors.get_study_for_user(request.user, study_code)
+    form = ScreeningForm(request.POST, study=study, user=request.user)
+    form.is_valid()
+    return render(request, "cohorts/_criteria_table.html", {"form": form, "criteria": form.criteria, "live": True})
+
+
+@roles.role_required(roles.SCREENING_READERS)
+def screening_detail(request, study_code: str, pk: int):
+    study = selectors.get_study_for_user(request.user, study_code)
+    screening = selectors.get_screening_for_user(request.user, study, pk)
+    return render(
+        request,
+        "cohorts/screening_detail.html",
+        {
+            "study": study,
+            "screening": screening,
+            "criteria": screening.criteria,
+            "refusal": enrolment_refusal(screening),
+            "can_screen": roles.has_role(request.user, roles.SCREENERS),
+        },
+    )
+
+
+@roles.role_required(roles.SCREENERS)
+def patient_enrol(request, study_code: str, pk: int):
+    study = selectors.get_study_for_user(request.user, study_code)
+    screening = selectors.get_screening_for_user(request.user, study, pk)
+    form = EnrolmentForm(request.POST or None, screening=screening)
+    if form.is_bound and form.is_valid():
+        try:
+            patient = services.patient_enrol(screening=screening, user=request.user, **form.service_kwargs())
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(
+                request,
+                f"Enrolled as {patient.participant_id} in {patient.arm.name}; "
+                f"day 0 = {patient.enrolment_date:%d %b %Y}. The screening values are the day-0 source data.",
+            )
+            return redirect("screening_detail", study.code, screening.pk)
+    return render(
+        request,
+        "cohorts/enrol_form.html",
+        {"study": study, "screening": screening, "form": form, "refusal": enrolment_refusal(screening)},
     )

@@ -1,0 +1,341 @@
+"""Screening and enrolment forms (SPEC 1.3), laid out with crispy-forms (Bootstrap 5).
+
+The screening form is generated from the study's rule set (cohorts/eligibility.py): one input per field the
+criteria read, yes/no/unknown for answers, a unit selector where the quantity has several units. Values are
+converted to canonical units (cohorts/units.py) before evaluation, and every criterion's verdict is kept on the
+form (``form.evaluation``) for the page and the htmx preview.
+"""
+
+import datetime
+
+from crispy_forms.bootstrap import AppendedText, InlineRadios
+from crispy_forms.helper import FormHelper
+from crispy_forms.layout import Div, Fieldset, Layout
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from cohorts import enrolment, selectors
+from cohorts.eligibility import Field, get_rule_set
+from cohorts.models import COMORBIDITIES, Screening, Sex, Study
+from cohorts.units import ddimer_basis_choices, to_canonical, unit_choices
+
+YES_NO_UNKNOWN = [("yes", "Yes"), ("no", "No"), ("unknown", "Unknown")]
+ANSWERS = {"yes": True, "no": False}
+
+# How far in the future an assessment time may be (clock skew between the ward PC and the server).
+FUTURE_TOLERANCE = datetime.timedelta(minutes=10)
+
+
+def yes_no_unknown(label: str, help_text: str = "") -> forms.ChoiceField:
+    """A yes/no answer where "unknown" (or nothing ticked) means not recorded."""
+    return forms.ChoiceField(
+        label=label, choices=YES_NO_UNKNOWN, required=False, widget=forms.RadioSelect, help_text=help_text
+    )
+
+
+def unit_field_name(name: str) -> str:
+    return f"{name}_unit"
+
+
+class DateTimeLocalInput(forms.DateTimeInput):
+    input_type = "datetime-local"
+
+    def __init__(self, attrs=None):
+        super().__init__(attrs, format="%Y-%m-%dT%H:%M")
+
+
+class DateInput(forms.DateInput):
+    input_type = "date"
+
+    def __init__(self, attrs=None):
+        super().__init__(attrs, format="%Y-%m-%d")
+
+
+class ScreeningForm(forms.Form):
+    """One screening of a candidate: the rule set's inputs, site, time of assessment, optional re-screen link.
+
+    ``as_screen_failure``: the investigator records the screening as a screen failure although data is missing
+    (the missing criteria become "missing" reasons in the log); otherwise missing data is an error on its field.
+    """
+
+    site = forms.ModelChoiceField(queryset=None, empty_label=None)
+    assessed_at = forms.DateTimeField(label="Date and time of assessment", widget=DateTimeLocalInput())
+    rescreen_of = forms.ModelChoiceField(
+        queryset=None,
+        required=False,
+        label="Re-screen of",
+        empty_label="(first screening of this candidate)",
+        help_text="Link a previous screening of the same candidate; the log counts the candidate once.",
+    )
+
+    def __init__(self, *args, study: Study, user, as_screen_failure: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.study = study
+        self.rule_set = get_rule_set(study.protocol)
+        self.as_screen_failure = as_screen_failure
+        self.evaluation = None
+        self.values: dict = {}
+        self.entered_units: dict[str, str] = {}
+        self.conversions: list[str] = []
+        self.fields["site"].queryset = selectors.screening_sites_for_user(user, study)
+        self.fields["rescreen_of"].queryset = selectors.rescreen_candidates(user, study)
+        self.fields["rescreen_of"].label_from_instance = lambda s: (
+            f"{s.number} ({s.site.code}, {timezone.localtime(s.assessed_at):%d %b %Y %H:%M}, "
+            f"{'eligible' if s.eligible else 'not eligible'})"
+        )
+        used_by: dict[str, list[str]] = {}
+        for criterion in self.rule_set.criteria:
+            for name in criterion.fields:
+                used_by.setdefault(name, []).append(criterion.label)
+        for field in self.rule_set.fields:
+            help_text = "Used for: " + "; ".join(used_by[field.name]) if field.name in used_by else ""
+            self._add_input(field, help_text)
+        self.helper = FormHelper()
+        self.helper.form_tag = False
+        self.helper.disable_csrf = True
+        self.helper.layout = self._layout()
+
+    def _add_input(self, field: Field, help_text: str) -> None:
+        if field.kind == "bool":
+            self.fields[field.name] = yes_no_unknown(field.label, help_text)
+        elif field.kind == "choice":
+            choices = ddimer_basis_choices() if field.name == "ddimer_basis" else [(c, c) for c in field.choices]
+            self.fields[field.name] = forms.ChoiceField(
+                label=field.label, choices=[("", "not recorded"), *choices], required=False, help_text=help_text
+            )
+        elif field.kind == "datetime":
+            self.fields[field.name] = forms.DateTimeField(
+                label=field.label, required=False, widget=DateTimeLocalInput(), help_text=help_text
+            )
+        elif field.name == "age_years":
+            self.fields[field.name] = forms.IntegerField(
+                label=f"{field.label} (years)", required=False, min_value=0, max_value=120, help_text=help_text
+            )
+        else:
+            self.fields[field.name] = forms.DecimalField(
+                label=field.label,
+                required=False,
+                min_value=0,
+                max_digits=14,
+                decimal_places=6,
+                help_text=help_text,
+                widget=forms.NumberInput(attrs={"step": "any", "inputmode": "decimal"}),
+            )
+            if field.quantity and len(unit_choices(field.quantity)) > 1:
+                self.fields[unit_field_name(field.name)] = forms.ChoiceField(
+                    label="Unit", choices=unit_choices(field.quantity), initial=field.unit
+                )
+
+    def _layout(self) -> Layout:
+        inputs = []
+        for field in self.rule_set.fields:
+            name = field.name
+            if field.kind == "bool":
+                inputs.append(InlineRadios(name))
+            elif unit_field_name(name) in self.fields:
+                inputs.append(
+                    Div(
+                        Div(name, css_class="col-sm-8"),
+                        Div(unit_field_name(name), css_class="col-sm-4 form-unit"),
+                        css_class="row g-2",
+                    )
+                )
+            elif field.kind == "number" and field.unit and field.unit not in ("fraction", "years"):
+                inputs.append(AppendedText(name, field.unit))
+            else:
+                inputs.append(name)
+        return Layout(
+            Fieldset(
+                "Candidate",
+                Div(
+                    Div("site", css_class="col-md-4"),
+                    Div("assessed_at", css_class="col-md-4"),
+                    Div("rescreen_of", css_class="col-md-4"),
+                    css_class="row",
+                ),
+            ),
+            Fieldset(f"Eligibility: {self.rule_set.title}", *inputs),
+        )
+
+    def initial_from(self, screening: Screening) -> None:
+        """Start a re-screen from the previous screening's values (canonical units) and site."""
+        self.initial["site"] = screening.site_id
+        self.initial["rescreen_of"] = screening.pk
+        for field in self.rule_set.fields:
+            value = screening.values.get(field.name)
+            if value is None:
+                continue
+            if field.kind == "bool":
+                self.initial[field.name] = "yes" if value else "no"
+            elif field.kind == "datetime":
+                self.initial[field.name] = datetime.datetime.fromisoformat(value)
+            else:
+                self.initial[field.name] = value
+
+    def clean_assessed_at(self):
+        assessed_at = self.cleaned_data["assessed_at"]
+        if assessed_at > timezone.now() + FUTURE_TOLERANCE:
+            raise ValidationError("The assessment cannot be in the future.", code="future")
+        return assessed_at
+
+    def _canonical(self, field: Field, raw) -> float | None:
+        """The typed number in the canonical unit, or None (with an error on the field) when implausible."""
+        unit = field.unit
+        if unit_field_name(field.name) in self.fields:
+            unit = self.cleaned_data.get(unit_field_name(field.name))
+            if unit is None:
+                return None
+        value = to_canonical(field.quantity, raw, unit) if field.quantity else float(raw)
+        if field.quantity:
+            self.entered_units[field.name] = unit
+            if unit != field.unit:
+                self.conversions.append(
+                    f"{field.label}: {enrolment.value_text(float(raw))} {unit} = "
+                    f"{enrolment.value_text(value)} {field.unit if field.unit != 'fraction' else ''}".rstrip()
+                )
+        problem = enrolment.limit_problem(field.name, value, field.unit)
+        if problem:
+            self.add_error(field.name, ValidationError(f"{field.label}: {problem}", code="hard_limit"))
+            return None
+        return value
+
+    def clean(self):
+        cleaned = super().clean()
+        values = {}
+        for field in self.rule_set.fields:
+            raw = cleaned.get(field.name)
+            if field.kind == "bool":
+                values[field.name] = ANSWERS.get(raw)
+            elif field.kind == "number":
+                values[field.name] = None if raw is None else self._canonical(field, raw)
+            else:
+                values[field.name] = raw or None
+        if values.get("ddimer_ng_ml") is not None and "ddimer_basis" in self.fields and not values.get("ddimer_basis"):
+            self.add_error(
+                "ddimer_basis",
+                ValidationError(
+                    "Give the unit basis of the D-dimer (FEU or DDU); the two are never converted.",
+                    code="ddimer_basis_required",
+                ),
+            )
+        self.values = values
+        self.evaluation = self.rule_set.evaluate(values, self.study.eligibility_settings())
+        if not self.as_screen_failure:
+            for name, errors in enrolment.missing_field_errors(self.evaluation, self.fields).items():
+                if name not in self.errors:
+                    for message, code in errors:
+                        self.add_error(name, ValidationError(message, code=code))
+        elif self.evaluation.eligible:
+            raise ValidationError(
+                "Every criterion is met: this candidate is not a screen failure. Save the screening to enrol.",
+                code="not_a_screen_failure",
+            )
+        return cleaned
+
+    @property
+    def criteria(self) -> list[dict]:
+        return enrolment.criteria_rows(self.evaluation) if self.evaluation else []
+
+
+def enrolment_refusal(screening: Screening) -> ValidationError | None:
+    """Why this screening cannot be enrolled (already enrolled, or not eligible, naming the criteria)."""
+    patient = getattr(screening, "patient", None) if screening.pk else None
+    if patient is not None:
+        return ValidationError(
+            f"Screening {screening.number} is already enrolled as {patient.participant_id}; "
+            "a candidate is enrolled once.",
+            code="already_enrolled",
+        )
+    if not screening.eligible or enrolment.blocking_rows(screening.criteria):
+        return ValidationError(
+            f"Screening {screening.number} is not eligible and cannot be enrolled: "
+            f"{enrolment.blocking_sentence(screening.criteria) or 'not eligible'}.",
+            code="not_eligible",
+        )
+    return None
+
+
+COMORBIDITY_LABELS = {
+    "smoking": "Smoking",
+    "hypertension": "Hypertension",
+    "coronary_artery_disease": "Coronary artery disease",
+    "diabetes": "Diabetes",
+    "copd": "COPD",
+    "chronic_kidney_disease": "Chronic kidney disease",
+}
+
+
+class EnrolmentForm(forms.Form):
+    """Enrol the candidate of an eligible screening: arm, day 0 and the baseline of SPEC 2."""
+
+    arm = forms.ModelChoiceField(queryset=None, widget=forms.RadioSelect, empty_label=None)
+    enrolment_date = forms.DateField(
+        label="Enrolment date (study day 0)",
+        widget=DateInput(),
+        help_text="Day 0 = the day of enrolment (first anakinra dose in treated arms).",
+    )
+    sex = forms.ChoiceField(choices=Sex.choices, widget=forms.RadioSelect)
+    age_years = forms.IntegerField(label="Age (years)", min_value=0, max_value=120, required=False)
+    weight_kg = forms.DecimalField(label="Weight", max_digits=5, decimal_places=1, required=False, min_value=0)
+    weight_confirmed = forms.BooleanField(label="Confirm weight above 200 kg", required=False)
+
+    def __init__(self, *args, screening: Screening, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.screening = screening
+        self.fields["arm"].queryset = selectors.arms_of(screening.study)
+        self.fields["arm"].label_from_instance = lambda arm: arm.name
+        self.fields["enrolment_date"].initial = timezone.localdate(screening.assessed_at)
+        screened_age = screening.values.get("age_years")
+        if screened_age is not None:
+            # Not typed twice: the age of the screening is the baseline age.
+            self.fields["age_years"].initial = int(screened_age)
+            self.fields["age_years"].disabled = True
+            self.fields["age_years"].help_text = f"From screening {screening.number}."
+        else:
+            self.fields["age_years"].required = True
+        for name in COMORBIDITIES:
+            self.fields[name] = yes_no_unknown(COMORBIDITY_LABELS[name])
+        self.helper = FormHelper()
+        self.helper.form_tag = False
+        self.helper.disable_csrf = True
+        self.helper.layout = Layout(
+            Fieldset(
+                "Enrolment",
+                InlineRadios("arm"),
+                Div(Div("enrolment_date", css_class="col-md-4"), css_class="row"),
+            ),
+            Fieldset(
+                "Baseline",
+                InlineRadios("sex"),
+                Div(
+                    Div("age_years", css_class="col-md-3"),
+                    Div(AppendedText("weight_kg", "kg"), css_class="col-md-3"),
+                    Div("weight_confirmed", css_class="col-md-4 pt-md-4"),
+                    css_class="row",
+                ),
+            ),
+            Fieldset("Comorbidities", *(InlineRadios(name) for name in COMORBIDITIES)),
+        )
+
+    def clean(self):
+        cleaned = super().clean()
+        refusal = enrolment_refusal(self.screening)
+        if refusal is not None:
+            raise refusal
+        problem = enrolment.weight_problem(cleaned.get("weight_kg"), cleaned.get("weight_confirmed", False))
+        if problem and "weight_kg" not in self.errors:
+            self.add_error("weight_kg", ValidationError(problem[1], code=problem[0]))
+        return cleaned
+
+    def service_kwargs(self) -> dict:
+        data = self.cleaned_data
+        return {
+            "arm": data["arm"],
+            "enrolment_date": data["enrolment_date"],
+            "sex": data["sex"],
+            "age_years": data.get("age_years"),
+            "weight_kg": data.get("weight_kg"),
+            "weight_confirmed": data.get("weight_confirmed", False),
+            "comorbidities": {name: ANSWERS.get(data.get(name)) for name in COMORBIDITIES},
+        }
