@@ -140,7 +140,9 @@ class RecordForm(forms.ModelForm):
                 self.fields[name] = LenientDecimalField(
                     required=False, label=self.fields[name].label.split(" (")[0], decimal_places=3
                 )
-                self.fields[unit_field] = forms.ChoiceField(choices=unit_choices(quantity), label="unit", required=False)
+                self.fields[unit_field] = forms.ChoiceField(
+                    choices=unit_choices(quantity), label="unit", required=False
+                )
                 if record is not None:
                     self._show_in_entered_unit(name, quantity, unit_field, record)
         # Soft checks confirmed when the record was saved: their boxes are shown ticked. (A submitted form
@@ -170,7 +172,7 @@ class RecordForm(forms.ModelForm):
         if value is not None and unit != canonical_unit(quantity):
             factor = Decimal(str(to_canonical(quantity, Decimal(1), unit)))
             shown = (value / factor).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
-            self.initial[name] = shown.normalize()
+            self.initial[name] = format(shown.normalize(), "f")
 
     def show_previous(self, previous) -> None:
         """The record of the day before, shown under each field for reference."""
@@ -412,9 +414,8 @@ class LabResultForm(RecordForm):
                 unit = data.get(unit_field)
                 if unit and unit != canonical_unit(quantity) and data.get(issue.field) is not None:
                     typed = format(data[issue.field].normalize(), "f")
-                    issue = type(issue)(
-                        issue.field, issue.level, issue.code, f"{issue.message} (entered: {typed} {unit})"
-                    )
+                    message = f"You entered {typed} {unit}. {issue.message}"
+                    issue = type(issue)(issue.field, issue.level, issue.code, message)
             shown.append(issue)
         super().apply_issues(shown)
 

@@ -117,7 +117,12 @@ NAMED_DRUGS = frozenset({Drug.ANTIBIOTIC, Drug.GLUCOCORTICOID, Drug.OTHER_IL6})
 
 
 def is_empty(model: type[models.Model], values: Mapping[str, Any]) -> bool:
-    return all(values.get(name) in (None, "", False) for name in VALUE_FIELDS[model])
+    # `is`, not `in (None, "", False)`: a measured 0 (CRP 0 mg/L) equals False but is a value.
+    return all(_blank(values.get(name)) for name in VALUE_FIELDS[model])
+
+
+def _blank(value: Any) -> bool:
+    return value is None or value is False or (isinstance(value, str) and not value.strip())
 
 
 # ------------------------------------------------------------------------------------------------- checks

@@ -103,6 +103,7 @@ def day_entry(request, patient_pk: int, study_day: int):
             "reason_form": reason_form,
             "show_reason": bool(records.current),
             "page_errors": page_errors,
+            "has_errors": any(form.errors for form in forms.values()) or bool(reason_form.errors),
             "day_refusals": day_refusals,
             "can_edit": can_edit and not patient.study.is_locked,
             "previous_day": study_day - 1 if study_day > 0 else None,

@@ -24,7 +24,9 @@ def nurse(client, users):
 def test_empty_page_stores_nothing(nurse, patient_a):
     response = nurse.post(day_url(patient_a, 3), day_post())
     assert response.status_code == 302
-    assert not VitalSigns.objects.exists() and not RespiratorySupport.objects.exists() and not LabResult.objects.exists()
+    assert (
+        not VitalSigns.objects.exists() and not RespiratorySupport.objects.exists() and not LabResult.objects.exists()
+    )
 
 
 def test_vitals_only_day_is_saved_with_history(nurse, patient_a, users):
