@@ -569,6 +569,7 @@ def _disposition_rules(patient: Patient, values: Mapping[str, Any], record_pk: i
             issues.append(
                 Issue("kind", checks.HARD, "kind.second_death", f"A death is already recorded on study day {earlier}.")
             )
+            return issues
         later = [
             f"{model._meta.verbose_name} on day {d}"
             for model in (*DAY_FORMS.values(), DrugAdministration, AdverseEvent, DispositionEvent)
