@@ -32,6 +32,8 @@ SCREENING_HARD_LIMITS: Mapping[str, tuple[float, float]] = {
     "procalcitonin_ng_ml": (0, 1000),
     "nrb_flow_l_min": (0.5, 70),
     "nasal_cannula_flow_l_min": (0.5, 70),
+    # No SPEC limit; the capacity of the day-0 laboratory column (ng/mL), so enrolment cannot fail on it.
+    "ddimer_ng_ml": (0, 9_999_999),
 }
 
 # Baseline weight (SPEC 2.1): refused outside 30-300 kg (also the Patient table's constraint), confirmed above 200.

@@ -124,7 +124,7 @@ class ScreeningForm(forms.Form):
             )
             if field.quantity and len(unit_choices(field.quantity)) > 1:
                 self.fields[unit_field_name(field.name)] = forms.ChoiceField(
-                    label="Unit", choices=unit_choices(field.quantity), initial=field.unit
+                    label="Unit", choices=unit_choices(field.quantity), initial=field.unit, required=False
                 )
 
     def _layout(self) -> Layout:
@@ -182,10 +182,11 @@ class ScreeningForm(forms.Form):
     def _canonical(self, field: Field, raw) -> float | None:
         """The typed number in the canonical unit, or None (with an error on the field) when implausible."""
         unit = field.unit
-        if unit_field_name(field.name) in self.fields:
-            unit = self.cleaned_data.get(unit_field_name(field.name))
-            if unit is None:
+        unit_name = unit_field_name(field.name)
+        if unit_name in self.fields:
+            if unit_name in self.errors:
                 return None
+            unit = self.cleaned_data.get(unit_name) or field.unit  # not sent: the canonical unit
         value = to_canonical(field.quantity, raw, unit) if field.quantity else float(raw)
         if field.quantity:
             self.entered_units[field.name] = unit

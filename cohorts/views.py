@@ -62,6 +62,19 @@ def record_history(request, model: str, pk: int):
 # --------------------------------------------------------------------------------------------
 
 
+def add_service_error(form, error: ValidationError) -> None:
+    """A service's refusal on the form: on its field when the form has that field, else above the form."""
+    if not hasattr(error, "error_dict"):
+        form.add_error(None, error)
+        return
+    for name, errors in error.error_dict.items():
+        if name in form.fields:
+            form.add_error(name, errors)
+        else:
+            for e in errors:
+                form.add_error(None, ValidationError(f"{name}: {' '.join(e.messages)}", code=e.code))
+
+
 @roles.role_required(roles.SCREENING_READERS)
 def screening_log(request, study_code: str):
     study = selectors.get_study_for_user(request.user, study_code)
@@ -87,8 +100,8 @@ def screening_create(request, study_code: str):
     study = selectors.get_study_for_user(request.user, study_code)
     as_screen_failure = request.POST.get("action") == "screen_failure"
     form = ScreeningForm(request.POST or None, study=study, user=request.user, as_screen_failure=as_screen_failure)
-    if not form.is_bound and request.GET.get("rescreen"):
-        previous = selectors.rescreen_candidates(request.user, study).filter(pk=request.GET["rescreen"]).first()
+    if not form.is_bound and request.GET.get("rescreen", "").isdigit():
+        previous = selectors.rescreen_candidates(request.user, study).filter(pk=int(request.GET["rescreen"])).first()
         if previous is not None:
             form.initial_from(previous)
     if form.is_bound and form.is_valid():
@@ -105,7 +118,7 @@ def screening_create(request, study_code: str):
                 as_screen_failure=as_screen_failure,
             )
         except ValidationError as error:
-            form.add_error(None, error)
+            add_service_error(form, error)
         else:
             verdict = "eligible" if screening.eligible else "not eligible"
             messages.success(request, f"Screening {screening.number} saved to the screening log: {verdict}.")
@@ -149,7 +162,7 @@ def patient_enrol(request, study_code: str, pk: int):
         try:
             patient = services.patient_enrol(screening=screening, user=request.user, **form.service_kwargs())
         except ValidationError as error:
-            form.add_error(None, error)
+            add_service_error(form, error)
         else:
             messages.success(
                 request,

@@ -1,0 +1,119 @@
+"""The screening log page: every screening with its reasons, CONSORT counts, site filter, fixed query count."""
+
+import datetime
+
+import pytest
+
+from cohorts import services
+from tests.factories import UserFactory
+
+WHEN = datetime.datetime(2020, 3, 16, 9, tzinfo=datetime.UTC)
+ELIGIBLE = {
+    "age_years": 62,
+    "covid_rt_pcr_confirmed": True,
+    "bilateral_infiltrates": True,
+    "pao2_mmhg": 60.0,
+    "fio2": 0.5,
+    "peep_cmh2o": 10.0,
+    "left_atrial_hypertension_excluded": True,
+    "crp_mg_l": 150.0,
+    "ferritin_ng_ml": 1200.0,
+    "on_niv_outside_icu": True,
+    "written_consent": True,
+    "in_icu_on_mechanical_ventilation": False,
+    "bacterial_infection": False,
+    "anti_inflammatory_or_glucocorticoids": False,
+    "enrolled_in_other_trial": False,
+}
+
+
+def screen(study, site, user, rescreen_of=None, as_screen_failure=False, **changes):
+    return services.screening_create(
+        study=study,
+        site=site,
+        assessed_at=WHEN,
+        values={**ELIGIBLE, **changes},
+        entered_units={},
+        user=user,
+        rescreen_of=rescreen_of,
+        as_screen_failure=as_screen_failure,
+    )
+
+
+def enrol(screening, arm, user):
+    return services.patient_enrol(
+        screening=screening,
+        arm=arm,
+        enrolment_date=datetime.date(2020, 3, 16),
+        sex="F",
+        age_years=None,
+        weight_kg=70,
+        user=user,
+    )
+
+
+@pytest.fixture
+def log_data(study, site_a, site_b, arms):
+    user = UserFactory(username="screener")
+    screen(study, site_a, user, crp_mg_l=80.0, ferritin_ng_ml=500.0)  # not met
+    failed = screen(study, site_a, user, bacterial_infection=True)  # exclusion applies
+    screen(study, site_a, user, as_screen_failure=True, written_consent=None)  # missing
+    enrol(screen(study, site_a, user, rescreen_of=failed), arms["high_dose"], user)
+    enrol(screen(study, site_b, user), arms["standard"], user)
+    screen(study, site_b, user)  # eligible, not enrolled
+    return user
+
+
+def test_consort_counts(client, study, users, log_data):
+    client.force_login(users["data_manager"])
+    response = client.get(f"/studies/{study.code}/screenings/")
+    counts = response.context["counts"]
+    # 6 screenings, 5 candidates: the bacterial infection was re-screened and enrolled.
+    assert (counts["screened"], counts["eligible"], counts["ineligible"], counts["enrolled"]) == (5, 3, 2, 2)
+    assert {(r["code"], r["verdict"], r["n"]) for r in counts["reasons"]} == {
+        ("hyperinflammation", "not_met", 1),
+        ("written_consent", "missing", 1),
+    }
+    assert {a["patient__arm__code"]: a["n"] for a in counts["per_arm"]} == {"high_dose": 1, "standard": 1}
+    page = response.content.decode()
+    for number in ("MI-S0001", "MI-S0002", "MI-S0003", "MI-S0004", "BG-S0001", "BG-S0002"):
+        assert number in page
+    assert "Evidence of bacterial infection: exclusion applies" in page
+    assert "Written informed consent: missing" in page
+
+
+def test_filter_by_site(client, study, users, log_data):
+    client.force_login(users["data_manager"])
+    response = client.get(f"/studies/{study.code}/screenings/?site=BG")
+    counts = response.context["counts"]
+    assert (counts["screened"], counts["enrolled"]) == (2, 1)
+    assert "MI-S0001" not in response.content.decode()
+    # an investigator of site A sees only site A, whatever the filter asks
+    client.force_login(users["investigator"])
+    response = client.get(f"/studies/{study.code}/screenings/?site=BG")
+    assert response.context["site"] is None
+    assert "BG-S0001" not in response.content.decode()
+    assert response.context["counts"]["screened"] == 3
+
+
+def test_query_count_does_not_grow_with_the_log(client, study, site_a, users, log_data, django_assert_max_num_queries):
+    client.force_login(users["data_manager"])
+    url = f"/studies/{study.code}/screenings/"
+    # session, user, roles, study, sites, 3 CONSORT counts, screenings, their reasons
+    with django_assert_max_num_queries(10):
+        client.get(url)
+    for _ in range(10):
+        screen(study, site_a, log_data, crp_mg_l=80.0, ferritin_ng_ml=500.0)
+    with django_assert_max_num_queries(10):
+        assert client.get(url).status_code == 200
+
+
+def test_detail_query_count(client, study, users, log_data, django_assert_max_num_queries):
+    from cohorts.models import Screening
+
+    client.force_login(users["investigator"])
+    screening = Screening.objects.get(number="MI-S0004")
+    # session, user, roles, study, screening with site/patient/arm, its re-screens
+    with django_assert_max_num_queries(6):
+        page = client.get(f"/studies/{study.code}/screenings/{screening.pk}/").content.decode()
+    assert "MI-S0002" in page and "Enrolled as" in page
