@@ -1,0 +1,197 @@
+"""The casebook grid, the patient list with today's missing forms first, and the query counts of the pages.
+
+Query counts leave out transaction control (BEGIN, COMMIT, SAVEPOINT, RELEASE): SQLite's backend logs its
+BEGIN, and inside a test's transaction every atomic block adds a SAVEPOINT pair that production never sends;
+PostgreSQL through psycopg logs neither. What is counted is every statement that reads or writes a table.
+"""
+
+import datetime
+import re
+from contextlib import contextmanager
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from ecrf.models import (
+    DerivedDay,
+    DispositionEvent,
+    DrugAdministration,
+    LabResult,
+    RespiratorySupport,
+    VitalSigns,
+)
+from tests import factories
+from tests.ecrf.test_entry_helpers import day_post, day_url
+
+MAX_QUERIES = 15
+TRANSACTION_CONTROL = re.compile(
+    r"^\s*(BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE SAVEPOINT|ROLLBACK TO SAVEPOINT)\b", re.I
+)
+
+
+@contextmanager
+def max_queries(limit: int):
+    with CaptureQueriesContext(connection) as context:
+        yield context
+    statements = [q["sql"] for q in context.captured_queries if not TRANSACTION_CONTROL.match(q["sql"])]
+    assert len(statements) <= limit, f"{len(statements)} queries (limit {limit}):\n" + "\n".join(statements)
+
+
+def fill_days(patient, days, *, derived=False):
+    for day in days:
+        VitalSigns.objects.create(patient=patient, study_day=day, temperature_c=37, spo2_pct=93)
+        RespiratorySupport.objects.create(patient=patient, study_day=day, support="cpap", fio2="0.5", peep_cmh2o=10)
+        LabResult.objects.create(patient=patient, study_day=day, crp_mg_l=100)
+        DrugAdministration.objects.create(
+            patient=patient, study_day=day, drug="anakinra", dose=5, dose_unit="mg/kg", route="iv", frequency="bid"
+        )
+        if derived:
+            DerivedDay.objects.create(
+                patient=patient,
+                study_day=day,
+                state="cpap",
+                ordinal_7=5,
+                fio2=0.5,
+                pf=142.857,
+                pf_source="derived",
+                algorithm_version="t",
+                computed_at=timezone.now(),
+            )
+
+
+def cell_states(page: str) -> dict[tuple[int, str], str]:
+    states = {}
+    for day, body in re.findall(r'<tr id="day-(\d+)"[^>]*>(.*?)</tr>', page, flags=re.S):
+        for state, form in re.findall(r'data-state="(\w+)" data-form="(\w+)"', body):
+            states[(int(day), form)] = state
+    return states
+
+
+@pytest.fixture
+def nurse(client, users):
+    client.force_login(users["nurse"])
+    return client
+
+
+def test_casebook_grid_states(nurse, patient_a):
+    patient_a.enrolment_date = timezone.localdate() - datetime.timedelta(days=10)
+    patient_a.save()
+    fill_days(patient_a, [0, 1, 2], derived=True)
+    VitalSigns.objects.create(patient=patient_a, study_day=3)
+    DispositionEvent.objects.create(patient=patient_a, study_day=8, kind="discharged", normal_activities=True)
+    page = nurse.get(f"/patients/{patient_a.pk}/").content.decode()
+    states = cell_states(page)
+    assert states[(0, "vitals")] == states[(2, "labs")] == "entered"
+    assert states[(3, "vitals")] == "entered" and states[(3, "support")] == "missing"
+    assert states[(8, "vitals")] == "missing"  # the day of discharge itself
+    assert states[(9, "vitals")] == states[(21, "labs")] == "not_required"  # after discharge
+    vitals = VitalSigns.objects.get(study_day=0)
+    assert f'href="/history/ecrf.vitalsigns/{vitals.pk}/"' in page
+    assert f'href="/patients/{patient_a.pk}/day/4/">enter</a>' in page
+    drug = DrugAdministration.objects.first()
+    assert f'href="/patients/{patient_a.pk}/drugs/{drug.pk}/"' in page and "Anakinra 5 mg/kg IV bid" in page
+    assert "Discharged, normal activities" in page
+    # Derived values of the Celery job: the ordinal status with its state, P/F with its source.
+    assert "<strong>5</strong>" in page and "143 <span" in page and "derived" in page
+    assert "17 missing forms" in page  # day 3 (2), days 4-8 (3 each; 8 is the day of discharge)
+
+
+def test_casebook_after_death(nurse, patient_a):
+    patient_a.enrolment_date = timezone.localdate() - datetime.timedelta(days=30)
+    patient_a.save()
+    fill_days(patient_a, [0, 1])
+    DispositionEvent.objects.create(patient=patient_a, study_day=1, kind="death", cause_of_death="ARDS")
+    VitalSigns.objects.create(patient=patient_a, study_day=4)  # e.g. imported before the death was known
+    page = nurse.get(f"/patients/{patient_a.pk}/").content.decode()
+    states = cell_states(page)
+    assert states[(2, "labs")] == "not_required" and states[(4, "vitals")] == "after_death"
+    assert "died on study day 1" in page and "Death: ARDS" in page
+
+
+def test_casebook_future_days_are_not_due(nurse, patient_a):
+    patient_a.enrolment_date = timezone.localdate() - datetime.timedelta(days=2)
+    patient_a.save()
+    states = cell_states(nurse.get(f"/patients/{patient_a.pk}/").content.decode())
+    assert states[(2, "vitals")] == "missing" and states[(3, "vitals")] == "not_due"
+
+
+def test_patient_list_today_missing_first(nurse, study, site_a, arms, patient_a):
+    today = timezone.localdate()
+    complete = factories.PatientFactory(
+        study=study, site=site_a, arm=arms["standard"], participant_id="MI-0000", enrolment_date=today
+    )
+    fill_days(complete, [0])
+    partial = factories.PatientFactory(
+        study=study, site=site_a, arm=arms["standard"], participant_id="MI-0009", enrolment_date=today
+    )
+    VitalSigns.objects.create(patient=partial, study_day=0)
+    empty = factories.PatientFactory(
+        study=study,
+        site=site_a,
+        arm=arms["standard"],
+        participant_id="MI-0005",
+        enrolment_date=today - datetime.timedelta(days=3),
+    )
+    dead = factories.PatientFactory(
+        study=study,
+        site=site_a,
+        arm=arms["standard"],
+        participant_id="MI-0002",
+        enrolment_date=today - datetime.timedelta(days=3),
+    )
+    DispositionEvent.objects.create(patient=dead, study_day=2, kind="death", cause_of_death="x")
+    response = nurse.get(f"/studies/{study.code}/patients/")
+    rows = [(p.participant_id, p.missing_today) for p in response.context["patients"]]
+    assert rows == [("MI-0005", 3), ("MI-0009", 2), ("MI-0000", 0), ("MI-0001", 0), ("MI-0002", 0)]
+    page = response.content.decode()
+    assert f'href="/patients/{empty.pk}/day/3/">3 missing: enter day 3</a>' in page
+    assert "died (day 2)" in page
+
+
+def test_patient_list_site_filter(client, users, study, patient_a, patient_b):
+    client.force_login(users["data_manager"])
+    page = client.get(f"/studies/{study.code}/patients/?site=BG").content.decode()
+    assert "BG-0001" in page and "MI-0001" not in page
+
+
+# ------------------------------------------------------------------------------------------ query counts
+
+
+def many_patients(study, site, arm, n):
+    for i in range(n):
+        patient = factories.PatientFactory(study=study, site=site, arm=arm, participant_id=f"MI-1{i:03d}")
+        fill_days(patient, range(6))
+
+
+@pytest.mark.parametrize("size", [1, 8])
+def test_query_counts_do_not_grow(client, users, study, site_a, arms, patient_a, size):
+    many_patients(study, site_a, arms["standard"], size)
+    fill_days(patient_a, range(2 + 2 * size), derived=True)
+    client.force_login(users["nurse"])
+    with max_queries(MAX_QUERIES):
+        assert client.get(day_url(patient_a, 2)).status_code == 200
+    with max_queries(MAX_QUERIES):
+        assert client.get(f"/patients/{patient_a.pk}/").status_code == 200
+    with max_queries(MAX_QUERIES):
+        assert client.get(f"/studies/{study.code}/patients/").status_code == 200
+    # The heaviest POST: all three forms of the day edited.
+    data = day_post(
+        vitals={"temperature_c": "38"},
+        support={"support": "cpap", "fio2": "0.6", "peep_cmh2o": "12"},
+        labs={"crp_mg_l": "90"},
+        versions={"vitals": 1, "support": 1, "labs": 1},
+        reason="correction",
+    )
+    with max_queries(MAX_QUERIES):
+        assert client.post(day_url(patient_a, 2), data).status_code == 302
+    assert VitalSigns.objects.get(patient=patient_a, study_day=2).version == 2
+    # A POST refused (hard limit) and shown again.
+    with max_queries(MAX_QUERIES):
+        assert client.post(day_url(patient_a, 1), day_post(vitals={"temperature_c": "50"})).status_code == 200
+    # A new day, all three forms created.
+    data = day_post(vitals={"temperature_c": "38"}, support={"support": "room_air"}, labs={"crp_mg_l": "9"})
+    day = 2 + 2 * size
+    with max_queries(MAX_QUERIES):
+        assert client.post(day_url(patient_a, day), data).status_code == 302
