@@ -1,0 +1,548 @@
+"""The codebook of a release: variable, label, type, unit, allowed range, value labels and derivation of every
+column of every exported table (SPEC 5), plus the study settings the data were derived with.
+
+The source forms are described from their model fields and the edit checks of ecrf/checks.py (one source of
+truth for labels, units and ranges); derived and analysis columns from the texts below, which quote the study's
+own settings (*study settings* of the SPEC) so a reader of the export never needs the code.
+:func:`codebook_frame` refuses a table column that has no entry, so no undocumented column can leave the system.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+from django.db import models
+
+from analysis import outcomes as outcomes_module
+from analysis import tables
+from analysis.datasets import KEY, SOURCE_FORMS, column_type, exported_fields
+from cohorts.models import COMORBIDITIES, OrdinalScale, Patient, PatientStatus, Sex, Study
+from ecrf import derivations
+from ecrf.checks import LIMITS
+from ecrf.models import DerivedDay
+
+CODEBOOK_COLUMNS = [
+    "table",
+    "variable",
+    "label",
+    "type",
+    "unit",
+    "allowed_range",
+    "soft_range",
+    "value_labels",
+    "sav_dta_codes",
+    "derivation",
+    "xpt_dataset",
+    "xpt_name",
+]
+SETTINGS_COLUMNS = {"setting": "string", "value": "string", "default": "string", "source": "string"}
+# Field names whose edit-check limits are named differently in ecrf/checks.py.
+LIMIT_NAMES = {"niv_hours": "hours_on_niv", "abg_fio2": "fio2", "ast_uln_u_l": None, "alt_uln_u_l": None}
+SEPARATOR = " | "
+
+
+@dataclass(frozen=True)
+class Entry:
+    label: str
+    type: str
+    unit: str = ""
+    allowed_range: str = ""
+    soft_range: str = ""
+    value_labels: tuple[tuple[Any, str], ...] = ()
+    derivation: str = ""
+
+
+def _labels(choices: Mapping[Any, str] | list[tuple[Any, str]]) -> tuple[tuple[Any, str], ...]:
+    items = choices.items() if isinstance(choices, Mapping) else choices
+    return tuple((code, str(label)) for code, label in items)
+
+
+STATE_LABELS = _labels({state.code: state.label for state in derivations.STATES})
+PF_BAND_LABELS = _labels({band: f"P/F {band}" for band in outcomes_module.PF_BANDS})
+YES_NO = "true = yes, false = no; empty = not recorded"
+
+
+def _num(value: Any) -> str:
+    return format(value, "g") if isinstance(value, float) else str(value)
+
+
+def _range(low: Any, high: Any, low_exclusive: bool = False) -> str:
+    if low is None and high is None:
+        return ""
+    if high is None:
+        return f"> {_num(low)}" if low_exclusive else f">= {_num(low)}"
+    if low is None:
+        return f"<= {_num(high)}"
+    return f"{_num(low)} to {_num(high)}"
+
+
+def _soft(low: Any, high: Any) -> str:
+    parts = ([f"< {_num(low)}"] if low is not None else []) + ([f"> {_num(high)}"] if high is not None else [])
+    return " or ".join(f"{p} asks for confirmation" for p in parts) if parts else ""
+
+
+# --------------------------------------------------------------------------------------------
+# Source forms: from the models and the edit checks
+# --------------------------------------------------------------------------------------------
+
+_FORM_NOTES = {
+    "study_day": "Study day of the record; day 0 = enrolment (first anakinra dose in treated arms).",
+    "confirmed_checks": "Codes of the soft edit checks the user confirmed for the values as saved, ';'-separated.",
+    "pao2_mmhg": "Entered in mmHg or kPa; kPa converted to mmHg x 7.50062.",
+    "pao2_entered_unit": "Unit PaO2 was typed in (the stored value is always mmHg).",
+    "crp_mg_l": "Entered in mg/L or mg/dL; mg/dL converted to mg/L x 10.",
+    "crp_entered_unit": "Unit CRP was typed in (the stored value is always mg/L).",
+    "abg_fio2": "FiO2 at the arterial blood gas; empty = the day's FiO2 is used for the measured P/F.",
+    "fio2": "FiO2 set on the device; empty = not set (estimated in the derived table where SPEC 3.2 allows).",
+    "ddimer_ng_ml": "D-dimer in ng/mL on the basis of ddimer_basis; FEU and DDU are never converted.",
+    "ast_uln_u_l": "The site laboratory's AST upper limit of normal on that day.",
+    "alt_uln_u_l": "The site laboratory's ALT upper limit of normal on that day.",
+    "stop_day": "Last study day of the administration (inclusive); empty while ongoing.",
+}
+
+
+def _unit_from_label(label: str) -> str:
+    found = re.search(r"\(([^)]*)\)\s*$", label)
+    return found.group(1) if found else ""
+
+
+def field_entry(field: models.Field) -> Entry:
+    """Codebook entry of a form field: label and choices from the model, unit and ranges from the checks."""
+    kind = column_type(field)
+    limit_name = LIMIT_NAMES.get(field.name, field.name)
+    limit = LIMITS.get(limit_name) if limit_name else None
+    label = str(field.verbose_name)
+    unit = limit.unit if limit else _unit_from_label(label)
+    entry = Entry(
+        label=label,
+        type=kind,
+        unit="" if unit == "fraction" and kind != "float" else unit,
+        allowed_range=_range(limit.hard_min, limit.hard_max, limit.hard_min_exclusive) if limit else "",
+        soft_range=_soft(limit.soft_low, limit.soft_high) if limit else "",
+        value_labels=_labels(field.choices) if field.choices else (),
+        derivation=_FORM_NOTES.get(field.name, YES_NO if kind == "boolean" and field.null else ""),
+    )
+    if field.name == "fio2" and field.model is not DerivedDay:
+        entry = Entry(**{**entry.__dict__, "allowed_range": "0.21 to 1 (exactly 0.21 on room air)"})
+    return entry
+
+
+def form_entries(model: type[models.Model]) -> dict[str, Entry]:
+    return {KEY: PATIENT_ENTRIES[KEY], **{f.name: field_entry(f) for f in exported_fields(model)}}
+
+
+# --------------------------------------------------------------------------------------------
+# Patients and arms
+# --------------------------------------------------------------------------------------------
+
+_patient_field = Patient._meta.get_field
+PATIENT_ENTRIES: dict[str, Entry] = {
+    KEY: Entry("Pseudonymised participant id (site prefix + number)", "string"),
+    "site": Entry("Site code", "string"),
+    "arm": Entry("Arm code", "string", derivation="See the arms table for the regimen."),
+    "arm_label": Entry("Arm", "string"),
+    "sex": Entry("Sex", "string", value_labels=_labels(Sex.choices)),
+    "age_years": Entry("Age at enrolment", "integer", "years", _range(LIMITS["age_years"].hard_min, 120)),
+    "weight_kg": field_entry(_patient_field("weight_kg")),
+    **{
+        name: Entry(str(_patient_field(name).verbose_name).capitalize(), "boolean", derivation=YES_NO)
+        for name in COMORBIDITIES
+    },
+    "status": Entry("Follow-up status", "string", value_labels=_labels(PatientStatus.choices)),
+    "follow_up_days": Entry("Follow-up of the study", "integer", "days", derivation="Study setting (SPEC 1.1)."),
+}
+ARM_ENTRIES: dict[str, Entry] = {
+    "arm": Entry("Arm code", "string"),
+    "arm_label": Entry("Arm", "string"),
+    "order": Entry("Display order of the arm (the first arm is the reference of hazard ratios)", "integer"),
+    "regimen": Entry("Regimen", "string"),
+}
+
+
+# --------------------------------------------------------------------------------------------
+# Derived table (SPEC 3), with the study's settings quoted
+# --------------------------------------------------------------------------------------------
+
+
+def derived_entries(cfg: Mapping[str, Any]) -> dict[str, Entry]:
+    scales = derivations.SCALES
+    estimates = "; ".join(
+        f"{device}: {json.dumps(formula)}" for device, formula in sorted(cfg["fio2_estimates"].items())
+    )
+    severe, moderate = _num(cfg["ards_severe_pf_below"]), _num(cfg["ards_moderate_pf_max"])
+
+    def scale(identifier: str) -> Entry:
+        meta = scales[identifier]
+        return Entry(
+            f"{meta.label} [{identifier}]",
+            "integer",
+            value_labels=_labels(dict(meta.value_labels)),
+            derivation=f"Score of the day's state on scale {identifier} ({meta.direction.replace('_', ' ')}).",
+        )
+
+    return {
+        KEY: PATIENT_ENTRIES[KEY],
+        "study_day": Entry("Study day", "integer", "days", derivation="Day 0 = enrolment."),
+        "state": Entry(
+            "Clinical state of the day",
+            "string",
+            value_labels=STATE_LABELS,
+            derivation=(
+                f"Rule '{cfg['day_state_rule']}' (study setting): the worst state recorded that day; death is "
+                "absorbing; after discharge the discharged state carries forward until a later contact. Empty = "
+                "unknown (see status_note)."
+            ),
+        ),
+        "ordinal_7": scale(OrdinalScale.MILAN_7),
+        "who_osci": scale(OrdinalScale.WHO_OSCI_8),
+        "who_cps": scale(OrdinalScale.WHO_CPS_10),
+        "status_note": Entry("Why the state or a score is unknown", "string"),
+        "fio2": Entry(
+            "FiO2 of the day",
+            "float",
+            "fraction",
+            "0.21 to 1",
+            derivation=(
+                f"Set on the device, else estimated (study setting): room air {_num(cfg['room_air_fio2'])}; "
+                f"{estimates}. HFNC, CPAP, NIV, IMV and Venturi need the set FiO2."
+            ),
+        ),
+        "fio2_estimated": Entry(
+            "FiO2 was estimated, not set on the device",
+            "boolean",
+            derivation="true = fio2 is an estimate from the device and flow (SPEC 3.2); false = set or room air.",
+        ),
+        "sf_ratio": Entry("SpO2:FiO2 (lowest of the day)", "float", derivation="SpO2 (%) / FiO2."),
+        "pf_measured": Entry(
+            "PaO2:FiO2 measured (lowest of the day)", "float", "mmHg", derivation="PaO2 (mmHg) / FiO2 at the gas."
+        ),
+        "pf_derived": Entry(
+            "PaO2:FiO2 derived from SpO2:FiO2 (lowest of the day)",
+            "float",
+            "mmHg",
+            derivation=(
+                "Rice et al., Chest 2007: P/F = (SpO2/FiO2 - 64) / 0.84; only for SpO2 <= "
+                f"{_num(cfg['rice_max_spo2'])}% (study setting) and S/F > 64."
+            ),
+        ),
+        "pf_derived_note": Entry("Why pf_derived is empty", "string"),
+        "pf": Entry(
+            "PaO2:FiO2 of the day", "float", "mmHg", derivation="Lower of pf_measured and pf_derived (worst of day)."
+        ),
+        "pf_source": Entry(
+            "Source of pf", "string", value_labels=(("measured", "arterial blood gas"), ("derived", "from SpO2:FiO2"))
+        ),
+        "ards_severity": Entry(
+            "ARDS severity (Milan definitions)",
+            "string",
+            value_labels=(
+                ("none", f"P/F > {moderate}"),
+                ("moderate", f"{severe} <= P/F <= {moderate}"),
+                ("severe", f"P/F < {severe}"),
+            ),
+            derivation=f"From pf; thresholds are study settings (severe below {severe}, moderate up to {moderate}).",
+        ),
+        "sustained_benefit": Entry(
+            "Sustained clinical benefit (signal)",
+            "boolean",
+            derivation=(
+                f"CRP fallen >= {_num(100 * cfg['benefit_crp_fall_fraction'])}% from day 0 and P/F > "
+                f"{_num(cfg['benefit_pf_above'])} for {cfg['benefit_consecutive_days']} consecutive days "
+                "(study settings, SPEC 1.1); never acted on automatically."
+            ),
+        ),
+        "liver_enzymes_gt_3uln": Entry(
+            "AST or ALT above the liver threshold (signal)",
+            "boolean",
+            derivation=f"AST or ALT > {_num(cfg['liver_uln_multiple'])} x the site's upper limit of normal.",
+        ),
+        "data_after_death": Entry("Source data recorded after death (signal)", "boolean"),
+        "algorithm_version": Entry(
+            "Version of the derivation algorithm", "string", derivation="ecrf/derivations.py ALGORITHM_VERSION."
+        ),
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# Outcomes and arm tables (SPEC 4)
+# --------------------------------------------------------------------------------------------
+
+
+def outcome_entries(horizon: int) -> dict[str, Entry]:
+    entries = dict(PATIENT_ENTRIES)
+    censoring = (
+        f"censored at {horizon} if discharged alive and confirmed alive at day {horizon}, otherwise at the last day "
+        "known alive"
+    )
+    entries.update(
+        {
+            "os_time": Entry("Survival: time to death or censoring", "integer", "days", derivation=censoring + "."),
+            "os_event": Entry(
+                f"Survival: died by day {horizon}", "boolean", derivation="true = death, false = censored."
+            ),
+            "mvfs_time": Entry(
+                "Ventilation-free survival: time to first of death or invasive ventilation/ECMO",
+                "integer",
+                "days",
+                derivation=censoring + "; empty for patients excluded (on invasive ventilation at day 0).",
+            ),
+            "mvfs_event": Entry(f"Ventilation-free survival: event by day {horizon}", "boolean"),
+            "mvfs_excluded": Entry(
+                "Excluded from ventilation-free survival", "boolean", derivation="On invasive ventilation at day 0."
+            ),
+            "resp_improvement_d21": Entry(
+                "Respiratory improvement at day 21",
+                "boolean",
+                derivation="7-point status <= 4, or status 5 with P/F > 200; empty when it cannot be decided.",
+            ),
+        }
+    )
+    for day in outcomes_module.SNAPSHOT_DAYS:
+        entries.update(
+            {
+                f"state_d{day}": Entry(
+                    f"Clinical state on day {day}",
+                    "string",
+                    value_labels=STATE_LABELS,
+                    derivation="Derived state of the day; death absorbing.",
+                ),
+                f"ordinal_d{day}": Entry(
+                    f"7-point status on day {day}",
+                    "integer",
+                    value_labels=_labels(dict(derivations.SCALES[OrdinalScale.MILAN_7].value_labels)),
+                ),
+                f"pf_d{day}": Entry(f"PaO2:FiO2 on day {day}", "float", "mmHg", derivation="Never imputed."),
+                f"pf_band_d{day}": Entry(f"P/F band on day {day}", "string", value_labels=PF_BAND_LABELS),
+            }
+        )
+    for kind in outcomes_module.AE_KINDS:
+        entries[f"ae_{kind}"] = Entry(
+            f"Adverse event: {tables.AE_LABELS[kind]}", "boolean", derivation=f"At least one by day {horizon}."
+        )
+    return entries
+
+
+_ENDPOINT = Entry(
+    "Endpoint", "string", value_labels=(("os", "survival"), ("mvfs", "mechanical-ventilation-free survival"))
+)
+_ARM = Entry("Arm", "string")
+_N = Entry("Number of patients", "integer")
+_P = Entry("p value", "float")
+_NOTE = Entry("Note", "string")
+_PCT = Entry("Percent of the denominator", "float", "%")
+_TEXT = Entry("Displayed text", "string")
+ARM_TABLE_ENTRIES: dict[str, dict[str, Entry]] = {
+    "km_summary": {
+        "endpoint": _ENDPOINT,
+        "arm_label": _ARM,
+        "n": _N,
+        "events": Entry("Number of events", "integer"),
+        "day": Entry("Day of the survival estimate", "float", "days"),
+        "survival": Entry("Kaplan-Meier survival", "float", derivation="lifelines KaplanMeierFitter."),
+        "ci_lower": Entry("95% CI lower bound", "float", derivation="Exponential Greenwood."),
+        "ci_upper": Entry("95% CI upper bound", "float", derivation="Exponential Greenwood."),
+        **{f"at_risk_d{d}": Entry(f"Number at risk on day {d}", "integer") for d in (0, 7, 14, 21)},
+    },
+    "logrank": {
+        "endpoint": _ENDPOINT,
+        "comparison": Entry("Comparison", "string", value_labels=(("overall", "all arms"), ("pairwise", "two arms"))),
+        "group_a": _ARM,
+        "group_b": _ARM,
+        "test_statistic": Entry("Log-rank chi-square", "float"),
+        "degrees_of_freedom": Entry("Degrees of freedom", "integer"),
+        "p_value": _P,
+        "note": _NOTE,
+    },
+    "cox": {
+        "endpoint": _ENDPOINT,
+        "arm_label": _ARM,
+        "reference": Entry("Reference arm", "string"),
+        "n": _N,
+        "events": Entry("Number of events", "integer"),
+        "hr": Entry("Hazard ratio vs the reference arm", "float", derivation="Cox model (lifelines, Efron ties)."),
+        "ci_lower": Entry("95% CI lower bound", "float"),
+        "ci_upper": Entry("95% CI upper bound", "float"),
+        "p_value": _P,
+        "note": _NOTE,
+    },
+    "baseline_table": {
+        "variable": Entry("Variable", "string"),
+        "level": Entry("Level", "string"),
+        "arm": _ARM,
+        "n": _N,
+        "pct": _PCT,
+        "median": Entry("Median", "float"),
+        "q1": Entry("First quartile", "float"),
+        "q3": Entry("Third quartile", "float"),
+        "text": _TEXT,
+    },
+    "ordinal_table": {
+        "day": Entry("Study day", "integer", "days"),
+        "row": Entry("Row code", "string"),
+        "label": Entry("Row", "string"),
+        "parent": Entry("Parent row code (sub-rows)", "string"),
+        "arm": _ARM,
+        "n": _N,
+        "denominator": Entry("Patients of the arm", "integer"),
+        "pct": _PCT,
+        "text": _TEXT,
+    },
+    "trajectories": {
+        "variable": Entry("Variable", "string", value_labels=(("crp_mg_l", "CRP (mg/L)"), ("pf", "PaO2:FiO2 (mmHg)"))),
+        "arm_label": _ARM,
+        "study_day": Entry("Study day", "integer", "days"),
+        "n": Entry("Number of values", "integer"),
+        "median": Entry("Median", "float"),
+        "q1": Entry("First quartile", "float"),
+        "q3": Entry("Third quartile", "float"),
+    },
+    "adverse_event_table": {
+        "row": Entry("Adverse event", "string", value_labels=_labels(tables.AE_LABELS)),
+        "label": Entry("Adverse event label", "string"),
+        "arm": _ARM,
+        "n": _N,
+        "denominator": Entry("Patients of the arm", "integer"),
+        "pct": _PCT,
+        "text": _TEXT,
+    },
+    "study_settings": {
+        "setting": Entry("Study setting", "string"),
+        "value": Entry("Value used for this release (JSON)", "string"),
+        "default": Entry("Default value (JSON)", "string"),
+        "source": Entry(
+            "Where the value comes from", "string", value_labels=(("default", "default"), ("study", "study override"))
+        ),
+    },
+}
+
+
+# --------------------------------------------------------------------------------------------
+# Study settings and the whole codebook
+# --------------------------------------------------------------------------------------------
+
+
+def derivation_overrides(study: Study) -> dict:
+    """The study's overrides of the derivation settings (Study.settings["derivation"])."""
+    return dict(study.settings.get("derivation", {}))
+
+
+def study_settings_frame(study: Study) -> pd.DataFrame:
+    """Every *study setting* (derivation, eligibility, follow-up, scale) with its value and default."""
+    from analysis.datasets import typed_frame
+    from cohorts.eligibility import RULE_SETS
+
+    overrides = derivation_overrides(study)
+    effective = derivations.resolve_settings(overrides)
+    rows = [
+        ("follow_up_days", study.follow_up_days, 21, "study"),
+        ("primary_scale", study.primary_scale, OrdinalScale.MILAN_7.value, "study"),
+        ("protocol", study.protocol, "", "study"),
+    ]
+    rows += [
+        (f"derivation.{key}", value, derivations.DEFAULT_SETTINGS[key], "study" if key in overrides else "default")
+        for key, value in sorted(effective.items())
+    ]
+    eligibility_overrides = study.settings.get("eligibility", {})
+    rows += [
+        (
+            f"eligibility.{key}",
+            value,
+            RULE_SETS[study.protocol].default_settings.get(key),
+            "study" if key in eligibility_overrides else "default",
+        )
+        for key, value in sorted(study.eligibility_settings().items())
+    ]
+    encoded = [(name, _json(value), _json(default), source) for name, value, default, source in rows]
+    return typed_frame(encoded, SETTINGS_COLUMNS)
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+def entries_for(table: str, study: Study) -> dict[str, Entry]:
+    if table == "patients":
+        return PATIENT_ENTRIES
+    if table == "arms":
+        return ARM_ENTRIES
+    if table in SOURCE_FORMS:
+        return form_entries(SOURCE_FORMS[table])
+    if table == "derived_days":
+        return derived_entries(derivations.resolve_settings(derivation_overrides(study)))
+    if table == "outcomes":
+        return outcome_entries(outcomes_module.HORIZON_DAYS)
+    return ARM_TABLE_ENTRIES[table]
+
+
+def short_names(names: list[str], width: int = 8) -> dict[str, str]:
+    """SAS XPORT v5 names (at most 8 characters), unique and stable for a given column list.
+
+    Short names are kept; longer ones take the first 3 letters of each word, then a number on a clash.
+    """
+    result: dict[str, str] = {}
+    taken: set[str] = set()
+    for name in names:
+        candidate = name if len(name) <= width else "".join(part[:3] for part in name.split("_"))[:width]
+        number = 1
+        base = candidate
+        while candidate in taken:
+            suffix = str(number)
+            candidate = base[: width - len(suffix)] + suffix
+            number += 1
+        taken.add(candidate)
+        result[name] = candidate
+    return result
+
+
+def _value_text(labels: tuple[tuple[Any, str], ...]) -> str:
+    return SEPARATOR.join(f"{code} = {label}" for code, label in labels)
+
+
+def sav_dta_codes(entry: Entry) -> dict[int, Any]:
+    """SPSS/Stata store coded text as integers 1..k in the order of the value labels."""
+    if entry.type != "string" or not entry.value_labels:
+        return {}
+    return {number: code for number, (code, _) in enumerate(entry.value_labels, start=1)}
+
+
+def codebook_frame(study: Study, frames: Mapping[str, pd.DataFrame], arm_labels: list[str]) -> pd.DataFrame:
+    """One row per column of every table in ``frames``; a column without an entry is a programming error."""
+    from analysis.datasets import typed_frame
+
+    rows = []
+    datasets = short_names(list(frames))
+    for table, frame in frames.items():
+        entries = entries_for(table, study)
+        missing = [c for c in frame.columns if c not in entries]
+        if missing:
+            raise KeyError(f"codebook: no entry for {table}.{', '.join(missing)}")
+        xpt = short_names(list(frame.columns))
+        for column in frame.columns:
+            entry = entries[column]
+            if column in {"arm_label"} and not entry.value_labels:
+                entry = Entry(
+                    **{**entry.__dict__, "derivation": entry.derivation or "One of: " + "; ".join(arm_labels)}
+                )
+            codes = sav_dta_codes(entry)
+            rows.append(
+                (
+                    table,
+                    column,
+                    entry.label,
+                    entry.type,
+                    entry.unit,
+                    entry.allowed_range,
+                    entry.soft_range,
+                    _value_text(entry.value_labels),
+                    SEPARATOR.join(f"{n} = {code}" for n, code in codes.items()),
+                    entry.derivation,
+                    datasets[table],
+                    xpt[column],
+                )
+            )
+    return typed_frame(rows, dict.fromkeys(CODEBOOK_COLUMNS, "string"))

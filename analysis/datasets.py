@@ -1,0 +1,324 @@
+"""One study's data as pandas frames: the selectors of the analysis pages and of the locked releases.
+
+Every frame is keyed by the pseudonymised ``participant_id`` (SPEC 5): no database primary key, no calendar date
+and no name ever enters a frame, so nothing built from them (pages, release files, exports) can leak one.
+Times are study days relative to enrolment.
+
+One query per table (``values_list`` with the joins done by the database, never a query per patient), decimals
+cast to float in SQL so a million patient-days do not go through a million ``Decimal`` objects. Missing values
+stay missing (NA), never 0; a blank text field is missing too, so exports show an empty cell for both.
+
+:func:`study_frames` gives the source tables; :func:`compute_results` turns them into the per-patient outcomes
+and the per-arm tables of SPEC 4 (pure pandas, shared by the live analysis page and the release job).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+from django.db import models
+from django.db.models import F, FloatField, QuerySet
+from django.db.models.functions import Cast
+
+from analysis import outcomes as outcomes_module
+from analysis import survival, tables
+from cohorts.models import COMORBIDITIES, Arm, Patient, Site, Study
+from ecrf.models import (
+    AdverseEvent,
+    DerivedDay,
+    DispositionEvent,
+    DrugAdministration,
+    LabResult,
+    RespiratorySupport,
+    VitalSigns,
+)
+
+KEY = "participant_id"
+
+#: The source forms, in the order of the casebook; the table names are the file and sheet names of releases.
+SOURCE_FORMS: dict[str, type[models.Model]] = {
+    "vital_signs": VitalSigns,
+    "respiratory_support": RespiratorySupport,
+    "laboratory": LabResult,
+    "drug_administration": DrugAdministration,
+    "disposition_events": DispositionEvent,
+    "adverse_events": AdverseEvent,
+}
+#: Forms with at most one row per patient-day (a unique constraint); the others may have several.
+ONE_PER_DAY = frozenset({"vital_signs", "respiratory_support", "laboratory"})
+# Bookkeeping columns that are not data: the optimistic-locking counter and the save time (a calendar date).
+_NOT_EXPORTED = frozenset({"id", "patient", "version", "updated_at", "computed_at"})
+
+PATIENT_COLUMNS: dict[str, str] = {
+    KEY: "string",
+    "site": "string",
+    "arm": "string",
+    "arm_label": "string",
+    "sex": "string",
+    "age_years": "integer",
+    "weight_kg": "float",
+    **dict.fromkeys(COMORBIDITIES, "boolean"),
+    "status": "string",
+    "follow_up_days": "integer",
+}
+ARM_COLUMNS: dict[str, str] = {"arm": "string", "arm_label": "string", "order": "integer", "regimen": "string"}
+
+_PANDAS_TYPES = {"string": "string", "integer": "Int64", "float": "float64", "boolean": "boolean"}
+
+
+def column_type(field: models.Field) -> str:
+    """The export type of a model field: string, integer, float or boolean."""
+    if isinstance(field, models.DecimalField | models.FloatField):
+        return "float"
+    if isinstance(field, models.IntegerField):
+        return "integer"
+    if isinstance(field, models.BooleanField):
+        return "boolean"
+    return "string"  # CharField, TextField, the JSON list of confirmed checks (joined with ";")
+
+
+def exported_fields(model: type[models.Model]) -> list[models.Field]:
+    """The model's data fields in declaration order (study_day first, the confirmed checks last), without
+    bookkeeping columns."""
+    fields = [f for f in model._meta.concrete_fields if f.name not in _NOT_EXPORTED]
+    return sorted(fields, key=lambda f: (f.name != "study_day") + 2 * (f.name == "confirmed_checks"))
+
+
+def table_columns(model: type[models.Model]) -> dict[str, str]:
+    """Column name -> export type of a form's or the derived table's frame."""
+    return {KEY: "string", **{f.name: column_type(f) for f in exported_fields(model)}}
+
+
+def typed_frame(rows: Iterable[tuple], columns: dict[str, str]) -> pd.DataFrame:
+    """Rows as a frame with the nullable dtype of each column; blank text becomes NA (missing is empty)."""
+    frame = pd.DataFrame.from_records(list(rows), columns=list(columns))
+    for name, kind in columns.items():
+        column = frame[name]
+        if kind == "string":
+            column = column.astype("string").replace("", pd.NA)
+        frame[name] = column.astype(_PANDAS_TYPES[kind])
+    return frame
+
+
+def _sorted(frame: pd.DataFrame, unique_keys: bool) -> pd.DataFrame:
+    """Rows in a stable order that does not depend on primary keys: participant, day, then every column."""
+    by = [KEY, "study_day"] if unique_keys else list(frame.columns)
+    return frame.sort_values(by, kind="mergesort", na_position="last").reset_index(drop=True)
+
+
+def _patients_query(study: Study, sites: QuerySet[Site] | None) -> QuerySet[Patient]:
+    patients = Patient.objects.filter(study=study)
+    return patients if sites is None else patients.filter(site__in=sites)
+
+
+def _values(model: type[models.Model], patients: QuerySet[Patient]) -> QuerySet:
+    """One query: the form's rows of these patients, decimals as floats, participant id by join."""
+    fields = exported_fields(model)
+    casts = {f"_f_{f.name}": Cast(f.name, FloatField()) for f in fields if isinstance(f, models.DecimalField)}
+    names = [f"_f_{f.name}" if f"_f_{f.name}" in casts else f.name for f in fields]
+    return (
+        model.objects.filter(patient__in=patients)
+        .annotate(_pid=F("patient__participant_id"), **casts)
+        .values_list("_pid", *names)
+    )
+
+
+def form_frame(name: str, study: Study, sites: QuerySet[Site] | None = None) -> pd.DataFrame:
+    """One source form as a long table, one row per record (patient-day for the daily forms)."""
+    model = SOURCE_FORMS[name]
+    rows = _values(model, _patients_query(study, sites))
+    columns = table_columns(model)
+    if "confirmed_checks" in columns:
+        position = list(columns).index("confirmed_checks")
+        rows = ((*row[:position], ";".join(row[position] or []), *row[position + 1 :]) for row in rows)
+    return _sorted(typed_frame(rows, columns), unique_keys=name in ONE_PER_DAY)
+
+
+def derived_frame(study: Study, sites: QuerySet[Site] | None = None) -> pd.DataFrame:
+    """The derived patient-day table (SPEC 3) as the Celery job stored it."""
+    rows = _values(DerivedDay, _patients_query(study, sites))
+    return _sorted(typed_frame(rows, table_columns(DerivedDay)), unique_keys=True)
+
+
+def patients_frame(study: Study, sites: QuerySet[Site] | None = None) -> pd.DataFrame:
+    """One row per enrolled patient: arm, baseline characteristics, follow-up (no dates, no database ids)."""
+    rows = (
+        _patients_query(study, sites)
+        .annotate(_weight=Cast("weight_kg", FloatField()))
+        .values_list(
+            "participant_id",
+            "site__code",
+            "arm__code",
+            "arm__name",
+            "sex",
+            "age_years",
+            "_weight",
+            *COMORBIDITIES,
+            "status",
+            "study__follow_up_days",
+        )
+    )
+    return _sorted(typed_frame(rows, PATIENT_COLUMNS), unique_keys=False)
+
+
+def arms_frame(study: Study) -> pd.DataFrame:
+    """The study's arms in display order; ``order`` decides the order of every per-arm table."""
+    rows = [
+        (arm.code, arm.name, arm.order, arm.regimen_description)
+        for arm in Arm.objects.filter(study=study).order_by("order", "code")
+    ]
+    return typed_frame(rows, ARM_COLUMNS)
+
+
+def study_frames(study: Study, sites: QuerySet[Site] | None = None) -> dict[str, pd.DataFrame]:
+    """Every table of a study (limited to ``sites`` for a site-scoped reader): arms, patients, the forms, derived."""
+    frames = {"arms": arms_frame(study), "patients": patients_frame(study, sites)}
+    frames.update({name: form_frame(name, study, sites) for name in SOURCE_FORMS})
+    frames["derived_days"] = derived_frame(study, sites)
+    return frames
+
+
+# --------------------------------------------------------------------------------------------
+# Outcomes and arm tables (SPEC 4), pure pandas from the frames above
+# --------------------------------------------------------------------------------------------
+
+ENDPOINTS = {"os": "Survival to day 21", "mvfs": "Mechanical-ventilation-free survival to day 21"}
+ORDINAL_DAYS = outcomes_module.SNAPSHOT_DAYS
+TRAJECTORY_LABELS = {"crp_mg_l": "CRP (mg/L)", "pf": "PaO2:FiO2 (mmHg)"}
+
+
+@dataclass(frozen=True)
+class Results:
+    """The SPEC 4 results of one data set: tidy tables for files, display tables for pages."""
+
+    outcomes: pd.DataFrame
+    km_summary: pd.DataFrame
+    logrank: pd.DataFrame
+    cox: pd.DataFrame
+    baseline: tables.Table
+    ordinal: dict[int, tables.Table]
+    trajectories: pd.DataFrame
+    adverse_events: tables.Table
+
+    def long_tables(self) -> dict[str, pd.DataFrame]:
+        """The tidy tables written to a release, by file name."""
+        ordinal = pd.concat(
+            [table.long.assign(day=day) for day, table in self.ordinal.items()], ignore_index=True
+        ).reindex(columns=["day", "row", "label", "parent", "arm", "n", "denominator", "pct", "text"])
+        return {
+            "outcomes": self.outcomes,
+            "km_summary": self.km_summary,
+            "logrank": self.logrank,
+            "cox": self.cox,
+            "baseline_table": self.baseline.long,
+            "ordinal_table": ordinal,
+            "trajectories": self.trajectories,
+            "adverse_event_table": self.adverse_events.long,
+        }
+
+    def display_tables(self) -> dict[str, pd.DataFrame]:
+        """The published-layout tables (one text column per arm) of the analysis page."""
+        shown = {"baseline": self.baseline.wide, "adverse_events": self.adverse_events.wide}
+        shown.update({f"ordinal_d{day}": table.wide for day, table in self.ordinal.items()})
+        return shown
+
+
+def analysis_inputs(frames: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """The input frames of analysis.outcomes (its ``patient_id`` is our participant id)."""
+    order = frames["arms"]["arm_label"].dropna().tolist()
+    patients = frames["patients"].rename(columns={KEY: "patient_id"})
+    patients["arm_label"] = pd.Categorical(
+        patients["arm_label"].astype(object),
+        categories=order + sorted(set(patients["arm_label"].dropna()) - set(order)),
+    )
+    derived = frames["derived_days"][[KEY, "study_day", "state", "ordinal_7", "pf"]]
+    crp = frames["laboratory"][[KEY, "study_day", "crp_mg_l"]].dropna(subset=["crp_mg_l"])
+    derived = derived.merge(crp, on=[KEY, "study_day"], how="outer").rename(columns={KEY: "patient_id"})
+    derived["state"] = derived["state"].astype(object).where(derived["state"].notna(), None)
+    events = frames["disposition_events"][[KEY, "study_day", "kind", "alive"]].rename(columns={KEY: "patient_id"})
+    adverse = frames["adverse_events"][[KEY, "study_day", "kind", "serious"]].rename(columns={KEY: "patient_id"})
+    return {"patients": patients, "derived": derived, "events": events, "adverse_events": adverse}
+
+
+def _reference_arm(outcome: pd.DataFrame, time_col: str, event_col: str) -> Any | None:
+    present = survival.group_order(survival.prepare(outcome, time_col, event_col, "arm_label")["group"])
+    return present[0] if len(present) >= 2 else None
+
+
+def _survival_tables(outcome: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    km_parts, logrank_rows, cox_parts = [], [], []
+    for endpoint in ENDPOINTS:
+        time_col, event_col = f"{endpoint}_time", f"{endpoint}_event"
+        km = survival.km_summary(outcome, time_col, event_col, "arm_label")
+        km_parts.append(km.assign(endpoint=endpoint))
+        tests = survival.logrank(outcome, time_col, event_col, "arm_label")
+        overall = tests["overall"]
+        logrank_rows.append(
+            {
+                "endpoint": endpoint,
+                "comparison": "overall",
+                "group_a": "",
+                "group_b": "",
+                "test_statistic": overall["test_statistic"],
+                "degrees_of_freedom": overall["degrees_of_freedom"],
+                "p_value": overall["p_value"],
+                "note": overall["note"],
+            }
+        )
+        logrank_rows += [
+            {"endpoint": endpoint, "comparison": "pairwise", **pair, "degrees_of_freedom": 1, "note": ""}
+            for pair in tests["pairwise"]
+        ]
+        reference = _reference_arm(outcome, time_col, event_col)
+        if reference is not None:
+            cox = survival.cox_hazard_ratios(outcome, time_col, event_col, "arm_label", reference)
+            cox_parts.append(cox.assign(endpoint=endpoint))
+    km = pd.concat(km_parts, ignore_index=True)
+    km = km[["endpoint", *[c for c in km.columns if c != "endpoint"]]]
+    logrank = pd.DataFrame(
+        logrank_rows,
+        columns=[
+            "endpoint",
+            "comparison",
+            "group_a",
+            "group_b",
+            "test_statistic",
+            "degrees_of_freedom",
+            "p_value",
+            "note",
+        ],
+    )
+    cox_columns = ["endpoint", "arm_label", "reference", "n", "events", "hr", "ci_lower", "ci_upper", "p_value", "note"]
+    cox = pd.concat(cox_parts, ignore_index=True)[cox_columns] if cox_parts else pd.DataFrame(columns=cox_columns)
+    return km, logrank, cox
+
+
+def compute_results(frames: dict[str, pd.DataFrame]) -> Results:
+    """Outcomes per patient and every per-arm table of SPEC 4 from one data set's frames."""
+    inputs = analysis_inputs(frames)
+    outcome = outcomes_module.patient_outcomes(
+        inputs["patients"], inputs["derived"], inputs["events"], inputs["adverse_events"]
+    )
+    km, logrank, cox = _survival_tables(outcome)
+    trajectory = pd.concat(
+        [
+            tables.trajectories(inputs["derived"], inputs["patients"], variable).assign(variable=variable)
+            for variable in tables.TRAJECTORY_VARIABLES
+        ],
+        ignore_index=True,
+    )[["variable", "arm_label", "study_day", "n", "median", "q1", "q3"]]
+    arm_order = inputs["patients"]["arm_label"].cat.categories
+    trajectory["arm_label"] = pd.Categorical(trajectory["arm_label"], categories=arm_order)
+    return Results(
+        outcomes=outcome.rename(columns={"patient_id": KEY}),
+        km_summary=km,
+        logrank=logrank,
+        cox=cox,
+        baseline=tables.baseline_table(outcome),
+        ordinal={day: tables.ordinal_table(outcome, day) for day in ORDINAL_DAYS},
+        trajectories=trajectory,
+        adverse_events=tables.adverse_event_table(outcome),
+    )

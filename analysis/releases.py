@@ -1,0 +1,392 @@
+"""Locked releases (SPEC 5): lock a study into a versioned, frozen set of files; unlock with a reason.
+
+A lock writes, under ``settings.RELEASES_ROOT/<study>/v<N>/``:
+
+- ``data/``: the arms, the patients, one long table per source form and the derived patient-day table;
+- ``results/``: the per-patient outcomes and every per-arm table of SPEC 4 (KM summary, log-rank, Cox, baseline,
+  ordinal status on days 0/7/21, trajectories, adverse events), and ``display.json`` (the tables as published);
+- ``figures/``: Kaplan-Meier and trajectory plots (PNG and SVG);
+- ``codebook.parquet``, ``study_settings.parquet``, ``README.md`` and ``manifest.json`` (SHA-256 of every file).
+
+Tables are Parquet: typed, so every export format (analysis/exports.py) is built from the frozen files alone and
+never from live data. Each file is created once (``open(..., "xb")``) and made read-only; the folder is written
+under a temporary name and renamed into place as the last step of the lock's transaction, so a release row never
+exists without its complete folder. Unlock keeps every file: the next lock is version N+1.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import platform
+import shutil
+import stat
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Max, Min
+from django.utils import timezone
+
+from analysis import codebook, datasets, plots
+from analysis.models import Release
+from cohorts.audit import ensure_unlocked  # noqa: F401  (re-exported for callers checking the flag)
+from cohorts.models import Study
+from cohorts.services import study_set_locked
+from ecrf import derivations
+from ecrf.models import DerivedDay
+
+MANIFEST = "manifest.json"
+MANIFEST_FORMAT = "ecrf-release/1"
+DATA_TABLES = ("arms", "patients", *datasets.SOURCE_FORMS, "derived_days")
+RESULT_TABLES = (
+    "outcomes",
+    "km_summary",
+    "logrank",
+    "cox",
+    "baseline_table",
+    "ordinal_table",
+    "trajectories",
+    "adverse_event_table",
+)
+FIGURES = {
+    "km_os": ("os", "Survival"),
+    "km_mvfs": ("mvfs", "Mechanical-ventilation-free survival"),
+    "trajectory_crp_mg_l": ("crp_mg_l", "CRP (mg/L)"),
+    "trajectory_pf": ("pf", "PaO2:FiO2 (mmHg)"),
+}
+
+
+def table_path(table: str) -> str:
+    """Relative path of a frozen table inside a release folder."""
+    if table in DATA_TABLES:
+        return f"data/{table}.parquet"
+    if table in RESULT_TABLES:
+        return f"results/{table}.parquet"
+    return f"{table}.parquet"  # codebook, study_settings
+
+
+EXPORT_TABLES = (*DATA_TABLES, *RESULT_TABLES, "study_settings", "codebook")
+"""Every table of a release, in the order of exports (file names in the zip, sheets of the workbook)."""
+
+
+def release_dir(study: Study, version: int) -> Path:
+    return Path(settings.RELEASES_ROOT) / study.code / f"v{version}"
+
+
+def release_folder(release: Release) -> Path:
+    return release_dir(release.study, release.version)
+
+
+# --------------------------------------------------------------------------------------------
+# Writing files once
+# --------------------------------------------------------------------------------------------
+
+
+def normalise(frame: pd.DataFrame) -> pd.DataFrame:
+    """Plain, stable column types for files: categories and text objects as strings."""
+    frame = frame.reset_index(drop=True).copy()
+    for name in frame.columns:
+        column = frame[name]
+        if isinstance(column.dtype, pd.CategoricalDtype):
+            frame[name] = column.astype(object).astype("string")
+        elif column.dtype == object:
+            values = column.dropna()
+            if values.map(lambda v: isinstance(v, str)).all():
+                frame[name] = column.astype("string")
+            elif values.map(lambda v: isinstance(v, bool)).all():
+                frame[name] = column.astype("boolean")
+            else:
+                frame[name] = pd.to_numeric(column).astype("float64")
+    return frame
+
+
+def parquet_bytes(frame: pd.DataFrame) -> bytes:
+    buffer = io.BytesIO()
+    pq.write_table(pa.Table.from_pandas(normalise(frame), preserve_index=False), buffer, compression="zstd")
+    return buffer.getvalue()
+
+
+def read_table(folder: Path, table: str) -> pd.DataFrame:
+    return pq.read_table(folder / table_path(table)).to_pandas()
+
+
+def _write_once(folder: Path, relative: str, content: bytes) -> dict[str, Any]:
+    path = folder / relative
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "xb") as handle:  # never overwrite: a release file is written exactly once
+        handle.write(content)
+    os.chmod(path, stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
+    return {"path": relative, "sha256": hashlib.sha256(content).hexdigest(), "bytes": len(content)}
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+# --------------------------------------------------------------------------------------------
+# What a release contains
+# --------------------------------------------------------------------------------------------
+
+
+def _display_json(results: datasets.Results) -> bytes:
+    shown = {
+        name: {
+            "index": [list(i) if isinstance(i, tuple) else [i] for i in table.index],
+            "columns": list(table.columns),
+            "rows": table.astype(str).to_numpy().tolist(),
+        }
+        for name, table in results.display_tables().items()
+    }
+    return (json.dumps(shown, indent=1, sort_keys=True, ensure_ascii=False) + "\n").encode()
+
+
+def figure_bytes(results: datasets.Results, name: str, fmt: str) -> bytes | None:
+    """A figure of the results (PNG or SVG); None when there is nothing to plot."""
+    what, title = FIGURES[name]
+    if name.startswith("km_"):
+        data = results.outcomes
+        if data[f"{what}_time"].notna().sum() == 0:
+            return None
+        return plots.plot_km(data, f"{what}_time", f"{what}_event", "arm_label", fmt, title=title)
+    summary = results.trajectories.loc[results.trajectories["variable"].eq(what)]
+    if summary["n"].sum() == 0:
+        return None
+    return plots.plot_trajectories(summary, "arm_label", fmt, ylabel=title, title=f"{title}, median and IQR")
+
+
+def stale_derived(study: Study) -> list[str]:
+    """Participants whose source data changed after their derived rows were last computed (or who have none)."""
+    computed = dict(
+        DerivedDay.objects.filter(patient__study=study)
+        .values_list("patient__participant_id")
+        .annotate(first=Min("computed_at"))
+    )
+    stale = set()
+    for name, model in datasets.SOURCE_FORMS.items():
+        if name in {"drug_administration"}:
+            continue  # drugs do not enter the derivation
+        latest = (
+            model.objects.filter(patient__study=study)
+            .values_list("patient__participant_id")
+            .annotate(last=Max("updated_at"))
+        )
+        stale.update(pid for pid, last in latest if pid not in computed or computed[pid] < last)
+    return sorted(stale)
+
+
+def _readme(manifest: dict[str, Any]) -> bytes:
+    lines = [
+        f"# {manifest['study_title']} - release v{manifest['version']}",
+        "",
+        f"Study `{manifest['study']}`, protocol `{manifest['protocol']}`. Locked by {manifest['locked_by']} at "
+        f"{manifest['locked_at']}.",
+        "",
+        f"Reason: {manifest['reason']}",
+        "",
+        "## Conventions",
+        "- Participants are identified only by their pseudonymised `participant_id`; no name, database id or "
+        "calendar date is included. Time is the study day (day 0 = enrolment).",
+        "- Missing values are empty cells (NA), never 0. Column names are stable snake_case.",
+        "- `codebook` describes every column: label, type, unit, allowed range, value labels and derivation; "
+        "`study_settings` lists the study settings the derived data and outcomes were computed with.",
+        "- SPSS (.sav) and Stata (.dta): coded text variables are integers 1..k carrying the value labels "
+        "(codebook column `sav_dta_codes`); true/false variables are 1/0 labelled yes/no.",
+        "- SAS XPORT (.xpt, version 5): dataset and variable names are at most 8 characters (codebook columns "
+        "`xpt_dataset`, `xpt_name`); the full name is the variable label. pandas.read_sas reads an exact 0 as "
+        "5.4e-79 (a pandas quirk; pyreadstat and SAS read 0).",
+        f"- Derived data: algorithm version {manifest['algorithm_version']}.",
+    ]
+    if manifest["derived_out_of_date"]:
+        lines.append(
+            f"- Warning: the derived data of {len(manifest['derived_out_of_date'])} participant(s) were older than "
+            "their source data at lock time: " + ", ".join(manifest["derived_out_of_date"][:50])
+        )
+    lines += ["", "## Files", "", "| file | rows | SHA-256 |", "|---|---|---|"]
+    for item in manifest["files"]:
+        lines.append(f"| {item['path']} | {item.get('rows', '')} | {item['sha256']} |")
+    lines += ["", "manifest.json lists the same files with their sizes; README.md itself is not in it.", ""]
+    return "\n".join(lines).encode()
+
+
+def _software() -> dict[str, str]:
+    import lifelines
+    import matplotlib
+
+    return {
+        "python": platform.python_version(),
+        "pandas": pd.__version__,
+        "pyarrow": pa.__version__,
+        "lifelines": lifelines.__version__,
+        "matplotlib": matplotlib.__version__,
+    }
+
+
+def build_release_files(study: Study, folder: Path, header: dict[str, Any]) -> dict[str, Any]:
+    """Freeze the study into ``folder`` (which must not exist) and return the manifest."""
+    folder.mkdir(parents=True)
+    frames = datasets.study_frames(study)
+    results = datasets.compute_results(frames)
+    tables = {**{name: frames[name] for name in DATA_TABLES}, **results.long_tables()}
+    tables["study_settings"] = codebook.study_settings_frame(study)
+    arm_labels = frames["arms"]["arm_label"].dropna().tolist()
+    tables["codebook"] = codebook.codebook_frame(study, {k: normalise(v) for k, v in tables.items()}, arm_labels)
+    files = []
+    for name in EXPORT_TABLES:
+        item = _write_once(folder, table_path(name), parquet_bytes(tables[name]))
+        files.append({**item, "table": name, "rows": len(tables[name])})
+    files.append(_write_once(folder, "results/display.json", _display_json(results)))
+    for name in FIGURES:
+        for fmt in plots.FORMATS:
+            content = figure_bytes(results, name, fmt)
+            if content is not None:
+                files.append(_write_once(folder, f"figures/{name}.{fmt}", content))
+    algorithm_versions = sorted(frames["derived_days"]["algorithm_version"].dropna().unique().tolist())
+    manifest = {
+        **header,
+        "format": MANIFEST_FORMAT,
+        "algorithm_version": ", ".join(algorithm_versions) or derivations.ALGORITHM_VERSION,
+        "derived_out_of_date": stale_derived(study),
+        "patients": len(frames["patients"]),
+        "software": _software(),
+        "files": files,
+    }
+    _write_once(folder, "README.md", _readme(manifest))
+    _write_once(folder, MANIFEST, (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode())
+    return manifest
+
+
+# --------------------------------------------------------------------------------------------
+# Services: lock and unlock
+# --------------------------------------------------------------------------------------------
+
+
+def _reason(reason: str | None, action: str) -> str:
+    text = (reason or "").strip()
+    if not text:
+        raise ValidationError(
+            {"reason": ValidationError(f"Give a reason for {action} the study.", code="reason_required")}
+        )
+    return text
+
+
+def _clear_orphan(folder: Path) -> None:
+    """A folder left by a lock whose transaction failed after the rename: keep it, but out of the way."""
+    if folder.exists():
+        folder.rename(folder.with_name(f"{folder.name}.orphan-{uuid.uuid4().hex[:8]}"))
+
+
+def release_lock(*, study: Study, user, reason: str) -> Release:
+    """Lock the study and freeze it as release version N+1; every write path refuses until unlocked."""
+    reason = _reason(reason, "locking")
+    with transaction.atomic():
+        # The row lock waits for data entry in flight (the PostgreSQL trigger holds FOR SHARE on the study row
+        # until the writer commits) and holds off new writers until the lock commits: the cut is consistent.
+        study = Study.objects.select_for_update().get(pk=study.pk)
+        if study.is_locked:
+            raise ValidationError("The study is already locked.", code="already_locked")
+        version = (study.releases.aggregate(v=Max("version"))["v"] or 0) + 1
+        locked_at = timezone.now().replace(microsecond=0)
+        folder = release_dir(study, version)
+        _clear_orphan(folder)
+        staging = folder.with_name(f".{folder.name}.staging-{uuid.uuid4().hex[:8]}")
+        header = {
+            "study": study.code,
+            "study_title": study.title,
+            "protocol": study.protocol,
+            "version": version,
+            "locked_at": locked_at.isoformat(),
+            "locked_by": user.get_username(),
+            "reason": reason,
+        }
+        try:
+            manifest = build_release_files(study, staging, header)
+            release = Release(
+                study=study, version=version, locked_by=user, locked_at=locked_at, reason=reason, manifest=manifest
+            )
+            release.full_clean()
+            release.save()
+            study_set_locked(study=study, locked=True, user=user, reason=f"locked for release v{version}: {reason}")
+            staging.rename(folder)
+        except BaseException:
+            if staging.exists():
+                _remove(staging)
+            raise
+    return release
+
+
+def release_unlock(*, study: Study, user, reason: str) -> Release:
+    """Unlock the study (the current release stays as it is); the next lock is a new version."""
+    reason = _reason(reason, "unlocking")
+    with transaction.atomic():
+        study = Study.objects.select_for_update().get(pk=study.pk)
+        if not study.is_locked:
+            raise ValidationError("The study is not locked.", code="not_locked")
+        release = study.releases.select_for_update().order_by("-version").first()
+        if release is not None:
+            release.unlocked_by = user
+            release.unlocked_at = timezone.now()
+            release.unlock_reason = reason
+            release.full_clean()
+            release.save(update_fields=["unlocked_by", "unlocked_at", "unlock_reason"])
+        study_set_locked(study=study, locked=False, user=user, reason=f"unlocked: {reason}")
+    return release
+
+
+def _remove(folder: Path) -> None:
+    for path in folder.rglob("*"):
+        if path.is_file():
+            os.chmod(path, stat.S_IRUSR | stat.S_IWUSR)
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------------------------
+# Verification
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Verification:
+    ok: bool
+    checked: int
+    problems: list[str] = field(default_factory=list)
+
+
+def release_verify(release: Release) -> Verification:
+    """Re-hash every file of the release against its manifest (and the manifest on disk against the row)."""
+    folder = release_folder(release)
+    problems = []
+    manifest_path = folder / MANIFEST
+    if not manifest_path.exists():
+        problems.append("manifest.json is missing")
+    elif json.loads(manifest_path.read_text()) != release.manifest:
+        problems.append("manifest.json differs from the manifest recorded at lock time")
+    files = release.manifest.get("files", [])
+    for item in files:
+        path = folder / item["path"]
+        if not path.is_file():
+            problems.append(f"{item['path']} is missing")
+        elif sha256_file(path) != item["sha256"]:
+            problems.append(f"{item['path']} does not match its SHA-256")
+    return Verification(ok=not problems, checked=len(files), problems=problems)
+
+
+def release_file(release: Release, relative: str) -> Path:
+    """The path of a file listed in the release's manifest (anything else is refused: no path tricks)."""
+    listed = {item["path"] for item in release.manifest.get("files", [])} | {MANIFEST, "README.md"}
+    if relative not in listed:
+        raise FileNotFoundError(relative)
+    return release_folder(release) / relative
