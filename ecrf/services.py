@@ -368,6 +368,12 @@ def _stale(model: type[models.Model], pk: int, entry: RecordInput) -> Validation
     )
 
 
+def _check_fields(model: type[models.Model], values: Mapping[str, Any]) -> None:
+    unknown = set(values) - set(FIELDS[model])
+    if unknown:
+        raise ValueError(f"{model.__name__} has no form field {', '.join(sorted(unknown))}")
+
+
 def _write(
     model: type[models.Model],
     *,
@@ -384,9 +390,7 @@ def _write(
 
     current: (pk, version as just read or None if not read) of the stored record the entry is about, or None.
     """
-    unknown = set(entry.values) - set(FIELDS[model])
-    if unknown:
-        raise ValueError(f"{model.__name__} has no form field {', '.join(sorted(unknown))}")
+    _check_fields(model, entry.values)
     values = dict(entry.values)
     empty = is_empty(model, values)
     if current is None:
@@ -481,6 +485,8 @@ def patient_day_save(
     unknown = set(entries) - set(DAY_FORMS)
     if unknown:
         raise ValueError(f"unknown daily forms: {', '.join(sorted(unknown))}")
+    for key, entry in entries.items():
+        _check_fields(DAY_FORMS[key], entry.values)
     errors: dict[str, ValidationError] = {}
     saved: dict[str, models.Model | None] = {}
     try:
@@ -521,11 +527,10 @@ def patient_day_save(
 def _day_record_save(model, *, patient, study_day, entry, user, reason):
     key = next(k for k, m in DAY_FORMS.items() if m is model)
     try:
-        return patient_day_save(patient=patient, study_day=study_day, entries={key: entry}, user=user, reason=reason)[
-            key
-        ]
+        saved = patient_day_save(patient=patient, study_day=study_day, entries={key: entry}, user=user, reason=reason)
     except PatientDayInvalid as exc:
         raise exc.errors[key] from exc
+    return saved.get(key)
 
 
 def vital_signs_save(*, patient: Patient, study_day: int, entry: RecordInput, user, reason: str | None = None):
