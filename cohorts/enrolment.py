@@ -16,7 +16,8 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal
 
-from cohorts.eligibility import Evaluation
+from cohorts.eligibility import FIELDS, Evaluation
+from cohorts.units import UNITS
 
 # Hard limits (inclusive) per screening field, in the canonical unit. A field not listed only has to be >= 0.
 SCREENING_HARD_LIMITS: Mapping[str, tuple[float, float]] = {
@@ -143,7 +144,31 @@ def missing_field_errors(
         for name in c.missing_fields:
             if wanted is not None and name not in wanted:
                 continue
-            errors.setdefault(name, []).append(
-                (f"Needed to decide '{c.label}' ({c.sentence}).", "required_for_criterion")
-            )
+            errors.setdefault(name, []).append((_missing_message(c, name), "required_for_criterion"))
     return errors
+
+
+def _missing_message(criterion, name: str) -> str:
+    """ "Needed to decide 'Hyperinflammation (CRP or ferritin)'.", with the reason when it is more than "not
+    recorded" (e.g. a D-dimer on the other unit basis than the threshold's)."""
+    own_question = criterion.fields == (name,)
+    message = "Needed to decide this criterion." if own_question else f"Needed to decide '{criterion.label}'."
+    if "not recorded" not in criterion.sentence:
+        message += f" {criterion.sentence}."
+    return message
+
+
+def conversion_notes(values: Mapping[str, object], entered_units: Mapping[str, str]) -> list[str]:
+    """What was converted, as typed and as evaluated: "CRP: 12 mg/dL = 120 mg/L" (values in canonical units)."""
+    notes = []
+    for name, unit in entered_units.items():
+        field, value = FIELDS.get(name), values.get(name)
+        if field is None or field.quantity is None or unit == field.unit or not isinstance(value, int | float):
+            continue
+        factor = UNITS[field.quantity].factors.get(unit)
+        if factor is None:
+            continue
+        typed = float(Decimal(repr(float(value))) / factor)
+        canonical_unit = "" if field.unit == "fraction" else f" {field.unit}"
+        notes.append(f"{field.label}: {value_text(typed)} {unit} = {value_text(value)}{canonical_unit}")
+    return notes

@@ -77,7 +77,6 @@ class ScreeningForm(forms.Form):
         self.evaluation = None
         self.values: dict = {}
         self.entered_units: dict[str, str] = {}
-        self.conversions: list[str] = []
         self.fields["site"].queryset = selectors.screening_sites_for_user(user, study)
         self.fields["rescreen_of"].queryset = selectors.rescreen_candidates(user, study)
         self.fields["rescreen_of"].label_from_instance = lambda s: (
@@ -89,7 +88,9 @@ class ScreeningForm(forms.Form):
             for name in criterion.fields:
                 used_by.setdefault(name, []).append(criterion.label)
         for field in self.rule_set.fields:
-            help_text = "Used for: " + "; ".join(used_by[field.name]) if field.name in used_by else ""
+            # Say which criterion reads the input, unless the criterion is the question itself.
+            criteria = [label for label in used_by.get(field.name, []) if label != field.label]
+            help_text = "Used for: " + "; ".join(criteria) if criteria else ""
             self._add_input(field, help_text)
         self.helper = FormHelper()
         self.helper.form_tag = False
@@ -190,11 +191,6 @@ class ScreeningForm(forms.Form):
         value = to_canonical(field.quantity, raw, unit) if field.quantity else float(raw)
         if field.quantity:
             self.entered_units[field.name] = unit
-            if unit != field.unit:
-                self.conversions.append(
-                    f"{field.label}: {enrolment.value_text(float(raw))} {unit} = "
-                    f"{enrolment.value_text(value)} {field.unit if field.unit != 'fraction' else ''}".rstrip()
-                )
         problem = enrolment.limit_problem(field.name, value, field.unit)
         if problem:
             self.add_error(field.name, ValidationError(f"{field.label}: {problem}", code="hard_limit"))
@@ -233,6 +229,10 @@ class ScreeningForm(forms.Form):
                 code="not_a_screen_failure",
             )
         return cleaned
+
+    @property
+    def conversions(self) -> list[str]:
+        return enrolment.conversion_notes(self.values, self.entered_units)
 
     @property
     def criteria(self) -> list[dict]:

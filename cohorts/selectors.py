@@ -4,7 +4,7 @@ A user asking for a patient of a site they do not belong to gets Http404 - never
 hint that the record exists.
 """
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.http import Http404
 
 from cohorts import roles
@@ -70,11 +70,14 @@ def consort_counts(screenings: QuerySet[Screening]) -> dict:
     A candidate screened twice counts once, by the latest screening (re-screens are linked).
     """
     latest = screenings.filter(rescreens__isnull=True)
+    # Ineligible only because criteria could not be decided (saved as a screen failure with missing data).
+    decided_failure = ScreeningReason.objects.filter(screening=OuterRef("pk")).exclude(verdict="missing")
     # The aliases must not be field names: Q(eligible=True) would then refer to the aggregate.
     totals = latest.aggregate(
         n_screened=Count("pk"),
         n_eligible=Count("pk", filter=Q(eligible=True)),
         n_ineligible=Count("pk", filter=Q(eligible=False)),
+        n_ineligible_missing_only=Count("pk", filter=Q(eligible=False) & ~Exists(decided_failure)),
         n_enrolled=Count("patient", filter=Q(patient__isnull=False)),
     )
     totals = {name.removeprefix("n_"): n for name, n in totals.items()}
@@ -90,7 +93,14 @@ def consort_counts(screenings: QuerySet[Screening]) -> dict:
         .annotate(n=Count("pk"))
         .order_by("patient__arm__name")
     )
-    return {**totals, "reasons": list(reasons), "per_arm": list(per_arm)}
+    reasons = list(reasons)
+    return {
+        **totals,
+        "reasons": reasons,
+        "failing_reasons": [r for r in reasons if r["verdict"] != "missing"],
+        "missing_reasons": [r for r in reasons if r["verdict"] == "missing"],
+        "per_arm": list(per_arm),
+    }
 
 
 def screening_sites_for_user(user, study: Study) -> QuerySet[Site]:
@@ -101,6 +111,17 @@ def screening_sites_for_user(user, study: Study) -> QuerySet[Site]:
 def screening_log(user, study: Study, site: Site | None = None) -> QuerySet[Screening]:
     """The screening log page: every screening with its reasons, its re-screen link and its patient."""
     return screenings_for_user(user, study, site).select_related("rescreen_of").prefetch_related("reasons")
+
+
+def with_reason_groups(screenings) -> list[Screening]:
+    """The log's rows, each with ``failing_reasons`` (not met / exclusion applies) and ``missing_labels``
+    (criteria undecided for missing data) from its prefetched reasons, in criterion order."""
+    rows = list(screenings)
+    for screening in rows:
+        reasons = sorted(screening.reasons.all(), key=lambda r: r.pk)
+        screening.failing_reasons = [r for r in reasons if r.verdict != "missing"]
+        screening.missing_labels = [r.label for r in reasons if r.verdict == "missing"]
+    return rows
 
 
 def get_screening_for_user(user, study: Study, pk) -> Screening:

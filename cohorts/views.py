@@ -8,7 +8,7 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from cohorts import roles, selectors, services
+from cohorts import enrolment, roles, selectors, services
 from cohorts.forms import EnrolmentForm, ScreeningForm, enrolment_refusal
 from cohorts.history import history_rows
 
@@ -88,7 +88,7 @@ def screening_log(request, study_code: str):
             "study": study,
             "sites": sites,
             "site": site,
-            "screenings": screenings,
+            "screenings": selectors.with_reason_groups(screenings),
             "counts": selectors.consort_counts(screenings),
             "can_screen": roles.has_role(request.user, roles.SCREENERS),
         },
@@ -147,6 +147,7 @@ def screening_detail(request, study_code: str, pk: int):
             "study": study,
             "screening": screening,
             "criteria": screening.criteria,
+            "converted": enrolment.conversion_notes(screening.values, screening.entered_units),
             "refusal": enrolment_refusal(screening),
             "can_screen": roles.has_role(request.user, roles.SCREENERS),
         },

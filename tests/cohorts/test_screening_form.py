@@ -95,6 +95,8 @@ def test_crp_in_mg_dl_and_pao2_in_kpa_are_converted(client, study, site_a, inves
     assert screening.entered_units["crp_mg_l"] == "mg/dL"
     assert screening.entered_units["pao2_mmhg"] == "kPa"
     assert screening.eligible
+    page = client.get(url(study, f"{screening.pk}/")).content.decode()
+    assert "CRP: 10 mg/dL = 100 mg/L" in page and "PaO2 (arterial blood gas): 8 kPa = 60.005 mmHg" in page
 
 
 def test_crp_just_below_threshold_in_mg_dl_fails(client, study, site_a, investigator):

@@ -79,7 +79,10 @@ def test_consort_counts(client, study, users, log_data):
     for number in ("MI-S0001", "MI-S0002", "MI-S0003", "MI-S0004", "BG-S0001", "BG-S0002"):
         assert number in page
     assert "Evidence of bacterial infection: exclusion applies" in page
-    assert "Written informed consent: missing" in page
+    assert "Missing data: Written informed consent" in page
+    assert counts["ineligible_missing_only"] == 1
+    assert [r["code"] for r in counts["failing_reasons"]] == ["hyperinflammation"]
+    assert [r["code"] for r in counts["missing_reasons"]] == ["written_consent"]
 
 
 def test_filter_by_site(client, study, users, log_data):
