@@ -1,5 +1,6 @@
 """Study set-up for administrators. Patients are enrolled through the screening form, not here."""
 
+from django import forms
 from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
@@ -12,8 +13,17 @@ class ArmInline(admin.TabularInline):
     extra = 0
 
 
+class StudyAdminForm(forms.ModelForm):
+    def clean(self):
+        # Refused in the form, so the change page shows the message instead of a server error (SPEC 5).
+        if self.instance.pk is not None:
+            ensure_unlocked(self.instance)
+        return super().clean()
+
+
 @admin.register(Study)
 class StudyAdmin(SimpleHistoryAdmin):
+    form = StudyAdminForm
     list_display = ("code", "title", "protocol", "follow_up_days", "primary_scale", "is_locked")
     readonly_fields = ("is_locked",)
     inlines = [ArmInline]
