@@ -143,3 +143,14 @@ def test_rescreen_is_linked_and_counted_once(client, study, site_a, investigator
     # the first one cannot be re-screened twice
     response = client.post(url(study), milan_post(site_a, rescreen_of=str(first.pk)))
     assert response.context["form"].has_error("rescreen_of")
+
+
+def test_screening_refused_while_study_locked(client, study, site_a, investigator):
+    client.force_login(investigator)
+    study.is_locked = True
+    study.save()
+    response = client.post(url(study), milan_post(site_a))
+    assert response.status_code == 200
+    assert response.context["form"].has_error("__all__", "study_locked")
+    assert not Screening.objects.exists()
+    assert "Screen a candidate" not in client.get(url(study, "")).content.decode()
