@@ -418,6 +418,20 @@ ARM_TABLE_ENTRIES: dict[str, dict[str, Entry]] = {
             "Where the value comes from", "string", value_labels=(("default", "default"), ("study", "study override"))
         ),
     },
+    "codebook": {
+        "table": Entry("Table (file or sheet name)", "string"),
+        "variable": Entry("Column name", "string"),
+        "label": Entry("Label", "string"),
+        "type": Entry("Type: string, integer, float or boolean", "string"),
+        "unit": Entry("Unit", "string"),
+        "allowed_range": Entry("Allowed (hard) range; values outside are refused at entry", "string"),
+        "soft_range": Entry("Values that needed a confirmation at entry", "string"),
+        "value_labels": Entry("Value labels: code = label, separated by ' | '", "string"),
+        "sav_dta_codes": Entry("Integer codes of coded text in SPSS and Stata files", "string"),
+        "derivation": Entry("Derivation, source or note", "string"),
+        "xpt_dataset": Entry("SAS XPORT dataset name", "string"),
+        "xpt_name": Entry("SAS XPORT variable name", "string"),
+    },
 }
 
 
@@ -515,6 +529,7 @@ def codebook_frame(study: Study, frames: Mapping[str, pd.DataFrame], arm_labels:
     from analysis.datasets import typed_frame
 
     rows = []
+    frames = {**frames, "codebook": pd.DataFrame(columns=CODEBOOK_COLUMNS)}  # it documents itself too
     datasets = short_names(list(frames))
     for table, frame in frames.items():
         entries = entries_for(table, study)

@@ -93,20 +93,23 @@ def release_folder(release: Release) -> Path:
 
 
 def normalise(frame: pd.DataFrame) -> pd.DataFrame:
-    """Plain, stable column types for files: categories and text objects as strings."""
+    """Plain, stable column types for files: categories and text objects as strings, blank text missing."""
     frame = frame.reset_index(drop=True).copy()
     for name in frame.columns:
         column = frame[name]
         if isinstance(column.dtype, pd.CategoricalDtype):
-            frame[name] = column.astype(object).astype("string")
+            column = column.astype(object).astype("string")
         elif column.dtype == object:
             values = column.dropna()
             if values.map(lambda v: isinstance(v, str)).all():
-                frame[name] = column.astype("string")
+                column = column.astype("string")
             elif values.map(lambda v: isinstance(v, bool)).all():
-                frame[name] = column.astype("boolean")
+                column = column.astype("boolean")
             else:
-                frame[name] = pd.to_numeric(column).astype("float64")
+                column = pd.to_numeric(column).astype("float64")
+        if isinstance(column.dtype, pd.StringDtype):
+            column = column.replace("", pd.NA)  # an empty text is a missing value: one empty cell for both
+        frame[name] = column
     return frame
 
 

@@ -1,0 +1,347 @@
+"""Exports of a locked release: one zip per format, built from the release's frozen files only (SPEC 5).
+
+Formats: CSV, XLSX, Parquet, SPSS .sav and Stata .dta (value labels through pyreadstat), SAS XPORT v5 (.xpt,
+readable by pandas.read_sas). The bytes of an export depend only on the release and the format: zip entries carry
+the lock time as their timestamp, in a fixed order and with fixed attributes; the workbook's properties and the
+creation times that SPSS, Stata and SAS writers stamp into their headers are set to the lock time too. So the same
+release exported twice, today or next year on the same software versions, gives the same file and the same SHA-256.
+
+Every zip holds ``<study>_v<N>/``: one file per table (the forms in long format, the derived table, the outcomes,
+the arm tables, the study settings and the codebook), README.md, manifest.json and the figures.
+"""
+
+from __future__ import annotations
+
+import datetime
+import io
+import re
+import tempfile
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+import pyarrow.parquet as pq
+
+from analysis import releases
+from analysis.codebook import SEPARATOR
+from analysis.models import ExportFormat, Release
+
+Progress = Callable[[int], None]
+XLSX_MAX_ROWS = 1_048_575  # per sheet, under the header row
+XPT_MAX_TEXT = 200  # SAS XPORT version 5 character variables
+YES_NO_LABELS = {0: "no", 1: "yes"}
+EXTENSIONS = {fmt: fmt for fmt in ExportFormat.values}
+
+
+def export_name(release: Release, fmt: str) -> str:
+    return f"{release.study.code}_v{release.version}_{fmt}.zip"
+
+
+# --------------------------------------------------------------------------------------------
+# Deterministic zip
+# --------------------------------------------------------------------------------------------
+
+
+class DeterministicZip:
+    """A zip whose bytes depend only on the entries written (name, content) and the fixed timestamp."""
+
+    def __init__(self, target, when: datetime.datetime):
+        self.zip = zipfile.ZipFile(target, "w")
+        utc = when.astimezone(datetime.UTC)
+        self.date_time = (max(utc.year, 1980), utc.month, utc.day, utc.hour, utc.minute, utc.second)
+
+    def write(self, name: str, content: bytes, compress: bool = True) -> None:
+        info = zipfile.ZipInfo(name, date_time=self.date_time)
+        info.create_system = 3  # unix, whatever the platform
+        info.external_attr = 0o100444 << 16  # a read-only regular file
+        info.compress_type = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
+        # Level 1: CSV of a million patient-days compresses about as well as at level 6, several times faster.
+        self.zip.writestr(info, content, compresslevel=1 if compress else None)
+
+    def close(self) -> None:
+        self.zip.close()
+
+
+def _rezip(content: bytes, when: datetime.datetime, fix: Callable[[str, bytes], bytes] | None = None) -> bytes:
+    """Rewrite a zip-based file (XLSX) with fixed timestamps and attributes, in its own entry order."""
+    out = io.BytesIO()
+    source = zipfile.ZipFile(io.BytesIO(content))
+    target = DeterministicZip(out, when)
+    for info in source.infolist():
+        data = source.read(info.filename)
+        target.write(info.filename, fix(info.filename, data) if fix else data)
+    target.close()
+    return out.getvalue()
+
+
+# --------------------------------------------------------------------------------------------
+# Reading the frozen release
+# --------------------------------------------------------------------------------------------
+
+
+class FrozenRelease:
+    """The files of a release as written at lock time; nothing here reads the live database tables."""
+
+    def __init__(self, release: Release):
+        self.release = release
+        self.folder = releases.release_folder(release)
+        self.prefix = f"{release.study.code}_v{release.version}/"
+        self.when = release.locked_at
+        self._codebook: pd.DataFrame | None = None
+
+    def arrow(self, table: str) -> pa.Table:
+        return pq.read_table(self.folder / releases.table_path(table))
+
+    def frame(self, table: str) -> pd.DataFrame:
+        return self.arrow(table).to_pandas()
+
+    def raw(self, relative: str) -> bytes:
+        return (self.folder / relative).read_bytes()
+
+    @property
+    def codebook(self) -> pd.DataFrame:
+        if self._codebook is None:
+            self._codebook = self.frame("codebook")
+        return self._codebook
+
+    def columns(self, table: str) -> pd.DataFrame:
+        """Codebook rows of one table, indexed by variable."""
+        book = self.codebook
+        return book.loc[book["table"].eq(table)].set_index("variable")
+
+    def extra_files(self) -> list[str]:
+        """README, manifest and figures, copied into every export as they are."""
+        figures = sorted(item["path"] for item in self.release.manifest["files"] if item["path"].startswith("figures/"))
+        return ["README.md", releases.MANIFEST, *figures]
+
+
+# --------------------------------------------------------------------------------------------
+# Formats
+# --------------------------------------------------------------------------------------------
+
+
+def csv_bytes(table: pa.Table) -> bytes:
+    """CSV with a header; missing values are empty cells, text quoted only when needed, true/false."""
+    buffer = io.BytesIO()
+    # pyarrow quotes every header name; snake_case names need no quotes, so the header is written here.
+    buffer.write((",".join(table.column_names) + "\n").encode())
+    pa_csv.write_csv(table, buffer, pa_csv.WriteOptions(include_header=False, quoting_style="needed"))
+    return buffer.getvalue()
+
+
+def _sheet_value(value):
+    if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
+        return None
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def xlsx_bytes(frozen: FrozenRelease, progress: Progress) -> bytes:
+    """One workbook, one sheet per table (a table longer than a sheet continues on <table>_2, ...)."""
+    from openpyxl import Workbook
+
+    workbook = Workbook(write_only=True)
+    when = frozen.when.astimezone(datetime.UTC).replace(tzinfo=None)
+    workbook.properties.creator = "Study eCRF"
+    workbook.properties.created = when
+    workbook.properties.title = f"{frozen.release.study.code} release v{frozen.release.version}"
+    tables = releases.EXPORT_TABLES
+    for index, table in enumerate(tables):
+        frame = frozen.frame(table)
+        columns = list(frame.columns)
+        rows = frame.astype(object).to_numpy()
+        for part, start in enumerate(range(0, max(len(rows), 1), XLSX_MAX_ROWS)):
+            sheet = workbook.create_sheet(table if part == 0 else f"{table}_{part + 1}"[:31])
+            sheet.append(columns)
+            for row in rows[start : start + XLSX_MAX_ROWS]:
+                sheet.append([_sheet_value(v) for v in row])
+        progress(10 + 80 * (index + 1) // len(tables))
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    stamp = when.strftime("%Y-%m-%dT%H:%M:%SZ").encode()
+
+    def fix(name: str, data: bytes) -> bytes:
+        if name == "docProps/core.xml":  # openpyxl stamps the save time as "modified"
+            return re.sub(rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)", rb"\g<1>" + stamp + rb"\g<2>", data)
+        return data
+
+    return _rezip(buffer.getvalue(), frozen.when, fix)
+
+
+def _codes(text) -> dict[int, str]:
+    """'1 = room_air | 2 = hfnc' -> {1: 'room_air', 2: 'hfnc'}."""
+    if text is None or text is pd.NA or text == "":
+        return {}
+    pairs = (item.split(" = ", 1) for item in str(text).split(SEPARATOR))
+    return {int(number): code for number, code in pairs}
+
+
+def _labels(text) -> dict[str, str]:
+    if text is None or text is pd.NA or text == "":
+        return {}
+    pairs = (item.split(" = ", 1) for item in str(text).split(SEPARATOR))
+    return dict(pairs)
+
+
+def statistical_frame(frozen: FrozenRelease, table: str, numeric_codes: bool) -> tuple[pd.DataFrame, dict, dict]:
+    """The table for SPSS/Stata/SAS: numbers as doubles (missing = system missing), booleans 0/1, and with
+    ``numeric_codes`` coded text as integers 1..k. Returns the frame, value labels and variable labels."""
+    frame = frozen.frame(table)
+    book = frozen.columns(table)
+    out, value_labels, variable_labels = {}, {}, {}
+    for name in frame.columns:
+        column = frame[name]
+        info = book.loc[name]
+        variable_labels[name] = str(info["label"])
+        if info["type"] == "boolean":
+            out[name] = column.astype("Float64").astype("float64")
+            value_labels[name] = dict(YES_NO_LABELS)
+        elif info["type"] in {"integer", "float"}:
+            out[name] = pd.to_numeric(column).astype("Float64").astype("float64")
+            labels = _labels(info["value_labels"])
+            if labels:
+                value_labels[name] = {int(code): label for code, label in labels.items()}
+        elif numeric_codes and _codes(info["sav_dta_codes"]):
+            codes = _codes(info["sav_dta_codes"])
+            labels = _labels(info["value_labels"])
+            number = {code: n for n, code in codes.items()}
+            out[name] = column.astype(object).map(number).astype("float64")
+            value_labels[name] = {n: labels.get(code, code) for n, code in codes.items()}
+        else:
+            out[name] = column.astype(object).where(column.notna(), "").astype(str)
+    return pd.DataFrame(out, columns=list(frame.columns)), value_labels, variable_labels
+
+
+def _write_with(writer: Callable[[str], None]) -> bytes:
+    with tempfile.TemporaryDirectory() as folder:
+        path = str(Path(folder) / "out")
+        writer(path)
+        return Path(path).read_bytes()
+
+
+def _fix_sav(content: bytes, when: datetime.datetime) -> bytes:
+    # SPSS header: creation date (9 bytes, "dd Mon yy") and time (8 bytes) at offsets 84 and 93 after the
+    # 4-byte record type, product name (60), layout code, case size, compression, weight index (4 each), cases (4)
+    # and bias (8): bytes 92-108.
+    utc = when.astimezone(datetime.UTC)
+    stamp = utc.strftime("%d %b %y").encode() + utc.strftime("%H:%M:%S").encode()
+    return content[:92] + stamp + content[109:]
+
+
+def _fix_dta(content: bytes, when: datetime.datetime) -> bytes:
+    stamp = when.astimezone(datetime.UTC).strftime("%d %b %Y %H:%M").encode()
+    return re.sub(
+        rb"<timestamp>.[^<]*</timestamp>",
+        b"<timestamp>" + bytes([len(stamp)]) + stamp + b"</timestamp>",
+        content,
+        count=1,
+        flags=re.S,
+    )
+
+
+def _fix_xpt(content: bytes, when: datetime.datetime) -> bytes:
+    stamp = when.astimezone(datetime.UTC).strftime("%d%b%y:%H:%M:%S").upper().encode()
+    end = content.find(b"HEADER RECORD*******OBS     HEADER RECORD")
+    head = re.sub(rb"\d\d[A-Z]{3}\d\d:\d\d:\d\d:\d\d", stamp, content[:end])
+    return head + content[end:]
+
+
+def sav_bytes(frozen: FrozenRelease, table: str) -> bytes:
+    import pyreadstat
+
+    frame, values, labels = statistical_frame(frozen, table, numeric_codes=True)
+    content = _write_with(
+        lambda path: pyreadstat.write_sav(
+            frame,
+            path,
+            file_label=f"{frozen.release.study.code} v{frozen.release.version} {table}"[:64],
+            column_labels=labels,
+            variable_value_labels=values,
+        )
+    )
+    return _fix_sav(content, frozen.when)
+
+
+def dta_bytes(frozen: FrozenRelease, table: str) -> bytes:
+    import pyreadstat
+
+    frame, values, labels = statistical_frame(frozen, table, numeric_codes=True)
+    labels = {name: label[:80] for name, label in labels.items()}
+    content = _write_with(
+        lambda path: pyreadstat.write_dta(
+            frame,
+            path,
+            file_label=f"{frozen.release.study.code} v{frozen.release.version} {table}"[:80],
+            column_labels=labels,
+            variable_value_labels=values,
+        )
+    )
+    return _fix_dta(content, frozen.when)
+
+
+def xpt_bytes(frozen: FrozenRelease, table: str) -> bytes:
+    import pyreadstat
+
+    frame, _, _ = statistical_frame(frozen, table, numeric_codes=False)
+    book = frozen.columns(table)
+    short = {name: str(book.loc[name, "xpt_name"]) for name in frame.columns}
+    for name in frame.columns:
+        if frame[name].dtype == object:
+            frame[name] = frame[name].str.slice(0, XPT_MAX_TEXT)
+    frame = frame.rename(columns=short)
+    dataset = str(book["xpt_dataset"].iloc[0]) if len(book) else table[:8]
+    content = _write_with(
+        lambda path: pyreadstat.write_xport(
+            frame,
+            path,
+            file_label=f"{frozen.release.study.code} v{frozen.release.version}"[:40],
+            column_labels={short[name]: name[:40] for name in short},
+            table_name=dataset.upper(),
+            file_format_version=5,
+        )
+    )
+    return _fix_xpt(content, frozen.when)
+
+
+PER_TABLE = {
+    ExportFormat.CSV: (".csv", lambda frozen, table: csv_bytes(frozen.arrow(table)), True),
+    ExportFormat.PARQUET: (".parquet", lambda frozen, table: frozen.raw(releases.table_path(table)), False),
+    ExportFormat.SAV: (".sav", sav_bytes, True),
+    ExportFormat.DTA: (".dta", dta_bytes, True),
+    ExportFormat.XPT: (".xpt", xpt_bytes, True),
+}
+
+
+def write_export(release: Release, fmt: str, target, progress: Progress | None = None) -> None:
+    """Write the zip of ``release`` in ``fmt`` to ``target`` (a path or a binary file object)."""
+    if fmt not in ExportFormat.values:
+        raise ValueError(f"unknown export format {fmt!r}")
+    progress = progress or (lambda percent: None)
+    frozen = FrozenRelease(release)
+    archive = DeterministicZip(target, frozen.when)
+    try:
+        if fmt == ExportFormat.XLSX:
+            name = f"{frozen.prefix}{release.study.code}_v{release.version}.xlsx"
+            archive.write(name, xlsx_bytes(frozen, progress), compress=False)
+        else:
+            suffix, build, compress = PER_TABLE[fmt]
+            tables = releases.EXPORT_TABLES
+            for index, table in enumerate(tables):
+                archive.write(f"{frozen.prefix}{table}{suffix}", build(frozen, table), compress=compress)
+                progress(5 + 90 * (index + 1) // len(tables))
+        for relative in frozen.extra_files():
+            archive.write(f"{frozen.prefix}{relative}", frozen.raw(relative))
+    finally:
+        archive.close()
+    progress(100)
+
+
+def export_bytes(release: Release, fmt: str) -> bytes:
+    buffer = io.BytesIO()
+    write_export(release, fmt, buffer)
+    return buffer.getvalue()
