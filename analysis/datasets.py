@@ -225,6 +225,17 @@ class Results:
         shown.update({f"ordinal_d{day}": table.wide for day, table in self.ordinal.items()})
         return shown
 
+    def display_payload(self) -> dict[str, dict[str, Any]]:
+        """The display tables as plain lists (JSON for releases, the same structure for live pages)."""
+        return {
+            name: {
+                "index": [list(i) if isinstance(i, tuple) else [i] for i in table.index],
+                "columns": list(table.columns),
+                "rows": table.astype(str).to_numpy().tolist(),
+            }
+            for name, table in self.display_tables().items()
+        }
+
 
 def analysis_inputs(frames: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
     """The input frames of analysis.outcomes (its ``patient_id`` is our participant id)."""

@@ -146,15 +146,7 @@ def sha256_file(path: Path) -> str:
 
 
 def _display_json(results: datasets.Results) -> bytes:
-    shown = {
-        name: {
-            "index": [list(i) if isinstance(i, tuple) else [i] for i in table.index],
-            "columns": list(table.columns),
-            "rows": table.astype(str).to_numpy().tolist(),
-        }
-        for name, table in results.display_tables().items()
-    }
-    return (json.dumps(shown, indent=1, sort_keys=True, ensure_ascii=False) + "\n").encode()
+    return (json.dumps(results.display_payload(), indent=1, sort_keys=True, ensure_ascii=False) + "\n").encode()
 
 
 def figure_bytes(results: datasets.Results, name: str, fmt: str) -> bytes | None:

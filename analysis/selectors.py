@@ -1,0 +1,213 @@
+"""Reads of the analysis pages: releases of a study, their frozen files, live results, export jobs.
+
+Statisticians see locked releases only; investigators see live data of their own sites (marked "not locked") and
+the releases; data managers see everything. A study or job the user may not see is a 404.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+from django.core.cache import cache
+from django.db.models import QuerySet
+from django.http import Http404
+from django.utils import timezone
+
+from analysis import datasets, releases
+from analysis.models import ExportJob, Release
+from cohorts import roles
+from cohorts import selectors as cohort_selectors
+from cohorts.models import Study
+
+LIVE_CACHE_SECONDS = 60
+
+
+def can_see_live(user) -> bool:
+    return roles.has_role(user, roles.ANALYSIS_READERS - {roles.STATISTICIAN})
+
+
+def can_download(user) -> bool:
+    return roles.has_role(user, roles.RELEASE_DOWNLOADERS)
+
+
+def releases_of(study: Study) -> QuerySet[Release]:
+    return study.releases.select_related("locked_by", "unlocked_by").order_by("-version")
+
+
+def get_release(study: Study, version) -> Release:
+    try:
+        return releases_of(study).get(version=int(version))
+    except (Release.DoesNotExist, ValueError, TypeError):
+        raise Http404("No such release.") from None
+
+
+def current_release(study: Study) -> Release | None:
+    return releases_of(study).first()
+
+
+def export_jobs(release: Release) -> QuerySet[ExportJob]:
+    return release.exports.select_related("requested_by").order_by("-created_at")
+
+
+def get_export_job(user, pk) -> ExportJob:
+    """An export job of a study the user sees (downloaders see every study's releases)."""
+    try:
+        return ExportJob.objects.select_related("release__study", "requested_by").get(
+            pk=pk, release__study__in=cohort_selectors.studies_for_user(user)
+        )
+    except (ExportJob.DoesNotExist, ValueError, TypeError):
+        raise Http404("No such export.") from None
+
+
+# --------------------------------------------------------------------------------------------
+# What the analysis page shows
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Analysis:
+    """The tables of one data set (a release, or live data) in the form the page shows them."""
+
+    live: bool
+    release: Release | None
+    display: dict[str, dict[str, Any]]
+    km_summary: pd.DataFrame
+    logrank: pd.DataFrame
+    cox: pd.DataFrame
+    computed_at: Any = None
+    sites: list[str] | None = None
+
+    @property
+    def patients(self) -> int:
+        rows = self.km_summary.loc[self.km_summary["endpoint"].eq("os")]
+        return int(rows["n"].sum()) if len(rows) else 0
+
+
+def release_analysis(release: Release) -> Analysis:
+    folder = releases.release_folder(release)
+    return Analysis(
+        live=False,
+        release=release,
+        display=json.loads((folder / "results/display.json").read_text()),
+        km_summary=releases.read_table(folder, "km_summary"),
+        logrank=releases.read_table(folder, "logrank"),
+        cox=releases.read_table(folder, "cox"),
+    )
+
+
+def _live_sites(user, study: Study):
+    if roles.has_role(user, roles.ALL_SITES):
+        return None
+    return cohort_selectors.sites_for_user(user).filter(studies=study).order_by("code")
+
+
+def live_results(user, study: Study) -> tuple[datasets.Results, Any, list[str] | None]:
+    """Results of the live data at the user's sites, cached briefly: the page and its figures share one run."""
+    sites = _live_sites(user, study)
+    codes = None if sites is None else [s.code for s in sites]
+    key = f"analysis-live:{study.pk}:{','.join(codes) if codes is not None else '*'}"
+    cached = cache.get(key)
+    if cached is None:
+        frames = datasets.study_frames(study, sites)
+        cached = (datasets.compute_results(frames), timezone.now())
+        cache.set(key, cached, LIVE_CACHE_SECONDS)
+    return cached[0], cached[1], codes
+
+
+def live_analysis(user, study: Study) -> Analysis:
+    results, computed_at, codes = live_results(user, study)
+    return Analysis(
+        live=True,
+        release=None,
+        display=results.display_payload(),
+        km_summary=results.km_summary,
+        logrank=results.logrank,
+        cox=results.cox,
+        computed_at=computed_at,
+        sites=codes,
+    )
+
+
+def live_figure(user, study: Study, name: str, fmt: str) -> bytes | None:
+    results, _, _ = live_results(user, study)
+    return releases.figure_bytes(results, name, fmt)
+
+
+def release_figure(release: Release, name: str, fmt: str) -> bytes | None:
+    try:
+        return releases.release_file(release, f"figures/{name}.{fmt}").read_bytes()
+    except FileNotFoundError:
+        return None
+
+
+# --------------------------------------------------------------------------------------------
+# Survival results as rows a page can print
+# --------------------------------------------------------------------------------------------
+
+
+def _pct(value) -> str:
+    return "" if pd.isna(value) else f"{100 * float(value):.0f}%"
+
+
+def _num(value, digits: int = 2) -> str:
+    return "" if pd.isna(value) else f"{float(value):.{digits}f}"
+
+
+def _p(value) -> str:
+    if pd.isna(value):
+        return ""
+    return "< 0.001" if float(value) < 0.001 else f"{float(value):.3f}"
+
+
+def survival_sections(analysis: Analysis) -> list[dict[str, Any]]:
+    """Per endpoint: KM rows (survival at day 21 with 95% CI, at risk), log-rank tests and Cox hazard ratios."""
+    sections = []
+    for endpoint, label in datasets.ENDPOINTS.items():
+        km = analysis.km_summary.loc[analysis.km_summary["endpoint"].eq(endpoint)]
+        at_risk = [c for c in km.columns if c.startswith("at_risk_d")]
+        tests = analysis.logrank.loc[analysis.logrank["endpoint"].eq(endpoint)]
+        cox = analysis.cox.loc[analysis.cox["endpoint"].eq(endpoint)]
+        sections.append(
+            {
+                "endpoint": endpoint,
+                "label": label,
+                "risk_days": [c.removeprefix("at_risk_d") for c in at_risk],
+                "rows": [
+                    {
+                        "arm": row["arm_label"],
+                        "n": row["n"],
+                        "events": row["events"],
+                        "survival": _pct(row["survival"]),
+                        "ci": "" if pd.isna(row["ci_lower"]) else f"{_pct(row['ci_lower'])}-{_pct(row['ci_upper'])}",
+                        "at_risk": [row[c] for c in at_risk],
+                    }
+                    for _, row in km.iterrows()
+                ],
+                "tests": [
+                    {
+                        "what": "all arms"
+                        if row["comparison"] == "overall"
+                        else f"{row['group_a']} vs {row['group_b']}",
+                        "statistic": _num(row["test_statistic"]),
+                        "p": _p(row["p_value"]),
+                        "note": "" if pd.isna(row["note"]) else row["note"],
+                    }
+                    for _, row in tests.iterrows()
+                ],
+                "cox": [
+                    {
+                        "arm": row["arm_label"],
+                        "reference": row["reference"],
+                        "hr": _num(row["hr"]),
+                        "ci": f"{_num(row['ci_lower'])}-{_num(row['ci_upper'])}" if not pd.isna(row["hr"]) else "",
+                        "p": _p(row["p_value"]),
+                        "note": "" if pd.isna(row["note"]) else row["note"],
+                    }
+                    for _, row in cox.iterrows()
+                ],
+            }
+        )
+    return sections

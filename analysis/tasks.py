@@ -1,0 +1,12 @@
+"""Celery tasks of the analysis app: thin, take ids, idempotent (DESIGN.md)."""
+
+from celery import shared_task
+
+from analysis import services
+
+
+@shared_task(name="analysis.export_release", acks_late=True, soft_time_limit=25 * 60, time_limit=30 * 60)
+def export_release(job_id: int) -> str:
+    """Build the zip of one export job; a rerun reuses the finished file."""
+    job = services.export_run(job_id=job_id)
+    return job.sha256

@@ -1,0 +1,235 @@
+"""Thin views of the analysis app: analysis page, figures, releases (lock, unlock, files), exports."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import FileResponse, Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from analysis import plots, releases, selectors, services
+from analysis.forms import ExportForm, ReasonForm
+from analysis.models import ExportStatus
+from cohorts import roles
+from cohorts import selectors as cohort_selectors
+
+CONTENT_TYPES = {"png": "image/png", "svg": "image/svg+xml"}
+TABLES = [
+    ("ordinal_d0", "Clinical status on day 0"),
+    ("ordinal_d7", "Clinical status on day 7"),
+    ("ordinal_d21", "Clinical status on day 21"),
+    ("baseline", "Baseline characteristics"),
+    ("adverse_events", "Adverse events"),
+]
+
+
+def _display_tables(analysis) -> list[dict]:
+    if analysis is None:
+        return []
+    blocks = []
+    for name, title in TABLES:
+        table = analysis.display.get(name)
+        if table is None:
+            continue
+        rows = [{"index": index, "cells": cells} for index, cells in zip(table["index"], table["rows"], strict=True)]
+        blocks.append({"name": name, "title": title, "table": table, "rows": rows})
+    return blocks
+
+
+@roles.role_required(roles.ANALYSIS_READERS)
+def analysis_page(request, study_code: str):
+    study = cohort_selectors.get_study_for_user(request.user, study_code)
+    can_live = selectors.can_see_live(request.user)
+    release_list = list(selectors.releases_of(study))
+    wanted = request.GET.get("version")
+    release = None
+    if wanted:
+        release = next((r for r in release_list if str(r.version) == wanted), None)
+        if release is None:
+            raise Http404("No such release.")
+    elif request.GET.get("data") != "live" or not can_live:
+        release = release_list[0] if release_list else None
+    if release is not None:
+        analysis = selectors.release_analysis(release)
+    elif can_live:
+        analysis = selectors.live_analysis(request.user, study)
+    else:
+        analysis = None  # a statistician before the first lock
+    return render(
+        request,
+        "analysis/analysis.html",
+        {
+            "study": study,
+            "analysis": analysis,
+            "releases": release_list,
+            "can_live": can_live,
+            "can_download": selectors.can_download(request.user),
+            "figures": releases.FIGURES,
+            "survival": selectors.survival_sections(analysis) if analysis else [],
+            "display_tables": _display_tables(analysis),
+        },
+    )
+
+
+@roles.role_required(roles.ANALYSIS_READERS)
+def figure(request, study_code: str, name: str, fmt: str):
+    study = cohort_selectors.get_study_for_user(request.user, study_code)
+    if name not in releases.FIGURES or fmt not in plots.FORMATS:
+        raise Http404("No such figure.")
+    version = request.GET.get("version")
+    if version:
+        content = selectors.release_figure(selectors.get_release(study, version), name, fmt)
+    elif selectors.can_see_live(request.user):
+        content = selectors.live_figure(request.user, study, name, fmt)
+    else:
+        raise PermissionDenied("Statisticians see locked releases only.")
+    if content is None:
+        raise Http404("Nothing to plot yet.")
+    response = HttpResponse(content, content_type=CONTENT_TYPES[fmt])
+    response["Cache-Control"] = "private, max-age=60" if not version else "private, max-age=86400"
+    return response
+
+
+# --------------------------------------------------------------------------------------------
+# Releases: list, lock, unlock, files
+# --------------------------------------------------------------------------------------------
+
+
+def _lock_forms(study, data=None, which: str | None = None) -> dict:
+    lock_form = ReasonForm(
+        data if which == "lock" else None, action=reverse("release_lock", args=[study.code]), button="Lock and release"
+    )
+    unlock_form = ReasonForm(
+        data if which == "unlock" else None, action=reverse("release_unlock", args=[study.code]), button="Unlock"
+    )
+    return {"lock_form": lock_form, "unlock_form": unlock_form}
+
+
+def _releases_page(request, study, status: int = 200, **forms):
+    context = {
+        "study": study,
+        "releases": selectors.releases_of(study),
+        "can_lock": roles.has_role(request.user, roles.LOCKERS),
+        "can_download": selectors.can_download(request.user),
+        "export_forms": forms.pop("export_forms", {}),
+        **_lock_forms(study),
+        **forms,
+    }
+    return render(request, "analysis/releases.html", context, status=status)
+
+
+@roles.role_required(roles.RELEASE_DOWNLOADERS | roles.LOCKERS)
+def releases_page(request, study_code: str):
+    study = cohort_selectors.get_study_for_user(request.user, study_code)
+    return _releases_page(request, study)
+
+
+def _reason_action(request, study_code: str, which: str):
+    study = cohort_selectors.get_study_for_user(request.user, study_code)
+    forms = _lock_forms(study, request.POST, which)
+    form = forms[f"{which}_form"]
+    if form.is_valid():
+        service = releases.release_lock if which == "lock" else releases.release_unlock
+        try:
+            release = service(study=study, user=request.user, reason=form.cleaned_data["reason"])
+        except ValidationError as error:
+            form.add_error(None, error)  # an error dict ({"reason": ...}) lands next to its field
+        else:
+            if which == "lock":
+                messages.success(request, f"Locked: release v{release.version} is frozen with its manifest.")
+            else:
+                messages.success(request, "Unlocked: data can be changed again; the next lock is a new version.")
+            return redirect("releases", study.code)
+    study.refresh_from_db()
+    return _releases_page(request, study, **forms)
+
+
+@require_POST
+@roles.role_required(roles.LOCKERS)
+def lock(request, study_code: str):
+    return _reason_action(request, study_code, "lock")
+
+
+@require_POST
+@roles.role_required(roles.LOCKERS)
+def unlock(request, study_code: str):
+    return _reason_action(request, study_code, "unlock")
+
+
+@roles.role_required(roles.RELEASE_DOWNLOADERS)
+def release_detail(request, study_code: str, version: int):
+    study = cohort_selectors.get_study_for_user(request.user, study_code)
+    release = selectors.get_release(study, version)
+    return render(
+        request,
+        "analysis/release_detail.html",
+        {
+            "study": study,
+            "release": release,
+            "verification": releases.release_verify(release),
+            "jobs": selectors.export_jobs(release),
+            "export_form": ExportForm(action=reverse("export_request", args=[study.code, release.version])),
+        },
+    )
+
+
+@roles.role_required(roles.RELEASE_DOWNLOADERS)
+def release_file(request, study_code: str, version: int, path: str):
+    study = cohort_selectors.get_study_for_user(request.user, study_code)
+    release = selectors.get_release(study, version)
+    try:
+        location = releases.release_file(release, path)
+        handle = open(location, "rb")  # noqa: SIM115 - FileResponse closes it
+    except (FileNotFoundError, OSError):
+        raise Http404("No such file in this release.") from None
+    return FileResponse(handle, as_attachment=True, filename=f"{study.code}_v{release.version}_{Path(path).name}")
+
+
+# --------------------------------------------------------------------------------------------
+# Exports
+# --------------------------------------------------------------------------------------------
+
+
+@require_POST
+@roles.role_required(roles.RELEASE_DOWNLOADERS)
+def export_request(request, study_code: str, version: int):
+    study = cohort_selectors.get_study_for_user(request.user, study_code)
+    release = selectors.get_release(study, version)
+    form = ExportForm(request.POST, action=request.path)
+    if form.is_valid():
+        try:
+            job = services.export_request(release=release, fmt=form.cleaned_data["format"], user=request.user)
+        except ValidationError as error:
+            form.add_error("format", error)
+        else:
+            return redirect("export_status", job.pk)
+    return render(
+        request,
+        "analysis/release_detail.html",
+        {
+            "study": study,
+            "release": release,
+            "verification": releases.release_verify(release),
+            "jobs": selectors.export_jobs(release),
+            "export_form": form,
+        },
+    )
+
+
+@roles.role_required(roles.RELEASE_DOWNLOADERS)
+def export_status(request, pk: int):
+    job = selectors.get_export_job(request.user, pk)
+    template = "analysis/_export_progress.html" if request.htmx else "analysis/export_status.html"
+    return render(request, template, {"job": job, "study": job.release.study, "done": ExportStatus.DONE})
+
+
+@roles.role_required(roles.RELEASE_DOWNLOADERS)
+def export_download(request, pk: int):
+    job = selectors.get_export_job(request.user, pk)
+    if job.status != ExportStatus.DONE or not job.file_path or not Path(job.file_path).exists():
+        raise Http404("This export is not ready.")
+    return FileResponse(open(job.file_path, "rb"), as_attachment=True, filename=Path(job.file_path).name)
