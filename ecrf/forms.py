@@ -9,7 +9,7 @@ record. The forms never save: the view hands `entry()` to a service.
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from crispy_forms.bootstrap import AppendedText
@@ -206,9 +206,7 @@ class RecordForm(forms.ModelForm):
             unit = data.get(unit_field) or canonical_unit(quantity)
             raw = data.get(name)
             if raw is not None:
-                places = self.model._meta.get_field(name).decimal_places
-                canonical = Decimal(repr(to_canonical(quantity, raw, unit)))
-                values[name] = canonical.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+                values[name] = _to_canonical(quantity, raw, unit, self.model._meta.get_field(name).decimal_places)
             values[unit_field] = unit
         return values
 
@@ -298,6 +296,22 @@ class RecordForm(forms.ModelForm):
         if f"confirm_{name}" in self.fields:
             items.append(Div(Field(f"confirm_{name}"), css_class="confirm-box"))
         return items
+
+
+def _to_canonical(quantity: str, value: Decimal, unit: str, places: int) -> Decimal:
+    """The typed value in the canonical unit, rounded as the column stores it (20 kPa -> 150.0 mmHg).
+
+    Multiplied in decimal by the factor of cohorts/units.py, so no digit is lost and an absurd value such
+    as 1e400 stays a number (refused by the range check) instead of overflowing a float.
+    """
+    if unit == canonical_unit(quantity):
+        canonical = value
+    else:
+        canonical = value * Decimal(repr(to_canonical(quantity, Decimal(1), unit)))
+    try:
+        return canonical.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+    except InvalidOperation:  # more digits than decimal's context holds: far outside any plausible range
+        return canonical
 
 
 def _short_label(label: str) -> str:

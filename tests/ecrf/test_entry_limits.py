@@ -199,3 +199,14 @@ def test_site_uln_prefilled_and_stored(nurse, patient_a):
     data = day_post(labs={"ast_u_l": "150", "ast_uln_u_l": "35", "alt_uln_u_l": "40"})
     assert nurse.post(day_url(patient_a, 1), data).status_code == 302
     assert LabResult.objects.get().ast_uln_u_l == Decimal("35")
+
+
+@pytest.mark.parametrize("unit", ["mmHg", "kPa"])
+@pytest.mark.parametrize("typed", ["1e400", "99999999999999999999999999999999"])
+def test_absurd_numbers_are_refused_not_a_server_error(nurse, patient_a, unit, typed):
+    response = nurse.post(day_url(patient_a, 1), day_post(labs={"pao2_mmhg": typed, "pao2_entered_unit": unit}))
+    assert response.status_code == 200
+    assert errors_of(response, "labs") == {"pao2_mmhg": ["pao2_mmhg.hard_max"]}
+    response = nurse.post(day_url(patient_a, 1), day_post(vitals={"temperature_c": typed}))
+    assert errors_of(response, "vitals") == {"temperature_c": ["temperature_c.hard_max"]}
+    assert not LabResult.objects.exists() and not VitalSigns.objects.exists()
