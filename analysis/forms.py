@@ -30,4 +30,4 @@ class ExportForm(forms.Form):
         self.helper = FormHelper()
         self.helper.form_action = action
         self.helper.form_class = "d-flex gap-2 align-items-end"
-        self.helper.add_input(Submit("submit", "Export", css_class="btn-outline-primary"))
+        self.helper.add_input(Submit("submit", "Export"))

@@ -1,0 +1,175 @@
+"""The analysis, releases and export pages as their users meet them."""
+
+import pytest
+
+from analysis import exports, releases, tasks
+from analysis.models import ExportJob, Release
+from cohorts.models import Study
+from tests.analysis import release_data
+
+
+@pytest.fixture
+def cohort(study, site_a, site_b, arms, patient_a, patient_b, users, settings, tmp_path, monkeypatch):
+    release_data.use_release_root(settings, tmp_path)
+    release_data.quick_figures(monkeypatch)
+    return release_data.populate(study, site_a, site_b, arms, patient_a, patient_b)
+
+
+def page(client, user, url, **kwargs):
+    client.force_login(user)
+    response = client.get(url, **kwargs)
+    assert response.status_code == 200, response.content[:500]
+    return response.content.decode()
+
+
+def test_investigator_sees_live_data_of_own_sites_marked_not_locked(client, study, users, cohort):
+    html = page(client, users["investigator"], f"/studies/{study.code}/analysis/")
+    assert "NOT LOCKED" in html and "your site MI" in html
+    assert "(n=1)" in html  # one patient per arm at site MI; site BG's patients are not counted
+    assert "Clinical status on day 21" in html and "Adverse events" in html
+
+
+def test_statistician_sees_locked_releases_only(client, study, users, cohort):
+    html = page(client, users["statistician"], f"/studies/{study.code}/analysis/")
+    assert "No locked release" in html and "NOT LOCKED" not in html
+    html = page(client, users["statistician"], f"/studies/{study.code}/analysis/?data=live")
+    assert "NOT LOCKED" not in html
+    client.force_login(users["statistician"])
+    assert client.get(f"/studies/{study.code}/analysis/figures/km_os.png").status_code == 403
+    release_data.lock(study, users["data_manager"])
+    html = page(client, users["statistician"], f"/studies/{study.code}/analysis/")
+    assert "Locked release v1" in html and "database lock for the day-21 analysis" in html
+    assert "(n=2)" in html  # every site in the release
+
+
+def test_data_manager_locks_with_a_reason_shown_next_to_the_field(client, study, users, cohort):
+    client.force_login(users["data_manager"])
+    response = client.post(f"/studies/{study.code}/releases/lock/", {"reason": "  "})
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Give a reason for locking the study." in html and "is-invalid" in html
+    assert not Study.objects.get(pk=study.pk).is_locked
+    response = client.post(f"/studies/{study.code}/releases/lock/", {"reason": "day-21 lock"}, follow=True)
+    assert "Locked: release v1 is frozen" in response.content.decode()
+    assert Study.objects.get(pk=study.pk).is_locked
+    response = client.post(f"/studies/{study.code}/releases/unlock/", {"reason": ""})
+    assert "Give a reason for unlocking the study." in response.content.decode()
+    response = client.post(f"/studies/{study.code}/releases/unlock/", {"reason": "query at MI"}, follow=True)
+    assert "Unlocked" in response.content.decode()
+    response = client.post(f"/studies/{study.code}/releases/unlock/", {"reason": "again"})
+    assert "The study is not locked." in response.content.decode()
+
+
+def test_releases_page_lists_versions_and_is_pinned(client, study, users, cohort, django_assert_max_num_queries):
+    release_data.lock(study, users["data_manager"])
+    releases.release_unlock(study=study, user=users["data_manager"], reason="late lab results")
+    release_data.lock(study, users["data_manager"], reason="relock")
+    client.force_login(users["statistician"])
+    with django_assert_max_num_queries(8):
+        html = client.get(f"/studies/{study.code}/releases/").content.decode()
+    assert "v1" in html and "v2" in html and "late lab results" in html and "relock" in html
+    assert "Lock the study" not in html and "Unlock the study" not in html  # statisticians do not lock
+
+
+def test_release_page_verifies_the_manifest_and_serves_its_files(
+    client, study, users, cohort, django_assert_max_num_queries
+):
+    release = release_data.lock(study, users["data_manager"])
+    client.force_login(users["statistician"])
+    with django_assert_max_num_queries(8):
+        html = client.get(f"/studies/{study.code}/releases/v1/").content.decode()
+    assert "every SHA-256 matches" in html and release.manifest["files"][0]["sha256"] in html
+    response = client.get(f"/studies/{study.code}/releases/v1/files/data/patients.parquet")
+    assert (
+        b"".join(response.streaming_content)
+        == (releases.release_folder(release) / "data/patients.parquet").read_bytes()
+    )
+    assert client.get(f"/studies/{study.code}/releases/v1/files/../../secret").status_code == 404
+    assert client.get(f"/studies/{study.code}/releases/v9/").status_code == 404
+
+
+def test_version_1_stays_downloadable_after_a_relock(client, study, users, cohort):
+    first = release_data.lock(study, users["data_manager"])
+    before = (releases.release_folder(first) / "data/vital_signs.parquet").read_bytes()
+    releases.release_unlock(study=study, user=users["data_manager"], reason="correction")
+    release_data.lock(study, users["data_manager"], reason="relock")
+    client.force_login(users["statistician"])
+    response = client.get(f"/studies/{study.code}/releases/v1/files/data/vital_signs.parquet")
+    assert b"".join(response.streaming_content) == before
+
+
+def test_export_request_runs_in_the_background_and_downloads(
+    client, study, users, cohort, django_capture_on_commit_callbacks, monkeypatch, django_assert_max_num_queries
+):
+    release = release_data.lock(study, users["data_manager"])
+    queued = []
+    monkeypatch.setattr(tasks.export_release, "delay", lambda job_id: queued.append(job_id))
+    client.force_login(users["statistician"])
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(f"/studies/{study.code}/releases/v1/export/", {"format": "dta"})
+    job = ExportJob.objects.get()
+    assert response.status_code == 302 and response["Location"] == f"/exports/{job.pk}/"
+    assert queued == [job.pk]
+    html = page(client, users["statistician"], f"/exports/{job.pk}/")
+    assert "Queued" in html and 'hx-trigger="every 1s"' in html
+    assert client.get(f"/exports/{job.pk}/download/").status_code == 404  # not ready yet
+
+    tasks.export_release(job.pk)  # what the worker does
+    with django_assert_max_num_queries(6):
+        fragment = client.get(f"/exports/{job.pk}/", headers={"HX-Request": "true"}).content.decode()
+    assert "<html" not in fragment and "Done" in fragment and "hx-trigger" not in fragment
+    response = client.get(f"/exports/{job.pk}/download/")
+    content = b"".join(response.streaming_content)
+    assert content == exports.export_bytes(release, "dta")
+    job.refresh_from_db()
+    assert job.progress == 100 and len(job.sha256) == 64
+
+
+def test_export_form_refuses_an_unknown_format_next_to_the_field(client, study, users, cohort):
+    release_data.lock(study, users["data_manager"])
+    client.force_login(users["data_manager"])
+    response = client.post(f"/studies/{study.code}/releases/v1/export/", {"format": "pdf"})
+    assert response.status_code == 200
+    assert "Select a valid choice" in response.content.decode()
+    assert not ExportJob.objects.exists()
+
+
+def test_a_failed_export_says_so(client, study, users, cohort, monkeypatch):
+    release = release_data.lock(study, users["data_manager"])
+    job = ExportJob.objects.create(release=release, format="csv", requested_by=users["statistician"])
+
+    def broken(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(exports, "write_export", broken)
+    with pytest.raises(OSError):
+        tasks.export_release(job.pk)
+    html = page(client, users["statistician"], f"/exports/{job.pk}/")
+    assert "The export failed: OSError: disk full" in html
+
+
+def test_release_analysis_page_and_figures(client, study, users, cohort, django_assert_max_num_queries):
+    release_data.lock(study, users["data_manager"])
+    client.force_login(users["investigator"])
+    with django_assert_max_num_queries(8):
+        html = client.get(f"/studies/{study.code}/analysis/?version=1").content.decode()
+    assert "Locked release v1" in html
+    response = client.get(f"/studies/{study.code}/analysis/figures/km_os.svg?version=1")
+    assert response["Content-Type"] == "image/svg+xml" and response.content == b"figure stand-in (svg)"
+    assert client.get(f"/studies/{study.code}/analysis/figures/nope.png?version=1").status_code == 404
+    assert client.get(f"/studies/{study.code}/analysis/?version=7").status_code == 404
+    live = client.get(f"/studies/{study.code}/analysis/figures/km_os.png")
+    assert live.status_code == 200 and live["Content-Type"] == "image/png"
+
+
+def test_home_page_buttons_by_role(client, study, users, cohort):
+    assert "Lock and releases" in page(client, users["data_manager"], "/")
+    assert "Releases and downloads" in page(client, users["statistician"], "/")
+    html = page(client, users["investigator"], "/")
+    assert "Analysis" in html and "Releases and downloads" not in html
+    assert "Analysis" not in page(client, users["nurse"], "/").split("</nav>")[1]
+
+
+def test_every_release_row_is_kept(study, users, cohort):
+    release_data.lock(study, users["data_manager"])
+    assert Release.objects.count() == 1
