@@ -170,9 +170,7 @@ class RecordForm(forms.ModelForm):
         value, unit = getattr(record, name), getattr(record, unit_field) or canonical_unit(quantity)
         self.initial[unit_field] = unit
         if value is not None and unit != canonical_unit(quantity):
-            factor = Decimal(str(to_canonical(quantity, Decimal(1), unit)))
-            shown = (value / factor).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
-            self.initial[name] = format(shown.normalize(), "f")
+            self.initial[name] = _in_unit(quantity, value, unit)
 
     def show_previous(self, previous) -> None:
         """The record of the day before, shown under each field for reference."""
@@ -181,13 +179,17 @@ class RecordForm(forms.ModelForm):
             return
         day = previous.study_day
         for name in services.VALUE_FIELDS[self.model]:
-            value = getattr(self.previous, name, None)
-            if name in self.fields and value not in (None, ""):
-                shown = _display(self.previous, name, value)
-                unit = _unit_of(self.model, name)
-                self.fields[name].help_text = format_html(
-                    '<span class="previous-value">day {}: {}{}</span>', day, shown, f" {unit}" if unit else ""
-                )
+            value = getattr(previous, name, None)
+            if name not in self.fields or value is None or value is False or value == "":
+                continue  # nothing to show (an unticked box of the day before is not worth a line)
+            shown = f"{_display(previous, name, value)} {_unit_of(self.model, name)}".strip()
+            if name in CONVERTED:
+                quantity, unit_field = CONVERTED[name]
+                unit = getattr(previous, unit_field) or canonical_unit(quantity)
+                shown = f"{format(value.normalize(), 'f')} {canonical_unit(quantity)}"
+                if unit != canonical_unit(quantity):
+                    shown = f"{_in_unit(quantity, value, unit)} {unit} ({shown})"
+            self.fields[name].help_text = format_html('<span class="previous-value">day {}: {}</span>', day, shown)
 
     @property
     def history_name(self) -> str:
@@ -298,16 +300,25 @@ class RecordForm(forms.ModelForm):
         return items
 
 
+def _factor(quantity: str, unit: str) -> Decimal:
+    """cohorts/units.py's factor from `unit` to the canonical unit, as an exact decimal."""
+    return Decimal(repr(to_canonical(quantity, Decimal(1), unit)))
+
+
+def _in_unit(quantity: str, value: Decimal, unit: str) -> str:
+    """A stored canonical value shown in the unit it was typed in. Two decimals round-trip exactly to the stored
+    0.1 (kPa: 0.005 x 7.5 < 0.05), so saving the page unchanged changes nothing."""
+    shown = (value / _factor(quantity, unit)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    return format(shown.normalize(), "f")
+
+
 def _to_canonical(quantity: str, value: Decimal, unit: str, places: int) -> Decimal:
     """The typed value in the canonical unit, rounded as the column stores it (20 kPa -> 150.0 mmHg).
 
     Multiplied in decimal by the factor of cohorts/units.py, so no digit is lost and an absurd value such
     as 1e400 stays a number (refused by the range check) instead of overflowing a float.
     """
-    if unit == canonical_unit(quantity):
-        canonical = value
-    else:
-        canonical = value * Decimal(repr(to_canonical(quantity, Decimal(1), unit)))
+    canonical = value if unit == canonical_unit(quantity) else value * _factor(quantity, unit)
     try:
         return canonical.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
     except InvalidOperation:  # more digits than decimal's context holds: far outside any plausible range

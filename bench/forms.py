@@ -1,0 +1,240 @@
+"""Benchmark of the daily-form pages (issue 4): entry page GET and POST, casebook GET, at 10,000 patients x 21 days.
+
+Standalone: `python bench/forms.py` (DATABASE_URL selects PostgreSQL; SQLite otherwise). It creates its own test
+database (test_<name>_bench_forms, destroyed afterwards), loads the study with bulk_create - for the benchmark
+only: bulk_create writes no audit history - and measures each page through Django's test client, together with
+a trivial login-required view in the same run, so the printed ratios do not depend on the machine.
+
+    BENCH_PATIENTS=10000 BENCH_REQUESTS=200 python bench/forms.py
+"""
+
+import datetime
+import os
+import random
+import re
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ecrf.test_settings")
+
+import django
+
+django.setup()
+
+from django.conf import settings  # noqa: E402
+from django.contrib.auth.decorators import login_required  # noqa: E402
+from django.contrib.auth.models import Group  # noqa: E402
+from django.db import connection  # noqa: E402
+from django.http import HttpResponse  # noqa: E402
+from django.test import Client  # noqa: E402
+from django.test.utils import (  # noqa: E402
+    CaptureQueriesContext,
+    override_settings,
+    setup_databases,
+    teardown_databases,
+)
+from django.urls import include, path  # noqa: E402
+from django.utils import timezone  # noqa: E402
+
+PATIENTS = int(os.environ.get("BENCH_PATIENTS", "10000"))
+DAYS = 21
+REQUESTS = int(os.environ.get("BENCH_REQUESTS", "200"))
+BATCH = 5000
+# BEGIN/COMMIT (logged by SQLite's backend only) are not statements that read or write a table.
+TRANSACTION_CONTROL = re.compile(r"^\s*(BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE SAVEPOINT)\b", re.I)
+
+
+@login_required
+def trivial(request):
+    return HttpResponse("ok")
+
+
+urlpatterns = [path("bench/trivial/", trivial), path("", include("ecrf.urls"))]
+
+
+def load():
+    """The study, one nurse, PATIENTS patients with DAYS days of vitals, support, labs and derived rows."""
+    from cohorts.models import Arm, Patient, Site, SiteMembership, Study
+    from ecrf.models import DerivedDay, DrugAdministration, LabResult, RespiratorySupport, VitalSigns
+
+    study = Study.objects.create(code="bench", title="Bench", protocol="milan_2020", follow_up_days=DAYS)
+    site = Site.objects.create(code="MI", name="Milan")
+    site.studies.add(study)
+    arm = Arm.objects.create(
+        study=study,
+        code="high_dose",
+        name="High-dose anakinra",
+        regimen=[{"drug": "anakinra", "dose": 5, "unit": "mg/kg", "route": "iv", "frequency": "bid"}],
+    )
+    from django.contrib.auth import get_user_model
+
+    nurse = get_user_model().objects.create_user("bench-nurse", password="bench-password-long")
+    nurse.groups.add(Group.objects.get(name="nurse"))
+    SiteMembership.objects.create(user=nurse, site=site)
+
+    day0 = timezone.localdate() - datetime.timedelta(days=DAYS + 5)
+    Patient.objects.bulk_create(
+        [
+            Patient(
+                study=study,
+                site=site,
+                arm=arm,
+                participant_id=f"MI-{i:05d}",
+                enrolment_date=day0 + datetime.timedelta(days=i % 30),
+                sex="MF"[i % 2],
+                age_years=40 + i % 50,
+                weight_kg=60 + i % 40,
+            )
+            for i in range(PATIENTS)
+        ],
+        batch_size=BATCH,
+    )
+    pks = list(Patient.objects.filter(study=study).values_list("pk", flat=True))
+    now = timezone.now()
+
+    def rows(make):
+        batch = []
+        for pk in pks:
+            for day in range(DAYS):
+                batch.append(make(pk, day))
+                if len(batch) >= BATCH:
+                    yield batch
+                    batch = []
+        if batch:
+            yield batch
+
+    for model, make in (
+        (VitalSigns, lambda pk, d: VitalSigns(patient_id=pk, study_day=d, temperature_c=37, heart_rate_bpm=90)),
+        (
+            RespiratorySupport,
+            lambda pk, d: RespiratorySupport(patient_id=pk, study_day=d, support="cpap", fio2="0.5", peep_cmh2o=10),
+        ),
+        (LabResult, lambda pk, d: LabResult(patient_id=pk, study_day=d, crp_mg_l=120, pao2_mmhg=80, abg_fio2="0.5")),
+        (
+            DerivedDay,
+            lambda pk, d: DerivedDay(
+                patient_id=pk,
+                study_day=d,
+                state="cpap",
+                ordinal_7=5,
+                fio2=0.5,
+                pf=160,
+                pf_source="measured",
+                algorithm_version="bench",
+                computed_at=now,
+            ),
+        ),
+    ):
+        for batch in rows(make):
+            model.objects.bulk_create(batch)
+    DrugAdministration.objects.bulk_create(
+        [
+            DrugAdministration(
+                patient_id=pk, study_day=0, drug="anakinra", dose=5, dose_unit="mg/kg", route="iv", frequency="bid"
+            )
+            for pk in pks
+        ],
+        batch_size=BATCH,
+    )
+    return study, nurse, pks
+
+
+def timed(client, method, urls, data=None, expect=200):
+    times, queries = [], []
+    for i, url in enumerate(urls):
+        payload = data(i) if callable(data) else data
+        with CaptureQueriesContext(connection) as ctx:
+            start = time.perf_counter()
+            response = getattr(client, method)(url, payload) if method == "post" else client.get(url)
+            times.append(time.perf_counter() - start)
+        queries.append(sum(1 for q in ctx.captured_queries if not TRANSACTION_CONTROL.match(q["sql"])))
+        assert response.status_code == expect, (url, response.status_code, response.content[:500])
+    return times, max(queries)
+
+
+def percentile(values, q):
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def main():
+    name = settings.DATABASES["default"].get("NAME")
+    settings.DATABASES["default"].setdefault("TEST", {})["NAME"] = (
+        f"test_{Path(str(name)).stem}_bench_forms"
+        if settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
+        else None
+    )
+    # No setup_test_environment(): its instrumented template rendering would slow every page (measured: ~2x).
+
+    old = setup_databases(verbosity=0, interactive=False)
+    try:
+        started = time.perf_counter()
+        study, nurse, pks = load()
+        load_s = time.perf_counter() - started
+        print(f"database: {connection.vendor}; loaded {len(pks)} patients x {DAYS} days in {load_s:.1f} s")
+        rng = random.Random(4)
+        with override_settings(ROOT_URLCONF=__name__, DEBUG=False):
+            client = Client()
+            client.force_login(nurse)
+            sample = [rng.choice(pks) for _ in range(REQUESTS)]
+            days = [rng.randrange(DAYS) for _ in range(REQUESTS)]
+            # Warm up (first-request imports, template loading) outside the measurement.
+            client.get("/bench/trivial/")
+            client.get(f"/patients/{sample[0]}/day/1/")
+            client.get(f"/patients/{sample[0]}/")
+            results = {}
+            results["trivial login-required view"] = timed(client, "get", ["/bench/trivial/"] * REQUESTS)
+            entry_urls = [f"/patients/{p}/day/{d}/" for p, d in zip(sample, days, strict=True)]
+            results["entry page GET"] = timed(client, "get", entry_urls)
+            edited = {}
+
+            def post_data(i):
+                key = (sample[i], days[i])
+                version = edited.get(key, 1)
+                edited[key] = version + 1
+                return {
+                    "vitals-temperature_c": f"{37 + (version % 10) / 10:.1f}",
+                    "vitals-heart_rate_bpm": "90",
+                    "vitals-version": str(version),
+                    "support-support": "cpap",
+                    "support-fio2": "0.5",
+                    "support-peep_cmh2o": str(10 + version % 5),
+                    "support-version": str(version),
+                    "labs-crp_mg_l": str(120 + version),
+                    "labs-crp_entered_unit": "mg/L",
+                    "labs-pao2_mmhg": "80",
+                    "labs-pao2_entered_unit": "mmHg",
+                    "labs-abg_fio2": "0.5",
+                    "labs-version": str(version),
+                    "page-reason": "bench correction",
+                }
+
+            results["entry page POST (3 forms edited)"] = timed(
+                client,
+                "post",
+                entry_urls,
+                data=post_data,
+                expect=302,
+            )
+            results["casebook GET"] = timed(client, "get", [f"/patients/{p}/" for p in sample])
+            results["patient list GET (page 1 of 100)"] = timed(
+                client, "get", [f"/studies/{study.code}/patients/"] * max(10, REQUESTS // 10)
+            )
+        base_times, _ = results["trivial login-required view"]
+        base50, base95 = percentile(base_times, 0.5), percentile(base_times, 0.95)
+        print(f"{REQUESTS} requests each (patient list: {max(10, REQUESTS // 10)}); times in ms")
+        print(f"{'page':<36}{'p50':>8}{'p95':>8}{'p50 ratio':>11}{'p95 ratio':>11}{'queries':>9}")
+        for label, (times, queries) in results.items():
+            p50, p95 = percentile(times, 0.5), percentile(times, 0.95)
+            print(
+                f"{label:<36}{p50 * 1000:>8.1f}{p95 * 1000:>8.1f}{p50 / base50:>10.1f}x{p95 / base95:>10.1f}x"
+                f"{queries:>9}"
+            )
+    finally:
+        teardown_databases(old, verbosity=0)
+
+
+if __name__ == "__main__":
+    main()
