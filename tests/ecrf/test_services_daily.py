@@ -123,3 +123,19 @@ def test_editing_the_death_itself_is_not_after_death(patient_a, users):
     )
     assert (moved.study_day, moved.version) == (6, 2)
     assert DispositionEvent.objects.count() == 1
+
+
+def test_admin_shows_daily_records_read_only(client, users, patient_a):
+    users["admin"].is_staff = users["admin"].is_superuser = True
+    users["admin"].save()
+    services.vital_signs_save(
+        patient=patient_a, study_day=1, entry=RecordInput({"temperature_c": Decimal(37)}), user=users["nurse"]
+    )
+    client.force_login(users["admin"])
+    vitals = VitalSigns.objects.get()
+    assert client.get("/admin/ecrf/vitalsigns/").status_code == 200
+    page = client.get(f"/admin/ecrf/vitalsigns/{vitals.pk}/change/")
+    assert page.status_code == 200 and 'type="submit"' not in page.content.decode().split("<form")[-1]
+    assert client.get("/admin/ecrf/vitalsigns/add/").status_code == 403
+    assert client.post(f"/admin/ecrf/vitalsigns/{vitals.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert VitalSigns.objects.exists()
