@@ -466,6 +466,25 @@ class ReasonForm(forms.Form):
             self.add_error("reason", item)
 
 
+class DeleteForm(ReasonForm):
+    """Delete one event record: the version the page was opened at and a reason (audited like an edit)."""
+
+    version = forms.IntegerField(widget=forms.HiddenInput)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["reason"].label = "Reason for deleting"
+        self.fields["reason"].help_text = "e.g. 'entered on the wrong patient'."
+
+    def add_service_error(self, error: ValidationError) -> None:
+        super().add_service_error(error)
+        for name, items in getattr(error, "error_dict", {}).items():
+            for item in items if name != "reason" else ():
+                self.add_error(None, item)
+        if not hasattr(error, "error_dict"):
+            self.add_error(None, error)
+
+
 DAY_FORM_CLASSES = {"vitals": VitalSignsForm, "support": RespiratorySupportForm, "labs": LabResultForm}
 
 

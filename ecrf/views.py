@@ -14,7 +14,7 @@ from django.urls import reverse
 from cohorts import roles
 from cohorts import selectors as cohort_selectors
 from ecrf import selectors, services
-from ecrf.forms import DAY_FORM_CLASSES, EVENT_FORM_CLASSES, ReasonForm
+from ecrf.forms import DAY_FORM_CLASSES, EVENT_FORM_CLASSES, DeleteForm, ReasonForm
 from ecrf.models import DispositionKind
 from ecrf.services import PatientDayInvalid, PatientFacts
 
@@ -90,6 +90,9 @@ def day_entry(request, patient_pk: int, study_day: int):
             for key, cls in DAY_FORM_CLASSES.items()
         }
         reason_form = ReasonForm(prefix="page")
+        if not forms["vitals"].read_only:
+            # The cursor starts in the first box of the day; Tab walks down vitals, support, then labs.
+            forms["vitals"].fields["temperature_c"].widget.attrs["autofocus"] = True
     day_refusals = services.day_issues(study_day, facts)
     return render(
         request,
@@ -145,7 +148,26 @@ def event_form(request, patient_pk: int, kind: str, pk: int | None = None):
     cls = EVENT_FORM_CLASSES[key]
     save = SAVERS[key]
     page_errors: list[str] = []
-    if request.method == "POST":
+    delete_form = DeleteForm(prefix="delete", initial={"version": record.version}) if record is not None else None
+    if request.method == "POST" and request.POST.get("action") == "delete" and record is not None:
+        if not can_edit:
+            raise PermissionDenied(READ_ONLY)
+        delete_form = DeleteForm(request.POST, prefix="delete")
+        if delete_form.is_valid():
+            try:
+                services.record_delete(
+                    record=record,
+                    expected_version=delete_form.cleaned_data["version"],
+                    user=request.user,
+                    reason=delete_form.cleaned_data["reason"],
+                )
+            except ValidationError as exc:
+                delete_form.add_service_error(exc)
+            else:
+                messages.success(request, f"{cls.title} of {patient.participant_id} deleted.")
+                return redirect(_casebook_url(patient, record.study_day))
+        form = cls(instance=record, prefix="event", facts=facts)
+    elif request.method == "POST":
         if not can_edit:
             raise PermissionDenied(READ_ONLY)
         form = cls(request.POST, instance=record, prefix="event", facts=facts)
@@ -189,6 +211,7 @@ def event_form(request, patient_pk: int, kind: str, pk: int | None = None):
             "record": record,
             "kind": kind,
             "page_errors": page_errors,
+            "delete_form": delete_form,
             "can_edit": can_edit and not patient.study.is_locked,
             "history_name": selectors.HISTORY_NAMES[key],
         },

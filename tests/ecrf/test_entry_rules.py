@@ -349,3 +349,29 @@ def test_previous_day_values_shown_for_reference(nurse, patient_a):
     save_vitals(nurse, patient_a, day=3, temperature_c="38.4", heart_rate_bpm="101")
     page = nurse.get(day_url(patient_a, 4)).content.decode()
     assert "day 3: 38.4 °C" in page and "day 3: 101 /min" in page
+
+
+def test_delete_an_event_needs_a_reason(nurse, patient_a, users):
+    post_event(nurse, patient_a, "adverse-events", study_day=3, kind="thromboembolism")
+    event = AdverseEvent.objects.get()
+    url = f"/patients/{patient_a.pk}/adverse-events/{event.pk}/"
+    assert 'data-testid="delete"' in nurse.get(url).content.decode()
+    response = nurse.post(url, {"action": "delete", "delete-version": "1", "delete-reason": ""})
+    assert response.status_code == 200
+    assert response.context["delete_form"].errors["reason"] == ["Give a reason for changing saved data."]
+    assert AdverseEvent.objects.exists()
+    response = nurse.post(url, {"action": "delete", "delete-version": "1", "delete-reason": "wrong patient"})
+    assert response.status_code == 302
+    assert not AdverseEvent.objects.exists()
+    gone = AdverseEvent.history.filter(id=event.pk).latest()
+    assert (gone.history_type, gone.history_change_reason, gone.history_user) == ("-", "wrong patient", users["nurse"])
+
+
+def test_delete_refused_for_read_only_roles(client, users, patient_a):
+    event = AdverseEvent.objects.create(patient=patient_a, study_day=3, kind="thromboembolism")
+    client.force_login(users["monitor"])
+    url = f"/patients/{patient_a.pk}/adverse-events/{event.pk}/"
+    assert 'data-testid="delete"' not in client.get(url).content.decode()
+    response = client.post(url, {"action": "delete", "delete-version": "1", "delete-reason": "x"})
+    assert response.status_code == 403
+    assert AdverseEvent.objects.exists()
