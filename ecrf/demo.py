@@ -1,4 +1,6 @@
-"""The demo study of `make demo`: the Milan cohort protocol at two sites, one login per role."""
+"""The demo study of `make demo`: the Milan cohort protocol at two sites, one login per role, and its cohort."""
+
+import importlib.util
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
@@ -6,6 +8,7 @@ from django.db import transaction
 
 from cohorts import roles
 from cohorts.models import Arm, Protocol, Site, SiteMembership, Study
+from ecrf import demo_cohort
 
 DEMO_PASSWORD = "anakinra-demo"  # the demo only; printed by load_demo
 
@@ -57,21 +60,57 @@ def create_demo_study() -> Study:
     return study
 
 
+# Demo logins: username -> (first name, last name, role, site codes). People-like names, so that pages showing
+# who did what (audit trail, screening log) read like a real study, with the role in the surname to remember it.
+DEMO_PEOPLE = {
+    "nurse": ("Nina", "Nurse", roles.NURSE, ["MI"]),
+    "investigator": ("Ivo", "Investigator", roles.INVESTIGATOR, ["MI"]),
+    "monitor": ("Mona", "Monitor", roles.MONITOR, ["MI"]),
+    "data_manager": ("Dario", "Datamanager", roles.DATA_MANAGER, ["MI"]),
+    "statistician": ("Stella", "Statistician", roles.STATISTICIAN, ["MI"]),
+    "admin": ("Ada", "Admin", roles.ADMIN, ["MI"]),
+    "nurse_bg": ("Bruna", "Nurse", roles.NURSE, ["BG"]),
+    "investigator_bg": ("Bruno", "Investigator", roles.INVESTIGATOR, ["BG"]),
+}
+
+
 @transaction.atomic
 def create_demo_users() -> list[tuple[str, str, str]]:
-    """One user per role (nurse and investigator at Milan, a second nurse at Bergamo); returns the logins."""
+    """One user per role at Milan, a nurse and an investigator at Bergamo; returns the logins."""
     User = get_user_model()
-    people = [(role, role, ["MI"]) for role in roles.ROLES] + [("nurse_bg", roles.NURSE, ["BG"])]
     logins = []
-    for username, role, site_codes in people:
-        user, created = User.objects.get_or_create(
-            username=username, defaults={"first_name": roles.ROLES[role], "is_staff": role == roles.ADMIN}
-        )
+    for username, (first_name, last_name, role, site_codes) in DEMO_PEOPLE.items():
+        user, created = User.objects.get_or_create(username=username, defaults={"is_staff": role == roles.ADMIN})
         if created:
             user.set_password(DEMO_PASSWORD)
+        if created or (user.first_name, user.last_name) != (first_name, last_name):
+            user.first_name, user.last_name = first_name, last_name
             user.save()
         user.groups.add(Group.objects.get(name=role))
         for site in Site.objects.filter(code__in=site_codes):
             SiteMembership.objects.get_or_create(user=user, site=site)
         logins.append((username, DEMO_PASSWORD, f"{roles.ROLES[role]} ({', '.join(site_codes)})"))
     return logins
+
+
+def create_demo_cohort(study: Study) -> demo_cohort.LoadSummary:
+    """The seeded Milan cohort (ecrf/demo_cohort.py), screened and enrolled by the demo investigators and documented
+    by the demo nurses of each site; nothing when the study already has patients."""
+    User = get_user_model()
+    people = {user.username: user for user in User.objects.filter(username__in=DEMO_PEOPLE)}
+    by_site = {
+        role: {sites[0]: people[name] for name, (_, _, r, sites) in DEMO_PEOPLE.items() if r == role}
+        for role in (roles.INVESTIGATOR, roles.NURSE)
+    }
+    return demo_cohort.load_cohort(study, investigators=by_site[roles.INVESTIGATOR], nurses=by_site[roles.NURSE])
+
+
+def derive_demo_study(study: Study) -> str:
+    """Compute the derived patient-day table (SPEC 3) of the demo study; returns a line for the command's output.
+
+    HOOK (issue 7): the whole-study derivation lives in ecrf/derivation_job.py, which another engineer is
+    writing; until it exists the derived table is computed by the nightly job / the worker started by `make demo`.
+    """
+    if importlib.util.find_spec("ecrf.derivation_job") is None:
+        return "Derived data: not computed here yet (ecrf/derivation_job.py does not exist yet)."
+    return "Derived data: ecrf/derivation_job.py exists but is not wired here yet."

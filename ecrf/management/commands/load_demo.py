@@ -1,15 +1,32 @@
+import time
+
 from django.core.management.base import BaseCommand
 
 from ecrf import demo
 
 
 class Command(BaseCommand):
-    help = "Load the demo study (Milan cohort protocol, two sites) and one demo login per role."
+    help = (
+        "Load the demo study (Milan cohort protocol, two sites), one demo login per role and the seeded demo cohort "
+        "(52 patients, days 0-21). Running it again changes nothing."
+    )
 
     def handle(self, *args, **options):
+        started = time.monotonic()
         study = demo.create_demo_study()
         logins = demo.create_demo_users()
+        cohort = demo.create_demo_cohort(study)
+        if cohort.loaded:
+            arms = ", ".join(f"{arm} {n}" for arm, n in cohort.patients.items())
+            self.stdout.write(
+                f"Demo cohort: {sum(cohort.patients.values())} patients ({arms}), {cohort.screenings} screenings, "
+                f"{cohort.records} case report records, in {time.monotonic() - started:.1f} s."
+            )
+        else:
+            self.stdout.write("Demo cohort already loaded: nothing added.")
+        derived = demo.derive_demo_study(study)
+        self.stdout.write(derived)
         self.stdout.write(self.style.SUCCESS(f"Demo study '{study.code}' ready."))
         self.stdout.write("Demo logins (user / password / role):")
         for username, password, role in logins:
-            self.stdout.write(f"  {username:<14} {password:<16} {role}")
+            self.stdout.write(f"  {username:<16} {password:<16} {role}")
