@@ -11,7 +11,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Case, Exists, F, IntegerField, Min, OuterRef, Q, QuerySet, Subquery, Value, When
+from django.db import NotSupportedError
+from django.db.models import Case, Exists, F, Func, IntegerField, Min, OuterRef, Q, QuerySet, Subquery, Value, When
 from django.http import Http404
 from django.utils import timezone
 
@@ -215,15 +216,42 @@ def casebook(user, patient_pk: int, today: datetime.date | None = None) -> Caseb
 # ------------------------------------------------------------------------------------------------ patients
 
 
+class DaysSince(Func):
+    """Whole days from a date column to a given date: today's study day of a patient from the enrolment date.
+
+    Date arithmetic is not portable through the ORM (Django turns a date difference into an interval), so the
+    two databases of this project each get their own SQL: PostgreSQL's date - date is an integer of days;
+    SQLite counts days with julianday().
+    """
+
+    output_field = IntegerField()
+
+    def __init__(self, expression, date: datetime.date):
+        super().__init__(expression)
+        self.date = date
+
+    def as_postgresql(self, compiler, connection, **extra):
+        sql, params = compiler.compile(self.source_expressions[0])
+        return f"(%s::date - {sql})", [self.date.isoformat(), *params]
+
+    def as_sqlite(self, compiler, connection, **extra):
+        sql, params = compiler.compile(self.source_expressions[0])
+        return f"CAST(julianday(%s) - julianday({sql}) AS INTEGER)", [self.date.isoformat(), *params]
+
+    def as_sql(self, compiler, connection, **extra):
+        raise NotSupportedError(f"DaysSince is written for PostgreSQL and SQLite, not {connection.vendor}")
+
+
 def patient_list(user, study: Study, site: Site | None = None, today: datetime.date | None = None) -> QuerySet[Patient]:
     """Patients of the user's sites with today's study day and how many of today's forms are missing; those
-    with missing forms first. One query: today's study day is a CASE over the follow-up days (portable SQL)."""
+    with missing forms first. One query, whatever the number of patients."""
     today = today or timezone.localdate()
+    days = DaysSince("enrolment_date", today)
     today_day = Case(
-        *[
-            When(enrolment_date=today - datetime.timedelta(days=d), then=Value(d))
-            for d in range(study.follow_up_days + 1)
-        ],
+        When(
+            Q(enrolment_date__lte=today) & Q(enrolment_date__gte=today - datetime.timedelta(days=study.follow_up_days)),
+            then=days,
+        ),
         default=Value(None),
         output_field=IntegerField(),
     )
