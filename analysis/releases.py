@@ -39,7 +39,6 @@ from django.utils import timezone
 
 from analysis import codebook, datasets, plots
 from analysis.models import Release
-from cohorts.audit import ensure_unlocked  # noqa: F401  (re-exported for callers checking the flag)
 from cohorts.models import Study
 from cohorts.services import study_set_locked
 from ecrf import derivations

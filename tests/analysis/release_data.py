@@ -2,6 +2,7 @@
 
 import datetime
 
+from django.core.cache import cache
 from django.utils import timezone
 
 from analysis import plots, releases
@@ -35,6 +36,7 @@ def derived(patient, day, state, ordinal, pf=None, **extra):
 
 def populate(study, site_a, site_b, arms, patient_a, patient_b):
     """patient_a (high dose, site A) and patient_b (standard, site B) plus two more; returns all four."""
+    cache.clear()  # live results are cached per study for a minute; test databases reuse primary keys
     patient_c = factories.PatientFactory(
         study=study, site=site_a, arm=arms["standard"], participant_id="MI-0002", weight_kg=None, sex="F", diabetes=True
     )
@@ -51,6 +53,9 @@ def populate(study, site_a, site_b, arms, patient_a, patient_b):
                 patient=patient, study_day=day, crp_mg_l="150.0" if day == 0 else None, pao2_mmhg="70.0"
             )
             derived(patient, day, "hfnc_cpap_niv", 5, pf=140.0)
+    VitalSigns.objects.filter(patient=patient_a, study_day=0).update(
+        confirmed_checks=["temperature_c.soft_high", "heart_rate_bpm.soft_low"]
+    )
     DrugAdministration.objects.create(
         patient=patient_a, study_day=0, drug="anakinra", dose="5.00", dose_unit="mg/kg", route="iv", frequency="bid"
     )

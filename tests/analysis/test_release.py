@@ -76,6 +76,9 @@ def test_frozen_tables_are_pseudonymised_and_keep_missing_values_missing(study, 
     vitals = releases.read_table(folder, "vital_signs")
     assert vitals["heart_rate_bpm"].isna().all()  # never entered: missing, not 0
     assert vitals["temperature_c"].eq(37.2).all()
+    checks = vitals.set_index(["participant_id", "study_day"])["confirmed_checks"]
+    assert checks[("MI-0001", 0)] == "temperature_c.soft_high;heart_rate_bpm.soft_low"
+    assert pd.isna(checks[("MI-0001", 1)])
     weight = patients.set_index("participant_id")["weight_kg"]
     assert pd.isna(weight["MI-0002"]) and weight["MI-0001"] == 80.0
     labs = releases.read_table(folder, "laboratory")
