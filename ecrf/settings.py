@@ -151,7 +151,7 @@ CRISPY_TEMPLATE_PACK = "bootstrap5"
 
 # Celery. The embedded default is the filesystem transport (one host only), so the demo needs no broker.
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
-CELERY_BROKER_DIRS = {name: VAR_DIR / "celery" / name for name in ("out", "processed")}
+CELERY_BROKER_DIRS = {name: VAR_DIR / "celery" / name for name in ("out", "processed", "control")}
 if CELERY_BROKER_URL.startswith("filesystem://"):
     for _folder in CELERY_BROKER_DIRS.values():
         _folder.mkdir(parents=True, exist_ok=True)
@@ -160,6 +160,8 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "data_folder_out": str(CELERY_BROKER_DIRS["out"]),
         "processed_folder": str(CELERY_BROKER_DIRS["processed"]),
         "store_processed": False,
+        # Broadcast (worker control) messages; the transport's default is a "control" folder in the cwd.
+        "control_folder": str(CELERY_BROKER_DIRS["control"]),
     }
 CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default="django-db")
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
