@@ -38,7 +38,8 @@ def event_label(record) -> str:
         name = record.drug_detail or record.get_drug_display()
         dose = format(record.dose.normalize(), "f")
         until = f", to day {record.stop_day}" if record.stop_day is not None else ", ongoing"
-        return f"{name} {dose} {record.dose_unit} {record.route.upper()} {record.frequency}{until}"
+        route = {"oral": "oral"}.get(record.route, record.route.upper())
+        return f"{name} {dose} {record.dose_unit} {route} {record.frequency}{until}"
     if isinstance(record, DispositionEvent):
         text = record.get_kind_display()
         if record.cause_of_death:

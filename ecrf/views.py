@@ -78,13 +78,15 @@ def day_entry(request, patient_pk: int, study_day: int):
             form.show_previous(records.previous.get(key))
     else:
         records = selectors.day_records(patient, study_day)
+        # After the day of death nothing can be entered; records already there stay editable (to be deleted).
+        closed = bool(services.day_issues(study_day, facts)) and not records.current
         forms = {
             key: cls(
                 instance=records.current.get(key),
                 prefix=key,
                 facts=facts,
                 previous=records.previous.get(key),
-                read_only=not can_edit or patient.study.is_locked,
+                read_only=not can_edit or patient.study.is_locked or closed,
                 **site.get(key, {}),
             )
             for key, cls in DAY_FORM_CLASSES.items()
@@ -108,7 +110,7 @@ def day_entry(request, patient_pk: int, study_day: int):
             "page_errors": page_errors,
             "has_errors": any(form.errors for form in forms.values()) or bool(reason_form.errors),
             "day_refusals": day_refusals,
-            "can_edit": can_edit and not patient.study.is_locked,
+            "can_edit": can_edit and not patient.study.is_locked and not forms["vitals"].read_only,
             "previous_day": study_day - 1 if study_day > 0 else None,
             "next_day": study_day + 1 if study_day < patient.study.follow_up_days else None,
             "history_names": selectors.HISTORY_NAMES,

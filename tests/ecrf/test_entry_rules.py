@@ -375,3 +375,17 @@ def test_delete_refused_for_read_only_roles(client, users, patient_a):
     response = client.post(url, {"action": "delete", "delete-version": "1", "delete-reason": "x"})
     assert response.status_code == 403
     assert AdverseEvent.objects.exists()
+
+
+def test_a_day_after_death_is_closed_for_entry(nurse, patient_a):
+    DispositionEvent.objects.create(patient=patient_a, study_day=5, kind="death", cause_of_death="ARDS")
+    page = nurse.get(day_url(patient_a, 6)).content.decode()
+    assert 'data-testid="day-refusal"' in page and 'data-testid="save"' not in page
+    assert "your role does not enter data" not in page
+    # A record entered there before the death was known stays open, to be deleted with a reason.
+    VitalSigns.objects.create(patient=patient_a, study_day=7, temperature_c=37)
+    page = nurse.get(day_url(patient_a, 7)).content.decode()
+    assert 'data-testid="save"' in page and "clear a record" in page
+    response = save_vitals(nurse, patient_a, day=7, version=1, reason="patient had died on day 5")
+    assert response.status_code == 302
+    assert not VitalSigns.objects.exists()
