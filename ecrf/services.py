@@ -322,7 +322,7 @@ def _show(value: Any) -> str:
     return str(value)
 
 
-def _conflict(model: type[models.Model], changes: Iterable[tuple[str, Any, Any]], exc=None) -> ValidationError:
+def _conflict(model: type[models.Model], changes: Iterable[tuple[str, Any, Any]]) -> ValidationError:
     """The refusal of a stale save, naming what the other person changed (verbose names, plain values)."""
     meta = model._meta
     what = "; ".join(
