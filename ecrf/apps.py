@@ -8,3 +8,6 @@ class EcrfConfig(AppConfig):
 
     def ready(self) -> None:
         from ecrf import enrolment  # noqa: F401  (connects the patient_enrolled receiver)
+        from ecrf.signals import connect as connect_derivation_triggers
+
+        connect_derivation_triggers()  # source saves -> derive_patient after commit (ecrf/signals.py)

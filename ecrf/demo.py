@@ -1,14 +1,12 @@
 """The demo study of `make demo`: the Milan cohort protocol at two sites, one login per role, and its cohort."""
 
-import importlib.util
-
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import transaction
 
 from cohorts import roles
 from cohorts.models import Arm, Protocol, Site, SiteMembership, Study
-from ecrf import demo_cohort
+from ecrf import demo_cohort, derivation_job
 
 DEMO_PASSWORD = "anakinra-demo"  # the demo only; printed by load_demo
 
@@ -106,11 +104,8 @@ def create_demo_cohort(study: Study) -> demo_cohort.LoadSummary:
 
 
 def derive_demo_study(study: Study) -> str:
-    """Compute the derived patient-day table (SPEC 3) of the demo study; returns a line for the command's output.
-
-    HOOK (issue 7): the whole-study derivation lives in ecrf/derivation_job.py, which another engineer is
-    writing; until it exists the derived table is computed by the nightly job / the worker started by `make demo`.
-    """
-    if importlib.util.find_spec("ecrf.derivation_job") is None:
-        return "Derived data: not computed here yet (ecrf/derivation_job.py does not exist yet)."
-    return "Derived data: ecrf/derivation_job.py exists but is not wired here yet."
+    """Compute the derived patient-day table (SPEC 3) of the demo study; returns a line for the command's output."""
+    summary = derivation_job.derive_all([study])
+    if summary.skipped_locked:
+        return "Derived data: not recomputed, the demo study is locked."
+    return f"Derived data: {summary.rows} patient-days of {summary.patients} patients."

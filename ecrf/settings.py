@@ -8,6 +8,7 @@ DEBUG=false and ALLOWED_HOSTS; `python manage.py check --deploy` then reports no
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(environ.Env().str("ECRF_VAR_DIR", default=str(BASE_DIR / "var")))
@@ -171,6 +172,13 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = 30 * 60
 CELERY_TASK_SOFT_TIME_LIMIT = 25 * 60
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# Installed into the database by the DatabaseScheduler when beat starts (editable in the admin afterwards).
+CELERY_BEAT_SCHEDULE = {
+    "derive-all-studies-nightly": {
+        "task": "ecrf.derive_all_studies",  # SPEC 3: the whole study recomputed nightly; locked studies skipped
+        "schedule": crontab(hour=2, minute=30),
+    },
+}
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 

@@ -1,0 +1,72 @@
+"""Recompute a patient's derived days when its source data change (SPEC 3), once per transaction.
+
+Every committed save or delete of a source form (or of the patient) enqueues ``derive_patient`` after the commit
+(``transaction.on_commit``: the worker must see the data, and a rolled-back save enqueues nothing).
+
+Coalescing within a transaction (one request, one import, one enrolment): the first change registers ONE
+on-commit callback holding a set of patient ids; later changes in the same transaction add to that set, so a
+burst of saves enqueues one job per patient. The callback is found again in the connection's pending on-commit
+list, so a rolled-back savepoint drops it together with Django's own bookkeeping (no stale module state).
+
+Across transactions (two requests a second apart) nothing is merged on purpose: the second job must read the
+second commit, and merging would need shared state between web processes (the default cache is per process).
+The job is idempotent and costs a few milliseconds per patient (bench/derive.py), so a duplicate is harmless;
+acks_late and one worker prefetch keep the queue from reordering an older job after a newer one's effect.
+"""
+
+from django.db import transaction
+from django.db.models.signals import post_delete, post_save
+
+from cohorts.models import Patient
+from ecrf.models import AdverseEvent, DispositionEvent, LabResult, RespiratorySupport, VitalSigns
+
+#: The sources of derivations.derive, plus adverse events: the release's staleness check (analysis) counts them.
+SOURCE_MODELS = (VitalSigns, RespiratorySupport, LabResult, DispositionEvent, AdverseEvent)
+
+
+class _EnqueueOnCommit:
+    """The one on-commit callback of a transaction: enqueue derive_patient for each patient changed in it."""
+
+    def __init__(self) -> None:
+        self.patient_ids: set[int] = set()
+
+    def __call__(self) -> None:
+        from ecrf.tasks import derive_patient
+
+        for patient_id in sorted(self.patient_ids):
+            derive_patient.delay(patient_id)
+
+
+def schedule_derivation(patient_id: int, using: str | None = None) -> None:
+    """Recompute ``patient_id`` after the current transaction commits (at once in autocommit)."""
+    connection = transaction.get_connection(using)
+    if connection.in_atomic_block:
+        for _savepoints, callback, _robust in reversed(connection.run_on_commit):
+            if isinstance(callback, _EnqueueOnCommit):
+                callback.patient_ids.add(patient_id)
+                return
+    callback = _EnqueueOnCommit()
+    callback.patient_ids.add(patient_id)
+    # robust: a broker outage must not turn a committed save into a server error; the nightly run catches up.
+    transaction.on_commit(callback, using=using, robust=True)
+
+
+def _source_changed(sender, instance, using=None, **kwargs) -> None:
+    if kwargs.get("raw"):  # loaddata: fixtures are derived by the command afterwards
+        return
+    schedule_derivation(instance.patient_id, using)
+
+
+def _patient_changed(sender, instance, using=None, **kwargs) -> None:
+    # Enrolment creates the patient (and its day-0 records in the same transaction: still one job); a deleted
+    # patient's derived rows go with it (CASCADE), so there is no post_delete receiver.
+    if kwargs.get("raw"):
+        return
+    schedule_derivation(instance.pk, using)
+
+
+def connect() -> None:
+    for model in SOURCE_MODELS:
+        post_save.connect(_source_changed, sender=model, dispatch_uid=f"derive-{model.__name__}-save")
+        post_delete.connect(_source_changed, sender=model, dispatch_uid=f"derive-{model.__name__}-delete")
+    post_save.connect(_patient_changed, sender=Patient, dispatch_uid="derive-patient-save")
