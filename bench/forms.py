@@ -18,6 +18,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ecrf.test_settings")
+# Each POST enqueues a derivation job after its commit (ecrf/signals.py). An in-memory broker keeps the benchmark's
+# jobs, about patients of a throw-away database, out of any real queue a worker of another database would read.
+os.environ["CELERY_BROKER_URL"] = "memory://"
 
 import django
 
