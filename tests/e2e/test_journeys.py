@@ -18,6 +18,9 @@ from ecrf.models import VitalSigns
 from tests.analysis import release_data
 from tests.cohorts.screening_data import MILAN_ELIGIBLE
 
+# Locking writes every file of the release (tables, codebook, outcomes) before the page answers.
+LOCK_TIMEOUT_MS = 90_000
+
 pytestmark = [
     pytest.mark.e2e,
     # serialized_rollback: the flush after each journey restores the role groups for the tests that follow.
@@ -174,7 +177,7 @@ def test_data_manager_locks_the_study(
     assert not Study.objects.get(pk=study.pk).is_locked
     manager.get_by_label("Reason").fill("database lock for the day-21 analysis")
     journey.shot(manager, "lock-form")
-    manager.get_by_role("button", name="Lock and release").click()
+    manager.get_by_role("button", name="Lock and release").click(timeout=LOCK_TIMEOUT_MS)  # builds the release files
     expect(manager.get_by_role("alert")).to_contain_text("Locked: release v1 is frozen")
     expect(manager.get_by_test_id("lock-state")).to_contain_text("Locked")
     expect(manager.get_by_test_id("releases")).to_contain_text("database lock for the day-21 analysis")
