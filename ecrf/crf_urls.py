@@ -3,9 +3,11 @@
 from django.urls import path
 
 from ecrf import views
+from ecrf.dashboard import dashboard
 
 urlpatterns = [
     path("studies/<slug:study_code>/patients/", views.patient_list, name="patient_list"),
+    path("studies/<slug:study_code>/dashboard/", dashboard, name="study_dashboard"),
     path("patients/<int:patient_pk>/", views.casebook, name="casebook"),
     path("patients/<int:patient_pk>/day/<int:study_day>/", views.day_entry, name="day_entry"),
     path("patients/<int:patient_pk>/<slug:kind>/add/", views.event_form, name="event_add"),

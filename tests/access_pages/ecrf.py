@@ -28,6 +28,11 @@ DISPOSITION = {"kind": "icu_admission"}
 ADVERSE = {"kind": "thromboembolism"}
 
 PAGES: list = [
+    Page(
+        "dashboard",
+        lambda f: f"/studies/{f['study'].code}/dashboard/",
+        frozenset({roles.INVESTIGATOR, roles.DATA_MANAGER, roles.MONITOR}),
+    ),
     Page("casebook", lambda f: f"/patients/{f['patient_a'].pk}/", roles.PATIENT_READERS, patient_scoped=True),
     Page("day entry", lambda f: f"/patients/{f['patient_a'].pk}/day/3/", roles.PATIENT_READERS, patient_scoped=True),
     Page(
