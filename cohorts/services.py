@@ -12,7 +12,17 @@ from django.utils import timezone
 from cohorts import enrolment
 from cohorts.audit import ensure_unlocked, save_audited, update_versioned
 from cohorts.eligibility import evaluate, get_rule_set
-from cohorts.models import COMORBIDITIES, Arm, Patient, Screening, ScreeningReason, Site, Study, StudyIdCounter
+from cohorts.models import (
+    COMORBIDITIES,
+    Arm,
+    Patient,
+    PatientStatus,
+    Screening,
+    ScreeningReason,
+    Site,
+    Study,
+    StudyIdCounter,
+)
 from cohorts.signals import patient_enrolled
 
 PATIENT_EDITABLE = frozenset(
@@ -42,6 +52,70 @@ def patient_update(
     with transaction.atomic():
         ensure_unlocked(patient.study)
         return update_versioned(patient, changes=changes, expected_version=expected_version, user=user, reason=reason)
+
+
+def patient_create(
+    *,
+    study: Study,
+    site: Site,
+    arm: Arm,
+    participant_id: str,
+    enrolment_date: datetime.date,
+    sex: str,
+    age_years: int,
+    weight_kg: Decimal | None = None,
+    weight_confirmed: bool = False,
+    comorbidities: Mapping[str, bool | None] | None = None,
+    status: str = PatientStatus.ACTIVE,
+    user,
+    reason: str,
+) -> Patient:
+    """A patient enrolled outside this system (a CSV import of chart abstraction or another system's data).
+
+    No screening: the participant id comes with the data (and is skipped by the id counter). Refused like an
+    enrolment when the site or arm is not the study's, the id is taken, or the baseline is implausible.
+    """
+    unknown = set(comorbidities or {}) - set(COMORBIDITIES)
+    if unknown:
+        raise ValueError(f"Not comorbidities: {', '.join(sorted(unknown))}")
+    with transaction.atomic():
+        ensure_unlocked(study)
+        errors = {}
+        if not site.studies.filter(pk=study.pk).exists():
+            errors["site"] = ValidationError(f"Site {site.code} does not take part in the study.", code="site")
+        if arm.study_id != study.pk:
+            errors["arm"] = ValidationError("The arm belongs to another study.", code="arm_study")
+        if enrolment_date > timezone.localdate():
+            errors["enrolment_date"] = ValidationError("Day 0 cannot be in the future.", code="future")
+        if Patient.objects.filter(study=study, participant_id=participant_id).exists():
+            errors["participant_id"] = ValidationError(
+                f"Participant {participant_id} is already in the study.", code="participant_id_taken"
+            )
+        problem = enrolment.weight_problem(weight_kg, weight_confirmed)
+        if problem:
+            errors["weight_kg"] = ValidationError(problem[1], code=problem[0])
+        elif weight_kg is None and any(dose.get("unit") == "mg/kg" for dose in arm.regimen or []):
+            errors["weight_kg"] = ValidationError(
+                f"The {arm.name} arm is dosed per kg: give the weight.", code="weight_needed_for_dose"
+            )
+        if errors:
+            raise ValidationError(errors)
+        patient = Patient(
+            study=study,
+            site=site,
+            arm=arm,
+            participant_id=participant_id,
+            enrolment_date=enrolment_date,
+            sex=sex,
+            age_years=age_years,
+            weight_kg=weight_kg,
+            weight_confirmed=bool(
+                weight_confirmed and weight_kg is not None and weight_kg > enrolment.WEIGHT_SOFT_HIGH_KG
+            ),
+            status=status,
+            **dict(comorbidities or {}),
+        )
+        return save_audited(patient, user=user, reason=reason)
 
 
 def study_set_locked(*, study: Study, locked: bool, user, reason: str) -> Study:

@@ -28,6 +28,8 @@ DISPOSITION = {"kind": "icu_admission"}
 ADVERSE = {"kind": "thromboembolism"}
 
 PAGES: list = [
+    Page("csv import", lambda f: f"/studies/{f['study'].code}/import/", roles.IMPORTERS),
+    Page("csv import upload", lambda f: f"/studies/{f['study'].code}/import/", roles.IMPORTERS, method="post"),
     Page(
         "dashboard",
         lambda f: f"/studies/{f['study'].code}/dashboard/",

@@ -1,0 +1,60 @@
+from pathlib import Path
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError
+
+from cohorts.models import Study
+from ecrf import importer
+
+
+class Command(BaseCommand):
+    help = (
+        "Import case report data from CSV files (docs/import-format.md): files named after their table "
+        "(patients.csv, vital_signs.csv, ...), folders of them or zip archives (a release exported as CSV). "
+        "Every row goes through the checks of the forms; nothing is stored unless every row passes."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("paths", nargs="+", type=Path, help="CSV files, folders of CSV files or zip archives")
+        parser.add_argument("--study", help="the study's code (needed when there are several studies)")
+        parser.add_argument("--user", help="username recorded in the audit trail as the person who imported")
+        parser.add_argument("--check", action="store_true", help="check every row, store nothing")
+
+    def handle(self, *args, paths, study=None, user=None, check=False, **options):
+        target = self._study(study)
+        person = None
+        if user:
+            person = get_user_model().objects.filter(username=user).first()
+            if person is None:
+                raise CommandError(f"No user {user}.")
+        missing = [str(path) for path in paths if not path.exists()]
+        if missing:
+            raise CommandError(f"No such file or folder: {', '.join(missing)}")
+        report = importer.crf_import(
+            study=target, sources=importer.sources_from_paths(paths), user=person, check_only=check
+        )
+        for result in report.files:
+            self.stdout.write(
+                f"  {result.name}: {result.rows} row{'s' if result.rows != 1 else ''}, {result.created} new, "
+                f"{result.changed} changed, "
+                f"{result.unchanged} unchanged"
+            )
+        for name in report.skipped:
+            self.stdout.write(f"  skipped (not a table of the import): {name}")
+        for problem in report.problems:
+            self.stderr.write(str(problem))
+        if not report.ok:
+            raise CommandError(report.summary())
+        self.stdout.write(self.style.SUCCESS(f"{target.code}: {report.summary()}"))
+
+    def _study(self, code: str | None) -> Study:
+        if code:
+            try:
+                return Study.objects.get(code=code)
+            except Study.DoesNotExist:
+                raise CommandError(f"No study {code}.") from None
+        studies = list(Study.objects.order_by("code")[:10])
+        if len(studies) != 1:
+            codes = ", ".join(s.code for s in studies) or "none"
+            raise CommandError(f"Name the study with --study (studies: {codes}).")
+        return studies[0]
