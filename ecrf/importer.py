@@ -2,7 +2,7 @@
 
 One file per table, named after it: ``patients.csv`` (arm and baseline) and one per form, with the file and column
 names of a locked release's tables (analysis/datasets.py; ecrf may not import analysis, so
-tests/ecrf/test_import_format.py keeps the two equal). A release exported as CSV therefore imports as it is.
+tests/ecrf/test_import_roundtrip.py keeps the two equal). A release exported as CSV therefore imports as it is.
 
 An import runs in three steps and stores all or nothing:
 
@@ -298,25 +298,24 @@ def _expand(sources: Iterable[Source], report: ImportReport) -> list[Source]:
             archive = zipfile.ZipFile(io.BytesIO(source.content))
             members = [info for info in archive.infolist() if not info.is_dir()]
             if len(members) > MAX_ARCHIVE_FILES or sum(i.file_size for i in members) > MAX_ARCHIVE_BYTES:
-                raise zipfile.LargeZipFile
+                report.problems.append(
+                    Problem(
+                        source.name,
+                        None,
+                        "",
+                        f"The archive holds more than {MAX_ARCHIVE_FILES} files or {MAX_ARCHIVE_BYTES // 2**20} MB: "
+                        "import its CSV files in smaller parts.",
+                        "archive_too_large",
+                    )
+                )
+                continue
             for info in members:
                 base = info.filename.rsplit("/", 1)[-1]
                 if base.lower().endswith(".csv"):
                     expanded.append(Source(base, archive.read(info), in_archive=True))
                 else:
                     report.skipped.append(f"{source.name}: {info.filename}")
-        except zipfile.LargeZipFile:
-            report.problems.append(
-                Problem(
-                    source.name,
-                    None,
-                    "",
-                    f"The archive holds more than {MAX_ARCHIVE_FILES} files or {MAX_ARCHIVE_BYTES // 2**20} MB: "
-                    "import its CSV files in smaller parts.",
-                    "archive_too_large",
-                )
-            )
-        except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError) as exc:
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, NotImplementedError) as exc:
             report.problems.append(
                 Problem(source.name, None, "", f"The file is not a readable zip archive ({exc}).", "bad_zip")
             )

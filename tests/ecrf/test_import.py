@@ -639,3 +639,14 @@ def test_the_home_page_offers_the_import_to_data_managers_only(client, setup, us
 
 def test_the_release_tables_are_the_import_tables():
     assert set(importer.FORMS) <= set(releases.DATA_TABLES)
+
+
+def test_an_archive_too_large_is_refused(setup, monkeypatch):
+    study, user = setup
+    monkeypatch.setattr(importer, "MAX_ARCHIVE_FILES", 1)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("vital_signs.csv", VITALS)
+        archive.writestr("laboratory.csv", "participant_id,study_day\n")
+    report = run(study, user, {"big.zip": buffer.getvalue()})
+    assert [(p.file, p.code) for p in report.problems] == [("big.zip", "archive_too_large")]
