@@ -175,13 +175,23 @@ def compute(study: Study, patients: pd.DataFrame, inputs: dict[str, pd.DataFrame
     )
 
 
+def _blanks(derived: pd.DataFrame) -> pd.DataFrame:
+    """Missing text as "" and missing flags as False: the model's blanks (vectorised, for COPY)."""
+    derived = derived.copy()
+    for name in _TEXT:
+        derived[name] = derived[name].astype(object).where(derived[name].notna(), "")
+    for name in _FLAGS:
+        derived[name] = derived[name].fillna(False).astype(bool)
+    return derived
+
+
 def _copy_upsert(derived: pd.DataFrame, computed_at) -> None:
     """PostgreSQL: COPY the rows into a temporary table, then one INSERT ... ON CONFLICT DO UPDATE."""
     table = DerivedDay._meta.db_table
     columns = ["patient_id", "study_day", *_UPDATE_FIELDS]
     quoted = ", ".join(f'"{c}"' for c in columns)
     updates = ", ".join(f'"{c}" = EXCLUDED."{c}"' for c in _UPDATE_FIELDS)
-    out = derived.copy()
+    out = _blanks(derived)
     out["algorithm_version"] = derivations.ALGORITHM_VERSION
     out["computed_at"] = computed_at.isoformat()
     for name in ("ordinal_7", "who_osci", "who_cps"):
@@ -203,9 +213,23 @@ def _copy_upsert(derived: pd.DataFrame, computed_at) -> None:
 
 
 def _orm_upsert(derived: pd.DataFrame, computed_at) -> None:
+    """bulk_create(update_conflicts=True); values taken column by column (no per-cell pandas calls)."""
+    columns = {}
+    for name in derived.columns:
+        values = derived[name].to_numpy(dtype=object, na_value=None)
+        if name in _TEXT:
+            values = ["" if value is None else value for value in values]
+        elif name in _FLAGS:
+            values = [bool(value) for value in values]  # None (missing) -> False
+        columns[name] = values
+    names = list(columns)
     rows = [
-        DerivedDay(**record, algorithm_version=derivations.ALGORITHM_VERSION, computed_at=computed_at)
-        for record in derivations.to_records(derived)
+        DerivedDay(
+            **dict(zip(names, values, strict=True)),
+            algorithm_version=derivations.ALGORITHM_VERSION,
+            computed_at=computed_at,
+        )
+        for values in zip(*columns.values(), strict=True)
     ]
     DerivedDay.objects.bulk_create(
         rows, update_conflicts=True, unique_fields=["patient", "study_day"], update_fields=_UPDATE_FIELDS
@@ -214,11 +238,6 @@ def _orm_upsert(derived: pd.DataFrame, computed_at) -> None:
 
 def write(derived: pd.DataFrame, computed_at) -> None:
     """One upsert of every row (missing text as "", missing flags as False: the model's blanks)."""
-    derived = derived.copy()
-    for name in _TEXT:
-        derived[name] = derived[name].astype(object).where(derived[name].notna(), "")
-    for name in _FLAGS:
-        derived[name] = derived[name].fillna(False).astype(bool)
     if connection.vendor == "postgresql" and len(derived) >= COPY_MIN_ROWS:
         _copy_upsert(derived, computed_at)
     elif len(derived):
