@@ -307,7 +307,7 @@ def trajectories(
     days = list(days)
     values = derived.loc[derived["study_day"].isin(days), ["patient_id", "study_day", variable]]
     values = values.merge(patients[["patient_id", arm_col]], on="patient_id", how="inner")
-    grouped = values.groupby([arm_col, "study_day"])[variable]
+    grouped = values.groupby([arm_col, "study_day"], observed=False)[variable]
     stats = pd.DataFrame(
         {
             "n": grouped.count(),
