@@ -13,7 +13,7 @@ Input column contracts
     One row per patient-day: patient_id, study_day, state (a code of
     :data:`SEVEN_POINT` or NA), ordinal_7 (Int64), pf (float), crp_mg_l (float).
 ``events``
-    patient_id, study_day, kind (one of :data:`EVENT_KINDS`), alive (bool/NA, only
+    patient_id, study_day, kind (one of :data:`ecrf.derivations.EVENT_KINDS`), alive (bool/NA, only
     meaningful for ``vital_status_contact``).
 ``adverse_events``
     patient_id, study_day, kind (one of :data:`AE_KINDS` or "other"), serious.
@@ -29,6 +29,8 @@ from typing import Final
 import numpy as np
 import pandas as pd
 
+from ecrf.derivations import STATES
+
 HORIZON_DAYS: Final = 21
 """Follow-up of both reference protocols (SPEC 1.1): day-21 survival and status."""
 
@@ -40,30 +42,11 @@ IMV_STATES: Final = frozenset({"imv", "imv_organ_support", "imv_ecmo"})
 """Invasive ventilation with or without organ support or ECMO: the MVFS event (SPEC 4)."""
 DEATH_STATE: Final = "death"
 
-SEVEN_POINT: Final[dict[str, int]] = {
-    "discharged_normal": 1,
-    "discharged_impaired": 2,
-    "room_air": 3,
-    "low_flow": 4,
-    "hfnc_cpap_niv": 5,
-    "imv": 6,
-    "imv_organ_support": 6,
-    "imv_ecmo": 6,
-    "death": 7,
-}
+# The Milan 7-point score of each state comes from the derivation's SPEC 3.1 table, so the
+# outcomes can never score a state differently from the derived table (SPEC 3.1).
+SEVEN_POINT: Final[dict[str, int]] = {state.code: state.milan_7 for state in STATES}
 """Milan 7-point ordinal scale, 1 best (SPEC 3.1); used for days imputed here."""
 
-EVENT_KINDS: Final = frozenset(
-    {
-        "discharged",
-        "death",
-        "icu_admission",
-        "imv_started",
-        "withdrawal",
-        "lost_to_follow_up",
-        "vital_status_contact",
-    }
-)
 AE_KINDS: Final[tuple[str, ...]] = (
     "bacteraemia",
     "liver_enzymes_gt_3uln",
