@@ -54,6 +54,16 @@ def patient_update(
         return update_versioned(patient, changes=changes, expected_version=expected_version, user=user, reason=reason)
 
 
+def _baseline_weight_error(*, arm: Arm, weight_kg, weight_confirmed: bool) -> ValidationError | None:
+    """The baseline weight's limits (SPEC 2.1), and a weight is needed when the arm is dosed per kg."""
+    problem = enrolment.weight_problem(weight_kg, weight_confirmed)
+    if problem:
+        return ValidationError(problem[1], code=problem[0])
+    if weight_kg is None and any(dose.get("unit") == "mg/kg" for dose in arm.regimen or []):
+        return ValidationError(f"The {arm.name} arm is dosed per kg: give the weight.", code="weight_needed_for_dose")
+    return None
+
+
 def patient_create(
     *,
     study: Study,
@@ -91,13 +101,9 @@ def patient_create(
             errors["participant_id"] = ValidationError(
                 f"Participant {participant_id} is already in the study.", code="participant_id_taken"
             )
-        problem = enrolment.weight_problem(weight_kg, weight_confirmed)
-        if problem:
-            errors["weight_kg"] = ValidationError(problem[1], code=problem[0])
-        elif weight_kg is None and any(dose.get("unit") == "mg/kg" for dose in arm.regimen or []):
-            errors["weight_kg"] = ValidationError(
-                f"The {arm.name} arm is dosed per kg: give the weight.", code="weight_needed_for_dose"
-            )
+        weight_error = _baseline_weight_error(arm=arm, weight_kg=weight_kg, weight_confirmed=weight_confirmed)
+        if weight_error:
+            errors["weight_kg"] = weight_error
         if errors:
             raise ValidationError(errors)
         patient = Patient(
@@ -296,13 +302,9 @@ def patient_enrol(
             )
         elif enrolment_date > timezone.localdate():
             errors["enrolment_date"] = ValidationError("Day 0 cannot be in the future.", code="future")
-        problem = enrolment.weight_problem(weight_kg, weight_confirmed)
-        if problem:
-            errors["weight_kg"] = ValidationError(problem[1], code=problem[0])
-        elif weight_kg is None and any(dose.get("unit") == "mg/kg" for dose in arm.regimen or []):
-            errors["weight_kg"] = ValidationError(
-                f"The {arm.name} arm is dosed per kg: give the weight.", code="weight_needed_for_dose"
-            )
+        weight_error = _baseline_weight_error(arm=arm, weight_kg=weight_kg, weight_confirmed=weight_confirmed)
+        if weight_error:
+            errors["weight_kg"] = weight_error
         if errors:
             raise ValidationError(errors)
         patient = Patient(
