@@ -76,6 +76,8 @@ def day_entry(request, patient_pk: int, study_day: int):
         records = selectors.day_records(patient, study_day)
         for key, form in forms.items():
             form.show_previous(records.previous.get(key))
+            # A refused save shows the typed values, but the badge and history link are the stored record's.
+            form.stored = records.current.get(key)
     else:
         records = selectors.day_records(patient, study_day)
         # After the day of death nothing can be entered; records already there stay editable (to be deleted).

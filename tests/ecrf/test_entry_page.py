@@ -51,3 +51,15 @@ def test_hard_limit_refused_next_to_field(nurse, patient_a):
     assert errors_of(response, "vitals") == {"temperature_c": ["temperature_c.hard_max"]}
     assert "Temperature 45 degC is above the plausible maximum of 44 degC." in response.content.decode()
     assert not VitalSigns.objects.exists()
+
+
+def test_refused_edit_still_shows_the_day_as_entered(nurse, patient_a):
+    nurse.post(day_url(patient_a, 3), day_post(vitals=VITALS))
+    vitals = VitalSigns.objects.get()
+    response = nurse.post(
+        day_url(patient_a, 3), day_post(vitals={**VITALS, "temperature_c": "45"}, versions={"vitals": vitals.version})
+    )
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert f"/history/ecrf.vitalsigns/{vitals.pk}/" in page  # the stored record's badge and history link
+    assert page.count(">not entered<") == 2  # support and labs only
