@@ -382,7 +382,7 @@ def _order_by_arm(long: pd.DataFrame, arms: list[Any]) -> pd.DataFrame:
 
 def _widen(long: pd.DataFrame, index: list[str], headers: dict[Any, str]) -> pd.DataFrame:
     """Display table: ``index`` rows in their first-seen order, one text column per arm."""
-    wide = long.pivot_table(index=index, columns="arm", values="text", aggfunc="first", sort=False)
+    wide = long.pivot_table(index=index, columns="arm", values="text", aggfunc="first", sort=False, observed=False)
     wide = wide.reindex(columns=list(headers)).rename(columns=headers)
     wide.columns.name = None
     return wide.fillna("")

@@ -1,9 +1,10 @@
 """Fixtures shared by the whole suite: a study with two sites, one user per role, patients at each site."""
 
 import datetime
+import importlib
 
 import pytest
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, Permission
 
 from cohorts import roles
 from cohorts.models import SiteMembership
@@ -39,10 +40,19 @@ def arms(study):
     }
 
 
+def role_group(name: str) -> Group:
+    """The role's group. A transactional test (live server, real worker) flushes the tables, and with them the
+    groups of the data migration; they are then recreated by that same migration code, permissions included."""
+    if not Group.objects.filter(name=name).exists():
+        migration = importlib.import_module("cohorts.migrations.0002_role_groups")
+        migration.install_role_groups(Group, Permission)
+    return Group.objects.get(name=name)
+
+
 def make_user(username: str, role: str | None, sites=()):
     user = factories.UserFactory(username=username)
     if role:
-        user.groups.add(Group.objects.get(name=role))
+        user.groups.add(role_group(role))
     for site in sites:
         SiteMembership.objects.create(user=user, site=site)
     return user

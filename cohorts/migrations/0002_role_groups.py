@@ -14,8 +14,11 @@ def create_groups(apps, schema_editor):
         app_config.models_module = True
         create_permissions(app_config, apps=apps, verbosity=0)
         app_config.models_module = None
-    Group = apps.get_model("auth", "Group")
-    Permission = apps.get_model("auth", "Permission")
+    install_role_groups(apps.get_model("auth", "Group"), apps.get_model("auth", "Permission"))
+
+
+def install_role_groups(Group, Permission):
+    """The groups and the admin group's permissions; also used by the tests after a flush removed them."""
     for name in ROLES:
         Group.objects.get_or_create(name=name)
     admin = Group.objects.get(name="admin")
