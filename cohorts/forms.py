@@ -15,7 +15,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from cohorts import enrolment, selectors
+from cohorts import enrolment, selectors, services
 from cohorts.eligibility import Field, get_rule_set
 from cohorts.models import COMORBIDITIES, Screening, Sex, Study
 from cohorts.units import ddimer_basis_choices, to_canonical, unit_choices
@@ -240,21 +240,9 @@ class ScreeningForm(forms.Form):
 
 
 def enrolment_refusal(screening: Screening) -> ValidationError | None:
-    """Why this screening cannot be enrolled (already enrolled, or not eligible, naming the criteria)."""
-    patient = getattr(screening, "patient", None) if screening.pk else None
-    if patient is not None:
-        return ValidationError(
-            f"Screening {screening.number} is already enrolled as {patient.participant_id}; "
-            "a candidate is enrolled once.",
-            code="already_enrolled",
-        )
-    if not screening.eligible or enrolment.blocking_rows(screening.criteria):
-        return ValidationError(
-            f"Screening {screening.number} is not eligible and cannot be enrolled: "
-            f"{enrolment.blocking_sentence(screening.criteria) or 'not eligible'}.",
-            code="not_eligible",
-        )
-    return None
+    """Why this screening cannot be enrolled, as the enrolment service decides it."""
+    enrolled = getattr(screening, "patient", None) if screening.pk else None
+    return services.enrolment_refusal(screening, enrolled=enrolled)
 
 
 COMORBIDITY_LABELS = {

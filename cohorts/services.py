@@ -248,6 +248,23 @@ def _check_rescreen(*, study: Study, site: Site, rescreen_of: Screening) -> None
         )
 
 
+def enrolment_refusal(screening: Screening, *, enrolled: Patient | None) -> ValidationError | None:
+    """Why this screening cannot be enrolled (already enrolled, or not eligible, naming the criteria)."""
+    if enrolled is not None:
+        return ValidationError(
+            f"Screening {screening.number} is already enrolled as {enrolled.participant_id}; "
+            "a candidate is enrolled once.",
+            code="already_enrolled",
+        )
+    if not screening.eligible or enrolment.blocking_rows(screening.criteria):
+        return ValidationError(
+            f"Screening {screening.number} is not eligible and cannot be enrolled: "
+            f"{enrolment.blocking_sentence(screening.criteria) or 'not eligible'}.",
+            code="not_eligible",
+        )
+    return None
+
+
 def patient_enrol(
     *,
     screening: Screening,
@@ -275,18 +292,9 @@ def patient_enrol(
         # Serialise enrolments of one screening: the second one waits here and then sees the first patient.
         screening = Screening.objects.select_for_update().select_related("study", "site").get(pk=screening.pk)
         enrolled = Patient.objects.filter(screening=screening).only("participant_id").first()
-        if enrolled is not None:
-            raise ValidationError(
-                f"Screening {screening.number} is already enrolled as {enrolled.participant_id}; "
-                "a candidate is enrolled once.",
-                code="already_enrolled",
-            )
-        if not screening.eligible or enrolment.blocking_rows(screening.criteria):
-            raise ValidationError(
-                f"Screening {screening.number} is not eligible and cannot be enrolled: "
-                f"{enrolment.blocking_sentence(screening.criteria) or 'not eligible'}.",
-                code="not_eligible",
-            )
+        refusal = enrolment_refusal(screening, enrolled=enrolled)
+        if refusal is not None:
+            raise refusal
         errors = {}
         if arm.study_id != study.pk:
             errors["arm"] = ValidationError("The arm belongs to another study.", code="arm_study")
