@@ -34,7 +34,7 @@ import pyarrow.parquet as pq
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Max, Min
+from django.db.models import Max
 from django.utils import timezone
 
 from analysis import codebook, datasets, plots
@@ -42,7 +42,7 @@ from analysis.models import Release
 from cohorts.models import Study
 from cohorts.services import study_set_locked
 from ecrf import derivations
-from ecrf.models import DerivedDay
+from ecrf.models import PatientDerivation
 
 MANIFEST = "manifest.json"
 MANIFEST_FORMAT = "ecrf-release/1"
@@ -163,11 +163,9 @@ def figure_bytes(results: datasets.Results, name: str, fmt: str) -> bytes | None
 
 
 def stale_derived(study: Study) -> list[str]:
-    """Participants whose source data changed after their derived rows were last computed (or who have none)."""
+    """Participants whose source data changed after they were last derived (or who never were)."""
     computed = dict(
-        DerivedDay.objects.filter(patient__study=study)
-        .values_list("patient__participant_id")
-        .annotate(first=Min("computed_at"))
+        PatientDerivation.objects.filter(patient__study=study).values_list("patient__participant_id", "derived_at")
     )
     stale = set()
     for name, model in datasets.SOURCE_FORMS.items():

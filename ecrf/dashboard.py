@@ -18,7 +18,7 @@ from django.utils import timezone
 from cohorts import roles
 from cohorts import selectors as cohort_selectors
 from cohorts.models import Patient, Study
-from ecrf.models import AdverseEvent, AdverseEventKind, DerivedDay
+from ecrf.models import AdverseEvent, AdverseEventKind, DerivedDay, PatientDerivation
 from ecrf.selectors import DAY_FORMS, FORM_LABELS, DaysSince, with_follow_up_end
 
 DASHBOARD_ROLES = frozenset({roles.INVESTIGATOR, roles.DATA_MANAGER, roles.MONITOR})
@@ -163,9 +163,9 @@ def study_signals(user, study: Study, today: datetime.date | None = None) -> lis
 def last_computed(user, study: Study):
     """When the derived data of the user's patients were last computed (None if never)."""
     return (
-        DerivedDay.objects.filter(patient__in=cohort_selectors.patient_list(user, study=study))
-        .order_by("-computed_at")
-        .values_list("computed_at", flat=True)
+        PatientDerivation.objects.filter(patient__in=cohort_selectors.patient_list(user, study=study))
+        .order_by("-derived_at")
+        .values_list("derived_at", flat=True)
         .first()
     )
 

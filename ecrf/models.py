@@ -275,10 +275,13 @@ class AdverseEvent(PatientDayRecord):
 class DerivedDay(models.Model):
     """Computed by the Celery job from audited sources (ecrf/derivations.py); never edited by hand.
 
-    Its provenance is the source history plus `algorithm_version` and `computed_at`.
+    Its provenance is the source history plus `algorithm_version` and `computed_at`, the time these values were
+    computed. A recompute that gives the same values leaves the row as it is: the patient's PatientDerivation
+    says when it was last checked.
     """
 
-    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="derived_days")
+    # Not indexed on its own: the unique (patient, study_day) index serves every lookup by patient.
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="derived_days", db_index=False)
     study_day = models.SmallIntegerField()
     state = models.CharField(max_length=24, blank=True)
     ordinal_7 = models.SmallIntegerField(null=True)
@@ -307,3 +310,22 @@ class DerivedDay(models.Model):
 
     def __str__(self) -> str:
         return f"derived {self.patient_id} day {self.study_day}"
+
+
+class PatientDerivation(models.Model):
+    """When a patient's derived days were last recomputed, and a digest of the rows that computation gave.
+
+    The job compares a fresh computation with the stored digest and rewrites the patient's DerivedDay rows only
+    when they differ (or the algorithm version did): a nightly rerun over unchanged data writes nothing but these
+    stamps. ``derived_at`` moves on every recompute, so "source changed after the last derivation" is a
+    comparison with it (analysis/releases.py: stale_derived).
+    """
+
+    patient = models.OneToOneField(Patient, on_delete=models.CASCADE, primary_key=True, related_name="derivation")
+    algorithm_version = models.CharField(max_length=32)
+    # Signed 64-bit view of an unsigned hash of all the patient's derived values (ecrf/derivation_job.py).
+    digest = models.BigIntegerField()
+    derived_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"derivation of {self.patient_id} at {self.derived_at:%Y-%m-%d %H:%M}"

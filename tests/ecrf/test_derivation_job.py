@@ -7,7 +7,7 @@ import pytest
 from cohorts.audit import StudyLocked
 from cohorts.services import study_set_locked
 from ecrf import derivation_job, derivations, services
-from ecrf.models import DerivedDay, VitalSigns
+from ecrf.models import DerivedDay, PatientDerivation, VitalSigns
 from ecrf.services import RecordInput
 from tests import factories
 
@@ -131,13 +131,13 @@ def test_rows_beyond_the_follow_up_are_deleted(patient_a, users):
 
 def test_query_count_is_constant_in_days(patient_a, users, django_assert_max_num_queries):
     document(patient_a, users["nurse"])
-    # patient, SAVEPOINT, lock check, batch patients, 4 sources, upsert, delete, RELEASE SAVEPOINT
-    with django_assert_max_num_queries(11):
+    # patient, SAVEPOINT, lock check, batch patients, 4 sources, upsert, delete, stamps, RELEASE SAVEPOINT
+    with django_assert_max_num_queries(12):
         derivation_job.derive_patient(patient_a.pk)
     study = patient_a.study
     study.follow_up_days = 40
     study.save()
-    with django_assert_max_num_queries(11):
+    with django_assert_max_num_queries(12):
         derivation_job.derive_patient(patient_a.pk)
     assert DerivedDay.objects.filter(patient=patient_a).count() == 41
 
@@ -179,6 +179,82 @@ def test_copy_and_orm_writes_give_the_same_rows(patient_a, users, monkeypatch):
     by_orm = rows(patient_a)
     monkeypatch.setattr(derivation_job, "COPY_MIN_ROWS", 1)
     DerivedDay.objects.filter(patient=patient_a, study_day__gt=10).delete()  # inserts and updates
-    derivation_job.derive_patient(patient_a.pk)
-    derivation_job.derive_patient(patient_a.pk)  # twice in one connection: the temporary table is reused
+    derivation_job.derive_patient(patient_a.pk, force=True)
+    derivation_job.derive_patient(patient_a.pk, force=True)  # twice in one connection: the temp table is reused
     assert rows(patient_a) == by_orm
+
+
+def computed_times(patient) -> set:
+    return set(DerivedDay.objects.filter(patient=patient).values_list("computed_at", flat=True))
+
+
+def test_a_rerun_over_unchanged_data_rewrites_nothing_but_the_stamp(patient_a, users):
+    document(patient_a, users["nurse"])
+    derivation_job.derive_patient(patient_a.pk)
+    first, written_at = rows(patient_a), computed_times(patient_a)
+    stamp = PatientDerivation.objects.get(patient=patient_a)
+    summary = derivation_job.derive_patient(patient_a.pk)
+    assert (summary.rows, summary.written) == (22, 0)
+    assert rows(patient_a) == first and computed_times(patient_a) == written_at
+    rerun = PatientDerivation.objects.get(patient=patient_a)
+    assert rerun.derived_at > stamp.derived_at and rerun.digest == stamp.digest
+
+
+def test_a_change_rewrites_the_patient_and_force_rewrites_everything(patient_a, users):
+    document(patient_a, users["nurse"])
+    derivation_job.derive_patient(patient_a.pk)
+    written_at = computed_times(patient_a)
+    services.vital_signs_save(patient=patient_a, study_day=3, entry=RecordInput({"spo2_pct": 90}), user=users["nurse"])
+    summary = derivation_job.derive_patient(patient_a.pk)
+    assert summary.written == 22
+    assert rows(patient_a)[3]["pf_derived_note"] == derivations.NOTE_NO_FIO2  # SpO2 without support that day
+    assert len(computed_times(patient_a)) == 1 and computed_times(patient_a) != written_at
+    assert derivation_job.derive_patient(patient_a.pk, force=True).written == 22
+
+
+def test_an_old_algorithm_version_is_rewritten_and_force_restores_rows_deleted_by_hand(patient_a, users, monkeypatch):
+    document(patient_a, users["nurse"])
+    derivation_job.derive_patient(patient_a.pk)
+    expected = rows(patient_a)
+    DerivedDay.objects.filter(patient=patient_a, study_day__in=[0, 7]).delete()  # raw SQL: the admin cannot
+    assert derivation_job.derive_patient(patient_a.pk, force=True).written == 22
+    assert rows(patient_a) == expected
+    monkeypatch.setattr(derivations, "ALGORITHM_VERSION", "9.9.9")
+    assert derivation_job.derive_patient(patient_a.pk).written == 22
+    assert {r["algorithm_version"] for r in rows(patient_a).values()} == {"9.9.9"}
+
+
+def test_digest_depends_on_the_values_not_on_the_category_order():
+    import pandas as pd
+
+    def frame(notes, pf):
+        derived = pd.DataFrame({name: [None, None] for name in derivations.OUTPUT_COLUMNS})
+        derived["patient_id"], derived["study_day"], derived["pf"] = [1, 1], [0, 1], pf
+        derived["status_note"] = pd.Categorical(notes, categories=sorted(set(notes)))
+        return derived
+
+    one = derivation_job.patient_digests(frame(["a", "b"], [150.0, 90.0]))
+    assert one.index.tolist() == [1]
+    reordered = frame(["a", "b"], [150.0, 90.0])
+    reordered["status_note"] = reordered["status_note"].cat.reorder_categories(["b", "a"])
+    assert derivation_job.patient_digests(reordered).tolist() == one.tolist()
+    assert derivation_job.patient_digests(frame(["a", "b"], [150.0, 90.5])).tolist() != one.tolist()
+    assert derivation_job.patient_digests(frame(["b", "a"], [150.0, 90.0])).tolist() != one.tolist()
+
+
+def test_a_patient_is_out_of_date_until_rederived_even_when_its_rows_stay_the_same(patient_a, users):
+    """The release manifest's staleness check compares source changes with the last derivation, not row times."""
+    from analysis.releases import stale_derived
+
+    participant = patient_a.participant_id
+    document(patient_a, users["nurse"])
+    assert participant in stale_derived(patient_a.study)  # never derived
+    derivation_job.derive_patient(patient_a.pk)
+    assert participant not in stale_derived(patient_a.study)
+    # An adverse event changes no derived value; after the rederive the patient is current all the same.
+    services.adverse_event_save(
+        patient=patient_a, entry=RecordInput({"study_day": 2, "kind": "thromboembolism"}), user=users["nurse"]
+    )
+    assert participant in stale_derived(patient_a.study)
+    assert derivation_job.derive_patient(patient_a.pk).written == 0
+    assert participant not in stale_derived(patient_a.study)

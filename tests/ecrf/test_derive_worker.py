@@ -100,9 +100,10 @@ def test_enrolment_of_a_patient_enqueues_it(enqueued, study, site_a, arms, djang
 
 def test_derive_command(patient_a, patient_b, users):
     out = _call("derive")
-    assert "Derived 44 patient-days of 2 patients in 1 study" in out
+    assert "Derived 44 patient-days of 2 patients in 1 study" in out and "44 rows rewritten, 0 unchanged" in out
     out = _call("derive", "--patient", "MI-0001")
-    assert "Derived 22 patient-days of 1 patients" in out
+    assert "Derived 22 patient-days of 1 patient in" in out and "0 rows rewritten, 22 unchanged" in out
+    assert "22 rows rewritten, 0 unchanged" in _call("derive", "--patient", "MI-0001", "--force")
     out = _call("derive", "--study", patient_a.study.code, "--patient", str(patient_b.pk))
     assert "22 patient-days" in out
     with pytest.raises(CommandError, match="Unknown study 'nope'"):
@@ -136,8 +137,9 @@ def test_nightly_schedule_is_installed_by_the_database_scheduler(transactional_d
 
 def test_tasks_are_thin_and_idempotent(patient_a):
     first = tasks.derive_patient.apply(args=[patient_a.pk]).get()
-    assert first["rows"] == 22
-    assert tasks.derive_patient.apply(args=[patient_a.pk]).get() == first
+    assert (first["rows"], first["written"]) == (22, 22)
+    # The rerun derives the same rows again and finds nothing to rewrite.
+    assert tasks.derive_patient.apply(args=[patient_a.pk]).get() == {**first, "written": 0}
     assert tasks.derive_study.apply(args=[patient_a.study_id]).get()["patients"] == 1
     assert tasks.derive_all_studies.apply().get()["studies"] >= 1
     options = tasks.derive_patient
