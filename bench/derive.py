@@ -44,19 +44,17 @@ SAMPLE_ROWS = 10_000
 
 
 def read_floor(study) -> float:
-    """Fetch the job's input columns of the whole study: one query per source table, no processing."""
+    """Fetch the job's input columns of the whole study: one query per source table, no processing.
+
+    The same reader as the job's (derivation_job._read: the ORM's SQL on a plain cursor, tuples fetched).
+    """
     from ecrf import derivation_job
     from ecrf.models import Patient
 
     ids = Patient.objects.filter(study=study).values("pk")
     start = time.perf_counter()
     for model, casts, columns in derivation_job._SOURCES.values():
-        sql, params = (
-            model.objects.filter(patient_id__in=ids).annotate(**casts).values_list(*columns).query.sql_with_params()
-        )
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            cursor.fetchall()
+        derivation_job._read(model.objects.filter(patient_id__in=ids).annotate(**casts), columns)
     return time.perf_counter() - start
 
 
