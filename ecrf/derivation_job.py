@@ -2,15 +2,17 @@
 
 A batch of patients of one study is derived in one transaction with a fixed number of queries whatever the number
 of patients or days: the lock check, one query for the patients (with their derivation stamps), one per source
-table, one bulk upsert of the changed rows, one delete of rows beyond the grid and one upsert of the stamps.
+table, then for the changed patients one bulk upsert of their rows and one delete of rows beyond the grid, and
+at most two statements for the stamps (an UPDATE of the unchanged ones, an upsert of the changed ones).
 A worker killed mid-batch therefore leaves each patient either old or new, never half, and a rerun gives
 identical rows.
 
 Only what changed is written. Each patient's fresh rows are hashed into one 64-bit digest and compared with the
-digest stored in its PatientDerivation stamp: a patient whose rows, row count and algorithm version are unchanged
-keeps its DerivedDay rows as they are (their ``computed_at`` is when those values were computed) and only its
-stamp's ``derived_at`` moves. The nightly run over a study where little changed therefore costs little more than
-reading the sources, and does not rewrite (bloat, WAL) a million rows. ``force=True`` rewrites every row.
+digest stored in its PatientDerivation stamp: a patient whose rows (values and number of days) and algorithm
+version are unchanged keeps its DerivedDay rows as they are (their ``computed_at`` is when those values were
+computed) and only its stamp's ``derived_at`` moves. The nightly run over a study where little changed therefore
+costs little more than reading the sources, and does not rewrite (bloat, WAL) a million rows. ``force=True``
+rewrites every row.
 
 Reads go through the ORM's SQL but are executed on a plain cursor, so no model instance or per-row converter is
 built for a million rows; decimals are cast to floats in the database (the contract of derivations.derive) and
@@ -315,9 +317,9 @@ def write(derived: pd.DataFrame, computed_at) -> None:
 def _changed(patients: pd.DataFrame, digests: pd.Series) -> np.ndarray:
     """Which patients of the batch need their rows rewritten: no stamp, another algorithm version or another
     digest (a value changed, or the number of days did: the follow-up was changed)."""
-    return patients["stamp_version"].ne(derivations.ALGORITHM_VERSION).to_numpy() | patients["stamp_digest"].ne(
-        digests.to_numpy()
-    ).fillna(True).to_numpy(dtype=bool)
+    other_version = patients["stamp_version"].ne(derivations.ALGORITHM_VERSION).to_numpy()
+    other_digest = patients["stamp_digest"].ne(digests.to_numpy()).fillna(True).to_numpy(dtype=bool)
+    return other_version | other_digest
 
 
 def _stamp(digests: pd.Series, changed: np.ndarray, derived_at) -> None:
