@@ -1,11 +1,17 @@
 """The database side of the derived patient-day table (SPEC 3): read the sources, call ecrf/derivations.py, write.
 
-A batch of patients of one study is derived in one transaction with a fixed number of queries whatever the number
-of patients or days: the lock check, one query for the patients (with their derivation stamps), one per source
-table, then for the changed patients one bulk upsert of their rows and one delete of rows beyond the grid, and
-at most two statements for the stamps (an UPDATE of the unchanged ones, an upsert of the changed ones).
-A worker killed mid-batch therefore leaves each patient either old or new, never half, and a rerun gives
-identical rows.
+A batch of patients of one study is derived with a fixed number of queries whatever the number of patients or
+days. It is read first: one query for the patients (with their derivation stamps), one per source table. It is
+computed, then stored in one transaction: the lock check, the study's derivation lock (PostgreSQL advisory lock:
+derivations of one study store one at a time), a re-read of the stamps, then for the changed patients one bulk
+upsert of their rows and one delete of rows beyond the grid, and at most two statements for the stamps (an
+UPDATE of the unchanged ones, an upsert of the changed ones). A worker killed mid-batch therefore leaves each
+patient either old or new, never half, and a rerun gives identical rows.
+
+The read is not under the lock: a patient whose stamp moved between the read and the store was derived by
+another job that read its sources later (an edit's own recompute during the nightly run); its rows are kept.
+A whole-study run reads each next batch on a second connection while the current one is computed and stored
+(PostgreSQL, outside a transaction), so the database's reading overlaps this process's computing.
 
 Only what changed is written. Each patient's fresh rows are hashed into one 64-bit digest and compared with the
 digest stored in its PatientDerivation stamp: a patient whose rows (values and number of days) and algorithm
@@ -27,6 +33,7 @@ import gc
 import io
 import logging
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -34,8 +41,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pa_csv
-from django.db import connection, models, transaction
-from django.db.models import F, FloatField
+from django.db import connection, connections, models, transaction
+from django.db.models import CharField, F, FloatField
 from django.db.models.functions import Cast
 from django.db.models.lookups import In
 from django.utils import timezone
@@ -51,6 +58,8 @@ logger = logging.getLogger(__name__)
 BATCH_PATIENTS = 2000
 #: From this many rows a PostgreSQL write goes through COPY (below it, creating a temp table costs more).
 COPY_MIN_ROWS = 2000
+#: First key of the study's derivation lock (pg_advisory_xact_lock(DERIVE_LOCK_CLASS, study id)).
+DERIVE_LOCK_CLASS = 0x5E7D
 
 _WRITTEN = [name for name in derivations.OUTPUT_COLUMNS if name not in ("patient_id", "study_day")]
 _TEXT = [name for name in _WRITTEN if isinstance(DerivedDay._meta.get_field(name), models.CharField)]
@@ -124,15 +133,24 @@ class DeriveSummary:
 
 
 class _AnyOf(In):
-    """``column = ANY(%s)`` with the ids as one array parameter on PostgreSQL, ``IN (...)`` elsewhere.
+    """``column = ANY(%s::bigint[])`` with the ids as one array literal on PostgreSQL, ``IN (...)`` elsewhere.
 
-    A batch of a thousand patients then costs one parameter to bind instead of a thousand to prepare, bind and
-    parse on every query of the batch (about a fifth of a nightly run spent in Django and psycopg otherwise).
+    A batch of a thousand patients then costs one text parameter instead of a thousand values to prepare, bind
+    and parse on every query of the batch (about a fifth of a nightly run spent in Django and psycopg otherwise).
+    The ids are ints already (_of_patients), so Django's per-value preparation is skipped.
     """
+
+    def get_prep_lookup(self):
+        return self.rhs
 
     def as_postgresql(self, compiler, connection):
         lhs, lhs_params = self.process_lhs(compiler, connection)
-        return f"{lhs} = ANY(%s)", (*lhs_params, list(self.rhs))
+        return f"{lhs} = ANY(%s::bigint[])", (*lhs_params, "{" + ",".join(map(str, self.rhs)) + "}")
+
+
+def _text(name: str) -> Cast:
+    """A time read as its text: compared for equality only, so 48,000 of them need not be parsed."""
+    return Cast(F(name), CharField())
 
 
 def _of_patients(patient_ids: Sequence[int], column: str = "patient_id") -> _AnyOf:
@@ -179,12 +197,12 @@ def read_inputs(patient_ids: Sequence[int]) -> dict[str, pd.DataFrame]:
     return frames
 
 
-_PATIENT_COLUMNS = ("patient_id", "ast_uln_f", "alt_uln_f", "stamp_version", "stamp_digest")
+_PATIENT_COLUMNS = ("patient_id", "ast_uln_f", "alt_uln_f", "stamp_version", "stamp_digest", "stamp_at")
 
 
 def _patients(study: Study, patient_ids: Sequence[int]) -> pd.DataFrame:
     """Each patient of the batch (in id order) with the site's ULN (used when the lab row does not carry its own)
-    and the stamp of its last derivation (algorithm version and digest; NA when never derived)."""
+    and the stamp of its last derivation (algorithm version, digest and time; NA when never derived)."""
     queryset = (
         Patient.objects.filter(_of_patients(patient_ids, "pk"), study=study)
         .annotate(
@@ -192,6 +210,7 @@ def _patients(study: Study, patient_ids: Sequence[int]) -> pd.DataFrame:
             alt_uln_f=Cast(F("site__alt_uln_u_l"), FloatField()),
             stamp_version=F("derivation__algorithm_version"),
             stamp_digest=F("derivation__digest"),
+            stamp_at=_text("derivation__derived_at"),
         )
         .order_by("pk")
     )
@@ -199,6 +218,44 @@ def _patients(study: Study, patient_ids: Sequence[int]) -> pd.DataFrame:
     # Exact 64-bit integers (a float would round them), NA where there is no stamp.
     patients["stamp_digest"] = pd.array(patients["stamp_digest"].to_numpy(), dtype="Int64")
     return patients
+
+
+@dataclass
+class _Read:
+    """What a batch's derivation reads: its patients with their stamps, then the four source frames."""
+
+    patients: pd.DataFrame
+    inputs: dict[str, pd.DataFrame]
+
+
+def read_batch(study: Study, patient_ids: Sequence[int]) -> _Read:
+    """Read the batch's patients (stamps first: a derivation stored after this read is seen by _rederived),
+    then the sources of those of them that belong to ``study``."""
+    patients = _patients(study, patient_ids)
+    return _Read(patients, read_inputs(patients["patient_id"].tolist()))
+
+
+def _read_ahead(study: Study, batches: Sequence[Sequence[int]]) -> Iterator[_Read]:
+    """The reads of ``batches`` in order; on PostgreSQL each next batch is read on a second connection while the
+    current one is computed and written, so the database's work of reading overlaps this process's work.
+
+    Read in this thread instead when there is a single batch, and inside an open transaction (another connection
+    would not see its rows: a caller's atomic block, a test).
+    """
+    if len(batches) < 2 or connection.vendor != "postgresql" or connection.in_atomic_block:
+        for patient_ids in batches:
+            yield read_batch(study, patient_ids)
+        return
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="derive-read") as reader:
+        try:
+            pending = reader.submit(read_batch, study, batches[0])
+            for following in [*batches[1:], None]:
+                read = pending.result()
+                if following is not None:
+                    pending = reader.submit(read_batch, study, following)
+                yield read
+        finally:
+            reader.submit(connections.close_all)  # the reader thread's own connection
 
 
 def _grid(patient_ids: np.ndarray, follow_up_days: int) -> pd.DataFrame:
@@ -348,7 +405,7 @@ def _stamp(digests: pd.Series, changed: np.ndarray, derived_at) -> None:
 
 @contextmanager
 def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while a batch turns ~100,000 fetched tuples into columns.
+    """Pause the cyclic garbage collector while a run turns fetched tuples into columns (~100,000 per batch).
 
     Those allocations trigger full collections that walk every object of the process (three quarters of the
     time of building the columns, measured); they create no reference cycles, so nothing is left uncollected.
@@ -362,21 +419,40 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def derive_batch(study: Study, patient_ids: Sequence[int], *, force: bool = False) -> DeriveSummary:
-    """Derive the patient-days of ``patient_ids`` (all of ``study``) in one transaction; store what changed.
+def _serialise(study: Study) -> None:
+    """Take the study's derivation lock until the end of the transaction (PostgreSQL; SQLite serialises every
+    write anyway): no two derivations of one study store at the same time."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [DERIVE_LOCK_CLASS, study.pk])
 
-    ``force`` rewrites every row even where the stored digest says it is unchanged.
-    Refuses (StudyLocked) while the study is locked: the derived data are frozen with the release (SPEC 5).
-    """
-    with transaction.atomic(), _gc_paused():
+
+def _rederived(patients: pd.DataFrame) -> np.ndarray:
+    """Which patients of the batch another derivation stored since their stamps were read (under the study's
+    derivation lock). It read their sources later than this one did: its rows must not be overwritten."""
+    queryset = PatientDerivation.objects.filter(_of_patients(patients["patient_id"].tolist())).annotate(
+        at=_text("derived_at")
+    )
+    stored = patients["patient_id"].map(dict(_read(queryset, ("patient_id", "at"))))
+    read = patients["stamp_at"]
+    return ((stored.isna() != read.isna()) | (stored.notna() & stored.ne(read))).to_numpy(dtype=bool)
+
+
+def _store(study: Study, read: _Read, *, force: bool) -> DeriveSummary:
+    """Compute the batch, then store in one transaction the rows of the patients whose rows changed and the
+    stamps of all (except those another derivation stored since the read: theirs are fresher)."""
+    patients = read.patients
+    ids = patients["patient_id"].to_numpy(dtype=np.int64)
+    if not len(ids):
+        return DeriveSummary()
+    derived = compute(study, patients, read.inputs)
+    digests = patient_digests(derived)  # in the order of ids: derive keeps the grid's order
+    days = study.follow_up_days + 1
+    with transaction.atomic():
         ensure_unlocked(study)
-        patients = _patients(study, patient_ids)
-        ids = patients["patient_id"].to_numpy(dtype=np.int64)
-        if not len(ids):
-            return DeriveSummary()
-        derived = compute(study, patients, read_inputs(ids.tolist()))
-        digests = patient_digests(derived)  # in the order of ids: derive keeps the grid's order
-        changed = np.ones(len(ids), dtype=bool) if force else _changed(patients, digests)
+        _serialise(study)
+        current = ~_rederived(patients)
+        changed = current if force else current & _changed(patients, digests)
         now = timezone.now()
         deleted = 0
         if changed.any():
@@ -390,9 +466,25 @@ def derive_batch(study: Study, patient_ids: Sequence[int], *, force: bool = Fals
                 .exclude(study_day__gte=0, study_day__lte=study.follow_up_days)
                 .delete()
             )
-        _stamp(digests, changed, now)
-    days = study.follow_up_days + 1
+        _stamp(digests[current], changed[current], now)
     return DeriveSummary(patients=len(ids), rows=len(ids) * days, written=int(changed.sum()) * days, deleted=deleted)
+
+
+def _derive_batches(study: Study, batches: Sequence[Sequence[int]], *, force: bool) -> DeriveSummary:
+    summary = DeriveSummary()
+    with _gc_paused():
+        for read in _read_ahead(study, batches):
+            summary.add(_store(study, read, force=force))
+    return summary
+
+
+def derive_batch(study: Study, patient_ids: Sequence[int], *, force: bool = False) -> DeriveSummary:
+    """Derive the patient-days of ``patient_ids`` (those of ``study``); store what changed in one transaction.
+
+    ``force`` rewrites every row even where the stored digest says it is unchanged.
+    Refuses (StudyLocked) while the study is locked: the derived data are frozen with the release (SPEC 5).
+    """
+    return _derive_batches(study, [patient_ids], force=force)
 
 
 def derive_patient(patient_id: int, *, force: bool = False) -> DeriveSummary:
@@ -406,10 +498,11 @@ def derive_patient(patient_id: int, *, force: bool = False) -> DeriveSummary:
 def derive_study(study: Study, *, batch_patients: int = BATCH_PATIENTS, force: bool = False) -> DeriveSummary:
     """Recompute every patient of ``study``, ``batch_patients`` per transaction (memory stays bounded)."""
     ensure_unlocked(study)
-    summary = DeriveSummary(studies=1)
     ids = list(Patient.objects.filter(study=study).order_by("pk").values_list("pk", flat=True))
-    for start in range(0, len(ids), batch_patients):
-        summary.add(derive_batch(study, ids[start : start + batch_patients], force=force))
+    summary = _derive_batches(
+        study, [ids[start : start + batch_patients] for start in range(0, len(ids), batch_patients)], force=force
+    )
+    summary.studies = 1
     return summary
 
 

@@ -131,13 +131,14 @@ def test_rows_beyond_the_follow_up_are_deleted(patient_a, users):
 
 def test_query_count_is_constant_in_days(patient_a, users, django_assert_max_num_queries):
     document(patient_a, users["nurse"])
-    # patient, SAVEPOINT, lock check, batch patients, 4 sources, upsert, delete, stamps, RELEASE SAVEPOINT
-    with django_assert_max_num_queries(12):
+    # patient, batch patients, 4 sources, SAVEPOINT, lock check, derivation lock (PostgreSQL), stamps re-read,
+    # upsert, delete, stamps, RELEASE SAVEPOINT
+    with django_assert_max_num_queries(14):
         derivation_job.derive_patient(patient_a.pk)
     study = patient_a.study
     study.follow_up_days = 40
     study.save()
-    with django_assert_max_num_queries(12):
+    with django_assert_max_num_queries(14):
         derivation_job.derive_patient(patient_a.pk)
     assert DerivedDay.objects.filter(patient=patient_a).count() == 41
 
@@ -258,3 +259,65 @@ def test_a_patient_is_out_of_date_until_rederived_even_when_its_rows_stay_the_sa
     assert participant in stale_derived(patient_a.study)
     assert derivation_job.derive_patient(patient_a.pk).written == 0
     assert participant not in stale_derived(patient_a.study)
+
+
+def cpap(patient, user, day: int, fio2: str) -> None:
+    services.respiratory_support_save(
+        patient=patient,
+        study_day=day,
+        entry=RecordInput({"support": "cpap", "fio2": Decimal(fio2), "peep_cmh2o": Decimal(10)}),
+        user=user,
+    )
+
+
+@pytest.mark.parametrize("force", [False, True])
+def test_a_batch_read_before_another_derivation_stored_does_not_overwrite_it(patient_a, users, force):
+    """A nightly batch read ahead, then an edit and its own recompute store first: the batch keeps their rows."""
+    study = patient_a.study
+    document(patient_a, users["nurse"])
+    derivation_job.derive_patient(patient_a.pk)
+    cpap(patient_a, users["nurse"], 2, "0.40")  # an edit whose recompute is still queued
+    read_ahead = derivation_job.read_batch(study, [patient_a.pk])
+    cpap(patient_a, users["nurse"], 3, "0.70")  # a second edit
+    derivation_job.derive_patient(patient_a.pk)  # ... whose recompute reads both edits and stores first
+    fresh = rows(patient_a)
+    assert fresh[3]["fio2"] == 0.7
+    summary = derivation_job._store(study, read_ahead, force=force)
+    assert rows(patient_a) == fresh  # not the read-ahead rows, which lack the day-3 edit
+    assert summary.written == 0
+    assert derivation_job._store(study, derivation_job.read_batch(study, [patient_a.pk]), force=force).rows == 22
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_study_run_reads_the_next_batch_ahead_on_postgresql(study, site_a, arms, users, monkeypatch):
+    """Outside a transaction, PostgreSQL reads batch k+1 on a second connection while batch k is stored:
+    same rows as one patient at a time."""
+    import threading
+
+    from django.db import connection
+
+    from ecrf import signals
+
+    if connection.vendor != "postgresql":
+        pytest.skip("reading ahead is for PostgreSQL")
+    monkeypatch.setattr(signals._EnqueueOnCommit, "__call__", lambda self: None)  # no worker here
+    patients = [factories.PatientFactory(study=study, site=site_a, arm=arms["standard"]) for _ in range(5)]
+    for patient in patients[::2]:
+        document(patient, users["nurse"])
+    readers = []
+    read_batch = derivation_job.read_batch
+
+    def spy(*args):
+        readers.append(threading.current_thread().name)
+        return read_batch(*args)
+
+    monkeypatch.setattr(derivation_job, "read_batch", spy)
+    summary = derivation_job.derive_study(study, batch_patients=2)
+    assert summary.patients == 5 and len(readers) == 3
+    assert all(name.startswith("derive-read") for name in readers)
+    by_batches = {p.pk: rows(p) for p in patients}
+    monkeypatch.setattr(derivation_job, "read_batch", read_batch)
+    for patient in patients:
+        derivation_job.derive_patient(patient.pk, force=True)
+    assert {p.pk: rows(p) for p in patients} == by_batches
+    assert threading.active_count() == 1 or not any(t.name.startswith("derive-read") for t in threading.enumerate())
