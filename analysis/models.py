@@ -1,4 +1,4 @@
-"""Locked releases and export jobs (SPEC 5)."""
+"""Locked releases, and the background jobs that make them (lock) and export them (SPEC 5)."""
 
 from django.conf import settings
 from django.db import models
@@ -50,11 +50,17 @@ class ExportFormat(models.TextChoices):
     XPT = "xpt", "SAS XPORT (.xpt)"
 
 
-class ExportStatus(models.TextChoices):
+class JobStatus(models.TextChoices):
+    """The status of a background job (an export or a lock), as its status page shows it."""
+
     QUEUED = "queued", "Queued"
     RUNNING = "running", "Running"
     DONE = "done", "Done"
     FAILED = "failed", "Failed"
+
+
+PENDING = (JobStatus.QUEUED, JobStatus.RUNNING)
+LOCK_PENDING = "A lock of this study is already queued or running."
 
 
 class ExportJob(models.Model):
@@ -62,7 +68,7 @@ class ExportJob(models.Model):
 
     release = models.ForeignKey(Release, on_delete=models.PROTECT, related_name="exports")
     format = models.CharField(max_length=8, choices=ExportFormat.choices)
-    status = models.CharField(max_length=8, choices=ExportStatus.choices, default=ExportStatus.QUEUED)
+    status = models.CharField(max_length=8, choices=JobStatus.choices, default=JobStatus.QUEUED)
     progress = models.PositiveSmallIntegerField(default=0)  # percent
     file_path = models.CharField(max_length=500, blank=True)
     sha256 = models.CharField(max_length=64, blank=True)
@@ -80,3 +86,41 @@ class ExportJob(models.Model):
 
     def __str__(self) -> str:
         return f"{self.release} {self.format} ({self.status})"
+
+
+class LockJob(models.Model):
+    """A background lock of a study (analysis/releases.py: release_lock); the status page polls this row.
+
+    Freezing a large study takes longer than a web request may last (gunicorn's 30 s), so the lock view queues a
+    job and a Celery worker makes the release. At most one lock per study is queued or running at a time.
+    """
+
+    study = models.ForeignKey(Study, on_delete=models.PROTECT, related_name="lock_jobs")
+    reason = models.TextField()
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(max_length=8, choices=JobStatus.choices, default=JobStatus.QUEUED)
+    release = models.OneToOneField(
+        Release, null=True, blank=True, on_delete=models.PROTECT, related_name="lock_job"
+    )  # set in the lock's own transaction: a done job always has its release
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["study"],
+                condition=Q(status__in=PENDING),
+                name="lock_job_one_pending_per_study",
+                violation_error_code="lock_pending",
+                violation_error_message=LOCK_PENDING,
+            ),
+            models.CheckConstraint(condition=~Q(reason=""), name="lock_job_reason_required"),
+            models.CheckConstraint(
+                condition=~Q(status=JobStatus.DONE) | Q(release__isnull=False), name="lock_job_done_has_release"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"lock of {self.study.code} ({self.status})"

@@ -266,7 +266,8 @@ def build_release_files(study: Study, folder: Path, header: dict[str, Any]) -> d
 # --------------------------------------------------------------------------------------------
 
 
-def _reason(reason: str | None, action: str) -> str:
+def required_reason(reason: str | None, action: str) -> str:
+    """The reason, stripped; an empty one is refused with its message next to the field."""
     text = (reason or "").strip()
     if not text:
         raise ValidationError(
@@ -282,8 +283,12 @@ def _clear_orphan(folder: Path) -> None:
 
 
 def release_lock(*, study: Study, user, reason: str) -> Release:
-    """Lock the study and freeze it as release version N+1; every write path refuses until unlocked."""
-    reason = _reason(reason, "locking")
+    """Lock the study and freeze it as release version N+1; every write path refuses until unlocked.
+
+    It takes about a minute for a large study: pages queue it as a lock job (services.lock_request) and a Celery
+    worker calls it (services.lock_run). Unlock is quick and stays in the request.
+    """
+    reason = required_reason(reason, "locking")
     with transaction.atomic():
         # The row lock waits for data entry in flight (the PostgreSQL trigger holds FOR SHARE on the study row
         # until the writer commits) and holds off new writers until the lock commits: the cut is consistent.
@@ -322,7 +327,7 @@ def release_lock(*, study: Study, user, reason: str) -> Release:
 
 def release_unlock(*, study: Study, user, reason: str) -> Release:
     """Unlock the study (the current release stays as it is); the next lock is a new version."""
-    reason = _reason(reason, "unlocking")
+    reason = required_reason(reason, "unlocking")
     with transaction.atomic():
         study = Study.objects.select_for_update().get(pk=study.pk)
         if not study.is_locked:

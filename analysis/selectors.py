@@ -1,4 +1,4 @@
-"""Reads of the analysis pages: releases of a study, their frozen files, live results, export jobs.
+"""Reads of the analysis pages: releases of a study, their frozen files, live results, lock and export jobs.
 
 Statisticians see locked releases only; investigators see live data of their own sites (marked "not locked") and
 the releases; data managers see everything. A study or job the user may not see is a 404.
@@ -17,7 +17,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from analysis import datasets, releases
-from analysis.models import ExportJob, Release
+from analysis.models import PENDING, ExportJob, LockJob, Release
 from cohorts import roles
 from cohorts import selectors as cohort_selectors
 from cohorts.models import Study
@@ -46,6 +46,23 @@ def get_release(study: Study, version) -> Release:
 
 def current_release(study: Study) -> Release | None:
     return releases_of(study).first()
+
+
+def pending_lock(study: Study) -> LockJob | None:
+    """The lock of the study that is queued or running, if any (there is at most one)."""
+    return study.lock_jobs.filter(status__in=PENDING).select_related("requested_by").first()
+
+
+def get_lock_job(user, pk) -> LockJob:
+    """A lock job of a study the user sees, for the users who may lock (anyone else: 404, as for exports)."""
+    try:
+        if not roles.has_role(user, roles.LOCKERS):
+            raise LockJob.DoesNotExist
+        return LockJob.objects.select_related("study", "requested_by", "release").get(
+            pk=pk, study__in=cohort_selectors.studies_for_user(user)
+        )
+    except (LockJob.DoesNotExist, ValueError, TypeError):
+        raise Http404("No such lock.") from None
 
 
 def export_jobs(release: Release) -> QuerySet[ExportJob]:

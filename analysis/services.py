@@ -1,7 +1,9 @@
-"""Writes of the analysis app: export jobs (lock and unlock are in analysis/releases.py, next to the files).
+"""Writes of the analysis app: lock jobs and export jobs (lock and unlock are in analysis/releases.py, next to
+the files).
 
-An export is a job row (who, when, format, status, progress, file, SHA-256) filled by a Celery task, so the page
-that asked for it can show its progress and the download (DESIGN.md, after Saleor's export files).
+A lock or an export is a job row (who, when, status; the release, or the file and its SHA-256) filled by a Celery
+task, so the page that asked for it can show its progress and result (DESIGN.md, after Saleor's export files).
+A lock takes about a minute for a large study, longer than a web request may last.
 """
 
 from __future__ import annotations
@@ -12,11 +14,73 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from analysis import exports
-from analysis.models import ExportFormat, ExportJob, ExportStatus, Release
+from analysis import exports, releases
+from analysis.models import LOCK_PENDING, PENDING, ExportFormat, ExportJob, JobStatus, LockJob, Release
+from cohorts.models import Study
+
+# --------------------------------------------------------------------------------------------
+# Lock jobs
+# --------------------------------------------------------------------------------------------
+
+
+def lock_request(*, study: Study, user, reason: str) -> LockJob:
+    """Queue a lock of the study; the task starts once the job row is committed.
+
+    Refused up front: a study already locked, a lock already queued or running (the unique constraint, also
+    when two clicks arrive at once), an empty reason. What only the lock itself can find is on the job.
+    """
+    if Study.objects.filter(pk=study.pk, is_locked=True).exists():
+        raise ValidationError("The study is already locked.", code="already_locked")
+    from analysis import tasks
+
+    job = LockJob(study=study, reason=releases.required_reason(reason, "locking"), requested_by=user)
+    job.full_clean()
+    try:
+        with transaction.atomic():
+            job.save()
+            transaction.on_commit(lambda: tasks.lock_study.delay(job.pk))
+    except IntegrityError:
+        if not LockJob.objects.filter(study=study, status__in=PENDING).exists():
+            raise
+        raise ValidationError(LOCK_PENDING, code="lock_pending") from None  # the other click's job was saved first
+    return job
+
+
+def lock_run(*, job_id: int) -> LockJob:
+    """Lock the job's study as its requester, with its reason; a finished job is left as it is (a rerun does
+    nothing). A refusal of the lock (a ValidationError) fails the job with its message; anything else fails it
+    and is raised again for Celery."""
+    job = LockJob.objects.select_related("study", "requested_by").get(pk=job_id)
+    if job.status not in PENDING:
+        return job
+    # Plain UPDATEs of the job row: the status page polls it, and the job row is not audited data.
+    LockJob.objects.filter(pk=job_id).update(status=JobStatus.RUNNING, error="")
+    try:
+        with transaction.atomic():  # the job is done in the lock's own transaction: a lock never loses its job
+            release = releases.release_lock(study=job.study, user=job.requested_by, reason=job.reason)
+            LockJob.objects.filter(pk=job_id).update(status=JobStatus.DONE, release=release, finished_at=timezone.now())
+    except ValidationError as error:
+        _lock_failed(job_id, " ".join(error.messages))
+    except Exception as error:
+        _lock_failed(job_id, f"{type(error).__name__}: {error}")
+        raise
+    job.refresh_from_db()
+    return job
+
+
+def _lock_failed(job_id: int, message: str) -> None:
+    # Only a running job: a duplicate delivery that finds the study locked by the first run leaves it done.
+    LockJob.objects.filter(pk=job_id, status=JobStatus.RUNNING).update(
+        status=JobStatus.FAILED, error=message, finished_at=timezone.now()
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Export jobs
+# --------------------------------------------------------------------------------------------
 
 
 def exports_dir(release: Release) -> Path:
@@ -45,9 +109,9 @@ def _set_progress(job_id: int, percent: int) -> None:
 def export_run(*, job_id: int) -> ExportJob:
     """Build the job's zip (idempotent: a finished job, or another job's identical file, is reused)."""
     job = ExportJob.objects.select_related("release__study").get(pk=job_id)
-    if job.status == ExportStatus.DONE and job.file_path and Path(job.file_path).exists():
+    if job.status == JobStatus.DONE and job.file_path and Path(job.file_path).exists():
         return job
-    ExportJob.objects.filter(pk=job_id).update(status=ExportStatus.RUNNING, progress=0, error="")
+    ExportJob.objects.filter(pk=job_id).update(status=JobStatus.RUNNING, progress=0, error="")
     release = job.release
     target = exports_dir(release) / exports.export_name(release, job.format)
     partial = target.with_name(f".{target.name}.{job_id}.partial")
@@ -63,11 +127,11 @@ def export_run(*, job_id: int) -> ExportJob:
     except Exception as error:
         partial.unlink(missing_ok=True)
         ExportJob.objects.filter(pk=job_id).update(
-            status=ExportStatus.FAILED, error=f"{type(error).__name__}: {error}", finished_at=timezone.now()
+            status=JobStatus.FAILED, error=f"{type(error).__name__}: {error}", finished_at=timezone.now()
         )
         raise
     ExportJob.objects.filter(pk=job_id).update(
-        status=ExportStatus.DONE,
+        status=JobStatus.DONE,
         progress=100,
         file_path=str(target),
         sha256=digest.hexdigest(),

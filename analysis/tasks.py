@@ -10,3 +10,10 @@ def export_release(job_id: int) -> str:
     """Build the zip of one export job; a rerun reuses the finished file."""
     job = services.export_run(job_id=job_id)
     return job.sha256
+
+
+@shared_task(name="analysis.lock_study", acks_late=True, soft_time_limit=25 * 60, time_limit=30 * 60)
+def lock_study(job_id: int) -> str:
+    """Lock the study of one lock job (freeze release N+1); a rerun of a finished job does nothing."""
+    job = services.lock_run(job_id=job_id)
+    return job.status

@@ -1,4 +1,4 @@
-"""URLs of the analysis app: analysis page and figures, releases, exports."""
+"""URLs of the analysis app: analysis page and figures, releases and lock jobs, exports."""
 
 from django.urls import path
 
@@ -9,6 +9,7 @@ urlpatterns = [
     path("studies/<slug:study_code>/analysis/figures/<slug:name>.<slug:fmt>", views.figure, name="analysis_figure"),
     path("studies/<slug:study_code>/releases/", views.releases_page, name="releases"),
     path("studies/<slug:study_code>/releases/lock/", views.lock, name="release_lock"),
+    path("locks/<int:pk>/", views.lock_status, name="lock_status"),
     path("studies/<slug:study_code>/releases/unlock/", views.unlock, name="release_unlock"),
     path("studies/<slug:study_code>/releases/v<int:version>/", views.release_detail, name="release_detail"),
     path(

@@ -1,4 +1,4 @@
-"""Thin views of the analysis app: analysis page, figures, releases (lock, unlock, files), exports."""
+"""Thin views of the analysis app: analysis page, figures, releases (lock job, unlock, files), exports."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from django.views.decorators.http import require_POST
 
 from analysis import plots, releases, selectors, services
 from analysis.forms import ExportForm, ReasonForm
-from analysis.models import ExportStatus
+from analysis.models import JobStatus
 from cohorts import roles
 from cohorts import selectors as cohort_selectors
 
@@ -113,6 +113,7 @@ def _releases_page(request, study, status: int = 200, **forms):
     context = {
         "study": study,
         "releases": selectors.releases_of(study),
+        "pending_lock": selectors.pending_lock(study),
         "can_lock": roles.has_role(request.user, roles.LOCKERS),
         "can_download": selectors.can_download(request.user),
         "export_forms": forms.pop("export_forms", {}),
@@ -128,22 +129,16 @@ def releases_page(request, study_code: str):
     return _releases_page(request, study)
 
 
-def _reason_action(request, study_code: str, which: str):
+def _reason_action(request, study_code: str, which: str, act):
+    """The lock or unlock form: `act(study, reason)` answers; a refusal shows the page again with its message."""
     study = cohort_selectors.get_study_for_user(request.user, study_code)
     forms = _lock_forms(study, request.POST, which)
     form = forms[f"{which}_form"]
     if form.is_valid():
-        service = releases.release_lock if which == "lock" else releases.release_unlock
         try:
-            release = service(study=study, user=request.user, reason=form.cleaned_data["reason"])
+            return act(study, form.cleaned_data["reason"])
         except ValidationError as error:
             form.add_error(None, error)  # an error dict ({"reason": ...}) lands next to its field
-        else:
-            if which == "lock":
-                messages.success(request, f"Locked: release v{release.version} is frozen with its manifest.")
-            else:
-                messages.success(request, "Unlocked: data can be changed again; the next lock is a new version.")
-            return redirect("releases", study.code)
     study.refresh_from_db()
     return _releases_page(request, study, **forms)
 
@@ -151,13 +146,29 @@ def _reason_action(request, study_code: str, which: str):
 @require_POST
 @roles.role_required(roles.LOCKERS)
 def lock(request, study_code: str):
-    return _reason_action(request, study_code, "lock")
+    def queue(study, reason):
+        job = services.lock_request(study=study, user=request.user, reason=reason)
+        return redirect("lock_status", job.pk)
+
+    return _reason_action(request, study_code, "lock", queue)
 
 
 @require_POST
 @roles.role_required(roles.LOCKERS)
 def unlock(request, study_code: str):
-    return _reason_action(request, study_code, "unlock")
+    def unlock_now(study, reason):
+        releases.release_unlock(study=study, user=request.user, reason=reason)
+        messages.success(request, "Unlocked: data can be changed again; the next lock is a new version.")
+        return redirect("releases", study.code)
+
+    return _reason_action(request, study_code, "unlock", unlock_now)
+
+
+@roles.role_required(roles.LOCKERS)
+def lock_status(request, pk: int):
+    job = selectors.get_lock_job(request.user, pk)
+    template = "analysis/_lock_progress.html" if request.htmx else "analysis/lock_status.html"
+    return render(request, template, {"job": job, "study": job.study})
 
 
 @roles.role_required(roles.RELEASE_DOWNLOADERS)
@@ -224,12 +235,12 @@ def export_request(request, study_code: str, version: int):
 def export_status(request, pk: int):
     job = selectors.get_export_job(request.user, pk)
     template = "analysis/_export_progress.html" if request.htmx else "analysis/export_status.html"
-    return render(request, template, {"job": job, "study": job.release.study, "done": ExportStatus.DONE})
+    return render(request, template, {"job": job, "study": job.release.study, "done": JobStatus.DONE})
 
 
 @roles.role_required(roles.RELEASE_DOWNLOADERS)
 def export_download(request, pk: int):
     job = selectors.get_export_job(request.user, pk)
-    if job.status != ExportStatus.DONE or not job.file_path or not Path(job.file_path).exists():
+    if job.status != JobStatus.DONE or not job.file_path or not Path(job.file_path).exists():
         raise Http404("This export is not ready.")
     return FileResponse(open(job.file_path, "rb"), as_attachment=True, filename=Path(job.file_path).name)

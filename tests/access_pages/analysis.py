@@ -11,7 +11,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from analysis.models import ExportJob, Release
+from analysis.models import ExportJob, LockJob, Release
 from cohorts import roles
 from tests.access_pages import Page
 
@@ -70,6 +70,13 @@ def export_job(f) -> ExportJob:
     return job
 
 
+def lock_job(f) -> LockJob:
+    job, _ = LockJob.objects.get_or_create(
+        study=f["study"], defaults={"reason": "day-21 analysis", "requested_by": f["users"]["data_manager"]}
+    )
+    return job
+
+
 def study_url(f, suffix: str) -> str:
     return f"/studies/{f['study'].code}/{suffix}"
 
@@ -89,6 +96,7 @@ PAGES: list = [
     Page("releases", lambda f: study_url(f, "releases/"), DOWNLOADERS | roles.LOCKERS),
     Page("lock", lambda f: study_url(f, "releases/lock/"), roles.LOCKERS, method="post"),
     Page("unlock", lambda f: study_url(f, "releases/unlock/"), roles.LOCKERS, method="post"),
+    Page("lock status", lambda f: f"/locks/{lock_job(f).pk}/", roles.LOCKERS),
     Page("release manifest", lambda f: study_url(f, f"releases/v{release_v1(f).version}/"), DOWNLOADERS),
     Page(
         "release file",

@@ -3,7 +3,7 @@
 import pytest
 
 from analysis import exports, releases, tasks
-from analysis.models import ExportJob, Release
+from analysis.models import ExportJob, LockJob, Release
 from cohorts.models import Study
 from tests.analysis import release_data
 
@@ -42,15 +42,25 @@ def test_statistician_sees_locked_releases_only(client, study, users, cohort):
     assert "(n=2)" in html  # every site in the release
 
 
-def test_data_manager_locks_with_a_reason_shown_next_to_the_field(client, study, users, cohort):
+def test_data_manager_locks_with_a_reason_shown_next_to_the_field(
+    client, study, users, cohort, django_capture_on_commit_callbacks, monkeypatch
+):
+    queued = []
+    monkeypatch.setattr(tasks.lock_study, "delay", lambda job_id: queued.append(job_id))
     client.force_login(users["data_manager"])
     response = client.post(f"/studies/{study.code}/releases/lock/", {"reason": "  "})
     assert response.status_code == 200
     html = response.content.decode()
     assert "Give a reason for locking the study." in html and "is-invalid" in html
-    assert not Study.objects.get(pk=study.pk).is_locked
-    response = client.post(f"/studies/{study.code}/releases/lock/", {"reason": "day-21 lock"}, follow=True)
-    assert "Locked: release v1 is frozen" in response.content.decode()
+    assert not Study.objects.get(pk=study.pk).is_locked and not LockJob.objects.exists()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(f"/studies/{study.code}/releases/lock/", {"reason": "day-21 lock"})
+    job = LockJob.objects.get()
+    assert response.status_code == 302 and response["Location"] == f"/locks/{job.pk}/"  # the lock's status page
+    assert queued == [job.pk]
+    tasks.lock_study(job.pk)  # what the worker does
+    html = page(client, users["data_manager"], response["Location"])
+    assert "Locked: release v1 is frozen" in html and f'href="/studies/{study.code}/releases/v1/"' in html
     assert Study.objects.get(pk=study.pk).is_locked
     response = client.post(f"/studies/{study.code}/releases/unlock/", {"reason": ""})
     assert "Give a reason for unlocking the study." in response.content.decode()

@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 from django.core.exceptions import ValidationError
 
-from analysis import releases
-from analysis.models import Release
+from analysis import releases, services
+from analysis.models import JobStatus, Release
 from cohorts.models import Study
 from tests.analysis import release_data
 from tests.analysis.release_data import populate
@@ -34,8 +34,20 @@ def lock(study, users, reason="database lock for the day-21 analysis"):
     return release_data.lock(study, users["data_manager"], reason)
 
 
-def test_lock_writes_every_file_with_its_hash_and_locks_the_study(study, users, cohort):
-    release = lock(study, users)
+def lock_through_job(study, users, reason="database lock for the day-21 analysis"):
+    """What the lock page does (queue a lock job), then what the worker does (run it)."""
+    job = services.lock_request(study=study, user=users["data_manager"], reason=reason)
+    job = services.lock_run(job_id=job.pk)
+    assert job.status == JobStatus.DONE, job.error
+    return job.release
+
+
+LOCK_ROUTES = pytest.mark.parametrize("lock_with", [lock, lock_through_job], ids=["release_lock", "lock_job"])
+
+
+@LOCK_ROUTES
+def test_lock_writes_every_file_with_its_hash_and_locks_the_study(study, users, cohort, lock_with):
+    release = lock_with(study, users)
     assert release.version == 1
     assert Study.objects.get(pk=study.pk).is_locked
     folder = releases.release_folder(release)
@@ -63,8 +75,9 @@ def test_a_changed_file_fails_verification(study, users, cohort):
     assert result.problems == ["data/vital_signs.parquet does not match its SHA-256"]
 
 
-def test_frozen_tables_are_pseudonymised_and_keep_missing_values_missing(study, users, cohort, patient_a):
-    release = lock(study, users)
+@LOCK_ROUTES
+def test_frozen_tables_are_pseudonymised_and_keep_missing_values_missing(study, users, cohort, patient_a, lock_with):
+    release = lock_with(study, users)
     folder = releases.release_folder(release)
     for table in releases.EXPORT_TABLES:
         frame = releases.read_table(folder, table)

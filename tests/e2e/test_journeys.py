@@ -18,7 +18,7 @@ from ecrf.models import VitalSigns
 from tests.analysis import release_data
 from tests.cohorts.screening_data import MILAN_ELIGIBLE
 
-# Locking writes every file of the release (tables, codebook, outcomes) before the page answers.
+# The lock's worker writes every file of the release (tables, codebook, outcomes) while its status page polls.
 LOCK_TIMEOUT_MS = 90_000
 
 pytestmark = [
@@ -177,8 +177,19 @@ def test_data_manager_locks_the_study(
     assert not Study.objects.get(pk=study.pk).is_locked
     manager.get_by_label("Reason").fill("database lock for the day-21 analysis")
     journey.shot(manager, "lock-form")
-    manager.get_by_role("button", name="Lock and release").click(timeout=LOCK_TIMEOUT_MS)  # builds the release files
+    manager.get_by_role("button", name="Lock and release").click()  # queues the lock: the answer is its status page
+    expect(manager.get_by_test_id("lock-status")).to_have_text("Queued")
+    manager.goto(f"/studies/{study.code}/releases/")
+    expect(manager.get_by_test_id("pending-lock")).to_contain_text("Locking requested by data_manager")
+    expect(manager.get_by_role("button", name="Lock and release")).to_have_count(0)
+    journey.shot(manager, "lock-pending")
+    manager.get_by_role("link", name="Follow the lock").click()
+    with start_worker(app, perform_ping_check=False, pool="solo", shutdown_timeout=10):
+        release_link = manager.get_by_test_id("release-link")
+        expect(release_link).to_be_visible(timeout=LOCK_TIMEOUT_MS)  # the page polls until the worker is done
     expect(manager.get_by_role("alert")).to_contain_text("Locked: release v1 is frozen")
+    journey.shot(manager, "lock-done")
+    manager.get_by_role("link", name="All releases").click()
     expect(manager.get_by_test_id("lock-state")).to_contain_text("Locked")
     expect(manager.get_by_test_id("releases")).to_contain_text("database lock for the day-21 analysis")
     journey.shot(manager, "locked")
