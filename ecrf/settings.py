@@ -163,6 +163,9 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "store_processed": False,
         # Broadcast (worker control) messages; the transport's default is a "control" folder in the cwd.
         "control_folder": str(CELERY_BROKER_DIRS["control"]),
+        # The worker looks for the next message every 0.1 s, not every second: after the demo's load, a lock or
+        # an export queued behind ~50 derivations waits seconds, not a minute.
+        "polling_interval": 0.1,
     }
 CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default="django-db")
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
