@@ -21,6 +21,8 @@ if (BASE_DIR / ".env").exists():
     environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 DEBUG = env("DEBUG")
+# The demo (`make demo`): one login per role on a laptop, no phone needed (see ECRF_REQUIRE_2FA below).
+ECRF_DEMO = env.bool("ECRF_DEMO", default=False)
 # The fallback key is only acceptable for DEBUG runs, tests and the demo; check --deploy flags it otherwise.
 SECRET_KEY = env.str("SECRET_KEY", default="django-insecure-demo-key-change-me-" + "x" * 20)
 ALLOWED_HOSTS = env("ALLOWED_HOSTS")
@@ -39,6 +41,11 @@ INSTALLED_APPS = [
     "django_htmx",
     "simple_history",
     "axes",
+    # Two-factor authentication: django-two-factor-auth's pages on django-otp's TOTP and backup-token devices.
+    "django_otp",
+    "django_otp.plugins.otp_static",
+    "django_otp.plugins.otp_totp",
+    "two_factor",
     "rules.apps.AutodiscoverRulesConfig",
     "django_celery_beat",
     "django_celery_results",
@@ -54,10 +61,12 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",  # request.user.is_verified(): logged in with a second factor
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    "ecrf.two_factor_policy.RequireTwoFactorMiddleware",  # ECRF_REQUIRE_2FA
     # Last, as django-axes asks: it turns a lockout into the lockout response.
     "axes.middleware.AxesMiddleware",
 ]
@@ -111,6 +120,14 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 
+# Two-factor authentication (TOTP app, single-use backup tokens). The login page is django-two-factor-auth's
+# (password, then the code when the user has a device); axes counts the password step, django-otp throttles
+# wrong codes (the delay doubles after each one). When required, a logged-in user without a verified device
+# reaches only the setup, login and logout pages. Off in the demo, so its logins need no phone.
+ECRF_REQUIRE_2FA = env.bool("ECRF_REQUIRE_2FA", default=not ECRF_DEMO)
+# No "remember this browser" cookie: ward PCs are shared, every login asks for the code.
+TWO_FACTOR_REMEMBER_COOKIE_AGE = None
+
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_AGE = 8 * 60 * 60  # one working shift
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
@@ -118,7 +135,7 @@ CSRF_COOKIE_HTTPONLY = False  # htmx reads the token from the page, not the cook
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
-if not DEBUG and env.bool("ECRF_HTTPS", default=True) and not env.bool("ECRF_DEMO", default=False):
+if not DEBUG and env.bool("ECRF_HTTPS", default=True) and not ECRF_DEMO:
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)

@@ -19,3 +19,5 @@ RELEASES_ROOT = env.path("TEST_RELEASES_ROOT", default=str(VAR_DIR / "test-relea
 SECURE_SSL_REDIRECT = False  # the test client speaks plain HTTP
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
+# Logins of the suite need no second factor; the tests of the policy turn it on (settings.ECRF_REQUIRE_2FA = True).
+ECRF_REQUIRE_2FA = False

@@ -1,4 +1,8 @@
-"""Logging in: lockout after repeated failures, strong passwords, session cookie settings."""
+"""Logging in: lockout after repeated failures, strong passwords, session cookie settings.
+
+The login page is django-two-factor-auth's wizard: the password step posts `auth-username` and `auth-password`
+with the wizard's current step (tests/test_two_factor.py has the code step).
+"""
 
 import pytest
 from django.conf import settings
@@ -6,17 +10,23 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 
 
+def password_step(username: str, password: str) -> dict:
+    return {"login_view-current_step": "auth", "auth-username": username, "auth-password": password}
+
+
 def test_lockout_after_repeated_failures(client, users):
-    for _ in range(settings.AXES_FAILURE_LIMIT):
-        client.post("/accounts/login/", {"username": "nurse", "password": "wrong"})
-    response = client.post("/accounts/login/", {"username": "nurse", "password": "a-long-test-password"})
+    response = client.post("/accounts/login/", password_step("nurse", "wrong"))
+    assert b"Please enter a correct username and password" in response.content
+    for _ in range(settings.AXES_FAILURE_LIMIT - 1):
+        client.post("/accounts/login/", password_step("nurse", "wrong"))
+    response = client.post("/accounts/login/", password_step("nurse", "a-long-test-password"))
     assert response.status_code == 429
     assert b"locked" in response.content
     assert "_auth_user_id" not in client.session
 
 
 def test_login_with_right_password_reaches_home(client, users):
-    response = client.post("/accounts/login/", {"username": "nurse", "password": "a-long-test-password"}, follow=True)
+    response = client.post("/accounts/login/", password_step("nurse", "a-long-test-password"), follow=True)
     assert response.redirect_chain[-1][0] == "/"
     assert b"Study nurse" in response.content
 
