@@ -93,8 +93,18 @@ TEMPLATES = [
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # Several processes (web, worker, beat) share the demo's SQLite file: wait instead of failing.
-    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+    # Several processes (web, worker, beat) share the demo's SQLite file: wait instead of failing. A transaction
+    # takes the write lock when it begins (IMMEDIATE): a deferred one that meets another writer at its first write
+    # fails at once with "database is locked", whatever the timeout (1 to 4 failed saves per run of 20 nurses,
+    # bench/load.py). WAL lets pages read while the worker writes derived rows.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        timeout=20, transaction_mode="IMMEDIATE", init_command="PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL"
+    )
+else:
+    # One connection per worker process kept for a minute (checked before reuse), not one per request: about
+    # 12 ms of a 37 ms page (bench/load.py). DATABASE_URL's ?conn_max_age= overrides it.
+    DATABASES["default"].setdefault("CONN_MAX_AGE", 60)
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTHENTICATION_BACKENDS = [
