@@ -282,16 +282,16 @@ def test_a_batch_read_before_another_derivation_stored_does_not_overwrite_it(pat
     derivation_job.derive_patient(patient_a.pk)  # ... whose recompute reads both edits and stores first
     fresh = rows(patient_a)
     assert fresh[3]["fio2"] == 0.7
-    summary = derivation_job._store(study, read_ahead, force=force)
+    summary = derivation_job._store(study, derivation_job._compute(study, read_ahead), force=force)
     assert rows(patient_a) == fresh  # not the read-ahead rows, which lack the day-3 edit
     assert summary.written == 0
-    assert derivation_job._store(study, derivation_job.read_batch(study, [patient_a.pk]), force=force).rows == 22
+    assert derivation_job.derive_batch(study, [patient_a.pk], force=force).rows == 22
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_study_run_reads_the_next_batch_ahead_on_postgresql(study, site_a, arms, users, monkeypatch):
-    """Outside a transaction, PostgreSQL reads batch k+1 on a second connection while batch k is stored:
-    same rows as one patient at a time."""
+    """Outside a transaction, PostgreSQL reads batch k+1 on a connection of its own while batch k is computed and
+    stored: same rows as one patient at a time."""
     import threading
 
     from django.db import connection
@@ -304,20 +304,23 @@ def test_a_study_run_reads_the_next_batch_ahead_on_postgresql(study, site_a, arm
     patients = [factories.PatientFactory(study=study, site=site_a, arm=arms["standard"]) for _ in range(5)]
     for patient in patients[::2]:
         document(patient, users["nurse"])
-    readers = []
-    read_batch = derivation_job.read_batch
+    threads = {"read_batch": [], "_store": []}
+    for name in threads:
+        function = getattr(derivation_job, name)
 
-    def spy(*args):
-        readers.append(threading.current_thread().name)
-        return read_batch(*args)
+        def spy(*args, _function=function, _name=name, **kwargs):
+            threads[_name].append(threading.current_thread().name)
+            return _function(*args, **kwargs)
 
-    monkeypatch.setattr(derivation_job, "read_batch", spy)
+        monkeypatch.setattr(derivation_job, name, spy)
     summary = derivation_job.derive_study(study, batch_patients=2)
-    assert summary.patients == 5 and len(readers) == 3
-    assert all(name.startswith("derive-read") for name in readers)
+    assert (summary.patients, summary.written) == (5, 5 * 22)
+    assert len(threads["read_batch"]) == len(threads["_store"]) == 3
+    assert all(name.startswith("derive-read") for name in threads["read_batch"])
+    assert all(name == threading.main_thread().name for name in threads["_store"])
     by_batches = {p.pk: rows(p) for p in patients}
-    monkeypatch.setattr(derivation_job, "read_batch", read_batch)
+    monkeypatch.undo()
     for patient in patients:
         derivation_job.derive_patient(patient.pk, force=True)
     assert {p.pk: rows(p) for p in patients} == by_batches
-    assert threading.active_count() == 1 or not any(t.name.startswith("derive-read") for t in threading.enumerate())
+    assert not any(t.name.startswith("derive-") for t in threading.enumerate())  # the threads are gone
