@@ -135,6 +135,8 @@ AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 # wrong codes (the delay doubles after each one). When required, a logged-in user without a verified device
 # reaches only the setup, login and logout pages. Off in the demo, so its logins need no phone.
 ECRF_REQUIRE_2FA = env.bool("ECRF_REQUIRE_2FA", default=not ECRF_DEMO)
+# The account's name in the authenticator app: "Study eCRF: nurse" (also django-otp's own setting).
+OTP_TOTP_ISSUER = env.str("ECRF_OTP_ISSUER", default="Study eCRF")
 # No "remember this browser" cookie: ward PCs are shared, every login asks for the code.
 TWO_FACTOR_REMEMBER_COOKIE_AGE = None
 

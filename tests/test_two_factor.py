@@ -179,6 +179,16 @@ def start_setup(client):
     return base64.b32decode(secret)
 
 
+def test_the_qr_code_names_the_account_after_the_ecrf_not_the_host(client, nurse, monkeypatch):
+    from two_factor.views import core
+
+    urls = []
+    monkeypatch.setattr(core, "get_otpauth_url", lambda *args, **kwargs: urls.append(kwargs) or "otpauth://totp/x")
+    client.force_login(nurse)
+    start_setup(client)
+    assert urls[-1]["issuer"] == "Study eCRF" and urls[-1]["accountname"] == nurse.username
+
+
 def test_setup_with_valid_code_creates_device_and_opens_study_pages(client, settings, nurse):
     settings.ECRF_REQUIRE_2FA = True
     client.force_login(nurse)
