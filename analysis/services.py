@@ -54,10 +54,11 @@ def lock_run(*, job_id: int) -> LockJob:
     nothing). A refusal of the lock (a ValidationError) fails the job with its message; anything else fails it
     and is raised again for Celery."""
     job = LockJob.objects.select_related("study", "requested_by").get(pk=job_id)
-    if job.status not in PENDING:
+    # Plain UPDATEs of the job row: the status page polls it, and the job row is not audited data. Conditional:
+    # a job cancelled (or finished) meanwhile is not run.
+    if not LockJob.objects.filter(pk=job_id, status__in=PENDING).update(status=JobStatus.RUNNING, error=""):
+        job.refresh_from_db()
         return job
-    # Plain UPDATEs of the job row: the status page polls it, and the job row is not audited data.
-    LockJob.objects.filter(pk=job_id).update(status=JobStatus.RUNNING, error="")
     try:
         with transaction.atomic():  # the job is done in the lock's own transaction: a lock never loses its job
             release = releases.release_lock(study=job.study, user=job.requested_by, reason=job.reason)
@@ -68,6 +69,23 @@ def lock_run(*, job_id: int) -> LockJob:
         _lock_failed(job_id, f"{type(error).__name__}: {error}")
         raise
     job.refresh_from_db()
+    return job
+
+
+def lock_cancel(*, job: LockJob, user) -> LockJob:
+    """Cancel a lock still waiting for a worker (none running, or the message lost): it is marked failed, and the
+    study can be locked again. A lock already running cannot be cancelled: it finishes or fails on its own."""
+    cancelled = LockJob.objects.filter(pk=job.pk, status=JobStatus.QUEUED).update(
+        status=JobStatus.FAILED,
+        error=f"Cancelled by {user.get_full_name() or user.get_username()} before a worker started it.",
+        finished_at=timezone.now(),
+    )
+    job.refresh_from_db()
+    if not cancelled:
+        raise ValidationError(
+            f"This lock is {job.get_status_display().lower()}: only a queued lock can be cancelled.",
+            code="not_queued",
+        )
     return job
 
 

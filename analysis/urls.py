@@ -10,6 +10,7 @@ urlpatterns = [
     path("studies/<slug:study_code>/releases/", views.releases_page, name="releases"),
     path("studies/<slug:study_code>/releases/lock/", views.lock, name="release_lock"),
     path("locks/<int:pk>/", views.lock_status, name="lock_status"),
+    path("locks/<int:pk>/cancel/", views.lock_cancel, name="lock_cancel"),
     path("studies/<slug:study_code>/releases/unlock/", views.unlock, name="release_unlock"),
     path("studies/<slug:study_code>/releases/v<int:version>/", views.release_detail, name="release_detail"),
     path(

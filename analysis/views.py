@@ -164,6 +164,19 @@ def unlock(request, study_code: str):
     return _reason_action(request, study_code, "unlock", unlock_now)
 
 
+@require_POST
+@roles.role_required(roles.LOCKERS)
+def lock_cancel(request, pk: int):
+    job = selectors.get_lock_job(request.user, pk)
+    try:
+        services.lock_cancel(job=job, user=request.user)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, "The lock was cancelled; the study stays open and can be locked again.")
+    return redirect("lock_status", job.pk)
+
+
 @roles.role_required(roles.LOCKERS)
 def lock_status(request, pk: int):
     job = selectors.get_lock_job(request.user, pk)

@@ -254,3 +254,50 @@ def test_only_lockers_who_see_the_study_see_its_lock(client, study, users, cohor
     with pytest.raises(Http404):
         selectors.get_lock_job(new_york, job.pk)
     assert selectors.get_lock_job(users["investigator"], job.pk) == job
+
+
+# --------------------------------------------------------------------------------------------
+# Cancelling a lock that no worker has started
+# --------------------------------------------------------------------------------------------
+
+
+def test_a_queued_lock_can_be_cancelled_and_the_study_locked_again(client, study, users, cohort, queued):
+    manager = users["data_manager"]
+    job = request_lock(study, manager)
+    html = html_of(client, manager, f"/locks/{job.pk}/")
+    assert 'data-testid="lock-cancel"' in html and f'action="/locks/{job.pk}/cancel/"' in html
+    response = client.post(f"/locks/{job.pk}/cancel/", follow=True)
+    assert response.redirect_chain == [(f"/locks/{job.pk}/", 302)]
+    page = response.content.decode()
+    assert "The lock was cancelled; the study stays open" in page and "Failed" in page
+    assert 'data-testid="lock-cancel"' not in page
+    job.refresh_from_db()
+    assert job.status == JobStatus.FAILED and job.error.startswith("Cancelled by data_manager")
+    assert tasks.lock_study(job.pk) == JobStatus.FAILED  # its message, delivered late, locks nothing
+    assert not Study.objects.get(pk=study.pk).is_locked and not Release.objects.exists()
+    assert request_lock(study, manager, reason="again").status == JobStatus.QUEUED
+
+
+def test_a_running_or_finished_lock_cannot_be_cancelled(client, study, users, cohort, queued):
+    manager = users["data_manager"]
+    job = request_lock(study, manager)
+    LockJob.objects.filter(pk=job.pk).update(status=JobStatus.RUNNING)
+    client.force_login(manager)
+    page = client.post(f"/locks/{job.pk}/cancel/", follow=True).content.decode()
+    assert "This lock is running: only a queued lock can be cancelled." in page
+    assert LockJob.objects.get(pk=job.pk).status == JobStatus.RUNNING
+    tasks.lock_study(job.pk)
+    with pytest.raises(ValidationError) as error:
+        services.lock_cancel(job=job, user=manager)
+    assert error.value.code == "not_queued" and Study.objects.get(pk=study.pk).is_locked
+
+
+def test_only_lockers_cancel_and_only_by_post(client, study, users, cohort, queued):
+    job = request_lock(study, users["data_manager"])
+    for username in ("statistician", "investigator", "nurse"):
+        client.force_login(users[username])
+        assert client.post(f"/locks/{job.pk}/cancel/").status_code == 403
+    client.force_login(users["data_manager"])
+    assert client.get(f"/locks/{job.pk}/cancel/").status_code == 405
+    assert client.post(f"/locks/{job.pk + 1}/cancel/").status_code == 404
+    assert LockJob.objects.get(pk=job.pk).status == JobStatus.QUEUED
