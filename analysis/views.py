@@ -248,7 +248,7 @@ def export_request(request, study_code: str, version: int):
 def export_status(request, pk: int):
     job = selectors.get_export_job(request.user, pk)
     template = "analysis/_export_progress.html" if request.htmx else "analysis/export_status.html"
-    return render(request, template, {"job": job, "study": job.release.study, "done": JobStatus.DONE})
+    return render(request, template, {"job": job, "study": job.release.study})
 
 
 @roles.role_required(roles.RELEASE_DOWNLOADERS)
