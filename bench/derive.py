@@ -36,8 +36,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/export.py: the
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ecrf.test_settings")
 
 import export
+from _db import own_test_database
 from django.db import connection
-from django.test.utils import setup_databases, setup_test_environment, teardown_databases
 
 TARGET_READ_RATIO = 2.0
 TARGET_NAIVE_RATIO = 50.0
@@ -228,13 +228,8 @@ def main() -> int:
     if connection.vendor != "postgresql":
         print("bench/derive.py needs PostgreSQL: set DATABASE_URL to a PostgreSQL database")
         return 2
-    connection.settings_dict.setdefault("TEST", {})["NAME"] = "test_ecrf_bench_derive"
-    setup_test_environment()
-    old = setup_databases(verbosity=0, interactive=False, keepdb=False)
-    try:
+    with own_test_database("derive"):
         return run()
-    finally:
-        teardown_databases(old, verbosity=0)
 
 
 if __name__ == "__main__":

@@ -33,9 +33,9 @@ import django
 
 django.setup()
 
+from _db import own_test_database  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.db import connection  # noqa: E402
-from django.test.utils import setup_databases, setup_test_environment, teardown_databases  # noqa: E402
 
 PATIENTS = int(os.environ.get("BENCH_PATIENTS", "48000"))
 DAYS = int(os.environ.get("BENCH_DAYS", "21"))
@@ -315,15 +315,9 @@ def main() -> int:
     if connection.vendor != "postgresql":
         print("bench/export.py compares with PostgreSQL COPY: set DATABASE_URL to a PostgreSQL database")
         return 2
-    # Its own test database, so it never meets the test suite's (test_<name>) running at the same time.
-    connection.settings_dict.setdefault("TEST", {})["NAME"] = "test_ecrf_bench_export"
     settings.RELEASES_ROOT = Path(tempfile.mkdtemp(prefix="bench-releases-"))
-    setup_test_environment()
-    old = setup_databases(verbosity=0, interactive=False, keepdb=False)
-    try:
+    with own_test_database("export"):
         return run()
-    finally:
-        teardown_databases(old, verbosity=0)
 
 
 if __name__ == "__main__":

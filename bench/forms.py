@@ -1,7 +1,7 @@
 """Benchmark of the daily-form pages (issue 4): entry page GET and POST, casebook GET, at 10,000 patients x 21 days.
 
 Standalone: `python bench/forms.py` (DATABASE_URL selects PostgreSQL; SQLite otherwise). It creates its own test
-database (test_<name>_bench_forms, destroyed afterwards), loads the study with bulk_create - for the benchmark
+database (test_ecrf_bench_forms, destroyed afterwards), loads the study with bulk_create - for the benchmark
 only: bulk_create writes no audit history - and measures each page through Django's test client, together with
 a trivial login-required view in the same run, so the printed ratios do not depend on the machine.
 
@@ -26,18 +26,13 @@ import django
 
 django.setup()
 
-from django.conf import settings  # noqa: E402
+from _db import own_test_database  # noqa: E402
 from django.contrib.auth.decorators import login_required  # noqa: E402
 from django.contrib.auth.models import Group  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.http import HttpResponse  # noqa: E402
 from django.test import Client  # noqa: E402
-from django.test.utils import (  # noqa: E402
-    CaptureQueriesContext,
-    override_settings,
-    setup_databases,
-    teardown_databases,
-)
+from django.test.utils import CaptureQueriesContext, override_settings  # noqa: E402
 from django.urls import include, path  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
@@ -189,16 +184,7 @@ def percentile(values, q):
 
 
 def main():
-    name = settings.DATABASES["default"].get("NAME")
-    settings.DATABASES["default"].setdefault("TEST", {})["NAME"] = (
-        f"test_{Path(str(name)).stem}_bench_forms"
-        if settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
-        else None
-    )
-    # No setup_test_environment(): its instrumented template rendering would slow every page (measured: ~2x).
-
-    old = setup_databases(verbosity=0, interactive=False)
-    try:
+    with own_test_database("forms", test_environment=False):
         started = time.perf_counter()
         study, nurse, pks = load()
         load_s = time.perf_counter() - started
@@ -261,8 +247,6 @@ def main():
                 f"{label:<36}{p50 * 1000:>8.1f}{p95 * 1000:>8.1f}{p50 / base50:>10.1f}x{p95 / base95:>10.1f}x"
                 f"{queries:>9}"
             )
-    finally:
-        teardown_databases(old, verbosity=0)
 
 
 if __name__ == "__main__":

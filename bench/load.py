@@ -1,8 +1,8 @@
 """Load test of the pages people use all day: locust against gunicorn, one user then many, measured in one run.
 
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/ecrf_load .venv/bin/python bench/load.py   # or SQLite: unset
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/ecrf .venv/bin/python bench/load.py   # or SQLite: unset
 
-Builds its own test database (test_ecrf_load on PostgreSQL, a temporary file on SQLite; dropped at the end) with
+Builds its own test database (test_ecrf_bench_load on PostgreSQL, a temporary file on SQLite; dropped at the end) with
 a study at three sites and BENCH_PATIENTS patients (default 300) followed for 21 days: the loader of
 bench/export.py (vital signs, respiratory support, laboratory results and derived rows per day in hospital,
 discharges, deaths, day-21 contacts), the patients then spread over the sites with enrolment dates 3-5 weeks
@@ -53,9 +53,9 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ecrf.test_settings")
 os.environ["CELERY_BROKER_URL"] = "memory://"
 
 import export
+from _db import own_test_database
 from django.conf import settings
 from django.db import connection
-from django.test.utils import setup_databases, teardown_databases
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
@@ -355,16 +355,11 @@ def run(work: Path) -> int:
 
 def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="bench-load-"))
-    # Its own test database, so it never meets the test suite's or another benchmark's.
-    test = connection.settings_dict.setdefault("TEST", {})
-    test["NAME"] = "test_ecrf_load" if connection.vendor == "postgresql" else str(work / "test_ecrf_load.sqlite3")
     settings.RELEASES_ROOT = work / "releases"
-    old = setup_databases(verbosity=0, interactive=False, keepdb=False)
     try:
-        return run(work)
+        with own_test_database("load", sqlite_file=work / "test_ecrf_bench_load.sqlite3", test_environment=False):
+            return run(work)
     finally:
-        connection.close()
-        teardown_databases(old, verbosity=0)
         shutil.rmtree(work, ignore_errors=True)
 
 

@@ -1,0 +1,35 @@
+"""The benchmarks' own test database: made by Django's test runner before a run, dropped after it.
+
+Named test_ecrf_bench_<name> on PostgreSQL, so a benchmark never meets the test suite's database (test_<name>)
+or another benchmark's running at the same time. On SQLite it is in memory unless ``sqlite_file`` is given (a
+benchmark whose server runs in other processes needs a file).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from django.db import connection
+from django.test.utils import setup_databases, setup_test_environment, teardown_databases
+
+
+@contextmanager
+def own_test_database(name: str, *, sqlite_file: Path | None = None, test_environment: bool = True) -> Iterator[str]:
+    """Create the database, yield its name, drop it. ``test_environment``: Django's setup_test_environment (DEBUG
+    off, in-memory mail); a benchmark of rendered pages goes without it, as its instrumented template rendering
+    slows every page (measured: about 2x)."""
+    test = connection.settings_dict.setdefault("TEST", {})
+    if connection.vendor == "postgresql":
+        test["NAME"] = f"test_ecrf_bench_{name}"
+    else:
+        test["NAME"] = str(sqlite_file) if sqlite_file else None
+    if test_environment:
+        setup_test_environment()
+    old = setup_databases(verbosity=0, interactive=False, keepdb=False)
+    try:
+        yield connection.settings_dict["NAME"]
+    finally:
+        connection.close()
+        teardown_databases(old, verbosity=0)
