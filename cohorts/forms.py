@@ -25,6 +25,8 @@ ANSWERS = {"yes": True, "no": False}
 
 # How far in the future an assessment time may be (clock skew between the ward PC and the server).
 FUTURE_TOLERANCE = datetime.timedelta(minutes=10)
+# An earlier assessment is a slip of the year (0001 for 2001); the first hours of year 1 cannot even be stored.
+EARLIEST_ASSESSMENT = datetime.datetime(2000, 1, 1, tzinfo=datetime.UTC)
 
 
 def yes_no_unknown(label: str, help_text: str = "") -> forms.ChoiceField:
@@ -178,6 +180,8 @@ class ScreeningForm(forms.Form):
         assessed_at = self.cleaned_data["assessed_at"]
         if assessed_at > timezone.now() + FUTURE_TOLERANCE:
             raise ValidationError("The assessment cannot be in the future.", code="future")
+        if assessed_at < EARLIEST_ASSESSMENT:
+            raise ValidationError("Check the year: an assessment before 2000 is not plausible.", code="too_early")
         return assessed_at
 
     def _canonical(self, field: Field, raw) -> float | None:

@@ -11,6 +11,7 @@ from django.views.decorators.http import require_POST
 from cohorts import enrolment, roles, selectors, services
 from cohorts.forms import EnrolmentForm, ScreeningForm, enrolment_refusal
 from cohorts.history import history_rows
+from cohorts.querystring import query_number
 
 
 @login_required
@@ -100,8 +101,9 @@ def screening_create(request, study_code: str):
     study = selectors.get_study_for_user(request.user, study_code)
     as_screen_failure = request.POST.get("action") == "screen_failure"
     form = ScreeningForm(request.POST or None, study=study, user=request.user, as_screen_failure=as_screen_failure)
-    if not form.is_bound and request.GET.get("rescreen", "").isdigit():
-        previous = selectors.rescreen_candidates(request.user, study).filter(pk=int(request.GET["rescreen"])).first()
+    rescreen = query_number(request.GET.get("rescreen", ""))
+    if not form.is_bound and rescreen is not None:
+        previous = selectors.rescreen_candidates(request.user, study).filter(pk=rescreen).first()
         if previous is not None:
             form.initial_from(previous)
     if form.is_bound and form.is_valid():

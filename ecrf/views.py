@@ -13,6 +13,7 @@ from django.urls import reverse
 
 from cohorts import roles
 from cohorts import selectors as cohort_selectors
+from cohorts.querystring import query_number
 from ecrf import selectors, services
 from ecrf.forms import DAY_FORM_CLASSES, EVENT_FORM_CLASSES, DeleteForm, ReasonForm
 from ecrf.models import DispositionKind
@@ -196,9 +197,9 @@ def event_form(request, patient_pk: int, kind: str, pk: int | None = None):
                 return redirect(_casebook_url(patient, saved.study_day))
     else:
         initial = {}
-        day = request.GET.get("day", "")
-        if record is None and day.isdigit():
-            initial["study_day"] = int(day)
+        day = query_number(request.GET.get("day", ""))
+        if record is None and day is not None:
+            initial["study_day"] = day
         form = cls(
             instance=record,
             prefix="event",
@@ -227,8 +228,8 @@ def patient_list(request, study_code: str):
     """Patients of the user's sites, those with forms missing today first."""
     study = cohort_selectors.get_study_for_user(request.user, study_code)
     sites = cohort_selectors.sites_for_user(request.user).filter(studies=study).order_by("code")
-    site_code = request.GET.get("site")
-    site = sites.filter(code=site_code).first() if site_code else None
+    # Picked from the user's sites, not filtered by in SQL: a junk ?site= (a NUL byte) is no site, not a 500.
+    site = next((s for s in sites if s.code == request.GET.get("site")), None)
     patients = selectors.patient_list(request.user, study=study, site=site)
     page = Paginator(patients, 100).get_page(request.GET.get("page"))
     return render(
