@@ -301,3 +301,24 @@ def test_only_lockers_cancel_and_only_by_post(client, study, users, cohort, queu
     assert client.get(f"/locks/{job.pk}/cancel/").status_code == 405
     assert client.post(f"/locks/{job.pk + 1}/cancel/").status_code == 404
     assert LockJob.objects.get(pk=job.pk).status == JobStatus.QUEUED
+
+
+def test_the_admin_lists_lock_jobs_and_releases_read_only(client, study, users, cohort, queued):
+    admin_user = users["admin"]
+    admin_user.is_staff = admin_user.is_superuser = True
+    admin_user.save()
+    stuck = request_lock(study, users["data_manager"])
+    client.force_login(admin_user)
+    listing = client.get("/admin/analysis/lockjob/?status__exact=queued")
+    assert listing.status_code == 200
+    assert f"/admin/analysis/lockjob/{stuck.pk}/change/" in listing.content.decode()
+    page = client.get(f"/admin/analysis/lockjob/{stuck.pk}/change/")
+    assert page.status_code == 200 and REASON in page.content.decode()
+    assert client.get("/admin/analysis/lockjob/add/").status_code == 403
+    assert client.post(f"/admin/analysis/lockjob/{stuck.pk}/delete/", {"post": "yes"}).status_code == 403
+    tasks.lock_study(stuck.pk)
+    release = Release.objects.get()
+    assert client.get("/admin/analysis/release/").status_code == 200
+    assert client.post(f"/admin/analysis/release/{release.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert client.get("/admin/analysis/exportjob/").status_code == 200
+    assert LockJob.objects.filter(pk=stuck.pk, status=JobStatus.DONE).exists() and Release.objects.count() == 1
