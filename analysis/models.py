@@ -104,6 +104,7 @@ class LockJob(models.Model):
     )  # set in the lock's own transaction: a done job always has its release
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)  # by the worker; again by a redelivery
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -8,6 +8,7 @@ A lock takes about a minute for a large study, longer than a web request may las
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import os
 from pathlib import Path
@@ -15,6 +16,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from analysis import exports, releases
@@ -24,6 +26,9 @@ from cohorts.models import Study
 # --------------------------------------------------------------------------------------------
 # Lock jobs
 # --------------------------------------------------------------------------------------------
+
+#: The hard time limit of a lock's task (analysis.tasks.lock_study): a job running for longer has no worker.
+LOCK_TIME_LIMIT = datetime.timedelta(minutes=30)
 
 
 def lock_request(*, study: Study, user, reason: str) -> LockJob:
@@ -56,7 +61,8 @@ def lock_run(*, job_id: int) -> LockJob:
     job = LockJob.objects.select_related("study", "requested_by").get(pk=job_id)
     # Plain UPDATEs of the job row: the status page polls it, and the job row is not audited data. Conditional:
     # a job cancelled (or finished) meanwhile is not run.
-    if not LockJob.objects.filter(pk=job_id, status__in=PENDING).update(status=JobStatus.RUNNING, error=""):
+    running = {"status": JobStatus.RUNNING, "error": "", "started_at": timezone.now()}
+    if not LockJob.objects.filter(pk=job_id, status__in=PENDING).update(**running):
         job.refresh_from_db()
         return job
     try:
@@ -72,21 +78,34 @@ def lock_run(*, job_id: int) -> LockJob:
     return job
 
 
+def _cancellable(now) -> Q:
+    """A lock no worker is on: still queued (no worker running, or its message lost), or running for longer than
+    its task may (the worker was killed at the time limit and its message lost with the broker's memory)."""
+    return Q(status=JobStatus.QUEUED) | Q(status=JobStatus.RUNNING, started_at__lt=now - LOCK_TIME_LIMIT)
+
+
+def lock_cancellable(job: LockJob) -> bool:
+    return LockJob.objects.filter(_cancellable(timezone.now()), pk=job.pk).exists()
+
+
 def lock_cancel(*, job: LockJob, user) -> LockJob:
-    """Cancel a lock still waiting for a worker (none running, or the message lost): it is marked failed, and the
-    study can be locked again. A lock already running cannot be cancelled: it finishes or fails on its own."""
-    cancelled = LockJob.objects.filter(pk=job.pk, status=JobStatus.QUEUED).update(
-        status=JobStatus.FAILED,
-        error=f"Cancelled by {user.get_full_name() or user.get_username()} before a worker started it.",
-        finished_at=timezone.now(),
+    """Cancel a lock no worker is on (see _cancellable): it is marked failed, and the study can be locked again.
+    A lock that runs cannot be cancelled: it finishes or fails on its own within LOCK_TIME_LIMIT."""
+    now = timezone.now()
+    name = user.get_full_name() or user.get_username()
+    when = "before a worker started it" if job.status == JobStatus.QUEUED else "after its worker was lost"
+    cancelled = LockJob.objects.filter(_cancellable(now), pk=job.pk).update(
+        status=JobStatus.FAILED, error=f"Cancelled by {name} {when}.", finished_at=now
     )
     job.refresh_from_db()
-    if not cancelled:
-        raise ValidationError(
-            f"This lock is {job.get_status_display().lower()}: only a queued lock can be cancelled.",
-            code="not_queued",
-        )
-    return job
+    if cancelled:
+        return job
+    if job.status == JobStatus.RUNNING:
+        minutes = int(LOCK_TIME_LIMIT.total_seconds() // 60)
+        message = f"This lock is running: it ends by itself (done, or failed with its reason) within {minutes} minutes."
+    else:
+        message = f"This lock is {job.get_status_display().lower()}: there is nothing to cancel."
+    raise ValidationError(message, code="not_cancellable")
 
 
 def _lock_failed(job_id: int, message: str) -> None:

@@ -12,7 +12,12 @@ def export_release(job_id: int) -> str:
     return job.sha256
 
 
-@shared_task(name="analysis.lock_study", acks_late=True, soft_time_limit=25 * 60, time_limit=30 * 60)
+@shared_task(
+    name="analysis.lock_study",
+    acks_late=True,
+    soft_time_limit=int(services.LOCK_TIME_LIMIT.total_seconds()) - 5 * 60,
+    time_limit=int(services.LOCK_TIME_LIMIT.total_seconds()),
+)
 def lock_study(job_id: int) -> str:
     """Lock the study of one lock job (freeze release N+1); a rerun of a finished job does nothing."""
     job = services.lock_run(job_id=job_id)

@@ -181,7 +181,8 @@ def lock_cancel(request, pk: int):
 def lock_status(request, pk: int):
     job = selectors.get_lock_job(request.user, pk)
     template = "analysis/_lock_progress.html" if request.htmx else "analysis/lock_status.html"
-    return render(request, template, {"job": job, "study": job.study})
+    context = {"job": job, "study": job.study, "can_cancel": services.lock_cancellable(job)}
+    return render(request, template, context)
 
 
 @roles.role_required(roles.RELEASE_DOWNLOADERS)

@@ -3,10 +3,13 @@
 What the release contains is tested in test_release.py, through release_lock and through a lock job alike.
 """
 
+import datetime
+
 import pytest
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import IntegrityError, transaction
 from django.http import Http404
+from django.utils import timezone
 
 from analysis import releases, selectors, services, tasks
 from analysis.models import JobStatus, LockJob, Release
@@ -281,15 +284,45 @@ def test_a_queued_lock_can_be_cancelled_and_the_study_locked_again(client, study
 def test_a_running_or_finished_lock_cannot_be_cancelled(client, study, users, cohort, queued):
     manager = users["data_manager"]
     job = request_lock(study, manager)
-    LockJob.objects.filter(pk=job.pk).update(status=JobStatus.RUNNING)
+    LockJob.objects.filter(pk=job.pk).update(status=JobStatus.RUNNING, started_at=timezone.now())
     client.force_login(manager)
+    assert 'data-testid="lock-cancel"' not in client.get(f"/locks/{job.pk}/").content.decode()
     page = client.post(f"/locks/{job.pk}/cancel/", follow=True).content.decode()
-    assert "This lock is running: only a queued lock can be cancelled." in page
+    assert "This lock is running: it ends by itself (done, or failed with its reason) within 30 minutes." in page
     assert LockJob.objects.get(pk=job.pk).status == JobStatus.RUNNING
     tasks.lock_study(job.pk)
     with pytest.raises(ValidationError) as error:
         services.lock_cancel(job=job, user=manager)
-    assert error.value.code == "not_queued" and Study.objects.get(pk=study.pk).is_locked
+    assert error.value.code == "not_cancellable" and error.value.messages == [
+        "This lock is done: there is nothing to cancel."
+    ]
+    assert Study.objects.get(pk=study.pk).is_locked
+
+
+def test_a_lock_running_longer_than_its_time_limit_lost_its_worker_and_can_be_cancelled(
+    client, study, users, cohort, queued
+):
+    """The worker was killed at the time limit and the broker lost its message: nothing will end the job."""
+    manager = users["data_manager"]
+    job = request_lock(study, manager)
+    started = timezone.now() - services.LOCK_TIME_LIMIT - datetime.timedelta(minutes=1)
+    LockJob.objects.filter(pk=job.pk).update(status=JobStatus.RUNNING, started_at=started)
+    html = html_of(client, manager, f"/locks/{job.pk}/")
+    assert 'data-testid="lock-cancel"' in html and "its worker was lost" in html
+    client.post(f"/locks/{job.pk}/cancel/")
+    job.refresh_from_db()
+    assert job.status == JobStatus.FAILED and job.error == "Cancelled by data_manager after its worker was lost."
+    assert request_lock(study, manager, reason="again").status == JobStatus.QUEUED
+    assert tasks.lock_study.time_limit == services.LOCK_TIME_LIMIT.total_seconds()
+
+
+def test_the_worker_records_when_it_started_the_lock(study, users, cohort, queued):
+    job = request_lock(study, users["data_manager"])
+    assert job.started_at is None
+    before = timezone.now()
+    tasks.lock_study(job.pk)
+    job.refresh_from_db()
+    assert before <= job.started_at <= job.finished_at
 
 
 def test_only_lockers_cancel_and_only_by_post(client, study, users, cohort, queued):
