@@ -57,6 +57,7 @@ class JobStatus(models.TextChoices):
     RUNNING = "running", "Running"
     DONE = "done", "Done"
     FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"  # a lock no worker was on (analysis/services.py: lock_cancel)
 
 
 PENDING = (JobStatus.QUEUED, JobStatus.RUNNING)
@@ -68,7 +69,7 @@ class ExportJob(models.Model):
 
     release = models.ForeignKey(Release, on_delete=models.PROTECT, related_name="exports")
     format = models.CharField(max_length=8, choices=ExportFormat.choices)
-    status = models.CharField(max_length=8, choices=JobStatus.choices, default=JobStatus.QUEUED)
+    status = models.CharField(max_length=10, choices=JobStatus.choices, default=JobStatus.QUEUED)
     progress = models.PositiveSmallIntegerField(default=0)  # percent
     file_path = models.CharField(max_length=500, blank=True)
     sha256 = models.CharField(max_length=64, blank=True)
@@ -98,7 +99,7 @@ class LockJob(models.Model):
     study = models.ForeignKey(Study, on_delete=models.PROTECT, related_name="lock_jobs")
     reason = models.TextField()
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    status = models.CharField(max_length=8, choices=JobStatus.choices, default=JobStatus.QUEUED)
+    status = models.CharField(max_length=10, choices=JobStatus.choices, default=JobStatus.QUEUED)
     release = models.OneToOneField(
         Release, null=True, blank=True, on_delete=models.PROTECT, related_name="lock_job"
     )  # set in the lock's own transaction: a done job always has its release

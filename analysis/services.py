@@ -95,7 +95,7 @@ def lock_cancel(*, job: LockJob, user) -> LockJob:
     name = user.get_full_name() or user.get_username()
     when = "before a worker started it" if job.status == JobStatus.QUEUED else "after its worker was lost"
     cancelled = LockJob.objects.filter(_cancellable(now), pk=job.pk).update(
-        status=JobStatus.FAILED, error=f"Cancelled by {name} {when}.", finished_at=now
+        status=JobStatus.CANCELLED, error=f"Cancelled by {name} {when}.", finished_at=now
     )
     job.refresh_from_db()
     if cancelled:

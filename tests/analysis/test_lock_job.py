@@ -272,11 +272,12 @@ def test_a_queued_lock_can_be_cancelled_and_the_study_locked_again(client, study
     response = client.post(f"/locks/{job.pk}/cancel/", follow=True)
     assert response.redirect_chain == [(f"/locks/{job.pk}/", 302)]
     page = response.content.decode()
-    assert "The lock was cancelled; the study stays open" in page and "Failed" in page
+    assert "The lock was cancelled; the study stays open" in page and 'data-testid="lock-status">Cancelled<' in page
+    assert "Cancelled by data_manager before a worker started it." in page and "The lock failed" not in page
     assert 'data-testid="lock-cancel"' not in page
     job.refresh_from_db()
-    assert job.status == JobStatus.FAILED and job.error.startswith("Cancelled by data_manager")
-    assert tasks.lock_study(job.pk) == JobStatus.FAILED  # its message, delivered late, locks nothing
+    assert job.status == JobStatus.CANCELLED and job.error.startswith("Cancelled by data_manager")
+    assert tasks.lock_study(job.pk) == JobStatus.CANCELLED  # its message, delivered late, locks nothing
     assert not Study.objects.get(pk=study.pk).is_locked and not Release.objects.exists()
     assert request_lock(study, manager, reason="again").status == JobStatus.QUEUED
 
@@ -311,7 +312,7 @@ def test_a_lock_running_longer_than_its_time_limit_lost_its_worker_and_can_be_ca
     assert 'data-testid="lock-cancel"' in html and "its worker was lost" in html
     client.post(f"/locks/{job.pk}/cancel/")
     job.refresh_from_db()
-    assert job.status == JobStatus.FAILED and job.error == "Cancelled by data_manager after its worker was lost."
+    assert job.status == JobStatus.CANCELLED and job.error == "Cancelled by data_manager after its worker was lost."
     assert request_lock(study, manager, reason="again").status == JobStatus.QUEUED
     assert tasks.lock_study.time_limit == services.LOCK_TIME_LIMIT.total_seconds()
 
