@@ -89,7 +89,7 @@ def lock_cancellable(job: LockJob) -> bool:
 
 
 def lock_cancel(*, job: LockJob, user) -> LockJob:
-    """Cancel a lock no worker is on (see _cancellable): it is marked failed, and the study can be locked again.
+    """Cancel a lock no worker is on (see _cancellable): it is marked cancelled, and the study can be locked again.
     A lock that runs cannot be cancelled: it finishes or fails on its own within LOCK_TIME_LIMIT."""
     now = timezone.now()
     name = user.get_full_name() or user.get_username()
