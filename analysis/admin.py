@@ -8,35 +8,25 @@ A queued lock is cancelled from its own page (analysis/views.py: lock_cancel), n
 from django.contrib import admin
 
 from analysis.models import ExportJob, LockJob, Release
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+from cohorts.admin import ReadOnlyAdminMixin
 
 
 @admin.register(Release)
-class ReleaseAdmin(ReadOnlyAdmin):
+class ReleaseAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("study", "version", "locked_at", "locked_by", "unlocked_at")
     list_filter = ("study",)
     list_select_related = ("study", "locked_by")
 
 
 @admin.register(LockJob)
-class LockJobAdmin(ReadOnlyAdmin):
+class LockJobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("study", "status", "requested_by", "created_at", "finished_at", "release", "error")
     list_filter = ("status", "study")
     list_select_related = ("study", "requested_by", "release__study")
 
 
 @admin.register(ExportJob)
-class ExportJobAdmin(ReadOnlyAdmin):
+class ExportJobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("release", "format", "status", "progress", "requested_by", "created_at", "finished_at", "error")
     list_filter = ("status", "format")
     list_select_related = ("release__study", "requested_by")

@@ -8,6 +8,19 @@ from cohorts.audit import ensure_unlocked
 from cohorts.models import Arm, Patient, Site, SiteMembership, Study
 
 
+class ReadOnlyAdminMixin:
+    """Lists and shows, never adds, changes or deletes: these rows are written by services and jobs only."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 class ArmInline(admin.TabularInline):
     model = Arm
     extra = 0
@@ -48,15 +61,6 @@ class SiteMembershipAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(Patient)
-class PatientAdmin(SimpleHistoryAdmin):
+class PatientAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin):
     list_display = ("participant_id", "study", "site", "arm", "enrolment_date", "status")
     list_filter = ("study", "site", "arm")
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

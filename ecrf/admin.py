@@ -7,6 +7,7 @@ the lock), so the admin lists and shows records and their audit trail but never 
 from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
+from cohorts.admin import ReadOnlyAdminMixin
 from ecrf.models import (
     AdverseEvent,
     DerivedDay,
@@ -18,20 +19,11 @@ from ecrf.models import (
 )
 
 
-class ReadOnlyAdmin(SimpleHistoryAdmin):
+class ReadOnlyAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin):
     list_filter = ("patient__study", "patient__site")
     search_fields = ("patient__participant_id",)
     list_select_related = ("patient",)
     ordering = ("patient__participant_id", "study_day")
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(VitalSigns)
@@ -65,19 +57,10 @@ class AdverseEventAdmin(ReadOnlyAdmin):
 
 
 @admin.register(DerivedDay)
-class DerivedDayAdmin(admin.ModelAdmin):
+class DerivedDayAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Computed by the Celery job (ecrf/derivations.py); rebuilt from the sources, never edited."""
 
     list_display = ("patient", "study_day", "state", "ordinal_7", "pf", "pf_source", "algorithm_version")
     list_filter = ("patient__study", "algorithm_version")
     search_fields = ("patient__participant_id",)
     list_select_related = ("patient",)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
