@@ -180,9 +180,10 @@ def lock_cancel(request, pk: int):
 @roles.role_required(roles.LOCKERS)
 def lock_status(request, pk: int):
     job = selectors.get_lock_job(request.user, pk)
-    template = "analysis/_lock_progress.html" if request.htmx else "analysis/lock_status.html"
+    if request.htmx:  # the poll every 2 s: the progress only (the cancel form is not in it)
+        return render(request, "analysis/_lock_progress.html", {"job": job, "study": job.study})
     context = {"job": job, "study": job.study, "can_cancel": services.lock_cancellable(job)}
-    return render(request, template, context)
+    return render(request, "analysis/lock_status.html", context)
 
 
 @roles.role_required(roles.RELEASE_DOWNLOADERS)
