@@ -446,27 +446,16 @@ def _rederived(patients: pd.DataFrame) -> np.ndarray:
     return ((stored.isna() != read.isna()) | (stored.notna() & stored.ne(read))).to_numpy(dtype=bool)
 
 
-@dataclass
-class _Computed:
-    """A batch's fresh rows, their digest per patient, and the patients with the stamps read before."""
-
-    patients: pd.DataFrame
-    derived: pd.DataFrame
-    digests: pd.Series
-
-
-def _compute(study: Study, read: _Read) -> _Computed:
-    derived = compute(study, read.patients, read.inputs)
-    return _Computed(read.patients, derived, patient_digests(derived))  # digests in the order of the patients
-
-
-def _store(study: Study, computed: _Computed, *, force: bool) -> DeriveSummary:
-    """Store in one transaction the rows of the patients whose rows changed and the stamps of all, except the
-    patients another derivation stored since the read (theirs are fresher)."""
-    patients, derived, digests = computed.patients, computed.derived, computed.digests
+def _store(study: Study, read: _Read, *, force: bool) -> DeriveSummary:
+    """Compute the batch (outside the transaction), then store in one transaction the rows of the patients whose
+    rows changed and the stamps of all, except the patients another derivation stored since the read (theirs are
+    fresher)."""
+    patients = read.patients
     ids = patients["patient_id"].to_numpy(dtype=np.int64)
     if not len(ids):
         return DeriveSummary()
+    derived = compute(study, patients, read.inputs)
+    digests = patient_digests(derived)  # in the order of ids: derive keeps the grid's order
     with transaction.atomic():
         ensure_unlocked(study)
         _serialise(study)
@@ -501,7 +490,7 @@ def _derive_batches(study: Study, batches: Sequence[Sequence[int]], *, force: bo
             read = reading.result()
             if following is not None:
                 reading = reader.submit(read_batch, study, following)
-            summary.add(_store(study, _compute(study, read), force=force))
+            summary.add(_store(study, read, force=force))
     return summary
 
 

@@ -282,7 +282,7 @@ def test_a_batch_read_before_another_derivation_stored_does_not_overwrite_it(pat
     derivation_job.derive_patient(patient_a.pk)  # ... whose recompute reads both edits and stores first
     fresh = rows(patient_a)
     assert fresh[3]["fio2"] == 0.7
-    summary = derivation_job._store(study, derivation_job._compute(study, read_ahead), force=force)
+    summary = derivation_job._store(study, read_ahead, force=force)
     assert rows(patient_a) == fresh  # not the read-ahead rows, which lack the day-3 edit
     assert summary.written == 0
     assert derivation_job.derive_batch(study, [patient_a.pk], force=force).rows == 22
