@@ -27,6 +27,7 @@ import django
 django.setup()
 
 from _db import own_test_database  # noqa: E402
+from _stats import percentile  # noqa: E402
 from django.contrib.auth.decorators import login_required  # noqa: E402
 from django.contrib.auth.models import Group  # noqa: E402
 from django.db import connection  # noqa: E402
@@ -176,11 +177,6 @@ def timed(client, method, urls, data=None, expect=200):
         queries.append(sum(1 for q in ctx.captured_queries if not TRANSACTION_CONTROL.match(q["sql"])))
         assert response.status_code == expect, (url, response.status_code, response.content[:500])
     return times, max(queries)
-
-
-def percentile(values, q):
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def main():

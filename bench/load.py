@@ -54,6 +54,7 @@ os.environ["CELERY_BROKER_URL"] = "memory://"
 
 import export
 from _db import own_test_database
+from _stats import percentile
 from django.conf import settings
 from django.db import connection
 
@@ -249,11 +250,6 @@ def run_locust(work: Path, label: str, host: str, classes: list[str], users: int
     if not times.exists():
         raise RuntimeError(f"locust wrote no timings:\n{(work / f'{label}.log').read_text()[-3000:]}")
     return json.loads(times.read_text())
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def summarise(records: list) -> tuple[dict[str, list[float]], list[tuple[str, str]]]:
