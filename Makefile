@@ -30,13 +30,13 @@ demo: $(VENV)/.installed
 	$(DEMO_ENV) $(BIN)/python manage.py migrate --noinput
 	$(DEMO_ENV) $(BIN)/python manage.py load_demo
 	@echo "Starting the Celery worker (with beat) and the web server on http://127.0.0.1:$(PORT)/ (Ctrl-C stops both)"
-	@$(DEMO_ENV) $(BIN)/celery -A ecrf worker --beat --scheduler django_celery_beat.schedulers:DatabaseScheduler \
+	@$(DEMO_ENV) $(BIN)/celery -A config worker --beat --scheduler django_celery_beat.schedulers:DatabaseScheduler \
 		--loglevel warning --concurrency 1 --logfile var/celery-worker.log & WORKER=$$!; \
 	trap 'kill $$WORKER 2>/dev/null' EXIT INT TERM; \
 	$(DEMO_ENV) $(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
 
 test: $(VENV)/.installed-dev browser
-	$(BIN)/python manage.py makemigrations --check --dry-run --settings ecrf.test_settings
+	$(BIN)/python manage.py makemigrations --check --dry-run --settings config.test_settings
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed-dev

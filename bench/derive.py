@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/export.py: the shared loader
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ecrf.test_settings")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.test_settings")
 
 import export
 from _db import own_test_database

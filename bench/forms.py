@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ecrf.test_settings")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.test_settings")
 # Each POST enqueues a derivation job after its commit (ecrf/signals.py). An in-memory broker keeps the benchmark's
 # jobs, about patients of a throw-away database, out of any real queue a worker of another database would read.
 os.environ["CELERY_BROKER_URL"] = "memory://"
@@ -55,7 +55,7 @@ def trivial(request):
     return HttpResponse("ok")
 
 
-urlpatterns = [path("bench/trivial/", trivial), path("", include("ecrf.urls"))]
+urlpatterns = [path("bench/trivial/", trivial), path("", include("config.urls"))]
 
 
 def copy_rows(model, prototype, pks) -> None:

@@ -47,7 +47,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/export.py: the shared loader
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ecrf.test_settings")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.test_settings")
 # Each save enqueues a derivation job after its commit: an in-memory broker keeps the jobs of this throw-away
 # database out of any real queue (a worker of another database would read it). Same for the gunicorn workers.
 os.environ["CELERY_BROKER_URL"] = "memory://"
@@ -209,7 +209,7 @@ def database_url() -> str:
 def start_gunicorn(port: int, releases_root: Path, log: Path) -> subprocess.Popen:
     env = {
         **os.environ,
-        "DJANGO_SETTINGS_MODULE": "ecrf.test_settings",
+        "DJANGO_SETTINGS_MODULE": "config.test_settings",
         "DATABASE_URL": database_url(),
         "CELERY_BROKER_URL": "memory://",
         "TEST_RELEASES_ROOT": str(releases_root),
@@ -217,7 +217,7 @@ def start_gunicorn(port: int, releases_root: Path, log: Path) -> subprocess.Pope
         "ECRF_HTTPS": "false",  # plain HTTP on the loopback: no secure-only cookies, no redirect to https
         "ECRF_REQUIRE_2FA": "false",
     }
-    command = [sys.executable, "-m", "gunicorn", "ecrf.wsgi:application", "--bind", f"127.0.0.1:{port}"]
+    command = [sys.executable, "-m", "gunicorn", "config.wsgi:application", "--bind", f"127.0.0.1:{port}"]
     command += ["--workers", str(WORKERS), "--timeout", "60", "--log-level", "warning"]
     # Django's log (a server error's traceback) goes to the workers' stderr: into the same file.
     with open(log, "a") as out:

@@ -3,7 +3,7 @@
 import pytest
 from celery.contrib.testing.worker import start_worker
 
-from ecrf.celery import app, ping
+from config.celery import app, ping
 
 
 @pytest.mark.worker

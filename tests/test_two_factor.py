@@ -13,7 +13,7 @@ from django_otp.oath import totp
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from ecrf.two_factor_policy import SETUP, VERIFY, missing_second_factor
+from accounts.two_factor_policy import SETUP, VERIFY, missing_second_factor
 from tests.factories import UserFactory
 from tests.test_access import PAGES
 

@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 
 from cohorts.eligibility import get_rule_set
 from cohorts.models import Patient, Screening, Study
-from ecrf.celery import app
+from config.celery import app
 from ecrf.models import VitalSigns
 from tests.analysis import release_data
 from tests.cohorts.screening_data import MILAN_ELIGIBLE

@@ -9,8 +9,8 @@ from django.core.management import CommandError, call_command
 from django.db import OperationalError, transaction
 
 from cohorts.services import study_set_locked
+from config.celery import app
 from ecrf import services, signals, tasks
-from ecrf.celery import app
 from ecrf.models import DerivedDay, DispositionEvent
 from ecrf.services import RecordInput
 from tests import factories

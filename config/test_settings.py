@@ -6,8 +6,8 @@ and Celery's in-memory transport, with the worker in a thread of the test proces
 
 import os
 
-from ecrf.settings import *  # noqa: F403
-from ecrf.settings import env
+from config.settings import *  # noqa: F403
+from config.settings import env
 
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or "memory://"
 CELERY_BROKER_TRANSPORT_OPTIONS = {}

@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "rules.apps.AutodiscoverRulesConfig",
     "django_celery_beat",
     "django_celery_results",
+    "accounts",
     "cohorts",
     "ecrf",
     "analysis",
@@ -66,13 +67,13 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
-    "ecrf.two_factor_policy.RequireTwoFactorMiddleware",  # ECRF_REQUIRE_2FA
+    "accounts.two_factor_policy.RequireTwoFactorMiddleware",  # ECRF_REQUIRE_2FA
     # Last, as django-axes asks: it turns a lockout into the lockout response.
     "axes.middleware.AxesMiddleware",
 ]
 
-ROOT_URLCONF = "ecrf.urls"
-WSGI_APPLICATION = "ecrf.wsgi.application"
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
 
 TEMPLATES = [
     {

@@ -5,7 +5,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from two_factor import views as two_factor_views
 
-from ecrf import account_views
+from accounts import views as account_views
 
 admin.site.site_header = "Study eCRF administration"
 
