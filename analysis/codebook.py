@@ -24,6 +24,7 @@ from analysis.datasets import KEY, SOURCE_FORMS, column_type, exported_fields
 from cohorts.models import COMORBIDITIES, OrdinalScale, Patient, PatientStatus, Sex, Study
 from ecrf import derivations
 from ecrf.checks import LIMITS
+from ecrf.crfs import CATALOGUE
 from ecrf.models import DerivedDay
 
 CODEBOOK_COLUMNS = [
@@ -42,7 +43,8 @@ CODEBOOK_COLUMNS = [
 ]
 SETTINGS_COLUMNS = {"setting": "string", "value": "string", "default": "string", "source": "string"}
 # Field names whose edit-check limits are named differently in ecrf/checks.py.
-LIMIT_NAMES = {"niv_hours": "hours_on_niv", "abg_fio2": "fio2", "ast_uln_u_l": None, "alt_uln_u_l": None}
+#: The limit of each field of a form (the catalogue's); other models' fields are checked under their own name.
+_FORM_LIMITS = {crf.model: crf.limits for crf in CATALOGUE.values()}
 SEPARATOR = " | "
 
 
@@ -114,7 +116,8 @@ def _unit_from_label(label: str) -> str:
 def field_entry(field: models.Field) -> Entry:
     """Codebook entry of a form field: label and choices from the model, unit and ranges from the checks."""
     kind = column_type(field)
-    limit_name = LIMIT_NAMES.get(field.name, field.name)
+    limits = _FORM_LIMITS.get(field.model)
+    limit_name = limits.get(field.name) if limits is not None else field.name
     limit = LIMITS.get(limit_name) if limit_name else None
     label = str(field.verbose_name)
     unit = limit.unit if limit else _unit_from_label(label)

@@ -16,7 +16,7 @@ and the per-arm tables of SPEC 4 (pure pandas, shared by the live analysis page 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,29 +29,16 @@ from django.db.models.functions import Cast
 from analysis import outcomes as outcomes_module
 from analysis import survival, tables
 from cohorts.models import COMORBIDITIES, Arm, Patient, Site, Study
+from ecrf.crfs import CATALOGUE
 from ecrf.models import (
-    AdverseEvent,
     DerivedDay,
-    DispositionEvent,
-    DrugAdministration,
-    LabResult,
-    RespiratorySupport,
-    VitalSigns,
 )
 
 KEY = "participant_id"
 
-#: The source forms, in the order of the casebook; the table names are the file and sheet names of releases.
-SOURCE_FORMS: dict[str, type[models.Model]] = {
-    "vital_signs": VitalSigns,
-    "respiratory_support": RespiratorySupport,
-    "laboratory": LabResult,
-    "drug_administration": DrugAdministration,
-    "disposition_events": DispositionEvent,
-    "adverse_events": AdverseEvent,
-}
-#: Forms with at most one row per patient-day (a unique constraint); the others may have several.
-ONE_PER_DAY = frozenset({"vital_signs", "respiratory_support", "laboratory"})
+#: The source forms, in the order of the casebook: the form catalogue; its keys are the file and sheet names of
+#: releases.
+SOURCE_FORMS: Mapping[str, type[models.Model]] = {key: crf.model for key, crf in CATALOGUE.items()}
 # Bookkeeping columns that are not data: the optimistic-locking counter and the save time (a calendar date).
 _NOT_EXPORTED = frozenset({"id", "patient", "version", "updated_at", "computed_at"})
 
@@ -156,7 +143,7 @@ def form_frame(name: str, study: Study, sites: QuerySet[Site] | None = None) -> 
     if "confirmed_checks" in columns:
         position = list(columns).index("confirmed_checks")
         rows = [(*row[:position], _checks_text(row[position]), *row[position + 1 :]) for row in rows]
-    return _sorted(typed_frame(rows, columns), unique_keys=name in ONE_PER_DAY)
+    return _sorted(typed_frame(rows, columns), unique_keys=CATALOGUE[name].per_day)
 
 
 def derived_frame(study: Study, sites: QuerySet[Site] | None = None) -> pd.DataFrame:

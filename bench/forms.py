@@ -206,19 +206,19 @@ def main():
                 version = edited.get(key, 1)
                 edited[key] = version + 1
                 return {
-                    "vitals-temperature_c": f"{37 + (version % 10) / 10:.1f}",
-                    "vitals-heart_rate_bpm": "90",
-                    "vitals-version": str(version),
-                    "support-support": "cpap",
-                    "support-fio2": "0.5",
-                    "support-peep_cmh2o": str(10 + version % 5),
-                    "support-version": str(version),
-                    "labs-crp_mg_l": str(120 + version),
-                    "labs-crp_entered_unit": "mg/L",
-                    "labs-pao2_mmhg": "80",
-                    "labs-pao2_entered_unit": "mmHg",
-                    "labs-abg_fio2": "0.5",
-                    "labs-version": str(version),
+                    "vital_signs-temperature_c": f"{37 + (version % 10) / 10:.1f}",
+                    "vital_signs-heart_rate_bpm": "90",
+                    "vital_signs-version": str(version),
+                    "respiratory_support-support": "cpap",
+                    "respiratory_support-fio2": "0.5",
+                    "respiratory_support-peep_cmh2o": str(10 + version % 5),
+                    "respiratory_support-version": str(version),
+                    "laboratory-crp_mg_l": str(120 + version),
+                    "laboratory-crp_entered_unit": "mg/L",
+                    "laboratory-pao2_mmhg": "80",
+                    "laboratory-pao2_entered_unit": "mmHg",
+                    "laboratory-abg_fio2": "0.5",
+                    "laboratory-version": str(version),
                     "page-reason": "bench correction",
                 }
 

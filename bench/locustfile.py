@@ -153,28 +153,28 @@ class _Forms(HTMLParser):
 def day_form(html: str) -> dict[str, str] | None:
     parser = _Forms()
     parser.feed(html)
-    return next((form for form in parser.forms if "vitals-version" in form), None)
+    return next((form for form in parser.forms if "vital_signs-version" in form), None)
 
 
 def typed_day(rng: random.Random) -> dict[str, str]:
     """What a nurse types for a patient on CPAP: plausible values inside the soft limits (no confirmation)."""
     fio2 = f"{rng.choice([0.4, 0.45, 0.5, 0.6])}"
     return {
-        "vitals-temperature_c": f"{rng.uniform(36.0, 38.5):.1f}",
-        "vitals-heart_rate_bpm": str(rng.randint(60, 110)),
-        "vitals-respiratory_rate_bpm": str(rng.randint(14, 28)),
-        "vitals-systolic_mmhg": str(rng.randint(100, 150)),
-        "vitals-diastolic_mmhg": str(rng.randint(60, 90)),
-        "vitals-spo2_pct": str(rng.randint(90, 98)),
-        "support-support": "cpap",
-        "support-flow_l_min": "",
-        "support-fio2": fio2,
-        "support-peep_cmh2o": str(rng.randint(8, 12)),
-        "labs-pao2_mmhg": str(rng.randint(60, 120)),
-        "labs-pao2_entered_unit": "mmHg",
-        "labs-abg_fio2": fio2,
-        "labs-crp_mg_l": f"{rng.uniform(5, 300):.1f}",
-        "labs-crp_entered_unit": "mg/L",
+        "vital_signs-temperature_c": f"{rng.uniform(36.0, 38.5):.1f}",
+        "vital_signs-heart_rate_bpm": str(rng.randint(60, 110)),
+        "vital_signs-respiratory_rate_bpm": str(rng.randint(14, 28)),
+        "vital_signs-systolic_mmhg": str(rng.randint(100, 150)),
+        "vital_signs-diastolic_mmhg": str(rng.randint(60, 90)),
+        "vital_signs-spo2_pct": str(rng.randint(90, 98)),
+        "respiratory_support-support": "cpap",
+        "respiratory_support-flow_l_min": "",
+        "respiratory_support-fio2": fio2,
+        "respiratory_support-peep_cmh2o": str(rng.randint(8, 12)),
+        "laboratory-pao2_mmhg": str(rng.randint(60, 120)),
+        "laboratory-pao2_entered_unit": "mmHg",
+        "laboratory-abg_fio2": fio2,
+        "laboratory-crp_mg_l": f"{rng.uniform(5, 300):.1f}",
+        "laboratory-crp_entered_unit": "mg/L",
         "page-reason": REASON,
     }
 

@@ -8,15 +8,8 @@ from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
 from cohorts.admin import ReadOnlyAdminMixin
-from ecrf.models import (
-    AdverseEvent,
-    DerivedDay,
-    DispositionEvent,
-    DrugAdministration,
-    LabResult,
-    RespiratorySupport,
-    VitalSigns,
-)
+from ecrf.crfs import CATALOGUE
+from ecrf.models import DerivedDay
 
 
 class ReadOnlyAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin):
@@ -26,34 +19,17 @@ class ReadOnlyAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin):
     ordering = ("patient__participant_id", "study_day")
 
 
-@admin.register(VitalSigns)
-class VitalSignsAdmin(ReadOnlyAdmin):
-    list_display = ("patient", "study_day", "temperature_c", "heart_rate_bpm", "spo2_pct", "version")
-
-
-@admin.register(RespiratorySupport)
-class RespiratorySupportAdmin(ReadOnlyAdmin):
-    list_display = ("patient", "study_day", "support", "fio2", "peep_cmh2o", "version")
-
-
-@admin.register(LabResult)
-class LabResultAdmin(ReadOnlyAdmin):
-    list_display = ("patient", "study_day", "pao2_mmhg", "crp_mg_l", "ferritin_ng_ml", "version")
-
-
-@admin.register(DrugAdministration)
-class DrugAdministrationAdmin(ReadOnlyAdmin):
-    list_display = ("patient", "study_day", "drug", "dose", "dose_unit", "route", "frequency", "stop_day")
-
-
-@admin.register(DispositionEvent)
-class DispositionEventAdmin(ReadOnlyAdmin):
-    list_display = ("patient", "study_day", "kind", "alive", "normal_activities")
-
-
-@admin.register(AdverseEvent)
-class AdverseEventAdmin(ReadOnlyAdmin):
-    list_display = ("patient", "study_day", "kind", "serious")
+for _crf in CATALOGUE.values():
+    # Patient, day, the form's first values and the record's version (how many times it was changed).
+    _columns = [name for name in _crf.value_fields if name != "study_day"][:5]
+    admin.site.register(
+        _crf.model,
+        type(
+            f"{_crf.model.__name__}Admin",
+            (ReadOnlyAdmin,),
+            {"list_display": ("patient", "study_day", *_columns, "version")},
+        ),
+    )
 
 
 @admin.register(DerivedDay)

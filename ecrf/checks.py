@@ -260,7 +260,6 @@ def check_blood_pressure(systolic: Number | None, diastolic: Number | None) -> l
 
 ROOM_AIR = "room_air"
 ROOM_AIR_FIO2 = Decimal("0.21")
-LOW_FLOW_SUPPORTS = frozenset({"nasal_cannula", "simple_mask", "venturi", "non_rebreather"})
 
 # Which device settings each level of support needs (SPEC 2.1 and 3.2): low-flow
 # devices need the flow to estimate FiO2; Venturi and the high-flow / pressure

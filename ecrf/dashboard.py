@@ -18,8 +18,9 @@ from django.utils import timezone
 from cohorts import roles
 from cohorts import selectors as cohort_selectors
 from cohorts.models import Patient, Study
+from ecrf.crfs import DAY_FORMS
 from ecrf.models import AdverseEvent, AdverseEventKind, DerivedDay, PatientDerivation
-from ecrf.selectors import DAY_FORMS, FORM_LABELS, DaysSince, with_follow_up_end
+from ecrf.selectors import DaysSince, with_follow_up_end
 
 DASHBOARD_ROLES = frozenset({roles.INVESTIGATOR, roles.DATA_MANAGER, roles.MONITOR})
 #: Rows shown per signal; the count above each table is always the full one.
@@ -67,7 +68,7 @@ def _past_days_missing(patients, study: Study, today: datetime.date):
     counts = {
         f"n_{key}": Coalesce(
             Subquery(
-                model.objects.filter(patient=OuterRef("pk"), study_day__gte=0, study_day__lte=OuterRef("last_past"))
+                crf.model.objects.filter(patient=OuterRef("pk"), study_day__gte=0, study_day__lte=OuterRef("last_past"))
                 .order_by()
                 .values("patient")
                 .annotate(n=Count("pk"))
@@ -76,7 +77,7 @@ def _past_days_missing(patients, study: Study, today: datetime.date):
             ),
             Value(0),
         )
-        for key, model in DAY_FORMS.items()
+        for key, crf in DAY_FORMS.items()
     }
     return with_follow_up_end(patients).annotate(last_past=last_past).annotate(**counts)
 
@@ -92,7 +93,7 @@ def study_signals(user, study: Study, today: datetime.date | None = None) -> lis
         required = max(patient.last_past + 1, 0)
         gaps = {key: required - getattr(patient, f"n_{key}") for key in DAY_FORMS}
         if any(gaps.values()):
-            detail = ", ".join(f"{FORM_LABELS[key].lower()}: {n}" for key, n in gaps.items() if n)
+            detail = ", ".join(f"{DAY_FORMS[key].label.lower()}: {n}" for key, n in gaps.items() if n)
             detail += f" (of days 0-{patient.last_past})"
             missing.append(Flag(patient, detail=detail, total=sum(gaps.values())))
     missing.sort(key=lambda flag: (-flag.total, flag.patient.participant_id))

@@ -572,25 +572,33 @@ def _write_patient(plan: PatientPlan, patient: Patient, site: Site, nurse) -> in
     for day in plan.days:
         entries = {}
         if day.vitals:
-            entries["vitals"] = RecordInput(day.vitals)
+            entries["vital_signs"] = RecordInput(day.vitals)
         if day.support:
-            entries["support"] = RecordInput(day.support)
+            entries["respiratory_support"] = RecordInput(day.support)
         if day.labs:
             labs = _with_site_uln(day.labs, site)
             if day.study_day == 0:  # completes the day-0 record made from the screening
-                entries["labs"] = RecordInput(labs, expected_version=day0_labs.version)
+                entries["laboratory"] = RecordInput(labs, expected_version=day0_labs.version)
             else:
-                entries["labs"] = RecordInput(labs)
+                entries["laboratory"] = RecordInput(labs)
         services.patient_day_save(patient=patient, study_day=day.study_day, entries=entries, user=nurse, reason=REASON)
         written += len(entries)
     for values, confirmed in plan.drugs:
-        services.drug_administration_save(
-            patient=patient, entry=RecordInput(values, frozenset(confirmed)), user=nurse, reason=REASON
+        services.event_save(
+            form="drug_administration",
+            patient=patient,
+            entry=RecordInput(values, frozenset(confirmed)),
+            user=nurse,
+            reason=REASON,
         )
     for values in plan.adverse_events:
-        services.adverse_event_save(patient=patient, entry=RecordInput(values), user=nurse, reason=REASON)
+        services.event_save(
+            form="adverse_events", patient=patient, entry=RecordInput(values), user=nurse, reason=REASON
+        )
     for values in plan.dispositions:  # last: a death refuses data recorded after it
-        services.disposition_event_save(patient=patient, entry=RecordInput(values), user=nurse, reason=REASON)
+        services.event_save(
+            form="disposition_events", patient=patient, entry=RecordInput(values), user=nurse, reason=REASON
+        )
     return written + len(plan.drugs) + len(plan.adverse_events) + len(plan.dispositions)
 
 

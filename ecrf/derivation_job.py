@@ -50,7 +50,8 @@ from django.utils import timezone
 from cohorts.audit import StudyLocked, ensure_unlocked
 from cohorts.models import Patient, Study
 from ecrf import derivations
-from ecrf.models import DerivedDay, DispositionEvent, LabResult, PatientDerivation, RespiratorySupport, VitalSigns
+from ecrf.crfs import CATALOGUE, Crf
+from ecrf.models import DerivedDay, PatientDerivation
 
 logger = logging.getLogger(__name__)
 
@@ -69,37 +70,27 @@ _UPDATE_FIELDS = [*_WRITTEN, "algorithm_version", "computed_at"]
 _DIGESTED = [name for name in derivations.OUTPUT_COLUMNS if name != "patient_id"]
 
 
-def _floats(*names: str) -> dict[str, Cast]:
-    """Decimal columns cast to double precision in the query (derivations.derive wants floats)."""
-    return {f"{name}_f": Cast(F(name), FloatField()) for name in names}
+def _source_query(crf: Crf) -> tuple[type[models.Model], dict[str, Cast], tuple[str, ...], tuple[str, ...]]:
+    """(model, casts, columns, bool columns) of the source frame a form gives the derivation.
+
+    Numbers are read as ``<name>_f`` cast to float (the contract of derivations.derive); a yes/no that cannot be
+    empty is read as a bool, one that can (not recorded) as an object.
+    """
+    model, casts, columns, bools = crf.model, {}, ["patient_id", "study_day"], []
+    for name in crf.derivation_columns:
+        model_field = model._meta.get_field(name)
+        if isinstance(model_field, models.DecimalField | models.IntegerField):
+            casts[f"{name}_f"] = Cast(F(name), FloatField())
+            columns.append(f"{name}_f")
+        else:
+            columns.append(name)
+            if isinstance(model_field, models.BooleanField) and not model_field.null:
+                bools.append(name)
+    return model, casts, tuple(columns), tuple(bools)
 
 
-# One (model, columns) per source frame; column aliases are the names derivations.derive expects.
-_SOURCES = {
-    "support": (
-        RespiratorySupport,
-        _floats("flow_l_min", "fio2"),
-        ("patient_id", "study_day", "support", "flow_l_min_f", "fio2_f", "ecmo", "vasopressors", "rrt"),
-    ),
-    "vitals": (VitalSigns, _floats("spo2_pct"), ("patient_id", "study_day", "spo2_pct_f")),
-    "labs": (
-        LabResult,
-        _floats("pao2_mmhg", "abg_fio2", "crp_mg_l", "ast_u_l", "alt_u_l", "ast_uln_u_l", "alt_uln_u_l"),
-        (
-            "patient_id",
-            "study_day",
-            "pao2_mmhg_f",
-            "abg_fio2_f",
-            "crp_mg_l_f",
-            "ast_u_l_f",
-            "alt_u_l_f",
-            "ast_uln_u_l_f",
-            "alt_uln_u_l_f",
-        ),
-    ),
-    "events": (DispositionEvent, {}, ("patient_id", "study_day", "kind", "normal_activities", "alive")),
-}
-_BOOL_COLUMNS = {"support": ("ecmo", "vasopressors", "rrt")}
+# One query per source frame, named as derivations.derive expects them (the catalogue's derivation_frame).
+_SOURCES = {crf.derivation_frame: _source_query(crf) for crf in CATALOGUE.values() if crf.derivation_frame}
 
 
 @dataclass
@@ -157,11 +148,6 @@ def _of_patients(patient_ids: Sequence[int], column: str = "patient_id") -> _Any
     return _AnyOf(F(column), [int(pk) for pk in patient_ids])
 
 
-def study_settings(study: Study) -> dict:
-    """The study's derivation settings: DEFAULT_SETTINGS updated with its stored overrides (SPEC 3)."""
-    return derivations.resolve_settings(study.settings.get("derivation", {}))
-
-
 def _read(queryset: models.QuerySet, columns: Sequence[str]) -> list[tuple]:
     """Execute the queryset's SQL on a plain cursor: tuples, no model instances, no per-row converters."""
     sql, params = queryset.values_list(*columns).query.sql_with_params()
@@ -191,9 +177,9 @@ def _frame(rows: list[tuple], columns: Sequence[str], bools: Iterable[str] = ())
 def read_inputs(patient_ids: Sequence[int]) -> dict[str, pd.DataFrame]:
     """The four source frames of derivations.derive for ``patient_ids`` (one query each)."""
     frames = {}
-    for name, (model, casts, columns) in _SOURCES.items():
+    for name, (model, casts, columns, bools) in _SOURCES.items():
         queryset = model.objects.filter(_of_patients(patient_ids)).annotate(**casts)
-        frames[name] = _frame(_read(queryset, columns), columns, _BOOL_COLUMNS.get(name, ()))
+        frames[name] = _frame(_read(queryset, columns), columns, bools)
     return frames
 
 

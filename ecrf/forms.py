@@ -1,7 +1,7 @@
 """Forms of the daily case report (SPEC 2): crispy layouts, units next to inputs, a message next to every field.
 
 The forms parse what the user typed (forgiving: "37,5" is 37.5) and convert laboratory units to the canonical
-ones; the rules themselves are the `*_issues` functions of ecrf/services.py, built on ecrf/checks.py, so the
+ones; the rules themselves are each form's checks (ecrf/validators.py, built on ecrf/checks.py), so the
 messages shown here are exactly the refusals the service would give. A soft finding (SPEC 2.1 "confirm")
 adds a checkbox under its field; ticking it sends the check's code back, and the code is stored with the
 record. The forms never save: the view hands `entry()` to a service.
@@ -20,21 +20,13 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.utils.html import format_html
 
 from cohorts.units import canonical_unit, to_canonical, unit_choices
-from ecrf import services
 from ecrf.checks import LIMITS, SOFT
-from ecrf.models import (
-    AdverseEvent,
-    DispositionEvent,
-    DrugAdministration,
-    LabResult,
-    RespiratorySupport,
-    VitalSigns,
-)
-from ecrf.services import PatientFacts, RecordInput
+from ecrf.crfs import CATALOGUE, DAY_FORMS, EVENT_FORMS, Crf
+from ecrf.services import RecordInput
+from ecrf.validators import PatientFacts
 
 SOFT_CODE_SUFFIXES = (".soft_low", ".soft_high", ".regimen")
 UNIT_LABELS = {"degC": "°C", "x10^9/L": "×10⁹/L", "fraction": "fraction"}
-FIELD_FOR_LIMIT = {limit: name for name, limit in services.LIMIT_NAMES.items()}
 
 # Laboratory values the user may type in another unit: form field -> quantity of cohorts/units.py, unit field.
 CONVERTED = {"pao2_mmhg": ("pao2", "pao2_entered_unit"), "crp_mg_l": ("crp", "crp_entered_unit")}
@@ -44,9 +36,10 @@ def is_soft_code(code: str | None) -> bool:
     return bool(code) and code.endswith(SOFT_CODE_SUFFIXES)
 
 
-def field_of_code(code: str) -> str:
+def field_of_code(crf: Crf, code: str) -> str:
+    """The field of ``crf`` a check code is about: codes name the limit ("fio2.hard_max"), fields may differ."""
     variable = code.split(".", 1)[0]
-    return FIELD_FOR_LIMIT.get(variable, variable)
+    return next((name for name, limit in crf.limits.items() if limit == variable), variable)
 
 
 # --------------------------------------------------------------------------------------------------- fields
@@ -114,12 +107,13 @@ def confirm_field(code: str) -> forms.CharField:
 
 
 class RecordForm(forms.ModelForm):
-    """A daily form: fields of FIELDS[model], a hidden version, soft-check confirmations, crispy layout.
+    """A daily form: the fields of its catalogue entry, a hidden version, soft-check confirmations, crispy layout.
 
     `facts` are what the checks need to know of the patient (weight, day of death, arm regimen);
     `previous` is the record of the day before, shown under each field for reference.
     """
 
+    crf: Crf
     version = forms.IntegerField(required=False, widget=forms.HiddenInput)
 
     def __init__(self, *args, facts: PatientFacts, previous=None, read_only: bool = False, **kwargs):
@@ -133,7 +127,7 @@ class RecordForm(forms.ModelForm):
         self.stored = record
         if record is not None:
             self.initial["version"] = record.version
-        for name in services.RANGE_FIELDS.get(self.model, ()):
+        for name in self.crf.limits:
             self.fields[name] = self._number_field(name)
         for name, (quantity, unit_field) in CONVERTED.items():
             if name in self.fields:
@@ -149,7 +143,7 @@ class RecordForm(forms.ModelForm):
         # shows the boxes of the soft findings of what was submitted, see apply_issues.)
         if record is not None and not self.is_bound:
             for code in record.confirmed_checks:
-                name = field_of_code(code)
+                name = field_of_code(self.crf, code)
                 if name in self.fields:
                     self.fields[f"confirm_{name}"] = confirm_field(code)
                     self.initial[f"confirm_{name}"] = code
@@ -178,11 +172,11 @@ class RecordForm(forms.ModelForm):
         if previous is None:
             return
         day = previous.study_day
-        for name in services.VALUE_FIELDS[self.model]:
+        for name in self.crf.value_fields:
             value = getattr(previous, name, None)
             if name not in self.fields or value is None or value is False or value == "":
                 continue  # nothing to show (an unticked box of the day before is not worth a line)
-            shown = f"{_display(previous, name, value)} {_unit_of(self.model, name)}".strip()
+            shown = f"{_display(previous, name, value)} {_unit_of(self.crf, name)}".strip()
             if name in CONVERTED:
                 quantity, unit_field = CONVERTED[name]
                 unit = getattr(previous, unit_field) or canonical_unit(quantity)
@@ -194,14 +188,14 @@ class RecordForm(forms.ModelForm):
     @property
     def history_name(self) -> str:
         """The model's name in the audit-trail URL (/history/ecrf.<model>/<pk>/)."""
-        return self.model._meta.label_lower
+        return self.crf.history_name
 
     # --------------------------------------------------------------------------------------------- values
 
     def values(self) -> dict[str, Any]:
         """The record's values in canonical units, as the service takes them."""
         data = self.cleaned_data
-        values = {name: data.get(name) for name in services.FIELDS[self.model] if name in self.fields}
+        values = {name: data.get(name) for name in self.crf.fields if name in self.fields}
         for name, (quantity, unit_field) in CONVERTED.items():
             if name not in values:
                 continue
@@ -220,7 +214,7 @@ class RecordForm(forms.ModelForm):
         )
 
     def is_empty(self) -> bool:
-        return services.is_empty(self.model, self.values())
+        return self.crf.is_empty(self.values())
 
     # ------------------------------------------------------------------------------------------- checking
 
@@ -231,7 +225,7 @@ class RecordForm(forms.ModelForm):
         cleaned = super().clean()
         if self.is_empty():
             return cleaned
-        self.apply_issues(services.record_issues(self.model, self.values(), self.facts))
+        self.apply_issues(self.crf.issues(self.values(), self.facts))
         return cleaned
 
     def apply_issues(self, issues) -> None:
@@ -265,14 +259,16 @@ class RecordForm(forms.ModelForm):
 
     # --------------------------------------------------------------------------------------------- layout
 
-    layout_rows: tuple = ()
+    @property
+    def title(self) -> str:
+        return self.crf.label
 
     @property
     def helper(self) -> FormHelper:
         helper = FormHelper()
         helper.form_tag = False
         helper.disable_csrf = True
-        helper.layout = Layout(Field("version"), *[self._row(row) for row in self.layout_rows])
+        helper.layout = Layout(Field("version"), *[self._row(row) for row in self.crf.layout or self.crf.fields])
         return helper
 
     def _row(self, row):
@@ -291,7 +287,7 @@ class RecordForm(forms.ModelForm):
                 )
             ]
         else:
-            unit = _unit_of(self.model, name)
+            unit = _unit_of(self.crf, name)
             field = self.fields.get(name)
             is_text = field is not None and isinstance(field.widget, forms.TextInput)
             items = [AppendedText(name, unit) if unit and is_text else Field(name)]
@@ -331,8 +327,8 @@ def _short_label(label: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def _unit_of(model, name: str) -> str:
-    limit = LIMITS.get(services.LIMIT_NAMES.get(name, name))
+def _unit_of(crf: Crf, name: str) -> str:
+    limit = LIMITS.get(crf.limits.get(name, name))
     if limit is None or name == "dose":
         return {"ast_uln_u_l": "U/L", "alt_uln_u_l": "U/L", "ddimer_ng_ml": "ng/mL"}.get(name, "")
     unit = UNIT_LABELS.get(limit.unit, limit.unit)
@@ -351,36 +347,8 @@ def _display(record, name: str, value) -> str:
 # -------------------------------------------------------------------------------------------- daily forms
 
 
-class VitalSignsForm(RecordForm):
-    title = "Vital signs"
-    layout_rows = (
-        "temperature_c",
-        "heart_rate_bpm",
-        "respiratory_rate_bpm",
-        ("systolic_mmhg", "diastolic_mmhg"),
-        "spo2_pct",
-    )
-
-    class Meta:
-        model = VitalSigns
-        fields = services.FIELDS[VitalSigns]
-
-
 class RespiratorySupportForm(RecordForm):
-    title = "Respiratory support"
-    layout_rows = (
-        "support",
-        "flow_l_min",
-        "fio2",
-        "peep_cmh2o",
-        "niv_hours",
-        ("ecmo", "prone"),
-        ("vasopressors", "rrt"),
-    )
-
     class Meta:
-        model = RespiratorySupport
-        fields = services.FIELDS[RespiratorySupport]
         labels = {
             "support": "Highest support of the day",
             "fio2": "FiO2 set on the device",
@@ -395,23 +363,7 @@ class RespiratorySupportForm(RecordForm):
 
 
 class LabResultForm(RecordForm):
-    title = "Laboratory"
-    layout_rows = (
-        "pao2_mmhg",
-        "abg_fio2",
-        "crp_mg_l",
-        "ferritin_ng_ml",
-        "ldh_u_l",
-        ("ast_u_l", "ast_uln_u_l"),
-        ("alt_u_l", "alt_uln_u_l"),
-        "lymphocytes_10e9_l",
-        ("ddimer_ng_ml", "ddimer_basis"),
-        "procalcitonin_ng_ml",
-    )
-
     class Meta:
-        model = LabResult
-        fields = services.FIELDS[LabResult]
         labels = {
             "ast_uln_u_l": "AST ULN",
             "alt_uln_u_l": "ALT ULN",
@@ -426,7 +378,7 @@ class LabResultForm(RecordForm):
             # The site laboratory's upper limits of normal (SPEC 2), prefilled for a new record.
             self.initial.setdefault("ast_uln_u_l", site.ast_uln_u_l)
             self.initial.setdefault("alt_uln_u_l", site.alt_uln_u_l)
-        self.fields["ddimer_basis"].choices = [("", "basis…"), *LabResult._meta.get_field("ddimer_basis").choices]
+        self.fields["ddimer_basis"].choices = [("", "basis…"), *self.crf.model._meta.get_field("ddimer_basis").choices]
         self.fields["abg_fio2"].help_text = self.fields["abg_fio2"].help_text or "fraction, 0.21–1.0"
 
     def apply_issues(self, issues) -> None:
@@ -485,9 +437,6 @@ class DeleteForm(ReasonForm):
             self.add_error(None, error)
 
 
-DAY_FORM_CLASSES = {"vitals": VitalSignsForm, "support": RespiratorySupportForm, "labs": LabResultForm}
-
-
 # ------------------------------------------------------------------------------------------ event forms
 
 
@@ -518,18 +467,9 @@ class EventForm(RecordForm):
 
 
 class DrugAdministrationForm(EventForm):
-    title = "Drug administration"
     study_day_label = "Start (study day)"
-    layout_rows = (
-        ("study_day", "stop_day"),
-        ("drug", "drug_detail"),
-        ("dose", "dose_unit"),
-        ("route", "frequency"),
-    )
 
     class Meta:
-        model = DrugAdministration
-        fields = services.FIELDS[DrugAdministration]
         labels = {"stop_day": "Stop (study day)", "drug_detail": "Name", "dose_unit": "Unit"}
         help_texts = {"stop_day": "Empty while ongoing.", "drug_detail": "For antibiotics, glucocorticoids, ..."}
 
@@ -541,26 +481,28 @@ class DrugAdministrationForm(EventForm):
 
 
 class DispositionEventForm(EventForm):
-    title = "Disposition event"
-    layout_rows = ("study_day", "kind", ("normal_activities", "alive"), "cause_of_death")
-
     class Meta:
-        model = DispositionEvent
-        fields = services.FIELDS[DispositionEvent]
         labels = {"normal_activities": "Resumed normal activities", "alive": "Alive at contact"}
 
 
-class AdverseEventForm(EventForm):
-    title = "Adverse event"
-    layout_rows = ("study_day", "kind", "organism", "description", "serious")
+# ------------------------------------------------------------------------------------- one class per form
 
-    class Meta:
-        model = AdverseEvent
-        fields = services.FIELDS[AdverseEvent]
-
-
-EVENT_FORM_CLASSES = {
-    "drugs": DrugAdministrationForm,
-    "dispositions": DispositionEventForm,
-    "adverse_events": AdverseEventForm,
+#: Forms with a layout or behaviour of their own (their Meta adds labels); every other form of the catalogue gets
+#: RecordForm or EventForm as it is. Each class is completed with its catalogue entry, model and fields here.
+_CUSTOM: dict[str, type[RecordForm]] = {
+    "respiratory_support": RespiratorySupportForm,
+    "laboratory": LabResultForm,
+    "drug_administration": DrugAdministrationForm,
+    "disposition_events": DispositionEventForm,
 }
+
+
+def _form_class(crf: Crf) -> type[RecordForm]:
+    base = _CUSTOM.get(crf.key) or (RecordForm if crf.per_day else EventForm)
+    meta = type("Meta", (getattr(base, "Meta", object),), {"model": crf.model, "fields": crf.fields})
+    return type(f"{crf.model.__name__}Form", (base,), {"crf": crf, "Meta": meta, "__module__": __name__})
+
+
+FORM_CLASSES: dict[str, type[RecordForm]] = {key: _form_class(crf) for key, crf in CATALOGUE.items()}
+DAY_FORM_CLASSES = {key: FORM_CLASSES[key] for key in DAY_FORMS}
+EVENT_FORM_CLASSES = {key: FORM_CLASSES[key] for key in EVENT_FORMS}

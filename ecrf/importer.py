@@ -41,14 +41,8 @@ from cohorts.audit import StudyLocked, ensure_unlocked
 from cohorts.models import COMORBIDITIES, Arm, Patient, PatientStatus, Sex, Site, Study
 from cohorts.units import UNITS
 from ecrf import checks, services
-from ecrf.models import (
-    AdverseEvent,
-    DispositionEvent,
-    DrugAdministration,
-    LabResult,
-    RespiratorySupport,
-    VitalSigns,
-)
+from ecrf.crfs import CATALOGUE, DAY_FORMS, Crf
+from ecrf.models import DispositionEvent
 from ecrf.services import PatientDayInvalid, RecordInput
 
 REASON_PREFIX = "import: "
@@ -57,25 +51,11 @@ PATIENTS = "patients"
 CONFIRM = "confirm"
 CONFIRM_ALIASES = (CONFIRM, "confirmed_checks")  # a release's tables name the confirmed checks "confirmed_checks"
 
-#: The forms by table (file) name: the names of analysis.datasets.SOURCE_FORMS.
-FORMS: dict[str, type[models.Model]] = {
-    "vital_signs": VitalSigns,
-    "respiratory_support": RespiratorySupport,
-    "laboratory": LabResult,
-    "drug_administration": DrugAdministration,
-    "disposition_events": DispositionEvent,
-    "adverse_events": AdverseEvent,
-}
-DAY_FORM_KEYS = {"vital_signs": "vitals", "respiratory_support": "support", "laboratory": "labs"}
-TABLES = (PATIENTS, *FORMS)
-# Write order: patients first; deaths before the daily forms, so a row after a death is refused on its own row.
-WRITE_ORDER = (PATIENTS, "disposition_events", "vital_signs", "respiratory_support", "laboratory")
-WRITE_ORDER += tuple(name for name in FORMS if name not in WRITE_ORDER)
-EVENT_SAVERS = {
-    "drug_administration": services.drug_administration_save,
-    "disposition_events": services.disposition_event_save,
-    "adverse_events": services.adverse_event_save,
-}
+#: A file per form, named after its catalogue key (the table names of the releases), and the patients.
+TABLES = (PATIENTS, *CATALOGUE)
+_DISPOSITIONS = next(crf.key for crf in CATALOGUE.values() if crf.model is DispositionEvent)
+# Write order: patients first; deaths before the other forms, so a row after a death is refused on its own row.
+WRITE_ORDER = (PATIENTS, _DISPOSITIONS, *(key for key in CATALOGUE if key != _DISPOSITIONS))
 
 MAX_ARCHIVE_BYTES = 200 * 1024 * 1024  # uncompressed content of a zip: no zip bomb
 MAX_ARCHIVE_FILES = 200
@@ -180,12 +160,12 @@ def _field_column(model_field: models.Field, *, required: bool | None = None) ->
 ENTERED_UNITS = {"pao2_entered_unit": "pao2", "crp_entered_unit": "crp"}
 
 
-def _form_columns(model: type[models.Model]) -> dict[str, Column]:
+def _form_columns(crf: Crf) -> dict[str, Column]:
     columns = {KEY: Column(KEY, "text", required=True, nullable=False, max_length=24)}
-    if "study_day" not in services.FIELDS[model]:
+    if "study_day" not in crf.fields:
         columns["study_day"] = Column("study_day", "integer", required=True)
-    for name in services.FIELDS[model]:
-        model_field = model._meta.get_field(name)
+    for name in crf.fields:
+        model_field = crf.model._meta.get_field(name)
         if name in ENTERED_UNITS:
             units = tuple(UNITS[ENTERED_UNITS[name]].factors)
             columns[name] = Column(name, "choice", nullable=False, choices=units)
@@ -219,7 +199,7 @@ def _patient_columns() -> dict[str, Column]:
 
 COLUMNS: dict[str, dict[str, Column]] = {
     PATIENTS: _patient_columns(),
-    **{t: _form_columns(m) for t, m in FORMS.items()},
+    **{key: _form_columns(crf) for key, crf in CATALOGUE.items()},
 }
 # Columns a file must have (a row may still leave some empty, e.g. no weight).
 REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -228,15 +208,14 @@ REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
 REQUIRED_COLUMNS["respiratory_support"] += ("support",)
 
 # The soft checks (SPEC 2.1) a row of each table may confirm in its confirm column.
-_RANGE_NAMES = {t: [services.LIMIT_NAMES.get(n, n) for n in services.RANGE_FIELDS.get(m, ())] for t, m in FORMS.items()}
 SOFT_CODES: dict[str, frozenset[str]] = {
-    table: frozenset(
+    key: frozenset(
         f"{name}.{rule}"
-        for name in names
+        for name in crf.limits.values()
         for rule, bound in (("soft_low", checks.LIMITS[name].soft_low), ("soft_high", checks.LIMITS[name].soft_high))
         if bound is not None
     )
-    for table, names in _RANGE_NAMES.items()
+    for key, crf in CATALOGUE.items()
 }
 SOFT_CODES["drug_administration"] = SOFT_CODES["drug_administration"] | {"dose.regimen", "route.regimen"}
 SOFT_CODES[PATIENTS] = frozenset({"weight_kg.soft_high"})
@@ -246,7 +225,7 @@ _CONFIRM_HINT = "tick 'confirm' if this is correct."
 # patient-day; a disposition one per patient, day and kind (the database's unique constraints).
 ROW_KEYS: dict[str, tuple[str, ...]] = {
     PATIENTS: (KEY,),
-    **dict.fromkeys(DAY_FORM_KEYS, (KEY, "study_day")),
+    **dict.fromkeys(DAY_FORMS, (KEY, "study_day")),
     "disposition_events": (KEY, "study_day", "kind"),
 }
 
@@ -613,26 +592,26 @@ class _Import:
             rows = self.parsed[table]
             if not rows:
                 continue
-            model = FORMS[table]
-            stored = self._stored(model)
+            crf = CATALOGUE[table]
+            stored = self._stored(crf)
             for parsed in rows:
                 patient = self._patient_of(parsed)
                 if patient is None:
                     continue
-                if table in DAY_FORM_KEYS:
-                    self._write_day(parsed, model, patient, stored)
+                if crf.per_day:
+                    self._write_day(parsed, crf, patient, stored)
                 else:
-                    self._write_event(parsed, model, patient, stored)
+                    self._write_event(parsed, crf, patient, stored)
 
     def _arm_by_pk(self, pk: int) -> Arm:
         return next(arm for arm in self.arms.values() if arm.pk == pk)
 
-    def _stored(self, model: type[models.Model]) -> dict:
+    def _stored(self, crf: Crf) -> dict:
         """The stored records of the study's patients, by (patient pk, day) for daily forms, by patient pk for
         events: one query per form."""
         stored: dict = {}
-        for record in model.objects.filter(patient__study=self.study):
-            if model in services.DAY_FORMS.values():
+        for record in crf.model.objects.filter(patient__study=self.study):
+            if crf.per_day:
                 stored[(record.patient_id, record.study_day)] = record
             else:
                 stored.setdefault(record.patient_id, []).append(record)
@@ -765,12 +744,12 @@ class _Import:
 
     # --------------------------------------------------------------------------------------- daily forms
 
-    def _form_values(self, parsed: ParsedRow, model: type[models.Model]) -> dict[str, Any]:
-        return {name: value for name, value in parsed.values.items() if name in services.FIELDS[model]}
+    def _form_values(self, parsed: ParsedRow, crf: Crf) -> dict[str, Any]:
+        return {name: value for name, value in parsed.values.items() if name in crf.fields}
 
-    def _write_day(self, parsed: ParsedRow, model, patient: Patient, stored: Mapping) -> None:
-        values = self._form_values(parsed, model)
-        if services.is_empty(model, values):
+    def _write_day(self, parsed: ParsedRow, crf: Crf, patient: Patient, stored: Mapping) -> None:
+        values = self._form_values(parsed, crf)
+        if crf.is_empty(values):
             self.problem(
                 parsed,
                 "",
@@ -780,7 +759,7 @@ class _Import:
             return
         day = parsed.values["study_day"]
         current = stored.get((patient.pk, day))
-        key = DAY_FORM_KEYS[parsed.file.table]
+        key = crf.key
         entry = RecordInput(
             values, parsed.values.get(CONFIRM, frozenset()), current.version if current is not None else None
         )
@@ -804,14 +783,14 @@ class _Import:
 
     # -------------------------------------------------------------------------------------- event forms
 
-    def _write_event(self, parsed: ParsedRow, model, patient: Patient, stored: Mapping) -> None:
-        values = self._form_values(parsed, model)
+    def _write_event(self, parsed: ParsedRow, crf: Crf, patient: Patient, stored: Mapping) -> None:
+        values = self._form_values(parsed, crf)
         records = stored.get(patient.pk, [])
         if any(all(getattr(record, name) == value for name, value in values.items()) for record in records):
             parsed.result.unchanged += 1  # the same record is stored: nothing to do, no history row
             return
         record = None
-        if model is DispositionEvent:  # one per patient, day and kind: a row with other values corrects it
+        if crf.model is DispositionEvent:  # one per patient, day and kind: a row with other values corrects it
             record = next(
                 (r for r in records if (r.study_day, r.kind) == (values.get("study_day"), values.get("kind"))), None
             )
@@ -819,8 +798,8 @@ class _Import:
             values, parsed.values.get(CONFIRM, frozenset()), record.version if record is not None else None
         )
         try:
-            saved = EVENT_SAVERS[parsed.file.table](
-                patient=patient, entry=entry, user=self.user, record=record, reason=self._reason(parsed)
+            saved = services.event_save(
+                form=crf.key, patient=patient, entry=entry, user=self.user, record=record, reason=self._reason(parsed)
             )
         except ValidationError as exc:
             self._refused(parsed, exc)

@@ -18,18 +18,14 @@ from django.utils import timezone
 
 from cohorts import selectors as cohort_selectors
 from cohorts.models import Patient, Site, Study
+from ecrf.crfs import DAY_FORMS, EVENT_FORMS, Crf
 from ecrf.models import (
-    AdverseEvent,
     DerivedDay,
     DispositionEvent,
     DispositionKind,
     DrugAdministration,
 )
-from ecrf.services import DAY_FORMS, ENDS_DAILY_FORMS
-
-EVENT_FORMS = {"drugs": DrugAdministration, "dispositions": DispositionEvent, "adverse_events": AdverseEvent}
-EVENT_SLUGS = {"drugs": "drugs", "dispositions": "dispositions", "adverse_events": "adverse-events"}
-HISTORY_NAMES = {key: model._meta.label_lower for key, model in {**DAY_FORMS, **EVENT_FORMS}.items()}
+from ecrf.validators import ENDS_DAILY_FORMS
 
 
 def event_label(record) -> str:
@@ -107,15 +103,15 @@ class DayRecords:
 def day_records(patient: Patient, study_day: int) -> DayRecords:
     """One query per form: the records of the day and the day before."""
     records = DayRecords()
-    for key, model in DAY_FORMS.items():
-        for record in model.objects.filter(patient=patient, study_day__in=[study_day - 1, study_day]):
+    for key, crf in DAY_FORMS.items():
+        for record in crf.model.objects.filter(patient=patient, study_day__in=[study_day - 1, study_day]):
             (records.current if record.study_day == study_day else records.previous)[key] = record
     return records
 
 
-def event_for_patient(patient: Patient, kind: str, pk: int):
-    """One drug administration / disposition / adverse event of this patient, or 404."""
-    model = EVENT_FORMS[kind]
+def event_for_patient(patient: Patient, crf: Crf, pk: int):
+    """One record of a repeating form (drug administration, disposition, adverse event) of this patient, or 404."""
+    model = crf.model
     try:
         return model.objects.get(patient=patient, pk=pk)
     except (model.DoesNotExist, ValueError, TypeError):
@@ -185,12 +181,12 @@ def casebook(user, patient_pk: int, today: datetime.date | None = None) -> Caseb
     today_day = study_day_today(patient, today)
     last = patient.study.follow_up_days
     by_day: dict[str, dict[int, Any]] = {}
-    for key, model in DAY_FORMS.items():
-        by_day[key] = {r.study_day: r for r in model.objects.filter(patient=patient, study_day__lte=last)}
+    for key, crf in DAY_FORMS.items():
+        by_day[key] = {r.study_day: r for r in crf.model.objects.filter(patient=patient, study_day__lte=last)}
     events: dict[str, dict[int, list]] = {}
-    for key, model in EVENT_FORMS.items():
+    for key, crf in EVENT_FORMS.items():
         events[key] = defaultdict(list)
-        for record in model.objects.filter(patient=patient).order_by("study_day", "pk"):
+        for record in crf.model.objects.filter(patient=patient).order_by("study_day", "pk"):
             events[key][min(max(record.study_day, 0), last)].append(record)
     derived = {d.study_day: d for d in DerivedDay.objects.filter(patient=patient, study_day__lte=last)}
     days = []
@@ -198,14 +194,17 @@ def casebook(user, patient_pk: int, today: datetime.date | None = None) -> Caseb
         forms = {}
         for key, records in by_day.items():
             record = records.get(day)
-            forms[key] = Cell(day_state(patient, day, today_day, record), record, HISTORY_NAMES[key])
+            forms[key] = Cell(day_state(patient, day, today_day, record), record, DAY_FORMS[key].history_name)
         days.append(
             CasebookDay(
                 study_day=day,
                 date=day_date(patient, day),
                 forms=forms,
                 events={
-                    key: [EventRow(r, event_label(r), EVENT_SLUGS[key], HISTORY_NAMES[key]) for r in rows.get(day, [])]
+                    key: [
+                        EventRow(r, event_label(r), EVENT_FORMS[key].slug, EVENT_FORMS[key].history_name)
+                        for r in rows.get(day, [])
+                    ]
                     for key, rows in events.items()
                 },
                 derived=derived.get(day),
@@ -259,8 +258,8 @@ def patient_list(user, study: Study, site: Site | None = None, today: datetime.d
     qs = with_follow_up_end(cohort_selectors.patient_list(user, study=study, site=site)).annotate(today_day=today_day)
     qs = qs.annotate(
         **{
-            f"has_{key}": Exists(model.objects.filter(patient=OuterRef("pk"), study_day=OuterRef("today_day")))
-            for key, model in DAY_FORMS.items()
+            f"has_{key}": Exists(crf.model.objects.filter(patient=OuterRef("pk"), study_day=OuterRef("today_day")))
+            for key, crf in DAY_FORMS.items()
         }
     )
     missing = sum((Case(When(**{f"has_{key}": False}, then=Value(1)), default=Value(0)) for key in DAY_FORMS), Value(0))
@@ -273,4 +272,6 @@ def patient_list(user, study: Study, site: Site | None = None, today: datetime.d
     return qs.order_by("-missing_today", "site__code", "participant_id")
 
 
-FORM_LABELS = {"vitals": "Vital signs", "support": "Respiratory support", "labs": "Laboratory"}
+def forms_missing_today(patient: Patient) -> list[str]:
+    """Labels of the day forms a patient of ``patient_list`` lacks today (read from its annotations)."""
+    return [crf.label for key, crf in DAY_FORMS.items() if not getattr(patient, f"has_{key}")]

@@ -18,10 +18,11 @@ from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 
 from cohorts.models import Patient
-from ecrf.models import AdverseEvent, DispositionEvent, LabResult, RespiratorySupport, VitalSigns
+from ecrf.crfs import CATALOGUE
 
-#: The sources of derivations.derive, plus adverse events: the release's staleness check (analysis) counts them.
-SOURCE_MODELS = (VitalSigns, RespiratorySupport, LabResult, DispositionEvent, AdverseEvent)
+#: The forms whose saves recompute the patient (the catalogue's triggers_derivation): the sources of
+#: derivations.derive, plus adverse events, which the release's staleness check (analysis) counts.
+SOURCE_MODELS = tuple(crf.model for crf in CATALOGUE.values() if crf.triggers_derivation)
 
 
 class _EnqueueOnCommit:

@@ -14,19 +14,13 @@ from django.urls import reverse
 from cohorts import roles
 from cohorts import selectors as cohort_selectors
 from cohorts.querystring import query_number
-from ecrf import selectors, services
+from ecrf import crfs, selectors, services
 from ecrf.forms import DAY_FORM_CLASSES, EVENT_FORM_CLASSES, DeleteForm, ReasonForm
 from ecrf.models import DispositionKind
-from ecrf.services import PatientDayInvalid, PatientFacts
+from ecrf.services import PatientDayInvalid
+from ecrf.validators import PatientFacts, day_issues
 
 READ_ONLY = "Your role can read these data but not change them."
-# URL slug of each event form -> its key in selectors.EVENT_FORMS / forms.EVENT_FORM_CLASSES.
-EVENT_SLUGS = {"drugs": "drugs", "dispositions": "dispositions", "adverse-events": "adverse_events"}
-SAVERS = {
-    "drugs": services.drug_administration_save,
-    "dispositions": services.disposition_event_save,
-    "adverse_events": services.adverse_event_save,
-}
 
 
 def _can_edit(user) -> bool:
@@ -46,7 +40,7 @@ def day_entry(request, patient_pk: int, study_day: int):
     can_edit = _can_edit(request.user)
     facts = PatientFacts.of(patient, patient.death_day)
     page_errors: list[str] = []
-    site = {"labs": {"site": patient.site}}
+    site = {"laboratory": {"site": patient.site}}
     if request.method == "POST":
         if not can_edit:
             raise PermissionDenied(READ_ONLY)
@@ -82,7 +76,7 @@ def day_entry(request, patient_pk: int, study_day: int):
     else:
         records = selectors.day_records(patient, study_day)
         # After the day of death nothing can be entered; records already there stay editable (to be deleted).
-        closed = bool(services.day_issues(study_day, facts)) and not records.current
+        closed = bool(day_issues(study_day, facts)) and not records.current
         forms = {
             key: cls(
                 instance=records.current.get(key),
@@ -95,10 +89,11 @@ def day_entry(request, patient_pk: int, study_day: int):
             for key, cls in DAY_FORM_CLASSES.items()
         }
         reason_form = ReasonForm(prefix="page")
-        if not forms["vitals"].read_only:
-            # The cursor starts in the first box of the day; Tab walks down vitals, support, then labs.
-            forms["vitals"].fields["temperature_c"].widget.attrs["autofocus"] = True
-    day_refusals = services.day_issues(study_day, facts)
+        first = next(iter(forms.values()))
+        if not first.read_only:
+            # The cursor starts in the first box of the day; Tab walks down the forms in the catalogue's order.
+            next(iter(first.fields.values())).widget.attrs["autofocus"] = True
+    day_refusals = day_issues(study_day, facts)
     return render(
         request,
         "ecrf/day_entry.html",
@@ -113,10 +108,9 @@ def day_entry(request, patient_pk: int, study_day: int):
             "page_errors": page_errors,
             "has_errors": any(form.errors for form in forms.values()) or bool(reason_form.errors),
             "day_refusals": day_refusals,
-            "can_edit": can_edit and not patient.study.is_locked and not forms["vitals"].read_only,
+            "can_edit": can_edit and not patient.study.is_locked and not next(iter(forms.values())).read_only,
             "previous_day": study_day - 1 if study_day > 0 else None,
             "next_day": study_day + 1 if study_day < patient.study.follow_up_days else None,
-            "history_names": selectors.HISTORY_NAMES,
         },
     )
 
@@ -131,8 +125,7 @@ def casebook(request, patient_pk: int):
             "book": book,
             "patient": book.patient,
             "can_edit": _can_edit(request.user) and not book.patient.study.is_locked,
-            "form_labels": selectors.FORM_LABELS,
-            "history_names": selectors.HISTORY_NAMES,
+            "day_forms": crfs.DAY_FORMS,
         },
     )
 
@@ -140,18 +133,17 @@ def casebook(request, patient_pk: int):
 @roles.role_required(roles.PATIENT_READERS)
 def event_form(request, patient_pk: int, kind: str, pk: int | None = None):
     """Add (pk None) or edit a drug administration, disposition event or adverse event."""
-    if kind not in EVENT_SLUGS:
+    crf = crfs.event_form_of_slug(kind)
+    if crf is None:
         raise Http404("No such kind of record.")
-    key = EVENT_SLUGS[kind]
     patient = selectors.patient_for_entry(request.user, patient_pk)
-    record = selectors.event_for_patient(patient, key, pk) if pk is not None else None
+    record = selectors.event_for_patient(patient, crf, pk) if pk is not None else None
     can_edit = _can_edit(request.user)
     death_day = patient.death_day
     if record is not None and getattr(record, "kind", None) == DispositionKind.DEATH:
         death_day = None  # editing the death itself
     facts = PatientFacts.of(patient, death_day)
-    cls = EVENT_FORM_CLASSES[key]
-    save = SAVERS[key]
+    cls = EVENT_FORM_CLASSES[crf.key]
     page_errors: list[str] = []
     delete_form = DeleteForm(prefix="delete", initial={"version": record.version}) if record is not None else None
     if request.method == "POST" and request.POST.get("action") == "delete" and record is not None:
@@ -169,7 +161,7 @@ def event_form(request, patient_pk: int, kind: str, pk: int | None = None):
             except ValidationError as exc:
                 delete_form.add_service_error(exc)
             else:
-                messages.success(request, f"{cls.title} of {patient.participant_id} deleted.")
+                messages.success(request, f"{crf.label} of {patient.participant_id} deleted.")
                 return redirect(_casebook_url(patient, record.study_day))
         form = cls(instance=record, prefix="event", facts=facts)
     elif request.method == "POST":
@@ -178,7 +170,8 @@ def event_form(request, patient_pk: int, kind: str, pk: int | None = None):
         form = cls(request.POST, instance=record, prefix="event", facts=facts)
         if form.is_valid():
             try:
-                saved = save(
+                saved = services.event_save(
+                    form=crf.key,
                     patient=patient,
                     entry=form.entry(),
                     record=record,
@@ -192,7 +185,7 @@ def event_form(request, patient_pk: int, kind: str, pk: int | None = None):
                     page_errors = exc.messages
             else:
                 messages.success(
-                    request, f"{cls.title} of {patient.participant_id} saved (study day {saved.study_day})."
+                    request, f"{crf.label} of {patient.participant_id} saved (study day {saved.study_day})."
                 )
                 return redirect(_casebook_url(patient, saved.study_day))
     else:
@@ -218,7 +211,7 @@ def event_form(request, patient_pk: int, kind: str, pk: int | None = None):
             "page_errors": page_errors,
             "delete_form": delete_form,
             "can_edit": can_edit and not patient.study.is_locked,
-            "history_name": selectors.HISTORY_NAMES[key],
+            "history_name": crf.history_name,
         },
     )
 
@@ -232,6 +225,8 @@ def patient_list(request, study_code: str):
     site = next((s for s in sites if s.code == request.GET.get("site")), None)
     patients = selectors.patient_list(request.user, study=study, site=site)
     page = Paginator(patients, 100).get_page(request.GET.get("page"))
+    for patient in page.object_list:
+        patient.forms_missing = selectors.forms_missing_today(patient)
     return render(
         request,
         "ecrf/patient_list.html",

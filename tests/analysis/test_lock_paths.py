@@ -33,26 +33,26 @@ def entry(**values):
 def test_daily_forms_refuse(locked, patient_a, users):
     with pytest.raises(StudyLocked):
         ecrf_services.patient_day_save(
-            patient=patient_a, study_day=5, entries={"vitals": entry(temperature_c=37)}, user=users["nurse"]
+            patient=patient_a, study_day=5, entries={"vital_signs": entry(temperature_c=37)}, user=users["nurse"]
         )
     assert not VitalSigns.objects.filter(patient=patient_a, study_day=5).exists()
 
 
 @pytest.mark.parametrize(
-    ("save", "values"),
+    ("form", "values"),
     [
         (
-            "drug_administration_save",
+            "drug_administration",
             {"drug": "anakinra", "dose": 100, "dose_unit": "mg", "route": "sc", "frequency": "bid"},
         ),
-        ("disposition_event_save", {"kind": "icu_admission"}),
-        ("adverse_event_save", {"kind": "thromboembolism"}),
+        ("disposition_events", {"kind": "icu_admission"}),
+        ("adverse_events", {"kind": "thromboembolism"}),
     ],
 )
-def test_event_forms_refuse(locked, patient_a, users, save, values):
+def test_event_forms_refuse(locked, patient_a, users, form, values):
     before = [m.objects.count() for m in (DrugAdministration, DispositionEvent, AdverseEvent)]
     with pytest.raises(StudyLocked):
-        getattr(ecrf_services, save)(patient=patient_a, entry=entry(**values), user=users["nurse"])
+        ecrf_services.event_save(form=form, patient=patient_a, entry=entry(**values), user=users["nurse"])
     assert [m.objects.count() for m in (DrugAdministration, DispositionEvent, AdverseEvent)] == before
 
 
@@ -137,9 +137,9 @@ def test_unlock_lets_the_services_write_again(locked, patient_a, users):
 
     releases.release_unlock(study=locked, user=users["data_manager"], reason="late lab results")
     saved = ecrf_services.patient_day_save(
-        patient=patient_a, study_day=5, entries={"vitals": entry(temperature_c=37)}, user=users["nurse"]
+        patient=patient_a, study_day=5, entries={"vital_signs": entry(temperature_c=37)}, user=users["nurse"]
     )
-    assert saved["vitals"].temperature_c == 37
+    assert saved["vital_signs"].temperature_c == 37
 
 
 @postgres_only

@@ -114,14 +114,14 @@ def test_nurse_enters_a_day_and_corrects_it(journey, study, site_a, arms, users,
 
     # Hard limit: refused, the message next to the field; soft limit: asks for confirmation.
     expect(page.get_by_test_id("not-saved")).to_be_visible()
-    temperature = field_box(page, "vitals", "temperature_c")
+    temperature = field_box(page, "vital_signs", "temperature_c")
     expect(temperature).to_contain_text("Temperature 45 degC is above the plausible maximum of 44 degC.")
     expect(page.get_by_label("Temperature", exact=True)).to_have_class(re.compile("is-invalid"))
     journey.shot(page, "hard-and-soft-limits")
     assert not VitalSigns.objects.exists()
 
     page.get_by_label("Temperature", exact=True).fill("37.8")
-    heart_rate = field_box(page, "vitals", "heart_rate_bpm")
+    heart_rate = field_box(page, "vital_signs", "heart_rate_bpm")
     page.get_by_role("button", name="Save day 3").click()
     confirm = page.get_by_label("Confirm: the value is correct")
     expect(confirm).to_have_count(1)

@@ -83,10 +83,10 @@ def test_casebook_grid_states(nurse, patient_a):
     DispositionEvent.objects.create(patient=patient_a, study_day=8, kind="discharged", normal_activities=True)
     page = nurse.get(f"/patients/{patient_a.pk}/").content.decode()
     states = cell_states(page)
-    assert states[(0, "vitals")] == states[(2, "labs")] == "entered"
-    assert states[(3, "vitals")] == "entered" and states[(3, "support")] == "missing"
-    assert states[(8, "vitals")] == "missing"  # the day of discharge itself
-    assert states[(9, "vitals")] == states[(21, "labs")] == "not_required"  # after discharge
+    assert states[(0, "vital_signs")] == states[(2, "laboratory")] == "entered"
+    assert states[(3, "vital_signs")] == "entered" and states[(3, "respiratory_support")] == "missing"
+    assert states[(8, "vital_signs")] == "missing"  # the day of discharge itself
+    assert states[(9, "vital_signs")] == states[(21, "laboratory")] == "not_required"  # after discharge
     vitals = VitalSigns.objects.get(study_day=0)
     assert f'href="/history/ecrf.vitalsigns/{vitals.pk}/"' in page
     assert f'href="/patients/{patient_a.pk}/day/4/">enter</a>' in page
@@ -106,7 +106,7 @@ def test_casebook_after_death(nurse, patient_a):
     VitalSigns.objects.create(patient=patient_a, study_day=4)  # e.g. imported before the death was known
     page = nurse.get(f"/patients/{patient_a.pk}/").content.decode()
     states = cell_states(page)
-    assert states[(2, "labs")] == "not_required" and states[(4, "vitals")] == "after_death"
+    assert states[(2, "laboratory")] == "not_required" and states[(4, "vital_signs")] == "after_death"
     assert "died on study day 1" in page and "Death: ARDS" in page
 
 
@@ -114,7 +114,7 @@ def test_casebook_future_days_are_not_due(nurse, patient_a):
     patient_a.enrolment_date = timezone.localdate() - datetime.timedelta(days=2)
     patient_a.save()
     states = cell_states(nurse.get(f"/patients/{patient_a.pk}/").content.decode())
-    assert states[(2, "vitals")] == "missing" and states[(3, "vitals")] == "not_due"
+    assert states[(2, "vital_signs")] == "missing" and states[(3, "vital_signs")] == "not_due"
 
 
 def test_patient_list_today_missing_first(nurse, study, site_a, arms, patient_a):

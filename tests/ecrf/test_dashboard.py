@@ -11,8 +11,12 @@ from ecrf.services import RecordInput
 
 
 def lab(patient, user, day, **values):
-    services.lab_result_save(
-        patient=patient, study_day=day, entry=RecordInput({k: Decimal(str(v)) for k, v in values.items()}), user=user
+    services.day_record_save(
+        form="laboratory",
+        patient=patient,
+        study_day=day,
+        entry=RecordInput({k: Decimal(str(v)) for k, v in values.items()}),
+        user=user,
     )
 
 
@@ -25,12 +29,14 @@ def signals_data(patient_a, patient_b, users):
     lab(patient_a, nurse, 1, crp_mg_l=40, pao2_mmhg=100, abg_fio2="0.40")
     lab(patient_a, nurse, 2, crp_mg_l=30, pao2_mmhg=110, abg_fio2="0.40")
     lab(patient_a, nurse, 3, ast_u_l=130)  # site ULN 40
-    services.adverse_event_save(
+    services.event_save(
+        form="adverse_events",
         patient=patient_a,
         entry=RecordInput({"study_day": 3, "kind": "bacteraemia", "organism": "S. aureus", "serious": True}),
         user=nurse,
     )
-    services.disposition_event_save(
+    services.event_save(
+        form="disposition_events",
         patient=patient_a,
         entry=RecordInput({"study_day": 5, "kind": "death", "cause_of_death": "ARDS"}),
         user=users["investigator"],

@@ -17,9 +17,10 @@ from analysis import datasets, survival
 from analysis.tables import ordinal_table
 from cohorts import selectors as cohort_selectors
 from cohorts.models import Patient, Screening, Study
-from ecrf import demo, demo_cohort, derivations, services
-from ecrf.models import DerivedDay, DispositionEvent, DrugAdministration, LabResult, VitalSigns
-from ecrf.services import PatientFacts, refusals
+from ecrf import demo, demo_cohort, derivations
+from ecrf.crfs import crf_of
+from ecrf.models import DerivedDay, DispositionEvent, DrugAdministration, LabResult, RespiratorySupport, VitalSigns
+from ecrf.validators import PatientFacts, refusals
 
 HIGH, STANDARD, LOW = "High-dose anakinra", "Standard treatment", "Low-dose anakinra"
 # SPEC 4 reference figures at day 21 (tests/analysis/test_milan_reference.py), (high-dose, standard).
@@ -65,14 +66,14 @@ def test_every_planned_record_passes_the_checks_of_the_forms():
         for day in patient.days:
             assert day.study_day <= 21 and (death is None or day.study_day < death)
             for model, values in ((VitalSigns, day.vitals), (LabResult, {**day.labs, "ast_uln_u_l": 40})):
-                assert not services.record_issues(model, values, facts), (patient.arm, day)
+                assert not crf_of(model).issues(values, facts), (patient.arm, day)
             if day.support:
-                assert not services.respiratory_support_issues(day.support, facts)
+                assert not crf_of(RespiratorySupport).issues(day.support, facts)
         for values, confirmed in patient.drugs:
-            refused, _ = refusals(services.record_issues(DrugAdministration, values, facts), confirmed)
+            refused, _ = refusals(crf_of(DrugAdministration).issues(values, facts), confirmed)
             assert not refused, values
         for values in patient.dispositions:
-            assert not services.record_issues(DispositionEvent, values, facts), values
+            assert not crf_of(DispositionEvent).issues(values, facts), values
 
 
 def test_day_0_p_f_is_within_the_milan_inclusion_criterion_and_fever_settles_faster_on_high_dose():

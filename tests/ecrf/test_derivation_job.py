@@ -20,27 +20,33 @@ def rows(patient) -> dict[int, dict]:
 
 def document(patient, user, *, death_day: int | None = 5) -> None:
     """CPAP on FiO2 0.50 with SpO2 92% on day 0; a blood gas (PaO2 75 mmHg) on day 1; death on day 5."""
-    services.respiratory_support_save(
+    services.day_record_save(
+        form="respiratory_support",
         patient=patient,
         study_day=0,
         entry=RecordInput({"support": "cpap", "fio2": Decimal("0.50"), "peep_cmh2o": Decimal(10)}),
         user=user,
     )
-    services.vital_signs_save(patient=patient, study_day=0, entry=RecordInput({"spo2_pct": 92}), user=user)
-    services.respiratory_support_save(
+    services.day_record_save(
+        form="vital_signs", patient=patient, study_day=0, entry=RecordInput({"spo2_pct": 92}), user=user
+    )
+    services.day_record_save(
+        form="respiratory_support",
         patient=patient,
         study_day=1,
         entry=RecordInput({"support": "cpap", "fio2": Decimal("0.60"), "peep_cmh2o": Decimal(10)}),
         user=user,
     )
-    services.lab_result_save(
+    services.day_record_save(
+        form="laboratory",
         patient=patient,
         study_day=1,
         entry=RecordInput({"pao2_mmhg": Decimal(75), "crp_mg_l": Decimal(120)}),
         user=user,
     )
     if death_day is not None:
-        services.disposition_event_save(
+        services.event_save(
+            form="disposition_events",
             patient=patient,
             entry=RecordInput({"study_day": death_day, "kind": "death", "cause_of_death": "ARDS"}),
             user=user,
@@ -87,7 +93,8 @@ def test_a_source_edit_rederives_only_that_patient(patient_a, patient_b, users):
     before_b = DerivedDay.objects.filter(patient=patient_b).values_list("computed_at", flat=True)
     before_b = set(before_b)
     record = VitalSigns.objects.get(patient=patient_a, study_day=0)
-    services.vital_signs_save(
+    services.day_record_save(
+        form="vital_signs",
         patient=patient_a,
         study_day=0,
         entry=RecordInput({"spo2_pct": 98}, expected_version=record.version),
@@ -112,8 +119,12 @@ def test_study_settings_are_used(patient_a, users):
 
 
 def test_site_uln_applies_when_the_lab_row_has_none(patient_a, users):
-    services.lab_result_save(
-        patient=patient_a, study_day=2, entry=RecordInput({"ast_u_l": Decimal(121)}), user=users["nurse"]
+    services.day_record_save(
+        form="laboratory",
+        patient=patient_a,
+        study_day=2,
+        entry=RecordInput({"ast_u_l": Decimal(121)}),
+        user=users["nurse"],
     )
     derivation_job.derive_patient(patient_a.pk)
     assert rows(patient_a)[2]["liver_enzymes_gt_3uln"]  # site ULN 40: 121 > 120
@@ -205,7 +216,9 @@ def test_a_change_rewrites_the_patient_and_force_rewrites_everything(patient_a, 
     document(patient_a, users["nurse"])
     derivation_job.derive_patient(patient_a.pk)
     written_at = computed_times(patient_a)
-    services.vital_signs_save(patient=patient_a, study_day=3, entry=RecordInput({"spo2_pct": 90}), user=users["nurse"])
+    services.day_record_save(
+        form="vital_signs", patient=patient_a, study_day=3, entry=RecordInput({"spo2_pct": 90}), user=users["nurse"]
+    )
     summary = derivation_job.derive_patient(patient_a.pk)
     assert summary.written == 22
     assert rows(patient_a)[3]["pf_derived_note"] == derivations.NOTE_NO_FIO2  # SpO2 without support that day
@@ -253,8 +266,11 @@ def test_a_patient_is_out_of_date_until_rederived_even_when_its_rows_stay_the_sa
     derivation_job.derive_patient(patient_a.pk)
     assert participant not in stale_derived(patient_a.study)
     # An adverse event changes no derived value; after the rederive the patient is current all the same.
-    services.adverse_event_save(
-        patient=patient_a, entry=RecordInput({"study_day": 2, "kind": "thromboembolism"}), user=users["nurse"]
+    services.event_save(
+        form="adverse_events",
+        patient=patient_a,
+        entry=RecordInput({"study_day": 2, "kind": "thromboembolism"}),
+        user=users["nurse"],
     )
     assert participant in stale_derived(patient_a.study)
     assert derivation_job.derive_patient(patient_a.pk).written == 0
@@ -262,7 +278,8 @@ def test_a_patient_is_out_of_date_until_rederived_even_when_its_rows_stay_the_sa
 
 
 def cpap(patient, user, day: int, fio2: str) -> None:
-    services.respiratory_support_save(
+    services.day_record_save(
+        form="respiratory_support",
         patient=patient,
         study_day=day,
         entry=RecordInput({"support": "cpap", "fio2": Decimal(fio2), "peep_cmh2o": Decimal(10)}),

@@ -27,7 +27,9 @@ def enqueued(monkeypatch, patient_a, patient_b):
 
 
 def save_vitals(patient, user, day, spo2=95):
-    services.vital_signs_save(patient=patient, study_day=day, entry=RecordInput({"spo2_pct": spo2}), user=user)
+    services.day_record_save(
+        form="vital_signs", patient=patient, study_day=day, entry=RecordInput({"spo2_pct": spo2}), user=user
+    )
 
 
 def test_a_burst_of_saves_in_one_transaction_enqueues_one_job(
@@ -44,8 +46,12 @@ def test_one_job_per_patient_changed(patient_a, patient_b, users, enqueued, djan
     with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
         save_vitals(patient_a, users["nurse"], 0)
         save_vitals(patient_b, users["data_manager"], 0)
-        services.lab_result_save(
-            patient=patient_a, study_day=0, entry=RecordInput({"crp_mg_l": Decimal(150)}), user=users["nurse"]
+        services.day_record_save(
+            form="laboratory",
+            patient=patient_a,
+            study_day=0,
+            entry=RecordInput({"crp_mg_l": Decimal(150)}),
+            user=users["nurse"],
         )
     assert sorted(enqueued) == sorted([patient_a.pk, patient_b.pk])
 
@@ -53,10 +59,15 @@ def test_one_job_per_patient_changed(patient_a, patient_b, users, enqueued, djan
 def test_each_source_and_a_delete_trigger(patient_a, users, enqueued, django_capture_on_commit_callbacks):
     nurse = users["nurse"]
     saves = [
-        lambda: services.respiratory_support_save(
-            patient=patient_a, study_day=0, entry=RecordInput({"support": "room_air"}), user=nurse
+        lambda: services.day_record_save(
+            form="respiratory_support",
+            patient=patient_a,
+            study_day=0,
+            entry=RecordInput({"support": "room_air"}),
+            user=nurse,
         ),
-        lambda: services.disposition_event_save(
+        lambda: services.event_save(
+            form="disposition_events",
             patient=patient_a,
             entry=RecordInput({"study_day": 3, "kind": "discharged", "normal_activities": True}),
             user=nurse,
@@ -153,7 +164,8 @@ def test_a_real_worker_updates_the_derived_row_after_a_save(transactional_db, se
     nurse = factories.UserFactory(username="worker-nurse")
     app.control.purge()  # the patient's own job (enqueued at its creation) would race with the save on SQLite
     with start_worker(app, perform_ping_check=False, pool="solo", shutdown_timeout=10):
-        services.respiratory_support_save(
+        services.day_record_save(
+            form="respiratory_support",
             patient=patient,
             study_day=2,
             entry=RecordInput({"support": "cpap", "fio2": Decimal("0.50"), "peep_cmh2o": Decimal(10)}),

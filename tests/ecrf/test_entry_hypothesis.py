@@ -10,9 +10,9 @@ from django.db import transaction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ecrf import services
+from ecrf.crfs import crf_of
 from ecrf.models import AdverseEvent, DispositionEvent, DrugAdministration, LabResult, RespiratorySupport, VitalSigns
-from ecrf.services import PatientFacts
+from ecrf.validators import PatientFacts, refusals
 from tests.ecrf.test_entry_helpers import day_url
 
 SETTINGS = settings(
@@ -36,14 +36,14 @@ def choice(values):
 
 
 FIELDS = {
-    "vitals": dict.fromkeys(services.FIELDS[VitalSigns], anything),
-    "support": {
+    "vital_signs": dict.fromkeys(crf_of(VitalSigns).fields, anything),
+    "respiratory_support": {
         **dict.fromkeys(("flow_l_min", "fio2", "peep_cmh2o", "niv_hours"), anything),
         "support": choice(["room_air", "nasal_cannula", "hfnc", "cpap", "niv", "imv", "venturi"]),
         **{name: st.sampled_from(["", "on", "x"]) for name in ("ecmo", "prone", "vasopressors", "rrt")},
     },
-    "labs": {
-        **dict.fromkeys(services.RANGE_FIELDS[LabResult], anything),
+    "laboratory": {
+        **dict.fromkeys(crf_of(LabResult).limits, anything),
         "ddimer_ng_ml": anything,
         "ast_uln_u_l": anything,
         "alt_uln_u_l": anything,
@@ -80,7 +80,7 @@ EVENT_FIELDS = {
         "serious": st.sampled_from(["", "on"]),
     },
 }
-MODELS = {"vitals": VitalSigns, "support": RespiratorySupport, "labs": LabResult}
+MODELS = {"vital_signs": VitalSigns, "respiratory_support": RespiratorySupport, "laboratory": LabResult}
 EVENT_MODELS = {"drugs": DrugAdministration, "dispositions": DispositionEvent, "adverse-events": AdverseEvent}
 
 
@@ -100,8 +100,9 @@ def nurse(client, users):
 
 
 def assert_stored_values_pass_the_checks(record, facts):
-    values = {name: getattr(record, name) for name in services.FIELDS[type(record)]}
-    refused, _ = services.refusals(services.record_issues(type(record), values, facts), record.confirmed_checks)
+    crf = crf_of(type(record))
+    values = {name: getattr(record, name) for name in crf.fields}
+    refused, _ = refusals(crf.issues(values, facts), record.confirmed_checks)
     assert refused == []
 
 
@@ -147,6 +148,10 @@ def test_event_form_any_input(nurse, patient_a, slug):
 
 def test_a_valid_submission_is_stored(nurse, patient_a):
     """The fuzzing above must not be vacuous: a plain valid day is accepted by the same path."""
-    data = {"vitals-temperature_c": "37.2", "labs-crp_mg_l": "5", "labs-crp_entered_unit": "mg/dL"}
+    data = {
+        "vital_signs-temperature_c": "37.2",
+        "laboratory-crp_mg_l": "5",
+        "laboratory-crp_entered_unit": "mg/dL",
+    }
     assert nurse.post(day_url(patient_a, 0), data).status_code == 302
     assert LabResult.objects.get().crp_mg_l == Decimal("50.0")

@@ -13,7 +13,7 @@ from ecrf.models import (
     RespiratorySupport,
     VitalSigns,
 )
-from tests.ecrf.test_entry_helpers import day_post, day_url, errors_of
+from tests.ecrf.test_entry_helpers import day_post, day_url, errors_of, form_of
 
 
 @pytest.fixture
@@ -249,7 +249,7 @@ def test_concurrent_edit_second_save_refused_first_value_kept(client, users, pat
     )
     response = save_vitals(second, patient_a, version=1, temperature_c="37.5", heart_rate_bpm="110", reason="mine")
     assert response.status_code == 200
-    message = str(response.context["forms"]["vitals"].non_field_errors())
+    message = str(form_of(response, "vitals").non_field_errors())
     assert "Someone else saved this vital signs record after you opened it" in message
     assert "temperature (°C) is now 38.2 (you started from 37.5)" in message
     vitals = VitalSigns.objects.get()

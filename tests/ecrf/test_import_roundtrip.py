@@ -10,6 +10,7 @@ import pytest
 from analysis import datasets, exports
 from cohorts.models import Arm, Study
 from ecrf import importer, services
+from ecrf.crfs import CATALOGUE
 from ecrf.models import DrugAdministration, VitalSigns
 from ecrf.services import RecordInput
 from tests import factories
@@ -19,7 +20,7 @@ TEMPLATES = Path(__file__).resolve().parents[2] / "docs" / "import-templates"
 
 
 def test_the_form_tables_have_the_columns_of_the_release_tables():
-    assert set(importer.FORMS) == set(datasets.SOURCE_FORMS)
+    assert set(CATALOGUE) == set(datasets.SOURCE_FORMS)
     for table, model in datasets.SOURCE_FORMS.items():
         released = [("confirm" if c == "confirmed_checks" else c) for c in datasets.table_columns(model)]
         assert sorted(released) == sorted(importer.COLUMNS[table]), table
@@ -83,16 +84,16 @@ def source_study(study, site_a, site_b, arms, users):
                 patient=patient,
                 study_day=day,
                 entries={
-                    "vitals": RecordInput(
+                    "vital_signs": RecordInput(
                         {"temperature_c": Decimal("41.3") if day == 0 else Decimal("37.9"), "spo2_pct": 91 + day},
                         frozenset({"temperature_c.soft_high"}),
                     ),
-                    "support": RecordInput(
+                    "respiratory_support": RecordInput(
                         {"support": "imv", "fio2": Decimal("0.65"), "peep_cmh2o": Decimal("12"), "vasopressors": True}
                         if patient is dying
                         else {"support": "nasal_cannula", "flow_l_min": Decimal("3")}
                     ),
-                    "labs": RecordInput(
+                    "laboratory": RecordInput(
                         {
                             "pao2_mmhg": Decimal("150.0"),
                             "pao2_entered_unit": "kPa",
@@ -108,21 +109,31 @@ def source_study(study, site_a, site_b, arms, users):
                 user=nurse,
             )
     drug = {"study_day": 0, "drug": "anakinra", "dose": Decimal(5), "dose_unit": "mg/kg", "route": "iv"}
-    services.drug_administration_save(patient=high, entry=RecordInput({**drug, "frequency": "bid"}), user=nurse)
+    services.event_save(
+        form="drug_administration", patient=high, entry=RecordInput({**drug, "frequency": "bid"}), user=nurse
+    )
     taper = {**drug, "study_day": 2, "dose": Decimal(100), "dose_unit": "mg", "route": "sc", "frequency": "bid"}
-    services.drug_administration_save(
-        patient=high, entry=RecordInput(taper, frozenset({"dose.regimen", "route.regimen"})), user=nurse
+    services.event_save(
+        form="drug_administration",
+        patient=high,
+        entry=RecordInput(taper, frozenset({"dose.regimen", "route.regimen"})),
+        user=nurse,
     )
     antibiotic = {**drug, "drug": "antibiotic", "drug_detail": "ceftriaxone, 2 g", "dose": Decimal(2000)}
-    services.drug_administration_save(
-        patient=dying, entry=RecordInput({**antibiotic, "dose_unit": "mg", "frequency": "q24h"}), user=nurse
+    services.event_save(
+        form="drug_administration",
+        patient=dying,
+        entry=RecordInput({**antibiotic, "dose_unit": "mg", "frequency": "q24h"}),
+        user=nurse,
     )
-    services.adverse_event_save(
+    services.event_save(
+        form="adverse_events",
         patient=dying,
         entry=RecordInput({"study_day": 1, "kind": "bacteraemia", "organism": "E. coli", "serious": True}),
         user=nurse,
     )
-    services.disposition_event_save(
+    services.event_save(
+        form="disposition_events",
         patient=dying,
         entry=RecordInput({"study_day": 2, "kind": "death", "cause_of_death": 'ARDS, "refractory"'}),
         user=nurse,
@@ -131,7 +142,7 @@ def source_study(study, site_a, site_b, arms, users):
         {"study_day": 3, "kind": "discharged", "normal_activities": False},
         {"study_day": 21, "kind": "vital_status_contact", "alive": True, "normal_activities": True},
     ):
-        services.disposition_event_save(patient=discharged, entry=RecordInput(values), user=nurse)
+        services.event_save(form="disposition_events", patient=discharged, entry=RecordInput(values), user=nurse)
     return study
 
 

@@ -18,8 +18,12 @@ def codes(error: ValidationError) -> dict:
 
 def test_service_refuses_what_the_form_refuses(patient_a, users):
     with pytest.raises(ValidationError) as excinfo:
-        services.vital_signs_save(
-            patient=patient_a, study_day=1, entry=RecordInput({"temperature_c": Decimal("44.1")}), user=users["nurse"]
+        services.day_record_save(
+            form="vital_signs",
+            patient=patient_a,
+            study_day=1,
+            entry=RecordInput({"temperature_c": Decimal("44.1")}),
+            user=users["nurse"],
         )
     assert codes(excinfo.value) == {"temperature_c": ["temperature_c.hard_max"]}
     assert not VitalSigns.objects.exists()
@@ -27,7 +31,9 @@ def test_service_refuses_what_the_form_refuses(patient_a, users):
 
 def test_soft_limit_confirmed_by_code(patient_a, users):
     entry = RecordInput({"temperature_c": Decimal("34.5")}, confirmed_checks=frozenset({"temperature_c.soft_low"}))
-    vitals = services.vital_signs_save(patient=patient_a, study_day=1, entry=entry, user=users["nurse"])
+    vitals = services.day_record_save(
+        form="vital_signs", patient=patient_a, study_day=1, entry=entry, user=users["nurse"]
+    )
     assert vitals.confirmed_checks == ["temperature_c.soft_low"]
     # A confirmation that no longer applies is not stored.
     entry = RecordInput(
@@ -35,7 +41,9 @@ def test_soft_limit_confirmed_by_code(patient_a, users):
         confirmed_checks=frozenset({"temperature_c.soft_low"}),
         expected_version=1,
     )
-    vitals = services.vital_signs_save(patient=patient_a, study_day=1, entry=entry, user=users["nurse"], reason="r")
+    vitals = services.day_record_save(
+        form="vital_signs", patient=patient_a, study_day=1, entry=entry, user=users["nurse"], reason="r"
+    )
     assert vitals.confirmed_checks == []
 
 
@@ -45,19 +53,21 @@ def test_patient_day_is_all_or_nothing(patient_a, users):
             patient=patient_a,
             study_day=2,
             entries={
-                "vitals": RecordInput({"spo2_pct": 95}),
-                "support": RecordInput({"support": "imv", "fio2": Decimal("0.4")}),
+                "vital_signs": RecordInput({"spo2_pct": 95}),
+                "respiratory_support": RecordInput({"support": "imv", "fio2": Decimal("0.4")}),
             },
             user=users["nurse"],
         )
-    assert set(excinfo.value.errors) == {"support"}
-    assert codes(excinfo.value.errors["support"]) == {"peep_cmh2o": ["peep_cmh2o.required"]}
+    assert set(excinfo.value.errors) == {"respiratory_support"}
+    assert codes(excinfo.value.errors["respiratory_support"]) == {"peep_cmh2o": ["peep_cmh2o.required"]}
     assert not VitalSigns.objects.exists() and not RespiratorySupport.objects.exists()
 
 
 def test_unknown_fields_are_a_programming_error(patient_a, users):
     with pytest.raises(ValueError, match="no form field"):
-        services.lab_result_save(patient=patient_a, study_day=1, entry=RecordInput({"crp": 3}), user=users["nurse"])
+        services.day_record_save(
+            form="laboratory", patient=patient_a, study_day=1, entry=RecordInput({"crp": 3}), user=users["nurse"]
+        )
     with pytest.raises(ValueError, match="unknown daily forms"):
         services.patient_day_save(patient=patient_a, study_day=1, entries={"x": RecordInput({})}, user=users["nurse"])
 
@@ -65,27 +75,38 @@ def test_unknown_fields_are_a_programming_error(patient_a, users):
 def test_locked_study(patient_a, users):
     study_set_locked(study=patient_a.study, locked=True, user=users["data_manager"], reason="release 1")
     with pytest.raises(StudyLocked):
-        services.lab_result_save(
-            patient=patient_a, study_day=1, entry=RecordInput({"crp_mg_l": Decimal(5)}), user=users["nurse"]
+        services.day_record_save(
+            form="laboratory",
+            patient=patient_a,
+            study_day=1,
+            entry=RecordInput({"crp_mg_l": Decimal(5)}),
+            user=users["nurse"],
         )
     with pytest.raises(StudyLocked):
-        services.adverse_event_save(
-            patient=patient_a, entry=RecordInput({"study_day": 1, "kind": "thromboembolism"}), user=users["nurse"]
+        services.event_save(
+            form="adverse_events",
+            patient=patient_a,
+            entry=RecordInput({"study_day": 1, "kind": "thromboembolism"}),
+            user=users["nurse"],
         )
     assert not LabResult.objects.exists()
 
 
 def test_database_constraints_back_the_checks(patient_a, users):
     """A value that slips past the Python checks still cannot be stored: refused, not a server error."""
-    services.vital_signs_save(
-        patient=patient_a, study_day=1, entry=RecordInput({"temperature_c": Decimal(37)}), user=users["nurse"]
+    services.day_record_save(
+        form="vital_signs",
+        patient=patient_a,
+        study_day=1,
+        entry=RecordInput({"temperature_c": Decimal(37)}),
+        user=users["nurse"],
     )
     # Two records for one patient-day, as a race between two first entries would produce.
     with pytest.raises(ValidationError) as excinfo:
         services.patient_day_save(
             patient=patient_a,
             study_day=1,
-            entries={"vitals": RecordInput({"temperature_c": Decimal(38)})},
+            entries={"vital_signs": RecordInput({"temperature_c": Decimal(38)})},
             user=users["nurse"],
         )
     assert "Someone else saved this vital signs record" in str(excinfo.value)
@@ -93,7 +114,8 @@ def test_database_constraints_back_the_checks(patient_a, users):
 
 
 def test_event_save_and_delete_with_reason(patient_a, users):
-    drug = services.drug_administration_save(
+    drug = services.event_save(
+        form="drug_administration",
         patient=patient_a,
         entry=RecordInput(
             {"study_day": 0, "drug": "anakinra", "dose": Decimal(5), "dose_unit": "mg/kg", "route": "iv"}
@@ -109,12 +131,14 @@ def test_event_save_and_delete_with_reason(patient_a, users):
 
 
 def test_editing_the_death_itself_is_not_after_death(patient_a, users):
-    death = services.disposition_event_save(
+    death = services.event_save(
+        form="disposition_events",
         patient=patient_a,
         entry=RecordInput({"study_day": 5, "kind": "death", "cause_of_death": "ARDS"}),
         user=users["nurse"],
     )
-    moved = services.disposition_event_save(
+    moved = services.event_save(
+        form="disposition_events",
         patient=patient_a,
         record=death,
         entry=RecordInput({"study_day": 6, "kind": "death", "cause_of_death": "ARDS"}, expected_version=1),
@@ -128,8 +152,12 @@ def test_editing_the_death_itself_is_not_after_death(patient_a, users):
 def test_admin_shows_daily_records_read_only(client, users, patient_a):
     users["admin"].is_staff = users["admin"].is_superuser = True
     users["admin"].save()
-    services.vital_signs_save(
-        patient=patient_a, study_day=1, entry=RecordInput({"temperature_c": Decimal(37)}), user=users["nurse"]
+    services.day_record_save(
+        form="vital_signs",
+        patient=patient_a,
+        study_day=1,
+        entry=RecordInput({"temperature_c": Decimal(37)}),
+        user=users["nurse"],
     )
     client.force_login(users["admin"])
     vitals = VitalSigns.objects.get()

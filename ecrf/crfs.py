@@ -1,0 +1,279 @@
+"""The catalogue of case report forms: one entry per form, and the one place every other module learns about them.
+
+Services, validators, forms, selectors, views, the importer, the derivation job, signal receivers, the admin and
+the analysis app's release tables and codebook all read this catalogue instead of naming the forms themselves.
+Adding a daily form is: a model in ecrf/models.py (with its history and named constraints), its limits in the
+one limits table, its rules in ecrf/validators.py and one entry here (docs/architecture.md, "Adding a form").
+
+A form's ``key`` is its one name: the release table and import file name, the prefix of its fields on the entry
+page, its key in every mapping. ``slug`` is only its URL segment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from django.db import models
+
+from ecrf import validators
+from ecrf.checks import Issue
+from ecrf.models import AdverseEvent, DispositionEvent, DrugAdministration, LabResult, RespiratorySupport, VitalSigns
+
+Validator = Callable[[Mapping[str, Any], validators.PatientFacts], list[Issue]]
+
+
+@dataclass(frozen=True, eq=False)  # one object per form: compared and hashed by identity
+class Crf:
+    """One case report form."""
+
+    key: str
+    model: type[models.Model]
+    label: str
+    slug: str
+    #: True: at most one record per patient and study day, entered together on the day page. False: repeating
+    #: records (drugs, events), each with its own study day field and page.
+    per_day: bool
+    #: The fields the form writes, in the order of the page.
+    fields: tuple[str, ...]
+    #: Its own cross-field rules (ecrf/validators.py); ranges come from ``limits``.
+    validator: Validator
+    #: Field -> name of its row in the limits table, for every field with a plausibility range.
+    limits: Mapping[str, str] = field(default_factory=dict)
+    #: Fields that are not observations (units, the site's ULN, the D-dimer basis): a record with only these
+    #: filled in is empty and stores nothing.
+    not_values: frozenset[str] = frozenset()
+    #: Crispy layout: a field name per row, or a tuple of names sharing a row. Empty: one row per field.
+    layout: tuple = ()
+    #: Name of the source frame this form gives ecrf/derivations.derive and the columns it reads, or None when
+    #: the derivation does not read it. A save of a form with ``triggers_derivation`` recomputes the patient.
+    derivation_frame: str | None = None
+    derivation_columns: tuple[str, ...] = ()
+    triggers_derivation: bool = True
+
+    @property
+    def value_fields(self) -> tuple[str, ...]:
+        return tuple(name for name in self.fields if name not in self.not_values)
+
+    @property
+    def history_name(self) -> str:
+        """The model's name in the audit-trail URL (/history/ecrf.<model>/<pk>/)."""
+        return self.model._meta.label_lower
+
+    def is_empty(self, values: Mapping[str, Any]) -> bool:
+        return all(validators.is_blank(values.get(name)) for name in self.value_fields)
+
+    def issues(self, values: Mapping[str, Any], facts: validators.PatientFacts) -> list[Issue]:
+        """Every issue of one record: its study day (repeating forms), its ranges, then its own rules. A field
+        out of range gets no further issue: its first problem is the one the user sees."""
+        issues = validators.range_issues(self.limits, values)
+        out_of_range = {issue.field for issue in issues}
+        issues += [issue for issue in self.validator(values, facts) if issue.field not in out_of_range]
+        if not self.per_day and values.get("study_day") is not None:
+            day = [
+                Issue("study_day", i.level, i.code, i.message)
+                for i in validators.day_issues(values["study_day"], facts)
+            ]
+            issues = day + issues
+        return issues
+
+    def __str__(self) -> str:
+        return self.key
+
+
+def _limits(*fields: str) -> dict[str, str]:
+    """``"niv_hours:hours_on_niv"`` -> {"niv_hours": "hours_on_niv"}; a bare name is its own limit's name."""
+    return {name: limit or name for name, _, limit in (text.partition(":") for text in fields)}
+
+
+CATALOGUE: Mapping[str, Crf] = MappingProxyType(
+    {
+        crf.key: crf
+        for crf in (
+            Crf(
+                key="vital_signs",
+                model=VitalSigns,
+                label="Vital signs",
+                slug="vital-signs",
+                per_day=True,
+                fields=(
+                    "temperature_c",
+                    "heart_rate_bpm",
+                    "respiratory_rate_bpm",
+                    "systolic_mmhg",
+                    "diastolic_mmhg",
+                    "spo2_pct",
+                ),
+                limits=_limits(
+                    "temperature_c",
+                    "heart_rate_bpm",
+                    "respiratory_rate_bpm",
+                    "systolic_mmhg",
+                    "diastolic_mmhg",
+                    "spo2_pct",
+                ),
+                validator=validators.vital_signs,
+                layout=(
+                    "temperature_c",
+                    "heart_rate_bpm",
+                    "respiratory_rate_bpm",
+                    ("systolic_mmhg", "diastolic_mmhg"),
+                    "spo2_pct",
+                ),
+                derivation_frame="vitals",
+                derivation_columns=("spo2_pct",),
+            ),
+            Crf(
+                key="respiratory_support",
+                model=RespiratorySupport,
+                label="Respiratory support",
+                slug="respiratory-support",
+                per_day=True,
+                fields=(
+                    "support",
+                    "flow_l_min",
+                    "fio2",
+                    "peep_cmh2o",
+                    "niv_hours",
+                    "ecmo",
+                    "prone",
+                    "vasopressors",
+                    "rrt",
+                ),
+                limits=_limits("flow_l_min", "fio2", "peep_cmh2o", "niv_hours:hours_on_niv"),
+                validator=validators.respiratory_support,
+                layout=(
+                    "support",
+                    "flow_l_min",
+                    "fio2",
+                    "peep_cmh2o",
+                    "niv_hours",
+                    ("ecmo", "prone"),
+                    ("vasopressors", "rrt"),
+                ),
+                derivation_frame="support",
+                derivation_columns=("support", "flow_l_min", "fio2", "ecmo", "vasopressors", "rrt"),
+            ),
+            Crf(
+                key="laboratory",
+                model=LabResult,
+                label="Laboratory",
+                slug="laboratory",
+                per_day=True,
+                fields=(
+                    "pao2_mmhg",
+                    "pao2_entered_unit",
+                    "abg_fio2",
+                    "crp_mg_l",
+                    "crp_entered_unit",
+                    "ferritin_ng_ml",
+                    "ldh_u_l",
+                    "ast_u_l",
+                    "ast_uln_u_l",
+                    "alt_u_l",
+                    "alt_uln_u_l",
+                    "lymphocytes_10e9_l",
+                    "ddimer_ng_ml",
+                    "ddimer_basis",
+                    "procalcitonin_ng_ml",
+                ),
+                limits=_limits(
+                    "pao2_mmhg",
+                    "abg_fio2:fio2",
+                    "crp_mg_l",
+                    "ferritin_ng_ml",
+                    "ldh_u_l",
+                    "ast_u_l",
+                    "alt_u_l",
+                    "lymphocytes_10e9_l",
+                    "procalcitonin_ng_ml",
+                ),
+                not_values=frozenset(
+                    {"pao2_entered_unit", "crp_entered_unit", "ast_uln_u_l", "alt_uln_u_l", "ddimer_basis"}
+                ),
+                validator=validators.laboratory,
+                layout=(
+                    "pao2_mmhg",
+                    "abg_fio2",
+                    "crp_mg_l",
+                    "ferritin_ng_ml",
+                    "ldh_u_l",
+                    ("ast_u_l", "ast_uln_u_l"),
+                    ("alt_u_l", "alt_uln_u_l"),
+                    "lymphocytes_10e9_l",
+                    ("ddimer_ng_ml", "ddimer_basis"),
+                    "procalcitonin_ng_ml",
+                ),
+                derivation_frame="labs",
+                derivation_columns=(
+                    "pao2_mmhg",
+                    "abg_fio2",
+                    "crp_mg_l",
+                    "ast_u_l",
+                    "alt_u_l",
+                    "ast_uln_u_l",
+                    "alt_uln_u_l",
+                ),
+            ),
+            Crf(
+                key="drug_administration",
+                model=DrugAdministration,
+                label="Drug administration",
+                slug="drugs",
+                per_day=False,
+                fields=("study_day", "drug", "drug_detail", "dose", "dose_unit", "route", "frequency", "stop_day"),
+                limits=_limits("dose"),
+                validator=validators.drug_administration,
+                layout=(
+                    ("study_day", "stop_day"),
+                    ("drug", "drug_detail"),
+                    ("dose", "dose_unit"),
+                    ("route", "frequency"),
+                ),
+                triggers_derivation=False,
+            ),
+            Crf(
+                key="disposition_events",
+                model=DispositionEvent,
+                label="Disposition event",
+                slug="dispositions",
+                per_day=False,
+                fields=("study_day", "kind", "normal_activities", "alive", "cause_of_death"),
+                validator=validators.disposition_event,
+                layout=("study_day", "kind", ("normal_activities", "alive"), "cause_of_death"),
+                derivation_frame="events",
+                derivation_columns=("kind", "normal_activities", "alive"),
+            ),
+            Crf(
+                key="adverse_events",
+                model=AdverseEvent,
+                label="Adverse event",
+                slug="adverse-events",
+                per_day=False,
+                fields=("study_day", "kind", "organism", "description", "serious"),
+                validator=validators.adverse_event,
+                layout=("study_day", "kind", "organism", "description", "serious"),
+                # The derivation does not read them, but the release's staleness check counts them (analysis).
+            ),
+        )
+    }
+)
+
+#: The one-per-day forms of the day page, in page order; and the repeating forms.
+DAY_FORMS: Mapping[str, Crf] = MappingProxyType({k: c for k, c in CATALOGUE.items() if c.per_day})
+EVENT_FORMS: Mapping[str, Crf] = MappingProxyType({k: c for k, c in CATALOGUE.items() if not c.per_day})
+_BY_MODEL = {crf.model: crf for crf in CATALOGUE.values()}
+_BY_SLUG = {crf.slug: crf for crf in CATALOGUE.values()}
+
+
+def crf_of(model: type[models.Model]) -> Crf:
+    """The catalogue entry of a form's model; KeyError for a model that is not a case report form."""
+    return _BY_MODEL[model]
+
+
+def event_form_of_slug(slug: str) -> Crf | None:
+    """The repeating form at a URL slug, or None."""
+    crf = _BY_SLUG.get(slug)
+    return crf if crf is not None and not crf.per_day else None

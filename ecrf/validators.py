@@ -1,0 +1,171 @@
+"""The rules of each case report form on its values, called by its form (``clean()``) and by the services.
+
+A form's checks are: its study day (within follow-up, not after death) for the repeating forms, the range of
+every field that has a limit (the catalogue's ``limits``, ranges of cohorts' one limits table through
+ecrf/checks.py), then the form's own cross-field rules, the validator function named in its catalogue entry
+(ecrf/crfs.py). A field out of range gets no further issue: its first problem is the one the user sees.
+The rules are those of clinical definitions §2.1; `Issue.code` is stable ("<field>.<rule>").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+
+from ecrf import checks
+from ecrf.checks import Issue
+from ecrf.models import AdverseEventKind, DispositionKind, Drug
+
+if TYPE_CHECKING:
+    from cohorts.models import Patient
+
+# Disposition events after which no daily form is due (the follow-up of that patient has ended).
+ENDS_DAILY_FORMS = frozenset(
+    {DispositionKind.DEATH, DispositionKind.DISCHARGED, DispositionKind.WITHDRAWAL, DispositionKind.LOST}
+)
+# Drug classes whose record must name the actual drug.
+NAMED_DRUGS = frozenset({Drug.ANTIBIOTIC, Drug.GLUCOCORTICOID, Drug.OTHER_IL6})
+
+
+@dataclass(frozen=True)
+class PatientFacts:
+    """What the checks of one form need to know about the patient and the other forms."""
+
+    follow_up_days: int
+    death_day: int | None = None
+    weight_kg: Decimal | None = None
+    regimen: tuple[Mapping[str, Any], ...] = ()
+
+    @classmethod
+    def of(cls, patient: Patient, death_day: int | None) -> PatientFacts:
+        return cls(
+            follow_up_days=patient.study.follow_up_days,
+            death_day=death_day,
+            weight_kg=patient.weight_kg,
+            regimen=tuple(patient.arm.regimen or ()),
+        )
+
+
+def is_blank(value: Any) -> bool:
+    # `is`, not `in (None, "", False)`: a measured 0 (CRP 0 mg/L) equals False but is a value.
+    return value is None or value is False or (isinstance(value, str) and not value.strip())
+
+
+def on_field(field_name: str, issues: Iterable[Issue]) -> list[Issue]:
+    """Issues of a cross-form rule, attached to the field of this form they are about."""
+    return [Issue(field_name, i.level, i.code, i.message) for i in issues]
+
+
+def _required(field_name: str, message: str) -> Issue:
+    return Issue(field_name, checks.HARD, f"{field_name}.required", message)
+
+
+def day_issues(study_day: int, facts: PatientFacts) -> list[Issue]:
+    """Cross-form checks of any record of a study day (clinical definitions §2.1), not tied to one field."""
+    return checks.check_within_follow_up(study_day, facts.follow_up_days) + checks.check_after_death(
+        study_day, facts.death_day
+    )
+
+
+def range_issues(limits: Mapping[str, str], values: Mapping[str, Any]) -> list[Issue]:
+    """The hard and soft range findings of the fields that have a limit (field -> limit name)."""
+    issues = []
+    for name, limit in limits.items():
+        issue = checks.check_value(limit, values.get(name))
+        if issue is not None:
+            issues.append(Issue(name, issue.level, issue.code, issue.message))
+    return issues
+
+
+def refusals(issues: Iterable[Issue], confirmed: Iterable[str]) -> tuple[list[Issue], list[str]]:
+    """Split issues into those that refuse the save and the sorted codes of the confirmed soft ones."""
+    confirmed = set(confirmed)
+    refused, accepted = [], set()
+    for issue in issues:
+        if issue.needs_confirmation and issue.code in confirmed:
+            accepted.add(issue.code)
+        else:
+            refused.append(issue)
+    return refused, sorted(accepted)
+
+
+def issues_error(issues: Iterable[Issue]) -> ValidationError:
+    errors: dict[str, list[ValidationError]] = {}
+    for issue in issues:
+        errors.setdefault(issue.field or NON_FIELD_ERRORS, []).append(ValidationError(issue.message, code=issue.code))
+    return ValidationError(errors)
+
+
+# ------------------------------------------------------------------------------- each form's own rules
+
+
+def vital_signs(values: Mapping[str, Any], facts: PatientFacts) -> list[Issue]:
+    return checks.check_blood_pressure(values.get("systolic_mmhg"), values.get("diastolic_mmhg"))
+
+
+def respiratory_support(values: Mapping[str, Any], facts: PatientFacts) -> list[Issue]:
+    support = values.get("support") or None
+    if support is None:
+        if any(not is_blank(value) for name, value in values.items() if name != "support"):
+            return [_required("support", "Choose the highest level of respiratory support of the day.")]
+        return []
+    return checks.check_respiratory_support(
+        support, values.get("fio2"), values.get("flow_l_min"), values.get("peep_cmh2o")
+    )
+
+
+def laboratory(values: Mapping[str, Any], facts: PatientFacts) -> list[Issue]:
+    if values.get("ddimer_ng_ml") is not None and not values.get("ddimer_basis"):
+        return [_required("ddimer_basis", "Give the D-dimer's unit basis (FEU or DDU) as the report states.")]
+    return []
+
+
+def drug_administration(values: Mapping[str, Any], facts: PatientFacts) -> list[Issue]:
+    issues = []
+    drug, unit, stop_day, day = (
+        values.get("drug"),
+        values.get("dose_unit"),
+        values.get("stop_day"),
+        values.get("study_day"),
+    )
+    if drug in NAMED_DRUGS and not (values.get("drug_detail") or "").strip():
+        issues.append(_required("drug_detail", "Name the drug (e.g. ceftriaxone, dexamethasone)."))
+    issues += on_field("dose_unit", checks.check_weight_based_dose(unit, facts.weight_kg))
+    if stop_day is not None and day is not None and stop_day < day:
+        issues.append(
+            Issue("stop_day", checks.HARD, "stop_day.before_start", "The stop day cannot be before the start day.")
+        )
+    elif stop_day is not None:
+        issues += on_field("stop_day", checks.check_within_follow_up(stop_day, facts.follow_up_days))
+        issues += on_field("stop_day", checks.check_after_death(stop_day, facts.death_day))
+    for regimen in facts.regimen:
+        issues += checks.check_regimen(drug, values.get("dose"), unit, values.get("route"), regimen)
+    return issues
+
+
+def disposition_event(values: Mapping[str, Any], facts: PatientFacts) -> list[Issue]:
+    kind, issues = values.get("kind"), []
+    if kind == DispositionKind.DEATH and not (values.get("cause_of_death") or "").strip():
+        issues.append(_required("cause_of_death", "Give the cause of death (or 'unknown')."))
+    if kind == DispositionKind.DISCHARGED and values.get("normal_activities") is None:
+        issues.append(_required("normal_activities", "Say whether the patient resumed normal activities at discharge."))
+    if kind == DispositionKind.CONTACT and values.get("alive") is None:
+        issues.append(_required("alive", "Say whether the patient was alive at the contact."))
+    if kind != DispositionKind.DEATH and (values.get("cause_of_death") or "").strip():
+        issues.append(
+            Issue("cause_of_death", checks.HARD, "cause_of_death.not_death", "A cause of death only goes with a death.")
+        )
+    return issues
+
+
+def adverse_event(values: Mapping[str, Any], facts: PatientFacts) -> list[Issue]:
+    kind, issues = values.get("kind"), []
+    if kind == AdverseEventKind.BACTERAEMIA and not (values.get("organism") or "").strip():
+        issues.append(_required("organism", "Give the organism grown in the blood culture (or 'pending')."))
+    if kind == AdverseEventKind.OTHER and not (values.get("description") or "").strip():
+        issues.append(_required("description", "Describe the adverse event."))
+    return issues
