@@ -53,6 +53,8 @@ INSTALLED_APPS = [
     "cohorts",
     "ecrf",
     "analysis",
+    # The demo data (`make demo`, `manage.py load_demo`): written through the study apps' services only.
+    "demo",
 ]
 
 MIDDLEWARE = [

@@ -2,7 +2,8 @@ import time
 
 from django.core.management.base import BaseCommand
 
-from ecrf import demo
+from cohorts import roles
+from demo import accounts, milan_cohort, studies
 
 
 class Command(BaseCommand):
@@ -13,9 +14,13 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         started = time.monotonic()
-        study = demo.create_demo_study()
-        logins = demo.create_demo_users()
-        cohort = demo.create_demo_cohort(study)
+        study = studies.create_milan_study()
+        logins = accounts.create_demo_users()
+        cohort = milan_cohort.load_cohort(
+            study,
+            investigators=accounts.staff_by_site(roles.INVESTIGATOR),
+            nurses=accounts.staff_by_site(roles.NURSE),
+        )
         if cohort.loaded:
             arms = ", ".join(f"{arm} {n}" for arm, n in cohort.patients.items())
             self.stdout.write(
@@ -24,7 +29,7 @@ class Command(BaseCommand):
             )
         else:
             self.stdout.write("Demo cohort already loaded: nothing added.")
-        derived = demo.derive_demo_study(study)
+        derived = studies.derive_demo_study(study)
         self.stdout.write(derived)
         self.stdout.write(self.style.SUCCESS(f"Demo study '{study.code}' ready."))
         self.stdout.write("Demo logins (user / password / role):")
