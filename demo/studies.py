@@ -61,7 +61,7 @@ def create_recent_study() -> Study:
     study, _ = Study.objects.get_or_create(
         code=RECENT_STUDY,
         defaults={
-            "title": "Demo ward: patients enrolled in the last days (Milan protocol)",
+            "title": "Demo ward: anakinra for COVID-19 ARDS, enrolled in the last days (Milan protocol)",
             "protocol": Protocol.MILAN_2020,
             "follow_up_days": 21,
         },
