@@ -53,6 +53,8 @@ INSTALLED_APPS = [
     "cohorts",
     "ecrf",
     "analysis",
+    # The demo data (`make demo`, `manage.py load_demo`): written through the study apps' services only.
+    "demo",
 ]
 
 MIDDLEWARE = [
@@ -180,8 +182,9 @@ RELEASES_ROOT = Path(env.str("RELEASES_ROOT", default=str(VAR_DIR / "releases"))
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
 
-# Celery. The embedded default is the filesystem transport (one host only), so the demo needs no broker.
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
+# Celery. The embedded default is the filesystem transport (one host only), so the demo needs no broker. Its URL
+# names the host, which the transport ignores: without one, kombu warns "No hostname was supplied" at every start.
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://localhost/")
 CELERY_BROKER_DIRS = {name: VAR_DIR / "celery" / name for name in ("out", "processed", "control")}
 if CELERY_BROKER_URL.startswith("filesystem://"):
     for _folder in CELERY_BROKER_DIRS.values():

@@ -17,7 +17,8 @@ from analysis import datasets, survival
 from analysis.tables import ordinal_table
 from cohorts import selectors as cohort_selectors
 from cohorts.models import Patient, Screening, Study
-from ecrf import demo, demo_cohort, derivations
+from demo import accounts, milan_cohort
+from ecrf import derivations
 from ecrf.crfs import crf_of
 from ecrf.models import DerivedDay, DispositionEvent, DrugAdministration, LabResult, RespiratorySupport, VitalSigns
 from ecrf.validators import PatientFacts, refusals
@@ -41,12 +42,12 @@ DAY_21 = {
 
 
 def test_the_plan_is_the_same_for_the_same_seed():
-    assert dataclasses.asdict(demo_cohort.plan_cohort()) == dataclasses.asdict(demo_cohort.plan_cohort())
-    assert dataclasses.asdict(demo_cohort.plan_cohort(1)) != dataclasses.asdict(demo_cohort.plan_cohort())
+    assert dataclasses.asdict(milan_cohort.plan_cohort()) == dataclasses.asdict(milan_cohort.plan_cohort())
+    assert dataclasses.asdict(milan_cohort.plan_cohort(1)) != dataclasses.asdict(milan_cohort.plan_cohort())
 
 
 def test_the_plan_has_the_published_arms_and_death_days():
-    plan = demo_cohort.plan_cohort()
+    plan = milan_cohort.plan_cohort()
     assert Counter(p.arm for p in plan.patients) == {"high_dose": 29, "standard": 16, "low_dose": 7}
     deaths = {
         arm: sorted(p.course.day for p in plan.patients if p.arm == arm and p.course.kind == "died")
@@ -59,7 +60,7 @@ def test_the_plan_has_the_published_arms_and_death_days():
 
 def test_every_planned_record_passes_the_checks_of_the_forms():
     """The plan goes through the services, which refuse anything the forms refuse: check it without a database."""
-    plan = demo_cohort.plan_cohort()
+    plan = milan_cohort.plan_cohort()
     for patient in plan.patients:
         death = patient.course.day if patient.course.kind == "died" else None
         facts = PatientFacts(follow_up_days=21, death_day=death, weight_kg=patient.weight_kg)
@@ -77,7 +78,7 @@ def test_every_planned_record_passes_the_checks_of_the_forms():
 
 
 def test_day_0_p_f_is_within_the_milan_inclusion_criterion_and_fever_settles_faster_on_high_dose():
-    plan = demo_cohort.plan_cohort()
+    plan = milan_cohort.plan_cohort()
     for patient in plan.patients:
         assert patient.screening["pao2_mmhg"] / patient.screening["fio2"] <= 200
         assert patient.screening["crp_mg_l"] >= 100
@@ -147,11 +148,11 @@ def test_load_demo_enrols_the_cohort_through_screening_and_prints_the_logins(loa
     assert Counter(patients.values_list("arm__code", flat=True)) == {"high_dose": 29, "standard": 16, "low_dose": 7}
     assert Counter(patients.values_list("site__code", flat=True)) == {"MI": 36, "BG": 16}
     assert not patients.filter(screening__isnull=True).exists()  # every patient from an eligible screening
-    assert "52 patients" in output and "nurse_bg" in output and demo.DEMO_PASSWORD in output
+    assert "52 patients" in output and "nurse_bg" in output and accounts.DEMO_PASSWORD in output
     assert Counter(patients.values_list("status", flat=True)) == {"completed": 40, "died": 12}
     nurse = get_user_model().objects.get(username="nurse")
     assert nurse.get_full_name() == "Nina Nurse"
-    assert len({u.get_full_name() for u in get_user_model().objects.all()}) == len(demo.DEMO_PEOPLE)
+    assert len({u.get_full_name() for u in get_user_model().objects.all()}) == len(accounts.DEMO_PEOPLE)
 
 
 def test_the_screening_log_has_ineligible_candidates_for_various_reasons(loaded):
@@ -171,12 +172,12 @@ def test_every_record_is_audited_as_demo_data_and_a_second_run_changes_nothing(l
     study, _ = loaded
     history = VitalSigns.history.filter(patient__study=study)
     assert history.count() == VitalSigns.objects.filter(patient__study=study).count() > 800
-    assert set(history.values_list("history_change_reason", flat=True)) == {demo_cohort.REASON}
+    assert set(history.values_list("history_change_reason", flat=True)) == {milan_cohort.REASON}
     assert set(history.values_list("history_user__username", flat=True)) == {"nurse", "nurse_bg"}
     day0 = LabResult.history.filter(patient__study=study, study_day=0)
     assert set(day0.values_list("history_change_reason", flat=True)) == {
         *(f"enrolment: from screening {s.number}" for s in Screening.objects.filter(study=study, eligible=True)),
-        demo_cohort.REASON,
+        milan_cohort.REASON,
     }
     before = {model: model.history.count() for model in (VitalSigns, LabResult, DrugAdministration, Patient)}
     output = io.StringIO()

@@ -35,7 +35,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from cohorts import services as cohort_services
-from cohorts.models import Arm, Patient, PatientStatus, Site, Study
+from cohorts.models import Arm, Patient, PatientStatus, Screening, Site, Study
 from ecrf import services
 from ecrf.models import LabResult
 from ecrf.services import RecordInput
@@ -324,8 +324,10 @@ def _vitals(phase: str, day: int, fever_days: int, spo2: int, rng: random.Random
     }
 
 
-def _plan_patient(arm: str, course: Course, index: int) -> PatientPlan:
-    rng = random.Random(f"{SEED}-{arm}-{index}")
+def plan_patient(arm: str, course: Course, index: int, seed: int = SEED) -> PatientPlan:
+    """One patient of an arm on a course, all 21 days; ``index`` (within the arm) picks the adverse events of
+    ADVERSE_EVENTS and, with the seed, the random numbers."""
+    rng = random.Random(f"{seed}-{arm}-{index}")
     base = BASELINE[arm]
     age = int(min(max(rng.gauss(*base["age"]), 38), 88))
     sex = "M" if rng.random() < base["male"] else "F"
@@ -514,7 +516,7 @@ def _plan_events(plan: PatientPlan, rng, crp, pf, adverse) -> None:
 
 def plan_cohort(seed: int = SEED) -> CohortPlan:
     """Every patient and ineligible candidate of the demo, in screening order (deterministic for a seed)."""
-    patients = [_plan_patient(arm, course, index) for arm in ARM_ORDER for index, course in enumerate(COURSES[arm])]
+    patients = [plan_patient(arm, course, index) for arm in ARM_ORDER for index, course in enumerate(COURSES[arm])]
     order = random.Random(seed)
     order.shuffle(patients)
     n = len(patients)
@@ -554,7 +556,7 @@ class LoadSummary:
     records: int = 0
 
 
-def _at(day: datetime.date, hour: int, minute: int = 0) -> datetime.datetime:
+def at(day: datetime.date, hour: int, minute: int = 0) -> datetime.datetime:
     return timezone.make_aware(datetime.datetime.combine(day, datetime.time(hour, minute)))
 
 
@@ -565,7 +567,7 @@ def _with_site_uln(labs: Mapping[str, Any], site: Site) -> dict[str, Any]:
     return values
 
 
-def _write_patient(plan: PatientPlan, patient: Patient, site: Site, nurse) -> int:
+def write_patient(plan: PatientPlan, patient: Patient, site: Site, nurse) -> int:
     """The daily forms, drugs and events of one enrolled patient; returns the number of records written."""
     written = 0
     day0_labs = LabResult.objects.get(patient=patient, study_day=0)
@@ -602,6 +604,39 @@ def _write_patient(plan: PatientPlan, patient: Patient, site: Site, nurse) -> in
     return written + len(plan.drugs) + len(plan.adverse_events) + len(plan.dispositions)
 
 
+def screen_and_enrol(
+    plan: PatientPlan,
+    *,
+    study: Study,
+    site: Site,
+    arm: Arm,
+    assessed_at: datetime.datetime,
+    investigator,
+    rescreen_of: Screening | None = None,
+) -> Patient:
+    """The planned patient's eligible screening and enrolment by the site's investigator; the screening's values
+    become the day-0 records (ecrf/enrolment.py)."""
+    screening = cohort_services.screening_create(
+        study=study,
+        site=site,
+        assessed_at=assessed_at,
+        values=plan.screening,
+        entered_units=plan.entered_units,
+        user=investigator,
+        rescreen_of=rescreen_of,
+    )
+    return cohort_services.patient_enrol(
+        screening=screening,
+        arm=arm,
+        enrolment_date=plan.enrolment_date,
+        sex=plan.sex,
+        age_years=None,  # from the screening
+        weight_kg=plan.weight_kg,
+        comorbidities=plan.comorbidities,
+        user=investigator,
+    )
+
+
 @transaction.atomic
 def load_cohort(study: Study, *, investigators: Mapping[str, Any], nurses: Mapping[str, Any]) -> LoadSummary:
     """Screen, enrol and document the planned cohort at the study's sites (MI, BG); nothing if it has patients.
@@ -616,8 +651,8 @@ def load_cohort(study: Study, *, investigators: Mapping[str, Any], nurses: Mappi
     summary = LoadSummary(loaded=True, patients=dict.fromkeys(ARM_ORDER, 0))
     # Screenings in the order they happened, so the screening numbers follow the dates.
     agenda: list[tuple[datetime.datetime, str, Any]] = [
-        (_at(c.assessed_on, 11, 15), "candidate", c) for c in plan.ineligible
-    ] + [(_at(p.enrolment_date, 9, 30), "patient", p) for p in plan.patients]
+        (at(c.assessed_on, 11, 15), "candidate", c) for c in plan.ineligible
+    ] + [(at(p.enrolment_date, 9, 30), "patient", p) for p in plan.patients]
     screened = {}
     for when, what, item in sorted(agenda, key=lambda entry: (entry[0], entry[1])):
         site = sites[item.site]
@@ -636,28 +671,18 @@ def load_cohort(study: Study, *, investigators: Mapping[str, Any], nurses: Mappi
         rescreen_of = None
         if item.rescreen_of is not None:
             rescreen_of = screened[id(plan.ineligible[item.rescreen_of])]
-        screening = cohort_services.screening_create(
+        patient = screen_and_enrol(
+            item,
             study=study,
             site=site,
-            assessed_at=when,
-            values=item.screening,
-            entered_units=item.entered_units,
-            user=investigators[item.site],
-            rescreen_of=rescreen_of,
-        )
-        patient = cohort_services.patient_enrol(
-            screening=screening,
             arm=arms[item.arm],
-            enrolment_date=item.enrolment_date,
-            sex=item.sex,
-            age_years=None,  # from the screening
-            weight_kg=item.weight_kg,
-            comorbidities=item.comorbidities,
-            user=investigators[item.site],
+            assessed_at=when,
+            investigator=investigators[item.site],
+            rescreen_of=rescreen_of,
         )
         summary.screenings += 1
         summary.patients[item.arm] += 1
-        summary.records += _write_patient(item, patient, site, nurses[item.site])
+        summary.records += write_patient(item, patient, site, nurses[item.site])
         cohort_services.patient_update(
             patient=patient,
             changes={"status": item.status},

@@ -1,0 +1,49 @@
+"""The demo logins: one person per role at Milan, a nurse and an investigator at Bergamo, one password."""
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.db import transaction
+
+from cohorts import roles
+from cohorts.models import Site, SiteMembership
+
+DEMO_PASSWORD = "anakinra-demo"  # the demo only; printed by load_demo
+
+# Demo logins: username -> (first name, last name, role, site codes). People-like names, so that pages showing
+# who did what (audit trail, screening log) read like a real study, with the role in the surname to remember it.
+DEMO_PEOPLE = {
+    "nurse": ("Nina", "Nurse", roles.NURSE, ["MI"]),
+    "investigator": ("Ivo", "Investigator", roles.INVESTIGATOR, ["MI"]),
+    "monitor": ("Mona", "Monitor", roles.MONITOR, ["MI"]),
+    "data_manager": ("Dario", "Datamanager", roles.DATA_MANAGER, ["MI"]),
+    "statistician": ("Stella", "Statistician", roles.STATISTICIAN, ["MI"]),
+    "admin": ("Ada", "Admin", roles.ADMIN, ["MI"]),
+    "nurse_bg": ("Bruna", "Nurse", roles.NURSE, ["BG"]),
+    "investigator_bg": ("Bruno", "Investigator", roles.INVESTIGATOR, ["BG"]),
+}
+
+
+@transaction.atomic
+def create_demo_users() -> list[tuple[str, str, str]]:
+    """One user per role at Milan, a nurse and an investigator at Bergamo; returns the logins."""
+    User = get_user_model()
+    logins = []
+    for username, (first_name, last_name, role, site_codes) in DEMO_PEOPLE.items():
+        user, created = User.objects.get_or_create(username=username, defaults={"is_staff": role == roles.ADMIN})
+        if created:
+            user.set_password(DEMO_PASSWORD)
+        if created or (user.first_name, user.last_name) != (first_name, last_name):
+            user.first_name, user.last_name = first_name, last_name
+            user.save()
+        user.groups.add(Group.objects.get(name=role))
+        for site in Site.objects.filter(code__in=site_codes):
+            SiteMembership.objects.get_or_create(user=user, site=site)
+        logins.append((username, DEMO_PASSWORD, f"{roles.ROLES[role]} ({', '.join(site_codes)})"))
+    return logins
+
+
+def staff_by_site(role: str) -> dict:
+    """The demo user of a role at each site, by site code: who screens and enrols (investigators) or enters the
+    daily forms (nurses) of the demo patients there."""
+    users = {user.username: user for user in get_user_model().objects.filter(username__in=DEMO_PEOPLE)}
+    return {sites[0]: users[name] for name, (_, _, r, sites) in DEMO_PEOPLE.items() if r == role}

@@ -1,0 +1,87 @@
+"""The demo studies of `make demo`: the Milan study of 2020 and a demo ward of patients enrolled in the last days,
+both on the Milan cohort protocol with its three arms, at two sites."""
+
+from django.db import transaction
+
+from cohorts.models import Arm, Protocol, Site, Study
+from ecrf import derivation_job
+
+MILAN_ARMS = [
+    {
+        "code": "standard",
+        "name": "Standard treatment",
+        "regimen_description": "Hydroxychloroquine 200 mg BID oral + lopinavir/ritonavir 400/100 mg BID oral; "
+        "CPAP with PEEP 10 cmH2O.",
+        "regimen": [
+            {"drug": "hydroxychloroquine", "dose": 200, "unit": "mg", "route": "oral", "frequency": "bid"},
+            {"drug": "lopinavir_ritonavir", "dose": 400, "unit": "mg", "route": "oral", "frequency": "bid"},
+        ],
+    },
+    {
+        "code": "low_dose",
+        "name": "Low-dose anakinra",
+        "regimen_description": "Anakinra 100 mg BID subcutaneous on top of standard treatment.",
+        "regimen": [{"drug": "anakinra", "dose": 100, "unit": "mg", "route": "sc", "frequency": "bid"}],
+    },
+    {
+        "code": "high_dose",
+        "name": "High-dose anakinra",
+        "regimen_description": "Anakinra 5 mg/kg BID intravenous (10 mg/kg/day, infused over 1 h) on top of "
+        "standard treatment, until sustained clinical benefit; then 100 mg BID subcutaneous for 3 days.",
+        "regimen": [{"drug": "anakinra", "dose": 5, "unit": "mg/kg", "route": "iv", "frequency": "bid"}],
+    },
+]
+
+DEMO_SITES = [("MI", "Milan, San Raffaele Hospital"), ("BG", "Bergamo, Papa Giovanni XXIII")]
+MILAN_STUDY = "milan-anakinra"
+RECENT_STUDY = "demo-now"
+
+
+@transaction.atomic
+def create_milan_study() -> Study:
+    """The Milan study of 2020 that the seeded cohort (demo/milan_cohort.py) fills."""
+    study, _ = Study.objects.get_or_create(
+        code=MILAN_STUDY,
+        defaults={
+            "title": "Anakinra for COVID-19 ARDS with hyperinflammation (Milan cohort)",
+            "protocol": Protocol.MILAN_2020,
+            "registry_id": "NCT04318366",
+            "follow_up_days": 21,
+        },
+    )
+    _add_arms_and_sites(study)
+    return study
+
+
+@transaction.atomic
+def create_recent_study() -> Study:
+    """A second demo study on the same protocol, arms and sites, for the patients enrolled in the last days
+    (demo/recent_cohort.py), so that a nurse of the demo has today's forms to enter. Kept apart from the Milan
+    study, whose 52 patients reproduce the published figures."""
+    study, _ = Study.objects.get_or_create(
+        code=RECENT_STUDY,
+        defaults={
+            "title": "Demo ward: anakinra for COVID-19 ARDS, enrolled in the last days (Milan protocol)",
+            "protocol": Protocol.MILAN_2020,
+            "follow_up_days": 21,
+        },
+    )
+    _add_arms_and_sites(study)
+    return study
+
+
+def _add_arms_and_sites(study: Study) -> None:
+    for order, arm in enumerate(MILAN_ARMS, start=1):
+        Arm.objects.get_or_create(study=study, code=arm["code"], defaults={**arm, "order": order})
+    for code, name in DEMO_SITES:
+        site, _ = Site.objects.get_or_create(code=code, defaults={"name": name})
+        site.studies.add(study)  # the demo users of the site see the study (cohorts/selectors.py)
+
+
+def derive_demo_study(study: Study) -> str:
+    """Compute the derived patient-day table (clinical definitions §3) of a demo study; returns a line for the
+    command's output."""
+    summary = derivation_job.derive_all([study])
+    if summary.skipped_locked:
+        return f"Derived data of '{study.code}': not recomputed, the study is locked."
+    return f"Derived data of '{study.code}': {summary.rows} patient-days of {summary.patients} patients."
