@@ -17,11 +17,15 @@ from django.utils import timezone
 
 from cohorts import enrolment, selectors, services
 from cohorts.eligibility import Field, get_rule_set
+from cohorts.limits import LIMITS
 from cohorts.models import COMORBIDITIES, Screening, Sex, Study
 from cohorts.units import ddimer_basis_choices, to_canonical, unit_choices
 
 YES_NO_UNKNOWN = [("yes", "Yes"), ("no", "No"), ("unknown", "Unknown")]
 ANSWERS = {"yes": True, "no": False}
+
+# The age's plausibility limits (not the protocol's minimum age, which is an eligibility criterion).
+AGE_BOUNDS = {"min_value": LIMITS["age_years"].hard_min, "max_value": LIMITS["age_years"].hard_max}
 
 # How far in the future an assessment time may be (clock skew between the ward PC and the server).
 FUTURE_TOLERANCE = datetime.timedelta(minutes=10)
@@ -113,7 +117,7 @@ class ScreeningForm(forms.Form):
             )
         elif field.name == "age_years":
             self.fields[field.name] = forms.IntegerField(
-                label=f"{field.label} (years)", required=False, min_value=0, max_value=120, help_text=help_text
+                label=f"{field.label} (years)", required=False, help_text=help_text, **AGE_BOUNDS
             )
         else:
             self.fields[field.name] = forms.DecimalField(
@@ -269,9 +273,11 @@ class EnrolmentForm(forms.Form):
         help_text="Day 0 = the day of enrolment (first anakinra dose in treated arms).",
     )
     sex = forms.ChoiceField(choices=Sex.choices, widget=forms.RadioSelect)
-    age_years = forms.IntegerField(label="Age (years)", min_value=0, max_value=120, required=False)
+    age_years = forms.IntegerField(label="Age (years)", required=False, **AGE_BOUNDS)
     weight_kg = forms.DecimalField(label="Weight", max_digits=5, decimal_places=1, required=False, min_value=0)
-    weight_confirmed = forms.BooleanField(label="Confirm weight above 200 kg", required=False)
+    weight_confirmed = forms.BooleanField(
+        label=f"Confirm weight above {LIMITS['weight_kg'].soft_high} kg", required=False
+    )
 
     def __init__(self, *args, screening: Screening, **kwargs):
         super().__init__(*args, **kwargs)
