@@ -464,7 +464,7 @@ def derivation_overrides(study: Study) -> dict:
 def study_settings_frame(study: Study) -> pd.DataFrame:
     """Every *study setting* (derivation, eligibility, follow-up, scale) with its value and default."""
     from analysis.datasets import typed_frame
-    from cohorts.eligibility import RULE_SETS
+    from cohorts.eligibility.engine import RULE_SETS
 
     overrides = derivation_overrides(study)
     effective = derivations.resolve_settings(overrides)

@@ -14,7 +14,8 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal
 
-from cohorts.eligibility import FIELDS, Evaluation, RuleSet
+from cohorts.eligibility.engine import Evaluation, RuleSet
+from cohorts.eligibility.fields import FIELDS
 from cohorts.limits import LIMITS, Number, limit_of
 from cohorts.units import UNITS
 

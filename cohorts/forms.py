@@ -1,6 +1,6 @@
 """Screening and enrolment forms (SPEC 1.3), laid out with crispy-forms (Bootstrap 5).
 
-The screening form is generated from the study's rule set (cohorts/eligibility.py): one input per field the
+The screening form is generated from the study's rule set (cohorts/eligibility): one input per field the
 criteria read, yes/no/unknown for answers, a unit selector where the quantity has several units. Values are
 converted to canonical units (cohorts/units.py) before evaluation, and every criterion's verdict is kept on the
 form (``form.evaluation``) for the page and the htmx preview.
@@ -16,7 +16,8 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from cohorts import enrolment, selectors, services
-from cohorts.eligibility import Field, get_rule_set
+from cohorts.eligibility.engine import get_rule_set
+from cohorts.eligibility.fields import Field
 from cohorts.limits import LIMITS
 from cohorts.models import COMORBIDITIES, Screening, Sex, Study
 from cohorts.units import ddimer_basis_choices, to_canonical, unit_choices

@@ -10,7 +10,7 @@ from cohorts.constraints import hard_range
 
 
 class Protocol(models.TextChoices):
-    """Eligibility rule sets implemented in cohorts/eligibility.py (SPEC 1)."""
+    """Eligibility rule sets, one module each in cohorts/eligibility (clinical definitions §1)."""
 
     MILAN_2020 = "milan_2020", "Milan cohort (CPAP outside ICU, standard vs anakinra)"
     NEW_YORK_2020 = "new_york_2020", "New York case series (anakinra to prevent ventilation)"
@@ -51,7 +51,7 @@ class Study(models.Model):
         return self.title
 
     def eligibility_settings(self) -> dict:
-        from cohorts.eligibility import RULE_SETS
+        from cohorts.eligibility.engine import RULE_SETS
 
         return {**RULE_SETS[self.protocol].default_settings, **self.settings.get("eligibility", {})}
 

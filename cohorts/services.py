@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from cohorts import enrolment
 from cohorts.audit import ensure_unlocked, save_audited, update_versioned
-from cohorts.eligibility import evaluate, get_rule_set
+from cohorts.eligibility.engine import evaluate, get_rule_set
 from cohorts.models import (
     COMORBIDITIES,
     Arm,
