@@ -14,12 +14,13 @@ from crispy_forms.layout import Div, Fieldset, Layout
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
+from django.utils.text import capfirst
 
 from cohorts import enrolment, selectors, services
 from cohorts.eligibility.engine import get_rule_set
 from cohorts.eligibility.fields import Field
 from cohorts.limits import LIMITS
-from cohorts.models import COMORBIDITIES, Screening, Sex, Study
+from cohorts.models import COMORBIDITIES, Patient, Screening, Sex, Study
 from cohorts.units import ddimer_basis_choices, to_canonical, unit_choices
 
 YES_NO_UNKNOWN = [("yes", "Yes"), ("no", "No"), ("unknown", "Unknown")]
@@ -254,14 +255,8 @@ def enrolment_refusal(screening: Screening) -> ValidationError | None:
     return services.enrolment_refusal(screening, enrolled=enrolled)
 
 
-COMORBIDITY_LABELS = {
-    "smoking": "Smoking",
-    "hypertension": "Hypertension",
-    "coronary_artery_disease": "Coronary artery disease",
-    "diabetes": "Diabetes",
-    "copd": "COPD",
-    "chronic_kidney_disease": "Chronic kidney disease",
-}
+# The model's labels ("COPD" is its verbose name), so the form and the audit trail name a comorbidity alike.
+COMORBIDITY_LABELS = {name: capfirst(Patient._meta.get_field(name).verbose_name) for name in COMORBIDITIES}
 
 
 class EnrolmentForm(forms.Form):

@@ -7,7 +7,8 @@ needs no code change. The package is laid out by role:
 - ``fields.py``: the inputs of the screening form, with their units and labels, shared by name across protocols;
 - one module per protocol (``milan.py``, ``new_york.py``) defining its ``RULE_SET``.
 
-A new protocol is one new module plus one ``register`` line below (and its choice in ``cohorts.models.Protocol``).
+A new protocol is one new module plus one ``register`` line below, and its choice in ``cohorts.models.Protocol``
+(the choices a study is saved with; tests/cohorts/test_eligibility.py checks that each has a registered rule set).
 
 Pure package: no Django imports. The names below are the public interface used by forms, services and the codebook.
 """
@@ -24,7 +25,6 @@ from cohorts.eligibility.engine import (
     evaluate,
     get_rule_set,
     register,
-    rule_set_choices,
 )
 from cohorts.eligibility.fields import FIELDS, Field
 from cohorts.eligibility.new_york import ANAKINRA_TIMING_HOURS, anakinra_timing
@@ -46,5 +46,4 @@ __all__ = [
     "anakinra_timing",
     "evaluate",
     "get_rule_set",
-    "rule_set_choices",
 ]

@@ -435,11 +435,6 @@ def get_rule_set(code: str) -> RuleSet:
         raise ValueError(f"unknown rule set {code!r}; known: {', '.join(RULE_SETS)}") from None
 
 
-def rule_set_choices() -> list[tuple[str, str]]:
-    """Django-style choices for a Study's rule set."""
-    return [(code, rule_set.title) for code, rule_set in RULE_SETS.items()]
-
-
 def evaluate(rule_set_code: str, values: Values, settings: Mapping[str, object] | None = None) -> Evaluation:
     """Evaluate one screening against a study's rule set.
 
