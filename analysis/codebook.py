@@ -1,7 +1,7 @@
 """The codebook of a release: variable, label, type, unit, allowed range, value labels and derivation of every
 column of every exported table (SPEC 5), plus the study settings the data were derived with.
 
-The source forms are described from their model fields and the edit checks of ecrf/checks.py (one source of
+The source forms are described from their model fields and the limits table of cohorts/limits.py (one source of
 truth for labels, units and ranges); derived and analysis columns from the texts below, which quote the study's
 own settings (*study settings* of the SPEC) so a reader of the export never needs the code.
 :func:`codebook_frame` refuses a table column that has no entry, so no undocumented column can leave the system.
@@ -21,9 +21,9 @@ from django.db import models
 from analysis import outcomes as outcomes_module
 from analysis import tables
 from analysis.datasets import KEY, SOURCE_FORMS, column_type, exported_fields
+from cohorts.limits import LIMITS
 from cohorts.models import COMORBIDITIES, OrdinalScale, Patient, PatientStatus, Sex, Study
 from ecrf import derivations
-from ecrf.checks import LIMITS
 from ecrf.crfs import CATALOGUE
 from ecrf.models import DerivedDay
 
@@ -42,7 +42,6 @@ CODEBOOK_COLUMNS = [
     "xpt_name",
 ]
 SETTINGS_COLUMNS = {"setting": "string", "value": "string", "default": "string", "source": "string"}
-# Field names whose edit-check limits are named differently in ecrf/checks.py.
 #: The limit of each field of a form (the catalogue's); other models' fields are checked under their own name.
 _FORM_LIMITS = {crf.model: crf.limits for crf in CATALOGUE.values()}
 SEPARATOR = " | "
@@ -150,7 +149,16 @@ PATIENT_ENTRIES: dict[str, Entry] = {
     "arm": Entry("Arm code", "string", derivation="See the arms table for the regimen."),
     "arm_label": Entry("Arm", "string"),
     "sex": Entry("Sex", "string", value_labels=_labels(Sex.choices)),
-    "age_years": Entry("Age at enrolment", "integer", "years", _range(LIMITS["age_years"].hard_min, 120)),
+    "age_years": Entry(
+        "Age at enrolment",
+        "integer",
+        "years",
+        _range(LIMITS["age_years"].hard_min, LIMITS["age_years"].hard_max),
+        derivation=(
+            "A protocol's minimum age, where it has one, is an inclusion criterion (eligibility.min_age in the "
+            "settings), not a limit of this column."
+        ),
+    ),
     "weight_kg": field_entry(_patient_field("weight_kg")),
     **{
         name: Entry(str(_patient_field(name).verbose_name).capitalize(), "boolean", derivation=YES_NO)
@@ -451,7 +459,7 @@ def derivation_overrides(study: Study) -> dict:
 def study_settings_frame(study: Study) -> pd.DataFrame:
     """Every *study setting* (derivation, eligibility, follow-up, scale) with its value and default."""
     from analysis.datasets import typed_frame
-    from cohorts.eligibility import RULE_SETS
+    from cohorts.eligibility.engine import RULE_SETS
 
     overrides = derivation_overrides(study)
     effective = derivations.resolve_settings(overrides)

@@ -3,44 +3,21 @@
 Pure module: no Django imports, so the rules are testable without HTTP and shared by the screening form, the
 enrolment form and the services that re-check them.
 
-The plausibility ranges below repeat the hard limits of SPEC 2.1 for the values a screening records: a
-screening value becomes day-0 source data (ecrf), where the same limits are database constraints, so an
-implausible value must be refused when it is typed, not at enrolment. cohorts may not import ecrf (DESIGN.md),
-so the numbers live here too; tests/cohorts/test_enrol_rules.py asserts they equal ecrf/checks.py's LIMITS.
+A screening value becomes day-0 source data (ecrf), where the same limits are database constraints, so an
+implausible value is refused when it is typed, not at enrolment: the screening and the baseline weight are checked
+against the one limits table of cohorts/limits.py, which the daily forms and the constraints read too.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal
 
-from cohorts.eligibility import FIELDS, Evaluation
+from cohorts.eligibility.engine import Evaluation, RuleSet
+from cohorts.eligibility.fields import FIELDS
+from cohorts.limits import LIMITS, Number, limit_of
 from cohorts.units import UNITS
-
-# Hard limits (inclusive) per screening field, in the canonical unit. A field not listed only has to be >= 0.
-SCREENING_HARD_LIMITS: Mapping[str, tuple[float, float]] = {
-    "age_years": (0, 120),  # Patient.age_years constraint; the study minimum is a criterion, not a limit
-    "pao2_mmhg": (20, 700),
-    "fio2": (0.21, 1.0),
-    "hfnc_fio2": (0.21, 1.0),
-    "peep_cmh2o": (0, 30),
-    "crp_mg_l": (0, 1000),
-    "ferritin_ng_ml": (0, 300000),
-    "ldh_u_l": (0, 20000),
-    "lymphocytes_10e9_l": (0, 50),
-    "procalcitonin_ng_ml": (0, 1000),
-    "nrb_flow_l_min": (0.5, 70),
-    "nasal_cannula_flow_l_min": (0.5, 70),
-    # No SPEC limit; the capacity of the day-0 laboratory column (ng/mL), so enrolment cannot fail on it.
-    "ddimer_ng_ml": (0, 9_999_999),
-}
-
-# Baseline weight (SPEC 2.1): refused outside 30-300 kg (also the Patient table's constraint), confirmed above 200.
-WEIGHT_HARD_MIN_KG = 30
-WEIGHT_HARD_MAX_KG = 300
-WEIGHT_SOFT_HIGH_KG = 200
 
 
 def _fmt(number: float) -> str:
@@ -48,17 +25,21 @@ def _fmt(number: float) -> str:
     return "0" if text == "-0" else text
 
 
+def _exact(number: Number) -> Decimal:
+    """A table bound or a typed value as the decimal a person reads (a float 0.21 is 0.21, not 0.2099...)."""
+    return number if isinstance(number, Decimal) else Decimal(repr(number))
+
+
 def limit_problem(name: str, value: float, unit: str | None) -> str | None:
-    """Why a canonical-unit value is implausible, or None when it is within the hard limits."""
-    low, high = SCREENING_HARD_LIMITS.get(name, (0, math.inf))
-    if low <= value <= high:
+    """Why a canonical-unit screening value is implausible, or None when it is within its hard limits."""
+    limit = limit_of(name)  # every screened number has both bounds (tests/cohorts/test_limits.py)
+    low, high = _exact(limit.hard_min), _exact(limit.hard_max)
+    if low <= _exact(value) <= high:
         return None
     unit_text = f" {unit}" if unit and unit != "fraction" else ""
-    if math.isinf(high):
-        return f"{_fmt(value)}{unit_text} is not possible: the value cannot be below {_fmt(low)}{unit_text}."
     return (
         f"{_fmt(value)}{unit_text} is outside the plausible range {_fmt(low)}-{_fmt(high)}{unit_text} "
-        "(SPEC 2.1 hard limits); check the value and its unit."
+        "(hard limits of clinical definitions §2.1); check the value and its unit."
     )
 
 
@@ -66,17 +47,23 @@ def weight_problem(weight_kg: Decimal | float | None, confirmed: bool) -> tuple[
     """(code, message) when the baseline weight is refused or needs confirmation, else None."""
     if weight_kg is None:
         return None
-    if not WEIGHT_HARD_MIN_KG <= weight_kg <= WEIGHT_HARD_MAX_KG:
+    limit = LIMITS["weight_kg"]
+    if not limit.hard_min <= weight_kg <= limit.hard_max:
         return (
             "weight_kg.hard",
-            f"A weight of {weight_kg} kg is outside the plausible range {WEIGHT_HARD_MIN_KG}-{WEIGHT_HARD_MAX_KG} kg.",
+            f"A weight of {weight_kg} kg is outside the plausible range {limit.hard_min}-{limit.hard_max} kg.",
         )
-    if weight_kg > WEIGHT_SOFT_HIGH_KG and not confirmed:
+    if needs_weight_confirmation(weight_kg) and not confirmed:
         return (
             "weight_kg.soft_high",
-            f"A weight above {WEIGHT_SOFT_HIGH_KG} kg is unusual: tick 'confirm weight' if {weight_kg} kg is correct.",
+            f"A weight above {limit.soft_high} kg is unusual: tick 'confirm weight' if {weight_kg} kg is correct.",
         )
     return None
+
+
+def needs_weight_confirmation(weight_kg: Decimal | float | None) -> bool:
+    """A baseline weight beyond the soft limit is accepted once confirmed, and the confirmation is stored."""
+    return weight_kg is not None and weight_kg > LIMITS["weight_kg"].soft_high
 
 
 def json_value(value: object) -> object:
@@ -131,6 +118,25 @@ def blocking_sentence(criteria: Iterable[Mapping]) -> str:
         what = {"missing": "missing data", "met": "exclusion applies", "not_met": "not met"}[c["verdict"]]
         parts.append(f"{c['label']} ({what})")
     return "; ".join(parts)
+
+
+def baseline_refusals(rule_set: RuleSet, baseline: Mapping[str, object], settings: Mapping[str, object]) -> list[str]:
+    """Why a patient enrolled without a screening (an import) is not eligible by the baseline it brings.
+
+    Only the protocol's criteria that read nothing but baseline values are decided (the Milan minimum age); the
+    others need a screening. A plausible age below the minimum is not eligible, not a typing error.
+    """
+    resolved = rule_set.resolve_settings(settings)
+    refusals = []
+    for criterion in rule_set.criteria:
+        if set(criterion.fields) <= set(baseline):
+            result = criterion.evaluate(baseline, resolved)
+            if not result.passes:
+                value = ", ".join(f"{FIELDS[name].label}: {value_text(baseline[name])}" for name in result.fields)
+                refusals.append(
+                    f"Not eligible: the protocol's {result.kind} criterion is {result.threshold} ({value})."
+                )
+    return refusals
 
 
 def missing_field_errors(

@@ -1,6 +1,6 @@
 """Screening and enrolment forms (SPEC 1.3), laid out with crispy-forms (Bootstrap 5).
 
-The screening form is generated from the study's rule set (cohorts/eligibility.py): one input per field the
+The screening form is generated from the study's rule set (cohorts/eligibility): one input per field the
 criteria read, yes/no/unknown for answers, a unit selector where the quantity has several units. Values are
 converted to canonical units (cohorts/units.py) before evaluation, and every criterion's verdict is kept on the
 form (``form.evaluation``) for the page and the htmx preview.
@@ -14,14 +14,20 @@ from crispy_forms.layout import Div, Fieldset, Layout
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
+from django.utils.text import capfirst
 
 from cohorts import enrolment, selectors, services
-from cohorts.eligibility import Field, get_rule_set
-from cohorts.models import COMORBIDITIES, Screening, Sex, Study
+from cohorts.eligibility.engine import get_rule_set
+from cohorts.eligibility.fields import Field
+from cohorts.limits import LIMITS
+from cohorts.models import COMORBIDITIES, Patient, Screening, Sex, Study
 from cohorts.units import ddimer_basis_choices, to_canonical, unit_choices
 
 YES_NO_UNKNOWN = [("yes", "Yes"), ("no", "No"), ("unknown", "Unknown")]
 ANSWERS = {"yes": True, "no": False}
+
+# The age's plausibility limits (not the protocol's minimum age, which is an eligibility criterion).
+AGE_BOUNDS = {"min_value": LIMITS["age_years"].hard_min, "max_value": LIMITS["age_years"].hard_max}
 
 # How far in the future an assessment time may be (clock skew between the ward PC and the server).
 FUTURE_TOLERANCE = datetime.timedelta(minutes=10)
@@ -113,7 +119,7 @@ class ScreeningForm(forms.Form):
             )
         elif field.name == "age_years":
             self.fields[field.name] = forms.IntegerField(
-                label=f"{field.label} (years)", required=False, min_value=0, max_value=120, help_text=help_text
+                label=f"{field.label} (years)", required=False, help_text=help_text, **AGE_BOUNDS
             )
         else:
             self.fields[field.name] = forms.DecimalField(
@@ -249,14 +255,8 @@ def enrolment_refusal(screening: Screening) -> ValidationError | None:
     return services.enrolment_refusal(screening, enrolled=enrolled)
 
 
-COMORBIDITY_LABELS = {
-    "smoking": "Smoking",
-    "hypertension": "Hypertension",
-    "coronary_artery_disease": "Coronary artery disease",
-    "diabetes": "Diabetes",
-    "copd": "COPD",
-    "chronic_kidney_disease": "Chronic kidney disease",
-}
+# The model's labels ("COPD" is its verbose name), so the form and the audit trail name a comorbidity alike.
+COMORBIDITY_LABELS = {name: capfirst(Patient._meta.get_field(name).verbose_name) for name in COMORBIDITIES}
 
 
 class EnrolmentForm(forms.Form):
@@ -269,9 +269,11 @@ class EnrolmentForm(forms.Form):
         help_text="Day 0 = the day of enrolment (first anakinra dose in treated arms).",
     )
     sex = forms.ChoiceField(choices=Sex.choices, widget=forms.RadioSelect)
-    age_years = forms.IntegerField(label="Age (years)", min_value=0, max_value=120, required=False)
+    age_years = forms.IntegerField(label="Age (years)", required=False, **AGE_BOUNDS)
     weight_kg = forms.DecimalField(label="Weight", max_digits=5, decimal_places=1, required=False, min_value=0)
-    weight_confirmed = forms.BooleanField(label="Confirm weight above 200 kg", required=False)
+    weight_confirmed = forms.BooleanField(
+        label=f"Confirm weight above {LIMITS['weight_kg'].soft_high} kg", required=False
+    )
 
     def __init__(self, *args, screening: Screening, **kwargs):
         super().__init__(*args, **kwargs)

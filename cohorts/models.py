@@ -6,9 +6,11 @@ from django.db import models
 from django.db.models import Q
 from simple_history.models import HistoricalRecords
 
+from cohorts.constraints import hard_range
+
 
 class Protocol(models.TextChoices):
-    """Eligibility rule sets implemented in cohorts/eligibility.py (SPEC 1)."""
+    """Eligibility rule sets, one module each in cohorts/eligibility (clinical definitions §1)."""
 
     MILAN_2020 = "milan_2020", "Milan cohort (CPAP outside ICU, standard vs anakinra)"
     NEW_YORK_2020 = "new_york_2020", "New York case series (anakinra to prevent ventilation)"
@@ -49,7 +51,7 @@ class Study(models.Model):
         return self.title
 
     def eligibility_settings(self) -> dict:
-        from cohorts.eligibility import RULE_SETS
+        from cohorts.eligibility.engine import RULE_SETS
 
         return {**RULE_SETS[self.protocol].default_settings, **self.settings.get("eligibility", {})}
 
@@ -189,11 +191,9 @@ class Patient(models.Model):
         ordering = ["participant_id"]
         constraints = [
             models.UniqueConstraint(fields=["study", "participant_id"], name="patient_participant_id_unique_per_study"),
-            models.CheckConstraint(condition=Q(age_years__gte=0) & Q(age_years__lte=120), name="patient_age_0_120"),
-            models.CheckConstraint(
-                condition=Q(weight_kg__isnull=True) | (Q(weight_kg__gte=30) & Q(weight_kg__lte=300)),
-                name="patient_weight_30_300",
-            ),
+            # The limits table's age and weight rows (the names keep the bounds they were created with).
+            hard_range("patient", "age_years", name="patient_age_0_120", nullable=False),
+            hard_range("patient", "weight_kg", name="patient_weight_30_300"),
             models.CheckConstraint(condition=Q(sex__in=Sex.values), name="patient_sex_valid"),
             models.CheckConstraint(condition=Q(status__in=PatientStatus.values), name="patient_status_valid"),
         ]

@@ -30,13 +30,6 @@ def patients_for_user(user) -> QuerySet[Patient]:
     return Patient.objects.filter(site__in=sites_for_user(user)).select_related("site", "arm", "study")
 
 
-def get_patient_for_user(user, patient_pk: int) -> Patient:
-    try:
-        return patients_for_user(user).get(pk=patient_pk)
-    except (Patient.DoesNotExist, ValueError, TypeError):
-        raise Http404("No such patient at your sites.") from None
-
-
 def get_study_for_user(user, code: str) -> Study:
     try:
         return studies_for_user(user).get(code=code)

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from cohorts import enrolment
 from cohorts.audit import ensure_unlocked, save_audited, update_versioned
-from cohorts.eligibility import evaluate, get_rule_set
+from cohorts.eligibility.engine import evaluate, get_rule_set
 from cohorts.models import (
     COMORBIDITIES,
     Arm,
@@ -83,7 +83,8 @@ def patient_create(
     """A patient enrolled outside this system (a CSV import of chart abstraction or another system's data).
 
     No screening: the participant id comes with the data (and is skipped by the id counter). Refused like an
-    enrolment when the site or arm is not the study's, the id is taken, or the baseline is implausible.
+    enrolment when the site or arm is not the study's, the id is taken, the baseline is implausible, or the
+    baseline fails a criterion of the protocol (an age below the minimum: not eligible).
     """
     unknown = set(comorbidities or {}) - set(COMORBIDITIES)
     if unknown:
@@ -104,6 +105,11 @@ def patient_create(
         weight_error = _baseline_weight_error(arm=arm, weight_kg=weight_kg, weight_confirmed=weight_confirmed)
         if weight_error:
             errors["weight_kg"] = weight_error
+        refusals = enrolment.baseline_refusals(
+            get_rule_set(study.protocol), {"age_years": age_years}, study.eligibility_settings()
+        )
+        if refusals:
+            errors["age_years"] = [ValidationError(message, code="not_eligible") for message in refusals]
         if errors:
             raise ValidationError(errors)
         patient = Patient(
@@ -115,9 +121,7 @@ def patient_create(
             sex=sex,
             age_years=age_years,
             weight_kg=weight_kg,
-            weight_confirmed=bool(
-                weight_confirmed and weight_kg is not None and weight_kg > enrolment.WEIGHT_SOFT_HIGH_KG
-            ),
+            weight_confirmed=weight_confirmed and enrolment.needs_weight_confirmation(weight_kg),
             status=status,
             **dict(comorbidities or {}),
         )
@@ -325,9 +329,7 @@ def patient_enrol(
             sex=sex,
             age_years=age_years,
             weight_kg=weight_kg,
-            weight_confirmed=bool(
-                weight_confirmed and weight_kg is not None and weight_kg > enrolment.WEIGHT_SOFT_HIGH_KG
-            ),
+            weight_confirmed=weight_confirmed and enrolment.needs_weight_confirmation(weight_kg),
             **dict(comorbidities or {}),
         )
         save_audited(patient, user=user, reason="enrolment")

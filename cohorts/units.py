@@ -24,6 +24,7 @@ from types import MappingProxyType
 
 __all__ = [
     "DDIMER_BASES",
+    "DDIMER_BASIS_LABELS",
     "UNITS",
     "Quantity",
     "canonical_unit",
@@ -91,8 +92,12 @@ UNITS: Mapping[str, Quantity] = MappingProxyType(
     }
 )
 
-# SPEC 2: D-dimer unit basis; a value is only comparable with a threshold on the same basis.
-DDIMER_BASES: tuple[str, ...] = ("FEU", "DDU")
+# SPEC 2: D-dimer unit basis; a value is only comparable with a threshold on the same basis. The one table of the
+# bases and their labels: the screening's choices and the eligibility rules read it.
+DDIMER_BASIS_LABELS: Mapping[str, str] = MappingProxyType(
+    {"FEU": "FEU (fibrinogen-equivalent units)", "DDU": "DDU (D-dimer units)"}
+)
+DDIMER_BASES: tuple[str, ...] = tuple(DDIMER_BASIS_LABELS)
 
 
 def _normalise_unit(unit: str) -> str:
@@ -141,5 +146,4 @@ def unit_choices(quantity: str) -> list[tuple[str, str]]:
 
 def ddimer_basis_choices() -> list[tuple[str, str]]:
     """Choices for the D-dimer unit basis selector (stored beside the value, never converted)."""
-    labels = {"FEU": "FEU (fibrinogen-equivalent units)", "DDU": "DDU (D-dimer units)"}
-    return [(basis, labels[basis]) for basis in DDIMER_BASES]
+    return list(DDIMER_BASIS_LABELS.items())

@@ -1,7 +1,9 @@
 """Edit checks for the daily case report forms (SPEC section 2.1), as data.
 
 Pure module: no Django imports, so the rules can be unit-tested on plain values and
-reused by forms (``form.clean()``), importers and the export codebook alike.
+reused by forms (``form.clean()``), importers and the export codebook alike. The limits
+themselves are the one table of cohorts/limits.py, which the screening and the database
+constraints read too.
 
 Two kinds of finding, both reported as an :class:`Issue` attached to a form field:
 
@@ -27,7 +29,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal, TypeAlias
 
-Number: TypeAlias = Decimal | int | float
+from cohorts.limits import LIMITS, Limit, Number
+
 Level: TypeAlias = Literal["hard", "soft"]
 
 HARD: Level = "hard"
@@ -58,68 +61,6 @@ class Issue:
 
 # Single-variable checks and cross-field rules return the same class.
 CheckResult = Issue
-
-
-@dataclass(frozen=True)
-class Limit:
-    """Plausibility range of one variable (SPEC 2.1).
-
-    Hard bounds are inclusive (the bound itself is accepted) unless
-    ``hard_min_exclusive`` is set; soft bounds are strict (a value equal to the
-    soft bound needs no confirmation). ``None`` means "no such bound".
-    """
-
-    name: str
-    label: str
-    unit: str
-    hard_min: Number | None
-    hard_max: Number | None
-    soft_low: Number | None = None
-    soft_high: Number | None = None
-    hard_min_exclusive: bool = False
-
-
-def _limits(*limits: Limit) -> dict[str, Limit]:
-    return {limit.name: limit for limit in limits}
-
-
-# SPEC 2.1 table, row by row. Numbers are written exactly as in the SPEC.
-LIMITS: dict[str, Limit] = _limits(
-    # Vitals
-    Limit("temperature_c", "Temperature", "degC", 32, 44, soft_low=35, soft_high=41),
-    Limit("heart_rate_bpm", "Heart rate", "/min", 20, 250, soft_low=40, soft_high=180),
-    Limit(
-        "respiratory_rate_bpm",
-        "Respiratory rate",
-        "/min",
-        4,
-        70,
-        soft_low=8,
-        soft_high=45,
-    ),
-    Limit("systolic_mmhg", "Systolic blood pressure", "mmHg", 40, 300),
-    Limit("diastolic_mmhg", "Diastolic blood pressure", "mmHg", 20, 200),
-    Limit("spo2_pct", "SpO2", "%", 50, 100),
-    # Respiratory support; FiO2 is exactly 0.21 on room air (check_respiratory_support)
-    Limit("fio2", "FiO2", "fraction", Decimal("0.21"), Decimal("1.0")),
-    Limit("flow_l_min", "Oxygen flow", "L/min", Decimal("0.5"), 70),
-    Limit("peep_cmh2o", "PEEP", "cmH2O", 0, 30),
-    Limit("hours_on_niv", "Hours on NIV", "h", 0, 24),
-    # Laboratory
-    Limit("pao2_mmhg", "PaO2", "mmHg", 20, 700, soft_high=500),
-    Limit("crp_mg_l", "CRP", "mg/L", 0, 1000, soft_high=500),
-    Limit("ferritin_ng_ml", "Ferritin", "ng/mL", 0, 300000, soft_high=50000),
-    Limit("ldh_u_l", "LDH", "U/L", 0, 20000),
-    Limit("ast_u_l", "AST", "U/L", 0, 20000),
-    Limit("alt_u_l", "ALT", "U/L", 0, 20000),
-    Limit("lymphocytes_10e9_l", "Lymphocytes", "x10^9/L", 0, 50),
-    Limit("procalcitonin_ng_ml", "Procalcitonin", "ng/mL", 0, 1000),
-    # Baseline
-    Limit("weight_kg", "Weight", "kg", 30, 300, soft_high=200),
-    Limit("age_years", "Age", "years", 18, 120),
-    # Drug administration: the unit (mg or mg/kg) is a separate field, so none here.
-    Limit("dose", "Dose", "", 0, None, hard_min_exclusive=True),
-)
 
 
 # --------------------------------------------------------------------------- values

@@ -2,7 +2,7 @@
 
 One record per patient, study day and one-per-day form (unique constraint); drug administrations, disposition
 events and adverse events may be several per day. Values are stored in the canonical unit named in the field;
-the unit a value was typed in is kept next to it where the form accepts several. Hard limits of ecrf/checks.py
+the unit a value was typed in is kept next to it where the form accepts several. Hard limits of cohorts/limits.py
 are also database constraints (defence in depth: an import or a shell session cannot store nonsense either).
 """
 
@@ -10,18 +10,8 @@ from django.db import models
 from django.db.models import F, Q
 from simple_history.models import HistoricalRecords
 
+from cohorts.constraints import hard_range
 from cohorts.models import Patient
-from ecrf.checks import LIMITS
-
-
-def hard_range(model: str, field: str, limit: str | None = None) -> models.CheckConstraint:
-    """A named CHECK constraint for the hard limits of a variable (SPEC 2.1), NULL allowed (missing)."""
-    lim = LIMITS[limit or field]
-    bounds = {f"{field}__gte": lim.hard_min, f"{field}__lte": lim.hard_max}
-    return models.CheckConstraint(
-        condition=Q(**{f"{field}__isnull": True}) | Q(**{k: v for k, v in bounds.items() if v is not None}),
-        name=f"{model}_{field}_hard_range",
-    )
 
 
 def dec(max_digits: int, places: int, label: str) -> models.DecimalField:

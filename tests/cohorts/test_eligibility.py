@@ -16,8 +16,8 @@ from cohorts.eligibility import (
     anakinra_timing,
     evaluate,
     get_rule_set,
-    rule_set_choices,
 )
+from cohorts.models import Protocol
 from cohorts.units import UNITS, to_canonical
 
 # A candidate who meets every Milan criterion with room to spare.
@@ -651,10 +651,19 @@ def test_ddimer_basis_setting_must_be_feu_or_ddu():
 
 
 def test_rule_sets_are_selected_by_code():
-    assert [code for code, _title in rule_set_choices()] == ["milan_2020", "new_york_2020"]
+    assert list(RULE_SETS) == ["milan_2020", "new_york_2020"]
     assert get_rule_set("milan_2020").code == "milan_2020"
     with pytest.raises(ValueError, match="unknown rule set 'rome_2021'"):
         evaluate("rome_2021", {})
+
+
+@pytest.mark.parametrize("protocol", Protocol.values)
+def test_every_protocol_a_study_can_choose_has_its_rule_set(protocol):
+    assert get_rule_set(protocol).code == protocol
+
+
+def test_every_rule_set_is_a_protocol_a_study_can_choose():
+    assert set(RULE_SETS) <= set(Protocol.values)
 
 
 @pytest.mark.parametrize("rule_set", list(RULE_SETS.values()), ids=list(RULE_SETS))

@@ -1,39 +1,9 @@
 """The pure screening/enrolment rules of cohorts/enrolment.py, on plain values."""
 
-from decimal import Decimal
-
 import pytest
 
 from cohorts import enrolment
-from ecrf.checks import LIMITS
 from ecrf.enrolment import day0_support
-
-# Screening field -> the ecrf limit it repeats (cohorts may not import ecrf, so the numbers are copied there).
-SAME_AS_ECRF = {
-    "pao2_mmhg": "pao2_mmhg",
-    "fio2": "fio2",
-    "hfnc_fio2": "fio2",
-    "peep_cmh2o": "peep_cmh2o",
-    "crp_mg_l": "crp_mg_l",
-    "ferritin_ng_ml": "ferritin_ng_ml",
-    "ldh_u_l": "ldh_u_l",
-    "lymphocytes_10e9_l": "lymphocytes_10e9_l",
-    "procalcitonin_ng_ml": "procalcitonin_ng_ml",
-    "nrb_flow_l_min": "flow_l_min",
-    "nasal_cannula_flow_l_min": "flow_l_min",
-}
-
-
-@pytest.mark.parametrize(("screening_field", "ecrf_limit"), SAME_AS_ECRF.items())
-def test_screening_limits_equal_the_daily_form_limits(screening_field, ecrf_limit):
-    ours = [Decimal(str(bound)) for bound in enrolment.SCREENING_HARD_LIMITS[screening_field]]
-    assert ours == [Decimal(str(LIMITS[ecrf_limit].hard_min)), Decimal(str(LIMITS[ecrf_limit].hard_max))]
-
-
-def test_weight_limits_equal_the_daily_form_limits():
-    limit = LIMITS["weight_kg"]
-    assert (limit.hard_min, limit.hard_max) == (enrolment.WEIGHT_HARD_MIN_KG, enrolment.WEIGHT_HARD_MAX_KG)
-    assert limit.soft_high == enrolment.WEIGHT_SOFT_HIGH_KG
 
 
 @pytest.mark.parametrize(

@@ -7,6 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from cohorts.units import DDIMER_BASES, UNITS, canonical_unit, ddimer_basis_choices, to_canonical, unit_choices
+from ecrf.models import LabResult
 
 
 @pytest.mark.parametrize(
@@ -94,6 +95,11 @@ def test_ddimer_basis_is_not_a_unit_so_feu_and_ddu_are_never_converted(basis):
 def test_ddimer_basis_choices():
     assert DDIMER_BASES == ("FEU", "DDU")
     assert [value for value, _label in ddimer_basis_choices()] == ["FEU", "DDU"]
+
+
+def test_every_screening_ddimer_basis_can_be_stored_in_the_day0_laboratory_record():
+    # Enrolment copies the screening's basis into the daily laboratory record (ecrf/enrolment.py).
+    assert LabResult._meta.get_field("ddimer_basis").choices == ddimer_basis_choices()
 
 
 @pytest.mark.parametrize(

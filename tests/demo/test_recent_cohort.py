@@ -127,7 +127,10 @@ def test_the_past_days_are_documented_by_the_site_nurses_but_one_missing_laborat
             assert not past_missing, patient
         # nothing on today's page or later, but day 0's support and labs from the screening (enrolled today)
         entered = {day_form for day_form, state in states.items() if state == "entered"}
-        assert {(day, key) for day, key in entered if day >= today_day} <= {(0, "respiratory_support"), (0, "laboratory")}, patient
+        assert {(day, key) for day, key in entered if day >= today_day} <= {
+            (0, "respiratory_support"),
+            (0, "laboratory"),
+        }, patient
         assert patient.status == "active"
     history = VitalSigns.history.filter(patient__study=ward)
     assert set(history.values_list("history_user__username", flat=True)) == {"nurse", "nurse_bg"}

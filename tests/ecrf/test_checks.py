@@ -60,7 +60,8 @@ SPEC_HARD_LIMITS = [
     HardRow("lymphocytes_10e9_l", "Lymphocytes", "0", "50", "0.01", False, False),
     HardRow("procalcitonin_ng_ml", "Procalcitonin", "0", "1000", "0.01", False, False),
     HardRow("hours_on_niv", "NIV", "0", "24", "0.5", False, False),
-    HardRow("age_years", "Age", "18", "120", "1", False, False),
+    # Plausibility only: the minimum age of 18 is the Milan inclusion criterion (cohorts/eligibility).
+    HardRow("age_years", "Age", "0", "120", "1", False, False),
 ]
 HARD_CASES = [pytest.param(row, id=row.name) for row in SPEC_HARD_LIMITS]
 
@@ -463,7 +464,7 @@ def test_no_regimen_no_issue():
 def test_codebook_has_one_row_per_limit_with_the_spec_numbers():
     rows = {row["variable"]: row for row in codebook_rows()}
 
-    expected = {spec.name for spec in SPEC_HARD_LIMITS} | {"dose"}
+    expected = {spec.name for spec in SPEC_HARD_LIMITS} | {"dose", "ddimer_ng_ml"}
     assert set(rows) == expected
     assert len(codebook_rows()) == len(expected)
     for spec in SPEC_HARD_LIMITS:
@@ -476,6 +477,8 @@ def test_codebook_has_one_row_per_limit_with_the_spec_numbers():
         assert row["hard_min_exclusive"] is False
     assert rows["dose"]["hard_min"] == 0 and rows["dose"]["hard_max"] is None
     assert rows["dose"]["hard_min_exclusive"] is True
+    # No clinical limit: what the day-0 laboratory column holds (8 digits, one decimal).
+    assert (rows["ddimer_ng_ml"]["hard_min"], rows["ddimer_ng_ml"]["hard_max"]) == (0, 9_999_999)
 
 
 def test_codebook_units_are_the_spec_units():

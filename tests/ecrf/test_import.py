@@ -417,7 +417,7 @@ BAD = [
         "new patient too young",
         {"patients.csv": "participant_id,site,arm,sex,age_years\nMI-0200,MI,standard,M,17\n"},
         ("patients.csv", 2, "age_years"),
-        "Age 17 years is below the plausible minimum of 18 years.",
+        "Not eligible: the protocol's inclusion criterion is age >= 18 years (Age: 17).",
     ),
     case(
         "weight above 200 kg not confirmed",

@@ -1,0 +1,444 @@
+"""The machinery of eligibility rule sets: criteria, three-valued judges, evaluation and the registry of protocols.
+
+Pure module: no Django imports. A protocol (cohorts/eligibility/milan.py, new_york.py) is a ``RuleSet`` built from
+these parts: the inputs it reads (``Field``), its thresholds (``Setting``, the *study settings* stored per study and
+written into the codebook) and its criteria, each judged by a ``Judge`` on the recorded values. Evaluating a
+screening gives one ``CriterionResult`` per criterion: met / not met / missing, with the value that decided it and a
+sentence for the screening log (clinical definitions §1.3).
+
+Numbers arrive in canonical units. Every input may be None, meaning "not recorded". Combined criteria use
+three-valued logic (``any_of``, ``all_of``), so a criterion is decided whenever the recorded values already decide
+it, and a missing value only makes it "missing" when the answer really depends on it. A value of the wrong type or
+outside the physically possible range (for instance FiO2 entered as a percentage) is treated as not recorded rather
+than silently compared.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from fractions import Fraction
+from types import MappingProxyType
+from typing import Any, Literal
+
+from cohorts.eligibility.fields import FIELDS, UNITS_IN_TEXT, Field
+from cohorts.limits import LIMITS
+
+Kind = Literal["inclusion", "exclusion"]
+Verdict = Literal["met", "not_met", "missing"]
+Values = Mapping[str, object]
+Settings = Mapping[str, float | str]
+
+# The hard limits of FiO2 (cohorts/limits.py). A value outside them (typically a percentage typed into a fraction
+# field) would make P/F look a hundred times worse, so it is not used.
+FIO2_RANGE = (float(LIMITS["fio2"].hard_min), float(LIMITS["fio2"].hard_max))
+# Measured quantities are never negative.
+NON_NEGATIVE = (0.0, math.inf)
+
+
+# --------------------------------------------------------------------------------------------
+# Results, criteria and rule sets
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CriterionResult:
+    """The verdict on one criterion for one screening.
+
+    For an exclusion criterion, verdict "met" means the exclusion applies (patient excluded).
+    ``fields`` are all inputs the criterion reads; ``missing_fields`` (a subset, non-empty when
+    the verdict is "missing") are the ones that must be recorded or corrected to decide it.
+    """
+
+    code: str
+    kind: Kind
+    label: str
+    verdict: Verdict
+    value: object
+    threshold: str
+    sentence: str
+    fields: tuple[str, ...]
+    missing_fields: tuple[str, ...] = ()
+
+    @property
+    def passes(self) -> bool:
+        """True when this criterion does not stand in the way of enrolment."""
+        return self.verdict == ("met" if self.kind == "inclusion" else "not_met")
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """All criteria of a rule set for one screening (SPEC 1.3): enrol only when every
+    inclusion is met, no exclusion applies and nothing is missing."""
+
+    rule_set: str
+    criteria: tuple[CriterionResult, ...]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "criteria", tuple(self.criteria))
+
+    @property
+    def eligible(self) -> bool:
+        return all(c.passes for c in self.criteria)
+
+    @property
+    def failing(self) -> tuple[CriterionResult, ...]:
+        """Inclusions not met and exclusions that apply."""
+        return tuple(c for c in self.criteria if not c.passes and c.verdict != "missing")
+
+    @property
+    def missing(self) -> tuple[CriterionResult, ...]:
+        return tuple(c for c in self.criteria if c.verdict == "missing")
+
+    @property
+    def missing_fields(self) -> frozenset[str]:
+        return frozenset(name for c in self.missing for name in c.missing_fields)
+
+    @property
+    def reasons(self) -> tuple[str, ...]:
+        """Sentences for the screening log: failing criteria first, then missing ones."""
+        return tuple(c.sentence for c in (*self.failing, *self.missing))
+
+
+@dataclass(frozen=True)
+class Finding:
+    """What a criterion's judge found: the three-valued outcome and how to explain it.
+
+    ``outcome`` True means the criterion's condition holds (inclusion met, or exclusion
+    applies); None means the recorded values cannot decide it.
+    """
+
+    outcome: bool | None
+    text: str
+    value: object
+    shown: str
+    threshold: str
+    missing: tuple[str, ...] = ()
+    compound: bool = False
+
+
+Judge = Callable[[Values, Settings], Finding]
+
+
+@dataclass(frozen=True)
+class Criterion:
+    code: str
+    kind: Kind
+    label: str
+    fields: tuple[str, ...]
+    judge: Judge
+
+    def evaluate(self, values: Values, settings: Settings) -> CriterionResult:
+        finding = self.judge(values, settings)
+        verdict: Verdict = {True: "met", False: "not_met", None: "missing"}[finding.outcome]
+        return CriterionResult(
+            code=self.code,
+            kind=self.kind,
+            label=self.label,
+            verdict=verdict,
+            value=finding.value,
+            threshold=finding.threshold,
+            sentence=f"{finding.text}: {_VERDICT_WORDS[self.kind][verdict]}",
+            fields=self.fields,
+            missing_fields=finding.missing if verdict == "missing" else (),
+        )
+
+
+_VERDICT_WORDS: dict[Kind, dict[Verdict, str]] = {
+    "inclusion": {"met": "met", "not_met": "not met", "missing": "missing"},
+    "exclusion": {
+        "met": "exclusion applies",
+        "not_met": "exclusion does not apply",
+        "missing": "missing",
+    },
+}
+
+
+@dataclass(frozen=True)
+class Setting:
+    """A threshold stored per study (*study setting*, SPEC), with its default."""
+
+    key: str
+    label: str
+    default: float | str
+    unit: str = ""
+    choices: tuple[str, ...] = ()
+
+    def clean(self, value: object) -> float | str:
+        """Validate an override: a finite number, or one of ``choices`` for a choice setting."""
+        if self.choices:
+            if value not in self.choices:
+                raise ValueError(f"setting {self.key}: {value!r} is not one of {self.choices}")
+            return str(value)
+        number = _as_number(value)
+        if number is None:
+            raise ValueError(f"setting {self.key}: {value!r} is not a finite number")
+        return number
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    code: str
+    title: str
+    fields: tuple[Field, ...]
+    settings: tuple[Setting, ...]
+    criteria: tuple[Criterion, ...]
+
+    @property
+    def default_settings(self) -> dict[str, float | str]:
+        """A fresh dict of the default thresholds (safe to store on a Study and edit)."""
+        return {s.key: s.default for s in self.settings}
+
+    def resolve_settings(self, overrides: Mapping[str, object] | None = None) -> dict[str, float | str]:
+        """Defaults updated with ``overrides``; an unknown key or bad value raises ValueError
+        (a mistyped threshold must not be silently ignored)."""
+        specs = {s.key: s for s in self.settings}
+        unknown = sorted(set(overrides or {}) - set(specs))
+        if unknown:
+            raise ValueError(f"{self.code}: unknown settings {unknown}; known: {sorted(specs)}")
+        resolved = self.default_settings
+        resolved.update({k: specs[k].clean(v) for k, v in (overrides or {}).items()})
+        return resolved
+
+    def evaluate(self, values: Values, settings: Mapping[str, object] | None = None) -> Evaluation:
+        resolved = self.resolve_settings(settings)
+        results = tuple(c.evaluate(values, resolved) for c in self.criteria)
+        return Evaluation(rule_set=self.code, criteria=results)
+
+
+# --------------------------------------------------------------------------------------------
+# Reading inputs
+# --------------------------------------------------------------------------------------------
+
+
+def _as_number(value: object) -> float | None:
+    """A finite real number as float, else None (bools are answers, not measurements)."""
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+def read_number(values: Values, name: str, valid: tuple[float, float] = NON_NEGATIVE) -> tuple[float | None, str]:
+    """(value, "") when usable, else (None, why) with why worded for a sentence."""
+    raw = values.get(name)
+    if raw is None:
+        return None, "not recorded"
+    number = _as_number(raw)
+    low, high = valid
+    if number is None or not low <= number <= high:
+        expected = f"a number from {fmt(low)}" + ("" if math.isinf(high) else f" to {fmt(high)}")
+        return None, f"has an unusable value {raw!r} (expected {expected})"
+    return number, ""
+
+
+def _read_flag(values: Values, name: str) -> tuple[bool | None, str]:
+    raw = values.get(name)
+    if raw is None:
+        return None, "not recorded"
+    if not isinstance(raw, bool):
+        return None, f"has an unusable value {raw!r} (expected yes or no)"
+    return raw, ""
+
+
+def read_choice(values: Values, name: str, choices: tuple[str, ...]) -> tuple[str | None, str]:
+    raw = values.get(name)
+    if raw is None:
+        return None, "not recorded"
+    text = raw.strip().upper() if isinstance(raw, str) else None
+    if text not in choices:
+        return None, f"has an unusable value {raw!r} (expected one of {', '.join(choices)})"
+    return text, ""
+
+
+def fmt(number: float) -> str:
+    """Up to 4 decimals, trailing zeros dropped: 150.0124, 1200, 0.95."""
+    text = f"{number:.4f}".rstrip("0").rstrip(".")
+    return "0" if text == "-0" else text
+
+
+def _with_unit(number: float, unit: str) -> str:
+    return f"{fmt(number)} {unit}".rstrip()
+
+
+def _yes_no(flag: bool) -> str:
+    return "yes" if flag else "no"
+
+
+# --------------------------------------------------------------------------------------------
+# Judges: single comparisons, yes/no answers, and three-valued combinations
+# --------------------------------------------------------------------------------------------
+
+_OPERATORS: dict[str, Callable[[Any, Any], Any]] = {
+    ">=": operator.ge,
+    ">": operator.gt,
+    "<=": operator.le,
+    "<": operator.lt,
+}
+# How a failed comparison reads, e.g. "CRP 85 mg/L is below 100 mg/L".
+_FAILED: dict[str, str] = {">=": "is below", ">": "is not above", "<=": "is above", "<": "is not below"}
+
+
+def compare(
+    label: str, value: float | Fraction, unit: str, op: str, threshold: float | Fraction, detail: str = ""
+) -> Finding:
+    """Compare a value with a threshold; ``detail`` explains a derived value, e.g. its inputs.
+
+    An exact Fraction (a derived ratio) is compared exactly and shown and stored as a float.
+    """
+    passed = bool(_OPERATORS[op](value, threshold))
+    value, threshold = float(value), float(threshold)
+    shown = f"{label} {_with_unit(value, unit)}{detail}"
+    verb = f"is {op}" if passed else _FAILED[op]
+    return Finding(
+        outcome=passed,
+        text=f"{shown} {verb} {_with_unit(threshold, unit)}",
+        value=value,
+        shown=shown,
+        threshold=f"{label} {op} {_with_unit(threshold, unit)}",
+    )
+
+
+def unusable(label: str, why: str, threshold: str, missing: tuple[str, ...]) -> Finding:
+    text = f"{label} {why}"
+    return Finding(None, text, None, text, threshold, missing)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """A judge comparing one recorded number with a threshold taken from the settings.
+
+    With ``blank_is_off`` a blank value is a device not in use and fails the comparison (a
+    patient on a non-rebreather has no HFNC FiO2); an unusable value is still not evaluable.
+    """
+
+    field: str
+    label: str
+    op: str
+    setting: str
+    valid: tuple[float, float] = NON_NEGATIVE
+    blank_is_off: bool = False
+
+    def __call__(self, values: Values, settings: Settings) -> Finding:
+        threshold = float(settings[self.setting])
+        unit = UNITS_IN_TEXT[self.field]
+        wanted = f"{self.label} {self.op} {_with_unit(threshold, unit)}"
+        value, why = read_number(values, self.field, self.valid)
+        if value is None and self.blank_is_off and values.get(self.field) is None:
+            text = f"{self.label} not recorded (not in use)"
+            return Finding(False, text, None, text, wanted)
+        if value is None:
+            return unusable(self.label, why, wanted, (self.field,))
+        return compare(self.label, value, unit, self.op, threshold)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A judge on a yes/no input; the outcome is True when the answer equals ``holds_when``."""
+
+    field: str
+    label: str
+    holds_when: bool = True
+
+    def __call__(self, values: Values, settings: Settings) -> Finding:
+        flag, why = _read_flag(values, self.field)
+        wanted = f"{self.label}: {_yes_no(self.holds_when)}"
+        if flag is None:
+            return unusable(self.label, why, wanted, (self.field,))
+        shown = f"{self.label}: {_yes_no(flag)}"
+        text = f"{self.label} answered {_yes_no(flag)}"
+        return Finding(flag == self.holds_when, text, flag, shown, wanted)
+
+
+def _kleene_any(outcomes: Iterable[bool | None]) -> bool | None:
+    """Three-valued OR: True if any is True, False if all are False, else undecided."""
+    seen = list(outcomes)
+    if True in seen:
+        return True
+    return False if all(o is False for o in seen) else None
+
+
+def _kleene_all(outcomes: Iterable[bool | None]) -> bool | None:
+    """Three-valued AND: False if any is False, True if all are True, else undecided."""
+    seen = list(outcomes)
+    if False in seen:
+        return False
+    return True if all(o is True for o in seen) else None
+
+
+def _part(finding: Finding, attribute: str) -> str:
+    text = getattr(finding, attribute)
+    return f"({text})" if finding.compound else text
+
+
+def _combine(findings: list[Finding], outcome: bool | None, word: str, sep: str) -> Finding:
+    """Join sub-findings; when undecided, only the undecided parts say which inputs are needed."""
+    missing: tuple[str, ...] = ()
+    if outcome is None:
+        missing = tuple(name for f in findings if f.outcome is None for name in f.missing)
+    return Finding(
+        outcome=outcome,
+        text=sep.join(_part(f, "text") for f in findings),
+        value=", ".join(f.shown for f in findings),
+        shown=", ".join(f.shown for f in findings),
+        threshold=f" {word} ".join(_part(f, "threshold") for f in findings),
+        missing=tuple(dict.fromkeys(missing)),
+        compound=True,
+    )
+
+
+def any_of(*judges: Judge) -> Judge:
+    def judge(values: Values, settings: Settings) -> Finding:
+        findings = [j(values, settings) for j in judges]
+        return _combine(findings, _kleene_any(f.outcome for f in findings), "or", "; ")
+
+    return judge
+
+
+def all_of(*judges: Judge) -> Judge:
+    def judge(values: Values, settings: Settings) -> Finding:
+        findings = [j(values, settings) for j in judges]
+        return _combine(findings, _kleene_all(f.outcome for f in findings), "and", " and ")
+
+    return judge
+
+
+def answer_criterion(code: str, kind: Kind, field: str, holds_when: bool = True) -> Criterion:
+    """A criterion decided by one yes/no input, labelled with the field's label."""
+    label = FIELDS[field].label
+    return Criterion(code, kind, label, (field,), Answer(field, label, holds_when))
+
+
+# --------------------------------------------------------------------------------------------
+# Registry of the protocols a study can select (filled in cohorts/eligibility/__init__.py)
+# --------------------------------------------------------------------------------------------
+
+_REGISTERED: dict[str, RuleSet] = {}
+RULE_SETS: Mapping[str, RuleSet] = MappingProxyType(_REGISTERED)
+
+
+def register(rule_set: RuleSet) -> RuleSet:
+    """Make ``rule_set`` selectable by its code; a code is registered once."""
+    if rule_set.code in _REGISTERED:
+        raise ValueError(f"rule set {rule_set.code!r} is already registered")
+    _REGISTERED[rule_set.code] = rule_set
+    return rule_set
+
+
+def get_rule_set(code: str) -> RuleSet:
+    try:
+        return RULE_SETS[code]
+    except KeyError:
+        raise ValueError(f"unknown rule set {code!r}; known: {', '.join(RULE_SETS)}") from None
+
+
+def evaluate(rule_set_code: str, values: Values, settings: Mapping[str, object] | None = None) -> Evaluation:
+    """Evaluate one screening against a study's rule set.
+
+    ``values`` maps field names to canonical-unit numbers, booleans, choice strings or None
+    (extra keys are ignored); ``settings`` overrides the rule set's default thresholds.
+    """
+    return get_rule_set(rule_set_code).evaluate(values, settings)

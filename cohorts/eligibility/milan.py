@@ -1,0 +1,113 @@
+"""The Milan 2020 cohort (clinical definitions §1.1): COVID-19 ARDS with hyperinflammation on CPAP outside the ICU.
+
+Pure module: no Django imports. Registered in cohorts/eligibility/__init__.py as "milan_2020".
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+from cohorts.eligibility.engine import (
+    FIO2_RANGE,
+    Comparison,
+    Criterion,
+    Finding,
+    RuleSet,
+    Setting,
+    Settings,
+    Values,
+    answer_criterion,
+    any_of,
+    compare,
+    fmt,
+    read_number,
+    unusable,
+)
+from cohorts.eligibility.fields import fields_named
+
+SETTINGS = (
+    Setting("min_age", "Minimum age", 18, "years"),
+    Setting("milan_pf_max", "Maximum PaO2:FiO2 (<=)", 200, "mmHg"),
+    Setting("milan_peep_min", "Minimum PEEP at the blood gas (>=)", 5, "cmH2O"),
+    Setting("milan_crp_min_mg_l", "CRP threshold of hyperinflammation (>=)", 100, "mg/L"),
+    Setting("milan_ferritin_min_ng_ml", "Ferritin threshold of hyperinflammation (>=)", 900, "ng/mL"),
+)
+
+
+def _ratio(numerator: float, denominator: float) -> Fraction:
+    """Divide the typed digits exactly: 60 / 0.3 is 200, not 200.00000000000003 as in binary
+    floating point, so a P/F exactly at the threshold is judged as such (and one a hair above
+    it is never rounded onto it)."""
+    return Fraction(repr(numerator)) / Fraction(repr(denominator))
+
+
+def _milan_pf(values: Values, settings: Settings) -> Finding:
+    """PaO2:FiO2 from the arterial blood gas, at most the threshold (SPEC 1.1)."""
+    limit = float(settings["milan_pf_max"])
+    pao2, pao2_why = read_number(values, "pao2_mmhg")
+    fio2, fio2_why = read_number(values, "fio2", FIO2_RANGE)
+    if pao2 is None or fio2 is None:
+        problems = [("PaO2", "pao2_mmhg", pao2_why), ("FiO2", "fio2", fio2_why)]
+        why = " and ".join(f"{label} {text}" for label, _, text in problems if text)
+        missing = tuple(name for _, name, text in problems if text)
+        return unusable("PaO2:FiO2 cannot be computed:", why, f"PaO2:FiO2 <= {fmt(limit)} mmHg", missing)
+    detail = f" (PaO2 {fmt(pao2)} mmHg / FiO2 {fmt(fio2)})"
+    return compare("PaO2:FiO2", _ratio(pao2, fio2), "mmHg", "<=", Fraction(repr(limit)), detail)
+
+
+CRITERIA = (
+    Criterion("age", "inclusion", "Age", ("age_years",), Comparison("age_years", "age", ">=", "min_age")),
+    answer_criterion("rt_pcr_confirmed", "inclusion", "covid_rt_pcr_confirmed"),
+    answer_criterion("bilateral_infiltrates", "inclusion", "bilateral_infiltrates"),
+    Criterion("pao2_fio2", "inclusion", "PaO2:FiO2 by arterial blood gas", ("pao2_mmhg", "fio2"), _milan_pf),
+    # SPEC 1.1: the P/F must be measured on PEEP >= 5 cmH2O; kept as its own criterion so the
+    # screening log says which half failed.
+    Criterion(
+        "peep",
+        "inclusion",
+        "PEEP at the blood gas",
+        ("peep_cmh2o",),
+        Comparison("peep_cmh2o", "PEEP", ">=", "milan_peep_min"),
+    ),
+    answer_criterion("no_left_atrial_hypertension", "inclusion", "left_atrial_hypertension_excluded"),
+    Criterion(
+        "hyperinflammation",
+        "inclusion",
+        "Hyperinflammation (CRP or ferritin)",
+        ("crp_mg_l", "ferritin_ng_ml"),
+        any_of(
+            Comparison("crp_mg_l", "CRP", ">=", "milan_crp_min_mg_l"),
+            Comparison("ferritin_ng_ml", "ferritin", ">=", "milan_ferritin_min_ng_ml"),
+        ),
+    ),
+    answer_criterion("niv_outside_icu", "inclusion", "on_niv_outside_icu"),
+    answer_criterion("written_consent", "inclusion", "written_consent"),
+    answer_criterion("icu_mechanical_ventilation", "exclusion", "in_icu_on_mechanical_ventilation"),
+    answer_criterion("bacterial_infection", "exclusion", "bacterial_infection"),
+    answer_criterion("anti_inflammatory_or_glucocorticoids", "exclusion", "anti_inflammatory_or_glucocorticoids"),
+    answer_criterion("other_trial", "exclusion", "enrolled_in_other_trial"),
+)
+
+RULE_SET = RuleSet(
+    code="milan_2020",
+    title="Milan 2020 cohort: COVID-19 ARDS with hyperinflammation on CPAP outside the ICU",
+    fields=fields_named(
+        "age_years",
+        "covid_rt_pcr_confirmed",
+        "bilateral_infiltrates",
+        "pao2_mmhg",
+        "fio2",
+        "peep_cmh2o",
+        "left_atrial_hypertension_excluded",
+        "crp_mg_l",
+        "ferritin_ng_ml",
+        "on_niv_outside_icu",
+        "written_consent",
+        "in_icu_on_mechanical_ventilation",
+        "bacterial_infection",
+        "anti_inflammatory_or_glucocorticoids",
+        "enrolled_in_other_trial",
+    ),
+    settings=SETTINGS,
+    criteria=CRITERIA,
+)

@@ -1,0 +1,194 @@
+"""The New York 2020 case series (clinical definitions §1.2): anakinra to prevent mechanical ventilation.
+
+Pure module: no Django imports. Registered in cohorts/eligibility/__init__.py as "new_york_2020". One exception to
+the engine's rule that a blank input is "not recorded", for respiratory failure: a patient is on non-rebreather +
+nasal cannula *or* on high-flow, so a blank setting of an oxygen device counts as "not in use" and the criterion
+is missing only when no device is recorded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from datetime import datetime
+from types import MappingProxyType
+from typing import Literal
+
+from cohorts.eligibility.engine import (
+    FIO2_RANGE,
+    Answer,
+    Comparison,
+    Criterion,
+    Finding,
+    RuleSet,
+    Setting,
+    Settings,
+    Values,
+    all_of,
+    answer_criterion,
+    any_of,
+    compare,
+    fmt,
+    read_choice,
+    read_number,
+    unusable,
+)
+from cohorts.eligibility.fields import fields_named
+from cohorts.units import DDIMER_BASES
+
+SETTINGS = (
+    Setting("ny_ferritin_gt_ng_ml", "Ferritin threshold (>)", 1000, "ng/mL"),
+    Setting("ny_crp_gt_mg_l", "Additional marker: CRP (>)", 50, "mg/L"),
+    Setting("ny_lymphocytes_lt_10e9_l", "Additional marker: lymphocytes (<)", 1.2, "10^9/L"),
+    Setting("ny_ddimer_gt_ng_ml", "Additional marker: D-dimer (>)", 1000, "ng/mL"),
+    Setting("ny_ddimer_basis", "Unit basis of the D-dimer threshold", "FEU", choices=DDIMER_BASES),
+    Setting("ny_ldh_gt_u_l", "Additional marker: LDH (>)", 350, "U/L"),
+    Setting("ny_nrb_flow_min_l_min", "Respiratory failure: non-rebreather flow (>=)", 15, "L/min"),
+    Setting("ny_nasal_cannula_flow_min_l_min", "Respiratory failure: nasal cannula flow (>=)", 6, "L/min"),
+    Setting("ny_hfnc_fio2_min", "Respiratory failure: HFNC FiO2 (>=)", 0.95, "fraction"),
+    Setting("ny_procalcitonin_gt_ng_ml", "Suspected bacterial infection: procalcitonin (>)", 0.6, "ng/mL"),
+)
+
+
+def _ny_ddimer(values: Values, settings: Settings) -> Finding:
+    """D-dimer above the threshold, compared only on the threshold's own basis: FEU and DDU
+    differ by an assay-dependent factor and are never converted (SPEC 1.2, 2)."""
+    limit = float(settings["ny_ddimer_gt_ng_ml"])
+    basis = str(settings["ny_ddimer_basis"])
+    wanted = f"D-dimer > {fmt(limit)} ng/mL {basis}"
+    value, why = read_number(values, "ddimer_ng_ml")
+    if value is None:
+        return unusable("D-dimer", why, wanted, ("ddimer_ng_ml",))
+    recorded, basis_why = read_choice(values, "ddimer_basis", DDIMER_BASES)
+    shown = f"D-dimer {fmt(value)} ng/mL"
+    if recorded is None:
+        return unusable(shown, f"with unit basis {basis_why}", wanted, ("ddimer_basis",))
+    if recorded != basis:
+        why = f"{recorded} cannot be compared with the {basis} threshold (FEU and DDU are never converted)"
+        return unusable(shown, why, wanted, ("ddimer_basis",))
+    return compare("D-dimer", value, f"ng/mL {basis}", ">", limit)
+
+
+_NY_HYPERINFLAMMATION = all_of(
+    Comparison("ferritin_ng_ml", "ferritin", ">", "ny_ferritin_gt_ng_ml"),
+    any_of(
+        Comparison("crp_mg_l", "CRP", ">", "ny_crp_gt_mg_l"),
+        Comparison("lymphocytes_10e9_l", "lymphocytes", "<", "ny_lymphocytes_lt_10e9_l"),
+        _ny_ddimer,
+        Comparison("ldh_u_l", "LDH", ">", "ny_ldh_gt_u_l"),
+    ),
+)
+
+# SPEC 1.2: 15 L/min by non-rebreather combined with 6 L/min nasal cannula, or HFNC FiO2 >= 0.95.
+_NY_OXYGEN_DEVICES = ("nrb_flow_l_min", "nasal_cannula_flow_l_min", "hfnc_fio2")
+_NY_OXYGEN_RULE = any_of(
+    all_of(
+        Comparison("nrb_flow_l_min", "non-rebreather flow", ">=", "ny_nrb_flow_min_l_min", blank_is_off=True),
+        Comparison(
+            "nasal_cannula_flow_l_min",
+            "nasal cannula flow",
+            ">=",
+            "ny_nasal_cannula_flow_min_l_min",
+            blank_is_off=True,
+        ),
+    ),
+    Comparison("hfnc_fio2", "HFNC FiO2", ">=", "ny_hfnc_fio2_min", FIO2_RANGE, blank_is_off=True),
+)
+
+
+def _ny_respiratory_failure(values: Values, settings: Settings) -> Finding:
+    """Judged on the oxygen devices recorded: a patient is on non-rebreather + cannula *or* on
+    HFNC, so the settings of the device not in use are left blank and count as not in use.
+    Missing only when no device setting is recorded at all (or a recorded one is unusable)."""
+    finding = _NY_OXYGEN_RULE(values, settings)
+    if any(values.get(name) is not None for name in _NY_OXYGEN_DEVICES):
+        return finding
+    text = "no oxygen device setting recorded (non-rebreather, nasal cannula or HFNC)"
+    return replace(finding, outcome=None, text=text, value=None, shown=text, missing=_NY_OXYGEN_DEVICES)
+
+
+_NY_BACTERIAL_INFECTION = any_of(
+    Answer("positive_cultures", "positive cultures"),
+    Comparison("procalcitonin_ng_ml", "procalcitonin", ">", "ny_procalcitonin_gt_ng_ml"),
+    Answer("high_clinical_suspicion_bacterial", "high clinical suspicion"),
+)
+
+CRITERIA = (
+    answer_criterion("sars_cov_2_molecular", "inclusion", "covid_molecular_confirmed"),
+    answer_criterion("fever", "inclusion", "fever"),
+    Criterion(
+        "hyperinflammation",
+        "inclusion",
+        "Hyperinflammation (ferritin and at least one additional marker)",
+        ("ferritin_ng_ml", "crp_mg_l", "lymphocytes_10e9_l", "ddimer_ng_ml", "ddimer_basis", "ldh_u_l"),
+        _NY_HYPERINFLAMMATION,
+    ),
+    Criterion(
+        "respiratory_failure",
+        "inclusion",
+        "Acute hypoxaemic respiratory failure",
+        _NY_OXYGEN_DEVICES,
+        _ny_respiratory_failure,
+    ),
+    answer_criterion("not_on_invasive_ventilation", "inclusion", "on_invasive_ventilation", holds_when=False),
+    Criterion(
+        "suspected_bacterial_infection",
+        "exclusion",
+        "Suspected bacterial infection",
+        ("positive_cultures", "procalcitonin_ng_ml", "high_clinical_suspicion_bacterial"),
+        _NY_BACTERIAL_INFECTION,
+    ),
+    answer_criterion("cancer_on_chemo_or_immunotherapy", "exclusion", "cancer_on_chemo_or_immunotherapy"),
+    answer_criterion("other_immunosuppressive_biologics", "exclusion", "other_immunosuppressive_biologics"),
+)
+
+RULE_SET = RuleSet(
+    code="new_york_2020",
+    title="New York 2020 case series: anakinra to prevent mechanical ventilation",
+    fields=fields_named(
+        "covid_molecular_confirmed",
+        "fever",
+        "ferritin_ng_ml",
+        "crp_mg_l",
+        "lymphocytes_10e9_l",
+        "ddimer_ng_ml",
+        "ddimer_basis",
+        "ldh_u_l",
+        "nrb_flow_l_min",
+        "nasal_cannula_flow_l_min",
+        "hfnc_fio2",
+        "on_invasive_ventilation",
+        "positive_cultures",
+        "procalcitonin_ng_ml",
+        "high_clinical_suspicion_bacterial",
+        "cancer_on_chemo_or_immunotherapy",
+        "other_immunosuppressive_biologics",
+        "respiratory_failure_onset",
+    ),
+    settings=SETTINGS,
+    criteria=CRITERIA,
+)
+
+
+# --------------------------------------------------------------------------------------------
+# Timing of the first anakinra dose (SPEC 1.2)
+# --------------------------------------------------------------------------------------------
+
+# SPEC 1.2: early initiation <= 36 h after onset of respiratory failure, late >= 4 days.
+ANAKINRA_TIMING_HOURS: Mapping[str, float] = MappingProxyType({"early_max": 36.0, "late_min": 96.0})
+
+
+def anakinra_timing(onset: datetime, first_dose: datetime) -> tuple[Literal["early", "intermediate", "late"], float]:
+    """Classify the time from onset of respiratory failure to the first anakinra dose.
+
+    Returns the category and the hours elapsed. A first dose before the onset is a data error
+    and raises ValueError. Both datetimes must be naive or both aware.
+    """
+    hours = (first_dose - onset).total_seconds() / 3600
+    if hours < 0:
+        raise ValueError(f"first anakinra dose {first_dose} is before respiratory failure onset {onset}")
+    if hours <= ANAKINRA_TIMING_HOURS["early_max"]:
+        return "early", hours
+    if hours >= ANAKINRA_TIMING_HOURS["late_min"]:
+        return "late", hours
+    return "intermediate", hours
