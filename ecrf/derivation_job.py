@@ -267,9 +267,8 @@ def compute(study: Study, patients: pd.DataFrame, inputs: dict[str, pd.DataFrame
         for lab_column, site_column in (("ast_uln_u_l", "ast_uln"), ("alt_uln_u_l", "alt_uln")):
             labs[lab_column] = labs[lab_column].fillna(labs["patient_id"].map(uln[site_column]))
     grid = _grid(patients["patient_id"].to_numpy(dtype=np.int64), study.follow_up_days)
-    return derivations.derive(
-        grid, inputs["support"], inputs["vitals"], labs, inputs["events"], study.settings.get("derivation", {})
-    )
+    # The frames are named after derive's parameters (the catalogue's derivation_frame of each source form).
+    return derivations.derive(grid, **{**inputs, "labs": labs}, settings=study.settings.get("derivation", {}))
 
 
 def patient_digests(derived: pd.DataFrame) -> pd.Series:

@@ -36,8 +36,8 @@ class MultipleFileField(forms.FileField):
 class ImportForm(forms.Form):
     files = MultipleFileField(
         label="Files",
-        help_text="One CSV file per table, named after it (patients.csv, vital_signs.csv, ...), or a zip of them "
-        "such as a release exported as CSV.",
+        help_text=f"One CSV file per table, named after it ({importer.FILE_NAMES}), or a zip of them such as a "
+        "release exported as CSV.",
     )
     check_only = forms.BooleanField(required=False, label="Check only: run every check and store nothing")
 

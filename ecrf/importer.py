@@ -53,6 +53,8 @@ CONFIRM_ALIASES = (CONFIRM, "confirmed_checks")  # a release's tables name the c
 
 #: A file per form, named after its catalogue key (the table names of the releases), and the patients.
 TABLES = (PATIENTS, *CATALOGUE)
+#: The file names an import takes, for help texts.
+FILE_NAMES = ", ".join(f"{table}.csv" for table in TABLES)
 _DISPOSITIONS = next(crf.key for crf in CATALOGUE.values() if crf.model is DispositionEvent)
 # Write order: patients first; deaths before the other forms, so a row after a death is refused on its own row.
 WRITE_ORDER = (PATIENTS, _DISPOSITIONS, *(key for key in CATALOGUE if key != _DISPOSITIONS))

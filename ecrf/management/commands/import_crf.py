@@ -10,7 +10,7 @@ from ecrf import importer
 class Command(BaseCommand):
     help = (
         "Import case report data from CSV files (docs/import-format.md): files named after their table "
-        "(patients.csv, vital_signs.csv, ...), folders of them or zip archives (a release exported as CSV). "
+        f"({importer.FILE_NAMES}), folders of them or zip archives (a release exported as CSV). "
         "Every row goes through the checks of the forms; nothing is stored unless every row passes."
     )
 
