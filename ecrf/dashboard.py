@@ -21,7 +21,6 @@ from cohorts.models import Patient, Study
 from ecrf.models import AdverseEvent, AdverseEventKind, DerivedDay, PatientDerivation
 from ecrf.selectors import DAY_FORMS, FORM_LABELS, DaysSince, with_follow_up_end
 
-DASHBOARD_ROLES = frozenset({roles.INVESTIGATOR, roles.DATA_MANAGER, roles.MONITOR})
 #: Rows shown per signal; the count above each table is always the full one.
 MAX_ROWS = 200
 _NO_LIMIT = 10_000
@@ -170,7 +169,7 @@ def last_computed(user, study: Study):
     )
 
 
-@roles.role_required(DASHBOARD_ROLES)
+@roles.role_required(roles.SIGNAL_READERS)
 def dashboard(request, study_code: str):
     """Protocol signals of the study at the user's sites, each patient linked to its casebook."""
     study = cohort_selectors.get_study_for_user(request.user, study_code)
