@@ -236,3 +236,14 @@ def test_casebook_legend_explains_itself(nurse, patient_a):
     legend = page.split('data-testid="casebook"')[0]
     assert "SPEC" not in legend
     assert "estimated" in legend and "not set on the device" in legend
+
+
+def test_casebook_cells_are_coloured_by_state(nurse, patient_a):
+    """Each state of the legend colours its cells. Bootstrap paints every table cell with var(--bs-table-bg), over a
+    plain background: a state's colour shows only through that variable (checked on a screenshot; the test client
+    sees the stylesheet, not the cascade)."""
+    page = nurse.get(f"/patients/{patient_a.pk}/").content.decode()
+    for state in ("entered", "missing", "after_death", "not_required"):
+        rule = re.search(rf"\.cell-{state} {{([^}}]*)}}", page)
+        background = re.search(r"background: (#\w+)", rule.group(1)).group(1)
+        assert f"--bs-table-bg: {background}" in rule.group(1), state
