@@ -180,9 +180,9 @@ def lock_cancel(request, pk: int):
 @roles.role_required(roles.LOCKERS)
 def lock_status(request, pk: int):
     job = selectors.get_lock_job(request.user, pk)
-    if request.htmx:  # the poll every 2 s: the progress only (the cancel form is not in it)
-        return render(request, "analysis/_lock_progress.html", {"job": job, "study": job.study})
     context = {"job": job, "study": job.study, "can_cancel": services.lock_cancellable(job)}
+    if request.htmx:  # the poll every 2 s: the progress, and the removal of the cancel offer once it is void
+        return render(request, "analysis/_lock_progress.html", {**context, "poll": True})
     return render(request, "analysis/lock_status.html", context)
 
 

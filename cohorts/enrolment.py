@@ -96,7 +96,7 @@ def criteria_rows(evaluation: Evaluation) -> list[dict]:
             "verdict": c.verdict,
             "passes": c.passes,
             "value": c.value,
-            "value_text": value_text(c.value),
+            "value_text": c.value_text or value_text(c.value),
             "threshold": c.threshold,
             "sentence": c.sentence,
             "fields": list(c.fields),

@@ -33,6 +33,9 @@ DATA_ENTRY = frozenset({NURSE, INVESTIGATOR, DATA_MANAGER})
 # by them and by monitors (read-only, source data verification), not by nurses (SPEC 1.3).
 SCREENERS = frozenset({INVESTIGATOR, DATA_MANAGER})
 SCREENING_READERS = frozenset({INVESTIGATOR, DATA_MANAGER, MONITOR, ADMIN})
+# The dashboard of protocol signals (clinical definitions §3.3): the investigator's review, read by data managers
+# and monitors too; not by nurses (they enter data) nor by the administrator (study set-up).
+SIGNAL_READERS = frozenset({INVESTIGATOR, DATA_MANAGER, MONITOR})
 ALL_SITES = frozenset({DATA_MANAGER, ADMIN})
 ANALYSIS_READERS = frozenset({INVESTIGATOR, DATA_MANAGER, STATISTICIAN})
 RELEASE_DOWNLOADERS = frozenset({DATA_MANAGER, STATISTICIAN})

@@ -30,6 +30,8 @@ HISTORY_MODELS = {
     "ecrf.dispositionevent": "patient",
     "ecrf.adverseevent": "patient",
 }
+# The one-per-day forms: their history links back to the day's page too.
+DAY_FORM_HISTORIES = {"ecrf.vitalsigns", "ecrf.respiratorysupport", "ecrf.labresult"}
 
 
 @roles.role_required(roles.PATIENT_READERS)
@@ -51,8 +53,9 @@ def record_history(request, model: str, pk: int):
         "history.html",
         {
             "patient": patient,
-            "model_name": model_class._meta.verbose_name,
-            "record_pk": pk,
+            "model_name": "baseline" if HISTORY_MODELS[model] == "self" else model_class._meta.verbose_name,
+            "study_day": getattr(latest, "study_day", None),
+            "day_form": model in DAY_FORM_HISTORIES,
             "rows": history_rows(list(rows)),
         },
     )

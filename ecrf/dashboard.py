@@ -22,7 +22,6 @@ from ecrf.crfs import DAY_FORMS
 from ecrf.models import AdverseEvent, AdverseEventKind, DerivedDay, PatientDerivation
 from ecrf.selectors import DaysSince, with_follow_up_end
 
-DASHBOARD_ROLES = frozenset({roles.INVESTIGATOR, roles.DATA_MANAGER, roles.MONITOR})
 #: Rows shown per signal; the count above each table is always the full one.
 MAX_ROWS = 200
 _NO_LIMIT = 10_000
@@ -171,7 +170,7 @@ def last_computed(user, study: Study):
     )
 
 
-@roles.role_required(DASHBOARD_ROLES)
+@roles.role_required(roles.SIGNAL_READERS)
 def dashboard(request, study_code: str):
     """Protocol signals of the study at the user's sites, each patient linked to its casebook."""
     study = cohort_selectors.get_study_for_user(request.user, study_code)

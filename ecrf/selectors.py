@@ -19,6 +19,7 @@ from django.utils import timezone
 from cohorts import selectors as cohort_selectors
 from cohorts.models import Patient, Site, Study
 from ecrf.crfs import DAY_FORMS, EVENT_FORMS, Crf
+from ecrf.derivations import STATES
 from ecrf.models import (
     DerivedDay,
     DispositionEvent,
@@ -121,6 +122,8 @@ def event_for_patient(patient: Patient, crf: Crf, pk: int):
 # ------------------------------------------------------------------------------------------------ casebook
 
 ENTERED, MISSING, NOT_REQUIRED, NOT_DUE, AFTER_DEATH = "entered", "missing", "not_required", "not_due", "after_death"
+#: The ordinal states in words, for the page (the codes are for the exports and the codebook).
+STATE_LABELS = {state.code: state.label for state in STATES}
 
 
 @dataclass(frozen=True)
@@ -151,6 +154,12 @@ class CasebookDay:
     @property
     def missing(self) -> int:
         return sum(1 for cell in self.forms.values() if cell.state == MISSING)
+
+    @property
+    def state_label(self) -> str:
+        """The derived ordinal state in words ("" when the day has none)."""
+        state = self.derived.state if self.derived else ""
+        return STATE_LABELS.get(state, state)
 
 
 @dataclass

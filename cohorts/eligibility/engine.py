@@ -62,6 +62,7 @@ class CriterionResult:
     sentence: str
     fields: tuple[str, ...]
     missing_fields: tuple[str, ...] = ()
+    value_text: str = ""  # the value as shown when it is not the number itself (a computed ratio, rounded)
 
     @property
     def passes(self) -> bool:
@@ -118,6 +119,7 @@ class Finding:
     threshold: str
     missing: tuple[str, ...] = ()
     compound: bool = False
+    value_text: str = ""
 
 
 Judge = Callable[[Values, Settings], Finding]
@@ -144,6 +146,7 @@ class Criterion:
             sentence=f"{finding.text}: {_VERDICT_WORDS[self.kind][verdict]}",
             fields=self.fields,
             missing_fields=finding.missing if verdict == "missing" else (),
+            value_text=finding.value_text,
         )
 
 
@@ -287,11 +290,12 @@ def compare(
 ) -> Finding:
     """Compare a value with a threshold; ``detail`` explains a derived value, e.g. its inputs.
 
-    An exact Fraction (a derived ratio) is compared exactly and shown and stored as a float.
+    An exact Fraction (a derived ratio) is compared exactly, stored as a float and shown rounded (_ratio_text).
     """
     passed = bool(_OPERATORS[op](value, threshold))
+    value_text = _ratio_text(value, op, threshold) if isinstance(value, Fraction) else ""
     value, threshold = float(value), float(threshold)
-    shown = f"{label} {_with_unit(value, unit)}{detail}"
+    shown = f"{label} {f'{value_text} {unit}'.rstrip() if value_text else _with_unit(value, unit)}{detail}"
     verb = f"is {op}" if passed else _FAILED[op]
     return Finding(
         outcome=passed,
@@ -299,7 +303,20 @@ def compare(
         value=value,
         shown=shown,
         threshold=f"{label} {op} {_with_unit(threshold, unit)}",
+        value_text=value_text,
     )
+
+
+def _ratio_text(value: Fraction, op: str, threshold: Fraction | float) -> str:
+    """A computed ratio to one decimal, as P/F reads everywhere in the application (116.7, not 116.6667); with
+    more decimals only where one would put it onto or across the threshold (200.04 is above 200, not "200")."""
+    holds, limit = _OPERATORS[op], Fraction(threshold)
+    for decimals in range(1, 5):
+        scale = 10**decimals
+        rounded = Fraction(math.floor(value * scale + Fraction(1, 2)), scale)  # half up, exactly
+        if holds(rounded, limit) == holds(value, limit) and (rounded == limit) == (value == limit):
+            return fmt(float(rounded))
+    return fmt(float(value))
 
 
 def unusable(label: str, why: str, threshold: str, missing: tuple[str, ...]) -> Finding:

@@ -317,6 +317,28 @@ def test_a_lock_running_longer_than_its_time_limit_lost_its_worker_and_can_be_ca
     assert tasks.lock_study.time_limit == services.LOCK_TIME_LIMIT.total_seconds()
 
 
+REMOVE_OFFER = '<div id="lock-cancel" hx-swap-oob="true"></div>'
+
+
+def test_the_cancel_offer_goes_away_once_the_lock_cannot_be_cancelled(client, study, users, cohort, queued):
+    """The page polls its progress every 2 s: once the lock runs or has ended, the poll also removes the offer to
+    cancel it (an out-of-band swap of its wrapper); while the lock is still queued the poll leaves the offer, and the
+    button under the user's cursor, as they are."""
+    manager = users["data_manager"]
+    job = request_lock(study, manager)
+    page = html_of(client, manager, f"/locks/{job.pk}/")
+    assert '<div id="lock-cancel">' in page and 'data-testid="lock-cancel"' in page  # the wrapper the poll targets
+    poll = {"headers": {"HX-Request": "true"}}
+    fragment = html_of(client, manager, f"/locks/{job.pk}/", **poll)
+    assert "hx-swap-oob" not in fragment and "Queued" in fragment
+    LockJob.objects.filter(pk=job.pk).update(status=JobStatus.RUNNING, started_at=timezone.now())
+    assert REMOVE_OFFER in html_of(client, manager, f"/locks/{job.pk}/", **poll)  # a worker has it now
+    tasks.lock_study(job.pk)
+    fragment = html_of(client, manager, f"/locks/{job.pk}/", **poll)
+    assert "Locked: release v1 is frozen" in fragment and REMOVE_OFFER in fragment
+    assert 'data-testid="lock-cancel"' not in fragment and "Still queued after a few minutes?" not in fragment
+
+
 def test_the_worker_records_when_it_started_the_lock(study, users, cohort, queued):
     job = request_lock(study, users["data_manager"])
     assert job.started_at is None

@@ -1,10 +1,13 @@
 """Edits of saved data need a reason, leave a history row with user and reason, and never overwrite silently."""
 
+import re
+
 import pytest
 from django.core.exceptions import ValidationError
 
 from cohorts.audit import ConcurrentEdit, StudyLocked
 from cohorts.services import patient_update, study_set_locked
+from ecrf.models import AdverseEvent, RespiratorySupport, VitalSigns
 
 
 def test_edit_without_reason_is_refused_and_nothing_changes(patient_a, users):
@@ -61,3 +64,52 @@ def test_history_page_shows_old_and_new_side_by_side(client, patient_a, users):
     page = client.get(f"/history/cohorts.patient/{patient_a.pk}/").content.decode()
     assert "typo" in page and "nurse" in page
     assert '<span class="history-old">62</span>' in page and "63" in page
+
+
+def changes_cell(page: str, name: str) -> str:
+    """The old and new value cells of one field in the history table."""
+    match = re.search(rf'<th class="fw-normal text-muted">{re.escape(name)}</th>(<td>.*?</td><td>.*?</td>)', page)
+    assert match, name
+    return match.group(1)
+
+
+def test_history_page_names_people_and_records_and_leads_back(client, patient_a, users):
+    """Who changed it is a person's name; a participant, site or arm is named as everywhere else, a coded answer by
+    its label; and the page links back to the casebook."""
+    nurse = users["nurse"]
+    nurse.first_name, nurse.last_name = "Nora", "Nightingale"
+    nurse.save()
+    patient_update(patient=patient_a, changes={"sex": "F"}, expected_version=1, user=nurse, reason="typo")
+    client.force_login(users["monitor"])
+    page = client.get(f"/history/cohorts.patient/{patient_a.pk}/").content.decode()
+    assert "<td>Nora Nightingale</td>" in page
+    assert changes_cell(page, "sex") == '<td><span class="history-old">Male</span></td><td>Female</td>'
+    assert changes_cell(page, "site") == "<td></td><td>MI Milan San Raffaele</td>"
+    assert changes_cell(page, "arm") == "<td></td><td>High-dose anakinra</td>"
+    assert "Audit trail: baseline of MI-0001" in page and "#" not in page.split("<h1")[1].split("</h1>")[0]
+    assert f'href="/patients/{patient_a.pk}/">Back to the casebook</a>' in page
+
+
+def test_history_of_a_day_form_leads_back_to_its_day(client, patient_a, users):
+    vitals = VitalSigns(patient=patient_a, study_day=2, spo2_pct=93)
+    vitals._history_user = users["nurse"]  # as the services record it; the user has no full name: the username
+    vitals.save()
+    support = RespiratorySupport.objects.create(
+        patient=patient_a, study_day=2, support="cpap", fio2="0.5", peep_cmh2o=10
+    )
+    client.force_login(users["investigator"])
+    page = client.get(f"/history/ecrf.vitalsigns/{vitals.pk}/").content.decode()
+    assert changes_cell(page, "patient") == "<td></td><td>MI-0001</td>"
+    assert "<td>nurse</td>" in page and "Audit trail: vital signs of MI-0001, study day 2" in page
+    assert f'href="/patients/{patient_a.pk}/#day-2">Back to the casebook</a>' in page
+    assert f'href="/patients/{patient_a.pk}/day/2/">Back to study day 2</a>' in page
+    page = client.get(f"/history/ecrf.respiratorysupport/{support.pk}/").content.decode()
+    assert changes_cell(page, "support") == "<td></td><td>CPAP</td>" and "<td>system</td>" in page
+    event = AdverseEvent.objects.create(patient=patient_a, study_day=3, kind="bacteraemia", serious=True)
+    page = client.get(f"/history/ecrf.adverseevent/{event.pk}/").content.decode()
+    assert changes_cell(page, "kind") == "<td></td><td>Bacteraemia</td>" and changes_cell(page, "serious") == (
+        "<td></td><td>yes</td>"
+    )
+    assert (
+        f'href="/patients/{patient_a.pk}/#day-3">Back to the casebook</a>' in page and "Back to study day" not in page
+    )

@@ -224,7 +224,8 @@ def test_milan_pf_criterion_states_the_ratio_and_its_inputs():
     result = criterion("milan_2020", "pao2_fio2", {"pao2_mmhg": to_canonical("pao2", 20, "kPa"), "fio2": 0.8})
     assert result.value == pytest.approx(187.5155)
     assert result.threshold == "PaO2:FiO2 <= 200 mmHg"
-    assert result.sentence == "PaO2:FiO2 187.5155 mmHg (PaO2 150.0124 mmHg / FiO2 0.8) is <= 200 mmHg: met"
+    assert result.sentence == "PaO2:FiO2 187.5 mmHg (PaO2 150.0124 mmHg / FiO2 0.8) is <= 200 mmHg: met"
+    assert result.value_text == "187.5"  # shown like every P/F; the value keeps its precision
 
 
 @pytest.mark.parametrize(
@@ -769,3 +770,18 @@ def test_milan_pf_verdict_matches_the_hand_calculation(pao2, fio2):
     expected = Fraction(repr(pao2)) <= 200 * Fraction(repr(fio2))
     verdict = criterion("milan_2020", "pao2_fio2", {"pao2_mmhg": pao2, "fio2": fio2}).verdict
     assert verdict == ("met" if expected else "not_met")
+
+
+@pytest.mark.parametrize(
+    ("pao2", "fio2", "shown"),
+    [
+        (70, 0.6, "116.7"),  # 116.666...
+        (69.99, 0.6, "116.7"),  # exactly 116.65: half up, on the typed digits (binary floats give 116.6499...)
+        (100, 0.5, "200"),  # exactly at the threshold
+        (99.98, 0.5, "199.96"),  # one decimal would put it onto the threshold
+        (100.02, 0.5, "200.04"),  # ... or, not met, read as if it were on it
+    ],
+)
+def test_the_pf_ratio_is_shown_to_one_decimal_unless_that_misstates_the_verdict(pao2, fio2, shown):
+    result = criterion("milan_2020", "pao2_fio2", {"pao2_mmhg": pao2, "fio2": fio2})
+    assert result.value_text == shown and result.sentence.startswith(f"PaO2:FiO2 {shown} mmHg (")

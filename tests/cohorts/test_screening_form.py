@@ -154,3 +154,25 @@ def test_screening_refused_while_study_locked(client, study, site_a, investigato
     assert response.context["form"].has_error("__all__", "study_locked")
     assert not Screening.objects.exists()
     assert "Screen a candidate" not in client.get(url(study, "")).content.decode()
+
+
+def test_the_pf_ratio_reads_with_one_decimal(client, study, site_a, investigator):
+    """PaO2 70 mmHg on FiO2 0.6 is a P/F of 116.67, shown as 116.7 like every P/F of the application: in the value
+    column and in the reason, on the saved screening and in the live panel alike."""
+    client.force_login(investigator)
+    data = milan_post(site_a, pao2_mmhg="70", fio2="0.6")
+    live = client.post(url(study, "evaluate/"), data, headers={"HX-Request": "true"}).content.decode()
+    response = client.post(url(study), data)
+    page = client.get(response["Location"]).content.decode()
+    for html in (live, page):
+        assert "<td>116.7</td>" in html and "PaO2:FiO2 116.7 mmHg (PaO2 70 mmHg / FiO2 0.6)" in html
+        assert "116.6667" not in html
+
+
+def test_a_pf_a_hair_above_the_threshold_is_not_rounded_onto_it(client, study, site_a, investigator):
+    """200.04 is not met (<= 200): one decimal would read "200 mmHg is above 200 mmHg", so it keeps the digits
+    that tell it from the threshold."""
+    client.force_login(investigator)
+    data = milan_post(site_a, pao2_mmhg="100.02", fio2="0.5")
+    live = client.post(url(study, "evaluate/"), data, headers={"HX-Request": "true"}).content.decode()
+    assert "<td>200.04</td>" in live and "PaO2:FiO2 200.04 mmHg (PaO2 100.02 mmHg / FiO2 0.5) is above 200 mmHg" in live

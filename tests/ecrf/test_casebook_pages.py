@@ -14,6 +14,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from ecrf import derivation_job
 from ecrf.models import (
     DerivedDay,
     DispositionEvent,
@@ -195,3 +196,54 @@ def test_query_counts_do_not_grow(client, users, study, site_a, arms, patient_a,
     day = 2 + 2 * size
     with max_queries(MAX_QUERIES):
         assert client.post(day_url(patient_a, day), data).status_code == 302
+
+
+def day_row(page: str, day: int) -> str:
+    return re.search(rf'<tr id="day-{day}"[^>]*>(.*?)</tr>', page, flags=re.S).group(1)
+
+
+def test_casebook_ordinal_column_reads_as_words(nurse, patient_a):
+    """The ordinal status shows its state as a person says it, not the code stored for the exports."""
+    patient_a.enrolment_date = timezone.localdate() - datetime.timedelta(days=10)
+    patient_a.save()
+    fill_days(patient_a, [0])
+    DispositionEvent.objects.create(patient=patient_a, study_day=1, kind="discharged", normal_activities=True)
+    derivation_job.derive_study(patient_a.study)
+    page = nurse.get(f"/patients/{patient_a.pk}/").content.decode()
+    assert "High-flow nasal cannula, CPAP or NIV" in day_row(page, 0)
+    assert "Discharged, normal activities resumed" in day_row(page, 2)
+    assert "hfnc_cpap_niv" not in page and "discharged_normal" not in page
+
+
+def test_casebook_future_days_read_not_yet_due(nurse, patient_a):
+    """A day still to come has no respiratory support recorded because it has not happened: the ordinal column
+    says so, while a past day without the form keeps the reason its status is unknown."""
+    patient_a.enrolment_date = timezone.localdate() - datetime.timedelta(days=2)
+    patient_a.save()
+    fill_days(patient_a, [0])
+    derivation_job.derive_study(patient_a.study)
+    assert DerivedDay.objects.filter(patient=patient_a, study_day=5, status_note__contains="no respiratory").exists()
+    page = nurse.get(f"/patients/{patient_a.pk}/").content.decode()
+    assert "no respiratory support recorded" in day_row(page, 1)  # yesterday: the form is missing
+    for day in (3, 21):
+        row = day_row(page, day)
+        assert "not yet due" in row and "no respiratory support recorded" not in row
+
+
+def test_casebook_legend_explains_itself(nurse, patient_a):
+    """The legend says what an estimated FiO2 is instead of citing a document the user does not have."""
+    page = nurse.get(f"/patients/{patient_a.pk}/").content.decode()
+    legend = page.split('data-testid="casebook"')[0]
+    assert "SPEC" not in legend
+    assert "estimated" in legend and "not set on the device" in legend
+
+
+def test_casebook_cells_are_coloured_by_state(nurse, patient_a):
+    """Each state of the legend colours its cells. Bootstrap paints every table cell with var(--bs-table-bg), over a
+    plain background: a state's colour shows only through that variable (checked on a screenshot; the test client
+    sees the stylesheet, not the cascade)."""
+    page = nurse.get(f"/patients/{patient_a.pk}/").content.decode()
+    for state in ("entered", "missing", "after_death", "not_required"):
+        rule = re.search(rf"\.cell-{state} {{([^}}]*)}}", page)
+        background = re.search(r"background: (#\w+)", rule.group(1)).group(1)
+        assert f"--bs-table-bg: {background}" in rule.group(1), state

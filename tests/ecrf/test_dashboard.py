@@ -98,3 +98,23 @@ def test_query_count_does_not_grow_with_patients(client, study, site_a, arms, us
         response = client.get(f"/studies/{study.code}/dashboard/")
     assert response.content.decode().count("/#") <= 30 + 1
     assert 'data-signal="missing">30<' in response.content.decode()
+
+
+def test_the_navigation_leads_to_the_dashboard_for_the_roles_that_may_open_it(client, study, patient_a, users):
+    """The dashboard's roles find it from the home page (the study card) and from every page of the study (the
+    navigation bar); other roles are not shown a link that answers 403."""
+    url = f"/studies/{study.code}/dashboard/"
+    link = f'href="{url}"'
+    for role in ("nurse", "investigator", "monitor", "data_manager", "statistician", "admin"):
+        client.force_login(users[role])
+        allowed = role in dashboard.dashboard.allowed_roles
+        assert (client.get(url).status_code == 200) is allowed, role
+        assert (link in client.get("/").content.decode()) is allowed, role
+        if role == "statistician":
+            continue  # sees no patient page
+        for page in (f"/studies/{study.code}/patients/", f"/patients/{patient_a.pk}/"):
+            html = client.get(page).content.decode()
+            assert (link in html.split("</nav>")[0]) is allowed, (role, page)
+    client.force_login(users["investigator"])
+    html = client.get(url).content.decode()
+    assert 'aria-current="page"' in html.split("</nav>")[0]  # the dashboard marks its own entry
