@@ -63,7 +63,6 @@ def _labels(choices: Mapping[Any, str] | list[tuple[Any, str]]) -> tuple[tuple[A
 
 
 STATE_LABELS = _labels({state.code: state.label for state in derivations.STATES})
-PF_BAND_LABELS = _labels({band: f"P/F {band}" for band in outcomes_module.PF_BANDS})
 YES_NO = "true = yes, false = no; empty = not recorded"
 
 
@@ -174,7 +173,8 @@ def derived_entries(cfg: Mapping[str, Any]) -> dict[str, Entry]:
     estimates = "; ".join(
         f"{device}: {json.dumps(formula)}" for device, formula in sorted(cfg["fio2_estimates"].items())
     )
-    severe, moderate = _num(cfg["ards_severe_pf_below"]), _num(cfg["ards_moderate_pf_max"])
+    bands = derivations.ards_bands(cfg)
+    severe, moderate = _num(bands.severe_below), _num(bands.moderate_max)
 
     def scale(identifier: str) -> Entry:
         meta = scales[identifier]
@@ -273,8 +273,10 @@ def derived_entries(cfg: Mapping[str, Any]) -> dict[str, Entry]:
 # --------------------------------------------------------------------------------------------
 
 
-def outcome_entries(horizon: int) -> dict[str, Entry]:
+def outcome_entries(horizon: int, bands: derivations.ArdsBands) -> dict[str, Entry]:
+    """``bands``: the study's ARDS bands, the values of the pf_band columns."""
     entries = dict(PATIENT_ENTRIES)
+    pf_band_labels = _labels({text: f"P/F {text}" for text in bands.texts.values()})
     censoring = (
         f"censored at {horizon} if discharged alive and confirmed alive at day {horizon}, otherwise at the last day "
         "known alive"
@@ -317,7 +319,15 @@ def outcome_entries(horizon: int) -> dict[str, Entry]:
                     value_labels=_labels(dict(derivations.SCALES[OrdinalScale.MILAN_7].value_labels)),
                 ),
                 f"pf_d{day}": Entry(f"PaO2:FiO2 on day {day}", "float", "mmHg", derivation="Never imputed."),
-                f"pf_band_d{day}": Entry(f"P/F band on day {day}", "string", value_labels=PF_BAND_LABELS),
+                f"pf_band_d{day}": Entry(
+                    f"P/F band on day {day}",
+                    "string",
+                    value_labels=pf_band_labels,
+                    derivation=(
+                        f"ARDS severity of pf_d{day} as its P/F range; the bands are study settings, as for "
+                        "derived_days.ards_severity."
+                    ),
+                ),
             }
         )
     for kind in outcomes_module.AE_KINDS:
@@ -489,7 +499,7 @@ def entries_for(table: str, study: Study) -> dict[str, Entry]:
     if table == "derived_days":
         return derived_entries(derivations.resolve_settings(derivation_overrides(study)))
     if table == "outcomes":
-        return outcome_entries(outcomes_module.HORIZON_DAYS)
+        return outcome_entries(outcomes_module.HORIZON_DAYS, derivations.ards_bands(derivation_overrides(study)))
     return ARM_TABLE_ENTRIES[table]
 
 

@@ -231,7 +231,7 @@ def build_release_files(study: Study, folder: Path, header: dict[str, Any]) -> d
     """Freeze the study into ``folder`` (which must not exist) and return the manifest."""
     folder.mkdir(parents=True)
     frames = datasets.study_frames(study)
-    results = datasets.compute_results(frames)
+    results = datasets.compute_results(frames, derivations.ards_bands(codebook.derivation_overrides(study)))
     tables = {**{name: frames[name] for name in DATA_TABLES}, **results.long_tables()}
     tables["study_settings"] = codebook.study_settings_frame(study)
     arm_labels = frames["arms"]["arm_label"].dropna().tolist()

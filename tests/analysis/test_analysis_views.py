@@ -29,6 +29,14 @@ def test_investigator_sees_live_data_of_own_sites_marked_not_locked(client, stud
     assert "Clinical status on day 21" in html and "Adverse events" in html
 
 
+def test_live_status_tables_split_cpap_by_the_study_s_own_ards_bands(client, study, users, cohort):
+    study.settings = {"derivation": {"ards_severe_pf_below": 130.0, "ards_moderate_pf_max": 150.0}}
+    study.save()
+    html = page(client, users["investigator"], f"/studies/{study.code}/analysis/")
+    assert "P/F 130-150" in html and "P/F &gt; 150" in html  # everyone on CPAP with P/F 140
+    assert "P/F 100-200" not in html
+
+
 def test_statistician_sees_locked_releases_only(client, study, users, cohort):
     html = page(client, users["statistician"], f"/studies/{study.code}/analysis/")
     assert "No locked release" in html and "NOT LOCKED" not in html
