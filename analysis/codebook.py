@@ -17,11 +17,12 @@ from typing import Any
 
 import pandas as pd
 from django.db import models
+from django.db.models import Q
 
 from analysis import outcomes as outcomes_module
 from analysis import tables
 from analysis.datasets import KEY, SOURCE_FORMS, column_type, exported_fields
-from cohorts.models import COMORBIDITIES, OrdinalScale, Patient, PatientStatus, Sex, Study
+from cohorts.models import COMORBIDITIES, OrdinalScale, Patient, PatientStatus, Sex, Site, Study
 from ecrf import derivations
 from ecrf.checks import LIMITS
 from ecrf.models import DerivedDay
@@ -140,10 +141,14 @@ def form_entries(model: type[models.Model]) -> dict[str, Entry]:
 # --------------------------------------------------------------------------------------------
 
 _patient_field = Patient._meta.get_field
+# The study's own codes: codebook_frame labels them with the study's arms and sites (so SPSS and Stata get them
+# as labelled integer codes like every other coded text).
+SITE_CODE = Entry("Site code", "string")
+ARM_CODE = Entry("Arm code", "string", derivation="See the arms table for the regimen.")
 PATIENT_ENTRIES: dict[str, Entry] = {
     KEY: Entry("Pseudonymised participant id (site prefix + number)", "string"),
-    "site": Entry("Site code", "string"),
-    "arm": Entry("Arm code", "string", derivation="See the arms table for the regimen."),
+    "site": SITE_CODE,
+    "arm": ARM_CODE,
     "arm_label": Entry("Arm", "string"),
     "sex": Entry("Sex", "string", value_labels=_labels(Sex.choices)),
     "age_years": Entry("Age at enrolment", "integer", "years", _range(LIMITS["age_years"].hard_min, 120)),
@@ -156,7 +161,7 @@ PATIENT_ENTRIES: dict[str, Entry] = {
     "follow_up_days": Entry("Follow-up of the study", "integer", "days", derivation="Study setting (SPEC 1.1)."),
 }
 ARM_ENTRIES: dict[str, Entry] = {
-    "arm": Entry("Arm code", "string"),
+    "arm": ARM_CODE,
     "arm_label": Entry("Arm", "string"),
     "order": Entry("Display order of the arm (the first arm is the reference of hazard ratios)", "integer"),
     "regimen": Entry("Regimen", "string"),
@@ -534,10 +539,26 @@ def sav_dta_codes(entry: Entry) -> dict[int, Any]:
     return {number: code for number, (code, _) in enumerate(entry.value_labels, start=1)}
 
 
+def study_code_labels(study: Study, arms: pd.DataFrame) -> dict[Entry, tuple[tuple[Any, str], ...]]:
+    """Value labels of the study's own codes: the arms in display order (``arms``: the arms table), the sites
+    of the study (and of any of its patients) by code."""
+    sites = (
+        Site.objects.filter(Q(studies=study) | Q(patients__study=study))
+        .distinct()
+        .order_by("code")
+        .values_list("code", "name")
+    )
+    return {
+        ARM_CODE: _labels(list(zip(arms["arm"].astype(object), arms["arm_label"].astype(object), strict=True))),
+        SITE_CODE: _labels(list(sites)),
+    }
+
+
 def codebook_frame(study: Study, frames: Mapping[str, pd.DataFrame], arm_labels: list[str]) -> pd.DataFrame:
     """One row per column of every table in ``frames``; a column without an entry is a programming error."""
     from analysis.datasets import typed_frame
 
+    study_codes = study_code_labels(study, frames["arms"])
     rows = []
     frames = {**frames, "codebook": pd.DataFrame(columns=CODEBOOK_COLUMNS)}  # it documents itself too
     datasets = short_names(list(frames))
@@ -549,6 +570,8 @@ def codebook_frame(study: Study, frames: Mapping[str, pd.DataFrame], arm_labels:
         xpt = short_names(list(frame.columns))
         for column in frame.columns:
             entry = entries[column]
+            if entry is ARM_CODE or entry is SITE_CODE:
+                entry = Entry(**{**entry.__dict__, "value_labels": study_codes[entry]})
             if column in {"arm_label"} and not entry.value_labels:
                 entry = Entry(
                     **{**entry.__dict__, "derivation": entry.derivation or "One of: " + "; ".join(arm_labels)}

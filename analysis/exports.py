@@ -19,6 +19,7 @@ import tempfile
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -188,22 +189,37 @@ def _labels(text) -> dict[str, str]:
     return dict(pairs)
 
 
-def statistical_frame(frozen: FrozenRelease, table: str, numeric_codes: bool) -> tuple[pd.DataFrame, dict, dict]:
+class StatisticalTable(NamedTuple):
+    """A table as SPSS, Stata and SAS files hold it, with its metadata by variable name."""
+
+    frame: pd.DataFrame
+    value_labels: dict[str, dict[int, str]]
+    variable_labels: dict[str, str]
+    measures: dict[str, str]  # SPSS measurement level: nominal, ordinal or scale
+
+
+def statistical_frame(frozen: FrozenRelease, table: str, numeric_codes: bool) -> StatisticalTable:
     """The table for SPSS/Stata/SAS: numbers as doubles (missing = system missing), booleans 0/1, and with
-    ``numeric_codes`` coded text as integers 1..k. Returns the frame, value labels and variable labels."""
+    ``numeric_codes`` coded text as integers 1..k.
+
+    Measurement levels: numbers with labelled values are the ordinal scales (7-point, WHO OSCI, WHO CPS), other
+    numbers are scale; booleans, coded and free text are nominal.
+    """
     frame = frozen.frame(table)
     book = frozen.columns(table)
-    out, value_labels, variable_labels = {}, {}, {}
+    out, value_labels, variable_labels, measures = {}, {}, {}, {}
     for name in frame.columns:
         column = frame[name]
         info = book.loc[name]
         variable_labels[name] = str(info["label"])
+        measures[name] = "nominal"
         if info["type"] == "boolean":
             out[name] = column.astype("Float64").astype("float64")
             value_labels[name] = dict(YES_NO_LABELS)
         elif info["type"] in {"integer", "float"}:
             out[name] = pd.to_numeric(column).astype("Float64").astype("float64")
             labels = _labels(info["value_labels"])
+            measures[name] = "ordinal" if labels else "scale"
             if labels:
                 value_labels[name] = {int(code): label for code, label in labels.items()}
         elif numeric_codes and _codes(info["sav_dta_codes"]):
@@ -211,10 +227,13 @@ def statistical_frame(frozen: FrozenRelease, table: str, numeric_codes: bool) ->
             labels = _labels(info["value_labels"])
             number = {code: n for n, code in codes.items()}
             out[name] = column.astype(object).map(number).astype("float64")
+            unlabelled = column.notna() & pd.isna(out[name])
+            if unlabelled.any():  # it would silently become a missing value
+                raise ValueError(f"{table}.{name}: values without a code {sorted(set(column[unlabelled]))}")
             value_labels[name] = {n: labels.get(code, code) for n, code in codes.items()}
         else:
             out[name] = column.astype(object).where(column.notna(), "").astype(str)
-    return pd.DataFrame(out, columns=list(frame.columns)), value_labels, variable_labels
+    return StatisticalTable(pd.DataFrame(out, columns=list(frame.columns)), value_labels, variable_labels, measures)
 
 
 def _write_with(writer: Callable[[str], None]) -> bytes:
@@ -254,7 +273,7 @@ def _fix_xpt(content: bytes, when: datetime.datetime) -> bytes:
 def sav_bytes(frozen: FrozenRelease, table: str) -> bytes:
     import pyreadstat
 
-    frame, values, labels = statistical_frame(frozen, table, numeric_codes=True)
+    frame, values, labels, measures = statistical_frame(frozen, table, numeric_codes=True)
     content = _write_with(
         lambda path: pyreadstat.write_sav(
             frame,
@@ -262,6 +281,7 @@ def sav_bytes(frozen: FrozenRelease, table: str) -> bytes:
             file_label=f"{frozen.release.study.code} v{frozen.release.version} {table}"[:64],
             column_labels=labels,
             variable_value_labels=values,
+            variable_measure=measures,
         )
     )
     return _fix_sav(content, frozen.when)
@@ -270,7 +290,7 @@ def sav_bytes(frozen: FrozenRelease, table: str) -> bytes:
 def dta_bytes(frozen: FrozenRelease, table: str) -> bytes:
     import pyreadstat
 
-    frame, values, labels = statistical_frame(frozen, table, numeric_codes=True)
+    frame, values, labels, _ = statistical_frame(frozen, table, numeric_codes=True)  # Stata has no measure
     labels = {name: label[:80] for name, label in labels.items()}
     content = _write_with(
         lambda path: pyreadstat.write_dta(
@@ -287,7 +307,7 @@ def dta_bytes(frozen: FrozenRelease, table: str) -> bytes:
 def xpt_bytes(frozen: FrozenRelease, table: str) -> bytes:
     import pyreadstat
 
-    frame, _, _ = statistical_frame(frozen, table, numeric_codes=False)
+    frame = statistical_frame(frozen, table, numeric_codes=False).frame
     book = frozen.columns(table)
     short = {name: str(book.loc[name, "xpt_name"]) for name in frame.columns}
     for name in frame.columns:

@@ -195,8 +195,9 @@ def _readme(manifest: dict[str, Any]) -> bytes:
         "- Missing values are empty cells (NA), never 0. Column names are stable snake_case.",
         "- `codebook` describes every column: label, type, unit, allowed range, value labels and derivation; "
         "`study_settings` lists the study settings the derived data and outcomes were computed with.",
-        "- SPSS (.sav) and Stata (.dta): coded text variables are integers 1..k carrying the value labels "
-        "(codebook column `sav_dta_codes`); true/false variables are 1/0 labelled yes/no.",
+        "- SPSS (.sav) and Stata (.dta): coded text variables, the arm and the site included, are integers 1..k "
+        "carrying the value labels (codebook column `sav_dta_codes`); true/false variables are 1/0 labelled yes/no. "
+        "SPSS measurement levels: ordinal for the ordinal scales, scale for other numbers, nominal for the rest.",
         "- SAS XPORT (.xpt, version 5): dataset and variable names are at most 8 characters (codebook columns "
         "`xpt_dataset`, `xpt_name`); the full name is the variable label. pandas.read_sas reads an exact 0 as "
         "5.4e-79 (a pandas quirk; pyreadstat and SAS read 0).",
