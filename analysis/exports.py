@@ -7,12 +7,14 @@ creation times that SPSS, Stata and SAS writers stamp into their headers are set
 release exported twice, today or next year on the same software versions, gives the same file and the same SHA-256.
 
 Every zip holds ``<study>_v<N>/``: one file per table (the forms in long format, the derived table, the outcomes,
-the arm tables, the study settings and the codebook), README.md, manifest.json and the figures.
+the arm tables, the study settings and the codebook), manifest.json, the figures, and a README.md of its own that
+lists the files of that zip with their SHA-256.
 """
 
 from __future__ import annotations
 
 import datetime
+import hashlib
 import io
 import re
 import tempfile
@@ -115,9 +117,13 @@ class FrozenRelease:
         return book.loc[book["table"].eq(table)].set_index("variable")
 
     def extra_files(self) -> list[str]:
-        """README, manifest and figures, copied into every export as they are."""
+        """The manifest and the figures, copied into every export as they are (each zip gets its own README)."""
         figures = sorted(item["path"] for item in self.release.manifest["files"] if item["path"].startswith("figures/"))
-        return ["README.md", releases.MANIFEST, *figures]
+        return [releases.MANIFEST, *figures]
+
+    def rows(self, table: str) -> int | None:
+        """Number of rows of a frozen table, from the manifest."""
+        return next((item.get("rows") for item in self.release.manifest["files"] if item.get("table") == table), None)
 
 
 # --------------------------------------------------------------------------------------------
@@ -344,18 +350,26 @@ def write_export(release: Release, fmt: str, target, progress: Progress | None =
     progress = progress or (lambda percent: None)
     frozen = FrozenRelease(release)
     archive = DeterministicZip(target, frozen.when)
+    listed: list[dict] = []  # every file of this zip, for its README
+
+    def add(relative: str, content: bytes, compress: bool = True, rows: int | None = None) -> None:
+        archive.write(f"{frozen.prefix}{relative}", content, compress=compress)
+        sha256 = hashlib.sha256(content).hexdigest()
+        listed.append({"path": relative, "sha256": sha256, **({"rows": rows} if rows is not None else {})})
+
     try:
         if fmt == ExportFormat.XLSX:
-            name = f"{frozen.prefix}{release.study.code}_v{release.version}.xlsx"
-            archive.write(name, xlsx_bytes(frozen, progress), compress=False)
+            add(f"{release.study.code}_v{release.version}.xlsx", xlsx_bytes(frozen, progress), compress=False)
         else:
             suffix, build, compress = PER_TABLE[fmt]
             tables = releases.EXPORT_TABLES
             for index, table in enumerate(tables):
-                archive.write(f"{frozen.prefix}{table}{suffix}", build(frozen, table), compress=compress)
+                add(f"{table}{suffix}", build(frozen, table), compress=compress, rows=frozen.rows(table))
                 progress(5 + 90 * (index + 1) // len(tables))
         for relative in frozen.extra_files():
-            archive.write(f"{frozen.prefix}{relative}", frozen.raw(relative))
+            add(relative, frozen.raw(relative))
+        label = ExportFormat(fmt).label
+        archive.write(f"{frozen.prefix}README.md", releases.export_readme(release.manifest, label, listed))
     finally:
         archive.close()
     progress(100)

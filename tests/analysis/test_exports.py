@@ -191,3 +191,17 @@ def test_a_coded_text_value_without_a_code_is_refused_not_exported_as_missing():
 
     with pytest.raises(ValueError, match="transferred"):
         exports.statistical_frame(Frozen(), "disposition_events", numeric_codes=True)
+
+
+def readme_paths(readme: str) -> list[str]:
+    """The paths of the README's file table: its first column after the '## Files' heading."""
+    section = readme.split("\n## Files", 1)[1]
+    rows = [line for line in section.splitlines() if line.startswith("|")][2:]  # header and rule first
+    return [row.split("|")[1].strip() for row in rows]
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_the_readme_of_each_zip_lists_exactly_the_files_of_that_zip(release, tmp_path, fmt):
+    files = unzip(exports.export_bytes(release, fmt), tmp_path, fmt)
+    listed = readme_paths(files["README.md"].decode())
+    assert sorted(listed) == sorted(set(files) - {"README.md"})
