@@ -210,7 +210,6 @@ def study_frames(study: Study, sites: QuerySet[Site] | None = None) -> dict[str,
 
 ENDPOINTS = {"os": "Survival to day 21", "mvfs": "Mechanical-ventilation-free survival to day 21"}
 ORDINAL_DAYS = outcomes_module.SNAPSHOT_DAYS
-TRAJECTORY_LABELS = {"crp_mg_l": "CRP (mg/L)", "pf": "PaO2:FiO2 (mmHg)"}
 
 
 @dataclass(frozen=True)

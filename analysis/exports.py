@@ -37,7 +37,6 @@ Progress = Callable[[int], None]
 XLSX_MAX_ROWS = 1_048_575  # per sheet, under the header row
 XPT_MAX_TEXT = 200  # SAS XPORT version 5 character variables
 YES_NO_LABELS = {0: "no", 1: "yes"}
-EXTENSIONS = {fmt: fmt for fmt in ExportFormat.values}
 
 
 def export_name(release: Release, fmt: str) -> str:

@@ -45,10 +45,6 @@ def get_release(study: Study, version) -> Release:
         raise Http404("No such release.") from None
 
 
-def current_release(study: Study) -> Release | None:
-    return releases_of(study).first()
-
-
 def pending_lock(study: Study) -> LockJob | None:
     """The lock of the study that is queued or running, if any (there is at most one)."""
     return study.lock_jobs.filter(status__in=PENDING).select_related("requested_by").first()
