@@ -53,8 +53,7 @@ def test_statistician_sees_locked_releases_only(client, study, users, cohort):
 def test_data_manager_locks_with_a_reason_shown_next_to_the_field(
     client, study, users, cohort, django_capture_on_commit_callbacks, monkeypatch
 ):
-    queued = []
-    monkeypatch.setattr(tasks.lock_study, "delay", lambda job_id: queued.append(job_id))
+    queued = release_data.sent_jobs(monkeypatch, "analysis.lock_study")
     client.force_login(users["data_manager"])
     response = client.post(f"/studies/{study.code}/releases/lock/", {"reason": "  "})
     assert response.status_code == 200
@@ -120,8 +119,7 @@ def test_export_request_runs_in_the_background_and_downloads(
     client, study, users, cohort, django_capture_on_commit_callbacks, monkeypatch, django_assert_max_num_queries
 ):
     release = release_data.lock(study, users["data_manager"])
-    queued = []
-    monkeypatch.setattr(tasks.export_release, "delay", lambda job_id: queued.append(job_id))
+    queued = release_data.sent_jobs(monkeypatch, "analysis.export_release")
     client.force_login(users["statistician"])
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(f"/studies/{study.code}/releases/v1/export/", {"format": "dta"})
