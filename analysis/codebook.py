@@ -17,12 +17,13 @@ from typing import Any
 
 import pandas as pd
 from django.db import models
+from django.db.models import Q
 
 from analysis import outcomes as outcomes_module
 from analysis import tables
 from analysis.datasets import KEY, SOURCE_FORMS, column_type, exported_fields
 from cohorts.limits import LIMITS
-from cohorts.models import COMORBIDITIES, OrdinalScale, Patient, PatientStatus, Sex, Study
+from cohorts.models import COMORBIDITIES, OrdinalScale, Patient, PatientStatus, Sex, Site, Study
 from ecrf import derivations
 from ecrf.crfs import CATALOGUE
 from ecrf.models import DerivedDay
@@ -64,7 +65,6 @@ def _labels(choices: Mapping[Any, str] | list[tuple[Any, str]]) -> tuple[tuple[A
 
 
 STATE_LABELS = _labels({state.code: state.label for state in derivations.STATES})
-PF_BAND_LABELS = _labels({band: f"P/F {band}" for band in outcomes_module.PF_BANDS})
 YES_NO = "true = yes, false = no; empty = not recorded"
 
 
@@ -143,10 +143,14 @@ def form_entries(model: type[models.Model]) -> dict[str, Entry]:
 # --------------------------------------------------------------------------------------------
 
 _patient_field = Patient._meta.get_field
+# The study's own codes: codebook_frame labels them with the study's arms and sites (so SPSS and Stata get them
+# as labelled integer codes like every other coded text).
+SITE_CODE = Entry("Site code", "string")
+ARM_CODE = Entry("Arm code", "string", derivation="See the arms table for the regimen.")
 PATIENT_ENTRIES: dict[str, Entry] = {
     KEY: Entry("Pseudonymised participant id (site prefix + number)", "string"),
-    "site": Entry("Site code", "string"),
-    "arm": Entry("Arm code", "string", derivation="See the arms table for the regimen."),
+    "site": SITE_CODE,
+    "arm": ARM_CODE,
     "arm_label": Entry("Arm", "string"),
     "sex": Entry("Sex", "string", value_labels=_labels(Sex.choices)),
     "age_years": Entry(
@@ -168,7 +172,7 @@ PATIENT_ENTRIES: dict[str, Entry] = {
     "follow_up_days": Entry("Follow-up of the study", "integer", "days", derivation="Study setting (SPEC 1.1)."),
 }
 ARM_ENTRIES: dict[str, Entry] = {
-    "arm": Entry("Arm code", "string"),
+    "arm": ARM_CODE,
     "arm_label": Entry("Arm", "string"),
     "order": Entry("Display order of the arm (the first arm is the reference of hazard ratios)", "integer"),
     "regimen": Entry("Regimen", "string"),
@@ -185,7 +189,8 @@ def derived_entries(cfg: Mapping[str, Any]) -> dict[str, Entry]:
     estimates = "; ".join(
         f"{device}: {json.dumps(formula)}" for device, formula in sorted(cfg["fio2_estimates"].items())
     )
-    severe, moderate = _num(cfg["ards_severe_pf_below"]), _num(cfg["ards_moderate_pf_max"])
+    bands = derivations.ards_bands(cfg)
+    severe, moderate = _num(bands.severe_below), _num(bands.moderate_max)
 
     def scale(identifier: str) -> Entry:
         meta = scales[identifier]
@@ -284,8 +289,10 @@ def derived_entries(cfg: Mapping[str, Any]) -> dict[str, Entry]:
 # --------------------------------------------------------------------------------------------
 
 
-def outcome_entries(horizon: int) -> dict[str, Entry]:
+def outcome_entries(horizon: int, bands: derivations.ArdsBands) -> dict[str, Entry]:
+    """``bands``: the study's ARDS bands, the values of the pf_band columns."""
     entries = dict(PATIENT_ENTRIES)
+    pf_band_labels = _labels({text: f"P/F {text}" for text in bands.texts.values()})
     censoring = (
         f"censored at {horizon} if discharged alive and confirmed alive at day {horizon}, otherwise at the last day "
         "known alive"
@@ -328,7 +335,15 @@ def outcome_entries(horizon: int) -> dict[str, Entry]:
                     value_labels=_labels(dict(derivations.SCALES[OrdinalScale.MILAN_7].value_labels)),
                 ),
                 f"pf_d{day}": Entry(f"PaO2:FiO2 on day {day}", "float", "mmHg", derivation="Never imputed."),
-                f"pf_band_d{day}": Entry(f"P/F band on day {day}", "string", value_labels=PF_BAND_LABELS),
+                f"pf_band_d{day}": Entry(
+                    f"P/F band on day {day}",
+                    "string",
+                    value_labels=pf_band_labels,
+                    derivation=(
+                        f"ARDS severity of pf_d{day} as its P/F range; the bands are study settings, as for "
+                        "derived_days.ards_severity."
+                    ),
+                ),
             }
         )
     for kind in outcomes_module.AE_KINDS:
@@ -500,7 +515,7 @@ def entries_for(table: str, study: Study) -> dict[str, Entry]:
     if table == "derived_days":
         return derived_entries(derivations.resolve_settings(derivation_overrides(study)))
     if table == "outcomes":
-        return outcome_entries(outcomes_module.HORIZON_DAYS)
+        return outcome_entries(outcomes_module.HORIZON_DAYS, derivations.ards_bands(derivation_overrides(study)))
     return ARM_TABLE_ENTRIES[table]
 
 
@@ -535,10 +550,26 @@ def sav_dta_codes(entry: Entry) -> dict[int, Any]:
     return {number: code for number, (code, _) in enumerate(entry.value_labels, start=1)}
 
 
+def study_code_labels(study: Study, arms: pd.DataFrame) -> dict[Entry, tuple[tuple[Any, str], ...]]:
+    """Value labels of the study's own codes: the arms in display order (``arms``: the arms table), the sites
+    of the study (and of any of its patients) by code."""
+    sites = (
+        Site.objects.filter(Q(studies=study) | Q(patients__study=study))
+        .distinct()
+        .order_by("code")
+        .values_list("code", "name")
+    )
+    return {
+        ARM_CODE: _labels(list(zip(arms["arm"].astype(object), arms["arm_label"].astype(object), strict=True))),
+        SITE_CODE: _labels(list(sites)),
+    }
+
+
 def codebook_frame(study: Study, frames: Mapping[str, pd.DataFrame], arm_labels: list[str]) -> pd.DataFrame:
     """One row per column of every table in ``frames``; a column without an entry is a programming error."""
     from analysis.datasets import typed_frame
 
+    study_codes = study_code_labels(study, frames["arms"])
     rows = []
     frames = {**frames, "codebook": pd.DataFrame(columns=CODEBOOK_COLUMNS)}  # it documents itself too
     datasets = short_names(list(frames))
@@ -550,6 +581,8 @@ def codebook_frame(study: Study, frames: Mapping[str, pd.DataFrame], arm_labels:
         xpt = short_names(list(frame.columns))
         for column in frame.columns:
             entry = entries[column]
+            if entry is ARM_CODE or entry is SITE_CODE:
+                entry = Entry(**{**entry.__dict__, "value_labels": study_codes[entry]})
             if column in {"arm_label"} and not entry.value_labels:
                 entry = Entry(
                     **{**entry.__dict__, "derivation": entry.derivation or "One of: " + "; ".join(arm_labels)}

@@ -29,6 +29,7 @@ from django.db.models.functions import Cast
 from analysis import outcomes as outcomes_module
 from analysis import survival, tables
 from cohorts.models import COMORBIDITIES, Arm, Patient, Site, Study
+from ecrf import derivations
 from ecrf.crfs import CATALOGUE
 from ecrf.models import (
     DerivedDay,
@@ -196,7 +197,6 @@ def study_frames(study: Study, sites: QuerySet[Site] | None = None) -> dict[str,
 
 ENDPOINTS = {"os": "Survival to day 21", "mvfs": "Mechanical-ventilation-free survival to day 21"}
 ORDINAL_DAYS = outcomes_module.SNAPSHOT_DAYS
-TRAJECTORY_LABELS = {"crp_mg_l": "CRP (mg/L)", "pf": "PaO2:FiO2 (mmHg)"}
 
 
 @dataclass(frozen=True)
@@ -331,11 +331,15 @@ def _survival_tables(outcome: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame,
     return km, logrank, cox
 
 
-def compute_results(frames: dict[str, pd.DataFrame]) -> Results:
-    """Outcomes per patient and every per-arm table of SPEC 4 from one data set's frames."""
+def compute_results(frames: dict[str, pd.DataFrame], bands: derivations.ArdsBands | None = None) -> Results:
+    """Outcomes per patient and every per-arm table of SPEC 4 from one data set's frames.
+
+    ``bands``: the study's ARDS bands (``derivations.ards_bands`` of its derivation settings), which split the
+    CPAP/NIV line of the ordinal tables as they split its derived ards_severity; the defaults when None.
+    """
     inputs = analysis_inputs(frames)
     outcome = outcomes_module.patient_outcomes(
-        inputs["patients"], inputs["derived"], inputs["events"], inputs["adverse_events"]
+        inputs["patients"], inputs["derived"], inputs["events"], inputs["adverse_events"], bands=bands
     )
     km, logrank, cox = _survival_tables(outcome)
     trajectory = pd.concat(
@@ -356,7 +360,7 @@ def compute_results(frames: dict[str, pd.DataFrame]) -> Results:
         logrank=logrank,
         cox=cox,
         baseline=tables.baseline_table(outcome),
-        ordinal={day: tables.ordinal_table(outcome, day) for day in ORDINAL_DAYS},
+        ordinal={day: tables.ordinal_table(outcome, day, bands=bands) for day in ORDINAL_DAYS},
         trajectories=trajectory,
         adverse_events=tables.adverse_event_table(outcome),
     )

@@ -7,18 +7,21 @@ creation times that SPSS, Stata and SAS writers stamp into their headers are set
 release exported twice, today or next year on the same software versions, gives the same file and the same SHA-256.
 
 Every zip holds ``<study>_v<N>/``: one file per table (the forms in long format, the derived table, the outcomes,
-the arm tables, the study settings and the codebook), README.md, manifest.json and the figures.
+the arm tables, the study settings and the codebook), manifest.json, the figures, and a README.md of its own that
+lists the files of that zip with their SHA-256.
 """
 
 from __future__ import annotations
 
 import datetime
+import hashlib
 import io
 import re
 import tempfile
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -34,7 +37,6 @@ Progress = Callable[[int], None]
 XLSX_MAX_ROWS = 1_048_575  # per sheet, under the header row
 XPT_MAX_TEXT = 200  # SAS XPORT version 5 character variables
 YES_NO_LABELS = {0: "no", 1: "yes"}
-EXTENSIONS = {fmt: fmt for fmt in ExportFormat.values}
 
 
 def export_name(release: Release, fmt: str) -> str:
@@ -114,9 +116,13 @@ class FrozenRelease:
         return book.loc[book["table"].eq(table)].set_index("variable")
 
     def extra_files(self) -> list[str]:
-        """README, manifest and figures, copied into every export as they are."""
+        """The manifest and the figures, copied into every export as they are (each zip gets its own README)."""
         figures = sorted(item["path"] for item in self.release.manifest["files"] if item["path"].startswith("figures/"))
-        return ["README.md", releases.MANIFEST, *figures]
+        return [releases.MANIFEST, *figures]
+
+    def rows(self, table: str) -> int | None:
+        """Number of rows of a frozen table, from the manifest."""
+        return next((item.get("rows") for item in self.release.manifest["files"] if item.get("table") == table), None)
 
 
 # --------------------------------------------------------------------------------------------
@@ -188,22 +194,37 @@ def _labels(text) -> dict[str, str]:
     return dict(pairs)
 
 
-def statistical_frame(frozen: FrozenRelease, table: str, numeric_codes: bool) -> tuple[pd.DataFrame, dict, dict]:
+class StatisticalTable(NamedTuple):
+    """A table as SPSS, Stata and SAS files hold it, with its metadata by variable name."""
+
+    frame: pd.DataFrame
+    value_labels: dict[str, dict[int, str]]
+    variable_labels: dict[str, str]
+    measures: dict[str, str]  # SPSS measurement level: nominal, ordinal or scale
+
+
+def statistical_frame(frozen: FrozenRelease, table: str, numeric_codes: bool) -> StatisticalTable:
     """The table for SPSS/Stata/SAS: numbers as doubles (missing = system missing), booleans 0/1, and with
-    ``numeric_codes`` coded text as integers 1..k. Returns the frame, value labels and variable labels."""
+    ``numeric_codes`` coded text as integers 1..k.
+
+    Measurement levels: numbers with labelled values are the ordinal scales (7-point, WHO OSCI, WHO CPS), other
+    numbers are scale; booleans, coded and free text are nominal.
+    """
     frame = frozen.frame(table)
     book = frozen.columns(table)
-    out, value_labels, variable_labels = {}, {}, {}
+    out, value_labels, variable_labels, measures = {}, {}, {}, {}
     for name in frame.columns:
         column = frame[name]
         info = book.loc[name]
         variable_labels[name] = str(info["label"])
+        measures[name] = "nominal"
         if info["type"] == "boolean":
             out[name] = column.astype("Float64").astype("float64")
             value_labels[name] = dict(YES_NO_LABELS)
         elif info["type"] in {"integer", "float"}:
             out[name] = pd.to_numeric(column).astype("Float64").astype("float64")
             labels = _labels(info["value_labels"])
+            measures[name] = "ordinal" if labels else "scale"
             if labels:
                 value_labels[name] = {int(code): label for code, label in labels.items()}
         elif numeric_codes and _codes(info["sav_dta_codes"]):
@@ -211,10 +232,13 @@ def statistical_frame(frozen: FrozenRelease, table: str, numeric_codes: bool) ->
             labels = _labels(info["value_labels"])
             number = {code: n for n, code in codes.items()}
             out[name] = column.astype(object).map(number).astype("float64")
+            unlabelled = column.notna() & pd.isna(out[name])
+            if unlabelled.any():  # it would silently become a missing value
+                raise ValueError(f"{table}.{name}: values without a code {sorted(set(column[unlabelled]))}")
             value_labels[name] = {n: labels.get(code, code) for n, code in codes.items()}
         else:
             out[name] = column.astype(object).where(column.notna(), "").astype(str)
-    return pd.DataFrame(out, columns=list(frame.columns)), value_labels, variable_labels
+    return StatisticalTable(pd.DataFrame(out, columns=list(frame.columns)), value_labels, variable_labels, measures)
 
 
 def _write_with(writer: Callable[[str], None]) -> bytes:
@@ -254,7 +278,7 @@ def _fix_xpt(content: bytes, when: datetime.datetime) -> bytes:
 def sav_bytes(frozen: FrozenRelease, table: str) -> bytes:
     import pyreadstat
 
-    frame, values, labels = statistical_frame(frozen, table, numeric_codes=True)
+    frame, values, labels, measures = statistical_frame(frozen, table, numeric_codes=True)
     content = _write_with(
         lambda path: pyreadstat.write_sav(
             frame,
@@ -262,6 +286,7 @@ def sav_bytes(frozen: FrozenRelease, table: str) -> bytes:
             file_label=f"{frozen.release.study.code} v{frozen.release.version} {table}"[:64],
             column_labels=labels,
             variable_value_labels=values,
+            variable_measure=measures,
         )
     )
     return _fix_sav(content, frozen.when)
@@ -270,7 +295,7 @@ def sav_bytes(frozen: FrozenRelease, table: str) -> bytes:
 def dta_bytes(frozen: FrozenRelease, table: str) -> bytes:
     import pyreadstat
 
-    frame, values, labels = statistical_frame(frozen, table, numeric_codes=True)
+    frame, values, labels, _ = statistical_frame(frozen, table, numeric_codes=True)  # Stata has no measure
     labels = {name: label[:80] for name, label in labels.items()}
     content = _write_with(
         lambda path: pyreadstat.write_dta(
@@ -287,7 +312,7 @@ def dta_bytes(frozen: FrozenRelease, table: str) -> bytes:
 def xpt_bytes(frozen: FrozenRelease, table: str) -> bytes:
     import pyreadstat
 
-    frame, _, _ = statistical_frame(frozen, table, numeric_codes=False)
+    frame = statistical_frame(frozen, table, numeric_codes=False).frame
     book = frozen.columns(table)
     short = {name: str(book.loc[name, "xpt_name"]) for name in frame.columns}
     for name in frame.columns:
@@ -324,18 +349,26 @@ def write_export(release: Release, fmt: str, target, progress: Progress | None =
     progress = progress or (lambda percent: None)
     frozen = FrozenRelease(release)
     archive = DeterministicZip(target, frozen.when)
+    listed: list[dict] = []  # every file of this zip, for its README
+
+    def add(relative: str, content: bytes, compress: bool = True, rows: int | None = None) -> None:
+        archive.write(f"{frozen.prefix}{relative}", content, compress=compress)
+        sha256 = hashlib.sha256(content).hexdigest()
+        listed.append({"path": relative, "sha256": sha256, **({"rows": rows} if rows is not None else {})})
+
     try:
         if fmt == ExportFormat.XLSX:
-            name = f"{frozen.prefix}{release.study.code}_v{release.version}.xlsx"
-            archive.write(name, xlsx_bytes(frozen, progress), compress=False)
+            add(f"{release.study.code}_v{release.version}.xlsx", xlsx_bytes(frozen, progress), compress=False)
         else:
             suffix, build, compress = PER_TABLE[fmt]
             tables = releases.EXPORT_TABLES
             for index, table in enumerate(tables):
-                archive.write(f"{frozen.prefix}{table}{suffix}", build(frozen, table), compress=compress)
+                add(f"{table}{suffix}", build(frozen, table), compress=compress, rows=frozen.rows(table))
                 progress(5 + 90 * (index + 1) // len(tables))
         for relative in frozen.extra_files():
-            archive.write(f"{frozen.prefix}{relative}", frozen.raw(relative))
+            add(relative, frozen.raw(relative))
+        label = ExportFormat(fmt).label
+        archive.write(f"{frozen.prefix}README.md", releases.export_readme(release.manifest, label, listed))
     finally:
         archive.close()
     progress(100)

@@ -29,7 +29,7 @@ from typing import Final
 import numpy as np
 import pandas as pd
 
-from ecrf.derivations import STATES
+from ecrf.derivations import ARDS_SEVERITIES, STATES, ArdsBands, ards_bands
 
 HORIZON_DAYS: Final = 21
 """Follow-up of both reference protocols (SPEC 1.1): day-21 survival and status."""
@@ -54,15 +54,6 @@ AE_KINDS: Final[tuple[str, ...]] = (
 )
 """Adverse events reported per arm (SPEC 4); each becomes an ``ae_<kind>`` flag."""
 
-# SPEC 3.2, Milan ARDS severity: none above 200, moderate 100 <= P/F <= 200, severe
-# below 100. The bands close on different sides, hence two explicit thresholds.
-PF_NO_ARDS_ABOVE: Final = 200.0
-PF_SEVERE_BELOW: Final = 100.0
-PF_BAND_HIGH: Final = "> 200"
-PF_BAND_MODERATE: Final = "100-200"
-PF_BAND_SEVERE: Final = "< 100"
-PF_BANDS: Final[tuple[str, ...]] = (PF_BAND_HIGH, PF_BAND_MODERATE, PF_BAND_SEVERE)
-
 # SPEC 4, respiratory improvement at day 21: 7-point status <= 4, or status 5 (HFNC,
 # CPAP, NIV) with P/F > 200.
 IMPROVED_MAX_ORDINAL: Final = 4
@@ -79,6 +70,7 @@ def patient_outcomes(
     events: pd.DataFrame,
     adverse_events: pd.DataFrame | None = None,
     horizon: int = HORIZON_DAYS,
+    bands: ArdsBands | None = None,
 ) -> pd.DataFrame:
     """One row per patient of ``patients``: baseline columns plus every SPEC 4 outcome.
 
@@ -86,6 +78,8 @@ def patient_outcomes(
     state_d{0,7,21}, ordinal_d{0,7,21}, pf_d{0,7,21}, pf_band_d{0,7,21},
     resp_improvement_d21 and ae_<kind> for each of :data:`AE_KINDS`.
     Times are whole study days (Int64); unknown values are NA, never 0.
+    ``bands`` are the study's ARDS bands (``ecrf.derivations.ards_bands`` of its
+    settings; the defaults when None), the ones its derived ards_severity uses.
     """
     ids = pd.Index(patients[_ID].unique(), name=_ID)
     derived = _clean_derived(derived, ids)
@@ -99,7 +93,7 @@ def patient_outcomes(
     parts = [
         _time_to_event(death_day, censor_day, horizon, prefix="os"),
         _mvfs(death_day, imv_day, censor_day, _on_imv_at_day0(derived, events, ids), horizon),
-        _snapshots(derived, death_day, ids, SNAPSHOT_DAYS),
+        _snapshots(derived, death_day, ids, SNAPSHOT_DAYS, bands or ards_bands()),
         _adverse_event_flags(adverse_events, ids, horizon),
     ]
     result = pd.concat(parts, axis=1)
@@ -107,18 +101,17 @@ def patient_outcomes(
     return patients.merge(result.reset_index(), on=_ID, how="left", validate="one_to_one")
 
 
-def pf_band(pf: pd.Series) -> pd.Series:
-    """Milan P/F band of each value (SPEC 3.2): "> 200", "100-200", "< 100", or NA.
+def pf_band(pf: pd.Series, bands: ArdsBands | None = None) -> pd.Series:
+    """P/F band of each value, NA without one: the ARDS severity of ``bands`` (the
+    defaults when None) as its P/F range, Milan's "> 200", "100-200" or "< 100".
 
-    200 itself is moderate ARDS and 100 itself is moderate too, as in the paper.
+    With Milan's bands 200 itself is moderate ARDS and 100 itself is moderate too, as in
+    the paper (clinical definitions §3.2).
     """
+    bands = bands or ards_bands()
+    texts = np.array([*(bands.texts[severity] for severity in ARDS_SEVERITIES), None], dtype=object)
     values = pd.to_numeric(pf, errors="coerce").astype("float64")
-    bands = np.select(
-        [values > PF_NO_ARDS_ABOVE, values >= PF_SEVERE_BELOW, values < PF_SEVERE_BELOW],
-        list(PF_BANDS),
-        default=None,
-    )
-    return pd.Series(bands, index=pf.index, dtype="string")
+    return pd.Series(texts[bands.severity_codes(values)], index=pf.index, dtype="string")
 
 
 def respiratory_improvement(ordinal: pd.Series, pf: pd.Series) -> pd.Series:
@@ -271,14 +264,16 @@ def _mvfs(
 # --- status snapshots ------------------------------------------------------------------
 
 
-def _snapshots(derived: pd.DataFrame, death_day: pd.Series, ids: pd.Index, days: tuple[int, ...]) -> pd.DataFrame:
+def _snapshots(
+    derived: pd.DataFrame, death_day: pd.Series, ids: pd.Index, days: tuple[int, ...], bands: ArdsBands
+) -> pd.DataFrame:
     columns = {}
     for day in days:  # a handful of snapshot days, each vectorised over all patients
         state, ordinal, pf = _status_on(derived, death_day, ids, day)
         columns[f"state_d{day}"] = state
         columns[f"ordinal_d{day}"] = ordinal
         columns[f"pf_d{day}"] = pf
-        columns[f"pf_band_d{day}"] = pf_band(pf)
+        columns[f"pf_band_d{day}"] = pf_band(pf, bands)
     return pd.DataFrame(columns, index=ids)
 
 

@@ -180,7 +180,9 @@ def stale_derived(study: Study) -> list[str]:
     return sorted(stale)
 
 
-def _readme(manifest: dict[str, Any]) -> bytes:
+def _readme_intro(manifest: dict[str, Any]) -> list[str]:
+    """What the README of the release folder and the README of each export zip share: the release and the
+    conventions of the data."""
     lines = [
         f"# {manifest['study_title']} - release v{manifest['version']}",
         "",
@@ -195,8 +197,9 @@ def _readme(manifest: dict[str, Any]) -> bytes:
         "- Missing values are empty cells (NA), never 0. Column names are stable snake_case.",
         "- `codebook` describes every column: label, type, unit, allowed range, value labels and derivation; "
         "`study_settings` lists the study settings the derived data and outcomes were computed with.",
-        "- SPSS (.sav) and Stata (.dta): coded text variables are integers 1..k carrying the value labels "
-        "(codebook column `sav_dta_codes`); true/false variables are 1/0 labelled yes/no.",
+        "- SPSS (.sav) and Stata (.dta): coded text variables, the arm and the site included, are integers 1..k "
+        "carrying the value labels (codebook column `sav_dta_codes`); true/false variables are 1/0 labelled yes/no. "
+        "SPSS measurement levels: ordinal for the ordinal scales, scale for other numbers, nominal for the rest.",
         "- SAS XPORT (.xpt, version 5): dataset and variable names are at most 8 characters (codebook columns "
         "`xpt_dataset`, `xpt_name`); the full name is the variable label. pandas.read_sas reads an exact 0 as "
         "5.4e-79 (a pandas quirk; pyreadstat and SAS read 0).",
@@ -207,10 +210,32 @@ def _readme(manifest: dict[str, Any]) -> bytes:
             f"- Warning: the derived data of {len(manifest['derived_out_of_date'])} participant(s) were older than "
             "their source data at lock time: " + ", ".join(manifest["derived_out_of_date"][:50])
         )
-    lines += ["", "## Files", "", "| file | rows | SHA-256 |", "|---|---|---|"]
-    for item in manifest["files"]:
-        lines.append(f"| {item['path']} | {item.get('rows', '')} | {item['sha256']} |")
+    return lines
+
+
+def _files_table(files: list[dict[str, Any]]) -> list[str]:
+    lines = ["| file | rows | SHA-256 |", "|---|---|---|"]
+    return lines + [f"| {item['path']} | {item.get('rows', '')} | {item['sha256']} |" for item in files]
+
+
+def _readme(manifest: dict[str, Any]) -> bytes:
+    """The README of the release folder: its frozen files."""
+    lines = [*_readme_intro(manifest), "", "## Files", "", *_files_table(manifest["files"])]
     lines += ["", "manifest.json lists the same files with their sizes; README.md itself is not in it.", ""]
+    return "\n".join(lines).encode()
+
+
+def export_readme(manifest: dict[str, Any], format_label: str, files: list[dict[str, Any]]) -> bytes:
+    """The README of an export zip: the files of that zip (``files``: path, rows of a table, SHA-256), which are
+    not the release folder's."""
+    lines = [*_readme_intro(manifest), "", f"## Files of this {format_label} export", "", *_files_table(files)]
+    lines += [
+        "",
+        "The tables were made from the release's frozen Parquet files (a Parquet export holds them as they are); "
+        "manifest.json is the release's own manifest, which lists those frozen files (paths in the release folder) "
+        "with their SHA-256. README.md itself is not in the table.",
+        "",
+    ]
     return "\n".join(lines).encode()
 
 
@@ -231,7 +256,7 @@ def build_release_files(study: Study, folder: Path, header: dict[str, Any]) -> d
     """Freeze the study into ``folder`` (which must not exist) and return the manifest."""
     folder.mkdir(parents=True)
     frames = datasets.study_frames(study)
-    results = datasets.compute_results(frames)
+    results = datasets.compute_results(frames, derivations.ards_bands(codebook.derivation_overrides(study)))
     tables = {**{name: frames[name] for name in DATA_TABLES}, **results.long_tables()}
     tables["study_settings"] = codebook.study_settings_frame(study)
     arm_labels = frames["arms"]["arm_label"].dropna().tolist()

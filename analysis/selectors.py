@@ -16,11 +16,12 @@ from django.db.models import QuerySet
 from django.http import Http404
 from django.utils import timezone
 
-from analysis import datasets, releases
+from analysis import codebook, datasets, releases
 from analysis.models import PENDING, ExportJob, LockJob, Release
 from cohorts import roles
 from cohorts import selectors as cohort_selectors
 from cohorts.models import Study
+from ecrf import derivations
 
 LIVE_CACHE_SECONDS = 60
 
@@ -42,10 +43,6 @@ def get_release(study: Study, version) -> Release:
         return releases_of(study).get(version=int(version))
     except (Release.DoesNotExist, ValueError, TypeError):
         raise Http404("No such release.") from None
-
-
-def current_release(study: Study) -> Release | None:
-    return releases_of(study).first()
 
 
 def pending_lock(study: Study) -> LockJob | None:
@@ -129,7 +126,8 @@ def live_results(user, study: Study) -> tuple[datasets.Results, Any, list[str] |
     cached = cache.get(key)
     if cached is None:
         frames = datasets.study_frames(study, sites)
-        cached = (datasets.compute_results(frames), timezone.now())
+        bands = derivations.ards_bands(codebook.derivation_overrides(study))
+        cached = (datasets.compute_results(frames, bands), timezone.now())
         cache.set(key, cached, LIVE_CACHE_SECONDS)
     return cached[0], cached[1], codes
 

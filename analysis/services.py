@@ -13,6 +13,7 @@ import hashlib
 import os
 from pathlib import Path
 
+from celery import current_app
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -22,6 +23,20 @@ from django.utils import timezone
 from analysis import exports, releases
 from analysis.models import LOCK_PENDING, PENDING, ExportFormat, ExportJob, JobStatus, LockJob, Release
 from cohorts.models import Study
+
+#: The Celery tasks (analysis/tasks.py) that run the jobs; they call lock_run and export_run below.
+LOCK_TASK = "analysis.lock_study"
+EXPORT_TASK = "analysis.export_release"
+
+
+def _run_after_commit(task_name: str, job_id: int) -> None:
+    """Send the job to its task once the job row is committed (the worker must find it; a rollback sends nothing).
+
+    By name, to the broker: analysis.tasks imports this module, so this module does not import it back (and a web
+    process need not load the tasks at all). The worker runs the task with the options it declares.
+    """
+    transaction.on_commit(lambda: current_app.send_task(task_name, args=[job_id]))
+
 
 # --------------------------------------------------------------------------------------------
 # Lock jobs
@@ -39,14 +54,12 @@ def lock_request(*, study: Study, user, reason: str) -> LockJob:
     """
     if Study.objects.filter(pk=study.pk, is_locked=True).exists():
         raise ValidationError("The study is already locked.", code="already_locked")
-    from analysis import tasks
-
     job = LockJob(study=study, reason=releases.required_reason(reason, "locking"), requested_by=user)
     job.full_clean()
     try:
         with transaction.atomic():
             job.save()
-            transaction.on_commit(lambda: tasks.lock_study.delay(job.pk))
+            _run_after_commit(LOCK_TASK, job.pk)
     except IntegrityError:
         if not LockJob.objects.filter(study=study, status__in=PENDING).exists():
             raise
@@ -133,13 +146,11 @@ def export_request(*, release: Release, fmt: str, user) -> ExportJob:
     """Queue an export of a locked release; the task starts once the job row is committed."""
     if fmt not in ExportFormat.values:
         raise ValidationError({"format": ValidationError("Choose one of the export formats.", code="format")})
-    from analysis import tasks
-
     with transaction.atomic():
         job = ExportJob(release=release, format=fmt, requested_by=user)
         job.full_clean()
         job.save()
-        transaction.on_commit(lambda: tasks.export_release.delay(job.pk))
+        _run_after_commit(EXPORT_TASK, job.pk)
     return job
 
 

@@ -21,15 +21,9 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 
-from analysis.outcomes import (
-    AE_KINDS,
-    DISCHARGED_STATES,
-    IMV_STATES,
-    PF_BAND_HIGH,
-    PF_BAND_MODERATE,
-    PF_BAND_SEVERE,
-)
+from analysis.outcomes import AE_KINDS, DISCHARGED_STATES, IMV_STATES
 from analysis.survival import group_order
+from ecrf.derivations import ARDS_SEVERITIES, ArdsBands, ards_bands
 
 OVERALL: Final = "overall"
 DEFAULT_ARM_COL: Final = "arm_label"
@@ -93,30 +87,46 @@ class StatusRow:
 
 
 _NIV = frozenset({"hfnc_cpap_niv"})
-ORDINAL_ROWS: Final[tuple[StatusRow, ...]] = (
-    StatusRow("discharged", "Discharged", DISCHARGED_STATES),
-    StatusRow(
-        "discharged_normal",
-        "resumed normal activities",
-        frozenset({"discharged_normal"}),
-        parent="discharged",
-    ),
-    StatusRow(
-        "discharged_impaired",
-        "unable to resume normal activities",
-        frozenset({"discharged_impaired"}),
-        parent="discharged",
-    ),
-    StatusRow("room_air", "Hospitalised, not on oxygen", frozenset({"room_air"})),
-    StatusRow("low_flow", "Low-flow oxygen", frozenset({"low_flow"})),
-    StatusRow("hfnc_cpap_niv", "High-flow oxygen, CPAP or NIV", _NIV),
-    StatusRow("hfnc_cpap_niv_pf_gt_200", "P/F > 200", _NIV, PF_BAND_HIGH, "hfnc_cpap_niv"),
-    StatusRow("hfnc_cpap_niv_pf_100_200", "P/F 100-200", _NIV, PF_BAND_MODERATE, "hfnc_cpap_niv"),
-    StatusRow("hfnc_cpap_niv_pf_lt_100", "P/F < 100", _NIV, PF_BAND_SEVERE, "hfnc_cpap_niv"),
-    StatusRow("imv", "Invasive mechanical ventilation", IMV_STATES),
-    StatusRow("death", "Death", frozenset({"death"})),
-)
-"""Milan paper tables 2 and 3 layout (SPEC 4); sub-rows (with a parent) are indented."""
+
+
+def _key_number(value: float) -> str:
+    return format(value, "g").replace(".", "p")
+
+
+def ordinal_rows(bands: ArdsBands) -> tuple[StatusRow, ...]:
+    """Milan paper tables 2 and 3 layout (clinical definitions §4), the CPAP/NIV line split by the study's
+    ARDS bands; sub-rows (with a parent) are indented. Milan's band rows are hfnc_cpap_niv_pf_gt_200
+    "P/F > 200", hfnc_cpap_niv_pf_100_200 "P/F 100-200" and hfnc_cpap_niv_pf_lt_100 "P/F < 100"."""
+    low, high = _key_number(bands.severe_below), _key_number(bands.moderate_max)
+    keys = {"none": f"gt_{high}", "moderate": f"{low}_{high}", "severe": f"lt_{low}"}
+    texts = bands.texts
+    split = tuple(
+        StatusRow(f"hfnc_cpap_niv_pf_{keys[s]}", f"P/F {texts[s]}", _NIV, texts[s], "hfnc_cpap_niv")
+        for s in ARDS_SEVERITIES
+    )
+    return (
+        StatusRow("discharged", "Discharged", DISCHARGED_STATES),
+        StatusRow(
+            "discharged_normal",
+            "resumed normal activities",
+            frozenset({"discharged_normal"}),
+            parent="discharged",
+        ),
+        StatusRow(
+            "discharged_impaired",
+            "unable to resume normal activities",
+            frozenset({"discharged_impaired"}),
+            parent="discharged",
+        ),
+        StatusRow("room_air", "Hospitalised, not on oxygen", frozenset({"room_air"})),
+        StatusRow("low_flow", "Low-flow oxygen", frozenset({"low_flow"})),
+        StatusRow("hfnc_cpap_niv", "High-flow oxygen, CPAP or NIV", _NIV),
+        *split,
+        StatusRow("imv", "Invasive mechanical ventilation", IMV_STATES),
+        StatusRow("death", "Death", frozenset({"death"})),
+    )
+
+
 _PF_UNKNOWN = StatusRow("hfnc_cpap_niv_pf_unknown", "P/F not available", _NIV, None, "hfnc_cpap_niv")
 _STATUS_UNKNOWN = StatusRow("unknown", "Status not known", frozenset())
 _INDENT = "    "
@@ -219,10 +229,12 @@ def ordinal_table(
     day: int,
     arm_col: str = DEFAULT_ARM_COL,
     pct_decimals: int = PCT_DECIMALS,
+    bands: ArdsBands | None = None,
 ) -> Table:
     """Clinical status on ``day`` per arm in the Milan tables 2/3 layout (SPEC 4).
 
-    Reads ``state_d<day>`` and ``pf_band_d<day>`` of :func:`patient_outcomes`.
+    Reads ``state_d<day>`` and ``pf_band_d<day>`` of :func:`patient_outcomes`, which
+    must have been computed with the same ``bands`` (the defaults when None).
     Percentages are of all patients of the arm. A "P/F not available" sub-row and a
     "Status not known" row appear only when some patient falls in them, so the
     sub-rows always add up to their parent and the top rows to the arm's n.
@@ -233,7 +245,10 @@ def ordinal_table(
         raise ValueError(f"no status column {state_col!r}: day {day} is not a snapshot day")
     arms = _arm_order(outcomes[arm_col])
     state, band = outcomes[state_col].astype("string"), outcomes[band_col].astype("string")
-    rows = [*ORDINAL_ROWS]
+    rows = [*ordinal_rows(bands or ards_bands())]
+    other_bands = set(band.dropna()) - {row.band for row in rows}
+    if other_bands:  # outcomes of other bands would silently fall out of every sub-row
+        raise ValueError(f"P/F bands {sorted(other_bands)} of {band_col!r} are not the ARDS bands given")
     if (state.eq("hfnc_cpap_niv").fillna(False) & band.isna()).any():
         last_band = max(i for i, r in enumerate(rows) if r.parent == _PF_UNKNOWN.parent)
         rows.insert(last_band + 1, _PF_UNKNOWN)

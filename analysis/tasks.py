@@ -1,11 +1,15 @@
-"""Celery tasks of the analysis app: thin, take ids, idempotent (DESIGN.md)."""
+"""Celery tasks of the analysis app: thin, take ids, idempotent (DESIGN.md).
+
+The services queue them by name (services.LOCK_TASK, services.EXPORT_TASK), so this module imports the services
+and never the other way round.
+"""
 
 from celery import shared_task
 
 from analysis import services
 
 
-@shared_task(name="analysis.export_release", acks_late=True, soft_time_limit=25 * 60, time_limit=30 * 60)
+@shared_task(name=services.EXPORT_TASK, acks_late=True, soft_time_limit=25 * 60, time_limit=30 * 60)
 def export_release(job_id: int) -> str:
     """Build the zip of one export job; a rerun reuses the finished file."""
     job = services.export_run(job_id=job_id)
@@ -13,7 +17,7 @@ def export_release(job_id: int) -> str:
 
 
 @shared_task(
-    name="analysis.lock_study",
+    name=services.LOCK_TASK,
     acks_late=True,
     soft_time_limit=int(services.LOCK_TIME_LIMIT.total_seconds()) - 5 * 60,
     time_limit=int(services.LOCK_TIME_LIMIT.total_seconds()),

@@ -305,6 +305,39 @@ def resolve_settings(overrides: Mapping[str, Any] | None = None) -> dict[str, An
     return merged
 
 
+@dataclass(frozen=True)
+class ArdsBands:
+    """ARDS severity by P/F (clinical definitions §3.2, Milan; both thresholds are study settings): severe below
+    ``severe_below``, moderate from there up to and including ``moderate_max``, none above.
+
+    The one reading of the thresholds: the derived ards_severity, the P/F bands of the outcome tables and the
+    codebook all come from :func:`ards_bands`, so they cannot disagree for a study with its own bands.
+    """
+
+    severe_below: float
+    moderate_max: float
+
+    def severity_codes(self, pf: Any) -> np.ndarray:
+        """Position in :data:`ARDS_SEVERITIES` of each P/F value, -1 where it is missing."""
+        values = np.asarray(pf, dtype=float)
+        return np.select(
+            [values < self.severe_below, values <= self.moderate_max, values > self.moderate_max], [2, 1, 0], -1
+        )
+
+    @property
+    def texts(self) -> dict[str, str]:
+        """The P/F range of each severity as tables show it; Milan's: "> 200", "100-200", "< 100"."""
+        low, high = format(self.severe_below, "g"), format(self.moderate_max, "g")
+        return {"none": f"> {high}", "moderate": f"{low}-{high}", "severe": f"< {low}"}
+
+
+def ards_bands(settings: Mapping[str, Any] | None = None) -> ArdsBands:
+    """The ARDS bands of a study's settings (its overrides of :data:`DEFAULT_SETTINGS`, or settings already
+    resolved: resolving is idempotent)."""
+    cfg = resolve_settings(settings)
+    return ArdsBands(float(cfg["ards_severe_pf_below"]), float(cfg["ards_moderate_pf_max"]))
+
+
 def _support_positions(support: pd.Series) -> np.ndarray:
     """Position of each support code in :data:`SUPPORT_CODES`, -1 where missing; unknown codes are refused."""
     positions = pd.Categorical(support, categories=SUPPORT_CODES).codes.astype(np.int64)
@@ -737,9 +770,8 @@ def _pf_derived_notes(days: _Columns, settings: Mapping[str, Any]) -> pd.Categor
 
 
 def _ards_severity(pf: np.ndarray, settings: Mapping[str, Any]) -> pd.Categorical:
-    """ARDS severity from P/F (SPEC 3.2, Milan definitions)."""
-    severe, moderate = float(settings["ards_severe_pf_below"]), float(settings["ards_moderate_pf_max"])
-    return _text(np.select([pf < severe, pf <= moderate, pf > moderate], [2, 1, 0], -1), ARDS_SEVERITIES)
+    """ARDS severity from P/F (clinical definitions §3.2) with the study's bands."""
+    return _text(ards_bands(settings).severity_codes(pf), ARDS_SEVERITIES)
 
 
 def _pf_of_day(measured: np.ndarray, derived: np.ndarray) -> tuple[np.ndarray, pd.Categorical]:

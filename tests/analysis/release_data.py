@@ -89,3 +89,20 @@ def quick_figures(monkeypatch):
 
 def lock(study, user, reason="database lock for the day-21 analysis"):
     return releases.release_lock(study=study, user=user, reason=reason)
+
+
+def sent_jobs(monkeypatch, task_name: str) -> list[int]:
+    """The job ids the services send to ``task_name`` (the test runs them itself, as the worker would)."""
+    from config.celery import app
+
+    sent = []
+    send_task = app.send_task
+
+    def capture(name, args=None, **options):
+        if name != task_name:
+            return send_task(name, args=args, **options)
+        (job_id,) = args
+        sent.append(job_id)
+
+    monkeypatch.setattr(app, "send_task", capture)
+    return sent

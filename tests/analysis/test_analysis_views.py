@@ -29,6 +29,14 @@ def test_investigator_sees_live_data_of_own_sites_marked_not_locked(client, stud
     assert "Clinical status on day 21" in html and "Adverse events" in html
 
 
+def test_live_status_tables_split_cpap_by_the_study_s_own_ards_bands(client, study, users, cohort):
+    study.settings = {"derivation": {"ards_severe_pf_below": 130.0, "ards_moderate_pf_max": 150.0}}
+    study.save()
+    html = page(client, users["investigator"], f"/studies/{study.code}/analysis/")
+    assert "P/F 130-150" in html and "P/F &gt; 150" in html  # everyone on CPAP with P/F 140
+    assert "P/F 100-200" not in html
+
+
 def test_statistician_sees_locked_releases_only(client, study, users, cohort):
     html = page(client, users["statistician"], f"/studies/{study.code}/analysis/")
     assert "No locked release" in html and "NOT LOCKED" not in html
@@ -45,8 +53,7 @@ def test_statistician_sees_locked_releases_only(client, study, users, cohort):
 def test_data_manager_locks_with_a_reason_shown_next_to_the_field(
     client, study, users, cohort, django_capture_on_commit_callbacks, monkeypatch
 ):
-    queued = []
-    monkeypatch.setattr(tasks.lock_study, "delay", lambda job_id: queued.append(job_id))
+    queued = release_data.sent_jobs(monkeypatch, "analysis.lock_study")
     client.force_login(users["data_manager"])
     response = client.post(f"/studies/{study.code}/releases/lock/", {"reason": "  "})
     assert response.status_code == 200
@@ -112,8 +119,7 @@ def test_export_request_runs_in_the_background_and_downloads(
     client, study, users, cohort, django_capture_on_commit_callbacks, monkeypatch, django_assert_max_num_queries
 ):
     release = release_data.lock(study, users["data_manager"])
-    queued = []
-    monkeypatch.setattr(tasks.export_release, "delay", lambda job_id: queued.append(job_id))
+    queued = release_data.sent_jobs(monkeypatch, "analysis.export_release")
     client.force_login(users["statistician"])
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(f"/studies/{study.code}/releases/v1/export/", {"format": "dta"})

@@ -133,3 +133,75 @@ def test_header_timestamps_are_replaced_by_the_lock_time(release):
     fake_dta = b"<header><timestamp>\x1101 Jan 2031 10:59</timestamp></header>"
     fixed = exports._fix_dta(fake_dta, stamp)
     assert stamp.strftime("%d %b %Y").encode() in fixed and b"2031" not in fixed
+
+
+def test_spss_sets_the_measure_level_of_every_variable(release, tmp_path):
+    unzip(exports.export_bytes(release, "sav"), tmp_path, "sav")
+    for table in releases.EXPORT_TABLES:
+        _, meta = pyreadstat.read_sav(str(tmp_path / f"sav/{table}.sav"), metadataonly=True)
+        assert "unknown" not in set(meta.variable_measure.values()), table
+    _, meta = pyreadstat.read_sav(str(tmp_path / "sav/derived_days.sav"), metadataonly=True)
+    measure = meta.variable_measure
+    assert {measure[name] for name in ("ordinal_7", "who_osci", "who_cps")} == {"ordinal"}
+    assert {measure[name] for name in ("participant_id", "state", "pf_source", "fio2_estimated")} == {"nominal"}
+    assert {measure[name] for name in ("study_day", "fio2", "pf")} == {"scale"}
+    _, meta = pyreadstat.read_sav(str(tmp_path / "sav/outcomes.sav"), metadataonly=True)
+    measure = meta.variable_measure
+    assert (measure["ordinal_d21"], measure["os_event"], measure["os_time"], measure["age_years"]) == (
+        "ordinal",
+        "nominal",
+        "scale",
+        "scale",
+    )
+
+
+@pytest.mark.parametrize("fmt", ["sav", "dta"])
+def test_arm_and_site_are_labelled_integer_codes(release, tmp_path, fmt):
+    unzip(exports.export_bytes(release, fmt), tmp_path, fmt)
+    read = pyreadstat.read_sav if fmt == "sav" else pyreadstat.read_dta
+    arm_labels = {1: "Standard treatment", 2: "High-dose anakinra"}  # in the arms' display order
+    site_labels = {1: "Bergamo", 2: "Milan San Raffaele"}  # by site code
+    for table in ("patients", "outcomes"):
+        frame, meta = read(str(tmp_path / fmt / f"{table}.{fmt}"))
+        assert meta.variable_value_labels["arm"] == arm_labels, table
+        assert meta.variable_value_labels["site"] == site_labels, table
+        codes = frame.set_index("participant_id")[["arm", "site"]]
+        assert codes.loc["MI-0001"].tolist() == [2, 2] and codes.loc["BG-0001"].tolist() == [1, 1], table
+        if fmt == "sav":
+            assert (meta.variable_measure["arm"], meta.variable_measure["site"]) == ("nominal", "nominal")
+    arms, meta = read(str(tmp_path / fmt / f"arms.{fmt}"))
+    assert meta.variable_value_labels["arm"] == arm_labels and arms["arm"].tolist() == [1, 2]
+    book = releases.read_table(releases.release_folder(release), "codebook").set_index(["table", "variable"])
+    assert book.loc[("patients", "arm"), "sav_dta_codes"] == "1 = standard | 2 = high_dose"
+    assert (
+        book.loc[("patients", "arm"), "value_labels"]
+        == "standard = Standard treatment | high_dose = High-dose anakinra"
+    )
+    assert book.loc[("outcomes", "site"), "sav_dta_codes"] == "1 = BG | 2 = MI"
+
+
+def test_a_coded_text_value_without_a_code_is_refused_not_exported_as_missing():
+    class Frozen:
+        def frame(self, table):
+            return pd.DataFrame({"kind": pd.array(["death", "transferred"], dtype="string")})
+
+        def columns(self, table):
+            book = {"label": "Kind", "type": "string", "value_labels": "death = Death", "sav_dta_codes": "1 = death"}
+            return pd.DataFrame([book], index=pd.Index(["kind"], name="variable"))
+
+    with pytest.raises(ValueError, match="transferred"):
+        exports.statistical_frame(Frozen(), "disposition_events", numeric_codes=True)
+
+
+def readme_paths(readme: str) -> list[str]:
+    """The paths of the README's file table: its first column after the '## Files' heading."""
+    section = readme.split("\n## Files", 1)[1]
+    rows = [line for line in section.splitlines() if line.startswith("|")][2:]  # header and rule first
+    return [row.split("|")[1].strip() for row in rows]
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_the_readme_of_each_zip_lists_exactly_the_files_of_that_zip(release, tmp_path, fmt):
+    files = unzip(exports.export_bytes(release, fmt), tmp_path, fmt)
+    listed = readme_paths(files["README.md"].decode())
+    assert sorted(listed) == sorted(set(files) - {"README.md"})

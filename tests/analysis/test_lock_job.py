@@ -33,9 +33,7 @@ def cohort(study, site_a, site_b, arms, patient_a, patient_b, users, settings, t
 @pytest.fixture
 def queued(monkeypatch):
     """The job ids sent to the broker (the test runs them itself, as the worker would)."""
-    sent = []
-    monkeypatch.setattr(tasks.lock_study, "delay", sent.append)
-    return sent
+    return release_data.sent_jobs(monkeypatch, "analysis.lock_study")
 
 
 def request_lock(study, user, reason=REASON) -> LockJob:

@@ -205,3 +205,50 @@ def test_real_figures_are_frozen_as_png_and_svg(study, site_a, site_b, arms, pat
     assert (folder / "figures/km_os.png").read_bytes().startswith(b"\x89PNG")
     assert b"<svg" in (folder / "figures/km_mvfs.svg").read_bytes()[:500]
     assert b"<svg" in (folder / "figures/trajectory_crp_mg_l.svg").read_bytes()[:500]
+
+
+def test_a_study_with_its_own_ards_bands_splits_the_ordinal_tables_by_them(study, users, cohort, patient_a):
+    """The derived ards_severity follows the study's bands; the release tables and the codebook must agree."""
+    from ecrf import derivation_job
+    from ecrf.models import LabResult, VitalSigns
+
+    study.settings = {"derivation": {"ards_severe_pf_below": 130.0, "ards_moderate_pf_max": 150.0}}
+    study.save()
+    # Day 0 on CPAP, FiO2 0.50, SpO2 98% (no derived P/F): P/F = PaO2 / 0.5, so 180 (none with the study's bands,
+    # moderate with Milan's), 140 (moderate with both) and 120 (severe with the study's, moderate with Milan's).
+    VitalSigns.objects.filter(study_day=0).update(spo2_pct=98)
+    pao2 = {"MI-0001": "90.0", "BG-0001": "70.0", "MI-0002": "70.0", "BG-0002": "60.0"}
+    for participant, value in pao2.items():
+        LabResult.objects.filter(patient__participant_id=participant, study_day=0).update(pao2_mmhg=value)
+    derivation_job.derive_study(study, force=True)
+
+    folder = releases.release_folder(lock(study, users))
+    derived = releases.read_table(folder, "derived_days")
+    day0 = derived.loc[derived["study_day"].eq(0)].set_index("participant_id")
+    assert day0["ards_severity"].to_dict() == {
+        "BG-0001": "moderate",
+        "BG-0002": "severe",
+        "MI-0001": "none",
+        "MI-0002": "moderate",
+    }
+    ordinal = releases.read_table(folder, "ordinal_table")
+    bands = ordinal.loc[ordinal["day"].eq(0) & ordinal["parent"].eq("hfnc_cpap_niv")]
+    counts = bands.pivot_table(index="label", columns="arm", values="n", aggfunc="sum")
+    assert counts.to_dict() == {
+        "High-dose anakinra": {"P/F > 150": 1, "P/F 130-150": 0, "P/F < 130": 1},
+        "Standard treatment": {"P/F > 150": 0, "P/F 130-150": 2, "P/F < 130": 0},
+    }
+    outcomes = releases.read_table(folder, "outcomes").set_index("participant_id")
+    assert outcomes["pf_band_d0"].to_dict() == {
+        "BG-0001": "130-150",
+        "BG-0002": "< 130",
+        "MI-0001": "> 150",
+        "MI-0002": "130-150",
+    }
+    book = releases.read_table(folder, "codebook").set_index(["table", "variable"])
+    assert book.loc[("outcomes", "pf_band_d0"), "value_labels"] == (
+        "> 150 = P/F > 150 | 130-150 = P/F 130-150 | < 130 = P/F < 130"
+    )
+    assert book.loc[("derived_days", "ards_severity"), "value_labels"] == (
+        "none = P/F > 150 | moderate = 130 <= P/F <= 150 | severe = P/F < 130"
+    )

@@ -14,6 +14,7 @@ from analysis.tables import (
     ordinal_table,
     trajectories,
 )
+from ecrf.derivations import ArdsBands
 
 SEVEN_POINT = {
     "discharged_normal": 1,
@@ -144,6 +145,33 @@ def test_ordinal_table_splits_cpap_by_pf_band():
     assert n["imv", "B"] == 3  # with or without organ support / ECMO
     assert (n["death", "B"], n["discharged", "B"], n["discharged_impaired", "B"]) == (1, 1, 1)
     assert (n["room_air", "B"], n["low_flow", "B"], n["unknown", "B"]) == (1, 0, 1)
+
+
+def test_ordinal_table_splits_cpap_by_the_bands_it_is_given():
+    patients = pd.DataFrame({"patient_id": [1, 2, 3], "arm": "A", "arm_label": "A"})
+    derived = pd.DataFrame(
+        {
+            "patient_id": [1, 2, 3],
+            "study_day": 7,
+            "state": "hfnc_cpap_niv",
+            "ordinal_7": pd.array([5, 5, 5], dtype="Int64"),
+            "pf": [180.0, 140.0, 120.0],
+            "crp_mg_l": np.nan,
+        }
+    )
+    events = pd.DataFrame(columns=["patient_id", "study_day", "kind", "alive"])
+    bands = ArdsBands(severe_below=130.0, moderate_max=150.0)
+    outcomes = patient_outcomes(patients, derived, events, bands=bands)
+    long = ordinal_table(outcomes, 7, bands=bands).long
+    split = long.loc[long["parent"].eq("hfnc_cpap_niv")].set_index("row")
+    assert split["label"].to_dict() == {
+        "hfnc_cpap_niv_pf_gt_150": "P/F > 150",
+        "hfnc_cpap_niv_pf_130_150": "P/F 130-150",
+        "hfnc_cpap_niv_pf_lt_130": "P/F < 130",
+    }
+    assert split["n"].tolist() == [1, 1, 1]
+    with pytest.raises(ValueError, match="not the ARDS bands given"):
+        ordinal_table(outcomes, 7)  # outcomes of other bands would fall out of every P/F line
 
 
 def test_ordinal_table_rows_add_up_to_the_arm():
