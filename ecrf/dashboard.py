@@ -18,6 +18,7 @@ from django.utils import timezone
 from cohorts import roles
 from cohorts import selectors as cohort_selectors
 from cohorts.models import Patient, Study
+from ecrf import derivations
 from ecrf.crfs import DAY_FORMS
 from ecrf.models import AdverseEvent, AdverseEventKind, DerivedDay, PatientDerivation
 from ecrf.selectors import DaysSince, with_follow_up_end
@@ -122,14 +123,15 @@ def study_signals(user, study: Study, today: datetime.date | None = None) -> lis
             text = (organism or "organism not recorded") + (", serious" if serious else "")
             flag.detail = f"{flag.detail}; {text}" if flag.detail else text
 
-    settings = study.settings.get("derivation", {})
-    fall = round(100 * settings.get("benefit_crp_fall_fraction", 0.75))
-    pf_above = settings.get("benefit_pf_above", 200)
+    settings = derivations.resolve_settings(study.settings.get("derivation", {}))  # the derivation's own rule
+    fall = round(100 * settings["benefit_crp_fall_fraction"])
+    pf_above = settings["benefit_pf_above"]
+    days = settings["benefit_consecutive_days"]
     return [
         Signal(
             "benefit",
             "Sustained clinical benefit",
-            f"CRP fallen >= {fall}% from day 0 and PaO2:FiO2 > {pf_above:g} on consecutive days (SPEC 1.1): "
+            f"CRP fallen >= {fall}% from day 0 and PaO2:FiO2 > {pf_above:g} on {days} consecutive days (SPEC 1.1): "
             "the protocol's condition to step high-dose anakinra down.",
             list(derived["benefit"].values()),
         ),

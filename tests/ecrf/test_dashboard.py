@@ -118,3 +118,13 @@ def test_the_navigation_leads_to_the_dashboard_for_the_roles_that_may_open_it(cl
     client.force_login(users["investigator"])
     html = client.get(url).content.decode()
     assert 'aria-current="page"' in html.split("</nav>")[0]  # the dashboard marks its own entry
+
+
+def test_the_benefit_signal_states_the_studys_own_rule(patient_a, users):
+    """The dashboard describes the derivation's rule with the study's overrides, not constants of its own."""
+    study = patient_a.study
+    study.settings = {**study.settings, "derivation": {"benefit_crp_fall_fraction": 0.5, "benefit_pf_above": 250}}
+    study.save()
+    signals = {s.key: s for s in dashboard.study_signals(users["investigator"], study, datetime.date(2020, 3, 27))}
+    description = signals["benefit"].explanation
+    assert "CRP fallen >= 50% from day 0 and PaO2:FiO2 > 250 on 2 consecutive days" in description
