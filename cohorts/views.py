@@ -11,6 +11,7 @@ from django.views.decorators.http import require_POST
 from cohorts import enrolment, roles, selectors, services
 from cohorts.forms import EnrolmentForm, ScreeningForm, enrolment_refusal
 from cohorts.history import history_rows
+from cohorts.models import Patient
 from cohorts.querystring import query_number
 
 
@@ -20,31 +21,41 @@ def home(request):
     return render(request, "home.html", {"studies": studies})
 
 
-# Models whose history page exists, and how to reach the patient that scopes them to a site.
-HISTORY_MODELS = {
-    "cohorts.patient": "self",
-    "ecrf.vitalsigns": "patient",
-    "ecrf.respiratorysupport": "patient",
-    "ecrf.labresult": "patient",
-    "ecrf.drugadministration": "patient",
-    "ecrf.dispositionevent": "patient",
-    "ecrf.adverseevent": "patient",
-}
-# The one-per-day forms: their history links back to the day's page too.
-DAY_FORM_HISTORIES = {"ecrf.vitalsigns", "ecrf.respiratorysupport", "ecrf.labresult"}
+def _history_scope(label: str) -> tuple[type, bool] | None:
+    """The audited model at ``label`` ("ecrf.vitalsigns") and whether it is the patient itself, when its history
+    page exists: the patient, or a record of a patient (a ``patient`` foreign key), with an audit trail. None
+    for anything else. Read from the models, so a new form of ecrf has its history page with no entry here."""
+    try:
+        model_class = apps.get_model(label)
+    except (LookupError, ValueError):
+        return None
+    if not hasattr(model_class, "history"):
+        return None
+    if model_class is Patient:
+        return model_class, True
+    field = next((f for f in model_class._meta.get_fields() if f.name == "patient"), None)
+    if field is None or getattr(field, "related_model", None) is not Patient:
+        return None
+    return model_class, False
+
+
+def _one_per_day(model_class) -> bool:
+    """A one-per-day form (unique per patient and study day): its history links back to the day's page too."""
+    return any(tuple(getattr(c, "fields", ())) == ("patient", "study_day") for c in model_class._meta.constraints)
 
 
 @roles.role_required(roles.PATIENT_READERS)
 def record_history(request, model: str, pk: int):
-    if model not in HISTORY_MODELS:
+    scope = _history_scope(model)
+    if scope is None:
         raise Http404("No history for this kind of record.")
-    model_class = apps.get_model(model)
+    model_class, is_patient = scope
     patients = selectors.patients_for_user(request.user)
     rows = model_class.history.filter(id=pk).select_related("history_user").order_by("history_date", "history_id")
     if not rows:
         raise Http404("No such record.")
     latest = rows[len(rows) - 1]
-    patient_pk = latest.id if HISTORY_MODELS[model] == "self" else latest.patient_id
+    patient_pk = latest.id if is_patient else latest.patient_id
     patient = patients.filter(pk=patient_pk).first()
     if patient is None:
         raise Http404("No such record at your sites.")
@@ -53,9 +64,9 @@ def record_history(request, model: str, pk: int):
         "history.html",
         {
             "patient": patient,
-            "model_name": "baseline" if HISTORY_MODELS[model] == "self" else model_class._meta.verbose_name,
+            "model_name": "baseline" if is_patient else model_class._meta.verbose_name,
             "study_day": getattr(latest, "study_day", None),
-            "day_form": model in DAY_FORM_HISTORIES,
+            "day_form": _one_per_day(model_class),
             "rows": history_rows(list(rows)),
         },
     )

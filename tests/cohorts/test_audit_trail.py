@@ -113,3 +113,12 @@ def test_history_of_a_day_form_leads_back_to_its_day(client, patient_a, users):
     assert (
         f'href="/patients/{patient_a.pk}/#day-3">Back to the casebook</a>' in page and "Back to study day" not in page
     )
+
+
+def test_only_patients_and_their_records_have_a_history_page(client, patient_a, users):
+    """The page is found from the models themselves: an audited model that is not about a patient (a site, a user)
+    or a name that is no model has no history page."""
+    client.force_login(users["nurse"])
+    assert client.get(f"/history/cohorts.patient/{patient_a.pk}/").status_code == 200
+    for label, pk in (("cohorts.site", patient_a.site.pk), ("auth.user", users["nurse"].pk), ("no.such", 1)):
+        assert client.get(f"/history/{label}/{pk}/").status_code == 404, label
