@@ -22,7 +22,7 @@ def home(request):
 
 
 def _history_scope(label: str) -> tuple[type, bool] | None:
-    """The audited model at ``label`` ("ecrf.vitalsigns") and whether it is the patient itself, when its history
+    """The audited model at ``label`` ("app.model") and whether it is the patient itself, when its history
     page exists: the patient, or a record of a patient (a ``patient`` foreign key), with an audit trail. None
     for anything else. Read from the models, so a new form of ecrf has its history page with no entry here."""
     try:
