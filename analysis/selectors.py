@@ -34,43 +34,43 @@ def can_download(user) -> bool:
     return roles.has_role(user, roles.RELEASE_DOWNLOADERS)
 
 
-def releases_of(study: Study) -> QuerySet[Release]:
+def release_list(*, study: Study) -> QuerySet[Release]:
     return study.releases.select_related("locked_by", "unlocked_by").order_by("-version")
 
 
-def get_release(study: Study, version) -> Release:
+def release_get(*, study: Study, version) -> Release:
     try:
-        return releases_of(study).get(version=int(version))
+        return release_list(study=study).get(version=int(version))
     except (Release.DoesNotExist, ValueError, TypeError):
         raise Http404("No such release.") from None
 
 
-def pending_lock(study: Study) -> LockJob | None:
+def pending_lock(*, study: Study) -> LockJob | None:
     """The lock of the study that is queued or running, if any (there is at most one)."""
     return study.lock_jobs.filter(status__in=PENDING).select_related("requested_by").first()
 
 
-def get_lock_job(user, pk) -> LockJob:
+def lock_job_get(*, user, pk) -> LockJob:
     """A lock job of a study the user sees, for the users who may lock (anyone else: 404, as for exports)."""
     try:
         if not roles.has_role(user, roles.LOCKERS):
             raise LockJob.DoesNotExist
         return LockJob.objects.select_related("study", "requested_by", "release").get(
-            pk=pk, study__in=cohort_selectors.studies_for_user(user)
+            pk=pk, study__in=cohort_selectors.study_list(user=user)
         )
     except (LockJob.DoesNotExist, ValueError, TypeError):
         raise Http404("No such lock.") from None
 
 
-def export_jobs(release: Release) -> QuerySet[ExportJob]:
+def export_job_list(*, release: Release) -> QuerySet[ExportJob]:
     return release.exports.select_related("requested_by").order_by("-created_at")
 
 
-def get_export_job(user, pk) -> ExportJob:
+def export_job_get(*, user, pk) -> ExportJob:
     """An export job of a study the user sees (downloaders see every study's releases)."""
     try:
         return ExportJob.objects.select_related("release__study", "requested_by").get(
-            pk=pk, release__study__in=cohort_selectors.studies_for_user(user)
+            pk=pk, release__study__in=cohort_selectors.study_list(user=user)
         )
     except (ExportJob.DoesNotExist, ValueError, TypeError):
         raise Http404("No such export.") from None
@@ -100,7 +100,7 @@ class Analysis:
         return int(rows["n"].sum()) if len(rows) else 0
 
 
-def release_analysis(release: Release) -> Analysis:
+def release_analysis(*, release: Release) -> Analysis:
     folder = releases.release_folder(release)
     return Analysis(
         live=False,
@@ -115,10 +115,10 @@ def release_analysis(release: Release) -> Analysis:
 def _live_sites(user, study: Study):
     if roles.has_role(user, roles.ALL_SITES):
         return None
-    return cohort_selectors.sites_for_user(user).filter(studies=study).order_by("code")
+    return cohort_selectors.site_list(user=user).filter(studies=study).order_by("code")
 
 
-def live_results(user, study: Study) -> tuple[datasets.Results, Any, list[str] | None]:
+def live_results(*, user, study: Study) -> tuple[datasets.Results, Any, list[str] | None]:
     """Results of the live data at the user's sites, cached briefly: the page and its figures share one run."""
     sites = _live_sites(user, study)
     codes = None if sites is None else [s.code for s in sites]
@@ -132,8 +132,8 @@ def live_results(user, study: Study) -> tuple[datasets.Results, Any, list[str] |
     return cached[0], cached[1], codes
 
 
-def live_analysis(user, study: Study) -> Analysis:
-    results, computed_at, codes = live_results(user, study)
+def live_analysis(*, user, study: Study) -> Analysis:
+    results, computed_at, codes = live_results(user=user, study=study)
     return Analysis(
         live=True,
         release=None,
@@ -146,12 +146,12 @@ def live_analysis(user, study: Study) -> Analysis:
     )
 
 
-def live_figure(user, study: Study, name: str, fmt: str) -> bytes | None:
-    results, _, _ = live_results(user, study)
+def live_figure(*, user, study: Study, name: str, fmt: str) -> bytes | None:
+    results, _, _ = live_results(user=user, study=study)
     return releases.figure_bytes(results, name, fmt)
 
 
-def release_figure(release: Release, name: str, fmt: str) -> bytes | None:
+def release_figure(*, release: Release, name: str, fmt: str) -> bytes | None:
     try:
         return releases.release_file(release, f"figures/{name}.{fmt}").read_bytes()
     except FileNotFoundError:

@@ -42,9 +42,9 @@ def _display_tables(analysis) -> list[dict]:
 
 @roles.role_required(roles.ANALYSIS_READERS)
 def analysis_page(request, study_code: str):
-    study = cohort_selectors.get_study_for_user(request.user, study_code)
+    study = cohort_selectors.study_get(user=request.user, code=study_code)
     can_live = selectors.can_see_live(request.user)
-    release_list = list(selectors.releases_of(study))
+    release_list = list(selectors.release_list(study=study))
     wanted = request.GET.get("version")
     release = None
     if wanted:
@@ -54,9 +54,9 @@ def analysis_page(request, study_code: str):
     elif request.GET.get("data") != "live" or not can_live:
         release = release_list[0] if release_list else None
     if release is not None:
-        analysis = selectors.release_analysis(release)
+        analysis = selectors.release_analysis(release=release)
     elif can_live:
-        analysis = selectors.live_analysis(request.user, study)
+        analysis = selectors.live_analysis(user=request.user, study=study)
     else:
         analysis = None  # a statistician before the first lock
     return render(
@@ -77,14 +77,16 @@ def analysis_page(request, study_code: str):
 
 @roles.role_required(roles.ANALYSIS_READERS)
 def figure(request, study_code: str, name: str, fmt: str):
-    study = cohort_selectors.get_study_for_user(request.user, study_code)
+    study = cohort_selectors.study_get(user=request.user, code=study_code)
     if name not in releases.FIGURES or fmt not in plots.FORMATS:
         raise Http404("No such figure.")
     version = request.GET.get("version")
     if version:
-        content = selectors.release_figure(selectors.get_release(study, version), name, fmt)
+        content = selectors.release_figure(
+            release=selectors.release_get(study=study, version=version), name=name, fmt=fmt
+        )
     elif selectors.can_see_live(request.user):
-        content = selectors.live_figure(request.user, study, name, fmt)
+        content = selectors.live_figure(user=request.user, study=study, name=name, fmt=fmt)
     else:
         raise PermissionDenied("Statisticians see locked releases only.")
     if content is None:
@@ -112,8 +114,8 @@ def _lock_forms(study, data=None, which: str | None = None) -> dict:
 def _releases_page(request, study, status: int = 200, **forms):
     context = {
         "study": study,
-        "releases": selectors.releases_of(study),
-        "pending_lock": selectors.pending_lock(study),
+        "releases": selectors.release_list(study=study),
+        "pending_lock": selectors.pending_lock(study=study),
         "can_lock": roles.has_role(request.user, roles.LOCKERS),
         "can_download": selectors.can_download(request.user),
         "export_forms": forms.pop("export_forms", {}),
@@ -125,13 +127,13 @@ def _releases_page(request, study, status: int = 200, **forms):
 
 @roles.role_required(roles.RELEASE_DOWNLOADERS | roles.LOCKERS)
 def releases_page(request, study_code: str):
-    study = cohort_selectors.get_study_for_user(request.user, study_code)
+    study = cohort_selectors.study_get(user=request.user, code=study_code)
     return _releases_page(request, study)
 
 
 def _reason_action(request, study_code: str, which: str, act):
     """The lock or unlock form: `act(study, reason)` answers; a refusal shows the page again with its message."""
-    study = cohort_selectors.get_study_for_user(request.user, study_code)
+    study = cohort_selectors.study_get(user=request.user, code=study_code)
     forms = _lock_forms(study, request.POST, which)
     form = forms[f"{which}_form"]
     if form.is_valid():
@@ -167,7 +169,7 @@ def unlock(request, study_code: str):
 @require_POST
 @roles.role_required(roles.LOCKERS)
 def lock_cancel(request, pk: int):
-    job = selectors.get_lock_job(request.user, pk)
+    job = selectors.lock_job_get(user=request.user, pk=pk)
     try:
         services.lock_cancel(job=job, user=request.user)
     except ValidationError as error:
@@ -179,7 +181,7 @@ def lock_cancel(request, pk: int):
 
 @roles.role_required(roles.LOCKERS)
 def lock_status(request, pk: int):
-    job = selectors.get_lock_job(request.user, pk)
+    job = selectors.lock_job_get(user=request.user, pk=pk)
     context = {"job": job, "study": job.study, "can_cancel": services.lock_cancellable(job)}
     if request.htmx:  # the poll every 2 s: the progress, and the removal of the cancel offer once it is void
         return render(request, "analysis/_lock_progress.html", {**context, "poll": True})
@@ -188,8 +190,8 @@ def lock_status(request, pk: int):
 
 @roles.role_required(roles.RELEASE_DOWNLOADERS)
 def release_detail(request, study_code: str, version: int):
-    study = cohort_selectors.get_study_for_user(request.user, study_code)
-    release = selectors.get_release(study, version)
+    study = cohort_selectors.study_get(user=request.user, code=study_code)
+    release = selectors.release_get(study=study, version=version)
     return render(
         request,
         "analysis/release_detail.html",
@@ -197,7 +199,7 @@ def release_detail(request, study_code: str, version: int):
             "study": study,
             "release": release,
             "verification": releases.release_verify(release),
-            "jobs": selectors.export_jobs(release),
+            "jobs": selectors.export_job_list(release=release),
             "export_form": ExportForm(action=reverse("export_request", args=[study.code, release.version])),
         },
     )
@@ -205,8 +207,8 @@ def release_detail(request, study_code: str, version: int):
 
 @roles.role_required(roles.RELEASE_DOWNLOADERS)
 def release_file(request, study_code: str, version: int, path: str):
-    study = cohort_selectors.get_study_for_user(request.user, study_code)
-    release = selectors.get_release(study, version)
+    study = cohort_selectors.study_get(user=request.user, code=study_code)
+    release = selectors.release_get(study=study, version=version)
     try:
         location = releases.release_file(release, path)
         handle = open(location, "rb")  # noqa: SIM115 - FileResponse closes it
@@ -223,8 +225,8 @@ def release_file(request, study_code: str, version: int, path: str):
 @require_POST
 @roles.role_required(roles.RELEASE_DOWNLOADERS)
 def export_request(request, study_code: str, version: int):
-    study = cohort_selectors.get_study_for_user(request.user, study_code)
-    release = selectors.get_release(study, version)
+    study = cohort_selectors.study_get(user=request.user, code=study_code)
+    release = selectors.release_get(study=study, version=version)
     form = ExportForm(request.POST, action=request.path)
     if form.is_valid():
         try:
@@ -240,7 +242,7 @@ def export_request(request, study_code: str, version: int):
             "study": study,
             "release": release,
             "verification": releases.release_verify(release),
-            "jobs": selectors.export_jobs(release),
+            "jobs": selectors.export_job_list(release=release),
             "export_form": form,
         },
     )
@@ -248,14 +250,14 @@ def export_request(request, study_code: str, version: int):
 
 @roles.role_required(roles.RELEASE_DOWNLOADERS)
 def export_status(request, pk: int):
-    job = selectors.get_export_job(request.user, pk)
+    job = selectors.export_job_get(user=request.user, pk=pk)
     template = "analysis/_export_progress.html" if request.htmx else "analysis/export_status.html"
     return render(request, template, {"job": job, "study": job.release.study})
 
 
 @roles.role_required(roles.RELEASE_DOWNLOADERS)
 def export_download(request, pk: int):
-    job = selectors.get_export_job(request.user, pk)
+    job = selectors.export_job_get(user=request.user, pk=pk)
     if job.status != JobStatus.DONE or not job.file_path or not Path(job.file_path).exists():
         raise Http404("This export is not ready.")
     return FileResponse(open(job.file_path, "rb"), as_attachment=True, filename=Path(job.file_path).name)

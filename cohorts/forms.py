@@ -85,8 +85,8 @@ class ScreeningForm(forms.Form):
         self.evaluation = None
         self.values: dict = {}
         self.entered_units: dict[str, str] = {}
-        self.fields["site"].queryset = selectors.screening_sites_for_user(user, study)
-        self.fields["rescreen_of"].queryset = selectors.rescreen_candidates(user, study)
+        self.fields["site"].queryset = selectors.screening_site_list(user=user, study=study)
+        self.fields["rescreen_of"].queryset = selectors.rescreen_candidates(user=user, study=study)
         self.fields["rescreen_of"].label_from_instance = lambda s: (
             f"{s.number} ({s.site.code}, {timezone.localtime(s.assessed_at):%d %b %Y %H:%M}, "
             f"{'eligible' if s.eligible else 'not eligible'})"
@@ -278,7 +278,7 @@ class EnrolmentForm(forms.Form):
     def __init__(self, *args, screening: Screening, **kwargs):
         super().__init__(*args, **kwargs)
         self.screening = screening
-        self.fields["arm"].queryset = selectors.arms_of(screening.study)
+        self.fields["arm"].queryset = selectors.arm_list(study=screening.study)
         self.fields["arm"].label_from_instance = lambda arm: arm.name
         self.fields["enrolment_date"].initial = timezone.localdate(screening.assessed_at)
         screened_age = screening.values.get("age_years")

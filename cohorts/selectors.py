@@ -11,7 +11,7 @@ from cohorts import roles
 from cohorts.models import Arm, Patient, Screening, ScreeningReason, Site, Study
 
 
-def sites_for_user(user) -> QuerySet[Site]:
+def site_list(*, user) -> QuerySet[Site]:
     if roles.has_role(user, roles.ALL_SITES):
         return Site.objects.all()
     if not roles.has_role(user, roles.PATIENT_READERS):
@@ -19,30 +19,27 @@ def sites_for_user(user) -> QuerySet[Site]:
     return Site.objects.filter(memberships__user=user)
 
 
-def studies_for_user(user) -> QuerySet[Study]:
+def study_list(*, user) -> QuerySet[Study]:
     # Statisticians see no patient data, but every study's locked releases.
     if roles.has_role(user, roles.ALL_SITES | {roles.STATISTICIAN}):
         return Study.objects.all()
-    return Study.objects.filter(sites__in=sites_for_user(user)).distinct()
+    return Study.objects.filter(sites__in=site_list(user=user)).distinct()
 
 
-def patients_for_user(user) -> QuerySet[Patient]:
-    return Patient.objects.filter(site__in=sites_for_user(user)).select_related("site", "arm", "study")
-
-
-def get_study_for_user(user, code: str) -> Study:
+def study_get(*, user, code: str) -> Study:
     try:
-        return studies_for_user(user).get(code=code)
+        return study_list(user=user).get(code=code)
     except Study.DoesNotExist:
         raise Http404("No such study.") from None
 
 
-def arms_of(study: Study) -> QuerySet[Arm]:
+def arm_list(*, study: Study) -> QuerySet[Arm]:
     return study.arms.all()
 
 
-def patient_list(user, study: Study | None = None, site: Site | None = None) -> QuerySet[Patient]:
-    qs = patients_for_user(user)
+def patient_list(*, user, study: Study | None = None, site: Site | None = None) -> QuerySet[Patient]:
+    """The patients of the user's sites (of one study and site if given); another site's patient is not there."""
+    qs = Patient.objects.filter(site__in=site_list(user=user)).select_related("site", "arm", "study")
     if study is not None:
         qs = qs.filter(study=study)
     if site is not None:
@@ -50,14 +47,14 @@ def patient_list(user, study: Study | None = None, site: Site | None = None) -> 
     return qs.order_by("site__code", "participant_id")
 
 
-def screenings_for_user(user, study: Study, site: Site | None = None) -> QuerySet[Screening]:
-    qs = Screening.objects.filter(study=study, site__in=sites_for_user(user))
+def screening_list(*, user, study: Study, site: Site | None = None) -> QuerySet[Screening]:
+    qs = Screening.objects.filter(study=study, site__in=site_list(user=user))
     if site is not None:
         qs = qs.filter(site=site)
     return qs.select_related("site", "screened_by", "patient", "patient__arm").order_by("-assessed_at")
 
 
-def consort_counts(screenings: QuerySet[Screening]) -> dict:
+def consort_counts(*, screenings: QuerySet[Screening]) -> dict:
     """CONSORT flow numbers from the screening log: screened, ineligible by reason, enrolled per arm.
 
     A candidate screened twice counts once, by the latest screening (re-screens are linked).
@@ -96,14 +93,14 @@ def consort_counts(screenings: QuerySet[Screening]) -> dict:
     }
 
 
-def screening_sites_for_user(user, study: Study) -> QuerySet[Site]:
+def screening_site_list(*, user, study: Study) -> QuerySet[Site]:
     """The sites of the study where the user may screen or read screenings."""
-    return sites_for_user(user).filter(studies=study).order_by("code")
+    return site_list(user=user).filter(studies=study).order_by("code")
 
 
-def screening_log(user, study: Study, site: Site | None = None) -> QuerySet[Screening]:
+def screening_log(*, user, study: Study, site: Site | None = None) -> QuerySet[Screening]:
     """The screening log page: every screening with its reasons, its re-screen link and its patient."""
-    return screenings_for_user(user, study, site).select_related("rescreen_of").prefetch_related("reasons")
+    return screening_list(user=user, study=study, site=site).select_related("rescreen_of").prefetch_related("reasons")
 
 
 def with_reason_groups(screenings) -> list[Screening]:
@@ -117,11 +114,11 @@ def with_reason_groups(screenings) -> list[Screening]:
     return rows
 
 
-def get_screening_for_user(user, study: Study, pk) -> Screening:
+def screening_get(*, user, study: Study, pk) -> Screening:
     """One screening of the study at the user's sites; another site's screening is a 404."""
     try:
         return (
-            Screening.objects.filter(study=study, site__in=sites_for_user(user))
+            Screening.objects.filter(study=study, site__in=site_list(user=user))
             .select_related("study", "site", "screened_by", "rescreen_of", "patient", "patient__arm")
             .prefetch_related("rescreens")
             .get(pk=pk)
@@ -130,11 +127,11 @@ def get_screening_for_user(user, study: Study, pk) -> Screening:
         raise Http404("No such screening at your sites.") from None
 
 
-def rescreen_candidates(user, study: Study) -> QuerySet[Screening]:
+def rescreen_candidates(*, user, study: Study) -> QuerySet[Screening]:
     """Screenings a new screening may re-screen: at the user's sites, not enrolled, not re-screened already
     (so the re-screens of one candidate form a chain and the CONSORT counts take its last link)."""
     return (
-        Screening.objects.filter(study=study, site__in=sites_for_user(user), patient__isnull=True)
+        Screening.objects.filter(study=study, site__in=site_list(user=user), patient__isnull=True)
         .filter(rescreens__isnull=True)
         .select_related("site")
         .order_by("-assessed_at")

@@ -17,7 +17,7 @@ from cohorts.querystring import query_number
 
 @login_required
 def home(request):
-    studies = selectors.studies_for_user(request.user).order_by("code")
+    studies = selectors.study_list(user=request.user).order_by("code")
     return render(request, "home.html", {"studies": studies})
 
 
@@ -50,7 +50,7 @@ def record_history(request, model: str, pk: int):
     if scope is None:
         raise Http404("No history for this kind of record.")
     model_class, is_patient = scope
-    patients = selectors.patients_for_user(request.user)
+    patients = selectors.patient_list(user=request.user)
     rows = model_class.history.filter(id=pk).select_related("history_user").order_by("history_date", "history_id")
     if not rows:
         raise Http404("No such record.")
@@ -92,10 +92,10 @@ def add_service_error(form, error: ValidationError) -> None:
 
 @roles.role_required(roles.SCREENING_READERS)
 def screening_log(request, study_code: str):
-    study = selectors.get_study_for_user(request.user, study_code)
-    sites = selectors.screening_sites_for_user(request.user, study)
+    study = selectors.study_get(user=request.user, code=study_code)
+    sites = selectors.screening_site_list(user=request.user, study=study)
     site = next((s for s in sites if s.code == request.GET.get("site")), None)
-    screenings = selectors.screening_log(request.user, study, site)
+    screenings = selectors.screening_log(user=request.user, study=study, site=site)
     return render(
         request,
         "cohorts/screening_log.html",
@@ -104,7 +104,7 @@ def screening_log(request, study_code: str):
             "sites": sites,
             "site": site,
             "screenings": selectors.with_reason_groups(screenings),
-            "counts": selectors.consort_counts(screenings),
+            "counts": selectors.consort_counts(screenings=screenings),
             "can_screen": roles.has_role(request.user, roles.SCREENERS),
         },
     )
@@ -112,12 +112,12 @@ def screening_log(request, study_code: str):
 
 @roles.role_required(roles.SCREENERS)
 def screening_create(request, study_code: str):
-    study = selectors.get_study_for_user(request.user, study_code)
+    study = selectors.study_get(user=request.user, code=study_code)
     as_screen_failure = request.POST.get("action") == "screen_failure"
     form = ScreeningForm(request.POST or None, study=study, user=request.user, as_screen_failure=as_screen_failure)
     rescreen = query_number(request.GET.get("rescreen", ""))
     if not form.is_bound and rescreen is not None:
-        previous = selectors.rescreen_candidates(request.user, study).filter(pk=rescreen).first()
+        previous = selectors.rescreen_candidates(user=request.user, study=study).filter(pk=rescreen).first()
         if previous is not None:
             form.initial_from(previous)
     if form.is_bound and form.is_valid():
@@ -146,7 +146,7 @@ def screening_create(request, study_code: str):
 @roles.role_required(roles.SCREENERS)
 def screening_evaluate(request, study_code: str):
     """htmx: the criteria table for the values typed so far (nothing is saved)."""
-    study = selectors.get_study_for_user(request.user, study_code)
+    study = selectors.study_get(user=request.user, code=study_code)
     form = ScreeningForm(request.POST, study=study, user=request.user)
     form.is_valid()
     return render(request, "cohorts/_criteria_table.html", {"form": form, "criteria": form.criteria, "live": True})
@@ -154,8 +154,8 @@ def screening_evaluate(request, study_code: str):
 
 @roles.role_required(roles.SCREENING_READERS)
 def screening_detail(request, study_code: str, pk: int):
-    study = selectors.get_study_for_user(request.user, study_code)
-    screening = selectors.get_screening_for_user(request.user, study, pk)
+    study = selectors.study_get(user=request.user, code=study_code)
+    screening = selectors.screening_get(user=request.user, study=study, pk=pk)
     return render(
         request,
         "cohorts/screening_detail.html",
@@ -172,8 +172,8 @@ def screening_detail(request, study_code: str, pk: int):
 
 @roles.role_required(roles.SCREENERS)
 def patient_enrol(request, study_code: str, pk: int):
-    study = selectors.get_study_for_user(request.user, study_code)
-    screening = selectors.get_screening_for_user(request.user, study, pk)
+    study = selectors.study_get(user=request.user, code=study_code)
+    screening = selectors.screening_get(user=request.user, study=study, pk=pk)
     form = EnrolmentForm(request.POST or None, screening=screening)
     if form.is_bound and form.is_valid():
         try:

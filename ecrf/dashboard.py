@@ -85,7 +85,7 @@ def _past_days_missing(patients, study: Study, today: datetime.date):
 def study_signals(user, study: Study, today: datetime.date | None = None) -> list[Signal]:
     """The five signals of SPEC 3.3 for the patients of ``study`` at the user's sites (4 queries)."""
     today = today or timezone.localdate()
-    patients = cohort_selectors.patient_list(user, study=study)
+    patients = cohort_selectors.patient_list(user=user, study=study)
     by_pk = {}
     missing = []
     for patient in _past_days_missing(patients, study, today):
@@ -165,7 +165,7 @@ def study_signals(user, study: Study, today: datetime.date | None = None) -> lis
 def last_computed(user, study: Study):
     """When the derived data of the user's patients were last computed (None if never)."""
     return (
-        PatientDerivation.objects.filter(patient__in=cohort_selectors.patient_list(user, study=study))
+        PatientDerivation.objects.filter(patient__in=cohort_selectors.patient_list(user=user, study=study))
         .order_by("-derived_at")
         .values_list("derived_at", flat=True)
         .first()
@@ -175,7 +175,7 @@ def last_computed(user, study: Study):
 @roles.role_required(roles.SIGNAL_READERS)
 def dashboard(request, study_code: str):
     """Protocol signals of the study at the user's sites, each patient linked to its casebook."""
-    study = cohort_selectors.get_study_for_user(request.user, study_code)
+    study = cohort_selectors.study_get(user=request.user, code=study_code)
     return render(
         request,
         "ecrf/dashboard.html",

@@ -62,7 +62,7 @@ class ImportForm(forms.Form):
 
 @roles.role_required(roles.IMPORTERS)
 def crf_import(request, study_code: str):
-    study = cohort_selectors.get_study_for_user(request.user, study_code)
+    study = cohort_selectors.study_get(user=request.user, code=study_code)
     report = None
     if request.method == "POST":
         form = ImportForm(request.POST, request.FILES)

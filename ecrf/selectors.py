@@ -71,10 +71,10 @@ def with_follow_up_end(patients: QuerySet[Patient]) -> QuerySet[Patient]:
     return patients.annotate(death_day=_first_day([DispositionKind.DEATH]), end_day=_first_day(ENDS_DAILY_FORMS))
 
 
-def patient_for_entry(user, patient_pk: int) -> Patient:
+def patient_get(*, user, pk: int) -> Patient:
     """The patient (site-scoped: another site's patient is a 404) with the days that end the follow-up."""
     try:
-        return with_follow_up_end(cohort_selectors.patients_for_user(user)).get(pk=patient_pk)
+        return with_follow_up_end(cohort_selectors.patient_list(user=user)).get(pk=pk)
     except (Patient.DoesNotExist, ValueError, TypeError):
         raise Http404("No such patient at your sites.") from None
 
@@ -101,7 +101,7 @@ class DayRecords:
     previous: dict[str, Any] = field(default_factory=dict)
 
 
-def day_records(patient: Patient, study_day: int) -> DayRecords:
+def day_records(*, patient: Patient, study_day: int) -> DayRecords:
     """One query per form: the records of the day and the day before."""
     records = DayRecords()
     for key, crf in DAY_FORMS.items():
@@ -110,7 +110,7 @@ def day_records(patient: Patient, study_day: int) -> DayRecords:
     return records
 
 
-def event_for_patient(patient: Patient, crf: Crf, pk: int):
+def event_get(*, patient: Patient, crf: Crf, pk: int):
     """One record of a repeating form (drug administration, disposition, adverse event) of this patient, or 404."""
     model = crf.model
     try:
@@ -184,9 +184,9 @@ def day_state(patient: Patient, study_day: int, today_day: int, record) -> str:
     return MISSING
 
 
-def casebook(user, patient_pk: int, today: datetime.date | None = None) -> Casebook:
+def casebook_get(*, user, patient_pk: int, today: datetime.date | None = None) -> Casebook:
     """The grid of study days x forms of one patient: one query per table, whatever the number of days."""
-    patient = patient_for_entry(user, patient_pk)
+    patient = patient_get(user=user, pk=patient_pk)
     today_day = study_day_today(patient, today)
     last = patient.study.follow_up_days
     by_day: dict[str, dict[int, Any]] = {}
@@ -251,7 +251,9 @@ class DaysSince(Func):
         raise NotSupportedError(f"DaysSince is written for PostgreSQL and SQLite, not {connection.vendor}")
 
 
-def patient_list(user, study: Study, site: Site | None = None, today: datetime.date | None = None) -> QuerySet[Patient]:
+def patient_list(
+    *, user, study: Study, site: Site | None = None, today: datetime.date | None = None
+) -> QuerySet[Patient]:
     """Patients of the user's sites with today's study day and how many of today's forms are missing; those
     with missing forms first. One query, whatever the number of patients."""
     today = today or timezone.localdate()
@@ -264,7 +266,9 @@ def patient_list(user, study: Study, site: Site | None = None, today: datetime.d
         default=Value(None),
         output_field=IntegerField(),
     )
-    qs = with_follow_up_end(cohort_selectors.patient_list(user, study=study, site=site)).annotate(today_day=today_day)
+    qs = with_follow_up_end(cohort_selectors.patient_list(user=user, study=study, site=site)).annotate(
+        today_day=today_day
+    )
     qs = qs.annotate(
         **{
             f"has_{key}": Exists(crf.model.objects.filter(patient=OuterRef("pk"), study_day=OuterRef("today_day")))

@@ -35,7 +35,7 @@ def _casebook_url(patient, study_day=None) -> str:
 @roles.role_required(roles.PATIENT_READERS)
 def day_entry(request, patient_pk: int, study_day: int):
     """The one-per-day forms of a patient-day on one page, saved together."""
-    patient = selectors.patient_for_entry(request.user, patient_pk)
+    patient = selectors.patient_get(user=request.user, pk=patient_pk)
     selectors.check_day(patient, study_day)
     can_edit = _can_edit(request.user)
     facts = PatientFacts.of(patient, patient.death_day)
@@ -68,13 +68,13 @@ def day_entry(request, patient_pk: int, study_day: int):
             else:
                 messages.success(request, f"Study day {study_day} of {patient.participant_id} saved.")
                 return redirect(_casebook_url(patient, study_day))
-        records = selectors.day_records(patient, study_day)
+        records = selectors.day_records(patient=patient, study_day=study_day)
         for key, form in forms.items():
             form.show_previous(records.previous.get(key))
             # A refused save shows the typed values, but the badge and history link are the stored record's.
             form.stored = records.current.get(key)
     else:
-        records = selectors.day_records(patient, study_day)
+        records = selectors.day_records(patient=patient, study_day=study_day)
         # After the day of death nothing can be entered; records already there stay editable (to be deleted).
         closed = bool(day_issues(study_day, facts)) and not records.current
         forms = {
@@ -117,7 +117,7 @@ def day_entry(request, patient_pk: int, study_day: int):
 
 @roles.role_required(roles.PATIENT_READERS)
 def casebook(request, patient_pk: int):
-    book = selectors.casebook(request.user, patient_pk)
+    book = selectors.casebook_get(user=request.user, patient_pk=patient_pk)
     return render(
         request,
         "ecrf/casebook.html",
@@ -136,8 +136,8 @@ def event_form(request, patient_pk: int, kind: str, pk: int | None = None):
     crf = crfs.event_form_of_slug(kind)
     if crf is None:
         raise Http404("No such kind of record.")
-    patient = selectors.patient_for_entry(request.user, patient_pk)
-    record = selectors.event_for_patient(patient, crf, pk) if pk is not None else None
+    patient = selectors.patient_get(user=request.user, pk=patient_pk)
+    record = selectors.event_get(patient=patient, crf=crf, pk=pk) if pk is not None else None
     can_edit = _can_edit(request.user)
     death_day = patient.death_day
     if record is not None and getattr(record, "kind", None) == DispositionKind.DEATH:
@@ -219,11 +219,11 @@ def event_form(request, patient_pk: int, kind: str, pk: int | None = None):
 @roles.role_required(roles.PATIENT_READERS)
 def patient_list(request, study_code: str):
     """Patients of the user's sites, those with forms missing today first."""
-    study = cohort_selectors.get_study_for_user(request.user, study_code)
-    sites = cohort_selectors.sites_for_user(request.user).filter(studies=study).order_by("code")
+    study = cohort_selectors.study_get(user=request.user, code=study_code)
+    sites = cohort_selectors.site_list(user=request.user).filter(studies=study).order_by("code")
     # Picked from the user's sites, not filtered by in SQL: a junk ?site= (a NUL byte) is no site, not a 500.
     site = next((s for s in sites if s.code == request.GET.get("site")), None)
-    patients = selectors.patient_list(request.user, study=study, site=site)
+    patients = selectors.patient_list(user=request.user, study=study, site=site)
     page = Paginator(patients, 100).get_page(request.GET.get("page"))
     for patient in page.object_list:
         patient.forms_missing = selectors.forms_missing_today(patient)

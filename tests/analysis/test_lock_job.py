@@ -245,7 +245,7 @@ def test_only_lockers_who_see_the_study_see_its_lock(client, study, users, cohor
         client.force_login(users[username])
         assert client.get(f"/locks/{job.pk}/").status_code == 403
         with pytest.raises(Http404):
-            selectors.get_lock_job(users[username], job.pk)
+            selectors.lock_job_get(user=users[username], pk=job.pk)
     client.force_login(users["data_manager"])
     assert client.get(f"/locks/{job.pk + 1}/").status_code == 404
     # Were a site-bound role allowed to lock, a user of another study's site would not find this study's lock.
@@ -253,8 +253,8 @@ def test_only_lockers_who_see_the_study_see_its_lock(client, study, users, cohor
     other = factories.StudyFactory(code="new-york", title="New York cohort", protocol="new_york_2020")
     new_york = make_user("ny_investigator", roles.INVESTIGATOR, [factories.SiteFactory(code="NY", studies=[other])])
     with pytest.raises(Http404):
-        selectors.get_lock_job(new_york, job.pk)
-    assert selectors.get_lock_job(users["investigator"], job.pk) == job
+        selectors.lock_job_get(user=new_york, pk=job.pk)
+    assert selectors.lock_job_get(user=users["investigator"], pk=job.pk) == job
 
 
 # --------------------------------------------------------------------------------------------

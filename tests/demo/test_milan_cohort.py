@@ -157,7 +157,7 @@ def test_load_demo_enrols_the_cohort_through_screening_and_prints_the_logins(loa
 
 def test_the_screening_log_has_ineligible_candidates_for_various_reasons(loaded):
     study, _ = loaded
-    counts = cohort_selectors.consort_counts(Screening.objects.filter(study=study))
+    counts = cohort_selectors.consort_counts(screenings=Screening.objects.filter(study=study))
     assert counts["screened"] == 65  # 66 screenings, one candidate re-screened counts once
     assert counts["enrolled"] == 52 and counts["ineligible"] == 13
     assert counts["ineligible_missing_only"] == 1

@@ -93,11 +93,11 @@ def user(username):
 def test_after_load_demo_the_nurse_has_todays_forms_due_in_the_demo_ward(ward, demo_database, client):
     assert "Demo ward: 7 patients" in demo_database
     nurse = user("nurse")
-    assert set(cohort_selectors.studies_for_user(nurse).values_list("code", flat=True)) == {
+    assert set(cohort_selectors.study_list(user=nurse).values_list("code", flat=True)) == {
         studies.MILAN_STUDY,
         studies.RECENT_STUDY,
     }
-    rows = list(selectors.patient_list(nurse, ward))  # what the patient list shows
+    rows = list(selectors.patient_list(user=nurse, study=ward))  # what the patient list shows
     assert {p.site.code for p in rows} == {"MI"} and len(rows) == 5
     assert all(p.today_day is not None and 0 <= p.today_day <= 5 for p in rows)
     assert all(p.missing_today > 0 for p in rows)
@@ -109,14 +109,16 @@ def test_after_load_demo_the_nurse_has_todays_forms_due_in_the_demo_ward(ward, d
     assert "3 missing: enter day 5" in page and "1 missing: enter day 0" in page
     assert "after follow-up" not in page
 
-    bergamo = list(selectors.patient_list(user("nurse_bg"), ward))
+    bergamo = list(selectors.patient_list(user=user("nurse_bg"), study=ward))
     assert len(bergamo) == 2 and all(p.missing_today == 3 for p in bergamo)
 
 
 def test_the_past_days_are_documented_by_the_site_nurses_but_one_missing_laboratory_form(ward):
     today = timezone.localdate()
     for patient in Patient.objects.filter(study=ward):
-        book = selectors.casebook(user("investigator" if patient.site.code == "MI" else "investigator_bg"), patient.pk)
+        book = selectors.casebook_get(
+            user=user("investigator" if patient.site.code == "MI" else "investigator_bg"), patient_pk=patient.pk
+        )
         today_day = (today - patient.enrolment_date).days
         states = {(day.study_day, key): cell.state for day in book.days for key, cell in day.forms.items()}
         missing = {day_form for day_form, state in states.items() if state == "missing"}
