@@ -1,9 +1,9 @@
 """The codebook of a release: variable, label, type, unit, allowed range, value labels and derivation of every
-column of every exported table (SPEC 5), plus the study settings the data were derived with.
+column of every exported table (clinical definitions §5), plus the study settings the data were derived with.
 
 The source forms are described from their model fields and the limits table of cohorts/limits.py (one source of
 truth for labels, units and ranges); derived and analysis columns from the texts below, which quote the study's
-own settings (*study settings* of the SPEC) so a reader of the export never needs the code.
+own settings (*study settings* of the clinical definitions) so a reader of the export never needs the code.
 :func:`codebook_frame` refuses a table column that has no entry, so no undocumented column can leave the system.
 """
 
@@ -99,7 +99,7 @@ _FORM_NOTES = {
     "crp_mg_l": "Entered in mg/L or mg/dL; mg/dL converted to mg/L x 10.",
     "crp_entered_unit": "Unit CRP was typed in (the stored value is always mg/L).",
     "abg_fio2": "FiO2 at the arterial blood gas; empty = the day's FiO2 is used for the measured P/F.",
-    "fio2": "FiO2 set on the device; empty = not set (estimated in the derived table where SPEC 3.2 allows).",
+    "fio2": "FiO2 set on the device; empty = not set (estimated in the derived table where the device allows it).",
     "ddimer_ng_ml": "D-dimer in ng/mL on the basis of ddimer_basis; FEU and DDU are never converted.",
     "ast_uln_u_l": "The site laboratory's AST upper limit of normal on that day.",
     "alt_uln_u_l": "The site laboratory's ALT upper limit of normal on that day.",
@@ -169,7 +169,7 @@ PATIENT_ENTRIES: dict[str, Entry] = {
         for name in COMORBIDITIES
     },
     "status": Entry("Follow-up status", "string", value_labels=_labels(PatientStatus.choices)),
-    "follow_up_days": Entry("Follow-up of the study", "integer", "days", derivation="Study setting (SPEC 1.1)."),
+    "follow_up_days": Entry("Follow-up of the study", "integer", "days", derivation="Study setting."),
 }
 ARM_ENTRIES: dict[str, Entry] = {
     "arm": ARM_CODE,
@@ -180,7 +180,7 @@ ARM_ENTRIES: dict[str, Entry] = {
 
 
 # --------------------------------------------------------------------------------------------
-# Derived table (SPEC 3), with the study's settings quoted
+# Derived table (clinical definitions §3), with the study's settings quoted
 # --------------------------------------------------------------------------------------------
 
 
@@ -231,7 +231,7 @@ def derived_entries(cfg: Mapping[str, Any]) -> dict[str, Entry]:
         "fio2_estimated": Entry(
             "FiO2 was estimated, not set on the device",
             "boolean",
-            derivation="true = fio2 is an estimate from the device and flow (SPEC 3.2); false = set or room air.",
+            derivation="true = fio2 is an estimate from the device and its flow; false = set or room air.",
         ),
         "sf_ratio": Entry("SpO2:FiO2 (lowest of the day)", "float", derivation="SpO2 (%) / FiO2."),
         "pf_measured": Entry(
@@ -269,7 +269,7 @@ def derived_entries(cfg: Mapping[str, Any]) -> dict[str, Entry]:
             derivation=(
                 f"CRP fallen >= {_num(100 * cfg['benefit_crp_fall_fraction'])}% from day 0 and P/F > "
                 f"{_num(cfg['benefit_pf_above'])} for {cfg['benefit_consecutive_days']} consecutive days "
-                "(study settings, SPEC 1.1); never acted on automatically."
+                "(study settings); never acted on automatically."
             ),
         ),
         "liver_enzymes_gt_3uln": Entry(
@@ -285,7 +285,7 @@ def derived_entries(cfg: Mapping[str, Any]) -> dict[str, Entry]:
 
 
 # --------------------------------------------------------------------------------------------
-# Outcomes and arm tables (SPEC 4)
+# Outcomes and arm tables (clinical definitions §4)
 # --------------------------------------------------------------------------------------------
 
 

@@ -1,6 +1,7 @@
 """One study's data as pandas frames: the selectors of the analysis pages and of the locked releases.
 
-Every frame is keyed by the pseudonymised ``participant_id`` (SPEC 5): no database primary key, no calendar date
+Every frame is keyed by the pseudonymised ``participant_id`` (clinical definitions §5): no database primary key, no
+calendar date
 and no name ever enters a frame, so nothing built from them (pages, release files, exports) can leak one.
 Times are study days relative to enrolment.
 
@@ -10,7 +11,7 @@ do not go through millions of ``Decimal`` and JSON conversions. Missing values s
 text field is missing too, so exports show an empty cell for both.
 
 :func:`study_frames` gives the source tables; :func:`compute_results` turns them into the per-patient outcomes
-and the per-arm tables of SPEC 4 (pure pandas, shared by the live analysis page and the release job).
+and the per-arm tables of clinical definitions §4 (pure pandas, shared by the live analysis page and the release job).
 """
 
 from __future__ import annotations
@@ -148,7 +149,7 @@ def form_frame(name: str, study: Study, sites: QuerySet[Site] | None = None) -> 
 
 
 def derived_frame(study: Study, sites: QuerySet[Site] | None = None) -> pd.DataFrame:
-    """The derived patient-day table (SPEC 3) as the Celery job stored it."""
+    """The derived patient-day table (clinical definitions §3) as the Celery job stored it."""
     rows = _fetch(_values(DerivedDay, _patients_query(study, sites)))
     return _sorted(typed_frame(rows, table_columns(DerivedDay)), unique_keys=True)
 
@@ -192,7 +193,7 @@ def study_frames(study: Study, sites: QuerySet[Site] | None = None) -> dict[str,
 
 
 # --------------------------------------------------------------------------------------------
-# Outcomes and arm tables (SPEC 4), pure pandas from the frames above
+# Outcomes and arm tables (clinical definitions §4), pure pandas from the frames above
 # --------------------------------------------------------------------------------------------
 
 ENDPOINTS = {"os": "Survival to day 21", "mvfs": "Mechanical-ventilation-free survival to day 21"}
@@ -201,7 +202,7 @@ ORDINAL_DAYS = outcomes_module.SNAPSHOT_DAYS
 
 @dataclass(frozen=True)
 class Results:
-    """The SPEC 4 results of one data set: tidy tables for files, display tables for pages."""
+    """The clinical definitions §4 results of one data set: tidy tables for files, display tables for pages."""
 
     outcomes: pd.DataFrame
     km_summary: pd.DataFrame
@@ -332,7 +333,7 @@ def _survival_tables(outcome: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame,
 
 
 def compute_results(frames: dict[str, pd.DataFrame], bands: derivations.ArdsBands | None = None) -> Results:
-    """Outcomes per patient and every per-arm table of SPEC 4 from one data set's frames.
+    """Outcomes per patient and every per-arm table of clinical definitions §4 from one data set's frames.
 
     ``bands``: the study's ARDS bands (``derivations.ards_bands`` of its derivation settings), which split the
     CPAP/NIV line of the ordinal tables as they split its derived ards_severity; the defaults when None.

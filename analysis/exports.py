@@ -1,4 +1,5 @@
-"""Exports of a locked release: one zip per format, built from the release's frozen files only (SPEC 5).
+"""Exports of a locked release: one zip per format, built from the release's frozen files only (clinical definitions
+§5).
 
 Formats: CSV, XLSX, Parquet, SPSS .sav and Stata .dta (value labels through pyreadstat), SAS XPORT v5 (.xpt,
 readable by pandas.read_sas). The bytes of an export depend only on the release and the format: zip entries carry

@@ -1,4 +1,4 @@
-"""Locked releases, and the background jobs that make them (lock) and export them (SPEC 5)."""
+"""Locked releases, and the background jobs that make them (lock) and export them (clinical definitions §5)."""
 
 from django.conf import settings
 from django.db import models

@@ -1,4 +1,4 @@
-"""Patient-level outcomes of SPEC section 4, one row per patient.
+"""Patient-level outcomes of clinical definitions §4, one row per patient.
 
 Pure pandas (no Django): the analysis views and the locked-release job build the four
 input frames from the database and call :func:`patient_outcomes`; everything per arm
@@ -32,29 +32,29 @@ import pandas as pd
 from ecrf.derivations import ARDS_SEVERITIES, STATES, ArdsBands, ards_bands
 
 HORIZON_DAYS: Final = 21
-"""Follow-up of both reference protocols (SPEC 1.1): day-21 survival and status."""
+"""Follow-up of both reference protocols (clinical definitions §1.1): day-21 survival and status."""
 
 SNAPSHOT_DAYS: Final[tuple[int, ...]] = (0, 7, 21)
-"""Days at which the ordinal status is tabulated per arm (SPEC 4)."""
+"""Days at which the ordinal status is tabulated per arm (clinical definitions §4)."""
 
 DISCHARGED_STATES: Final = frozenset({"discharged_normal", "discharged_impaired"})
 IMV_STATES: Final = frozenset({"imv", "imv_organ_support", "imv_ecmo"})
-"""Invasive ventilation with or without organ support or ECMO: the MVFS event (SPEC 4)."""
+"""Invasive ventilation with or without organ support or ECMO: the MVFS event (clinical definitions §4)."""
 DEATH_STATE: Final = "death"
 
-# The Milan 7-point score of each state comes from the derivation's SPEC 3.1 table, so the
-# outcomes can never score a state differently from the derived table (SPEC 3.1).
+# The Milan 7-point score of each state comes from the derivation's clinical definitions §3.1 table, so the
+# outcomes can never score a state differently from the derived table (clinical definitions §3.1).
 SEVEN_POINT: Final[dict[str, int]] = {state.code: state.milan_7 for state in STATES}
-"""Milan 7-point ordinal scale, 1 best (SPEC 3.1); used for days imputed here."""
+"""Milan 7-point ordinal scale, 1 best (clinical definitions §3.1); used for days imputed here."""
 
 AE_KINDS: Final[tuple[str, ...]] = (
     "bacteraemia",
     "liver_enzymes_gt_3uln",
     "thromboembolism",
 )
-"""Adverse events reported per arm (SPEC 4); each becomes an ``ae_<kind>`` flag."""
+"""Adverse events reported per arm (clinical definitions §4); each becomes an ``ae_<kind>`` flag."""
 
-# SPEC 4, respiratory improvement at day 21: 7-point status <= 4, or status 5 (HFNC,
+# clinical definitions §4, respiratory improvement at day 21: 7-point status <= 4, or status 5 (HFNC,
 # CPAP, NIV) with P/F > 200.
 IMPROVED_MAX_ORDINAL: Final = 4
 IMPROVED_OXYGEN_ORDINAL: Final = 5
@@ -72,7 +72,7 @@ def patient_outcomes(
     horizon: int = HORIZON_DAYS,
     bands: ArdsBands | None = None,
 ) -> pd.DataFrame:
-    """One row per patient of ``patients``: baseline columns plus every SPEC 4 outcome.
+    """One row per patient of ``patients``: baseline columns plus every clinical definitions §4 outcome.
 
     Added columns: os_time/os_event, mvfs_time/mvfs_event/mvfs_excluded,
     state_d{0,7,21}, ordinal_d{0,7,21}, pf_d{0,7,21}, pf_band_d{0,7,21},
@@ -115,7 +115,7 @@ def pf_band(pf: pd.Series, bands: ArdsBands | None = None) -> pd.Series:
 
 
 def respiratory_improvement(ordinal: pd.Series, pf: pd.Series) -> pd.Series:
-    """SPEC 4: improved when the 7-point status is <= 4, or 5 with P/F > 200.
+    """clinical definitions §4: improved when the 7-point status is <= 4, or 5 with P/F > 200.
 
     Three-valued: NA when the status is unknown, and NA for status 5 without a P/F,
     because the definition cannot be decided without it.
@@ -186,7 +186,7 @@ def _imv_start_day(derived: pd.DataFrame, events: pd.DataFrame) -> pd.Series:
 
 
 def _on_imv_at_day0(derived: pd.DataFrame, events: pd.DataFrame, ids: pd.Index) -> pd.Series:
-    """Patients already invasively ventilated at enrolment: excluded from MVFS (SPEC 4)."""
+    """Patients already invasively ventilated at enrolment: excluded from MVFS (clinical definitions §4)."""
     day0 = (derived[_DAY].le(0) & derived["state"].isin(IMV_STATES).fillna(False)).groupby(derived[_ID]).any()
     started = (events[_DAY].le(0) & events["kind"].eq("imv_started")).groupby(events[_ID]).any()
     excluded = pd.concat([day0, started], axis=1).any(axis=1)
@@ -194,7 +194,7 @@ def _on_imv_at_day0(derived: pd.DataFrame, events: pd.DataFrame, ids: pd.Index) 
 
 
 def _observed_states(derived: pd.DataFrame) -> pd.DataFrame:
-    """Derived rows that are observations rather than SPEC 3.1 carry-forward.
+    """Derived rows that are observations rather than clinical definitions §3.1 carry-forward.
 
     After discharge the derived job repeats the discharge state daily "until a later
     contact says otherwise"; those repeats are not evidence that the patient was seen
@@ -209,7 +209,7 @@ def _observed_states(derived: pd.DataFrame) -> pd.DataFrame:
 
 def _last_known_alive(derived: pd.DataFrame, events: pd.DataFrame) -> pd.Series:
     """Last day with evidence of life: an observed non-death state, an alive contact,
-    or any disposition other than death (SPEC 4 censoring).
+    or any disposition other than death (clinical definitions §4 censoring).
 
     A vital-status contact with alive unknown is not such evidence (nobody was
     reached), and one with alive=False reports a death (see :func:`_death_day`).
@@ -253,7 +253,7 @@ def _mvfs(
     excluded: pd.Series,
     horizon: int,
 ) -> pd.DataFrame:
-    """Mechanical-ventilation-free survival (SPEC 4): first of death or IMV/ECMO start,
+    """Mechanical-ventilation-free survival (clinical definitions §4): first of death or IMV/ECMO start,
     censored as for OS; patients on IMV at day 0 are excluded (time/event NA)."""
     frame = _time_to_event(_min_of(death_day, imv_day), censor_day, horizon, "mvfs")
     frame.loc[excluded, ["mvfs_time", "mvfs_event"]] = pd.NA
@@ -280,7 +280,7 @@ def _snapshots(
 def _status_on(
     derived: pd.DataFrame, death_day: pd.Series, ids: pd.Index, day: int
 ) -> tuple[pd.Series, pd.Series, pd.Series]:
-    """State, 7-point score and P/F of ``day``, with SPEC 3.1 imputation.
+    """State, 7-point score and P/F of ``day``, with clinical definitions §3.1 imputation.
 
     The derived row of the day wins, even when its state is NA (the derived job decided
     it is unknown, e.g. after a loss to follow-up). Only without a row does a discharge

@@ -1,4 +1,4 @@
-"""Figures of the analysis (SPEC 4): Kaplan-Meier curves and CRP / P/F trajectories.
+"""Figures of the analysis (clinical definitions §4): Kaplan-Meier curves and CRP / P/F trajectories.
 
 matplotlib is imported inside the functions (cheap pages never pay for it) and used
 through its object API with the Agg canvas, never pyplot: no global figure state, so
@@ -6,7 +6,7 @@ concurrent requests in threaded servers cannot draw into each other's figures.
 
 Output is deterministic for a given matplotlib version (no creation date, fixed SVG
 ids), because figures go into locked releases whose files are checked by SHA-256
-(SPEC 5). SVG keeps text as text so arm labels stay searchable and selectable.
+(clinical definitions §5). SVG keeps text as text so arm labels stay searchable and selectable.
 """
 
 from __future__ import annotations

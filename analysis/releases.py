@@ -1,9 +1,10 @@
-"""Locked releases (SPEC 5): lock a study into a versioned, frozen set of files; unlock with a reason.
+"""Locked releases (clinical definitions §5): lock a study into a versioned, frozen set of files; unlock with a reason.
 
 A lock writes, under ``settings.RELEASES_ROOT/<study>/v<N>/``:
 
 - ``data/``: the arms, the patients, one long table per source form and the derived patient-day table;
-- ``results/``: the per-patient outcomes and every per-arm table of SPEC 4 (KM summary, log-rank, Cox, baseline,
+- ``results/``: the per-patient outcomes and every per-arm table of clinical definitions §4 (KM summary, log-rank, Cox,
+baseline,
   ordinal status on days 0/7/21, trajectories, adverse events), and ``display.json`` (the tables as published);
 - ``figures/``: Kaplan-Meier and trajectory plots (PNG and SVG);
 - ``codebook.parquet``, ``study_settings.parquet``, ``README.md`` and ``manifest.json`` (SHA-256 of every file).

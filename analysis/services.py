@@ -2,7 +2,8 @@
 the files).
 
 A lock or an export is a job row (who, when, status; the release, or the file and its SHA-256) filled by a Celery
-task, so the page that asked for it can show its progress and result (DESIGN.md, after Saleor's export files).
+task, so the page that asked for it can show its progress and result (docs/architecture.md, after Saleor's export
+files).
 A lock takes about a minute for a large study, longer than a web request may last.
 """
 

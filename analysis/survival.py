@@ -1,4 +1,4 @@
-"""Survival analysis per arm (SPEC 4): Kaplan-Meier, log-rank, Cox hazard ratios.
+"""Survival analysis per arm (clinical definitions §4): Kaplan-Meier, log-rank, Cox hazard ratios.
 
 Pure pandas + lifelines, no Django. lifelines is imported inside each function because
 importing it costs about 1.5 s, which every page load of the app would otherwise pay.
@@ -23,11 +23,11 @@ import numpy as np
 import pandas as pd
 
 DEFAULT_AT: Final = 21
-"""Day of the reported survival estimate: end of follow-up (SPEC 1.1, 4)."""
+"""Day of the reported survival estimate: end of follow-up (clinical definitions §1.1, 4)."""
 RISK_DAYS: Final[tuple[int, ...]] = (0, 7, 14, 21)
 """Days of the number-at-risk table under the Kaplan-Meier plot."""
 ALPHA: Final = 0.05
-"""Two-sided 95% confidence intervals throughout (SPEC 4)."""
+"""Two-sided 95% confidence intervals throughout (clinical definitions §4)."""
 
 COX_PRECISION: Final = 1e-12
 """Newton convergence precision of the Cox fit. lifelines' default (1e-7) stops with a
@@ -127,7 +127,7 @@ def km_curve(
 
 
 def logrank(df: pd.DataFrame, time_col: str, event_col: str, group_col: str) -> dict[str, Any]:
-    """Overall and pairwise log-rank tests between groups (SPEC 4).
+    """Overall and pairwise log-rank tests between groups (clinical definitions §4).
 
     Returns ``{"overall": {"test_statistic", "p_value", "degrees_of_freedom", "note"},
     "pairwise": [{"group_a", "group_b", "test_statistic", "p_value"}, ...]}`` with plain

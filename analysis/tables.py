@@ -1,4 +1,4 @@
-"""Descriptive tables per arm (SPEC 4): baseline, ordinal status, trajectories, AEs.
+"""Descriptive tables per arm (clinical definitions §4): baseline, ordinal status, trajectories, AEs.
 
 Pure pandas, no Django. Each table comes as a :class:`Table`: ``long`` is tidy (one row
 per variable/level/arm, numbers as numbers, for exports and tests) and ``wide`` is the
@@ -31,7 +31,7 @@ PCT_DECIMALS: Final = 0
 VALUE_DECIMALS: Final = 1
 TRAJECTORY_VARIABLES: Final = ("crp_mg_l", "pf")
 TRAJECTORY_DAYS: Final = range(15)
-"""SPEC 4: CRP and P/F trajectories over days 0-14."""
+"""clinical definitions §4: CRP and P/F trajectories over days 0-14."""
 
 
 @dataclass(frozen=True)
@@ -72,7 +72,7 @@ BASELINE_VARIABLES: Final[tuple[Variable, ...]] = (
     Variable("copd", "COPD", _YES),
     Variable("chronic_kidney_disease", "Chronic kidney disease", _YES),
 )
-"""SPEC 2 baseline: sex, age, weight, comorbidities."""
+"""clinical definitions §2 baseline: sex, age, weight, comorbidities."""
 
 
 @dataclass(frozen=True)
@@ -148,7 +148,7 @@ def baseline_table(
     pct_decimals: int = PCT_DECIMALS,
     value_decimals: int = VALUE_DECIMALS,
 ) -> Table:
-    """Baseline characteristics per arm and overall (SPEC 4).
+    """Baseline characteristics per arm and overall (clinical definitions §4).
 
     Categorical levels as n (%) of patients with a known value, continuous variables as
     median (IQR) with pandas' linear-interpolation quartiles. ``long`` columns:
@@ -231,7 +231,7 @@ def ordinal_table(
     pct_decimals: int = PCT_DECIMALS,
     bands: ArdsBands | None = None,
 ) -> Table:
-    """Clinical status on ``day`` per arm in the Milan tables 2/3 layout (SPEC 4).
+    """Clinical status on ``day`` per arm in the Milan tables 2/3 layout (clinical definitions §4).
 
     Reads ``state_d<day>`` and ``pf_band_d<day>`` of :func:`patient_outcomes`, which
     must have been computed with the same ``bands`` (the defaults when None).
@@ -288,7 +288,7 @@ def adverse_event_table(
     arm_col: str = DEFAULT_ARM_COL,
     pct_decimals: int = PCT_DECIMALS,
 ) -> Table:
-    """Patients with each SPEC 4 adverse event per arm, n (%) of the arm.
+    """Patients with each clinical definitions §4 adverse event per arm, n (%) of the arm.
 
     Reads the ``ae_<kind>`` flags of :func:`patient_outcomes`. ``long`` columns:
     row (the AE kind), label, arm, n, denominator, pct, text.
@@ -311,7 +311,7 @@ def trajectories(
     days: Iterable[int] = TRAJECTORY_DAYS,
     arm_col: str = DEFAULT_ARM_COL,
 ) -> pd.DataFrame:
-    """Median and IQR of CRP or P/F per arm and study day (SPEC 4, days 0-14).
+    """Median and IQR of CRP or P/F per arm and study day (clinical definitions §4, days 0-14).
 
     One row per arm and day of ``days``, also when no value was measured (n 0, NaN
     statistics), so plots get a regular grid. Columns: ``arm_col``, study_day, n,

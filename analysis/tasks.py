@@ -1,4 +1,4 @@
-"""Celery tasks of the analysis app: thin, take ids, idempotent (DESIGN.md).
+"""Celery tasks of the analysis app: thin, take ids, idempotent (docs/architecture.md).
 
 The services queue them by name (services.LOCK_TASK, services.EXPORT_TASK), so this module imports the services
 and never the other way round.

@@ -28,7 +28,7 @@ class ArmInline(admin.TabularInline):
 
 class StudyAdminForm(forms.ModelForm):
     def clean(self):
-        # Refused in the form, so the change page shows the message instead of a server error (SPEC 5).
+        # Refused in the form, so the change page shows the message instead of a server error (clinical definitions §5).
         if self.instance.pk is not None:
             ensure_unlocked(self.instance)
         return super().clean()

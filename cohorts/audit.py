@@ -1,7 +1,8 @@
 """Audited writes shared by every app: reason for change, history user, optimistic locking.
 
 django-simple-history records a history row on every save(); these helpers make sure each row carries the
-user and the reason, that an edit of already-saved data has a reason (SPEC / ICH GCP audit trail), and that
+user and the reason, that an edit of already-saved data has a reason (ICH GCP audit trail; docs/architecture.md), and
+that
 two people editing the same record cannot silently overwrite each other (the `version` column).
 """
 
@@ -15,7 +16,7 @@ from cohorts.models import Study
 
 
 class StudyLocked(ValidationError):
-    """Raised by every write path while the study is locked (SPEC 5)."""
+    """Raised by every write path while the study is locked (clinical definitions §5)."""
 
     def __init__(self, study: Study):
         super().__init__(

@@ -1,4 +1,4 @@
-"""Screening and enrolment rules on plain values (SPEC 1.3, 2, 2.1), used by forms and services.
+"""Screening and enrolment rules on plain values (clinical definitions §1.3, 2, 2.1), used by forms and services.
 
 Pure module: no Django imports, so the rules are testable without HTTP and shared by the screening form, the
 enrolment form and the services that re-check them.
@@ -39,7 +39,7 @@ def limit_problem(name: str, value: float, unit: str | None) -> str | None:
     unit_text = f" {unit}" if unit and unit != "fraction" else ""
     return (
         f"{_fmt(value)}{unit_text} is outside the plausible range {_fmt(low)}-{_fmt(high)}{unit_text} "
-        "(hard limits of clinical definitions §2.1); check the value and its unit."
+        "(the hard limits of the edit checks); check the value and its unit."
     )
 
 
@@ -87,7 +87,7 @@ def value_text(value: object) -> str:
 
 
 def criteria_rows(evaluation: Evaluation) -> list[dict]:
-    """Every criterion as stored on the screening and shown on the page (SPEC 1.3)."""
+    """Every criterion as stored on the screening and shown on the page (clinical definitions §1.3)."""
     return [
         {
             "code": c.code,
@@ -143,7 +143,7 @@ def missing_field_errors(
     evaluation: Evaluation, fields: Iterable[str] | None = None
 ) -> dict[str, list[tuple[str, str]]]:
     """(message, code) per input that a criterion needs and does not have: missing data is an error on the
-    field, never a silent pass (SPEC 1.3). ``fields`` limits the result to the inputs a form shows."""
+    field, never a silent pass (clinical definitions §1.3). ``fields`` limits the result to the inputs a form shows."""
     errors: dict[str, list[tuple[str, str]]] = {}
     wanted = set(fields) if fields is not None else None
     for c in evaluation.missing:

@@ -1,4 +1,4 @@
-"""Screening and enrolment forms (SPEC 1.3), laid out with crispy-forms (Bootstrap 5).
+"""Screening and enrolment forms (clinical definitions §1.3), laid out with crispy-forms (Bootstrap 5).
 
 The screening form is generated from the study's rule set (cohorts/eligibility): one input per field the
 criteria read, yes/no/unknown for answers, a unit selector where the quantity has several units. Values are
@@ -260,7 +260,7 @@ COMORBIDITY_LABELS = {name: capfirst(Patient._meta.get_field(name).verbose_name)
 
 
 class EnrolmentForm(forms.Form):
-    """Enrol the candidate of an eligible screening: arm, day 0 and the baseline of SPEC 2."""
+    """Enrol the candidate of an eligible screening: arm, day 0 and the baseline of clinical definitions §2."""
 
     arm = forms.ModelChoiceField(queryset=None, widget=forms.RadioSelect, empty_label=None)
     enrolment_date = forms.DateField(

@@ -1,4 +1,4 @@
-"""Who is in the study, in which arm, since when (DESIGN.md: cohorts -> ecrf -> analysis)."""
+"""Who is in the study, in which arm, since when (docs/architecture.md: cohorts -> ecrf -> analysis)."""
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -17,7 +17,7 @@ class Protocol(models.TextChoices):
 
 
 class OrdinalScale(models.TextChoices):
-    """Identifiers of the ordinal scales of SPEC 3.1; every stored score carries one."""
+    """Identifiers of the ordinal scales of clinical definitions §3.1; every stored score carries one."""
 
     MILAN_7 = "milan_7", "7-point ordinal scale (Milan; 1 best, 7 death)"
     WHO_OSCI_8 = "who_osci_8", "WHO ordinal scale for clinical improvement (0-8)"
@@ -31,11 +31,12 @@ class Study(models.Model):
     registry_id = models.CharField("registry id", max_length=64, blank=True)
     follow_up_days = models.PositiveSmallIntegerField(default=21)
     primary_scale = models.CharField(max_length=16, choices=OrdinalScale.choices, default=OrdinalScale.MILAN_7)
-    # Overrides of the *study settings* of SPEC (thresholds, FiO2 estimates, ...). Only overrides are stored;
+    # Overrides of the *study settings* of the clinical definitions (thresholds, FiO2 estimates, ...). Only overrides
+    # are stored;
     # the effective value is the module default updated with these, so a new default reaches old studies.
     settings = models.JSONField(default=dict, blank=True)
     # The lock flag lives here so that every write path (cohorts, ecrf) can refuse without importing analysis,
-    # which owns the releases that set it (SPEC 5).
+    # which owns the releases that set it (clinical definitions §5).
     is_locked = models.BooleanField(default=False, editable=False)
     history = HistoricalRecords()
 
@@ -60,7 +61,7 @@ class Site(models.Model):
     code = models.CharField(max_length=8, unique=True, help_text="Prefix of the pseudonymised study ids.")
     name = models.CharField(max_length=200)
     studies = models.ManyToManyField(Study, related_name="sites", blank=True)
-    # The site laboratory's upper limits of normal (SPEC 2: AST, ALT with the site's ULN).
+    # The site laboratory's upper limits of normal (clinical definitions §2: AST, ALT with the site's ULN).
     ast_uln_u_l = models.DecimalField("AST upper limit of normal (U/L)", max_digits=6, decimal_places=1, default=40)
     alt_uln_u_l = models.DecimalField("ALT upper limit of normal (U/L)", max_digits=6, decimal_places=1, default=40)
     history = HistoricalRecords()
@@ -125,7 +126,8 @@ COMORBIDITIES = ("smoking", "hypertension", "coronary_artery_disease", "diabetes
 
 
 class Screening(models.Model):
-    """One screening of a candidate, eligible or not; kept for the screening log (SPEC 1.3, CONSORT)."""
+    """One screening of a candidate, eligible or not; kept for the screening log (clinical definitions §1.3,
+    CONSORT)."""
 
     study = models.ForeignKey(Study, on_delete=models.PROTECT, related_name="screenings")
     site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="screenings")
@@ -169,7 +171,8 @@ class Patient(models.Model):
     study = models.ForeignKey(Study, on_delete=models.PROTECT, related_name="patients")
     site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="patients")
     arm = models.ForeignKey(Arm, on_delete=models.PROTECT, related_name="patients")
-    # Pseudonymised participant id (per-site prefix + number); the only id that leaves the system (SPEC 5).
+    # Pseudonymised participant id (per-site prefix + number); the only id that leaves the system (clinical definitions
+    # §5).
     participant_id = models.CharField("participant id", max_length=24, help_text="Pseudonymised id, e.g. MI-0007")
     screening = models.OneToOneField(Screening, null=True, blank=True, on_delete=models.PROTECT, related_name="patient")
     enrolment_date = models.DateField(help_text="Study day 0 (first anakinra dose in treated arms).")

@@ -1,4 +1,4 @@
-"""Roles of DESIGN.md as Django groups, and the questions pages ask about them.
+"""Roles of docs/architecture.md as Django groups, and the questions pages ask about them.
 
 A role is a group; what a role may do is decided here and in the `rules` predicates of cohorts/rules.py,
 never by scattered group-name checks in views.
@@ -26,11 +26,11 @@ ROLES = {
     ADMIN: "Administrator",
 }
 
-# Who sees patient-level data, and at which sites. Statisticians see locked releases only (SPEC 5).
+# Who sees patient-level data, and at which sites. Statisticians see locked releases only (clinical definitions §5).
 PATIENT_READERS = frozenset({NURSE, INVESTIGATOR, MONITOR, DATA_MANAGER, ADMIN})
 DATA_ENTRY = frozenset({NURSE, INVESTIGATOR, DATA_MANAGER})
 # Screening and enrolment (investigators at their sites, data managers everywhere); the screening log is read
-# by them and by monitors (read-only, source data verification), not by nurses (SPEC 1.3).
+# by them and by monitors (read-only, source data verification), not by nurses (clinical definitions §1.3).
 SCREENERS = frozenset({INVESTIGATOR, DATA_MANAGER})
 SCREENING_READERS = frozenset({INVESTIGATOR, DATA_MANAGER, MONITOR, ADMIN})
 # The dashboard of protocol signals (clinical definitions §3.3): the investigator's review, read by data managers

@@ -1,4 +1,4 @@
-"""Every write to cohort data: keyword-only, atomic, full_clean()ed and audited (DESIGN.md)."""
+"""Every write to cohort data: keyword-only, atomic, full_clean()ed and audited (docs/architecture.md)."""
 
 import datetime
 from collections.abc import Mapping
@@ -55,7 +55,7 @@ def patient_update(
 
 
 def _baseline_weight_error(*, arm: Arm, weight_kg, weight_confirmed: bool) -> ValidationError | None:
-    """The baseline weight's limits (SPEC 2.1), and a weight is needed when the arm is dosed per kg."""
+    """The baseline weight's limits (clinical definitions §2.1), and a weight is needed when the arm is dosed per kg."""
     problem = enrolment.weight_problem(weight_kg, weight_confirmed)
     if problem:
         return ValidationError(problem[1], code=problem[0])
@@ -138,7 +138,7 @@ def study_set_locked(*, study: Study, locked: bool, user, reason: str) -> Study:
 
 
 # --------------------------------------------------------------------------------------------
-# Screening and enrolment (SPEC 1.3)
+# Screening and enrolment (clinical definitions §1.3)
 # --------------------------------------------------------------------------------------------
 
 
@@ -281,7 +281,7 @@ def patient_enrol(
     comorbidities: Mapping[str, bool | None] | None = None,
     user,
 ) -> Patient:
-    """Enrol the candidate of an eligible screening (SPEC 1.3): arm, participant id, day 0, baseline.
+    """Enrol the candidate of an eligible screening (clinical definitions §1.3): arm, participant id, day 0, baseline.
 
     Refused, with the reason on the form, when the screening is not eligible (naming its criteria), already
     enrolled, or the baseline data is implausible. The screening's values become the day-0 source data through

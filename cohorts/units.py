@@ -1,4 +1,4 @@
-"""Unit conversions to the canonical units stored everywhere (SPEC 1.3, 2).
+"""Unit conversions to the canonical units stored everywhere (clinical definitions §1.3, 2).
 
 Every number is stored in one canonical unit per quantity; forms let the user pick the unit the
 laboratory reported and convert on the way in. The registry below is data, so adding a unit is a
@@ -10,7 +10,7 @@ give 150.01239999999999), and a value entered exactly at a threshold in another 
 on the threshold.
 
 D-dimer is reported on one of two *bases*, fibrinogen-equivalent units (FEU) or D-dimer units
-(DDU). Their ratio depends on the assay, so the two are never converted into each other (SPEC 2):
+(DDU). Their ratio depends on the assay, so the two are never converted into each other (clinical definitions §2):
 only the mass-concentration unit is converted, and the basis is stored beside the value.
 """
 
@@ -70,9 +70,9 @@ def _quantity(label: str, canonical: str, others: Mapping[str, str] | None = Non
 
 UNITS: Mapping[str, Quantity] = MappingProxyType(
     {
-        # SPEC 1.3: mg/L = mg/dL x 10.
+        # clinical definitions §1.3: mg/L = mg/dL x 10.
         "crp": _quantity("CRP", "mg/L", {"mg/dL": "10"}),
-        # SPEC 2: PaO2 kPa converted x 7.50062 (1 kPa = 7.50062 mmHg).
+        # clinical definitions §2: PaO2 kPa converted x 7.50062 (1 kPa = 7.50062 mmHg).
         "pao2": _quantity("PaO2", "mmHg", {"kPa": "7.50062"}),
         # ng/mL and ug/L are the same concentration.
         "ferritin": _quantity("Ferritin", "ng/mL", {"ug/L": "1"}),
@@ -85,14 +85,15 @@ UNITS: Mapping[str, Quantity] = MappingProxyType(
         "alt": _quantity("ALT", "U/L"),
         "procalcitonin": _quantity("Procalcitonin", "ng/mL"),
         "weight": _quantity("Weight", "kg"),
-        # FiO2 is stored as a fraction (SPEC 2.1: 0.21-1.0); some devices display a percentage.
+        # FiO2 is stored as a fraction (clinical definitions §2.1: 0.21-1.0); some devices display a percentage.
         "fio2": _quantity("FiO2", "fraction", {"%": "0.01"}),
         "peep": _quantity("PEEP", "cmH2O"),
         "o2_flow": _quantity("Oxygen flow", "L/min"),
     }
 )
 
-# SPEC 2: D-dimer unit basis; a value is only comparable with a threshold on the same basis. The one table of the
+# clinical definitions §2: D-dimer unit basis; a value is only comparable with a threshold on the same basis. The one
+# table of the
 # bases and their labels: the screening's choices and the eligibility rules read it.
 DDIMER_BASIS_LABELS: Mapping[str, str] = MappingProxyType(
     {"FEU": "FEU (fibrinogen-equivalent units)", "DDU": "DDU (D-dimer units)"}

@@ -1,4 +1,4 @@
-"""Thin views: parse, call a selector or service, render (DESIGN.md)."""
+"""Thin views: parse, call a selector or service, render (docs/architecture.md)."""
 
 from django.apps import apps
 from django.contrib import messages
@@ -73,7 +73,7 @@ def record_history(request, model: str, pk: int):
 
 
 # --------------------------------------------------------------------------------------------
-# Screening log and enrolment (SPEC 1.3)
+# Screening log and enrolment (clinical definitions §1.3)
 # --------------------------------------------------------------------------------------------
 
 

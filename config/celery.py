@@ -1,4 +1,4 @@
-"""The Celery application. Tasks live in each app's tasks.py and stay thin (DESIGN.md)."""
+"""The Celery application. Tasks live in each app's tasks.py and stay thin (docs/architecture.md)."""
 
 import os
 

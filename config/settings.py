@@ -176,7 +176,7 @@ STORAGES = {
     },
 }
 MEDIA_ROOT = VAR_DIR / "media"
-# Locked releases: written once, never rewritten (SPEC 5).
+# Locked releases: written once, never rewritten (clinical definitions §5).
 RELEASES_ROOT = Path(env.str("RELEASES_ROOT", default=str(VAR_DIR / "releases")))
 
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
@@ -211,7 +211,8 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Installed into the database by the DatabaseScheduler when beat starts (editable in the admin afterwards).
 CELERY_BEAT_SCHEDULE = {
     "derive-all-studies-nightly": {
-        "task": "ecrf.derive_all_studies",  # SPEC 3: the whole study recomputed nightly; locked studies skipped
+        # Clinical definitions §3: the whole study recomputed nightly; locked studies skipped.
+        "task": "ecrf.derive_all_studies",
         "schedule": crontab(hour=2, minute=30),
     },
 }

@@ -2,10 +2,11 @@
 
 Two halves. :func:`plan_cohort` is pure (no database): from a seed it plans every candidate, screening, baseline,
 patient-day, drug course, disposition and adverse event. :func:`load_cohort` writes the plan through the real
-services - screening, enrolment (whose day-0 records come from the screening), the daily forms with the SPEC 2.1
+services - screening, enrolment (whose day-0 records come from the screening), the daily forms with the clinical
+definitions §2.1
 checks, the event forms - audited with the reason "demo data". Same seed, same cohort.
 
-The clinical courses carry the published day-21 facts of the Milan paper (SPEC 4), the same ones as
+The clinical courses carry the published day-21 facts of the Milan paper (clinical definitions §4), the same ones as
 tests/analysis/test_milan_reference.py, including its death days (standard 1, 3, 4, 8, 11, 18, 19; high-dose 3,
 8, 13), so that survival 90% vs 56% and the log-rank p of 0.009 come out of the patient-level data:
 
@@ -16,7 +17,8 @@ tests/analysis/test_milan_reference.py, including its death days (standard 1, 3,
 
 Around those facts the numbers are realistic and seeded: PaO2 and FiO2 on CPAP with the SpO2 of the oxygen
 dissociation curve, CRP falling faster on high-dose anakinra, fever settling, the arms' regimens (high-dose
-anakinra stopped at sustained clinical benefit and tapered to 100 mg SC for 3 days, SPEC 1.1), a day-21 phone
+anakinra stopped at sustained clinical benefit and tapered to 100 mg SC for 3 days, clinical definitions §1.1), a
+day-21 phone
 call for everyone discharged, a few adverse events (bacteraemia with its antibiotic, liver enzymes > 3 x ULN with
 the laboratory values to match), and a screening log with ineligible candidates failing various criteria.
 """
@@ -45,7 +47,7 @@ REASON = "demo data"
 HORIZON = 21
 FIRST_SCREENING_DAY = datetime.date(2020, 3, 9)
 ENROLMENT_WEEKS = 4
-PEEP_CPAP = Decimal("10.0")  # the protocol's CPAP (SPEC 1.1)
+PEEP_CPAP = Decimal("10.0")  # the protocol's CPAP (clinical definitions §1.1)
 ARM_ORDER = ("standard", "low_dose", "high_dose")
 
 # --------------------------------------------------------------------------------------------------------
@@ -138,10 +140,11 @@ COMORBIDITY_RATES = {
     "copd": 0.05,
     "chronic_kidney_disease": 0.06,
 }
-# CRP decay per day on recovery (SPEC 4: falling faster on high-dose anakinra).
+# CRP decay per day on recovery (clinical definitions §4: falling faster on high-dose anakinra).
 CRP_DECAY = {"high_dose": 0.33, "low_dose": 0.2, "standard": 0.1}
 
-# Candidates who are not eligible, each failing something else (SPEC 1.3 screening log). Values override an
+# Candidates who are not eligible, each failing something else (clinical definitions §1.3 screening log). Values
+# override an
 # eligible candidate's; "rescreen" is re-screened the next day and then eligible.
 INELIGIBLE = (
     {"pao2_mmhg": 96.0, "fio2": 0.4, "rescreen": True},  # P/F 240
@@ -288,7 +291,10 @@ def _support_values(phase: str, pf: float, day: int, last_cpap: int, rng: random
         return values, float(fio2)
     if phase == "low_flow":
         flow = rng.choice([2, 3, 4])
-        return {"support": "nasal_cannula", "flow_l_min": _dec(flow, 1)}, 0.20 + 0.04 * flow  # SPEC 3.2 estimate
+        return {
+            "support": "nasal_cannula",
+            "flow_l_min": _dec(flow, 1),
+        }, 0.20 + 0.04 * flow  # clinical definitions §3.2 estimate
     return {"support": "room_air"}, 0.21
 
 
@@ -384,7 +390,7 @@ def plan_patient(arm: str, course: Course, index: int, seed: int = SEED) -> Pati
     fever_days = {"high_dose": 3, "low_dose": 5, "standard": 7}[arm] + (HORIZON if worsening else 0)
     last_cpap = max(day for day, phase in phases.items() if phase == "cpap")
     # High-dose anakinra stops at sustained clinical benefit: the ward measures CRP and a blood gas on those days,
-    # so the derived signal (SPEC 3.3) shows it too.
+    # so the derived signal (clinical definitions §3.3) shows it too.
     benefit = _benefit_day(course, crp, pf) if arm == "high_dose" else None
     benefit_days = {benefit - 1, benefit} if benefit is not None else set()
 
@@ -444,7 +450,8 @@ def _drug(day: int, stop: int, drug: str, dose, unit: str, route: str, frequency
 
 
 def _benefit_day(course: Course, crp: Mapping[int, float], pf: Mapping[int, float]) -> int | None:
-    """The first day of sustained clinical benefit (SPEC 1.1): CRP down >= 75% from day 0 and P/F > 200 on that
+    """The first day of sustained clinical benefit (clinical definitions §1.1): CRP down >= 75% from day 0 and P/F >
+    200 on that
     day and the day before (with a margin, so that the derived P/F agrees)."""
     return next(
         (
@@ -459,7 +466,7 @@ def _benefit_day(course: Course, crp: Mapping[int, float], pf: Mapping[int, floa
 def _plan_events(plan: PatientPlan, rng, crp, pf, adverse) -> None:
     course, arm = plan.course, plan.arm
     last = _last_treated_day(course)
-    # Standard treatment, on top of which the anakinra arms are given (SPEC 1.1).
+    # Standard treatment, on top of which the anakinra arms are given (clinical definitions §1.1).
     plan.drugs.append((_drug(0, min(9, last), "hydroxychloroquine", 200, "mg", "oral", "bid"), frozenset()))
     plan.drugs.append((_drug(0, min(13, last), "lopinavir_ritonavir", 400, "mg", "oral", "bid"), frozenset()))
     stops = [last]
@@ -467,10 +474,12 @@ def _plan_events(plan: PatientPlan, rng, crp, pf, adverse) -> None:
         stops.append(course.day)
     if course.intubated_on is not None:
         stops.append(course.intubated_on)
-    stops += [day for day, _, _ in adverse]  # bacteraemia or liver enzymes > 3 x ULN stop anakinra (SPEC 1.1)
+    stops += [
+        day for day, _, _ in adverse
+    ]  # bacteraemia or liver enzymes > 3 x ULN stop anakinra (clinical definitions §1.1)
     if arm == "high_dose":
         # Until sustained clinical benefit: CRP down >= 75% and P/F > 200 for 2 consecutive days; then 100 mg SC
-        # twice daily for 3 days (SPEC 1.1).
+        # twice daily for 3 days (clinical definitions §1.1).
         benefit = _benefit_day(course, crp, pf)
         stop = min([*stops, *([benefit] if benefit is not None else [])])
         plan.drugs.append((_drug(0, stop, "anakinra", 5, "mg/kg", "iv", "bid"), frozenset()))

@@ -1,6 +1,7 @@
 """The daily case report data in the admin: read-only.
 
-Every change goes through ecrf/services.py (the SPEC 2.1 checks, the reason for change, the version check and
+Every change goes through ecrf/services.py (the clinical definitions §2.1 checks, the reason for change, the version
+check and
 the lock), so the admin lists and shows records and their audit trail but never adds, changes or deletes.
 """
 

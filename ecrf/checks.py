@@ -1,4 +1,4 @@
-"""Edit checks for the daily case report forms (SPEC section 2.1), as data.
+"""Edit checks for the daily case report forms (clinical definitions §2.1), as data.
 
 Pure module: no Django imports, so the rules can be unit-tested on plain values and
 reused by forms (``form.clean()``), importers and the export codebook alike. The limits
@@ -9,7 +9,7 @@ Two kinds of finding, both reported as an :class:`Issue` attached to a form fiel
 
 * **hard** - the value is implausible and is refused;
 * **soft** - the value is plausible but unusual; the user must tick "confirm" and the
-  confirmation is stored (SPEC 2.1).
+  confirmation is stored (clinical definitions §2.1).
 
 Every issue carries a stable machine ``code`` (``"<field>.<rule>"``, e.g.
 ``"temperature_c.hard_max"``) so forms can raise ``ValidationError(code=...)`` and
@@ -71,7 +71,7 @@ def as_decimal(value: Number | None) -> Decimal | None:
 
     Floats go through their shortest decimal representation, so ``34.9`` becomes
     ``Decimal("34.9")`` and not the binary approximation. NaN is treated as
-    missing because pandas uses it for empty cells (SPEC 5: missing is empty).
+    missing because pandas uses it for empty cells (clinical definitions §5: missing is empty).
     """
     if value is None:
         return None
@@ -142,7 +142,7 @@ def _above_hard_max(limit: Limit, value: Decimal) -> Issue | None:
 
 
 def _beyond_soft_bound(limit: Limit, value: Decimal) -> Issue | None:
-    """Ask for confirmation strictly beyond a soft bound (SPEC 2.1: "< 35 or > 41")."""
+    """Ask for confirmation strictly beyond a soft bound (clinical definitions §2.1: "< 35 or > 41")."""
     low = as_decimal(limit.soft_low)
     high = as_decimal(limit.soft_high)
     if low is not None and value < low:
@@ -164,7 +164,7 @@ def get_limit(name: str) -> Limit:
 
 
 def check_value(name: str, value: Number | None) -> CheckResult | None:
-    """Check one value against its SPEC 2.1 limits.
+    """Check one value against its clinical definitions §2.1 limits.
 
     Returns ``None`` when the value is fine or missing (missing values are the
     business of required-field rules, not of range checks); otherwise the single
@@ -187,7 +187,7 @@ def check_values(values: Mapping[str, Number | None]) -> list[CheckResult]:
 
 
 def check_blood_pressure(systolic: Number | None, diastolic: Number | None) -> list[Issue]:
-    """Diastolic must be below systolic (SPEC 2.1); reported on the diastolic field."""
+    """Diastolic must be below systolic (clinical definitions §2.1); reported on the diastolic field."""
     sys_value, dia_value = as_decimal(systolic), as_decimal(diastolic)
     if sys_value is None or dia_value is None or dia_value < sys_value:
         return []
@@ -202,7 +202,7 @@ def check_blood_pressure(systolic: Number | None, diastolic: Number | None) -> l
 ROOM_AIR = "room_air"
 ROOM_AIR_FIO2 = Decimal("0.21")
 
-# Which device settings each level of support needs (SPEC 2.1 and 3.2): low-flow
+# Which device settings each level of support needs (clinical definitions §2.1 and 3.2): low-flow
 # devices need the flow to estimate FiO2; Venturi and the high-flow / pressure
 # devices deliver a set FiO2, which cannot be estimated; positive pressure needs PEEP.
 # Room air has its own rule (FiO2 empty or 0.21, no flow), see _room_air_issues.
@@ -233,7 +233,7 @@ _SUPPORT_LABELS = {
 
 
 def _room_air_issues(fio2: Decimal | None, flow: Decimal | None) -> list[Issue]:
-    """Room air means FiO2 0.21 (or left empty) and no oxygen flow (SPEC 2.1)."""
+    """Room air means FiO2 0.21 (or left empty) and no oxygen flow (clinical definitions §2.1)."""
     issues = []
     if fio2 is not None and fio2 != ROOM_AIR_FIO2:
         message = (
@@ -294,7 +294,7 @@ WEIGHT_BASED_UNIT = "mg/kg"
 
 
 def check_weight_based_dose(unit: str | None, weight_kg: Number | None) -> list[Issue]:
-    """A dose in mg/kg needs the patient's weight (SPEC 2.1), reported on the unit."""
+    """A dose in mg/kg needs the patient's weight (clinical definitions §2.1), reported on the unit."""
     if unit != WEIGHT_BASED_UNIT or as_decimal(weight_kg) is not None:
         return []
     message = "A dose in mg/kg needs the patient's weight: enter it on the baseline form."
@@ -302,7 +302,7 @@ def check_weight_based_dose(unit: str | None, weight_kg: Number | None) -> list[
 
 
 def check_after_death(study_day: int | None, death_day: int | None) -> list[Issue]:
-    """No data after the day of death (SPEC 2.1); the day of death itself is allowed."""
+    """No data after the day of death (clinical definitions §2.1); the day of death itself is allowed."""
     if study_day is None or death_day is None or study_day <= death_day:
         return []
     message = f"Study day {study_day} is after the patient's death on study day {death_day}."
@@ -310,7 +310,7 @@ def check_after_death(study_day: int | None, death_day: int | None) -> list[Issu
 
 
 def check_within_follow_up(study_day: int | None, follow_up_days: int) -> list[Issue]:
-    """Study day between 0 (enrolment) and the end of follow-up, inclusive (SPEC 2)."""
+    """Study day between 0 (enrolment) and the end of follow-up, inclusive (clinical definitions §2)."""
     if study_day is None:
         return []
     if study_day < 0:
@@ -338,12 +338,12 @@ def check_regimen(
     route: str | None,
     regimen: Mapping[str, object] | None,
 ) -> list[Issue]:
-    """Dose and route compared with the arm's regimen for this drug (soft, SPEC 2.1).
+    """Dose and route compared with the arm's regimen for this drug (soft, clinical definitions §2.1).
 
     ``regimen`` is a plain dict such as ``{"drug": "anakinra", "dose": 100,
     "unit": "mg", "route": "sc"}``. It applies only to its own drug: other drugs,
     a missing regimen, or missing entries give no issue. A mismatch is soft because
-    protocols taper or switch (e.g. high-dose anakinra ends with 100 mg SC, SPEC 1.1).
+    protocols taper or switch (e.g. high-dose anakinra ends with 100 mg SC, clinical definitions §1.1).
     """
     if not regimen or drug is None or not _same_text(drug, regimen.get("drug")):
         return []
@@ -368,7 +368,7 @@ def check_regimen(
 
 
 def codebook_rows() -> list[dict[str, object]]:
-    """One row per checked variable for the export codebook (SPEC 5).
+    """One row per checked variable for the export codebook (clinical definitions §5).
 
     Bounds are plain ``int``/``float`` (``None`` when absent) so they serialise to
     CSV, Parquet and SPSS without Decimal handling; ``hard_min_exclusive`` tells the

@@ -1,4 +1,5 @@
-"""The investigator's dashboard of protocol signals per study (SPEC 3.3): flagged, never acted on automatically.
+"""The investigator's dashboard of protocol signals per study (clinical definitions §3.3): flagged, never acted on
+automatically.
 
 Signals: sustained clinical benefit and AST/ALT > 3 x ULN (from the derived table), bacteraemia (adverse events),
 data after death (derived table), missing forms for past days (source tables). Site-scoped like every patient
@@ -53,7 +54,8 @@ class Signal:
 
 
 def _past_days_missing(patients, study: Study, today: datetime.date):
-    """Patients with, per one-per-day form, how many past required days lack it (SPEC 3.3, day_state rules).
+    """Patients with, per one-per-day form, how many past required days lack it (clinical definitions §3.3, day_state
+    rules).
 
     Required: days 0..follow-up, before today, up to the end of follow-up (discharge, withdrawal, loss) and
     before the day of death.
@@ -83,7 +85,7 @@ def _past_days_missing(patients, study: Study, today: datetime.date):
 
 
 def study_signals(user, study: Study, today: datetime.date | None = None) -> list[Signal]:
-    """The five signals of SPEC 3.3 for the patients of ``study`` at the user's sites (4 queries)."""
+    """The five signals of clinical definitions §3.3 for the patients of ``study`` at the user's sites (4 queries)."""
     today = today or timezone.localdate()
     patients = cohort_selectors.patient_list(user=user, study=study)
     by_pk = {}
@@ -131,7 +133,7 @@ def study_signals(user, study: Study, today: datetime.date | None = None) -> lis
         Signal(
             "benefit",
             "Sustained clinical benefit",
-            f"CRP fallen >= {fall}% from day 0 and PaO2:FiO2 > {pf_above:g} on {days} consecutive days (SPEC 1.1): "
+            f"CRP fallen >= {fall}% from day 0 and PaO2:FiO2 > {pf_above:g} on {days} consecutive days: "
             "the protocol's condition to step high-dose anakinra down.",
             list(derived["benefit"].values()),
         ),

@@ -1,4 +1,5 @@
-"""The database side of the derived patient-day table (SPEC 3): read the sources, call ecrf/derivations.py, write.
+"""The database side of the derived patient-day table (clinical definitions §3): read the sources, call
+ecrf/derivations.py, write.
 
 A batch of patients of one study is derived with a fixed number of queries whatever the number of patients or
 days. It is read first: one query for the patients (with their derivation stamps), one per source table. It is
@@ -253,7 +254,7 @@ def _reader(batches: int) -> Iterator[Executor]:
 
 
 def _grid(patient_ids: np.ndarray, follow_up_days: int) -> pd.DataFrame:
-    """Days 0..follow_up_days of every patient (SPEC 3: every patient-day of the follow-up)."""
+    """Days 0..follow_up_days of every patient (clinical definitions §3: every patient-day of the follow-up)."""
     days = np.arange(follow_up_days + 1, dtype=np.int64)
     return pd.DataFrame({"patient_id": np.repeat(patient_ids, len(days)), "study_day": np.tile(days, len(patient_ids))})
 
@@ -262,7 +263,8 @@ def compute(study: Study, patients: pd.DataFrame, inputs: dict[str, pd.DataFrame
     """The derived frame of the batch (pure: no query)."""
     labs = inputs["labs"]
     if len(labs):
-        # The site's ULN applies where the laboratory row does not carry its own (SPEC 2: "with the site's ULN").
+        # The site's ULN applies where the laboratory row does not carry its own (clinical definitions §2: "with the
+        # site's ULN").
         uln = patients.set_index("patient_id")
         for lab_column, site_column in (("ast_uln_u_l", "ast_uln"), ("alt_uln_u_l", "alt_uln")):
             labs[lab_column] = labs[lab_column].fillna(labs["patient_id"].map(uln[site_column]))
@@ -483,7 +485,8 @@ def derive_batch(study: Study, patient_ids: Sequence[int], *, force: bool = Fals
     """Derive the patient-days of ``patient_ids`` (those of ``study``); store what changed in one transaction.
 
     ``force`` rewrites every row even where the stored digest says it is unchanged.
-    Refuses (StudyLocked) while the study is locked: the derived data are frozen with the release (SPEC 5).
+    Refuses (StudyLocked) while the study is locked: the derived data are frozen with the release (clinical definitions
+    §5).
     """
     return _derive_batches(study, [patient_ids], force=force)
 

@@ -1,4 +1,4 @@
-"""Derived daily data (SPEC section 3): clinical status on three ordinal scales, PaO2:FiO2, ARDS severity
+"""Derived daily data (clinical definitions §3): clinical status on three ordinal scales, PaO2:FiO2, ARDS severity
 and the protocol signals, computed for every patient-day from the source forms.
 
 This module is pure (no Django): the caller builds one pandas frame per source form with one query each and
@@ -17,7 +17,7 @@ Input frames (column names are the contract; extra columns are ignored):
 
 Output columns: see :data:`OUTPUT_COLUMNS` and :func:`derive`.
 
-How the state of a day is decided (SPEC 3.1), in order:
+How the state of a day is decided (clinical definitions §3.1), in order:
 
 1. on or after the first death report (a ``death`` event, or a vital-status contact with alive=False) the
    state is death (absorbing);
@@ -44,13 +44,13 @@ import pandas as pd
 ALGORITHM_VERSION: Final = "1.0.0"
 
 # --------------------------------------------------------------------------------------------------------
-# Clinical states and the three ordinal scales (SPEC 3.1)
+# Clinical states and the three ordinal scales (clinical definitions §3.1)
 # --------------------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class State:
-    """One row of the SPEC 3.1 table.
+    """One row of the clinical definitions §3.1 table.
 
     ``who_cps_10`` is the WHO clinical progression score when oxygenation is adequate (P/F >= 150, or
     S/F >= 200 when no P/F is known) and ``who_cps_10_low_pf`` when it is not; they differ only for the two
@@ -69,7 +69,8 @@ class State:
         return self.who_cps_10 != self.who_cps_10_low_pf
 
 
-#: The SPEC 3.1 table, ordered from best to worst: the position is the severity used for "worst of the day".
+#: The clinical definitions §3.1 table, ordered from best to worst: the position is the severity used for "worst of the
+#: day".
 STATES: Final[tuple[State, ...]] = (
     State("discharged_normal", "Discharged, normal activities resumed", 1, 1, 2, 2),
     State("discharged_impaired", "Discharged, unable to resume normal activities", 2, 2, 3, 3),
@@ -138,7 +139,7 @@ WHO_CPS_LOW_SF: Final = 200.0
 
 @dataclass(frozen=True)
 class Scale:
-    """Codebook metadata of one ordinal scale; scores are stored with ``identifier`` (SPEC 3.1)."""
+    """Codebook metadata of one ordinal scale; scores are stored with ``identifier`` (clinical definitions §3.1)."""
 
     identifier: str
     column: str
@@ -213,7 +214,7 @@ SCALES: Final[Mapping[str, Scale]] = MappingProxyType(
 )
 
 # --------------------------------------------------------------------------------------------------------
-# PaO2:FiO2 (SPEC 3.2) and study settings
+# PaO2:FiO2 (clinical definitions §3.2) and study settings
 # --------------------------------------------------------------------------------------------------------
 
 # Rice et al., Chest 2007;132:410-417: S/F = 64 + 0.84 x P/F (published coefficients, not study settings).
@@ -226,11 +227,11 @@ NOTE_SF_TOO_LOW: Final = f"S/F <= {RICE_INTERCEPT:g}"
 # FiO2 is entered with two decimals; estimates are rounded the same way so 2 L/min gives 0.28, not 0.28000004.
 _FIO2_DECIMALS: Final = 2
 
-#: Study settings (SPEC marks each as a *study setting*); a study stores overrides of these keys.
+#: Study settings (the clinical definitions mark each as a *study setting*); a study stores overrides of these keys.
 DEFAULT_SETTINGS: Final[dict[str, Any]] = {
     # Room air is exactly 0.21 whatever is entered: a fact, not an estimate (never flagged as estimated).
     "room_air_fio2": 0.21,
-    # FiO2 estimate when not set on the device (SPEC 3.2):
+    # FiO2 estimate when not set on the device (clinical definitions §3.2):
     #   fio2 = clip(fio2_at_ref_flow + per_l_min * (min(flow, max_flow_l_min) - ref_flow_l_min), min_fio2,
     #   max_fio2), rounded to 2 decimals. A device missing here (venturi, HFNC, CPAP, NIV, IMV) needs the set
     #   FiO2. An estimate that depends on the flow is unknown when the flow is.
@@ -250,13 +251,14 @@ DEFAULT_SETTINGS: Final[dict[str, Any]] = {
     # ARDS severity, Milan definitions: severe P/F < 100, moderate 100 <= P/F <= 200, none above 200.
     "ards_severe_pf_below": 100.0,
     "ards_moderate_pf_max": 200.0,
-    # The state of a day when several are recorded; only "worst_of_day" is implemented (SPEC 3.1).
+    # The state of a day when several are recorded; only "worst_of_day" is implemented (clinical definitions §3.1).
     "day_state_rule": "worst_of_day",
-    # Sustained clinical benefit (SPEC 1.1): CRP fallen >= 75% from day 0 and P/F > 200 for 2 consecutive days.
+    # Sustained clinical benefit (clinical definitions §1.1): CRP fallen >= 75% from day 0 and P/F > 200 for 2
+    # consecutive days.
     "benefit_crp_fall_fraction": 0.75,
     "benefit_pf_above": 200.0,
     "benefit_consecutive_days": 2,
-    # Liver signal (SPEC 1.1, 3.3): AST or ALT strictly above 3 x the site's upper limit of normal.
+    # Liver signal (clinical definitions §1.1, 3.3): AST or ALT strictly above 3 x the site's upper limit of normal.
     "liver_uln_multiple": 3.0,
 }
 _ESTIMATE_DEFAULTS: Final = MappingProxyType(
@@ -368,7 +370,7 @@ def _estimate_fio2(positions: np.ndarray, flow_l_min: np.ndarray, settings: Mapp
 
 
 def estimate_fio2(support: pd.Series, flow_l_min: pd.Series, settings: Mapping[str, Any] | None = None) -> pd.Series:
-    """FiO2 estimated from the device and flow (SPEC 3.2), NaN where the device needs the set FiO2.
+    """FiO2 estimated from the device and flow (clinical definitions §3.2), NaN where the device needs the set FiO2.
 
     Room air gives the exact room-air FiO2. ``settings`` are a study's overrides of the defaults.
     """
@@ -377,7 +379,7 @@ def estimate_fio2(support: pd.Series, flow_l_min: pd.Series, settings: Mapping[s
 
 
 def rice_pf(spo2_pct: Any, fio2: Any, max_spo2: float = DEFAULT_SETTINGS["rice_max_spo2"]) -> Any:
-    """P/F derived from SpO2 (%) and FiO2 (fraction) with Rice et al. (SPEC 3.2); NaN where not valid.
+    """P/F derived from SpO2 (%) and FiO2 (fraction) with Rice et al. (clinical definitions §3.2); NaN where not valid.
 
     Valid only for SpO2 <= ``max_spo2`` and S/F > 64. Works on scalars and arrays alike.
     Example: SpO2 92% on FiO2 0.50 -> S/F 184 -> P/F 142.857...
@@ -544,7 +546,7 @@ def _is(column: pd.Series, value: bool) -> np.ndarray:
 
 
 def _support_days(support: pd.DataFrame, settings: Mapping[str, Any]) -> _Columns:
-    """State and FiO2 of each day with respiratory support recorded (SPEC 3.1 worst of day, 3.2 FiO2).
+    """State and FiO2 of each day with respiratory support recorded (clinical definitions §3.1 worst of day, 3.2 FiO2).
 
     The day's level is its highest support; vasopressors, RRT and ECMO are day-level facts (as on the
     one-row-per-day form), so IMV on one row and vasopressors on another make "IMV + vasopressors".
@@ -637,7 +639,7 @@ def _event_days(event_rows: pd.DataFrame) -> _Columns:
 
 
 def _death_days(event_rows: pd.DataFrame, keys: np.ndarray) -> np.ndarray:
-    """For each day key: the first day a death of that patient is reported, +inf if none (SPEC 3.1)."""
+    """For each day key: the first day a death of that patient is reported, +inf if none (clinical definitions §3.1)."""
     deaths = event_rows.loc[event_rows["reports_death"], "key"].to_numpy()
     patients = _Days.of(_key_patient(deaths))
     first_death = patients.reduce(_key_day(deaths), np.minimum).astype(float)
@@ -645,7 +647,8 @@ def _death_days(event_rows: pd.DataFrame, keys: np.ndarray) -> np.ndarray:
 
 
 def _vital_days(vitals: pd.DataFrame, support_days: _Columns, settings: Mapping[str, Any]) -> _Columns:
-    """Lowest SpO2, lowest S/F and lowest derived P/F (Rice) of each day, on the day's FiO2 (SPEC 3.2)."""
+    """Lowest SpO2, lowest S/F and lowest derived P/F (Rice) of each day, on the day's FiO2 (clinical definitions
+    §3.2)."""
     keys = _day_keys(vitals)
     spo2 = _numeric(vitals["spo2_pct"])
     fio2 = _at(support_days["key"], support_days["fio2"], keys)
@@ -658,7 +661,8 @@ def _vital_days(vitals: pd.DataFrame, support_days: _Columns, settings: Mapping[
 
 
 def _lab_days(labs: pd.DataFrame, support_days: _Columns, settings: Mapping[str, Any]) -> _Columns:
-    """Per day: the lowest measured P/F, the highest (worst) CRP, and AST or ALT > 3 x ULN (SPEC 3.2, 3.3).
+    """Per day: the lowest measured P/F, the highest (worst) CRP, and AST or ALT > 3 x ULN (clinical definitions §3.2,
+    3.3).
 
     Measured P/F uses the FiO2 recorded with the blood gas, else the day's FiO2. The liver flag needs the
     site's ULN on the same row: without it nothing is flagged.
@@ -695,7 +699,7 @@ def _last_earlier(values: np.ndarray, patient: np.ndarray) -> np.ndarray:
 
 
 def _state_codes(days: _Columns, death_day: np.ndarray) -> np.ndarray:
-    """Severity code of each day's state (SPEC 3.1), negative when unknown (the code says why)."""
+    """Severity code of each day's state (clinical definitions §3.1), negative when unknown (the code says why)."""
     keys = days["key"]
     patient = _key_patient(keys)
     recorded = np.fmax(days["support_state"], days["event_state"])
@@ -714,7 +718,7 @@ def _score_table(attribute: str) -> np.ndarray:
 
 
 def _scores(codes: np.ndarray, oxygenation_low: np.ndarray, oxygenation_known: np.ndarray) -> dict[str, Any]:
-    """Scores on the three scales looked up in the state table (SPEC 3.1).
+    """Scores on the three scales looked up in the state table (clinical definitions §3.1).
 
     WHO CPS of the invasive-ventilation states depends on oxygenation: P/F < 150, or S/F < 200 when there is
     no P/F, selects the "low" column; with neither known the score is missing.
@@ -788,7 +792,8 @@ def _oxygenation_low(pf: np.ndarray, sf: np.ndarray) -> tuple[np.ndarray, np.nda
 
 
 def _sustained_benefit(days: _Columns, settings: Mapping[str, Any]) -> np.ndarray:
-    """SPEC 1.1: CRP fallen >= 75% from the day-0 CRP and P/F > 200, on this day and the day(s) before it.
+    """clinical definitions §1.1: CRP fallen >= 75% from the day-0 CRP and P/F > 200, on this day and the day(s) before
+    it.
 
     A missing day-0 CRP, or a missing value on any of the days, means no benefit.
     """
@@ -803,7 +808,7 @@ def _sustained_benefit(days: _Columns, settings: Mapping[str, Any]) -> np.ndarra
 
 
 def _data_after_death(days: _Columns, death_day: np.ndarray) -> np.ndarray:
-    """Days after the death day holding any source row other than a death report (SPEC 2.1, 3.3)."""
+    """Days after the death day holding any source row other than a death report (clinical definitions §2.1, 3.3)."""
     return days["has_rows"] & (_key_day(days["key"]) > death_day)
 
 
@@ -857,7 +862,8 @@ def derive(
     events: pd.DataFrame,
     settings: Mapping[str, Any] | None = None,
 ) -> pd.DataFrame:
-    """Derived data of every patient-day in ``grid`` (SPEC 3), one output row per grid row, in grid order.
+    """Derived data of every patient-day in ``grid`` (clinical definitions §3), one output row per grid row, in grid
+    order.
 
     ``settings`` are a study's overrides of :data:`DEFAULT_SETTINGS`. Output columns (:data:`OUTPUT_COLUMNS`;
     text columns are pandas categoricals, NaN where missing; see :func:`to_records` for plain values):
@@ -867,7 +873,7 @@ def derive(
     - fio2, fio2_estimated: the day's FiO2 (set, else estimated); sf_ratio: the lowest S/F of the day.
     - pf_measured, pf_derived: the lowest of the day; pf_derived_note: why pf_derived is missing.
     - pf, pf_source: the lower of the two ("measured" on a tie); ards_severity: "none" / "moderate" / "severe".
-    - sustained_benefit, liver_enzymes_gt_3uln, data_after_death: protocol signals (SPEC 3.3).
+    - sustained_benefit, liver_enzymes_gt_3uln, data_after_death: protocol signals (clinical definitions §3.3).
     """
     cfg = resolve_settings(settings)
     _check_columns({"grid": grid, "support": support, "vitals": vitals, "labs": labs, "events": events})
@@ -906,6 +912,7 @@ def derive(
 def to_records(derived: pd.DataFrame) -> list[dict[str, Any]]:
     """Rows of a derived frame as plain Python values with ``None`` wherever a value is missing.
 
-    For the ORM and exports: SPEC 5 wants missing values empty, and NaN or pd.NA must never reach a database.
+    For the ORM and exports: clinical definitions §5 wants missing values empty, and NaN or pd.NA must never reach a
+    database.
     """
     return derived.astype(object).where(derived.notna(), None).to_dict("records")

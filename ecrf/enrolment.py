@@ -1,8 +1,9 @@
-"""Day-0 source data from the screening of a newly enrolled patient (SPEC 1.3: not typed twice).
+"""Day-0 source data from the screening of a newly enrolled patient (clinical definitions §1.3: not typed twice).
 
 cohorts sends ``patient_enrolled`` inside the enrolment transaction (data flows cohorts -> ecrf; cohorts never
 imports ecrf). The receiver turns the screening's values, already in canonical units and within the hard limits
-of SPEC 2.1 (the screening form refuses others), into the day-0 laboratory record and respiratory support.
+of clinical definitions §2.1 (the screening form refuses others), into the day-0 laboratory record and respiratory
+support.
 Only values present are written. A failure here rolls the enrolment back: enrolled with its day-0 data, or not
 at all. Soft limits (e.g. CRP > 500 mg/L) are not marked confirmed: the daily form asks when the record is edited.
 """
@@ -34,9 +35,12 @@ ENTERED_UNIT_FIELDS = {"pao2_mmhg": "pao2_entered_unit", "crp_mg_l": "crp_entere
 def day0_support(values) -> dict | None:
     """The day-0 respiratory support a screening documents, or None when it documents none.
 
-    Milan (SPEC 1.1): on non-invasive ventilation outside the ICU with the blood gas on PEEP = CPAP, the
-    protocol's support, with the blood gas's FiO2 and PEEP. New York (SPEC 1.2): HFNC with its FiO2, else the
-    non-rebreather with its flow (the highest level of the day is recorded, SPEC 2), else the nasal cannula.
+    Milan (clinical definitions §1.1): on non-invasive ventilation outside the ICU with the blood gas on PEEP = CPAP,
+    the
+    protocol's support, with the blood gas's FiO2 and PEEP. New York (clinical definitions §1.2): HFNC with its FiO2,
+    else the
+    non-rebreather with its flow (the highest level of the day is recorded, clinical definitions §2), else the nasal
+    cannula.
     """
     if values.get("on_invasive_ventilation") is True or values.get("in_icu_on_mechanical_ventilation") is True:
         return None

@@ -1,9 +1,10 @@
-"""Forms of the daily case report (SPEC 2): crispy layouts, units next to inputs, a message next to every field.
+"""Forms of the daily case report (clinical definitions §2): crispy layouts, units next to inputs, a message next to
+every field.
 
 The forms parse what the user typed (forgiving: "37,5" is 37.5) and convert laboratory units to the canonical
 ones; the rules themselves are each form's checks (ecrf/validators.py, built on ecrf/checks.py), so the
-messages shown here are exactly the refusals the service would give. A soft finding (SPEC 2.1 "confirm")
-adds a checkbox under its field; ticking it sends the check's code back, and the code is stored with the
+messages shown here are exactly the refusals the service would give. A soft finding (clinical definitions §2.1,
+"confirm") adds a checkbox under its field; ticking it sends the check's code back, and the code is stored with the
 record. The forms never save: the view hands `entry()` to a service.
 """
 
@@ -375,7 +376,7 @@ class LabResultForm(RecordForm):
     def __init__(self, *args, site=None, **kwargs):
         super().__init__(*args, **kwargs)
         if self.stored is None and site is not None:
-            # The site laboratory's upper limits of normal (SPEC 2), prefilled for a new record.
+            # The site laboratory's upper limits of normal (clinical definitions §2), prefilled for a new record.
             self.initial.setdefault("ast_uln_u_l", site.ast_uln_u_l)
             self.initial.setdefault("alt_uln_u_l", site.alt_uln_u_l)
         self.fields["ddimer_basis"].choices = [("", "basis…"), *self.crf.model._meta.get_field("ddimer_basis").choices]

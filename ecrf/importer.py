@@ -11,7 +11,7 @@ An import runs in three steps and stores all or nothing:
 2. parse: every cell becomes the typed value of its column (number, yes/no, code, date) or a problem naming its
    file, row and column; duplicate rows and unknown participants are found here;
 3. write: every row goes through the service of its form (ecrf/services.py, cohorts/services.py for patients),
-   which runs the same checks as the forms (SPEC 2.1), audited with the reason "import: <file name>".
+   which runs the same checks as the forms (clinical definitions §2.1), audited with the reason "import: <file name>".
 
 All three steps run for every file and row, so one report lists every problem; the writes happen in one
 transaction that is rolled back when there is any problem (or when only checking). A row equal to what is stored
@@ -209,7 +209,7 @@ REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
 }
 REQUIRED_COLUMNS["respiratory_support"] += ("support",)
 
-# The soft checks (SPEC 2.1) a row of each table may confirm in its confirm column.
+# The soft checks (clinical definitions §2.1) a row of each table may confirm in its confirm column.
 SOFT_CODES: dict[str, frozenset[str]] = {
     key: frozenset(
         f"{name}.{rule}"

@@ -1,4 +1,4 @@
-"""Daily case report forms (SPEC 2) and the derived patient-day table (SPEC 3).
+"""Daily case report forms (clinical definitions §2) and the derived patient-day table (clinical definitions §3).
 
 One record per patient, study day and one-per-day form (unique constraint); drug administrations, disposition
 events and adverse events may be several per day. Values are stored in the canonical unit named in the field;
@@ -67,7 +67,7 @@ class VitalSigns(PatientDayRecord):
 
 
 class Support(models.TextChoices):
-    """Respiratory support, the highest level of the day (SPEC 2)."""
+    """Respiratory support, the highest level of the day (clinical definitions §2)."""
 
     ROOM_AIR = "room_air", "Room air"
     NASAL_CANNULA = "nasal_cannula", "Low-flow: nasal cannula"
@@ -133,7 +133,7 @@ class LabResult(PatientDayRecord):
     alt_uln_u_l = dec(6, 1, "ALT upper limit of normal (U/L)")
     lymphocytes_10e9_l = dec(5, 2, "lymphocytes (10^9/L)")
     ddimer_ng_ml = dec(8, 1, "D-dimer (ng/mL)")
-    # D-dimer assays report FEU or DDU; the two are never converted into each other (SPEC 2).
+    # D-dimer assays report FEU or DDU; the two are never converted into each other (clinical definitions §2).
     ddimer_basis = models.CharField(max_length=3, choices=DDimerBasis.choices, blank=True)
     procalcitonin_ng_ml = dec(6, 2, "procalcitonin (ng/mL)")
     history = HistoricalRecords()

@@ -1,4 +1,4 @@
-"""Every read of daily case report data a page needs, site-scoped through cohorts.selectors (DESIGN.md).
+"""Every read of daily case report data a page needs, site-scoped through cohorts.selectors (docs/architecture.md).
 
 Each page runs a fixed number of queries whatever the size of the study: one per form table, never one per
 patient or per day.

@@ -1,4 +1,4 @@
-"""Recompute a patient's derived days when its source data change (SPEC 3), once per transaction.
+"""Recompute a patient's derived days when its source data change (clinical definitions §3), once per transaction.
 
 Every committed save or delete of a source form (or of the patient) enqueues ``derive_patient`` after the commit
 (``transaction.on_commit``: the worker must see the data, and a rolled-back save enqueues nothing).

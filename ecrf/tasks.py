@@ -1,4 +1,5 @@
-"""Celery tasks of the derived data (SPEC 3): thin, take ids, idempotent (a rerun writes identical rows).
+"""Celery tasks of the derived data (clinical definitions §3): thin, take ids, idempotent (a rerun writes identical
+rows).
 
 acks_late (settings) + one transaction per batch: a worker killed mid-run leaves every patient old or new and
 the message is redelivered. A lost database connection or a deadlock retries with exponential backoff.

@@ -1,4 +1,4 @@
-"""The database-level guard of SPEC 5: on PostgreSQL, no row of a locked study's patients, daily forms or derived
+"""The database-level guard of clinical definitions §5: on PostgreSQL, no row of a locked study's patients, daily forms or derived
 data can be inserted, changed or deleted, whatever the path (service, admin, shell, import, raw SQL).
 
 Statement-level AFTER triggers with transition tables: one check per statement, so the derivation job's bulk

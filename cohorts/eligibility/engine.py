@@ -72,7 +72,7 @@ class CriterionResult:
 
 @dataclass(frozen=True)
 class Evaluation:
-    """All criteria of a rule set for one screening (SPEC 1.3): enrol only when every
+    """All criteria of a rule set for one screening (clinical definitions §1.3): enrol only when every
     inclusion is met, no exclusion applies and nothing is missing."""
 
     rule_set: str
@@ -162,7 +162,7 @@ _VERDICT_WORDS: dict[Kind, dict[Verdict, str]] = {
 
 @dataclass(frozen=True)
 class Setting:
-    """A threshold stored per study (*study setting*, SPEC), with its default."""
+    """A threshold stored per study (*study setting* of the clinical definitions), with its default."""
 
     key: str
     label: str

@@ -39,7 +39,7 @@ FIELDS: Mapping[str, Field] = MappingProxyType(
     {
         f.name: f
         for f in (
-            # Milan (SPEC 1.1)
+            # Milan (clinical definitions §1.1)
             number_field("age_years", "Age", None, "years"),
             Field("covid_rt_pcr_confirmed", "COVID-19 confirmed by RT-PCR", "bool"),
             Field("bilateral_infiltrates", "Bilateral infiltrates on chest X-ray or CT", "bool"),
@@ -63,7 +63,7 @@ FIELDS: Mapping[str, Field] = MappingProxyType(
                 "bool",
             ),
             Field("enrolled_in_other_trial", "Enrolled in another clinical trial", "bool"),
-            # New York (SPEC 1.2)
+            # New York (clinical definitions §1.2)
             Field("covid_molecular_confirmed", "SARS-CoV-2 confirmed by a molecular test", "bool"),
             Field("fever", "Fever (documented or reported)", "bool"),
             number_field("lymphocytes_10e9_l", "Lymphocytes", "lymphocytes"),
@@ -83,7 +83,7 @@ FIELDS: Mapping[str, Field] = MappingProxyType(
             ),
             Field("cancer_on_chemo_or_immunotherapy", "Cancer on chemotherapy or immunotherapy", "bool"),
             Field("other_immunosuppressive_biologics", "Other immunosuppressive biologics", "bool"),
-            # Recorded for the early/late initiation analysis, not a criterion (SPEC 1.2).
+            # Recorded for the early/late initiation analysis, not a criterion (clinical definitions §1.2).
             Field("respiratory_failure_onset", "Onset of respiratory failure", "datetime"),
         )
     }

@@ -42,7 +42,7 @@ def _ratio(numerator: float, denominator: float) -> Fraction:
 
 
 def _milan_pf(values: Values, settings: Settings) -> Finding:
-    """PaO2:FiO2 from the arterial blood gas, at most the threshold (SPEC 1.1)."""
+    """PaO2:FiO2 from the arterial blood gas, at most the threshold (clinical definitions §1.1)."""
     limit = float(settings["milan_pf_max"])
     pao2, pao2_why = read_number(values, "pao2_mmhg")
     fio2, fio2_why = read_number(values, "fio2", FIO2_RANGE)
@@ -60,7 +60,7 @@ CRITERIA = (
     answer_criterion("rt_pcr_confirmed", "inclusion", "covid_rt_pcr_confirmed"),
     answer_criterion("bilateral_infiltrates", "inclusion", "bilateral_infiltrates"),
     Criterion("pao2_fio2", "inclusion", "PaO2:FiO2 by arterial blood gas", ("pao2_mmhg", "fio2"), _milan_pf),
-    # SPEC 1.1: the P/F must be measured on PEEP >= 5 cmH2O; kept as its own criterion so the
+    # clinical definitions §1.1: the P/F must be measured on PEEP >= 5 cmH2O; kept as its own criterion so the
     # screening log says which half failed.
     Criterion(
         "peep",

@@ -52,7 +52,7 @@ SETTINGS = (
 
 def _ny_ddimer(values: Values, settings: Settings) -> Finding:
     """D-dimer above the threshold, compared only on the threshold's own basis: FEU and DDU
-    differ by an assay-dependent factor and are never converted (SPEC 1.2, 2)."""
+    differ by an assay-dependent factor and are never converted (clinical definitions §1.2, 2)."""
     limit = float(settings["ny_ddimer_gt_ng_ml"])
     basis = str(settings["ny_ddimer_basis"])
     wanted = f"D-dimer > {fmt(limit)} ng/mL {basis}"
@@ -79,7 +79,7 @@ _NY_HYPERINFLAMMATION = all_of(
     ),
 )
 
-# SPEC 1.2: 15 L/min by non-rebreather combined with 6 L/min nasal cannula, or HFNC FiO2 >= 0.95.
+# clinical definitions §1.2: 15 L/min by non-rebreather combined with 6 L/min nasal cannula, or HFNC FiO2 >= 0.95.
 _NY_OXYGEN_DEVICES = ("nrb_flow_l_min", "nasal_cannula_flow_l_min", "hfnc_fio2")
 _NY_OXYGEN_RULE = any_of(
     all_of(
@@ -171,10 +171,10 @@ RULE_SET = RuleSet(
 
 
 # --------------------------------------------------------------------------------------------
-# Timing of the first anakinra dose (SPEC 1.2)
+# Timing of the first anakinra dose (clinical definitions §1.2)
 # --------------------------------------------------------------------------------------------
 
-# SPEC 1.2: early initiation <= 36 h after onset of respiratory failure, late >= 4 days.
+# clinical definitions §1.2: early initiation <= 36 h after onset of respiratory failure, late >= 4 days.
 ANAKINRA_TIMING_HOURS: Mapping[str, float] = MappingProxyType({"early_max": 36.0, "late_min": 96.0})
 
 

@@ -1,4 +1,4 @@
-"""Create the role groups of DESIGN.md; the admin group may set up studies in the Django admin."""
+"""Create the role groups of docs/architecture.md; the admin group may set up studies in the Django admin."""
 
 from django.db import migrations
 

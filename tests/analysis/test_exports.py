@@ -1,5 +1,5 @@
 """Exports of a locked release: every format opens with its reader, with labels, missing values empty and only
-pseudonymised ids; the same release exported twice gives the same bytes (SPEC 5)."""
+pseudonymised ids; the same release exported twice gives the same bytes (clinical definitions §5)."""
 
 import io
 import time

@@ -1,4 +1,5 @@
-"""While a study is locked, every write path refuses (SPEC 5): services, admin, and the database itself."""
+"""While a study is locked, every write path refuses (clinical definitions §5): services, admin, and the database
+itself."""
 
 import datetime
 

@@ -1,4 +1,4 @@
-"""The Milan paper's day-21 results (SPEC 4), reproduced from patient-level data.
+"""The Milan paper's day-21 results (clinical definitions §4), reproduced from patient-level data.
 
 :func:`milan_cohort` builds ``patients``, ``derived`` and ``events`` for 45 patients
 carrying the published facts: high-dose anakinra n=29 (discharged 13, hospitalised

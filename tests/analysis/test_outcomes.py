@@ -1,4 +1,4 @@
-"""Patient-level outcomes (SPEC 4): censoring, MVFS, day snapshots, P/F bands, AEs."""
+"""Patient-level outcomes (clinical definitions §4): censoring, MVFS, day snapshots, P/F bands, AEs."""
 
 from __future__ import annotations
 
@@ -86,7 +86,7 @@ def mvfs_of(result: pd.DataFrame, patient_id: int) -> tuple[int, bool]:
     return int(row["mvfs_time"]), bool(row["mvfs_event"])
 
 
-# --- overall survival censoring (SPEC 4) ---------------------------------------------
+# --- overall survival censoring (clinical definitions §4) ---------------------------------------------
 
 
 def test_discharged_with_alive_contact_on_day_21_is_censored_at_21():
@@ -98,7 +98,7 @@ def test_discharged_with_alive_contact_on_day_21_is_censored_at_21():
 
 
 def test_discharged_on_day_10_without_contact_is_censored_at_10():
-    # The derived job carries the discharge state forward to day 21 (SPEC 3.1); that
+    # The derived job carries the discharge state forward to day 21 (clinical definitions §3.1); that
     # repetition is not evidence of life, so follow-up ends at discharge.
     carried = course(1, (0, 9, "hfnc_cpap_niv"), (10, 21, "discharged_normal"))
     not_carried = course(2, (0, 9, "hfnc_cpap_niv"), (10, 10, "discharged_normal"))
@@ -120,7 +120,7 @@ def test_death_recorded_only_as_disposition_still_counts():
     derived = course(1, (0, 6, "hfnc_cpap_niv"))
     result = run(derived, [(1, 6, "death", None)])
     assert os_of(result, 1) == (6, True)
-    # death is absorbing (SPEC 3.1): day 7 and 21 score death without derived rows
+    # death is absorbing (clinical definitions §3.1): day 7 and 21 score death without derived rows
     assert result.loc[1, "state_d7"] == "death"
     assert result.loc[1, "ordinal_d21"] == 7
 

@@ -1,4 +1,4 @@
-"""Figures (SPEC 4): valid PNG/SVG bytes, arm labels and at-risk counts shown, deterministic."""
+"""Figures (clinical definitions §4): valid PNG/SVG bytes, arm labels and at-risk counts shown, deterministic."""
 
 from __future__ import annotations
 

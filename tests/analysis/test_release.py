@@ -1,4 +1,5 @@
-"""Locked releases (SPEC 5): lock freezes files with a manifest, unlock + relock makes a new version."""
+"""Locked releases (clinical definitions §5): lock freezes files with a manifest, unlock + relock makes a new
+version."""
 
 import json
 import os

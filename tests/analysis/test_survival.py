@@ -1,4 +1,4 @@
-"""Survival numbers (SPEC 4) against hand values, lifelines and an independent
+"""Survival numbers (clinical definitions §4) against hand values, lifelines and an independent
 statsmodels computation, on data with ties and censoring."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Descriptive tables per arm (SPEC 4), checked against numbers worked out by hand."""
+"""Descriptive tables per arm (clinical definitions §4), checked against numbers worked out by hand."""
 
 from __future__ import annotations
 

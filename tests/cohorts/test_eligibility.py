@@ -1,4 +1,4 @@
-"""Eligibility rule sets (SPEC 1.1 Milan, 1.2 New York, 1.3): what an investigator screening a
+"""Eligibility rule sets (clinical definitions §1.1 Milan, 1.2 New York, 1.3): what an investigator screening a
 candidate sees, criterion by criterion, at, just below and just above every threshold."""
 
 from datetime import datetime, timedelta
@@ -100,7 +100,7 @@ def test_candidate_meeting_everything_is_eligible(rule_set):
 
 
 SINGLE_FAILURES = [
-    # Milan inclusions (SPEC 1.1)
+    # Milan inclusions (clinical definitions §1.1)
     ("milan_2020", {"age_years": 17}, "age"),
     ("milan_2020", {"covid_rt_pcr_confirmed": False}, "rt_pcr_confirmed"),
     ("milan_2020", {"bilateral_infiltrates": False}, "bilateral_infiltrates"),
@@ -115,7 +115,7 @@ SINGLE_FAILURES = [
     ("milan_2020", {"bacterial_infection": True}, "bacterial_infection"),
     ("milan_2020", {"anti_inflammatory_or_glucocorticoids": True}, "anti_inflammatory_or_glucocorticoids"),
     ("milan_2020", {"enrolled_in_other_trial": True}, "other_trial"),
-    # New York inclusions (SPEC 1.2)
+    # New York inclusions (clinical definitions §1.2)
     ("new_york_2020", {"covid_molecular_confirmed": False}, "sars_cov_2_molecular"),
     ("new_york_2020", {"fever": False}, "fever"),
     ("new_york_2020", {"ferritin_ng_ml": 900}, "hyperinflammation"),
@@ -150,7 +150,7 @@ def test_every_criterion_of_both_rule_sets_is_covered_by_a_failure_case():
 
 
 # --------------------------------------------------------------------------------------------
-# Milan thresholds (SPEC 1.1)
+# Milan thresholds (clinical definitions §1.1)
 # --------------------------------------------------------------------------------------------
 
 
@@ -194,7 +194,7 @@ def test_milan_thresholds(code, changes, verdict):
 
 
 def test_milan_crp_entered_in_mg_dl_is_converted_before_the_threshold():
-    # SPEC 1.3: 10 mg/dL = 100 mg/L meets the CRP >= 100 mg/L criterion; 9.99 mg/dL does not.
+    # clinical definitions §1.3: 10 mg/dL = 100 mg/L meets the CRP >= 100 mg/L criterion; 9.99 mg/dL does not.
     at = criterion(
         "milan_2020", "hyperinflammation", {"crp_mg_l": to_canonical("crp", 10, "mg/dL"), "ferritin_ng_ml": 300}
     )
@@ -264,7 +264,7 @@ def test_milan_missing_ferritin_is_flagged_on_the_ferritin_field_only():
 
 
 # --------------------------------------------------------------------------------------------
-# New York thresholds (SPEC 1.2)
+# New York thresholds (clinical definitions §1.2)
 # --------------------------------------------------------------------------------------------
 
 
@@ -337,7 +337,7 @@ def test_new_york_ddimer_entered_in_ug_per_ml(ug_per_ml, verdict):
 
 
 def test_new_york_ddimer_in_ddu_is_never_compared_with_the_feu_threshold():
-    # 5000 ng/mL DDU is far above 1000 in any basis, but DDU is never converted to FEU (SPEC 2).
+    # 5000 ng/mL DDU is far above 1000 in any basis, but DDU is never converted to FEU (clinical definitions §2).
     result = criterion("new_york_2020", "hyperinflammation", ny_markers(ddimer_ng_ml=5000, ddimer_basis="DDU"))
     assert result.verdict == "missing"
     assert "never converted" in result.sentence
@@ -698,7 +698,7 @@ def test_ddimer_basis_field_offers_feu_and_ddu():
 
 
 # --------------------------------------------------------------------------------------------
-# Anakinra timing (SPEC 1.2)
+# Anakinra timing (clinical definitions §1.2)
 # --------------------------------------------------------------------------------------------
 
 ONSET = datetime(2020, 4, 1, 8, 0)

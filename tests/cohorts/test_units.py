@@ -1,4 +1,4 @@
-"""Unit conversions to canonical units (SPEC 1.3, 2): what a user typing a lab value sees stored."""
+"""Unit conversions to canonical units (clinical definitions §1.3, 2): what a user typing a lab value sees stored."""
 
 from decimal import Decimal
 
@@ -13,12 +13,12 @@ from ecrf.models import LabResult
 @pytest.mark.parametrize(
     ("quantity", "value", "unit", "stored"),
     [
-        # SPEC 1.3: CRP mg/L = mg/dL x 10; 10 mg/dL is exactly the Milan threshold of 100 mg/L.
+        # clinical definitions §1.3: CRP mg/L = mg/dL x 10; 10 mg/dL is exactly the Milan threshold of 100 mg/L.
         ("crp", 10, "mg/dL", 100.0),
         ("crp", 9.99, "mg/dL", 99.9),
         ("crp", 10.01, "mg/dL", 100.1),
         ("crp", 85, "mg/L", 85.0),
-        # SPEC 2: PaO2 kPa x 7.50062; exact to the digit, not 150.01239999999999.
+        # clinical definitions §2: PaO2 kPa x 7.50062; exact to the digit, not 150.01239999999999.
         ("pao2", 20, "kPa", 150.0124),
         ("pao2", 8, "kPa", 60.00496),
         ("pao2", 75, "mmHg", 75.0),

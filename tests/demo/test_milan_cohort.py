@@ -1,5 +1,5 @@
 """The demo cohort of `make demo` (issue 7): seeded, written through the services, and carrying the Milan paper's
-day-21 results (SPEC 4) when run through analysis.outcomes and analysis.tables."""
+day-21 results (clinical definitions §4) when run through analysis.outcomes and analysis.tables."""
 
 import dataclasses
 import datetime
@@ -24,7 +24,7 @@ from ecrf.models import DerivedDay, DispositionEvent, DrugAdministration, LabRes
 from ecrf.validators import PatientFacts, refusals
 
 HIGH, STANDARD, LOW = "High-dose anakinra", "Standard treatment", "Low-dose anakinra"
-# SPEC 4 reference figures at day 21 (tests/analysis/test_milan_reference.py), (high-dose, standard).
+# clinical definitions §4 reference figures at day 21 (tests/analysis/test_milan_reference.py), (high-dose, standard).
 DAY_21 = {
     "discharged": (13, 7),
     "room_air": (3, 0),
@@ -194,7 +194,9 @@ def test_the_drugs_follow_each_arms_regimen(loaded):
     assert set(high.filter(study_day=0).values_list("dose", "dose_unit", "route", "frequency")) == {
         (Decimal("5.00"), "mg/kg", "iv", "bid")
     }
-    tapers = high.filter(route="sc")  # 100 mg SC for 3 days after sustained clinical benefit (SPEC 1.1)
+    tapers = high.filter(
+        route="sc"
+    )  # 100 mg SC for 3 days after sustained clinical benefit (clinical definitions §1.1)
     assert tapers.exists()
     assert all(t.confirmed_checks == ["dose.regimen", "route.regimen"] for t in tapers)
     assert not anakinra.filter(patient__arm__code="standard").exists()

@@ -1,6 +1,6 @@
-"""Edit checks of SPEC 2.1, tested on the values a user would type.
+"""Edit checks of clinical definitions §2.1, tested on the values a user would type.
 
-The expected bounds are written out literally from the SPEC table below, never read
+The expected bounds are written out literally from the table of clinical definitions §2.1 below, never read
 back from ``ecrf.checks.LIMITS``, so a wrong number in LIMITS makes a test fail.
 """
 
@@ -29,7 +29,7 @@ from ecrf.checks import (
 
 
 class HardRow(NamedTuple):
-    """One row of the SPEC 2.1 table, as the test expects it."""
+    """One row of the clinical definitions §2.1 table, as the test expects it."""
 
     name: str
     word: str  # what the message must name
@@ -79,7 +79,7 @@ SPEC_SOFT_LIMITS = [
     ("ferritin_ng_ml", "50000", "50001", "ferritin_ng_ml.soft_high"),
 ]
 
-# SPEC 2.1 soft bounds per variable, for the codebook: (soft_low, soft_high).
+# clinical definitions §2.1 soft bounds per variable, for the codebook: (soft_low, soft_high).
 SPEC_SOFT_BOUNDS = {
     "temperature_c": (35, 41),
     "heart_rate_bpm": (40, 180),
@@ -142,7 +142,7 @@ def test_values_just_above_the_hard_maximum_are_refused_naming_the_variable(row:
 
 
 def _plain(number: str) -> str:
-    """The SPEC number as a user reads it: "1.0" -> "1", "0.50" -> "0.5"."""
+    """The number of the clinical definitions as a user reads it: "1.0" -> "1", "0.50" -> "0.5"."""
     return f"{Decimal(number).normalize():f}"
 
 
@@ -190,7 +190,7 @@ def test_dose_must_be_greater_than_zero(dose, refused):
         assert result is None
 
 
-TEMPERATURE_HARD_MIN, TEMPERATURE_HARD_MAX = 32, 44  # SPEC 2.1, degC
+TEMPERATURE_HARD_MIN, TEMPERATURE_HARD_MAX = 32, 44  # clinical definitions §2.1, degC
 
 
 @given(st.decimals(min_value=-100, max_value=100, places=1))

@@ -1,4 +1,5 @@
-"""The investigator's dashboard of protocol signals (SPEC 3.3): what it flags, for whom, in how many queries."""
+"""The investigator's dashboard of protocol signals (clinical definitions §3.3): what it flags, for whom, in how many
+queries."""
 
 import datetime
 from decimal import Decimal

@@ -1,6 +1,7 @@
-"""Derived daily data (SPEC section 3) on the values a user would see on the patient's daily grid.
+"""Derived daily data (clinical definitions §3) on the values a user would see on the patient's daily grid.
 
-Expected values are written out from the SPEC (tables 3.1, 3.2 and the protocol of 1.1), never read back from
+Expected values are written out from the clinical definitions (tables 3.1, 3.2 and the protocol of 1.1), never read
+back from
 ``ecrf.derivations``, so a wrong number in the module's tables makes a test fail.
 """
 
@@ -89,7 +90,7 @@ def states(out: pd.DataFrame) -> list[str | None]:
 
 
 # --------------------------------------------------------------------------------------------------------
-# SPEC 3.2: PaO2:FiO2 derived from SpO2 with Rice et al.
+# clinical definitions §3.2: PaO2:FiO2 derived from SpO2 with Rice et al.
 # --------------------------------------------------------------------------------------------------------
 
 
@@ -148,7 +149,7 @@ def test_study_setting_moves_the_rice_limit():
 
 
 # --------------------------------------------------------------------------------------------------------
-# SPEC 3.2: FiO2 set on the device, else estimated
+# clinical definitions §3.2: FiO2 set on the device, else estimated
 # --------------------------------------------------------------------------------------------------------
 
 
@@ -208,7 +209,7 @@ def test_study_can_override_one_device_estimate():
     settings = {"fio2_estimates": {"nasal_cannula": {"fio2_at_ref_flow": 0.24, "per_l_min": 0.03}}}
     day = one_day([sup(0, "nasal_cannula", flow_l_min=2)], settings=settings)
     assert day["fio2"] == pytest.approx(0.30)
-    # the other devices keep the SPEC defaults
+    # the other devices keep the default settings
     assert one_day([sup(0, "simple_mask", flow_l_min=7)], settings=settings)["fio2"] == pytest.approx(0.60)
 
 
@@ -220,7 +221,7 @@ def test_estimated_fio2_feeds_the_derived_pf():
 
 
 # --------------------------------------------------------------------------------------------------------
-# SPEC 3.2: measured P/F, choice of the day's P/F, ARDS severity
+# clinical definitions §3.2: measured P/F, choice of the day's P/F, ARDS severity
 # --------------------------------------------------------------------------------------------------------
 
 
@@ -264,7 +265,7 @@ def test_ards_severity_thresholds(pao2, severity):
 
 
 # --------------------------------------------------------------------------------------------------------
-# SPEC 3.1: the state table on the three scales
+# clinical definitions §3.1: the state table on the three scales
 # --------------------------------------------------------------------------------------------------------
 
 GOOD_GAS = {"labs": [lab(0, pao2_mmhg=75, abg_fio2=0.5)]}  # P/F exactly 150
@@ -350,7 +351,7 @@ def test_scales_metadata_describes_every_score_the_table_produces():
 
 
 # --------------------------------------------------------------------------------------------------------
-# SPEC 3.1: worst of the day, death absorbing, discharge carry-forward
+# clinical definitions §3.1: worst of the day, death absorbing, discharge carry-forward
 # --------------------------------------------------------------------------------------------------------
 
 
@@ -480,7 +481,7 @@ def test_imv_started_event_records_invasive_ventilation_on_its_day():
 
 
 # --------------------------------------------------------------------------------------------------------
-# SPEC 1.1 / 3.3: protocol signals
+# clinical definitions §1.1 / 3.3: protocol signals
 # --------------------------------------------------------------------------------------------------------
 
 

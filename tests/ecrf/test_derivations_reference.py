@@ -1,6 +1,8 @@
-"""The vectorised ``derive`` against a plain per-patient, per-day reference written straight from the SPEC.
+"""The vectorised ``derive`` against a plain per-patient, per-day reference written straight from the clinical
+definitions.
 
-The reference below loops over a dict of days, one patient at a time, the way a person would apply SPEC 3.1-3.3
+The reference below loops over a dict of days, one patient at a time, the way a person would apply clinical definitions
+§3.1-3.3
 by hand. Hypothesis generates patient histories (several patients, several rows a day, missing values, all
 event kinds, rows after death, rows outside the grid) and the two must agree on every cell, including where the
 values are missing.
@@ -20,7 +22,8 @@ from ecrf.derivations import OUTPUT_COLUMNS, derive
 
 NAN = math.nan
 
-# SPEC 3.1, best to worst, with (7-point, WHO OSCI, WHO CPS if P/F >= 150 or S/F >= 200, WHO CPS otherwise).
+# clinical definitions §3.1, best to worst, with (7-point, WHO OSCI, WHO CPS if P/F >= 150 or S/F >= 200, WHO CPS
+# otherwise).
 TABLE = {
     "discharged_normal": (1, 1, 2, 2),
     "discharged_impaired": (2, 2, 3, 3),
@@ -62,7 +65,7 @@ def lowest(values: list[float]) -> float:
 
 
 def estimate(device: str, flow: float) -> float:
-    """SPEC 3.2 FiO2 estimates."""
+    """clinical definitions §3.2 FiO2 estimates."""
     if device == "non_rebreather":
         return 0.60
     if nan(flow):
@@ -260,7 +263,8 @@ KINDS += ["vital_status_contact"] * 2
 
 
 def near_thresholds(values: list[float], anything: st.SearchStrategy[float]) -> st.SearchStrategy[float]:
-    """Values at and around the SPEC thresholds most of the time, any plausible value otherwise."""
+    """Values at and around the thresholds of the clinical definitions most of the time, any plausible value
+    otherwise."""
     return st.one_of(st.sampled_from(values), st.sampled_from(values), anything)
 
 

@@ -1,7 +1,9 @@
-"""Every hard and soft limit of SPEC 2.1, through the entry page as a nurse submits it.
+"""Every hard and soft limit of clinical definitions §2.1, through the entry page as a nurse submits it.
 
-The bounds are written out here from the SPEC table, never read from ecrf.checks.LIMITS, so a wrong number
-anywhere between the SPEC and the stored row makes a test fail. Each limit is tried at the bound, just inside
+The bounds are written out here from the table of clinical definitions §2.1, never read from ecrf.checks.LIMITS, so a
+wrong number
+anywhere between the clinical definitions and the stored row makes a test fail. Each limit is tried at the bound, just
+inside
 and just outside it; a value beyond a soft bound is only stored once its "confirm" box is ticked.
 """
 
@@ -27,8 +29,8 @@ class Row(NamedTuple):
     context: dict | None = None  # other fields the form needs for the value to be meaningful
 
 
-# SPEC 2.1, row by row (weight is a baseline value of the enrolment form, not of the daily forms).
-SPEC = [
+# clinical definitions §2.1, row by row (weight is a baseline value of the enrolment form, not of the daily forms).
+DEFINED = [
     Row("vitals", "temperature_c", "temperature_c", "32", "44", "0.1", "35", "41"),
     Row("vitals", "heart_rate_bpm", "heart_rate_bpm", "20", "250", "1", "40", "180"),
     Row("vitals", "respiratory_rate_bpm", "respiratory_rate_bpm", "4", "70", "1", "8", "45"),
@@ -52,7 +54,7 @@ MODELS = {"vitals": VitalSigns, "support": RespiratorySupport, "labs": LabResult
 
 
 def cases():
-    for row in SPEC:
+    for row in DEFINED:
         low, high, step = Decimal(row.low), Decimal(row.high), Decimal(row.step)
         for label, value, refused in (
             ("below", low - step, "hard_min"),
@@ -100,7 +102,7 @@ def test_hard_limit(nurse, patient_a, row, value, refused):
         assert record.confirmed_checks == ([soft] if soft else [])
 
 
-SOFT = [row for row in SPEC if row.soft_low or row.soft_high]
+SOFT = [row for row in DEFINED if row.soft_low or row.soft_high]
 
 
 def soft_cases():

@@ -11,7 +11,8 @@ from ecrf import derivation_job
 
 class Command(BaseCommand):
     help = (
-        "Recompute the derived patient-day table (ordinal status, P/F, ARDS, protocol signals; SPEC 3) now, in "
+        "Recompute the derived patient-day table (ordinal status, P/F, ARDS, protocol signals; clinical "
+        "definitions §3) now, in "
         "this process: every study, one study (--study CODE) or one patient (--patient ID). Locked studies are "
         "skipped and named. Rows whose values did not change are left as they are unless --force."
     )
