@@ -188,10 +188,8 @@ def lock_status(request, pk: int):
     return render(request, "analysis/lock_status.html", context)
 
 
-@roles.role_required(roles.RELEASE_DOWNLOADERS)
-def release_detail(request, study_code: str, version: int):
-    study = cohort_selectors.study_get(user=request.user, code=study_code)
-    release = selectors.release_get(study=study, version=version)
+def _release_page(request, study, release, export_form: ExportForm):
+    """The release page: its files verified against the manifest, its export jobs and the export form."""
     return render(
         request,
         "analysis/release_detail.html",
@@ -200,8 +198,17 @@ def release_detail(request, study_code: str, version: int):
             "release": release,
             "verification": releases.release_verify(release),
             "jobs": selectors.export_job_list(release=release),
-            "export_form": ExportForm(action=reverse("export_request", args=[study.code, release.version])),
+            "export_form": export_form,
         },
+    )
+
+
+@roles.role_required(roles.RELEASE_DOWNLOADERS)
+def release_detail(request, study_code: str, version: int):
+    study = cohort_selectors.study_get(user=request.user, code=study_code)
+    release = selectors.release_get(study=study, version=version)
+    return _release_page(
+        request, study, release, ExportForm(action=reverse("export_request", args=[study.code, release.version]))
     )
 
 
@@ -235,17 +242,7 @@ def export_request(request, study_code: str, version: int):
             form.add_error("format", error)
         else:
             return redirect("export_status", job.pk)
-    return render(
-        request,
-        "analysis/release_detail.html",
-        {
-            "study": study,
-            "release": release,
-            "verification": releases.release_verify(release),
-            "jobs": selectors.export_job_list(release=release),
-            "export_form": form,
-        },
-    )
+    return _release_page(request, study, release, form)
 
 
 @roles.role_required(roles.RELEASE_DOWNLOADERS)
