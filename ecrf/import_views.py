@@ -1,4 +1,4 @@
-"""The upload page of the CSV import (data managers only): thin, the import itself is ecrf/importer.py."""
+"""The upload page of the CSV import (data managers only): thin, the import itself is ecrf/importing.py."""
 
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Field, Layout
@@ -9,7 +9,7 @@ from django.template.defaultfilters import filesizeformat
 
 from cohorts import roles
 from cohorts import selectors as cohort_selectors
-from ecrf import importer
+from ecrf import importing
 
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 MAX_PROBLEMS_SHOWN = 500
@@ -36,7 +36,7 @@ class MultipleFileField(forms.FileField):
 class ImportForm(forms.Form):
     files = MultipleFileField(
         label="Files",
-        help_text=f"One CSV file per table, named after it ({importer.FILE_NAMES}), or a zip of them such as a "
+        help_text=f"One CSV file per table, named after it ({importing.FILE_NAMES}), or a zip of them such as a "
         "release exported as CSV.",
     )
     check_only = forms.BooleanField(required=False, label="Check only: run every check and store nothing")
@@ -67,8 +67,8 @@ def crf_import(request, study_code: str):
     if request.method == "POST":
         form = ImportForm(request.POST, request.FILES)
         if form.is_valid():
-            sources = [importer.Source(upload.name, upload.read()) for upload in form.cleaned_data["files"]]
-            report = importer.crf_import(
+            sources = [importing.Source(upload.name, upload.read()) for upload in form.cleaned_data["files"]]
+            report = importing.crf_import(
                 study=study, sources=sources, user=request.user, check_only=form.cleaned_data["check_only"]
             )
     else:
@@ -82,8 +82,8 @@ def crf_import(request, study_code: str):
             "report": report,
             "problems": report.problems[:MAX_PROBLEMS_SHOWN] if report else [],
             "tables": [
-                (table, [(name, name in importer.REQUIRED_COLUMNS[table]) for name in importer.COLUMNS[table]])
-                for table in importer.TABLES
+                (table, [(name, name in importing.REQUIRED_COLUMNS[table]) for name in importing.COLUMNS[table]])
+                for table in importing.TABLES
             ],
         },
     )

@@ -20,7 +20,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from analysis.models import ExportJob, Release
 from cohorts.models import Patient, Screening
-from ecrf import importer
+from ecrf import importing
 from ecrf.models import AdverseEvent, DispositionEvent, DrugAdministration, LabResult, RespiratorySupport, VitalSigns
 from tests.access_pages.analysis import export_job, lock_job, release_v1
 from tests.access_pages.cohorts import screening_a
@@ -175,7 +175,7 @@ def garbage_csv(table: str) -> bytes:
     """One row per garbage value in every column, and the same with a real participant."""
     out = io.StringIO()
     writer = csv.writer(out)
-    columns = list(importer.COLUMNS[table])
+    columns = list(importing.COLUMNS[table])
     writer.writerow(columns)
     for value in GARBAGE:
         value = value.replace("\x00", "")  # csv cannot write NUL; the raw byte file below has one
@@ -188,7 +188,7 @@ def garbage_csv(table: str) -> bytes:
 def test_csv_import_of_garbage_files_stores_nothing(client, fixtures, check_only):
     client.force_login(fixtures["users"]["data_manager"])
     url = f"/studies/{fixtures['study'].code}/import/"
-    uploads = [SimpleUploadedFile(f"{table}.csv", garbage_csv(table)) for table in importer.TABLES]
+    uploads = [SimpleUploadedFile(f"{table}.csv", garbage_csv(table)) for table in importing.TABLES]
     uploads += [
         SimpleUploadedFile("vital_signs.csv", b"\x00\xff\xfe garbage\n\x00"),
         SimpleUploadedFile("release.zip", b"PK\x03\x04 not a zip"),

@@ -10,7 +10,7 @@ from django.apps import apps
 from simple_history.models import HistoricalChanges
 
 from analysis import datasets, outcomes
-from ecrf import checks, derivations, importer
+from ecrf import checks, derivations, importing
 from ecrf.crfs import CATALOGUE, DAY_FORMS, EVENT_FORMS, crf_of, event_form_of_slug
 from ecrf.models import AdverseEventKind, DispositionKind, Support
 from ecrf.validators import PatientFacts
@@ -33,7 +33,7 @@ def test_each_form_is_reachable_under_its_one_key():
     for key, crf in CATALOGUE.items():
         assert crf.key == key
         assert crf_of(crf.model) is crf
-        assert key in importer.TABLES and key in datasets.SOURCE_FORMS  # import file and release table
+        assert key in importing.TABLES and key in datasets.SOURCE_FORMS  # import file and release table
     assert set(DAY_FORMS) | set(EVENT_FORMS) == set(CATALOGUE)
     assert {event_form_of_slug(crf.slug) for crf in EVENT_FORMS.values()} == set(EVENT_FORMS.values())
     assert event_form_of_slug(DAY_FORMS["vital_signs"].slug) is None  # a day form has no event page

@@ -14,9 +14,9 @@ from hypothesis import strategies as st
 
 from analysis import releases
 from cohorts.models import Patient
-from ecrf import importer
+from ecrf import importing
 from ecrf.crfs import CATALOGUE
-from ecrf.importer import Source
+from ecrf.importing import Source
 from ecrf.models import (
     AdverseEvent,
     DispositionEvent,
@@ -73,7 +73,7 @@ def sources(files: dict[str, str | bytes]) -> list[Source]:
 
 
 def run(study, user, files, **options):
-    return importer.crf_import(study=study, sources=sources(files), user=user, **options)
+    return importing.crf_import(study=study, sources=sources(files), user=user, **options)
 
 
 def history_rows() -> dict:
@@ -471,10 +471,10 @@ CELL = st.one_of(
 @st.composite
 def csv_like(draw):
     """A header of a table's columns (sometimes one unknown) and rows of arbitrary cells, or arbitrary bytes."""
-    table = draw(st.sampled_from(importer.TABLES))
+    table = draw(st.sampled_from(importing.TABLES))
     if draw(st.booleans()):
         return table, draw(st.binary(max_size=200))
-    names = draw(st.lists(st.sampled_from([*importer.COLUMNS[table], "other"]), min_size=1, max_size=6, unique=True))
+    names = draw(st.lists(st.sampled_from([*importing.COLUMNS[table], "other"]), min_size=1, max_size=6, unique=True))
     rows = draw(st.lists(st.lists(CELL, min_size=len(names), max_size=len(names) + 1), max_size=4))
     buffer = io.StringIO()
     writer = csv.writer(buffer)
@@ -489,7 +489,7 @@ def test_any_file_gives_a_report_never_a_server_error_and_a_refused_one_stores_n
     study, user = setup
     table, content = case
     before = history_rows()
-    report = importer.crf_import(study=study, sources=[Source(f"{table}.csv", content)], user=user)
+    report = importing.crf_import(study=study, sources=[Source(f"{table}.csv", content)], user=user)
     assert all(p.message for p in report.problems)
     if not report.ok:
         assert history_rows() == before
@@ -542,7 +542,7 @@ def test_a_locked_study_refuses_the_import_with_a_clear_message(setup):
 
 def test_nothing_to_import_is_a_problem(setup):
     study, user = setup
-    assert [p.code for p in importer.crf_import(study=study, sources=[], user=user).problems] == ["no_files"]
+    assert [p.code for p in importing.crf_import(study=study, sources=[], user=user).problems] == ["no_files"]
 
 
 # --------------------------------------------------------------------------------------------------- command
@@ -644,7 +644,7 @@ def test_the_release_tables_are_the_import_tables():
 
 def test_an_archive_too_large_is_refused(setup, monkeypatch):
     study, user = setup
-    monkeypatch.setattr(importer, "MAX_ARCHIVE_FILES", 1)
+    monkeypatch.setattr(importing.files, "MAX_ARCHIVE_FILES", 1)
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         archive.writestr("vital_signs.csv", VITALS)

@@ -9,7 +9,7 @@ import pytest
 
 from analysis import datasets, exports
 from cohorts.models import Arm, Study
-from ecrf import importer, services
+from ecrf import importing, services
 from ecrf.crfs import CATALOGUE
 from ecrf.models import DrugAdministration, VitalSigns
 from ecrf.services import RecordInput
@@ -23,14 +23,14 @@ def test_the_form_tables_have_the_columns_of_the_release_tables():
     assert set(CATALOGUE) == set(datasets.SOURCE_FORMS)
     for table, model in datasets.SOURCE_FORMS.items():
         released = [("confirm" if c == "confirmed_checks" else c) for c in datasets.table_columns(model)]
-        assert sorted(released) == sorted(importer.COLUMNS[table]), table
-    assert set(datasets.PATIENT_COLUMNS) <= set(importer.COLUMNS["patients"])
+        assert sorted(released) == sorted(importing.COLUMNS[table]), table
+    assert set(datasets.PATIENT_COLUMNS) <= set(importing.COLUMNS["patients"])
 
 
-@pytest.mark.parametrize("table", importer.TABLES)
+@pytest.mark.parametrize("table", importing.TABLES)
 def test_each_table_has_a_template_file_with_its_header(table):
     lines = (TEMPLATES / f"{table}.csv").read_text(encoding="utf-8").splitlines()
-    assert lines[0] == importer.template_header(table)
+    assert lines[0] == importing.template_header(table)
 
 
 def study_copy(source: Study, code: str) -> Study:
@@ -50,13 +50,13 @@ def study_copy(source: Study, code: str) -> Study:
     return copy
 
 
-def export_and_reimport(source: Study, user, settings, tmp_path, monkeypatch) -> tuple[Study, importer.ImportReport]:
+def export_and_reimport(source: Study, user, settings, tmp_path, monkeypatch) -> tuple[Study, importing.ImportReport]:
     release_data.use_release_root(settings, tmp_path)
     release_data.quick_figures(monkeypatch)
     release = release_data.lock(source, user)
     archive = exports.export_bytes(release, "csv")
     copy = study_copy(source, f"{source.code}-copy")
-    report = importer.crf_import(study=copy, sources=[importer.Source("release_csv.zip", archive)], user=user)
+    report = importing.crf_import(study=copy, sources=[importing.Source("release_csv.zip", archive)], user=user)
     return copy, report
 
 
@@ -152,7 +152,7 @@ def test_a_release_exported_as_csv_imports_into_an_empty_study_as_the_same_data(
     user = users["data_manager"]
     copy, report = export_and_reimport(source_study, user, settings, tmp_path, monkeypatch)
     assert report.ok, [str(p) for p in report.problems[:10]]
-    assert {f.table for f in report.files} == set(importer.TABLES)
+    assert {f.table for f in report.files} == set(importing.TABLES)
     assert "arms.csv" in report.skipped and "derived_days.csv" in report.skipped
     assert_same_source_tables(source_study, copy)
     assert VitalSigns.objects.get(patient__study=copy, patient__participant_id="MI-0001", study_day=0).confirmed_checks
@@ -160,7 +160,7 @@ def test_a_release_exported_as_csv_imports_into_an_empty_study_as_the_same_data(
     assert taper.confirmed_checks == ["dose.regimen", "route.regimen"]
 
     archive = exports.export_bytes(source_study.releases.get(), "csv")
-    again = importer.crf_import(study=copy, sources=[importer.Source("release_csv.zip", archive)], user=user)
+    again = importing.crf_import(study=copy, sources=[importing.Source("release_csv.zip", archive)], user=user)
     assert again.ok and all(f.created == f.changed == 0 for f in again.files)
 
 
@@ -168,13 +168,13 @@ def test_the_documented_format_written_by_its_writer_imports_back(source_study, 
     """The format without a release: write_table (the inverse of the import) of the source tables."""
     frames = datasets.study_frames(source_study)
     files = []
-    for table in importer.TABLES:
+    for table in importing.TABLES:
         frame = frames[table].rename(columns={"confirmed_checks": "confirm"})
         rows = [
             {k: (None if pd.isna(v) else v) for k, v in row.items()} for row in frame.astype(object).to_dict("records")
         ]
-        files.append(importer.Source(f"{table}.csv", importer.write_table(table, rows, list(frame.columns))))
+        files.append(importing.Source(f"{table}.csv", importing.write_table(table, rows, list(frame.columns))))
     copy = study_copy(source_study, "written-copy")
-    report = importer.crf_import(study=copy, sources=files, user=users["data_manager"])
+    report = importing.crf_import(study=copy, sources=files, user=users["data_manager"])
     assert report.ok, [str(p) for p in report.problems[:10]]
     assert_same_source_tables(source_study, copy)

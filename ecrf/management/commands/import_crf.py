@@ -4,13 +4,13 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from cohorts.models import Study
-from ecrf import importer
+from ecrf import importing
 
 
 class Command(BaseCommand):
     help = (
         "Import case report data from CSV files (docs/import-format.md): files named after their table "
-        f"({importer.FILE_NAMES}), folders of them or zip archives (a release exported as CSV). "
+        f"({importing.FILE_NAMES}), folders of them or zip archives (a release exported as CSV). "
         "Every row goes through the checks of the forms; nothing is stored unless every row passes."
     )
 
@@ -30,8 +30,8 @@ class Command(BaseCommand):
         missing = [str(path) for path in paths if not path.exists()]
         if missing:
             raise CommandError(f"No such file or folder: {', '.join(missing)}")
-        report = importer.crf_import(
-            study=target, sources=importer.sources_from_paths(paths), user=person, check_only=check
+        report = importing.crf_import(
+            study=target, sources=importing.sources_from_paths(paths), user=person, check_only=check
         )
         for result in report.files:
             self.stdout.write(

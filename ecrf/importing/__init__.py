@@ -1,0 +1,88 @@
+"""CSV import of case report data (issue 7): the format of docs/import-format.md, through the forms' checks.
+
+One file per table, named after it: ``patients.csv`` (arm and baseline) and one per form, with the file and column
+names of a locked release's tables (analysis/datasets.py; ecrf may not import analysis, so
+tests/ecrf/test_import_roundtrip.py keeps the two equal). A release exported as CSV therefore imports as it is.
+
+An import runs in three steps and stores all or nothing:
+
+1. read: every file is decoded (UTF-8) and split (CSV) and its header checked; problems of a whole file stop
+   that file;
+2. parse: every cell becomes the typed value of its column (number, yes/no, code, date) or a problem naming its
+   file, row and column; duplicate rows and unknown participants are found here;
+3. write: every row goes through the service of its form (ecrf/services.py, cohorts/services.py for patients),
+   which runs the same checks as the forms (clinical definitions §2.1), audited with the reason "import: <file name>".
+
+All three steps run for every file and row, so one report lists every problem; the writes happen in one
+transaction that is rolled back when there is any problem (or when only checking). A row equal to what is stored
+changes nothing and leaves no history row, so importing the same files twice stores them once.
+"""
+
+from collections.abc import Sequence
+
+from django.db import transaction
+
+from cohorts.audit import StudyLocked, ensure_unlocked
+from cohorts.models import Study
+from ecrf.importing.columns import COLUMNS, FILE_NAMES, REQUIRED_COLUMNS, TABLES, template_header
+from ecrf.importing.files import Source, TableFile, expand_archives, read_file, sources_from_paths, write_table
+from ecrf.importing.report import FileResult, ImportReport, Problem
+from ecrf.importing.writer import ImportRun
+
+__all__ = [
+    "COLUMNS",
+    "FILE_NAMES",
+    "REQUIRED_COLUMNS",
+    "TABLES",
+    "FileResult",
+    "ImportReport",
+    "Problem",
+    "Source",
+    "crf_import",
+    "sources_from_paths",
+    "template_header",
+    "write_table",
+]
+
+
+def crf_import(*, study: Study, sources: Sequence[Source], user, check_only: bool = False) -> ImportReport:
+    """Import the case report data of ``sources`` (CSV files or zips of them) into ``study``: all or nothing.
+
+    Returns the report: per file the rows created, changed and unchanged, and every problem with its file, row and
+    column. Nothing is stored when there is any problem, or with ``check_only``.
+    """
+    report = ImportReport(check_only=check_only)
+    if Study.objects.filter(pk=study.pk, is_locked=True).exists():
+        report.problems.append(Problem("", None, "", StudyLocked(study).messages[0], "study_locked"))
+        return report
+    expanded = expand_archives(sources, report)
+    files = [table_file for source in expanded if (table_file := read_file(source, report)) is not None]
+    if not files and not report.problems:
+        report.problems.append(Problem("", None, "", "There is no table to import.", "no_files"))
+    tables: dict[str, TableFile] = {}
+    for table_file in files:
+        first = tables.setdefault(table_file.table, table_file)
+        if first is not table_file:
+            report.problems.append(
+                Problem(
+                    table_file.source.name,
+                    None,
+                    "",
+                    f"A second {table_file.table} table ({first.source.name} is the first): one file per table.",
+                    "duplicate_file",
+                )
+            )
+    run = ImportRun(study, user, report)
+    for table_file in tables.values():
+        run.parse(table_file)
+    try:
+        with transaction.atomic():
+            ensure_unlocked(study)
+            run.write()
+            if report.problems or check_only:
+                transaction.set_rollback(True)
+    except StudyLocked as exc:  # locked while the import ran
+        report.problems.append(Problem("", None, "", exc.messages[0], "study_locked"))
+    order = {source.name: rank for rank, source in enumerate(expanded)}
+    report.problems.sort(key=lambda p: (order.get(p.file, -1), p.row or 0))  # stable: a row's problems stay in order
+    return report

@@ -1,0 +1,233 @@
+"""The import format (docs/import-format.md): its tables, their columns, and how a cell becomes a typed value.
+
+A file per form, named after its catalogue key (the table names of the releases), and the patients. A column of a
+form is built from its model field, so the format follows the catalogue (ecrf/crfs.py).
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.db import models
+
+from cohorts.models import COMORBIDITIES, Patient, PatientStatus, Sex
+from cohorts.units import UNITS
+from ecrf import checks
+from ecrf.crfs import CATALOGUE, DAY_FORMS, Crf
+
+KEY = "participant_id"
+PATIENTS = "patients"
+CONFIRM = "confirm"
+CONFIRM_ALIASES = (CONFIRM, "confirmed_checks")  # a release's tables name the confirmed checks "confirmed_checks"
+
+#: A file per form, named after its catalogue key (the table names of the releases), and the patients.
+TABLES = (PATIENTS, *CATALOGUE)
+#: The file names an import takes, for help texts.
+FILE_NAMES = ", ".join(f"{table}.csv" for table in TABLES)
+
+
+@dataclass(frozen=True)
+class Column:
+    """A column of the format: how its cells are read and what an empty cell means."""
+
+    name: str
+    kind: str  # integer, decimal, boolean, choice, text, date, codes
+    required: bool = False  # a row needs a value
+    nullable: bool = True  # empty -> None (else "" for text and choices, False for yes/no)
+    places: int | None = None
+    choices: tuple[str, ...] = ()
+    max_length: int | None = None
+
+
+def _field_column(model_field: models.Field, *, required: bool | None = None) -> Column:
+    name, optional = model_field.name, model_field.null or model_field.blank
+    if isinstance(model_field, models.DecimalField):
+        return Column(
+            name,
+            "decimal",
+            required=not optional if required is None else required,
+            places=model_field.decimal_places,
+        )
+    if isinstance(model_field, models.IntegerField):
+        return Column(name, "integer", required=not optional if required is None else required)
+    if isinstance(model_field, models.BooleanField):
+        return Column(name, "boolean", nullable=model_field.null)
+    if model_field.choices:
+        return Column(
+            name,
+            "choice",
+            required=not optional if required is None else required,
+            nullable=False,
+            choices=tuple(str(value) for value, _ in model_field.flatchoices),
+        )
+    return Column(name, "text", nullable=False, max_length=model_field.max_length)
+
+
+# Units a value may have been reported in before conversion (cohorts/units.py); the number is always canonical.
+ENTERED_UNITS = {"pao2_entered_unit": "pao2", "crp_entered_unit": "crp"}
+
+
+def _form_columns(crf: Crf) -> dict[str, Column]:
+    columns = {KEY: Column(KEY, "text", required=True, nullable=False, max_length=24)}
+    if "study_day" not in crf.fields:
+        columns["study_day"] = Column("study_day", "integer", required=True)
+    for name in crf.fields:
+        model_field = crf.model._meta.get_field(name)
+        if name in ENTERED_UNITS:
+            units = tuple(UNITS[ENTERED_UNITS[name]].factors)
+            columns[name] = Column(name, "choice", nullable=False, choices=units)
+        elif name == "study_day":
+            columns[name] = Column(name, "integer", required=True)
+        elif name == "support":  # required when the row has values: the service says so, next to the field
+            columns[name] = _field_column(model_field, required=False)
+        else:
+            columns[name] = _field_column(model_field)
+    columns[CONFIRM] = Column(CONFIRM, "codes", nullable=False)
+    return columns
+
+
+def _patient_columns() -> dict[str, Column]:
+    field_of = Patient._meta.get_field
+    return {
+        KEY: Column(KEY, "text", required=True, nullable=False, max_length=24),
+        "site": Column("site", "text", required=True, nullable=False, max_length=8),
+        "arm": Column("arm", "text", required=True, nullable=False, max_length=32),
+        "arm_label": Column("arm_label", "text", nullable=False),  # checked against the arm, not stored
+        "enrolment_date": Column("enrolment_date", "date"),
+        "sex": Column("sex", "choice", required=True, nullable=False, choices=tuple(Sex.values)),
+        "age_years": Column("age_years", "integer", required=True),
+        "weight_kg": _field_column(field_of("weight_kg")),
+        **{name: Column(name, "boolean") for name in COMORBIDITIES},
+        "status": Column("status", "choice", nullable=False, choices=tuple(PatientStatus.values)),
+        "follow_up_days": Column("follow_up_days", "integer"),  # checked against the study, not stored
+        CONFIRM: Column(CONFIRM, "codes", nullable=False),
+    }
+
+
+COLUMNS: dict[str, dict[str, Column]] = {
+    PATIENTS: _patient_columns(),
+    **{key: _form_columns(crf) for key, crf in CATALOGUE.items()},
+}
+# Columns a file must have (a row may still leave some empty, e.g. no weight).
+REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
+    table: tuple(name for name, column in columns.items() if column.required) for table, columns in COLUMNS.items()
+}
+REQUIRED_COLUMNS["respiratory_support"] += ("support",)
+
+# The soft checks (clinical definitions §2.1) a row of each table may confirm in its confirm column.
+SOFT_CODES: dict[str, frozenset[str]] = {
+    key: frozenset(
+        f"{name}.{rule}"
+        for name in crf.limits.values()
+        for rule, bound in (("soft_low", checks.LIMITS[name].soft_low), ("soft_high", checks.LIMITS[name].soft_high))
+        if bound is not None
+    )
+    for key, crf in CATALOGUE.items()
+}
+SOFT_CODES["drug_administration"] = SOFT_CODES["drug_administration"] | {"dose.regimen", "route.regimen"}
+SOFT_CODES[PATIENTS] = frozenset({"weight_kg.soft_high"})
+
+# What identifies a row: two rows with the same key in one file are duplicates. A daily form has one record per
+# patient-day; a disposition one per patient, day and kind (the database's unique constraints).
+ROW_KEYS: dict[str, tuple[str, ...]] = {
+    PATIENTS: (KEY,),
+    **dict.fromkeys(DAY_FORMS, (KEY, "study_day")),
+    "disposition_events": (KEY, "study_day", "kind"),
+}
+
+
+def template_header(table: str) -> str:
+    """The header line of the table's template file (docs/import-templates/<table>.csv)."""
+    return ",".join(COLUMNS[table])
+
+
+class CellError(ValueError):
+    pass
+
+
+_BOOLEANS = {
+    "true": True,
+    "false": False,
+    "yes": True,
+    "no": False,
+    "y": True,
+    "n": False,
+    "1": True,
+    "0": False,
+    "t": True,
+    "f": False,
+}
+
+
+def parse_cell(column: Column, text: str) -> Any:
+    """The typed value of a cell, or CellError with a message for the person who wrote the file."""
+    text = text.strip()
+    if "\x00" in text:
+        raise CellError("The cell contains a NUL character: the file is damaged or not a text file.")
+    if not text:
+        if column.required:
+            codes = f": one of {', '.join(column.choices)}" if column.choices else ""
+            raise CellError(f"A value is required here{codes}.")
+        if column.kind == "boolean" and not column.nullable:
+            return False
+        if column.kind == "codes":
+            return frozenset()
+        return "" if column.kind in ("text", "choice") else None
+    if column.kind == "integer":
+        return _integer(text)
+    if column.kind == "decimal":
+        return _decimal(column, text)
+    if column.kind == "boolean":
+        if text.lower() not in _BOOLEANS:
+            raise CellError(f"'{text}' is not yes or no: write true or false (yes/no and 1/0 are read too).")
+        return _BOOLEANS[text.lower()]
+    if column.kind == "choice":
+        match = {choice.lower(): choice for choice in column.choices}.get(text.lower())
+        if match is None:
+            raise CellError(f"'{text}' is not one of the codes of {column.name}: {', '.join(column.choices)}.")
+        return match
+    if column.kind == "date":
+        try:
+            return datetime.date.fromisoformat(text)
+        except ValueError:
+            raise CellError(f"'{text}' is not a date: write it as year-month-day, e.g. 2020-03-17.") from None
+    if column.kind == "codes":
+        return frozenset(code for code in re.split(r"[;,\s]+", text) if code)
+    if column.max_length and len(text) > column.max_length:
+        raise CellError(f"The text has {len(text)} characters; at most {column.max_length} fit.")
+    return text
+
+
+def _integer(text: str) -> int:
+    try:
+        number = Decimal(text)
+    except InvalidOperation:
+        raise CellError(f"'{text}' is not a whole number.") from None
+    if not number.is_finite() or number != number.to_integral_value():
+        raise CellError(f"'{text}' is not a whole number.")
+    if abs(number) > 32767:
+        raise CellError(f"'{text}' is far too large.")
+    return int(number)
+
+
+def _decimal(column: Column, text: str) -> Decimal:
+    if re.fullmatch(r"[+-]?\d+,\d+", text):
+        raise CellError(f"'{text}' is not a number: use a point as the decimal separator ({text.replace(',', '.')}).")
+    try:
+        number = Decimal(text)
+    except InvalidOperation:
+        raise CellError(f"'{text}' is not a number.") from None
+    if not number.is_finite():
+        raise CellError(f"'{text}' is not a number.")
+    exponent = number.normalize().as_tuple().exponent
+    if isinstance(exponent, int) and column.places is not None and -exponent > column.places:
+        raise CellError(f"{text} has more decimals than {column.name} keeps ({column.places}).")
+    if abs(number) >= 10**12:  # no measurement is that large; the limits of the forms report the others
+        raise CellError(f"{text} is far too large.")
+    # The number of digits a column keeps is not checked here: the forms' hard limits (or, for the few columns
+    # without limits, the model's) refuse a number that does not fit, with the clinical message.
+    return number.quantize(Decimal(1).scaleb(-(column.places or 0)))

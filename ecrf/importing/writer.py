@@ -1,0 +1,364 @@
+"""The parse and write steps of one import: typed rows checked for duplicates and confirm codes, then every row
+through the service of its form (ecrf/services.py, cohorts/services.py for patients), which runs the same checks as
+the forms (clinical definitions §2.1), audited with the reason "import: <file name>"."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.utils import timezone
+
+from cohorts import services as cohort_services
+from cohorts.models import COMORBIDITIES, Arm, Patient, Site, Study
+from ecrf import checks, services
+from ecrf.crfs import CATALOGUE, Crf
+from ecrf.importing.columns import (
+    COLUMNS,
+    CONFIRM,
+    CONFIRM_ALIASES,
+    KEY,
+    PATIENTS,
+    ROW_KEYS,
+    SOFT_CODES,
+    TABLES,
+    CellError,
+    parse_cell,
+)
+from ecrf.importing.files import Row, TableFile
+from ecrf.importing.report import FileResult, ImportReport, Problem
+from ecrf.models import DispositionEvent
+from ecrf.services import PatientDayInvalid, RecordInput
+
+REASON_PREFIX = "import: "
+_DISPOSITIONS = next(crf.key for crf in CATALOGUE.values() if crf.model is DispositionEvent)
+# Write order: patients first; deaths before the other forms, so a row after a death is refused on its own row.
+WRITE_ORDER = (PATIENTS, _DISPOSITIONS, *(key for key in CATALOGUE if key != _DISPOSITIONS))
+_CONFIRM_HINT = "tick 'confirm' if this is correct."
+
+
+@dataclass
+class ParsedRow:
+    file: TableFile
+    row: Row
+    values: dict[str, Any]  # every column present, typed (confirm under CONFIRM)
+    result: FileResult
+
+
+class ImportRun:
+    """One import: the state shared by the three steps (see the module docstring)."""
+
+    def __init__(self, study: Study, user, report: ImportReport):
+        self.study, self.user, self.report = study, user, report
+        self.sites = {site.code: site for site in Site.objects.filter(studies=study)}
+        self.arms = {arm.code: arm for arm in Arm.objects.filter(study=study)}
+        self.parsed: dict[str, list[ParsedRow]] = {table: [] for table in TABLES}
+        self.refused_patients: dict[str, str] = {}  # participant id -> where its patients.csv row was refused
+        self.patients: dict[str, Patient] = {}
+
+    def problem(self, parsed: ParsedRow, column: str, message: str, code: str) -> None:
+        self.report.problems.append(Problem(parsed.file.source.name, parsed.row.number, column, message, code))
+
+    # ---------------------------------------------------------------------------------------------- parse
+
+    def parse(self, table_file: TableFile) -> None:
+        columns = COLUMNS[table_file.table]
+        result = FileResult(table_file.source.name, table_file.table, rows=len(table_file.rows))
+        self.report.files.append(result)
+        keys: dict[tuple, int] = {}
+        for row in table_file.rows:
+            parsed = ParsedRow(table_file, row, {}, result)
+            ok = True
+            for name, text in row.cells.items():
+                column = columns[CONFIRM if name in CONFIRM_ALIASES else name]
+                try:
+                    parsed.values[column.name] = parse_cell(column, text)
+                except CellError as exc:
+                    self.problem(parsed, name, str(exc), "value")
+                    ok = False
+            ok = self._check_confirm(parsed) and ok
+            key_columns = ROW_KEYS.get(table_file.table)
+            if ok and key_columns is None:  # event forms: a row is identified by all its values
+                key_columns = tuple(c for c in parsed.values if c != CONFIRM)
+            if ok:
+                key = tuple(parsed.values.get(c) for c in key_columns)
+                if key in keys:
+                    what = ", ".join(f"{c} {parsed.values.get(c)}" for c in key_columns[:3])
+                    self.problem(
+                        parsed, "", f"Duplicate row: {what} is already on row {keys[key]} of this file.", "duplicate"
+                    )
+                    ok = False
+                else:
+                    keys[key] = row.number
+            if ok:
+                self.parsed[table_file.table].append(parsed)
+            elif table_file.table == PATIENTS and parsed.values.get(KEY):
+                self.refused_patients[parsed.values[KEY]] = f"{table_file.source.name} row {row.number}"
+
+    def _check_confirm(self, parsed: ParsedRow) -> bool:
+        allowed = SOFT_CODES.get(parsed.file.table, frozenset())
+        unknown = sorted(parsed.values.get(CONFIRM, frozenset()) - allowed)
+        if not unknown:
+            return True
+        column = next(name for name in parsed.row.cells if name in CONFIRM_ALIASES)
+        known = ", ".join(sorted(allowed)) or "none"
+        self.problem(
+            parsed,
+            column,
+            f"{', '.join(unknown)}: not a soft check of {parsed.file.table} (its soft checks: {known}).",
+            "confirm_code",
+        )
+        return False
+
+    # ---------------------------------------------------------------------------------------------- write
+
+    def write(self) -> None:
+        for table in WRITE_ORDER:
+            if table == PATIENTS:
+                for parsed in self.parsed[PATIENTS]:
+                    self._write_patient(parsed)
+                self.patients = {p.participant_id: p for p in Patient.objects.filter(study=self.study)}
+                for patient in self.patients.values():  # the services read these; no query per row
+                    patient.study, patient.arm = self.study, self._arm_by_pk(patient.arm_id)
+                continue
+            rows = self.parsed[table]
+            if not rows:
+                continue
+            crf = CATALOGUE[table]
+            stored = self._stored(crf)
+            for parsed in rows:
+                patient = self._patient_of(parsed)
+                if patient is None:
+                    continue
+                if crf.per_day:
+                    self._write_day(parsed, crf, patient, stored)
+                else:
+                    self._write_event(parsed, crf, patient, stored)
+
+    def _arm_by_pk(self, pk: int) -> Arm:
+        return next(arm for arm in self.arms.values() if arm.pk == pk)
+
+    def _stored(self, crf: Crf) -> dict:
+        """The stored records of the study's patients, by (patient pk, day) for daily forms, by patient pk for
+        events: one query per form."""
+        stored: dict = {}
+        for record in crf.model.objects.filter(patient__study=self.study):
+            if crf.per_day:
+                stored[(record.patient_id, record.study_day)] = record
+            else:
+                stored.setdefault(record.patient_id, []).append(record)
+        return stored
+
+    def _patient_of(self, parsed: ParsedRow) -> Patient | None:
+        participant = parsed.values[KEY]
+        patient = self.patients.get(participant)
+        if patient is not None:
+            return patient
+        if participant in self.refused_patients:
+            message = f"Participant {participant} was refused in {self.refused_patients[participant]}."
+        else:
+            message = (
+                f"Unknown participant {participant}: not in the study {self.study.code}"
+                + (" nor in patients.csv." if self.parsed[PATIENTS] or self.refused_patients else ".")
+                + " Add the patient to patients.csv or correct the id."
+            )
+        self.problem(parsed, KEY, message, "unknown_patient")
+        return None
+
+    def _reason(self, parsed: ParsedRow) -> str:
+        return f"{REASON_PREFIX}{parsed.file.source.name}"
+
+    def _refused(self, parsed: ParsedRow, exc: ValidationError) -> None:
+        for column, error in _flatten(exc):
+            message = " ".join(str(m) for m in error.messages)
+            self.problem(parsed, column, _for_import(message, error.code), error.code or "refused")
+
+    # ------------------------------------------------------------------------------------------ patients
+
+    def _write_patient(self, parsed: ParsedRow) -> None:
+        values, result = parsed.values, parsed.result
+        participant = values[KEY]
+        ok = True
+        site, arm = self.sites.get(values["site"]), self.arms.get(values["arm"])
+        if site is None:
+            known = ", ".join(sorted(self.sites)) or "none"
+            self.problem(parsed, "site", f"Site {values['site']} does not take part in the study ({known}).", "site")
+            ok = False
+        if arm is None:
+            known = ", ".join(sorted(self.arms)) or "none"
+            self.problem(parsed, "arm", f"The study has no arm {values['arm']} (its arms: {known}).", "arm")
+            ok = False
+        elif values.get("arm_label") and values["arm_label"] != arm.name:
+            self.problem(
+                parsed, "arm_label", f"The arm {arm.code} is called {arm.name}, not {values['arm_label']}.", "arm"
+            )
+            ok = False
+        if values.get("follow_up_days") is not None and values["follow_up_days"] != self.study.follow_up_days:
+            self.problem(
+                parsed,
+                "follow_up_days",
+                f"The study's follow-up is {self.study.follow_up_days} days, not {values['follow_up_days']}.",
+                "follow_up_days",
+            )
+            ok = False
+        for name in ("age_years", "weight_kg"):
+            issue = checks.check_value(name, values.get(name))
+            if issue is not None and not (issue.needs_confirmation and issue.code in values.get(CONFIRM, ())):
+                self.problem(parsed, name, _for_import(issue.message, issue.code), issue.code)
+                ok = False
+        if not ok:
+            self.refused_patients[participant] = f"{parsed.file.source.name} row {parsed.row.number}"
+            return
+        weight = values.get("weight_kg")
+        confirmed = "weight_kg.soft_high" in values.get(CONFIRM, ())
+        baseline = {name: values[name] for name in ("sex", "age_years", *COMORBIDITIES) if name in values}
+        if "weight_kg" in values:
+            baseline["weight_kg"] = weight
+            baseline["weight_confirmed"] = bool(confirmed and weight is not None and weight > 200)
+        if values.get("status"):
+            baseline["status"] = values["status"]
+        existing = (
+            Patient.objects.filter(study=self.study, participant_id=participant).select_related("site", "arm").first()
+        )
+        try:
+            if existing is None:
+                cohort_services.patient_create(
+                    study=self.study,
+                    site=site,
+                    arm=arm,
+                    participant_id=participant,
+                    enrolment_date=values.get("enrolment_date") or timezone.localdate(),
+                    comorbidities={name: baseline.pop(name) for name in COMORBIDITIES if name in baseline},
+                    user=self.user,
+                    reason=self._reason(parsed),
+                    **baseline,
+                )
+                result.created += 1
+                return
+            moved = [
+                (column, stored, given)
+                for column, stored, given in (
+                    ("site", existing.site.code, site.code),
+                    ("arm", existing.arm.code, arm.code),
+                    (
+                        "enrolment_date",
+                        existing.enrolment_date,
+                        values.get("enrolment_date") or existing.enrolment_date,
+                    ),
+                )
+                if stored != given
+            ]
+            for column, stored, given in moved:
+                self.problem(
+                    parsed,
+                    column,
+                    f"Participant {participant} is stored with {column} {stored}, not {given}: an import does not "
+                    "change a patient's site, arm or day 0.",
+                    "patient_moved",
+                )
+            if moved:
+                self.refused_patients[participant] = f"{parsed.file.source.name} row {parsed.row.number}"
+                return
+            saved = cohort_services.patient_update(
+                patient=existing,
+                changes=baseline,
+                expected_version=existing.version,
+                user=self.user,
+                reason=self._reason(parsed),
+            )
+            if saved.version != existing.version:
+                result.changed += 1
+            else:
+                result.unchanged += 1
+        except ValidationError as exc:
+            self._refused(parsed, exc)
+            self.refused_patients[participant] = f"{parsed.file.source.name} row {parsed.row.number}"
+
+    # --------------------------------------------------------------------------------------- daily forms
+
+    def _form_values(self, parsed: ParsedRow, crf: Crf) -> dict[str, Any]:
+        return {name: value for name, value in parsed.values.items() if name in crf.fields}
+
+    def _write_day(self, parsed: ParsedRow, crf: Crf, patient: Patient, stored: Mapping) -> None:
+        values = self._form_values(parsed, crf)
+        if crf.is_empty(values):
+            self.problem(
+                parsed,
+                "",
+                "The row has no values: nothing to import. (An import never deletes; clear a record on its page.)",
+                "empty_row",
+            )
+            return
+        day = parsed.values["study_day"]
+        current = stored.get((patient.pk, day))
+        key = crf.key
+        entry = RecordInput(
+            values, parsed.values.get(CONFIRM, frozenset()), current.version if current is not None else None
+        )
+        try:
+            saved = services.patient_day_save(
+                patient=patient, study_day=day, entries={key: entry}, user=self.user, reason=self._reason(parsed)
+            )
+        except PatientDayInvalid as exc:
+            self._refused(parsed, exc.errors[key])
+            return
+        except ValidationError as exc:
+            self._refused(parsed, exc)
+            return
+        record = saved.get(key)
+        if current is None:
+            parsed.result.created += 1
+        elif record is not None and record.version != current.version:
+            parsed.result.changed += 1
+        else:
+            parsed.result.unchanged += 1
+
+    # -------------------------------------------------------------------------------------- event forms
+
+    def _write_event(self, parsed: ParsedRow, crf: Crf, patient: Patient, stored: Mapping) -> None:
+        values = self._form_values(parsed, crf)
+        records = stored.get(patient.pk, [])
+        if any(all(getattr(record, name) == value for name, value in values.items()) for record in records):
+            parsed.result.unchanged += 1  # the same record is stored: nothing to do, no history row
+            return
+        record = None
+        if crf.model is DispositionEvent:  # one per patient, day and kind: a row with other values corrects it
+            record = next(
+                (r for r in records if (r.study_day, r.kind) == (values.get("study_day"), values.get("kind"))), None
+            )
+        entry = RecordInput(
+            values, parsed.values.get(CONFIRM, frozenset()), record.version if record is not None else None
+        )
+        try:
+            saved = services.event_save(
+                form=crf.key, patient=patient, entry=entry, user=self.user, record=record, reason=self._reason(parsed)
+            )
+        except ValidationError as exc:
+            self._refused(parsed, exc)
+            return
+        if record is None:
+            stored.setdefault(patient.pk, []).append(saved)
+            parsed.result.created += 1
+        else:
+            parsed.result.changed += 1
+
+
+def _for_import(message: str, code: str | None) -> str:
+    """A soft check's message tells the form's user to tick 'confirm'; an import confirms in its confirm column."""
+    return message.replace(_CONFIRM_HINT, f"add {code} to the confirm column if it is correct.")
+
+
+def _flatten(exc: ValidationError) -> list[tuple[str, ValidationError]]:
+    """(column, error) of each message of a service's refusal; a study-day rule without a field goes to study_day."""
+    if not hasattr(exc, "error_dict"):
+        return [(_column_of(NON_FIELD_ERRORS, error), error) for error in exc.error_list]
+    return [(_column_of(name, error), error) for name, errors in exc.error_dict.items() for error in errors]
+
+
+def _column_of(field_name: str, error: ValidationError) -> str:
+    if field_name != NON_FIELD_ERRORS:
+        return field_name
+    code = error.code or ""
+    return code.split(".", 1)[0] if code.startswith("study_day.") else ""
