@@ -1,7 +1,7 @@
 """Edit checks for the daily case report forms (clinical definitions §2.1), as data.
 
 Pure module: no Django imports, so the rules can be unit-tested on plain values and
-reused by forms (``form.clean()``), importers and the export codebook alike. The limits
+reused by forms (``form.clean()``), the services and the import alike. The limits
 themselves are the one table of cohorts/limits.py, which the screening and the database
 constraints read too.
 
@@ -362,36 +362,3 @@ def check_regimen(
         message = f"Route {route} differs from the arm's {drug} regimen route {planned_route}: {_CONFIRM_HINT}"
         issues.append(Issue("route", SOFT, "route.regimen", message))
     return issues
-
-
-# ------------------------------------------------------------------------ codebook
-
-
-def codebook_rows() -> list[dict[str, object]]:
-    """One row per checked variable for the export codebook (clinical definitions §5).
-
-    Bounds are plain ``int``/``float`` (``None`` when absent) so they serialise to
-    CSV, Parquet and SPSS without Decimal handling; ``hard_min_exclusive`` tells the
-    reader that the minimum itself is refused (dose > 0).
-    """
-    return [
-        {
-            "variable": limit.name,
-            "label": limit.label,
-            "unit": limit.unit,
-            "hard_min": _plain(limit.hard_min),
-            "hard_max": _plain(limit.hard_max),
-            "soft_low": _plain(limit.soft_low),
-            "soft_high": _plain(limit.soft_high),
-            "hard_min_exclusive": limit.hard_min_exclusive,
-        }
-        for limit in LIMITS.values()
-    ]
-
-
-def _plain(number: Number | None) -> int | float | None:
-    """Decimal bounds as int when whole, else float, for export writers."""
-    if number is None:
-        return None
-    decimal = as_decimal(number)
-    return int(decimal) if decimal == decimal.to_integral_value() else float(decimal)

@@ -15,6 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ecrf.checks import (
+    LIMITS,
     Issue,
     check_after_death,
     check_blood_pressure,
@@ -24,7 +25,6 @@ from ecrf.checks import (
     check_values,
     check_weight_based_dose,
     check_within_follow_up,
-    codebook_rows,
 )
 
 
@@ -458,31 +458,26 @@ def test_no_regimen_no_issue():
     assert check_regimen("anakinra", 5, "mg/kg", "iv", None) == []
 
 
-# ---------------------------------------------------------------- codebook
+# ---------------------------------------------------------------- the limits table
 
 
-def test_codebook_has_one_row_per_limit_with_the_spec_numbers():
-    rows = {row["variable"]: row for row in codebook_rows()}
-
+def test_the_limits_table_has_one_row_per_limit_with_the_spec_numbers():
     expected = {spec.name for spec in SPEC_HARD_LIMITS} | {"dose", "ddimer_ng_ml"}
-    assert set(rows) == expected
-    assert len(codebook_rows()) == len(expected)
+    assert set(LIMITS) == expected
     for spec in SPEC_HARD_LIMITS:
-        row = rows[spec.name]
-        bounds = (float(spec.low), float(spec.high))
-        assert (row["hard_min"], row["hard_max"]) == bounds, spec.name
+        limit = LIMITS[spec.name]
+        assert (limit.hard_min, limit.hard_max) == (Decimal(spec.low), Decimal(spec.high)), spec.name
         soft = SPEC_SOFT_BOUNDS.get(spec.name, (None, None))
-        assert (row["soft_low"], row["soft_high"]) == soft, spec.name
-        assert row["label"] and row["unit"], spec.name
-        assert row["hard_min_exclusive"] is False
-    assert rows["dose"]["hard_min"] == 0 and rows["dose"]["hard_max"] is None
-    assert rows["dose"]["hard_min_exclusive"] is True
+        assert (limit.soft_low, limit.soft_high) == soft, spec.name
+        assert limit.label and limit.unit, spec.name
+        assert limit.hard_min_exclusive is False
+    assert LIMITS["dose"].hard_min == 0 and LIMITS["dose"].hard_min_exclusive is True
     # No clinical limit: what the day-0 laboratory column holds (8 digits, one decimal).
-    assert (rows["ddimer_ng_ml"]["hard_min"], rows["ddimer_ng_ml"]["hard_max"]) == (0, 9_999_999)
+    assert (LIMITS["ddimer_ng_ml"].hard_min, LIMITS["ddimer_ng_ml"].hard_max) == (0, 9_999_999)
 
 
-def test_codebook_units_are_the_spec_units():
-    units = {row["variable"]: row["unit"] for row in codebook_rows()}
+def test_the_limits_table_units_are_the_spec_units():
+    units = {name: limit.unit for name, limit in LIMITS.items()}
 
     assert units["temperature_c"] == "degC"
     assert units["crp_mg_l"] == "mg/L"
@@ -490,9 +485,3 @@ def test_codebook_units_are_the_spec_units():
     assert units["pao2_mmhg"] == "mmHg"
     assert units["peep_cmh2o"] == "cmH2O"
     assert units["flow_l_min"] == "L/min"
-
-
-def test_codebook_bounds_are_plain_numbers_for_export_writers():
-    for row in codebook_rows():
-        for key in ("hard_min", "hard_max", "soft_low", "soft_high"):
-            assert row[key] is None or type(row[key]) in (int, float), (row, key)
