@@ -54,9 +54,11 @@ SITE_FIELDS = ("code", "name", "ast_uln_u_l", "alt_uln_u_l")
 ARM_FIELDS = {"code": "code", "name": "name", "description": "regimen_description", "order": "order"}
 ARM_KEYS = (*ARM_FIELDS, "regimen")
 SETTINGS_SECTIONS = ("derivation", "eligibility")
+RESERVED_CODES = frozenset({"new"})  # the address of the "new study" and "new arm" pages
 SITE_CODE = re.compile(r"^[A-Z0-9]{2,8}$")  # the constraint site_code_upper_alnum
 
 SETUP_REASON = "study set-up"  # the reason recorded for a change before the first enrolment
+REASON_MAX_LENGTH = 100  # the history's change reason column (django-simple-history)
 
 
 class SetupError(ValidationError):
@@ -175,6 +177,8 @@ def _clean_study(data: Mapping, study: Study, problems: _Problems) -> None:
     code = _text(data.get("code"))
     if code and Study.objects.filter(code=code).exclude(pk=study.pk).exists():
         problems.add("code", f"a study with the code {code!r} already exists; choose another code", "duplicate")
+    if code in RESERVED_CODES:
+        problems.add("code", f"{code!r} is reserved for the set-up pages; choose another code", "reserved")
     protocol = _text(data.get("protocol"))
     if protocol and protocol not in RULE_SETS:
         problems.add("protocol", f"unknown protocol {protocol!r}; known: {', '.join(RULE_SETS)}", "unknown")
@@ -230,6 +234,8 @@ def _clean_arm(data: Mapping, path: str, arm: Arm, problems: _Problems) -> None:
     else:
         arm.order = number
     arm.code, arm.name = _text(data.get("code")), _text(data.get("name"))
+    if arm.code in RESERVED_CODES:
+        problems.add(_join(path, "code"), f"{arm.code!r} is reserved for the set-up pages", "reserved")
     arm.regimen_description = _text(data.get("description", arm.regimen_description))
     doses, found = regimens.parse(data.get("regimen", []), path=_join(path, "regimen"))
     problems.extend(found)
@@ -241,7 +247,7 @@ def _clean_arm(data: Mapping, path: str, arm: Arm, problems: _Problems) -> None:
 
 def _reason(*, enrolled: bool, reason: str | None, problems: _Problems) -> str:
     if (reason or "").strip():
-        return reason.strip()
+        return reason.strip()[:REASON_MAX_LENGTH]
     if enrolled:
         problems.add(
             "reason", "give a reason for change: the study has enrolled patients, so changes are audited", "required"
@@ -333,7 +339,7 @@ def check_study_file(data: Any) -> tuple[Study, list[tuple[Site, bool]], list[Ar
 def study_create(*, data: Mapping, user, reason: str | None = None) -> Study:
     """Create a study with its settings, sites (new ones created, existing ones linked) and arms, all or nothing."""
     study, sites, arms = check_study_file(data)
-    reason = (reason or "").strip() or SETUP_REASON
+    reason = ((reason or "").strip() or SETUP_REASON)[:REASON_MAX_LENGTH]
     with transaction.atomic():
         save_audited(study, user=user, reason=reason)
         for site, is_new in sites:
@@ -391,7 +397,7 @@ def study_update(
         if added or removed:
             moves = [f"+{s.code}" for s in added] + [f"-{s.code}" for s in removed]
             why = f"{why} (sites {' '.join(moves)})"
-        save_audited(study, user=user, reason=why)
+        save_audited(study, user=user, reason=why[:REASON_MAX_LENGTH])
         study.sites.add(*added)
         study.sites.remove(*removed)
     return study
