@@ -1,4 +1,4 @@
-from cohorts.roles import ROLES, SIGNAL_READERS, user_roles
+from cohorts.roles import ROLES, SIGNAL_READERS, may_set_up_studies, user_roles
 
 
 def roles(request) -> dict:
@@ -10,4 +10,5 @@ def roles(request) -> dict:
         "user_roles": current,
         "role_labels": [ROLES[r] for r in sorted(current)],
         "may_read_signals": bool(current & SIGNAL_READERS),
+        "may_set_up_studies": bool(current) and may_set_up_studies(user),
     }

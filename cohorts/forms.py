@@ -7,20 +7,22 @@ form (``form.evaluation``) for the page and the htmx preview.
 """
 
 import datetime
+import json
+import re
 
 from crispy_forms.bootstrap import AppendedText, InlineRadios
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Div, Fieldset, Layout
 from django import forms
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.utils import timezone
 from django.utils.text import capfirst
 
-from cohorts import enrolment, selectors, services
-from cohorts.eligibility.engine import get_rule_set
+from cohorts import enrolment, regimens, selectors, services, setup
+from cohorts.eligibility.engine import RULE_SETS, get_rule_set
 from cohorts.eligibility.fields import Field
 from cohorts.limits import LIMITS
-from cohorts.models import COMORBIDITIES, Patient, Screening, Sex, Study
+from cohorts.models import COMORBIDITIES, Arm, Patient, Screening, Sex, Site, Study
 from cohorts.units import ddimer_basis_choices, to_canonical, unit_choices
 
 YES_NO_UNKNOWN = [("yes", "Yes"), ("no", "No"), ("unknown", "Unknown")]
@@ -334,3 +336,228 @@ class EnrolmentForm(forms.Form):
             "weight_confirmed": data.get("weight_confirmed", False),
             "comorbidities": {name: ANSWERS.get(data.get(name)) for name in COMORBIDITIES},
         }
+
+
+# --------------------------------------------------------------------------------------------
+# Study set-up (cohorts/setup.py). The forms only parse what was typed; every rule is the service's, whose
+# problems come back with their paths and are put next to their fields (``place_setup_errors``).
+# --------------------------------------------------------------------------------------------
+
+REASON_HELP = (
+    "Required once the study has enrolled patients: every change is then recorded in the history with its reason."
+)
+ARDS_FIELDS = ("ards_severe_pf_below", "ards_moderate_pf_max")
+
+
+def reason_field() -> forms.CharField:
+    return forms.CharField(
+        label="Reason for change", required=False, max_length=setup.REASON_MAX_LENGTH, help_text=REASON_HELP
+    )
+
+
+def _setup_helper(*fields) -> FormHelper:
+    helper = FormHelper()
+    helper.form_tag = False
+    helper.disable_csrf = True
+    if fields:
+        helper.layout = Layout(*fields)
+    return helper
+
+
+class StudySetupForm(forms.Form):
+    """A study's fields, its ARDS bands and other settings, and the sites taking part."""
+
+    protocol = forms.ChoiceField(label="Protocol (eligibility rule set)")
+    ards_severe_pf_below = forms.FloatField(
+        label="ARDS severe below (P/F, mmHg)",
+        required=False,
+        help_text="Empty: the default of clinical definitions §3.2.5.",
+    )
+    ards_moderate_pf_max = forms.FloatField(
+        label="ARDS moderate up to (P/F, mmHg)",
+        required=False,
+        help_text="Must be higher than the severe band's limit. Empty: the default.",
+    )
+    other_settings = forms.CharField(
+        label="Other study settings (JSON)",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4, "class": "font-monospace"}),
+        help_text='Overrides only, e.g. {"eligibility": {"milan_crp_min_mg_l": 80}} (clinical definitions, '
+        '"Study settings").',
+    )
+    sites = forms.MultipleChoiceField(
+        required=False, widget=forms.CheckboxSelectMultiple, help_text="The sites taking part in the study."
+    )
+    reason = reason_field()
+
+    def __init__(self, *args, study: Study | None = None, sites, **kwargs):
+        super().__init__(*args, **kwargs)
+        model_fields = forms.fields_for_model(Study, fields=[f for f in setup.STUDY_FIELDS if f != "protocol"])
+        for name, form_field in model_fields.items():
+            self.fields[name] = form_field
+        self.fields["protocol"].choices = [("", "---------"), *((c, r.title) for c, r in RULE_SETS.items())]
+        self.fields["sites"].choices = [(site.code, str(site)) for site in sites]
+        self.order_fields([*setup.STUDY_FIELDS, *ARDS_FIELDS, "other_settings", "sites", "reason"])
+        if study is not None and not self.is_bound:
+            self.initial = {name: getattr(study, name) for name in setup.STUDY_FIELDS}
+            settings = json.loads(json.dumps(study.settings or {}))
+            derivation = settings.get("derivation", {})
+            for name in ARDS_FIELDS:
+                if name in derivation:
+                    self.initial[name] = derivation.pop(name)
+            if not derivation:
+                settings.pop("derivation", None)
+            self.initial["other_settings"] = json.dumps(settings, indent=1) if settings else ""
+            self.initial["sites"] = [site.code for site in study.sites.all()]
+        self.helper = _setup_helper()
+
+    def clean_other_settings(self) -> dict:
+        text = self.cleaned_data["other_settings"].strip()
+        if not text:
+            return {}
+        try:
+            value = json.loads(text)
+        except (ValueError, RecursionError) as error:
+            raise ValidationError(f"Not valid JSON: {error}", code="json") from None
+        if not isinstance(value, dict):
+            raise ValidationError('A JSON object, e.g. {"derivation": {...}}.', code="json")
+        derivation = value.get("derivation")
+        if isinstance(derivation, dict) and set(derivation) & set(ARDS_FIELDS):
+            raise ValidationError("Give the ARDS bands in their own fields above.", code="ards_twice")
+        return value
+
+    def setup_data(self) -> dict:
+        """The study in the shape of cohorts/setup.py (and of a study file)."""
+        data = {name: self.cleaned_data.get(name) for name in setup.STUDY_FIELDS}
+        settings = json.loads(json.dumps(self.cleaned_data.get("other_settings") or {}))
+        bands = {name: self.cleaned_data[name] for name in ARDS_FIELDS if self.cleaned_data.get(name) is not None}
+        if bands:
+            derivation = settings.setdefault("derivation", {})
+            if isinstance(derivation, dict):
+                derivation.update(bands)
+        data["settings"] = settings
+        return data
+
+    def site_codes(self) -> list[str]:
+        return list(self.cleaned_data.get("sites") or ())
+
+
+class SiteSetupForm(forms.Form):
+    """A site: the fields of ``cohorts.setup.SITE_FIELDS``, taken from the model (labels, types)."""
+
+    reason = reason_field()
+
+    def __init__(self, *args, site: Site | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name, form_field in forms.fields_for_model(Site, fields=setup.SITE_FIELDS).items():
+            self.fields[name] = form_field
+        self.order_fields([*setup.SITE_FIELDS, "reason"])
+        if site is not None and not self.is_bound:
+            self.initial = {name: getattr(site, name) for name in setup.SITE_FIELDS}
+        self.helper = _setup_helper()
+
+    def setup_data(self) -> dict:
+        return {name: self.cleaned_data.get(name) for name in setup.SITE_FIELDS}
+
+
+class ArmSetupForm(forms.Form):
+    reason = reason_field()
+
+    def __init__(self, *args, arm: Arm | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        fields = forms.fields_for_model(Arm, fields=list(setup.ARM_FIELDS.values()))
+        for key, model_name in setup.ARM_FIELDS.items():
+            self.fields[key] = fields[model_name]
+        self.fields["description"].label = "Regimen description"
+        self.fields["description"].widget.attrs["rows"] = 2
+        self.fields["order"].required = False
+        self.fields["order"].label = "Display order"
+        self.order_fields([*setup.ARM_FIELDS, "reason"])
+        if arm is not None and not self.is_bound:
+            self.initial = {key: getattr(arm, name) for key, name in setup.ARM_FIELDS.items()}
+        self.helper = _setup_helper()
+
+    def setup_data(self) -> dict:
+        data = {key: self.cleaned_data.get(key) for key in setup.ARM_FIELDS}
+        if data["order"] is None:
+            del data["order"]
+        return data
+
+
+def _choices(known) -> list[tuple[str, str]]:
+    return [("", "---------"), *known.items()]
+
+
+class DoseForm(forms.Form):
+    """One drug of an arm's regimen (a row of the regimen table); an empty row is no drug."""
+
+    drug = forms.ChoiceField(choices=_choices(regimens.DRUGS), required=False)
+    dose = forms.DecimalField(required=False, max_digits=12, decimal_places=6)
+    unit = forms.ChoiceField(choices=_choices(regimens.UNITS), required=False)
+    route = forms.ChoiceField(choices=_choices(regimens.ROUTES), required=False)
+    frequency = forms.ChoiceField(choices=_choices(regimens.FREQUENCIES), required=False)
+    duration_days = forms.IntegerField(label="Planned days", required=False, min_value=1, max_value=10_000)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            select = isinstance(field, forms.ChoiceField)
+            field.widget.attrs["class"] = "form-select form-select-sm" if select else "form-control form-control-sm"
+
+    def is_blank(self) -> bool:
+        data = getattr(self, "cleaned_data", {})
+        return not any(data.get(name) not in (None, "") for name in self.fields)
+
+
+RegimenFormSet = forms.formset_factory(DoseForm, extra=2, max_num=12, absolute_max=12)
+
+
+def regimen_formset(data=None, *, arm: Arm | None = None) -> forms.BaseFormSet:
+    initial = None
+    if arm is not None:
+        initial = [
+            {**dose.to_json(), "dose": dose.dose} for dose in regimens.from_json(arm.regimen)
+        ]  # the stored regimen, as read (an incomplete old entry shows what it has)
+    return RegimenFormSet(data, initial=initial, prefix="regimen")
+
+
+def regimen_data(formset) -> tuple[list[dict], list[int]]:
+    """The non-empty rows of the regimen table as regimen entries, and the row index of each (for the errors)."""
+    entries, rows = [], []
+    for index, form in enumerate(formset.forms):
+        if form.is_blank():
+            continue
+        entry = {name: form.cleaned_data.get(name) for name in regimens.KEYS}
+        entries.append({name: value for name, value in entry.items() if value not in (None, "")})
+        rows.append(index)
+    return entries, rows
+
+
+def place_setup_errors(error: ValidationError, form, formset=None, rows: list[int] | None = None) -> None:
+    """A set-up service's problems next to their fields: ``code`` on the code field, ``regimen[1].route`` on the
+    route of that row of the regimen table, ``settings.derivation.ards_moderate_pf_max`` on its field, other
+    settings on the JSON field (with their path), anything else above the form."""
+    if not hasattr(error, "error_dict"):
+        form.add_error(None, error)
+        return
+    for path, errors in error.error_dict.items():
+        messages = [ValidationError(e.messages[0], code=e.code) for e in errors]
+        row = re.match(r"^regimen\[(\d+)\]\.?(\w*)$", path)
+        if row and formset is not None and rows is not None and int(row.group(1)) < len(rows):
+            target = formset.forms[rows[int(row.group(1))]]
+            name = row.group(2) if row.group(2) in target.fields else None
+            for message in messages:
+                target.add_error(name, message)
+            continue
+        leaf = path.removeprefix("settings.derivation.")
+        if path.startswith("settings.derivation.") and leaf in form.fields:
+            form.add_error(leaf, messages)
+        elif path.startswith("settings") and "other_settings" in form.fields:
+            for message in messages:
+                form.add_error("other_settings", ValidationError(f"{path}: {message.messages[0]}", code=message.code))
+        elif path.split("[")[0] in form.fields:
+            form.add_error(path.split("[")[0], messages)
+        else:
+            for message in messages:
+                where = "" if path == NON_FIELD_ERRORS else f"{path}: "
+                form.add_error(None, ValidationError(f"{where}{message.messages[0]}", code=message.code))

@@ -41,6 +41,10 @@ ANALYSIS_READERS = frozenset({INVESTIGATOR, DATA_MANAGER, STATISTICIAN})
 RELEASE_DOWNLOADERS = frozenset({DATA_MANAGER, STATISTICIAN})
 LOCKERS = frozenset({DATA_MANAGER})
 IMPORTERS = frozenset({DATA_MANAGER})
+# Study set-up (cohorts/setup.py: studies, arms and regimens, sites, study settings): data managers, and
+# administrators (a superuser has the admin role). Global today; ``may_set_up_studies`` is the one question the
+# set-up pages and the navigation ask, so per-study roles will replace its body and nothing else.
+STUDY_SETUP = frozenset({DATA_MANAGER, ADMIN})
 
 
 def user_roles(user) -> frozenset[str]:
@@ -58,6 +62,26 @@ def user_roles(user) -> frozenset[str]:
 
 def has_role(user, roles: Iterable[str]) -> bool:
     return bool(user_roles(user) & set(roles))
+
+
+def may_set_up_studies(user, study_code: str | None = None) -> bool:
+    """May ``user`` use the study set-up pages (of the study ``study_code``, or a new study when None)?"""
+    return has_role(user, STUDY_SETUP)
+
+
+def study_setup_required(view):
+    """View decorator of the set-up pages: anonymous -> login page; ``may_set_up_studies`` false -> 403."""
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        if not may_set_up_studies(request.user, kwargs.get("study_code")):
+            raise PermissionDenied("Your role does not give access to the study set-up.")
+        return view(request, *args, **kwargs)
+
+    wrapper.allowed_roles = STUDY_SETUP
+    return wrapper
 
 
 def role_required(roles: Iterable[str]):

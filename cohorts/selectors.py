@@ -136,3 +136,39 @@ def rescreen_candidates(*, user, study: Study) -> QuerySet[Screening]:
         .select_related("site")
         .order_by("-assessed_at")
     )
+
+
+# --------------------------------------------------------------------------------------------
+# Study set-up (cohorts/setup.py); the pages are for roles.STUDY_SETUP, who see every study and site
+# --------------------------------------------------------------------------------------------
+
+
+def setup_study_list(*, user) -> QuerySet[Study]:
+    """The studies of the set-up page, with their numbers of arms, sites and enrolled patients."""
+    return (
+        study_list(user=user)
+        .annotate(
+            n_arms=Count("arms", distinct=True),
+            n_sites=Count("sites", distinct=True),
+            n_patients=Count("patients", distinct=True),
+        )
+        .order_by("code")
+    )
+
+
+def setup_site_list(*, user) -> QuerySet[Site]:
+    return site_list(user=user).prefetch_related("studies").order_by("code")
+
+
+def site_get(*, user, code: str) -> Site:
+    try:
+        return site_list(user=user).get(code=code)
+    except Site.DoesNotExist:
+        raise Http404("No such site.") from None
+
+
+def arm_get(*, study: Study, code: str) -> Arm:
+    try:
+        return study.arms.get(code=code)
+    except Arm.DoesNotExist:
+        raise Http404("No such arm in this study.") from None

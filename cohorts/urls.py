@@ -10,4 +10,11 @@ urlpatterns = [
     path("studies/<slug:study_code>/screenings/evaluate/", views.screening_evaluate, name="screening_evaluate"),
     path("studies/<slug:study_code>/screenings/<int:pk>/", views.screening_detail, name="screening_detail"),
     path("studies/<slug:study_code>/screenings/<int:pk>/enrol/", views.patient_enrol, name="patient_enrol"),
+    path("setup/", views.setup_index, name="setup_index"),
+    path("setup/studies/new/", views.setup_study_create, name="setup_study_create"),
+    path("setup/studies/<slug:study_code>/", views.setup_study, name="setup_study"),
+    path("setup/studies/<slug:study_code>/arms/new/", views.setup_arm_create, name="setup_arm_create"),
+    path("setup/studies/<slug:study_code>/arms/<slug:arm_code>/", views.setup_arm, name="setup_arm"),
+    path("setup/sites/new/", views.setup_site_create, name="setup_site_create"),
+    path("setup/sites/<str:site_code>/", views.setup_site, name="setup_site"),
 ]

@@ -8,8 +8,18 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from cohorts import enrolment, roles, selectors, services
-from cohorts.forms import EnrolmentForm, ScreeningForm, enrolment_refusal
+from cohorts import enrolment, regimens, roles, selectors, services, setup
+from cohorts.forms import (
+    ArmSetupForm,
+    EnrolmentForm,
+    ScreeningForm,
+    SiteSetupForm,
+    StudySetupForm,
+    enrolment_refusal,
+    place_setup_errors,
+    regimen_data,
+    regimen_formset,
+)
 from cohorts.history import history_rows
 from cohorts.models import Patient
 from cohorts.querystring import query_number
@@ -192,3 +202,133 @@ def patient_enrol(request, study_code: str, pk: int):
         "cohorts/enrol_form.html",
         {"study": study, "screening": screening, "form": form, "refusal": enrolment_refusal(screening)},
     )
+
+
+# --------------------------------------------------------------------------------------------
+# Study set-up (cohorts/setup.py): studies, settings, sites, arms and their regimens
+# --------------------------------------------------------------------------------------------
+
+
+@roles.study_setup_required
+def setup_index(request):
+    return render(
+        request,
+        "cohorts/setup_index.html",
+        {
+            "studies": selectors.setup_study_list(user=request.user),
+            "sites": selectors.setup_site_list(user=request.user),
+        },
+    )
+
+
+def _study_page(request, study, form, status=200):
+    arms = list(selectors.arm_list(study=study)) if study is not None else []
+    for arm in arms:
+        arm.doses = regimens.from_json(arm.regimen)
+    enrolled = study is not None and selectors.patient_list(user=request.user, study=study).exists()
+    return render(
+        request,
+        "cohorts/setup_study.html",
+        {"study": study, "form": form, "arms": arms, "enrolled": enrolled},
+        status=status,
+    )
+
+
+@roles.study_setup_required
+def setup_study_create(request):
+    form = StudySetupForm(request.POST or None, sites=selectors.setup_site_list(user=request.user))
+    if form.is_bound and form.is_valid():
+        data = {**form.setup_data(), "sites": [{"code": code} for code in form.site_codes()]}
+        try:
+            study = setup.study_create(data=data, user=request.user, reason=form.cleaned_data["reason"])
+        except ValidationError as error:
+            place_setup_errors(error, form)
+        else:
+            messages.success(request, f"Study {study.code} created. Add its arms below.")
+            return redirect("setup_study", study.code)
+    return _study_page(request, None, form)
+
+
+@roles.study_setup_required
+def setup_study(request, study_code: str):
+    study = selectors.study_get(user=request.user, code=study_code)
+    sites = selectors.setup_site_list(user=request.user)
+    form = StudySetupForm(request.POST or None, study=study, sites=sites)
+    if form.is_bound and form.is_valid():
+        try:
+            study = setup.study_update(
+                study=study,
+                data=form.setup_data(),
+                site_codes=form.site_codes(),
+                user=request.user,
+                reason=form.cleaned_data["reason"],
+            )
+        except ValidationError as error:
+            place_setup_errors(error, form)
+        else:
+            messages.success(request, f"Study {study.code} saved.")
+            return redirect("setup_study", study.code)
+    return _study_page(request, study, form)
+
+
+def _arm_page(request, study, arm):
+    form = ArmSetupForm(request.POST or None, arm=arm)
+    formset = regimen_formset(request.POST or None, arm=arm)
+    if form.is_bound and form.is_valid() and formset.is_valid():
+        entries, rows = regimen_data(formset)
+        try:
+            arm = setup.arm_save(
+                study=study,
+                arm=arm,
+                data={**form.setup_data(), "regimen": entries},
+                user=request.user,
+                reason=form.cleaned_data["reason"],
+            )
+        except ValidationError as error:
+            place_setup_errors(error, form, formset, rows)
+        else:
+            messages.success(request, f"Arm {arm.code} of {study.code} saved.")
+            return redirect("setup_study", study.code)
+    enrolled = selectors.patient_list(user=request.user, study=study).exists()
+    return render(
+        request,
+        "cohorts/setup_arm.html",
+        {"study": study, "arm": arm, "form": form, "formset": formset, "enrolled": enrolled},
+    )
+
+
+@roles.study_setup_required
+def setup_arm_create(request, study_code: str):
+    return _arm_page(request, selectors.study_get(user=request.user, code=study_code), None)
+
+
+@roles.study_setup_required
+def setup_arm(request, study_code: str, arm_code: str):
+    study = selectors.study_get(user=request.user, code=study_code)
+    return _arm_page(request, study, selectors.arm_get(study=study, code=arm_code))
+
+
+def _site_page(request, site):
+    form = SiteSetupForm(request.POST or None, site=site)
+    if form.is_bound and form.is_valid():
+        try:
+            site = setup.site_save(
+                site=site, data=form.setup_data(), user=request.user, reason=form.cleaned_data["reason"]
+            )
+        except ValidationError as error:
+            place_setup_errors(error, form)
+        else:
+            messages.success(request, f"Site {site.code} saved.")
+            return redirect("setup_index")
+    enrolled = site is not None and selectors.patient_list(user=request.user, site=site).exists()
+    return render(request, "cohorts/setup_site.html", {"site": site, "form": form, "enrolled": enrolled})
+
+
+@roles.study_setup_required
+def setup_site_create(request):
+    return _site_page(request, None)
+
+
+@roles.study_setup_required
+def setup_site(request, site_code: str):
+    return _site_page(request, selectors.site_get(user=request.user, code=site_code))

@@ -32,6 +32,7 @@ How the state of a day is decided (clinical definitions §3.1), in order:
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -284,27 +285,95 @@ def _check_estimate_table(table: Mapping[str, Mapping[str, float]]) -> None:
             raise ValueError(f"FiO2 estimate of {device} has unknown parameters {sorted(unknown)}")
 
 
+# The allowed range of each number among the settings (inclusive; None: no bound), beyond being a finite number.
+_SETTING_RANGES: Final[dict[str, tuple[float | None, float | None]]] = {
+    "room_air_fio2": (0.21, 0.21),
+    "rice_max_spo2": (50.0, 100.0),
+    "ards_severe_pf_below": (1.0, 700.0),  # the hard range of PaO2 is 20-700 mmHg
+    "ards_moderate_pf_max": (1.0, 700.0),
+    "benefit_crp_fall_fraction": (0.01, 1.0),
+    "benefit_pf_above": (1.0, 700.0),
+    "benefit_consecutive_days": (1, 365),
+    "liver_uln_multiple": (1.0, 100.0),
+}
+
+
+def _merge(overrides: Mapping[str, Any]) -> dict[str, Any]:
+    merged = copy.deepcopy(DEFAULT_SETTINGS)
+    for key, value in overrides.items():
+        if key in merged and isinstance(merged[key], dict) and isinstance(value, Mapping):
+            merged[key].update(copy.deepcopy(dict(value)))
+        elif key in merged:
+            merged[key] = value
+    return merged
+
+
+def settings_problems(overrides: Any) -> list[tuple[str, str]]:
+    """Every problem of a study's derivation overrides, as (key, message): an unknown key, a value that is not a
+    number in its range, an FiO2 estimate table that does not parse, ARDS bands that do not increase (the severe
+    band's upper limit must be below the moderate band's). The study set-up (cohorts/setup.py, through the
+    signal ``study_settings_check``) shows them next to the setting; :func:`resolve_settings` raises the first."""
+    if overrides is None:
+        return []
+    if not isinstance(overrides, Mapping):
+        return [("", "must be a table of derivation settings")]
+    problems = []
+    for key, value in overrides.items():
+        if key not in DEFAULT_SETTINGS:
+            problems.append((str(key), f"unknown derivation setting {key!r}; known: {', '.join(DEFAULT_SETTINGS)}"))
+        elif key in _SETTING_RANGES:
+            low, high = _SETTING_RANGES[key]
+            whole = isinstance(DEFAULT_SETTINGS[key], int)
+            ok_type = isinstance(value, int if whole else int | float) and not isinstance(value, bool)
+            if not ok_type or not math.isfinite(value):
+                kind = "a whole number" if whole else "a number"
+                problems.append((key, f"must be {kind} (got {value!r})"))
+            elif (low is not None and value < low) or (high is not None and value > high):
+                bounds = f"{low:g}" if low == high else f"{low:g} to {high:g}"
+                problems.append((key, f"must be {bounds} (got {value:g})"))
+        elif key == "day_state_rule" and value != "worst_of_day":
+            problems.append((key, f"unsupported day_state_rule {value!r}; the only rule is 'worst_of_day'"))
+        elif key == "fio2_estimates":
+            if not isinstance(value, Mapping) or not all(isinstance(f, Mapping) for f in value.values()):
+                problems.append((key, "must be a table of devices, each a table of formula parameters"))
+                continue
+            for device, formula in value.items():
+                for name, number in formula.items():
+                    if isinstance(number, bool) or not isinstance(number, int | float) or not math.isfinite(number):
+                        problems.append((f"{key}.{device}.{name}", f"must be a number (got {number!r})"))
+    bad = {key.split(".")[0] for key, _message in problems}
+    merged = _merge({key: value for key, value in overrides.items() if key not in bad})
+    if "fio2_estimates" not in bad:
+        try:
+            _check_estimate_table(merged["fio2_estimates"])
+        except ValueError as error:
+            problems.append(("fio2_estimates", str(error)))
+    severe, moderate = merged["ards_severe_pf_below"], merged["ards_moderate_pf_max"]
+    if severe >= moderate:
+        key = "ards_moderate_pf_max" if "ards_moderate_pf_max" in overrides else "ards_severe_pf_below"
+        problems.append(
+            (
+                key,
+                f"ARDS bands must increase: the severe band ends below {severe:g} mmHg, which must be lower than "
+                f"the moderate band's maximum {moderate:g} mmHg",
+            )
+        )
+    return problems
+
+
 def resolve_settings(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Return the study settings: :data:`DEFAULT_SETTINGS` updated with a study's ``overrides``.
 
     Nested mappings (the FiO2 estimate table) are merged one level deep: a study overriding one device gives
     that device's whole formula and keeps the defaults of the others. Unknown keys, devices, formula
-    parameters or aggregation rules are refused rather than silently ignored.
+    parameters or aggregation rules, values out of range and ARDS bands out of order are refused rather than
+    silently ignored (:func:`settings_problems`).
     """
-    merged = copy.deepcopy(DEFAULT_SETTINGS)
-    for key, value in (overrides or {}).items():
-        if key not in merged:
-            raise ValueError(f"unknown derivation setting {key!r}")
-        if isinstance(merged[key], dict) and isinstance(value, Mapping):
-            merged[key].update(copy.deepcopy(dict(value)))
-        else:
-            merged[key] = value
-    _check_estimate_table(merged["fio2_estimates"])
-    if merged["day_state_rule"] != "worst_of_day":
-        raise ValueError(f"unsupported day_state_rule {merged['day_state_rule']!r}")
-    if int(merged["benefit_consecutive_days"]) < 1:
-        raise ValueError("benefit_consecutive_days must be at least 1")
-    return merged
+    problems = settings_problems(overrides)
+    if problems:
+        key, message = problems[0]
+        raise ValueError(message if not key or key in message else f"{key}: {message}")
+    return _merge(overrides or {})
 
 
 @dataclass(frozen=True)

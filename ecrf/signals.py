@@ -18,6 +18,8 @@ from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 
 from cohorts.models import Patient
+from cohorts.signals import study_settings_check
+from ecrf import derivations
 from ecrf.crfs import CATALOGUE
 
 #: The forms whose saves recompute the patient (the catalogue's triggers_derivation): the sources of
@@ -66,7 +68,14 @@ def _patient_changed(sender, instance, using=None, **kwargs) -> None:
     schedule_derivation(instance.pk, using)
 
 
+def check_study_settings(sender, settings, **kwargs) -> list[tuple[str, str]]:
+    """The ``derivation`` section of a study's settings, for the study set-up (cohorts.signals.study_settings_check)."""
+    problems = derivations.settings_problems(settings.get("derivation"))
+    return [(f"derivation.{key}" if key else "derivation", message) for key, message in problems]
+
+
 def connect() -> None:
+    study_settings_check.connect(check_study_settings, dispatch_uid="derivation-settings-check")
     for model in SOURCE_MODELS:
         post_save.connect(_source_changed, sender=model, dispatch_uid=f"derive-{model.__name__}-save")
         post_delete.connect(_source_changed, sender=model, dispatch_uid=f"derive-{model.__name__}-delete")

@@ -52,3 +52,41 @@ PAGES: list = [
         method="post",
     ),
 ]
+
+
+def setup(f, suffix: str = "") -> str:
+    return f"/setup/{suffix}"
+
+
+def arm_of_a(f) -> str:
+    return f["patient_a"].arm.code
+
+
+# Study set-up: data managers and administrators (roles.STUDY_SETUP, the one predicate may_set_up_studies).
+PAGES += [
+    Page("set-up", lambda f: setup(f), roles.STUDY_SETUP),
+    Page("set-up new study", lambda f: setup(f, "studies/new/"), roles.STUDY_SETUP),
+    Page("set-up new study post", lambda f: setup(f, "studies/new/"), roles.STUDY_SETUP, method="post"),
+    Page("set-up study", lambda f: setup(f, f"studies/{f['study'].code}/"), roles.STUDY_SETUP),
+    Page("set-up study post", lambda f: setup(f, f"studies/{f['study'].code}/"), roles.STUDY_SETUP, method="post"),
+    Page("set-up new arm", lambda f: setup(f, f"studies/{f['study'].code}/arms/new/"), roles.STUDY_SETUP),
+    Page(
+        "set-up new arm post",
+        lambda f: setup(f, f"studies/{f['study'].code}/arms/new/"),
+        roles.STUDY_SETUP,
+        method="post",
+    ),
+    Page("set-up arm", lambda f: setup(f, f"studies/{f['study'].code}/arms/{arm_of_a(f)}/"), roles.STUDY_SETUP),
+    Page(
+        "set-up arm post",
+        lambda f: setup(f, f"studies/{f['study'].code}/arms/{arm_of_a(f)}/"),
+        roles.STUDY_SETUP,
+        method="post",
+    ),
+    Page("set-up new site", lambda f: setup(f, "sites/new/"), roles.STUDY_SETUP),
+    Page("set-up new site post", lambda f: setup(f, "sites/new/"), roles.STUDY_SETUP, method="post"),
+    Page("set-up site", lambda f: setup(f, f"sites/{f['patient_a'].site.code}/"), roles.STUDY_SETUP),
+    Page(
+        "set-up site post", lambda f: setup(f, f"sites/{f['patient_a'].site.code}/"), roles.STUDY_SETUP, method="post"
+    ),
+]

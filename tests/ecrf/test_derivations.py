@@ -609,3 +609,31 @@ def test_records_for_the_database_have_none_for_every_missing_value():
     assert all(
         value is None or isinstance(value, str | int | float | bool) for value in (*first.values(), *second.values())
     )
+
+
+def test_settings_out_of_range_or_bands_out_of_order_are_refused_key_by_key():
+    from ecrf.derivations import settings_problems
+
+    assert settings_problems({"ards_severe_pf_below": 90, "ards_moderate_pf_max": 190}) == []
+    assert dict(settings_problems({"ards_severe_pf_below": 200})) == {
+        "ards_severe_pf_below": "ARDS bands must increase: the severe band ends below 200 mmHg, which must be lower "
+        "than the moderate band's maximum 200 mmHg"
+    }
+    found = dict(
+        settings_problems(
+            {
+                "rice_max_spo2": "97",
+                "benefit_consecutive_days": 1.5,
+                "fio2_estimates": {"nasal_cannula": {"fio2_at_ref_flow": "x"}},
+                "nope": 1,
+            }
+        )
+    )
+    assert set(found) == {
+        "rice_max_spo2",
+        "benefit_consecutive_days",
+        "fio2_estimates.nasal_cannula.fio2_at_ref_flow",
+        "nope",
+    }
+    with pytest.raises(ValueError, match="ARDS bands must increase"):
+        resolve_settings({"ards_severe_pf_below": 150, "ards_moderate_pf_max": 120})

@@ -1,0 +1,251 @@
+"""An arm's planned regimen as data: one ``Dose`` per drug (clinical definitions §1, §2.1).
+
+Stored in ``Arm.regimen`` as a JSON list, one object per drug:
+
+    [{"drug": "anakinra", "dose": 5, "unit": "mg/kg", "route": "iv", "frequency": "bid", "duration_days": 7}]
+
+- ``drug``, ``unit``, ``route``, ``frequency``: codes of the drug form (``ecrf.models.Drug``, ``DoseUnit``,
+  ``Route``, ``Frequency``). cohorts does not import ecrf, so the codes are repeated here and
+  tests/cohorts/test_regimens.py checks that the two agree (docs/architecture.md §1).
+- ``dose``: a JSON number greater than 0, at most ``MAX_DOSE`` of its unit and with at most two decimals (the
+  precision of the drug form's dose).
+- ``duration_days``: the planned duration in days, optional (absent: until the protocol's stopping rule, e.g.
+  Milan's high-dose anakinra until sustained clinical benefit).
+
+The soft dose and route check of the drug form (``ecrf.checks.check_regimen``) reads ``drug``, ``dose``,
+``unit`` and ``route`` of these objects, so a regimen stored before this module (without ``duration_days``)
+reads as it did. ``from_json`` is lenient (it reads what is stored, complete or not); ``parse`` is strict (it is
+what the study set-up, cohorts/setup.py, accepts) and reports each problem with its path, e.g.
+``regimen[0].route: required``.
+
+Pure module: no Django import.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+DRUGS: Mapping[str, str] = {
+    "anakinra": "Anakinra",
+    "hydroxychloroquine": "Hydroxychloroquine",
+    "lopinavir_ritonavir": "Lopinavir/ritonavir",
+    "glucocorticoid": "Glucocorticoid",
+    "tocilizumab": "Tocilizumab",
+    "other_il6_antagonist": "Other IL-6 antagonist",
+    "antibiotic": "Antibiotic",
+}
+UNITS: Mapping[str, str] = {"mg": "mg", "mg/kg": "mg/kg"}
+ROUTES: Mapping[str, str] = {"oral": "Oral", "sc": "Subcutaneous", "iv": "Intravenous"}
+FREQUENCIES: Mapping[str, str] = {
+    "once": "Once",
+    "q24h": "Every 24 h",
+    "bid": "Twice daily (every 12 h)",
+    "q8h": "Every 8 h",
+    "q6h": "Every 6 h",
+}
+# The largest single dose accepted per unit. A choice of this project, well above every dose of the two
+# protocols (anakinra 100 mg and 5 mg/kg, hydroxychloroquine 200 mg, lopinavir/ritonavir 400 mg) and of the
+# usual single doses of the other drug classes (a 1 g glucocorticoid pulse, 2 g of an antibiotic, tocilizumab
+# 8 mg/kg): a dose above it is a typing slip (mg for micrograms, a daily total for a single dose).
+MAX_DOSE: Mapping[str, Decimal] = {"mg": Decimal(3000), "mg/kg": Decimal(30)}
+DOSE_DECIMALS = 2
+MAX_DURATION_DAYS = 365
+KEYS = ("drug", "dose", "unit", "route", "frequency", "duration_days")
+REQUIRED = ("drug", "dose", "unit", "route", "frequency")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One refusal: where (``regimen[1].dose``), why, and a stable code."""
+
+    path: str
+    message: str
+    code: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}"
+
+
+@dataclass(frozen=True)
+class Dose:
+    """One drug of an arm's regimen. Read from storage, any field may be None (a regimen typed before the set-up
+    pages checked them); from ``parse``, every field but ``duration_days`` is set and valid."""
+
+    drug: str | None
+    dose: Decimal | None
+    unit: str | None
+    route: str | None
+    frequency: str | None
+    duration_days: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "drug": self.drug,
+            "dose": _json_number(self.dose),
+            "unit": self.unit,
+            "route": self.route,
+            "frequency": self.frequency,
+        }
+        if self.duration_days is not None:
+            data["duration_days"] = self.duration_days
+        return data
+
+    @property
+    def text(self) -> str:
+        """E.g. "Anakinra 100 mg subcutaneous, twice daily (every 12 h), 20 days"."""
+        parts = [
+            DRUGS.get(self.drug or "", self.drug or "?"),
+            f"{_json_number(self.dose)} {self.unit or ''}".strip() if self.dose is not None else "",
+        ]
+        text = " ".join(p for p in parts if p)
+        if self.route:
+            text += f" {ROUTES.get(self.route, self.route).lower()}"
+        if self.frequency:
+            text += f", {FREQUENCIES.get(self.frequency, self.frequency).lower()}"
+        if self.duration_days:
+            text += f", {self.duration_days} day{'s' if self.duration_days != 1 else ''}"
+        return text
+
+
+def _json_number(value: Decimal | None) -> int | float | None:
+    """A dose as a JSON number: 100 (not 100.0 or "100"), 2.5."""
+    if value is None:
+        return None
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
+def _decimal(value: object) -> Decimal | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    try:
+        number = Decimal(str(value).strip()) if isinstance(value, str | int | float | Decimal) else None
+    except InvalidOperation:
+        return None
+    return number if number is not None and number.is_finite() else None
+
+
+def from_json(stored: object) -> list[Dose]:
+    """The doses of a stored ``Arm.regimen``, as stored (nothing refused; unknown keys ignored)."""
+    if not isinstance(stored, list):
+        return []
+    doses = []
+    for entry in stored:
+        if not isinstance(entry, Mapping):
+            continue
+        duration = entry.get("duration_days")
+        doses.append(
+            Dose(
+                drug=_text_or_none(entry.get("drug")),
+                dose=_decimal(entry.get("dose")),
+                unit=_text_or_none(entry.get("unit")),
+                route=_text_or_none(entry.get("route")),
+                frequency=_text_or_none(entry.get("frequency")),
+                duration_days=duration if isinstance(duration, int) and not isinstance(duration, bool) else None,
+            )
+        )
+    return doses
+
+
+def to_json(doses: list[Dose]) -> list[dict[str, Any]]:
+    return [dose.to_json() for dose in doses]
+
+
+def _text_or_none(value: object) -> str | None:
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def _choice(entry: Mapping, key: str, known: Mapping[str, str], path: str, problems: list[Problem]) -> str | None:
+    value = _text_or_none(entry.get(key))
+    if value is None:
+        problems.append(Problem(f"{path}.{key}", f"required: one of {', '.join(known)}", "required"))
+        return None
+    if value not in known:
+        problems.append(Problem(f"{path}.{key}", f"unknown {key} {value!r}; known: {', '.join(known)}", "unknown"))
+        return None
+    return value
+
+
+def parse_dose(entry: object, path: str) -> tuple[Dose | None, list[Problem]]:
+    """One regimen entry (a mapping from a TOML file or a form row) checked: known drug, unit, route and
+    frequency, a dose above 0 and at most the unit's maximum, a whole number of days if a duration is given."""
+    if not isinstance(entry, Mapping):
+        return None, [Problem(path, "must be a table of drug, dose, unit, route, frequency", "not_a_table")]
+    problems: list[Problem] = []
+    unknown = [key for key in entry if key not in KEYS]
+    if unknown:
+        problems.append(
+            Problem(path, f"unknown key {', '.join(map(str, unknown))}; known: {', '.join(KEYS)}", "unknown_key")
+        )
+    drug = _choice(entry, "drug", DRUGS, path, problems)
+    unit = _choice(entry, "unit", UNITS, path, problems)
+    route = _choice(entry, "route", ROUTES, path, problems)
+    frequency = _choice(entry, "frequency", FREQUENCIES, path, problems)
+    raw_dose = entry.get("dose")
+    dose = _decimal(raw_dose)
+    if raw_dose is None or (isinstance(raw_dose, str) and not raw_dose.strip()):
+        problems.append(Problem(f"{path}.dose", "required: the planned single dose, a number above 0", "required"))
+    elif dose is None:
+        problems.append(Problem(f"{path}.dose", f"{raw_dose!r} is not a number", "not_a_number"))
+    elif dose <= 0:
+        problems.append(Problem(f"{path}.dose", f"must be greater than 0 (got {dose})", "not_positive"))
+    elif unit is not None and dose > MAX_DOSE[unit]:
+        problems.append(
+            Problem(
+                f"{path}.dose",
+                f"{dose} {unit} is above the plausible maximum single dose of {MAX_DOSE[unit]} {unit}",
+                "implausible",
+            )
+        )
+    elif -dose.as_tuple().exponent > DOSE_DECIMALS and dose != dose.quantize(Decimal(1).scaleb(-DOSE_DECIMALS)):
+        problems.append(Problem(f"{path}.dose", f"at most {DOSE_DECIMALS} decimals (got {dose})", "too_precise"))
+    raw_duration = entry.get("duration_days")
+    duration = None
+    if raw_duration is not None and not (isinstance(raw_duration, str) and not raw_duration.strip()):
+        number = _decimal(raw_duration)
+        if number is None or number != number.to_integral_value():
+            problems.append(Problem(f"{path}.duration_days", "must be a whole number of days", "not_a_number"))
+        elif not 1 <= number <= MAX_DURATION_DAYS:
+            problems.append(
+                Problem(f"{path}.duration_days", f"must be 1 to {MAX_DURATION_DAYS} days (got {number})", "range")
+            )
+        else:
+            duration = int(number)
+    if problems:
+        return None, problems
+    return Dose(drug, dose.normalize() if dose is not None else None, unit, route, frequency, duration), []
+
+
+def parse(entries: object, path: str = "regimen") -> tuple[list[Dose], list[Problem]]:
+    """A whole regimen (a list of entries), each checked by ``parse_dose``; one drug appears once."""
+    if entries is None:
+        return [], []
+    if not isinstance(entries, list | tuple):
+        return [], [Problem(path, "must be a list of drugs ([[arms.regimen]] tables in a file)", "not_a_list")]
+    doses, problems = [], []
+    seen: dict[str, int] = {}
+    for index, entry in enumerate(entries):
+        dose, found = parse_dose(entry, f"{path}[{index}]")
+        problems += found
+        if dose is None:
+            continue
+        if dose.drug in seen:
+            problems.append(
+                Problem(
+                    f"{path}[{index}].drug",
+                    f"{dose.drug} is already planned in {path}[{seen[dose.drug]}]; one entry per drug",
+                    "duplicate",
+                )
+            )
+            continue
+        seen[dose.drug] = index
+        doses.append(dose)
+    return doses, problems
