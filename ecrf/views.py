@@ -67,7 +67,8 @@ def day_entry(request, patient_pk: int, study_day: int):
             except PatientDayInvalid as exc:
                 for key, error in exc.errors.items():
                     forms[key].add_service_error(error)
-                    reason_form.add_service_error(error)
+                if exc.reason is not None:  # one message, naming the forms that change saved data
+                    reason_form.add_service_error(exc.reason)
             except ValidationError as exc:
                 page_errors = exc.messages
             else:
