@@ -28,7 +28,7 @@ import re
 import zipfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +43,7 @@ from cohorts.units import UNITS
 from ecrf import checks, services
 from ecrf.crfs import CATALOGUE, DAY_FORMS, Crf
 from ecrf.models import DispositionEvent
+from ecrf.numbers import parse_decimal, parse_integer
 from ecrf.services import PatientDayInvalid, RecordInput
 
 REASON_PREFIX = "import: "
@@ -474,26 +475,14 @@ def parse_cell(column: Column, text: str) -> Any:
 
 
 def _integer(text: str) -> int:
-    try:
-        number = Decimal(text)
-    except InvalidOperation:
-        raise CellError(f"'{text}' is not a whole number.") from None
-    if not number.is_finite() or number != number.to_integral_value():
-        raise CellError(f"'{text}' is not a whole number.")
+    number = parse_integer(text, error=CellError)  # read as the forms read it (ecrf/numbers.py)
     if abs(number) > 32767:
         raise CellError(f"'{text}' is far too large.")
     return int(number)
 
 
 def _decimal(column: Column, text: str) -> Decimal:
-    if re.fullmatch(r"[+-]?\d+,\d+", text):
-        raise CellError(f"'{text}' is not a number: use a point as the decimal separator ({text.replace(',', '.')}).")
-    try:
-        number = Decimal(text)
-    except InvalidOperation:
-        raise CellError(f"'{text}' is not a number.") from None
-    if not number.is_finite():
-        raise CellError(f"'{text}' is not a number.")
+    number = parse_decimal(text, error=CellError)  # read as the forms read it (ecrf/numbers.py)
     exponent = number.normalize().as_tuple().exponent
     if isinstance(exponent, int) and column.places is not None and -exponent > column.places:
         raise CellError(f"{text} has more decimals than {column.name} keeps ({column.places}).")

@@ -45,6 +45,16 @@ def test_comma_decimal_is_accepted(nurse, patient_a):
     assert str(VitalSigns.objects.get().temperature_c) == "37.5"
 
 
+def test_ambiguous_thousands_separator_is_refused_next_to_the_field(nurse, patient_a):
+    response = nurse.post(day_url(patient_a, 0), day_post(labs={"ferritin_ng_ml": "1,000", "ldh_u_l": "1 000"}))
+    assert response.status_code == 200
+    assert errors_of(response, "labs") == {"ferritin_ng_ml": ["invalid"]}
+    assert "&#x27;1,000&#x27; is ambiguous: the comma may separate thousands (1000) or decimals (1.000)." in (
+        response.content.decode()
+    )
+    assert not LabResult.objects.exists()
+
+
 def test_hard_limit_refused_next_to_field(nurse, patient_a):
     response = nurse.post(day_url(patient_a, 3), day_post(vitals={**VITALS, "temperature_c": "45"}))
     assert response.status_code == 200

@@ -177,6 +177,18 @@ def test_a_release_table_with_the_confirmed_checks_column_imports(setup):
     assert run(study, user, {"vital_signs.csv": text}).ok
 
 
+def test_numbers_are_read_as_the_forms_read_them(setup):
+    """A decimal comma and spaces between thousands, as the entry page accepts them (ecrf/numbers.py)."""
+    study, user = setup
+    files = {
+        "vital_signs.csv": VITALS + 'MI-0001,1,"37,5",95\n',
+        "laboratory.csv": "participant_id,study_day,ferritin_ng_ml\nMI-0001,1,1 200\n",
+    }
+    assert run(study, user, files).ok
+    assert str(VitalSigns.objects.get(patient__participant_id="MI-0001", study_day=1).temperature_c) == "37.5"
+    assert LabResult.objects.get(patient__participant_id="MI-0001", study_day=1).ferritin_ng_ml == 1200
+
+
 def test_check_only_runs_every_check_and_stores_nothing(setup):
     study, user = setup
     before = history_rows()
@@ -333,10 +345,16 @@ BAD = [
         "The columns are separated by semicolons: separate them with commas.",
     ),
     case(
-        "decimal comma",
-        {"vital_signs.csv": VITALS + 'MI-0001,1,"37,5",95\n'},
+        "thousands comma",
+        {"laboratory.csv": 'participant_id,study_day,ferritin_ng_ml\nMI-0001,1,"1,000"\n'},
+        ("laboratory.csv", 2, "ferritin_ng_ml"),
+        "'1,000' is ambiguous: the comma may separate thousands (1000) or decimals (1.000). Write 1000 or 1.000.",
+    ),
+    case(
+        "space inside a number",
+        {"vital_signs.csv": VITALS + "MI-0001,1,37 5,95\n"},
         ("vital_signs.csv", 2, "temperature_c"),
-        "'37,5' is not a number: use a point as the decimal separator (37.5).",
+        "'37 5' is not a number: a space may only separate groups of three digits (1 000).",
     ),
     case(
         "too many decimals",
