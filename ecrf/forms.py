@@ -477,11 +477,27 @@ class DrugAdministrationForm(EventForm):
         labels = {"stop_day": "Stop (study day)", "drug_detail": "Name", "dose_unit": "Unit"}
         help_texts = {"stop_day": "Empty while ongoing.", "drug_detail": "For antibiotics, glucocorticoids, ..."}
 
+    #: The keys of an arm's regimen (cohorts.models.Arm.regimen) -> the form's fields.
+    REGIMEN_FIELDS = {"drug": "drug", "dose": "dose", "unit": "dose_unit", "route": "route", "frequency": "frequency"}
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["stop_day"] = LenientIntegerField(
             required=False, label="Stop (study day)", help_text="Empty while ongoing."
         )
+        if self.stored is None and not self.is_bound and self.facts.regimen:
+            self._start_from_regimen(self.facts.regimen[0])
+
+    def _start_from_regimen(self, regimen) -> None:
+        """A new record starts from the arm's planned regimen (its first drug; clinical definitions §2.1, the
+        regimen check): the nurse changes what differs. A value that is not one of the form's choices is left
+        out."""
+        for key, name in self.REGIMEN_FIELDS.items():
+            value = regimen.get(key)
+            choices = {str(c) for c, _ in getattr(self.fields[name], "choices", ())}
+            if value in (None, "") or (choices and str(value) not in choices):
+                continue
+            self.initial.setdefault(name, value)
 
 
 class DispositionEventForm(EventForm):
