@@ -669,3 +669,29 @@ def test_an_archive_too_large_is_refused(setup, monkeypatch):
         archive.writestr("laboratory.csv", "participant_id,study_day\n")
     report = run(study, user, {"big.zip": buffer.getvalue()})
     assert [(p.file, p.code) for p in report.problems] == [("big.zip", "archive_too_large")]
+
+
+def test_the_import_page_links_the_format_served_as_a_page(client, setup):
+    study, user = setup
+    client.force_login(user)
+    page = client.get(f"/studies/{study.code}/import/").content.decode()
+    assert 'href="/help/import-format/"' in page
+    help_page = client.get("/help/import-format/")
+    assert help_page.status_code == 200
+    html = help_page.content.decode()
+    assert "<h2>How an import behaves</h2>" in html and "<th>column</th>" in html.lower()
+    assert "<code>1,000</code>" in html  # the numbers section, from the document itself
+    assert client.get("/help/no-such-document/").status_code == 404
+
+
+def test_the_help_renderer_escapes_everything_and_links_only_web_addresses():
+    from ecrf.help_pages import render_markdown
+
+    html = render_markdown(
+        "# T <script>\n\nA *b* **c** `<i>` [web](https://example.org) [doc](other.md) [js](javascript:alert(1))\n\n"
+        "- one\n  - two <b>\n"
+    )
+    assert "<script>" not in html and "&lt;script&gt;" in html and "<code>&lt;i&gt;</code>" in html
+    assert '<a href="https://example.org" rel="noopener noreferrer">web</a>' in html
+    assert "doc" in html and "other.md" not in html and "javascript:" not in html
+    assert "<ul><li>one<ul><li>two &lt;b&gt;</li></ul></li></ul>" in html
