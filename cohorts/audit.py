@@ -6,7 +6,7 @@ that
 two people editing the same record cannot silently overwrite each other (the `version` column).
 """
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -83,11 +83,17 @@ def update_versioned(
     user,
     reason: str | None,
     validate_db: bool = True,
+    is_entry: Callable[[models.Model, list[str]], bool] | None = None,
+    entry_reason: str = "initial entry",
 ) -> models.Model:
     """Apply `changes` to a versioned record if nobody saved it since `expected_version`.
 
     The row is locked (SELECT ... FOR UPDATE) so that two concurrent saves are serialised and the second one
     sees the first one's version. Callers hold transaction.atomic.
+
+    is_entry(stored record, names of the fields that change): True when the save only completes the record
+    (fills fields left blank): that is entry, not a change of saved data, so no reason is asked and
+    `entry_reason` is recorded (docs/architecture.md §3).
     """
     model = type(instance)
     current = model.objects.select_for_update().get(pk=instance.pk)
@@ -103,6 +109,8 @@ def update_versioned(
     changed = [name for name, value in changes.items() if getattr(current, name) != value]
     if not changed:
         return current  # nothing to save: no history row, no reason needed
+    if is_entry is not None and is_entry(current, changed):
+        reason = entry_reason
     for name in changed:
         setattr(current, name, changes[name])
     current.version = expected_version + 1

@@ -224,3 +224,21 @@ class StudyIdCounter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.study_id}/{self.site_id} {self.kind} {self.last_number}"
+
+
+class Submission(models.Model):
+    """One submitted form: its token (a hidden field of every rendered create form) and what it created.
+
+    A repeated token (a double click, a network retry) is answered with the object created the first time
+    instead of creating it again (cohorts/submissions.py). The row is written in the transaction of the create,
+    so a refused save records no token and the corrected form can be sent again. Not study data: no history.
+    """
+
+    token = models.CharField(max_length=64, unique=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    content_type = models.ForeignKey("contenttypes.ContentType", null=True, blank=True, on_delete=models.CASCADE)
+    object_id = models.PositiveBigIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.token

@@ -6,9 +6,10 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from cohorts import enrolment, regimens, roles, selectors, services, setup
+from cohorts import enrolment, regimens, roles, selectors, services, setup, submissions
 from cohorts.forms import (
     ArmSetupForm,
     EnrolmentForm,
@@ -123,6 +124,8 @@ def screening_log(request, study_code: str):
 @roles.role_required(roles.SCREENERS)
 def screening_create(request, study_code: str):
     study = selectors.study_get(user=request.user, code=study_code)
+    if done := submissions.repeated(request):
+        return _screening_submitted(request, study, done)
     as_screen_failure = request.POST.get("action") == "screen_failure"
     form = ScreeningForm(request.POST or None, study=study, user=request.user, as_screen_failure=as_screen_failure)
     rescreen = query_number(request.GET.get("rescreen", ""))
@@ -133,23 +136,40 @@ def screening_create(request, study_code: str):
     if form.is_bound and form.is_valid():
         data = form.cleaned_data
         try:
-            screening = services.screening_create(
-                study=study,
-                site=data["site"],
-                assessed_at=data["assessed_at"],
-                values=form.values,
-                entered_units=form.entered_units,
-                user=request.user,
-                rescreen_of=data.get("rescreen_of"),
-                as_screen_failure=as_screen_failure,
+            outcome = submissions.submit_once(
+                request,
+                lambda: services.screening_create(
+                    study=study,
+                    site=data["site"],
+                    assessed_at=data["assessed_at"],
+                    values=form.values,
+                    entered_units=form.entered_units,
+                    user=request.user,
+                    rescreen_of=data.get("rescreen_of"),
+                    as_screen_failure=as_screen_failure,
+                ),
             )
         except ValidationError as error:
             add_service_error(form, error)
         else:
+            if outcome.repeated:
+                return _screening_submitted(request, study, outcome)
+            screening = outcome.obj
             verdict = "eligible" if screening.eligible else "not eligible"
             messages.success(request, f"Screening {screening.number} saved to the screening log: {verdict}.")
             return redirect("screening_detail", study.code, screening.pk)
-    return render(request, "cohorts/screening_form.html", {"study": study, "form": form})
+    return render(
+        request,
+        "cohorts/screening_form.html",
+        {"study": study, "form": form, "submission_token": submissions.page_token(request)},
+    )
+
+
+def _screening_submitted(request, study, outcome: submissions.Outcome):
+    """A screening form sent again: to the screening its first submission saved (else the log)."""
+    if outcome.obj is not None:
+        return submissions.already_submitted(request, reverse("screening_detail", args=[study.code, outcome.obj.pk]))
+    return submissions.already_submitted(request, reverse("screening_log", args=[study.code]))
 
 
 @require_POST
@@ -184,23 +204,38 @@ def screening_detail(request, study_code: str, pk: int):
 def patient_enrol(request, study_code: str, pk: int):
     study = selectors.study_get(user=request.user, code=study_code)
     screening = selectors.screening_get(user=request.user, study=study, pk=pk)
+    detail = reverse("screening_detail", args=[study.code, screening.pk])
+    if submissions.repeated(request):
+        return submissions.already_submitted(request, detail)
     form = EnrolmentForm(request.POST or None, screening=screening)
     if form.is_bound and form.is_valid():
         try:
-            patient = services.patient_enrol(screening=screening, user=request.user, **form.service_kwargs())
+            outcome = submissions.submit_once(
+                request,
+                lambda: services.patient_enrol(screening=screening, user=request.user, **form.service_kwargs()),
+            )
         except ValidationError as error:
             add_service_error(form, error)
         else:
+            if outcome.repeated:
+                return submissions.already_submitted(request, detail)
+            patient = outcome.obj
             messages.success(
                 request,
                 f"Enrolled as {patient.participant_id} in {patient.arm.name}; "
                 f"day 0 = {patient.enrolment_date:%d %b %Y}. The screening values are the day-0 source data.",
             )
-            return redirect("screening_detail", study.code, screening.pk)
+            return redirect(detail)
     return render(
         request,
         "cohorts/enrol_form.html",
-        {"study": study, "screening": screening, "form": form, "refusal": enrolment_refusal(screening)},
+        {
+            "study": study,
+            "screening": screening,
+            "form": form,
+            "refusal": enrolment_refusal(screening),
+            "submission_token": submissions.page_token(request),
+        },
     )
 
 

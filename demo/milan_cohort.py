@@ -592,7 +592,9 @@ def write_patient(plan: PatientPlan, patient: Patient, site: Site, nurse) -> int
                 entries["laboratory"] = RecordInput(labs, expected_version=day0_labs.version)
             else:
                 entries["laboratory"] = RecordInput(labs)
-        services.patient_day_save(patient=patient, study_day=day.study_day, entries=entries, user=nurse, reason=REASON)
+        services.patient_day_save(
+            patient=patient, study_day=day.study_day, entries=entries, user=nurse, reason=REASON, entry_reason=REASON
+        )
         written += len(entries)
     for values, confirmed in plan.drugs:
         services.event_save(

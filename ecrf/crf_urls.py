@@ -4,10 +4,12 @@ from django.urls import path
 
 from ecrf import import_views, views
 from ecrf.dashboard import dashboard
+from ecrf.help_pages import help_page
 
 urlpatterns = [
     path("studies/<slug:study_code>/patients/", views.patient_list, name="patient_list"),
     path("studies/<slug:study_code>/import/", import_views.crf_import, name="crf_import"),
+    path("help/<slug:slug>/", help_page, name="help_page"),
     path("studies/<slug:study_code>/dashboard/", dashboard, name="study_dashboard"),
     path("patients/<int:patient_pk>/", views.casebook, name="casebook"),
     path("patients/<int:patient_pk>/day/<int:study_day>/", views.day_entry, name="day_entry"),

@@ -1,7 +1,8 @@
 """Forms of the daily case report (clinical definitions §2): crispy layouts, units next to inputs, a message next to
 every field.
 
-The forms parse what the user typed (forgiving: "37,5" is 37.5) and convert laboratory units to the canonical
+The forms parse what the user typed (forgiving: "37,5" is 37.5, read by ecrf/numbers.py as the CSV import reads
+it) and convert laboratory units to the canonical
 ones; the rules themselves are each form's checks (ecrf/validators.py, built on ecrf/checks.py), so the
 messages shown here are exactly the refusals the service would give. A soft finding (clinical definitions §2.1,
 "confirm") adds a checkbox under its field; ticking it sends the check's code back, and the code is stored with the
@@ -23,6 +24,7 @@ from django.utils.html import format_html
 from cohorts.units import canonical_unit, to_canonical, unit_choices
 from ecrf.checks import LIMITS, SOFT
 from ecrf.crfs import CATALOGUE, DAY_FORMS, EVENT_FORMS, Crf
+from ecrf.numbers import NotANumber, parse_decimal, parse_integer
 from ecrf.services import RecordInput
 from ecrf.validators import PatientFacts
 
@@ -46,11 +48,15 @@ def field_of_code(crf: Crf, code: str) -> str:
 # --------------------------------------------------------------------------------------------------- fields
 
 
-def _lenient(text: Any) -> Any:
-    """What people type into a number box on a ward: '37,5', ' 92 ', '1 000'."""
-    if isinstance(text, str):
-        return text.strip().replace(" ", "").replace("\u202f", "").replace(",", ".")
-    return text
+def _number(parse, value: Any) -> Any:
+    """What people type into a number box on a ward ('37,5', ' 92 ', '1 000'), read as the CSV import reads it:
+    one parser for both (ecrf/numbers.py); an ambiguous '1,000' is refused with the reason."""
+    if not isinstance(value, str) or not value.strip():
+        return value
+    try:
+        return parse(value)
+    except NotANumber as exc:
+        raise ValidationError(str(exc), code="invalid") from None
 
 
 class LenientDecimalField(forms.DecimalField):
@@ -61,7 +67,7 @@ class LenientDecimalField(forms.DecimalField):
         super().__init__(max_digits=None, decimal_places=decimal_places, **kwargs)
 
     def to_python(self, value):
-        return super().to_python(_lenient(value))
+        return super().to_python(_number(parse_decimal, value))
 
     def widget_attrs(self, widget):
         return {}  # no step/min/max: the browser would refuse what the message next to the field explains better
@@ -73,10 +79,7 @@ class LenientIntegerField(forms.IntegerField):
         super().__init__(**kwargs)
 
     def to_python(self, value):
-        value = _lenient(value)
-        if isinstance(value, str) and value.endswith(".0"):
-            value = value[:-2]
-        return super().to_python(value)
+        return super().to_python(_number(parse_integer, value))
 
     def widget_attrs(self, widget):
         return {}
@@ -474,11 +477,27 @@ class DrugAdministrationForm(EventForm):
         labels = {"stop_day": "Stop (study day)", "drug_detail": "Name", "dose_unit": "Unit"}
         help_texts = {"stop_day": "Empty while ongoing.", "drug_detail": "For antibiotics, glucocorticoids, ..."}
 
+    #: The keys of an arm's regimen (cohorts.models.Arm.regimen) -> the form's fields.
+    REGIMEN_FIELDS = {"drug": "drug", "dose": "dose", "unit": "dose_unit", "route": "route", "frequency": "frequency"}
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["stop_day"] = LenientIntegerField(
             required=False, label="Stop (study day)", help_text="Empty while ongoing."
         )
+        if self.stored is None and not self.is_bound and self.facts.regimen:
+            self._start_from_regimen(self.facts.regimen[0])
+
+    def _start_from_regimen(self, regimen) -> None:
+        """A new record starts from the arm's planned regimen (its first drug; clinical definitions §2.1, the
+        regimen check): the nurse changes what differs. A value that is not one of the form's choices is left
+        out."""
+        for key, name in self.REGIMEN_FIELDS.items():
+            value = regimen.get(key)
+            choices = {str(c) for c, _ in getattr(self.fields[name], "choices", ())}
+            if value in (None, "") or (choices and str(value) not in choices):
+                continue
+            self.initial.setdefault(name, value)
 
 
 class DispositionEventForm(EventForm):

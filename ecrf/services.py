@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
@@ -30,9 +31,12 @@ from ecrf import checks
 from ecrf.checks import Issue
 from ecrf.crfs import CATALOGUE, DAY_FORMS, EVENT_FORMS, Crf
 from ecrf.models import DispositionEvent, DispositionKind
-from ecrf.validators import PatientFacts, day_issues, issues_error, refusals
+from ecrf.validators import PatientFacts, day_issues, is_blank, issues_error, refusals
 
 # ------------------------------------------------------------------------------------------------- writes
+
+#: The history reason of a first entry (docs/architecture.md §3), also of completing fields left blank.
+ENTRY_REASON = "initial entry"
 
 
 @dataclass(frozen=True)
@@ -49,11 +53,36 @@ class RecordInput:
 
 
 class PatientDayInvalid(ValidationError):
-    """Some forms of a patient-day were refused; nothing of the day was saved. `errors` maps form key -> error."""
+    """Some forms of a patient-day were refused; nothing of the day was saved. `errors` maps form key -> error.
 
-    def __init__(self, errors: Mapping[str, ValidationError]):
+    `reason`: the one refusal for a missing reason for change, naming every form that changes saved data
+    (ValidationError on "reason"), or None; each of those forms' errors says so too.
+    """
+
+    def __init__(self, errors: Mapping[str, ValidationError], reason: ValidationError | None = None):
         self.errors = dict(errors)
+        self.reason = reason
         super().__init__([m for e in self.errors.values() for m in e.messages], code="patient_day_invalid")
+
+
+def _reason_missing(error: ValidationError) -> bool:
+    return any(e.code == "reason_required" for e in getattr(error, "error_dict", {}).get("reason", []))
+
+
+def _day_invalid(errors: dict[str, ValidationError]) -> PatientDayInvalid:
+    """The refusal of a day, with one message naming (by their catalogue labels) the forms that need a reason."""
+    missing = [key for key in DAY_FORMS if key in errors and _reason_missing(errors[key])]  # in page order
+    if not missing:
+        return PatientDayInvalid(errors)
+    labels = [DAY_FORMS[key].label for key in missing]
+    names = labels[0] if len(labels) == 1 else f"{', '.join(labels[:-1])} and {labels[-1]}"
+    reason = ValidationError(f"Give a reason for changing saved data: {names}.", code="reason_required")
+    note = ValidationError(
+        "This form changes saved data: give the reason for change below the forms.", code="reason_required"
+    )
+    for key in missing:
+        errors[key] = ValidationError({NON_FIELD_ERRORS: [note], "reason": [reason]})
+    return PatientDayInvalid(errors, reason=ValidationError({"reason": [reason]}))
 
 
 def _show(value: Any) -> str:
@@ -112,6 +141,28 @@ def _stale(model: type[models.Model], pk: int, entry: RecordInput) -> Validation
     )
 
 
+def _fills_blanks(crf: Crf, stored: models.Model, changed: Iterable[str]) -> bool:
+    """Whether a save only completes a record: every field that changes was blank (a unit counts as blank while
+    its value is; a confirmation of a soft check changes no value). Completing the day-0 values carried from the
+    screening (clinical definitions §1.3) is entry, not a change of saved data (docs/architecture.md §3)."""
+    for name in changed:
+        if name == "confirmed_checks" or is_blank(getattr(stored, name)):
+            continue
+        value_field = _value_of_unit(crf, name)
+        if value_field is not None and is_blank(getattr(stored, value_field)):
+            continue
+        return False
+    return True
+
+
+def _value_of_unit(crf: Crf, name: str) -> str | None:
+    """The value field of an entered-unit field (pao2_entered_unit -> pao2_mmhg), None for other fields."""
+    if not name.endswith("_entered_unit"):
+        return None
+    prefix = name.removesuffix("entered_unit")
+    return next((field for field in crf.value_fields if field.startswith(prefix)), None)
+
+
 def _check_fields(crf: Crf, values: Mapping[str, Any]) -> None:
     unknown = set(values) - set(crf.fields)
     if unknown:
@@ -129,10 +180,14 @@ def _write(
     user,
     reason: str | None,
     extra_issues: Iterable[Issue] = (),
+    entry_reason: str | None = None,
 ) -> models.Model | None:
     """Create, update or (all values cleared) delete one record. Callers hold transaction.atomic.
 
     current: (pk, version as just read or None if not read) of the stored record the entry is about, or None.
+    entry_reason: when given, the history reason of a created record and of a completion (only blank fields
+    filled), which need no reason; `reason` is then only for changes of saved data. When None, `reason` is
+    recorded on every write.
     """
     model = crf.model
     _check_fields(crf, entry.values)
@@ -162,7 +217,9 @@ def _write(
     if refused:
         raise issues_error(refused)
     if current is None:
-        return _audit(model(patient=patient, **fixed, **values, confirmed_checks=confirmed), user=user, reason=reason)
+        record = model(patient=patient, **fixed, **values, confirmed_checks=confirmed)
+        return _audit(record, user=user, reason=reason if entry_reason is None else entry_reason)
+    completion = {} if entry_reason is None else {"is_entry": partial(_fills_blanks, crf), "entry_reason": entry_reason}
     try:
         return update_versioned(
             model(pk=current[0]),
@@ -171,6 +228,7 @@ def _write(
             user=user,
             reason=reason,
             validate_db=False,
+            **completion,
         )
     except ConcurrentEdit as exc:  # saved by someone else since the page was opened
         raise _conflict(model, exc.changes) from exc
@@ -214,11 +272,21 @@ def _day_state(patient: Patient, study_day: int) -> tuple[dict[str, tuple[int, i
 
 
 def patient_day_save(
-    *, patient: Patient, study_day: int, entries: Mapping[str, RecordInput], user, reason: str | None = None
+    *,
+    patient: Patient,
+    study_day: int,
+    entries: Mapping[str, RecordInput],
+    user,
+    reason: str | None = None,
+    entry_reason: str = ENTRY_REASON,
 ) -> dict[str, models.Model | None]:
     """Save the one-per-day forms of one patient-day together: all of them, or none (PatientDayInvalid).
 
     entries: form key (of crfs.DAY_FORMS) -> RecordInput; a key left out is not touched.
+    reason: the reason for change, required for (and recorded on) the forms that change or clear saved values.
+    entry_reason: recorded on the records created and on those only completed (blank fields filled, e.g. the
+    day-0 values carried from the screening): no reason is asked for entry ("initial entry"; an import names
+    its file). A reason typed for one form is never stamped on another form's new record.
     Returns form key -> the saved record (None: empty form, nothing stored, or record deleted).
     """
     unknown = set(entries) - set(DAY_FORMS)
@@ -253,22 +321,37 @@ def patient_day_save(
                         facts=facts,
                         user=user,
                         reason=reason,
+                        entry_reason=entry_reason,
                     )
                 except ValidationError as exc:
                     errors[key] = exc
             if errors:
-                raise PatientDayInvalid(errors)
+                raise _day_invalid(errors)
     except IntegrityError as exc:
         raise _refuse_integrity(exc) from exc
     return saved
 
 
 def day_record_save(
-    *, form: str, patient: Patient, study_day: int, entry: RecordInput, user, reason: str | None = None
+    *,
+    form: str,
+    patient: Patient,
+    study_day: int,
+    entry: RecordInput,
+    user,
+    reason: str | None = None,
+    entry_reason: str = ENTRY_REASON,
 ) -> models.Model | None:
     """Save one one-per-day form (a key of crfs.DAY_FORMS) of a patient-day; its refusal is a ValidationError."""
     try:
-        saved = patient_day_save(patient=patient, study_day=study_day, entries={form: entry}, user=user, reason=reason)
+        saved = patient_day_save(
+            patient=patient,
+            study_day=study_day,
+            entries={form: entry},
+            user=user,
+            reason=reason,
+            entry_reason=entry_reason,
+        )
     except PatientDayInvalid as exc:
         raise exc.errors[form] from exc
     return saved.get(form)

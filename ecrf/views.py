@@ -11,7 +11,7 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 
-from cohorts import roles
+from cohorts import roles, submissions
 from cohorts import selectors as cohort_selectors
 from cohorts.querystring import query_number
 from ecrf import crfs, selectors, services
@@ -44,6 +44,8 @@ def day_entry(request, patient_pk: int, study_day: int):
     if request.method == "POST":
         if not can_edit:
             raise PermissionDenied(READ_ONLY)
+        if submissions.repeated(request):
+            return submissions.already_submitted(request, _casebook_url(patient, study_day))
         forms = {
             key: cls(request.POST, prefix=key, facts=facts, **site.get(key, {}))
             for key, cls in DAY_FORM_CLASSES.items()
@@ -52,20 +54,26 @@ def day_entry(request, patient_pk: int, study_day: int):
         checked = [form.is_valid() for form in (*forms.values(), reason_form)]  # every form, for every message
         if all(checked):
             try:
-                services.patient_day_save(
-                    patient=patient,
-                    study_day=study_day,
-                    entries={key: form.entry() for key, form in forms.items()},
-                    user=request.user,
-                    reason=reason_form.cleaned_data["reason"],
+                outcome = submissions.submit_once(
+                    request,
+                    lambda: services.patient_day_save(
+                        patient=patient,
+                        study_day=study_day,
+                        entries={key: form.entry() for key, form in forms.items()},
+                        user=request.user,
+                        reason=reason_form.cleaned_data["reason"],
+                    ),
                 )
             except PatientDayInvalid as exc:
                 for key, error in exc.errors.items():
                     forms[key].add_service_error(error)
-                    reason_form.add_service_error(error)
+                if exc.reason is not None:  # one message, naming the forms that change saved data
+                    reason_form.add_service_error(exc.reason)
             except ValidationError as exc:
                 page_errors = exc.messages
             else:
+                if outcome.repeated:
+                    return submissions.already_submitted(request, _casebook_url(patient, study_day))
                 messages.success(request, f"Study day {study_day} of {patient.participant_id} saved.")
                 return redirect(_casebook_url(patient, study_day))
         records = selectors.day_records(patient=patient, study_day=study_day)
@@ -109,6 +117,7 @@ def day_entry(request, patient_pk: int, study_day: int):
             "has_errors": any(form.errors for form in forms.values()) or bool(reason_form.errors),
             "day_refusals": day_refusals,
             "can_edit": can_edit and not patient.study.is_locked and not next(iter(forms.values())).read_only,
+            "submission_token": submissions.page_token(request),
             "previous_day": study_day - 1 if study_day > 0 else None,
             "next_day": study_day + 1 if study_day < patient.study.follow_up_days else None,
         },
@@ -167,16 +176,21 @@ def event_form(request, patient_pk: int, kind: str, pk: int | None = None):
     elif request.method == "POST":
         if not can_edit:
             raise PermissionDenied(READ_ONLY)
+        if done := submissions.repeated(request):
+            return _event_submitted(request, patient, done)
         form = cls(request.POST, instance=record, prefix="event", facts=facts)
         if form.is_valid():
             try:
-                saved = services.event_save(
-                    form=crf.key,
-                    patient=patient,
-                    entry=form.entry(),
-                    record=record,
-                    user=request.user,
-                    reason=form.cleaned_data.get("reason"),
+                outcome = submissions.submit_once(
+                    request,
+                    lambda: services.event_save(
+                        form=crf.key,
+                        patient=patient,
+                        entry=form.entry(),
+                        record=record,
+                        user=request.user,
+                        reason=form.cleaned_data.get("reason"),
+                    ),
                 )
             except ValidationError as exc:
                 if hasattr(exc, "error_dict"):
@@ -184,6 +198,9 @@ def event_form(request, patient_pk: int, kind: str, pk: int | None = None):
                 else:
                     page_errors = exc.messages
             else:
+                if outcome.repeated:
+                    return _event_submitted(request, patient, outcome)
+                saved = outcome.obj
                 messages.success(
                     request, f"{crf.label} of {patient.participant_id} saved (study day {saved.study_day})."
                 )
@@ -212,8 +229,15 @@ def event_form(request, patient_pk: int, kind: str, pk: int | None = None):
             "delete_form": delete_form,
             "can_edit": can_edit and not patient.study.is_locked,
             "history_name": crf.history_name,
+            "submission_token": submissions.page_token(request),
         },
     )
+
+
+def _event_submitted(request, patient, outcome: submissions.Outcome):
+    """An event form sent again: to the day of the record its first submission saved."""
+    day = getattr(outcome.obj, "study_day", None)
+    return submissions.already_submitted(request, _casebook_url(patient, day))
 
 
 @roles.role_required(roles.PATIENT_READERS)

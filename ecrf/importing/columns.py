@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime
 import re
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from django.db import models
@@ -18,6 +18,7 @@ from cohorts.models import COMORBIDITIES, Patient, PatientStatus, Sex
 from cohorts.units import UNITS
 from ecrf import checks
 from ecrf.crfs import CATALOGUE, DAY_FORMS, Crf
+from ecrf.numbers import parse_decimal, parse_integer
 
 KEY = "participant_id"
 PATIENTS = "patients"
@@ -203,26 +204,14 @@ def parse_cell(column: Column, text: str) -> Any:
 
 
 def _integer(text: str) -> int:
-    try:
-        number = Decimal(text)
-    except InvalidOperation:
-        raise CellError(f"'{text}' is not a whole number.") from None
-    if not number.is_finite() or number != number.to_integral_value():
-        raise CellError(f"'{text}' is not a whole number.")
+    number = parse_integer(text, error=CellError)  # read as the forms read it (ecrf/numbers.py)
     if abs(number) > 32767:
         raise CellError(f"'{text}' is far too large.")
     return int(number)
 
 
 def _decimal(column: Column, text: str) -> Decimal:
-    if re.fullmatch(r"[+-]?\d+,\d+", text):
-        raise CellError(f"'{text}' is not a number: use a point as the decimal separator ({text.replace(',', '.')}).")
-    try:
-        number = Decimal(text)
-    except InvalidOperation:
-        raise CellError(f"'{text}' is not a number.") from None
-    if not number.is_finite():
-        raise CellError(f"'{text}' is not a number.")
+    number = parse_decimal(text, error=CellError)  # read as the forms read it (ecrf/numbers.py)
     exponent = number.normalize().as_tuple().exponent
     if isinstance(exponent, int) and column.places is not None and -exponent > column.places:
         raise CellError(f"{text} has more decimals than {column.name} keeps ({column.places}).")

@@ -298,8 +298,9 @@ class ImportRun:
             values, parsed.values.get(CONFIRM, frozenset()), current.version if current is not None else None
         )
         try:
+            reason = self._reason(parsed)
             saved = services.patient_day_save(
-                patient=patient, study_day=day, entries={key: entry}, user=self.user, reason=self._reason(parsed)
+                patient=patient, study_day=day, entries={key: entry}, user=self.user, reason=reason, entry_reason=reason
             )
         except PatientDayInvalid as exc:
             self._refused(parsed, exc.errors[key])

@@ -8,7 +8,7 @@ is shown again with its messages (200).
 
 from cohorts import roles
 from ecrf.models import AdverseEvent, DispositionEvent, DrugAdministration
-from tests.access_pages import Page
+from tests.access_pages import EVERY_ROLE, Page
 
 
 def _record(model, **values):
@@ -29,6 +29,7 @@ ADVERSE = {"kind": "thromboembolism"}
 
 PAGES: list = [
     Page("csv import", lambda f: f"/studies/{f['study'].code}/import/", roles.IMPORTERS),
+    Page("import format help", lambda f: "/help/import-format/", EVERY_ROLE),
     Page("csv import upload", lambda f: f"/studies/{f['study'].code}/import/", roles.IMPORTERS, method="post"),
     Page(
         "dashboard",

@@ -45,6 +45,16 @@ def test_comma_decimal_is_accepted(nurse, patient_a):
     assert str(VitalSigns.objects.get().temperature_c) == "37.5"
 
 
+def test_ambiguous_thousands_separator_is_refused_next_to_the_field(nurse, patient_a):
+    response = nurse.post(day_url(patient_a, 0), day_post(labs={"ferritin_ng_ml": "1,000", "ldh_u_l": "1 000"}))
+    assert response.status_code == 200
+    assert errors_of(response, "labs") == {"ferritin_ng_ml": ["invalid"]}
+    assert "&#x27;1,000&#x27; is ambiguous: the comma may separate thousands (1000) or decimals (1.000)." in (
+        response.content.decode()
+    )
+    assert not LabResult.objects.exists()
+
+
 def test_hard_limit_refused_next_to_field(nurse, patient_a):
     response = nurse.post(day_url(patient_a, 3), day_post(vitals={**VITALS, "temperature_c": "45"}))
     assert response.status_code == 200
@@ -63,3 +73,25 @@ def test_refused_edit_still_shows_the_day_as_entered(nurse, patient_a):
     page = response.content.decode()
     assert f"/history/ecrf.vitalsigns/{vitals.pk}/" in page  # the stored record's badge and history link
     assert page.count(">not entered<") == 2  # support and labs only
+
+
+def test_a_new_drug_administration_starts_from_the_arm_regimen_and_the_day_it_was_opened_from(nurse, patient_a):
+    regimen = patient_a.arm.regimen[0]
+    day_page = nurse.get(day_url(patient_a, 4)).content.decode()
+    assert f"/patients/{patient_a.pk}/drugs/add/?day=4" in day_page
+    form = nurse.get(f"/patients/{patient_a.pk}/drugs/add/?day=4").context["form"]
+    assert {name: form[name].value() for name in ("study_day", "drug", "dose", "dose_unit", "route", "frequency")} == {
+        "study_day": 4,
+        "drug": regimen["drug"],
+        "dose": regimen["dose"],
+        "dose_unit": regimen["unit"],
+        "route": regimen["route"],
+        "frequency": regimen["frequency"],
+    }
+
+
+def test_an_arm_without_regimen_prefills_nothing_but_the_day(nurse, patient_a):
+    patient_a.arm.regimen = []
+    patient_a.arm.save()
+    form = nurse.get(f"/patients/{patient_a.pk}/drugs/add/?day=2").context["form"]
+    assert form["study_day"].value() == 2 and not form["drug"].value() and form["dose"].value() is None

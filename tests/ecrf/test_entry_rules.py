@@ -206,7 +206,7 @@ def test_edit_without_reason_is_refused_next_to_the_reason_field(nurse, patient_
     save_vitals(nurse, patient_a, temperature_c="37.5")
     response = save_vitals(nurse, patient_a, version=1, temperature_c="38.5")
     assert response.status_code == 200
-    assert response.context["reason_form"].errors["reason"] == ["Give a reason for changing saved data."]
+    assert response.context["reason_form"].errors["reason"] == ["Give a reason for changing saved data: Vital signs."]
     assert VitalSigns.objects.get().temperature_c == Decimal("37.5")
     response = save_vitals(nurse, patient_a, version=1, temperature_c="38.5", reason="typo, checked chart")
     assert response.status_code == 302
@@ -389,3 +389,140 @@ def test_a_day_after_death_is_closed_for_entry(nurse, patient_a):
     response = save_vitals(nurse, patient_a, day=7, version=1, reason="patient had died on day 5")
     assert response.status_code == 302
     assert not VitalSigns.objects.exists()
+
+
+# ------------------------------------------------------------------ day 0: values carried from the screening
+
+CARRIED = "enrolment: from screening MI-S0001"
+
+
+@pytest.fixture
+def day0(patient_a, users):
+    """Day 0 as enrolment leaves it (ecrf/enrolment.py): labs and CPAP carried from the screening."""
+    from cohorts.audit import save_audited
+
+    labs = LabResult(
+        patient=patient_a, study_day=0, pao2_mmhg=Decimal("60.0"), abg_fio2=Decimal("0.50"), crp_mg_l=Decimal("150")
+    )
+    support = RespiratorySupport(
+        patient=patient_a, study_day=0, support="cpap", fio2=Decimal("0.50"), peep_cmh2o=Decimal("10")
+    )
+    for record in (labs, support):
+        save_audited(record, user=users["investigator"], reason=CARRIED)
+    return {"laboratory": labs, "respiratory_support": support}
+
+
+def entries_of(day0, **changes):
+    """The service's entries as the page sends them: every field of each stored record, with ``changes``."""
+    from ecrf.crfs import DAY_FORMS
+    from ecrf.services import RecordInput
+
+    entries = {}
+    for key, record in day0.items():
+        values = {name: getattr(record, name) for name in DAY_FORMS[key].fields}
+        values.update(changes.get(key, {}))
+        entries[key] = RecordInput(values, expected_version=record.version)
+    if "vital_signs" in changes:
+        values = dict.fromkeys(DAY_FORMS["vital_signs"].fields)
+        entries["vital_signs"] = RecordInput({**values, **changes["vital_signs"]})
+    return entries
+
+
+def test_completing_day0_carried_records_asks_no_reason(patient_a, day0, users):
+    from ecrf.services import patient_day_save
+
+    saved = patient_day_save(
+        patient=patient_a,
+        study_day=0,
+        entries=entries_of(
+            day0,
+            laboratory={"ldh_u_l": Decimal("400")},
+            respiratory_support={"niv_hours": Decimal("12")},
+            vital_signs={"heart_rate_bpm": 90},
+        ),
+        user=users["nurse"],
+    )
+    assert saved["laboratory"].ldh_u_l == 400 and saved["respiratory_support"].niv_hours == 12
+    for record in saved.values():
+        latest = record.history.order_by("history_id").last()
+        assert latest.history_change_reason == "initial entry" and latest.history_user == users["nurse"]
+
+
+def test_changing_a_carried_value_needs_a_reason_naming_the_form(patient_a, day0, users):
+    from ecrf.services import PatientDayInvalid, patient_day_save
+
+    entries = entries_of(day0, laboratory={"crp_mg_l": Decimal("160")}, vital_signs={"heart_rate_bpm": 90})
+    with pytest.raises(PatientDayInvalid) as refused:
+        patient_day_save(patient=patient_a, study_day=0, entries=entries, user=users["nurse"])
+    assert set(refused.value.errors) == {"laboratory"}
+    assert refused.value.reason.messages == ["Give a reason for changing saved data: Laboratory."]
+    assert LabResult.objects.get().crp_mg_l == 150 and not VitalSigns.objects.exists()
+
+    saved = patient_day_save(
+        patient=patient_a, study_day=0, entries=entries, user=users["nurse"], reason="transcription error"
+    )
+    assert saved["laboratory"].history.order_by("history_id").last().history_change_reason == "transcription error"
+    # The reason was for the laboratory: the new vital signs record's audit row does not carry it.
+    assert saved["vital_signs"].history.get().history_change_reason == "initial entry"
+
+
+def test_changes_in_two_forms_are_named_in_one_message(patient_a, day0, users):
+    from ecrf.services import PatientDayInvalid, patient_day_save
+
+    entries = entries_of(
+        day0, laboratory={"crp_mg_l": Decimal("160")}, respiratory_support={"peep_cmh2o": Decimal("12")}
+    )
+    with pytest.raises(PatientDayInvalid) as refused:
+        patient_day_save(patient=patient_a, study_day=0, entries=entries, user=users["nurse"])
+    assert refused.value.reason.messages == [
+        "Give a reason for changing saved data: Respiratory support and Laboratory."
+    ]
+
+
+def test_clearing_a_carried_value_is_a_change(patient_a, day0, users):
+    from ecrf.services import PatientDayInvalid, patient_day_save
+
+    with pytest.raises(PatientDayInvalid):
+        patient_day_save(
+            patient=patient_a, study_day=0, entries=entries_of(day0, laboratory={"crp_mg_l": None}), user=users["nurse"]
+        )
+
+
+def day0_post(day0, *, labs=None, support=None, vitals=None, reason=""):
+    """The day-0 page as the browser posts it: the carried values as shown, plus the user's changes."""
+    return day_post(
+        labs={"pao2_mmhg": "60", "abg_fio2": "0.5", "crp_mg_l": "150", **(labs or {})},
+        support={"support": "cpap", "fio2": "0.5", "peep_cmh2o": "10", **(support or {})},
+        vitals=vitals,
+        versions={"labs": day0["laboratory"].version, "support": day0["respiratory_support"].version},
+        reason=reason,
+    )
+
+
+def test_day0_page_completion_is_saved_without_a_reason(nurse, patient_a, day0):
+    response = nurse.post(
+        day_url(patient_a, 0),
+        day0_post(day0, labs={"ldh_u_l": "400"}, support={"niv_hours": "12"}, vitals={"heart_rate_bpm": "90"}),
+    )
+    assert response.status_code == 302, response.context["reason_form"].errors
+    assert LabResult.objects.get().ldh_u_l == 400 and RespiratorySupport.objects.get().niv_hours == 12
+    assert VitalSigns.objects.get().history.get().history_change_reason == "initial entry"
+
+
+def test_day0_page_change_asks_once_for_a_reason_naming_the_form(nurse, patient_a, day0):
+    response = nurse.post(
+        day_url(patient_a, 0), day0_post(day0, labs={"crp_mg_l": "160"}, vitals={"heart_rate_bpm": "90"})
+    )
+    assert response.status_code == 200
+    assert response.context["reason_form"].errors == {"reason": ["Give a reason for changing saved data: Laboratory."]}
+    assert form_of(response, "labs").non_field_errors()
+    assert not form_of(response, "vitals").errors and not form_of(response, "support").errors
+    assert LabResult.objects.get().crp_mg_l == 150 and not VitalSigns.objects.exists()
+
+    response = nurse.post(
+        day_url(patient_a, 0),
+        day0_post(day0, labs={"crp_mg_l": "160"}, vitals={"heart_rate_bpm": "90"}, reason="lab report corrected"),
+    )
+    assert response.status_code == 302
+    assert LabResult.objects.get().history.order_by("history_id").last().history_change_reason == "lab report corrected"
+    assert VitalSigns.objects.get().history.get().history_change_reason == "initial entry"

@@ -177,6 +177,18 @@ def test_a_release_table_with_the_confirmed_checks_column_imports(setup):
     assert run(study, user, {"vital_signs.csv": text}).ok
 
 
+def test_numbers_are_read_as_the_forms_read_them(setup):
+    """A decimal comma and spaces between thousands, as the entry page accepts them (ecrf/numbers.py)."""
+    study, user = setup
+    files = {
+        "vital_signs.csv": VITALS + 'MI-0001,1,"37,5",95\n',
+        "laboratory.csv": "participant_id,study_day,ferritin_ng_ml\nMI-0001,1,1 200\n",
+    }
+    assert run(study, user, files).ok
+    assert str(VitalSigns.objects.get(patient__participant_id="MI-0001", study_day=1).temperature_c) == "37.5"
+    assert LabResult.objects.get(patient__participant_id="MI-0001", study_day=1).ferritin_ng_ml == 1200
+
+
 def test_check_only_runs_every_check_and_stores_nothing(setup):
     study, user = setup
     before = history_rows()
@@ -333,10 +345,16 @@ BAD = [
         "The columns are separated by semicolons: separate them with commas.",
     ),
     case(
-        "decimal comma",
-        {"vital_signs.csv": VITALS + 'MI-0001,1,"37,5",95\n'},
+        "thousands comma",
+        {"laboratory.csv": 'participant_id,study_day,ferritin_ng_ml\nMI-0001,1,"1,000"\n'},
+        ("laboratory.csv", 2, "ferritin_ng_ml"),
+        "'1,000' is ambiguous: the comma may separate thousands (1000) or decimals (1.000). Write 1000 or 1.000.",
+    ),
+    case(
+        "space inside a number",
+        {"vital_signs.csv": VITALS + "MI-0001,1,37 5,95\n"},
         ("vital_signs.csv", 2, "temperature_c"),
-        "'37,5' is not a number: use a point as the decimal separator (37.5).",
+        "'37 5' is not a number: a space may only separate groups of three digits (1 000).",
     ),
     case(
         "too many decimals",
@@ -651,3 +669,29 @@ def test_an_archive_too_large_is_refused(setup, monkeypatch):
         archive.writestr("laboratory.csv", "participant_id,study_day\n")
     report = run(study, user, {"big.zip": buffer.getvalue()})
     assert [(p.file, p.code) for p in report.problems] == [("big.zip", "archive_too_large")]
+
+
+def test_the_import_page_links_the_format_served_as_a_page(client, setup):
+    study, user = setup
+    client.force_login(user)
+    page = client.get(f"/studies/{study.code}/import/").content.decode()
+    assert 'href="/help/import-format/"' in page
+    help_page = client.get("/help/import-format/")
+    assert help_page.status_code == 200
+    html = help_page.content.decode()
+    assert "<h2>How an import behaves</h2>" in html and "<th>column</th>" in html.lower()
+    assert "<code>1,000</code>" in html  # the numbers section, from the document itself
+    assert client.get("/help/no-such-document/").status_code == 404
+
+
+def test_the_help_renderer_escapes_everything_and_links_only_web_addresses():
+    from ecrf.help_pages import render_markdown
+
+    html = render_markdown(
+        "# T <script>\n\nA *b* **c** `<i>` [web](https://example.org) [doc](other.md) [js](javascript:alert(1))\n\n"
+        "- one\n  - two <b>\n"
+    )
+    assert "<script>" not in html and "&lt;script&gt;" in html and "<code>&lt;i&gt;</code>" in html
+    assert '<a href="https://example.org" rel="noopener noreferrer">web</a>' in html
+    assert "doc" in html and "other.md" not in html and "javascript:" not in html
+    assert "<ul><li>one<ul><li>two &lt;b&gt;</li></ul></li></ul>" in html
