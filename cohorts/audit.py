@@ -46,14 +46,38 @@ def ensure_unlocked(study: Study) -> None:
         raise StudyLocked(study)
 
 
+#: The history's change-reason column (django-simple-history's CharField(max_length=100)): a typed reason must fit.
+REASON_MAX_LENGTH = 100
+
+
+def reason_too_long(reason: str) -> ValidationError | None:
+    """The message for a typed reason that does not fit the history, or None."""
+    if len(reason.strip()) <= REASON_MAX_LENGTH:
+        return None
+    return ValidationError(
+        f"The reason has {len(reason.strip())} characters; the audit trail keeps at most {REASON_MAX_LENGTH}: "
+        "shorten it.",
+        code="reason_too_long",
+    )
+
+
+def history_reason(text: str) -> str:
+    """A reason the system composes (an import's file name, a lock's reason, a set-up's site changes) shortened to
+    fit the history; the whole text stays where the action keeps it (the release, the import report)."""
+    text = text.strip()
+    return text if len(text) <= REASON_MAX_LENGTH else text[: REASON_MAX_LENGTH - 1] + "\u2026"
+
+
 def require_reason(instance: models.Model, reason: str | None) -> str:
-    """An edit of saved data needs a reason; a first entry gets a standard one."""
+    """An edit of saved data needs a reason that fits the history; a first entry gets a standard one."""
     if instance.pk is None or instance._state.adding:
-        return reason or "initial entry"
+        return history_reason(reason or "initial entry")
     if not (reason or "").strip():
         raise ValidationError(
             {"reason": ValidationError("Give a reason for changing saved data.", code="reason_required")}
         )
+    if (too_long := reason_too_long(reason)) is not None:
+        raise ValidationError({"reason": too_long})
     return reason.strip()
 
 

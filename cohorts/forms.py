@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.utils.text import capfirst
 
 from cohorts import enrolment, regimens, selectors, services, setup
+from cohorts.audit import REASON_MAX_LENGTH
 from cohorts.eligibility.engine import RULE_SETS, get_rule_set
 from cohorts.eligibility.fields import Field
 from cohorts.limits import LIMITS
@@ -351,7 +352,7 @@ ARDS_FIELDS = ("ards_severe_pf_below", "ards_moderate_pf_max")
 
 def reason_field() -> forms.CharField:
     return forms.CharField(
-        label="Reason for change", required=False, max_length=setup.REASON_MAX_LENGTH, help_text=REASON_HELP
+        label="Reason for change", required=False, max_length=REASON_MAX_LENGTH, help_text=REASON_HELP
     )
 
 

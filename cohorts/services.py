@@ -10,7 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from cohorts import enrolment
-from cohorts.audit import ensure_unlocked, save_audited, update_versioned
+from cohorts.audit import ensure_unlocked, history_reason, save_audited, update_versioned
 from cohorts.eligibility.engine import evaluate, get_rule_set
 from cohorts.models import (
     COMORBIDITIES,
@@ -131,7 +131,7 @@ def patient_create(
 def study_set_locked(*, study: Study, locked: bool, user, reason: str) -> Study:
     """Flip the lock flag; only analysis.releases calls this, inside its own lock/unlock transaction."""
     study.is_locked = locked
-    study._change_reason = reason
+    study._change_reason = history_reason(reason)  # the release keeps the whole reason
     study._history_user = user
     study.save(update_fields=["is_locked"])
     return study

@@ -38,7 +38,7 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import transaction
 
 from cohorts import regimens
-from cohorts.audit import ensure_unlocked, save_audited
+from cohorts.audit import ensure_unlocked, history_reason, reason_too_long, save_audited
 from cohorts.eligibility.engine import RULE_SETS
 from cohorts.models import Arm, Patient, Screening, Site, Study
 from cohorts.regimens import Problem
@@ -58,7 +58,6 @@ RESERVED_CODES = frozenset({"new"})  # the address of the "new study" and "new a
 SITE_CODE = re.compile(r"^[A-Z0-9]{2,8}$")  # the constraint site_code_upper_alnum
 
 SETUP_REASON = "study set-up"  # the reason recorded for a change before the first enrolment
-REASON_MAX_LENGTH = 100  # the history's change reason column (django-simple-history)
 
 
 class SetupError(ValidationError):
@@ -247,7 +246,9 @@ def _clean_arm(data: Mapping, path: str, arm: Arm, problems: _Problems) -> None:
 
 def _reason(*, enrolled: bool, reason: str | None, problems: _Problems) -> str:
     if (reason or "").strip():
-        return reason.strip()[:REASON_MAX_LENGTH]
+        if (too_long := reason_too_long(reason)) is not None:
+            problems.add("reason", too_long.messages[0], "too_long")
+        return reason.strip()
     if enrolled:
         problems.add(
             "reason", "give a reason for change: the study has enrolled patients, so changes are audited", "required"
@@ -339,7 +340,7 @@ def check_study_file(data: Any) -> tuple[Study, list[tuple[Site, bool]], list[Ar
 def study_create(*, data: Mapping, user, reason: str | None = None) -> Study:
     """Create a study with its settings, sites (new ones created, existing ones linked) and arms, all or nothing."""
     study, sites, arms = check_study_file(data)
-    reason = ((reason or "").strip() or SETUP_REASON)[:REASON_MAX_LENGTH]
+    reason = history_reason((reason or "").strip() or SETUP_REASON)
     with transaction.atomic():
         save_audited(study, user=user, reason=reason)
         for site, is_new in sites:
@@ -397,7 +398,7 @@ def study_update(
         if added or removed:
             moves = [f"+{s.code}" for s in added] + [f"-{s.code}" for s in removed]
             why = f"{why} (sites {' '.join(moves)})"
-        save_audited(study, user=user, reason=why[:REASON_MAX_LENGTH])
+        save_audited(study, user=user, reason=history_reason(why))
         study.sites.add(*added)
         study.sites.remove(*removed)
     return study

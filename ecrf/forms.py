@@ -21,6 +21,7 @@ from django import forms
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.utils.html import format_html
 
+from cohorts.audit import REASON_MAX_LENGTH
 from cohorts.units import canonical_unit, to_canonical, unit_choices
 from ecrf.checks import LIMITS, SOFT
 from ecrf.crfs import CATALOGUE, DAY_FORMS, EVENT_FORMS, Crf
@@ -407,7 +408,7 @@ class ReasonForm(forms.Form):
     reason = forms.CharField(
         label="Reason for change",
         required=False,
-        max_length=200,
+        max_length=REASON_MAX_LENGTH,
         help_text="Required when you change or delete saved data, e.g. 'transcription error, checked against chart'.",
     )
 
@@ -447,7 +448,7 @@ class DeleteForm(ReasonForm):
 class EventForm(RecordForm):
     """A drug administration, disposition or adverse event: its own study day, a reason when editing."""
 
-    reason = forms.CharField(label="Reason for change", required=False, max_length=200)
+    reason = forms.CharField(label="Reason for change", required=False, max_length=REASON_MAX_LENGTH)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

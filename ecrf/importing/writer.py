@@ -12,6 +12,7 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.utils import timezone
 
 from cohorts import services as cohort_services
+from cohorts.audit import history_reason
 from cohorts.models import COMORBIDITIES, Arm, Patient, Site, Study
 from ecrf import checks, services
 from ecrf.crfs import CATALOGUE, Crf
@@ -168,7 +169,7 @@ class ImportRun:
         return None
 
     def _reason(self, parsed: ParsedRow) -> str:
-        return f"{REASON_PREFIX}{parsed.file.source.name}"
+        return history_reason(f"{REASON_PREFIX}{parsed.file.source.name}")
 
     def _refused(self, parsed: ParsedRow, exc: ValidationError) -> None:
         for column, error in _flatten(exc):

@@ -122,3 +122,28 @@ def test_only_patients_and_their_records_have_a_history_page(client, patient_a, 
     assert client.get(f"/history/cohorts.patient/{patient_a.pk}/").status_code == 200
     for label, pk in (("cohorts.site", patient_a.site.pk), ("auth.user", users["nurse"].pk), ("no.such", 1)):
         assert client.get(f"/history/{label}/{pk}/").status_code == 404, label
+
+
+def test_a_reason_longer_than_the_audit_trail_keeps_is_refused_not_cut_and_nothing_changes(patient_a, users):
+    # The history's reason column holds 100 characters: PostgreSQL would refuse the row with a server error.
+    with pytest.raises(ValidationError) as excinfo:
+        patient_update(
+            patient=patient_a, changes={"age_years": 63}, expected_version=1, user=users["nurse"], reason="x" * 101
+        )
+    assert excinfo.value.message_dict["reason"] == [
+        "The reason has 101 characters; the audit trail keeps at most 100: shorten it."
+    ]
+    patient_a.refresh_from_db()
+    assert patient_a.age_years == 62
+    patient_update(
+        patient=patient_a, changes={"age_years": 63}, expected_version=1, user=users["nurse"], reason="y" * 100
+    )
+    assert patient_a.history.latest().history_change_reason == "y" * 100
+
+
+def test_a_long_lock_reason_is_shortened_in_the_study_history_only(study, users):
+    reason = "locked for release v1: " + "database lock for the day-21 analysis, " * 5
+    study_set_locked(study=study, locked=True, user=users["data_manager"], reason=reason)
+    latest = study.history.latest()
+    assert len(latest.history_change_reason) == 100
+    assert latest.history_change_reason.endswith("\u2026") and reason.startswith(latest.history_change_reason[:-1])

@@ -216,6 +216,14 @@ def test_edit_without_reason_is_refused_next_to_the_reason_field(nurse, patient_
     assert (latest.history_change_reason, latest.history_user) == ("typo, checked chart", users["nurse"])
 
 
+def test_a_reason_too_long_for_the_audit_trail_is_refused_next_to_the_reason_field(nurse, patient_a):
+    save_vitals(nurse, patient_a, temperature_c="37.5")
+    response = save_vitals(nurse, patient_a, version=1, temperature_c="38.5", reason="checked against chart " * 8)
+    assert response.status_code == 200
+    assert "at most 100 characters" in response.context["reason_form"].errors["reason"][0]
+    assert VitalSigns.objects.get().temperature_c == Decimal("37.5")
+
+
 def test_saving_an_unchanged_day_needs_no_reason_and_leaves_no_history(nurse, patient_a):
     save_vitals(nurse, patient_a, temperature_c="37.5")
     assert save_vitals(nurse, patient_a, version=1, temperature_c="37.5").status_code == 302
