@@ -50,7 +50,7 @@ class StudyAdmin(SimpleHistoryAdmin):
 
 @admin.register(Site)
 class SiteAdmin(SimpleHistoryAdmin):
-    list_display = ("code", "name", "ast_uln_u_l", "alt_uln_u_l")
+    list_display = ("code", "name", "time_zone", "ast_uln_u_l", "alt_uln_u_l")
     filter_horizontal = ("studies",)
 
 

@@ -6,6 +6,7 @@ from django.db import models
 from django.db.models import Q
 from simple_history.models import HistoricalRecords
 
+from cohorts.clock import default_time_zone, validate_time_zone
 from cohorts.constraints import hard_range
 
 
@@ -64,6 +65,13 @@ class Site(models.Model):
     # The site laboratory's upper limits of normal (clinical definitions §2: AST, ALT with the site's ULN).
     ast_uln_u_l = models.DecimalField("AST upper limit of normal (U/L)", max_digits=6, decimal_places=1, default=40)
     alt_uln_u_l = models.DecimalField("ALT upper limit of normal (U/L)", max_digits=6, decimal_places=1, default=40)
+    # "Today" at the site decides which study days have happened (cohorts/clock.py; clinical definitions §2.1).
+    time_zone = models.CharField(
+        max_length=64,
+        default=default_time_zone,
+        validators=[validate_time_zone],
+        help_text="IANA time zone of the site, e.g. Europe/Rome: data cannot be entered for a day after today there.",
+    )
     history = HistoricalRecords()
 
     class Meta:

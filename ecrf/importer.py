@@ -34,10 +34,10 @@ from typing import Any
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import models, transaction
-from django.utils import timezone
 
 from cohorts import services as cohort_services
 from cohorts.audit import StudyLocked, ensure_unlocked
+from cohorts.clock import site_today
 from cohorts.models import COMORBIDITIES, Arm, Patient, PatientStatus, Sex, Site, Study
 from cohorts.units import UNITS
 from ecrf import checks, services
@@ -697,7 +697,8 @@ class _Import:
                     site=site,
                     arm=arm,
                     participant_id=participant,
-                    enrolment_date=values.get("enrolment_date") or timezone.localdate(),
+                    enrolment_date=values.get("enrolment_date")
+                    or site_today(site) - datetime.timedelta(self.study.follow_up_days),
                     comorbidities={name: baseline.pop(name) for name in COMORBIDITIES if name in baseline},
                     user=self.user,
                     reason=self._reason(parsed),
