@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal, TypeAlias
 
-from cohorts.limits import LIMITS, Limit, Number
+from cohorts.limits import LIMITS, Limit, Number, dose_limit
 
 Level: TypeAlias = Literal["hard", "soft"]
 
@@ -171,11 +171,21 @@ def check_value(name: str, value: Number | None) -> CheckResult | None:
     business of required-field rules, not of range checks); otherwise the single
     most serious finding: a hard refusal takes precedence over a soft confirmation.
     """
-    limit = get_limit(name)
+    return check_limit(get_limit(name), value)
+
+
+def check_limit(limit: Limit, value: Number | None) -> CheckResult | None:
+    """:func:`check_value` against a given row of the limits table."""
     number = as_decimal(value)
     if number is None:
         return None
     return _below_hard_min(limit, number) or _above_hard_max(limit, number) or _beyond_soft_bound(limit, number)
+
+
+def check_dose(drug: str | None, unit: str | None, dose: Number | None) -> CheckResult | None:
+    """A dose is positive and at most the maximum of its drug and unit (cohorts/limits.py DOSE_MAXIMA, clinical
+    definitions §2.1): "Anakinra dose 2000 mg is above the plausible maximum of 1000 mg." """
+    return check_limit(dose_limit(drug, unit), dose)
 
 
 def check_values(values: Mapping[str, Number | None]) -> list[CheckResult]:

@@ -153,6 +153,9 @@ def drug_administration(values: Mapping[str, Any], facts: PatientFacts) -> list[
     )
     if drug in NAMED_DRUGS and not (values.get("drug_detail") or "").strip():
         issues.append(_required("drug_detail", "Name the drug (e.g. ceftriaxone, dexamethasone)."))
+    dose = checks.check_dose(drug, unit, values.get("dose"))  # the maximum of the drug in its unit
+    if dose is not None:
+        issues.append(dose)
     issues += on_field("dose_unit", checks.check_weight_based_dose(unit, facts.weight_kg))
     if stop_day is not None and day is not None and stop_day < day:
         issues.append(
@@ -162,8 +165,8 @@ def drug_administration(values: Mapping[str, Any], facts: PatientFacts) -> list[
         issues += on_field("stop_day", checks.check_within_follow_up(stop_day, facts.follow_up_days))
         issues += on_field("stop_day", checks.check_after_death(stop_day, facts.death_day))
         issues += on_field("stop_day", facts.not_future(stop_day))
-    for regimen in facts.regimen:
-        issues += checks.check_regimen(drug, values.get("dose"), unit, values.get("route"), regimen)
+    for regimen in facts.regimen:  # a dose already refused is not compared with the regimen as well
+        issues += checks.check_regimen(drug, None if dose else values.get("dose"), unit, values.get("route"), regimen)
     return issues
 
 

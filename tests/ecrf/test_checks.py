@@ -465,6 +465,7 @@ def test_codebook_has_one_row_per_limit_with_the_spec_numbers():
     rows = {row["variable"]: row for row in codebook_rows()}
 
     expected = {spec.name for spec in SPEC_HARD_LIMITS} | {"dose", "ddimer_ng_ml"}
+    expected |= {"ast_uln_u_l", "alt_uln_u_l", "follow_up_days"}  # issue 13: every number has a range
     assert set(rows) == expected
     assert len(codebook_rows()) == len(expected)
     for spec in SPEC_HARD_LIMITS:
@@ -479,6 +480,9 @@ def test_codebook_has_one_row_per_limit_with_the_spec_numbers():
     assert rows["dose"]["hard_min_exclusive"] is True
     # No clinical limit: what the day-0 laboratory column holds (8 digits, one decimal).
     assert (rows["ddimer_ng_ml"]["hard_min"], rows["ddimer_ng_ml"]["hard_max"]) == (0, 9_999_999)
+    for uln in ("ast_uln_u_l", "alt_uln_u_l"):
+        assert (rows[uln]["hard_min"], rows[uln]["hard_max"], rows[uln]["unit"]) == (10, 200, "U/L")
+    assert (rows["follow_up_days"]["hard_min"], rows["follow_up_days"]["hard_max"]) == (1, 365)
 
 
 def test_codebook_units_are_the_spec_units():

@@ -698,3 +698,16 @@ def test_a_patient_without_enrolment_date_has_every_follow_up_day_in_the_past_at
     header = "participant_id,site,arm,enrolment_date,sex,age_years\n"
     files = {"patients.csv": header + "MI-0152,MI,standard,2026-12-13,F,60\n"}
     assert [p.code for p in run(study, user, files).problems] == ["future"]
+
+
+def test_a_dose_above_the_drugs_maximum_is_refused_with_its_range_not_a_digit_count(setup):
+    study, user = setup
+    files = {
+        "drug_administration.csv": "participant_id,study_day,drug,dose,dose_unit,route,frequency,confirm\n"
+        "MI-0001,1,anakinra,99999999999,mg,iv,bid,dose.regimen\n"
+    }
+    report = run(study, user, files)
+    assert [str(p) for p in report.problems] == [
+        "drug_administration.csv, row 2, column dose: Anakinra dose 99999999999 mg is above the plausible maximum of "
+        "1000 mg."
+    ]
