@@ -35,8 +35,9 @@ class LimitedNumbersForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        model_fields = {f.name: f for f in self._meta.model._meta.concrete_fields}
         for name, field in self.fields.items():
-            within = [v for v in getattr(self._meta.model._meta.get_field(name), "validators", []) if _is_limit(v)]
+            within = [v for v in getattr(model_fields.get(name), "validators", []) if _is_limit(v)]
             if within:
                 field.validators = within
                 field.widget.attrs = {k: v for k, v in field.widget.attrs.items() if k not in ("min", "max")}

@@ -281,7 +281,7 @@ def test_site_and_study_numbers_are_refused_in_clinical_terms(db):
     )
 
 
-def test_enrolment_weight_and_age_out_of_range_say_the_range_not_a_digit_count(client, study, site_a, arms, users):
+def test_enrolment_weight_out_of_range_says_the_range_not_a_digit_count(client, study, site_a, arms, users):
     from tests.cohorts.test_enrolment import enrol_post, enrol_url, screen
 
     client.force_login(users["investigator"])
@@ -297,3 +297,17 @@ def test_screening_numbers_far_out_of_range_say_the_range_not_a_digit_count(stud
     codes = {error.code for error in form.errors.as_data()["crp_mg_l"]}
     assert codes == {"hard_limit"}, form.errors["crp_mg_l"]
     assert "plausible range 0-1000 mg/L" in str(form.errors["crp_mg_l"])
+
+
+def test_the_admin_refuses_a_site_uln_with_its_range_not_a_digit_count(client, db):
+    from django.contrib.auth import get_user_model
+
+    admin = get_user_model().objects.create_superuser("root", "root@example.org", "a-long-test-password")
+    client.force_login(admin)
+    data = {"code": "MI", "name": "Milan", "time_zone": "Europe/Rome", "ast_uln_u_l": "9999999", "alt_uln_u_l": "40"}
+    response = client.post("/admin/cohorts/site/add/", data)
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors["ast_uln_u_l"]
+    assert errors == [
+        "AST upper limit of normal 9999999 U/L is outside the plausible range 10-200 U/L: check the value and its unit."
+    ]
