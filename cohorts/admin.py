@@ -5,6 +5,7 @@ from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
 from cohorts.audit import ensure_unlocked
+from cohorts.constraints import WithinLimit
 from cohorts.models import Arm, Patient, Site, SiteMembership, Study
 
 
@@ -26,7 +27,27 @@ class ArmInline(admin.TabularInline):
     extra = 0
 
 
-class StudyAdminForm(forms.ModelForm):
+class LimitedNumbersForm(forms.ModelForm):
+    """A number with a row in the limits table is refused with that row's range (cohorts.constraints.WithinLimit),
+    in place of Django's bounds and digit counts ("Ensure that there are no more than 6 digits in total"): the
+    form field keeps only the model field's WithinLimit validator, and a refused field is not validated again by
+    the model."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        model_fields = {f.name: f for f in self._meta.model._meta.concrete_fields}
+        for name, field in self.fields.items():
+            within = [v for v in getattr(model_fields.get(name), "validators", []) if _is_limit(v)]
+            if within:
+                field.validators = within
+                field.widget.attrs = {k: v for k, v in field.widget.attrs.items() if k not in ("min", "max")}
+
+
+def _is_limit(validator) -> bool:
+    return isinstance(validator, WithinLimit)
+
+
+class StudyAdminForm(LimitedNumbersForm):
     def clean(self):
         # Refused in the form, so the change page shows the message instead of a server error (clinical definitions §5).
         if self.instance.pk is not None:
@@ -50,7 +71,8 @@ class StudyAdmin(SimpleHistoryAdmin):
 
 @admin.register(Site)
 class SiteAdmin(SimpleHistoryAdmin):
-    list_display = ("code", "name", "ast_uln_u_l", "alt_uln_u_l")
+    form = LimitedNumbersForm
+    list_display = ("code", "name", "time_zone", "ast_uln_u_l", "alt_uln_u_l")
     filter_horizontal = ("studies",)
 
 

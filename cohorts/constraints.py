@@ -4,10 +4,14 @@ The hard limits that the forms check are also CHECK constraints (defence in dept
 cannot store nonsense either), and both read the same row, so the form and the database cannot disagree.
 """
 
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
+from django.utils.deconstruct import deconstructible
 
-from cohorts.limits import limit_of
+from cohorts.limits import DOSE_MAXIMA, Limit, limit_of
 
 
 def hard_range(
@@ -25,3 +29,53 @@ def hard_range(
         condition=Q(**{f"{field}__isnull": True}) | within if nullable else within,
         name=name or f"{model}_{field}_hard_range",
     )
+
+
+def dose_range(model: str, *, name: str | None = None) -> models.CheckConstraint:
+    """A named CHECK constraint for the maximum dose of each drug and unit (the limits table's DOSE_MAXIMA).
+
+    A dose of a drug and unit the table does not list is refused too (the drug and unit constraints say why).
+    """
+    within = Q()
+    for row in DOSE_MAXIMA:
+        within |= Q(drug=row.drug, dose_unit=row.unit, dose__lte=row.hard_max)
+    return models.CheckConstraint(condition=within, name=name or f"{model}_dose_hard_max")
+
+
+def _text(number) -> str:
+    text = format(Decimal(str(number)).normalize(), "f")
+    return text
+
+
+def out_of_range(limit: Limit, value) -> str | None:
+    """The refusal of ``value`` in clinical terms, naming the variable, its range and unit; None when within it."""
+    if value is None:
+        return None
+    low, high = limit.hard_min, limit.hard_max
+    number = Decimal(str(value))
+    if (low is None or number >= Decimal(str(low))) and (high is None or number <= Decimal(str(high))):
+        return None
+    unit = f" {limit.unit}" if limit.unit and limit.unit != "fraction" else ""
+    return (
+        f"{limit.label} {_text(value)}{unit} is outside the plausible range {_text(low)}-{_text(high)}{unit}: "
+        "check the value and its unit."
+    )
+
+
+@deconstructible
+class WithinLimit:
+    """A model or form field validator: the value must be within the hard range of its row of the limits table."""
+
+    def __init__(self, limit: str):
+        self.limit = limit
+
+    def __call__(self, value) -> None:
+        message = out_of_range(limit_of(self.limit), value)
+        if message:
+            raise ValidationError(message, code=f"{self.limit}.hard_range")
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, WithinLimit) and other.limit == self.limit
+
+    def __hash__(self) -> int:
+        return hash(self.limit)

@@ -29,8 +29,10 @@ from cohorts.units import ddimer_basis_choices, to_canonical, unit_choices
 YES_NO_UNKNOWN = [("yes", "Yes"), ("no", "No"), ("unknown", "Unknown")]
 ANSWERS = {"yes": True, "no": False}
 
-# The age's plausibility limits (not the protocol's minimum age, which is an eligibility criterion).
-AGE_BOUNDS = {"min_value": LIMITS["age_years"].hard_min, "max_value": LIMITS["age_years"].hard_max}
+# Numbers are refused by their row of the limits table, with a message naming the variable, its range and unit
+# (enrolment.limit_problem, weight_problem), never by Django's own bounds or digit counts: the fields below have
+# no min_value, max_value or max_digits. The age's limits are plausibility, not the protocol's minimum age (an
+# eligibility criterion).
 
 # How far in the future an assessment time may be (clock skew between the ward PC and the server).
 FUTURE_TOLERANCE = datetime.timedelta(minutes=10)
@@ -122,14 +124,12 @@ class ScreeningForm(forms.Form):
             )
         elif field.name == "age_years":
             self.fields[field.name] = forms.IntegerField(
-                label=f"{field.label} (years)", required=False, help_text=help_text, **AGE_BOUNDS
+                label=f"{field.label} (years)", required=False, help_text=help_text
             )
         else:
             self.fields[field.name] = forms.DecimalField(
                 label=field.label,
                 required=False,
-                min_value=0,
-                max_digits=14,
                 decimal_places=6,
                 help_text=help_text,
                 widget=forms.NumberInput(attrs={"step": "any", "inputmode": "decimal"}),
@@ -272,8 +272,8 @@ class EnrolmentForm(forms.Form):
         help_text="Day 0 = the day of enrolment (first anakinra dose in treated arms).",
     )
     sex = forms.ChoiceField(choices=Sex.choices, widget=forms.RadioSelect)
-    age_years = forms.IntegerField(label="Age (years)", required=False, **AGE_BOUNDS)
-    weight_kg = forms.DecimalField(label="Weight", max_digits=5, decimal_places=1, required=False, min_value=0)
+    age_years = forms.IntegerField(label="Age (years)", required=False)
+    weight_kg = forms.DecimalField(label="Weight", decimal_places=1, required=False)
     weight_confirmed = forms.BooleanField(
         label=f"Confirm weight above {LIMITS['weight_kg'].soft_high} kg", required=False
     )
@@ -321,6 +321,10 @@ class EnrolmentForm(forms.Form):
         refusal = enrolment_refusal(self.screening)
         if refusal is not None:
             raise refusal
+        age = cleaned.get("age_years")
+        problem = enrolment.limit_problem("age_years", age, "years") if age is not None else None
+        if problem and "age_years" not in self.errors:
+            self.add_error("age_years", ValidationError(f"Age: {problem}", code="hard_limit"))
         problem = enrolment.weight_problem(cleaned.get("weight_kg"), cleaned.get("weight_confirmed", False))
         if problem and "weight_kg" not in self.errors:
             self.add_error("weight_kg", ValidationError(problem[1], code=problem[0]))

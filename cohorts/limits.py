@@ -20,7 +20,7 @@ from typing import TypeAlias
 
 Number: TypeAlias = Decimal | int | float
 
-__all__ = ["LIMITS", "SAME_LIMIT_AS", "Limit", "Number", "limit_of"]
+__all__ = ["DOSE_MAXIMA", "LIMITS", "SAME_LIMIT_AS", "DoseMaximum", "Limit", "Number", "dose_limit", "limit_of"]
 
 
 @dataclass(frozen=True)
@@ -85,9 +85,68 @@ LIMITS: dict[str, Limit] = _limits(
     Limit("weight_kg", "Weight", "kg", 30, 300, soft_high=200),
     # Plausibility only; the study's minimum age is an eligibility criterion (see the module docstring).
     Limit("age_years", "Age", "years", 0, 120),
-    # Drug administration: the unit (mg or mg/kg) is a separate field, so none here.
+    # The laboratory's upper limits of normal of AST and ALT (the site's, or the day's on the laboratory form).
+    # Reference ranges put them at about 30-60 U/L; the bounds only catch a typing slip (a value in another unit, a
+    # digit too many), so they are wide.
+    Limit("ast_uln_u_l", "AST upper limit of normal", "U/L", 10, 200),
+    Limit("alt_uln_u_l", "ALT upper limit of normal", "U/L", 10, 200),
+    # Study set-up: the follow-up, day 0 to this day (clinical definitions §1.1; constraint study_follow_up_1_to_365).
+    Limit("follow_up_days", "Follow-up", "days", 1, 365),
+    # Drug administration: any dose is positive; its maximum depends on the drug and the unit (mg or mg/kg, a
+    # separate field), see DOSE_MAXIMA below and dose_limit().
     Limit("dose", "Dose", "", 0, None, hard_min_exclusive=True),
 )
+
+
+@dataclass(frozen=True)
+class DoseMaximum:
+    """The largest plausible single dose (one administration, as the drug form records it) of a drug in a unit."""
+
+    drug: str  # a code of ecrf.models.Drug (cohorts may not import ecrf; tests/cohorts/test_limits.py checks)
+    label: str
+    unit: str  # a code of ecrf.models.DoseUnit
+    hard_max: Number
+
+
+# Maximum single dose per drug and unit (clinical definitions §2.1). These maxima are PLAUSIBILITY BOUNDS chosen by
+# the software team to catch typing errors (a digit too many, mg typed as mg/kg); they are not prescribing limits
+# and must be reviewed by a clinician of the study before they are relied on. Each sits above the largest dose of
+# the protocols (clinical definitions §1) and of common practice:
+# - anakinra: Milan high dose 5 mg/kg IV twice daily, New York 100 mg SC every 6 h; IV doses up to 10 mg/kg have
+#   been given in hyperinflammation;
+# - hydroxychloroquine: 200 mg twice daily, loading doses up to 800 mg;
+# - lopinavir/ritonavir: 400/100 mg twice daily, 800/200 mg once daily;
+# - glucocorticoid: methylprednisolone pulses up to 1000 mg or 30 mg/kg;
+# - tocilizumab: 8 mg/kg IV, at most 800 mg per dose; 12 mg/kg in children under 30 kg;
+# - other IL-6 antagonists: sarilumab 400 mg, siltuximab 11 mg/kg;
+# - antibiotics (a class): up to 8 g per dose (fosfomycin IV) or 100 mg/kg.
+DOSE_MAXIMA: tuple[DoseMaximum, ...] = (
+    DoseMaximum("anakinra", "Anakinra", "mg", 1000),
+    DoseMaximum("anakinra", "Anakinra", "mg/kg", 10),
+    DoseMaximum("hydroxychloroquine", "Hydroxychloroquine", "mg", 800),
+    DoseMaximum("hydroxychloroquine", "Hydroxychloroquine", "mg/kg", 15),
+    DoseMaximum("lopinavir_ritonavir", "Lopinavir/ritonavir", "mg", 1000),
+    DoseMaximum("lopinavir_ritonavir", "Lopinavir/ritonavir", "mg/kg", 20),
+    DoseMaximum("glucocorticoid", "Glucocorticoid", "mg", 1000),
+    DoseMaximum("glucocorticoid", "Glucocorticoid", "mg/kg", 30),
+    DoseMaximum("tocilizumab", "Tocilizumab", "mg", 800),
+    DoseMaximum("tocilizumab", "Tocilizumab", "mg/kg", 12),
+    DoseMaximum("other_il6_antagonist", "IL-6 antagonist", "mg", 800),
+    DoseMaximum("other_il6_antagonist", "IL-6 antagonist", "mg/kg", 15),
+    DoseMaximum("antibiotic", "Antibiotic", "mg", 8000),
+    DoseMaximum("antibiotic", "Antibiotic", "mg/kg", 100),
+)
+_DOSE_MAXIMA = {(row.drug, row.unit): row for row in DOSE_MAXIMA}
+
+
+def dose_limit(drug: str | None, unit: str | None) -> Limit:
+    """The dose's limit for this drug and unit: positive, at most the drug's maximum (the row ``dose`` when the drug
+    or unit is not one of the table, e.g. not chosen yet)."""
+    row = _DOSE_MAXIMA.get((drug, unit))
+    if row is None:
+        return LIMITS["dose"]
+    return Limit("dose", f"{row.label} dose", row.unit, 0, row.hard_max, hard_min_exclusive=True)
+
 
 # Variables recorded under their own name that measure the quantity of a row above, so they share its limit:
 # the screening's device settings of the New York criteria are an FiO2 and oxygen flows like the daily form's.

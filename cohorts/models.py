@@ -6,7 +6,8 @@ from django.db import models
 from django.db.models import Q
 from simple_history.models import HistoricalRecords
 
-from cohorts.constraints import hard_range
+from cohorts.clock import default_time_zone, validate_time_zone
+from cohorts.constraints import WithinLimit, hard_range
 
 
 class Protocol(models.TextChoices):
@@ -29,7 +30,7 @@ class Study(models.Model):
     title = models.CharField(max_length=200)
     protocol = models.CharField(max_length=32, choices=Protocol.choices)
     registry_id = models.CharField("registry id", max_length=64, blank=True)
-    follow_up_days = models.PositiveSmallIntegerField(default=21)
+    follow_up_days = models.PositiveSmallIntegerField(default=21, validators=[WithinLimit("follow_up_days")])
     primary_scale = models.CharField(max_length=16, choices=OrdinalScale.choices, default=OrdinalScale.MILAN_7)
     # Overrides of the *study settings* of the clinical definitions (thresholds, FiO2 estimates, ...). Only overrides
     # are stored;
@@ -43,9 +44,8 @@ class Study(models.Model):
     class Meta:
         verbose_name_plural = "studies"
         constraints = [
-            models.CheckConstraint(
-                condition=Q(follow_up_days__gte=1) & Q(follow_up_days__lte=365), name="study_follow_up_1_to_365"
-            ),
+            # The limits table's follow-up row (the name keeps the bounds it was created with).
+            hard_range("study", "follow_up_days", name="study_follow_up_1_to_365", nullable=False),
         ]
 
     def __str__(self) -> str:
@@ -62,14 +62,35 @@ class Site(models.Model):
     name = models.CharField(max_length=200)
     studies = models.ManyToManyField(Study, related_name="sites", blank=True)
     # The site laboratory's upper limits of normal (clinical definitions §2: AST, ALT with the site's ULN).
-    ast_uln_u_l = models.DecimalField("AST upper limit of normal (U/L)", max_digits=6, decimal_places=1, default=40)
-    alt_uln_u_l = models.DecimalField("ALT upper limit of normal (U/L)", max_digits=6, decimal_places=1, default=40)
+    # Their plausible range is the limits table's (cohorts/limits.py), as on the laboratory form.
+    ast_uln_u_l = models.DecimalField(
+        "AST upper limit of normal (U/L)",
+        max_digits=6,
+        decimal_places=1,
+        default=40,
+        validators=[WithinLimit("ast_uln_u_l")],
+    )
+    alt_uln_u_l = models.DecimalField(
+        "ALT upper limit of normal (U/L)",
+        max_digits=6,
+        decimal_places=1,
+        default=40,
+        validators=[WithinLimit("alt_uln_u_l")],
+    )
+    # "Today" at the site decides which study days have happened (cohorts/clock.py; clinical definitions §2.1).
+    time_zone = models.CharField(
+        max_length=64,
+        default=default_time_zone,
+        validators=[validate_time_zone],
+        help_text="IANA time zone of the site, e.g. Europe/Rome: data cannot be entered for a day after today there.",
+    )
     history = HistoricalRecords()
 
     class Meta:
         constraints = [
             models.CheckConstraint(condition=Q(code__regex=r"^[A-Z0-9]{2,8}$"), name="site_code_upper_alnum"),
-            models.CheckConstraint(condition=Q(ast_uln_u_l__gt=0) & Q(alt_uln_u_l__gt=0), name="site_uln_positive"),
+            hard_range("site", "ast_uln_u_l", nullable=False),
+            hard_range("site", "alt_uln_u_l", nullable=False),
         ]
 
     def __str__(self) -> str:

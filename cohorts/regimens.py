@@ -7,7 +7,8 @@ Stored in ``Arm.regimen`` as a JSON list, one object per drug:
 - ``drug``, ``unit``, ``route``, ``frequency``: codes of the drug form (``ecrf.models.Drug``, ``DoseUnit``,
   ``Route``, ``Frequency``). cohorts does not import ecrf, so the codes are repeated here and
   tests/cohorts/test_regimens.py checks that the two agree (docs/architecture.md §1).
-- ``dose``: a JSON number greater than 0, at most ``MAX_DOSE`` of its unit and with at most two decimals (the
+- ``dose``: a JSON number greater than 0, at most the drug's maximum single dose in its unit (the one limits
+  table, ``cohorts.limits.dose_limit``, which the drug form reads too) and with at most two decimals (the
   precision of the drug form's dose).
 - ``duration_days``: the planned duration in days, optional (absent: until the protocol's stopping rule, e.g.
   Milan's high-dose anakinra until sustained clinical benefit).
@@ -28,6 +29,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
+
+from cohorts.limits import dose_limit
 
 DRUGS: Mapping[str, str] = {
     "anakinra": "Anakinra",
@@ -51,7 +54,6 @@ FREQUENCIES: Mapping[str, str] = {
 # protocols (anakinra 100 mg and 5 mg/kg, hydroxychloroquine 200 mg, lopinavir/ritonavir 400 mg) and of the
 # usual single doses of the other drug classes (a 1 g glucocorticoid pulse, 2 g of an antibiotic, tocilizumab
 # 8 mg/kg): a dose above it is a typing slip (mg for micrograms, a daily total for a single dose).
-MAX_DOSE: Mapping[str, Decimal] = {"mg": Decimal(3000), "mg/kg": Decimal(30)}
 DOSE_DECIMALS = 2
 MAX_DURATION_DAYS = 365
 KEYS = ("drug", "dose", "unit", "route", "frequency", "duration_days")
@@ -197,11 +199,11 @@ def parse_dose(entry: object, path: str) -> tuple[Dose | None, list[Problem]]:
         problems.append(Problem(f"{path}.dose", f"{raw_dose!r} is not a number", "not_a_number"))
     elif dose <= 0:
         problems.append(Problem(f"{path}.dose", f"must be greater than 0 (got {dose})", "not_positive"))
-    elif unit is not None and dose > MAX_DOSE[unit]:
+    elif unit is not None and (maximum := dose_limit(drug, unit).hard_max) is not None and dose > maximum:
         problems.append(
             Problem(
                 f"{path}.dose",
-                f"{dose} {unit} is above the plausible maximum single dose of {MAX_DOSE[unit]} {unit}",
+                f"{dose} {unit} is above the plausible maximum single dose of {maximum} {unit}",
                 "implausible",
             )
         )

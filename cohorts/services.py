@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from cohorts import enrolment
 from cohorts.audit import ensure_unlocked, history_reason, save_audited, update_versioned
+from cohorts.clock import site_today
 from cohorts.eligibility.engine import evaluate, get_rule_set
 from cohorts.models import (
     COMORBIDITIES,
@@ -96,7 +97,7 @@ def patient_create(
             errors["site"] = ValidationError(f"Site {site.code} does not take part in the study.", code="site")
         if arm.study_id != study.pk:
             errors["arm"] = ValidationError("The arm belongs to another study.", code="arm_study")
-        if enrolment_date > timezone.localdate():
+        if enrolment_date > site_today(site):  # today at the site (cohorts/clock.py)
             errors["enrolment_date"] = ValidationError("Day 0 cannot be in the future.", code="future")
         if Patient.objects.filter(study=study, participant_id=participant_id).exists():
             errors["participant_id"] = ValidationError(
@@ -312,7 +313,7 @@ def patient_enrol(
                 f"Day 0 cannot be before the screening ({timezone.localdate(screening.assessed_at)}).",
                 code="before_screening",
             )
-        elif enrolment_date > timezone.localdate():
+        elif enrolment_date > site_today(screening.site):
             errors["enrolment_date"] = ValidationError("Day 0 cannot be in the future.", code="future")
         weight_error = _baseline_weight_error(arm=arm, weight_kg=weight_kg, weight_confirmed=weight_confirmed)
         if weight_error:

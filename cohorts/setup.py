@@ -49,7 +49,7 @@ STUDY_FIELDS = ("code", "title", "protocol", "registry_id", "follow_up_days", "p
 STUDY_KEYS = (*STUDY_FIELDS, "settings", "sites", "arms")
 # A site's fields, read by the site page (cohorts/forms.py builds its form from this tuple and the model) and by
 # the file. A new field of Site (say ``time_zone``) is set up by adding its name here.
-SITE_FIELDS = ("code", "name", "ast_uln_u_l", "alt_uln_u_l")
+SITE_FIELDS = ("code", "name", "time_zone", "ast_uln_u_l", "alt_uln_u_l")
 # An arm's keys in the file -> its model fields (the regimen is checked by cohorts/regimens.py).
 ARM_FIELDS = {"code": "code", "name": "name", "description": "regimen_description", "order": "order"}
 ARM_KEYS = (*ARM_FIELDS, "regimen")

@@ -22,6 +22,7 @@ table are the same number (a binary float 0.21 is not exactly 0.21).
 
 from __future__ import annotations
 
+import datetime
 import math
 import numbers
 from collections.abc import Mapping
@@ -29,7 +30,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal, TypeAlias
 
-from cohorts.limits import LIMITS, Limit, Number
+from cohorts.limits import LIMITS, Limit, Number, dose_limit
 
 Level: TypeAlias = Literal["hard", "soft"]
 
@@ -170,11 +171,21 @@ def check_value(name: str, value: Number | None) -> CheckResult | None:
     business of required-field rules, not of range checks); otherwise the single
     most serious finding: a hard refusal takes precedence over a soft confirmation.
     """
-    limit = get_limit(name)
+    return check_limit(get_limit(name), value)
+
+
+def check_limit(limit: Limit, value: Number | None) -> CheckResult | None:
+    """:func:`check_value` against a given row of the limits table."""
     number = as_decimal(value)
     if number is None:
         return None
     return _below_hard_min(limit, number) or _above_hard_max(limit, number) or _beyond_soft_bound(limit, number)
+
+
+def check_dose(drug: str | None, unit: str | None, dose: Number | None) -> CheckResult | None:
+    """A dose is positive and at most the maximum of its drug and unit (cohorts/limits.py DOSE_MAXIMA, clinical
+    definitions §2.1): "Anakinra dose 2000 mg is above the plausible maximum of 1000 mg." """
+    return check_limit(dose_limit(drug, unit), dose)
 
 
 def check_values(values: Mapping[str, Number | None]) -> list[CheckResult]:
@@ -320,6 +331,35 @@ def check_within_follow_up(study_day: int | None, follow_up_days: int) -> list[I
         message = f"Study day {study_day} is after the end of follow-up (study day {follow_up_days})."
         return [Issue("study_day", HARD, "study_day.after_follow_up", message)]
     return []
+
+
+def _day_text(day: datetime.date) -> str:
+    """14 Dec 2026: the day, the month's abbreviation and the year, as the pages show dates."""
+    return f"{day.day} {day:%b %Y}"
+
+
+def check_not_future(
+    study_day: int | None, today_day: int | None, enrolment_date: datetime.date | None, site_name: str = ""
+) -> list[Issue]:
+    """No data for a day that has not happened yet at the patient's site (clinical definitions §2.1).
+
+    ``today_day`` is the study day that today is at the site (the last day data may be entered for); ``None``
+    means the caller does not know today, and the rule is not applied. The message gives both dates.
+    """
+    if study_day is None or today_day is None or study_day <= today_day:
+        return []
+    message = f"Study day {study_day} is after today (study day {today_day})"
+    if enrolment_date is not None:
+        try:
+            day = _day_text(enrolment_date + datetime.timedelta(days=study_day))
+            today = _day_text(enrolment_date + datetime.timedelta(days=today_day))
+        except OverflowError:  # a day number far beyond any calendar: the message without dates
+            pass
+        else:
+            where = f" at {site_name}" if site_name else ""
+            message = f"Study day {study_day} is {day}, after today ({today}{where})"
+    message += ": data cannot be entered for a day that has not happened yet."
+    return [Issue("study_day", HARD, "study_day.future", message)]
 
 
 def _same_text(left: object, right: object) -> bool:

@@ -189,6 +189,9 @@ CATALOGUE: Mapping[str, Crf] = MappingProxyType(
                     "alt_u_l",
                     "lymphocytes_10e9_l",
                     "procalcitonin_ng_ml",
+                    "ddimer_ng_ml",
+                    "ast_uln_u_l",
+                    "alt_uln_u_l",
                 ),
                 not_values=frozenset(
                     {"pao2_entered_unit", "crp_entered_unit", "ast_uln_u_l", "alt_uln_u_l", "ddimer_basis"}

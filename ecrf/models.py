@@ -10,7 +10,7 @@ from django.db import models
 from django.db.models import F, Q
 from simple_history.models import HistoricalRecords
 
-from cohorts.constraints import hard_range
+from cohorts.constraints import dose_range, hard_range
 from cohorts.models import Patient
 
 
@@ -152,6 +152,9 @@ class LabResult(PatientDayRecord):
             hard_range("labs", "alt_u_l"),
             hard_range("labs", "lymphocytes_10e9_l"),
             hard_range("labs", "procalcitonin_ng_ml"),
+            hard_range("labs", "ddimer_ng_ml"),
+            hard_range("labs", "ast_uln_u_l"),
+            hard_range("labs", "alt_uln_u_l"),
             models.CheckConstraint(
                 condition=Q(ddimer_ng_ml__isnull=True) | ~Q(ddimer_basis=""), name="labs_ddimer_needs_basis"
             ),
@@ -203,6 +206,8 @@ class DrugAdministration(PatientDayRecord):
         verbose_name = "drug administration"
         constraints = [
             models.CheckConstraint(condition=Q(dose__gt=0), name="drug_dose_positive"),
+            # The maximum dose of the drug in its unit (the limits table's DOSE_MAXIMA, clinical definitions §2.1).
+            dose_range("drug"),
             models.CheckConstraint(condition=Q(drug__in=Drug.values), name="drug_valid"),
             models.CheckConstraint(condition=Q(dose_unit__in=DoseUnit.values), name="drug_dose_unit_valid"),
             models.CheckConstraint(condition=Q(route__in=Route.values), name="drug_route_valid"),

@@ -17,6 +17,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from cohorts import selectors as cohort_selectors
+from cohorts.clock import site_today
 from cohorts.models import Patient, Site, Study
 from ecrf.crfs import DAY_FORMS, EVENT_FORMS, Crf
 from ecrf.derivations import STATES
@@ -80,7 +81,8 @@ def patient_get(*, user, pk: int) -> Patient:
 
 
 def study_day_today(patient: Patient, today: datetime.date | None = None) -> int:
-    return ((today or timezone.localdate()) - patient.enrolment_date).days
+    """The study day that today is at the patient's site (cohorts/clock.py), or at ``today``."""
+    return ((today or site_today(patient.site)) - patient.enrolment_date).days
 
 
 def day_date(patient: Patient, study_day: int) -> datetime.date:

@@ -9,6 +9,7 @@ The rules are those of clinical definitions §2.1; `Issue.code` is stable ("<fie
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 
+from cohorts.clock import site_today
 from ecrf import checks
 from ecrf.checks import Issue
 from ecrf.models import AdverseEventKind, DispositionKind, Drug
@@ -39,15 +41,30 @@ class PatientFacts:
     death_day: int | None = None
     weight_kg: Decimal | None = None
     regimen: tuple[Mapping[str, Any], ...] = ()
+    #: The study day that today is at the patient's site: the last day data may be entered for (clinical
+    #: definitions §2.1). None: not known to the caller, and the rule is not applied.
+    today_day: int | None = None
+    #: Day 0 and the site's name, for the dates and the place the future-day message names.
+    enrolment_date: datetime.date | None = None
+    site_name: str = ""
 
     @classmethod
-    def of(cls, patient: Patient, death_day: int | None) -> PatientFacts:
+    def of(cls, patient: Patient, death_day: int | None, *, today: datetime.date | None = None) -> PatientFacts:
+        """The facts of ``patient``; ``today`` defaults to the date at the patient's site now (cohorts/clock.py)."""
+        today = today if today is not None else site_today(patient.site)
         return cls(
             follow_up_days=patient.study.follow_up_days,
             death_day=death_day,
             weight_kg=patient.weight_kg,
             regimen=tuple(patient.arm.regimen or ()),
+            today_day=(today - patient.enrolment_date).days,
+            enrolment_date=patient.enrolment_date,
+            site_name=patient.site.name,
         )
+
+    def not_future(self, study_day: int | None) -> list[Issue]:
+        """The future-day rule for ``study_day`` with these facts (ecrf/checks.py check_not_future)."""
+        return checks.check_not_future(study_day, self.today_day, self.enrolment_date, self.site_name)
 
 
 def is_blank(value: Any) -> bool:
@@ -66,8 +83,10 @@ def _required(field_name: str, message: str) -> Issue:
 
 def day_issues(study_day: int, facts: PatientFacts) -> list[Issue]:
     """Cross-form checks of any record of a study day (clinical definitions §2.1), not tied to one field."""
-    return checks.check_within_follow_up(study_day, facts.follow_up_days) + checks.check_after_death(
-        study_day, facts.death_day
+    return (
+        checks.check_within_follow_up(study_day, facts.follow_up_days)
+        + checks.check_after_death(study_day, facts.death_day)
+        + facts.not_future(study_day)
     )
 
 
@@ -134,6 +153,9 @@ def drug_administration(values: Mapping[str, Any], facts: PatientFacts) -> list[
     )
     if drug in NAMED_DRUGS and not (values.get("drug_detail") or "").strip():
         issues.append(_required("drug_detail", "Name the drug (e.g. ceftriaxone, dexamethasone)."))
+    dose = checks.check_dose(drug, unit, values.get("dose"))  # the maximum of the drug in its unit
+    if dose is not None:
+        issues.append(dose)
     issues += on_field("dose_unit", checks.check_weight_based_dose(unit, facts.weight_kg))
     if stop_day is not None and day is not None and stop_day < day:
         issues.append(
@@ -142,8 +164,9 @@ def drug_administration(values: Mapping[str, Any], facts: PatientFacts) -> list[
     elif stop_day is not None:
         issues += on_field("stop_day", checks.check_within_follow_up(stop_day, facts.follow_up_days))
         issues += on_field("stop_day", checks.check_after_death(stop_day, facts.death_day))
-    for regimen in facts.regimen:
-        issues += checks.check_regimen(drug, values.get("dose"), unit, values.get("route"), regimen)
+        issues += on_field("stop_day", facts.not_future(stop_day))
+    for regimen in facts.regimen:  # a dose already refused is not compared with the regimen as well
+        issues += checks.check_regimen(drug, None if dose else values.get("dose"), unit, values.get("route"), regimen)
     return issues
 
 

@@ -4,15 +4,16 @@ the forms (clinical definitions §2.1), audited with the reason "import: <file n
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
-from django.utils import timezone
 
 from cohorts import services as cohort_services
 from cohorts.audit import history_reason
+from cohorts.clock import site_today
 from cohorts.models import COMORBIDITIES, Arm, Patient, Site, Study
 from ecrf import checks, services
 from ecrf.crfs import CATALOGUE, Crf
@@ -230,7 +231,10 @@ class ImportRun:
                     site=site,
                     arm=arm,
                     participant_id=participant,
-                    enrolment_date=values.get("enrolment_date") or timezone.localdate(),
+                    # Releases carry no calendar dates: without one, day 0 is the follow-up's length before today at
+                    # the site, so that no study day of the file lies in the future (clinical definitions §2.1).
+                    enrolment_date=values.get("enrolment_date")
+                    or site_today(site) - datetime.timedelta(self.study.follow_up_days),
                     comorbidities={name: baseline.pop(name) for name in COMORBIDITIES if name in baseline},
                     user=self.user,
                     reason=self._reason(parsed),

@@ -77,3 +77,32 @@ def test_arm_code_unique_per_study(study):
     factories.ArmFactory(study=study, code="standard")
     with pytest.raises(IntegrityError), transaction.atomic():
         factories.ArmFactory(study=study, code="standard")
+
+
+# ------------------------------------------------------------------------------------ the site's calendar day
+
+
+def test_today_is_the_date_at_the_sites_time_zone(db):
+    from cohorts.clock import site_today
+
+    # 23:30 UTC on 12 Dec: already 13 Dec in Rome and on Kiritimati (UTC+14), still 12 Dec in New York.
+    now = datetime.datetime(2026, 12, 12, 23, 30, tzinfo=datetime.UTC)
+    assert site_today(Site(code="MI", name="Milan", time_zone="Europe/Rome"), now) == datetime.date(2026, 12, 13)
+    assert site_today(Site(code="NY", name="New York", time_zone="America/New_York"), now) == datetime.date(
+        2026, 12, 12
+    )
+    assert site_today(Site(code="KI", name="Kiritimati", time_zone="Pacific/Kiritimati"), now) == datetime.date(
+        2026, 12, 13
+    )
+
+
+def test_site_time_zone_defaults_to_the_project_time_zone_and_must_be_an_iana_name(db, settings):
+    site = Site.objects.create(code="MI", name="Milan")
+    assert site.time_zone == settings.TIME_ZONE
+    site.time_zone = "Mars/Olympus_Mons"
+    with pytest.raises(ValidationError) as refused:
+        site.full_clean()
+    assert "time_zone" in refused.value.error_dict
+    assert "Mars/Olympus_Mons" in refused.value.error_dict["time_zone"][0].message
+    site.time_zone = "America/New_York"
+    site.full_clean()

@@ -172,3 +172,143 @@ def test_a_protocol_without_a_minimum_age_imports_a_17_year_old(site_a, users):
     site_a.studies.add(study)
     arm = factories.ArmFactory(study=study, code="anakinra")
     assert _import_patient(study, arm, site_a, users["data_manager"], 17).age_years == 17
+
+
+# ------------------------------------------------ every number of every model has a hard range (issue 13, item 2)
+
+# Numbers that are not values a person enters: counters, a display order, the computed derived table.
+NOT_ENTERED = {
+    ("cohorts", "patient", "version"),
+    ("cohorts", "studyidcounter", "last_number"),
+    ("cohorts", "arm", "order"),
+    ("cohorts", "submission", "*"),  # a record of which form token created which object
+    ("ecrf", "derivedday", "*"),
+    ("ecrf", "patientderivation", "*"),
+    *{("ecrf", model, "version") for model in ("vitalsigns", "respiratorysupport", "labresult")},
+    *{("ecrf", model, "version") for model in ("drugadministration", "dispositionevent", "adverseevent")},
+}
+# Study days are bounded by the study's follow-up (0 to follow_up_days, itself 1-365 by the table's row).
+STUDY_DAYS = {"study_day", "stop_day"}
+# The limits of the numbers of cohorts' models (ecrf's forms declare theirs in the catalogue, ecrf/crfs.py).
+COHORT_LIMITS = {
+    ("patient", "age_years"): "age_years",
+    ("patient", "weight_kg"): "weight_kg",
+    ("site", "ast_uln_u_l"): "ast_uln_u_l",
+    ("site", "alt_uln_u_l"): "alt_uln_u_l",
+    ("study", "follow_up_days"): "follow_up_days",
+}
+
+
+def _numbers():
+    from django.apps import apps
+    from django.db import models
+
+    from ecrf.crfs import CATALOGUE
+
+    ecrf_limits = {
+        (crf.model._meta.model_name, f): limit for crf in CATALOGUE.values() for f, limit in crf.limits.items()
+    }
+    for app in ("cohorts", "ecrf"):
+        for model in apps.get_app_config(app).get_models():
+            name = model._meta.model_name
+            if name.startswith("historical") or (app, name, "*") in NOT_ENTERED:
+                continue
+            for field in model._meta.concrete_fields:
+                numeric = isinstance(field, models.DecimalField | models.IntegerField | models.FloatField)
+                if not numeric or field.primary_key or field.is_relation or (app, name, field.name) in NOT_ENTERED:
+                    continue
+                if field.name in STUDY_DAYS:
+                    continue
+                limit = {**COHORT_LIMITS, **ecrf_limits}.get((name, field.name))
+                yield pytest.param(model, field, limit, id=f"{app}.{name}.{field.name}")
+
+
+@pytest.mark.parametrize(("model", "field", "limit"), list(_numbers()))
+def test_every_number_has_a_row_of_the_table_that_fits_its_column_and_a_constraint(model, field, limit):
+    assert limit is not None, f"{model.__name__}.{field.name} has no plausibility limit"
+    from cohorts.limits import DOSE_MAXIMA
+
+    row = limit_of(limit)
+    # A dose's maximum depends on its drug and unit (one row each, DOSE_MAXIMA).
+    highs = [dose.hard_max for dose in DOSE_MAXIMA] if limit == "dose" else [row.hard_max]
+    assert row.hard_min is not None and None not in highs, limit
+    if field.get_internal_type() == "DecimalField":
+        # The range check refuses a number before Django's "no more than N digits" could.
+        assert max(Decimal(str(high)) for high in highs) < Decimal(10) ** (field.max_digits - field.decimal_places)
+    checks = [c for c in model._meta.constraints if f"'{field.name}__" in str(getattr(c, "condition", ""))]
+    assert checks, f"{model.__name__}.{field.name} has no CHECK constraint"
+
+
+def test_every_drug_and_dose_unit_has_a_maximum_dose_that_fits_the_column():
+    from cohorts.limits import dose_limit
+    from ecrf.models import DoseUnit, Drug, DrugAdministration
+
+    column = DrugAdministration._meta.get_field("dose")
+    for drug in Drug.values:
+        for unit in DoseUnit.values:
+            row = dose_limit(drug, unit)
+            assert row.unit == unit and row.hard_min == 0 and row.hard_min_exclusive
+            assert 0 < Decimal(str(row.hard_max)) < Decimal(10) ** (column.max_digits - column.decimal_places)
+
+
+def test_the_dose_constraint_follows_the_drug_and_unit_rows(patient_a):
+    from cohorts.limits import dose_limit
+    from ecrf.models import DrugAdministration
+
+    base = {"patient": patient_a, "study_day": 1, "route": "iv", "frequency": "bid"}
+    for drug, unit in (("anakinra", "mg/kg"), ("antibiotic", "mg")):
+        high = Decimal(str(dose_limit(drug, unit).hard_max))
+        DrugAdministration.objects.create(**base, drug=drug, dose_unit=unit, dose=high)
+        with pytest.raises(IntegrityError), transaction.atomic():
+            DrugAdministration.objects.create(**base, drug=drug, dose_unit=unit, dose=high + Decimal("0.01"))
+
+
+def test_site_and_study_numbers_are_refused_in_clinical_terms(db):
+    from cohorts.models import Site, Study
+
+    site = Site(code="MI", name="Milan", ast_uln_u_l=Decimal("99999.9"))
+    with pytest.raises(ValidationError) as refused:
+        site.full_clean()
+    (message,) = refused.value.message_dict["ast_uln_u_l"]
+    assert "AST upper limit of normal 99999.9 U/L is outside the plausible range" in message
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Site.objects.create(code="BG", name="Bergamo", alt_uln_u_l=Decimal("9999.9"))
+    study = Study(code="s", title="t", protocol="milan_2020", follow_up_days=400)
+    with pytest.raises(ValidationError) as refused:
+        study.full_clean()
+    assert (
+        "Follow-up 400 days is outside the plausible range 1-365 days"
+        in refused.value.message_dict["follow_up_days"][0]
+    )
+
+
+def test_enrolment_weight_out_of_range_says_the_range_not_a_digit_count(client, study, site_a, arms, users):
+    from tests.cohorts.test_enrolment import enrol_post, enrol_url, screen
+
+    client.force_login(users["investigator"])
+    screening = screen(client, study, site_a)
+    response = client.post(enrol_url(screening), enrol_post(arms["standard"], weight_kg="99999"))
+    errors = response.context["form"].errors["weight_kg"]
+    assert errors == ["A weight of 99999 kg is outside the plausible range 30-300 kg."]
+
+
+@pytest.mark.parametrize("typed", ["1e20", "123456789012345678"])
+def test_screening_numbers_far_out_of_range_say_the_range_not_a_digit_count(study, site_a, users, typed):
+    form = _screening_form(study, users["investigator"], site_a, "crp_mg_l", Decimal(typed))
+    codes = {error.code for error in form.errors.as_data()["crp_mg_l"]}
+    assert codes == {"hard_limit"}, form.errors["crp_mg_l"]
+    assert "plausible range 0-1000 mg/L" in str(form.errors["crp_mg_l"])
+
+
+def test_the_admin_refuses_a_site_uln_with_its_range_not_a_digit_count(client, db):
+    from django.contrib.auth import get_user_model
+
+    admin = get_user_model().objects.create_superuser("root", "root@example.org", "a-long-test-password")
+    client.force_login(admin)
+    data = {"code": "MI", "name": "Milan", "time_zone": "Europe/Rome", "ast_uln_u_l": "9999999", "alt_uln_u_l": "40"}
+    response = client.post("/admin/cohorts/site/add/", data)
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors["ast_uln_u_l"]
+    assert errors == [
+        "AST upper limit of normal 9999999 U/L is outside the plausible range 10-200 U/L: check the value and its unit."
+    ]

@@ -47,8 +47,9 @@ def test_a_complete_regimen_round_trips_through_the_stored_json():
         ({"frequency": "q4h"}, "regimen[0].frequency", "unknown"),
         ({"dose": 0}, "regimen[0].dose", "not_positive"),
         ({"dose": -5}, "regimen[0].dose", "not_positive"),
-        ({"dose": 5000}, "regimen[0].dose", "implausible"),
-        ({"dose": 31, "unit": "mg/kg"}, "regimen[0].dose", "implausible"),
+        # anakinra at most 1000 mg or 10 mg/kg per dose: the one dose table (cohorts/limits.py DOSE_MAXIMA)
+        ({"dose": 1001}, "regimen[0].dose", "implausible"),
+        ({"dose": 10.5, "unit": "mg/kg"}, "regimen[0].dose", "implausible"),
         ({"dose": "abc"}, "regimen[0].dose", "not_a_number"),
         ({"dose": True}, "regimen[0].dose", "not_a_number"),
         ({"dose": float("nan")}, "regimen[0].dose", "not_a_number"),
@@ -65,8 +66,9 @@ def test_what_a_regimen_entry_refuses(change, path, code):
 
 
 def test_the_limits_themselves_are_accepted():
-    assert problems([{**ANAKINRA_SC, "dose": 3000}, {**ANAKINRA_SC, "drug": "tocilizumab", "dose": 0.25}]) == {}
-    assert problems([{**ANAKINRA_SC, "dose": 30, "unit": "mg/kg"}]) == {}
+    assert problems([{**ANAKINRA_SC, "dose": 1000}, {**ANAKINRA_SC, "drug": "tocilizumab", "dose": 0.25}]) == {}
+    assert problems([{**ANAKINRA_SC, "dose": 10, "unit": "mg/kg"}]) == {}
+    assert problems([{**ANAKINRA_SC, "drug": "antibiotic", "dose": 8000}]) == {}
 
 
 def test_one_entry_per_drug_and_every_problem_at_once():

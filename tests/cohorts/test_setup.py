@@ -88,7 +88,7 @@ def test_a_bad_file_lists_every_problem_by_its_path_and_writes_nothing(tmp_path)
         "which must be lower than the moderate band's maximum 200 mmHg",
         "sites[1].code: 2 to 8 capital letters or digits, e.g. MI (got 'bg')",
         "arms[0].regimen[0].route: required: one of oral, sc, iv",
-        "arms[1].regimen[0].dose: 5000 mg is above the plausible maximum single dose of 3000 mg",
+        "arms[1].regimen[0].dose: 5000 mg is above the plausible maximum single dose of 1000 mg",
     ]
     assert error.endswith("6 problems (listed above); nothing was written.")
     assert counts() == before
@@ -235,7 +235,7 @@ def test_an_arm_without_a_route_or_with_an_impossible_dose_is_refused_next_to_th
     formset = response.context["formset"]
     assert formset.forms[0].errors == {"route": ["required: one of oral, sc, iv"]}
     assert formset.forms[1].errors == {}
-    assert formset.forms[2].errors == {"dose": ["20000 mg is above the plausible maximum single dose of 3000 mg"]}
+    assert formset.forms[2].errors == {"dose": ["20000 mg is above the plausible maximum single dose of 800 mg"]}
     assert 'data-testid="error-regimen-0-route"' in response.content.decode()
     assert not study.arms.filter(code="low_dose").exists()
     rows.update({"regimen-0-route": "sc", "regimen-2-dose": "200"})
@@ -315,15 +315,25 @@ def test_a_locked_study_is_not_changed(dm, study, site_a):
 
 
 def test_the_site_page_creates_and_checks_a_site(dm, patient_a):
-    body = {"code": "co", "name": "Como", "ast_uln_u_l": "0", "alt_uln_u_l": "40"}
+    body = {"code": "co", "name": "Como", "time_zone": "Europe/Como", "ast_uln_u_l": "0", "alt_uln_u_l": "40"}
     errors = form_errors(dm.post("/setup/sites/new/", body))
     assert errors["code"] == ["2 to 8 capital letters or digits, e.g. MI (got 'co')"]
-    assert errors["ast_uln_u_l"] == ["must be greater than 0 (got 0)"]
-    assert dm.post("/setup/sites/new/", {**body, "code": "CO", "ast_uln_u_l": "35"}).status_code == 302
-    assert Site.objects.get(code="CO").ast_uln_u_l == 35
+    assert errors["ast_uln_u_l"] == [
+        "AST upper limit of normal 0 U/L is outside the plausible range 10-200 U/L: check the value and its unit."
+    ]
+    assert "Europe/Como" in errors["time_zone"][0]
+    fixed = {**body, "code": "CO", "ast_uln_u_l": "35", "time_zone": "Europe/Rome"}
+    assert dm.post("/setup/sites/new/", fixed).status_code == 302
+    assert (Site.objects.get(code="CO").ast_uln_u_l, Site.objects.get(code="CO").time_zone) == (35, "Europe/Rome")
     # Site A has an enrolled patient: a change of its limits needs a reason.
     site_url = f"/setup/sites/{patient_a.site.code}/"
-    body = {"code": "MI", "name": patient_a.site.name, "ast_uln_u_l": "45", "alt_uln_u_l": "40"}
+    body = {
+        "code": "MI",
+        "name": patient_a.site.name,
+        "time_zone": "Europe/Rome",
+        "ast_uln_u_l": "45",
+        "alt_uln_u_l": "40",
+    }
     assert "reason" in form_errors(dm.post(site_url, body))
     assert dm.post(site_url, {**body, "reason": "new laboratory range"}).status_code == 302
     assert patient_a.site.history.latest().history_change_reason == "new laboratory range"

@@ -463,6 +463,7 @@ def test_no_regimen_no_issue():
 
 def test_the_limits_table_has_one_row_per_limit_with_the_spec_numbers():
     expected = {spec.name for spec in SPEC_HARD_LIMITS} | {"dose", "ddimer_ng_ml"}
+    expected |= {"ast_uln_u_l", "alt_uln_u_l", "follow_up_days"}  # issue 13: every number has a range
     assert set(LIMITS) == expected
     for spec in SPEC_HARD_LIMITS:
         limit = LIMITS[spec.name]
@@ -474,6 +475,9 @@ def test_the_limits_table_has_one_row_per_limit_with_the_spec_numbers():
     assert LIMITS["dose"].hard_min == 0 and LIMITS["dose"].hard_min_exclusive is True
     # No clinical limit: what the day-0 laboratory column holds (8 digits, one decimal).
     assert (LIMITS["ddimer_ng_ml"].hard_min, LIMITS["ddimer_ng_ml"].hard_max) == (0, 9_999_999)
+    for uln in ("ast_uln_u_l", "alt_uln_u_l"):
+        assert (LIMITS[uln].hard_min, LIMITS[uln].hard_max, LIMITS[uln].unit) == (10, 200, "U/L")
+    assert (LIMITS["follow_up_days"].hard_min, LIMITS["follow_up_days"].hard_max) == (1, 365)
 
 
 def test_the_limits_table_units_are_the_spec_units():

@@ -212,3 +212,69 @@ def test_absurd_numbers_are_refused_not_a_server_error(nurse, patient_a, unit, t
     response = nurse.post(day_url(patient_a, 1), day_post(vitals={"temperature_c": typed}))
     assert errors_of(response, "vitals") == {"temperature_c": ["temperature_c.hard_max"]}
     assert not LabResult.objects.exists() and not VitalSigns.objects.exists()
+
+
+# ------------------------------------------------------------------- every number has a hard maximum (issue 13)
+
+
+def _event_post(client, patient, slug, **values):
+    data = {f"event-{k}": str(v) for k, v in values.items()}
+    return client.post(f"/patients/{patient.pk}/{slug}/add/", data)
+
+
+def _event_errors(response) -> dict:
+    return {name: [e.code for e in errors.as_data()] for name, errors in response.context["form"].errors.items()}
+
+
+DRUG = {"study_day": 1, "drug": "anakinra", "route": "iv", "frequency": "bid"}  # the arm's route
+
+
+@pytest.mark.parametrize(
+    ("drug", "unit", "dose", "maximum"),
+    [
+        ("anakinra", "mg", "99999999999", "1000 mg"),
+        ("anakinra", "mg", "1000.01", "1000 mg"),
+        ("anakinra", "mg/kg", "10.5", "10 mg/kg"),
+        ("tocilizumab", "mg", "801", "800 mg"),
+        ("glucocorticoid", "mg", "1001", "1000 mg"),
+    ],
+)
+def test_a_dose_above_the_drugs_maximum_is_refused_with_the_range_not_a_digit_count(
+    nurse, patient_a, drug, unit, dose, maximum
+):
+    values = {**DRUG, "drug": drug, "drug_detail": "x", "dose": dose, "dose_unit": unit}
+    response = _event_post(nurse, patient_a, "drugs", **values)
+    assert response.status_code == 200
+    assert _event_errors(response) == {"dose": ["dose.hard_max"]}
+    message = str(response.context["form"].errors["dose"])
+    assert (
+        f"dose {format(Decimal(dose).normalize(), 'f')} {unit} is above the plausible maximum of {maximum}" in message
+    )
+    assert "digits" not in response.content.decode()
+    from ecrf.models import DrugAdministration
+
+    assert not DrugAdministration.objects.exists()
+
+
+def test_a_dose_at_the_drugs_maximum_is_stored(nurse, patient_a):
+    values = {**DRUG, "route": "sc", "dose": "1000", "dose_unit": "mg"}
+    confirm = {"confirm_dose": "dose.regimen", "confirm_route": "route.regimen"}  # not the arm's 5 mg/kg IV
+    assert _event_post(nurse, patient_a, "drugs", **values, **confirm).status_code == 302
+
+
+@pytest.mark.parametrize(
+    ("field", "typed", "code"),
+    [
+        ("ddimer_ng_ml", "99999999", "ddimer_ng_ml.hard_max"),
+        ("ast_uln_u_l", "9999999", "ast_uln_u_l.hard_max"),
+        ("alt_uln_u_l", "0", "alt_uln_u_l.hard_min"),
+    ],
+)
+def test_every_laboratory_number_has_a_hard_range(nurse, patient_a, field, typed, code):
+    labs = {field: typed, "ddimer_basis": "FEU"} if field == "ddimer_ng_ml" else {"ast_u_l": "50", field: typed}
+    response = nurse.post(day_url(patient_a, 1), day_post(labs=labs))
+    assert response.status_code == 200
+    assert errors_of(response, "labs") == {field: [code]}
+    assert "plausible m" in str(form_of(response, "labs").errors[field])
+    assert "digits" not in response.content.decode()
+    assert not LabResult.objects.exists()

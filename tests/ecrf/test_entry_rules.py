@@ -534,3 +534,111 @@ def test_day0_page_change_asks_once_for_a_reason_naming_the_form(nurse, patient_
     assert response.status_code == 302
     assert LabResult.objects.get().history.order_by("history_id").last().history_change_reason == "lab report corrected"
     assert VitalSigns.objects.get().history.get().history_change_reason == "initial entry"
+
+
+# ---------------------------------------------------------------------------------------- days still to come
+
+
+@pytest.fixture
+def enrolled_today(study, site_a, arms):
+    """A patient whose day 0 is today at the site: day 3 has not happened yet."""
+    import datetime
+
+    from cohorts.clock import site_today
+    from tests import factories
+
+    today = site_today(site_a)
+    patient = factories.PatientFactory(
+        study=study, site=site_a, arm=arms["high_dose"], participant_id="MI-0042", enrolment_date=today
+    )
+    patient.day_date = lambda day: today + datetime.timedelta(days=day)
+    return patient
+
+
+def _shown(date) -> str:
+    return f"{date.day} {date:%b %Y}"
+
+
+def test_no_daily_data_for_a_day_that_has_not_happened_yet(nurse, enrolled_today):
+    patient = enrolled_today
+    message = (
+        f"Study day 3 is {_shown(patient.day_date(3))}, after today ({_shown(patient.day_date(0))} at Milan San "
+        "Raffaele): data cannot be entered for a day that has not happened yet."
+    )
+    # The page of a day to come says so and offers no save.
+    page = nurse.get(day_url(patient, 3)).content.decode()
+    assert "not yet due" in page
+    assert 'data-testid="day-refusal"' in page and 'data-testid="save"' not in page
+    assert "your role does not enter data" not in page
+    # A post anyway (a page opened yesterday, a crafted request) is refused with the message, nothing stored.
+    response = save_vitals(nurse, patient, day=3, temperature_c="37")
+    assert response.status_code == 200
+    assert message.replace("'", "&#x27;") in response.content.decode()
+    assert not VitalSigns.objects.exists()
+    # Today itself is open.
+    assert nurse.get(day_url(patient, 0)).content.decode().count('data-testid="save"') == 1
+    assert save_vitals(nurse, patient, day=0, temperature_c="37").status_code == 302
+
+
+@pytest.mark.parametrize(
+    ("slug", "values", "field"),
+    [
+        ("drugs", {**ANAKINRA, "study_day": 7}, "study_day"),
+        ("drugs", {**ANAKINRA, "study_day": 0, "stop_day": 2}, "stop_day"),
+        ("dispositions", {"study_day": 1, "kind": "discharged", "normal_activities": "true"}, "study_day"),
+        ("adverse-events", {"study_day": 1, "kind": "thromboembolism"}, "study_day"),
+    ],
+)
+def test_no_event_on_a_day_that_has_not_happened_yet(nurse, enrolled_today, slug, values, field):
+    response = post_event(nurse, enrolled_today, slug, **values)
+    assert response.status_code == 200
+    assert errors_of_event(response) == {field: ["study_day.future"]}  # a stop day is a study day too
+    assert "data cannot be entered for a day that has not happened yet" in str(response.context["form"].errors[field])
+    assert not any(model.objects.exists() for model in (DrugAdministration, DispositionEvent, AdverseEvent))
+    # The same record dated today is accepted.
+    today = {**values, "study_day": 0, **({"stop_day": 0} if field == "stop_day" else {})}
+    assert post_event(nurse, enrolled_today, slug, **today).status_code == 302
+
+
+def test_the_services_refuse_a_future_day_whoever_calls_them(users, enrolled_today):
+    from django.core.exceptions import ValidationError
+
+    from ecrf import services
+    from ecrf.services import RecordInput
+
+    with pytest.raises(ValidationError) as refused:
+        services.day_record_save(
+            form="vital_signs",
+            patient=enrolled_today,
+            study_day=1,
+            entry=RecordInput({"temperature_c": Decimal("37")}),
+            user=users["nurse"],
+        )
+    assert [e.code for errors in refused.value.error_dict.values() for e in errors] == ["study_day.future"]
+    with pytest.raises(ValidationError) as refused:
+        services.event_save(
+            form="drug_administration",
+            patient=enrolled_today,
+            entry=RecordInput({**ANAKINRA, "study_day": 7, "dose": Decimal(5)}),
+            user=users["nurse"],
+        )
+    assert refused.value.message_dict.keys() == {"study_day"}
+    assert not VitalSigns.objects.exists() and not DrugAdministration.objects.exists()
+
+
+def test_future_day_rule_on_plain_values():
+    import datetime
+
+    from ecrf.validators import PatientFacts, day_issues
+
+    facts = PatientFacts(
+        follow_up_days=21, today_day=2, enrolment_date=datetime.date(2026, 12, 10), site_name="Ospedale San Raffaele"
+    )
+    assert day_issues(2, facts) == []
+    (issue,) = day_issues(4, facts)
+    assert (issue.code, issue.level) == ("study_day.future", "hard")
+    assert issue.message == (
+        "Study day 4 is 14 Dec 2026, after today (12 Dec 2026 at Ospedale San Raffaele): data cannot be entered for "
+        "a day that has not happened yet."
+    )
+    assert day_issues(30, PatientFacts(follow_up_days=21)) == day_issues(30, facts)[:1]  # no today: no such rule

@@ -695,3 +695,63 @@ def test_the_help_renderer_escapes_everything_and_links_only_web_addresses():
     assert '<a href="https://example.org" rel="noopener noreferrer">web</a>' in html
     assert "doc" in html and "other.md" not in html and "javascript:" not in html
     assert "<ul><li>one<ul><li>two &lt;b&gt;</li></ul></li></ul>" in html
+
+
+# --------------------------------------------------------------------------------------- days still to come
+
+
+def test_rows_for_days_that_have_not_happened_yet_are_refused(setup, site_a):
+    import datetime
+
+    from cohorts.clock import site_today
+
+    study, user = setup
+    today = site_today(site_a)
+    patients = f"participant_id,site,arm,enrolment_date,sex,age_years,weight_kg\nMI-0150,MI,high_dose,{today},F,60,70\n"
+    files = {
+        "patients.csv": patients,
+        "vital_signs.csv": "participant_id,study_day,temperature_c\nMI-0150,0,37.2\nMI-0150,3,37.0\n",
+        "drug_administration.csv": "participant_id,study_day,drug,dose,dose_unit,route,frequency\n"
+        "MI-0150,7,anakinra,5,mg/kg,iv,bid\n",
+    }
+    report = run(study, user, files)
+    assert not report.stored
+    assert [(p.file, p.row, p.column, p.code) for p in report.problems] == [
+        ("vital_signs.csv", 3, "study_day", "study_day.future"),
+        ("drug_administration.csv", 2, "study_day", "study_day.future"),
+    ]
+    day3 = today + datetime.timedelta(days=3)
+    assert f"Study day 3 is {day3.day} {day3:%b %Y}, after today" in report.problems[0].message
+
+
+def test_a_patient_without_enrolment_date_has_every_follow_up_day_in_the_past_at_the_site(setup, site_a, monkeypatch):
+    import datetime
+
+    from django.utils import timezone
+
+    study, user = setup
+    site_a.time_zone = "America/New_York"
+    site_a.save()
+    # 23:30 UTC on 12 Dec 2026: already 13 Dec in Rome (the project's time zone), still 12 Dec in New York.
+    monkeypatch.setattr(timezone, "now", lambda: datetime.datetime(2026, 12, 12, 23, 30, tzinfo=datetime.UTC))
+    report = run(study, user, {"patients.csv": "participant_id,site,arm,sex,age_years\nMI-0151,MI,standard,F,60\n"})
+    assert report.ok, [str(p) for p in report.problems]
+    # Releases carry no calendar dates: day 0 is the follow-up (21 days) before today in New York, 12 Dec.
+    assert Patient.objects.get(participant_id="MI-0151").enrolment_date == datetime.date(2026, 11, 21)
+    # Day 0 on 13 Dec would be a day that has not happened yet in New York: refused.
+    header = "participant_id,site,arm,enrolment_date,sex,age_years\n"
+    files = {"patients.csv": header + "MI-0152,MI,standard,2026-12-13,F,60\n"}
+    assert [p.code for p in run(study, user, files).problems] == ["future"]
+
+
+def test_a_dose_above_the_drugs_maximum_is_refused_with_its_range_not_a_digit_count(setup):
+    study, user = setup
+    files = {
+        "drug_administration.csv": "participant_id,study_day,drug,dose,dose_unit,route,frequency,confirm\n"
+        "MI-0001,1,anakinra,99999999999,mg,iv,bid,dose.regimen\n"
+    }
+    report = run(study, user, files)
+    assert [str(p) for p in report.problems] == [
+        "drug_administration.csv, row 2, column dose: Anakinra dose 99999999999 mg is above the plausible maximum of "
+        "1000 mg."
+    ]
