@@ -46,7 +46,14 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=CHROMIUM_ARGS,
+            # Playwright turns chromium's back-forward cache off; users' browsers have it on, and a page they go
+            # back to is the page as it was rendered (the form with its submission token), not a new request.
+            ignore_default_args=["--disable-back-forward-cache"],
+            headless=True,
+        )
         yield browser
         browser.close()
 

@@ -184,10 +184,15 @@ def test_data_manager_locks_the_study(
     expect(manager.get_by_role("button", name="Lock and release")).to_have_count(0)
     journey.shot(manager, "lock-pending")
     manager.get_by_role("link", name="Follow the lock").click()
+    cancel = manager.get_by_role("button", name="Cancel this lock")
+    expect(cancel).to_be_visible()  # queued, no worker yet: the lock can still be cancelled
+    journey.shot(manager, "lock-queued-cancel-offered")
     with start_worker(app, perform_ping_check=False, pool="solo", shutdown_timeout=10):
         release_link = manager.get_by_test_id("release-link")
         expect(release_link).to_be_visible(timeout=LOCK_TIMEOUT_MS)  # the page polls until the worker is done
     expect(manager.get_by_role("alert")).to_contain_text("Locked: release v1 is frozen")
+    expect(cancel).to_have_count(0)  # the poll took the void offer away, without a reload (issue 13)
+    expect(manager.get_by_test_id("lock-cancel")).to_have_count(0)
     journey.shot(manager, "lock-done")
     manager.get_by_role("link", name="All releases").click()
     expect(manager.get_by_test_id("lock-state")).to_contain_text("Locked")
