@@ -248,13 +248,10 @@ def _refusal(crf: crfs.Crf, patient, values, error: ValidationError, *, update: 
                 item["level"] = "soft"
             elif "." in item["code"]:
                 item["level"] = "hard"
-    reason = "reason" in errors
-    detail = (
-        "Give a reason for changing saved data (reason)."
-        if reason and len(errors) == 1
-        else "The record was refused; see errors. Soft checks are accepted by listing their codes in confirm."
-    )
-    return Problem(422, detail, type="reason-required" if reason and len(errors) == 1 else "validation", errors=errors)
+    if all(item["code"] == "reason_required" for items in errors.values() for item in items):
+        return Problem(422, "Give a reason for changing saved data (reason).", type="reason-required", errors=errors)
+    detail = "The record was refused; see errors. Soft checks are accepted by listing their codes in confirm."
+    return Problem(422, detail, type="validation", errors=errors)
 
 
 def _values(crf: crfs.Crf, given) -> dict:
