@@ -200,6 +200,7 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     "COERCE_DECIMAL_TO_STRING": False,
+    "SCHEMA_COERCE_PATH_PK": False,  # the schema's path parameters keep their names (pk), as the views declare them
 }
 # Requests per token (DRF's rate syntax: "<n>/<second|minute|hour|day>").
 API_THROTTLE_RATE = env.str("API_THROTTLE_RATE", default="3600/hour")
