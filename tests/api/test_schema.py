@@ -20,3 +20,8 @@ def test_schema_is_served_to_a_token_and_to_a_session(client, users):
     assert "/api/v1/patients/{patient_pk}/records/{form}/" in response.content.decode()
     client.force_login(users["nurse"])
     assert client.get("/api/v1/schema/").status_code == 200
+
+
+def test_schema_as_json(client, users):
+    response = Api(client, make_token(users["nurse"])).get("/api/v1/schema/", format="json")
+    assert response.status_code == 200 and response.json()["openapi"].startswith("3.")
