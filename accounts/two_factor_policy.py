@@ -15,8 +15,9 @@ from two_factor.utils import default_device
 SETUP = "setup"  # no device yet: set one up
 VERIFY = "verify"  # a device, but this session was not verified with it (e.g. set up in another session): log in again
 
-# Reachable without a second factor: the login and logout pages and the two-factor pages (namespace two_factor).
-OPEN_URL_NAMES = frozenset({"login", "logout"})
+# Reachable without a second factor: the login and logout pages, the two-factor pages (namespace two_factor), and
+# the API tokens page, which says itself that a token needs a second factor (and refuses to create one without).
+OPEN_URL_NAMES = frozenset({"login", "logout", "api_tokens", "api_token_revoke"})
 OPEN_NAMESPACE = "two_factor"
 
 

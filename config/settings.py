@@ -49,10 +49,14 @@ INSTALLED_APPS = [
     "rules.apps.AutodiscoverRulesConfig",
     "django_celery_beat",
     "django_celery_results",
+    "rest_framework",
+    "drf_spectacular",
     "accounts",
     "cohorts",
     "ecrf",
     "analysis",
+    # The REST API (/api/v1/) and personal API tokens (docs/api.md): after the apps it reads and writes through.
+    "api",
     # The demo data (`make demo`, `manage.py load_demo`): written through the study apps' services only.
     "demo",
 ]
@@ -178,6 +182,37 @@ STORAGES = {
 MEDIA_ROOT = VAR_DIR / "media"
 # Locked releases: written once, never rewritten (clinical definitions §5).
 RELEASES_ROOT = Path(env.str("RELEASES_ROOT", default=str(VAR_DIR / "releases")))
+
+# The cache: per process by default; CACHE_URL (e.g. redis://127.0.0.1:6379/1) shares it between the web
+# processes, which the API's throttling needs in production (its counts live here).
+CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+
+# The REST API (docs/api.md): personal bearer tokens, the role sets of cohorts/roles.py, problem details.
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["api.authentication.BearerTokenAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["api.permissions.HasRole"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_THROTTLE_CLASSES": ["api.throttling.TokenRateThrottle"],
+    "DEFAULT_PAGINATION_CLASS": "api.pagination.Pagination",
+    "PAGE_SIZE": 100,
+    "EXCEPTION_HANDLER": "api.problems.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    "COERCE_DECIMAL_TO_STRING": False,
+    "SCHEMA_COERCE_PATH_PK": False,  # the schema's path parameters keep their names (pk), as the views declare them
+}
+# Requests per token (DRF's rate syntax: "<n>/<second|minute|hour|day>").
+API_THROTTLE_RATE = env.str("API_THROTTLE_RATE", default="3600/hour")
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Study eCRF API",
+    "DESCRIPTION": "Read study metadata, patients, screenings and releases; enter daily case report forms through "
+    "the same checks as the pages. Authenticate with a personal API token: Authorization: Bearer <token>.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+}
 
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"

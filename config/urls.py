@@ -1,4 +1,5 @@
-"""Root URLs: logging in (with two-factor authentication), the project's own daily-form pages, and each app's urls."""
+"""Root URLs: logging in (with two-factor authentication), the API tokens page, the REST API (/api/v1/), and each
+app's urls."""
 
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
@@ -6,6 +7,7 @@ from django.urls import include, path
 from two_factor import views as two_factor_views
 
 from accounts import views as account_views
+from api import pages as api_pages
 
 admin.site.site_header = "Study eCRF administration"
 
@@ -29,6 +31,9 @@ urlpatterns = [
     path("accounts/login/", login_view, name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/", include(two_factor_urls)),
+    path("accounts/api-tokens/", api_pages.tokens_page, name="api_tokens"),
+    path("accounts/api-tokens/<int:pk>/revoke/", api_pages.token_revoke, name="api_token_revoke"),
+    path("api/v1/", include("api.urls")),
     path("admin/", admin.site.urls),
     path("", include("cohorts.urls")),
     path("", include("ecrf.crf_urls")),

@@ -10,6 +10,7 @@ import pytest
 from cohorts import roles
 from tests.access_pages import EVERY_ROLE, Page
 from tests.access_pages.analysis import PAGES as ANALYSIS_PAGES
+from tests.access_pages.api import PAGES as API_PAGES
 from tests.access_pages.cohorts import PAGES as COHORTS_PAGES
 from tests.access_pages.ecrf import PAGES as ECRF_PAGES
 
@@ -23,7 +24,7 @@ BASE_PAGES = [
         patient_scoped=True,
     ),
 ]
-PAGES = BASE_PAGES + COHORTS_PAGES + ECRF_PAGES + ANALYSIS_PAGES
+PAGES = BASE_PAGES + COHORTS_PAGES + ECRF_PAGES + ANALYSIS_PAGES + API_PAGES
 
 USERS = [*roles.ROLES, "nurse_b", "norole"]
 

@@ -23,3 +23,5 @@ class Page:
     patient_scoped: bool = False
     method: str = "get"
     ok_statuses: tuple = (200,)
+    #: Reachable in a session without a verified second factor (accounts/two_factor_policy.py OPEN_URL_NAMES).
+    open_without_second_factor: bool = False

@@ -1,0 +1,21 @@
+from django import forms
+
+from api.services import DEFAULT_DAYS, MAX_DAYS
+
+
+class TokenForm(forms.Form):
+    name = forms.CharField(max_length=100, help_text="What the token is for, e.g. 'ward import script'.")
+    days = forms.IntegerField(
+        label="Valid for (days)", min_value=1, max_value=MAX_DAYS, initial=DEFAULT_DAYS, help_text=f"1 to {MAX_DAYS}."
+    )
+    otp_token = forms.CharField(
+        label="Code of your authenticator app",
+        required=False,
+        max_length=16,
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
+        help_text="Creating a token asks for your second factor again (a backup token works too).",
+    )
+
+    def add_service_error(self, error) -> None:
+        for name, errors in error.error_dict.items():
+            self.add_error(name if name in self.fields else None, errors)
