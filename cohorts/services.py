@@ -65,6 +65,51 @@ def _baseline_weight_error(*, arm: Arm, weight_kg, weight_confirmed: bool) -> Va
     return None
 
 
+def _check_comorbidities(comorbidities: Mapping[str, bool | None] | None) -> None:
+    unknown = set(comorbidities or {}) - set(COMORBIDITIES)
+    if unknown:
+        raise ValueError(f"Not comorbidities: {', '.join(sorted(unknown))}")
+
+
+def _baseline_errors(
+    *, study: Study, site: Site, arm: Arm, enrolment_date: datetime.date, weight_kg, weight_confirmed: bool
+) -> dict[str, ValidationError]:
+    """What refuses a new patient's arm, day 0 and weight, by field, whether enrolled here or imported."""
+    errors = {}
+    if arm.study_id != study.pk:
+        errors["arm"] = ValidationError("The arm belongs to another study.", code="arm_study")
+    if enrolment_date > site_today(site):  # today at the site (cohorts/clock.py)
+        errors["enrolment_date"] = ValidationError("Day 0 cannot be in the future.", code="future")
+    weight_error = _baseline_weight_error(arm=arm, weight_kg=weight_kg, weight_confirmed=weight_confirmed)
+    if weight_error:
+        errors["weight_kg"] = weight_error
+    return errors
+
+
+def _new_patient(
+    *,
+    study: Study,
+    site: Site,
+    arm: Arm,
+    participant_id: str,
+    enrolment_date: datetime.date,
+    baseline: Mapping[str, Any],
+    weight_confirmed: bool,
+    comorbidities: Mapping[str, bool | None] | None,
+) -> Patient:
+    """The unsaved patient; a weight confirmation is kept only for a weight that needs one."""
+    return Patient(
+        study=study,
+        site=site,
+        arm=arm,
+        participant_id=participant_id,
+        enrolment_date=enrolment_date,
+        weight_confirmed=weight_confirmed and enrolment.needs_weight_confirmation(baseline.get("weight_kg")),
+        **baseline,
+        **dict(comorbidities or {}),
+    )
+
+
 def patient_create(
     *,
     study: Study,
@@ -87,25 +132,23 @@ def patient_create(
     enrolment when the site or arm is not the study's, the id is taken, the baseline is implausible, or the
     baseline fails a criterion of the protocol (an age below the minimum: not eligible).
     """
-    unknown = set(comorbidities or {}) - set(COMORBIDITIES)
-    if unknown:
-        raise ValueError(f"Not comorbidities: {', '.join(sorted(unknown))}")
+    _check_comorbidities(comorbidities)
     with transaction.atomic():
         ensure_unlocked(study)
-        errors = {}
+        errors = _baseline_errors(
+            study=study,
+            site=site,
+            arm=arm,
+            enrolment_date=enrolment_date,
+            weight_kg=weight_kg,
+            weight_confirmed=weight_confirmed,
+        )
         if not site.studies.filter(pk=study.pk).exists():
             errors["site"] = ValidationError(f"Site {site.code} does not take part in the study.", code="site")
-        if arm.study_id != study.pk:
-            errors["arm"] = ValidationError("The arm belongs to another study.", code="arm_study")
-        if enrolment_date > site_today(site):  # today at the site (cohorts/clock.py)
-            errors["enrolment_date"] = ValidationError("Day 0 cannot be in the future.", code="future")
         if Patient.objects.filter(study=study, participant_id=participant_id).exists():
             errors["participant_id"] = ValidationError(
                 f"Participant {participant_id} is already in the study.", code="participant_id_taken"
             )
-        weight_error = _baseline_weight_error(arm=arm, weight_kg=weight_kg, weight_confirmed=weight_confirmed)
-        if weight_error:
-            errors["weight_kg"] = weight_error
         refusals = enrolment.baseline_refusals(
             get_rule_set(study.protocol), {"age_years": age_years}, study.eligibility_settings()
         )
@@ -113,18 +156,15 @@ def patient_create(
             errors["age_years"] = [ValidationError(message, code="not_eligible") for message in refusals]
         if errors:
             raise ValidationError(errors)
-        patient = Patient(
+        patient = _new_patient(
             study=study,
             site=site,
             arm=arm,
             participant_id=participant_id,
             enrolment_date=enrolment_date,
-            sex=sex,
-            age_years=age_years,
-            weight_kg=weight_kg,
-            weight_confirmed=weight_confirmed and enrolment.needs_weight_confirmation(weight_kg),
-            status=status,
-            **dict(comorbidities or {}),
+            baseline={"sex": sex, "age_years": age_years, "weight_kg": weight_kg, "status": status},
+            weight_confirmed=weight_confirmed,
+            comorbidities=comorbidities,
         )
         return save_audited(patient, user=user, reason=reason)
 
@@ -289,9 +329,7 @@ def patient_enrol(
     the ``patient_enrolled`` signal (ecrf/enrolment.py), in the same transaction: enrolled with them, or not at all.
     """
     study = screening.study
-    unknown = set(comorbidities or {}) - set(COMORBIDITIES)
-    if unknown:
-        raise ValueError(f"Not comorbidities: {', '.join(sorted(unknown))}")
+    _check_comorbidities(comorbidities)
     with transaction.atomic():
         ensure_unlocked(study)
         # Serialise enrolments of one screening: the second one waits here and then sees the first patient.
@@ -300,9 +338,14 @@ def patient_enrol(
         refusal = enrolment_refusal(screening, enrolled=enrolled)
         if refusal is not None:
             raise refusal
-        errors = {}
-        if arm.study_id != study.pk:
-            errors["arm"] = ValidationError("The arm belongs to another study.", code="arm_study")
+        errors = _baseline_errors(
+            study=study,
+            site=screening.site,
+            arm=arm,
+            enrolment_date=enrolment_date,
+            weight_kg=weight_kg,
+            weight_confirmed=weight_confirmed,
+        )
         screened_age = screening.values.get("age_years")
         if screened_age is not None:
             age_years = int(screened_age)
@@ -313,25 +356,17 @@ def patient_enrol(
                 f"Day 0 cannot be before the screening ({timezone.localdate(screening.assessed_at)}).",
                 code="before_screening",
             )
-        elif enrolment_date > site_today(screening.site):
-            errors["enrolment_date"] = ValidationError("Day 0 cannot be in the future.", code="future")
-        weight_error = _baseline_weight_error(arm=arm, weight_kg=weight_kg, weight_confirmed=weight_confirmed)
-        if weight_error:
-            errors["weight_kg"] = weight_error
         if errors:
             raise ValidationError(errors)
-        patient = Patient(
+        patient = _new_patient(
             study=study,
             site=screening.site,
             arm=arm,
             participant_id=next_participant_id(study=study, site=screening.site),
-            screening=screening,
             enrolment_date=enrolment_date,
-            sex=sex,
-            age_years=age_years,
-            weight_kg=weight_kg,
-            weight_confirmed=weight_confirmed and enrolment.needs_weight_confirmation(weight_kg),
-            **dict(comorbidities or {}),
+            baseline={"sex": sex, "age_years": age_years, "weight_kg": weight_kg, "screening": screening},
+            weight_confirmed=weight_confirmed,
+            comorbidities=comorbidities,
         )
         save_audited(patient, user=user, reason="enrolment")
         patient_enrolled.send(sender=Patient, patient=patient, screening=screening, user=user)
