@@ -524,6 +524,8 @@ def test_day0_page_change_asks_once_for_a_reason_naming_the_form(nurse, patient_
     assert response.status_code == 200
     assert response.context["reason_form"].errors == {"reason": ["Give a reason for changing saved data: Laboratory."]}
     assert form_of(response, "labs").non_field_errors()
+    # the form's note shows once on the page (not once by the page and again by the form's layout)
+    assert response.content.decode().count("This form changes saved data") == 1
     assert not form_of(response, "vitals").errors and not form_of(response, "support").errors
     assert LabResult.objects.get().crp_mg_l == 150 and not VitalSigns.objects.exists()
 
