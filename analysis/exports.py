@@ -276,20 +276,17 @@ def _fix_xpt(content: bytes, when: datetime.datetime) -> bytes:
     return head + content[end:]
 
 
+def _file_label(frozen: FrozenRelease, table: str, width: int) -> str:
+    return f"{frozen.release.study.code} v{frozen.release.version} {table}"[:width]
+
+
 def sav_bytes(frozen: FrozenRelease, table: str) -> bytes:
     import pyreadstat
 
     frame, values, labels, measures = statistical_frame(frozen, table, numeric_codes=True)
-    content = _write_with(
-        lambda path: pyreadstat.write_sav(
-            frame,
-            path,
-            file_label=f"{frozen.release.study.code} v{frozen.release.version} {table}"[:64],
-            column_labels=labels,
-            variable_value_labels=values,
-            variable_measure=measures,
-        )
-    )
+    options = {"column_labels": labels, "variable_value_labels": values, "variable_measure": measures}
+    label = _file_label(frozen, table, 64)
+    content = _write_with(lambda path: pyreadstat.write_sav(frame, path, file_label=label, **options))
     return _fix_sav(content, frozen.when)
 
 
@@ -297,16 +294,9 @@ def dta_bytes(frozen: FrozenRelease, table: str) -> bytes:
     import pyreadstat
 
     frame, values, labels, _ = statistical_frame(frozen, table, numeric_codes=True)  # Stata has no measure
-    labels = {name: label[:80] for name, label in labels.items()}
-    content = _write_with(
-        lambda path: pyreadstat.write_dta(
-            frame,
-            path,
-            file_label=f"{frozen.release.study.code} v{frozen.release.version} {table}"[:80],
-            column_labels=labels,
-            variable_value_labels=values,
-        )
-    )
+    options = {"column_labels": {name: text[:80] for name, text in labels.items()}, "variable_value_labels": values}
+    label = _file_label(frozen, table, 80)
+    content = _write_with(lambda path: pyreadstat.write_dta(frame, path, file_label=label, **options))
     return _fix_dta(content, frozen.when)
 
 
