@@ -16,6 +16,11 @@ class TokenForm(forms.Form):
         help_text="Creating a token asks for your second factor again (a backup token works too).",
     )
 
+    def __init__(self, *args, asks_code: bool = True, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not asks_code:  # no second factor to ask for: no field that would be ignored
+            del self.fields["otp_token"]
+
     def add_service_error(self, error) -> None:
         for name, errors in error.error_dict.items():
             self.add_error(name if name in self.fields else None, errors)

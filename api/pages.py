@@ -44,21 +44,21 @@ METHODS = ("get", "post", "put", "patch", "delete")
 @login_required
 def tokens_page(request):
     created = None
+    second_factor = services.has_second_factor(request.user)
     if request.method == "POST":
-        form = TokenForm(request.POST)
+        form = TokenForm(request.POST, asks_code=second_factor)
         if form.is_valid():
             data = form.cleaned_data
             try:
                 created = services.token_create(
-                    user=request.user, name=data["name"], days=data["days"], otp_token=data["otp_token"]
+                    user=request.user, name=data["name"], days=data["days"], otp_token=data.get("otp_token", "")
                 )
             except ValidationError as error:
                 form.add_service_error(error)
             else:
-                form = TokenForm()
+                form = TokenForm(asks_code=second_factor)
     else:
-        form = TokenForm()
-    second_factor = services.has_second_factor(request.user)
+        form = TokenForm(asks_code=second_factor)
     return render(
         request,
         "api/tokens.html",

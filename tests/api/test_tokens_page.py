@@ -82,7 +82,7 @@ def test_required_second_factor_not_set_up_is_refused_with_a_message(client, nur
     assert b"requires two-factor authentication" in page.content and b"token-form" not in page.content
     response = create(client)
     assert response.context["created"] is None
-    assert "requires two-factor authentication" in str(response.context["form"].errors["otp_token"])
+    assert "requires two-factor authentication" in str(response.context["form"].errors)
     assert not ApiToken.objects.exists()
 
 
@@ -94,3 +94,10 @@ def test_the_tokens_page_links_the_documentation(client, nurse):
     assert "PUT /api/v1/patients/{patient_pk}/records/{form}/{pk}/" in docs
     assert "If-Match" in docs and "problem-precondition-failed" in docs
     assert "http" not in docs.split("<body")[0].replace("http-equiv", "")  # no asset from elsewhere in the head
+
+
+def test_without_a_second_factor_the_form_has_no_code_field_to_fill(client, nurse):
+    page = client.get(URL)
+    assert "otp_token" not in page.context["form"].fields
+    assert b"Code of your authenticator app" not in page.content
+    assert b"no code is asked" in page.content
