@@ -11,7 +11,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.deconstruct import deconstructible
 
-from cohorts.limits import DOSE_MAXIMA, Limit, limit_of
+from cohorts.limits import DOSE_MAXIMA, Limit, limit_of, within_hard_range
 
 
 def hard_range(
@@ -43,18 +43,14 @@ def dose_range(model: str, *, name: str | None = None) -> models.CheckConstraint
 
 
 def _text(number) -> str:
-    text = format(Decimal(str(number)).normalize(), "f")
-    return text
+    return format(Decimal(str(number)).normalize(), "f")
 
 
 def out_of_range(limit: Limit, value) -> str | None:
     """The refusal of ``value`` in clinical terms, naming the variable, its range and unit; None when within it."""
-    if value is None:
+    if value is None or within_hard_range(limit, value):
         return None
     low, high = limit.hard_min, limit.hard_max
-    number = Decimal(str(value))
-    if (low is None or number >= Decimal(str(low))) and (high is None or number <= Decimal(str(high))):
-        return None
     unit = f" {limit.unit}" if limit.unit and limit.unit != "fraction" else ""
     return (
         f"{limit.label} {_text(value)}{unit} is outside the plausible range {_text(low)}-{_text(high)}{unit}: "

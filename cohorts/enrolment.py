@@ -16,7 +16,7 @@ from decimal import Decimal
 
 from cohorts.eligibility.engine import Evaluation, RuleSet
 from cohorts.eligibility.fields import FIELDS
-from cohorts.limits import LIMITS, Number, limit_of
+from cohorts.limits import LIMITS, exact, limit_of, within_hard_range
 from cohorts.units import UNITS
 
 
@@ -25,17 +25,12 @@ def _fmt(number: float) -> str:
     return "0" if text == "-0" else text
 
 
-def _exact(number: Number) -> Decimal:
-    """A table bound or a typed value as the decimal a person reads (a float 0.21 is 0.21, not 0.2099...)."""
-    return number if isinstance(number, Decimal) else Decimal(repr(number))
-
-
 def limit_problem(name: str, value: float, unit: str | None) -> str | None:
     """Why a canonical-unit screening value is implausible, or None when it is within its hard limits."""
     limit = limit_of(name)  # every screened number has both bounds (tests/cohorts/test_limits.py)
-    low, high = _exact(limit.hard_min), _exact(limit.hard_max)
-    if low <= _exact(value) <= high:
+    if within_hard_range(limit, value):
         return None
+    low, high = exact(limit.hard_min), exact(limit.hard_max)
     unit_text = f" {unit}" if unit and unit != "fraction" else ""
     return (
         f"{_fmt(value)}{unit_text} is outside the plausible range {_fmt(low)}-{_fmt(high)}{unit_text} "
@@ -48,7 +43,7 @@ def weight_problem(weight_kg: Decimal | float | None, confirmed: bool) -> tuple[
     if weight_kg is None:
         return None
     limit = LIMITS["weight_kg"]
-    if not limit.hard_min <= weight_kg <= limit.hard_max:
+    if not within_hard_range(limit, weight_kg):
         return (
             "weight_kg.hard",
             f"A weight of {weight_kg} kg is outside the plausible range {limit.hard_min}-{limit.hard_max} kg.",

@@ -20,7 +20,18 @@ from typing import TypeAlias
 
 Number: TypeAlias = Decimal | int | float
 
-__all__ = ["DOSE_MAXIMA", "LIMITS", "SAME_LIMIT_AS", "DoseMaximum", "Limit", "Number", "dose_limit", "limit_of"]
+__all__ = [
+    "DOSE_MAXIMA",
+    "LIMITS",
+    "SAME_LIMIT_AS",
+    "DoseMaximum",
+    "Limit",
+    "Number",
+    "dose_limit",
+    "exact",
+    "limit_of",
+    "within_hard_range",
+]
 
 
 @dataclass(frozen=True)
@@ -165,3 +176,18 @@ def limit_of(variable: str) -> Limit:
         return LIMITS[SAME_LIMIT_AS.get(variable, variable)]
     except KeyError:
         raise KeyError(f"no plausibility limit is defined for variable {variable!r}") from None
+
+
+def exact(number: Number) -> Decimal:
+    """A table bound or a typed value as the decimal a person reads (a float 0.21 is 0.21, not 0.2099...)."""
+    return number if isinstance(number, Decimal) else Decimal(repr(number))
+
+
+def within_hard_range(limit: Limit, value: Number) -> bool:
+    """Whether ``value`` lies within the hard bounds of ``limit`` (inclusive, but for an exclusive minimum)."""
+    number = exact(value)
+    if limit.hard_min is not None:
+        low = exact(limit.hard_min)
+        if number < low or (limit.hard_min_exclusive and number == low):
+            return False
+    return limit.hard_max is None or number <= exact(limit.hard_max)
