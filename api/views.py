@@ -28,7 +28,7 @@ from api import selectors
 from api import serializers as s
 from api.permissions import HasRole
 from api.problems import Problem, django_errors
-from cohorts import roles
+from cohorts import audit, roles
 from cohorts import selectors as cohort_selectors
 from cohorts.audit import StudyLocked, ensure_unlocked
 from ecrf import checks, crfs, services
@@ -37,7 +37,7 @@ from ecrf.services import RecordInput
 from ecrf.validators import PatientFacts
 
 SOURCE = "api: "
-ENTRY_REASON = SOURCE + services.ENTRY_REASON
+ENTRY_REASON = SOURCE + audit.ENTRY_REASON
 EVERY_ROLE = frozenset(roles.ROLES)
 
 PROBLEM = OpenApiResponse(

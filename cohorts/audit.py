@@ -46,6 +46,9 @@ def ensure_unlocked(study: Study) -> None:
         raise StudyLocked(study)
 
 
+#: The history reason of a first entry, and of a save that only completes a record (docs/architecture.md §3).
+ENTRY_REASON = "initial entry"
+
 #: The history's change-reason column (django-simple-history's CharField(max_length=100)): a typed reason must fit.
 REASON_MAX_LENGTH = 100
 
@@ -71,7 +74,7 @@ def history_reason(text: str) -> str:
 def require_reason(instance: models.Model, reason: str | None) -> str:
     """An edit of saved data needs a reason that fits the history; a first entry gets a standard one."""
     if instance.pk is None or instance._state.adding:
-        return history_reason(reason or "initial entry")
+        return history_reason(reason or ENTRY_REASON)
     if not (reason or "").strip():
         raise ValidationError(
             {"reason": ValidationError("Give a reason for changing saved data.", code="reason_required")}
@@ -108,7 +111,7 @@ def update_versioned(
     reason: str | None,
     validate_db: bool = True,
     is_entry: Callable[[models.Model, list[str]], bool] | None = None,
-    entry_reason: str = "initial entry",
+    entry_reason: str = ENTRY_REASON,
 ) -> models.Model:
     """Apply `changes` to a versioned record if nobody saved it since `expected_version`.
 

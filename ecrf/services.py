@@ -24,7 +24,7 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import IntegrityError, models, transaction
 from django.db.models import Value
 
-from cohorts.audit import ConcurrentEdit, ensure_unlocked, require_reason, update_versioned
+from cohorts.audit import ENTRY_REASON, ConcurrentEdit, ensure_unlocked, require_reason, update_versioned
 from cohorts.audit import save_audited as _save_audited
 from cohorts.models import Patient
 from ecrf import checks
@@ -34,9 +34,6 @@ from ecrf.models import DispositionEvent, DispositionKind
 from ecrf.validators import PatientFacts, day_issues, is_blank, issues_error, refusals
 
 # ------------------------------------------------------------------------------------------------- writes
-
-#: The history reason of a first entry (docs/architecture.md §3), also of completing fields left blank.
-ENTRY_REASON = "initial entry"
 
 
 @dataclass(frozen=True)
