@@ -40,6 +40,7 @@ from django.db import transaction
 from cohorts import regimens
 from cohorts.audit import ensure_unlocked, history_reason, reason_too_long, save_audited
 from cohorts.eligibility.engine import RULE_SETS
+from cohorts.limits import limit_of, within_hard_range
 from cohorts.models import Arm, Patient, Screening, Site, Study
 from cohorts.regimens import Problem
 from cohorts.signals import study_settings_check
@@ -183,8 +184,13 @@ def _clean_study(data: Mapping, study: Study, problems: _Problems) -> None:
         problems.add("protocol", f"unknown protocol {protocol!r}; known: {', '.join(RULE_SETS)}", "unknown")
     follow_up = data.get("follow_up_days", study.follow_up_days)
     days = _whole_number(follow_up)
-    if days is None or not 1 <= days <= 365:
-        problems.add("follow_up_days", f"a whole number of days from 1 to 365 (got {follow_up!r})", "range")
+    limit = limit_of("follow_up_days")  # the limits table's row, as the model's validator
+    if days is None or not within_hard_range(limit, days):
+        problems.add(
+            "follow_up_days",
+            f"a whole number of days from {limit.hard_min} to {limit.hard_max} (got {follow_up!r})",
+            "range",
+        )
     study.code, study.title, study.protocol = code, _text(data.get("title")), protocol
     study.registry_id = _text(data.get("registry_id", study.registry_id))
     study.primary_scale = _text(data.get("primary_scale", study.primary_scale))
@@ -195,7 +201,7 @@ def _clean_study(data: Mapping, study: Study, problems: _Problems) -> None:
     _model_errors(study, "", problems, exclude=[k for k in STUDY_FIELDS if problems.at(k)] + ["settings"])
 
 
-def _site_problem_free(data: Mapping, path: str, site: Site, problems: _Problems) -> None:
+def _clean_site(data: Mapping, path: str, site: Site, problems: _Problems) -> None:
     """Apply a site's fields of ``data`` to ``site`` (unsaved), reporting every problem."""
     code = _text(data.get("code"))
     if not code:
@@ -211,10 +217,6 @@ def _site_problem_free(data: Mapping, path: str, site: Site, problems: _Problems
             value = data[name]
             setattr(site, name, _text(value) if isinstance(value, str) else value)
     _model_errors(site, path, problems, exclude=[k for k in SITE_FIELDS if problems.at(_join(path, k))] + ["studies"])
-    for name in ("ast_uln_u_l", "alt_uln_u_l"):
-        value = getattr(site, name)
-        if not problems.at(_join(path, name)) and value is not None and value <= 0:
-            problems.add(_join(path, name), f"must be greater than 0 (got {value})", "not_positive")
 
 
 def _clean_arm(data: Mapping, path: str, arm: Arm, problems: _Problems) -> None:
@@ -289,7 +291,7 @@ def _site_links(entries: Any, problems: _Problems) -> list[tuple[Site, bool]]:
         existing = Site.objects.filter(code=code).first() if code else None
         if existing is None:
             site = Site()
-            _site_problem_free(entry, path, site, problems)
+            _clean_site(entry, path, site, problems)
             found.append((site, True))
             continue
         for name in SITE_FIELDS[1:]:
@@ -441,7 +443,7 @@ def site_save(*, site: Site | None = None, data: Mapping, user, reason: str | No
             before = {name: getattr(site, name) for name in SITE_FIELDS}
             enrolled = Patient.objects.filter(site=site).exists()
         _unknown_keys(data, SITE_FIELDS, "", problems)
-        _site_problem_free(data, "", site, problems)
+        _clean_site(data, "", site, problems)
         if before is not None and all(getattr(site, name) == value for name, value in before.items()):
             problems.raise_if_any()
             return site
