@@ -50,10 +50,7 @@ FREQUENCIES: Mapping[str, str] = {
     "q8h": "Every 8 h",
     "q6h": "Every 6 h",
 }
-# The largest single dose accepted per unit. A choice of this project, well above every dose of the two
-# protocols (anakinra 100 mg and 5 mg/kg, hydroxychloroquine 200 mg, lopinavir/ritonavir 400 mg) and of the
-# usual single doses of the other drug classes (a 1 g glucocorticoid pulse, 2 g of an antibiotic, tocilizumab
-# 8 mg/kg): a dose above it is a typing slip (mg for micrograms, a daily total for a single dose).
+# The largest single dose of each drug and unit is the limits table's (cohorts/limits.py DOSE_MAXIMA).
 DOSE_DECIMALS = 2
 MAX_DURATION_DAYS = 365
 KEYS = ("drug", "dose", "unit", "route", "frequency", "duration_days")
