@@ -26,12 +26,12 @@ from ecrf import derivations
 LIVE_CACHE_SECONDS = 60
 
 
-def can_see_live(user) -> bool:
-    return roles.has_role(user, roles.ANALYSIS_READERS - {roles.STATISTICIAN})
+def can_see_live(user, study: Study) -> bool:
+    return roles.has_study_role(user, study, roles.ANALYSIS_READERS - {roles.STATISTICIAN})
 
 
-def can_download(user) -> bool:
-    return roles.has_role(user, roles.RELEASE_DOWNLOADERS)
+def can_download(user, study: Study) -> bool:
+    return roles.has_study_role(user, study, roles.RELEASE_DOWNLOADERS)
 
 
 def release_list(*, study: Study) -> QuerySet[Release]:
@@ -51,12 +51,10 @@ def pending_lock(*, study: Study) -> LockJob | None:
 
 
 def lock_job_get(*, user, pk) -> LockJob:
-    """A lock job of a study the user sees, for the users who may lock (anyone else: 404, as for exports)."""
+    """A lock job of a study where the user may lock (anyone else: 404, as for exports)."""
     try:
-        if not roles.has_role(user, roles.LOCKERS):
-            raise LockJob.DoesNotExist
         return LockJob.objects.select_related("study", "requested_by", "release").get(
-            pk=pk, study__in=cohort_selectors.study_list(user=user)
+            roles.scope(user, roles.LOCKERS, site=None), pk=pk
         )
     except (LockJob.DoesNotExist, ValueError, TypeError):
         raise Http404("No such lock.") from None
@@ -67,10 +65,10 @@ def export_job_list(*, release: Release) -> QuerySet[ExportJob]:
 
 
 def export_job_get(*, user, pk) -> ExportJob:
-    """An export job of a study the user sees (downloaders see every study's releases)."""
+    """An export job of a study where the user downloads releases (anyone else: 404)."""
     try:
         return ExportJob.objects.select_related("release__study", "requested_by").get(
-            pk=pk, release__study__in=cohort_selectors.study_list(user=user)
+            roles.scope(user, roles.RELEASE_DOWNLOADERS, study="release__study", site=None), pk=pk
         )
     except (ExportJob.DoesNotExist, ValueError, TypeError):
         raise Http404("No such export.") from None
@@ -113,9 +111,10 @@ def release_analysis(*, release: Release) -> Analysis:
 
 
 def _live_sites(user, study: Study):
-    if roles.has_role(user, roles.ALL_SITES):
+    """None when the user reads live data at every site of the study, else their sites."""
+    if roles.sites_held(user, study, roles.ANALYSIS_READERS) is None:
         return None
-    return cohort_selectors.site_list(user=user).filter(studies=study).order_by("code")
+    return cohort_selectors.study_site_list(user=user, study=study, allowed=roles.ANALYSIS_READERS)
 
 
 def live_results(*, user, study: Study) -> tuple[datasets.Results, Any, list[str] | None]:

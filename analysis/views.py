@@ -43,7 +43,7 @@ def _display_tables(analysis) -> list[dict]:
 @roles.role_required(roles.ANALYSIS_READERS)
 def analysis_page(request, study_code: str):
     study = cohort_selectors.study_get(user=request.user, code=study_code)
-    can_live = selectors.can_see_live(request.user)
+    can_live = selectors.can_see_live(request.user, study)
     release_list = list(selectors.release_list(study=study))
     wanted = request.GET.get("version")
     release = None
@@ -67,7 +67,7 @@ def analysis_page(request, study_code: str):
             "analysis": analysis,
             "releases": release_list,
             "can_live": can_live,
-            "can_download": selectors.can_download(request.user),
+            "can_download": selectors.can_download(request.user, study),
             "figures": releases.FIGURES,
             "survival": selectors.survival_sections(analysis) if analysis else [],
             "display_tables": _display_tables(analysis),
@@ -85,7 +85,7 @@ def figure(request, study_code: str, name: str, fmt: str):
         content = selectors.release_figure(
             release=selectors.release_get(study=study, version=version), name=name, fmt=fmt
         )
-    elif selectors.can_see_live(request.user):
+    elif selectors.can_see_live(request.user, study):
         content = selectors.live_figure(user=request.user, study=study, name=name, fmt=fmt)
     else:
         raise PermissionDenied("Statisticians see locked releases only.")
@@ -116,8 +116,8 @@ def _releases_page(request, study, status: int = 200, **forms):
         "study": study,
         "releases": selectors.release_list(study=study),
         "pending_lock": selectors.pending_lock(study=study),
-        "can_lock": roles.has_role(request.user, roles.LOCKERS),
-        "can_download": selectors.can_download(request.user),
+        "can_lock": roles.has_study_role(request.user, study, roles.LOCKERS),
+        "can_download": selectors.can_download(request.user, study),
         "export_forms": forms.pop("export_forms", {}),
         **_lock_forms(study),
         **forms,

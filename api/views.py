@@ -18,7 +18,9 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers as drf_serializers
 from rest_framework import status
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.generics import GenericAPIView
+from rest_framework.permissions import SAFE_METHODS
 from rest_framework.response import Response
 
 from analysis import releases as analysis_releases
@@ -26,7 +28,7 @@ from analysis import selectors as analysis_selectors
 from analysis.models import JobStatus
 from api import selectors
 from api import serializers as s
-from api.permissions import HasRole
+from api.permissions import ROLE_DENIED, HasRole
 from api.problems import Problem, django_errors
 from cohorts import audit, roles
 from cohorts import selectors as cohort_selectors
@@ -83,6 +85,17 @@ class ApiView(GenericAPIView):
     permission_classes = [HasRole]
     read_roles: frozenset = frozenset()
     write_roles: frozenset = frozenset()
+
+
+def _patient(request, pk):
+    """The patient of the address (another site's or study's: 404); a write needs a data-entry role at the
+    patient's study and site (a nurse of one study who monitors another reads there, and writes only here)."""
+    patient = ecrf_selectors.patient_get(user=request.user, pk=pk)
+    if request.method not in SAFE_METHODS and not roles.has_study_role(
+        request.user, patient.study, roles.DATA_ENTRY, site=patient.site
+    ):
+        raise PermissionDenied(ROLE_DENIED)
+    return patient
 
 
 def _crf(key: str) -> crfs.Crf:
@@ -143,7 +156,7 @@ class StudyDetail(ApiView):
     @extend_schema(parameters=[STUDY_CODE], responses={200: s.StudyDetailSerializer, **READ_ERRORS})
     def get(self, request, study_code: str):
         study = cohort_selectors.study_get(user=request.user, code=study_code)
-        sites = cohort_selectors.site_list(user=request.user).filter(studies=study).order_by("code")
+        sites = cohort_selectors.study_site_list(user=request.user, study=study)
         return Response(s.StudyDetailSerializer(study, context={"sites": sites}).data)
 
 
@@ -174,7 +187,7 @@ class PatientList(ApiView):
         query.is_valid(raise_exception=True)
         site = None
         if code := query.validated_data.get("site"):
-            site = cohort_selectors.site_list(user=request.user).filter(studies=study, code=code).first()
+            site = cohort_selectors.study_site_list(user=request.user, study=study).filter(code=code).first()
             if site is None:
                 raise Http404("No such site of this study among yours.")
         patients = selectors.patient_list(
@@ -191,7 +204,7 @@ class PatientDetail(ApiView):
 
     @extend_schema(parameters=[PATIENT_PK], responses={200: s.PatientSerializer, **READ_ERRORS})
     def get(self, request, patient_pk: int):
-        patient = ecrf_selectors.patient_get(user=request.user, pk=patient_pk)
+        patient = _patient(request, patient_pk)
         return Response(s.PatientSerializer(patient).data)
 
 
@@ -297,7 +310,7 @@ class RecordList(ApiView):
     )
     def get(self, request, patient_pk: int, form: str):
         crf = _crf(form)
-        patient = ecrf_selectors.patient_get(user=request.user, pk=patient_pk)
+        patient = _patient(request, patient_pk)
         query = StudyDayFilter(data=request.query_params)
         query.is_valid(raise_exception=True)
         records = selectors.record_list(patient=patient, crf=crf, study_day=query.validated_data.get("study_day"))
@@ -311,7 +324,7 @@ class RecordList(ApiView):
     )
     def post(self, request, patient_pk: int, form: str):
         crf = _crf(form)
-        patient = ecrf_selectors.patient_get(user=request.user, pk=patient_pk)
+        patient = _patient(request, patient_pk)
         body = s.RecordWriteSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         ensure_unlocked(patient.study)
@@ -361,7 +374,7 @@ class RecordDetail(ApiView):
     )
     def get(self, request, patient_pk: int, form: str, pk: int):
         crf = _crf(form)
-        patient = ecrf_selectors.patient_get(user=request.user, pk=patient_pk)
+        patient = _patient(request, patient_pk)
         return _record_response(crf, selectors.record_get(patient=patient, crf=crf, pk=pk))
 
     @extend_schema(
@@ -377,7 +390,7 @@ class RecordDetail(ApiView):
     )
     def put(self, request, patient_pk: int, form: str, pk: int):
         crf = _crf(form)
-        patient = ecrf_selectors.patient_get(user=request.user, pk=patient_pk)
+        patient = _patient(request, patient_pk)
         record = selectors.record_get(patient=patient, crf=crf, pk=pk)
         body = s.RecordWriteSerializer(data=request.data)
         body.is_valid(raise_exception=True)

@@ -29,7 +29,6 @@ django.setup()
 from _db import own_test_database  # noqa: E402
 from _stats import percentile  # noqa: E402
 from django.contrib.auth.decorators import login_required  # noqa: E402
-from django.contrib.auth.models import Group  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.http import HttpResponse  # noqa: E402
 from django.test import Client  # noqa: E402
@@ -80,7 +79,8 @@ def copy_rows(model, prototype, pks) -> None:
 
 def load():
     """The study, one nurse, PATIENTS patients with DAYS days of vitals, support, labs and derived rows."""
-    from cohorts.models import Arm, Patient, Site, SiteMembership, Study
+    from cohorts.models import Arm, Patient, Site, Study
+    from cohorts.team import grant
     from ecrf.models import DerivedDay, DrugAdministration, LabResult, RespiratorySupport, VitalSigns
 
     study = Study.objects.create(code="bench", title="Bench", protocol="milan_2020", follow_up_days=DAYS)
@@ -95,8 +95,7 @@ def load():
     from django.contrib.auth import get_user_model
 
     nurse = get_user_model().objects.create_user("bench-nurse", password="bench-password-long")
-    nurse.groups.add(Group.objects.get(name="nurse"))
-    SiteMembership.objects.create(user=nurse, site=site)
+    grant(nurse, study, "nurse", [site], reason="bench")
 
     day0 = timezone.localdate() - datetime.timedelta(days=DAYS + 5)
     Patient.objects.bulk_create(

@@ -87,9 +87,9 @@ def insert_rows(table: str, columns: list[str], rows) -> None:
 
 def make_study():
     from django.contrib.auth import get_user_model
-    from django.contrib.auth.models import Group
 
     from cohorts.models import Arm, Site, Study
+    from cohorts.team import grant
 
     study = Study.objects.create(code=STUDY, title="Load test ward", protocol="milan_2020", follow_up_days=DAYS)
     sites = []
@@ -102,7 +102,7 @@ def make_study():
         Arm.objects.create(study=study, code="high_dose", name="High-dose anakinra", order=2),
     ]
     manager = get_user_model().objects.create_user("load_data_manager")
-    manager.groups.add(Group.objects.get(name="data_manager"))
+    grant(manager, study, "data_manager", reason="load test")
     return study, sites, arms, manager
 
 
@@ -135,11 +135,11 @@ def populate(study, sites, arms) -> int:
 def make_accounts(study, sites, manager) -> dict:
     """USERS accounts per role with a session each; each nurse gets her own patients (no two edit the same day)."""
     from django.contrib.auth import get_user_model
-    from django.contrib.auth.models import Group
     from django.test import Client
 
     from analysis import releases
-    from cohorts.models import Patient, SiteMembership
+    from cohorts.models import Patient
+    from cohorts.team import grant
     from ecrf import derivation_job
     from ecrf.models import VitalSigns
 
@@ -169,14 +169,14 @@ def make_accounts(study, sites, manager) -> dict:
         "statistician": [],
     }
     for role in ("nurse", "investigator", "statistician"):
-        group = Group.objects.get(name=role)
         for i in range(USERS):
             user = User.objects.create_user(f"load_{role}_{i:02d}")
-            user.groups.add(group)
             account = {"username": user.username}
-            if role != "statistician":
+            if role == "statistician":
+                grant(user, study, role, reason="load test")
+            else:
                 site = sites[i % len(sites)]
-                SiteMembership.objects.create(user=user, site=site)
+                grant(user, study, role, [site], reason="load test")
                 patients = by_site[site.pk]
                 if role == "nurse":
                     # The nurses of a site share its patients out: slot i // n_sites of those at the site.

@@ -6,7 +6,7 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from cohorts.audit import ensure_unlocked
 from cohorts.constraints import WithinLimit
-from cohorts.models import Arm, Patient, Site, SiteMembership, Study
+from cohorts.models import Arm, Patient, RoleAssignment, Site, Study
 
 
 class ReadOnlyAdminMixin:
@@ -76,10 +76,12 @@ class SiteAdmin(SimpleHistoryAdmin):
     filter_horizontal = ("studies",)
 
 
-@admin.register(SiteMembership)
-class SiteMembershipAdmin(SimpleHistoryAdmin):
-    list_display = ("user", "site")
-    list_filter = ("site",)
+@admin.register(RoleAssignment)
+class RoleAssignmentAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin):
+    """Read here; given, changed and ended on the study team page, with a reason (cohorts/team.py)."""
+
+    list_display = ("user", "study", "role", "all_sites", "created_at", "ended_at")
+    list_filter = ("study", "role")
 
 
 @admin.register(Patient)

@@ -18,7 +18,7 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.utils import timezone
 from django.utils.text import capfirst
 
-from cohorts import enrolment, regimens, selectors, services, setup
+from cohorts import enrolment, regimens, roles, selectors, services, setup
 from cohorts.audit import REASON_MAX_LENGTH
 from cohorts.eligibility.engine import RULE_SETS, get_rule_set
 from cohorts.eligibility.fields import Field
@@ -90,7 +90,7 @@ class ScreeningForm(forms.Form):
         self.evaluation = None
         self.values: dict = {}
         self.entered_units: dict[str, str] = {}
-        self.fields["site"].queryset = selectors.screening_site_list(user=user, study=study)
+        self.fields["site"].queryset = selectors.study_site_list(user=user, study=study, allowed=roles.SCREENERS)
         self.fields["rescreen_of"].queryset = selectors.rescreen_candidates(user=user, study=study)
         self.fields["rescreen_of"].label_from_instance = lambda s: (
             f"{s.number} ({s.site.code}, {timezone.localtime(s.assessed_at):%d %b %Y %H:%M}, "

@@ -6,6 +6,7 @@ from django.db import models
 from django.db.models import Q
 from simple_history.models import HistoricalRecords
 
+from cohorts import roles
 from cohorts.clock import default_time_zone, validate_time_zone
 from cohorts.constraints import WithinLimit, hard_range
 
@@ -97,18 +98,58 @@ class Site(models.Model):
         return f"{self.code} {self.name}"
 
 
-class SiteMembership(models.Model):
-    """A user works at a site; every patient query is scoped by these rows (cohorts/selectors.py)."""
+class RoleAssignment(models.Model):
+    """A user's role in one study, at every site of the study or at some of them (cohorts/roles.py decides with
+    these rows: every page, selector, endpoint and command asks for a role in a study at a site).
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="site_memberships")
-    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="memberships")
-    history = HistoricalRecords()
+    An assignment is ended, never deleted, so that the audit trail shows who had which rights when.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="role_assignments")
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="role_assignments")
+    role = models.CharField(max_length=16, choices=list(roles.STUDY_ROLES.items()))
+    all_sites = models.BooleanField(
+        "every site of the study", default=False, help_text="Also the sites that join the study later."
+    )
+    sites = models.ManyToManyField(Site, blank=True, related_name="role_assignments")
+    created_at = models.DateTimeField(auto_now_add=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    history = HistoricalRecords(m2m_fields=[sites])
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["user", "site"], name="site_membership_unique")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "study", "role"],
+                condition=Q(ended_at__isnull=True),
+                name="role_assignment_one_active_per_role",
+            ),
+        ]
 
     def __str__(self) -> str:
-        return f"{self.user} @ {self.site.code}"
+        where = "all sites" if self.all_sites else "some sites"
+        return f"{self.user} · {roles.STUDY_ROLES.get(self.role, self.role)} · {self.study.code} ({where})"
+
+
+class AccountAction(models.Model):
+    """What a study's data manager did to a member's account from the team page (cohorts/team.py): an unlock after
+    too many wrong passwords, or a reset of a lost second factor. Who, to whom, why and when."""
+
+    class Kind(models.TextChoices):
+        UNLOCK = "unlock", "Account unlocked"
+        RESET_SECOND_FACTOR = "reset_second_factor", "Second factor reset"
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="account_actions")
+    account = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    done_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(max_length=24, choices=Kind.choices)
+    reason = models.CharField(max_length=100)
+    done_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-done_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.account} by {self.done_by} ({self.study.code})"
 
 
 class Arm(models.Model):

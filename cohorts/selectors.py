@@ -11,19 +11,9 @@ from cohorts import roles
 from cohorts.models import Arm, Patient, Screening, ScreeningReason, Site, Study
 
 
-def site_list(*, user) -> QuerySet[Site]:
-    if roles.has_role(user, roles.ALL_SITES):
-        return Site.objects.all()
-    if not roles.has_role(user, roles.PATIENT_READERS):
-        return Site.objects.none()
-    return Site.objects.filter(memberships__user=user)
-
-
 def study_list(*, user) -> QuerySet[Study]:
-    # Statisticians see no patient data, but every study's locked releases.
-    if roles.has_role(user, roles.ALL_SITES | {roles.STATISTICIAN}):
-        return Study.objects.all()
-    return Study.objects.filter(sites__in=site_list(user=user)).distinct()
+    """The studies where the user holds a role (every study for a system administrator)."""
+    return Study.objects.filter(roles.study_scope(user, roles.ROLES))
 
 
 def study_get(*, user, code: str) -> Study:
@@ -33,13 +23,20 @@ def study_get(*, user, code: str) -> Study:
         raise Http404("No such study.") from None
 
 
+def study_site_list(*, user, study: Study, allowed=roles.PATIENT_READERS) -> QuerySet[Site]:
+    """The sites of ``study`` where the user holds one of ``allowed`` in it."""
+    sites = study.sites.order_by("code")
+    held = roles.sites_held(user, study, allowed)
+    return sites if held is None else sites.filter(pk__in=sorted(held))
+
+
 def arm_list(*, study: Study) -> QuerySet[Arm]:
     return study.arms.all()
 
 
 def patient_list(*, user, study: Study | None = None, site: Site | None = None) -> QuerySet[Patient]:
     """The patients of the user's sites (of one study and site if given); another site's patient is not there."""
-    qs = Patient.objects.filter(site__in=site_list(user=user)).select_related("site", "arm", "study")
+    qs = Patient.objects.filter(roles.scope(user, roles.PATIENT_READERS)).select_related("site", "arm", "study")
     if study is not None:
         qs = qs.filter(study=study)
     if site is not None:
@@ -48,7 +45,7 @@ def patient_list(*, user, study: Study | None = None, site: Site | None = None) 
 
 
 def screening_list(*, user, study: Study, site: Site | None = None) -> QuerySet[Screening]:
-    qs = Screening.objects.filter(study=study, site__in=site_list(user=user))
+    qs = Screening.objects.filter(roles.scope(user, roles.SCREENING_READERS), study=study)
     if site is not None:
         qs = qs.filter(site=site)
     return qs.select_related("site", "screened_by", "patient", "patient__arm").order_by("-assessed_at")
@@ -93,11 +90,6 @@ def consort_counts(*, screenings: QuerySet[Screening]) -> dict:
     }
 
 
-def screening_site_list(*, user, study: Study) -> QuerySet[Site]:
-    """The sites of the study where the user may screen or read screenings."""
-    return site_list(user=user).filter(studies=study).order_by("code")
-
-
 def screening_log(*, user, study: Study, site: Site | None = None) -> QuerySet[Screening]:
     """The screening log page: every screening with its reasons, its re-screen link and its patient."""
     return screening_list(user=user, study=study, site=site).select_related("rescreen_of").prefetch_related("reasons")
@@ -118,7 +110,7 @@ def screening_get(*, user, study: Study, pk) -> Screening:
     """One screening of the study at the user's sites; another site's screening is a 404."""
     try:
         return (
-            Screening.objects.filter(study=study, site__in=site_list(user=user))
+            Screening.objects.filter(roles.scope(user, roles.SCREENING_READERS), study=study)
             .select_related("study", "site", "screened_by", "rescreen_of", "patient", "patient__arm")
             .prefetch_related("rescreens")
             .get(pk=pk)
@@ -131,7 +123,7 @@ def rescreen_candidates(*, user, study: Study) -> QuerySet[Screening]:
     """Screenings a new screening may re-screen: at the user's sites, not enrolled, not re-screened already
     (so the re-screens of one candidate form a chain and the CONSORT counts take its last link)."""
     return (
-        Screening.objects.filter(study=study, site__in=site_list(user=user), patient__isnull=True)
+        Screening.objects.filter(roles.scope(user, roles.SCREENERS), study=study, patient__isnull=True)
         .filter(rescreens__isnull=True)
         .select_related("site")
         .order_by("-assessed_at")
@@ -139,14 +131,14 @@ def rescreen_candidates(*, user, study: Study) -> QuerySet[Screening]:
 
 
 # --------------------------------------------------------------------------------------------
-# Study set-up (cohorts/setup.py); the pages are for roles.STUDY_SETUP, who see every study and site
+# Study set-up (cohorts/setup.py): a study's data managers set it up; system administrators every study and site
 # --------------------------------------------------------------------------------------------
 
 
 def setup_study_list(*, user) -> QuerySet[Study]:
-    """The studies of the set-up page, with their numbers of arms, sites and enrolled patients."""
+    """The studies the user sets up, with their numbers of arms, sites and enrolled patients."""
     return (
-        study_list(user=user)
+        Study.objects.filter(roles.study_scope(user, roles.STUDY_SETUP))
         .annotate(
             n_arms=Count("arms", distinct=True),
             n_sites=Count("sites", distinct=True),
@@ -157,12 +149,23 @@ def setup_study_list(*, user) -> QuerySet[Study]:
 
 
 def setup_site_list(*, user) -> QuerySet[Site]:
-    return site_list(user=user).prefetch_related("studies").order_by("code")
+    """The sites the user may edit: every site for a system administrator; for a data manager, the sites whose
+    every study is one of theirs (a site's ULNs and time zone serve all its studies)."""
+    sites = Site.objects.prefetch_related("studies").order_by("code")
+    if roles.is_system_admin(user):
+        return sites
+    theirs = Study.objects.filter(roles.study_scope(user, roles.STUDY_SETUP))
+    return sites.filter(studies__in=theirs).exclude(studies__in=Study.objects.exclude(pk__in=theirs)).distinct()
+
+
+def site_choice_list() -> QuerySet[Site]:
+    """Every site of the installation, for a study's list of sites (a hospital may join any study)."""
+    return Site.objects.order_by("code")
 
 
 def site_get(*, user, code: str) -> Site:
     try:
-        return site_list(user=user).get(code=code)
+        return setup_site_list(user=user).get(code=code)
     except Site.DoesNotExist:
         raise Http404("No such site.") from None
 

@@ -355,8 +355,10 @@ def study_create(*, data: Mapping, user, reason: str | None = None) -> Study:
     return study
 
 
-def _enrolled(study: Study) -> bool:
-    return Patient.objects.filter(study=study).exists()
+def has_enrolled(study_or_site: Study | Site) -> bool:
+    """Has a patient been enrolled in the study (at the site)? From then on every change needs a reason."""
+    field = "site" if isinstance(study_or_site, Site) else "study"
+    return Patient.objects.filter(**{field: study_or_site}).exists()
 
 
 def study_update(
@@ -395,7 +397,7 @@ def study_update(
         if not changed and not added and not removed:
             problems.raise_if_any()
             return study  # nothing to save: no history row, no reason needed
-        why = _reason(enrolled=_enrolled(study), reason=reason, problems=problems)
+        why = _reason(enrolled=has_enrolled(study), reason=reason, problems=problems)
         problems.raise_if_any()
         if added or removed:
             moves = [f"+{s.code}" for s in added] + [f"-{s.code}" for s in removed]
@@ -424,7 +426,7 @@ def arm_save(*, study: Study, arm: Arm | None = None, data: Mapping, user, reaso
         if before is not None and all(getattr(arm, name) == value for name, value in before.items()):
             problems.raise_if_any()
             return arm
-        why = _reason(enrolled=_enrolled(study), reason=reason, problems=problems)
+        why = _reason(enrolled=has_enrolled(study), reason=reason, problems=problems)
         problems.raise_if_any()
         return save_audited(arm, user=user, reason=why)
 
@@ -441,7 +443,7 @@ def site_save(*, site: Site | None = None, data: Mapping, user, reason: str | No
             for study in site.studies.all():
                 ensure_unlocked(study)
             before = {name: getattr(site, name) for name in SITE_FIELDS}
-            enrolled = Patient.objects.filter(site=site).exists()
+            enrolled = has_enrolled(site)
         _unknown_keys(data, SITE_FIELDS, "", problems)
         _clean_site(data, "", site, problems)
         if before is not None and all(getattr(site, name) == value for name, value in before.items()):

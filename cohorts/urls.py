@@ -1,6 +1,6 @@
 from django.urls import path
 
-from cohorts import views
+from cohorts import team_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -10,6 +10,8 @@ urlpatterns = [
     path("studies/<slug:study_code>/screenings/evaluate/", views.screening_evaluate, name="screening_evaluate"),
     path("studies/<slug:study_code>/screenings/<int:pk>/", views.screening_detail, name="screening_detail"),
     path("studies/<slug:study_code>/screenings/<int:pk>/enrol/", views.patient_enrol, name="patient_enrol"),
+    path("studies/<slug:study_code>/team/", team_views.study_team, name="study_team"),
+    path("studies/<slug:study_code>/team/<int:pk>/", team_views.team_member, name="team_member"),
     path("setup/", views.setup_index, name="setup_index"),
     path("setup/studies/new/", views.setup_study_create, name="setup_study_create"),
     path("setup/studies/<slug:study_code>/", views.setup_study, name="setup_study"),

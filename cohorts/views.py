@@ -28,7 +28,9 @@ from cohorts.querystring import query_number
 
 @login_required
 def home(request):
-    studies = selectors.study_list(user=request.user).order_by("code")
+    studies = list(selectors.study_list(user=request.user).order_by("code"))
+    for study in studies:
+        study.user_roles = roles.study_roles(request.user, study)
     return render(request, "home.html", {"studies": studies})
 
 
@@ -104,7 +106,7 @@ def add_service_error(form, error: ValidationError) -> None:
 @roles.role_required(roles.SCREENING_READERS)
 def screening_log(request, study_code: str):
     study = selectors.study_get(user=request.user, code=study_code)
-    sites = selectors.screening_site_list(user=request.user, study=study)
+    sites = selectors.study_site_list(user=request.user, study=study, allowed=roles.SCREENING_READERS)
     site = next((s for s in sites if s.code == request.GET.get("site")), None)
     screenings = selectors.screening_log(user=request.user, study=study, site=site)
     return render(
@@ -116,7 +118,7 @@ def screening_log(request, study_code: str):
             "site": site,
             "screenings": selectors.with_reason_groups(screenings),
             "counts": selectors.consort_counts(screenings=screenings),
-            "can_screen": roles.has_role(request.user, roles.SCREENERS),
+            "can_screen": roles.has_study_role(request.user, study, roles.SCREENERS),
         },
     )
 
@@ -195,7 +197,7 @@ def screening_detail(request, study_code: str, pk: int):
             "criteria": screening.criteria,
             "converted": enrolment.conversion_notes(screening.values, screening.entered_units),
             "refusal": enrolment_refusal(screening),
-            "can_screen": roles.has_role(request.user, roles.SCREENERS),
+            "can_screen": roles.has_study_role(request.user, study, roles.SCREENERS, site=screening.site),
         },
     )
 
@@ -252,6 +254,7 @@ def setup_index(request):
         {
             "studies": selectors.setup_study_list(user=request.user),
             "sites": selectors.setup_site_list(user=request.user),
+            "may_create": roles.may_create_studies(request.user),
         },
     )
 
@@ -260,7 +263,7 @@ def _study_page(request, study, form, status=200):
     arms = list(selectors.arm_list(study=study)) if study is not None else []
     for arm in arms:
         arm.doses = regimens.from_json(arm.regimen)
-    enrolled = study is not None and selectors.patient_list(user=request.user, study=study).exists()
+    enrolled = study is not None and setup.has_enrolled(study)
     return render(
         request,
         "cohorts/setup_study.html",
@@ -269,9 +272,9 @@ def _study_page(request, study, form, status=200):
     )
 
 
-@roles.study_setup_required
+@roles.admin_required
 def setup_study_create(request):
-    form = StudySetupForm(request.POST or None, sites=selectors.setup_site_list(user=request.user))
+    form = StudySetupForm(request.POST or None, sites=selectors.site_choice_list())
     if form.is_bound and form.is_valid():
         data = {**form.setup_data(), "sites": [{"code": code} for code in form.site_codes()]}
         try:
@@ -287,8 +290,7 @@ def setup_study_create(request):
 @roles.study_setup_required
 def setup_study(request, study_code: str):
     study = selectors.study_get(user=request.user, code=study_code)
-    sites = selectors.setup_site_list(user=request.user)
-    form = StudySetupForm(request.POST or None, study=study, sites=sites)
+    form = StudySetupForm(request.POST or None, study=study, sites=selectors.site_choice_list())
     if form.is_bound and form.is_valid():
         try:
             study = setup.study_update(
@@ -324,7 +326,7 @@ def _arm_page(request, study, arm):
         else:
             messages.success(request, f"Arm {arm.code} of {study.code} saved.")
             return redirect("setup_study", study.code)
-    enrolled = selectors.patient_list(user=request.user, study=study).exists()
+    enrolled = setup.has_enrolled(study)
     return render(
         request,
         "cohorts/setup_arm.html",
@@ -355,11 +357,11 @@ def _site_page(request, site):
         else:
             messages.success(request, f"Site {site.code} saved.")
             return redirect("setup_index")
-    enrolled = site is not None and selectors.patient_list(user=request.user, site=site).exists()
+    enrolled = site is not None and setup.has_enrolled(site)
     return render(request, "cohorts/setup_site.html", {"site": site, "form": form, "enrolled": enrolled})
 
 
-@roles.study_setup_required
+@roles.admin_required
 def setup_site_create(request):
     return _site_page(request, None)
 

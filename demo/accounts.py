@@ -1,11 +1,13 @@
-"""The demo logins: one person per role at Milan, a nurse and an investigator at Bergamo, one password."""
+"""The demo logins: one person per role at Milan, a nurse and an investigator at Bergamo, one password. Each holds
+the role in every demo study of their sites (cohorts/team.py); the administrator is in the system group."""
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import transaction
 
 from cohorts import roles
-from cohorts.models import Site, SiteMembership
+from cohorts.models import RoleAssignment, Site, Study
+from cohorts.team import grant
 
 DEMO_PASSWORD = "anakinra-demo"  # the demo only; printed by load_demo
 
@@ -35,9 +37,13 @@ def create_demo_users() -> list[tuple[str, str, str]]:
         if created or (user.first_name, user.last_name) != (first_name, last_name):
             user.first_name, user.last_name = first_name, last_name
             user.save()
-        user.groups.add(Group.objects.get(name=role))
-        for site in Site.objects.filter(code__in=site_codes):
-            SiteMembership.objects.get_or_create(user=user, site=site)
+        if role == roles.ADMIN:
+            user.groups.add(Group.objects.get(name=roles.ADMIN_GROUP))
+        else:
+            sites = list(Site.objects.filter(code__in=site_codes))
+            for study in Study.objects.filter(sites__in=sites).distinct():
+                if not RoleAssignment.objects.filter(user=user, study=study, role=role, ended_at__isnull=True).exists():
+                    grant(user, study, role, [s for s in sites if study.sites.filter(pk=s.pk).exists()], reason="demo")
         logins.append((username, DEMO_PASSWORD, f"{roles.ROLES[role]} ({', '.join(site_codes)})"))
     return logins
 

@@ -23,8 +23,8 @@ from ecrf.validators import PatientFacts, day_issues
 READ_ONLY = "Your role can read these data but not change them."
 
 
-def _can_edit(user) -> bool:
-    return roles.has_role(user, roles.DATA_ENTRY)
+def _can_edit(user, patient) -> bool:
+    return roles.has_study_role(user, patient.study, roles.DATA_ENTRY, site=patient.site)
 
 
 def _casebook_url(patient, study_day=None) -> str:
@@ -37,7 +37,7 @@ def day_entry(request, patient_pk: int, study_day: int):
     """The one-per-day forms of a patient-day on one page, saved together."""
     patient = selectors.patient_get(user=request.user, pk=patient_pk)
     selectors.check_day(patient, study_day)
-    can_edit = _can_edit(request.user)
+    can_edit = _can_edit(request.user, patient)
     facts = PatientFacts.of(patient, patient.death_day)
     page_errors: list[str] = []
     site = {"laboratory": {"site": patient.site}}
@@ -133,7 +133,7 @@ def casebook(request, patient_pk: int):
         {
             "book": book,
             "patient": book.patient,
-            "can_edit": _can_edit(request.user) and not book.patient.study.is_locked,
+            "can_edit": _can_edit(request.user, book.patient) and not book.patient.study.is_locked,
             "day_forms": crfs.DAY_FORMS,
         },
     )
@@ -147,7 +147,7 @@ def event_form(request, patient_pk: int, kind: str, pk: int | None = None):
         raise Http404("No such kind of record.")
     patient = selectors.patient_get(user=request.user, pk=patient_pk)
     record = selectors.event_get(patient=patient, crf=crf, pk=pk) if pk is not None else None
-    can_edit = _can_edit(request.user)
+    can_edit = _can_edit(request.user, patient)
     death_day = patient.death_day
     if record is not None and getattr(record, "kind", None) == DispositionKind.DEATH:
         death_day = None  # editing the death itself
@@ -244,7 +244,7 @@ def _event_submitted(request, patient, outcome: submissions.Outcome):
 def patient_list(request, study_code: str):
     """Patients of the user's sites, those with forms missing today first."""
     study = cohort_selectors.study_get(user=request.user, code=study_code)
-    sites = cohort_selectors.site_list(user=request.user).filter(studies=study).order_by("code")
+    sites = cohort_selectors.study_site_list(user=request.user, study=study)
     # Picked from the user's sites, not filtered by in SQL: a junk ?site= (a NUL byte) is no site, not a 500.
     site = next((s for s in sites if s.code == request.GET.get("site")), None)
     patients = selectors.patient_list(user=request.user, study=study, site=site)

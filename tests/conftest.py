@@ -7,7 +7,7 @@ import pytest
 from django.contrib.auth.models import Group, Permission
 
 from cohorts import roles
-from cohorts.models import SiteMembership
+from cohorts.models import RoleAssignment, Study
 from tests import factories
 
 
@@ -40,21 +40,35 @@ def arms(study):
     }
 
 
-def role_group(name: str) -> Group:
-    """The role's group. A transactional test (live server, real worker) flushes the tables, and with them the
-    groups of the data migration; they are then recreated by that same migration code, permissions included."""
-    if not Group.objects.filter(name=name).exists():
-        migration = importlib.import_module("cohorts.migrations.0002_role_groups")
-        migration.install_role_groups(Group, Permission)
-    return Group.objects.get(name=name)
+def admin_group() -> Group:
+    """The system administrators' group. A transactional test (live server, real worker) flushes the tables,
+    and with them the group of the data migration; it is then recreated by that same migration code."""
+    if not Group.objects.filter(name=roles.ADMIN_GROUP).exists():
+        importlib.import_module("cohorts.migrations.0002_role_groups").install_role_groups(Group, Permission)
+        accounts = importlib.import_module("cohorts.migrations.0009_admin_group_manages_accounts")
+        accounts.install_account_permissions(Group, Permission)
+    return Group.objects.get(name=roles.ADMIN_GROUP)
+
+
+def assign(user, role: str, study, sites=()):
+    """Give ``user`` ``role`` in ``study``: at ``sites``, or at every site of it when none are named (data
+    managers and statisticians always: their work is the whole study)."""
+    every = role in roles.STUDY_WIDE or not sites
+    assignment = RoleAssignment.objects.create(user=user, study=study, role=role, all_sites=every)
+    if not every:
+        assignment.sites.set(sites)
+    roles.forget(user)
+    return assignment
 
 
 def make_user(username: str, role: str | None, sites=()):
+    """A user with ``role`` in every study of ``sites``, at those sites (the administrator: the global group)."""
     user = factories.UserFactory(username=username)
-    if role:
-        user.groups.add(role_group(role))
-    for site in sites:
-        SiteMembership.objects.create(user=user, site=site)
+    if role == roles.ADMIN:
+        user.groups.add(admin_group())
+    elif role:
+        for study in Study.objects.filter(sites__in=sites).distinct():
+            assign(user, role, study, [site for site in sites if site.studies.filter(pk=study.pk).exists()])
     return user
 
 

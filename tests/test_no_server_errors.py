@@ -70,9 +70,11 @@ PAGES_BY_NAME = {p.name: p for p in PAGES}
 
 
 def users_for(page) -> list[str]:
-    """A data manager (every page, every site) and, where allowed, a role that sees its own site only."""
+    """A data manager (every page of the study, every site; the administrator where only they may) and, where
+    allowed, a role that sees its own site only."""
+    first = "data_manager" if "data_manager" in page.allowed or "admin" not in page.allowed else "admin"
     others = [role for role in ("nurse", "investigator", "statistician", "monitor") if role in page.allowed]
-    return ["data_manager", *others[:1]]
+    return [first, *others[:1]]
 
 
 def cases(pages):

@@ -1,11 +1,14 @@
 """Rows of the access table (tests/test_access.py), one module per app so each app adds its own pages."""
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from cohorts import roles
 
 EVERY_ROLE = frozenset(roles.ROLES)
+#: A page of one study: its address names the study (a user without a role in it gets 404, not 403).
+STUDY_URL = re.compile(r"^(/api/v1)?/studies/[\w-]+/")
 
 
 @dataclass(frozen=True)

@@ -62,11 +62,13 @@ def arm_of_a(f) -> str:
     return f["patient_a"].arm.code
 
 
-# Study set-up: data managers and administrators (roles.STUDY_SETUP, the one predicate may_set_up_studies).
+# Study set-up: the study's data managers and the system administrators (roles.STUDY_SETUP, may_set_up_studies);
+# a new study or site: the system administrators only (may_create_studies).
+ADMINS = frozenset({roles.ADMIN})
 PAGES += [
     Page("set-up", lambda f: setup(f), roles.STUDY_SETUP),
-    Page("set-up new study", lambda f: setup(f, "studies/new/"), roles.STUDY_SETUP),
-    Page("set-up new study post", lambda f: setup(f, "studies/new/"), roles.STUDY_SETUP, method="post"),
+    Page("set-up new study", lambda f: setup(f, "studies/new/"), ADMINS),
+    Page("set-up new study post", lambda f: setup(f, "studies/new/"), ADMINS, method="post"),
     Page("set-up study", lambda f: setup(f, f"studies/{f['study'].code}/"), roles.STUDY_SETUP),
     Page("set-up study post", lambda f: setup(f, f"studies/{f['study'].code}/"), roles.STUDY_SETUP, method="post"),
     Page("set-up new arm", lambda f: setup(f, f"studies/{f['study'].code}/arms/new/"), roles.STUDY_SETUP),
@@ -83,8 +85,8 @@ PAGES += [
         roles.STUDY_SETUP,
         method="post",
     ),
-    Page("set-up new site", lambda f: setup(f, "sites/new/"), roles.STUDY_SETUP),
-    Page("set-up new site post", lambda f: setup(f, "sites/new/"), roles.STUDY_SETUP, method="post"),
+    Page("set-up new site", lambda f: setup(f, "sites/new/"), ADMINS),
+    Page("set-up new site post", lambda f: setup(f, "sites/new/"), ADMINS, method="post"),
     Page("set-up site", lambda f: setup(f, f"sites/{f['patient_a'].site.code}/"), roles.STUDY_SETUP),
     Page(
         "set-up site post", lambda f: setup(f, f"sites/{f['patient_a'].site.code}/"), roles.STUDY_SETUP, method="post"

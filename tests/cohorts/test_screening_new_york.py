@@ -4,7 +4,9 @@ from decimal import Decimal
 
 import pytest
 
+from cohorts import roles
 from cohorts.models import Patient, Screening
+from cohorts.team import grant
 from ecrf.models import LabResult, RespiratorySupport
 from tests.factories import ArmFactory, SiteFactory, StudyFactory
 
@@ -36,7 +38,7 @@ def ny(db, users):
     study = StudyFactory(code="ny-anakinra", title="Anakinra case series (New York)", protocol="new_york_2020")
     site = SiteFactory(code="NY", name="New York", studies=[study])
     arm = ArmFactory(study=study, code="anakinra", name="Anakinra 100 mg SC q6h")
-    users["data_manager"].site_memberships.create(site=site)
+    grant(users["data_manager"], study, roles.DATA_MANAGER, reason="test: the New York study's data manager")
     return study, site, arm
 
 

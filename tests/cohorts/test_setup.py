@@ -177,8 +177,23 @@ def test_the_navigation_offers_the_set_up_to_data_managers_and_administrators_on
         assert client.get("/setup/").status_code == (200 if shown else 403)
 
 
-def test_a_data_manager_creates_a_study_on_the_page(dm, site_a):
-    response = dm.post(
+@pytest.fixture
+def sysadmin(client, users):
+    client.force_login(users["admin"])
+    return client
+
+
+def test_new_studies_and_sites_are_the_system_administrators(dm):
+    """A study's data manager sets up their study; a new study or site is made by a system administrator."""
+    for url in ("/setup/studies/new/", "/setup/sites/new/"):
+        assert dm.get(url).status_code == 403
+        assert dm.post(url, study_body()).status_code == 403
+    assert 'data-testid="new-study"' not in dm.get("/setup/").content.decode()
+    assert not Study.objects.filter(code="paris-anakinra").exists()
+
+
+def test_an_administrator_creates_a_study_on_the_page(sysadmin, site_a):
+    response = sysadmin.post(
         "/setup/studies/new/",
         study_body(sites=["MI"], ards_severe_pf_below="90", ards_moderate_pf_max="190"),
     )
@@ -186,7 +201,7 @@ def test_a_data_manager_creates_a_study_on_the_page(dm, site_a):
     study = Study.objects.get(code="paris-anakinra")
     assert study.settings == {"derivation": {"ards_severe_pf_below": 90.0, "ards_moderate_pf_max": 190.0}}
     assert list(study.sites.values_list("code", flat=True)) == ["MI"]
-    assert study.history.get().history_user.username == "data_manager"
+    assert study.history.get().history_user.username == "admin"
 
 
 @pytest.mark.parametrize(
@@ -205,8 +220,8 @@ def test_a_data_manager_creates_a_study_on_the_page(dm, site_a):
         ({"follow_up_days": "0"}, "follow_up_days", ""),
     ],
 )
-def test_the_study_page_refuses_with_the_message_next_to_the_field(dm, study, changes, field, message):
-    response = dm.post("/setup/studies/new/", study_body(**changes))
+def test_the_study_page_refuses_with_the_message_next_to_the_field(sysadmin, study, changes, field, message):
+    response = sysadmin.post("/setup/studies/new/", study_body(**changes))
     assert response.status_code == 200
     errors = form_errors(response)
     assert field in errors, errors
@@ -314,18 +329,21 @@ def test_a_locked_study_is_not_changed(dm, study, site_a):
     assert Study.objects.get(pk=study.pk).title != "x"
 
 
-def test_the_site_page_creates_and_checks_a_site(dm, patient_a):
+def test_the_site_page_creates_and_checks_a_site(client, users, patient_a):
+    client.force_login(users["admin"])
     body = {"code": "co", "name": "Como", "time_zone": "Europe/Como", "ast_uln_u_l": "0", "alt_uln_u_l": "40"}
-    errors = form_errors(dm.post("/setup/sites/new/", body))
+    errors = form_errors(client.post("/setup/sites/new/", body))
     assert errors["code"] == ["2 to 8 capital letters or digits, e.g. MI (got 'co')"]
     assert errors["ast_uln_u_l"] == [
         "AST upper limit of normal 0 U/L is outside the plausible range 10-200 U/L: check the value and its unit."
     ]
     assert "Europe/Como" in errors["time_zone"][0]
     fixed = {**body, "code": "CO", "ast_uln_u_l": "35", "time_zone": "Europe/Rome"}
-    assert dm.post("/setup/sites/new/", fixed).status_code == 302
+    assert client.post("/setup/sites/new/", fixed).status_code == 302
     assert (Site.objects.get(code="CO").ast_uln_u_l, Site.objects.get(code="CO").time_zone) == (35, "Europe/Rome")
-    # Site A has an enrolled patient: a change of its limits needs a reason.
+    # Site A has an enrolled patient: a change of its limits needs a reason. Its one study's data manager makes it.
+    dm = client
+    dm.force_login(users["data_manager"])
     site_url = f"/setup/sites/{patient_a.site.code}/"
     body = {
         "code": "MI",

@@ -1,4 +1,5 @@
-"""python manage.py create_study FILE.toml [--user USERNAME]: set up a study from a file (docs/data-manager.md).
+"""python manage.py create_study FILE.toml [--user ADMIN] [--data-manager USERNAME ...]: set up a study from a file
+(docs/data-manager.md), and name its first data managers (they then run its team page).
 
 The file goes through the same checks as the set-up pages (cohorts/setup.py). Every problem is printed on its own
 line naming its place in the file (``arms[1].regimen[0].route: required ...``), and then nothing is written: the
@@ -11,8 +12,9 @@ from pathlib import Path
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
 
-from cohorts import setup
+from cohorts import roles, setup, team
 
 
 class Command(BaseCommand):
@@ -23,15 +25,31 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("file", help="the study's TOML file, e.g. docs/study-milan.toml")
-        parser.add_argument("--user", help="username recorded in the history as the one who set the study up")
+        parser.add_argument(
+            "--user", help="a system administrator's username, recorded in the history as the one who set it up"
+        )
+        parser.add_argument(
+            "--data-manager",
+            action="append",
+            default=[],
+            dest="data_managers",
+            metavar="USERNAME",
+            help="give this user the data manager role in the new study (repeatable)",
+        )
 
-    def handle(self, *args, file: str, user: str | None = None, **options):
+    def handle(self, *args, file: str, user: str | None = None, data_managers=(), **options):
         path = Path(file)
         who = None
         if user:
             who = get_user_model().objects.filter(username=user).first()
             if who is None:
                 raise CommandError(f"Unknown user {user!r}.")
+            if not roles.may_create_studies(who):
+                raise CommandError(f"{user} is not a system administrator: only they create studies.")
+        managers = list(get_user_model().objects.filter(username__in=data_managers))
+        unknown = sorted(set(data_managers) - {m.username for m in managers})
+        if unknown:
+            raise CommandError(f"Unknown user for --data-manager: {', '.join(unknown)}.")
         try:
             data = tomllib.loads(path.read_text(encoding="utf-8"))
         except OSError as error:
@@ -41,7 +59,10 @@ class Command(BaseCommand):
         except tomllib.TOMLDecodeError as error:
             raise CommandError(f"{path}: not valid TOML: {error}.") from None
         try:
-            study = setup.study_create(data=data, user=who, reason=f"study set-up: {path.name}")
+            with transaction.atomic():
+                study = setup.study_create(data=data, user=who, reason=f"study set-up: {path.name}")
+                for manager in managers:
+                    team.grant(manager, study, roles.DATA_MANAGER, by=who, reason=f"study set-up: {path.name}")
         except setup.SetupError as error:
             for line in error.lines():
                 self.stderr.write(line)
@@ -54,6 +75,6 @@ class Command(BaseCommand):
         self.stdout.write(
             self.style.SUCCESS(
                 f"Created the study {study.code} ({study.protocol}, follow-up {study.follow_up_days} days); "
-                f"arms: {arms}; sites: {sites}."
+                f"arms: {arms}; sites: {sites}; data managers: {', '.join(data_managers) or 'none yet'}."
             )
         )

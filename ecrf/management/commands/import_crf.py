@@ -3,6 +3,7 @@ from pathlib import Path
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
+from cohorts import roles
 from cohorts.models import Study
 from ecrf import importing
 
@@ -17,7 +18,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("paths", nargs="+", type=Path, help="CSV files, folders of CSV files or zip archives")
         parser.add_argument("--study", help="the study's code (needed when there are several studies)")
-        parser.add_argument("--user", help="username recorded in the audit trail as the person who imported")
+        parser.add_argument(
+            "--user", help="username recorded in the audit trail as the person who imported (a data manager of it)"
+        )
         parser.add_argument("--check", action="store_true", help="check every row, store nothing")
 
     def handle(self, *args, paths, study=None, user=None, check=False, **options):
@@ -27,6 +30,8 @@ class Command(BaseCommand):
             person = get_user_model().objects.filter(username=user).first()
             if person is None:
                 raise CommandError(f"No user {user}.")
+            if not roles.has_study_role(person, target, roles.IMPORTERS):
+                raise CommandError(f"{user} is not a data manager of the study {target.code}: they cannot import.")
         missing = [str(path) for path in paths if not path.exists()]
         if missing:
             raise CommandError(f"No such file or folder: {', '.join(missing)}")
