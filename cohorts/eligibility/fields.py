@@ -93,8 +93,3 @@ _UNIT_IN_TEXT = {"fraction": "", "10^9/L": "x10^9/L"}
 UNITS_IN_TEXT: Mapping[str, str] = MappingProxyType(
     {name: _UNIT_IN_TEXT.get(f.unit or "", f.unit or "") for name, f in FIELDS.items()}
 )
-
-
-def fields_named(*names: str) -> tuple[Field, ...]:
-    """A rule set's inputs, in the order its screening form shows them."""
-    return tuple(FIELDS[name] for name in names)
