@@ -58,26 +58,25 @@ class Study(models.Model):
         return {**RULE_SETS[self.protocol].default_settings, **self.settings.get("eligibility", {})}
 
 
+def _site_uln(enzyme: str) -> models.DecimalField:
+    """A site laboratory's upper limit of normal of a liver enzyme (U/L), 40 unless set; its plausible range is the
+    limits table's row ``<enzyme>_uln_u_l`` (cohorts/limits.py), as on the laboratory form."""
+    return models.DecimalField(
+        f"{enzyme} upper limit of normal (U/L)",
+        max_digits=6,
+        decimal_places=1,
+        default=40,
+        validators=[WithinLimit(f"{enzyme.lower()}_uln_u_l")],
+    )
+
+
 class Site(models.Model):
     code = models.CharField(max_length=8, unique=True, help_text="Prefix of the pseudonymised study ids.")
     name = models.CharField(max_length=200)
     studies = models.ManyToManyField(Study, related_name="sites", blank=True)
     # The site laboratory's upper limits of normal (clinical definitions §2: AST, ALT with the site's ULN).
-    # Their plausible range is the limits table's (cohorts/limits.py), as on the laboratory form.
-    ast_uln_u_l = models.DecimalField(
-        "AST upper limit of normal (U/L)",
-        max_digits=6,
-        decimal_places=1,
-        default=40,
-        validators=[WithinLimit("ast_uln_u_l")],
-    )
-    alt_uln_u_l = models.DecimalField(
-        "ALT upper limit of normal (U/L)",
-        max_digits=6,
-        decimal_places=1,
-        default=40,
-        validators=[WithinLimit("alt_uln_u_l")],
-    )
+    ast_uln_u_l = _site_uln("AST")
+    alt_uln_u_l = _site_uln("ALT")
     # "Today" at the site decides which study days have happened (cohorts/clock.py; clinical definitions §2.1).
     time_zone = models.CharField(
         max_length=64,

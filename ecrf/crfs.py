@@ -20,7 +20,18 @@ from django.db import models
 
 from ecrf import validators
 from ecrf.checks import Issue
-from ecrf.models import AdverseEvent, DispositionEvent, DrugAdministration, LabResult, RespiratorySupport, VitalSigns
+from ecrf.models import (
+    LABORATORY_LIMITS,
+    RESPIRATORY_SUPPORT_LIMITS,
+    VITAL_SIGNS_LIMITS,
+    AdverseEvent,
+    DispositionEvent,
+    DrugAdministration,
+    LabResult,
+    RespiratorySupport,
+    VitalSigns,
+    limit_rows,
+)
 
 Validator = Callable[[Mapping[str, Any], validators.PatientFacts], list[Issue]]
 
@@ -83,11 +94,6 @@ class Crf:
         return self.key
 
 
-def _limits(*fields: str) -> dict[str, str]:
-    """``"niv_hours:hours_on_niv"`` -> {"niv_hours": "hours_on_niv"}; a bare name is its own limit's name."""
-    return {name: limit or name for name, _, limit in (text.partition(":") for text in fields)}
-
-
 CATALOGUE: Mapping[str, Crf] = MappingProxyType(
     {
         crf.key: crf
@@ -106,14 +112,7 @@ CATALOGUE: Mapping[str, Crf] = MappingProxyType(
                     "diastolic_mmhg",
                     "spo2_pct",
                 ),
-                limits=_limits(
-                    "temperature_c",
-                    "heart_rate_bpm",
-                    "respiratory_rate_bpm",
-                    "systolic_mmhg",
-                    "diastolic_mmhg",
-                    "spo2_pct",
-                ),
+                limits=VITAL_SIGNS_LIMITS,
                 validator=validators.vital_signs,
                 layout=(
                     "temperature_c",
@@ -142,7 +141,7 @@ CATALOGUE: Mapping[str, Crf] = MappingProxyType(
                     "vasopressors",
                     "rrt",
                 ),
-                limits=_limits("flow_l_min", "fio2", "peep_cmh2o", "niv_hours:hours_on_niv"),
+                limits=RESPIRATORY_SUPPORT_LIMITS,
                 validator=validators.respiratory_support,
                 layout=(
                     "support",
@@ -179,20 +178,7 @@ CATALOGUE: Mapping[str, Crf] = MappingProxyType(
                     "ddimer_basis",
                     "procalcitonin_ng_ml",
                 ),
-                limits=_limits(
-                    "pao2_mmhg",
-                    "abg_fio2:fio2",
-                    "crp_mg_l",
-                    "ferritin_ng_ml",
-                    "ldh_u_l",
-                    "ast_u_l",
-                    "alt_u_l",
-                    "lymphocytes_10e9_l",
-                    "procalcitonin_ng_ml",
-                    "ddimer_ng_ml",
-                    "ast_uln_u_l",
-                    "alt_uln_u_l",
-                ),
+                limits=LABORATORY_LIMITS,
                 not_values=frozenset(
                     {"pao2_entered_unit", "crp_entered_unit", "ast_uln_u_l", "alt_uln_u_l", "ddimer_basis"}
                 ),
@@ -227,7 +213,7 @@ CATALOGUE: Mapping[str, Crf] = MappingProxyType(
                 slug="drugs",
                 per_day=False,
                 fields=("study_day", "drug", "drug_detail", "dose", "dose_unit", "route", "frequency", "stop_day"),
-                limits=_limits("dose"),
+                limits=limit_rows("dose"),
                 validator=validators.drug_administration,
                 layout=(
                     ("study_day", "stop_day"),

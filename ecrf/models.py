@@ -12,6 +12,7 @@ from simple_history.models import HistoricalRecords
 
 from cohorts.constraints import dose_range, hard_range
 from cohorts.models import Patient
+from cohorts.units import DDIMER_BASIS_LABELS
 
 
 def dec(max_digits: int, places: int, label: str) -> models.DecimalField:
@@ -20,6 +21,39 @@ def dec(max_digits: int, places: int, label: str) -> models.DecimalField:
 
 def small(label: str) -> models.SmallIntegerField:
     return models.SmallIntegerField(label, null=True, blank=True)
+
+
+def limit_rows(*fields: str) -> dict[str, str]:
+    """Field -> its row of the limits table: ``"niv_hours:hours_on_niv"`` -> {"niv_hours": "hours_on_niv"}; a bare
+    name is its own row's name."""
+    return {name: limit or name for name, _, limit in (text.partition(":") for text in fields)}
+
+
+def hard_ranges(model: str, limits: dict[str, str]) -> list[models.CheckConstraint]:
+    """The hard-range CHECK constraint of every field of a form's ``limits`` (``<model>_<field>_hard_range``)."""
+    return [hard_range(model, field, None if limit == field else limit) for field, limit in limits.items()]
+
+
+# Every number of a daily form with a plausible range, and its row of the limits table (cohorts/limits.py): the
+# CHECK constraints below and the forms' range checks (ecrf/crfs.py) read these maps.
+VITAL_SIGNS_LIMITS = limit_rows(
+    "temperature_c", "heart_rate_bpm", "respiratory_rate_bpm", "systolic_mmhg", "diastolic_mmhg", "spo2_pct"
+)
+RESPIRATORY_SUPPORT_LIMITS = limit_rows("flow_l_min", "fio2", "peep_cmh2o", "niv_hours:hours_on_niv")
+LABORATORY_LIMITS = limit_rows(
+    "pao2_mmhg",
+    "abg_fio2:fio2",
+    "crp_mg_l",
+    "ferritin_ng_ml",
+    "ldh_u_l",
+    "ast_u_l",
+    "alt_u_l",
+    "lymphocytes_10e9_l",
+    "procalcitonin_ng_ml",
+    "ddimer_ng_ml",
+    "ast_uln_u_l",
+    "alt_uln_u_l",
+)
 
 
 class PatientDayRecord(models.Model):
@@ -51,12 +85,7 @@ class VitalSigns(PatientDayRecord):
         verbose_name_plural = "vital signs"
         constraints = [
             models.UniqueConstraint(fields=["patient", "study_day"], name="vitals_one_per_patient_day"),
-            hard_range("vitals", "temperature_c"),
-            hard_range("vitals", "heart_rate_bpm"),
-            hard_range("vitals", "respiratory_rate_bpm"),
-            hard_range("vitals", "systolic_mmhg"),
-            hard_range("vitals", "diastolic_mmhg"),
-            hard_range("vitals", "spo2_pct"),
+            *hard_ranges("vitals", VITAL_SIGNS_LIMITS),
             models.CheckConstraint(
                 condition=Q(systolic_mmhg__isnull=True)
                 | Q(diastolic_mmhg__isnull=True)
@@ -98,10 +127,7 @@ class RespiratorySupport(PatientDayRecord):
         constraints = [
             models.UniqueConstraint(fields=["patient", "study_day"], name="support_one_per_patient_day"),
             models.CheckConstraint(condition=Q(support__in=Support.values), name="support_valid"),
-            hard_range("support", "flow_l_min"),
-            hard_range("support", "fio2"),
-            hard_range("support", "peep_cmh2o"),
-            hard_range("support", "niv_hours", "hours_on_niv"),
+            *hard_ranges("support", RESPIRATORY_SUPPORT_LIMITS),
             models.CheckConstraint(
                 condition=~Q(support="room_air") | Q(fio2__isnull=True) | Q(fio2=0.21),
                 name="support_room_air_fio2_021",
@@ -112,11 +138,6 @@ class RespiratorySupport(PatientDayRecord):
                 name="support_pressure_needs_fio2_peep",
             ),
         ]
-
-
-class DDimerBasis(models.TextChoices):
-    FEU = "FEU", "FEU (fibrinogen-equivalent units)"
-    DDU = "DDU", "DDU (D-dimer units)"
 
 
 class LabResult(PatientDayRecord):
@@ -133,8 +154,9 @@ class LabResult(PatientDayRecord):
     alt_uln_u_l = dec(6, 1, "ALT upper limit of normal (U/L)")
     lymphocytes_10e9_l = dec(5, 2, "lymphocytes (10^9/L)")
     ddimer_ng_ml = dec(8, 1, "D-dimer (ng/mL)")
-    # D-dimer assays report FEU or DDU; the two are never converted into each other (clinical definitions §2).
-    ddimer_basis = models.CharField(max_length=3, choices=DDimerBasis.choices, blank=True)
+    # D-dimer assays report FEU or DDU; the two are never converted into each other (clinical definitions §2). The
+    # bases and their labels are the one table of cohorts/units.py, which the screening form reads too.
+    ddimer_basis = models.CharField(max_length=3, choices=DDIMER_BASIS_LABELS, blank=True)
     procalcitonin_ng_ml = dec(6, 2, "procalcitonin (ng/mL)")
     history = HistoricalRecords()
 
@@ -143,18 +165,7 @@ class LabResult(PatientDayRecord):
         verbose_name_plural = "laboratory results"
         constraints = [
             models.UniqueConstraint(fields=["patient", "study_day"], name="labs_one_per_patient_day"),
-            hard_range("labs", "pao2_mmhg"),
-            hard_range("labs", "abg_fio2", "fio2"),
-            hard_range("labs", "crp_mg_l"),
-            hard_range("labs", "ferritin_ng_ml"),
-            hard_range("labs", "ldh_u_l"),
-            hard_range("labs", "ast_u_l"),
-            hard_range("labs", "alt_u_l"),
-            hard_range("labs", "lymphocytes_10e9_l"),
-            hard_range("labs", "procalcitonin_ng_ml"),
-            hard_range("labs", "ddimer_ng_ml"),
-            hard_range("labs", "ast_uln_u_l"),
-            hard_range("labs", "alt_uln_u_l"),
+            *hard_ranges("labs", LABORATORY_LIMITS),
             models.CheckConstraint(
                 condition=Q(ddimer_ng_ml__isnull=True) | ~Q(ddimer_basis=""), name="labs_ddimer_needs_basis"
             ),

@@ -423,6 +423,13 @@ def all_of(*judges: Judge) -> Judge:
     return judge
 
 
+def form_fields(criteria: Iterable[Criterion], recorded: tuple[str, ...] = ()) -> tuple[Field, ...]:
+    """A rule set's inputs, in the order its screening form shows them: those its criteria read, in the order of
+    the criteria, then ``recorded``, inputs kept with the screening that no criterion judges."""
+    read = dict.fromkeys(name for criterion in criteria for name in criterion.fields)
+    return tuple(FIELDS[name] for name in (*read, *recorded))
+
+
 def answer_criterion(code: str, kind: Kind, field: str, holds_when: bool = True) -> Criterion:
     """A criterion decided by one yes/no input, labelled with the field's label."""
     label = FIELDS[field].label

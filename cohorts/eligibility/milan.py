@@ -20,10 +20,10 @@ from cohorts.eligibility.engine import (
     any_of,
     compare,
     fmt,
+    form_fields,
     read_number,
     unusable,
 )
-from cohorts.eligibility.fields import fields_named
 
 SETTINGS = (
     Setting("min_age", "Minimum age", 18, "years"),
@@ -91,23 +91,7 @@ CRITERIA = (
 RULE_SET = RuleSet(
     code="milan_2020",
     title="Milan 2020 cohort: COVID-19 ARDS with hyperinflammation on CPAP outside the ICU",
-    fields=fields_named(
-        "age_years",
-        "covid_rt_pcr_confirmed",
-        "bilateral_infiltrates",
-        "pao2_mmhg",
-        "fio2",
-        "peep_cmh2o",
-        "left_atrial_hypertension_excluded",
-        "crp_mg_l",
-        "ferritin_ng_ml",
-        "on_niv_outside_icu",
-        "written_consent",
-        "in_icu_on_mechanical_ventilation",
-        "bacterial_infection",
-        "anti_inflammatory_or_glucocorticoids",
-        "enrolled_in_other_trial",
-    ),
+    fields=form_fields(CRITERIA),
     settings=SETTINGS,
     criteria=CRITERIA,
 )

@@ -29,11 +29,11 @@ from cohorts.eligibility.engine import (
     any_of,
     compare,
     fmt,
+    form_fields,
     read_choice,
     read_number,
     unusable,
 )
-from cohorts.eligibility.fields import fields_named
 from cohorts.units import DDIMER_BASES
 
 SETTINGS = (
@@ -145,26 +145,8 @@ CRITERIA = (
 RULE_SET = RuleSet(
     code="new_york_2020",
     title="New York 2020 case series: anakinra to prevent mechanical ventilation",
-    fields=fields_named(
-        "covid_molecular_confirmed",
-        "fever",
-        "ferritin_ng_ml",
-        "crp_mg_l",
-        "lymphocytes_10e9_l",
-        "ddimer_ng_ml",
-        "ddimer_basis",
-        "ldh_u_l",
-        "nrb_flow_l_min",
-        "nasal_cannula_flow_l_min",
-        "hfnc_fio2",
-        "on_invasive_ventilation",
-        "positive_cultures",
-        "procalcitonin_ng_ml",
-        "high_clinical_suspicion_bacterial",
-        "cancer_on_chemo_or_immunotherapy",
-        "other_immunosuppressive_biologics",
-        "respiratory_failure_onset",
-    ),
+    # Recorded for the early/late initiation analysis, judged by no criterion (clinical definitions §1.2).
+    fields=form_fields(CRITERIA, recorded=("respiratory_failure_onset",)),
     settings=SETTINGS,
     criteria=CRITERIA,
 )
