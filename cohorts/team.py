@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.db.models import Min
 from django.utils import timezone
 
 from cohorts import roles
@@ -259,17 +260,18 @@ def account_states(users) -> dict[int, dict]:
 
 def history(study: Study, limit: int = 50) -> list[dict]:
     """The latest team changes of the study: assignments given, changed, ended, and account help, newest first."""
+    changes = RoleAssignment.history.filter(study_id=study.pk)
+    # An assignment's first row is its creation (written once its sites are set, so recorded as a change).
+    first_rows = set(changes.values("id").annotate(first=Min("history_id")).values_list("first", flat=True))
     rows = [
         {
             "at": h.history_date,
             "by": h.history_user,
-            "what": f"{roles.ROLES.get(h.role, h.role)} {'ended' if h.ended_at else _verb(h.history_type)}",
+            "what": f"{roles.ROLES.get(h.role, h.role)} {_verb(h, h.history_id in first_rows)}",
             "account": h.user,
             "reason": h.history_change_reason,
         }
-        for h in RoleAssignment.history.filter(study_id=study.pk)
-        .select_related("history_user", "user")
-        .order_by("-history_date")[:limit]
+        for h in changes.select_related("history_user", "user").order_by("-history_date")[:limit]
     ]
     rows += [
         {"at": a.done_at, "by": a.done_by, "what": a.get_kind_display(), "account": a.account, "reason": a.reason}
@@ -278,5 +280,7 @@ def history(study: Study, limit: int = 50) -> list[dict]:
     return sorted(rows, key=lambda row: row["at"], reverse=True)[:limit]
 
 
-def _verb(history_type: str) -> str:
-    return {"+": "given", "~": "changed", "-": "deleted"}.get(history_type, "changed")
+def _verb(row, first: bool) -> str:
+    if row.ended_at:
+        return "ended"
+    return "given" if first or row.history_type == "+" else "sites changed"

@@ -44,7 +44,8 @@ def create_demo_users() -> list[tuple[str, str, str]]:
             for study in Study.objects.filter(sites__in=sites).distinct():
                 if not RoleAssignment.objects.filter(user=user, study=study, role=role, ended_at__isnull=True).exists():
                     grant(user, study, role, [s for s in sites if study.sites.filter(pk=s.pk).exists()], reason="demo")
-        logins.append((username, DEMO_PASSWORD, f"{roles.ROLES[role]} ({', '.join(site_codes)})"))
+        where = "system" if role == roles.ADMIN else "every site" if role in roles.STUDY_WIDE else ", ".join(site_codes)
+        logins.append((username, DEMO_PASSWORD, f"{roles.ROLES[role]} ({where}; both demo studies)"))
     return logins
 
 

@@ -40,6 +40,7 @@ def test_a_data_manager_adds_a_nurse_at_one_site_and_the_nurse_sees_that_site(
     assignment = RoleAssignment.objects.get(user=new, study=study)
     assert (assignment.role, assignment.all_sites, [s.code for s in assignment.sites.all()]) == ("nurse", False, ["BG"])
     history = assignment.history.get()
+    assert "Study nurse given" in dm.get(team_url(study)).content.decode()
     assert (history.history_change_reason, history.history_user.username) == ("joins the ward team", "data_manager")
     assert [row.site.code for row in history.sites.all()] == ["BG"]  # the audit trail keeps the sites given
     client.force_login(new)
@@ -114,7 +115,7 @@ def test_change_the_sites_and_end_a_role_with_a_reason(dm, client, study, users,
     assert client.get(f"/studies/{study.code}/patients/").status_code == 404  # no role in the study any more
     dm.force_login(users["data_manager"])
     page = dm.get(team_url(study)).content.decode()
-    assert "Study nurse ended" in page and "left" in page
+    assert "Study nurse ended" in page and "Study nurse sites changed" in page and "left" in page
 
 
 def test_nobody_raises_their_own_rights_and_the_last_data_manager_stays(dm, study, users):
