@@ -1,18 +1,16 @@
-"""Study set-up for administrators. Patients are enrolled through the screening form, not here."""
+"""The Django admin reads study data; it changes none of it. Studies, arms and sites are set up on the set-up
+pages (cohorts/setup.py), roles on the study team page (cohorts/team.py), patients through the screening form."""
 
-from django import forms
 from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
-from cohorts.audit import ensure_unlocked
-from cohorts.constraints import WithinLimit
 from cohorts.models import Arm, Patient, RoleAssignment, Site, Study
 
 
 class ReadOnlyAdminMixin:
     """Lists and shows, never adds, changes or deletes: these rows are written by services and jobs only."""
 
-    def has_add_permission(self, request):
+    def has_add_permission(self, request, obj=None):
         return False
 
     def has_change_permission(self, request, obj=None):
@@ -22,58 +20,23 @@ class ReadOnlyAdminMixin:
         return False
 
 
-class ArmInline(admin.TabularInline):
+class ArmInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = Arm
     extra = 0
 
 
-class LimitedNumbersForm(forms.ModelForm):
-    """A number with a row in the limits table is refused with that row's range (cohorts.constraints.WithinLimit),
-    in place of Django's bounds and digit counts ("Ensure that there are no more than 6 digits in total"): the
-    form field keeps only the model field's WithinLimit validator, and a refused field is not validated again by
-    the model."""
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        model_fields = {f.name: f for f in self._meta.model._meta.concrete_fields}
-        for name, field in self.fields.items():
-            within = [v for v in getattr(model_fields.get(name), "validators", []) if _is_limit(v)]
-            if within:
-                field.validators = within
-                field.widget.attrs = {k: v for k, v in field.widget.attrs.items() if k not in ("min", "max")}
-
-
-def _is_limit(validator) -> bool:
-    return isinstance(validator, WithinLimit)
-
-
-class StudyAdminForm(LimitedNumbersForm):
-    def clean(self):
-        # Refused in the form, so the change page shows the message instead of a server error (clinical definitions §5).
-        if self.instance.pk is not None:
-            ensure_unlocked(self.instance)
-        return super().clean()
-
-
 @admin.register(Study)
-class StudyAdmin(SimpleHistoryAdmin):
-    form = StudyAdminForm
-    list_display = ("code", "title", "protocol", "follow_up_days", "primary_scale", "is_locked")
-    readonly_fields = ("is_locked",)
-    inlines = [ArmInline]
+class StudyAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin):
+    """Read here. Studies, arms and sites are created and changed on the set-up pages (cohorts/setup.py), with
+    their checks, reasons and lock: one way to change them."""
 
-    def save_model(self, request, obj, form, change):
-        if change:
-            ensure_unlocked(obj)
-        obj._change_reason = "study set-up (admin)"
-        super().save_model(request, obj, form, change)
+    list_display = ("code", "title", "protocol", "follow_up_days", "primary_scale", "is_locked")
+    inlines = [ArmInline]
 
 
 @admin.register(Site)
-class SiteAdmin(SimpleHistoryAdmin):
-    form = LimitedNumbersForm
+class SiteAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin):
     list_display = ("code", "name", "time_zone", "ast_uln_u_l", "alt_uln_u_l")
-    filter_horizontal = ("studies",)
 
 
 @admin.register(RoleAssignment)

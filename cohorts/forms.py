@@ -20,6 +20,7 @@ from django.utils.text import capfirst
 
 from cohorts import enrolment, regimens, roles, selectors, services, setup
 from cohorts.audit import REASON_MAX_LENGTH
+from cohorts.constraints import WithinLimit
 from cohorts.eligibility.engine import RULE_SETS, get_rule_set
 from cohorts.eligibility.fields import Field
 from cohorts.limits import LIMITS
@@ -360,6 +361,19 @@ def reason_field() -> forms.CharField:
     )
 
 
+def _model_fields(model, names) -> dict[str, forms.Field]:
+    """The form fields of ``model``'s fields ``names``, parsing only: a number with a row in the limits table is
+    checked by the set-up service with that row's range (its model field's WithinLimit), never refused here by
+    Django's bounds and digit counts ("Ensure that there are no more than 6 digits in total")."""
+    model_fields = {f.name: f for f in model._meta.concrete_fields}
+    made = forms.fields_for_model(model, fields=names)
+    for name, field in made.items():
+        if any(isinstance(v, WithinLimit) for v in model_fields[name].validators):
+            field.validators = []
+            field.widget.attrs = {k: v for k, v in field.widget.attrs.items() if k not in ("min", "max")}
+    return made
+
+
 def _setup_helper(*fields) -> FormHelper:
     helper = FormHelper()
     helper.form_tag = False
@@ -397,7 +411,7 @@ class StudySetupForm(forms.Form):
 
     def __init__(self, *args, study: Study | None = None, sites, **kwargs):
         super().__init__(*args, **kwargs)
-        model_fields = forms.fields_for_model(Study, fields=[f for f in setup.STUDY_FIELDS if f != "protocol"])
+        model_fields = _model_fields(Study, [f for f in setup.STUDY_FIELDS if f != "protocol"])
         for name, form_field in model_fields.items():
             self.fields[name] = form_field
         self.fields["protocol"].choices = [("", "---------"), *((c, r.title) for c, r in RULE_SETS.items())]
@@ -454,7 +468,7 @@ class SiteSetupForm(forms.Form):
 
     def __init__(self, *args, site: Site | None = None, **kwargs):
         super().__init__(*args, **kwargs)
-        for name, form_field in forms.fields_for_model(Site, fields=setup.SITE_FIELDS).items():
+        for name, form_field in _model_fields(Site, setup.SITE_FIELDS).items():
             self.fields[name] = form_field
         self.order_fields([*setup.SITE_FIELDS, "reason"])
         if site is not None and not self.is_bound:

@@ -108,27 +108,24 @@ def test_screening_and_enrolment_refuse(locked, site_a, arms, users):
     assert not Patient.objects.filter(screening=screening).exists()
 
 
-def test_study_admin_refuses_a_change_with_a_message(locked, client, users):
+def test_the_admin_changes_no_study_and_the_set_up_page_refuses_a_locked_one(locked, client, users):
     admin = users["admin"]
     admin.is_staff = admin.is_superuser = True
     admin.save()
     client.force_login(admin)
-    url = f"/admin/cohorts/study/{locked.pk}/change/"
-    form = {
-        "code": locked.code,
-        "title": "Renamed while locked",
-        "protocol": locked.protocol,
-        "registry_id": "",
-        "follow_up_days": 28,
-        "primary_scale": locked.primary_scale,
-        "settings": "{}",
-        "arms-TOTAL_FORMS": 0,
-        "arms-INITIAL_FORMS": 0,
-        "arms-MIN_NUM_FORMS": 0,
-        "arms-MAX_NUM_FORMS": 1000,
-    }
-    response = client.post(url, form)
-    assert response.status_code == 200
+    assert client.get(f"/admin/cohorts/study/{locked.pk}/change/").status_code == 200  # read only
+    assert client.post(f"/admin/cohorts/study/{locked.pk}/change/", {"title": "Renamed"}).status_code == 403
+    response = client.post(
+        f"/setup/studies/{locked.code}/",
+        {
+            "code": locked.code,
+            "title": "Renamed while locked",
+            "protocol": locked.protocol,
+            "follow_up_days": 28,
+            "primary_scale": locked.primary_scale,
+            "reason": "new title",
+        },
+    )
     assert "locked" in response.content.decode()
     assert Study.objects.get(pk=locked.pk).follow_up_days == 21
 
