@@ -12,12 +12,14 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-APPS = ("config", "accounts", "cohorts", "ecrf", "analysis", "api", "demo")
+APPS = ("config", "accounts", "cohorts", "ecrf", "fhir", "analysis", "api", "demo")
 # What each package may import of the others (the flow, plus the project package that wires them together).
 ALLOWED = {
     "cohorts": {"cohorts"},
     "ecrf": {"cohorts", "ecrf", "config"},
-    "analysis": {"cohorts", "ecrf", "analysis", "config"},
+    # Values pulled from FHIR servers are saved through ecrf's services; releases export their provenance.
+    "fhir": {"cohorts", "ecrf", "fhir", "config"},
+    "analysis": {"cohorts", "ecrf", "fhir", "analysis", "config"},
     "accounts": {"accounts"},
     # The REST API is the last layer: it reads and writes through the selectors and services of the three apps.
     "api": {"cohorts", "ecrf", "analysis", "api", "config"},
