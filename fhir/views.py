@@ -1,13 +1,15 @@
 """Pages of the FHIR pull: a site's connection, a patient's link, the pull button's target and the review screen.
 
-Thin views: role decorators of cohorts/roles.py, the patient through ecrf.selectors.patient_get (another site's
-patient is a 404), then a selector or a service. Pulling and deciding are data entry (DATA_ENTRY); linking a
-patient to its hospital record is for those who enrol (SCREENERS); a site's connection is study set-up.
+Thin views: role decorators of cohorts/roles.py, the patient through ecrf.selectors.patient_get (a patient of a
+study or site where the user reads no patient data is a 404), then the role at the patient's own study and site
+(cohorts.roles.has_study_role; a role there that does not allow it is a 403), then a selector or a service.
+Pulling and deciding are data entry (DATA_ENTRY); linking a patient to its hospital record is for those who enrol
+(SCREENERS); a site's connection is set-up of that site, by those who may edit it (cohorts.selectors.site_get:
+the system administrators, and the data managers of every study of the site).
 """
 
 from django.contrib import messages
-from django.core.exceptions import ValidationError
-from django.http import Http404
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
@@ -25,11 +27,19 @@ def _review_url(patient, study_day: int) -> str:
     return reverse("fhir_review", args=[patient.pk, study_day])
 
 
+def _patient(request, patient_pk: int, allowed: frozenset):
+    """The patient, if the user reads it (else 404) and holds one of ``allowed`` at its study and site (else 403)."""
+    patient = ecrf_selectors.patient_get(user=request.user, pk=patient_pk)
+    if not roles.has_study_role(request.user, patient.study, allowed, site=patient.site):
+        raise PermissionDenied("Your role at this patient's study and site does not give access to this page.")
+    return patient
+
+
 @roles.role_required(roles.DATA_ENTRY)
 @require_POST
 def pull(request, patient_pk: int, study_day: int):
     """Run the pull of one patient-day (synchronously: a few searches within FHIR_PULL_DEADLINE_SECONDS)."""
-    patient = ecrf_selectors.patient_get(user=request.user, pk=patient_pk)
+    patient = _patient(request, patient_pk, roles.DATA_ENTRY)
     ecrf_selectors.check_day(patient, study_day)
     if patient.study.is_locked:
         messages.error(request, "The study is locked for a data release: nothing can be pulled.")
@@ -54,7 +64,7 @@ def pull(request, patient_pk: int, study_day: int):
 @roles.role_required(roles.DATA_ENTRY)
 def review(request, patient_pk: int, study_day: int):
     """The proposals of the latest pull beside the saved values: accept or reject each one."""
-    patient = ecrf_selectors.patient_get(user=request.user, pk=patient_pk)
+    patient = _patient(request, patient_pk, roles.DATA_ENTRY)
     ecrf_selectors.check_day(patient, study_day)
     state = selectors.review_get(patient=patient, study_day=study_day)
     stored = ecrf_selectors.day_records(patient=patient, study_day=study_day).current
@@ -102,7 +112,7 @@ def review(request, patient_pk: int, study_day: int):
 @roles.role_required(roles.SCREENERS)
 def link(request, patient_pk: int):
     """The patient's medical record number at the hospital (never exported)."""
-    patient = ecrf_selectors.patient_get(user=request.user, pk=patient_pk)
+    patient = _patient(request, patient_pk, roles.SCREENERS)
     current = selectors.link_get(patient=patient)
     if request.method == "POST":
         form = LinkForm(request.POST, instance=current)
@@ -126,10 +136,9 @@ def link(request, patient_pk: int):
 
 @roles.study_setup_required
 def endpoint(request, site_code: str):
-    """A site's FHIR server: base URL and authentication (the secret is an environment variable's name)."""
-    site = cohort_selectors.site_list(user=request.user).filter(code=site_code[:8]).first()
-    if site is None:
-        raise Http404("No such site.")
+    """A site's FHIR server: base URL and authentication (the secret is an environment variable's name). The
+    site is one the user may edit, as on its set-up page (another study's site is a 404)."""
+    site = cohort_selectors.site_get(user=request.user, code=site_code)
     current = selectors.endpoint_get(site=site) or FhirEndpoint(site=site)
     if request.method == "POST":
         form = EndpointForm(request.POST, instance=current)
