@@ -35,7 +35,7 @@ from ecrf.crfs import CATALOGUE
 from ecrf.models import (
     DerivedDay,
 )
-from fhir import selectors as fhir_selectors
+from fhir_pull import selectors as fhir_selectors
 
 KEY = "participant_id"
 

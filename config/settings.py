@@ -55,7 +55,7 @@ INSTALLED_APPS = [
     "ecrf",
     # Values pulled from the hospitals' FHIR servers for review (docs/nurse.md): after ecrf, whose services save
     # them; the releases (analysis) export their provenance.
-    "fhir",
+    "fhir_pull",
     "analysis",
     # The REST API (/api/v1/) and personal API tokens (docs/api.md): after the apps it reads and writes through.
     "api",
@@ -215,7 +215,7 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
 }
 
-# The FHIR pull (fhir/client.py): seconds per request to a hospital's server, and for a whole pull (under
+# The FHIR pull (fhir_pull/client.py): seconds per request to a hospital's server, and for a whole pull (under
 # gunicorn's 30 s worker timeout, since the day page's button pulls within its request).
 FHIR_TIMEOUT_SECONDS = env.float("FHIR_TIMEOUT_SECONDS", default=10.0)
 FHIR_PULL_DEADLINE_SECONDS = env.float("FHIR_PULL_DEADLINE_SECONDS", default=25.0)

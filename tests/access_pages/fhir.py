@@ -13,7 +13,7 @@ for whichever study the fixtures are.
 """
 
 from cohorts import roles
-from fhir.models import FhirEndpoint, PatientLink, Proposal, Pull
+from fhir_pull.models import FhirEndpoint, PatientLink, Proposal, Pull
 from tests.access_pages import Page
 
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from fhir.models import FhirEndpoint, PatientLink
+from fhir_pull.models import FhirEndpoint, PatientLink
 from tests.fhir.server import FakeFhirServer, fhir_patient
 
 # Patient A (tests/conftest.py) is enrolled on 2020-03-17 at site MI (Europe/Rome): study day 3 is 2020-03-20,

@@ -4,7 +4,7 @@ converted, hard limits shown), and a server's failure is a message with nothing 
 import pytest
 
 from ecrf.models import LabResult, VitalSigns
-from fhir.models import Proposal, ProposalStatus, Pull
+from fhir_pull.models import Proposal, ProposalStatus, Pull
 from tests.fhir.conftest import DAY, IN_DAY, pull_url, review_url
 from tests.fhir.server import medication, observation, quantity
 
@@ -188,7 +188,7 @@ def test_client_credentials_exchange_the_secret_for_a_token(nurse, connected, pa
 
 
 def test_no_button_and_no_pull_without_a_link(nurse, server, site_a, patient_a):
-    from fhir.models import FhirEndpoint
+    from fhir_pull.models import FhirEndpoint
 
     FhirEndpoint.objects.create(site=site_a, base_url=server.url)
     page = nurse.get(f"/patients/{patient_a.pk}/day/{DAY}/").content.decode()

@@ -7,8 +7,8 @@ import datetime
 from analysis import datasets, releases
 from ecrf import services as ecrf_services
 from ecrf.models import LabResult, VitalSigns
-from fhir import pull, tasks
-from fhir.models import Proposal, ProposalStatus
+from fhir_pull import pull, tasks
+from fhir_pull.models import Proposal, ProposalStatus
 from tests.analysis.release_data import lock, quick_figures, use_release_root
 from tests.fhir.conftest import DAY, IN_DAY, pull_url, review_url
 from tests.fhir.server import observation

@@ -4,7 +4,7 @@ there; a site's connection is edited by those who may edit the site (cohorts.sel
 
 from cohorts import roles
 from cohorts.team import grant
-from fhir.models import FhirEndpoint, PatientLink, Pull
+from fhir_pull.models import FhirEndpoint, PatientLink, Pull
 from tests import factories
 from tests.fhir.conftest import DAY, pull_url, review_url
 

@@ -1,7 +1,7 @@
 """A data manager connects a site to its FHIR server (the secret is an environment variable's name, never shown);
 an investigator links a patient to its hospital record."""
 
-from fhir.models import FhirEndpoint, PatientLink
+from fhir_pull.models import FhirEndpoint, PatientLink
 
 
 def test_a_site_is_connected_with_the_name_of_its_secret_variable(client, users, site_a):

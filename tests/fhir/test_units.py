@@ -1,4 +1,4 @@
-"""UCUM units to the fields' canonical units (fhir/units.py) and the catalogue's LOINC mapping."""
+"""UCUM units to the fields' canonical units (fhir_pull/units.py) and the catalogue's LOINC mapping."""
 
 from decimal import Decimal
 
@@ -7,8 +7,8 @@ import pytest
 from cohorts import units as cohort_units
 from cohorts.limits import LIMITS
 from ecrf.crfs import DAY_FORMS
-from fhir import mapping
-from fhir.units import CONVERSIONS, UnitError, to_canonical
+from fhir_pull import mapping
+from fhir_pull.units import CONVERSIONS, UnitError, to_canonical
 
 
 @pytest.mark.parametrize(
@@ -51,9 +51,10 @@ def test_every_mapped_field_exists_has_a_limit_and_a_canonical_unit_with_convers
     assert len(mapping.targets()) == 18  # the codes of the catalogue (7 vital signs, 11 laboratory)
 
 
-def test_the_fhir_resources_library_is_found_beside_the_app():
-    from fhir.resources.R4B.observation import Observation
+def test_the_package_fhir_pull_keeps_the_app_label_fhir_and_its_table_names():
+    from django.apps import apps
 
-    import fhir.apps
+    from fhir_pull.models import FhirEndpoint
 
-    assert fhir.apps.FhirConfig.name == "fhir" and Observation.get_resource_type() == "Observation"
+    assert apps.get_app_config("fhir").name == "fhir_pull"
+    assert FhirEndpoint._meta.db_table == "fhir_fhirendpoint"

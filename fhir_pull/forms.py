@@ -11,9 +11,9 @@ from django import forms
 
 from cohorts.limits import LIMITS
 from ecrf.crfs import DAY_FORMS
-from fhir import mapping, units
-from fhir.models import FhirEndpoint, PatientLink, Proposal
-from fhir.services import ACCEPT, REJECT, Decision
+from fhir_pull import mapping, units
+from fhir_pull.models import FhirEndpoint, PatientLink, Proposal
+from fhir_pull.services import ACCEPT, REJECT, Decision
 
 
 def _helper() -> FormHelper:

@@ -1,7 +1,7 @@
 """A site's FHIR server, a patient's link to its FHIR Patient, and the values a pull proposes (issue 20).
 
 No secret is stored here: an endpoint names the environment variable that holds it (``FHIR_SECRET_...``), read
-by the client at pull time (fhir/client.py) and never shown on a page. The link holds the medical record number,
+by the client at pull time (fhir_pull/client.py) and never shown on a page. The link holds the medical record number,
 which never leaves the system: it is in no release table, export or API answer.
 
 A pull (``Pull``) keeps what the server said for one patient-day: a failure message, or the values it proposes

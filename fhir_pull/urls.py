@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from fhir import views
+from fhir_pull import views
 
 urlpatterns = [
     path("patients/<int:patient_pk>/day/<int:study_day>/fhir/pull/", views.pull, name="fhir_pull"),

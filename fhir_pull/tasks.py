@@ -1,4 +1,4 @@
-"""The nightly FHIR pull (CELERY_BEAT_SCHEDULE): one task per study, each a thin call of fhir.pull.
+"""The nightly FHIR pull (CELERY_BEAT_SCHEDULE): one task per study, each a thin call of fhir_pull.pull.
 
 A pull only stores proposals (never a value), so a rerun proposes the same values again and supersedes the
 proposals of the first run still waiting for review.
@@ -8,7 +8,7 @@ from celery import shared_task
 from django.db import OperationalError
 
 from cohorts.models import Study
-from fhir import pull
+from fhir_pull import pull
 
 _RETRY = {
     "autoretry_for": (OperationalError,),

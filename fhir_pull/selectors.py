@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from django.db.models import Exists, OuterRef, QuerySet
 
 from cohorts.models import Patient, PatientStatus, Site, Study
-from fhir.models import FhirEndpoint, PatientLink, Proposal, ProposalStatus, Pull
+from fhir_pull.models import FhirEndpoint, PatientLink, Proposal, ProposalStatus, Pull
 
 
 def endpoint_get(*, site: Site) -> FhirEndpoint | None:

@@ -19,7 +19,6 @@ from urllib.parse import urlsplit
 
 import httpx
 import pydantic
-
 from fhir.resources.R4B.bundle import Bundle
 
 #: At most this many pages per search: a server whose next links never end is stopped, not followed forever.
@@ -32,7 +31,7 @@ class FhirError(Exception):
 
 @dataclass(frozen=True)
 class Connection:
-    """What the client needs of an endpoint (fhir.models.FhirEndpoint)."""
+    """What the client needs of an endpoint (fhir_pull.models.FhirEndpoint)."""
 
     base_url: str
     auth_kind: str = "none"

@@ -13,10 +13,10 @@ from django.conf import settings
 
 from cohorts.clock import site_today, site_zone
 from cohorts.models import Patient, Study
-from fhir import mapping, services
-from fhir.client import Connection, FhirClient, FhirError
-from fhir.models import FhirEndpoint, PatientLink, Pull
-from fhir.selectors import linked_patients
+from fhir_pull import mapping, services
+from fhir_pull.client import Connection, FhirClient, FhirError
+from fhir_pull.models import FhirEndpoint, PatientLink, Pull
+from fhir_pull.selectors import linked_patients
 
 
 def _instant(moment: datetime.datetime) -> str:

@@ -17,10 +17,10 @@ from django.views.decorators.http import require_POST
 from cohorts import roles
 from cohorts import selectors as cohort_selectors
 from ecrf import selectors as ecrf_selectors
-from fhir import pull as pulls
-from fhir import selectors, services
-from fhir.forms import EndpointForm, LinkForm, ReviewForm
-from fhir.models import FhirEndpoint
+from fhir_pull import pull as pulls
+from fhir_pull import selectors, services
+from fhir_pull.forms import EndpointForm, LinkForm, ReviewForm
+from fhir_pull.models import FhirEndpoint
 
 
 def _review_url(patient, study_day: int) -> str:

@@ -1,8 +1,8 @@
 """FHIR R4 resources (parsed by fhir.resources' R4B models) -> values proposed for the one-per-day forms.
 
 No database access: the input is parsed resources and the study day's window, the output plain dataclasses that
-fhir/services.py stores. Which field an Observation fills is the form catalogue's ``loinc`` mapping
-(ecrf/crfs.py); its unit is converted to the field's canonical unit (the limits table's, fhir/units.py) and
+fhir_pull/services.py stores. Which field an Observation fills is the form catalogue's ``loinc`` mapping
+(ecrf/crfs.py); its unit is converted to the field's canonical unit (the limits table's, fhir_pull/units.py) and
 rounded to the field's precision; its hard limit is checked as the day page checks it, so that a value the form
 would refuse (SpO2 150 %) is proposed with that error and cannot be accepted.
 
@@ -24,7 +24,7 @@ from django.db import models
 from cohorts.limits import LIMITS
 from ecrf import checks
 from ecrf.crfs import DAY_FORMS, Crf
-from fhir import units
+from fhir_pull import units
 
 LOINC = "http://loinc.org"
 UCUM = "http://unitsofmeasure.org"

@@ -4,7 +4,7 @@ study and site, when the patient's site has a FHIR server and the patient is lin
 from django import template
 
 from cohorts import roles
-from fhir.selectors import pull_state
+from fhir_pull.selectors import pull_state
 
 register = template.Library()
 

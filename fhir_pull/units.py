@@ -8,7 +8,7 @@ converted value is the one a person would compute by hand. A unit not in the tab
 nothing is guessed.
 
 UCUM annotations in braces (``{beats}/min``, ``ug/mL{FEU}``) carry no quantity and are ignored for conversion
-(the D-dimer basis comes from the LOINC code, fhir/mapping.py).
+(the D-dimer basis comes from the LOINC code, fhir_pull/mapping.py).
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
 from cohorts.admin import ReadOnlyAdminMixin
-from fhir.models import FhirEndpoint, PatientLink, Proposal, Pull
+from fhir_pull.models import FhirEndpoint, PatientLink, Proposal, Pull
 
 
 @admin.register(FhirEndpoint)

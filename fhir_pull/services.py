@@ -22,8 +22,8 @@ from ecrf import selectors as ecrf_selectors
 from ecrf import services as ecrf_services
 from ecrf.crfs import DAY_FORMS
 from ecrf.validators import is_blank
-from fhir.mapping import Found
-from fhir.models import FhirEndpoint, PatientLink, Proposal, ProposalStatus, Pull
+from fhir_pull.mapping import Found
+from fhir_pull.models import FhirEndpoint, PatientLink, Proposal, ProposalStatus, Pull
 
 ACCEPT, REJECT = "accept", "reject"
 REASON_PREFIX = "FHIR pull: "
