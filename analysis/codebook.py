@@ -171,6 +171,16 @@ PATIENT_ENTRIES: dict[str, Entry] = {
     "status": Entry("Follow-up status", "string", value_labels=_labels(PatientStatus.choices)),
     "follow_up_days": Entry("Follow-up of the study", "integer", "days", derivation="Study setting."),
 }
+PROVENANCE_ENTRIES: dict[str, Entry] = {
+    KEY: PATIENT_ENTRIES[KEY],
+    "study_day": Entry("Study day", "integer", "days", derivation="Day 0 = enrolment."),
+    "form": Entry("Form (its table in data/)", "string"),
+    "field": Entry("Field of the form whose value was accepted", "string"),
+    "value": Entry("Value accepted, in the field's canonical unit", "float"),
+    "resource_type": Entry("FHIR resource type of the source", "string"),
+    "resource_id": Entry("FHIR resource id on the site's server", "string"),
+    "last_updated": Entry("The resource's meta.lastUpdated (UTC, ISO 8601)", "string"),
+}
 ARM_ENTRIES: dict[str, Entry] = {
     "arm": ARM_CODE,
     "arm_label": Entry("Arm", "string"),
@@ -512,6 +522,8 @@ def entries_for(table: str, study: Study) -> dict[str, Entry]:
         return ARM_ENTRIES
     if table in SOURCE_FORMS:
         return form_entries(SOURCE_FORMS[table])
+    if table == "fhir_provenance":
+        return PROVENANCE_ENTRIES
     if table == "derived_days":
         return derived_entries(derivations.resolve_settings(derivation_overrides(study)))
     if table == "outcomes":

@@ -35,6 +35,7 @@ from ecrf.crfs import CATALOGUE
 from ecrf.models import (
     DerivedDay,
 )
+from fhir_pull import selectors as fhir_selectors
 
 KEY = "participant_id"
 
@@ -55,6 +56,17 @@ PATIENT_COLUMNS: dict[str, str] = {
     **dict.fromkeys(COMORBIDITIES, "boolean"),
     "status": "string",
     "follow_up_days": "integer",
+}
+#: Where the values accepted from a hospital's FHIR server came from (fhir app): one row per field.
+PROVENANCE_COLUMNS: dict[str, str] = {
+    KEY: "string",
+    "study_day": "integer",
+    "form": "string",
+    "field": "string",
+    "value": "float",
+    "resource_type": "string",
+    "resource_id": "string",
+    "last_updated": "string",
 }
 ARM_COLUMNS: dict[str, str] = {"arm": "string", "arm_label": "string", "order": "integer", "regimen": "string"}
 
@@ -184,11 +196,20 @@ def arms_frame(study: Study) -> pd.DataFrame:
     return typed_frame(rows, ARM_COLUMNS)
 
 
+def provenance_frame(study: Study, sites: QuerySet[Site] | None = None) -> pd.DataFrame:
+    """The source of every value accepted from a FHIR pull (resource type and id, its lastUpdated in UTC)."""
+    rows = fhir_selectors.provenance_rows(patients=_patients_query(study, sites))
+    frame = typed_frame(rows, PROVENANCE_COLUMNS)
+    return frame.sort_values([KEY, "study_day", "form", "field"], kind="mergesort").reset_index(drop=True)
+
+
 def study_frames(study: Study, sites: QuerySet[Site] | None = None) -> dict[str, pd.DataFrame]:
-    """Every table of a study (limited to ``sites`` for a site-scoped reader): arms, patients, the forms, derived."""
+    """Every table of a study (limited to ``sites`` for a site-scoped reader): arms, patients, the forms, derived,
+    and the provenance of the values pulled from FHIR servers."""
     frames = {"arms": arms_frame(study), "patients": patients_frame(study, sites)}
     frames.update({name: form_frame(name, study, sites) for name in SOURCE_FORMS})
     frames["derived_days"] = derived_frame(study, sites)
+    frames["fhir_provenance"] = provenance_frame(study, sites)
     return frames
 
 

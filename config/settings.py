@@ -53,6 +53,9 @@ INSTALLED_APPS = [
     "accounts",
     "cohorts",
     "ecrf",
+    # Values pulled from the hospitals' FHIR servers for review (docs/nurse.md): after ecrf, whose services save
+    # them; the releases (analysis) export their provenance.
+    "fhir_pull",
     "analysis",
     # The REST API (/api/v1/) and personal API tokens (docs/api.md): after the apps it reads and writes through.
     "api",
@@ -212,6 +215,11 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
 }
 
+# The FHIR pull (fhir_pull/client.py): seconds per request to a hospital's server, and for a whole pull (under
+# gunicorn's 30 s worker timeout, since the day page's button pulls within its request).
+FHIR_TIMEOUT_SECONDS = env.float("FHIR_TIMEOUT_SECONDS", default=10.0)
+FHIR_PULL_DEADLINE_SECONDS = env.float("FHIR_PULL_DEADLINE_SECONDS", default=25.0)
+
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
 
@@ -247,6 +255,11 @@ CELERY_BEAT_SCHEDULE = {
         # Clinical definitions §3: the whole study recomputed nightly; locked studies skipped.
         "task": "ecrf.derive_all_studies",
         "schedule": crontab(hour=2, minute=30),
+    },
+    "fhir-pull-previous-day-nightly": {
+        # One task per study: yesterday's values of every linked patient, proposed for review (never saved).
+        "task": "fhir.pull_all_studies",
+        "schedule": crontab(hour=1, minute=30),
     },
 }
 CELERY_TIMEZONE = TIME_ZONE

@@ -37,5 +37,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("cohorts.urls")),
     path("", include("ecrf.crf_urls")),
+    path("", include("fhir_pull.urls")),
     path("", include("analysis.urls")),
 ]

@@ -63,6 +63,11 @@ class Crf:
     derivation_frame: str | None = None
     derivation_columns: tuple[str, ...] = ()
     triggers_derivation: bool = True
+    #: LOINC code -> field, for the values pulled from the hospital's FHIR server (the fhir app): an Observation
+    #: with one of these codes (or a component with one, as in the blood-pressure panel) proposes that field.
+    loinc: Mapping[str, str] = field(default_factory=dict)
+    #: LOINC code -> values of other fields that its code implies (the D-dimer basis of an FEU or DDU code).
+    loinc_implies: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
     @property
     def value_fields(self) -> tuple[str, ...]:
@@ -94,6 +99,11 @@ class Crf:
         return self.key
 
 
+def _loinc(**codes: tuple[str, ...]) -> dict[str, str]:
+    """``spo2_pct=("59408-5", "2708-6")`` -> {"59408-5": "spo2_pct", "2708-6": "spo2_pct"}."""
+    return {code: name for name, field_codes in codes.items() for code in field_codes}
+
+
 CATALOGUE: Mapping[str, Crf] = MappingProxyType(
     {
         crf.key: crf
@@ -123,6 +133,15 @@ CATALOGUE: Mapping[str, Crf] = MappingProxyType(
                 ),
                 derivation_frame="vitals",
                 derivation_columns=("spo2_pct",),
+                # 59408-5 SpO2 by pulse oximetry, with 2708-6 (SaO2) that FHIR's vital-signs profile puts beside it.
+                loinc=_loinc(
+                    temperature_c=("8310-5",),
+                    heart_rate_bpm=("8867-4",),
+                    respiratory_rate_bpm=("9279-1",),
+                    systolic_mmhg=("8480-6",),
+                    diastolic_mmhg=("8462-4",),
+                    spo2_pct=("59408-5", "2708-6"),
+                ),
             ),
             Crf(
                 key="respiratory_support",
@@ -205,6 +224,21 @@ CATALOGUE: Mapping[str, Crf] = MappingProxyType(
                     "ast_uln_u_l",
                     "alt_uln_u_l",
                 ),
+                # 3150-0 (inhaled oxygen concentration) is the FiO2 the blood-gas report carries with the PaO2;
+                # the device's FiO2 (respiratory support) needs the level of support, which no code here gives.
+                loinc=_loinc(
+                    pao2_mmhg=("2703-7",),
+                    abg_fio2=("3150-0",),
+                    crp_mg_l=("1988-5",),
+                    ferritin_ng_ml=("2276-4",),
+                    ldh_u_l=("2532-0",),
+                    ast_u_l=("1920-8",),
+                    alt_u_l=("1742-6",),
+                    lymphocytes_10e9_l=("731-0",),
+                    ddimer_ng_ml=("48065-7", "48066-5"),
+                    procalcitonin_ng_ml=("33959-8",),
+                ),
+                loinc_implies={"48065-7": {"ddimer_basis": "FEU"}, "48066-5": {"ddimer_basis": "DDU"}},
             ),
             Crf(
                 key="drug_administration",

@@ -6,18 +6,21 @@ the flow or closes a cycle is found too.
 """
 
 import ast
+import importlib.metadata
 import re
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-APPS = ("config", "accounts", "cohorts", "ecrf", "analysis", "api", "demo")
+APPS = ("config", "accounts", "cohorts", "ecrf", "fhir_pull", "analysis", "api", "demo")
 # What each package may import of the others (the flow, plus the project package that wires them together).
 ALLOWED = {
     "cohorts": {"cohorts"},
     "ecrf": {"cohorts", "ecrf", "config"},
-    "analysis": {"cohorts", "ecrf", "analysis", "config"},
+    # Values pulled from FHIR servers are saved through ecrf's services; releases export their provenance.
+    "fhir_pull": {"cohorts", "ecrf", "fhir_pull", "config"},
+    "analysis": {"cohorts", "ecrf", "fhir_pull", "analysis", "config"},
     "accounts": {"accounts"},
     # The REST API is the last layer: it reads and writes through the selectors and services of the three apps.
     "api": {"cohorts", "ecrf", "analysis", "api", "config"},
@@ -104,6 +107,13 @@ def test_no_import_cycle():
         if node not in index:
             visit(node)
     assert cycles == []
+
+
+def test_no_app_shares_its_top_level_name_with_an_installed_library():
+    """An app named like a library's top-level package (``fhir``, fhir.resources') hides it, or needs a
+    ``__path__`` hack to share it: the FHIR pull is the package ``fhir_pull`` (app label ``fhir``)."""
+    libraries = importlib.metadata.packages_distributions()
+    assert {app: libraries[app] for app in APPS if app in libraries} == {}
 
 
 OUTSIDE = re.compile(r"\bSPEC\b|DESIGN\.md|\.\./shared")

@@ -65,6 +65,7 @@ FORM_SOURCE = {
     "lock": "releases",
     "unlock": "releases",
     "export request": "release manifest",
+    "fhir pull": "fhir review",  # its "Pull again" button
 }
 PAGES_BY_NAME = {p.name: p for p in PAGES}
 
