@@ -15,7 +15,9 @@ def migrate(targets):
     return executor.loader.project_state(targets).apps
 
 
-@pytest.mark.django_db(transaction=True)
+# serialized_rollback, like the other transactional tests: the flush after it then leaves the tables empty (no
+# content types recreated by post_migrate), and the next serialized test restores the data of the migrations.
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_groups_and_memberships_become_assignments_per_study():
     old = migrate(BEFORE)
     try:
