@@ -141,6 +141,11 @@ def _same_study(grant: Grant, study) -> bool:
     return grant.study_code == study if isinstance(study, str) else grant.study_id == study.pk
 
 
+def _admin_holds(user, allowed: set[str]) -> bool:
+    """A system administrator holds ``allowed`` everywhere when the set names the admin role."""
+    return ADMIN in allowed and is_system_admin(user)
+
+
 def user_roles(user) -> frozenset[str]:
     """The roles the user holds in any study (the navigation; a page without a study in its address)."""
     held = frozenset(g.role for g in grants(user))
@@ -166,7 +171,7 @@ def has_study_role(user, study, allowed: Iterable[str], site=None) -> bool:
 def sites_held(user, study, allowed: Iterable[str]) -> frozenset[int] | None:
     """The ids of the study's sites where the user holds one of ``allowed``; None when it is every site."""
     allowed = set(allowed)
-    if is_system_admin(user) and ADMIN in allowed:
+    if _admin_holds(user, allowed):
         return None
     held: set[int] = set()
     for grant in grants(user):
@@ -181,7 +186,7 @@ def scope(user, allowed: Iterable[str], *, study: str = "study", site: str | Non
     """A filter for rows with a study (and a site) where the user holds one of ``allowed``: the one way every
     selector scopes its query. ``study``/``site`` name the rows' fields (e.g. "release__study")."""
     allowed = set(allowed)
-    if is_system_admin(user) and ADMIN in allowed:
+    if _admin_holds(user, allowed):
         return Q()
     condition = Q(pk__in=[])
     for grant in grants(user):
@@ -197,7 +202,7 @@ def scope(user, allowed: Iterable[str], *, study: str = "study", site: str | Non
 def study_scope(user, allowed: Iterable[str]) -> Q:
     """A filter of Study rows: the studies where the user holds one of ``allowed``."""
     allowed = set(allowed)
-    if is_system_admin(user) and ADMIN in allowed:
+    if _admin_holds(user, allowed):
         return Q()
     return Q(pk__in=sorted({grant.study_id for grant in grants(user) if grant.role in allowed}))
 

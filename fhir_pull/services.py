@@ -16,7 +16,7 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import models, transaction
 from django.utils import timezone
 
-from cohorts.audit import REASON_MAX_LENGTH, ensure_unlocked
+from cohorts.audit import REASON_MAX_LENGTH, ensure_unlocked, save_audited
 from cohorts.models import Patient
 from ecrf import selectors as ecrf_selectors
 from ecrf import services as ecrf_services
@@ -32,18 +32,10 @@ REASON_PREFIX = "FHIR pull: "
 # ------------------------------------------------------------------------------------------- set-up
 
 
-def _audited_save(instance: models.Model, *, user, reason: str) -> models.Model:
-    instance.full_clean()
-    instance._history_user = user
-    instance._change_reason = reason
-    instance.save()
-    return instance
-
-
 def endpoint_save(*, endpoint: FhirEndpoint, user) -> FhirEndpoint:
     """Create or change a site's FHIR connection (checked by full_clean and the model's constraints)."""
     with transaction.atomic():
-        return _audited_save(endpoint, user=user, reason="FHIR connection set-up")
+        return save_audited(endpoint, user=user, reason="FHIR connection set-up")
 
 
 def link_save(*, patient: Patient, mrn: str, identifier_system: str, user) -> PatientLink | None:
@@ -57,7 +49,7 @@ def link_save(*, patient: Patient, mrn: str, identifier_system: str, user) -> Pa
             return None
         link = link or PatientLink(patient=patient)
         link.mrn, link.identifier_system = mrn.strip(), identifier_system.strip()
-        return _audited_save(link, user=user, reason="FHIR link")
+        return save_audited(link, user=user, reason="FHIR link")
 
 
 # --------------------------------------------------------------------------------------------- pulls

@@ -7,7 +7,8 @@ import pytest
 from django.contrib.auth.models import Group, Permission
 
 from cohorts import roles
-from cohorts.models import RoleAssignment, Study
+from cohorts.models import Study
+from cohorts.team import grant
 from tests import factories
 
 
@@ -50,17 +51,6 @@ def admin_group() -> Group:
     return Group.objects.get(name=roles.ADMIN_GROUP)
 
 
-def assign(user, role: str, study, sites=()):
-    """Give ``user`` ``role`` in ``study``: at ``sites``, or at every site of it when none are named (data
-    managers and statisticians always: their work is the whole study)."""
-    every = role in roles.STUDY_WIDE or not sites
-    assignment = RoleAssignment.objects.create(user=user, study=study, role=role, all_sites=every)
-    if not every:
-        assignment.sites.set(sites)
-    roles.forget(user)
-    return assignment
-
-
 def make_user(username: str, role: str | None, sites=()):
     """A user with ``role`` in every study of ``sites``, at those sites (the administrator: the global group)."""
     user = factories.UserFactory(username=username)
@@ -68,7 +58,7 @@ def make_user(username: str, role: str | None, sites=()):
         user.groups.add(admin_group())
     elif role:
         for study in Study.objects.filter(sites__in=sites).distinct():
-            assign(user, role, study, [site for site in sites if site.studies.filter(pk=study.pk).exists()])
+            grant(user, study, role, [s for s in sites if s.studies.filter(pk=study.pk).exists()], reason="test")
     return user
 
 
