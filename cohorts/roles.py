@@ -58,6 +58,12 @@ LOCKERS = frozenset({DATA_MANAGER})
 IMPORTERS = frozenset({DATA_MANAGER})
 # Study set-up (cohorts/setup.py) and the study team page (cohorts/team.py): the study's data managers, and the
 # system administrators. A new study or a new site is the administrators' (may_create_studies).
+# Queries on the data (the cleaning app): raised by monitors, data managers and investigators, answered by the
+# site's staff (the data-entry roles), closed or reopened by monitors and data managers only; read by every patient
+# reader of the site.
+QUERY_RAISERS = frozenset({INVESTIGATOR, MONITOR, DATA_MANAGER})
+QUERY_ANSWERERS = DATA_ENTRY
+QUERY_CLOSERS = frozenset({MONITOR, DATA_MANAGER})
 STUDY_SETUP = frozenset({DATA_MANAGER, ADMIN})
 TEAM_MANAGERS = frozenset({DATA_MANAGER, ADMIN})
 

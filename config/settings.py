@@ -56,6 +56,9 @@ INSTALLED_APPS = [
     # Values pulled from the hospitals' FHIR servers for review (docs/nurse.md): after ecrf, whose services save
     # them; the releases (analysis) export their provenance.
     "fhir_pull",
+    # Queries, data-quality rules and the record status dashboard (docs/data-manager.md): after ecrf, whose data
+    # they are about; the releases (analysis) export the queries.
+    "cleaning",
     "analysis",
     # The REST API (/api/v1/) and personal API tokens (docs/api.md): after the apps it reads and writes through.
     "api",

@@ -38,5 +38,6 @@ urlpatterns = [
     path("", include("cohorts.urls")),
     path("", include("ecrf.crf_urls")),
     path("", include("fhir_pull.urls")),
+    path("", include("cleaning.urls")),
     path("", include("analysis.urls")),
 ]

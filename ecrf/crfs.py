@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from types import MappingProxyType
 from typing import Any
 
@@ -289,6 +290,20 @@ DAY_FORMS: Mapping[str, Crf] = MappingProxyType({k: c for k, c in CATALOGUE.item
 EVENT_FORMS: Mapping[str, Crf] = MappingProxyType({k: c for k, c in CATALOGUE.items() if not c.per_day})
 _BY_MODEL = {crf.model: crf for crf in CATALOGUE.values()}
 _BY_SLUG = {crf.slug: crf for crf in CATALOGUE.values()}
+
+
+def display_value(record, name: str) -> str:
+    """A stored value as the pages show it: "" when there is none, yes/no, a decimal without trailing zeros, the
+    label of a code."""
+    value = getattr(record, name, None) if record is not None else None
+    if value is None or value == "":
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, Decimal):
+        return format(value.normalize(), "f")
+    choices = dict(record._meta.get_field(name).flatchoices or ())
+    return str(choices.get(value, value))
 
 
 def crf_of(model: type[models.Model]) -> Crf:

@@ -19,12 +19,12 @@ from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Column, Div, Field, Layout, Row
 from django import forms
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from cohorts.audit import REASON_MAX_LENGTH
 from cohorts.units import canonical_unit, to_canonical, unit_choices
 from ecrf.checks import LIMITS, SOFT
-from ecrf.crfs import CATALOGUE, DAY_FORMS, EVENT_FORMS, Crf
+from ecrf.crfs import CATALOGUE, DAY_FORMS, EVENT_FORMS, Crf, display_value
 from ecrf.numbers import NotANumber, parse_decimal, parse_integer
 from ecrf.services import RecordInput
 from ecrf.validators import PatientFacts
@@ -120,6 +120,7 @@ class RecordForm(forms.ModelForm):
 
     crf: Crf
     version = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    form_notes: list = ()
 
     def __init__(self, *args, facts: PatientFacts, previous=None, read_only: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
@@ -181,7 +182,7 @@ class RecordForm(forms.ModelForm):
             value = getattr(previous, name, None)
             if name not in self.fields or value is None or value is False or value == "":
                 continue  # nothing to show (an unticked box of the day before is not worth a line)
-            shown = f"{_display(previous, name, value)} {_unit_of(self.crf, name)}".strip()
+            shown = f"{display_value(previous, name)} {_unit_of(self.crf, name)}".strip()
             if name in CONVERTED:
                 quantity, unit_field = CONVERTED[name]
                 unit = getattr(previous, unit_field) or canonical_unit(quantity)
@@ -194,6 +195,16 @@ class RecordForm(forms.ModelForm):
     def history_name(self) -> str:
         """The model's name in the audit-trail URL (/history/ecrf.<model>/<pk>/)."""
         return self.crf.history_name
+
+    def attach_notes(self, notes: dict[str, list]) -> None:
+        """Other apps' badges (ecrf.page_notes, e.g. an open query) by field name: next to a field's label, or in
+        ``form_notes`` for the form as a whole and for fields the page does not show."""
+        self.form_notes = []
+        for name, items in notes.items():
+            if name and name in self.fields:
+                self.fields[name].label = format_html("{} {}", self.fields[name].label, note_badges(items))
+            else:
+                self.form_notes.extend(items)
 
     # --------------------------------------------------------------------------------------------- values
 
@@ -326,6 +337,15 @@ def _to_canonical(quantity: str, value: Decimal, unit: str, places: int) -> Deci
         return canonical
 
 
+def note_badges(notes) -> str:
+    """Badges of ecrf.page_notes as links (templates/ecrf/_styles.html styles them by kind)."""
+    return format_html_join(
+        " ",
+        '<a class="badge note note-{}" href="{}" title="{}" data-testid="note">{}</a>',
+        ((note.kind, note.url, note.title, note.label) for note in notes),
+    )
+
+
 def _short_label(label: str) -> str:
     """'temperature (°C)' -> 'Temperature': the unit is shown next to the input instead."""
     text = str(label).split(" (")[0]
@@ -338,15 +358,6 @@ def _unit_of(crf: Crf, name: str) -> str:
         return {"ast_uln_u_l": "U/L", "alt_uln_u_l": "U/L", "ddimer_ng_ml": "ng/mL"}.get(name, "")
     unit = UNIT_LABELS.get(limit.unit, limit.unit)
     return "" if unit == "fraction" else unit
-
-
-def _display(record, name: str, value) -> str:
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, Decimal):
-        return format(value.normalize(), "f")
-    choices = dict(record._meta.get_field(name).flatchoices or ())
-    return str(choices.get(value, value))
 
 
 # -------------------------------------------------------------------------------------------- daily forms

@@ -152,6 +152,18 @@ class CasebookDay:
     forms: dict[str, Cell]  # form key -> cell
     events: dict[str, list[EventRow]]  # event key -> records starting that day
     derived: DerivedDay | None
+    #: Other apps' badges (ecrf.page_notes, e.g. open queries) by form key.
+    notes: dict[str, list] = field(default_factory=dict)
+
+    @property
+    def form_cells(self) -> list[tuple[str, Cell, list]]:
+        """(form key, cell, notes) of the one-per-day forms, in page order."""
+        return [(key, cell, self.notes.get(key, [])) for key, cell in self.forms.items()]
+
+    @property
+    def event_cells(self) -> list[tuple[str, list[EventRow], list]]:
+        """(form key, records starting that day, notes) of the repeating forms."""
+        return [(key, rows, self.notes.get(key, [])) for key, rows in self.events.items()]
 
     @property
     def missing(self) -> int:

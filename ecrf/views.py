@@ -14,7 +14,7 @@ from django.urls import reverse
 from cohorts import roles, submissions
 from cohorts import selectors as cohort_selectors
 from cohorts.querystring import query_number
-from ecrf import crfs, selectors, services
+from ecrf import crfs, page_notes, selectors, services
 from ecrf.forms import DAY_FORM_CLASSES, EVENT_FORM_CLASSES, DeleteForm, ReasonForm
 from ecrf.models import DispositionKind
 from ecrf.services import PatientDayInvalid
@@ -25,6 +25,13 @@ READ_ONLY = "Your role can read these data but not change them."
 
 def _can_edit(user, patient) -> bool:
     return roles.has_study_role(user, patient.study, roles.DATA_ENTRY, site=patient.site)
+
+
+def _can_raise(user, patient) -> bool:
+    """May raise a query about the patient's data (the cleaning app's page)."""
+    return not patient.study.is_locked and roles.has_study_role(
+        user, patient.study, roles.QUERY_RAISERS, site=patient.site
+    )
 
 
 def _casebook_url(patient, study_day=None) -> str:
@@ -101,6 +108,9 @@ def day_entry(request, patient_pk: int, study_day: int):
         if not first.read_only:
             # The cursor starts in the first box of the day; Tab walks down the forms in the catalogue's order.
             next(iter(first.fields.values())).widget.attrs["autofocus"] = True
+    notes = page_notes.collect(page_notes.day_page, patient=patient, study_day=study_day, user=request.user)
+    for key, form in forms.items():
+        form.attach_notes({name: items for (form_key, name, _), items in notes.items() if form_key == key})
     day_refusals = day_issues(study_day, facts)
     return render(
         request,
@@ -117,6 +127,7 @@ def day_entry(request, patient_pk: int, study_day: int):
             "has_errors": any(form.errors for form in forms.values()) or bool(reason_form.errors),
             "day_refusals": day_refusals,
             "can_edit": can_edit and not patient.study.is_locked and not next(iter(forms.values())).read_only,
+            "can_raise": _can_raise(request.user, patient),
             "submission_token": submissions.page_token(request),
             "previous_day": study_day - 1 if study_day > 0 else None,
             "next_day": study_day + 1 if study_day < patient.study.follow_up_days else None,
@@ -127,6 +138,9 @@ def day_entry(request, patient_pk: int, study_day: int):
 @roles.role_required(roles.PATIENT_READERS)
 def casebook(request, patient_pk: int):
     book = selectors.casebook_get(user=request.user, patient_pk=patient_pk)
+    notes = page_notes.collect(page_notes.casebook, patient=book.patient, user=request.user)
+    for day in book.days:
+        day.notes = {key: items for (study_day, key), items in notes.items() if study_day == day.study_day}
     return render(
         request,
         "ecrf/casebook.html",
@@ -134,6 +148,7 @@ def casebook(request, patient_pk: int):
             "book": book,
             "patient": book.patient,
             "can_edit": _can_edit(request.user, book.patient) and not book.patient.study.is_locked,
+            "can_raise": _can_raise(request.user, book.patient),
             "day_forms": crfs.DAY_FORMS,
         },
     )
@@ -217,6 +232,11 @@ def event_form(request, patient_pk: int, kind: str, pk: int | None = None):
             initial=initial,
             read_only=not can_edit or patient.study.is_locked,
         )
+    if record is not None:
+        notes = page_notes.collect(page_notes.day_page, patient=patient, study_day=record.study_day, user=request.user)
+        form.attach_notes(
+            {name: items for (key, name, pk), items in notes.items() if key == crf.key and pk in (None, record.pk)}
+        )
     return render(
         request,
         "ecrf/event_form.html",
@@ -249,8 +269,10 @@ def patient_list(request, study_code: str):
     site = next((s for s in sites if s.code == request.GET.get("site")), None)
     patients = selectors.patient_list(user=request.user, study=study, site=site)
     page = Paginator(patients, 100).get_page(request.GET.get("page"))
+    notes = page_notes.collect(page_notes.patient_list, patients=page.object_list, user=request.user)
     for patient in page.object_list:
         patient.forms_missing = selectors.forms_missing_today(patient)
+        patient.notes = notes.get(patient.pk, [])
     return render(
         request,
         "ecrf/patient_list.html",

@@ -11,6 +11,7 @@ from cohorts import roles
 from tests.access_pages import EVERY_ROLE, STUDY_URL, Page
 from tests.access_pages.analysis import PAGES as ANALYSIS_PAGES
 from tests.access_pages.api import PAGES as API_PAGES
+from tests.access_pages.cleaning import PAGES as CLEANING_PAGES
 from tests.access_pages.cohorts import PAGES as COHORTS_PAGES
 from tests.access_pages.ecrf import PAGES as ECRF_PAGES
 from tests.access_pages.fhir import PAGES as FHIR_PAGES
@@ -25,7 +26,7 @@ BASE_PAGES = [
         patient_scoped=True,
     ),
 ]
-PAGES = BASE_PAGES + COHORTS_PAGES + ECRF_PAGES + FHIR_PAGES + ANALYSIS_PAGES + API_PAGES
+PAGES = BASE_PAGES + COHORTS_PAGES + ECRF_PAGES + FHIR_PAGES + CLEANING_PAGES + ANALYSIS_PAGES + API_PAGES
 
 USERS = [*roles.ROLES, "nurse_b", "norole"]
 

@@ -13,18 +13,20 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-APPS = ("config", "accounts", "cohorts", "ecrf", "fhir_pull", "analysis", "api", "demo")
+APPS = ("config", "accounts", "cohorts", "ecrf", "fhir_pull", "cleaning", "analysis", "api", "demo")
 # What each package may import of the others (the flow, plus the project package that wires them together).
 ALLOWED = {
     "cohorts": {"cohorts"},
     "ecrf": {"cohorts", "ecrf", "config"},
     # Values pulled from FHIR servers are saved through ecrf's services; releases export their provenance.
     "fhir_pull": {"cohorts", "ecrf", "fhir_pull", "config"},
-    "analysis": {"cohorts", "ecrf", "fhir_pull", "analysis", "config"},
+    # Queries and data-quality rules are about ecrf's data; releases export the queries.
+    "cleaning": {"cohorts", "ecrf", "cleaning", "config"},
+    "analysis": {"cohorts", "ecrf", "fhir_pull", "cleaning", "analysis", "config"},
     "accounts": {"accounts"},
     # The REST API is the last layer: it reads and writes through the selectors and services of the three apps.
-    "api": {"cohorts", "ecrf", "analysis", "api", "config"},
-    "demo": {"cohorts", "ecrf", "analysis", "demo"},
+    "api": {"cohorts", "ecrf", "cleaning", "analysis", "api", "config"},
+    "demo": {"cohorts", "ecrf", "cleaning", "analysis", "demo"},
 }
 
 

@@ -1,0 +1,12 @@
+from django.apps import AppConfig
+
+
+class CleaningConfig(AppConfig):
+    """Cleaning the data before the lock: queries, data-quality rules, the record status dashboard."""
+
+    name = "cleaning"
+    verbose_name = "Data cleaning"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from cleaning import receivers  # noqa: F401 (connects the receivers)

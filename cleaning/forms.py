@@ -1,0 +1,111 @@
+"""Forms of the query pages; the rules are the services' (cleaning/services.py), whose refusals come back next to
+their field."""
+
+from __future__ import annotations
+
+from crispy_forms.helper import FormHelper
+from django import forms
+from django.core.exceptions import ValidationError
+
+from cleaning.models import AnswerCode, QueryOrigin, QueryStatus
+from cleaning.selectors import QueryFilters
+from cleaning.services import TEXT_MAX
+from ecrf.crfs import CATALOGUE
+
+
+def _field_choices() -> list:
+    """Every field of every form, grouped by form (the service checks that the pair exists)."""
+    choices: list = [("", "The whole form")]
+    for crf in CATALOGUE.values():
+        model = crf.model
+        choices.append(
+            (crf.label, [(name, str(model._meta.get_field(name).verbose_name).capitalize()) for name in crf.fields])
+        )
+    return choices
+
+
+def _message(label: str = "Message") -> forms.CharField:
+    # Not required here: the service refuses an empty message with its own words, next to this field.
+    return forms.CharField(label=label, widget=forms.Textarea(attrs={"rows": 2}), max_length=TEXT_MAX, required=False)
+
+
+FORM_CHOICES = [(key, crf.label) for key, crf in CATALOGUE.items()]
+
+
+class _Form(forms.Form):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.helper = FormHelper()
+        self.helper.form_tag = False
+        self.helper.disable_csrf = True
+
+    def place(self, error: ValidationError) -> None:
+        """A refusal of the service: next to its field when the form has it, else above the form."""
+        by_field = error.error_dict if hasattr(error, "error_dict") else {None: error.error_list}
+        for name, errors in by_field.items():
+            for item in errors:
+                self.add_error(name if name in self.fields else None, item)
+
+
+class QueryForm(_Form):
+    study_day = forms.IntegerField(label="Study day", required=False, min_value=-32768, max_value=32767)
+    form = forms.ChoiceField(
+        label="Form",
+        required=False,
+        choices=[("", "The patient (baseline)"), *FORM_CHOICES],
+    )
+    field = forms.ChoiceField(label="Field", required=False, choices=_field_choices)
+    record_id = forms.IntegerField(required=False, widget=forms.HiddenInput, min_value=1)
+    assignee = forms.ModelChoiceField(
+        queryset=None, required=False, empty_label="Anyone at the site", label="Assigned to"
+    )
+    text = _message("Question to the site")
+
+    def __init__(self, *args, assignees=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["assignee"].queryset = assignees
+
+
+class AnswerForm(_Form):
+    answer_code = forms.ChoiceField(label="Answer", choices=[("", "---------"), *AnswerCode.choices], required=False)
+    text = _message()
+
+
+class MessageForm(_Form):
+    """A comment, or the message of a close or a reopen."""
+
+    text = _message()
+
+
+class FilterForm(forms.Form):
+    """The query list's filters, from the address (a junk value is no filter, never a server error)."""
+
+    site = forms.CharField(required=False, max_length=8)
+    status = forms.ChoiceField(
+        required=False,
+        choices=[
+            ("", "Any status"),
+            ("waiting", "Open or answered"),
+            *QueryStatus.choices,
+            ("changed", "Changed after close"),
+        ],
+    )
+    origin = forms.ChoiceField(required=False, choices=[("", "Any origin"), *QueryOrigin.choices])
+    form = forms.ChoiceField(required=False, choices=[("", "Any form"), *FORM_CHOICES])
+    patient = forms.CharField(required=False, max_length=40)
+    day = forms.IntegerField(required=False, min_value=-32768, max_value=32767)
+    mine = forms.BooleanField(required=False, label="Assigned to me")
+
+    def filters(self) -> QueryFilters:
+        if not self.is_valid():
+            return QueryFilters()
+        data = self.cleaned_data
+        return QueryFilters(
+            site=data["site"],
+            status=data["status"],
+            origin=data["origin"],
+            form=data["form"],
+            patient=data["patient"].strip(),
+            day=data["day"],
+            mine=data["mine"],
+        )

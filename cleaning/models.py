@@ -1,0 +1,145 @@
+"""Queries (data clarification requests) on stored case report data, and their threads of messages.
+
+A query is about a patient, optionally a study day, a form of the catalogue (ecrf/crfs.py) and one of its fields.
+It is raised by a person (a monitor, data manager or investigator) or by a data-quality rule, answered by the
+site's staff, and closed by a monitor or data manager (or by the system when a rule's condition clears). Every
+transition is a message of its thread and a row of the query's history (django-simple-history).
+"""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from simple_history.models import HistoricalRecords
+
+from cohorts.models import Patient, Study
+
+
+class QueryStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    ANSWERED = "answered", "Answered"
+    CLOSED = "closed", "Closed"
+
+
+class QueryOrigin(models.TextChoices):
+    MANUAL = "manual", "Manual"
+    RULE = "rule", "Data-quality rule"
+
+
+class AnswerCode(models.TextChoices):
+    """The site's coded answer; "corrected" needs a change of the data saved since the query was raised."""
+
+    CORRECTED = "corrected", "Corrected"
+    CONFIRMED = "confirmed_source", "Value confirmed against source"
+    NOT_AVAILABLE = "not_available", "Not available in source"
+    OTHER = "other", "Other (see the message)"
+
+
+class MessageKind(models.TextChoices):
+    OPENED = "opened", "Raised"
+    ANSWERED = "answered", "Answered"
+    COMMENT = "comment", "Comment"
+    CLOSED = "closed", "Closed"
+    REOPENED = "reopened", "Reopened"
+    DATA_CHANGED = "data_changed", "Data changed"
+    CLOSED_BY_SYSTEM = "closed_by_system", "Closed by the system"
+    REOPENED_BY_SYSTEM = "reopened_by_system", "Reopened by the system"
+
+
+class Query(models.Model):
+    study = models.ForeignKey(Study, on_delete=models.PROTECT, related_name="+")
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="+")
+    #: None: about the patient as a whole (e.g. the baseline).
+    study_day = models.SmallIntegerField(null=True, blank=True)
+    #: A key of the form catalogue, or "" for the patient's baseline.
+    form = models.CharField(max_length=32, blank=True)
+    field = models.CharField(max_length=64, blank=True)
+    #: The record of a repeating form (drug, disposition, adverse event) the query is about, for its link.
+    record_id = models.PositiveBigIntegerField(null=True, blank=True)
+    origin = models.CharField(max_length=8, choices=QueryOrigin.choices, default=QueryOrigin.MANUAL)
+    #: The data-quality rule of an automatic query (cleaning/rules.py).
+    rule = models.CharField(max_length=48, blank=True)
+    status = models.CharField(max_length=8, choices=QueryStatus.choices, default=QueryStatus.OPEN)
+    #: The question, as raised (the first message of the thread repeats it with its author).
+    text = models.TextField()
+    #: The value of the field when the query was raised, as shown to the user.
+    value_at_open = models.CharField(max_length=200, blank=True)
+    #: A person at the patient's site who should answer; None: any of the site's staff.
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    opened_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )  # None: a rule
+    opened_at = models.DateTimeField()
+    answer_code = models.CharField(max_length=24, choices=AnswerCode.choices, blank=True)
+    answered_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    closed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )  # None with closed_at set: closed by the system
+    #: The data the query is about changed after it was closed.
+    changed_after_close = models.BooleanField(default=False)
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name_plural = "queries"
+        indexes = [
+            models.Index(fields=["study", "status"], name="query_study_status"),
+            models.Index(fields=["patient", "study_day", "form"], name="query_patient_day_form"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(status__in=QueryStatus.values), name="query_status_valid"),
+            models.CheckConstraint(condition=Q(origin__in=QueryOrigin.values), name="query_origin_valid"),
+            models.CheckConstraint(
+                condition=Q(answer_code="") | Q(answer_code__in=AnswerCode.values), name="query_answer_code_valid"
+            ),
+            models.CheckConstraint(
+                condition=(Q(origin="rule") & ~Q(rule="") & Q(study_day__isnull=False))
+                | (Q(origin="manual") & Q(rule="")),
+                name="query_rule_iff_automatic",
+            ),
+            models.CheckConstraint(condition=Q(field="") | ~Q(form=""), name="query_field_needs_form"),
+            models.CheckConstraint(
+                condition=~Q(status="closed") | Q(closed_at__isnull=False), name="query_closed_has_time"
+            ),
+            models.CheckConstraint(condition=~Q(text=""), name="query_text_required"),
+            # One automatic query per (rule, patient, day, form, field), whatever its status: a rule that hits
+            # again reopens it, never opens a second one.
+            models.UniqueConstraint(
+                fields=["rule", "patient", "study_day", "form", "field"],
+                condition=Q(origin="rule"),
+                name="query_one_per_rule_hit",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"query {self.pk}"
+
+    @property
+    def is_closed(self) -> bool:
+        return self.status == QueryStatus.CLOSED
+
+
+class QueryMessage(models.Model):
+    """One entry of a query's thread: the question, an answer, a comment, a transition, a change of the data."""
+
+    query = models.ForeignKey(Query, on_delete=models.CASCADE, related_name="messages")
+    kind = models.CharField(max_length=20, choices=MessageKind.choices)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )  # None: the system
+    answer_code = models.CharField(max_length=24, choices=AnswerCode.choices, blank=True)
+    text = models.TextField(blank=True)
+    #: A change of the data (kind data_changed): the record's history row, for the audit-trail link.
+    history_model = models.CharField(max_length=64, blank=True)
+    history_record = models.PositiveBigIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        constraints = [
+            models.CheckConstraint(condition=Q(kind__in=MessageKind.values), name="query_message_kind_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} of query {self.query_id}"

@@ -1,0 +1,58 @@
+"""The cleaning app's receivers: saved data changes into the threads of their queries, and the query badges that
+ecrf's pages ask for through ecrf.page_notes (ecrf never imports this app).
+
+Data changes: every history row of a case report form (django-simple-history's post_create_historical_record) is
+collected per transaction, and after the commit the queries about those records get one 'data changed' message
+each, naming the values and the reason for change, with a link to the record's audit trail; a closed query is
+flagged 'changed after close'. One callback per transaction and one read of the queries of the changed patients,
+so an import of many rows costs one query more, not one per row.
+"""
+
+from __future__ import annotations
+
+from django.db import transaction
+from simple_history.signals import post_create_historical_record
+
+from cleaning import notes, services
+from ecrf import page_notes
+from ecrf.crfs import CATALOGUE, crf_of
+
+
+class _ChangesOnCommit:
+    """The one on-commit callback of a transaction: the history rows of the case report forms saved in it."""
+
+    def __init__(self) -> None:
+        self.rows: list[tuple[str, object]] = []  # (form key, history row)
+        self.done = False  # run already (a test's captured callbacks): later saves need a callback of their own
+
+    def __call__(self) -> None:
+        self.done = True
+        with transaction.atomic():
+            services.changes_record(self.rows)
+
+
+def _collect(sender, instance, history_instance, using=None, **kwargs) -> None:
+    crf = crf_of(type(instance))
+    connection = transaction.get_connection(using)
+    if connection.in_atomic_block:
+        for _savepoints, callback, _robust in reversed(connection.run_on_commit):
+            if isinstance(callback, _ChangesOnCommit) and not callback.done:
+                callback.rows.append((crf.key, history_instance))
+                return
+    callback = _ChangesOnCommit()
+    callback.rows.append((crf.key, history_instance))
+    # robust: a failure to write a thread message must not turn a committed save into a server error.
+    transaction.on_commit(callback, using=using, robust=True)
+
+
+def connect() -> None:
+    for crf in CATALOGUE.values():
+        post_create_historical_record.connect(
+            _collect, sender=crf.model.history.model, dispatch_uid=f"cleaning-changes-{crf.key}"
+        )
+    page_notes.day_page.connect(notes.day_page, dispatch_uid="cleaning-day-page-notes")
+    page_notes.casebook.connect(notes.casebook, dispatch_uid="cleaning-casebook-notes")
+    page_notes.patient_list.connect(notes.patient_list, dispatch_uid="cleaning-patient-list-notes")
+
+
+connect()

@@ -1,0 +1,316 @@
+"""Every write of a query: raise, answer, comment, close, reopen (keyword-only, atomic, one message each).
+
+Who may do what is checked here, for every caller (the pages and the API): raising needs a role of
+``roles.QUERY_RAISERS`` at the patient's site, answering one of ``QUERY_ANSWERERS`` (the site's staff), closing
+and reopening one of ``QUERY_CLOSERS``. Callers fetch the patient or the query through the site-scoped
+selectors, so another site's query is a 404 before it gets here. Every transition is one ``QueryMessage`` and one
+history row of the query.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from cleaning.models import AnswerCode, MessageKind, Query, QueryMessage, QueryOrigin, QueryStatus
+from cleaning.values import field_value, record_of
+from cohorts import roles
+from cohorts.audit import ensure_unlocked
+from cohorts.models import Patient
+from ecrf.crfs import CATALOGUE, display_value
+
+TEXT_MAX = 2000
+
+
+def _refuse(field: str, message: str, code: str) -> ValidationError:
+    return ValidationError({field: ValidationError(message, code=code)})
+
+
+def _require_role(user, patient: Patient, allowed: frozenset[str], doing: str) -> None:
+    if not roles.has_study_role(user, patient.study, allowed, site=patient.site):
+        raise PermissionDenied(f"Your role at this patient's site cannot {doing}.")
+
+
+def _text(text: str | None, *, what: str) -> str:
+    text = (text or "").strip()
+    if not text:
+        raise _refuse("text", f"Write a message: {what}.", "text_required")
+    if len(text) > TEXT_MAX:
+        raise _refuse("text", f"The message has {len(text)} characters; at most {TEXT_MAX}.", "text_too_long")
+    return text
+
+
+def _message(query: Query, kind: str, *, author=None, text: str = "", answer_code: str = "", at=None) -> None:
+    QueryMessage.objects.create(
+        query=query, kind=kind, author=author, text=text, answer_code=answer_code, created_at=at or timezone.now()
+    )
+
+
+def _save(query: Query, *, user, reason: str) -> Query:
+    query._history_user = user
+    query._change_reason = reason
+    query.save()
+    return query
+
+
+@dataclass(frozen=True)
+class Target:
+    """What a query is about, checked against the form catalogue and the patient's follow-up."""
+
+    study_day: int | None
+    form: str
+    field: str
+    record_id: int | None
+
+
+def check_target(
+    patient: Patient, *, study_day: int | None, form: str, field: str, record_id: int | None = None
+) -> Target:
+    """The refusal of a query about something that does not exist: a form or field not in the catalogue, a day
+    outside the follow-up, a record that is not this patient's (ValidationError on that field)."""
+    form, field = (form or "").strip(), (field or "").strip()
+    if study_day is not None and not 0 <= study_day <= patient.study.follow_up_days:
+        raise _refuse(
+            "study_day",
+            f"Study day {study_day} is outside the follow-up of 0 to {patient.study.follow_up_days}.",
+            "day_outside_follow_up",
+        )
+    if form and form not in CATALOGUE:
+        raise _refuse("form", f"There is no form '{form}'.", "unknown_form")
+    if field and not form:
+        raise _refuse("field", "Name the form of the field.", "field_needs_form")
+    if field and field not in CATALOGUE[form].fields:
+        raise _refuse("field", f"The form {CATALOGUE[form].label} has no field '{field}'.", "unknown_field")
+    if form and study_day is None:
+        raise _refuse("study_day", "A query on a form names its study day.", "day_required")
+    if record_id is not None:
+        if not form or CATALOGUE[form].per_day:
+            raise _refuse("form", "Only a record of a repeating form is named by its id.", "record_not_repeating")
+        if record_of(patient, CATALOGUE[form], study_day, record_id) is None:
+            raise _refuse("form", "This patient has no such record on that day.", "unknown_record")
+    return Target(study_day, form, field, record_id)
+
+
+@transaction.atomic
+def query_open(
+    *,
+    patient: Patient,
+    study_day: int | None,
+    form: str,
+    field: str = "",
+    text: str,
+    user,
+    record_id: int | None = None,
+    assignee=None,
+) -> Query:
+    """Raise a manual query at the patient's site."""
+    _require_role(user, patient, roles.QUERY_RAISERS, "raise a query")
+    ensure_unlocked(patient.study)
+    target = check_target(patient, study_day=study_day, form=form, field=field, record_id=record_id)
+    text = _text(text, what="the question to the site")
+    if assignee is not None and not roles.has_study_role(
+        assignee, patient.study, roles.QUERY_ANSWERERS, site=patient.site
+    ):
+        raise _refuse("assignee", f"{assignee} does not enter data at {patient.site.code}.", "assignee_not_site_staff")
+    value = ""
+    if target.field:
+        value = field_value(patient, CATALOGUE[target.form], target.study_day, target.field, target.record_id)
+    now = timezone.now()
+    query = _save(
+        Query(
+            study=patient.study,
+            patient=patient,
+            study_day=target.study_day,
+            form=target.form,
+            field=target.field,
+            record_id=target.record_id,
+            origin=QueryOrigin.MANUAL,
+            text=text,
+            value_at_open=value,
+            assignee=assignee,
+            opened_by=user,
+            opened_at=now,
+        ),
+        user=user,
+        reason="query raised",
+    )
+    _message(query, MessageKind.OPENED, author=user, text=text, at=now)
+    return query
+
+
+def _locked_query(query: Query) -> Query:
+    """The query's row, locked for the transition (two people answering and closing at once are serialised)."""
+    return Query.objects.select_for_update().select_related("study", "patient__site", "patient__study").get(pk=query.pk)
+
+
+def _last_opened(query: Query):
+    return (
+        query.messages.filter(kind__in=[MessageKind.OPENED, MessageKind.REOPENED, MessageKind.REOPENED_BY_SYSTEM])
+        .order_by("-created_at", "-pk")
+        .values_list("created_at", flat=True)
+        .first()
+    )
+
+
+@transaction.atomic
+def query_answer(*, query: Query, answer_code: str, text: str, user) -> Query:
+    """The site's answer: a code and a message. 'Corrected' needs a change of the data saved since the query was
+    raised (through the normal form, with its reason for change), which the thread already shows."""
+    query = _locked_query(query)
+    _require_role(user, query.patient, roles.QUERY_ANSWERERS, "answer a query")
+    ensure_unlocked(query.study)
+    if query.status == QueryStatus.CLOSED:
+        raise _refuse(
+            "answer_code", "This query is closed; it cannot be answered. Ask a monitor to reopen it.", "query_closed"
+        )
+    if answer_code not in AnswerCode.values:
+        raise _refuse("answer_code", "Choose an answer.", "answer_code_invalid")
+    text = _text(text, what="the answer to the question")
+    if answer_code == AnswerCode.CORRECTED:
+        since = _last_opened(query)
+        changed = query.messages.filter(kind=MessageKind.DATA_CHANGED, created_at__gte=since).exists()
+        if not changed:
+            raise _refuse(
+                "answer_code",
+                "No change of these data was saved since the query was raised: correct the value on its form "
+                "first (with the reason for change), then answer 'Corrected'.",
+                "correction_not_saved",
+            )
+    now = timezone.now()
+    query.status = QueryStatus.ANSWERED
+    query.answer_code = answer_code
+    query.answered_at = now
+    _save(query, user=user, reason=f"answered: {AnswerCode(answer_code).label}")
+    _message(query, MessageKind.ANSWERED, author=user, text=text, answer_code=answer_code, at=now)
+    return query
+
+
+@transaction.atomic
+def query_comment(*, query: Query, text: str, user) -> Query:
+    """A message in the thread of an open or answered query, by anyone who may raise or answer queries."""
+    query = _locked_query(query)
+    _require_role(user, query.patient, roles.QUERY_RAISERS | roles.QUERY_ANSWERERS, "comment on a query")
+    ensure_unlocked(query.study)
+    if query.status == QueryStatus.CLOSED:
+        raise _refuse("text", "This query is closed; reopen it to continue the thread.", "query_closed")
+    _message(query, MessageKind.COMMENT, author=user, text=_text(text, what="the comment"))
+    return query
+
+
+@transaction.atomic
+def query_close(*, query: Query, text: str, user) -> Query:
+    """Close an open or answered query (monitors and data managers), with a message saying why."""
+    query = _locked_query(query)
+    _require_role(user, query.patient, roles.QUERY_CLOSERS, "close a query")
+    ensure_unlocked(query.study)
+    if query.status == QueryStatus.CLOSED:
+        raise _refuse("text", "This query is already closed.", "query_closed")
+    text = _text(text, what="why the query is closed")
+    now = timezone.now()
+    query.status = QueryStatus.CLOSED
+    query.closed_at = now
+    query.closed_by = user
+    query.changed_after_close = False
+    _save(query, user=user, reason="closed")
+    _message(query, MessageKind.CLOSED, author=user, text=text, at=now)
+    return query
+
+
+@transaction.atomic
+def query_reopen(*, query: Query, text: str, user) -> Query:
+    """Reopen a closed query (monitors and data managers), with a message saying why."""
+    query = _locked_query(query)
+    _require_role(user, query.patient, roles.QUERY_CLOSERS, "reopen a query")
+    ensure_unlocked(query.study)
+    if query.status != QueryStatus.CLOSED:
+        raise _refuse("text", "Only a closed query can be reopened.", "query_not_closed")
+    text = _text(text, what="why the query is reopened")
+    reopened(query)
+    _save(query, user=user, reason="reopened")
+    _message(query, MessageKind.REOPENED, author=user, text=text)
+    return query
+
+
+def reopened(query: Query) -> Query:
+    """The query open again (its answer and closing cleared; ``opened_at`` stays the first opening)."""
+    query.status = QueryStatus.OPEN
+    query.answer_code = ""
+    query.answered_at = None
+    query.closed_at = None
+    query.closed_by = None
+    query.changed_after_close = False
+    return query
+
+
+# ------------------------------------------------------------------------------------------ data changes
+
+
+def _change_text(form: str, row) -> tuple[frozenset[str], str]:
+    """The fields a history row changed and the sentence of its 'data changed' message."""
+    crf = CATALOGUE[form]
+    reason = row.history_change_reason or ""
+    if row.history_type == "-":
+        return frozenset(), f"{crf.label} record deleted (reason: {reason})"
+    previous = row.prev_record
+    if row.history_type == "+" or previous is None:
+        return frozenset(), f"{crf.label} entered (reason: {reason})"
+    delta = row.diff_against(previous, included_fields=list(crf.fields))
+    fields = frozenset(change.field for change in delta.changes)
+    model = crf.model
+    parts = [
+        f"{model._meta.get_field(c.field).verbose_name}: {display_value(previous, c.field) or 'empty'} -> "
+        f"{display_value(row, c.field) or 'empty'}"
+        for c in delta.changes
+    ]
+    return fields, f"{'; '.join(parts) or crf.label + ' saved'} (reason: {reason})"
+
+
+def changes_record(rows: Iterable[tuple[str, object]]) -> int:
+    """Add a 'data changed' message to every query about a changed record (and field), and flag the closed ones
+    'changed after close'. ``rows`` are (form key, history row) of the saves of one transaction. One read of the
+    queries of the changed patients, then one read per history row that a query is about; returns the messages
+    written."""
+    rows = list(rows)
+    if not rows:
+        return 0
+    queries = Query.objects.filter(
+        patient_id__in={row.patient_id for _, row in rows}, form__in={form for form, _ in rows}
+    ).only("pk", "patient_id", "study_day", "form", "field", "record_id", "status", "changed_after_close")
+    by_place: dict[tuple, list[Query]] = {}
+    for query in queries:
+        by_place.setdefault((query.patient_id, query.study_day, query.form), []).append(query)
+    messages, flagged = [], set()
+    for form, row in rows:
+        about = [
+            query
+            for query in by_place.get((row.patient_id, row.study_day, form), [])
+            if query.record_id is None or query.record_id == row.id
+        ]
+        if not about:
+            continue
+        fields, text = _change_text(form, row)
+        for query in about:
+            if query.field and fields and query.field not in fields:
+                continue
+            messages.append(
+                QueryMessage(
+                    query=query,
+                    kind=MessageKind.DATA_CHANGED,
+                    author_id=row.history_user_id,
+                    text=text,
+                    history_model=CATALOGUE[form].history_name,
+                    history_record=row.id,
+                    created_at=row.history_date,
+                )
+            )
+            if query.status == QueryStatus.CLOSED and not query.changed_after_close:
+                flagged.add(query.pk)
+    QueryMessage.objects.bulk_create(messages)
+    for query in Query.objects.filter(pk__in=flagged):
+        query.changed_after_close = True
+        _save(query, user=None, reason="data changed after close")
+    return len(messages)

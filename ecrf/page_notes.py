@@ -1,0 +1,42 @@
+"""Notes that later apps put on ecrf's pages (an open query on a field, on a casebook cell, on a patient of the
+list), asked for through signals so that ecrf never imports those apps (docs/architecture.md §1).
+
+Each signal is sent once per page and each receiver answers with a mapping; ``collect`` merges the answers.
+A receiver must read what it needs in a fixed number of queries, whatever the size of the page.
+
+- ``day_page``: sent with ``patient``, ``study_day`` and ``user``; answers {(form key, field name or "", record
+  id or None): [Note]} for the day page and the repeating forms' pages.
+- ``casebook``: sent with ``patient`` and ``user``; answers {(study day, form key): [Note]}.
+- ``patient_list``: sent with ``patients`` (the page's rows) and ``user``; answers {patient pk: [Note]}.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+from django.dispatch import Signal
+
+day_page = Signal()
+casebook = Signal()
+patient_list = Signal()
+
+
+@dataclass(frozen=True)
+class Note:
+    """A small badge with a link: ``label`` is shown, ``title`` is its tooltip, ``kind`` its style (a CSS class
+    suffix: ``open``, ``answered``, ``changed``)."""
+
+    label: str
+    title: str
+    url: str
+    kind: str = "open"
+
+
+def collect(signal: Signal, **kwargs) -> dict:
+    """The notes of every receiver of ``signal``, merged by key."""
+    merged: dict = defaultdict(list)
+    for _receiver, answer in signal.send(sender=None, **kwargs):
+        for key, notes in (answer or {}).items():
+            merged[key].extend(notes)
+    return dict(merged)

@@ -1,0 +1,45 @@
+"""Pages of the cleaning app (queries) in the access table.
+
+Every patient reader of the site reads the study's queries and a query of its patients (nurse_b of the other site:
+404); raising one is for QUERY_RAISERS (investigator, monitor, data manager; a nurse or an admin gets 403). A POST
+on a query without an action is a bad request (400) for those who may read it. The query is made here for whichever
+study the fixtures are, so the two-study table (tests/test_two_studies.py) uses the same rows.
+"""
+
+from cleaning.models import Query
+from cohorts import roles
+from tests.access_pages import Page
+
+
+def query_a(f) -> str:
+    patient = f["patient_a"]
+    query = Query.objects.filter(patient=patient).first()
+    if query is None:
+        from django.utils import timezone
+
+        query = Query.objects.create(
+            study=patient.study,
+            patient=patient,
+            study_day=2,
+            form="",
+            text="Consent form signed?",
+            opened_at=timezone.now(),
+        )
+    return f"/queries/{query.pk}/"
+
+
+PAGES: list = [
+    Page("query list", lambda f: f"/studies/{f['study'].code}/queries/", roles.PATIENT_READERS),
+    Page("query", query_a, roles.PATIENT_READERS, patient_scoped=True),
+    Page("query save", query_a, roles.PATIENT_READERS, patient_scoped=True, method="post", ok_statuses=(400,)),
+    Page(
+        "query new", lambda f: f"/patients/{f['patient_a'].pk}/queries/new/", roles.QUERY_RAISERS, patient_scoped=True
+    ),
+    Page(
+        "query new save",
+        lambda f: f"/patients/{f['patient_a'].pk}/queries/new/",
+        roles.QUERY_RAISERS,
+        patient_scoped=True,
+        method="post",
+    ),
+]

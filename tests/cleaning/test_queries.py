@@ -1,0 +1,299 @@
+"""Queries: a monitor asks the site about a value, the nurse corrects it through the normal form with its reason
+and answers, the monitor closes; who may do what, what is refused and why, what the pages show."""
+
+import datetime
+
+import pytest
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.utils import timezone
+
+from cleaning import selectors, services
+from cleaning.models import MessageKind, Query, QueryStatus
+from cohorts.models import Study
+from ecrf.models import VitalSigns
+from tests.ecrf.test_entry_helpers import day_post, day_url
+
+VITALS = {"temperature_c": "41.9", "heart_rate_bpm": "96", "spo2_pct": "92"}
+
+
+@pytest.fixture
+def vitals(patient_a, users, django_capture_on_commit_callbacks):
+    record = VitalSigns(patient=patient_a, study_day=3, temperature_c="41.9", heart_rate_bpm=96, spo2_pct=92)
+    record._history_user, record._change_reason = users["nurse"], "initial entry"
+    with django_capture_on_commit_callbacks(execute=True):  # as after the commit of its own request
+        record.save()
+    return record
+
+
+@pytest.fixture
+def query(vitals, patient_a, users):
+    return services.query_open(
+        patient=patient_a,
+        study_day=3,
+        form="vital_signs",
+        field="temperature_c",
+        text="Temperature 41.9 °C: please check against the chart.",
+        user=users["monitor"],
+    )
+
+
+def _codes(excinfo) -> dict:
+    return {name: [e.code for e in errors] for name, errors in excinfo.value.error_dict.items()}
+
+
+def test_raising_records_the_value_the_question_and_a_history_row(query, users):
+    assert (query.status, query.value_at_open, query.opened_by) == ("open", "41.9", users["monitor"])
+    assert [(m.kind, m.author) for m in query.messages.all()] == [(MessageKind.OPENED, users["monitor"])]
+    assert query.history.get().history_change_reason == "query raised"
+
+
+@pytest.mark.parametrize(
+    ("target", "field", "code"),
+    [
+        ({"form": "vital_signs", "field": "weight"}, "field", "unknown_field"),
+        ({"form": "blood_gas", "field": ""}, "form", "unknown_form"),
+        ({"form": "", "field": "spo2_pct"}, "field", "field_needs_form"),
+        ({"form": "vital_signs", "field": "", "study_day": None}, "study_day", "day_required"),
+        ({"form": "vital_signs", "field": "", "study_day": 40}, "study_day", "day_outside_follow_up"),
+        ({"form": "adverse_events", "field": "kind", "record_id": 99999}, "form", "unknown_record"),
+        ({"form": "vital_signs", "field": "", "text": "   "}, "text", "text_required"),
+    ],
+)
+def test_a_query_about_nothing_is_refused_next_to_the_field(patient_a, users, target, field, code):
+    kwargs = {"study_day": 3, "text": "Why?", **target}
+    with pytest.raises(ValidationError) as excinfo:
+        services.query_open(patient=patient_a, user=users["monitor"], **kwargs)
+    assert _codes(excinfo) == {field: [code]}
+    assert not Query.objects.exists()
+
+
+def test_the_message_names_the_missing_field(patient_a, users):
+    with pytest.raises(ValidationError, match="The form Vital signs has no field 'weight'"):
+        services.query_open(
+            patient=patient_a, study_day=3, form="vital_signs", field="weight", text="?", user=users["monitor"]
+        )
+
+
+def test_a_nurse_cannot_raise_nor_close_and_a_monitor_cannot_answer(query, patient_a, users):
+    with pytest.raises(PermissionDenied):
+        services.query_open(patient=patient_a, study_day=3, form="", text="?", user=users["nurse"])
+    with pytest.raises(PermissionDenied):
+        services.query_close(query=query, text="fine", user=users["nurse"])
+    with pytest.raises(PermissionDenied):
+        services.query_answer(query=query, answer_code="confirmed_source", text="ok", user=users["monitor"])
+    query.refresh_from_db()
+    assert query.status == QueryStatus.OPEN
+
+
+def test_the_assignee_must_enter_data_at_the_site(patient_a, users):
+    with pytest.raises(ValidationError) as excinfo:
+        services.query_open(
+            patient=patient_a, study_day=3, form="", text="?", user=users["monitor"], assignee=users["nurse_b"]
+        )
+    assert _codes(excinfo) == {"assignee": ["assignee_not_site_staff"]}
+    query = services.query_open(
+        patient=patient_a, study_day=3, form="", text="?", user=users["monitor"], assignee=users["nurse"]
+    )
+    assert query.assignee == users["nurse"]
+
+
+def test_corrected_needs_a_saved_change_then_the_thread_shows_it(
+    client, query, vitals, patient_a, users, django_capture_on_commit_callbacks
+):
+    with pytest.raises(ValidationError) as excinfo:
+        services.query_answer(query=query, answer_code="corrected", text="fixed", user=users["nurse"])
+    assert _codes(excinfo) == {"answer_code": ["correction_not_saved"]}
+
+    client.force_login(users["nurse"])
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            day_url(patient_a, 3),
+            day_post(vitals={**VITALS, "temperature_c": "37.9"}, versions={"vitals": 1}, reason="chart says 37.9"),
+        )
+    assert response.status_code == 302
+    changed = query.messages.get(kind=MessageKind.DATA_CHANGED)
+    assert changed.author == users["nurse"]
+    assert changed.text == "temperature (°C): 41.9 -> 37.9 (reason: chart says 37.9)"
+    assert (changed.history_model, changed.history_record) == ("ecrf.vitalsigns", vitals.pk)
+
+    services.query_answer(query=query, answer_code="corrected", text="typo, 37.9 in the chart", user=users["nurse"])
+    query.refresh_from_db()
+    assert (query.status, query.answer_code) == (QueryStatus.ANSWERED, "corrected")
+
+
+def test_a_change_of_another_field_does_not_answer_a_field_query(
+    client, query, patient_a, users, django_capture_on_commit_callbacks
+):
+    client.force_login(users["nurse"])
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(
+            day_url(patient_a, 3),
+            day_post(vitals={**VITALS, "heart_rate_bpm": "97"}, versions={"vitals": 1}, reason="recount"),
+        )
+    assert not query.messages.filter(kind=MessageKind.DATA_CHANGED).exists()
+
+
+def test_closing_needs_a_message_and_a_closed_query_cannot_be_answered(query, users):
+    with pytest.raises(ValidationError) as excinfo:
+        services.query_close(query=query, text="", user=users["monitor"])
+    assert _codes(excinfo) == {"text": ["text_required"]}
+    services.query_close(query=query, text="Checked on site: fever was real.", user=users["monitor"])
+    with pytest.raises(ValidationError, match="This query is closed; it cannot be answered"):
+        services.query_answer(query=query, answer_code="confirmed_source", text="ok", user=users["nurse"])
+    with pytest.raises(ValidationError, match="already closed"):
+        services.query_close(query=query, text="again", user=users["data_manager"])
+
+
+def test_reopen_by_a_monitor_clears_the_answer(query, users):
+    services.query_answer(query=query, answer_code="confirmed_source", text="chart: 41.9", user=users["nurse"])
+    services.query_close(query=query, text="ok", user=users["monitor"])
+    with pytest.raises(PermissionDenied):
+        services.query_reopen(query=query, text="no", user=users["nurse"])
+    services.query_reopen(query=query, text="The chart shows 39.1", user=users["data_manager"])
+    query.refresh_from_db()
+    assert (query.status, query.answer_code, query.closed_at) == (QueryStatus.OPEN, "", None)
+    kinds = list(query.messages.values_list("kind", flat=True))
+    assert kinds == ["opened", "answered", "closed", "reopened"]
+    # Every transition is a history row with its reason.
+    assert list(query.history.order_by("history_id").values_list("history_change_reason", flat=True)) == [
+        "query raised",
+        "answered: Value confirmed against source",
+        "closed",
+        "reopened",
+    ]
+
+
+def test_data_changed_after_close_is_flagged_and_shown(
+    client, query, patient_a, users, django_capture_on_commit_callbacks
+):
+    services.query_answer(query=query, answer_code="confirmed_source", text="chart: 41.9", user=users["nurse"])
+    services.query_close(query=query, text="ok", user=users["monitor"])
+    client.force_login(users["nurse"])
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(
+            day_url(patient_a, 3),
+            day_post(vitals={**VITALS, "temperature_c": "38.2"}, versions={"vitals": 1}, reason="late correction"),
+        )
+    query.refresh_from_db()
+    assert query.changed_after_close and query.status == QueryStatus.CLOSED
+    client.force_login(users["monitor"])
+    page = client.get(f"/queries/{query.pk}/").content.decode()
+    assert 'data-testid="changed-after-close"' in page and "late correction" in page
+    listed = client.get(f"/studies/{patient_a.study.code}/queries/?status=changed")
+    assert [q.pk for q in listed.context["page"].object_list] == [query.pk]
+
+
+def test_a_locked_study_refuses_queries(query, patient_a, users):
+    Study.objects.filter(pk=patient_a.study_id).update(is_locked=True)
+    with pytest.raises(ValidationError, match="locked"):
+        services.query_open(patient=patient_a, study_day=3, form="", text="?", user=users["monitor"])
+    with pytest.raises(ValidationError, match="locked"):
+        services.query_answer(query=query, answer_code="other", text="?", user=users["nurse"])
+
+
+# ------------------------------------------------------------------------------------------------- pages
+
+
+def test_monitor_raises_from_the_page_and_the_nurse_sees_the_badges(client, vitals, patient_a, users):
+    client.force_login(users["monitor"])
+    day_page = client.get(day_url(patient_a, 3)).content.decode()
+    assert 'data-testid="raise-query"' in day_page
+    response = client.post(
+        f"/patients/{patient_a.pk}/queries/new/",
+        {"study_day": "3", "form": "vital_signs", "field": "temperature_c", "text": "41.9 °C?"},
+    )
+    query = Query.objects.get()
+    assert response.status_code == 302 and response["Location"] == f"/queries/{query.pk}/"
+
+    client.force_login(users["nurse"])
+    day_page = client.get(day_url(patient_a, 3))
+    label = str(day_page.context["forms"]["vital_signs"]["temperature_c"].label)
+    assert f'href="/queries/{query.pk}/"' in label and "query open" in label
+    casebook = client.get(f"/patients/{patient_a.pk}/")
+    (day3,) = [d for d in casebook.context["book"].days if d.study_day == 3]
+    assert [n.label for n in day3.notes["vital_signs"]] == ["query open"]
+    patients = client.get(f"/studies/{patient_a.study.code}/patients/")
+    (row,) = [p for p in patients.context["patients"] if p.pk == patient_a.pk]
+    assert [(n.label, n.title) for n in row.notes] == [("1 query", "1 open, 0 answered")]
+
+
+def test_the_page_refuses_next_to_the_field(client, patient_a, users):
+    client.force_login(users["monitor"])
+    response = client.post(
+        f"/patients/{patient_a.pk}/queries/new/",
+        {"study_day": "3", "form": "vital_signs", "field": "crp_mg_l", "text": "?"},
+    )
+    assert response.status_code == 200
+    assert response.context["form"].errors == {"field": ["The form Vital signs has no field 'crp_mg_l'."]}
+
+
+def test_nurse_answers_on_the_page_and_cannot_close(client, query, users):
+    client.force_login(users["nurse"])
+    page = client.get(f"/queries/{query.pk}/")
+    assert set(page.context["forms"]) == {"answer", "comment"}
+    response = client.post(f"/queries/{query.pk}/", {"action": "close", "close-text": "done"})
+    assert response.status_code == 403
+    response = client.post(
+        f"/queries/{query.pk}/", {"action": "answer", "answer-answer_code": "corrected", "answer-text": "fixed"}
+    )
+    assert response.status_code == 200
+    assert response.context["forms"]["answer"].errors["answer_code"][0].startswith("No change of these data")
+    response = client.post(
+        f"/queries/{query.pk}/",
+        {"action": "answer", "answer-answer_code": "confirmed_source", "answer-text": "41.9 in the chart"},
+    )
+    assert response.status_code == 302
+    client.force_login(users["monitor"])
+    assert set(client.get(f"/queries/{query.pk}/").context["forms"]) == {"comment", "close"}
+    response = client.post(f"/queries/{query.pk}/", {"action": "close", "close-text": ""})
+    assert response.context["forms"]["close"].errors == {"text": ["Write a message: why the query is closed."]}
+
+
+def test_another_sites_query_is_a_404(client, query, users):
+    client.force_login(users["nurse_b"])
+    assert client.get(f"/queries/{query.pk}/").status_code == 404
+    assert client.post(f"/queries/{query.pk}/", {"action": "answer"}).status_code == 404
+    listed = client.get(f"/studies/{query.study.code}/queries/")
+    assert list(listed.context["page"].object_list) == []
+
+
+def test_list_filters_and_metrics(client, query, patient_a, patient_b, users):
+    other = services.query_open(
+        patient=patient_b, study_day=1, form="", text="Consent date?", user=users["data_manager"]
+    )
+    Query.objects.filter(pk=other.pk).update(opened_at=timezone.now() - datetime.timedelta(days=4))
+    services.query_close(query=other, text="ok", user=users["data_manager"])
+    client.force_login(users["data_manager"])
+    url = f"/studies/{patient_a.study.code}/queries/"
+    response = client.get(url)
+    assert {q.pk for q in response.context["page"].object_list} == {query.pk, other.pk}
+    metrics = response.context["metrics"]
+    assert sorted(metrics.by_site, key=lambda row: row["site"] != patient_a.site.code) == [
+        {"site": patient_a.site.code, "open": 1, "answered": 0, "closed": 0},
+        {"site": patient_b.site.code, "open": 0, "answered": 0, "closed": 1},
+    ]
+    assert metrics.median_days_to_close == 4.0
+    assert [q.pk for q in client.get(url + "?status=open").context["page"].object_list] == [query.pk]
+    assert [q.pk for q in client.get(url + f"?site={patient_b.site.code}").context["page"].object_list] == [other.pk]
+    assert [q.pk for q in client.get(url + "?form=vital_signs&day=3").context["page"].object_list] == [query.pk]
+    # Junk in the address is no filter, never a server error.
+    assert client.get(url + "?day=abc&status=%00").status_code == 200
+
+
+def test_days_open_counts_to_the_close(query):
+    query.opened_at = timezone.now() - datetime.timedelta(days=3, hours=1)
+    assert selectors.days_open(query) == 3
+
+
+@pytest.mark.parametrize("action", ["answer", "comment", "close", "reopen"])
+@pytest.mark.parametrize("garbage", ["", "\x00", "x" * 10_000, "corrected\x00", "<script>x</script>"])
+def test_garbage_actions_change_nothing(client, query, users, action, garbage):
+    client.force_login(users["data_manager"])  # may do every action
+    before = (Query.history.count(), query.messages.count())
+    response = client.post(
+        f"/queries/{query.pk}/", {"action": action, f"{action}-text": garbage, f"{action}-answer_code": garbage}
+    )
+    assert response.status_code < 500
+    if garbage.strip() and "\x00" not in garbage and len(garbage) < 2000 and action in ("comment", "close"):
+        return  # a valid message
+    assert (Query.history.count(), query.messages.count()) == before
