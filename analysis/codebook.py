@@ -22,6 +22,7 @@ from django.db.models import Q
 from analysis import outcomes as outcomes_module
 from analysis import tables
 from analysis.datasets import KEY, SOURCE_FORMS, column_type, exported_fields
+from cleaning.models import AnswerCode, QueryOrigin, QueryStatus
 from cohorts.limits import LIMITS
 from cohorts.models import COMORBIDITIES, OrdinalScale, Patient, PatientStatus, Sex, Site, Study
 from ecrf import derivations
@@ -180,6 +181,24 @@ PROVENANCE_ENTRIES: dict[str, Entry] = {
     "resource_type": Entry("FHIR resource type of the source", "string"),
     "resource_id": Entry("FHIR resource id on the site's server", "string"),
     "last_updated": Entry("The resource's meta.lastUpdated (UTC, ISO 8601)", "string"),
+}
+QUERY_ENTRIES: dict[str, Entry] = {
+    "query_id": Entry("Query number (as on the query pages)", "integer"),
+    KEY: PATIENT_ENTRIES[KEY],
+    "study_day": Entry("Study day the query is about (empty: the patient as a whole)", "integer", "days"),
+    "form": Entry("Form the query is about (its table in data/; empty: the patient's baseline)", "string"),
+    "field": Entry("Field of the form the query is about (empty: the whole form)", "string"),
+    "origin": Entry(
+        "Raised by a person or by a data-quality rule", "string", value_labels=_labels(QueryOrigin.choices)
+    ),
+    "rule": Entry("Data-quality rule that raised it (automatic queries)", "string"),
+    "status": Entry("Status at the lock", "string", value_labels=_labels(QueryStatus.choices)),
+    "answer_code": Entry("The site's coded answer", "string", value_labels=_labels(AnswerCode.choices)),
+    "opened_at": Entry("Raised (UTC, ISO 8601)", "string"),
+    "answered_at": Entry("Last answered (UTC, ISO 8601)", "string"),
+    "closed_at": Entry("Closed (UTC, ISO 8601)", "string"),
+    "closed_by_system": Entry("Closed by the system because the rule's condition cleared", "boolean"),
+    "changed_after_close": Entry("The data it is about changed after it was closed", "boolean"),
 }
 ARM_ENTRIES: dict[str, Entry] = {
     "arm": ARM_CODE,
@@ -524,6 +543,8 @@ def entries_for(table: str, study: Study) -> dict[str, Entry]:
         return form_entries(SOURCE_FORMS[table])
     if table == "fhir_provenance":
         return PROVENANCE_ENTRIES
+    if table == "queries":
+        return QUERY_ENTRIES
     if table == "derived_days":
         return derived_entries(derivations.resolve_settings(derivation_overrides(study)))
     if table == "outcomes":

@@ -29,6 +29,7 @@ from django.db.models.functions import Cast
 
 from analysis import outcomes as outcomes_module
 from analysis import survival, tables
+from cleaning import selectors as cleaning_selectors
 from cohorts.models import COMORBIDITIES, Arm, Patient, Site, Study
 from ecrf import derivations
 from ecrf.crfs import CATALOGUE
@@ -67,6 +68,23 @@ PROVENANCE_COLUMNS: dict[str, str] = {
     "resource_type": "string",
     "resource_id": "string",
     "last_updated": "string",
+}
+#: The queries raised on the data (cleaning app): one row per query, whatever its status.
+QUERY_COLUMNS: dict[str, str] = {
+    "query_id": "integer",
+    KEY: "string",
+    "study_day": "integer",
+    "form": "string",
+    "field": "string",
+    "origin": "string",
+    "rule": "string",
+    "status": "string",
+    "answer_code": "string",
+    "opened_at": "string",
+    "answered_at": "string",
+    "closed_at": "string",
+    "closed_by_system": "boolean",
+    "changed_after_close": "boolean",
 }
 ARM_COLUMNS: dict[str, str] = {"arm": "string", "arm_label": "string", "order": "integer", "regimen": "string"}
 
@@ -203,13 +221,19 @@ def provenance_frame(study: Study, sites: QuerySet[Site] | None = None) -> pd.Da
     return frame.sort_values([KEY, "study_day", "form", "field"], kind="mergesort").reset_index(drop=True)
 
 
+def queries_frame(study: Study, sites: QuerySet[Site] | None = None) -> pd.DataFrame:
+    """Every query raised on the study's data, in the order they were raised."""
+    return typed_frame(cleaning_selectors.release_rows(patients=_patients_query(study, sites)), QUERY_COLUMNS)
+
+
 def study_frames(study: Study, sites: QuerySet[Site] | None = None) -> dict[str, pd.DataFrame]:
     """Every table of a study (limited to ``sites`` for a site-scoped reader): arms, patients, the forms, derived,
-    and the provenance of the values pulled from FHIR servers."""
+    the provenance of the values pulled from FHIR servers, and the queries."""
     frames = {"arms": arms_frame(study), "patients": patients_frame(study, sites)}
     frames.update({name: form_frame(name, study, sites) for name in SOURCE_FORMS})
     frames["derived_days"] = derived_frame(study, sites)
     frames["fhir_provenance"] = provenance_frame(study, sites)
+    frames["queries"] = queries_frame(study, sites)
     return frames
 
 

@@ -14,6 +14,7 @@ from django.views.decorators.http import require_POST
 from analysis import plots, releases, selectors, services
 from analysis.forms import ExportForm, ReasonForm
 from analysis.models import JobStatus
+from cleaning import selectors as cleaning_selectors
 from cohorts import roles
 from cohorts import selectors as cohort_selectors
 
@@ -117,6 +118,7 @@ def _releases_page(request, study, status: int = 200, **forms):
         "releases": selectors.release_list(study=study),
         "pending_lock": selectors.pending_lock(study=study),
         "can_lock": roles.has_study_role(request.user, study, roles.LOCKERS),
+        "queries_waiting": cleaning_selectors.waiting_counts(study=study),
         "can_download": selectors.can_download(request.user, study),
         "export_forms": forms.pop("export_forms", {}),
         **_lock_forms(study),

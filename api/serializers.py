@@ -15,6 +15,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from cleaning.models import AnswerCode, Query, QueryMessage
 from cohorts.limits import LIMITS
 from cohorts.models import COMORBIDITIES, Arm, Patient, Screening, Site, Study
 from ecrf.crfs import Crf
@@ -300,3 +301,71 @@ class ReleaseSerializer(serializers.Serializer):
 class ReleaseDetailSerializer(ReleaseSerializer):
     files = ReleaseFileSerializer(many=True)
     exports = ExportSerializer(many=True)
+
+
+# ------------------------------------------------------------------------------------------------ queries
+
+
+class QueryMessageSerializer(serializers.ModelSerializer):
+    author = serializers.SlugRelatedField(slug_field="username", read_only=True, help_text="None: the system.")
+
+    class Meta:
+        model = QueryMessage
+        fields = ["kind", "author", "answer_code", "text", "created_at"]
+
+
+class QuerySerializer(serializers.ModelSerializer):
+    participant_id = serializers.CharField(source="patient.participant_id", read_only=True)
+    site = serializers.CharField(source="patient.site.code", read_only=True)
+    assignee = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    opened_by = serializers.SlugRelatedField(slug_field="username", read_only=True, help_text="None: a rule.")
+    closed_by = serializers.SlugRelatedField(slug_field="username", read_only=True, help_text="None: the system.")
+
+    class Meta:
+        model = Query
+        fields = [
+            "id",
+            "patient",
+            "participant_id",
+            "site",
+            "study_day",
+            "form",
+            "field",
+            "record_id",
+            "origin",
+            "rule",
+            "status",
+            "text",
+            "value_at_open",
+            "assignee",
+            "opened_by",
+            "opened_at",
+            "answer_code",
+            "answered_at",
+            "closed_by",
+            "closed_at",
+            "changed_after_close",
+        ]
+
+
+class QueryDetailSerializer(QuerySerializer):
+    messages = QueryMessageSerializer(many=True, read_only=True)
+
+    class Meta(QuerySerializer.Meta):
+        fields = [*QuerySerializer.Meta.fields, "messages"]
+
+
+class QueryOpenSerializer(serializers.Serializer):
+    study_day = serializers.IntegerField(required=False, allow_null=True, min_value=SMALLINT[0], max_value=SMALLINT[1])
+    form = serializers.CharField(required=False, allow_blank=True, max_length=32, help_text="A form's key, or empty.")
+    field = serializers.CharField(required=False, allow_blank=True, max_length=64)
+    record_id = serializers.IntegerField(required=False, allow_null=True, min_value=1)
+    assignee = serializers.CharField(required=False, allow_blank=True, max_length=150, help_text="A user name.")
+    text = serializers.CharField(max_length=2000, help_text="The question to the site.")
+
+
+class QueryActionSerializer(serializers.Serializer):
+    answer_code = serializers.ChoiceField(
+        choices=AnswerCode.choices, required=False, help_text="Required to answer; ignored otherwise."
+    )
+    text = serializers.CharField(max_length=2000)

@@ -5,7 +5,7 @@ from drf_spectacular.views import SpectacularAPIView
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.permissions import IsAuthenticated
 
-from api import pages, views
+from api import pages, query_views, views
 from api.authentication import BearerTokenAuthentication
 
 app_name = "api"
@@ -34,6 +34,10 @@ urlpatterns = [
     ),
     path("exports/<int:pk>/download/", views.ExportDownload.as_view(), name="export_download"),
     path("patients/<int:patient_pk>/", views.PatientDetail.as_view(), name="patient_detail"),
+    path("studies/<slug:study_code>/queries/", query_views.StudyQueryList.as_view(), name="query_list"),
+    path("patients/<int:patient_pk>/queries/", query_views.PatientQueryList.as_view(), name="patient_query_list"),
+    path("queries/<int:pk>/", query_views.QueryDetail.as_view(), name="query_detail"),
+    path("queries/<int:pk>/<slug:action>/", query_views.QueryAction.as_view(), name="query_action"),
     path("patients/<int:patient_pk>/records/<slug:form>/", views.RecordList.as_view(), name="record_list"),
     path("patients/<int:patient_pk>/records/<slug:form>/<int:pk>/", views.RecordDetail.as_view(), name="record_detail"),
 ]

@@ -119,3 +119,47 @@ def assignee_choices(patient: Patient):
         user__is_active=True,
     ).values("user")
     return get_user_model().objects.filter(pk__in=held).order_by("username")
+
+
+def release_rows(*, patients: QuerySet[Patient]) -> list[tuple]:
+    """One row per query of these patients, for the locked release's ``data/queries`` (one query): what it was
+    about, where it came from, its status and answer, and when it was raised, answered and closed (UTC, ISO 8601).
+    No names of people: the release carries no personal data of the study team."""
+    rows = (
+        Query.objects.filter(patient__in=patients)
+        .order_by("pk")
+        .values_list(
+            "pk",
+            "patient__participant_id",
+            "study_day",
+            "form",
+            "field",
+            "origin",
+            "rule",
+            "status",
+            "answer_code",
+            "opened_at",
+            "answered_at",
+            "closed_at",
+            "closed_by",
+            "changed_after_close",
+        )
+    )
+    return [
+        (
+            *row[:9],
+            *(moment.isoformat() if moment else None for moment in row[9:12]),
+            row[11] is not None and row[12] is None,  # closed by the system (a rule's condition cleared)
+            row[13],
+        )
+        for row in rows
+    ]
+
+
+def waiting_counts(*, study: Study) -> dict[str, int]:
+    """The study's queries still waiting, for the lock page: {"open": n, "answered": n} (one query)."""
+    counts = Query.objects.filter(study=study).aggregate(
+        open=Count("pk", filter=Q(status=QueryStatus.OPEN)),
+        answered=Count("pk", filter=Q(status=QueryStatus.ANSWERED)),
+    )
+    return {key: value or 0 for key, value in counts.items()}

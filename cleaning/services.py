@@ -106,8 +106,9 @@ def query_open(
     user,
     record_id: int | None = None,
     assignee=None,
+    source: str = "",
 ) -> Query:
-    """Raise a manual query at the patient's site."""
+    """Raise a manual query at the patient's site. ``source`` prefixes the history's reason (the API's "api: ")."""
     _require_role(user, patient, roles.QUERY_RAISERS, "raise a query")
     ensure_unlocked(patient.study)
     target = check_target(patient, study_day=study_day, form=form, field=field, record_id=record_id)
@@ -136,7 +137,7 @@ def query_open(
             opened_at=now,
         ),
         user=user,
-        reason="query raised",
+        reason=source + "query raised",
     )
     _message(query, MessageKind.OPENED, author=user, text=text, at=now)
     return query
@@ -157,7 +158,7 @@ def _last_opened(query: Query):
 
 
 @transaction.atomic
-def query_answer(*, query: Query, answer_code: str, text: str, user) -> Query:
+def query_answer(*, query: Query, answer_code: str, text: str, user, source: str = "") -> Query:
     """The site's answer: a code and a message. 'Corrected' needs a change of the data saved since the query was
     raised (through the normal form, with its reason for change), which the thread already shows."""
     query = _locked_query(query)
@@ -184,7 +185,7 @@ def query_answer(*, query: Query, answer_code: str, text: str, user) -> Query:
     query.status = QueryStatus.ANSWERED
     query.answer_code = answer_code
     query.answered_at = now
-    _save(query, user=user, reason=f"answered: {AnswerCode(answer_code).label}")
+    _save(query, user=user, reason=f"{source}answered: {AnswerCode(answer_code).label}")
     _message(query, MessageKind.ANSWERED, author=user, text=text, answer_code=answer_code, at=now)
     return query
 
@@ -202,7 +203,7 @@ def query_comment(*, query: Query, text: str, user) -> Query:
 
 
 @transaction.atomic
-def query_close(*, query: Query, text: str, user) -> Query:
+def query_close(*, query: Query, text: str, user, source: str = "") -> Query:
     """Close an open or answered query (monitors and data managers), with a message saying why."""
     query = _locked_query(query)
     _require_role(user, query.patient, roles.QUERY_CLOSERS, "close a query")
@@ -215,13 +216,13 @@ def query_close(*, query: Query, text: str, user) -> Query:
     query.closed_at = now
     query.closed_by = user
     query.changed_after_close = False
-    _save(query, user=user, reason="closed")
+    _save(query, user=user, reason=source + "closed")
     _message(query, MessageKind.CLOSED, author=user, text=text, at=now)
     return query
 
 
 @transaction.atomic
-def query_reopen(*, query: Query, text: str, user) -> Query:
+def query_reopen(*, query: Query, text: str, user, source: str = "") -> Query:
     """Reopen a closed query (monitors and data managers), with a message saying why."""
     query = _locked_query(query)
     _require_role(user, query.patient, roles.QUERY_CLOSERS, "reopen a query")
@@ -230,7 +231,7 @@ def query_reopen(*, query: Query, text: str, user) -> Query:
         raise _refuse("text", "Only a closed query can be reopened.", "query_not_closed")
     text = _text(text, what="why the query is reopened")
     reopened(query)
-    _save(query, user=user, reason="reopened")
+    _save(query, user=user, reason=source + "reopened")
     _message(query, MessageKind.REOPENED, author=user, text=text)
     return query
 

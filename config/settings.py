@@ -211,11 +211,17 @@ API_THROTTLE_RATE = env.str("API_THROTTLE_RATE", default="3600/hour")
 SPECTACULAR_SETTINGS = {
     "TITLE": "Study eCRF API",
     "DESCRIPTION": "Read study metadata, patients, screenings and releases; enter daily case report forms through "
-    "the same checks as the pages. Authenticate with a personal API token: Authorization: Bearer <token>.",
+    "the same checks as the pages; raise, answer and close queries. Authenticate with a personal API token: "
+    "Authorization: Bearer <token>.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": "/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Two models have a choice field "status" (patients, queries): each its own enum name in the schema.
+    "ENUM_NAME_OVERRIDES": {
+        "PatientStatusEnum": "cohorts.models.PatientStatus",
+        "QueryStatusEnum": "cleaning.models.QueryStatus",
+    },
 }
 
 # The FHIR pull (fhir_pull/client.py): seconds per request to a hospital's server, and for a whole pull (under

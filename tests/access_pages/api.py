@@ -13,6 +13,7 @@ from ecrf.crfs import CATALOGUE
 from ecrf.models import AdverseEvent, VitalSigns
 from tests.access_pages import EVERY_ROLE, Page
 from tests.access_pages.analysis import export_job, release_v1
+from tests.access_pages.cleaning import query_of_a
 from tests.access_pages.cohorts import screening_a
 
 PAGES: list = [
@@ -129,6 +130,26 @@ ENDPOINTS: list = [
         "release file",
         lambda f: v1(f, f"releases/{release_v1(f).version}/files/figures/km_os.png"),
         roles.RELEASE_DOWNLOADERS,
+    ),
+    Endpoint("queries", lambda f: v1(f, "queries/"), roles.PATIENT_READERS),
+    Endpoint("patient queries", lambda f: p1(f, "queries/"), roles.PATIENT_READERS, patient_scoped=True),
+    Endpoint(
+        "patient query create",
+        lambda f: p1(f, "queries/"),
+        roles.QUERY_RAISERS,
+        patient_scoped=True,
+        method="post",
+        body=lambda f: {"study_day": 2, "form": "vital_signs", "text": "Vital signs of day 2?"},
+        ok_statuses=(201,),
+    ),
+    Endpoint("query", lambda f: f"/api/v1/queries/{query_of_a(f).pk}/", roles.PATIENT_READERS, patient_scoped=True),
+    Endpoint(
+        "query comment",
+        lambda f: f"/api/v1/queries/{query_of_a(f).pk}/comment/",
+        roles.QUERY_RAISERS | roles.QUERY_ANSWERERS,
+        patient_scoped=True,
+        method="post",
+        body=lambda f: {"text": "Looking into it."},
     ),
     Endpoint("export download", lambda f: f"/api/v1/exports/{export_job(f).pk}/download/", roles.RELEASE_DOWNLOADERS),
 ]

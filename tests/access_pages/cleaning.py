@@ -6,17 +6,18 @@ on a query without an action is a bad request (400) for those who may read it. T
 study the fixtures are, so the two-study table (tests/test_two_studies.py) uses the same rows.
 """
 
+from django.utils import timezone
+
 from cleaning.models import Query
 from cohorts import roles
 from tests.access_pages import Page
 
 
-def query_a(f) -> str:
+def query_of_a(f) -> Query:
+    """An open query on patient A (made once)."""
     patient = f["patient_a"]
     query = Query.objects.filter(patient=patient).first()
     if query is None:
-        from django.utils import timezone
-
         query = Query.objects.create(
             study=patient.study,
             patient=patient,
@@ -25,7 +26,11 @@ def query_a(f) -> str:
             text="Consent form signed?",
             opened_at=timezone.now(),
         )
-    return f"/queries/{query.pk}/"
+    return query
+
+
+def query_a(f) -> str:
+    return f"/queries/{query_of_a(f).pk}/"
 
 
 PAGES: list = [
