@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from cohorts.models import Patient
-from ecrf.crfs import Crf, display_value
+from ecrf.crfs import CATALOGUE, Crf, display_value
 
 
 def record_of(patient: Patient, crf: Crf, study_day: int | None, record_id: int | None = None):
@@ -18,3 +18,10 @@ def record_of(patient: Patient, crf: Crf, study_day: int | None, record_id: int 
 
 def field_value(patient: Patient, crf: Crf, study_day: int | None, name: str, record_id: int | None = None) -> str:
     return display_value(record_of(patient, crf, study_day, record_id), name)
+
+
+def field_label(form: str, name: str) -> str:
+    """A field's name as the forms show it ("heart rate (/min)"), or "" for none."""
+    if not form or not name:
+        return ""
+    return str(CATALOGUE[form].model._meta.get_field(name).verbose_name)

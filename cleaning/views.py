@@ -13,6 +13,7 @@ from django.urls import reverse
 from cleaning import selectors, services
 from cleaning.forms import AnswerForm, FilterForm, MessageForm, QueryForm
 from cleaning.models import QueryStatus
+from cleaning.values import field_label
 from cohorts import roles, submissions
 from cohorts import selectors as cohort_selectors
 from cohorts.querystring import query_number
@@ -34,6 +35,7 @@ def query_list(request, study_code: str):
     for query in page.object_list:
         query.days_open = selectors.days_open(query)
         query.form_label = CATALOGUE[query.form].label if query.form else "Patient"
+        query.field_label = field_label(query.form, query.field)
     return render(
         request,
         "cleaning/query_list.html",
@@ -107,6 +109,7 @@ def query_detail(request, pk: int):
             "thread": selectors.thread(query),
             "forms": forms,
             "crf": CATALOGUE.get(query.form),
+            "field_label": field_label(query.form, query.field),
             "entry_url": _entry_url(query),
             "days_open": selectors.days_open(query),
         },

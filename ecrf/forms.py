@@ -197,12 +197,14 @@ class RecordForm(forms.ModelForm):
         return self.crf.history_name
 
     def attach_notes(self, notes: dict[str, list]) -> None:
-        """Other apps' badges (ecrf.page_notes, e.g. an open query) by field name: next to a field's label, or in
+        """Other apps' badges (ecrf.page_notes, e.g. an open query) by field name: under a field, before the value
+        of the day before (its help text, which the input is described by; its label stays the field's name), or in
         ``form_notes`` for the form as a whole and for fields the page does not show."""
         self.form_notes = []
         for name, items in notes.items():
             if name and name in self.fields:
-                self.fields[name].label = format_html("{} {}", self.fields[name].label, note_badges(items))
+                field = self.fields[name]
+                field.help_text = format_html("{} {}", note_badges(items), field.help_text)
             else:
                 self.form_notes.extend(items)
 

@@ -207,8 +207,8 @@ def test_monitor_raises_from_the_page_and_the_nurse_sees_the_badges(client, vita
 
     client.force_login(users["nurse"])
     day_page = client.get(day_url(patient_a, 3))
-    label = str(day_page.context["forms"]["vital_signs"]["temperature_c"].label)
-    assert f'href="/queries/{query.pk}/"' in label and "query open" in label
+    help_text = str(day_page.context["forms"]["vital_signs"].fields["temperature_c"].help_text)
+    assert f'href="/queries/{query.pk}/"' in help_text and "query open" in help_text
     casebook = client.get(f"/patients/{patient_a.pk}/")
     (day3,) = [d for d in casebook.context["book"].days if d.study_day == 3]
     assert [n.label for n in day3.notes["vital_signs"]] == ["query open"]

@@ -15,9 +15,10 @@ from django.db import transaction
 
 from analysis import datasets, survival
 from analysis.tables import ordinal_table
+from cleaning.models import Query
 from cohorts import selectors as cohort_selectors
 from cohorts.models import Patient, Screening, Study
-from demo import accounts, milan_cohort
+from demo import accounts, milan_cohort, studies
 from ecrf import derivations
 from ecrf.crfs import crf_of
 from ecrf.models import DerivedDay, DispositionEvent, DrugAdministration, LabResult, RespiratorySupport, VitalSigns
@@ -259,3 +260,16 @@ def test_the_demo_cohort_exported_from_a_release_imports_into_an_empty_study_unc
 
 def demo_cohort_records(study: Study) -> int:
     return sum(model.objects.filter(patient__study=study).count() for model in datasets.SOURCE_FORMS.values())
+
+
+def test_the_demo_ward_has_the_monitors_queries_one_answered(loaded):
+    _, output = loaded
+    ward = Study.objects.get(code=studies.RECENT_STUDY)
+    queries = Query.objects.filter(study=ward).order_by("pk")
+    assert [(q.field, q.status, q.opened_by.username, q.assignee.username) for q in queries] == [
+        ("heart_rate_bpm", "open", "monitor", "nurse"),
+        ("spo2_pct", "answered", "monitor", "nurse"),
+    ]
+    assert "monitor asked 2 questions" in output
+    call_command("load_demo", stdout=io.StringIO())
+    assert Query.objects.filter(study=ward).count() == 2

@@ -3,7 +3,7 @@ import time
 from django.core.management.base import BaseCommand
 
 from cohorts import roles
-from demo import accounts, milan_cohort, recent_cohort, studies
+from demo import accounts, milan_cohort, queries, recent_cohort, studies
 
 
 class Command(BaseCommand):
@@ -39,6 +39,8 @@ class Command(BaseCommand):
             )
         else:
             self.stdout.write("Demo ward already loaded: nothing added.")
+        if raised := queries.raise_demo_queries(recent):
+            self.stdout.write(f"Demo queries: the monitor asked {raised} questions in the ward study.")
         for study in (milan, recent):
             self.stdout.write(studies.derive_demo_study(study))
         self.stdout.write(self.style.SUCCESS(f"Demo studies '{milan.code}' and '{recent.code}' ready."))
