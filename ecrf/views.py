@@ -248,6 +248,8 @@ def event_form(request, patient_pk: int, kind: str, pk: int | None = None):
             "page_errors": page_errors,
             "delete_form": delete_form,
             "can_edit": can_edit and not patient.study.is_locked,
+            "can_raise": record is not None and _can_raise(request.user, patient),
+            "form_key": crf.key,
             "history_name": crf.history_name,
             "submission_token": submissions.page_token(request),
         },

@@ -297,3 +297,24 @@ def test_garbage_actions_change_nothing(client, query, users, action, garbage):
     if garbage.strip() and "\x00" not in garbage and len(garbage) < 2000 and action in ("comment", "close"):
         return  # a valid message
     assert (Query.history.count(), query.messages.count()) == before
+
+
+def test_a_query_on_a_repeating_record_links_back_to_it(client, patient_a, users):
+    from ecrf.models import AdverseEvent
+
+    event = AdverseEvent.objects.create(patient=patient_a, study_day=2, kind="other", description="rash")
+    client.force_login(users["monitor"])
+    page = client.get(f"/patients/{patient_a.pk}/adverse-events/{event.pk}/").content.decode()
+    link = f"/patients/{patient_a.pk}/queries/new/?day=2&amp;form=adverse_events&amp;record={event.pk}"
+    assert link in page
+    response = client.post(
+        f"/patients/{patient_a.pk}/queries/new/",
+        {"study_day": "2", "form": "adverse_events", "field": "description", "record_id": event.pk, "text": "Which?"},
+    )
+    query = Query.objects.get()
+    assert response["Location"] == f"/queries/{query.pk}/" and query.record_id == event.pk
+    detail = client.get(f"/queries/{query.pk}/")
+    assert detail.context["entry_url"] == f"/patients/{patient_a.pk}/adverse-events/{event.pk}/"
+    client.force_login(users["nurse"])
+    event_page = client.get(f"/patients/{patient_a.pk}/adverse-events/{event.pk}/")
+    assert "query open" in str(event_page.context["form"].fields["description"].help_text)
