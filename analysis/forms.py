@@ -22,6 +22,29 @@ class ReasonForm(forms.Form):
         self.helper.add_input(Submit("submit", button, css_class="btn-danger" if "Unlock" in button else "btn-primary"))
 
 
+class LockForm(ReasonForm):
+    """The lock's reason, and an override reason for every item of the checklist that is not zero (the page shows
+    them in the checklist's table; the service refuses an item left without one, next to its field)."""
+
+    def __init__(self, *args, items=(), **kwargs):
+        super().__init__(*args, action=kwargs.pop("action"), button="Lock and release", **kwargs)
+        self.items = list(items)
+        for item in self.items:
+            if item.count:
+                self.fields[f"override_{item.key}"] = forms.CharField(
+                    label=f"Lock with them: why ({item.label.lower()})", max_length=500, required=False
+                )
+
+    @property
+    def rows(self) -> list[tuple]:
+        """(item, its override field or None) in the checklist's order, for the template."""
+        return [(item, self[f"override_{item.key}"] if item.count else None) for item in self.items]
+
+    def overrides(self) -> dict[str, str]:
+        prefix = "override_"
+        return {name[len(prefix) :]: value for name, value in self.cleaned_data.items() if name.startswith(prefix)}
+
+
 class ExportForm(forms.Form):
     format = forms.ChoiceField(label="Format", choices=ExportFormat.choices, initial=ExportFormat.CSV)
 

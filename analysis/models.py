@@ -98,6 +98,8 @@ class LockJob(models.Model):
 
     study = models.ForeignKey(Study, on_delete=models.PROTECT, related_name="lock_jobs")
     reason = models.TextField()
+    #: Items of the lock's checklist (analysis/checklist.py) the requester locks with, each with its reason.
+    overrides = models.JSONField(default=dict, blank=True)
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     status = models.CharField(max_length=10, choices=JobStatus.choices, default=JobStatus.QUEUED)
     release = models.OneToOneField(

@@ -25,6 +25,7 @@ import platform
 import shutil
 import stat
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,12 +39,11 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from analysis import codebook, datasets, plots
+from analysis import checklist, codebook, datasets, plots
 from analysis.models import Release
 from cohorts.models import Study
 from cohorts.services import study_set_locked
 from ecrf import derivations
-from ecrf.models import PatientDerivation
 
 MANIFEST = "manifest.json"
 MANIFEST_FORMAT = "ecrf-release/1"
@@ -163,24 +163,6 @@ def figure_bytes(results: datasets.Results, name: str, fmt: str) -> bytes | None
     return plots.plot_trajectories(summary, "arm_label", fmt, ylabel=title, title=f"{title}, median and IQR")
 
 
-def stale_derived(study: Study) -> list[str]:
-    """Participants whose source data changed after they were last derived (or who never were)."""
-    computed = dict(
-        PatientDerivation.objects.filter(patient__study=study).values_list("patient__participant_id", "derived_at")
-    )
-    stale = set()
-    for name, model in datasets.SOURCE_FORMS.items():
-        if name in {"drug_administration"}:
-            continue  # drugs do not enter the derivation
-        latest = (
-            model.objects.filter(patient__study=study)
-            .values_list("patient__participant_id")
-            .annotate(last=Max("updated_at"))
-        )
-        stale.update(pid for pid, last in latest if pid not in computed or computed[pid] < last)
-    return sorted(stale)
-
-
 def _readme_intro(manifest: dict[str, Any]) -> list[str]:
     """What the README of the release folder and the README of each export zip share: the release and the
     conventions of the data."""
@@ -211,6 +193,12 @@ def _readme_intro(manifest: dict[str, Any]) -> list[str]:
             f"- Warning: the derived data of {len(manifest['derived_out_of_date'])} participant(s) were older than "
             "their source data at lock time: " + ", ".join(manifest["derived_out_of_date"][:50])
         )
+    if "checklist" in manifest:  # releases made before the checklist have none
+        lines += ["", "## Checklist at the lock", "| item | count | locked with it because |", "|---|---|---|"]
+        lines += [
+            f"| {row['label']} | {row['count']} | {row['override_reason'] or ('-' if not row['count'] else '')} |"
+            for row in manifest["checklist"]
+        ]
     return lines
 
 
@@ -277,7 +265,7 @@ def build_release_files(study: Study, folder: Path, header: dict[str, Any]) -> d
         **header,
         "format": MANIFEST_FORMAT,
         "algorithm_version": ", ".join(algorithm_versions) or derivations.ALGORITHM_VERSION,
-        "derived_out_of_date": stale_derived(study),
+        "derived_out_of_date": checklist.stale_derived(study),
         "patients": len(frames["patients"]),
         "software": _software(),
         "files": files,
@@ -308,19 +296,27 @@ def _clear_orphan(folder: Path) -> None:
         folder.rename(folder.with_name(f"{folder.name}.orphan-{uuid.uuid4().hex[:8]}"))
 
 
-def release_lock(*, study: Study, user, reason: str) -> Release:
+def release_lock(*, study: Study, user, reason: str, overrides: Mapping[str, str] | None = None) -> Release:
     """Lock the study and freeze it as release version N+1; every write path refuses until unlocked.
+
+    The checklist (analysis/checklist.py) is computed inside the lock's transaction, on the data the release
+    freezes: an item that is not zero refuses the lock unless ``overrides`` gives a reason for it; the manifest
+    records the checklist with the overrides.
 
     It takes about a minute for a large study: pages queue it as a lock job (services.lock_request) and a Celery
     worker calls it (services.lock_run). Unlock is quick and stays in the request.
     """
     reason = required_reason(reason, "locking")
+    overrides = checklist.overrides_given(overrides or {})
     with transaction.atomic():
         # The row lock waits for data entry in flight (the PostgreSQL trigger holds FOR SHARE on the study row
         # until the writer commits) and holds off new writers until the lock commits: the cut is consistent.
         study = Study.objects.select_for_update().get(pk=study.pk)
         if study.is_locked:
             raise ValidationError("The study is already locked.", code="already_locked")
+        items = checklist.lock_checklist(study)
+        if (refused := checklist.refusal(items, overrides)) is not None:
+            raise refused
         version = (study.releases.aggregate(v=Max("version"))["v"] or 0) + 1
         locked_at = timezone.now().replace(microsecond=0)
         folder = release_dir(study, version)
@@ -334,6 +330,7 @@ def release_lock(*, study: Study, user, reason: str) -> Release:
             "locked_at": locked_at.isoformat(),
             "locked_by": user.get_username(),
             "reason": reason,
+            "checklist": checklist.manifest_record(items, overrides),
         }
         try:
             manifest = build_release_files(study, staging, header)

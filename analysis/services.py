@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 from celery import current_app
@@ -21,7 +22,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from analysis import exports, releases
+from analysis import checklist, exports, releases
 from analysis.models import LOCK_PENDING, PENDING, ExportFormat, ExportJob, JobStatus, LockJob, Release
 from cohorts.models import Study
 
@@ -47,15 +48,28 @@ def _run_after_commit(task_name: str, job_id: int) -> None:
 LOCK_TIME_LIMIT = datetime.timedelta(minutes=30)
 
 
-def lock_request(*, study: Study, user, reason: str) -> LockJob:
+def lock_request(*, study: Study, user, reason: str, overrides: Mapping[str, str] | None = None) -> LockJob:
     """Queue a lock of the study; the task starts once the job row is committed.
 
     Refused up front: a study already locked, a lock already queued or running (the unique constraint, also
-    when two clicks arrive at once), an empty reason. What only the lock itself can find is on the job.
+    when two clicks arrive at once), an empty reason, an item of the checklist that is not zero and has no
+    override reason (each next to its item). What only the lock itself can find is on the job: it checks the
+    checklist again on the data it freezes.
     """
     if Study.objects.filter(pk=study.pk, is_locked=True).exists():
         raise ValidationError("The study is already locked.", code="already_locked")
-    job = LockJob(study=study, reason=releases.required_reason(reason, "locking"), requested_by=user)
+    errors = {}
+    try:
+        reason = releases.required_reason(reason, "locking")
+    except ValidationError as error:
+        errors.update(error.error_dict)
+    overrides = checklist.overrides_given(overrides or {})
+    pending = LockJob.objects.filter(study=study, status__in=PENDING).exists()  # refused below, by the constraint
+    if not pending and (refused := checklist.refusal(checklist.lock_checklist(study), overrides)) is not None:
+        errors.update(refused.error_dict)
+    if errors:  # every refusal at once, each next to its field
+        raise ValidationError(errors)
+    job = LockJob(study=study, reason=reason, overrides=overrides, requested_by=user)
     job.full_clean()
     try:
         with transaction.atomic():
@@ -81,7 +95,9 @@ def lock_run(*, job_id: int) -> LockJob:
         return job
     try:
         with transaction.atomic():  # the job is done in the lock's own transaction: a lock never loses its job
-            release = releases.release_lock(study=job.study, user=job.requested_by, reason=job.reason)
+            release = releases.release_lock(
+                study=job.study, user=job.requested_by, reason=job.reason, overrides=job.overrides
+            )
             LockJob.objects.filter(pk=job_id).update(status=JobStatus.DONE, release=release, finished_at=timezone.now())
     except ValidationError as error:
         _lock_failed(job_id, " ".join(error.messages))

@@ -11,10 +11,9 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from analysis import plots, releases, selectors, services
-from analysis.forms import ExportForm, ReasonForm
+from analysis import checklist, plots, releases, selectors, services
+from analysis.forms import ExportForm, LockForm, ReasonForm
 from analysis.models import JobStatus
-from cleaning import selectors as cleaning_selectors
 from cohorts import roles
 from cohorts import selectors as cohort_selectors
 
@@ -102,9 +101,11 @@ def figure(request, study_code: str, name: str, fmt: str):
 # --------------------------------------------------------------------------------------------
 
 
-def _lock_forms(study, data=None, which: str | None = None) -> dict:
-    lock_form = ReasonForm(
-        data if which == "lock" else None, action=reverse("release_lock", args=[study.code]), button="Lock and release"
+def _lock_forms(study, data=None, which: str | None = None, *, checked: bool = False) -> dict:
+    """The lock form (with the checklist, computed only for those who lock an unlocked study) and the unlock form."""
+    items = checklist.lock_checklist(study) if checked and not study.is_locked else []
+    lock_form = LockForm(
+        data if which == "lock" else None, action=reverse("release_lock", args=[study.code]), items=items
     )
     unlock_form = ReasonForm(
         data if which == "unlock" else None, action=reverse("release_unlock", args=[study.code]), button="Unlock"
@@ -113,16 +114,17 @@ def _lock_forms(study, data=None, which: str | None = None) -> dict:
 
 
 def _releases_page(request, study, status: int = 200, **forms):
+    can_lock = roles.has_study_role(request.user, study, roles.LOCKERS)
+    pending_lock = selectors.pending_lock(study=study)
     context = {
         "study": study,
         "releases": selectors.release_list(study=study),
-        "pending_lock": selectors.pending_lock(study=study),
-        "can_lock": roles.has_study_role(request.user, study, roles.LOCKERS),
-        "queries_waiting": cleaning_selectors.waiting_counts(study=study),
+        "pending_lock": pending_lock,
+        "can_lock": can_lock,
         "can_download": selectors.can_download(request.user, study),
         "export_forms": forms.pop("export_forms", {}),
-        **_lock_forms(study),
-        **forms,
+        # The checklist (a fixed number of queries) only for a data manager who may lock now.
+        **(forms or _lock_forms(study, checked=can_lock and pending_lock is None)),
     }
     return render(request, "analysis/releases.html", context, status=status)
 
@@ -134,13 +136,13 @@ def releases_page(request, study_code: str):
 
 
 def _reason_action(request, study_code: str, which: str, act):
-    """The lock or unlock form: `act(study, reason)` answers; a refusal shows the page again with its message."""
+    """The lock or unlock form: `act(study, form)` answers; a refusal shows the page again with its messages."""
     study = cohort_selectors.study_get(user=request.user, code=study_code)
-    forms = _lock_forms(study, request.POST, which)
+    forms = _lock_forms(study, request.POST, which, checked=True)
     form = forms[f"{which}_form"]
     if form.is_valid():
         try:
-            return act(study, form.cleaned_data["reason"])
+            return act(study, form)
         except ValidationError as error:
             form.add_error(None, error)  # an error dict ({"reason": ...}) lands next to its field
     study.refresh_from_db()
@@ -150,8 +152,10 @@ def _reason_action(request, study_code: str, which: str, act):
 @require_POST
 @roles.role_required(roles.LOCKERS)
 def lock(request, study_code: str):
-    def queue(study, reason):
-        job = services.lock_request(study=study, user=request.user, reason=reason)
+    def queue(study, form):
+        job = services.lock_request(
+            study=study, user=request.user, reason=form.cleaned_data["reason"], overrides=form.overrides()
+        )
         return redirect("lock_status", job.pk)
 
     return _reason_action(request, study_code, "lock", queue)
@@ -160,8 +164,8 @@ def lock(request, study_code: str):
 @require_POST
 @roles.role_required(roles.LOCKERS)
 def unlock(request, study_code: str):
-    def unlock_now(study, reason):
-        releases.release_unlock(study=study, user=request.user, reason=reason)
+    def unlock_now(study, form):
+        releases.release_unlock(study=study, user=request.user, reason=form.cleaned_data["reason"])
         messages.success(request, "Unlocked: data can be changed again; the next lock is a new version.")
         return redirect("releases", study.code)
 

@@ -163,3 +163,13 @@ def waiting_counts(*, study: Study) -> dict[str, int]:
         answered=Count("pk", filter=Q(status=QueryStatus.ANSWERED)),
     )
     return {key: value or 0 for key, value in counts.items()}
+
+
+def waiting_participants(*, study: Study) -> list[str]:
+    """The participants with a query open or answered, in order (for the lock's checklist)."""
+    return list(
+        Query.objects.filter(study=study, status__in=[QueryStatus.OPEN, QueryStatus.ANSWERED])
+        .order_by("patient__participant_id")
+        .values_list("patient__participant_id", flat=True)
+        .distinct()
+    )

@@ -53,7 +53,7 @@ class Signal:
         return self.flags[:MAX_ROWS]
 
 
-def _past_days_missing(patients, study: Study, today: datetime.date):
+def past_days_missing(patients, study: Study, today: datetime.date):
     """Patients with, per one-per-day form, how many past required days lack it (clinical definitions §3.3, day_state
     rules).
 
@@ -90,7 +90,7 @@ def study_signals(user, study: Study, today: datetime.date | None = None) -> lis
     patients = cohort_selectors.patient_list(user=user, study=study)
     by_pk = {}
     missing = []
-    for patient in _past_days_missing(patients, study, today):
+    for patient in past_days_missing(patients, study, today):
         by_pk[patient.pk] = patient
         required = max(patient.last_past + 1, 0)
         gaps = {key: required - getattr(patient, f"n_{key}") for key in DAY_FORMS}

@@ -324,7 +324,7 @@ class PatientDerivation(models.Model):
     The job compares a fresh computation with the stored digest and rewrites the patient's DerivedDay rows only
     when they differ (or the algorithm version did): a nightly rerun over unchanged data writes nothing but these
     stamps. ``derived_at`` moves on every recompute, so "source changed after the last derivation" is a
-    comparison with it (analysis/releases.py: stale_derived).
+    comparison with it (analysis/checklist.py: stale_derived).
     """
 
     patient = models.OneToOneField(Patient, on_delete=models.CASCADE, primary_key=True, related_name="derivation")

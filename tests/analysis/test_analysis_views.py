@@ -2,7 +2,7 @@
 
 import pytest
 
-from analysis import exports, releases, tasks
+from analysis import checklist, exports, releases, tasks
 from analysis.models import ExportJob, LockJob, Release
 from cohorts.models import Study
 from tests.analysis import release_data
@@ -61,7 +61,10 @@ def test_data_manager_locks_with_a_reason_shown_next_to_the_field(
     assert "Give a reason for locking the study." in html and "is-invalid" in html
     assert not Study.objects.get(pk=study.pk).is_locked and not LockJob.objects.exists()
     with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(f"/studies/{study.code}/releases/lock/", {"reason": "day-21 lock"})
+        response = client.post(
+            f"/studies/{study.code}/releases/lock/",
+            {"reason": "day-21 lock", **{f"override_{key}": "as they are" for key in checklist.KEYS}},
+        )
     job = LockJob.objects.get()
     assert response.status_code == 302 and response["Location"] == f"/locks/{job.pk}/"  # the lock's status page
     assert queued == [job.pk]

@@ -51,7 +51,11 @@ def test_a_real_worker_runs_the_lock_and_the_export_that_the_services_queue(
     release_data.quick_figures(monkeypatch)
     release_data.populate(study, site_a, site_b, arms, patient_a, patient_b)
     with start_worker(app, perform_ping_check=False, pool="solo", shutdown_timeout=10):
-        lock = wait_for(services.lock_request(study=study, user=users["data_manager"], reason="day-21 analysis"))
+        lock = wait_for(
+            services.lock_request(
+                study=study, user=users["data_manager"], reason="day-21 analysis", overrides=release_data.AS_THEY_ARE
+            )
+        )
         assert lock.status == JobStatus.DONE, lock.error
         export = wait_for(services.export_request(release=lock.release, fmt="csv", user=users["statistician"]))
     assert export.status == JobStatus.DONE, export.error

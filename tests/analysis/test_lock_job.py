@@ -37,7 +37,7 @@ def queued(monkeypatch):
 
 
 def request_lock(study, user, reason=REASON) -> LockJob:
-    return services.lock_request(study=study, user=user, reason=reason)
+    return services.lock_request(study=study, user=user, reason=reason, overrides=release_data.AS_THEY_ARE)
 
 
 def raising(error: Exception):

@@ -172,10 +172,14 @@ def test_data_manager_locks_the_study(
     manager = journey.login("data_manager")
     manager.get_by_role("link", name="Lock and releases").click()
     expect(manager.get_by_test_id("lock-state")).to_contain_text("Open")
-    manager.get_by_role("button", name="Lock and release").click()  # no reason yet
-    expect(manager.locator("#div_id_reason")).to_contain_text("Give a reason for locking the study.")
+    manager.get_by_role("button", name="Lock and release").click()  # no reason yet, the checklist not settled
+    form = manager.get_by_test_id("lock-form")
+    expect(form).to_contain_text("Give a reason for locking the study.")
+    expect(manager.get_by_test_id("check-missing_forms")).to_contain_text("Resolve them, or give a reason")
     assert not Study.objects.get(pk=study.pk).is_locked
-    manager.get_by_label("Reason").fill("database lock for the day-21 analysis")
+    for box in form.get_by_placeholder("reason to lock with them").all():
+        box.fill("test cohort: locked as it is")
+    manager.get_by_label("Reason", exact=True).fill("database lock for the day-21 analysis")
     journey.shot(manager, "lock-form")
     manager.get_by_role("button", name="Lock and release").click()  # queues the lock: the answer is its status page
     expect(manager.get_by_test_id("lock-status")).to_have_text("Queued")

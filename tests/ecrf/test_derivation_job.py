@@ -258,7 +258,7 @@ def test_digest_depends_on_the_values_not_on_the_category_order():
 
 def test_a_patient_is_out_of_date_until_rederived_even_when_its_rows_stay_the_same(patient_a, users):
     """The release manifest's staleness check compares source changes with the last derivation, not row times."""
-    from analysis.releases import stale_derived
+    from analysis.checklist import stale_derived
 
     participant = patient_a.participant_id
     document(patient_a, users["nurse"])

@@ -1,0 +1,202 @@
+"""The lock's checklist (clinical definitions §5): what a release should not freeze without a decision.
+
+Each item is counted set-based over the whole study (a fixed number of queries whatever its size) and names its
+first cases with a link to them. A lock is refused while an item is not zero, unless the data manager overrides
+that item with a reason; the release's manifest records the checklist as it was at the lock, with the overrides.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from django.core.exceptions import ValidationError
+from django.db.models import Exists, F, Max, OuterRef
+from django.urls import reverse
+from django.utils import timezone
+
+from analysis import datasets
+from cleaning import selectors as cleaning_selectors
+from cohorts.models import Patient, Study
+from ecrf.crfs import CATALOGUE, DAY_FORMS
+from ecrf.dashboard import past_days_missing
+from ecrf.models import DispositionEvent, DispositionKind, PatientDerivation
+from ecrf.selectors import DaysSince
+
+#: Participants named per item on the page and in the manifest (the count is always the whole one).
+MAX_CASES = 20
+#: A disposition that ends the follow-up for good (a discharged patient is still followed to the last day).
+ENDS_FOLLOW_UP = (DispositionKind.DEATH, DispositionKind.WITHDRAWAL, DispositionKind.LOST)
+
+
+@dataclass(frozen=True)
+class Item:
+    key: str
+    label: str
+    explanation: str
+    count: int
+    cases: list[str] = field(default_factory=list)  # participant ids, all of them (the page shows the first)
+    url: str = ""  # the page listing the cases
+
+    @property
+    def first_cases(self) -> list[str]:
+        return self.cases[:MAX_CASES]
+
+    @property
+    def more_cases(self) -> int:
+        return max(len(self.cases) - MAX_CASES, 0)
+
+
+def _open_queries(study: Study, today: datetime.date) -> Item:
+    waiting = cleaning_selectors.waiting_counts(study=study)
+    url = reverse("query_list", args=[study.code]) + "?status=waiting"
+    cases = cleaning_selectors.waiting_participants(study=study)
+    return Item(
+        "open_queries",
+        "Open queries",
+        "Queries open or answered but not closed: the values they are about may be doubtful.",
+        waiting["open"] + waiting["answered"],
+        cases,
+        url,
+    )
+
+
+def _follow_up_not_ended(study: Study, today: datetime.date) -> Item:
+    ended = DispositionEvent.objects.filter(patient=OuterRef("pk"), kind__in=ENDS_FOLLOW_UP)
+    patients = (
+        Patient.objects.filter(study=study)
+        .annotate(today_day=DaysSince("enrolment_date", today))
+        .filter(today_day__lt=study.follow_up_days)
+        .exclude(Exists(ended))
+        .order_by("participant_id")
+        .values_list("participant_id", flat=True)
+    )
+    cases = list(patients)
+    return Item(
+        "follow_up_not_ended",
+        "Follow-up not ended",
+        f"Patients before day {study.follow_up_days} of their follow-up, alive and not withdrawn or lost: their "
+        "outcomes are not known yet (a survival time is censored today).",
+        len(cases),
+        cases,
+        reverse("patient_list", args=[study.code]),
+    )
+
+
+def _missing_forms(study: Study, today: datetime.date) -> Item:
+    counted = past_days_missing(Patient.objects.filter(study=study), study, today)
+    total, cases = 0, []
+    for patient in counted.order_by("participant_id"):
+        required = max(patient.last_past + 1, 0)
+        gap = sum(required - getattr(patient, f"n_{key}") for key in DAY_FORMS)
+        if gap:
+            total += gap
+            cases.append(patient.participant_id)
+    return Item(
+        "missing_forms",
+        "Missing forms",
+        "One-per-day forms not entered for required days before today (day 0 to the end of follow-up, before the "
+        "day of death).",
+        total,
+        cases,
+        reverse("study_dashboard", args=[study.code]),
+    )
+
+
+def _future_data(study: Study, today: datetime.date) -> Item:
+    """Records dated after today: their study day is later than today's study day of their patient."""
+    total, cases = 0, set()
+    for crf in CATALOGUE.values():
+        rows = (
+            crf.model.objects.filter(patient__study=study)
+            .annotate(today_day=DaysSince(F("patient__enrolment_date"), today))
+            .filter(study_day__gt=F("today_day"))
+            .values_list("patient__participant_id", flat=True)
+        )
+        found = list(rows)
+        total += len(found)
+        cases.update(found)
+    return Item(
+        "future_data",
+        "Data dated after today",
+        "Records whose study day is a date after today: a wrong study day or enrolment date.",
+        total,
+        sorted(cases),
+        reverse("patient_list", args=[study.code]),
+    )
+
+
+def stale_derived(study: Study) -> list[str]:
+    """Participants whose source data changed after they were last derived (or who never were)."""
+    computed = dict(
+        PatientDerivation.objects.filter(patient__study=study).values_list("patient__participant_id", "derived_at")
+    )
+    stale = set()
+    for name, model in datasets.SOURCE_FORMS.items():
+        if name in {"drug_administration"}:
+            continue  # drugs do not enter the derivation
+        latest = (
+            model.objects.filter(patient__study=study)
+            .values_list("patient__participant_id")
+            .annotate(last=Max("updated_at"))
+        )
+        stale.update(pid for pid, last in latest if pid not in computed or computed[pid] < last)
+    return sorted(stale)
+
+
+def _derived_stale(study: Study, today: datetime.date) -> Item:
+    stale = stale_derived(study)
+    return Item(
+        "derived_stale",
+        "Derived data out of date",
+        "Patients whose source data changed after their derived days were last computed: the derivation job has "
+        "not caught up (is a worker running?).",
+        len(stale),
+        stale,
+        "",
+    )
+
+
+CHECKS = (_open_queries, _follow_up_not_ended, _missing_forms, _future_data, _derived_stale)
+KEYS = ("open_queries", "follow_up_not_ended", "missing_forms", "future_data", "derived_stale")
+
+
+def lock_checklist(study: Study, today: datetime.date | None = None) -> list[Item]:
+    """Every item of the checklist for the study as it is now."""
+    today = today or timezone.localdate()
+    return [check(study, today) for check in CHECKS]
+
+
+def overrides_given(data: Mapping[str, str]) -> dict[str, str]:
+    """The overrides of a lock request: item key -> its reason (blank reasons are no override)."""
+    return {key: str(data[key]).strip() for key in KEYS if str(data.get(key) or "").strip()}
+
+
+def refusal(items: list[Item], overrides: Mapping[str, str]) -> ValidationError | None:
+    """The refusal of a lock while an item is not zero and not overridden with a reason, each next to its item's
+    override field (``override_<key>``); None when the lock may go on."""
+    errors = {
+        f"override_{item.key}": ValidationError(
+            f"{item.label}: {item.count}. Resolve them, or give a reason to lock with them.", code="checklist_open"
+        )
+        for item in items
+        if item.count and not overrides.get(item.key)
+    }
+    return ValidationError(errors) if errors else None
+
+
+def manifest_record(items: list[Item], overrides: Mapping[str, str]) -> list[dict]:
+    """The checklist as the manifest keeps it: every item, its count and first cases, and the override reason of
+    each item that was not zero."""
+    return [
+        {
+            "item": item.key,
+            "label": item.label,
+            "count": item.count,
+            "cases": item.first_cases,
+            "more_cases": item.more_cases,
+            "override_reason": overrides.get(item.key, "") if item.count else "",
+        }
+        for item in items
+    ]
