@@ -200,6 +200,13 @@ QUERY_ENTRIES: dict[str, Entry] = {
     "closed_by_system": Entry("Closed by the system because the rule's condition cleared", "boolean"),
     "changed_after_close": Entry("The data it is about changed after it was closed", "boolean"),
 }
+FREEZE_ENTRIES: dict[str, Entry] = {
+    KEY: PATIENT_ENTRIES[KEY],
+    "frozen_at": Entry("Casebook frozen by a data manager (UTC, ISO 8601)", "string"),
+    "freeze_reason": Entry("Why it was frozen", "string"),
+    "unfrozen_at": Entry("Unfrozen (UTC, ISO 8601; empty: still frozen at the lock)", "string"),
+    "unfreeze_reason": Entry("Why it was unfrozen", "string"),
+}
 ARM_ENTRIES: dict[str, Entry] = {
     "arm": ARM_CODE,
     "arm_label": Entry("Arm", "string"),
@@ -545,6 +552,8 @@ def entries_for(table: str, study: Study) -> dict[str, Entry]:
         return PROVENANCE_ENTRIES
     if table == "queries":
         return QUERY_ENTRIES
+    if table == "freezes":
+        return FREEZE_ENTRIES
     if table == "derived_days":
         return derived_entries(derivations.resolve_settings(derivation_overrides(study)))
     if table == "outcomes":

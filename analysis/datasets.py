@@ -30,6 +30,7 @@ from django.db.models.functions import Cast
 from analysis import outcomes as outcomes_module
 from analysis import survival, tables
 from cleaning import selectors as cleaning_selectors
+from cohorts import selectors as cohort_selectors
 from cohorts.models import COMORBIDITIES, Arm, Patient, Site, Study
 from ecrf import derivations
 from ecrf.crfs import CATALOGUE
@@ -85,6 +86,14 @@ QUERY_COLUMNS: dict[str, str] = {
     "closed_at": "string",
     "closed_by_system": "boolean",
     "changed_after_close": "boolean",
+}
+#: The data managers' freezes of casebooks before the lock (cohorts.PatientFreeze): one row per freeze.
+FREEZE_COLUMNS: dict[str, str] = {
+    KEY: "string",
+    "frozen_at": "string",
+    "freeze_reason": "string",
+    "unfrozen_at": "string",
+    "unfreeze_reason": "string",
 }
 ARM_COLUMNS: dict[str, str] = {"arm": "string", "arm_label": "string", "order": "integer", "regimen": "string"}
 
@@ -226,14 +235,20 @@ def queries_frame(study: Study, sites: QuerySet[Site] | None = None) -> pd.DataF
     return typed_frame(cleaning_selectors.release_rows(patients=_patients_query(study, sites)), QUERY_COLUMNS)
 
 
+def freezes_frame(study: Study, sites: QuerySet[Site] | None = None) -> pd.DataFrame:
+    """Every freeze of a casebook, by participant and time."""
+    return typed_frame(cohort_selectors.freeze_rows(patients=_patients_query(study, sites)), FREEZE_COLUMNS)
+
+
 def study_frames(study: Study, sites: QuerySet[Site] | None = None) -> dict[str, pd.DataFrame]:
     """Every table of a study (limited to ``sites`` for a site-scoped reader): arms, patients, the forms, derived,
-    the provenance of the values pulled from FHIR servers, and the queries."""
+    the provenance of the values pulled from FHIR servers, the queries and the freezes of casebooks."""
     frames = {"arms": arms_frame(study), "patients": patients_frame(study, sites)}
     frames.update({name: form_frame(name, study, sites) for name in SOURCE_FORMS})
     frames["derived_days"] = derived_frame(study, sites)
     frames["fhir_provenance"] = provenance_frame(study, sites)
     frames["queries"] = queries_frame(study, sites)
+    frames["freezes"] = freezes_frame(study, sites)
     return frames
 
 

@@ -16,7 +16,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from cohorts.audit import StudyLocked
+from cohorts.audit import PatientFrozen, StudyLocked
 
 CONTENT_TYPE = "application/problem+json"
 NON_FIELD = "non_field_errors"
@@ -105,6 +105,8 @@ def exception_handler(exc, context):
     request = context["request"]
     if isinstance(exc, StudyLocked):
         exc = Problem(409, exc.messages[0], type="study-locked", title="Study locked")
+    elif isinstance(exc, PatientFrozen):
+        exc = Problem(409, exc.messages[0], type="patient-frozen", title="Casebook frozen")
     elif isinstance(exc, DjangoValidationError):
         exc = Problem(422, "The data were refused; see errors.", errors=django_errors(exc))
     response = drf_exception_handler(exc, context)

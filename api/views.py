@@ -32,7 +32,7 @@ from api.permissions import ROLE_DENIED, HasRole
 from api.problems import Problem, django_errors
 from cohorts import audit, roles
 from cohorts import selectors as cohort_selectors
-from cohorts.audit import StudyLocked, ensure_unlocked
+from cohorts.audit import PatientFrozen, StudyLocked, ensure_writable
 from ecrf import checks, crfs, services
 from ecrf import selectors as ecrf_selectors
 from ecrf.services import RecordInput
@@ -327,7 +327,7 @@ class RecordList(ApiView):
         patient = _patient(request, patient_pk)
         body = s.RecordWriteSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        ensure_unlocked(patient.study)
+        ensure_writable(patient)
         values = _values(crf, body.validated_data["values"])
         if crf.is_empty(values):
             raise Problem(422, "Fill in the form: an empty record cannot be saved.", type="validation")
@@ -353,7 +353,7 @@ class RecordList(ApiView):
                     form=crf.key, patient=patient, entry=entry, user=request.user, reason=ENTRY_REASON
                 )
         except ValidationError as error:
-            if isinstance(error, StudyLocked):
+            if isinstance(error, StudyLocked | PatientFrozen):
                 raise
             raise _refusal(crf, patient, values, error, update=False) from error
         url = reverse("api:record_detail", args=[patient.pk, crf.key, record.pk])
@@ -394,7 +394,7 @@ class RecordDetail(ApiView):
         record = selectors.record_get(patient=patient, crf=crf, pk=pk)
         body = s.RecordWriteSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        ensure_unlocked(patient.study)
+        ensure_writable(patient)
         version = _if_match(request)
         if version != record.version:
             raise Problem(
@@ -430,7 +430,7 @@ class RecordDetail(ApiView):
                     form=crf.key, patient=patient, entry=entry, user=request.user, record=record, reason=reason
                 )
         except ValidationError as error:
-            if isinstance(error, StudyLocked):
+            if isinstance(error, StudyLocked | PatientFrozen):
                 raise
             raise _refusal(crf, patient, values, error, update=True) from error
         if saved is None:

@@ -11,8 +11,9 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models import Exists, OuterRef
 
-from cohorts.models import Study
+from cohorts.models import Patient, PatientFreeze, Study
 
 
 class StudyLocked(ValidationError):
@@ -44,6 +45,35 @@ def ensure_unlocked(study: Study) -> None:
     # Read the flag from the database, not from a possibly stale instance.
     if Study.objects.filter(pk=study.pk, is_locked=True).exists():
         raise StudyLocked(study)
+
+
+class PatientFrozen(ValidationError):
+    """Raised by every write of a patient's data while a data manager has frozen the casebook."""
+
+    def __init__(self, patient: Patient):
+        super().__init__(
+            f"The casebook of {patient.participant_id} is frozen by the data manager before the lock: nothing of it "
+            "can change. Its queries can still be answered in words; ask the data manager to unfreeze it to correct "
+            "a value.",
+            code="patient_frozen",
+        )
+
+
+def ensure_writable(patient: Patient) -> None:
+    """Refuse a change of the patient's data while the study is locked or the casebook frozen (one query)."""
+    state = (
+        Patient.objects.filter(pk=patient.pk)
+        .annotate(frozen=Exists(PatientFreeze.objects.filter(patient=OuterRef("pk"), unfrozen_at__isnull=True)))
+        .values_list("study__is_locked", "frozen")
+        .first()
+    )
+    if state is None:
+        return  # a patient being created has nothing frozen yet
+    locked, frozen = state
+    if locked:
+        raise StudyLocked(patient.study)
+    if frozen:
+        raise PatientFrozen(patient)
 
 
 #: The history reason of a first entry, and of a save that only completes a record (docs/architecture.md §3).

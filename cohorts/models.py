@@ -272,6 +272,38 @@ class Patient(models.Model):
             raise ValidationError({"arm": ValidationError("The arm belongs to another study.", code="arm_study")})
 
 
+class PatientFreeze(models.Model):
+    """A data manager's freeze of one patient's casebook before the lock: while it is active (not unfrozen) no data
+    of the patient change (cohorts.audit.ensure_writable); its queries can still be answered in words. Each freeze
+    and unfreeze keeps who, when and why; a patient has at most one active freeze."""
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="freezes")
+    frozen_at = models.DateTimeField()
+    frozen_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    reason = models.CharField(max_length=500)
+    unfrozen_at = models.DateTimeField(null=True, blank=True)
+    unfrozen_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    unfreeze_reason = models.CharField(max_length=500, blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["patient"], condition=Q(unfrozen_at__isnull=True), name="patient_freeze_one_active"
+            ),
+            models.CheckConstraint(condition=~Q(reason=""), name="patient_freeze_reason_required"),
+            models.CheckConstraint(
+                condition=Q(unfrozen_at__isnull=True) | ~Q(unfreeze_reason=""),
+                name="patient_freeze_unfreeze_reason_required",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"freeze of {self.patient_id} at {self.frozen_at:%Y-%m-%d %H:%M}"
+
+
 class StudyIdCounter(models.Model):
     """Last number handed out per study and site; study ids are never reused, even after a deletion."""
 

@@ -8,7 +8,7 @@ from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.http import Http404
 
 from cohorts import roles
-from cohorts.models import Arm, Patient, Screening, ScreeningReason, Site, Study
+from cohorts.models import Arm, Patient, PatientFreeze, Screening, ScreeningReason, Site, Study
 
 
 def study_list(*, user) -> QuerySet[Study]:
@@ -175,3 +175,17 @@ def arm_get(*, study: Study, code: str) -> Arm:
         return study.arms.get(code=code)
     except Arm.DoesNotExist:
         raise Http404("No such arm in this study.") from None
+
+
+def freeze_rows(*, patients: QuerySet[Patient]) -> list[tuple]:
+    """Every freeze of these patients' casebooks, for the release's ``data/freezes`` (one query): when and why it
+    was frozen and unfrozen (UTC, ISO 8601); no names of people."""
+    rows = (
+        PatientFreeze.objects.filter(patient__in=patients)
+        .order_by("patient__participant_id", "frozen_at", "pk")
+        .values_list("patient__participant_id", "frozen_at", "reason", "unfrozen_at", "unfreeze_reason")
+    )
+    return [
+        (pid, frozen.isoformat(), reason, unfrozen.isoformat() if unfrozen else None, why or None)
+        for pid, frozen, reason, unfrozen, why in rows
+    ]

@@ -5,18 +5,19 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from cohorts import enrolment
-from cohorts.audit import ensure_unlocked, history_reason, save_audited, update_versioned
+from cohorts import enrolment, roles
+from cohorts.audit import ensure_unlocked, ensure_writable, history_reason, save_audited, update_versioned
 from cohorts.clock import site_today
 from cohorts.eligibility.engine import evaluate, get_rule_set
 from cohorts.models import (
     COMORBIDITIES,
     Arm,
     Patient,
+    PatientFreeze,
     PatientStatus,
     Screening,
     ScreeningReason,
@@ -51,8 +52,52 @@ def patient_update(
     if unknown:
         raise ValueError(f"Not editable here: {', '.join(sorted(unknown))}")
     with transaction.atomic():
-        ensure_unlocked(patient.study)
+        ensure_writable(patient)
         return update_versioned(patient, changes=changes, expected_version=expected_version, user=user, reason=reason)
+
+
+def _freeze_reason(reason: str | None, action: str) -> str:
+    text = (reason or "").strip()
+    if not text:
+        raise ValidationError(
+            {"reason": ValidationError(f"Give a reason for {action} the casebook.", code="reason_required")}
+        )
+    if len(text) > 500:
+        raise ValidationError(
+            {"reason": ValidationError("The reason has more than 500 characters.", code="reason_too_long")}
+        )
+    return text
+
+
+def _require_locker(user, patient: Patient, doing: str) -> None:
+    if not roles.has_study_role(user, patient.study, roles.LOCKERS, site=patient.site):
+        raise PermissionDenied(f"Only the study's data managers {doing}.")
+
+
+def patient_freeze(*, patient: Patient, user, reason: str) -> PatientFreeze:
+    """Freeze one patient's casebook before the lock (data managers): no data of the patient change until it is
+    unfrozen; queries can still be answered in words."""
+    _require_locker(user, patient, "freeze a casebook")
+    reason = _freeze_reason(reason, "freezing")
+    with transaction.atomic():
+        ensure_unlocked(patient.study)
+        if PatientFreeze.objects.select_for_update().filter(patient=patient, unfrozen_at__isnull=True).exists():
+            raise ValidationError({"reason": ValidationError("The casebook is frozen already.", code="frozen")})
+        freeze = PatientFreeze(patient=patient, frozen_at=timezone.now(), frozen_by=user, reason=reason)
+        return save_audited(freeze, user=user, reason=history_reason(f"frozen: {reason}"))
+
+
+def patient_unfreeze(*, patient: Patient, user, reason: str) -> PatientFreeze:
+    """End the active freeze of the casebook (data managers), with a reason."""
+    _require_locker(user, patient, "unfreeze a casebook")
+    reason = _freeze_reason(reason, "unfreezing")
+    with transaction.atomic():
+        ensure_unlocked(patient.study)
+        freeze = PatientFreeze.objects.select_for_update().filter(patient=patient, unfrozen_at__isnull=True).first()
+        if freeze is None:
+            raise ValidationError({"reason": ValidationError("The casebook is not frozen.", code="not_frozen")})
+        freeze.unfrozen_at, freeze.unfrozen_by, freeze.unfreeze_reason = timezone.now(), user, reason
+        return save_audited(freeze, user=user, reason=history_reason(f"unfrozen: {reason}"))
 
 
 def _baseline_weight_error(*, arm: Arm, weight_kg, weight_confirmed: bool) -> ValidationError | None:

@@ -12,6 +12,7 @@ urlpatterns = [
     path("help/<slug:slug>/", help_page, name="help_page"),
     path("studies/<slug:study_code>/dashboard/", dashboard, name="study_dashboard"),
     path("patients/<int:patient_pk>/", views.casebook, name="casebook"),
+    path("patients/<int:patient_pk>/freeze/", views.casebook_freeze, name="casebook_freeze"),
     path("patients/<int:patient_pk>/day/<int:study_day>/", views.day_entry, name="day_entry"),
     path("patients/<int:patient_pk>/<slug:kind>/add/", views.event_form, name="event_add"),
     path("patients/<int:patient_pk>/<slug:kind>/<int:pk>/", views.event_form, name="event_edit"),

@@ -436,6 +436,21 @@ class ReasonForm(forms.Form):
             self.add_error("reason", item)
 
 
+class FreezeForm(ReasonForm):
+    """The reason of a data manager's freeze or unfreeze of a casebook (cohorts.services.patient_freeze)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["reason"].label = "Reason"
+        self.fields["reason"].help_text = "Kept with the freeze in the audit trail and the release."
+
+    def add_service_error(self, error: ValidationError) -> None:
+        if hasattr(error, "error_dict"):
+            super().add_service_error(error)
+        else:
+            self.add_error(None, error)
+
+
 class DeleteForm(ReasonForm):
     """Delete one event record: the version the page was opened at and a reason (audited like an edit)."""
 

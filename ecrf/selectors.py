@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from cohorts import selectors as cohort_selectors
 from cohorts.clock import site_today
-from cohorts.models import Patient, Site, Study
+from cohorts.models import Patient, PatientFreeze, Site, Study
 from ecrf.crfs import DAY_FORMS, EVENT_FORMS, Crf
 from ecrf.derivations import STATES
 from ecrf.models import (
@@ -73,9 +73,15 @@ def with_follow_up_end(patients: QuerySet[Patient]) -> QuerySet[Patient]:
 
 
 def patient_get(*, user, pk: int) -> Patient:
-    """The patient (site-scoped: another site's patient is a 404) with the days that end the follow-up."""
+    """The patient (site-scoped: another site's patient is a 404) with the days that end the follow-up and, as
+    ``frozen_since``, when a data manager froze the casebook (None: not frozen)."""
+    frozen = PatientFreeze.objects.filter(patient=OuterRef("pk"), unfrozen_at__isnull=True).values("frozen_at")[:1]
     try:
-        return with_follow_up_end(cohort_selectors.patient_list(user=user)).get(pk=pk)
+        return (
+            with_follow_up_end(cohort_selectors.patient_list(user=user))
+            .annotate(frozen_since=Subquery(frozen))
+            .get(pk=pk)
+        )
     except (Patient.DoesNotExist, ValueError, TypeError):
         raise Http404("No such patient at your sites.") from None
 

@@ -24,7 +24,7 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import IntegrityError, models, transaction
 from django.db.models import Value
 
-from cohorts.audit import ENTRY_REASON, ConcurrentEdit, ensure_unlocked, require_reason, update_versioned
+from cohorts.audit import ENTRY_REASON, ConcurrentEdit, ensure_writable, require_reason, update_versioned
 from cohorts.audit import save_audited as _save_audited
 from cohorts.models import Patient
 from ecrf import checks
@@ -295,7 +295,7 @@ def patient_day_save(
     saved: dict[str, models.Model | None] = {}
     try:
         with transaction.atomic():
-            ensure_unlocked(patient.study)
+            ensure_writable(patient)
             current, death_day = _day_state(patient, study_day)
             facts = PatientFacts.of(patient, death_day)
             writes = {
@@ -420,7 +420,7 @@ def event_save(
     record_pk = record.pk if record is not None else None
     try:
         with transaction.atomic():
-            ensure_unlocked(patient.study)
+            ensure_writable(patient)
             deaths = [day for pk, day in _death_events(patient) if pk != record_pk]
             facts = PatientFacts.of(patient, min(deaths) if deaths else None)
             extra = _disposition_rules(patient, entry.values, record_pk) if crf.model is DispositionEvent else []
@@ -446,5 +446,5 @@ def record_delete(*, record: models.Model, expected_version: int, user, reason: 
     if model not in (crf.model for crf in CATALOGUE.values()):
         raise ValueError(f"{model.__name__} is not a daily case report form")
     with transaction.atomic():
-        ensure_unlocked(record.patient.study)
+        ensure_writable(record.patient)
         _delete(model, pk=record.pk, expected_version=expected_version, user=user, reason=reason)

@@ -10,12 +10,14 @@ from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.views.decorators.http import require_POST
 
 from cohorts import roles, submissions
 from cohorts import selectors as cohort_selectors
+from cohorts import services as cohort_services
 from cohorts.querystring import query_number
 from ecrf import crfs, page_notes, selectors, services
-from ecrf.forms import DAY_FORM_CLASSES, EVENT_FORM_CLASSES, DeleteForm, ReasonForm
+from ecrf.forms import DAY_FORM_CLASSES, EVENT_FORM_CLASSES, DeleteForm, FreezeForm, ReasonForm
 from ecrf.models import DispositionKind
 from ecrf.services import PatientDayInvalid
 from ecrf.validators import PatientFacts, day_issues
@@ -98,7 +100,7 @@ def day_entry(request, patient_pk: int, study_day: int):
                 prefix=key,
                 facts=facts,
                 previous=records.previous.get(key),
-                read_only=not can_edit or patient.study.is_locked or closed,
+                read_only=not can_edit or patient.study.is_locked or closed or patient.frozen_since is not None,
                 **site.get(key, {}),
             )
             for key, cls in DAY_FORM_CLASSES.items()
@@ -136,7 +138,7 @@ def day_entry(request, patient_pk: int, study_day: int):
 
 
 @roles.role_required(roles.PATIENT_READERS)
-def casebook(request, patient_pk: int):
+def casebook(request, patient_pk: int, freeze_form: FreezeForm | None = None):
     book = selectors.casebook_get(user=request.user, patient_pk=patient_pk)
     notes = page_notes.collect(page_notes.casebook, patient=book.patient, user=request.user)
     for day in book.days:
@@ -147,11 +149,37 @@ def casebook(request, patient_pk: int):
         {
             "book": book,
             "patient": book.patient,
-            "can_edit": _can_edit(request.user, book.patient) and not book.patient.study.is_locked,
+            "can_edit": _can_edit(request.user, book.patient)
+            and not book.patient.study.is_locked
+            and book.patient.frozen_since is None,
             "can_raise": _can_raise(request.user, book.patient),
+            "can_freeze": not book.patient.study.is_locked
+            and roles.has_study_role(request.user, book.patient.study, roles.LOCKERS, site=book.patient.site),
+            "freeze_form": freeze_form or FreezeForm(prefix="freeze"),
             "day_forms": crfs.DAY_FORMS,
         },
     )
+
+
+@require_POST
+@roles.role_required(roles.LOCKERS)
+def casebook_freeze(request, patient_pk: int):
+    """Freeze the casebook, or unfreeze it (``action``), with a reason (data managers); a refusal shows the casebook
+    again with the message next to the reason."""
+    patient = selectors.patient_get(user=request.user, pk=patient_pk)
+    form = FreezeForm(request.POST, prefix="freeze")
+    unfreeze = request.POST.get("action") == "unfreeze"
+    if form.is_valid():
+        act = cohort_services.patient_unfreeze if unfreeze else cohort_services.patient_freeze
+        try:
+            act(patient=patient, user=request.user, reason=form.cleaned_data["reason"])
+        except ValidationError as exc:
+            form.add_service_error(exc)
+        else:
+            done = "unfrozen: data can be changed again" if unfreeze else "frozen: no data of it can change"
+            messages.success(request, f"The casebook of {patient.participant_id} is {done}.")
+            return redirect(_casebook_url(patient))
+    return casebook(request, patient_pk=patient.pk, freeze_form=form)
 
 
 @roles.role_required(roles.PATIENT_READERS)
@@ -230,7 +258,7 @@ def event_form(request, patient_pk: int, kind: str, pk: int | None = None):
             prefix="event",
             facts=facts,
             initial=initial,
-            read_only=not can_edit or patient.study.is_locked,
+            read_only=not can_edit or patient.study.is_locked or patient.frozen_since is not None,
         )
     if record is not None:
         notes = page_notes.collect(page_notes.day_page, patient=patient, study_day=record.study_day, user=request.user)
@@ -247,7 +275,7 @@ def event_form(request, patient_pk: int, kind: str, pk: int | None = None):
             "kind": kind,
             "page_errors": page_errors,
             "delete_form": delete_form,
-            "can_edit": can_edit and not patient.study.is_locked,
+            "can_edit": can_edit and not patient.study.is_locked and patient.frozen_since is None,
             "can_raise": record is not None and _can_raise(request.user, patient),
             "form_key": crf.key,
             "history_name": crf.history_name,

@@ -16,7 +16,7 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import models, transaction
 from django.utils import timezone
 
-from cohorts.audit import REASON_MAX_LENGTH, ensure_unlocked, save_audited
+from cohorts.audit import REASON_MAX_LENGTH, ensure_writable, save_audited
 from cohorts.models import Patient
 from ecrf import selectors as ecrf_selectors
 from ecrf import services as ecrf_services
@@ -224,7 +224,7 @@ def proposals_decide(
     Returns {"accepted": n, "rejected": n}.
     """
     with transaction.atomic():
-        ensure_unlocked(patient.study)
+        ensure_writable(patient)
         proposals = list(
             Proposal.objects.select_for_update()
             .filter(patient=patient, study_day=study_day, status=ProposalStatus.PROPOSED, pk__in=list(decisions))

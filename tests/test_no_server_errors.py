@@ -66,6 +66,7 @@ FORM_SOURCE = {
     "unlock": "releases",
     "export request": "release manifest",
     "fhir pull": "fhir review",  # its "Pull again" button
+    "casebook freeze post": "casebook",
 }
 PAGES_BY_NAME = {p.name: p for p in PAGES}
 

@@ -37,6 +37,13 @@ PAGES: list = [
         frozenset({roles.INVESTIGATOR, roles.DATA_MANAGER, roles.MONITOR}),
     ),
     Page("casebook", lambda f: f"/patients/{f['patient_a'].pk}/", roles.PATIENT_READERS, patient_scoped=True),
+    Page(
+        "casebook freeze post",
+        lambda f: f"/patients/{f['patient_a'].pk}/freeze/",
+        roles.LOCKERS,
+        patient_scoped=True,
+        method="post",
+    ),
     Page("day entry", lambda f: f"/patients/{f['patient_a'].pk}/day/3/", roles.PATIENT_READERS, patient_scoped=True),
     Page(
         "day entry save",
