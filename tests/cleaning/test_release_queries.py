@@ -64,5 +64,6 @@ def test_spss_labels_the_status_and_answer_codes(queries, study, users, tmp_path
 def test_the_lock_page_counts_the_waiting_queries(client, queries, study, users):
     client.force_login(users["data_manager"])
     page = client.get(f"/studies/{study.code}/releases/")
-    assert page.context["queries_waiting"] == {"open": 1, "answered": 0}
-    assert "1 query open and 0 answered but not closed" in page.content.decode()
+    (item,) = [item for item, _ in page.context["lock_form"].rows if item.key == "open_queries"]
+    assert (item.count, item.cases) == (1, ["BG-0001"])
+    assert f'href="/studies/{study.code}/queries/?status=waiting"' in page.content.decode()
