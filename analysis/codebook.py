@@ -200,6 +200,20 @@ QUERY_ENTRIES: dict[str, Entry] = {
     "closed_by_system": Entry("Closed by the system because the rule's condition cleared", "boolean"),
     "changed_after_close": Entry("The data it is about changed after it was closed", "boolean"),
 }
+SIGNATURE_ENTRIES: dict[str, Entry] = {
+    KEY: PATIENT_ENTRIES[KEY],
+    "first_day": Entry("First study day signed", "integer", "days"),
+    "last_day": Entry("Last study day signed (the last day of follow-up: to the casebook's end)", "integer", "days"),
+    "printed_name": Entry("Printed name of the investigator who signed, as at signing", "string"),
+    "signed_at": Entry("Signed (UTC, ISO 8601)", "string"),
+    "meaning": Entry("Meaning of the signature, as shown to the signer", "string"),
+    "data_sha256": Entry(
+        "SHA-256 of the signed data (the baseline and every record of the days signed)",
+        "string",
+        derivation="Canonical JSON of the stored values, sorted (cleaning/signatures.py).",
+    ),
+    "broken_at": Entry("When a later change of the signed data broke it (UTC, ISO 8601; empty: intact)", "string"),
+}
 ARM_ENTRIES: dict[str, Entry] = {
     "arm": ARM_CODE,
     "arm_label": Entry("Arm", "string"),
@@ -545,6 +559,8 @@ def entries_for(table: str, study: Study) -> dict[str, Entry]:
         return PROVENANCE_ENTRIES
     if table == "queries":
         return QUERY_ENTRIES
+    if table == "signatures":
+        return SIGNATURE_ENTRIES
     if table == "derived_days":
         return derived_entries(derivations.resolve_settings(derivation_overrides(study)))
     if table == "outcomes":

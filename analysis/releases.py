@@ -47,7 +47,15 @@ from ecrf.models import PatientDerivation
 
 MANIFEST = "manifest.json"
 MANIFEST_FORMAT = "ecrf-release/1"
-DATA_TABLES = ("arms", "patients", *datasets.SOURCE_FORMS, "derived_days", "fhir_provenance", "queries")
+DATA_TABLES = (
+    "arms",
+    "patients",
+    *datasets.SOURCE_FORMS,
+    "derived_days",
+    "fhir_provenance",
+    "queries",
+    "signatures",
+)
 RESULT_TABLES = (
     "outcomes",
     "km_summary",

@@ -14,6 +14,7 @@ from django.db import IntegrityError, models, transaction
 from django.test import RequestFactory
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from analysis import releases
 from cleaning import selectors, services, signatures
 from cleaning.models import SIGNATURE_MEANING, Signature
 from cohorts import roles
@@ -23,6 +24,7 @@ from cohorts.team import grant
 from ecrf.crfs import CATALOGUE
 from ecrf.models import DispositionEvent, LabResult, RespiratorySupport, VitalSigns
 from tests import factories
+from tests.analysis import release_data
 from tests.ecrf.test_entry_helpers import day_post, day_url
 from tests.test_login import password_step
 from tests.test_two_factor import device_code, wrong
@@ -517,3 +519,38 @@ def test_constraints_refuse_a_malformed_signature(patient_a, investigator, chang
         _valid(patient_a, investigator, **changes).full_clean()
     with pytest.raises(IntegrityError), transaction.atomic():
         _valid(patient_a, investigator, **changes).save()
+
+
+# ------------------------------------------------------------------------------------------------ release
+
+
+def test_the_release_holds_every_signature_with_its_codebook(
+    study, site_a, site_b, arms, patient_a, patient_b, users, investigator, settings, tmp_path, monkeypatch
+):
+    release_data.use_release_root(settings, tmp_path)
+    release_data.quick_figures(monkeypatch)
+    release_data.populate(study, site_a, site_b, arms, patient_a, patient_b)
+    DispositionEvent.objects.create(patient=patient_a, study_day=2, kind="discharged", normal_activities=True)
+    broken = sign(patient_a, investigator, first_day=0, last_day=1)
+    Signature.objects.filter(pk=broken.pk).update(broken_at=broken.signed_at, broken_by_change="test change")
+    intact = sign(patient_a, investigator)
+    release = release_data.lock(study, users["data_manager"])
+    folder = releases.release_folder(release)
+    table = releases.read_table(folder, "signatures")
+    assert list(table.columns) == [
+        "participant_id", "first_day", "last_day", "printed_name", "signed_at", "meaning", "data_sha256", "broken_at",
+    ]  # fmt: skip
+    rows = table.to_dict("records")
+    assert [(r["first_day"], r["last_day"]) for r in rows] == [(0, 1), (0, 21)]
+    assert rows[0]["broken_at"] == broken.signed_at.isoformat()
+    last = rows[1]
+    assert (last["participant_id"], last["printed_name"], last["meaning"]) == (
+        "MI-0001",
+        "Anna Bianchi",
+        SIGNATURE_MEANING,
+    )
+    assert (last["signed_at"], last["data_sha256"]) == (intact.signed_at.isoformat(), intact.data_sha256)
+    codebook = releases.read_table(folder, "codebook")
+    assert set(codebook.loc[codebook["table"] == "signatures", "variable"]) == set(table.columns)
+    with pytest.raises(ValidationError, match="locked"):
+        sign(Patient.objects.get(pk=patient_a.pk), investigator, first_day=0, last_day=2)
