@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from crispy_forms.helper import FormHelper
 from django import forms
+from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from cleaning.models import AnswerCode, QueryOrigin, QueryStatus
@@ -140,5 +141,10 @@ class SignForm(_Form):
 
     def __init__(self, *args, asks_code: bool = True, **kwargs):
         super().__init__(*args, **kwargs)
+        self.fields[
+            "password"
+        ].help_text = (
+            f"As at login: {settings.AXES_FAILURE_LIMIT} wrong passwords in a row lock your account for an hour."
+        )
         if not asks_code:  # no second factor to ask for: no field that would be ignored
             del self.fields["otp_token"]

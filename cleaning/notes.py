@@ -2,7 +2,6 @@
 
 A badge stands for the queries still waiting (open or answered) and for closed ones whose data changed after they
 were closed; it links to the query, or to the list of the patient's queries of that place when there are several.
-A day covered by an intact casebook signature gets a 'signed' badge on each form (``signed_day_page``).
 """
 
 from __future__ import annotations
@@ -13,9 +12,7 @@ from urllib.parse import urlencode
 from django.db.models import Count, Q
 from django.urls import reverse
 
-from cleaning import signatures
-from cleaning.models import Query, QueryStatus, Signature
-from ecrf.crfs import CATALOGUE
+from cleaning.models import Query, QueryStatus
 from ecrf.page_notes import Note
 
 #: The queries a badge counts: waiting for the site or the monitor, or closed and then changed.
@@ -81,23 +78,3 @@ def patient_list(sender, *, patients, user, **kwargs) -> dict:
         title = f"{row['open']} open, {row['waiting'] - row['open']} answered"
         notes[patient.pk] = [Note(label, title, _list_url(patient), "open" if row["open"] else "answered")]
     return notes
-
-
-def signed_day_page(sender, *, patient, study_day: int, user, **kwargs) -> dict:
-    """A 'signed' badge on each form of a day that an intact signature covers: saving a change there breaks it
-    (one query)."""
-    day = signatures.casebook_day(study_day, patient.study.follow_up_days)
-    covering = [
-        s for s in signatures.current(Signature.objects.filter(patient=patient)) if not s.is_broken and s.covers(day)
-    ]
-    if not covering:
-        return {}
-    signature = covering[-1]
-    note = Note(
-        "signed",
-        f"Days {signature.first_day}-{signature.last_day} signed by {signature.printed_name}: a saved change of "
-        "these data breaks the signature, and the investigator signs again.",
-        reverse("casebook", args=[patient.pk]) + "#signatures",
-        "closed",
-    )
-    return {(key, "", None): [note] for key in CATALOGUE}

@@ -67,7 +67,6 @@ def connect() -> None:
         _collect, sender=Patient.history.model, dispatch_uid="cleaning-changes-baseline"
     )
     page_notes.day_page.connect(notes.day_page, dispatch_uid="cleaning-day-page-notes")
-    page_notes.day_page.connect(notes.signed_day_page, dispatch_uid="cleaning-day-page-signatures")
     page_notes.casebook.connect(notes.casebook, dispatch_uid="cleaning-casebook-notes")
     page_notes.patient_list.connect(notes.patient_list, dispatch_uid="cleaning-patient-list-notes")
 

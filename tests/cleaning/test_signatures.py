@@ -398,8 +398,9 @@ def test_an_edit_on_the_day_page_breaks_the_signature_and_a_new_one_can_be_made(
 ):
     first = sign(complete, investigator)
     client.force_login(users["nurse"])
-    day_page = client.get(day_url(complete, 1)).content.decode()
-    assert "Days 0-21 signed by Anna Bianchi" in day_page  # the nurse is told before saving
+    notice = "Days 0–21 of this casebook are signed by Anna Bianchi"
+    assert notice in client.get(day_url(complete, 1)).content.decode()  # the nurse is told before saving
+    assert notice in client.get(f"/patients/{complete.pk}/adverse-events/add/").content.decode()
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(
             day_url(complete, 1),
@@ -426,9 +427,11 @@ def test_an_edit_on_the_day_page_breaks_the_signature_and_a_new_one_can_be_made(
 
 
 def test_an_edit_outside_the_signed_days_leaves_the_signature_intact(
-    complete, investigator, users, django_capture_on_commit_callbacks
+    client, complete, investigator, users, django_capture_on_commit_callbacks
 ):
     signature = sign(complete, investigator, first_day=0, last_day=1)
+    client.force_login(users["nurse"])
+    assert "are signed by" not in client.get(day_url(complete, 2)).content.decode()
     record = VitalSigns.objects.get(patient=complete, study_day=2)
     record.heart_rate_bpm, record._history_user, record._change_reason = 70, users["nurse"], "recount"
     with django_capture_on_commit_callbacks(execute=True):
