@@ -380,7 +380,7 @@ def casebook_sign(
     if error := reauth.second_factor_error(user, otp_token, doing="sign", missing=NO_SECOND_FACTOR):
         raise ValidationError({"otp_token": error})
     with transaction.atomic():
-        patient = Patient.objects.select_for_update().select_related("study", "site").get(pk=patient.pk)
+        patient = Patient.objects.select_for_update(of=("self",)).select_related("study", "site").get(pk=patient.pk)
         ensure_unlocked(patient.study)
         # Checked again under the patient's lock: the data as they are when the signature is written.
         data_sha256 = _ready(patient, first_day, last_day, user, seen_sha256, today)
@@ -495,7 +495,7 @@ def signature_verify(pk: int) -> bool:
     """Compare an intact signature's hash with the data as stored now, and break it if they differ (a change
     that no history row announced). True when it is intact."""
     with transaction.atomic():
-        signature = Signature.objects.select_for_update().select_related("patient").filter(pk=pk).first()
+        signature = Signature.objects.select_for_update(of=("self",)).select_related("patient").filter(pk=pk).first()
         if signature is None or signature.is_broken:
             return False
         if casebook_digest(signature.patient, signature.first_day, signature.last_day) == signature.data_sha256:
