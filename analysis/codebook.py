@@ -207,6 +207,20 @@ FREEZE_ENTRIES: dict[str, Entry] = {
     "unfrozen_at": Entry("Unfrozen (UTC, ISO 8601; empty: still frozen at the lock)", "string"),
     "unfreeze_reason": Entry("Why it was unfrozen", "string"),
 }
+SIGNATURE_ENTRIES: dict[str, Entry] = {
+    KEY: PATIENT_ENTRIES[KEY],
+    "first_day": Entry("First study day signed", "integer", "days"),
+    "last_day": Entry("Last study day signed (the last day of follow-up: to the casebook's end)", "integer", "days"),
+    "printed_name": Entry("Printed name of the investigator who signed, as at signing", "string"),
+    "signed_at": Entry("Signed (UTC, ISO 8601)", "string"),
+    "meaning": Entry("Meaning of the signature, as shown to the signer", "string"),
+    "data_sha256": Entry(
+        "SHA-256 of the signed data (the baseline and every record of the days signed)",
+        "string",
+        derivation="Canonical JSON of the stored values, sorted (cleaning/signatures.py).",
+    ),
+    "broken_at": Entry("When a later change of the signed data broke it (UTC, ISO 8601; empty: intact)", "string"),
+}
 ARM_ENTRIES: dict[str, Entry] = {
     "arm": ARM_CODE,
     "arm_label": Entry("Arm", "string"),
@@ -554,6 +568,8 @@ def entries_for(table: str, study: Study) -> dict[str, Entry]:
         return QUERY_ENTRIES
     if table == "freezes":
         return FREEZE_ENTRIES
+    if table == "signatures":
+        return SIGNATURE_ENTRIES
     if table == "derived_days":
         return derived_entries(derivations.resolve_settings(derivation_overrides(study)))
     if table == "outcomes":

@@ -2,7 +2,8 @@
 
 Every frame is keyed by the pseudonymised ``participant_id`` (clinical definitions §5): no database primary key, no
 calendar date
-and no name ever enters a frame, so nothing built from them (pages, release files, exports) can leak one.
+and no name ever enters a frame, so nothing built from them (pages, release files, exports) can leak one; the one
+exception is the table of casebook signatures, whose printed names and times are the signatures themselves.
 Times are study days relative to enrolment.
 
 One query per table (``values_list`` with the joins done by the database, never a query per patient), read from
@@ -94,6 +95,18 @@ FREEZE_COLUMNS: dict[str, str] = {
     "freeze_reason": "string",
     "unfrozen_at": "string",
     "unfreeze_reason": "string",
+}
+#: The investigators' signatures of casebooks (cleaning app): one row per signature, broken ones too. The printed
+#: name and the time are the signature's manifestation (21 CFR Part 11 §11.50), kept in the release.
+SIGNATURE_COLUMNS: dict[str, str] = {
+    KEY: "string",
+    "first_day": "integer",
+    "last_day": "integer",
+    "printed_name": "string",
+    "signed_at": "string",
+    "meaning": "string",
+    "data_sha256": "string",
+    "broken_at": "string",
 }
 ARM_COLUMNS: dict[str, str] = {"arm": "string", "arm_label": "string", "order": "integer", "regimen": "string"}
 
@@ -240,15 +253,22 @@ def freezes_frame(study: Study, sites: QuerySet[Site] | None = None) -> pd.DataF
     return typed_frame(cohort_selectors.freeze_rows(patients=_patients_query(study, sites)), FREEZE_COLUMNS)
 
 
+def signatures_frame(study: Study, sites: QuerySet[Site] | None = None) -> pd.DataFrame:
+    """Every signature of the study's casebooks, by participant and time of signing."""
+    rows = cleaning_selectors.signature_release_rows(patients=_patients_query(study, sites))
+    return typed_frame(rows, SIGNATURE_COLUMNS)
+
+
 def study_frames(study: Study, sites: QuerySet[Site] | None = None) -> dict[str, pd.DataFrame]:
     """Every table of a study (limited to ``sites`` for a site-scoped reader): arms, patients, the forms, derived,
-    the provenance of the values pulled from FHIR servers, the queries and the freezes of casebooks."""
+    the provenance of the values pulled from FHIR servers, the queries, the freezes and the signatures of casebooks."""
     frames = {"arms": arms_frame(study), "patients": patients_frame(study, sites)}
     frames.update({name: form_frame(name, study, sites) for name in SOURCE_FORMS})
     frames["derived_days"] = derived_frame(study, sites)
     frames["fhir_provenance"] = provenance_frame(study, sites)
     frames["queries"] = queries_frame(study, sites)
     frames["freezes"] = freezes_frame(study, sites)
+    frames["signatures"] = signatures_frame(study, sites)
     return frames
 
 

@@ -47,7 +47,16 @@ from ecrf import derivations
 
 MANIFEST = "manifest.json"
 MANIFEST_FORMAT = "ecrf-release/1"
-DATA_TABLES = ("arms", "patients", *datasets.SOURCE_FORMS, "derived_days", "fhir_provenance", "queries", "freezes")
+DATA_TABLES = (
+    "arms",
+    "patients",
+    *datasets.SOURCE_FORMS,
+    "derived_days",
+    "fhir_provenance",
+    "queries",
+    "signatures",
+    "freezes",
+)
 RESULT_TABLES = (
     "outcomes",
     "km_summary",

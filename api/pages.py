@@ -17,6 +17,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 from drf_spectacular.generators import SchemaGenerator
 
+from accounts.reauth import has_second_factor
 from api import selectors, services
 from api.forms import TokenForm
 from api.models import ApiToken
@@ -44,7 +45,7 @@ METHODS = ("get", "post", "put", "patch", "delete")
 @login_required
 def tokens_page(request):
     created = None
-    second_factor = services.has_second_factor(request.user)
+    second_factor = has_second_factor(request.user)
     if request.method == "POST":
         form = TokenForm(request.POST, asks_code=second_factor)
         if form.is_valid():

@@ -10,12 +10,11 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
-from django_otp import devices_for_user, match_token
 
+from accounts.reauth import second_factor_error
 from api import tokens
 from api.models import ApiToken
 
@@ -33,10 +32,6 @@ class NewToken:
     secret: str  # the full token, shown once and never stored
 
 
-def has_second_factor(user) -> bool:
-    return any(True for _ in devices_for_user(user, confirmed=True))
-
-
 def token_create(*, user, name: str, days: int, otp_token: str | None = None) -> NewToken:
     """A new token of ``user`` valid ``days`` days (1 to 365); ValidationError naming the field otherwise."""
     name = (name or "").strip()
@@ -45,15 +40,8 @@ def token_create(*, user, name: str, days: int, otp_token: str | None = None) ->
         errors["name"] = ValidationError("Name the token (what it is for).", code="required")
     if not isinstance(days, int) or not 1 <= days <= MAX_DAYS:
         errors["days"] = ValidationError(f"A token is valid for 1 to {MAX_DAYS} days.", code="expiry_range")
-    if has_second_factor(user):
-        if not (otp_token or "").strip():
-            errors["otp_token"] = ValidationError(
-                "Enter a code of your authenticator app (or a backup token) to create a token.", code="otp_required"
-            )
-        elif match_token(user, otp_token.strip()) is None:
-            errors["otp_token"] = ValidationError("This code is not valid; try the current one.", code="otp_invalid")
-    elif settings.ECRF_REQUIRE_2FA:
-        errors["otp_token"] = ValidationError(NO_SECOND_FACTOR, code="second_factor_missing")
+    if error := second_factor_error(user, otp_token, doing="create a token", missing=NO_SECOND_FACTOR):
+        errors["otp_token"] = error
     if errors:
         raise ValidationError(errors)
     full, prefix, digest = tokens.generate()

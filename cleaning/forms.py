@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from crispy_forms.helper import FormHelper
 from django import forms
+from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from cleaning.models import AnswerCode, QueryOrigin, QueryStatus
@@ -109,3 +110,41 @@ class FilterForm(forms.Form):
             day=data["day"],
             mine=data["mine"],
         )
+
+
+class SignatureRangeForm(forms.Form):
+    """The study days to sign, from the address (?first_day=&last_day=); none: the whole casebook."""
+
+    first_day = forms.IntegerField(label="First day", min_value=0, max_value=32767)
+    last_day = forms.IntegerField(label="Last day", min_value=0, max_value=32767)
+
+    place = _Form.place
+
+
+class SignForm(_Form):
+    """The two components of the signature: the password and, when it applies, a code of the second factor.
+    The names are those django-axes masks in what it records of a failed attempt ("password")."""
+
+    password = forms.CharField(
+        label="Your password",
+        strip=False,
+        required=False,  # the service refuses an empty one with its own words, next to this field
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+    otp_token = forms.CharField(
+        label="Code of your authenticator app",
+        required=False,
+        max_length=16,
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
+        help_text="Signing asks for your second factor again (a backup token works too).",
+    )
+
+    def __init__(self, *args, asks_code: bool = True, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields[
+            "password"
+        ].help_text = (
+            f"As at login: {settings.AXES_FAILURE_LIMIT} wrong passwords in a row lock your account for an hour."
+        )
+        if not asks_code:  # no second factor to ask for: no field that would be ignored
+            del self.fields["otp_token"]

@@ -1,4 +1,5 @@
-"""Queries (data clarification requests) on stored case report data, and their threads of messages.
+"""Queries (data clarification requests) on stored case report data, and their threads of messages; the
+investigators' electronic signatures of casebooks (``Signature``, at the end).
 
 A query is about a patient, optionally a study day, a form of the catalogue (ecrf/crfs.py) and one of its fields.
 It is raised by a person (a monitor, data manager or investigator) or by a data-quality rule, answered by the
@@ -143,3 +144,65 @@ class QueryMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} of query {self.query_id}"
+
+
+#: What a casebook signature means, shown before signing and with every signature (21 CFR Part 11 §11.50).
+SIGNATURE_MEANING = "I confirm that the data in this casebook are accurate and complete."
+
+
+class Signature(models.Model):
+    """An investigator's electronic signature of a patient's casebook, or of a range of its study days.
+
+    It records what the signature shows (the printed name, the time in UTC and at the site, the meaning) and the
+    SHA-256 of the signed data (cleaning/signatures.py). A later saved change of those data breaks it (``broken_at``
+    and the change that did); the broken row stays, and a new signature is a new row.
+    """
+
+    study = models.ForeignKey(Study, on_delete=models.PROTECT, related_name="+")
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="+")
+    first_day = models.SmallIntegerField()
+    last_day = models.SmallIntegerField()
+    signer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    #: The signer's full name at the moment of signing, frozen (a later change of the account does not alter it).
+    printed_name = models.CharField(max_length=301)
+    signed_at = models.DateTimeField()  # UTC
+    site_time_zone = models.CharField(max_length=64)
+    #: The time of signing at the patient's site, as the page showed it ("2026-12-03 11:15:42 CET (UTC+01:00)").
+    signed_at_local = models.CharField(max_length=64)
+    meaning = models.TextField()
+    data_sha256 = models.CharField("SHA-256 of the signed data", max_length=64)
+    #: A later saved change of the signed data: when, by whom, what (old -> new and its reason), and its history row.
+    broken_at = models.DateTimeField(null=True, blank=True)
+    broken_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    broken_by_change = models.TextField(blank=True)
+    broken_history_model = models.CharField(max_length=64, blank=True)
+    broken_history_record = models.PositiveBigIntegerField(null=True, blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        indexes = [models.Index(fields=["patient", "signed_at"], name="signature_patient_time")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(first_day__gte=0) & Q(last_day__gte=models.F("first_day")), name="signature_range_valid"
+            ),
+            models.CheckConstraint(condition=Q(data_sha256__regex=r"^[0-9a-f]{64}$"), name="signature_sha256_hex"),
+            models.CheckConstraint(condition=~Q(printed_name=""), name="signature_printed_name_required"),
+            models.CheckConstraint(condition=~Q(meaning=""), name="signature_meaning_required"),
+            models.CheckConstraint(
+                condition=Q(broken_at__isnull=True, broken_by_change="")
+                | (Q(broken_at__isnull=False) & ~Q(broken_by_change="")),
+                name="signature_broken_names_the_change",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"signature {self.pk} of {self.patient_id}, days {self.first_day}-{self.last_day}"
+
+    @property
+    def is_broken(self) -> bool:
+        return self.broken_at is not None
+
+    def covers(self, study_day: int) -> bool:
+        return self.first_day <= study_day <= self.last_day

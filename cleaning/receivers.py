@@ -5,7 +5,8 @@ Data changes: every history row of a case report form (django-simple-history's p
 collected per transaction, and after the commit the queries about those records get one 'data changed' message
 each, naming the values and the reason for change, with a link to the record's audit trail; a closed query is
 flagged 'changed after close'. One callback per transaction and one read of the queries of the changed patients,
-so an import of many rows costs one query more, not one per row.
+so an import of many rows costs one query more, not one per row. The same callback breaks the casebook signatures
+whose signed data changed (cleaning/signatures.py), from the same rows and those of the patients' baseline.
 """
 
 from __future__ import annotations
@@ -13,34 +14,46 @@ from __future__ import annotations
 from django.db import transaction
 from simple_history.signals import post_create_historical_record
 
-from cleaning import notes, services
+from cleaning import notes, services, signatures
+from cohorts.models import Patient
 from ecrf import page_notes
 from ecrf.crfs import CATALOGUE, crf_of
 
+BASELINE = ""  # the form key of a patient's history row (its baseline)
+
 
 class _ChangesOnCommit:
-    """The one on-commit callback of a transaction: the history rows of the case report forms saved in it."""
+    """The one on-commit callback of a transaction: the history rows of the case report forms (and of the
+    patients) saved in it."""
 
     def __init__(self) -> None:
-        self.rows: list[tuple[str, object]] = []  # (form key, history row)
+        self.rows: list[tuple[str, object]] = []  # (form key, history row); BASELINE for a patient's row
         self.done = False  # run already (a test's captured callbacks): later saves need a callback of their own
 
     def __call__(self) -> None:
         self.done = True
+        forms = [(key, row) for key, row in self.rows if key != BASELINE]
         with transaction.atomic():
-            services.changes_record(self.rows)
+            signatures.changes_break(forms, [row for key, row in self.rows if key == BASELINE])
+        with transaction.atomic():
+            services.changes_record(forms)
 
 
 def _collect(sender, instance, history_instance, using=None, **kwargs) -> None:
-    crf = crf_of(type(instance))
+    if isinstance(instance, Patient):
+        if history_instance.history_type == "+":
+            return  # an enrolment: nothing about it is signed yet
+        key = BASELINE
+    else:
+        key = crf_of(type(instance)).key
     connection = transaction.get_connection(using)
     if connection.in_atomic_block:
         for _savepoints, callback, _robust in reversed(connection.run_on_commit):
             if isinstance(callback, _ChangesOnCommit) and not callback.done:
-                callback.rows.append((crf.key, history_instance))
+                callback.rows.append((key, history_instance))
                 return
     callback = _ChangesOnCommit()
-    callback.rows.append((crf.key, history_instance))
+    callback.rows.append((key, history_instance))
     # robust: a failure to write a thread message must not turn a committed save into a server error.
     transaction.on_commit(callback, using=using, robust=True)
 
@@ -50,6 +63,9 @@ def connect() -> None:
         post_create_historical_record.connect(
             _collect, sender=crf.model.history.model, dispatch_uid=f"cleaning-changes-{crf.key}"
         )
+    post_create_historical_record.connect(
+        _collect, sender=Patient.history.model, dispatch_uid="cleaning-changes-baseline"
+    )
     page_notes.day_page.connect(notes.day_page, dispatch_uid="cleaning-day-page-notes")
     page_notes.casebook.connect(notes.casebook, dispatch_uid="cleaning-casebook-notes")
     page_notes.patient_list.connect(notes.patient_list, dispatch_uid="cleaning-patient-list-notes")

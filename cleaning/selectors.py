@@ -1,8 +1,11 @@
-"""Every read of queries a page needs, scoped to the user's studies and sites (another site's query is a 404)."""
+"""Every read of queries and signatures a page needs, scoped to the user's studies and sites (another site's query
+is a 404)."""
 
 from __future__ import annotations
 
 import statistics
+from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
@@ -10,8 +13,10 @@ from django.db.models import Count, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
-from cleaning.models import Query, QueryStatus
+from cleaning import signatures
+from cleaning.models import Query, QueryStatus, Signature
 from cohorts import roles
+from cohorts import selectors as cohort_selectors
 from cohorts.models import Patient, RoleAssignment, Study
 
 
@@ -173,3 +178,76 @@ def waiting_participants(*, study: Study) -> list[str]:
         .values_list("patient__participant_id", flat=True)
         .distinct()
     )
+
+
+# ------------------------------------------------------------------------------------------------ signatures
+
+
+def signature_states(patient_ids: Iterable[int]) -> dict[int, str]:
+    """{patient id: "signed" | "broken" | "unsigned"} for these patients (cleaning.signatures.state; one query):
+    for the record status dashboard and the signatures list."""
+    patient_ids = list(patient_ids)
+    by_patient: dict[int, list[Signature]] = defaultdict(list)
+    for signature in Signature.objects.filter(patient_id__in=patient_ids).only(
+        "pk", "patient_id", "first_day", "last_day", "signed_at", "broken_at"
+    ):
+        by_patient[signature.patient_id].append(signature)
+    return {pk: signatures.state(by_patient.get(pk, [])) for pk in patient_ids}
+
+
+def patient_signatures(patient: Patient) -> list[Signature]:
+    """Every signature of the patient, oldest first, with who broke them (one query); the caller has the patient
+    through a site-scoped selector."""
+    return list(Signature.objects.filter(patient=patient).select_related("broken_by").order_by("signed_at", "pk"))
+
+
+def intact_signatures(patient: Patient, study_day: int | None = None) -> list[Signature]:
+    """The patient's signatures in force and not broken that a change of ``study_day`` would break (any day when
+    None), for the notice of the entry pages (one query)."""
+    in_force = signatures.current(Signature.objects.filter(patient=patient))
+    if study_day is not None:
+        day = signatures.casebook_day(study_day, patient.study.follow_up_days)
+        in_force = [signature for signature in in_force if signature.covers(day)]
+    return [signature for signature in in_force if not signature.is_broken]
+
+
+@dataclass(frozen=True)
+class SignatureRow:
+    """One patient of the signatures list: its state and its signatures not superseded (oldest first)."""
+
+    patient: Patient
+    state: str
+    current: list[Signature]
+
+
+def signature_list(*, user, study: Study) -> list[SignatureRow]:
+    """The study's patients at the user's sites with the state of their signatures (two queries)."""
+    patients = list(cohort_selectors.patient_list(user=user, study=study))
+    by_patient: dict[int, list[Signature]] = defaultdict(list)
+    for signature in Signature.objects.filter(patient__in=[p.pk for p in patients]).order_by("signed_at", "pk"):
+        by_patient[signature.patient_id].append(signature)
+    return [
+        SignatureRow(patient, signatures.state(by_patient[patient.pk]), signatures.current(by_patient[patient.pk]))
+        for patient in patients
+    ]
+
+
+def signature_release_rows(*, patients: QuerySet[Patient]) -> list[tuple]:
+    """One row per signature of these patients, broken ones too, for the locked release's ``data/signatures``
+    (one query): the range, the printed name, when (UTC, ISO 8601), the meaning, the SHA-256 of the signed data
+    and when a later change broke it. The printed name is part of the signature (21 CFR Part 11 §11.50)."""
+    rows = (
+        Signature.objects.filter(patient__in=patients)
+        .order_by("patient__participant_id", "signed_at", "pk")
+        .values_list(
+            "patient__participant_id",
+            "first_day",
+            "last_day",
+            "printed_name",
+            "signed_at",
+            "meaning",
+            "data_sha256",
+            "broken_at",
+        )
+    )
+    return [(*row[:4], row[4].isoformat(), row[5], row[6], row[7].isoformat() if row[7] else None) for row in rows]

@@ -250,7 +250,7 @@ def reopened(query: Query) -> Query:
 # ------------------------------------------------------------------------------------------ data changes
 
 
-def _change_text(form: str, row) -> tuple[frozenset[str], str]:
+def change_text(form: str, row) -> tuple[frozenset[str], str]:
     """The fields a history row changed and the sentence of its 'data changed' message."""
     crf = CATALOGUE[form]
     reason = row.history_change_reason or ""
@@ -293,7 +293,7 @@ def changes_record(rows: Iterable[tuple[str, object]]) -> int:
         ]
         if not about:
             continue
-        fields, text = _change_text(form, row)
+        fields, text = change_text(form, row)
         for query in about:
             if query.field and fields and query.field not in fields:
                 continue

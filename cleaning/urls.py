@@ -1,11 +1,13 @@
-"""URLs of the queries."""
+"""URLs of the queries and of the casebook signatures."""
 
 from django.urls import path
 
-from cleaning import views
+from cleaning import signature_views, views
 
 urlpatterns = [
     path("studies/<slug:study_code>/queries/", views.query_list, name="query_list"),
     path("queries/<int:pk>/", views.query_detail, name="query_detail"),
     path("patients/<int:patient_pk>/queries/new/", views.query_new, name="query_new"),
+    path("patients/<int:patient_pk>/sign/", signature_views.casebook_sign, name="casebook_sign"),
+    path("studies/<slug:study_code>/signatures/", signature_views.signature_list, name="signature_list"),
 ]

@@ -64,6 +64,10 @@ IMPORTERS = frozenset({DATA_MANAGER})
 QUERY_RAISERS = frozenset({INVESTIGATOR, MONITOR, DATA_MANAGER})
 QUERY_ANSWERERS = DATA_ENTRY
 QUERY_CLOSERS = frozenset({MONITOR, DATA_MANAGER})
+# Electronic signature of a casebook (the cleaning app): the investigators of the patient's site sign; the
+# signatures list is read by them, the monitors and the data managers (21 CFR Part 11 §11.50).
+SIGNERS = frozenset({INVESTIGATOR})
+SIGNATURE_READERS = frozenset({INVESTIGATOR, MONITOR, DATA_MANAGER})
 STUDY_SETUP = frozenset({DATA_MANAGER, ADMIN})
 TEAM_MANAGERS = frozenset({DATA_MANAGER, ADMIN})
 

@@ -21,11 +21,12 @@ ALLOWED = {
     # Values pulled from FHIR servers are saved through ecrf's services; releases export their provenance.
     "fhir_pull": {"cohorts", "ecrf", "fhir_pull", "config"},
     # Queries and data-quality rules are about ecrf's data; releases export the queries.
-    "cleaning": {"cohorts", "ecrf", "cleaning", "config"},
+    # Signing asks for the password and the second factor again (accounts.reauth).
+    "cleaning": {"cohorts", "ecrf", "cleaning", "accounts", "config"},
     "analysis": {"cohorts", "ecrf", "fhir_pull", "cleaning", "analysis", "config"},
     "accounts": {"accounts"},
     # The REST API is the last layer: it reads and writes through the selectors and services of the three apps.
-    "api": {"cohorts", "ecrf", "cleaning", "analysis", "api", "config"},
+    "api": {"cohorts", "ecrf", "cleaning", "analysis", "api", "accounts", "config"},
     "demo": {"cohorts", "ecrf", "cleaning", "analysis", "demo"},
 }
 

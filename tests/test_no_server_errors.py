@@ -19,6 +19,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from analysis.models import ExportJob, Release
+from cleaning.models import Signature
 from cohorts.models import Patient, Screening
 from ecrf import importing
 from ecrf.models import AdverseEvent, DispositionEvent, DrugAdministration, LabResult, RespiratorySupport, VitalSigns
@@ -55,6 +56,7 @@ STORED_MODELS = [
     AdverseEvent,
     Release,
     ExportJob,
+    Signature,
 ]
 GET_PAGES = [p for p in PAGES if p.method == "get"]
 POST_PAGES = [p for p in PAGES if p.method == "post"]
@@ -72,9 +74,9 @@ PAGES_BY_NAME = {p.name: p for p in PAGES}
 
 
 def users_for(page) -> list[str]:
-    """A data manager (every page of the study, every site; the administrator where only they may) and, where
-    allowed, a role that sees its own site only."""
-    first = "data_manager" if "data_manager" in page.allowed or "admin" not in page.allowed else "admin"
+    """A data manager (every page of the study, every site; the administrator where only they may, the
+    investigator where only investigators may) and, where allowed, a role that sees its own site only."""
+    first = next((role for role in ("data_manager", "admin", "investigator") if role in page.allowed), "data_manager")
     others = [role for role in ("nurse", "investigator", "statistician", "monitor") if role in page.allowed]
     return [first, *others[:1]]
 

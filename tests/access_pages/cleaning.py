@@ -1,9 +1,11 @@
-"""Pages of the cleaning app (queries) in the access table.
+"""Pages of the cleaning app (queries, casebook signatures) in the access table.
 
 Every patient reader of the site reads the study's queries and a query of its patients (nurse_b of the other site:
 404); raising one is for QUERY_RAISERS (investigator, monitor, data manager; a nurse or an admin gets 403). A POST
 on a query without an action is a bad request (400) for those who may read it. The query is made here for whichever
-study the fixtures are, so the two-study table (tests/test_two_studies.py) uses the same rows.
+study the fixtures are, so the two-study table (tests/test_two_studies.py) uses the same rows. Signing a casebook
+is for SIGNERS (the investigator; an empty POST is refused on the page, 200); the signatures list for
+SIGNATURE_READERS (investigator, monitor, data manager).
 """
 
 from django.utils import timezone
@@ -47,4 +49,9 @@ PAGES: list = [
         patient_scoped=True,
         method="post",
     ),
+    Page("sign", lambda f: f"/patients/{f['patient_a'].pk}/sign/", roles.SIGNERS, patient_scoped=True),
+    Page(
+        "sign save", lambda f: f"/patients/{f['patient_a'].pk}/sign/", roles.SIGNERS, patient_scoped=True, method="post"
+    ),
+    Page("signature list", lambda f: f"/studies/{f['study'].code}/signatures/", roles.SIGNATURE_READERS),
 ]
