@@ -140,6 +140,9 @@ AXES_COOLOFF_TIME = 1  # hours
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+# The login wizard posts the password as "auth-password": masked in the failed attempts axes stores, like
+# "password" (the re-authentication forms' field), with axes' own defaults.
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "auth-password"]
 
 # Two-factor authentication (TOTP app, single-use backup tokens). The login page is django-two-factor-auth's
 # (password, then the code when the user has a device); axes counts the password step, django-otp throttles

@@ -25,6 +25,14 @@ def test_lockout_after_repeated_failures(client, users):
     assert "_auth_user_id" not in client.session
 
 
+def test_a_failed_login_keeps_no_password_in_clear(client, users):
+    from axes.models import AccessAttempt
+
+    client.post("/accounts/login/", password_step("nurse", "my-secret-typo"))
+    attempt = AccessAttempt.objects.get(username="nurse")
+    assert "my-secret-typo" not in attempt.post_data and "auth-password=********" in attempt.post_data
+
+
 def test_login_with_right_password_reaches_home(client, users):
     response = client.post("/accounts/login/", password_step("nurse", "a-long-test-password"), follow=True)
     assert response.redirect_chain[-1][0] == "/"
