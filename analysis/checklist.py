@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from analysis import datasets
 from cleaning import selectors as cleaning_selectors
+from cleaning import signatures
 from cohorts.models import Patient, Study
 from ecrf.crfs import CATALOGUE, DAY_FORMS
 from ecrf.dashboard import past_days_missing
@@ -158,8 +159,23 @@ def _derived_stale(study: Study, today: datetime.date) -> Item:
     )
 
 
-CHECKS = (_open_queries, _follow_up_not_ended, _missing_forms, _future_data, _derived_stale)
-KEYS = ("open_queries", "follow_up_not_ended", "missing_forms", "future_data", "derived_stale")
+def _unsigned_casebooks(study: Study, today: datetime.date) -> Item:
+    """Patients without an investigator's signature in force, or whose signature a later change broke."""
+    patients = dict(Patient.objects.filter(study=study).order_by("participant_id").values_list("pk", "participant_id"))
+    states = cleaning_selectors.signature_states(patients)
+    cases = [pid for pk, pid in patients.items() if states[pk] != signatures.SIGNED]
+    return Item(
+        "unsigned_casebooks",
+        "Unsigned casebooks",
+        "Patients whose casebook no investigator has signed, or whose signature a later change of data broke.",
+        len(cases),
+        cases,
+        reverse("signature_list", args=[study.code]),
+    )
+
+
+CHECKS = (_open_queries, _follow_up_not_ended, _missing_forms, _unsigned_casebooks, _future_data, _derived_stale)
+KEYS = ("open_queries", "follow_up_not_ended", "missing_forms", "unsigned_casebooks", "future_data", "derived_stale")
 
 
 def lock_checklist(study: Study, today: datetime.date | None = None) -> list[Item]:
