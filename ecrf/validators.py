@@ -152,6 +152,7 @@ def missing_data_issues(
     issues = []
     for name, code in missing_codes.items():
         label = labels.get(name, name)
+        named = name if label == name else f"{label} ({name})"
         if name not in code_fields:
             why = (
                 "it is not a value of this form"
@@ -163,7 +164,7 @@ def missing_data_issues(
                     "missing_codes",
                     checks.HARD,
                     "missing_codes.not_allowed",
-                    f"{label} ({name}) takes no missing-data code: {why}.",
+                    f"{named} takes no missing-data code: {why}.",
                 )
             )
         elif code not in MissingCode.values:
