@@ -6,6 +6,7 @@ import io
 import time
 import zipfile
 from decimal import Decimal
+from pathlib import Path
 
 import pandas as pd
 import pyreadstat
@@ -91,6 +92,8 @@ def test_csv_has_the_value_empty_and_its_code_in_a_column_of_its_own(release, tm
     assert support.loc[1, "support"] == "room_air" and pd.isna(support.loc[1, "not_done_reason"])
     drugs = pd.read_csv(paths["drug_administration.csv"])
     assert drugs["stop_day_mc"].tolist() == ["unknown"] and "not_done_reason" not in drugs
+    readme = Path(paths["README.md"]).read_text(encoding="utf-8")
+    assert "a code column `<field>_mc` per value" in readme and "-97 not done" in readme
 
 
 def test_parquet_and_xlsx_carry_the_code_columns(release, tmp_path):
