@@ -159,3 +159,31 @@ def test_a_disposition_answer_not_recorded_reads_as_a_dash_beside_the_code_unkno
     alive = re.search(r'<select name="event-alive".*?</select>', page, flags=re.S).group(0)
     assert '<option value="unknown" selected>—</option>' in alive and "Unknown" not in alive
     assert 'name="event-mc_alive"' in page
+
+
+def test_the_audit_trail_shows_a_code_changed_and_no_empty_codes_on_creation(nurse, users, patient_a):
+    from cohorts.history import history_rows
+    from ecrf import services
+    from ecrf.services import RecordInput
+
+    entry = {"values": {"temperature_c": 37}, "missing_codes": {"spo2_pct": "not_done"}}
+    services.day_record_save(
+        form="vital_signs", patient=patient_a, study_day=2, entry=RecordInput(**entry), user=users["nurse"]
+    )
+    services.day_record_save(
+        form="vital_signs",
+        patient=patient_a,
+        study_day=2,
+        entry=RecordInput(**{**entry, "missing_codes": {"spo2_pct": "unknown"}}, expected_version=1),
+        user=users["nurse"],
+        reason="the nurse measured it, not written down",
+    )
+    RespiratorySupport.objects.create(patient=patient_a, study_day=2, support="room_air")
+    changed, created = history_rows(list(VitalSigns.objects.get().history.order_by("history_id")))
+    assert changed.changes == [("missing-data codes", "spo2_pct: not_done", "spo2_pct: unknown")]
+    assert ("missing-data codes", None, "spo2_pct: not_done") in created.changes
+    (support,) = history_rows(list(RespiratorySupport.objects.get().history.all()))
+    shown = [name for name, _, _ in support.changes]
+    assert "support" in shown and "missing-data codes" not in shown and "reason the form was not done" not in shown
+    page = nurse.get(f"/history/ecrf.vitalsigns/{VitalSigns.objects.get().pk}/").content.decode()
+    assert "spo2_pct: unknown" in page
