@@ -21,13 +21,13 @@ from django.db.models import Q
 
 from analysis import outcomes as outcomes_module
 from analysis import tables
-from analysis.datasets import KEY, SOURCE_FORMS, column_type, exported_fields
+from analysis.datasets import KEY, NOT_DONE_REASON, SOURCE_FORMS, column_type, exported_fields
 from cleaning.models import AnswerCode, QueryOrigin, QueryStatus
 from cohorts.limits import LIMITS
 from cohorts.models import COMORBIDITIES, OrdinalScale, Patient, PatientStatus, Sex, Site, Study
 from ecrf import derivations
-from ecrf.crfs import CATALOGUE
-from ecrf.models import DerivedDay
+from ecrf.crfs import CATALOGUE, crf_of
+from ecrf.models import DerivedDay, MissingCode
 
 CODEBOOK_COLUMNS = [
     "table",
@@ -66,6 +66,11 @@ def _labels(choices: Mapping[Any, str] | list[tuple[Any, str]]) -> tuple[tuple[A
 
 
 STATE_LABELS = _labels({state.code: state.label for state in derivations.STATES})
+#: How the statistical packages carry a missing-data code in the value's own column (clinical definitions §2.2,
+#: analysis/exports.py): SPSS user-missing values, Stata extended missing values.
+SAV_MISSING = {MissingCode.NOT_DONE: -97, MissingCode.UNKNOWN: -98, MissingCode.NOT_APPLICABLE: -99}
+DTA_MISSING = {MissingCode.NOT_DONE: "a", MissingCode.UNKNOWN: "b", MissingCode.NOT_APPLICABLE: "c"}
+MISSING_CODE_LABELS = _labels(MissingCode.choices)
 YES_NO = "true = yes, false = no; empty = not recorded"
 
 
@@ -135,8 +140,40 @@ def field_entry(field: models.Field) -> Entry:
     return entry
 
 
+def _in_packages() -> str:
+    sav = ", ".join(f"{number} {code.label.lower()}" for code, number in SAV_MISSING.items())
+    dta = ", ".join(f".{letter} {code.label.lower()}" for code, letter in DTA_MISSING.items())
+    return f"SPSS files: {sav} (user-missing values, labelled); Stata files: {dta} (extended missing values)"
+
+
 def form_entries(model: type[models.Model]) -> dict[str, Entry]:
-    return {KEY: PATIENT_ENTRIES[KEY], **{f.name: field_entry(f) for f in exported_fields(model)}}
+    """The columns of a form's table: its fields, then what is missing and why (clinical definitions §2.2)."""
+    entries = {KEY: PATIENT_ENTRIES[KEY], **{f.name: field_entry(f) for f in exported_fields(model)}}
+    crf = crf_of(model)
+    for name, column in crf.code_columns.items():
+        entry = entries[name]
+        note = f"Empty (NA) where {column} says why. In the value's own column, numbers and yes/no: {_in_packages()}."
+        entries[name] = Entry(**{**entry.__dict__, "derivation": f"{entry.derivation} {note}".strip()})
+        entries[column] = Entry(
+            f"Missing-data code of {name}",
+            "string",
+            value_labels=MISSING_CODE_LABELS,
+            derivation=(
+                f"Why {name} is empty: not done, unknown or not applicable, given instead of a value"
+                + (" (not_done on every value of a form marked not done, see not_done_reason)" if crf.per_day else "")
+                + f"; empty = {name} has a value, or is truly missing."
+            ),
+        )
+    if crf.per_day:
+        entries[NOT_DONE_REASON] = Entry(
+            "Reason the whole form was not done that day",
+            "string",
+            derivation=(
+                "Non-empty: the form was marked not done for the day with this reason; every value is then empty and "
+                "every code column says not_done. A form marked not done is not missing."
+            ),
+        )
+    return entries
 
 
 # --------------------------------------------------------------------------------------------

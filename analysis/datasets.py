@@ -34,9 +34,10 @@ from cleaning import selectors as cleaning_selectors
 from cohorts import selectors as cohort_selectors
 from cohorts.models import COMORBIDITIES, Arm, Patient, Site, Study
 from ecrf import derivations
-from ecrf.crfs import CATALOGUE
+from ecrf.crfs import CATALOGUE, crf_of
 from ecrf.models import (
     DerivedDay,
+    MissingCode,
 )
 from fhir_pull import selectors as fhir_selectors
 
@@ -45,8 +46,10 @@ KEY = "participant_id"
 #: The source forms, in the order of the casebook: the form catalogue; its keys are the file and sheet names of
 #: releases.
 SOURCE_FORMS: Mapping[str, type[models.Model]] = {key: crf.model for key, crf in CATALOGUE.items()}
-# Bookkeeping columns that are not data: the optimistic-locking counter and the save time (a calendar date).
-_NOT_EXPORTED = frozenset({"id", "patient", "version", "updated_at", "computed_at"})
+# Bookkeeping columns that are not data: the optimistic-locking counter and the save time (a calendar date). The
+# missing-data codes and the mark "not done" leave as columns of their own (see form_frame), after the others.
+_NOT_EXPORTED = frozenset({"id", "patient", "version", "updated_at", "computed_at", "missing_codes", "not_done_reason"})
+NOT_DONE_REASON = "not_done_reason"
 
 PATIENT_COLUMNS: dict[str, str] = {
     KEY: "string",
@@ -132,8 +135,16 @@ def exported_fields(model: type[models.Model]) -> list[models.Field]:
 
 
 def table_columns(model: type[models.Model]) -> dict[str, str]:
-    """Column name -> export type of a form's or the derived table's frame."""
-    return {KEY: "string", **{f.name: column_type(f) for f in exported_fields(model)}}
+    """Column name -> export type of a form's or the derived table's frame. A form's table ends with what is
+    missing and why (clinical definitions §2.2): ``not_done_reason`` (one-per-day forms) and a code column
+    ``<field>_mc`` per value a record may lack for a reason (the catalogue's code_columns)."""
+    columns = {KEY: "string", **{f.name: column_type(f) for f in exported_fields(model)}}
+    if model in SOURCE_FORMS.values():
+        crf = crf_of(model)
+        if crf.per_day:
+            columns[NOT_DONE_REASON] = "string"
+        columns.update(dict.fromkeys(crf.code_columns.values(), "string"))
+    return columns
 
 
 def typed_frame(rows: Iterable[tuple], columns: dict[str, str]) -> pd.DataFrame:
@@ -158,15 +169,16 @@ def _patients_query(study: Study, sites: QuerySet[Site] | None) -> QuerySet[Pati
     return patients if sites is None else patients.filter(site__in=sites)
 
 
-def _values(model: type[models.Model], patients: QuerySet[Patient]) -> QuerySet:
-    """One query: the form's rows of these patients, decimals as floats, participant id by join."""
+def _values(model: type[models.Model], patients: QuerySet[Patient], extra: Iterable[str] = ()) -> QuerySet:
+    """One query: the form's rows of these patients, decimals as floats, participant id by join; ``extra`` columns
+    of the model after the exported ones."""
     fields = exported_fields(model)
     casts = {f"_f_{f.name}": Cast(f.name, FloatField()) for f in fields if isinstance(f, models.DecimalField)}
     names = [f"_f_{f.name}" if f"_f_{f.name}" in casts else f.name for f in fields]
     return (
         model.objects.filter(patient__in=patients)
         .annotate(_pid=F("patient__participant_id"), **casts)
-        .values_list("_pid", *names)
+        .values_list("_pid", *names, *extra)
     )
 
 
@@ -189,15 +201,46 @@ def _checks_text(value) -> str:
     return ";".join(json.loads(value) if isinstance(value, str) else value)
 
 
+def _codes(value) -> dict[str, str]:
+    """The stored missing-data codes (a JSON object, as text from SQLite's cursor, decoded by psycopg's)."""
+    if value is None or value in ("{}", {}):
+        return {}
+    return json.loads(value) if isinstance(value, str) else dict(value)
+
+
 def form_frame(name: str, study: Study, sites: QuerySet[Site] | None = None) -> pd.DataFrame:
-    """One source form as a long table, one row per record (patient-day for the daily forms)."""
+    """One source form as a long table, one row per record (patient-day for the daily forms).
+
+    What is missing and why (clinical definitions §2.2): a value with a missing-data code is NA and its code is in
+    ``<field>_mc``; a record marked not done has its reason in ``not_done_reason``, NA in every value (a yes/no box
+    included) and ``not_done`` in every code column. So an NA value with an empty code is truly missing.
+    """
     model = SOURCE_FORMS[name]
-    rows = _fetch(_values(model, _patients_query(study, sites)))
-    columns = table_columns(model)
-    if "confirmed_checks" in columns:
-        position = list(columns).index("confirmed_checks")
-        rows = [(*row[:position], _checks_text(row[position]), *row[position + 1 :]) for row in rows]
-    return _sorted(typed_frame(rows, columns), unique_keys=CATALOGUE[name].per_day)
+    crf = CATALOGUE[name]
+    data = table_columns(model)
+    columns = {column: kind for column, kind in data.items() if column in exported_columns(model)}
+    rows = _fetch(_values(model, _patients_query(study, sites), extra=("missing_codes", NOT_DONE_REASON)))
+    position = list(columns).index("confirmed_checks")
+    rows = [(*row[:position], _checks_text(row[position]), *row[position + 1 :]) for row in rows]
+    coded_rows = [(number, codes) for number, row in enumerate(rows) if (codes := _codes(row[-2]))]  # few rows
+    reasons = pd.Series([row[-1] for row in rows], dtype="string").replace("", pd.NA)
+    frame = typed_frame([row[:-2] for row in rows], columns)
+    not_done = reasons.notna().to_numpy(dtype=bool)
+    if crf.per_day:
+        frame[NOT_DONE_REASON] = reasons
+    for field, column in crf.code_columns.items():
+        cells = np.full(len(rows), None, dtype=object)
+        for number, codes in coded_rows:
+            cells[number] = codes.get(field)
+        coded = pd.Series(cells, dtype="string").mask(not_done, MissingCode.NOT_DONE.value)
+        frame[column] = coded
+        frame[field] = frame[field].mask(coded.notna())
+    return _sorted(frame[list(data)], unique_keys=crf.per_day)
+
+
+def exported_columns(model: type[models.Model]) -> list[str]:
+    """The columns of a form's table read as they are stored (the participant id and the exported fields)."""
+    return [KEY, *(f.name for f in exported_fields(model))]
 
 
 def derived_frame(study: Study, sites: QuerySet[Site] | None = None) -> pd.DataFrame:

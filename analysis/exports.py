@@ -31,8 +31,10 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 from analysis import releases
-from analysis.codebook import SEPARATOR
+from analysis.codebook import DTA_MISSING, SAV_MISSING, SEPARATOR
 from analysis.models import ExportFormat, Release
+from ecrf.crfs import CODE_COLUMN_SUFFIX
+from ecrf.models import MissingCode
 
 Progress = Callable[[int], None]
 XLSX_MAX_ROWS = 1_048_575  # per sheet, under the header row
@@ -199,17 +201,26 @@ class StatisticalTable(NamedTuple):
     """A table as SPSS, Stata and SAS files hold it, with its metadata by variable name."""
 
     frame: pd.DataFrame
-    value_labels: dict[str, dict[int, str]]
+    value_labels: dict[str, dict[int | str, str]]
     variable_labels: dict[str, str]
     measures: dict[str, str]  # SPSS measurement level: nominal, ordinal or scale
+    #: Variable -> its user-missing values: SPSS numbers (-97, -98, -99), Stata extended missing letters (a, b, c).
+    missing: dict[str, list]
 
 
-def statistical_frame(frozen: FrozenRelease, table: str, numeric_codes: bool) -> StatisticalTable:
+def statistical_frame(
+    frozen: FrozenRelease, table: str, numeric_codes: bool, missing_codes: str | None = None
+) -> StatisticalTable:
     """The table for SPSS/Stata/SAS: numbers as doubles (missing = system missing), booleans 0/1, and with
     ``numeric_codes`` coded text as integers 1..k.
 
     Measurement levels: numbers with labelled values are the ordinal scales (7-point, WHO OSCI, WHO CPS), other
     numbers are scale; booleans, coded and free text are nominal.
+
+    ``missing_codes`` "sav" or "dta": a numeric column (number, yes/no, coded text) with a missing-data code column
+    ``<name>_mc`` (clinical definitions §2.2) carries the codes in the value itself, as the package's user-defined
+    missing values with value labels: SPSS -97 / -98 / -99, Stata .a / .b / .c (analysis/codebook.py). Otherwise
+    (SAS, the text formats) the value is missing and the code column says why.
     """
     frame = frozen.frame(table)
     book = frozen.columns(table)
@@ -239,7 +250,29 @@ def statistical_frame(frozen: FrozenRelease, table: str, numeric_codes: bool) ->
             value_labels[name] = {n: labels.get(code, code) for n, code in codes.items()}
         else:
             out[name] = column.astype(object).where(column.notna(), "").astype(str)
-    return StatisticalTable(pd.DataFrame(out, columns=list(frame.columns)), value_labels, variable_labels, measures)
+    missing: dict[str, list] = {}
+    if missing_codes is not None:
+        for name in frame.columns:
+            code_column = f"{name}{CODE_COLUMN_SUFFIX}"
+            if code_column in frame.columns and out[name].dtype == "float64":
+                out[name], value_labels[name], missing[name] = _with_codes(
+                    out[name], frame[code_column], value_labels.get(name, {}), missing_codes
+                )
+    table_frame = pd.DataFrame(out, columns=list(frame.columns))
+    return StatisticalTable(table_frame, value_labels, variable_labels, measures, missing)
+
+
+def _with_codes(values: pd.Series, codes: pd.Series, labels: dict, package: str) -> tuple[pd.Series, dict, list]:
+    """A numeric column with its missing-data codes as the package's user-missing values, their labels added."""
+    table = SAV_MISSING if package == "sav" else DTA_MISSING
+    marks = codes.astype(object).map({code.value: table[code] for code in MissingCode})
+    coded = marks.notna().to_numpy()
+    if package == "sav":
+        values = values.where(~coded, marks.astype("float64"))
+    elif coded.any():  # Stata's extended missing values are letters in an otherwise numeric column
+        values = values.astype(object).where(~coded, marks)
+    labels = {**labels, **{number: code.label.lower() for code, number in table.items()}}
+    return values, labels, list(table.values())
 
 
 def _write_with(writer: Callable[[str], None]) -> bytes:
@@ -283,8 +316,13 @@ def _file_label(frozen: FrozenRelease, table: str, width: int) -> str:
 def sav_bytes(frozen: FrozenRelease, table: str) -> bytes:
     import pyreadstat
 
-    frame, values, labels, measures = statistical_frame(frozen, table, numeric_codes=True)
-    options = {"column_labels": labels, "variable_value_labels": values, "variable_measure": measures}
+    frame, values, labels, measures, missing = statistical_frame(frozen, table, numeric_codes=True, missing_codes="sav")
+    options = {
+        "column_labels": labels,
+        "variable_value_labels": values,
+        "variable_measure": measures,
+        "missing_ranges": missing,
+    }
     label = _file_label(frozen, table, 64)
     content = _write_with(lambda path: pyreadstat.write_sav(frame, path, file_label=label, **options))
     return _fix_sav(content, frozen.when)
@@ -293,8 +331,13 @@ def sav_bytes(frozen: FrozenRelease, table: str) -> bytes:
 def dta_bytes(frozen: FrozenRelease, table: str) -> bytes:
     import pyreadstat
 
-    frame, values, labels, _ = statistical_frame(frozen, table, numeric_codes=True)  # Stata has no measure
-    options = {"column_labels": {name: text[:80] for name, text in labels.items()}, "variable_value_labels": values}
+    # Stata has no measurement level
+    frame, values, labels, _, missing = statistical_frame(frozen, table, numeric_codes=True, missing_codes="dta")
+    options = {
+        "column_labels": {name: text[:80] for name, text in labels.items()},
+        "variable_value_labels": values,
+        "missing_user_values": missing,
+    }
     label = _file_label(frozen, table, 80)
     content = _write_with(lambda path: pyreadstat.write_dta(frame, path, file_label=label, **options))
     return _fix_dta(content, frozen.when)

@@ -187,6 +187,11 @@ def _readme_intro(manifest: dict[str, Any]) -> list[str]:
         "- Participants are identified only by their pseudonymised `participant_id`; no name, database id or "
         "calendar date is included. Time is the study day (day 0 = enrolment).",
         "- Missing values are empty cells (NA), never 0. Column names are stable snake_case.",
+        "- Why a value is missing, where recorded: a form's table ends with `not_done_reason` (the reason the whole "
+        "form was not done that day) and a code column `<field>_mc` per value (`not_done`, `unknown`, "
+        "`not_applicable`; `not_done` on every value of a form not done). An empty value with an empty code is truly "
+        "missing. SPSS also carries the code in the value as a labelled user-missing value (-97 not done, -98 "
+        "unknown, -99 not applicable), Stata as an extended missing value (.a, .b, .c).",
         "- `codebook` describes every column: label, type, unit, allowed range, value labels and derivation; "
         "`study_settings` lists the study settings the derived data and outcomes were computed with.",
         "- SPSS (.sav) and Stata (.dta): coded text variables, the arm and the site included, are integers 1..k "

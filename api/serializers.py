@@ -19,6 +19,7 @@ from cleaning.models import AnswerCode, Query, QueryMessage
 from cohorts.limits import LIMITS
 from cohorts.models import COMORBIDITIES, Arm, Patient, Screening, Site, Study
 from ecrf.crfs import Crf
+from ecrf.models import MissingCode
 
 SMALLINT = (-32768, 32767)
 
@@ -92,6 +93,9 @@ class FieldSerializer(serializers.Serializer):
     max_length = serializers.IntegerField(allow_null=True)
     unit = serializers.CharField(allow_blank=True)
     is_value = serializers.BooleanField(help_text="False for units and reference values (not observations).")
+    takes_missing_code = serializers.BooleanField(
+        help_text="True when a record may give a missing-data code (missing_codes) instead of this field's value."
+    )
     limit = LimitSerializer(allow_null=True)
     choices = ChoiceSerializer(many=True)
 
@@ -99,7 +103,9 @@ class FieldSerializer(serializers.Serializer):
 class FormSerializer(serializers.Serializer):
     key = serializers.CharField()
     label = serializers.CharField()
-    per_day = serializers.BooleanField(help_text="One record per patient-day (else repeating records).")
+    per_day = serializers.BooleanField(
+        help_text="One record per patient-day (else repeating records); only such a form can be marked not done."
+    )
     fields = FieldSerializer(many=True)
 
 
@@ -132,6 +138,7 @@ def form_metadata(crf: Crf) -> dict[str, Any]:
                 "max_length": field.max_length if isinstance(field, models.CharField) else None,
                 "unit": limit.unit if limit else "",
                 "is_value": name not in crf.not_values,
+                "takes_missing_code": name in crf.code_fields,
                 "limit": vars(limit) if limit else None,
                 "choices": [{"code": code, "label": str(label)} for code, label in field.choices or ()],
             }
@@ -228,6 +235,13 @@ class RecordSerializer(serializers.Serializer):
     patient = serializers.IntegerField()
     study_day = serializers.IntegerField()
     values = serializers.DictField(help_text="Field -> value, the fields of GET /api/v1/forms/{form}/.")
+    missing_codes = serializers.DictField(
+        child=serializers.ChoiceField(choices=MissingCode.choices),
+        help_text="Field -> why its value is missing (not_done, unknown, not_applicable); such a field has no value.",
+    )
+    not_done_reason = serializers.CharField(
+        help_text="Non-empty: the whole one-per-day form was marked not done that day, for this reason."
+    )
     confirmed_checks = serializers.ListField(child=serializers.CharField())
     version = serializers.IntegerField(help_text="Also the ETag; send it as If-Match to update.")
     updated_at = serializers.DateTimeField()
@@ -241,6 +255,8 @@ def record_data(crf: Crf, record) -> dict[str, Any]:
         "patient": record.patient_id,
         "study_day": record.study_day,
         "values": values_cls(instance={n: getattr(record, n) for n in crf.fields}).data,
+        "missing_codes": dict(record.missing_codes or {}),
+        "not_done_reason": record.not_done_reason,
         "confirmed_checks": list(record.confirmed_checks or []),
         "version": record.version,
         "updated_at": record.updated_at,
@@ -257,6 +273,25 @@ class RecordWriteSerializer(serializers.Serializer):
         help_text="The study day of a one-per-day form (create only); a repeating form has it among its values.",
     )
     values = serializers.DictField(help_text="Field -> value in canonical units; a field left out is blank.")
+    missing_codes = serializers.DictField(
+        child=serializers.ChoiceField(choices=MissingCode.choices),
+        required=False,
+        default=dict,
+        help_text=(
+            "Field -> missing-data code given instead of its value: not_done, unknown or not_applicable (only the "
+            "fields with takes_missing_code). The record's codes as a whole: a code left out is removed."
+        ),
+    )
+    not_done_reason = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        max_length=200,
+        help_text=(
+            "Marks a one-per-day form not done that day, with this reason: then give no value and no code. Empty: "
+            "not marked (a PUT without it removes the mark)."
+        ),
+    )
     confirm = serializers.ListField(
         child=serializers.CharField(max_length=64),
         required=False,

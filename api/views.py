@@ -329,9 +329,14 @@ class RecordList(ApiView):
         body.is_valid(raise_exception=True)
         ensure_writable(patient)
         values = _values(crf, body.validated_data["values"])
-        if crf.is_empty(values):
+        entry = RecordInput(
+            values=values,
+            confirmed_checks=frozenset(body.validated_data["confirm"]),
+            missing_codes=body.validated_data["missing_codes"],
+            not_done_reason=body.validated_data["not_done_reason"],
+        )
+        if entry.is_empty(crf):
             raise Problem(422, "Fill in the form: an empty record cannot be saved.", type="validation")
-        entry = RecordInput(values=values, confirmed_checks=frozenset(body.validated_data["confirm"]))
         try:
             if crf.per_day:
                 if "study_day" not in body.validated_data:
@@ -382,7 +387,9 @@ class RecordDetail(ApiView):
         request=s.RecordWriteSerializer,
         responses={
             200: s.RecordSerializer,
-            204: OpenApiResponse(description="Every value cleared: the one-per-day record was deleted."),
+            204: OpenApiResponse(
+                description="Every value and code cleared, not marked not done: the one-per-day record was deleted."
+            ),
             **WRITE_ERRORS,
             412: PROBLEM,
             428: PROBLEM,
@@ -411,7 +418,11 @@ class RecordDetail(ApiView):
                 errors={"study_day": [{"code": "immutable", "message": "The study day of a record does not change."}]},
             )
         entry = RecordInput(
-            values=values, confirmed_checks=frozenset(body.validated_data["confirm"]), expected_version=version
+            values=values,
+            confirmed_checks=frozenset(body.validated_data["confirm"]),
+            expected_version=version,
+            missing_codes=body.validated_data["missing_codes"],
+            not_done_reason=body.validated_data["not_done_reason"],
         )
         reason = _api_reason(body.validated_data.get("reason"))
         try:

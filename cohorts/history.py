@@ -38,7 +38,9 @@ def history_rows(records: list) -> list[HistoryRow]:
             changes = [
                 (f.verbose_name, None, _shown(f, getattr(record, f.attname), names))
                 for f in meta.concrete_fields
-                if f.attname not in HIDDEN_FIELDS and f.name != "id" and getattr(record, f.attname) not in (None, "")
+                if f.attname not in HIDDEN_FIELDS
+                and f.name != "id"
+                and getattr(record, f.attname) not in (None, "", {}, [])
             ]
         rows.append(
             HistoryRow(
@@ -69,8 +71,10 @@ def _related_names(records: list) -> dict[tuple[type, Any], str]:
 
 
 def _shown(f, value, names: dict[tuple[type, Any], str]):
-    if value is None:
+    if value is None or value == {}:
         return None
+    if isinstance(value, dict):  # e.g. a daily record's missing-data codes: "spo2_pct: not_done"
+        return "; ".join(f"{key}: {item}" for key, item in sorted(value.items()))
     if f.is_relation:
         return names.get((f.related_model, value), value)  # a deleted object keeps its id
     if isinstance(value, bool):

@@ -19,7 +19,7 @@ from typing import Any
 
 from django.db import models
 
-from ecrf import validators
+from ecrf import checks, validators
 from ecrf.checks import Issue
 from ecrf.models import (
     LABORATORY_LIMITS,
@@ -33,6 +33,9 @@ from ecrf.models import (
     VitalSigns,
     limit_rows,
 )
+
+#: The suffix of a value's missing-data code column in release tables and imports (temperature_c_mc).
+CODE_COLUMN_SUFFIX = "_mc"
 
 Validator = Callable[[Mapping[str, Any], validators.PatientFacts], list[Issue]]
 
@@ -57,6 +60,9 @@ class Crf:
     #: Fields that are not observations (units, the site's ULN, the D-dimer basis): a record with only these
     #: filled in is empty and stores nothing.
     not_values: frozenset[str] = frozenset()
+    #: Values every stored record needs unless the form is marked not done that day (the respiratory support's
+    #: level), with the message that asks for it. They take no missing-data code.
+    required: Mapping[str, str] = field(default_factory=dict)
     #: Crispy layout: a field name per row, or a tuple of names sharing a row. Empty: one row per field.
     layout: tuple = ()
     #: Name of the source frame this form gives ecrf/derivations.derive and the columns it reads, or None when
@@ -75,19 +81,80 @@ class Crf:
         return tuple(name for name in self.fields if name not in self.not_values)
 
     @property
+    def code_fields(self) -> tuple[str, ...]:
+        """The value fields that may hold a missing-data code instead of a value (clinical definitions §2.2): those
+        a record may leave empty. Not the study day of a repeating form, not a value every record needs (the
+        catalogue's ``required``, or one the model requires, such as a drug's dose) and not a yes/no box that is
+        either ticked or not."""
+        return tuple(
+            name
+            for name in self.value_fields
+            if name != "study_day" and name not in self.required and _may_be_empty(self.model._meta.get_field(name))
+        )
+
+    @property
+    def code_columns(self) -> dict[str, str]:
+        """Value field -> its code column (``<field>_mc``) in the release tables and the CSV import: every value a
+        record may lack for a reason. That is its code fields and, on a one-per-day form, every value: a form marked
+        not done codes them all ``not_done`` there."""
+        names = self.value_fields if self.per_day else self.code_fields
+        return {name: f"{name}{CODE_COLUMN_SUFFIX}" for name in names}
+
+    @property
     def history_name(self) -> str:
         """The model's name in the audit-trail URL (/history/ecrf.<model>/<pk>/)."""
         return self.model._meta.label_lower
 
-    def is_empty(self, values: Mapping[str, Any]) -> bool:
-        return all(validators.is_blank(values.get(name)) for name in self.value_fields)
+    def is_empty(
+        self,
+        values: Mapping[str, Any],
+        missing_codes: Mapping[str, str] | None = None,
+        not_done_reason: str | None = None,
+    ) -> bool:
+        """Whether a record would hold nothing: no value, no missing-data code and not marked not done
+        (``not_done_reason`` None: not marked; a text, even blank: marked)."""
+        return (
+            not missing_codes
+            and not_done_reason is None
+            and all(validators.is_blank(values.get(name)) for name in self.value_fields)
+        )
 
-    def issues(self, values: Mapping[str, Any], facts: validators.PatientFacts) -> list[Issue]:
-        """Every issue of one record: its study day (repeating forms), its ranges, then its own rules. A field
-        out of range gets no further issue: its first problem is the one the user sees."""
-        issues = validators.range_issues(self.limits, values)
+    def issues(
+        self,
+        values: Mapping[str, Any],
+        facts: validators.PatientFacts,
+        *,
+        missing_codes: Mapping[str, str] | None = None,
+        not_done_reason: str | None = None,
+    ) -> list[Issue]:
+        """Every issue of one record: its study day (repeating forms), its missing-data codes or its mark "not done"
+        (``not_done_reason`` None: not marked), its ranges, then its own rules. A field out of range gets no further
+        issue: its first problem is the one the user sees."""
+        missing_codes = missing_codes or {}
+        issues = validators.missing_data_issues(
+            values,
+            missing_codes,
+            not_done_reason,
+            value_fields=self.value_fields,
+            code_fields=self.code_fields,
+            per_day=self.per_day,
+            labels=self.labels,
+        )
+        if not_done_reason is not None:  # marked not done: nothing else to check
+            return self._with_day(issues, values, facts)
+        issues += validators.range_issues(self.limits, values)
         out_of_range = {issue.field for issue in issues}
         issues += [issue for issue in self.validator(values, facts) if issue.field not in out_of_range]
+        if missing_codes:  # a record of codes only is stored too: what every record needs, it needs as well
+            flagged = {issue.field for issue in issues}
+            issues += [
+                Issue(name, checks.HARD, f"{name}.required", message)
+                for name, message in self.required.items()
+                if name not in flagged and name not in missing_codes and validators.is_blank(values.get(name))
+            ]
+        return self._with_day(issues, values, facts)
+
+    def _with_day(self, issues: list[Issue], values: Mapping[str, Any], facts: validators.PatientFacts) -> list[Issue]:
         if not self.per_day and values.get("study_day") is not None:
             day = [
                 Issue("study_day", i.level, i.code, i.message)
@@ -96,8 +163,24 @@ class Crf:
             issues = day + issues
         return issues
 
+    @property
+    def labels(self) -> dict[str, str]:
+        """Field -> its name for messages ("temperature", "FiO2 set on the device"), from the model."""
+        return {name: _label(self.model._meta.get_field(name).verbose_name) for name in self.fields}
+
     def __str__(self) -> str:
         return self.key
+
+
+def _may_be_empty(model_field: models.Field) -> bool:
+    if isinstance(model_field, models.BooleanField):
+        return model_field.null  # yes / no / not recorded; a box without "not recorded" is ticked or not
+    return model_field.null or model_field.blank
+
+
+def _label(verbose_name) -> str:
+    """'temperature (°C)' -> 'temperature'."""
+    return str(verbose_name).split(" (")[0]
 
 
 def _loinc(**codes: tuple[str, ...]) -> dict[str, str]:
@@ -163,6 +246,7 @@ CATALOGUE: Mapping[str, Crf] = MappingProxyType(
                 ),
                 limits=RESPIRATORY_SUPPORT_LIMITS,
                 validator=validators.respiratory_support,
+                required={"support": validators.SUPPORT_REQUIRED},
                 layout=(
                     "support",
                     "flow_l_min",
@@ -309,6 +393,11 @@ def display_value(record, name: str) -> str:
 def crf_of(model: type[models.Model]) -> Crf:
     """The catalogue entry of a form's model; KeyError for a model that is not a case report form."""
     return _BY_MODEL[model]
+
+
+def is_not_done(record) -> bool:
+    """Whether a stored record of a form is marked not done for its day (ecrf.models.PatientDayRecord)."""
+    return record is not None and record.marked_not_done
 
 
 def event_form_of_slug(slug: str) -> Crf | None:

@@ -176,10 +176,15 @@ def _frame(rows: list[tuple], columns: Sequence[str], bools: Iterable[str] = ())
 
 
 def read_inputs(patient_ids: Sequence[int]) -> dict[str, pd.DataFrame]:
-    """The four source frames of derivations.derive for ``patient_ids`` (one query each)."""
+    """The four source frames of derivations.derive for ``patient_ids`` (one query each).
+
+    A form marked not done that day is absent data (clinical definitions §2.2): its record is not read, so a
+    respiratory-support record without a level never becomes a state, nor a day in hospital. A value with a
+    missing-data code is empty in its column, hence missing to the derivation as any empty value.
+    """
     frames = {}
     for name, (model, casts, columns, bools) in _SOURCES.items():
-        queryset = model.objects.filter(_of_patients(patient_ids)).annotate(**casts)
+        queryset = model.objects.filter(_of_patients(patient_ids), not_done_reason="").annotate(**casts)
         frames[name] = _frame(_read(queryset, columns), columns, bools)
     return frames
 

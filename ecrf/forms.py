@@ -25,6 +25,7 @@ from cohorts.audit import REASON_MAX_LENGTH
 from cohorts.units import canonical_unit, to_canonical, unit_choices
 from ecrf.checks import LIMITS, SOFT
 from ecrf.crfs import CATALOGUE, DAY_FORMS, EVENT_FORMS, Crf, display_value
+from ecrf.models import MISSING_CODE_ABBREVIATIONS, MissingCode
 from ecrf.numbers import NotANumber, parse_decimal, parse_integer
 from ecrf.services import RecordInput
 from ecrf.validators import PatientFacts
@@ -102,6 +103,45 @@ class ConfirmWidget(forms.CheckboxInput):
         return super().get_context(name, value, attrs)
 
 
+class MissingCodeSelect(forms.Select):
+    """The short codes (ND, UNK, NA) with the whole word as each option's title."""
+
+    def create_option(self, name, value, label, selected, index, subindex=None, attrs=None):
+        option = super().create_option(name, value, label, selected, index, subindex, attrs)
+        if value:
+            option["attrs"]["title"] = MissingCode(value).label
+        return option
+
+
+#: The choices of a value's missing-data code: none, or ND / UNK / NA (clinical definitions §2.2).
+MISSING_CODE_CHOICES = [("", "—"), *((code.value, MISSING_CODE_ABBREVIATIONS[code]) for code in MissingCode)]
+
+
+def missing_code_field(label: str) -> forms.ChoiceField:
+    """A compact select beside a value: its missing-data code. Its accessible name is "missing-data code" and its
+    description (the title, also the tooltip) names the value, so that the value's own label finds the value's input
+    only (a page test or a screen reader's list of form fields asking for "Temperature")."""
+    return forms.ChoiceField(
+        choices=MISSING_CODE_CHOICES,
+        required=False,
+        label="",
+        widget=MissingCodeSelect(
+            attrs={
+                "aria-label": "missing-data code",
+                "title": f"{label}: missing-data code instead of a value (ND not done, UNK unknown, NA not applicable)",
+                "class": "mc-select",
+            }
+        ),
+    )
+
+
+def missing_code_text(code: str) -> str:
+    """A stored code as the pages show it: 'ND', its word as the title."""
+    return format_html(
+        '<abbr class="mc" title="{}">{}</abbr>', MissingCode(code).label, MISSING_CODE_ABBREVIATIONS[code]
+    )
+
+
 def confirm_field(code: str) -> forms.CharField:
     field = forms.CharField(required=False, label="Confirm: the value is correct", widget=ConfirmWidget())
     field.widget.code = code
@@ -153,10 +193,37 @@ class RecordForm(forms.ModelForm):
                 if name in self.fields:
                     self.fields[f"confirm_{name}"] = confirm_field(code)
                     self.initial[f"confirm_{name}"] = code
+        self._add_missing_data_fields(record)
         if read_only:
             for f in self.fields.values():
                 f.disabled = True
         self.show_previous(previous)
+
+    def _add_missing_data_fields(self, record) -> None:
+        """A code select beside every value that may take one, and "Not done this day" with its reason on a
+        one-per-day form (clinical definitions §2.2); their initial state is the stored record's."""
+        for name in self.crf.code_fields:
+            if name in self.fields:
+                self.fields[f"mc_{name}"] = missing_code_field(self.fields[name].label or name)
+                if record is not None and name in record.missing_codes:
+                    self.initial[f"mc_{name}"] = record.missing_codes[name]
+            if isinstance(self.fields.get(name), forms.NullBooleanField):
+                # The select's empty choice is "not recorded"; "unknown" is a missing-data code of its own.
+                self.fields[name].widget.choices = [("unknown", "—"), ("true", "Yes"), ("false", "No")]
+        if self.crf.per_day:
+            self.fields["not_done"] = forms.BooleanField(
+                required=False,
+                label="Not done this day",
+                help_text="The whole form was not done (e.g. no blood sample taken): give the reason.",
+            )
+            self.fields["not_done_reason"] = forms.CharField(
+                required=False,
+                max_length=self.model._meta.get_field("not_done_reason").max_length,
+                label="Reason not done",
+            )
+            if record is not None and record.marked_not_done:
+                self.initial["not_done"] = True
+                self.initial["not_done_reason"] = record.not_done_reason
 
     def _number_field(self, name: str) -> forms.Field:
         model_field = self.model._meta.get_field(name)
@@ -178,8 +245,18 @@ class RecordForm(forms.ModelForm):
         if previous is None:
             return
         day = previous.study_day
+        if previous.marked_not_done and "not_done" in self.fields:
+            self.fields["not_done"].help_text = format_html(
+                '<span class="previous-value">day {}: not done ({})</span>', day, previous.not_done_reason
+            )
         for name in self.crf.value_fields:
             value = getattr(previous, name, None)
+            code = previous.missing_codes.get(name)
+            if name in self.fields and code in MissingCode.values:
+                self.fields[name].help_text = format_html(
+                    '<span class="previous-value">day {}: {}</span>', day, missing_code_text(code)
+                )
+                continue
             if name not in self.fields or value is None or value is False or value == "":
                 continue  # nothing to show (an unticked box of the day before is not worth a line)
             shown = f"{display_value(previous, name)} {_unit_of(self.crf, name)}".strip()
@@ -224,15 +301,27 @@ class RecordForm(forms.ModelForm):
             values[unit_field] = unit
         return values
 
+    def chosen_codes(self) -> dict[str, str]:
+        """The values' missing-data codes as chosen (field -> code)."""
+        data = self.cleaned_data
+        return {name: data[f"mc_{name}"] for name in self.crf.code_fields if data.get(f"mc_{name}")}
+
+    def marked_not_done(self) -> str | None:
+        """The reason the form is marked not done (blank when ticked without one), or None when not ticked."""
+        data = self.cleaned_data
+        return (data.get("not_done_reason") or "") if data.get("not_done") else None
+
     def entry(self) -> RecordInput:
         return RecordInput(
             values=self.values(),
             confirmed_checks=frozenset(self.confirmed),
             expected_version=self.cleaned_data.get("version"),
+            missing_codes=self.chosen_codes(),
+            not_done_reason=self.marked_not_done() or "",
         )
 
     def is_empty(self) -> bool:
-        return self.crf.is_empty(self.values())
+        return self.crf.is_empty(self.values(), self.chosen_codes(), self.marked_not_done())
 
     # ------------------------------------------------------------------------------------------- checking
 
@@ -241,9 +330,23 @@ class RecordForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
+        if not cleaned.get("not_done") and (cleaned.get("not_done_reason") or "").strip():
+            self.add_error(
+                "not_done_reason",
+                ValidationError(
+                    "Tick 'Not done this day' to record this reason, or clear it.", code="not_done_reason.unticked"
+                ),
+            )
         if self.is_empty():
             return cleaned
-        self.apply_issues(self.crf.issues(self.values(), self.facts))
+        self.apply_issues(
+            self.crf.issues(
+                self.values(),
+                self.facts,
+                missing_codes=self.chosen_codes(),
+                not_done_reason=self.marked_not_done(),
+            )
+        )
         return cleaned
 
     def apply_issues(self, issues) -> None:
@@ -287,20 +390,28 @@ class RecordForm(forms.ModelForm):
         helper.form_tag = False
         helper.disable_csrf = True
         helper.layout = Layout(Field("version"), *[self._row(row) for row in self.crf.layout or self.crf.fields])
+        if "not_done" in self.fields:
+            helper.layout.append(Div(Field("not_done"), Field("not_done_reason"), css_class="not-done-box"))
         return helper
 
     def _row(self, row):
         if isinstance(row, tuple):
-            return Row(*[Column(*self._cell(name), css_class="col") for name in row], css_class="g-2")
+            # Fields sharing a row stand one under the other when one has a code select beside it: side by side, in
+            # a third of the page, the inputs would be too narrow to read.
+            width = "col-12" if any(f"mc_{name}" in self.fields for name in row) else "col"
+            return Row(*[Column(*self._cell(name), css_class=width) for name in row], css_class="g-2")
         return Div(*self._cell(row))
 
     def _cell(self, name: str) -> list:
+        code = f"mc_{name}"
+        code_column = [Column(Field(code), css_class="col-auto mc-cell")] if code in self.fields else []
         if name in CONVERTED:
             unit_field = CONVERTED[name][1]
             items = [
                 Row(
-                    Column(Field(name), css_class="col-7"),
-                    Column(Field(unit_field, aria_label=f"unit of {name}"), css_class="col-5"),
+                    Column(Field(name), css_class="col"),
+                    Column(Field(unit_field, aria_label=f"unit of {name}"), css_class="col-4"),
+                    *code_column,
                     css_class="g-1",
                 )
             ]
@@ -309,6 +420,8 @@ class RecordForm(forms.ModelForm):
             field = self.fields.get(name)
             is_text = field is not None and isinstance(field.widget, forms.TextInput)
             items = [AppendedText(name, unit) if unit and is_text else Field(name)]
+            if code_column:
+                items = [Row(Column(*items, css_class="col"), *code_column, css_class="g-1")]
         if f"confirm_{name}" in self.fields:
             items.append(Div(Field(f"confirm_{name}"), css_class="confirm-box"))
         return items

@@ -6,6 +6,8 @@ the unit a value was typed in is kept next to it where the form accepts several.
 are also database constraints (defence in depth: an import or a shell session cannot store nonsense either).
 """
 
+from collections.abc import Iterable
+
 from django.db import models
 from django.db.models import F, Q
 from simple_history.models import HistoricalRecords
@@ -54,6 +56,25 @@ LABORATORY_LIMITS = limit_rows(
     "ast_uln_u_l",
     "alt_uln_u_l",
 )
+#: The laboratory's observations: its limited fields but the upper limits of normal (reference values of the site).
+LABORATORY_VALUES = tuple(name for name in LABORATORY_LIMITS if not name.endswith("_uln_u_l"))
+
+
+class MissingCode(models.TextChoices):
+    """Why a value of a form is not there (clinical definitions §2.2): given instead of the value, so that an empty
+    field without a code means truly missing."""
+
+    NOT_DONE = "not_done", "Not done"
+    UNKNOWN = "unknown", "Unknown"
+    NOT_APPLICABLE = "not_applicable", "Not applicable"
+
+
+#: The short form of each code, as the pages show it and a CSV import cell may hold it (docs/import-format.md).
+MISSING_CODE_ABBREVIATIONS = {
+    MissingCode.NOT_DONE: "ND",
+    MissingCode.UNKNOWN: "UNK",
+    MissingCode.NOT_APPLICABLE: "NA",
+}
 
 
 class PatientDayRecord(models.Model):
@@ -61,6 +82,15 @@ class PatientDayRecord(models.Model):
     study_day = models.SmallIntegerField(help_text="Day 0 = enrolment.")
     # Codes of the soft checks (ecrf/checks.py) the user confirmed for the values as saved.
     confirmed_checks = models.JSONField(default=list, blank=True)
+    # Value field -> MissingCode value: why that value is not there. A field with a code holds no value; only the
+    # form's fields that may be left empty take one (the catalogue's code_fields, ecrf/crfs.py).
+    # The database defaults too (no code, not marked), so that rows loaded without them (bench/) mean just that.
+    missing_codes = models.JSONField(
+        "missing-data codes", default=dict, db_default=models.Value({}, output_field=models.JSONField()), blank=True
+    )
+    # Non-empty: the whole form was marked not done that day, for this reason (one-per-day forms only); such a
+    # record holds no value and no code.
+    not_done_reason = models.CharField("reason the form was not done", max_length=200, blank=True, db_default="")
     version = models.PositiveIntegerField(default=1, editable=False)  # optimistic locking, see cohorts/audit.py
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -69,6 +99,48 @@ class PatientDayRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self._meta.verbose_name} of {self.patient} on day {self.study_day}"
+
+    @property
+    def marked_not_done(self) -> bool:
+        """Whether the whole form was marked not done that day (with its reason, ``not_done_reason``)."""
+        return bool(self.not_done_reason)
+
+
+def _empty(nulls: Iterable[str] = (), falses: Iterable[str] = (), blanks: Iterable[str] = ()) -> Q:
+    """Every listed field empty: NULL, False (a yes/no box not ticked) or "" (text, a choice not made)."""
+    condition = Q()
+    for name in nulls:
+        condition &= Q(**{f"{name}__isnull": True})
+    for name in falses:
+        condition &= Q(**{name: False})
+    for name in blanks:
+        condition &= Q(**{name: ""})
+    return condition
+
+
+def not_done_holds_nothing(
+    model: str, nulls: Iterable[str] = (), falses: Iterable[str] = (), blanks: Iterable[str] = ()
+) -> models.CheckConstraint:
+    """``<model>_not_done_holds_nothing``: a record marked not done has no value (the form's value fields, listed
+    by how each is empty) and no missing-data code."""
+    return models.CheckConstraint(
+        condition=Q(not_done_reason="") | (_empty(nulls, falses, blanks) & Q(missing_codes={})),
+        name=f"{model}_not_done_holds_nothing",
+    )
+
+
+def coded_fields_empty(model: str, nulls: Iterable[str] = (), blanks: Iterable[str] = ()) -> models.CheckConstraint:
+    """``<model>_coded_fields_empty``: a field with a missing-data code holds no value (the fields that take a
+    code, listed by how each is empty)."""
+    condition = Q()
+    for name, empty in [*((n, Q(**{f"{n}__isnull": True})) for n in nulls), *((n, Q(**{n: ""})) for n in blanks)]:
+        condition &= ~Q(missing_codes__has_key=name) | empty
+    return models.CheckConstraint(condition=condition, name=f"{model}_coded_fields_empty")
+
+
+def never_not_done(model: str) -> models.CheckConstraint:
+    """``<model>_never_not_done``: a repeating form's record is never marked not done (it is deleted instead)."""
+    return models.CheckConstraint(condition=Q(not_done_reason=""), name=f"{model}_never_not_done")
 
 
 class VitalSigns(PatientDayRecord):
@@ -92,6 +164,8 @@ class VitalSigns(PatientDayRecord):
                 | Q(diastolic_mmhg__lt=F("systolic_mmhg")),
                 name="vitals_diastolic_below_systolic",
             ),
+            not_done_holds_nothing("vitals", nulls=VITAL_SIGNS_LIMITS),
+            coded_fields_empty("vitals", nulls=VITAL_SIGNS_LIMITS),
         ]
 
 
@@ -109,8 +183,13 @@ class Support(models.TextChoices):
     IMV = "imv", "Invasive mechanical ventilation"
 
 
+#: The yes/no boxes of the respiratory-support form (not ticked: no).
+SUPPORT_FLAGS = ("ecmo", "prone", "vasopressors", "rrt")
+
+
 class RespiratorySupport(PatientDayRecord):
-    support = models.CharField(max_length=16, choices=Support.choices)
+    # Required: blank only on a record marked not done (support_needs_level_unless_not_done).
+    support = models.CharField(max_length=16, choices=Support.choices, blank=True)
     flow_l_min = dec(4, 1, "O2 flow (L/min)")
     fio2 = dec(3, 2, "FiO2 set on the device (fraction)")
     peep_cmh2o = dec(4, 1, "PEEP (cmH2O)")
@@ -126,7 +205,10 @@ class RespiratorySupport(PatientDayRecord):
         verbose_name_plural = "respiratory support"
         constraints = [
             models.UniqueConstraint(fields=["patient", "study_day"], name="support_one_per_patient_day"),
-            models.CheckConstraint(condition=Q(support__in=Support.values), name="support_valid"),
+            models.CheckConstraint(condition=Q(support__in=[*Support.values, ""]), name="support_valid"),
+            models.CheckConstraint(
+                condition=~Q(support="") | ~Q(not_done_reason=""), name="support_needs_level_unless_not_done"
+            ),
             *hard_ranges("support", RESPIRATORY_SUPPORT_LIMITS),
             models.CheckConstraint(
                 condition=~Q(support="room_air") | Q(fio2__isnull=True) | Q(fio2=0.21),
@@ -137,6 +219,10 @@ class RespiratorySupport(PatientDayRecord):
                 | (Q(fio2__isnull=False) & Q(peep_cmh2o__isnull=False)),
                 name="support_pressure_needs_fio2_peep",
             ),
+            not_done_holds_nothing(
+                "support", nulls=RESPIRATORY_SUPPORT_LIMITS, falses=SUPPORT_FLAGS, blanks=("support",)
+            ),
+            coded_fields_empty("support", nulls=RESPIRATORY_SUPPORT_LIMITS),
         ]
 
 
@@ -169,6 +255,8 @@ class LabResult(PatientDayRecord):
             models.CheckConstraint(
                 condition=Q(ddimer_ng_ml__isnull=True) | ~Q(ddimer_basis=""), name="labs_ddimer_needs_basis"
             ),
+            not_done_holds_nothing("labs", nulls=LABORATORY_VALUES),
+            coded_fields_empty("labs", nulls=LABORATORY_VALUES),
         ]
 
 
@@ -225,6 +313,8 @@ class DrugAdministration(PatientDayRecord):
             models.CheckConstraint(
                 condition=Q(stop_day__isnull=True) | Q(stop_day__gte=F("study_day")), name="drug_stop_after_start"
             ),
+            never_not_done("drug"),
+            coded_fields_empty("drug", nulls=("stop_day",), blanks=("drug_detail",)),
         ]
 
 
@@ -254,6 +344,8 @@ class DispositionEvent(PatientDayRecord):
             models.CheckConstraint(
                 condition=~Q(kind="vital_status_contact") | Q(alive__isnull=False), name="disposition_contact_alive"
             ),
+            never_not_done("disposition"),
+            coded_fields_empty("disposition", nulls=("normal_activities", "alive"), blanks=("cause_of_death",)),
         ]
 
 
@@ -275,6 +367,8 @@ class AdverseEvent(PatientDayRecord):
         verbose_name = "adverse event"
         constraints = [
             models.CheckConstraint(condition=Q(kind__in=AdverseEventKind.values), name="adverse_event_kind_valid"),
+            never_not_done("adverse_event"),
+            coded_fields_empty("adverse_event", blanks=("organism", "description")),
         ]
 
 

@@ -19,13 +19,15 @@ from django.utils import timezone
 from cohorts import selectors as cohort_selectors
 from cohorts.clock import site_today
 from cohorts.models import Patient, PatientFreeze, Site, Study
-from ecrf.crfs import DAY_FORMS, EVENT_FORMS, Crf
+from ecrf.crfs import DAY_FORMS, EVENT_FORMS, Crf, crf_of, is_not_done
 from ecrf.derivations import STATES
 from ecrf.models import (
+    MISSING_CODE_ABBREVIATIONS,
     DerivedDay,
     DispositionEvent,
     DispositionKind,
     DrugAdministration,
+    MissingCode,
 )
 from ecrf.validators import ENDS_DAILY_FORMS
 
@@ -130,8 +132,20 @@ def event_get(*, patient: Patient, crf: Crf, pk: int):
 # ------------------------------------------------------------------------------------------------ casebook
 
 ENTERED, MISSING, NOT_REQUIRED, NOT_DUE, AFTER_DEATH = "entered", "missing", "not_required", "not_due", "after_death"
+#: A day whose form is stored marked not done, with its reason (clinical definitions §2.2): not missing.
+NOT_DONE = "not_done"
 #: The ordinal states in words, for the page (the codes are for the exports and the codebook).
 STATE_LABELS = {state.code: state.label for state in STATES}
+
+
+@dataclass(frozen=True)
+class CodeSummary:
+    """One missing-data code of a record and the fields that carry it, for the casebook: "ND" titled "Not done:
+    ferritin, LDH"."""
+
+    code: str
+    abbreviation: str
+    title: str
 
 
 @dataclass(frozen=True)
@@ -141,6 +155,23 @@ class Cell:
     state: str
     record: Any
     history_name: str
+
+    @property
+    def codes(self) -> list[CodeSummary]:
+        """The record's missing-data codes, one per code with the fields that carry it (in the form's order)."""
+        stored = getattr(self.record, "missing_codes", None) or {}
+        if not stored:
+            return []
+        crf = crf_of(type(self.record))
+        labels = crf.labels
+        summaries = []
+        for code in MissingCode:
+            names = [labels.get(name, name) for name in crf.fields if stored.get(name) == code]
+            if names:
+                summaries.append(
+                    CodeSummary(code.value, MISSING_CODE_ABBREVIATIONS[code], f"{code.label}: {', '.join(names)}")
+                )
+        return summaries
 
 
 @dataclass(frozen=True)
@@ -192,11 +223,20 @@ class Casebook:
     def missing_total(self) -> int:
         return sum(day.missing for day in self.days)
 
+    @property
+    def not_done_total(self) -> int:
+        """Forms marked not done (not missing: their reason is recorded)."""
+        return sum(1 for day in self.days for cell in day.forms.values() if cell.state == NOT_DONE)
+
 
 def day_state(patient: Patient, study_day: int, today_day: int, record) -> str:
+    """The state of one form of one day in the casebook: entered, not done (stored, marked not done with its
+    reason), missing, not required, not yet due, or a record after the day of death."""
     death_day, end_day = getattr(patient, "death_day", None), getattr(patient, "end_day", None)
     if record is not None:
-        return AFTER_DEATH if death_day is not None and study_day > death_day else ENTERED
+        if death_day is not None and study_day > death_day:
+            return AFTER_DEATH
+        return NOT_DONE if is_not_done(record) else ENTERED
     if (end_day is not None and study_day > end_day) or (death_day is not None and study_day >= death_day):
         return NOT_REQUIRED
     if study_day > today_day:

@@ -38,15 +38,38 @@ from ecrf.validators import PatientFacts, day_issues, is_blank, issues_error, re
 
 @dataclass(frozen=True)
 class RecordInput:
-    """One form as submitted: canonical-unit values, confirmed soft-check codes, the version it was opened at.
+    """One form as submitted: canonical-unit values, confirmed soft-check codes, the version it was opened at, and
+    what is missing and why (clinical definitions §2.2).
 
     expected_version None means "this form was empty when opened": if a record exists meanwhile, somebody
     else entered it and the save is refused.
+    missing_codes: field -> MissingCode value given instead of that field's value: the record's codes as a whole
+    (a stored code left out is removed). not_done_reason: non-empty when the whole one-per-day form is marked not
+    done that day (then there is no value and no code); a reason of spaces only is a mark without a reason, refused.
     """
 
     values: Mapping[str, Any]
     confirmed_checks: frozenset[str] = field(default_factory=frozenset)
     expected_version: int | None = None
+    missing_codes: Mapping[str, str] = field(default_factory=dict)
+    not_done_reason: str = ""
+
+    @property
+    def not_done(self) -> str | None:
+        """The reason the form is marked not done, or None when it is not marked (the checks' convention)."""
+        return None if self.not_done_reason == "" else self.not_done_reason
+
+    def is_empty(self, crf: Crf) -> bool:
+        """Nothing to store: no value, no code, not marked not done."""
+        return crf.is_empty(self.values, self.missing_codes, self.not_done)
+
+    def state(self) -> dict[str, Any]:
+        """The record's fields as this entry sets them: its values, its codes, its mark "not done"."""
+        return {
+            **self.values,
+            "missing_codes": dict(self.missing_codes),
+            "not_done_reason": (self.not_done_reason or "").strip(),
+        }
 
 
 class PatientDayInvalid(ValidationError):
@@ -83,8 +106,10 @@ def _day_invalid(errors: dict[str, ValidationError]) -> PatientDayInvalid:
 
 
 def _show(value: Any) -> str:
-    if value in (None, ""):
+    if value in (None, "", {}):
         return "empty"
+    if isinstance(value, dict):  # missing-data codes
+        return ", ".join(f"{name} {code}" for name, code in sorted(value.items()))
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, Decimal):
@@ -130,19 +155,26 @@ def _stale(model: type[models.Model], pk: int, entry: RecordInput) -> Validation
     opened = model.history.filter(id=pk, version=entry.expected_version).first()
     if opened is None:
         return _conflict(model, [])
-    if all(getattr(opened, n) == v for n, v in entry.values.items()):
+    submitted = entry.state()
+    if all(getattr(opened, n) == v for n, v in submitted.items()):
         return None
-    names = entry.values
     return _conflict(
-        model, [(n, getattr(opened, n), getattr(stored, n)) for n in names if getattr(opened, n) != getattr(stored, n)]
+        model,
+        [(n, getattr(opened, n), getattr(stored, n)) for n in submitted if getattr(opened, n) != getattr(stored, n)],
     )
 
 
-def _fills_blanks(crf: Crf, stored: models.Model, changed: Iterable[str]) -> bool:
+def _fills_blanks(crf: Crf, codes: Mapping[str, str], stored: models.Model, changed: Iterable[str]) -> bool:
     """Whether a save only completes a record: every field that changes was blank (a unit counts as blank while
-    its value is; a confirmation of a soft check changes no value). Completing the day-0 values carried from the
-    screening (clinical definitions §1.3) is entry, not a change of saved data (docs/architecture.md §3)."""
+    its value is; a confirmation of a soft check changes no value), and every missing-data code stays as it was
+    (``codes``: the codes after the save; a code given to a field left blank completes it too). Completing the
+    day-0 values carried from the screening (clinical definitions §1.3) is entry, not a change of saved data
+    (docs/architecture.md §3); changing or removing a code, or the mark "not done", is a change."""
     for name in changed:
+        if name == "missing_codes":
+            if all(codes.get(field) == code for field, code in stored.missing_codes.items()):
+                continue
+            return False
         if name == "confirmed_checks" or is_blank(getattr(stored, name)):
             continue
         value_field = _value_of_unit(crf, name)
@@ -189,7 +221,8 @@ def _write(
     model = crf.model
     _check_fields(crf, entry.values)
     values = dict(entry.values)
-    empty = crf.is_empty(values)
+    state = entry.state()
+    empty = entry.is_empty(crf)
     if current is None:
         if empty:
             return None  # nothing entered (or deleted by someone else and cleared here too)
@@ -201,7 +234,7 @@ def _write(
             if empty:
                 return None
             stored = model.objects.get(pk=pk)
-            raise _conflict(model, [(n, None, getattr(stored, n)) for n in values if getattr(stored, n) != values[n]])
+            raise _conflict(model, [(n, None, getattr(stored, n)) for n in state if getattr(stored, n) != state[n]])
         if version is not None and version != entry.expected_version:
             conflict = _stale(model, pk, entry)
             if conflict is None:
@@ -210,17 +243,22 @@ def _write(
         if empty:
             return _delete(model, pk=pk, expected_version=entry.expected_version, user=user, reason=reason)
 
-    refused, confirmed = refusals([*extra_issues, *crf.issues(values, facts)], entry.confirmed_checks)
+    issues = crf.issues(values, facts, missing_codes=entry.missing_codes, not_done_reason=entry.not_done)
+    refused, confirmed = refusals([*extra_issues, *issues], entry.confirmed_checks)
     if refused:
         raise issues_error(refused)
     if current is None:
-        record = model(patient=patient, **fixed, **values, confirmed_checks=confirmed)
+        record = model(patient=patient, **fixed, **state, confirmed_checks=confirmed)
         return _audit(record, user=user, reason=reason if entry_reason is None else entry_reason)
-    completion = {} if entry_reason is None else {"is_entry": partial(_fills_blanks, crf), "entry_reason": entry_reason}
+    completion = (
+        {}
+        if entry_reason is None
+        else {"is_entry": partial(_fills_blanks, crf, state["missing_codes"]), "entry_reason": entry_reason}
+    )
     try:
         return update_versioned(
             model(pk=current[0]),
-            changes={**values, "confirmed_checks": confirmed},
+            changes={**state, "confirmed_checks": confirmed},
             expected_version=entry.expected_version,
             user=user,
             reason=reason,
@@ -301,11 +339,11 @@ def patient_day_save(
             writes = {
                 key: entry
                 for key, entry in entries.items()
-                if key in current or not DAY_FORMS[key].is_empty(entry.values) or entry.expected_version is not None
+                if key in current or not entry.is_empty(DAY_FORMS[key]) or entry.expected_version is not None
             }
             refused = day_issues(study_day, facts)
             # Clearing a record (a deletion) stays possible on any day, e.g. data entered after a death.
-            if refused and any(not DAY_FORMS[key].is_empty(entry.values) for key, entry in writes.items()):
+            if refused and any(not entry.is_empty(DAY_FORMS[key]) for key, entry in writes.items()):
                 raise issues_error([Issue(None, i.level, i.code, i.message) for i in refused])
             for key, entry in writes.items():
                 try:
@@ -415,7 +453,7 @@ def event_save(
     crf = EVENT_FORMS[form]
     if record is not None and record.patient_id != patient.pk:
         raise ValueError("the record belongs to another patient")
-    if crf.is_empty(entry.values):
+    if entry.is_empty(crf):
         raise ValidationError("Fill in the form: an empty record cannot be saved.", code="empty")
     record_pk = record.pk if record is not None else None
     try:

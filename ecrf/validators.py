@@ -20,7 +20,7 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from cohorts.clock import site_today
 from ecrf import checks
 from ecrf.checks import Issue
-from ecrf.models import AdverseEventKind, DispositionKind, Drug
+from ecrf.models import AdverseEventKind, DispositionKind, Drug, MissingCode
 
 if TYPE_CHECKING:
     from cohorts.models import Patient
@@ -119,7 +119,113 @@ def issues_error(issues: Iterable[Issue]) -> ValidationError:
     return ValidationError(errors)
 
 
+# ------------------------------------------------------------------------------------ missing-data codes
+
+
+def _listed(names: list[str]) -> str:
+    """["a", "b", "c"] -> "a, b and c"."""
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
+_CODES_TEXT = ", ".join(MissingCode.values)
+
+
+def missing_data_issues(
+    values: Mapping[str, Any],
+    missing_codes: Mapping[str, Any],
+    not_done_reason: str | None,
+    *,
+    value_fields: Iterable[str],
+    code_fields: Iterable[str],
+    per_day: bool,
+    labels: Mapping[str, str] | None = None,
+) -> list[Issue]:
+    """The rules of missing-data codes and of a form marked not done (clinical definitions §2.2).
+
+    ``missing_codes``: field -> code given instead of its value; ``not_done_reason``: None when the form is not
+    marked not done, else the reason given (refused when blank). ``value_fields`` are the form's observations,
+    ``code_fields`` those of them that may hold a code (a record may leave them empty); ``labels`` name the fields
+    in messages.
+    """
+    labels = labels or {}
+    value_fields, code_fields = tuple(value_fields), frozenset(code_fields)
+    issues = []
+    for name, code in missing_codes.items():
+        label = labels.get(name, name)
+        named = name if label == name else f"{label} ({name})"
+        if name not in code_fields:
+            why = (
+                "it is not a value of this form"
+                if name not in value_fields
+                else "give its value" + (", or mark the whole form not done" if per_day else "")
+            )
+            issues.append(
+                Issue(
+                    "missing_codes",
+                    checks.HARD,
+                    "missing_codes.not_allowed",
+                    f"{named} takes no missing-data code: {why}.",
+                )
+            )
+        elif code not in MissingCode.values:
+            issues.append(
+                Issue(
+                    name,
+                    checks.HARD,
+                    "missing_codes.invalid",
+                    f"'{code}' is not a missing-data code of {label}: use {_CODES_TEXT}.",
+                )
+            )
+        elif not is_blank(values.get(name)):
+            issues.append(
+                Issue(name, checks.HARD, f"{name}.value_and_code", "Give a value or a missing-data code, not both.")
+            )
+    if not_done_reason is None:
+        return issues
+    if not per_day:
+        return [
+            *issues,
+            Issue(
+                "not_done_reason",
+                checks.HARD,
+                "not_done_reason.not_daily",
+                "Only a one-per-day form can be marked not done; delete a record entered by mistake instead.",
+            ),
+        ]
+    filled = [labels.get(name, name) for name in value_fields if not is_blank(values.get(name))]
+    coded = [labels.get(name, name) for name in missing_codes]
+    if filled or coded:
+        what = " and ".join(
+            part
+            for part in (
+                f"the value of {_listed(filled)}" if filled else "",
+                f"the missing-data code of {_listed(coded)}" if coded else "",
+            )
+            if part
+        )
+        issues.append(
+            Issue(
+                "not_done_reason",
+                checks.HARD,
+                "not_done_reason.with_values",
+                f"A form marked not done holds no value and no code: clear {what}, or untick 'Not done this day'.",
+            )
+        )
+    if not not_done_reason.strip():
+        issues.append(
+            Issue(
+                "not_done_reason",
+                checks.HARD,
+                "not_done_reason.required",
+                "Give the reason the form was not done this day (e.g. 'no blood sample taken').",
+            )
+        )
+    return issues
+
+
 # ------------------------------------------------------------------------------- each form's own rules
+
+SUPPORT_REQUIRED = "Choose the highest level of respiratory support of the day."
 
 
 def vital_signs(values: Mapping[str, Any], facts: PatientFacts) -> list[Issue]:
@@ -130,7 +236,7 @@ def respiratory_support(values: Mapping[str, Any], facts: PatientFacts) -> list[
     support = values.get("support") or None
     if support is None:
         if any(not is_blank(value) for name, value in values.items() if name != "support"):
-            return [_required("support", "Choose the highest level of respiratory support of the day.")]
+            return [_required("support", SUPPORT_REQUIRED)]
         return []
     return checks.check_respiratory_support(
         support, values.get("fio2"), values.get("flow_l_min"), values.get("peep_cmh2o")

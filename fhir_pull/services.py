@@ -180,11 +180,22 @@ def _save_form(form: str, items: list[Proposal], *, patient, study_day, record, 
     for proposal in items:
         confirmed |= decisions[proposal.pk].confirmed
     reason = _reason(items)
+    # The record's missing-data codes and mark "not done" stay; an accepted value replaces its field's code (a
+    # change of saved data, recorded with the pull's reason). A form marked not done is refused, saying so.
+    filled = {name for proposal in items for name in (proposal.field, *proposal.implies)}
+    codes = record.missing_codes if record is not None else {}
+    entry = ecrf_services.RecordInput(
+        values,
+        frozenset(confirmed),
+        expected_version=version,
+        missing_codes={name: code for name, code in codes.items() if name not in filled},
+        not_done_reason=record.not_done_reason if record is not None else "",
+    )
     ecrf_services.day_record_save(
         form=form,
         patient=patient,
         study_day=study_day,
-        entry=ecrf_services.RecordInput(values, frozenset(confirmed), expected_version=version),
+        entry=entry,
         user=user,
         reason=reason,
         entry_reason=reason,

@@ -17,13 +17,22 @@ from django.db import models
 from cohorts.models import COMORBIDITIES, Patient, PatientStatus, Sex
 from cohorts.units import UNITS
 from ecrf import checks
-from ecrf.crfs import CATALOGUE, DAY_FORMS, Crf
+from ecrf.crfs import CATALOGUE, CODE_COLUMN_SUFFIX, DAY_FORMS, Crf
+from ecrf.models import MISSING_CODE_ABBREVIATIONS, MissingCode
 from ecrf.numbers import parse_decimal, parse_integer
 
 KEY = "participant_id"
 PATIENTS = "patients"
 CONFIRM = "confirm"
 CONFIRM_ALIASES = (CONFIRM, "confirmed_checks")  # a release's tables name the confirmed checks "confirmed_checks"
+NOT_DONE_REASON = "not_done_reason"
+#: What a value cell or a code column may say instead of a value (any case): ND, UNK, NA, or the codes themselves.
+CELL_CODES: dict[str, str] = {
+    **{abbreviation.lower(): code.value for code, abbreviation in MISSING_CODE_ABBREVIATIONS.items()},
+    **{code.value: code.value for code in MissingCode},
+    **{code.label.lower(): code.value for code in MissingCode},  # "not done", "unknown", "not applicable"
+}
+_CODES_HINT = "ND (not done), UNK (unknown) or NA (not applicable)"
 
 #: A file per form, named after its catalogue key (the table names of the releases), and the patients.
 TABLES = (PATIENTS, *CATALOGUE)
@@ -36,7 +45,7 @@ class Column:
     """A column of the format: how its cells are read and what an empty cell means."""
 
     name: str
-    kind: str  # integer, decimal, boolean, choice, text, date, codes
+    kind: str  # integer, decimal, boolean, choice, text, date, codes, missing_code
     required: bool = False  # a row needs a value
     nullable: bool = True  # empty -> None (else "" for text and choices, False for yes/no)
     places: int | None = None
@@ -88,6 +97,11 @@ def _form_columns(crf: Crf) -> dict[str, Column]:
         else:
             columns[name] = _field_column(model_field)
     columns[CONFIRM] = Column(CONFIRM, "codes", nullable=False)
+    if crf.per_day:
+        max_length = crf.model._meta.get_field(NOT_DONE_REASON).max_length
+        columns[NOT_DONE_REASON] = Column(NOT_DONE_REASON, "text", nullable=False, max_length=max_length)
+    for name in crf.code_columns.values():
+        columns[name] = Column(name, "missing_code", nullable=False)
     return columns
 
 
@@ -142,8 +156,24 @@ ROW_KEYS: dict[str, tuple[str, ...]] = {
 
 
 def template_header(table: str) -> str:
-    """The header line of the table's template file (docs/import-templates/<table>.csv)."""
-    return ",".join(COLUMNS[table])
+    """The header line of the table's template file (docs/import-templates/<table>.csv): every column but the
+    missing-data code columns (<field>_mc) of a release, as a file written by hand puts ND, UNK or NA in the value's
+    own cell."""
+    return ",".join(name for name in COLUMNS[table] if not is_code_column(table, name))
+
+
+def is_code_column(table: str, name: str) -> bool:
+    """Whether ``name`` is a value's missing-data code column (<field>_mc) of the table."""
+    crf = CATALOGUE.get(table)
+    return crf is not None and name.endswith(CODE_COLUMN_SUFFIX) and name in crf.code_columns.values()
+
+
+def cell_code(text: str) -> str | None:
+    """The missing-data code a value cell holds instead of a value (ND, UNK, NA in any case), or None."""
+    return CELL_CODES.get(text.strip().lower()) if text.strip().lower() in _ABBREVIATIONS else None
+
+
+_ABBREVIATIONS = frozenset(abbreviation.lower() for abbreviation in MISSING_CODE_ABBREVIATIONS.values())
 
 
 class CellError(ValueError):
@@ -198,6 +228,11 @@ def parse_cell(column: Column, text: str) -> Any:
             raise CellError(f"'{text}' is not a date: write it as year-month-day, e.g. 2020-03-17.") from None
     if column.kind == "codes":
         return frozenset(code for code in re.split(r"[;,\s]+", text) if code)
+    if column.kind == "missing_code":
+        code = CELL_CODES.get(text.lower())
+        if code is None:
+            raise CellError(f"'{text}' is not a missing-data code: write {_CODES_HINT}, or leave the cell empty.")
+        return code
     if column.max_length and len(text) > column.max_length:
         raise CellError(f"The text has {len(text)} characters; at most {column.max_length} fit.")
     return text

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
@@ -22,16 +22,19 @@ from ecrf.importing.columns import (
     CONFIRM,
     CONFIRM_ALIASES,
     KEY,
+    NOT_DONE_REASON,
     PATIENTS,
     ROW_KEYS,
     SOFT_CODES,
     TABLES,
     CellError,
+    Column,
+    cell_code,
     parse_cell,
 )
 from ecrf.importing.files import Row, TableFile
 from ecrf.importing.report import FileResult, ImportReport, Problem
-from ecrf.models import DispositionEvent
+from ecrf.models import DispositionEvent, MissingCode
 from ecrf.services import PatientDayInvalid, RecordInput
 
 REASON_PREFIX = "import: "
@@ -47,6 +50,8 @@ class ParsedRow:
     row: Row
     values: dict[str, Any]  # every column present, typed (confirm under CONFIRM)
     result: FileResult
+    #: Field -> missing-data code, from a value cell (ND, UNK, NA) or the field's code column (<field>_mc).
+    codes: dict[str, str] = field(default_factory=dict)
 
 
 class ImportRun:
@@ -70,22 +75,34 @@ class ImportRun:
         result = FileResult(table_file.source.name, table_file.table, rows=len(table_file.rows))
         self.report.files.append(result)
         keys: dict[tuple, int] = {}
+        crf = CATALOGUE.get(table_file.table)
+        codable = {name for name in crf.value_fields if name != "study_day"} if crf is not None else set()
         for row in table_file.rows:
             parsed = ParsedRow(table_file, row, {}, result)
             ok = True
             for name, text in row.cells.items():
                 column = columns[CONFIRM if name in CONFIRM_ALIASES else name]
+                code = cell_code(text) if name in codable else None
+                if code is not None:  # ND, UNK or NA instead of the value
+                    parsed.values[column.name] = _blank(column)
+                    parsed.codes[name] = code
+                    continue
                 try:
                     parsed.values[column.name] = parse_cell(column, text)
                 except CellError as exc:
                     self.problem(parsed, name, str(exc), "value")
                     ok = False
             ok = self._check_confirm(parsed) and ok
+            if crf is not None:
+                ok = self._merge_codes(parsed, crf) and ok
             key_columns = ROW_KEYS.get(table_file.table)
-            if ok and key_columns is None:  # event forms: a row is identified by all its values
+            by_all = key_columns is None
+            if ok and by_all:  # event forms: a row is identified by all its values and codes
                 key_columns = tuple(c for c in parsed.values if c != CONFIRM)
             if ok:
                 key = tuple(parsed.values.get(c) for c in key_columns)
+                if by_all:
+                    key += (tuple(sorted(parsed.codes.items())),)
                 if key in keys:
                     what = ", ".join(f"{c} {parsed.values.get(c)}" for c in key_columns[:3])
                     self.problem(
@@ -98,6 +115,28 @@ class ImportRun:
                 self.parsed[table_file.table].append(parsed)
             elif table_file.table == PATIENTS and parsed.values.get(KEY):
                 self.refused_patients[parsed.values[KEY]] = f"{table_file.source.name} row {row.number}"
+
+    def _merge_codes(self, parsed: ParsedRow, crf: Crf) -> bool:
+        """The codes of the row's code columns (<field>_mc) joined to those of its value cells; the two must agree.
+        A row marked not done needs no code: a release's not_done codes of such a row are the mark itself."""
+        ok = True
+        for name, column in crf.code_columns.items():
+            code = parsed.values.get(column)
+            if not code:
+                continue
+            if parsed.codes.get(name, code) != code:
+                self.problem(
+                    parsed,
+                    column,
+                    f"The cell of {name} says {MissingCode(parsed.codes[name]).label.lower()} but {column} says "
+                    f"{MissingCode(code).label.lower()}: give one code.",
+                    "missing_code",
+                )
+                ok = False
+            parsed.codes[name] = code
+        if parsed.values.get(NOT_DONE_REASON):
+            parsed.codes = {name: code for name, code in parsed.codes.items() if code != MissingCode.NOT_DONE}
+        return ok
 
     def _check_confirm(self, parsed: ParsedRow) -> bool:
         allowed = SOFT_CODES.get(parsed.file.table, frozenset())
@@ -286,9 +325,29 @@ class ImportRun:
     def _form_values(self, parsed: ParsedRow, crf: Crf) -> dict[str, Any]:
         return {name: value for name, value in parsed.values.items() if name in crf.fields}
 
+    def _entry(self, parsed: ParsedRow, crf: Crf, current) -> RecordInput:
+        """The row as the service takes it. The stored record's codes of fields the file has no column for, and its
+        mark "not done" when the file has no not_done_reason column, stay as they are."""
+        cells = parsed.row.cells
+        covered = {name for name in crf.fields if name in cells or crf.code_columns.get(name) in cells}
+        kept = {} if current is None else {n: c for n, c in current.missing_codes.items() if n not in covered}
+        if NOT_DONE_REASON in parsed.values:
+            not_done = parsed.values[NOT_DONE_REASON]
+        else:
+            not_done = current.not_done_reason if current is not None else ""
+        return RecordInput(
+            self._form_values(parsed, crf),
+            parsed.values.get(CONFIRM, frozenset()),
+            current.version if current is not None else None,
+            missing_codes={**kept, **parsed.codes},
+            not_done_reason=not_done,
+        )
+
     def _write_day(self, parsed: ParsedRow, crf: Crf, patient: Patient, stored: Mapping) -> None:
-        values = self._form_values(parsed, crf)
-        if crf.is_empty(values):
+        day = parsed.values["study_day"]
+        current = stored.get((patient.pk, day))
+        entry = self._entry(parsed, crf, current)
+        if crf.is_empty(entry.values, parsed.codes, parsed.values.get(NOT_DONE_REASON) or None):
             self.problem(
                 parsed,
                 "",
@@ -296,12 +355,7 @@ class ImportRun:
                 "empty_row",
             )
             return
-        day = parsed.values["study_day"]
-        current = stored.get((patient.pk, day))
         key = crf.key
-        entry = RecordInput(
-            values, parsed.values.get(CONFIRM, frozenset()), current.version if current is not None else None
-        )
         try:
             reason = self._reason(parsed)
             saved = services.patient_day_save(
@@ -326,7 +380,11 @@ class ImportRun:
     def _write_event(self, parsed: ParsedRow, crf: Crf, patient: Patient, stored: Mapping) -> None:
         values = self._form_values(parsed, crf)
         records = stored.get(patient.pk, [])
-        if any(all(getattr(record, name) == value for name, value in values.items()) for record in records):
+        if any(
+            all(getattr(record, name) == value for name, value in values.items())
+            and record.missing_codes == parsed.codes
+            for record in records
+        ):
             parsed.result.unchanged += 1  # the same record is stored: nothing to do, no history row
             return
         record = None
@@ -335,7 +393,11 @@ class ImportRun:
                 (r for r in records if (r.study_day, r.kind) == (values.get("study_day"), values.get("kind"))), None
             )
         entry = RecordInput(
-            values, parsed.values.get(CONFIRM, frozenset()), record.version if record is not None else None
+            values,
+            parsed.values.get(CONFIRM, frozenset()),
+            record.version if record is not None else None,
+            missing_codes=parsed.codes,
+            not_done_reason=parsed.values.get(NOT_DONE_REASON, ""),
         )
         try:
             saved = services.event_save(
@@ -352,8 +414,18 @@ class ImportRun:
 
 
 def _for_import(message: str, code: str | None) -> str:
-    """A soft check's message tells the form's user to tick 'confirm'; an import confirms in its confirm column."""
-    return message.replace(_CONFIRM_HINT, f"add {code} to the confirm column if it is correct.")
+    """A soft check's message tells the form's user to tick 'confirm'; an import confirms in its confirm column. A
+    form is unmarked "not done" on the page by a box, in a file by emptying its not_done_reason cell."""
+    return message.replace(_CONFIRM_HINT, f"add {code} to the confirm column if it is correct.").replace(
+        "untick 'Not done this day'", f"empty its {NOT_DONE_REASON} cell"
+    )
+
+
+def _blank(column: Column) -> Any:
+    """What an empty cell of ``column`` means when the cell holds a missing-data code instead (no value)."""
+    if column.kind == "boolean" and not column.nullable:
+        return False
+    return "" if column.kind in ("text", "choice") else None
 
 
 def _flatten(exc: ValidationError) -> list[tuple[str, ValidationError]]:
@@ -364,6 +436,8 @@ def _flatten(exc: ValidationError) -> list[tuple[str, ValidationError]]:
 
 
 def _column_of(field_name: str, error: ValidationError) -> str:
+    if field_name == "missing_codes":  # a code on a field that takes none: the message names the field
+        return ""
     if field_name != NON_FIELD_ERRORS:
         return field_name
     code = error.code or ""

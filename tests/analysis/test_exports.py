@@ -94,7 +94,12 @@ def test_spss_and_stata_keep_value_labels(release, tmp_path, fmt):
     support, meta = read(str(tmp_path / fmt / f"respiratory_support.{fmt}"))
     labels = meta.variable_value_labels
     assert labels["support"][7] == "CPAP" and set(support["support"]) == {7.0}
-    assert labels["ecmo"] == {0: "no", 1: "yes"}
+    codes = (  # a yes/no box of a form marked not done is "not done" (clinical definitions §2.2)
+        {-97: "not done", -98: "unknown", -99: "not applicable"}
+        if fmt == "sav"
+        else {"a": "not done", "b": "unknown", "c": "not applicable"}
+    )
+    assert labels["ecmo"] == {0: "no", 1: "yes", **codes}
     derived, meta = read(str(tmp_path / fmt / f"derived_days.{fmt}"), apply_value_formats=True)
     assert set(derived["ordinal_7"].dropna()) <= {
         "Hospitalised, high-flow nasal cannula, CPAP or non-invasive ventilation",

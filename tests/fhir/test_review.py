@@ -188,3 +188,24 @@ def test_the_nightly_pull_skips_a_locked_study(connected, patient_a, study):
     night = datetime.datetime(2020, 3, 21, 0, 30, tzinfo=datetime.UTC)
     assert pull.pull_study_previous_day(study, now=night) == {"patients": 0, "failed": 0, "proposals": 0}
     assert not connected.requests
+
+
+def test_an_accepted_value_keeps_the_other_fields_codes_and_replaces_its_own(nurse, connected, patient_a, users):
+    """Missing-data codes (clinical definitions §2.2): a code is not lost when a pulled value is saved; the value of
+    a coded field replaces its code, a change of saved data recorded with the pull's reason."""
+    coded = ecrf_services.day_record_save(
+        form="vital_signs",
+        patient=patient_a,
+        study_day=DAY,
+        entry=ecrf_services.RecordInput({}, missing_codes={"heart_rate_bpm": "unknown", "spo2_pct": "not_done"}),
+        user=users["nurse"],
+    )
+    found = pulled(nurse, connected, patient_a, observation("hr-2", "8867-4", 90, "/min", when=IN_DAY))
+    response = nurse.post(
+        review_url(patient_a),
+        {f"p{found['heart_rate_bpm'].pk}-decision": "accept", "version-vital_signs": coded.version},
+    )
+    assert response.status_code == 302, response.content.decode()[-3000:]
+    coded.refresh_from_db()
+    assert (coded.heart_rate_bpm, coded.missing_codes) == (90, {"spo2_pct": "not_done"})
+    assert coded.history.first().history_change_reason == "FHIR pull: Observation/hr-2"
