@@ -259,15 +259,23 @@ def change_text(form: str, row) -> tuple[frozenset[str], str]:
     previous = row.prev_record
     if row.history_type == "+" or previous is None:
         return frozenset(), f"{crf.label} entered (reason: {reason})"
-    delta = row.diff_against(previous, included_fields=list(crf.fields))
-    fields = frozenset(change.field for change in delta.changes)
+    delta = row.diff_against(previous, included_fields=[*crf.fields, "not_done_reason"])
+    fields = {change.field for change in delta.changes}
     model = crf.model
     parts = [
         f"{model._meta.get_field(c.field).verbose_name}: {display_value(previous, c.field) or 'empty'} -> "
         f"{display_value(row, c.field) or 'empty'}"
         for c in delta.changes
     ]
-    return fields, f"{'; '.join(parts) or crf.label + ' saved'} (reason: {reason})"
+    old_codes, new_codes = previous.missing_codes or {}, row.missing_codes or {}
+    for name in sorted(set(old_codes) | set(new_codes)):
+        if old_codes.get(name) != new_codes.get(name):  # a missing-data code given, changed or taken away
+            fields.add(name)
+            parts.append(
+                f"missing-data code of {model._meta.get_field(name).verbose_name}: "
+                f"{old_codes.get(name, 'none')} -> {new_codes.get(name, 'none')}"
+            )
+    return frozenset(fields), f"{'; '.join(parts) or crf.label + ' saved'} (reason: {reason})"
 
 
 def changes_record(rows: Iterable[tuple[str, object]]) -> int:

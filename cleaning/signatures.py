@@ -128,8 +128,14 @@ def canonical_value(value: Any) -> Any:
 
 
 def record_values(crf, record) -> dict:
-    """One record as signed: its study day and every field of its form."""
-    return {"study_day": record.study_day, **{name: canonical_value(getattr(record, name)) for name in crf.fields}}
+    """One record as signed: its study day, every field of its form, its missing-data codes and the reason it was
+    not done (a value replaced by a code, or a code by another, is a change of the signed data)."""
+    return {
+        "study_day": record.study_day,
+        **{name: canonical_value(getattr(record, name)) for name in crf.fields},
+        "missing_codes": dict(sorted((record.missing_codes or {}).items())),
+        "not_done_reason": record.not_done_reason,
+    }
 
 
 def baseline_values(patient: Patient) -> dict:
@@ -197,15 +203,16 @@ def missing_forms(patient: Patient, first_day: int, last_day: int, today: dateti
     today_day = study_day_today(patient, today)
     missing = {}
     for key, crf in DAY_FORMS.items():
-        entered = set(
-            crf.model.objects.filter(patient=patient, study_day__gte=first_day, study_day__lte=last_day).values_list(
-                "study_day", flat=True
-            )
-        )
+        entered = {
+            record.study_day: record
+            for record in crf.model.objects.filter(
+                patient=patient, study_day__gte=first_day, study_day__lte=last_day
+            ).only("study_day", "not_done_reason")
+        }
         days = [
             day
             for day in range(first_day, last_day + 1)
-            if day_state(patient, day, today_day, True if day in entered else None) == MISSING
+            if day_state(patient, day, today_day, entered.get(day)) == MISSING
         ]
         if days:
             missing[key] = days

@@ -90,7 +90,9 @@ class PatientDayRecord(models.Model):
     )
     # Non-empty: the whole form was marked not done that day, for this reason (one-per-day forms only); such a
     # record holds no value and no code.
-    not_done_reason = models.CharField("reason the form was not done", max_length=200, blank=True, db_default="")
+    not_done_reason = models.CharField(
+        "reason the form was not done", max_length=200, blank=True, default="", db_default=""
+    )
     version = models.PositiveIntegerField(default=1, editable=False)  # optimistic locking, see cohorts/audit.py
     updated_at = models.DateTimeField(auto_now=True)
 

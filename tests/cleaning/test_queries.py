@@ -318,3 +318,27 @@ def test_a_query_on_a_repeating_record_links_back_to_it(client, patient_a, users
     client.force_login(users["nurse"])
     event_page = client.get(f"/patients/{patient_a.pk}/adverse-events/{event.pk}/")
     assert "query open" in str(event_page.context["form"].fields["description"].help_text)
+
+
+def test_a_missing_data_code_given_to_the_field_joins_the_thread(
+    query, vitals, patient_a, users, django_capture_on_commit_callbacks
+):
+    from ecrf import services as ecrf_services
+    from ecrf.services import RecordInput
+
+    with django_capture_on_commit_callbacks(execute=True):
+        ecrf_services.day_record_save(
+            form="vital_signs",
+            patient=patient_a,
+            study_day=3,
+            entry=RecordInput(
+                {"temperature_c": None, "heart_rate_bpm": 96, "spo2_pct": 92},
+                missing_codes={"temperature_c": "unknown"},
+                expected_version=1,
+            ),
+            user=users["nurse"],
+            reason="thermometer reading lost",
+        )
+    changed = query.messages.get(kind=MessageKind.DATA_CHANGED)
+    assert "temperature (°C): 41.9 -> empty" in changed.text
+    assert "missing-data code of temperature (°C): none -> unknown" in changed.text
