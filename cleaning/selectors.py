@@ -10,7 +10,7 @@ from django.db.models import Count, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
-from cleaning.models import Query, QueryStatus
+from cleaning.models import Query, QueryStatus, RuleRun
 from cohorts import roles
 from cohorts.models import Patient, RoleAssignment, Study
 
@@ -119,3 +119,8 @@ def assignee_choices(patient: Patient):
         user__is_active=True,
     ).values("user")
     return get_user_model().objects.filter(pk__in=held).order_by("username")
+
+
+def last_rule_run(*, study: Study) -> RuleRun | None:
+    """The study's latest run of the data-quality rules (queued, running or finished), or None."""
+    return RuleRun.objects.filter(study=study).select_related("requested_by").order_by("-created_at", "-pk").first()

@@ -9,6 +9,7 @@ from django.core.paginator import Paginator
 from django.http import HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.views.decorators.http import require_POST
 
 from cleaning import selectors, services
 from cleaning.forms import AnswerForm, FilterForm, MessageForm, QueryForm
@@ -44,8 +45,25 @@ def query_list(request, study_code: str):
             "sites": cohort_selectors.study_site_list(user=request.user, study=study),
             "metrics": selectors.query_metrics(user=request.user, study=study),
             "querystring": _without_page(request),
+            "rule_run": selectors.last_rule_run(study=study),
+            "may_run_rules": roles.has_study_role(request.user, study, roles.QUERY_CLOSERS) and not study.is_locked,
         },
     )
+
+
+@roles.role_required(roles.QUERY_CLOSERS)
+@require_POST
+def rules_run(request, study_code: str):
+    """Queue a run of the data-quality rules over the study (monitors and data managers), back to the list. The
+    button may sit on any page of the study: it posts here (the query list shows the last run's counts)."""
+    study = cohort_selectors.study_get(user=request.user, code=study_code)
+    try:
+        services.rules_request(study=study, user=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, "Data-quality rules queued: their queries and counts appear here when they have run.")
+    return redirect("query_list", study.code)
 
 
 def _without_page(request) -> str:
