@@ -66,6 +66,7 @@ FORM_SOURCE = {
     "unlock": "releases",
     "export request": "release manifest",
     "fhir pull": "fhir review",  # its "Pull again" button
+    "query rules run": "query list",  # its "Run the rules now" button
 }
 PAGES_BY_NAME = {p.name: p for p in PAGES}
 
