@@ -614,6 +614,14 @@ def day_fio2(support: pd.DataFrame, settings: Mapping[str, Any] | None = None) -
     return np.where(room_air | np.isnan(set_fio2), estimate, set_fio2)
 
 
+def _rows_of(keys: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """The row of ``keys`` (distinct) holding each wanted key; -1 where none does."""
+    order = np.argsort(keys, kind="stable")
+    sorted_keys, rows = np.r_[keys[order], -1], np.r_[order, -1]
+    at = np.searchsorted(sorted_keys[:-1], wanted)
+    return np.where(sorted_keys[at] == wanted, rows[at], -1)
+
+
 def not_derivable_hits(
     vitals: pd.DataFrame, support: pd.DataFrame, patients: pd.DataFrame, settings: Mapping[str, Any] | None = None
 ) -> pd.DataFrame:
@@ -622,11 +630,10 @@ def not_derivable_hits(
     spo2 = pd.to_numeric(vitals["spo2_pct"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
     days = vitals["study_day"].to_numpy(dtype=np.int64)
     follow_up = patients["follow_up_days"].reindex(vitals["patient_id"]).to_numpy(dtype=float)
-    support_keys = _keys(support["patient_id"].to_numpy(), support["study_day"].to_numpy())
-    order = np.argsort(support_keys, kind="stable")
-    at = np.searchsorted(support_keys[order], _keys(vitals["patient_id"].to_numpy(), days))
-    padded_keys, padded_rows = np.r_[support_keys[order], -1], np.r_[order, -1]
-    support_row = np.where(padded_keys[at] == _keys(vitals["patient_id"].to_numpy(), days), padded_rows[at], -1)
+    support_row = _rows_of(
+        _keys(support["patient_id"].to_numpy(), support["study_day"].to_numpy()),
+        _keys(vitals["patient_id"].to_numpy(), days),
+    )
     fio2 = np.r_[day_fio2(support, settings), np.nan][support_row]
     rows = np.flatnonzero(~np.isnan(spo2) & np.isnan(fio2) & (days >= 0) & (days <= follow_up))
     return pd.DataFrame(

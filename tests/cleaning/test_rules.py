@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -269,3 +270,12 @@ def test_texts_name_the_value_in_plain_words():
     assert rules.cleared_text("check.temperature_c.hard_min") == (
         "The condition cleared: the data-quality rule 'Temperature below its plausible minimum' no longer finds it."
     )
+
+
+def test_the_data_manager_guide_explains_every_rule():
+    guide = (Path(__file__).resolve().parents[2] / "docs" / "data-manager.md").read_text()
+    section = guide[guide.index("## Data-quality rules") :]
+    for code in rules.RULES:
+        if not code.startswith("check.") or code.startswith("check.study_day."):
+            assert f"`{code}`" in section, code
+    assert "`check.<field>.<rule>`" in section
