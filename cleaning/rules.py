@@ -942,10 +942,11 @@ def describe(
     hit: pd.Series, forms: Mapping[str, pd.DataFrame], patients: pd.DataFrame, regimens: Mapping[Any, Sequence]
 ) -> tuple[str, str]:
     """(value when raised, text) of the query a hit opens: clear words naming the value. Called for the hits
-    that open or reopen a query only (the rows of ``forms`` the hit points at; ``patients`` as for find_hits)."""
+    that open or reopen a query only (the rows of ``forms`` the hit points at; ``patients`` as for find_hits, with
+    their disposition days: :func:`with_disposition_days`)."""
     rule = hit["rule"]
     if rule.startswith("check.") or rule == "after_death":
-        return _check_text(hit, forms, with_disposition_days(patients, forms["disposition_events"]), regimens)
+        return _check_text(hit, forms, patients, regimens)
     if rule in ("missing_past_due", "series_gap"):
         return "", _missing_text(hit)
     if rule == "not_derivable.pf":

@@ -10,6 +10,7 @@ history row of the query.
 from __future__ import annotations
 
 import datetime
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -40,6 +41,7 @@ from cohorts.models import Patient, Study
 from ecrf.crfs import CATALOGUE, display_value
 
 TEXT_MAX = 2000
+logger = logging.getLogger(__name__)
 
 
 def _refuse(field: str, message: str, code: str) -> ValidationError:
@@ -385,7 +387,8 @@ def rules_run(*, run_id: int) -> RuleRun:
 
 
 def rules_nightly() -> list[RuleRun]:
-    """The nightly run: a run of every study that is not locked and has none pending, one after the other."""
+    """The nightly run: a run of every study that is not locked and has none pending, one after the other; a study
+    whose run fails does not stop the others' (its run is failed with the error, and logged)."""
     done = []
     for study in Study.objects.filter(is_locked=False).order_by("code"):
         try:
@@ -393,5 +396,12 @@ def rules_nightly() -> list[RuleRun]:
                 run = RuleRun.objects.create(study=study)
         except IntegrityError:
             continue  # a run asked for on the page is queued or running: it checks the same data
-        done.append(rules_run(run_id=run.pk))
+        try:
+            rules_run(run_id=run.pk)
+        except Exception as error:
+            logger.exception("nightly data-quality rules of study %s failed", study.code)
+            RuleRun.objects.filter(pk=run.pk, status=RunStatus.RUNNING).update(
+                status=RunStatus.FAILED, finished_at=timezone.now(), error=f"{type(error).__name__}: {error}"
+            )
+        done.append(RuleRun.objects.select_related("study").get(pk=run.pk))
     return done

@@ -78,6 +78,21 @@ def test_the_nightly_run_checks_every_unlocked_study_without_a_requester(hot, st
     assert Query.objects.filter(rule="check.temperature_c.soft_high").count() == 1
 
 
+def test_a_study_whose_nightly_run_fails_does_not_stop_the_others(hot, study, monkeypatch):
+    other = factories.StudyFactory(code="ny-anakinra")
+    real = services.rule_job.run_study
+
+    def fails_for_milan(run_study, **options):
+        if run_study == study:
+            raise OperationalError("connection lost")
+        return real(run_study, **options)
+
+    monkeypatch.setattr(services.rule_job, "run_study", fails_for_milan)
+    runs = {run.study.code: run for run in services.rules_nightly()}
+    assert (runs[study.code].status, runs[study.code].error) == ("failed", "OperationalError: connection lost")
+    assert runs[other.code].status == "done"
+
+
 def test_nightly_schedule_runs_after_the_derivation(transactional_db):
     from django_celery_beat.models import PeriodicTask
     from django_celery_beat.schedulers import DatabaseScheduler
