@@ -1,8 +1,10 @@
 """Data-quality rules (issue 15): the rules as data, and the pure, vectorised functions that find their hits in the
 stored records of a batch of patients.
 
-No database access here: the rule job (cleaning/rule_job.py) reads the records into one pandas frame per form and
-the patients into one frame, calls :func:`find_hits`, and reconciles the hits with the study's automatic queries.
+Pure: no database access here (the form catalogue and the forms' vocabularies come from ecrf, whose import loads
+Django's models, and nothing else of Django is used), so every rule is tested on small plain frames. The rule job
+(cleaning/rule_job.py) reads the records into one pandas frame per form and the patients into one frame, calls
+:func:`find_hits`, and reconciles the hits with the study's automatic queries.
 Each hit is keyed (rule, patient, study day, form, field): one automatic query per key, never two
 (``Query`` constraint ``query_one_per_rule_hit``).
 
@@ -70,7 +72,7 @@ class Rule:
     label: str
     forms: tuple[str, ...]
     field: str = ""  # "" for a rule about a record or a day as a whole
-    level: str = HARD  # soft: a value the site may confirm on its form
+    level: str = HARD  # soft: the value may be right (unusual rather than implausible)
 
 
 def _number(value: Any) -> str:
