@@ -24,7 +24,6 @@ from __future__ import annotations
 import datetime
 import os
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -39,20 +38,13 @@ django.setup()
 
 from _db import own_test_database  # noqa: E402
 from django.db import connection  # noqa: E402
+from export import timed  # noqa: E402
 
 PATIENTS = int(os.environ.get("BENCH_PATIENTS", "48000"))
 DAYS = int(os.environ.get("BENCH_DAYS", "21"))
 TARGET_RATIO = 3.0
 SEED = 20201515
 NOW = datetime.datetime.now(datetime.UTC)
-
-
-def timed(label: str, function, *args, **kwargs):
-    start = time.perf_counter()
-    result = function(*args, **kwargs)
-    elapsed = time.perf_counter() - start
-    print(f"  {label:<62} {elapsed:8.2f} s", flush=True)
-    return result, elapsed
 
 
 def load(table: str, columns: list[str], rows) -> None:

@@ -6,29 +6,25 @@ lost database connection retries with backoff. The services queue ``run_rules`` 
 """
 
 from celery import shared_task
-from django.db import OperationalError
 
 from cleaning import services
+from config.celery import RETRY_ON_DATABASE_ERRORS
 
-_RETRY = {
-    "autoretry_for": (OperationalError,),
-    "retry_backoff": 2,
-    "retry_backoff_max": 300,
-    "retry_jitter": True,
-    "max_retries": 8,
-    "acks_late": True,
-}
 _LIMIT_S = int(services.RULES_TIME_LIMIT.total_seconds())
 
 
-@shared_task(name=services.RULES_TASK, soft_time_limit=_LIMIT_S - 5 * 60, time_limit=_LIMIT_S, **_RETRY)
+@shared_task(
+    name=services.RULES_TASK, soft_time_limit=_LIMIT_S - 5 * 60, time_limit=_LIMIT_S, **RETRY_ON_DATABASE_ERRORS
+)
 def run_rules(run_id: int) -> dict:
     """Run the data-quality rules of one RuleRun (asked for on the query list); a finished run is left as it is."""
     run = services.rules_run(run_id=run_id)
     return {"status": run.status, "hits": run.hits, "opened": run.opened, "closed": run.closed}
 
 
-@shared_task(name="cleaning.run_rules_all_studies", soft_time_limit=55 * 60, time_limit=60 * 60, **_RETRY)
+@shared_task(
+    name="cleaning.run_rules_all_studies", soft_time_limit=55 * 60, time_limit=60 * 60, **RETRY_ON_DATABASE_ERRORS
+)
 def run_rules_all_studies() -> list[dict]:
     """The nightly run (CELERY_BEAT_SCHEDULE, after the derivation): every study that is not locked."""
     return [{"study": run.study.code, "status": run.status, "hits": run.hits} for run in services.rules_nightly()]
