@@ -127,6 +127,14 @@ def test_the_query_list_runs_the_rules_and_shows_the_last_run(client, hot, study
     assert "already queued or running" in again and RuleRun.objects.count() == 2
 
 
+def test_the_button_comes_back_to_the_page_it_is_on_and_nowhere_else(client, study, users, sent):
+    client.force_login(users["data_manager"])
+    url = f"/studies/{study.code}/queries/rules/run/"
+    dashboard = f"/studies/{study.code}/dashboard/"
+    assert client.post(url, {"next": dashboard})["Location"] == dashboard
+    assert client.post(url, {"next": "https://elsewhere.example/"})["Location"] == f"/studies/{study.code}/queries/"
+
+
 @pytest.mark.worker
 def test_a_real_worker_runs_the_rules_asked_for(transactional_db, settings):
     study = factories.StudyFactory()
