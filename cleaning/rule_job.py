@@ -85,9 +85,9 @@ class RuleSummary:
 
 
 def _form_query(crf: Crf) -> tuple[type[models.Model], dict[str, Any], tuple[str, ...], tuple[str, ...]]:
-    """(model, annotations, columns, bool columns) of a form's records as the rules read them: every field, numbers
-    as floats (``<name>_f``), the record's id for a repeating form, its confirmed checks as JSON text (NULL for
-    none, the usual case: no string is built for it)."""
+    """(model, annotations, columns, bool columns) of a form's records as the rules read them: the fields they look
+    at, numbers as floats (``<name>_f``), the record's id for a repeating form, its confirmed checks as JSON text
+    (NULL for none, the usual case: no string is built for it)."""
     model = crf.model
     annotations: dict[str, Any] = {
         "confirmed": Case(
@@ -100,7 +100,7 @@ def _form_query(crf: Crf) -> tuple[type[models.Model], dict[str, Any], tuple[str
     if not crf.per_day:
         annotations["record_id_f"] = Cast(F("pk"), FloatField())
         columns.append("record_id_f")
-    for name in crf.fields:
+    for name in rules.fields_read(crf):
         model_field = model._meta.get_field(name)
         if isinstance(model_field, models.DecimalField | models.IntegerField):
             annotations[f"{name}_f"] = Cast(F(name), FloatField())

@@ -103,6 +103,7 @@ class Records:
         self.regimens = regimens
         self.out_of_range: dict[str, np.ndarray] = {}
         self._numbers: dict[str, np.ndarray] = {}
+        self._categories: dict[str, pd.Categorical] = {}
 
     def __len__(self) -> int:
         return len(self.frame)
@@ -119,8 +120,16 @@ class Records:
     def codes(self, name: str) -> pd.Series:
         return self.frame[name] if name in self.frame else pd.Series(None, index=self.frame.index, dtype=object)
 
+    def _category(self, name: str) -> pd.Categorical:
+        """A code column as categories (a handful of distinct codes over many rows): compared once per code."""
+        if name not in self._categories:
+            self._categories[name] = pd.Categorical(self.codes(name))
+        return self._categories[name]
+
     def is_code(self, name: str, *values: str) -> np.ndarray:
-        return self.codes(name).isin(values).to_numpy(dtype=bool)
+        category = self._category(name)
+        wanted = [position for position, code in enumerate(category.categories) if code in values]
+        return np.isin(category.codes, wanted)
 
     def no_text(self, name: str) -> np.ndarray:
         """``not (value or "").strip()``: the validators' test of a required text."""
@@ -128,8 +137,7 @@ class Records:
 
     def falsy(self, name: str) -> np.ndarray:
         """``not value`` for a text or a code: None or ""."""
-        codes = self.codes(name)
-        return (codes.isna() | codes.eq("")).to_numpy(dtype=bool)
+        return (self._category(name).codes == -1) | self.is_code(name, "")
 
     def fact(self, name: str) -> np.ndarray:
         return self.facts[name].to_numpy(dtype=float, na_value=np.nan)
@@ -486,6 +494,13 @@ CROSS_FIELD: Mapping[str, tuple[Check, ...]] = MappingProxyType(
 )
 
 
+def fields_read(crf: Crf) -> tuple[str, ...]:
+    """The fields of a form the rules read: all but those that are no observation and that no check looks at (the
+    units a value was typed in)."""
+    checked = set(crf.limits) | {check.field for check in CROSS_FIELD.get(crf.key, ())}
+    return tuple(name for name in crf.fields if name not in crf.not_values or name in checked)
+
+
 def form_findings(records: Records, *, day_checks: bool = True) -> list[Finding]:
     """Every issue of every record of one form, as Crf.issues finds them (and the day's checks, which the day page's
     service applies to the one-per-day forms): the ranges, the form's cross-field rules on fields in range, the
@@ -541,6 +556,12 @@ def _keys(patient: np.ndarray, day: np.ndarray) -> np.ndarray:
     return patient.astype(np.int64) * _DAY_SPAN + (day.astype(np.int64) + _DAY_OFFSET)
 
 
+def _sorted_unique(keys: np.ndarray) -> np.ndarray:
+    """Distinct keys, sorted (by sorting: numpy's hash-based ``np.unique`` is several times slower here)."""
+    ordered = np.sort(keys)
+    return ordered[np.r_[True, ordered[1:] != ordered[:-1]]] if len(ordered) else ordered
+
+
 def _key_day(keys: np.ndarray) -> np.ndarray:
     return keys % _DAY_SPAN - _DAY_OFFSET
 
@@ -583,7 +604,7 @@ def missing_hits(form: str, records: pd.DataFrame, patients: pd.DataFrame, grace
     patient, day = _required_days(patients)
     days = records["study_day"].to_numpy(dtype=np.int64)
     within = (days >= 0) & (days <= patients["follow_up_days"].reindex(records["patient_id"]).to_numpy())
-    entered = np.unique(_keys(records["patient_id"].to_numpy()[within], days[within]))
+    entered = _sorted_unique(_keys(records["patient_id"].to_numpy()[within], days[within]))
     found, before, after = _entered_around(entered, _keys(patient, day))
     gap = ~found & ~np.isnan(before) & ~np.isnan(after)
     today = patients["today_day"].reindex(patient).to_numpy(dtype=float)
@@ -659,6 +680,13 @@ def _jump_form(jump: Jump) -> str | None:
     return next((crf.key for crf in CATALOGUE.values() if crf.per_day and jump.name in crf.fields), None)
 
 
+def _jumps_by_form() -> dict[str, list[Jump]]:
+    by_form: dict[str, list[Jump]] = {}
+    for jump in JUMPS:
+        by_form.setdefault(_jump_form(jump), []).append(jump)
+    return by_form
+
+
 def jumped(jump: Jump, before: np.ndarray, after: np.ndarray) -> np.ndarray:
     """Where the change from ``before`` to ``after`` is beyond the jump's threshold (a change of exactly the
     threshold is plausible). Decimals read as floats: the change is rounded before it is compared."""
@@ -673,28 +701,34 @@ def jumped(jump: Jump, before: np.ndarray, after: np.ndarray) -> np.ndarray:
     return beyond & ~np.isnan(before) & ~np.isnan(after)
 
 
-def jump_hits(jump: Jump, form: str, records: pd.DataFrame) -> pd.DataFrame:
-    """``jump.<variable>``: the later of two consecutive study days whose values differ beyond the threshold."""
+def jump_hits(jumps: Sequence[Jump], form: str, records: pd.DataFrame) -> pd.DataFrame:
+    """``jump.<variable>`` for each of ``jumps`` (variables of one form): the later of two consecutive study days
+    whose values differ beyond the threshold."""
     patient = records["patient_id"].to_numpy(dtype=np.int64)
     day = records["study_day"].to_numpy(dtype=np.int64)
-    value = pd.to_numeric(records[jump.name], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-    order = np.lexsort((day, patient))
+    order = np.argsort(_keys(patient, day), kind="stable")  # by patient, then day
     previous = np.r_[-1, order[:-1]] if len(order) else order
     consecutive = (previous >= 0) & (patient[previous] == patient[order]) & (day[previous] == day[order] - 1)
-    hit = consecutive & jumped(jump, value[previous], value[order])
-    rows, other = order[hit], previous[hit]
-    return pd.DataFrame(
-        {
-            "rule": f"jump.{jump.name}",
-            "patient_id": patient[rows],
-            "study_day": day[rows],
-            "form": form,
-            "field": jump.name,
-            "row": rows,
-            "other_row": other,
-            "other_day": day[other],
-        }
-    )
+    found = []
+    for jump in jumps:
+        value = pd.to_numeric(records[jump.name], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        hit = consecutive & jumped(jump, value[previous], value[order])
+        rows, other = order[hit], previous[hit]
+        found.append(
+            pd.DataFrame(
+                {
+                    "rule": f"jump.{jump.name}",
+                    "patient_id": patient[rows],
+                    "study_day": day[rows],
+                    "form": form,
+                    "field": jump.name,
+                    "row": rows,
+                    "other_row": other,
+                    "other_day": day[other],
+                }
+            )
+        )
+    return pd.concat(found, ignore_index=True) if found else pd.DataFrame(columns=list(HIT_COLUMNS))
 
 
 # ------------------------------------------------------------------------------------------ the rules as data
@@ -801,10 +835,10 @@ def find_hits(
 
     ``forms``: form key -> its records (see :class:`Records`), every form of the catalogue. ``patients``: indexed
     by patient id, with follow_up_days, today_day (the study day today is at the patient's site), weight_kg, arm
-    (a key of ``regimens``: arm -> the arm's regimen entries); enrolment_date and site_name for the texts.
+    (a key of ``regimens``: arm -> the arm's regimen entries), death_day and end_day (:func:`with_disposition_days`
+    adds them from the disposition events); enrolment_date and site_name for the texts.
     ``settings``: the study's derivation settings (the FiO2 estimates).
     """
-    patients = with_disposition_days(patients, forms["disposition_events"])
     hits: list[pd.DataFrame] = []
     for key, frame in forms.items():
         crf = CATALOGUE[key]
@@ -812,9 +846,8 @@ def find_hits(
         if crf.per_day:
             hits.append(missing_hits(key, frame, patients, grace))
     hits.append(not_derivable_hits(forms["vital_signs"], forms["respiratory_support"], patients, settings))
-    for jump in JUMPS:
-        form = _jump_form(jump)
-        hits.append(jump_hits(jump, form, forms[form]))
+    for form, jumps in _jumps_by_form().items():
+        hits.append(jump_hits(jumps, form, forms[form]))
     return _tidy(hits)
 
 

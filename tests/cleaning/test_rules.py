@@ -51,7 +51,8 @@ def forms(**given: pd.DataFrame) -> dict[str, pd.DataFrame]:
 
 
 def hits(records, people=None, regimens=None, **options) -> pd.DataFrame:
-    return rules.find_hits(records, people if people is not None else patients(1), regimens or {}, **options)
+    people = rules.with_disposition_days(people if people is not None else patients(1), records["disposition_events"])
+    return rules.find_hits(records, people, regimens or {}, **options)
 
 
 def keys(found: pd.DataFrame, rule: str) -> list[tuple]:
@@ -138,6 +139,14 @@ def test_repeating_forms_are_checked_with_the_patients_facts():
     assert keys(found, "check.dose.regimen") == [(1, 2, "drug_administration", "dose")]
     assert keys(found, "check.route.regimen") == [(1, 2, "drug_administration", "route")]
     assert found.loc[found["rule"] == "check.route.regimen", "record_id"].tolist() == [8.0]
+
+
+def test_the_rules_read_every_field_but_the_units_values_were_typed_in():
+    assert set(CATALOGUE["laboratory"].fields) - set(rules.fields_read(CATALOGUE["laboratory"])) == {
+        "pao2_entered_unit",
+        "crp_entered_unit",
+    }
+    assert rules.fields_read(CATALOGUE["respiratory_support"]) == CATALOGUE["respiratory_support"].fields
 
 
 # ------------------------------------------------------------------------------------------ missing forms
