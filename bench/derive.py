@@ -48,15 +48,15 @@ SAMPLE_ROWS = 10_000
 def read_floor(study) -> float:
     """Fetch the job's input columns of the whole study: one query per source table, no processing.
 
-    The same reader as the job's (derivation_job._read: the ORM's SQL on a plain cursor, tuples fetched).
+    The same reader as the job's (derivation_job.read_rows: the ORM's SQL on a plain cursor, tuples fetched).
     """
     from ecrf import derivation_job
     from ecrf.models import Patient
 
     ids = Patient.objects.filter(study=study).values("pk")
     start = time.perf_counter()
-    for model, casts, columns in derivation_job._SOURCES.values():
-        derivation_job._read(model.objects.filter(patient_id__in=ids).annotate(**casts), columns)
+    for model, casts, columns, _ in derivation_job._SOURCES.values():
+        derivation_job.read_rows(model.objects.filter(patient_id__in=ids).annotate(**casts), columns)
     return time.perf_counter() - start
 
 
@@ -70,7 +70,7 @@ def settle() -> None:
     from ecrf import derivation_job
     from ecrf.models import DerivedDay, PatientDerivation
 
-    models = [Patient, DerivedDay, PatientDerivation, *(model for model, _, _ in derivation_job._SOURCES.values())]
+    models = [Patient, DerivedDay, PatientDerivation, *(model for model, *_ in derivation_job._SOURCES.values())]
     with connection.cursor() as cursor:
         for model in models:
             cursor.execute(f"VACUUM ANALYZE {model._meta.db_table}")

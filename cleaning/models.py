@@ -206,3 +206,53 @@ class Signature(models.Model):
 
     def covers(self, study_day: int) -> bool:
         return self.first_day <= study_day <= self.last_day
+
+
+class RunStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+
+
+RUN_PENDING = (RunStatus.QUEUED, RunStatus.RUNNING)
+RUN_PENDING_MESSAGE = "A run of the data-quality rules is already queued or running for this study."
+
+
+class RuleRun(models.Model):
+    """One run of the data-quality rules over a whole study (cleaning/rule_job.py), by a Celery task: asked for on
+    the query list (``requested_by``) or by the nightly schedule (None). The counts grow batch by batch, in each
+    batch's own transaction, so they say what the run wrote even when its worker was killed half way."""
+
+    study = models.ForeignKey(Study, on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(max_length=8, choices=RunStatus.choices, default=RunStatus.QUEUED)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )  # None: the nightly run
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)  # by the worker; again by a redelivery
+    finished_at = models.DateTimeField(null=True, blank=True)
+    patients = models.PositiveIntegerField(default=0)  # checked by this run
+    hits = models.PositiveIntegerField(
+        default=0
+    )  # automatic queries whose condition holds (open, or closed by a person)
+    opened = models.PositiveIntegerField(default=0)
+    reopened = models.PositiveIntegerField(default=0)
+    closed = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(condition=Q(status__in=RunStatus.values), name="rule_run_status_valid"),
+            models.UniqueConstraint(
+                fields=["study"],
+                condition=Q(status__in=RUN_PENDING),
+                name="rule_run_one_pending_per_study",
+                violation_error_code="rules_pending",
+                violation_error_message=RUN_PENDING_MESSAGE,
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"rules of {self.study_id} ({self.status})"

@@ -14,7 +14,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from cleaning import signatures
-from cleaning.models import Query, QueryStatus, Signature
+from cleaning.models import Query, QueryStatus, RuleRun, Signature
 from cohorts import roles
 from cohorts import selectors as cohort_selectors
 from cohorts.models import Patient, RoleAssignment, Study
@@ -251,3 +251,8 @@ def signature_release_rows(*, patients: QuerySet[Patient]) -> list[tuple]:
         )
     )
     return [(*row[:4], row[4].isoformat(), row[5], row[6], row[7].isoformat() if row[7] else None) for row in rows]
+
+
+def last_rule_run(*, study: Study) -> RuleRun | None:
+    """The study's latest run of the data-quality rules (queued, running or finished), or None."""
+    return RuleRun.objects.filter(study=study).select_related("requested_by").order_by("-created_at", "-pk").first()

@@ -9,21 +9,39 @@ history row of the query.
 
 from __future__ import annotations
 
+import datetime
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from celery import current_app
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import IntegrityError, OperationalError, transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
-from cleaning.models import AnswerCode, MessageKind, Query, QueryMessage, QueryOrigin, QueryStatus
+from cleaning import rule_job
+from cleaning.models import (
+    RUN_PENDING,
+    RUN_PENDING_MESSAGE,
+    AnswerCode,
+    MessageKind,
+    Query,
+    QueryMessage,
+    QueryOrigin,
+    QueryStatus,
+    RuleRun,
+    RunStatus,
+)
+from cleaning.transitions import closed, reopened
 from cleaning.values import field_value, record_of
 from cohorts import roles
 from cohorts.audit import ensure_unlocked
-from cohorts.models import Patient
+from cohorts.models import Patient, Study
 from ecrf.crfs import CATALOGUE, display_value
 
 TEXT_MAX = 2000
+logger = logging.getLogger(__name__)
 
 
 def _refuse(field: str, message: str, code: str) -> ValidationError:
@@ -212,10 +230,7 @@ def query_close(*, query: Query, text: str, user, source: str = "") -> Query:
         raise _refuse("text", "This query is already closed.", "query_closed")
     text = _text(text, what="why the query is closed")
     now = timezone.now()
-    query.status = QueryStatus.CLOSED
-    query.closed_at = now
-    query.closed_by = user
-    query.changed_after_close = False
+    closed(query, at=now, by=user)
     _save(query, user=user, reason=source + "closed")
     _message(query, MessageKind.CLOSED, author=user, text=text, at=now)
     return query
@@ -233,17 +248,6 @@ def query_reopen(*, query: Query, text: str, user, source: str = "") -> Query:
     reopened(query)
     _save(query, user=user, reason=source + "reopened")
     _message(query, MessageKind.REOPENED, author=user, text=text)
-    return query
-
-
-def reopened(query: Query) -> Query:
-    """The query open again (its answer and closing cleared; ``opened_at`` stays the first opening)."""
-    query.status = QueryStatus.OPEN
-    query.answer_code = ""
-    query.answered_at = None
-    query.closed_at = None
-    query.closed_by = None
-    query.changed_after_close = False
     return query
 
 
@@ -323,3 +327,90 @@ def changes_record(rows: Iterable[tuple[str, object]]) -> int:
         query.changed_after_close = True
         _save(query, user=None, reason="data changed after close")
     return len(messages)
+
+
+# ------------------------------------------------------------------------------------------ rule runs
+
+#: The Celery task (cleaning/tasks.py) that runs a RuleRun; queued by name, so this module does not import tasks.
+RULES_TASK = "cleaning.run_rules"
+#: The hard time limit of that task: a run queued or running for longer has lost its worker (or its message).
+RULES_TIME_LIMIT = datetime.timedelta(minutes=30)
+
+
+def _lost_runs_failed(study: Study, now) -> None:
+    """Fail the study's pending run that no worker can still be on, so that a new one can be asked for."""
+    RuleRun.objects.filter(study=study, status__in=RUN_PENDING, created_at__lt=now - RULES_TIME_LIMIT).filter(
+        Q(started_at__isnull=True) | Q(started_at__lt=now - RULES_TIME_LIMIT)
+    ).update(status=RunStatus.FAILED, finished_at=now, error="No worker finished this run in time; it was given up.")
+
+
+def rules_request(*, study: Study, user) -> RuleRun:
+    """Queue a run of the data-quality rules over the whole study (monitors and data managers); its task starts
+    once the run is committed. Refused: a locked study, a run already queued or running (the constraint
+    ``rule_run_one_pending_per_study``, also when two clicks arrive at once)."""
+    if not roles.has_study_role(user, study, roles.QUERY_CLOSERS):
+        raise PermissionDenied("Your role in this study cannot run the data-quality rules.")
+    ensure_unlocked(study)
+    _lost_runs_failed(study, timezone.now())
+    run = RuleRun(study=study, requested_by=user)
+    try:
+        with transaction.atomic():
+            run.save()
+            transaction.on_commit(lambda: current_app.send_task(RULES_TASK, args=[run.pk]))
+    except IntegrityError:
+        raise ValidationError(RUN_PENDING_MESSAGE, code="rules_pending") from None
+    return run
+
+
+def _finished(run_id: int, **values) -> None:
+    RuleRun.objects.filter(pk=run_id).update(finished_at=timezone.now(), **values)
+
+
+def rules_run(*, run_id: int) -> RuleRun:
+    """Run the rules of a queued run (or of a running one again: its worker was killed and the message came back).
+    A finished run is left as it is. The counts are added batch by batch in each batch's transaction; a locked
+    study fails the run with that reason; a lost database connection is raised again for the task to retry."""
+    run = RuleRun.objects.select_related("study").get(pk=run_id)
+    starting = {"status": RunStatus.RUNNING, "started_at": timezone.now(), "error": "", "hits": 0, "patients": 0}
+    if not RuleRun.objects.filter(pk=run_id, status__in=RUN_PENDING).update(**starting):
+        return run
+    # hits and patients are recounted by a rerun; what was opened, reopened or closed stays counted (it was written)
+
+    def count(summary: rule_job.RuleSummary) -> None:
+        counts = ("patients", "hits", "opened", "reopened", "closed")
+        RuleRun.objects.filter(pk=run_id).update(**{name: F(name) + getattr(summary, name) for name in counts})
+
+    try:
+        rule_job.run_study(run.study, on_batch=count)
+    except ValidationError as error:  # the study was locked meanwhile
+        _finished(run_id, status=RunStatus.FAILED, error=" ".join(error.messages))
+    except OperationalError:
+        raise  # left running: the task retries it
+    except Exception as error:
+        _finished(run_id, status=RunStatus.FAILED, error=f"{type(error).__name__}: {error}")
+        raise
+    else:
+        _finished(run_id, status=RunStatus.DONE)
+    run.refresh_from_db()
+    return run
+
+
+def rules_nightly() -> list[RuleRun]:
+    """The nightly run: a run of every study that is not locked and has none pending, one after the other; a study
+    whose run fails does not stop the others' (its run is failed with the error, and logged)."""
+    done = []
+    for study in Study.objects.filter(is_locked=False).order_by("code"):
+        try:
+            with transaction.atomic():
+                run = RuleRun.objects.create(study=study)
+        except IntegrityError:
+            continue  # a run asked for on the page is queued or running: it checks the same data
+        try:
+            rules_run(run_id=run.pk)
+        except Exception as error:
+            logger.exception("nightly data-quality rules of study %s failed", study.code)
+            RuleRun.objects.filter(pk=run.pk, status=RunStatus.RUNNING).update(
+                status=RunStatus.FAILED, finished_at=timezone.now(), error=f"{type(error).__name__}: {error}"
+            )
+        done.append(RuleRun.objects.select_related("study").get(pk=run.pk))
+    return done

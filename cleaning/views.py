@@ -6,9 +6,11 @@ from __future__ import annotations
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.http import HttpResponseBadRequest
+from django.http import HttpResponseBadRequest, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
 
 from cleaning import selectors, services
 from cleaning.forms import AnswerForm, FilterForm, MessageForm, QueryForm
@@ -46,7 +48,37 @@ def query_list(request, study_code: str):
             "sites": cohort_selectors.study_site_list(user=request.user, study=study),
             "metrics": selectors.query_metrics(user=request.user, study=study),
             "querystring": _without_page(request),
+            "rule_run": selectors.last_rule_run(study=study),
+            "may_run_rules": roles.has_study_role(request.user, study, roles.QUERY_CLOSERS) and not study.is_locked,
         },
+    )
+
+
+@roles.role_required(roles.QUERY_CLOSERS)
+@require_POST
+def rules_run(request, study_code: str):
+    """Queue a run of the data-quality rules over the study (monitors and data managers). The button
+    (templates/cleaning/_rule_run.html) may sit on any page of the study: it posts here with that page as ``next``,
+    and comes back to it (to the query list without one)."""
+    study = cohort_selectors.study_get(user=request.user, code=study_code)
+    try:
+        services.rules_request(study=study, user=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, "Data-quality rules queued: their queries and counts appear when they have run.")
+    back = request.POST.get("next", "")
+    if _page_of_study(back, study, request):
+        return HttpResponseRedirect(back)
+    return redirect("query_list", study.code)
+
+
+def _page_of_study(url: str, study, request) -> bool:
+    """Whether ``url`` is a page of this study on this site (the only place the button sends the user back to)."""
+    return (
+        url.startswith(f"/studies/{study.code}/")
+        and url.isprintable()
+        and url_has_allowed_host_and_scheme(url, allowed_hosts={request.get_host()}, require_https=request.is_secure())
     )
 
 

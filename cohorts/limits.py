@@ -22,9 +22,11 @@ Number: TypeAlias = Decimal | int | float
 
 __all__ = [
     "DOSE_MAXIMA",
+    "JUMPS",
     "LIMITS",
     "SAME_LIMIT_AS",
     "DoseMaximum",
+    "Jump",
     "Limit",
     "Number",
     "dose_limit",
@@ -157,6 +159,38 @@ def dose_limit(drug: str | None, unit: str | None) -> Limit:
     if row is None:
         return LIMITS["dose"]
     return Limit("dose", f"{row.label} dose", row.unit, 0, row.hard_max, hard_min_exclusive=True)
+
+
+@dataclass(frozen=True)
+class Jump:
+    """An implausible change of one variable from one study day to the next (the data-quality rule ``jump.<name>``,
+    cleaning/rules.py; clinical definitions §2.1).
+
+    ``max_change``: the largest plausible change in the variable's unit, up or down (a change of exactly this much
+    is plausible). ``max_ratio``: the largest plausible factor between the two values, each counted as at least
+    ``ratio_floor`` (so that a change among small values, 1 to 15 mg/L of CRP, is not a jump).
+    """
+
+    name: str  # a row of LIMITS, and a field of a one-per-day form of the same name
+    max_change: Number | None = None
+    max_ratio: Number | None = None
+    ratio_floor: Number = 0
+
+
+# Changes between consecutive study days that the data-quality rules query (clinical definitions §2.1). These
+# thresholds are PLAUSIBILITY BOUNDS chosen by the software team to catch a value typed on the wrong day, the wrong
+# patient or in the wrong unit; they are TO BE REVIEWED BY A CLINICIAN of the study before they are relied on:
+# - temperature: more than 3 degC in a day (fever spikes are 1-2 degC; 3 degC is a typing slip or Fahrenheit);
+# - heart rate: more than 60/min (a tachyarrhythmia can do it: the query asks to confirm, it refuses nothing);
+# - SpO2: more than 20 points (a probe off the finger, or a value of another patient);
+# - CRP: more than tenfold, each value counted as at least 10 mg/L (CRP doubles in about 8 hours at most, so a
+#   tenfold rise from 10 mg/L within a day is possible but rare; a tenfold fall is not: mg/dL typed as mg/L).
+JUMPS: tuple[Jump, ...] = (
+    Jump("temperature_c", max_change=3),
+    Jump("heart_rate_bpm", max_change=60),
+    Jump("spo2_pct", max_change=20),
+    Jump("crp_mg_l", max_ratio=10, ratio_floor=10),
+)
 
 
 # Variables recorded under their own name that measure the quantity of a row above, so they share its limit:

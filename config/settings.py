@@ -268,6 +268,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "ecrf.derive_all_studies",
         "schedule": crontab(hour=2, minute=30),
     },
+    "data-quality-rules-nightly": {
+        # Issue 15: every hard and soft check, missing forms, data after death, gaps, jumps, re-run over the stored
+        # data of every study that is not locked; after the derivation (its derived values are fresh).
+        "task": "cleaning.run_rules_all_studies",
+        "schedule": crontab(hour=3, minute=0),
+    },
     "fhir-pull-previous-day-nightly": {
         # One task per study: yesterday's values of every linked patient, proposed for review (never saved).
         "task": "fhir.pull_all_studies",

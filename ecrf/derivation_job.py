@@ -33,10 +33,12 @@ from __future__ import annotations
 import gc
 import io
 import logging
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
@@ -55,6 +57,7 @@ from ecrf.crfs import CATALOGUE, Crf
 from ecrf.models import DerivedDay, PatientDerivation
 
 logger = logging.getLogger(__name__)
+T, R, S = TypeVar("T"), TypeVar("R"), TypeVar("S")
 
 #: Patients per transaction of a whole-study run: ~42,000 patient-days, a few tens of MB of frames at most.
 BATCH_PATIENTS = 2000
@@ -129,7 +132,7 @@ class _AnyOf(In):
 
     A batch of a thousand patients then costs one text parameter instead of a thousand values to prepare, bind
     and parse on every query of the batch (about a fifth of a nightly run spent in Django and psycopg otherwise).
-    The ids are ints already (_of_patients), so Django's per-value preparation is skipped.
+    The ids are ints already (of_patients), so Django's per-value preparation is skipped.
     """
 
     def get_prep_lookup(self):
@@ -145,11 +148,11 @@ def _text(name: str) -> Cast:
     return Cast(F(name), CharField())
 
 
-def _of_patients(patient_ids: Sequence[int], column: str = "patient_id") -> _AnyOf:
+def of_patients(patient_ids: Sequence[int], column: str = "patient_id") -> _AnyOf:
     return _AnyOf(F(column), [int(pk) for pk in patient_ids])
 
 
-def _read(queryset: models.QuerySet, columns: Sequence[str]) -> list[tuple]:
+def read_rows(queryset: models.QuerySet, columns: Sequence[str]) -> list[tuple]:
     """Execute the queryset's SQL on a plain cursor: tuples, no model instances, no per-row converters."""
     sql, params = queryset.values_list(*columns).query.sql_with_params()
     with connection.cursor() as cursor:
@@ -157,7 +160,7 @@ def _read(queryset: models.QuerySet, columns: Sequence[str]) -> list[tuple]:
         return cursor.fetchall()
 
 
-def _frame(rows: list[tuple], columns: Sequence[str], bools: Iterable[str] = ()) -> pd.DataFrame:
+def columns_frame(rows: list[tuple], columns: Sequence[str], bools: Iterable[str] = ()) -> pd.DataFrame:
     """Columns straight from the tuples: ``*_f`` as float (NULL -> NaN), ``bools`` as bool (SQLite gives 0/1),
     ids and days as int64, the rest (codes, nullable yes/no) as Python objects."""
     values = list(zip(*rows, strict=True)) if rows else [()] * len(columns)
@@ -184,8 +187,8 @@ def read_inputs(patient_ids: Sequence[int]) -> dict[str, pd.DataFrame]:
     """
     frames = {}
     for name, (model, casts, columns, bools) in _SOURCES.items():
-        queryset = model.objects.filter(_of_patients(patient_ids), not_done_reason="").annotate(**casts)
-        frames[name] = _frame(_read(queryset, columns), columns, bools)
+        queryset = model.objects.filter(of_patients(patient_ids), not_done_reason="").annotate(**casts)
+        frames[name] = columns_frame(read_rows(queryset, columns), columns, bools)
     return frames
 
 
@@ -196,7 +199,7 @@ def _patients(study: Study, patient_ids: Sequence[int]) -> pd.DataFrame:
     """Each patient of the batch (in id order) with the site's ULN (used when the lab row does not carry its own)
     and the stamp of its last derivation (algorithm version, digest and time; NA when never derived)."""
     queryset = (
-        Patient.objects.filter(_of_patients(patient_ids, "pk"), study=study)
+        Patient.objects.filter(of_patients(patient_ids, "pk"), study=study)
         .annotate(
             ast_uln_f=Cast(F("site__ast_uln_u_l"), FloatField()),
             alt_uln_f=Cast(F("site__alt_uln_u_l"), FloatField()),
@@ -206,7 +209,7 @@ def _patients(study: Study, patient_ids: Sequence[int]) -> pd.DataFrame:
         )
         .order_by("pk")
     )
-    patients = _frame(_read(queryset, ["pk", *_PATIENT_COLUMNS[1:]]), _PATIENT_COLUMNS)
+    patients = columns_frame(read_rows(queryset, ["pk", *_PATIENT_COLUMNS[1:]]), _PATIENT_COLUMNS)
     # Exact 64-bit integers (a float would round them), NA where there is no stamp.
     patients["stamp_digest"] = pd.array(patients["stamp_digest"].to_numpy(), dtype="Int64")
     return patients
@@ -384,7 +387,7 @@ def _stamp(digests: pd.Series, changed: np.ndarray, derived_at) -> None:
     the changed ones get their new digest and version (one upsert)."""
     if not changed.all():
         unchanged = digests.index[~changed].tolist()
-        PatientDerivation.objects.filter(_of_patients(unchanged)).update(derived_at=derived_at)
+        PatientDerivation.objects.filter(of_patients(unchanged)).update(derived_at=derived_at)
     if changed.any():
         stamps = [
             PatientDerivation(
@@ -404,7 +407,7 @@ def _stamp(digests: pd.Series, changed: np.ndarray, derived_at) -> None:
 
 
 @contextmanager
-def _gc_paused() -> Iterator[None]:
+def gc_paused() -> Iterator[None]:
     """Pause the cyclic garbage collector while a run turns fetched tuples into columns (~100,000 per batch).
 
     Those allocations trigger full collections that walk every object of the process (three quarters of the
@@ -430,10 +433,10 @@ def _serialise(study: Study) -> None:
 def _rederived(patients: pd.DataFrame) -> np.ndarray:
     """Which patients of the batch another derivation stored since their stamps were read (under the study's
     derivation lock). It read their sources later than this one did: its rows must not be overwritten."""
-    queryset = PatientDerivation.objects.filter(_of_patients(patients["patient_id"].tolist())).annotate(
+    queryset = PatientDerivation.objects.filter(of_patients(patients["patient_id"].tolist())).annotate(
         at=_text("derived_at")
     )
-    stored = patients["patient_id"].map(dict(_read(queryset, ("patient_id", "at"))))
+    stored = patients["patient_id"].map(dict(read_rows(queryset, ("patient_id", "at"))))
     read = patients["stamp_at"]
     return ((stored.isna() != read.isna()) | (stored.notna() & stored.ne(read))).to_numpy(dtype=bool)
 
@@ -462,7 +465,7 @@ def _store(study: Study, read: _Read, *, force: bool) -> DeriveSummary:
             write(derived, now)
             # Days beyond the grid (the follow-up was shortened, a day was renumbered) are no longer derived.
             deleted, _ = (
-                DerivedDay.objects.filter(_of_patients(changed_ids))
+                DerivedDay.objects.filter(of_patients(changed_ids))
                 .exclude(study_day__gte=0, study_day__lte=study.follow_up_days)
                 .delete()
             )
@@ -471,18 +474,26 @@ def _store(study: Study, read: _Read, *, force: bool) -> DeriveSummary:
     return DeriveSummary(patients=len(ids), rows=len(ids) * days, written=int(changed.sum()) * days, deleted=deleted)
 
 
+def pipelined(batches: Sequence[T], read: Callable[[T], R], store: Callable[[R], S]) -> Iterator[S]:
+    """``store(read(batch))`` for each batch in order, batch k+1 being read (on PostgreSQL, on a second connection)
+    while batch k is stored; the cyclic garbage collector paused meanwhile. Also the rule job's loop
+    (cleaning/rule_job.py)."""
+    if not batches:
+        return
+    with gc_paused(), _reader(len(batches)) as reader:
+        reading = reader.submit(read, batches[0])
+        for following in [*batches[1:], None]:
+            done = reading.result()
+            if following is not None:
+                reading = reader.submit(read, following)
+            yield store(done)
+
+
 def _derive_batches(study: Study, batches: Sequence[Sequence[int]], *, force: bool) -> DeriveSummary:
     """Read, compute and store the batches in order, batch k+1 being read while batch k is computed and stored."""
     summary = DeriveSummary()
-    if not batches:
-        return summary
-    with _gc_paused(), _reader(len(batches)) as reader:
-        reading = reader.submit(read_batch, study, batches[0])
-        for following in [*batches[1:], None]:
-            read = reading.result()
-            if following is not None:
-                reading = reader.submit(read_batch, study, following)
-            summary.add(_store(study, read, force=force))
+    for stored in pipelined(batches, partial(read_batch, study), partial(_store, study, force=force)):
+        summary.add(stored)
     return summary
 
 

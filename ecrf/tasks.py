@@ -7,25 +7,16 @@ the message is redelivered. A lost database connection or a deadlock retries wit
 
 from celery import shared_task
 from celery.utils.log import get_task_logger
-from django.db import OperationalError
 
 from cohorts.audit import StudyLocked
 from cohorts.models import Study
+from config.celery import RETRY_ON_DATABASE_ERRORS
 from ecrf import derivation_job
 
 logger = get_task_logger(__name__)
 
-_RETRY = {
-    "autoretry_for": (OperationalError,),
-    "retry_backoff": 2,
-    "retry_backoff_max": 300,
-    "retry_jitter": True,
-    "max_retries": 8,
-    "acks_late": True,
-}
 
-
-@shared_task(name="ecrf.derive_patient", soft_time_limit=60, time_limit=90, **_RETRY)
+@shared_task(name="ecrf.derive_patient", soft_time_limit=60, time_limit=90, **RETRY_ON_DATABASE_ERRORS)
 def derive_patient(patient_id: int) -> dict:
     """Recompute one patient's derived days after a change of its source data."""
     try:
@@ -36,7 +27,7 @@ def derive_patient(patient_id: int) -> dict:
         return {"skipped_locked": True}
 
 
-@shared_task(name="ecrf.derive_study", soft_time_limit=25 * 60, time_limit=30 * 60, **_RETRY)
+@shared_task(name="ecrf.derive_study", soft_time_limit=25 * 60, time_limit=30 * 60, **RETRY_ON_DATABASE_ERRORS)
 def derive_study(study_id: int) -> dict:
     """Recompute every patient of one study (by hand or after an unlock); a locked study is skipped."""
     study = Study.objects.filter(pk=study_id).first()
@@ -45,7 +36,7 @@ def derive_study(study_id: int) -> dict:
     return derivation_job.derive_all([study]).as_dict()
 
 
-@shared_task(name="ecrf.derive_all_studies", soft_time_limit=25 * 60, time_limit=30 * 60, **_RETRY)
+@shared_task(name="ecrf.derive_all_studies", soft_time_limit=25 * 60, time_limit=30 * 60, **RETRY_ON_DATABASE_ERRORS)
 def derive_all_studies() -> dict:
     """The nightly run (CELERY_BEAT_SCHEDULE): every study; locked studies are skipped and named."""
     summary = derivation_job.derive_all()

@@ -69,6 +69,7 @@ FORM_SOURCE = {
     "export request": "release manifest",
     "fhir pull": "fhir review",  # its "Pull again" button
     "casebook freeze post": "casebook",
+    "query rules run": "query list",  # its "Run the rules now" button
 }
 PAGES_BY_NAME = {p.name: p for p in PAGES}
 
