@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from django.db import connection, models, transaction
-from django.db.models import Case, F, FloatField, TextField, Value, When
+from django.db.models import BooleanField, Case, F, FloatField, TextField, Value, When
 from django.db.models.functions import Cast
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
@@ -109,6 +109,12 @@ def _form_query(crf: Crf) -> tuple[type[models.Model], dict[str, Any], tuple[str
             columns.append(name)
             if isinstance(model_field, models.BooleanField) and not model_field.null:
                 bools.append(name)
+    if crf.per_day:  # a form marked not done is present for the missing-form rules, and has no values to check
+        annotations["not_done"] = Case(
+            When(not_done_reason="", then=Value(False)), default=Value(True), output_field=BooleanField()
+        )
+        columns.append("not_done")
+        bools.append("not_done")
     columns.append("confirmed")
     return model, annotations, tuple(dict.fromkeys(columns)), tuple(bools)
 

@@ -840,15 +840,23 @@ def find_hits(
     ``settings``: the study's derivation settings (the FiO2 estimates).
     """
     hits: list[pd.DataFrame] = []
+    done = {key: _done(frame) for key, frame in forms.items()}
     for key, frame in forms.items():
         crf = CATALOGUE[key]
-        hits += check_hits(Records(crf, frame, patients, regimens))
+        hits += check_hits(Records(crf, done[key], patients, regimens))
         if crf.per_day:
-            hits.append(missing_hits(key, frame, patients, grace))
-    hits.append(not_derivable_hits(forms["vital_signs"], forms["respiratory_support"], patients, settings))
+            hits.append(missing_hits(key, frame, patients, grace))  # a form marked not done is not missing
+    hits.append(not_derivable_hits(done["vital_signs"], done["respiratory_support"], patients, settings))
     for form, jumps in _jumps_by_form().items():
-        hits.append(jump_hits(jumps, form, forms[form]))
+        hits.append(jump_hits(jumps, form, done[form]))
     return _tidy(hits)
+
+
+def _done(frame: pd.DataFrame) -> pd.DataFrame:
+    """The records that hold data: a form marked not done for the day (column ``not_done``) has none to check."""
+    if "not_done" not in frame.columns or not frame["not_done"].any():
+        return frame
+    return frame.loc[~frame["not_done"].astype(bool)].reset_index(drop=True)
 
 
 def _tidy(hits: list[pd.DataFrame]) -> pd.DataFrame:

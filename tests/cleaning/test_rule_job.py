@@ -187,3 +187,17 @@ def test_one_patient_is_a_fixed_number_of_queries(hot, patient_a, django_assert_
     assert first.opened >= 1
     with django_assert_max_num_queries(16):  # 15 on SQLite; PostgreSQL takes the rule lock
         assert rule_job.run_patient(patient_a.pk).written == 0
+
+
+def test_a_form_marked_not_done_is_neither_missing_nor_checked(patient_a, study):
+    withdrawn(patient_a, 2)
+    for day in range(3):
+        vitals(patient_a, day, heart_rate_bpm=80)
+        RespiratorySupport.objects.create(patient=patient_a, study_day=day, support="room_air")
+    from ecrf.models import LabResult
+
+    for day in range(3):
+        LabResult.objects.create(patient=patient_a, study_day=day, not_done_reason="no blood sample taken")
+    RespiratorySupport.objects.filter(patient=patient_a, study_day=1).update(support="", not_done_reason="off ward")
+    rule_job.run_study(study)
+    assert not Query.objects.filter(form__in=["laboratory", "respiratory_support"]).exists()
