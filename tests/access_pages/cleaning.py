@@ -1,9 +1,9 @@
-"""Pages of the cleaning app (queries) in the access table.
+"""Pages of the cleaning app (queries, record status) in the access table.
 
-Every patient reader of the site reads the study's queries and a query of its patients (nurse_b of the other site:
-404); raising one is for QUERY_RAISERS (investigator, monitor, data manager; a nurse or an admin gets 403). A POST
-on a query without an action is a bad request (400) for those who may read it. The query is made here for whichever
-study the fixtures are, so the two-study table (tests/test_two_studies.py) uses the same rows.
+Every patient reader of the site reads the study's queries, its record status and a query of its patients (nurse_b
+of the other site: 404); raising one is for QUERY_RAISERS (investigator, monitor, data manager; a nurse or an admin
+gets 403). A POST on a query without an action is a bad request (400) for those who may read it. The query is made
+here for whichever study the fixtures are, so the two-study table (tests/test_two_studies.py) uses the same rows.
 """
 
 from cleaning.models import Query
@@ -30,6 +30,7 @@ def query_a(f) -> str:
 
 PAGES: list = [
     Page("query list", lambda f: f"/studies/{f['study'].code}/queries/", roles.PATIENT_READERS),
+    Page("record status", lambda f: f"/studies/{f['study'].code}/status/", roles.PATIENT_READERS),
     Page("query", query_a, roles.PATIENT_READERS, patient_scoped=True),
     Page("query save", query_a, roles.PATIENT_READERS, patient_scoped=True, method="post", ok_statuses=(400,)),
     Page(
