@@ -55,7 +55,6 @@ STATES: tuple[State, ...] = (
 )
 BY_CODE: dict[str, State] = {state.code: state for state in STATES}
 CODES: tuple[str, ...] = tuple(BY_CODE)
-_RANK = {code: rank for rank, code in enumerate(CODES)}
 
 #: What the day's rule (ecrf.selectors.day_state) says of a one-per-day form without a stored record.
 WITHOUT_RECORD = frozenset({MISSING, NOT_REQUIRED, NOT_DUE})
@@ -77,15 +76,14 @@ def cell_state(
     not required or not yet due); None for a cell that has no record of its own (a repeating form, the patient).
     ``open_queries`` / ``answered_queries``: the queries waiting on the cell. None: the cell shows nothing.
     """
-    applies = []
+    # The states of a stored record exclude each other and those of a day without its record: after the waiting
+    # queries, the first that applies is the only one (STATES' order, asserted by the tests).
     if open_queries:
-        applies.append(QUERY_OPEN)
+        return QUERY_OPEN
     if answered_queries:
-        applies.append(QUERY_ANSWERED)
+        return QUERY_ANSWERED
     if stored:
-        applies.append(NOT_DONE if not_done else CONFIRMED if confirmed else ENTERED)
-    elif without_record is not None:
-        if without_record not in WITHOUT_RECORD:
-            raise ValueError(f"{without_record!r} is not a state of a day without its record")
-        applies.append(without_record)
-    return min(applies, key=_RANK.__getitem__) if applies else None
+        return NOT_DONE if not_done else CONFIRMED if confirmed else ENTERED
+    if without_record is not None and without_record not in WITHOUT_RECORD:
+        raise ValueError(f"{without_record!r} is not a state of a day without its record")
+    return without_record

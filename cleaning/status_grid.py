@@ -46,7 +46,7 @@ def _flag(condition: Q | None) -> ExpressionWrapper | Value:
     return Value(False) if condition is None else ExpressionWrapper(condition, output_field=BooleanField())
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Cell:
     study_day: int | None
     form: str  # a catalogue key; "" for the day or the patient as a whole
@@ -101,13 +101,19 @@ def _waiting(ids: list[int]) -> dict[tuple[int, int | None, str], list[tuple[str
     return places
 
 
-def _query_cell(day: int | None, form: str, waiting: list[tuple[str, int]], **stored) -> Cell | None:
+def _cell(day: int | None, form: str, waiting: list[tuple[str, int]] | None, record=None, without_record=None):
+    """The cell of a place: ``record`` (confirmed, not done) of a one-per-day form when stored, else the day's
+    ``without_record`` state; ``waiting``: its waiting queries."""
+    open_queries = sum(status == QueryStatus.OPEN for status, _ in waiting) if waiting else 0
     state = cell_state(
-        open_queries=sum(status == QueryStatus.OPEN for status, _ in waiting),
-        answered_queries=sum(status == QueryStatus.ANSWERED for status, _ in waiting),
-        **stored,
+        without_record,
+        stored=record is not None,
+        confirmed=record is not None and record[0],
+        not_done=record is not None and record[1],
+        open_queries=open_queries,
+        answered_queries=len(waiting) - open_queries if waiting else 0,
     )
-    return None if state is None else Cell(day, form, state, tuple(pk for _, pk in waiting))
+    return None if state is None else Cell(day, form, state, tuple(pk for _, pk in waiting) if waiting else ())
 
 
 def grids(patients: Sequence[Patient], *, now: datetime.datetime | None = None) -> list[Grid]:
@@ -119,25 +125,19 @@ def grids(patients: Sequence[Patient], *, now: datetime.datetime | None = None) 
     stored, waiting = _records(ids), _waiting(ids)
     todays: dict[int, datetime.date] = {}
     result = []
-    for patient in patients:
+    for pk, patient in zip(ids, patients, strict=True):
         if patient.site_id not in todays:
             todays[patient.site_id] = site_today(patient.site, now)
         today_day = study_day_today(patient, todays[patient.site_id])
         days = []
         for day in range(patient.study.follow_up_days + 1):
-            cells = []
-            for key in DAY_FORMS:
-                record = stored.get((key, patient.pk, day))
-                facts = (
-                    {"stored": True, "confirmed": record[0], "not_done": record[1]}
-                    if record is not None
-                    else {"without_record": day_state(patient, day, today_day, None)}
-                )
-                cells.append(_query_cell(day, key, waiting.get((patient.pk, day, key), []), **facts))
-            for key in QUERY_ONLY_PLACES:
-                if (patient.pk, day, key) in waiting:
-                    cells.append(_query_cell(day, key, waiting[patient.pk, day, key]))
+            without_record = day_state(patient, day, today_day, None)  # the same for every form of the day
+            cells = [
+                _cell(day, key, waiting.get((pk, day, key)), stored.get((key, pk, day)), without_record)
+                for key in DAY_FORMS
+            ]
+            cells += [_cell(day, key, waiting[pk, day, key]) for key in QUERY_ONLY_PLACES if (pk, day, key) in waiting]
             days.append(cells)
-        general = waiting.get((patient.pk, None, ""))
-        result.append(Grid(patient, today_day, days, [_query_cell(None, "", general)] if general else []))
+        general = waiting.get((pk, None, ""))
+        result.append(Grid(patient, today_day, days, [_cell(None, "", general)] if general else []))
     return result

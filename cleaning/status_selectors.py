@@ -8,8 +8,6 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass
 
-from django.db.models import Max, Sum
-
 from cleaning.models import PatientRecordStatus, SiteRecordStatus
 from cleaning.status import STATES, State
 from cleaning.status_grid import Grid, grids
@@ -52,22 +50,24 @@ class Counts:
 
 
 def status_counts(*, user, study: Study, site: Site | None = None, arm: Arm | None = None) -> Counts:
-    """One aggregate over the study's per-site rows at the user's sites."""
+    """The study's per-site rows at the user's sites (a few: one per site and arm), summed here."""
     groups = SiteRecordStatus.objects.filter(roles.scope(user, roles.PATIENT_READERS), study=study)
     if site is not None:
         groups = groups.filter(site=site)
     if arm is not None:
         groups = groups.filter(arm=arm)
-    sums = groups.aggregate(
-        patients=Sum("patients"),
-        updated_at=Max("updated_at"),
-        **{f"n_{state.code}": Sum(f"n_{state.code}") for state in STATES},
-        **{f"p_{state.code}": Sum(f"p_{state.code}") for state in STATES},
-    )
+    names = ("patients", *(f"{kind}_{state.code}" for kind in "np" for state in STATES))
+    sums = dict.fromkeys(names, 0)
+    updated_at = None
+    for row in groups.values_list("updated_at", *names):
+        if row[0] is not None and (updated_at is None or row[0] > updated_at):
+            updated_at = row[0]
+        for name, value in zip(names, row[1:], strict=True):
+            sums[name] += value
     return Counts(
-        states=[StateCount(state, sums[f"n_{state.code}"] or 0, sums[f"p_{state.code}"] or 0) for state in STATES],
-        patients=sums["patients"] or 0,
-        updated_at=sums["updated_at"],
+        states=[StateCount(state, sums[f"n_{state.code}"], sums[f"p_{state.code}"]) for state in STATES],
+        patients=sums["patients"],
+        updated_at=updated_at,
     )
 
 

@@ -44,6 +44,7 @@ def record_status(request, study_code: str):
             "page": page,
             "days": range(study.follow_up_days + 1),
             "day_forms": DAY_FORMS,
+            "forms_title": ", ".join(crf.label for crf in DAY_FORMS.values()),
             "query_list": reverse("query_list", args=[study.code]),
             # The addresses of the pages and of each state's filter keep the other filters.
             "next_query": _query(kept, after=page.next_after),

@@ -8,6 +8,8 @@ each from strings prepared once, rather than by a template loop per cell.
 
 from __future__ import annotations
 
+import functools
+from dataclasses import dataclass
 from urllib.parse import urlencode
 
 from django import template
@@ -17,53 +19,87 @@ from django.utils.safestring import SafeString, mark_safe
 
 from cleaning.status import BY_CODE, NOT_DUE
 from cleaning.status_grid import Cell, Grid
-from ecrf.crfs import CATALOGUE
+from ecrf.crfs import CATALOGUE, DAY_FORMS
 
 register = template.Library()
 
 
-def _place(form: str) -> str:
-    return CATALOGUE[form].label if form else "Day"
+#: Stand-ins reversed once per page and replaced per cell (reverse() for each of some 1,500 cells costs more than
+#: the rest of the page).
+_PATIENT, _DAY, _QUERY = "900000001", "900000002", "900000003"
 
 
-def cell_href(grid: Grid, cell: Cell, query_list: str) -> str:
-    """Where a click on ``cell`` goes ("" for none); ``query_list`` is the study's query list address."""
+@dataclass(frozen=True)
+class Links:
+    """The addresses a page's cells link to: the day's entry page, a query, the study's query list."""
+
+    day: str
+    query: str
+    query_list: str
+
+    @classmethod
+    def of(cls, query_list: str) -> Links:
+        day = reverse("day_entry", args=[int(_PATIENT), int(_DAY)])
+        return cls(day, reverse("query_detail", args=[int(_QUERY)]), query_list)
+
+
+def _queries_href(grid: Grid, cell: Cell, links: Links) -> str:
+    """A cell with waiting queries opens its query, or the list of its queries when several wait."""
     if len(cell.queries) == 1:
-        return reverse("query_detail", args=[cell.queries[0]])
-    if cell.queries:
-        place = {"patient": grid.patient.participant_id}
-        if cell.study_day is not None:
-            place["day"] = cell.study_day
-        if cell.form:
-            place["form"] = cell.form
-        return f"{query_list}?{urlencode({**place, 'status': 'waiting'})}"
-    if cell.state == NOT_DUE or cell.study_day is None:
-        return ""
-    return reverse("day_entry", args=[grid.patient.pk, cell.study_day])
+        return links.query.replace(_QUERY, str(cell.queries[0]))
+    place = {"patient": grid.patient.participant_id}
+    if cell.study_day is not None:
+        place["day"] = cell.study_day
+    if cell.form:
+        place["form"] = cell.form
+    return f"{links.query_list}?{urlencode({**place, 'status': 'waiting'})}"
 
 
-def _title(cell: Cell) -> str:
-    where = f"{_place(cell.form)}, day {cell.study_day}" if cell.study_day is not None else "Patient"
-    several = f" ({len(cell.queries)} queries)" if len(cell.queries) > 1 else ""
-    return escape(f"{where}: {BY_CODE[cell.state].label}{several}")
+@functools.lru_cache(maxsize=4096)
+def _icon_parts(form: str, study_day: int | None, state: str, queries: int, linked: bool) -> tuple[str, str]:
+    """An icon's markup before and after its link: its class, its state in words as its title and accessible name
+    (escaped once), its symbol."""
+    place = CATALOGUE[form].label if form else "Day"
+    where = f"{place}, day {study_day}" if study_day is not None else "Patient"
+    several = f" ({queries} queries)" if queries > 1 else ""
+    title = escape(f"{where}: {BY_CODE[state].label}{several}")
+    attributes = f'class="rs rs-{state}" title="{title}" aria-label="{title}"'
+    symbol = BY_CODE[state].symbol
+    if not linked:
+        return f'<span {attributes} role="img">{symbol}</span>', ""
+    return f'<a {attributes} href="', f'">{symbol}</a>'
 
 
-def _icon(grid: Grid, cell: Cell, query_list: str) -> str:
-    title, symbol, href = _title(cell), BY_CODE[cell.state].symbol, cell_href(grid, cell, query_list)
-    attributes = f'class="rs rs-{cell.state}" title="{title}" aria-label="{title}"'
-    if not href:
-        return f'<span {attributes} role="img">{symbol}</span>'
-    return f'<a {attributes} href="{escape(href)}">{symbol}</a>'
+@register.simple_tag(takes_context=True)
+def status_cells(context, grid: Grid, query_list: str) -> SafeString:
+    """The row's cells: the patient's own (queries about the patient as a whole), then one per study day.
+    ``query_list``: the study's query list address."""
+    links = context.render_context.get(Links)
+    if links is None:
+        links = context.render_context[Links] = Links.of(query_list)
+    day_before, day_after = links.day.replace(_PATIENT, str(grid.patient.pk)).split(_DAY)
+
+    def icon(cell: Cell) -> str:
+        if cell.queries:
+            href = _queries_href(grid, cell, links).replace("&", "&amp;")  # the rest is URL-encoded
+        elif cell.state == NOT_DUE or cell.study_day is None:
+            href = ""  # nothing to open yet
+        else:
+            href = f"{day_before}{cell.study_day}{day_after}"
+        before, after = _icon_parts(cell.form, cell.study_day, cell.state, len(cell.queries), bool(href))
+        return f"{before}{href}{after}"
+
+    parts = [f'<td class="rs-patient">{"".join(map(icon, grid.general))}</td>']
+    for day, cells in enumerate(grid.days):
+        today = ' class="rs-today"' if day == grid.today_day else ""
+        parts.append(f"<td{today}>{''.join(map(icon, cells))}</td>")
+    return mark_safe("".join(parts))  # every text written here is escaped above
 
 
 @register.simple_tag
-def status_cells(grid: Grid, query_list: str) -> SafeString:
-    """The row's cells: the patient's own (queries about the patient as a whole), then one per study day."""
-    parts = [f'<td class="rs-patient">{"".join(_icon(grid, cell, query_list) for cell in grid.general)}</td>']
-    for day, cells in enumerate(grid.days):
-        today = ' class="rs-today"' if day == grid.today_day else ""
-        parts.append(f"<td{today}>{''.join(_icon(grid, cell, query_list) for cell in cells)}</td>")
-    return mark_safe("".join(parts))  # every text written here is escaped above
+def status_forms_header() -> SafeString:
+    """The initials of the one-per-day forms, in the order of a day's icons (the second header row)."""
+    return mark_safe("".join(f"<span>{escape(crf.label[0])}</span>" for crf in DAY_FORMS.values()))
 
 
 @register.simple_tag
