@@ -2,11 +2,12 @@
 
 A cell holds one state, the first of ``STATES`` that applies (the priority of the dashboard): a waiting query
 first (open, then answered), then what the stored data say. For a one-per-day form the data say one of: missing
-(required and past, by ecrf.selectors.day_state and the patient's end of follow-up and death), entered with a
-confirmed soft check (the record's ``confirmed_checks`` is not empty), entered, marked not done (the record's
-``not_done_reason``, once the daily records have it), not required (after the end of follow-up or from the day of
-death), not yet due. A repeating form (drugs, dispositions, adverse events) and the patient as a whole have a cell
-only while a query on them waits.
+(required and past: a day before today at the patient's site, within the follow-up, up to its end and before the
+day of death, by ecrf.selectors.day_state; the "missing forms for past days" of clinical definitions §3.3),
+entered with a confirmed soft check (the record's ``confirmed_checks`` is not empty), entered, marked not done (the
+record's ``not_done_reason``, once the daily records have it), not required (after the end of follow-up or from
+the day of death), not yet due (today or later: today's forms are not late yet). A repeating form (drugs,
+dispositions, adverse events) and the patient as a whole have a cell only while a query on them waits.
 
 Future states, not computed yet: **verified** (source data verified by a monitor) and **signed** (the
 investigator's signature). They will rank after "missing" and before "entered with a confirmed soft check"
@@ -51,7 +52,7 @@ STATES: tuple[State, ...] = (
     State(ENTERED, "Entered", "✓", "Entered."),
     State(NOT_DONE, "Marked not done", "∅", "Stored as not done, with its reason."),
     State(NOT_REQUIRED, "Not required", "–", "After the end of follow-up, or from the day of death."),
-    State(NOT_DUE, "Not yet due", "·", "A day that has not come yet at the patient's site."),
+    State(NOT_DUE, "Not yet due", "·", "Today or a later day at the patient's site: not late yet."),
 )
 BY_CODE: dict[str, State] = {state.code: state for state in STATES}
 CODES: tuple[str, ...] = tuple(BY_CODE)

@@ -7,7 +7,8 @@ their states, so the two always agree.
 A patient's grid has a column per study day 0..follow-up, each with one cell per one-per-day form of the
 catalogue (in its order), then one per repeating form, or for the day as a whole, where a query waits; the cells of
 the queries about the patient as a whole (no study day) are kept apart. "Today" is the date at the patient's site
-(cohorts/clock.py), as on the casebook.
+(cohorts/clock.py), as on the casebook; a form is missing from the day after its day, as in the protocol signals'
+"missing forms for past days" (clinical definitions §3.3): today's forms are not yet due.
 """
 
 from __future__ import annotations
@@ -131,7 +132,8 @@ def grids(patients: Sequence[Patient], *, now: datetime.datetime | None = None) 
         today_day = study_day_today(patient, todays[patient.site_id])
         days = []
         for day in range(patient.study.follow_up_days + 1):
-            without_record = day_state(patient, day, today_day, None)  # the same for every form of the day
+            # Missing: a required day before today (today's forms are not late yet); the same for every form.
+            without_record = day_state(patient, day, today_day - 1, None)
             cells = [
                 _cell(day, key, waiting.get((pk, day, key)), stored.get((key, pk, day)), without_record)
                 for key in DAY_FORMS

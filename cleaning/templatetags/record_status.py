@@ -2,7 +2,7 @@
 as a symbol (readable without colour) with its words in the title and the accessible name, and its link.
 
 A click on a cell opens its query when one waits there, the list of its waiting queries when several do, else the
-day's entry page (a day not yet due has no link). A page holds some 1,500 cells: they are written here in Python,
+day's entry page (a day after today has no link). A page holds some 1,500 cells: they are written here in Python,
 each from strings prepared once, rather than by a template loop per cell.
 """
 
@@ -82,8 +82,8 @@ def status_cells(context, grid: Grid, query_list: str) -> SafeString:
     def icon(cell: Cell) -> str:
         if cell.queries:
             href = _queries_href(grid, cell, links).replace("&", "&amp;")  # the rest is URL-encoded
-        elif cell.state == NOT_DUE or cell.study_day is None:
-            href = ""  # nothing to open yet
+        elif cell.study_day is None or (cell.state == NOT_DUE and cell.study_day > grid.today_day):
+            href = ""  # nothing to open (today's forms can be entered: they link to the day)
         else:
             href = f"{day_before}{cell.study_day}{day_after}"
         before, after = _icon_parts(cell.form, cell.study_day, cell.state, len(cell.queries), bool(href))

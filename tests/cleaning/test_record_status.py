@@ -143,13 +143,20 @@ def test_each_state_of_a_cell_from_the_stored_data(patient_a, users):
     assert states[0, "laboratory"] == MISSING
 
 
-def test_days_after_today_at_the_site_are_not_yet_due(study, site_a, arms):
+def test_today_and_later_days_at_the_site_are_not_yet_due(study, site_a, arms):
     today = site_today(site_a)
     patient = factories.PatientFactory(
         study=study, site=site_a, arm=arms["standard"], enrolment_date=today - datetime.timedelta(days=2)
     )
     states = states_of(patient)
-    assert [states[day, "respiratory_support"] for day in (0, 2, 3, 21)] == [MISSING, MISSING, NOT_DUE, NOT_DUE]
+    # Today's forms are not late yet (as the protocol signals' "missing forms for past days").
+    assert [states[day, "respiratory_support"] for day in (0, 1, 2, 3, 21)] == [
+        MISSING,
+        MISSING,
+        NOT_DUE,
+        NOT_DUE,
+        NOT_DUE,
+    ]
 
 
 def test_a_discharge_ends_the_required_days(patient_a):
@@ -308,13 +315,13 @@ def test_a_new_day_falls_due_with_the_hourly_run(study, site_a, arms):
         study=study, site=site_a, arm=arms["standard"], enrolment_date=site_today(site_a, now) - datetime.timedelta(2)
     )
     status_job.rebuild_study(study, now=now)
-    assert PatientRecordStatus.objects.get(patient=patient).n_missing == 3 * 3  # days 0, 1, 2
+    assert PatientRecordStatus.objects.get(patient=patient).n_missing == 2 * 3  # days 0 and 1; 2 is today
     assert status_job.refresh_due(now=now).patients == 0  # nothing changed: nothing to do
 
     tomorrow = now + datetime.timedelta(days=1)
     summary = status_job.refresh_due(now=tomorrow)
     assert (summary.patients, summary.studies) == (1, [study.code])
-    assert PatientRecordStatus.objects.get(patient=patient).n_missing == 4 * 3
+    assert PatientRecordStatus.objects.get(patient=patient).n_missing == 3 * 3
     assert_counts_are_fresh(study, tomorrow)
 
 
@@ -445,6 +452,7 @@ def test_a_click_opens_the_day_the_query_or_the_list_of_its_queries(client, stud
     assert links["Vital signs, day 2: Query open (2 queries)"] == (
         f"/studies/{study.code}/queries/?patient=MI-0009&amp;day=2&amp;form=vital_signs&amp;status=waiting"
     )
+    assert links["Laboratory, day 3: Not yet due"] == f"/patients/{patient.pk}/day/3/"  # today: to be entered
     assert links["Laboratory, day 4: Not yet due"] == ""  # nothing to open yet
 
 
