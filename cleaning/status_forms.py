@@ -24,6 +24,8 @@ class StatusFilterForm(forms.Form):
         self.arms = {arm.code: arm for arm in arms}
         self.fields["site"].choices = [("", "All my sites"), *((code, code) for code in self.sites)]
         self.fields["arm"].choices = [("", "Every arm"), *((arm.code, arm.name) for arm in arms)]
+        for name in ("site", "arm", "status"):
+            self.fields[name].widget.attrs["class"] = "form-select form-select-sm"
 
     def filters(self) -> StatusFilters:
         """Each valid field is a filter; an invalid one is left out (the others still apply)."""
