@@ -14,35 +14,23 @@ from django.db import transaction
 from simple_history.signals import post_create_historical_record
 
 from cleaning import notes, services
+from cohorts.on_commit import Batch, collect
 from ecrf import page_notes
 from ecrf.crfs import CATALOGUE, crf_of
 
 
-class _ChangesOnCommit:
-    """The one on-commit callback of a transaction: the history rows of the case report forms saved in it."""
+class _ChangesOnCommit(Batch):
+    """The one on-commit callback of a transaction: the (form key, history row) of the case report forms saved in
+    it. Robust (cohorts/on_commit.py): a failure to write a thread message must not turn a committed save into a
+    server error."""
 
-    def __init__(self) -> None:
-        self.rows: list[tuple[str, object]] = []  # (form key, history row)
-        self.done = False  # run already (a test's captured callbacks): later saves need a callback of their own
-
-    def __call__(self) -> None:
-        self.done = True
+    def run(self, items: list) -> None:
         with transaction.atomic():
-            services.changes_record(self.rows)
+            services.changes_record(items)
 
 
 def _collect(sender, instance, history_instance, using=None, **kwargs) -> None:
-    crf = crf_of(type(instance))
-    connection = transaction.get_connection(using)
-    if connection.in_atomic_block:
-        for _savepoints, callback, _robust in reversed(connection.run_on_commit):
-            if isinstance(callback, _ChangesOnCommit) and not callback.done:
-                callback.rows.append((crf.key, history_instance))
-                return
-    callback = _ChangesOnCommit()
-    callback.rows.append((crf.key, history_instance))
-    # robust: a failure to write a thread message must not turn a committed save into a server error.
-    transaction.on_commit(callback, using=using, robust=True)
+    collect(_ChangesOnCommit, (crf_of(type(instance)).key, history_instance), using)
 
 
 def connect() -> None:
