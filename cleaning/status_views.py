@@ -49,8 +49,11 @@ def record_status(request, study_code: str):
             # The addresses of the pages and of each state's filter keep the other filters.
             "next_query": _query(kept, after=page.next_after),
             "previous_query": _query(kept, before=page.previous_before),
-            "legend": [(count, _query(kept, status=count.state.code)) for count in counts.states],
-            "all_states_query": _query(kept, status=""),
+            # A state's button lists the patients with that state; pressed again, every patient.
+            "legend": [
+                (count, _query(kept, status="" if count.state.code == filters.status else count.state.code))
+                for count in counts.states
+            ],
         },
     )
 

@@ -416,6 +416,8 @@ def test_filters_by_site_arm_and_status(client, study, patient_a, patient_b, use
     page = page_of(client, manager, study, "status=query_open")
     assert rows_of(page) == ["MI-0001"]
     assert 'data-testid="matching">1 patient with a cell “query open”' in page
+    assert 'href="?status=missing" title=' in page  # another state's button
+    assert 'href="?" title=' in page  # the pressed one lists every patient again
     assert rows_of(page_of(client, manager, study, "status=entered")) == []
     page = page_of(client, manager, study, "site=BG")  # the counts follow the site filter
     assert count_of(page, "cells", "query_open") == 0
