@@ -1,8 +1,9 @@
 """The benchmarks' own test database: made by Django's test runner before a run, dropped after it.
 
-Named test_ecrf_bench_<name> on PostgreSQL, so a benchmark never meets the test suite's database (test_<name>)
-or another benchmark's running at the same time. On SQLite it is in memory unless ``sqlite_file`` is given (a
-benchmark whose server runs in other processes needs a file).
+Named test_<database>_bench_<name> on PostgreSQL (test_ecrf_bench_<name> for the database ecrf of DATABASE_URL), so
+a benchmark never meets the test suite's database (test_<database>), another benchmark's running at the same time,
+or the same benchmark run by someone else against another database name. On SQLite it is in memory unless
+``sqlite_file`` is given (a benchmark whose server runs in other processes needs a file).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ def own_test_database(name: str, *, sqlite_file: Path | None = None, test_enviro
     slows every page (measured: about 2x)."""
     test = connection.settings_dict.setdefault("TEST", {})
     if connection.vendor == "postgresql":
-        test["NAME"] = f"test_ecrf_bench_{name}"
+        test["NAME"] = f"test_{connection.settings_dict['NAME']}_bench_{name}"
     else:
         test["NAME"] = str(sqlite_file) if sqlite_file else None
     if test_environment:

@@ -1,11 +1,21 @@
-"""Benchmark of the daily-form pages (issue 4): entry page GET and POST, casebook GET, at 10,000 patients x 21 days.
+"""Benchmark of the study's pages (issues 4, 15 and 18) at two study sizes in one run: the entry page GET and POST,
+the casebook, the patient list, the query list and the record status dashboard, at 1,000 and 20,000 patients.
 
 Standalone: `python bench/forms.py` (DATABASE_URL selects PostgreSQL; SQLite otherwise). It creates its own test
-database (test_ecrf_bench_forms, destroyed afterwards), loads the study with bulk_create - for the benchmark
-only: bulk_create writes no audit history - and measures each page through Django's test client, together with
-a trivial login-required view in the same run, so the printed ratios do not depend on the machine.
+database (bench/_db.py, destroyed afterwards), loads the smaller study with bulk_create - for the benchmark only:
+bulk_create writes no audit history - and measures each page through Django's test client together with a trivial
+login-required view; then it grows the same study to the larger size and measures again. It prints, per page, the
+p95 at each size, its growth (target <= 1.25x: a page must not slow down as the study grows; beside it the growth of
+its ratio to the trivial view, which differs when the machine was busier during one size's measurements than the
+other's), its ratio to the trivial view (target <= 10x) and the largest number of queries (the same at both sizes).
 
-    BENCH_PATIENTS=10000 BENCH_REQUESTS=200 [BENCH_LOADER=bulk_create|copy] python bench/forms.py
+    BENCH_SIZES=1000,20000 BENCH_REQUESTS=200 [BENCH_LOADER=bulk_create|copy] python bench/forms.py
+
+The study: 21 follow-up days; patient i enrolled i % 40 days ago (about half still in follow-up, with days not yet
+due), its vital signs, respiratory support and laboratory entered up to yesterday or day 20 (day 21 is missing for
+those past it); every 15th has a confirmed soft check on day 2, every 25th died on day 12 (no form required after);
+every 10th has an open query, every 30th an answered one and every 45th a closed one. The record status counts are
+then rebuilt (cleaning/status_job.py; its time is printed), as `manage.py record_status` does after a bulk load.
 """
 
 import datetime
@@ -36,8 +46,9 @@ from django.test.utils import CaptureQueriesContext, override_settings  # noqa: 
 from django.urls import include, path  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
-PATIENTS = int(os.environ.get("BENCH_PATIENTS", "10000"))
+SIZES = [int(size) for size in os.environ.get("BENCH_SIZES", "1000,20000").split(",")]
 DAYS = 21
+ENROLLED_OVER = 40  # patient i was enrolled i % 40 days ago
 REQUESTS = int(os.environ.get("BENCH_REQUESTS", "200"))
 BATCH = 5000
 # bulk_create everywhere, or (default on PostgreSQL) bulk_create for the study and patients and COPY for the
@@ -47,6 +58,7 @@ LOADER = os.environ.get("BENCH_LOADER") or (
 )
 # BEGIN/COMMIT (logged by SQLite's backend only) are not statements that read or write a table.
 TRANSACTION_CONTROL = re.compile(r"^\s*(BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE SAVEPOINT)\b", re.I)
+GROWTH_TARGET, TRIVIAL_TARGET = 1.25, 10.0
 
 
 @login_required
@@ -57,12 +69,17 @@ def trivial(request):
 urlpatterns = [path("bench/trivial/", trivial), path("", include("config.urls"))]
 
 
-def copy_rows(model, prototype, pks) -> None:
+def entered_days(i: int) -> range:
+    """The days with daily forms of patient i: up to yesterday (it was enrolled i % 40 days ago), at most day 20."""
+    return range(min(DAYS, i % ENROLLED_OVER))
+
+
+def copy_rows(model, prototype, days_of) -> None:
     """PostgreSQL COPY of one row per patient-day, all as `prototype` but for the patient and the day.
 
-    The values are the ones bulk_create would send (each field's get_db_prep_save), without building 210,000
-    model instances per table: on a two-core machine bulk_create of the 840,000 day rows took 474 s, COPY
-    takes seconds, and the pages measured are the same.
+    The values are the ones bulk_create would send (each field's get_db_prep_save), without building hundreds of
+    thousands of model instances per table: on a two-core machine bulk_create of the 840,000 day rows of 10,000
+    patients took 474 s, COPY takes seconds, and the pages measured are the same.
     """
     fields = [f for f in model._meta.concrete_fields if not f.primary_key]
     base = [f.get_db_prep_save(f.pre_save(prototype, True), connection) for f in fields]
@@ -70,18 +87,19 @@ def copy_rows(model, prototype, pks) -> None:
     patient, day = columns.index("patient_id"), columns.index("study_day")
     sql = f"COPY {model._meta.db_table} ({', '.join(columns)}) FROM STDIN"
     with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
-        for pk in pks:
-            for study_day in range(DAYS):
+        for pk, days in days_of:
+            for study_day in days:
                 row = list(base)
                 row[patient], row[day] = pk, study_day
                 copy.write_row(row)
 
 
-def load():
-    """The study, one nurse, PATIENTS patients with DAYS days of vitals, support, labs and derived rows."""
-    from cohorts.models import Arm, Patient, Site, Study
+def make_study():
+    """The study, its site and arm, and one nurse of the site."""
+    from django.contrib.auth import get_user_model
+
+    from cohorts.models import Arm, Site, Study
     from cohorts.team import grant
-    from ecrf.models import DerivedDay, DrugAdministration, LabResult, RespiratorySupport, VitalSigns
 
     study = Study.objects.create(code="bench", title="Bench", protocol="milan_2020", follow_up_days=DAYS)
     site = Site.objects.create(code="MI", name="Milan")
@@ -92,12 +110,18 @@ def load():
         name="High-dose anakinra",
         regimen=[{"drug": "anakinra", "dose": 5, "unit": "mg/kg", "route": "iv", "frequency": "bid"}],
     )
-    from django.contrib.auth import get_user_model
-
     nurse = get_user_model().objects.create_user("bench-nurse", password="bench-password-long")
     grant(nurse, study, "nurse", [site], reason="bench")
+    return study, site, arm, nurse
 
-    day0 = timezone.localdate() - datetime.timedelta(days=DAYS + 5)
+
+def add_patients(study, site, arm, numbers: range) -> list[int]:
+    """Patients ``numbers`` (participant MI-<i>) with their daily forms, derived rows, drug, deaths and queries."""
+    from cleaning.models import Query, QueryStatus
+    from cohorts.models import Patient
+    from ecrf.models import DerivedDay, DispositionEvent, DrugAdministration, LabResult, RespiratorySupport, VitalSigns
+
+    today = timezone.localdate()
     Patient.objects.bulk_create(
         [
             Patient(
@@ -105,25 +129,31 @@ def load():
                 site=site,
                 arm=arm,
                 participant_id=f"MI-{i:05d}",
-                enrolment_date=day0 + datetime.timedelta(days=i % 30),
+                enrolment_date=today - datetime.timedelta(days=i % ENROLLED_OVER),
                 sex="MF"[i % 2],
                 age_years=40 + i % 50,
                 weight_kg=60 + i % 40,
             )
-            for i in range(PATIENTS)
+            for i in numbers
         ],
         batch_size=BATCH,
     )
-    pks = list(Patient.objects.filter(study=study).values_list("pk", flat=True))
+    number_of = dict(
+        Patient.objects.filter(study=study, participant_id__gte=f"MI-{numbers.start:05d}").values_list(
+            "pk", "participant_id"
+        )
+    )
+    number_of = {pk: int(participant[3:]) for pk, participant in number_of.items()}
+    days_of = [(pk, entered_days(i)) for pk, i in sorted(number_of.items())]
     now = timezone.now()
 
     def insert(model, make):
         if LOADER == "copy":
-            copy_rows(model, make(0, 0), pks)
+            copy_rows(model, make(0, 0), days_of)
             return
         batch = []
-        for pk in pks:
-            for day in range(DAYS):
+        for pk, days in days_of:
+            for day in days:
                 batch.append(make(pk, day))
                 if len(batch) >= BATCH:
                     model.objects.bulk_create(batch)
@@ -158,17 +188,53 @@ def load():
             DrugAdministration(
                 patient_id=pk, study_day=0, drug="anakinra", dose=5, dose_unit="mg/kg", route="iv", frequency="bid"
             )
-            for pk in pks
+            for pk, _ in days_of
         ],
         batch_size=BATCH,
     )
-    return study, nurse, pks
+    # Not audited data in a real study: set here without history, for the benchmark only.
+    confirmed = [pk for pk, i in number_of.items() if i % 15 == 0]
+    VitalSigns.objects.filter(patient_id__in=confirmed, study_day=2).update(confirmed_checks=["temperature_c.soft"])
+    DispositionEvent.objects.bulk_create(
+        [
+            DispositionEvent(patient_id=pk, study_day=12, kind="death", cause_of_death="ARDS")
+            for pk, i in number_of.items()
+            if i % 25 == 0 and i % ENROLLED_OVER > 12
+        ],
+        batch_size=BATCH,
+    )
+    queries = []
+    for pk, i in number_of.items():
+        for every, status, day, form in ((10, "open", 1, "vital_signs"), (30, "answered", 0, "respiratory_support")):
+            if i % every == 0:
+                queries.append(
+                    Query(study=study, patient_id=pk, study_day=day, form=form, status=status, text="?", opened_at=now)
+                )
+        if i % 45 == 0:
+            queries.append(
+                Query(
+                    study=study,
+                    patient_id=pk,
+                    study_day=0,
+                    form="laboratory",
+                    status=QueryStatus.CLOSED,
+                    text="?",
+                    opened_at=now - datetime.timedelta(days=3),
+                    closed_at=now,
+                )
+            )
+    Query.objects.bulk_create(queries, batch_size=BATCH)
+    if connection.vendor == "postgresql":  # as autovacuum would: the planner's statistics of the grown tables
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
+    return sorted(number_of)
 
 
 def timed(client, method, urls, data=None, expect=200):
     times, queries = [], []
     for i, url in enumerate(urls):
         payload = data(i) if callable(data) else data
+        connection.queries_log.clear()  # it keeps 9,000 queries: beyond them a capture would count none
         with CaptureQueriesContext(connection) as ctx:
             start = time.perf_counter()
             response = getattr(client, method)(url, payload) if method == "post" else client.get(url)
@@ -178,70 +244,149 @@ def timed(client, method, urls, data=None, expect=200):
     return times, max(queries)
 
 
+def measure(client, study, pks: list[int], rng: random.Random) -> dict:
+    """Every page at the study's current size: {label: (times, most queries)}."""
+    from cohorts.models import Patient
+
+    today = timezone.localdate()
+    # Patients with a day of forms entered, alive (the POST edits that day; after a death it would be refused).
+    entered = {
+        pk: min(DAYS, (today - enrolled).days)
+        for pk, enrolled, participant in Patient.objects.filter(pk__in=pks).values_list(
+            "pk", "enrolment_date", "participant_id"
+        )
+        if (today - enrolled).days >= 1 and int(participant[3:]) % 25
+    }
+    candidates = sorted(entered)
+    sample = [rng.choice(candidates) for _ in range(REQUESTS)]
+    days = [rng.randrange(entered[p]) for p in sample]
+    few = max(10, REQUESTS // 10)
+    # Warm up (first-request imports, template loading) outside the measurement.
+    lists = [f"/studies/{study.code}/{page}/" for page in ("patients", "queries", "status")]
+    for address in ("/bench/trivial/", f"/patients/{sample[0]}/day/0/", f"/patients/{sample[0]}/", *lists):
+        client.get(address)
+    results = {TRIVIAL: timed(client, "get", ["/bench/trivial/"] * REQUESTS)}
+    entry_urls = [f"/patients/{p}/day/{d}/" for p, d in zip(sample, days, strict=True)]
+    results["entry page GET"] = timed(client, "get", entry_urls)
+    edited = {}
+
+    def post_data(i):
+        key = (sample[i], days[i])
+        version = edited.get(key, 1)
+        edited[key] = version + 1
+        return {
+            "vital_signs-temperature_c": f"{37 + (version % 10) / 10:.1f}",
+            "vital_signs-heart_rate_bpm": "90",
+            "vital_signs-version": str(version),
+            "respiratory_support-support": "cpap",
+            "respiratory_support-fio2": "0.5",
+            "respiratory_support-peep_cmh2o": str(10 + version % 5),
+            "respiratory_support-version": str(version),
+            "laboratory-crp_mg_l": str(120 + version),
+            "laboratory-crp_entered_unit": "mg/L",
+            "laboratory-pao2_mmhg": "80",
+            "laboratory-pao2_entered_unit": "mmHg",
+            "laboratory-abg_fio2": "0.5",
+            "laboratory-version": str(version),
+            "page-reason": "bench correction",
+        }
+
+    # The POST includes what its commit runs in the request: the patient's record status (cleaning).
+    results["entry page POST (3 forms edited)"] = timed(client, "post", entry_urls, data=post_data, expect=302)
+    results["casebook GET"] = timed(client, "get", [f"/patients/{p}/" for p in sample])
+    results["patient list GET (page 1 of 100)"] = timed(client, "get", [f"/studies/{study.code}/patients/"] * few)
+    results["query list GET (page 1 of 50)"] = timed(client, "get", [f"/studies/{study.code}/queries/"] * few)
+    status = f"/studies/{study.code}/status/"
+    middle = f"MI-{len(pks) // 2:05d}"
+    for label, query in (
+        ("record status (page 1 of 20)", ""),
+        ("record status, a middle page", f"?after={middle}"),
+        ("record status, patients missing", "?status=missing"),
+        ("record status, queries open", "?status=query_open"),
+    ):
+        results[label] = timed(client, "get", [status + query] * REQUESTS)
+    return results
+
+
+def rebuild_status(study) -> float:
+    from cleaning import status_job
+
+    started = time.perf_counter()
+    status_job.rebuild_study(study)
+    return time.perf_counter() - started
+
+
+TRIVIAL = "trivial login-required view"
+
+
+def report(size: int, results: dict) -> None:
+    base_times, _ = results[TRIVIAL]
+    base50, base95 = percentile(base_times, 0.5), percentile(base_times, 0.95)
+    print(f"\n{size} patients: {REQUESTS} requests per page (lists: {max(10, REQUESTS // 10)}); times in ms")
+    print(f"{'page':<38}{'p50':>8}{'p95':>8}{'p50 ratio':>11}{'p95 ratio':>11}{'queries':>9}")
+    for label, (times, queries) in results.items():
+        p50, p95 = percentile(times, 0.5), percentile(times, 0.95)
+        print(
+            f"{label:<38}{p50 * 1000:>8.1f}{p95 * 1000:>8.1f}{p50 / base50:>10.1f}x{p95 / base95:>10.1f}x{queries:>9}"
+        )
+
+
+def compare(small: int, large: int, by_size: dict) -> None:
+    """Per page: p95 at both sizes, its growth (the verdict), the growth of its ratio to the trivial view (a check:
+    when the two disagree, the machine was busier during one size's measurements than the other's: run again), its
+    ratio to the trivial view at the larger size, and its queries at both sizes."""
+    trivial_small, trivial_large = (percentile(by_size[size][TRIVIAL][0], 0.95) for size in (small, large))
+    print(
+        f"\nFrom {small} to {large} patients (targets: growth <= {GROWTH_TARGET}x, p95 <= {TRIVIAL_TARGET:g}x the "
+        "trivial view, the same number of queries). 'vs trivial': the growth of the p95's ratio to the trivial "
+        "view's, a check of the machine's load"
+    )
+    print(
+        f"{'page':<38}{'p95 small':>10}{'p95 large':>10}{'growth':>8}{'vs trivial':>11}{'x trivial':>10}"
+        f"{'queries':>10}  verdict"
+    )
+    for label, (times, queries) in by_size[large].items():
+        before, before_queries = by_size[small][label]
+        p95_small, p95_large = percentile(before, 0.95), percentile(times, 0.95)
+        ratio = p95_large / trivial_large
+        growth = p95_large / p95_small
+        misses = [
+            name
+            for name, missed in (
+                ("grows", growth > GROWTH_TARGET),
+                ("slow", ratio > TRIVIAL_TARGET),
+                ("queries grow", queries > before_queries),
+            )
+            if missed
+        ]
+        print(
+            f"{label:<38}{p95_small * 1000:>9.1f} {p95_large * 1000:>9.1f} {growth:>6.2f}x"
+            f"{ratio / (p95_small / trivial_small):>10.2f}x{ratio:>9.1f}x{before_queries:>5} ->{queries:>3}"
+            f"  {', '.join(misses) or 'ok'}"
+        )
+
+
 def main():
     with own_test_database("forms", test_environment=False):
-        started = time.perf_counter()
-        study, nurse, pks = load()
-        load_s = time.perf_counter() - started
-        print(f"database: {connection.vendor}; loaded {len(pks)} patients x {DAYS} days ({LOADER}) in {load_s:.1f} s")
+        study, site, arm, nurse = make_study()
         rng = random.Random(4)
-        with override_settings(ROOT_URLCONF=__name__, DEBUG=False):
-            client = Client()
-            client.force_login(nurse)
-            sample = [rng.choice(pks) for _ in range(REQUESTS)]
-            days = [rng.randrange(DAYS) for _ in range(REQUESTS)]
-            # Warm up (first-request imports, template loading) outside the measurement.
-            client.get("/bench/trivial/")
-            client.get(f"/patients/{sample[0]}/day/1/")
-            client.get(f"/patients/{sample[0]}/")
-            results = {}
-            results["trivial login-required view"] = timed(client, "get", ["/bench/trivial/"] * REQUESTS)
-            entry_urls = [f"/patients/{p}/day/{d}/" for p, d in zip(sample, days, strict=True)]
-            results["entry page GET"] = timed(client, "get", entry_urls)
-            edited = {}
-
-            def post_data(i):
-                key = (sample[i], days[i])
-                version = edited.get(key, 1)
-                edited[key] = version + 1
-                return {
-                    "vital_signs-temperature_c": f"{37 + (version % 10) / 10:.1f}",
-                    "vital_signs-heart_rate_bpm": "90",
-                    "vital_signs-version": str(version),
-                    "respiratory_support-support": "cpap",
-                    "respiratory_support-fio2": "0.5",
-                    "respiratory_support-peep_cmh2o": str(10 + version % 5),
-                    "respiratory_support-version": str(version),
-                    "laboratory-crp_mg_l": str(120 + version),
-                    "laboratory-crp_entered_unit": "mg/L",
-                    "laboratory-pao2_mmhg": "80",
-                    "laboratory-pao2_entered_unit": "mmHg",
-                    "laboratory-abg_fio2": "0.5",
-                    "laboratory-version": str(version),
-                    "page-reason": "bench correction",
-                }
-
-            results["entry page POST (3 forms edited)"] = timed(
-                client,
-                "post",
-                entry_urls,
-                data=post_data,
-                expect=302,
-            )
-            results["casebook GET"] = timed(client, "get", [f"/patients/{p}/" for p in sample])
-            results["patient list GET (page 1 of 100)"] = timed(
-                client, "get", [f"/studies/{study.code}/patients/"] * max(10, REQUESTS // 10)
-            )
-        base_times, _ = results["trivial login-required view"]
-        base50, base95 = percentile(base_times, 0.5), percentile(base_times, 0.95)
-        print(f"{REQUESTS} requests each (patient list: {max(10, REQUESTS // 10)}); times in ms")
-        print(f"{'page':<36}{'p50':>8}{'p95':>8}{'p50 ratio':>11}{'p95 ratio':>11}{'queries':>9}")
-        for label, (times, queries) in results.items():
-            p50, p95 = percentile(times, 0.5), percentile(times, 0.95)
+        by_size, pks = {}, []
+        for size in SIZES:
+            started = time.perf_counter()
+            pks += add_patients(study, site, arm, range(len(pks), size))
+            load_s = time.perf_counter() - started
+            status_s = rebuild_status(study)
             print(
-                f"{label:<36}{p50 * 1000:>8.1f}{p95 * 1000:>8.1f}{p50 / base50:>10.1f}x{p95 / base95:>10.1f}x"
-                f"{queries:>9}"
+                f"database: {connection.vendor}; {size} patients x {DAYS} days loaded ({LOADER}, {load_s:.1f} s); "
+                f"record status rebuilt in {status_s:.1f} s"
             )
+            with override_settings(ROOT_URLCONF=__name__, DEBUG=False):
+                client = Client()
+                client.force_login(nurse)
+                by_size[size] = measure(client, study, pks, rng)
+            report(size, by_size[size])
+        if len(SIZES) > 1:
+            compare(SIZES[0], SIZES[-1], by_size)
 
 
 if __name__ == "__main__":

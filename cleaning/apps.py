@@ -9,4 +9,6 @@ class CleaningConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from cleaning import receivers  # noqa: F401 (connects the receivers)
+        from cleaning import receivers, status_receivers, status_tasks  # noqa: F401 (receivers; tasks)
+
+        status_receivers.connect()

@@ -12,7 +12,8 @@ from django.db import models
 from django.db.models import Q
 from simple_history.models import HistoricalRecords
 
-from cohorts.models import Patient, Study
+from cleaning.status import CODES
+from cohorts.models import Arm, Patient, Site, Study
 
 
 class QueryStatus(models.TextChoices):
@@ -256,3 +257,93 @@ class RuleRun(models.Model):
 
     def __str__(self) -> str:
         return f"rules of {self.study_id} ({self.status})"
+
+
+# ------------------------------------------------------------------------------------------ record status
+
+
+def _count() -> models.IntegerField:
+    return models.IntegerField(default=0)
+
+
+class PatientRecordStatus(models.Model):
+    """How many cells of a patient's record status grid are in each state (cleaning/status.py), kept up to date by
+    cleaning/status_job.py: after every committed change of the patient's daily forms, disposition events or
+    queries, and when a new day begins at the patient's site. Not study data: derived, rewritten freely (no
+    history).
+
+    The study, site, arm and participant id are copies of the patient's, for the dashboard's filters, order and
+    per-site counts (the page still scopes by the patient's own site)."""
+
+    patient = models.OneToOneField(Patient, on_delete=models.CASCADE, primary_key=True, related_name="record_status")
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="+")
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="+")
+    arm = models.ForeignKey(Arm, on_delete=models.CASCADE, related_name="+")
+    participant_id = models.CharField(max_length=24)
+    #: The date at the patient's site the states were computed for (None: not computed yet).
+    as_of = models.DateField(null=True)
+    #: The study's follow-up when computed (a change of the follow-up makes the row stale).
+    follow_up_days = models.SmallIntegerField(default=0)
+    computed_at = models.DateTimeField(null=True)
+    # Cells per state (one per study day and one-per-day form, plus the places where queries wait).
+    n_query_open = _count()
+    n_query_answered = _count()
+    n_missing = _count()
+    n_confirmed = _count()
+    n_entered = _count()
+    n_not_done = _count()
+    n_not_required = _count()
+    n_not_due = _count()
+
+    class Meta:
+        verbose_name_plural = "patient record statuses"
+        indexes = [
+            models.Index(fields=["study", "participant_id"], name="record_status_order"),
+            # One partial index per state: a page of the patients having a state is read in order from the
+            # patients that have it, however many patients the study has.
+            *(
+                models.Index(
+                    fields=["study", "participant_id"],
+                    condition=Q(**{f"n_{code}__gt": 0}),
+                    name=f"record_status_{code}",
+                )
+                for code in CODES
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"record status of {self.participant_id}"
+
+
+class SiteRecordStatus(models.Model):
+    """The sums of PatientRecordStatus per study, site and arm: the dashboard's counts read a few of these rows
+    instead of every patient's. ``n_<state>``: cells in that state; ``p_<state>``: patients with at least one."""
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="+")
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="+")
+    arm = models.ForeignKey(Arm, on_delete=models.CASCADE, related_name="+")
+    patients = _count()
+    n_query_open = _count()
+    n_query_answered = _count()
+    n_missing = _count()
+    n_confirmed = _count()
+    n_entered = _count()
+    n_not_done = _count()
+    n_not_required = _count()
+    n_not_due = _count()
+    p_query_open = _count()
+    p_query_answered = _count()
+    p_missing = _count()
+    p_confirmed = _count()
+    p_entered = _count()
+    p_not_done = _count()
+    p_not_required = _count()
+    p_not_due = _count()
+    updated_at = models.DateTimeField(null=True)
+
+    class Meta:
+        verbose_name_plural = "site record statuses"
+        constraints = [models.UniqueConstraint(fields=["study", "site", "arm"], name="site_record_status_unique")]
+
+    def __str__(self) -> str:
+        return f"record status of {self.study_id}/{self.site_id}/{self.arm_id}"

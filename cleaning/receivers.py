@@ -16,25 +16,22 @@ from simple_history.signals import post_create_historical_record
 
 from cleaning import notes, services, signatures
 from cohorts.models import Patient
+from cohorts.on_commit import Batch, collect
 from ecrf import page_notes
 from ecrf.crfs import CATALOGUE, crf_of
 
 BASELINE = ""  # the form key of a patient's history row (its baseline)
 
 
-class _ChangesOnCommit:
-    """The one on-commit callback of a transaction: the history rows of the case report forms (and of the
-    patients) saved in it."""
+class _ChangesOnCommit(Batch):
+    """The one on-commit callback of a transaction: the (form key, history row) of the case report forms saved in
+    it, and of the patients (BASELINE). Robust (cohorts/on_commit.py): a failure to write a thread message or to
+    break a signature must not turn a committed save into a server error."""
 
-    def __init__(self) -> None:
-        self.rows: list[tuple[str, object]] = []  # (form key, history row); BASELINE for a patient's row
-        self.done = False  # run already (a test's captured callbacks): later saves need a callback of their own
-
-    def __call__(self) -> None:
-        self.done = True
-        forms = [(key, row) for key, row in self.rows if key != BASELINE]
+    def run(self, items: list) -> None:
+        forms = [(key, row) for key, row in items if key != BASELINE]
         with transaction.atomic():
-            signatures.changes_break(forms, [row for key, row in self.rows if key == BASELINE])
+            signatures.changes_break(forms, [row for key, row in items if key == BASELINE])
         with transaction.atomic():
             services.changes_record(forms)
 
@@ -46,16 +43,7 @@ def _collect(sender, instance, history_instance, using=None, **kwargs) -> None:
         key = BASELINE
     else:
         key = crf_of(type(instance)).key
-    connection = transaction.get_connection(using)
-    if connection.in_atomic_block:
-        for _savepoints, callback, _robust in reversed(connection.run_on_commit):
-            if isinstance(callback, _ChangesOnCommit) and not callback.done:
-                callback.rows.append((key, history_instance))
-                return
-    callback = _ChangesOnCommit()
-    callback.rows.append((key, history_instance))
-    # robust: a failure to write a thread message must not turn a committed save into a server error.
-    transaction.on_commit(callback, using=using, robust=True)
+    collect(_ChangesOnCommit, (key, history_instance), using)
 
 
 def connect() -> None:

@@ -279,6 +279,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "fhir.pull_all_studies",
         "schedule": crontab(hour=1, minute=30),
     },
+    "record-status-new-day-hourly": {
+        # The record status dashboard's counts: the patients of every site where a new day began since their last
+        # count (days fall due at each site's midnight, in its own time zone), and any never counted.
+        "task": "cleaning.status_refresh_due",
+        "schedule": crontab(minute=10),
+    },
 }
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True

@@ -3,8 +3,8 @@
 Every committed save or delete of a source form (or of the patient) enqueues ``derive_patient`` after the commit
 (``transaction.on_commit``: the worker must see the data, and a rolled-back save enqueues nothing).
 
-Coalescing within a transaction (one request, one import, one enrolment): the first change registers ONE
-on-commit callback holding a set of patient ids; later changes in the same transaction add to that set, so a
+Coalescing within a transaction (one request, one import, one enrolment; cohorts/on_commit.py): the first change
+registers ONE on-commit callback holding the patient ids; later changes in the same transaction add to it, so a
 burst of saves enqueues one job per patient. The callback is found again in the connection's pending on-commit
 list, so a rolled-back savepoint drops it together with Django's own bookkeeping (no stale module state).
 
@@ -14,10 +14,10 @@ The job is idempotent and costs a few milliseconds per patient (bench/derive.py)
 acks_late and one worker prefetch keep the queue from reordering an older job after a newer one's effect.
 """
 
-from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 
 from cohorts.models import Patient
+from cohorts.on_commit import Batch, collect
 from cohorts.signals import study_settings_check
 from ecrf import derivations
 from ecrf.crfs import CATALOGUE
@@ -27,31 +27,20 @@ from ecrf.crfs import CATALOGUE
 SOURCE_MODELS = tuple(crf.model for crf in CATALOGUE.values() if crf.triggers_derivation)
 
 
-class _EnqueueOnCommit:
+class _EnqueueOnCommit(Batch):
     """The one on-commit callback of a transaction: enqueue derive_patient for each patient changed in it."""
 
-    def __init__(self) -> None:
-        self.patient_ids: set[int] = set()
-
-    def __call__(self) -> None:
+    def run(self, items: list) -> None:
         from ecrf.tasks import derive_patient
 
-        for patient_id in sorted(self.patient_ids):
+        for patient_id in sorted(set(items)):
             derive_patient.delay(patient_id)
 
 
 def schedule_derivation(patient_id: int, using: str | None = None) -> None:
-    """Recompute ``patient_id`` after the current transaction commits (at once in autocommit)."""
-    connection = transaction.get_connection(using)
-    if connection.in_atomic_block:
-        for _savepoints, callback, _robust in reversed(connection.run_on_commit):
-            if isinstance(callback, _EnqueueOnCommit):
-                callback.patient_ids.add(patient_id)
-                return
-    callback = _EnqueueOnCommit()
-    callback.patient_ids.add(patient_id)
-    # robust: a broker outage must not turn a committed save into a server error; the nightly run catches up.
-    transaction.on_commit(callback, using=using, robust=True)
+    """Recompute ``patient_id`` after the current transaction commits (at once in autocommit). The callback is
+    robust: a broker outage must not turn a committed save into a server error; the nightly run catches up."""
+    collect(_EnqueueOnCommit, patient_id, using)
 
 
 def _source_changed(sender, instance, using=None, **kwargs) -> None:

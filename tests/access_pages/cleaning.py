@@ -1,12 +1,12 @@
-"""Pages of the cleaning app (queries, casebook signatures) in the access table.
+"""Pages of the cleaning app (queries, record status, casebook signatures) in the access table.
 
-Every patient reader of the site reads the study's queries and a query of its patients (nurse_b of the other site:
-404); raising one is for QUERY_RAISERS (investigator, monitor, data manager; a nurse or an admin gets 403). A POST
-on a query without an action is a bad request (400) for those who may read it. Running the data-quality rules is
-for QUERY_CLOSERS (monitor, data manager): the POST queues a run and redirects to the query list (302). Signing a
-casebook is for SIGNERS (the investigator; an empty POST is refused on the page, 200); the signatures list for
-SIGNATURE_READERS (investigator, monitor, data manager). The query is made here for whichever study the fixtures
-are, so the two-study table (tests/test_two_studies.py) uses the same rows.
+Every patient reader of the site reads the study's queries, its record status and a query of its patients (nurse_b
+of the other site: 404); raising one is for QUERY_RAISERS (investigator, monitor, data manager; a nurse or an admin
+gets 403). A POST on a query without an action is a bad request (400) for those who may read it. Running the
+data-quality rules is for QUERY_CLOSERS (monitor, data manager): the POST queues a run and redirects to the query
+list (302). Signing a casebook is for SIGNERS (the investigator; an empty POST is refused on the page, 200); the
+signatures list for SIGNATURE_READERS (investigator, monitor, data manager). The query is made here for whichever
+study the fixtures are, so the two-study table (tests/test_two_studies.py) uses the same rows.
 """
 
 from django.utils import timezone
@@ -45,6 +45,7 @@ PAGES: list = [
         method="post",
         ok_statuses=(302,),
     ),
+    Page("record status", lambda f: f"/studies/{f['study'].code}/status/", roles.PATIENT_READERS),
     Page("query", query_a, roles.PATIENT_READERS, patient_scoped=True),
     Page("query save", query_a, roles.PATIENT_READERS, patient_scoped=True, method="post", ok_statuses=(400,)),
     Page(

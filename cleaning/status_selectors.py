@@ -1,0 +1,119 @@
+"""The reads of the record status dashboard, scoped to the user's sites, in a fixed number of queries whatever the
+size of the study: the counts from the per-site sums (cleaning.models.SiteRecordStatus), a page of patients from
+their rows (PatientRecordStatus, in participant order, keyset-paged), and the grid of that page's patients only
+(cleaning/status_grid.py)."""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+
+from cleaning.models import PatientRecordStatus, SiteRecordStatus
+from cleaning.status import STATES, State
+from cleaning.status_grid import Grid, grids
+from cohorts import roles
+from cohorts.models import Arm, Patient, Site, Study
+from ecrf.selectors import with_follow_up_end
+
+PAGE_SIZE = 20
+
+
+@dataclass(frozen=True)
+class StatusFilters:
+    """The dashboard's filters (each optional) and its place in the list of patients."""
+
+    site: Site | None = None
+    arm: Arm | None = None
+    status: str = ""  # a state code: the patients with at least one cell in that state
+    after: str = ""  # the page after this participant id
+    before: str = ""  # the page before this participant id
+
+
+@dataclass(frozen=True)
+class StateCount:
+    state: State
+    cells: int
+    patients: int
+
+
+@dataclass(frozen=True)
+class Counts:
+    """Cells and patients per state over the study at the user's sites (with the site and arm filters)."""
+
+    states: list[StateCount]
+    patients: int
+    updated_at: datetime.datetime | None
+
+    def patients_with(self, status: str) -> int:
+        """How many patients the status filter keeps (every patient without one)."""
+        return next((count.patients for count in self.states if count.state.code == status), self.patients)
+
+
+def status_counts(*, user, study: Study, site: Site | None = None, arm: Arm | None = None) -> Counts:
+    """The study's per-site rows at the user's sites (a few: one per site and arm), summed here."""
+    groups = SiteRecordStatus.objects.filter(roles.scope(user, roles.PATIENT_READERS), study=study)
+    if site is not None:
+        groups = groups.filter(site=site)
+    if arm is not None:
+        groups = groups.filter(arm=arm)
+    names = ("patients", *(f"{kind}_{state.code}" for kind in "np" for state in STATES))
+    sums = dict.fromkeys(names, 0)
+    updated_at = None
+    for row in groups.values_list("updated_at", *names):
+        if row[0] is not None and (updated_at is None or row[0] > updated_at):
+            updated_at = row[0]
+        for name, value in zip(names, row[1:], strict=True):
+            sums[name] += value
+    return Counts(
+        states=[StateCount(state, sums[f"n_{state.code}"], sums[f"p_{state.code}"]) for state in STATES],
+        patients=sums["patients"],
+        updated_at=updated_at,
+    )
+
+
+@dataclass(frozen=True)
+class StatusPage:
+    grids: list[Grid]
+    #: The participant id to read the next page after ("" on the last page), and the previous page before.
+    next_after: str
+    previous_before: str
+
+
+def status_page(*, user, study: Study, filters: StatusFilters, now: datetime.datetime | None = None) -> StatusPage:
+    """A page of the study's patients at the user's sites (with the filters), in participant order, with their
+    grids: one query for the page's patients, one for their follow-up, then those of the grid."""
+    rows = PatientRecordStatus.objects.filter(
+        roles.scope(user, roles.PATIENT_READERS, study="patient__study", site="patient__site"),
+        study=study,
+        patient__study=study,
+    )
+    if filters.site is not None:
+        rows = rows.filter(patient__site=filters.site)
+    if filters.arm is not None:
+        rows = rows.filter(patient__arm=filters.arm)
+    if filters.status:
+        rows = rows.filter(**{f"n_{filters.status}__gt": 0})
+    if filters.before:
+        ids = list(
+            rows.filter(participant_id__lt=filters.before)
+            .order_by("-participant_id")
+            .values_list("patient_id", "participant_id")[: PAGE_SIZE + 1]
+        )
+        more_before, more_after = len(ids) > PAGE_SIZE, True
+        ids = ids[:PAGE_SIZE][::-1]
+    else:
+        if filters.after:
+            rows = rows.filter(participant_id__gt=filters.after)
+        ids = list(rows.order_by("participant_id").values_list("patient_id", "participant_id")[: PAGE_SIZE + 1])
+        more_before, more_after = bool(filters.after), len(ids) > PAGE_SIZE
+        ids = ids[:PAGE_SIZE]
+    order = {pk: position for position, (pk, _) in enumerate(ids)}
+    patients = sorted(
+        with_follow_up_end(Patient.objects.filter(pk__in=list(order))).select_related("site", "arm", "study"),
+        key=lambda patient: order[patient.pk],
+    )
+    return StatusPage(
+        grids=grids(patients, now=now),
+        next_after=ids[-1][1] if ids and more_after else "",
+        previous_before=ids[0][1] if ids and more_before else "",
+    )

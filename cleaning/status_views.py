@@ -1,0 +1,62 @@
+"""The record status dashboard: patients x study days x forms of a study at the user's sites, with its legend,
+counts per state, filters by site, arm and state, and keyset pages. Thin: the selectors read, the template and
+its tags (cleaning/templatetags/record_status.py) show."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from django.shortcuts import render
+from django.urls import reverse
+
+from cleaning import status_selectors
+from cleaning.status import BY_CODE
+from cleaning.status_forms import StatusFilterForm
+from cohorts import roles
+from cohorts import selectors as cohort_selectors
+from ecrf.crfs import DAY_FORMS
+
+
+@roles.role_required(roles.PATIENT_READERS)
+def record_status(request, study_code: str):
+    study = cohort_selectors.study_get(user=request.user, code=study_code)
+    sites = list(cohort_selectors.study_site_list(user=request.user, study=study))
+    arms = list(cohort_selectors.arm_list(study=study))
+    form = StatusFilterForm(request.GET, sites=sites, arms=arms)
+    filters = form.filters()
+    counts = status_selectors.status_counts(user=request.user, study=study, site=filters.site, arm=filters.arm)
+    page = status_selectors.status_page(user=request.user, study=study, filters=filters)
+    kept = {
+        "site": filters.site.code if filters.site else "",
+        "arm": filters.arm.code if filters.arm else "",
+        "status": filters.status,
+    }
+    return render(
+        request,
+        "cleaning/record_status.html",
+        {
+            "study": study,
+            "form": form,
+            "filters": filters,
+            "counts": counts,
+            "matching": counts.patients_with(filters.status),
+            "status_state": BY_CODE.get(filters.status),
+            "page": page,
+            "days": range(study.follow_up_days + 1),
+            "day_forms": DAY_FORMS,
+            "forms_title": ", ".join(crf.label for crf in DAY_FORMS.values()),
+            "query_list": reverse("query_list", args=[study.code]),
+            # The addresses of the pages and of each state's filter keep the other filters.
+            "next_query": _query(kept, after=page.next_after),
+            "previous_query": _query(kept, before=page.previous_before),
+            # A state's button lists the patients with that state; pressed again, every patient.
+            "legend": [
+                (count, _query(kept, status="" if count.state.code == filters.status else count.state.code))
+                for count in counts.states
+            ],
+        },
+    )
+
+
+def _query(kept: dict, **changes) -> str:
+    return urlencode({name: value for name, value in {**kept, **changes}.items() if value})
