@@ -59,6 +59,9 @@ class Grid:
     days: list[list[Cell]]
     #: The cells of the queries about the patient as a whole.
     general: list[Cell]
+    #: The investigator's signature of the casebook: signed, broken (changed after signing) or unsigned
+    #: (cleaning.signatures; set by the page).
+    signature: str = ""
 
     def counts(self) -> Counter[str]:
         """How many cells are in each state."""

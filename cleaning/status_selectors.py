@@ -9,6 +9,7 @@ import datetime
 from dataclasses import dataclass
 
 from cleaning.models import PatientRecordStatus, SiteRecordStatus
+from cleaning.selectors import signature_states
 from cleaning.status import STATES, State
 from cleaning.status_grid import Grid, grids
 from cohorts import roles
@@ -81,7 +82,7 @@ class StatusPage:
 
 def status_page(*, user, study: Study, filters: StatusFilters, now: datetime.datetime | None = None) -> StatusPage:
     """A page of the study's patients at the user's sites (with the filters), in participant order, with their
-    grids: one query for the page's patients, one for their follow-up, then those of the grid."""
+    grids: one query for the page's patients, one for their follow-up, those of the grid, one for the signatures."""
     rows = PatientRecordStatus.objects.filter(
         roles.scope(user, roles.PATIENT_READERS, study="patient__study", site="patient__site"),
         study=study,
@@ -112,8 +113,12 @@ def status_page(*, user, study: Study, filters: StatusFilters, now: datetime.dat
         with_follow_up_end(Patient.objects.filter(pk__in=list(order))).select_related("site", "arm", "study"),
         key=lambda patient: order[patient.pk],
     )
+    page = grids(patients, now=now)
+    signed = signature_states([patient.pk for patient in patients])
+    for grid in page:
+        grid.signature = signed[grid.patient.pk]
     return StatusPage(
-        grids=grids(patients, now=now),
+        grids=page,
         next_after=ids[-1][1] if ids and more_after else "",
         previous_before=ids[0][1] if ids and more_before else "",
     )
