@@ -377,8 +377,13 @@ def patient_enrol(
     _check_comorbidities(comorbidities)
     with transaction.atomic():
         ensure_unlocked(study)
-        # Serialise enrolments of one screening: the second one waits here and then sees the first patient.
-        screening = Screening.objects.select_for_update().select_related("study", "site").get(pk=screening.pk)
+        # Serialise enrolments of one screening: the second one waits here and then sees the first patient. Only the
+        # screening's row (of=self): locking its study and site rows too (the join) made every enrolment of the
+        # site wait on one another, and deadlock with the foreign-key checks of rows written after a commit (the
+        # record status counts) on PostgreSQL.
+        screening = (
+            Screening.objects.select_for_update(of=("self",)).select_related("study", "site").get(pk=screening.pk)
+        )
         enrolled = Patient.objects.filter(screening=screening).only("participant_id").first()
         refusal = enrolment_refusal(screening, enrolled=enrolled)
         if refusal is not None:
