@@ -19,7 +19,8 @@ from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Column, Div, Field, Layout, Row
 from django import forms
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
-from django.utils.html import format_html, format_html_join
+from django.template.loader import render_to_string
+from django.utils.html import format_html
 
 from cohorts.audit import REASON_MAX_LENGTH
 from cohorts.units import canonical_unit, to_canonical, unit_choices
@@ -453,12 +454,9 @@ def _to_canonical(quantity: str, value: Decimal, unit: str, places: int) -> Deci
 
 
 def note_badges(notes) -> str:
-    """Badges of ecrf.page_notes as links (templates/ecrf/_styles.html styles them by kind)."""
-    return format_html_join(
-        " ",
-        '<a class="badge note note-{}" href="{}" title="{}" data-testid="note">{}</a>',
-        ((note.kind, note.url, note.title, note.label) for note in notes),
-    )
+    """Badges of ecrf.page_notes as links: the one badge template of the pages (templates/ecrf/_notes.html; its
+    styles in _styles.html), rendered here for a field's help text."""
+    return render_to_string("ecrf/_notes.html", {"notes": notes})
 
 
 def _short_label(label: str) -> str:
