@@ -309,38 +309,23 @@ def _fix_xpt(content: bytes, when: datetime.datetime) -> bytes:
     return head + content[end:]
 
 
-def _file_label(frozen: FrozenRelease, table: str, width: int) -> str:
-    return f"{frozen.release.study.code} v{frozen.release.version} {table}"[:width]
-
-
-def sav_bytes(frozen: FrozenRelease, table: str) -> bytes:
+def labelled_bytes(frozen: FrozenRelease, table: str, package: str) -> bytes:
+    """The table as an SPSS (``package`` "sav") or Stata ("dta") file: variable and value labels, the missing-data
+    codes as the package's user-missing values, the file label and the header's time stamp of the release."""
     import pyreadstat
 
-    frame, values, labels, measures, missing = statistical_frame(frozen, table, numeric_codes=True, missing_codes="sav")
-    options = {
-        "column_labels": labels,
-        "variable_value_labels": values,
-        "variable_measure": measures,
-        "missing_ranges": missing,
-    }
-    label = _file_label(frozen, table, 64)
-    content = _write_with(lambda path: pyreadstat.write_sav(frame, path, file_label=label, **options))
-    return _fix_sav(content, frozen.when)
-
-
-def dta_bytes(frozen: FrozenRelease, table: str) -> bytes:
-    import pyreadstat
-
-    # Stata has no measurement level
-    frame, values, labels, _, missing = statistical_frame(frozen, table, numeric_codes=True, missing_codes="dta")
-    options = {
-        "column_labels": {name: text[:80] for name, text in labels.items()},
-        "variable_value_labels": values,
-        "missing_user_values": missing,
-    }
-    label = _file_label(frozen, table, 80)
-    content = _write_with(lambda path: pyreadstat.write_dta(frame, path, file_label=label, **options))
-    return _fix_dta(content, frozen.when)
+    frame, values, labels, measures, missing = statistical_frame(
+        frozen, table, numeric_codes=True, missing_codes=package
+    )
+    if package == "sav":
+        write, fix, label_width = pyreadstat.write_sav, _fix_sav, 64
+        options = {"column_labels": labels, "variable_measure": measures, "missing_ranges": missing}
+    else:  # Stata: variable labels of 80 characters at most, and no measurement level
+        write, fix, label_width = pyreadstat.write_dta, _fix_dta, 80
+        options = {"column_labels": {name: text[:80] for name, text in labels.items()}, "missing_user_values": missing}
+    label = f"{frozen.release.study.code} v{frozen.release.version} {table}"[:label_width]
+    content = _write_with(lambda path: write(frame, path, file_label=label, variable_value_labels=values, **options))
+    return fix(content, frozen.when)
 
 
 def xpt_bytes(frozen: FrozenRelease, table: str) -> bytes:
@@ -370,8 +355,8 @@ def xpt_bytes(frozen: FrozenRelease, table: str) -> bytes:
 PER_TABLE = {
     ExportFormat.CSV: (".csv", lambda frozen, table: csv_bytes(frozen.arrow(table)), True),
     ExportFormat.PARQUET: (".parquet", lambda frozen, table: frozen.raw(releases.table_path(table)), False),
-    ExportFormat.SAV: (".sav", sav_bytes, True),
-    ExportFormat.DTA: (".dta", dta_bytes, True),
+    ExportFormat.SAV: (".sav", lambda frozen, table: labelled_bytes(frozen, table, "sav"), True),
+    ExportFormat.DTA: (".dta", lambda frozen, table: labelled_bytes(frozen, table, "dta"), True),
     ExportFormat.XPT: (".xpt", xpt_bytes, True),
 }
 

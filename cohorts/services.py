@@ -116,16 +116,16 @@ def _check_comorbidities(comorbidities: Mapping[str, bool | None] | None) -> Non
         raise ValueError(f"Not comorbidities: {', '.join(sorted(unknown))}")
 
 
-def _baseline_errors(
-    *, study: Study, site: Site, arm: Arm, enrolment_date: datetime.date, weight_kg, weight_confirmed: bool
-) -> dict[str, ValidationError]:
+def _baseline_errors(patient: Patient) -> dict[str, ValidationError]:
     """What refuses a new patient's arm, day 0 and weight, by field, whether enrolled here or imported."""
     errors = {}
-    if arm.study_id != study.pk:
+    if patient.arm.study_id != patient.study.pk:
         errors["arm"] = ValidationError("The arm belongs to another study.", code="arm_study")
-    if enrolment_date > site_today(site):  # today at the site (cohorts/clock.py)
+    if patient.enrolment_date > site_today(patient.site):  # today at the site (cohorts/clock.py)
         errors["enrolment_date"] = ValidationError("Day 0 cannot be in the future.", code="future")
-    weight_error = _baseline_weight_error(arm=arm, weight_kg=weight_kg, weight_confirmed=weight_confirmed)
+    weight_error = _baseline_weight_error(
+        arm=patient.arm, weight_kg=patient.weight_kg, weight_confirmed=patient.weight_confirmed
+    )
     if weight_error:
         errors["weight_kg"] = weight_error
     return errors
@@ -136,18 +136,17 @@ def _new_patient(
     study: Study,
     site: Site,
     arm: Arm,
-    participant_id: str,
     enrolment_date: datetime.date,
     baseline: Mapping[str, Any],
     weight_confirmed: bool,
     comorbidities: Mapping[str, bool | None] | None,
 ) -> Patient:
-    """The unsaved patient; a weight confirmation is kept only for a weight that needs one."""
+    """The unsaved patient, for _baseline_errors to check before it gets its participant id; a weight confirmation
+    is kept only for a weight that needs one."""
     return Patient(
         study=study,
         site=site,
         arm=arm,
-        participant_id=participant_id,
         enrolment_date=enrolment_date,
         weight_confirmed=weight_confirmed and enrolment.needs_weight_confirmation(baseline.get("weight_kg")),
         **baseline,
@@ -180,14 +179,16 @@ def patient_create(
     _check_comorbidities(comorbidities)
     with transaction.atomic():
         ensure_unlocked(study)
-        errors = _baseline_errors(
+        patient = _new_patient(
             study=study,
             site=site,
             arm=arm,
             enrolment_date=enrolment_date,
-            weight_kg=weight_kg,
+            baseline={"sex": sex, "age_years": age_years, "weight_kg": weight_kg, "status": status},
             weight_confirmed=weight_confirmed,
+            comorbidities=comorbidities,
         )
+        errors = _baseline_errors(patient)
         if not site.studies.filter(pk=study.pk).exists():
             errors["site"] = ValidationError(f"Site {site.code} does not take part in the study.", code="site")
         if Patient.objects.filter(study=study, participant_id=participant_id).exists():
@@ -201,16 +202,7 @@ def patient_create(
             errors["age_years"] = [ValidationError(message, code="not_eligible") for message in refusals]
         if errors:
             raise ValidationError(errors)
-        patient = _new_patient(
-            study=study,
-            site=site,
-            arm=arm,
-            participant_id=participant_id,
-            enrolment_date=enrolment_date,
-            baseline={"sex": sex, "age_years": age_years, "weight_kg": weight_kg, "status": status},
-            weight_confirmed=weight_confirmed,
-            comorbidities=comorbidities,
-        )
+        patient.participant_id = participant_id
         return save_audited(patient, user=user, reason=reason)
 
 
@@ -388,18 +380,20 @@ def patient_enrol(
         refusal = enrolment_refusal(screening, enrolled=enrolled)
         if refusal is not None:
             raise refusal
-        errors = _baseline_errors(
+        screened_age = screening.values.get("age_years")
+        if screened_age is not None:
+            age_years = int(screened_age)
+        patient = _new_patient(
             study=study,
             site=screening.site,
             arm=arm,
             enrolment_date=enrolment_date,
-            weight_kg=weight_kg,
+            baseline={"sex": sex, "age_years": age_years, "weight_kg": weight_kg, "screening": screening},
             weight_confirmed=weight_confirmed,
+            comorbidities=comorbidities,
         )
-        screened_age = screening.values.get("age_years")
-        if screened_age is not None:
-            age_years = int(screened_age)
-        elif age_years is None:
+        errors = _baseline_errors(patient)
+        if age_years is None:
             errors["age_years"] = ValidationError("Give the age.", code="required")
         if enrolment_date < timezone.localdate(screening.assessed_at):
             errors["enrolment_date"] = ValidationError(
@@ -408,16 +402,7 @@ def patient_enrol(
             )
         if errors:
             raise ValidationError(errors)
-        patient = _new_patient(
-            study=study,
-            site=screening.site,
-            arm=arm,
-            participant_id=next_participant_id(study=study, site=screening.site),
-            enrolment_date=enrolment_date,
-            baseline={"sex": sex, "age_years": age_years, "weight_kg": weight_kg, "screening": screening},
-            weight_confirmed=weight_confirmed,
-            comorbidities=comorbidities,
-        )
+        patient.participant_id = next_participant_id(study=study, site=screening.site)
         save_audited(patient, user=user, reason="enrolment")
         patient_enrolled.send(sender=Patient, patient=patient, screening=screening, user=user)
     return patient

@@ -259,53 +259,43 @@ def setup_index(request):
     )
 
 
-def _study_page(request, study, form, status=200):
+def _study_page(request, study):
+    """The set-up page of a new study (``study`` None) or of an existing one: its form, and its arms once saved."""
+    form = StudySetupForm(request.POST or None, study=study, sites=selectors.site_choice_list())
+    if form.is_bound and form.is_valid():
+        reason = form.cleaned_data["reason"]
+        try:
+            if study is None:
+                data = {**form.setup_data(), "sites": [{"code": code} for code in form.site_codes()]}
+                study = setup.study_create(data=data, user=request.user, reason=reason)
+                done = "created. Add its arms below."
+            else:
+                study = setup.study_update(
+                    study=study, data=form.setup_data(), site_codes=form.site_codes(), user=request.user, reason=reason
+                )
+                done = "saved."
+        except ValidationError as error:
+            place_setup_errors(error, form)
+        else:
+            messages.success(request, f"Study {study.code} {done}")
+            return redirect("setup_study", study.code)
     arms = list(selectors.arm_list(study=study)) if study is not None else []
     for arm in arms:
         arm.doses = regimens.from_json(arm.regimen)
     enrolled = study is not None and setup.has_enrolled(study)
     return render(
-        request,
-        "cohorts/setup_study.html",
-        {"study": study, "form": form, "arms": arms, "enrolled": enrolled},
-        status=status,
+        request, "cohorts/setup_study.html", {"study": study, "form": form, "arms": arms, "enrolled": enrolled}
     )
 
 
 @roles.admin_required
 def setup_study_create(request):
-    form = StudySetupForm(request.POST or None, sites=selectors.site_choice_list())
-    if form.is_bound and form.is_valid():
-        data = {**form.setup_data(), "sites": [{"code": code} for code in form.site_codes()]}
-        try:
-            study = setup.study_create(data=data, user=request.user, reason=form.cleaned_data["reason"])
-        except ValidationError as error:
-            place_setup_errors(error, form)
-        else:
-            messages.success(request, f"Study {study.code} created. Add its arms below.")
-            return redirect("setup_study", study.code)
-    return _study_page(request, None, form)
+    return _study_page(request, None)
 
 
 @roles.study_setup_required
 def setup_study(request, study_code: str):
-    study = selectors.study_get(user=request.user, code=study_code)
-    form = StudySetupForm(request.POST or None, study=study, sites=selectors.site_choice_list())
-    if form.is_bound and form.is_valid():
-        try:
-            study = setup.study_update(
-                study=study,
-                data=form.setup_data(),
-                site_codes=form.site_codes(),
-                user=request.user,
-                reason=form.cleaned_data["reason"],
-            )
-        except ValidationError as error:
-            place_setup_errors(error, form)
-        else:
-            messages.success(request, f"Study {study.code} saved.")
-            return redirect("setup_study", study.code)
-    return _study_page(request, study, form)
+    return _study_page(request, selectors.study_get(user=request.user, code=study_code))
 
 
 def _arm_page(request, study, arm):
