@@ -47,6 +47,11 @@ class MessageKind(models.TextChoices):
     REOPENED_BY_SYSTEM = "reopened_by_system", "Reopened by the system"
 
 
+#: The automatic query of a value verified against source that changed afterwards (cleaning/sdv.py). Not a
+#: data-quality rule: the rule job leaves it alone, and verifying the record again closes it.
+SDV_CHANGED_RULE = "sdv.changed"
+
+
 class Query(models.Model):
     study = models.ForeignKey(Study, on_delete=models.PROTECT, related_name="+")
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="+")
@@ -207,6 +212,83 @@ class Signature(models.Model):
 
     def covers(self, study_day: int) -> bool:
         return self.first_day <= study_day <= self.last_day
+
+
+# ------------------------------------------------------------------------------------------ source data verification
+
+
+class SdvLevel(models.TextChoices):
+    """How much of a form a monitor verifies against source (the study's SDV plan, per form)."""
+
+    NONE = "none", "None"
+    CRITICAL = "critical", "Critical fields"
+    ALL = "all", "All fields"
+
+
+class SdvPlan(models.Model):
+    """The study's source data verification plan: one row per form that is verified (no row: none)."""
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="+")
+    #: A key of the form catalogue.
+    form = models.CharField(max_length=32)
+    level = models.CharField(max_length=8, choices=SdvLevel.choices)
+    history = HistoricalRecords()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["study", "form"], name="sdv_plan_one_per_form"),
+            models.CheckConstraint(condition=Q(level__in=SdvLevel.values), name="sdv_plan_level_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"SDV of {self.form}: {self.level}"
+
+
+class SourceVerification(models.Model):
+    """A monitor's mark that one record of a form was verified against source: which fields (its critical ones, or
+    all), by whom, when, and the SHA-256 of the verified values (cleaning/sdv.py). One row per record: a
+    re-verification updates it, its history keeps every act. A later saved change of a verified value marks it
+    changed (``changed_at`` and the change) until it is verified again."""
+
+    study = models.ForeignKey(Study, on_delete=models.PROTECT, related_name="+")
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="+")
+    form = models.CharField(max_length=32)
+    record_id = models.PositiveBigIntegerField()
+    #: The record's study day when it was verified.
+    study_day = models.SmallIntegerField()
+    scope = models.CharField(max_length=8, choices=SdvLevel.choices)
+    #: The verified fields, in the form's order.
+    fields = models.JSONField()
+    data_sha256 = models.CharField("SHA-256 of the verified values", max_length=64)
+    verified_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    verified_at = models.DateTimeField()
+    #: A later saved change of a verified value: when, by whom and what (old -> new and its reason).
+    changed_at = models.DateTimeField(null=True, blank=True)
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    change_text = models.TextField(blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        indexes = [models.Index(fields=["patient", "form"], name="sdv_patient_form")]
+        constraints = [
+            models.UniqueConstraint(fields=["form", "record_id"], name="sdv_one_mark_per_record"),
+            models.CheckConstraint(condition=Q(scope__in=[SdvLevel.CRITICAL, SdvLevel.ALL]), name="sdv_scope_valid"),
+            models.CheckConstraint(condition=Q(data_sha256__regex=r"^[0-9a-f]{64}$"), name="sdv_sha256_hex"),
+            models.CheckConstraint(
+                condition=Q(changed_at__isnull=True, change_text="")
+                | (Q(changed_at__isnull=False) & ~Q(change_text="")),
+                name="sdv_changed_names_the_change",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"SDV of {self.form} {self.record_id}"
+
+    @property
+    def is_changed(self) -> bool:
+        return self.changed_at is not None
 
 
 class RunStatus(models.TextChoices):

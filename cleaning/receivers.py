@@ -6,7 +6,8 @@ collected per transaction, and after the commit the queries about those records 
 each, naming the values and the reason for change, with a link to the record's audit trail; a closed query is
 flagged 'changed after close'. One callback per transaction and one read of the queries of the changed patients,
 so an import of many rows costs one query more, not one per row. The same callback breaks the casebook signatures
-whose signed data changed (cleaning/signatures.py), from the same rows and those of the patients' baseline.
+whose signed data changed (cleaning/signatures.py), from the same rows and those of the patients' baseline, and
+marks changed the source data verifications whose verified values changed (cleaning/sdv.py).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 from django.db import transaction
 from simple_history.signals import post_create_historical_record
 
-from cleaning import notes, services, signatures
+from cleaning import notes, sdv, services, signatures
 from cohorts.models import Patient
 from cohorts.on_commit import Batch, collect
 from ecrf import page_notes
@@ -34,6 +35,8 @@ class _ChangesOnCommit(Batch):
             signatures.changes_break(forms, [row for key, row in items if key == BASELINE])
         with transaction.atomic():
             services.changes_record(forms)
+        with transaction.atomic():
+            sdv.changes_mark(forms)
 
 
 def _collect(sender, instance, history_instance, using=None, **kwargs) -> None:

@@ -36,7 +36,7 @@ from django.utils import timezone
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
 from cleaning import rules
-from cleaning.models import MessageKind, Query, QueryMessage, QueryOrigin, QueryStatus
+from cleaning.models import SDV_CHANGED_RULE, MessageKind, Query, QueryMessage, QueryOrigin, QueryStatus
 from cleaning.transitions import closed, reopened
 from cohorts.audit import ensure_unlocked
 from cohorts.clock import site_today
@@ -190,8 +190,10 @@ _EXISTING = ("pk", "rule", "patient_id", "study_day", "form", "field", "status",
 
 def _existing(context: StudyContext, patient_ids: Sequence[int]) -> pd.DataFrame:
     """The batch's automatic queries: key, status, and whether a person closed it."""
-    queryset = Query.objects.filter(of_patients(patient_ids), study=context.study, origin=QueryOrigin.RULE).annotate(
-        closed_by_person=Case(When(closed_by__isnull=False, then=Value(1)), default=Value(0))
+    queryset = (
+        Query.objects.filter(of_patients(patient_ids), study=context.study, origin=QueryOrigin.RULE)
+        .exclude(rule=SDV_CHANGED_RULE)  # not a data-quality rule: re-verification closes it
+        .annotate(closed_by_person=Case(When(closed_by__isnull=False, then=Value(1)), default=Value(0)))
     )
     rows = read_rows(queryset, _EXISTING)
     frame = pd.DataFrame(rows, columns=list(_EXISTING))

@@ -68,6 +68,11 @@ QUERY_CLOSERS = frozenset({MONITOR, DATA_MANAGER})
 # signatures list is read by them, the monitors and the data managers (21 CFR Part 11 §11.50).
 SIGNERS = frozenset({INVESTIGATOR})
 SIGNATURE_READERS = frozenset({INVESTIGATOR, MONITOR, DATA_MANAGER})
+# Source data verification (the cleaning app): monitors verify records at the sites of their assignment (never
+# edit them); the progress is read by them, the data managers and the investigators; the plan is part of the
+# study set-up.
+SDV_VERIFIERS = frozenset({MONITOR})
+SDV_READERS = frozenset({MONITOR, DATA_MANAGER, INVESTIGATOR})
 STUDY_SETUP = frozenset({DATA_MANAGER, ADMIN})
 TEAM_MANAGERS = frozenset({DATA_MANAGER, ADMIN})
 

@@ -75,6 +75,9 @@ class Crf:
     loinc: Mapping[str, str] = field(default_factory=dict)
     #: LOINC code -> values of other fields that its code implies (the D-dimer basis of an FEU or DDU code).
     loinc_implies: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    #: The critical fields a monitor verifies against source under an SDV plan of "critical fields" (the
+    #: cleaning app's source data verification): the values the outcomes and the derivation rest on.
+    critical: tuple[str, ...] = ()
 
     @property
     def value_fields(self) -> tuple[str, ...]:
@@ -217,6 +220,7 @@ CATALOGUE: Mapping[str, Crf] = MappingProxyType(
                 ),
                 derivation_frame="vitals",
                 derivation_columns=("spo2_pct",),
+                critical=("respiratory_rate_bpm", "spo2_pct"),
                 # 59408-5 SpO2 by pulse oximetry, with 2708-6 (SaO2) that FHIR's vital-signs profile puts beside it.
                 loinc=_loinc(
                     temperature_c=("8310-5",),
@@ -258,6 +262,7 @@ CATALOGUE: Mapping[str, Crf] = MappingProxyType(
                 ),
                 derivation_frame="support",
                 derivation_columns=("support", "flow_l_min", "fio2", "ecmo", "vasopressors", "rrt"),
+                critical=("support", "flow_l_min", "fio2", "ecmo", "vasopressors", "rrt"),
             ),
             Crf(
                 key="laboratory",
@@ -324,6 +329,7 @@ CATALOGUE: Mapping[str, Crf] = MappingProxyType(
                     procalcitonin_ng_ml=("33959-8",),
                 ),
                 loinc_implies={"48065-7": {"ddimer_basis": "FEU"}, "48066-5": {"ddimer_basis": "DDU"}},
+                critical=("pao2_mmhg", "abg_fio2", "crp_mg_l"),
             ),
             Crf(
                 key="drug_administration",
@@ -340,6 +346,7 @@ CATALOGUE: Mapping[str, Crf] = MappingProxyType(
                     ("dose", "dose_unit"),
                     ("route", "frequency"),
                 ),
+                critical=("study_day", "drug", "dose", "dose_unit", "route", "stop_day"),
                 triggers_derivation=False,
             ),
             Crf(
@@ -353,6 +360,7 @@ CATALOGUE: Mapping[str, Crf] = MappingProxyType(
                 layout=("study_day", "kind", ("normal_activities", "alive"), "cause_of_death"),
                 derivation_frame="events",
                 derivation_columns=("kind", "normal_activities", "alive"),
+                critical=("study_day", "kind", "alive"),
             ),
             Crf(
                 key="adverse_events",
@@ -363,6 +371,7 @@ CATALOGUE: Mapping[str, Crf] = MappingProxyType(
                 fields=("study_day", "kind", "organism", "description", "serious"),
                 validator=validators.adverse_event,
                 layout=("study_day", "kind", "organism", "description", "serious"),
+                critical=("study_day", "kind", "serious"),
                 # The derivation does not read them, but the release's staleness check counts them (analysis).
             ),
         )
