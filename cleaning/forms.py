@@ -8,7 +8,7 @@ from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
-from cleaning.models import AnswerCode, QueryOrigin, QueryStatus
+from cleaning.models import AnswerCode, QueryOrigin, QueryStatus, SdvLevel
 from cleaning.selectors import QueryFilters
 from cleaning.services import TEXT_MAX
 from ecrf.crfs import CATALOGUE
@@ -148,3 +148,26 @@ class SignForm(_Form):
         )
         if not asks_code:  # no second factor to ask for: no field that would be ignored
             del self.fields["otp_token"]
+
+
+class SdvPlanForm(_Form):
+    """The study's SDV plan: a level per form of the catalogue, and the reason for the change (audited)."""
+
+    reason = forms.CharField(
+        label="Reason for the change", max_length=200, initial="SDV plan set", help_text="Kept in the audit trail."
+    )
+
+    def __init__(self, *args, levels: dict[str, str], **kwargs):
+        super().__init__(*args, **kwargs)
+        for key, crf in CATALOGUE.items():
+            critical = ", ".join(str(crf.model._meta.get_field(name).verbose_name) for name in crf.critical)
+            self.fields[key] = forms.ChoiceField(
+                label=crf.label,
+                choices=SdvLevel.choices,
+                initial=levels[key],
+                help_text=f"Critical fields: {critical}." if critical else "",
+            )
+        self.order_fields([*CATALOGUE, "reason"])
+
+    def levels(self) -> dict[str, str]:
+        return {key: self.cleaned_data[key] for key in CATALOGUE}

@@ -46,6 +46,7 @@ def record_status(request, study_code: str):
             "day_forms": DAY_FORMS,
             "forms_title": ", ".join(crf.label for crf in DAY_FORMS.values()),
             "query_list": reverse("query_list", args=[study.code]),
+            "may_verify": not study.is_locked and roles.has_study_role(request.user, study, roles.SDV_VERIFIERS),
             # The addresses of the pages and of each state's filter keep the other filters.
             "next_query": _query(kept, after=page.next_after),
             "previous_query": _query(kept, before=page.previous_before),
