@@ -17,8 +17,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from analysis import datasets
+from cleaning import sdv, signatures
 from cleaning import selectors as cleaning_selectors
-from cleaning import signatures
 from cohorts.models import Patient, Study
 from ecrf.crfs import CATALOGUE, DAY_FORMS
 from ecrf.dashboard import past_days_missing
@@ -174,8 +174,38 @@ def _unsigned_casebooks(study: Study, today: datetime.date) -> Item:
     )
 
 
-CHECKS = (_open_queries, _follow_up_not_ended, _missing_forms, _unsigned_casebooks, _future_data, _derived_stale)
-KEYS = ("open_queries", "follow_up_not_ended", "missing_forms", "unsigned_casebooks", "future_data", "derived_stale")
+def _sdv_incomplete(study: Study, today: datetime.date) -> Item:
+    """Records of the planned forms without a monitor's verification in force (cleaning/sdv.py)."""
+    count, cases = sdv.unverified_records(study)
+    return Item(
+        "sdv_incomplete",
+        "SDV incomplete",
+        "Records of the forms in the study's SDV plan that no monitor has verified against source, or that changed "
+        "since verification.",
+        count,
+        cases,
+        reverse("sdv_study", args=[study.code]),
+    )
+
+
+CHECKS = (
+    _open_queries,
+    _follow_up_not_ended,
+    _missing_forms,
+    _unsigned_casebooks,
+    _sdv_incomplete,
+    _future_data,
+    _derived_stale,
+)
+KEYS = (
+    "open_queries",
+    "follow_up_not_ended",
+    "missing_forms",
+    "unsigned_casebooks",
+    "sdv_incomplete",
+    "future_data",
+    "derived_stale",
+)
 
 
 def lock_checklist(study: Study, today: datetime.date | None = None) -> list[Item]:

@@ -22,7 +22,7 @@ from django.db.models import Q
 from analysis import outcomes as outcomes_module
 from analysis import tables
 from analysis.datasets import KEY, NOT_DONE_REASON, SOURCE_FORMS, column_type, exported_fields
-from cleaning.models import AnswerCode, QueryOrigin, QueryStatus
+from cleaning.models import AnswerCode, QueryOrigin, QueryStatus, SdvLevel
 from cohorts.limits import LIMITS
 from cohorts.models import COMORBIDITIES, OrdinalScale, Patient, PatientStatus, Sex, Site, Study
 from ecrf import derivations
@@ -257,6 +257,35 @@ SIGNATURE_ENTRIES: dict[str, Entry] = {
         derivation="Canonical JSON of the stored values, sorted (cleaning/signatures.py).",
     ),
     "broken_at": Entry("When a later change of the signed data broke it (UTC, ISO 8601; empty: intact)", "string"),
+}
+SDV_ENTRIES: dict[str, Entry] = {
+    KEY: PATIENT_ENTRIES[KEY],
+    "form": Entry("Form of the verified record (its table in data/)", "string"),
+    "record_id": Entry(
+        "Number of the verified record in the eCRF",
+        "integer",
+        derivation="The record's number in the system (its audit trail); the form's table has no such column: "
+        "match on participant_id, form and study_day.",
+    ),
+    "study_day": Entry(
+        "Study day of the record when it was verified", "integer", "days", derivation="Day 0 = enrolment."
+    ),
+    "scope": Entry(
+        "What was verified: the form's critical fields or all its fields (the study's SDV plan at verification)",
+        "string",
+        value_labels=_labels([(level.value, level.label) for level in (SdvLevel.CRITICAL, SdvLevel.ALL)]),
+    ),
+    "fields": Entry("Fields verified against source, separated by ';'", "string"),
+    "data_sha256": Entry(
+        "SHA-256 of the verified values (study day, values, their missing-data codes, the not-done reason)",
+        "string",
+        derivation="Canonical JSON of the stored values, as for signatures (cleaning/sdv.py).",
+    ),
+    "verified_at": Entry("Last verified against source by a monitor (UTC, ISO 8601)", "string"),
+    "changed_at": Entry(
+        "When a later saved change altered a verified value (UTC, ISO 8601; empty: unchanged since verification)",
+        "string",
+    ),
 }
 ARM_ENTRIES: dict[str, Entry] = {
     "arm": ARM_CODE,
@@ -607,6 +636,8 @@ def entries_for(table: str, study: Study) -> dict[str, Entry]:
         return FREEZE_ENTRIES
     if table == "signatures":
         return SIGNATURE_ENTRIES
+    if table == "source_verifications":
+        return SDV_ENTRIES
     if table == "derived_days":
         return derived_entries(derivations.resolve_settings(derivation_overrides(study)))
     if table == "outcomes":

@@ -111,6 +111,21 @@ SIGNATURE_COLUMNS: dict[str, str] = {
     "data_sha256": "string",
     "broken_at": "string",
 }
+#: The monitors' source data verification marks (cleaning app): one row per verified record, changed ones too. No
+#: monitor's name or user id (who verified stays in the system's audit trail), and no free text (the change's words
+#: and its reason, like the queries' messages, stay in the system). ``record_id`` is the record's number
+#: in the system, as ``query_id`` is the query's: the forms' tables do not carry it.
+SDV_COLUMNS: dict[str, str] = {
+    KEY: "string",
+    "form": "string",
+    "record_id": "integer",
+    "study_day": "integer",
+    "scope": "string",
+    "fields": "string",
+    "data_sha256": "string",
+    "verified_at": "string",
+    "changed_at": "string",
+}
 ARM_COLUMNS: dict[str, str] = {"arm": "string", "arm_label": "string", "order": "integer", "regimen": "string"}
 
 _PANDAS_TYPES = {"string": "string", "integer": "Int64", "float": "float64", "boolean": "boolean"}
@@ -302,9 +317,16 @@ def signatures_frame(study: Study, sites: QuerySet[Site] | None = None) -> pd.Da
     return typed_frame(rows, SIGNATURE_COLUMNS)
 
 
+def source_verifications_frame(study: Study, sites: QuerySet[Site] | None = None) -> pd.DataFrame:
+    """Every source data verification mark of the study's records, by participant, form and study day."""
+    rows = cleaning_selectors.sdv_release_rows(patients=_patients_query(study, sites))
+    return typed_frame(rows, SDV_COLUMNS)
+
+
 def study_frames(study: Study, sites: QuerySet[Site] | None = None) -> dict[str, pd.DataFrame]:
     """Every table of a study (limited to ``sites`` for a site-scoped reader): arms, patients, the forms, derived,
-    the provenance of the values pulled from FHIR servers, the queries, the freezes and the signatures of casebooks."""
+    the provenance of the values pulled from FHIR servers, the queries, the freezes, the signatures of casebooks and
+    the source data verification marks."""
     frames = {"arms": arms_frame(study), "patients": patients_frame(study, sites)}
     frames.update({name: form_frame(name, study, sites) for name in SOURCE_FORMS})
     frames["derived_days"] = derived_frame(study, sites)
@@ -312,6 +334,7 @@ def study_frames(study: Study, sites: QuerySet[Site] | None = None) -> dict[str,
     frames["queries"] = queries_frame(study, sites)
     frames["freezes"] = freezes_frame(study, sites)
     frames["signatures"] = signatures_frame(study, sites)
+    frames["source_verifications"] = source_verifications_frame(study, sites)
     return frames
 
 

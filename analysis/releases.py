@@ -55,6 +55,7 @@ DATA_TABLES = (
     "fhir_provenance",
     "queries",
     "signatures",
+    "source_verifications",
     "freezes",
 )
 RESULT_TABLES = (

@@ -1,5 +1,5 @@
 """Every read of queries and signatures a page needs, scoped to the user's studies and sites (another site's query
-is a 404)."""
+is a 404), and the release's rows of the source data verification marks."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from cleaning import signatures
-from cleaning.models import Query, QueryStatus, RuleRun, Signature
+from cleaning.models import Query, QueryStatus, RuleRun, Signature, SourceVerification
 from cohorts import roles
 from cohorts import selectors as cohort_selectors
 from cohorts.models import Patient, RoleAssignment, Study
@@ -251,6 +251,38 @@ def signature_release_rows(*, patients: QuerySet[Patient]) -> list[tuple]:
         )
     )
     return [(*row[:4], row[4].isoformat(), row[5], row[6], row[7].isoformat() if row[7] else None) for row in rows]
+
+
+def sdv_release_rows(*, patients: QuerySet[Patient]) -> list[tuple]:
+    """One row per source data verification mark of these patients, changed ones too, for the locked release's
+    ``data/source_verifications`` (one query): the form and record, its study day when verified, the scope (critical
+    fields or all), the verified fields (joined with ";"), the SHA-256 of their values, when it was verified (UTC,
+    ISO 8601) and when a later change altered them. No monitor's name or user id, no free text."""
+    rows = (
+        SourceVerification.objects.filter(patient__in=patients)
+        .order_by("patient__participant_id", "form", "study_day", "record_id")
+        .values_list(
+            "patient__participant_id",
+            "form",
+            "record_id",
+            "study_day",
+            "scope",
+            "fields",
+            "data_sha256",
+            "verified_at",
+            "changed_at",
+        )
+    )
+    return [
+        (
+            *row[:5],
+            ";".join(row[5] or []),
+            row[6],
+            row[7].isoformat(),
+            row[8].isoformat() if row[8] else None,
+        )
+        for row in rows
+    ]
 
 
 def last_rule_run(*, study: Study) -> RuleRun | None:
