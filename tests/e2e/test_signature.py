@@ -1,15 +1,24 @@
 """Signing a casebook in the browser (issue 16 item 2): the investigator signs, a nurse's later edit breaks the
-signature (the casebook says so), the investigator signs again."""
+signature (the casebook says so), the investigator signs again. And the whole cleaning loop (issue 16): the monitor
+verifies the records against source, the investigator signs, a nurse edits a value that is not a critical one (the
+signature breaks, the verification stands and no query opens), the investigator signs again, and the data manager
+sees a clean checklist and locks."""
 
 import re
 
 import pytest
+from celery.contrib.testing.worker import start_worker
 from playwright.sync_api import expect
 
-from cleaning import services
-from cleaning.models import Signature
+from cleaning import sdv, services
+from cleaning.models import SDV_CHANGED_RULE, Query, Signature, SourceVerification
+from cohorts.models import Study
+from config.celery import app
+from ecrf import derivation_job
 from ecrf.models import DispositionEvent, LabResult, RespiratorySupport, VitalSigns
+from tests.analysis import release_data
 from tests.e2e.conftest import PASSWORD
+from tests.e2e.test_journeys import LOCK_TIMEOUT_MS
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
@@ -98,3 +107,65 @@ def test_investigator_signs_nurse_edits_investigator_signs_again(journey, study,
     expect(doctor.get_by_text("Earlier signatures (1)")).to_be_visible()
     journey.shot(doctor, "signed-again")
     assert [s.is_broken for s in Signature.objects.order_by("signed_at")] == [True, False]
+
+
+def test_monitor_verifies_investigator_signs_nurse_edits_signs_again_manager_locks(
+    journey, study, users, investigator, complete, settings, tmp_path, monkeypatch
+):
+    release_data.use_release_root(settings, tmp_path)
+    release_data.quick_figures(monkeypatch)
+    Study.objects.filter(pk=study.pk).update(follow_up_days=2)  # discharged on day 2: the follow-up has ended
+    sdv.plan_save(
+        study=study,
+        levels={"vital_signs": "critical", "respiratory_support": "critical", "disposition_events": "all"},
+        user=users["data_manager"],
+    )
+    derivation_job.derive_study(study)
+
+    monitor = journey.login("monitor")
+    monitor.goto(f"/patients/{complete.pk}/")
+    expect(monitor.get_by_test_id("sdv-unverified")).to_have_text("Not verified: 7")
+    monitor.get_by_test_id("sdv-link").click()
+    expect(monitor.get_by_test_id("sdv-vital_signs-1")).to_contain_text("Respiratory rate")
+    monitor.get_by_test_id("tick-all").check()
+    journey.shot(monitor, "worksheet-ticked")
+    monitor.get_by_test_id("verify").click()
+    expect(monitor.get_by_role("alert")).to_contain_text("7 records verified against source.")
+    expect(monitor.get_by_test_id("count-verified")).to_have_text("Verified: 7")
+    journey.shot(monitor, "verified")
+
+    doctor = journey.login("investigator")
+    doctor.goto(f"/patients/{complete.pk}/")
+    _sign(journey, doctor, "sign")
+
+    nurse = journey.login("nurse")
+    nurse.goto(f"/patients/{complete.pk}/day/1/")
+    nurse.get_by_label("Heart rate", exact=True).fill("76")  # not a critical field of the plan
+    nurse.get_by_label("Reason for change").fill("transcription error, chart says 76")
+    nurse.get_by_role("button", name="Save day 1").click()
+    expect(nurse.get_by_role("alert")).to_contain_text("saved")
+    expect(nurse.get_by_test_id("signature-state")).to_have_text("Changed after signing: sign again")
+    assert not Query.objects.filter(rule=SDV_CHANGED_RULE).exists()
+    assert not SourceVerification.objects.filter(changed_at__isnull=False).exists()
+
+    monitor.goto(f"/patients/{complete.pk}/")
+    expect(monitor.get_by_test_id("sdv-verified")).to_have_text("Verified: 7")
+    doctor.goto(f"/patients/{complete.pk}/")
+    expect(doctor.get_by_test_id("signature-state")).to_have_text("Changed after signing: sign again")
+    _sign(journey, doctor, "sign-again")
+    assert [s.is_broken for s in Signature.objects.order_by("signed_at")] == [True, False]
+
+    derivation_job.derive_study(study)  # the derivation worker catches up with the nurse's change
+    manager = journey.login("data_manager")
+    manager.goto(f"/studies/{study.code}/releases/")
+    for key in ("open_queries", "follow_up_not_ended", "missing_forms", "unsigned_casebooks", "sdv_incomplete"):
+        expect(manager.get_by_test_id(f"check-{key}")).to_contain_text("0 ✓")
+    expect(manager.get_by_test_id("lock-checklist").get_by_placeholder("reason to lock with them")).to_have_count(0)
+    manager.get_by_label("Reason", exact=True).fill("database lock: monitored, verified and signed")
+    journey.shot(manager, "clean-checklist")
+    manager.get_by_role("button", name="Lock and release").click()
+    with start_worker(app, perform_ping_check=False, pool="solo", shutdown_timeout=10):
+        expect(manager.get_by_test_id("release-link")).to_be_visible(timeout=LOCK_TIMEOUT_MS)
+    expect(manager.get_by_role("alert")).to_contain_text("Locked: release v1 is frozen")
+    journey.shot(manager, "locked")
+    assert Study.objects.get(pk=study.pk).is_locked
