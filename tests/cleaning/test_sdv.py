@@ -79,15 +79,6 @@ def monitor_b(study, site_b):
 
 
 @pytest.fixture
-def planned(study, users):
-    """Vital signs: critical fields; drug administration: all fields."""
-    sdv.plan_save(
-        study=study, levels={"vital_signs": "critical", "drug_administration": "all"}, user=users["data_manager"]
-    )
-    return study
-
-
-@pytest.fixture
 def vitals(patient_a, users, django_capture_on_commit_callbacks):
     """Two vital-signs records of patient A, saved as a request would."""
     nurse = users["nurse"]

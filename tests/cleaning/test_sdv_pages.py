@@ -23,14 +23,6 @@ def study_url(study) -> str:
 
 
 @pytest.fixture
-def planned(study, users):
-    sdv.plan_save(
-        study=study, levels={"vital_signs": "critical", "drug_administration": "all"}, user=users["data_manager"]
-    )
-    return study
-
-
-@pytest.fixture
 def records(patient_a, planned):
     day0 = VitalSigns.objects.create(patient=patient_a, study_day=0, spo2_pct=91, respiratory_rate_bpm=28)
     day1 = VitalSigns.objects.create(patient=patient_a, study_day=1, spo2_pct=93, temperature_c="37.5")
