@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 DEMO_ENV := DEBUG=true ECRF_DEMO=true
 
-.PHONY: demo test lint bench browser clean
+.PHONY: demo test lint bench browser r clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,13 @@ browser:
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
+# R runs the export's reading script in the tests (Stata and SPSS are not installable: their scripts are checked in Python).
+r:
+	@command -v Rscript >/dev/null 2>&1 || { \
+		echo "Installing Debian's r-base-core for the tests of the R reading script"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends r-base-core >/dev/null; }
+
 demo: $(VENV)/.installed
 	$(DEMO_ENV) $(BIN)/python manage.py migrate --noinput
 	$(DEMO_ENV) $(BIN)/python manage.py load_demo
@@ -35,7 +42,7 @@ demo: $(VENV)/.installed
 	trap 'kill $$WORKER 2>/dev/null' EXIT INT TERM; \
 	$(DEMO_ENV) $(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
 
-test: $(VENV)/.installed-dev browser
+test: $(VENV)/.installed-dev browser r
 	$(BIN)/python manage.py makemigrations --check --dry-run --settings config.test_settings
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 

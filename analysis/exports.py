@@ -9,7 +9,8 @@ release exported twice, today or next year on the same software versions, gives 
 
 Every zip holds ``<study>_v<N>/``: one file per table (the forms in long format, the derived table, the outcomes,
 the arm tables, the study settings and the codebook), manifest.json, the figures, and a README.md of its own that
-lists the files of that zip with their SHA-256.
+lists the files of that zip with their SHA-256. The CSV zip also holds the scripts that load it with its labels in
+R, Stata and SPSS (analysis/reading_scripts.py).
 """
 
 from __future__ import annotations
@@ -197,6 +198,46 @@ def _labels(text) -> dict[str, str]:
     return dict(pairs)
 
 
+class Variable(NamedTuple):
+    """How the statistical files and the reading scripts hold one column of a table, from its codebook row."""
+
+    name: str
+    label: str
+    #: "number", "boolean", "coded" (text coded as integers 1..k) or "text".
+    kind: str
+    #: Coded text: integer -> stored code. Empty otherwise.
+    codes: dict[int, str]
+    #: Integer -> its label: yes/no, the coded text's labels, or the labelled numbers' (the ordinal scales).
+    labels: dict[int, str]
+
+    @property
+    def measure(self) -> str:
+        """SPSS measurement level: labelled numbers are the ordinal scales, other numbers scale, the rest nominal."""
+        if self.kind == "number":
+            return "ordinal" if self.labels else "scale"
+        return "nominal"
+
+
+def variables(book: pd.DataFrame, numeric_codes: bool = True) -> list[Variable]:
+    """Every column of a table (its codebook rows, indexed by variable) as a Variable; with ``numeric_codes``
+    False (SAS), coded text stays text."""
+    out = []
+    for name, info in book.iterrows():
+        label = str(info["label"])
+        if info["type"] == "boolean":
+            out.append(Variable(name, label, "boolean", {}, dict(YES_NO_LABELS)))
+        elif info["type"] in {"integer", "float"}:
+            labels = {int(code): text for code, text in _labels(info["value_labels"]).items()}
+            out.append(Variable(name, label, "number", {}, labels))
+        elif numeric_codes and _codes(info["sav_dta_codes"]):
+            codes = _codes(info["sav_dta_codes"])
+            labels = _labels(info["value_labels"])
+            out.append(Variable(name, label, "coded", codes, {n: labels.get(code, code) for n, code in codes.items()}))
+        else:
+            out.append(Variable(name, label, "text", {}, {}))
+    return out
+
+
 class StatisticalTable(NamedTuple):
     """A table as SPSS, Stata and SAS files hold it, with its metadata by variable name."""
 
@@ -212,10 +253,7 @@ def statistical_frame(
     frozen: FrozenRelease, table: str, numeric_codes: bool, missing_codes: str | None = None
 ) -> StatisticalTable:
     """The table for SPSS/Stata/SAS: numbers as doubles (missing = system missing), booleans 0/1, and with
-    ``numeric_codes`` coded text as integers 1..k.
-
-    Measurement levels: numbers with labelled values are the ordinal scales (7-point, WHO OSCI, WHO CPS), other
-    numbers are scale; booleans, coded and free text are nominal.
+    ``numeric_codes`` coded text as integers 1..k (``variables``).
 
     ``missing_codes`` "sav" or "dta": a numeric column (number, yes/no, coded text) with a missing-data code column
     ``<name>_mc`` (clinical definitions §2.2) carries the codes in the value itself, as the package's user-defined
@@ -223,33 +261,26 @@ def statistical_frame(
     (SAS, the text formats) the value is missing and the code column says why.
     """
     frame = frozen.frame(table)
-    book = frozen.columns(table)
-    out, value_labels, variable_labels, measures = {}, {}, {}, {}
-    for name in frame.columns:
-        column = frame[name]
-        info = book.loc[name]
-        variable_labels[name] = str(info["label"])
-        measures[name] = "nominal"
-        if info["type"] == "boolean":
+    described = variables(frozen.columns(table).loc[list(frame.columns)], numeric_codes)
+    out, value_labels = {}, {}
+    for variable in described:
+        name, column = variable.name, frame[variable.name]
+        if variable.kind == "boolean":
             out[name] = column.astype("Float64").astype("float64")
-            value_labels[name] = dict(YES_NO_LABELS)
-        elif info["type"] in {"integer", "float"}:
+        elif variable.kind == "number":
             out[name] = pd.to_numeric(column).astype("Float64").astype("float64")
-            labels = _labels(info["value_labels"])
-            measures[name] = "ordinal" if labels else "scale"
-            if labels:
-                value_labels[name] = {int(code): label for code, label in labels.items()}
-        elif numeric_codes and _codes(info["sav_dta_codes"]):
-            codes = _codes(info["sav_dta_codes"])
-            labels = _labels(info["value_labels"])
-            number = {code: n for n, code in codes.items()}
+        elif variable.kind == "coded":
+            number = {code: n for n, code in variable.codes.items()}
             out[name] = column.astype(object).map(number).astype("float64")
             unlabelled = column.notna() & pd.isna(out[name])
             if unlabelled.any():  # it would silently become a missing value
                 raise ValueError(f"{table}.{name}: values without a code {sorted(set(column[unlabelled]))}")
-            value_labels[name] = {n: labels.get(code, code) for n, code in codes.items()}
         else:
             out[name] = column.astype(object).where(column.notna(), "").astype(str)
+        if variable.labels:
+            value_labels[name] = dict(variable.labels)
+    variable_labels = {variable.name: variable.label for variable in described}
+    measures = {variable.name: variable.measure for variable in described}
     missing: dict[str, list] = {}
     if missing_codes is not None:
         for name in frame.columns:
@@ -384,6 +415,11 @@ def write_export(release: Release, fmt: str, target, progress: Progress | None =
             for index, table in enumerate(tables):
                 add(f"{table}{suffix}", build(frozen, table), compress=compress, rows=frozen.rows(table))
                 progress(5 + 90 * (index + 1) // len(tables))
+            if fmt == ExportFormat.CSV:
+                from analysis.reading_scripts import SCRIPTS  # it reads the codebook through this module
+
+                for name, script in SCRIPTS.items():
+                    add(name, script(frozen, list(tables)))
         for relative in frozen.extra_files():
             add(relative, frozen.raw(relative))
         label = ExportFormat(fmt).label
