@@ -353,18 +353,19 @@ def _changed_query(mark: SourceVerification, row, text: str, now) -> None:
 
 def changes_mark(rows: Iterable[tuple[str, object]]) -> int:
     """Mark changed the verifications whose verified values a transaction changed. ``rows``: (form key, history
-    row) of the forms saved in it. One read of the marks in force of those records (none: nothing more); returns
+    row) of the forms saved in it. One read of the marks in force of their patients (none: nothing more); returns
     how many were marked."""
     rows = list(rows)
-    ids_by_form: dict[str, set[int]] = defaultdict(set)
-    for form, row in rows:
-        ids_by_form[form].add(row.id)
-    if not ids_by_form:
+    if not rows:
         return 0
-    which = Q()
-    for form, ids in ids_by_form.items():
-        which |= Q(form=form, record_id__in=ids)
-    marks = {(m.form, m.record_id): m for m in SourceVerification.objects.filter(which, changed_at__isnull=True)}
+    # By patient, as the signatures and the query threads read theirs: an import of many records of few patients
+    # asks for a few ids, not one per record.
+    patient_ids = {row.patient_id for _, row in rows}
+    forms = {form for form, _ in rows}
+    marks = {
+        (m.form, m.record_id): m
+        for m in SourceVerification.objects.filter(patient_id__in=patient_ids, form__in=forms, changed_at__isnull=True)
+    }
     if not marks:
         return 0
     marked = 0
