@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from django.db import connection, models, transaction
-from django.db.models import BooleanField, Case, F, FloatField, TextField, Value, When
+from django.db.models import BooleanField, Case, Exists, F, FloatField, OuterRef, TextField, Value, When
 from django.db.models.functions import Cast
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
@@ -185,19 +185,42 @@ def read_batch(context: StudyContext, patient_ids: Sequence[int]) -> _Read:
 
 # ------------------------------------------------------------------------------------------ reconciling
 
-_EXISTING = ("pk", "rule", "patient_id", "study_day", "form", "field", "status", "closed_by_person")
+_EXISTING = (
+    "pk",
+    "rule",
+    "patient_id",
+    "study_day",
+    "form",
+    "field",
+    "status",
+    "closed_by_person",
+    "reopened_by_person",
+)
 
 
 def _existing(context: StudyContext, patient_ids: Sequence[int]) -> pd.DataFrame:
-    """The batch's automatic queries: key, status, and whether a person closed it."""
+    """The batch's automatic queries: key, status, whether a person closed it and whether a person ever reopened
+    it."""
+    reopened = QueryMessage.objects.filter(query=OuterRef("pk"), kind=MessageKind.REOPENED, author__isnull=False)
     queryset = (
         Query.objects.filter(of_patients(patient_ids), study=context.study, origin=QueryOrigin.RULE)
         .exclude(rule=SDV_CHANGED_RULE)  # not a data-quality rule: re-verification closes it
-        .annotate(closed_by_person=Case(When(closed_by__isnull=False, then=Value(1)), default=Value(0)))
+        .annotate(
+            closed_by_person=Case(When(closed_by__isnull=False, then=Value(1)), default=Value(0)),
+            reopened_by_person=Case(When(Exists(reopened), then=Value(1)), default=Value(0)),
+        )
     )
     rows = read_rows(queryset, _EXISTING)
     frame = pd.DataFrame(rows, columns=list(_EXISTING))
-    return frame.astype({"pk": np.int64, "patient_id": np.int64, "study_day": np.int64, "closed_by_person": bool})
+    return frame.astype(
+        {
+            "pk": np.int64,
+            "patient_id": np.int64,
+            "study_day": np.int64,
+            "closed_by_person": bool,
+            "reopened_by_person": bool,
+        }
+    )
 
 
 @dataclass(frozen=True)
@@ -210,14 +233,15 @@ class Plan:
 
 
 def plan(hits: pd.DataFrame, existing: pd.DataFrame) -> Plan:
-    """Compare the hits with the automatic queries by key (pure)."""
+    """Compare the hits with the automatic queries by key (pure). A query a person closed is not reopened by a
+    returning hit, and one a person reopened is not closed when its condition clears: that person decides."""
     merged = hits.merge(existing, on=list(rules.KEY), how="outer", indicator=True)
     closed = merged["status"].eq(QueryStatus.CLOSED)
     found = merged["_merge"].eq("both")
     return Plan(
         new=merged.loc[merged["_merge"].eq("left_only")],
         reopen=merged.loc[found & closed & ~merged["closed_by_person"].astype(bool)],
-        close=merged.loc[merged["_merge"].eq("right_only") & ~closed],
+        close=merged.loc[merged["_merge"].eq("right_only") & ~closed & ~merged["reopened_by_person"].astype(bool)],
     )
 
 

@@ -109,6 +109,21 @@ def test_a_query_a_monitor_closed_stays_closed(hot, study, users):
     assert (again.opened, again.reopened) == (0, 0)
 
 
+def test_a_query_a_monitor_reopened_is_not_closed_again_by_the_system(hot, study, users):
+    rule_job.run_study(study)
+    query = rule_queries("check.temperature_c.soft_high").get()
+    hot.temperature_c = Decimal("37.2")
+    hot.save()
+    assert rule_job.run_study(study).closed == 1  # the condition cleared: closed by the system
+    query.refresh_from_db()
+    services.query_reopen(query=query, text="37.2 is not in the chart either: please check.", user=users["monitor"])
+    again = rule_job.run_study(study)
+    query.refresh_from_db()
+    assert (again.closed, query.status) == (0, QueryStatus.OPEN)  # the monitor decides, not the nightly run
+    services.query_close(query=query, text="Chart corrected: 37.2.", user=users["monitor"])
+    assert (rule_job.run_study(study).reopened, rule_queries("check.temperature_c.soft_high").count()) == (0, 1)
+
+
 def test_missing_forms_gaps_and_data_after_death(patient_a, study):
     for day in (0, 1, 3):
         vitals(patient_a, day, spo2_pct=95)
