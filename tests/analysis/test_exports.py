@@ -11,17 +11,8 @@ import pytest
 
 from analysis import exports, releases
 from analysis.models import ExportFormat
-from tests.analysis import release_data
 
 FORMATS = list(ExportFormat.values)
-
-
-@pytest.fixture
-def release(study, site_a, site_b, arms, patient_a, patient_b, users, settings, tmp_path, monkeypatch):
-    release_data.use_release_root(settings, tmp_path)
-    release_data.quick_figures(monkeypatch)
-    release_data.populate(study, site_a, site_b, arms, patient_a, patient_b)
-    return release_data.lock(study, users["data_manager"])
 
 
 def unzip(content: bytes, tmp_path, name: str) -> dict[str, bytes]:

@@ -15,19 +15,10 @@ import pytest
 
 from analysis import exports, releases
 from analysis.exports import variables
-from tests.analysis import release_data
 from tests.analysis.test_exports import unzip
 
 #: Tables with coded text, yes/no and labelled numbers: what the scripts must get right.
 CHECKED = ("respiratory_support", "drug_administration", "disposition_events", "adverse_events", "derived_days")
-
-
-@pytest.fixture
-def release(study, site_a, site_b, arms, patient_a, patient_b, users, settings, tmp_path, monkeypatch):
-    release_data.use_release_root(settings, tmp_path)
-    release_data.quick_figures(monkeypatch)
-    release_data.populate(study, site_a, site_b, arms, patient_a, patient_b)
-    return release_data.lock(study, users["data_manager"])
 
 
 @pytest.fixture
