@@ -129,21 +129,23 @@ def _future_data(study: Study, today: datetime.date) -> Item:
 
 
 def stale_derived(study: Study) -> list[str]:
-    """Participants whose source data changed after they were last derived (or who never were)."""
-    computed = dict(
-        PatientDerivation.objects.filter(patient__study=study).values_list("patient__participant_id", "derived_at")
-    )
+    """Participants whose source data changed after they were last derived (or who never were): a record saved
+    (its ``updated_at``) or deleted (its history's deletion row) since."""
+    computed = dict(PatientDerivation.objects.filter(patient__study=study).values_list("patient_id", "derived_at"))
+    participants = dict(Patient.objects.filter(study=study).values_list("pk", "participant_id"))
     stale = set()
     for name, model in datasets.SOURCE_FORMS.items():
         if name in {"drug_administration"}:
             continue  # drugs do not enter the derivation
-        latest = (
-            model.objects.filter(patient__study=study)
-            .values_list("patient__participant_id")
-            .annotate(last=Max("updated_at"))
+        saved = model.objects.filter(patient__study=study).values_list("patient_id").annotate(last=Max("updated_at"))
+        deleted = (
+            model.history.filter(history_type="-", patient_id__in=Patient.objects.filter(study=study).values("pk"))
+            .values_list("patient_id")
+            .annotate(last=Max("history_date"))
         )
-        stale.update(pid for pid, last in latest if pid not in computed or computed[pid] < last)
-    return sorted(stale)
+        for rows in (saved, deleted):
+            stale.update(pk for pk, last in rows if pk not in computed or computed[pk] < last)
+    return sorted(participants[pk] for pk in stale)
 
 
 def _derived_stale(study: Study, today: datetime.date) -> Item:

@@ -7,7 +7,7 @@ import pytest
 from cohorts.audit import StudyLocked
 from cohorts.services import study_set_locked
 from ecrf import derivation_job, derivations, services
-from ecrf.models import DerivedDay, PatientDerivation, VitalSigns
+from ecrf.models import AdverseEvent, DerivedDay, PatientDerivation, VitalSigns
 from ecrf.services import RecordInput
 from tests import factories
 
@@ -274,6 +274,13 @@ def test_a_patient_is_out_of_date_until_rederived_even_when_its_rows_stay_the_sa
     )
     assert participant in stale_derived(patient_a.study)
     assert derivation_job.derive_patient(patient_a.pk).written == 0
+    assert participant not in stale_derived(patient_a.study)
+    # A deleted record is a change of the source too, though no row is left to carry its time.
+    event = AdverseEvent.objects.get(patient=patient_a, kind="thromboembolism")
+    event._history_user, event._change_reason = users["nurse"], "entered on the wrong patient"
+    event.delete()
+    assert participant in stale_derived(patient_a.study)
+    derivation_job.derive_patient(patient_a.pk)
     assert participant not in stale_derived(patient_a.study)
 
 
