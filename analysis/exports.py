@@ -29,18 +29,18 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pa_csv
-import pyarrow.parquet as pq
 
 from analysis import releases
-from analysis.codebook import DTA_MISSING, SAV_MISSING, SEPARATOR
+from analysis.codebook import DTA_MISSING, SAV_MISSING
+from analysis.frozen import FrozenRelease, variables
 from analysis.models import ExportFormat, Release
+from analysis.reading_scripts import SCRIPTS
 from ecrf.crfs import CODE_COLUMN_SUFFIX
 from ecrf.models import MissingCode
 
 Progress = Callable[[int], None]
 XLSX_MAX_ROWS = 1_048_575  # per sheet, under the header row
 XPT_MAX_TEXT = 200  # SAS XPORT version 5 character variables
-YES_NO_LABELS = {0: "no", 1: "yes"}
 
 
 def export_name(release: Release, fmt: str) -> str:
@@ -82,51 +82,6 @@ def _rezip(content: bytes, when: datetime.datetime, fix: Callable[[str, bytes], 
         target.write(info.filename, fix(info.filename, data) if fix else data)
     target.close()
     return out.getvalue()
-
-
-# --------------------------------------------------------------------------------------------
-# Reading the frozen release
-# --------------------------------------------------------------------------------------------
-
-
-class FrozenRelease:
-    """The files of a release as written at lock time; nothing here reads the live database tables."""
-
-    def __init__(self, release: Release):
-        self.release = release
-        self.folder = releases.release_folder(release)
-        self.prefix = f"{release.study.code}_v{release.version}/"
-        self.when = release.locked_at
-        self._codebook: pd.DataFrame | None = None
-
-    def arrow(self, table: str) -> pa.Table:
-        return pq.read_table(self.folder / releases.table_path(table))
-
-    def frame(self, table: str) -> pd.DataFrame:
-        return self.arrow(table).to_pandas()
-
-    def raw(self, relative: str) -> bytes:
-        return (self.folder / relative).read_bytes()
-
-    @property
-    def codebook(self) -> pd.DataFrame:
-        if self._codebook is None:
-            self._codebook = self.frame("codebook")
-        return self._codebook
-
-    def columns(self, table: str) -> pd.DataFrame:
-        """Codebook rows of one table, indexed by variable."""
-        book = self.codebook
-        return book.loc[book["table"].eq(table)].set_index("variable")
-
-    def extra_files(self) -> list[str]:
-        """The manifest and the figures, copied into every export as they are (each zip gets its own README)."""
-        figures = sorted(item["path"] for item in self.release.manifest["files"] if item["path"].startswith("figures/"))
-        return [releases.MANIFEST, *figures]
-
-    def rows(self, table: str) -> int | None:
-        """Number of rows of a frozen table, from the manifest."""
-        return next((item.get("rows") for item in self.release.manifest["files"] if item.get("table") == table), None)
 
 
 # --------------------------------------------------------------------------------------------
@@ -181,61 +136,6 @@ def xlsx_bytes(frozen: FrozenRelease, progress: Progress) -> bytes:
         return data
 
     return _rezip(buffer.getvalue(), frozen.when, fix)
-
-
-def _codes(text) -> dict[int, str]:
-    """'1 = room_air | 2 = hfnc' -> {1: 'room_air', 2: 'hfnc'}."""
-    if text is None or text is pd.NA or text == "":
-        return {}
-    pairs = (item.split(" = ", 1) for item in str(text).split(SEPARATOR))
-    return {int(number): code for number, code in pairs}
-
-
-def _labels(text) -> dict[str, str]:
-    if text is None or text is pd.NA or text == "":
-        return {}
-    pairs = (item.split(" = ", 1) for item in str(text).split(SEPARATOR))
-    return dict(pairs)
-
-
-class Variable(NamedTuple):
-    """How the statistical files and the reading scripts hold one column of a table, from its codebook row."""
-
-    name: str
-    label: str
-    #: "number", "boolean", "coded" (text coded as integers 1..k) or "text".
-    kind: str
-    #: Coded text: integer -> stored code. Empty otherwise.
-    codes: dict[int, str]
-    #: Integer -> its label: yes/no, the coded text's labels, or the labelled numbers' (the ordinal scales).
-    labels: dict[int, str]
-
-    @property
-    def measure(self) -> str:
-        """SPSS measurement level: labelled numbers are the ordinal scales, other numbers scale, the rest nominal."""
-        if self.kind == "number":
-            return "ordinal" if self.labels else "scale"
-        return "nominal"
-
-
-def variables(book: pd.DataFrame, numeric_codes: bool = True) -> list[Variable]:
-    """Every column of a table (its codebook rows, indexed by variable) as a Variable; with ``numeric_codes``
-    False (SAS), coded text stays text."""
-    out = []
-    for name, info in book.iterrows():
-        label = str(info["label"])
-        if info["type"] == "boolean":
-            out.append(Variable(name, label, "boolean", {}, dict(YES_NO_LABELS)))
-        elif info["type"] in {"integer", "float"}:
-            labels = {int(code): text for code, text in _labels(info["value_labels"]).items()}
-            out.append(Variable(name, label, "number", {}, labels))
-        elif numeric_codes and _codes(info["sav_dta_codes"]):
-            codes = _codes(info["sav_dta_codes"])
-            labels = _labels(info["value_labels"])
-            out.append(Variable(name, label, "coded", codes, {n: labels.get(code, code) for n, code in codes.items()}))
-        else:
-            out.append(Variable(name, label, "text", {}, {}))
-    return out
 
 
 class StatisticalTable(NamedTuple):
@@ -416,8 +316,6 @@ def write_export(release: Release, fmt: str, target, progress: Progress | None =
                 add(f"{table}{suffix}", build(frozen, table), compress=compress, rows=frozen.rows(table))
                 progress(5 + 90 * (index + 1) // len(tables))
             if fmt == ExportFormat.CSV:
-                from analysis.reading_scripts import SCRIPTS  # it reads the codebook through this module
-
                 for name, script in SCRIPTS.items():
                     add(name, script(frozen, list(tables)))
         for relative in frozen.extra_files():

@@ -2,7 +2,7 @@
 tables: ``read_csv.R`` (R: a list of data frames, coded text as factors), ``read_csv.do`` (Stata: one labelled
 .dta per table) and ``read_csv.sps`` (SPSS: one labelled .sav per table).
 
-Each script is generated from the release's frozen codebook (exports.variables), the same description the
+Each script is generated from the release's frozen codebook (analysis/frozen.py: variables), the same description the
 export's own SPSS and Stata files are written from, so a table loaded by a script holds the values, codes and
 labels of the corresponding .sav or .dta export (tests/analysis/test_reading_scripts.py loads them and compares).
 The one difference is a value missing for a reason: in the CSV it is empty, the reason in its ``<name>_mc``
@@ -17,7 +17,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from analysis import releases
-from analysis.exports import FrozenRelease, Variable, variables
+from analysis.frozen import FrozenRelease, Variable, variables
 
 #: Stata's longest variable label.
 STATA_LABEL_MAX = 80

@@ -14,7 +14,7 @@ import pyreadstat
 import pytest
 
 from analysis import exports, releases
-from analysis.exports import variables
+from analysis.frozen import variables
 from tests.analysis.test_exports import unzip
 
 #: Tables with coded text, yes/no and labelled numbers: what the scripts must get right.

@@ -1,0 +1,112 @@
+"""A locked release as its frozen files hold it, for the exports and the reading scripts: its tables and codebook
+(``FrozenRelease``; nothing here reads the live database tables), and each column of a table described from its
+codebook row the way the statistical files and the scripts hold it (``variables``)."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from analysis import releases
+from analysis.codebook import SEPARATOR
+from analysis.models import Release
+
+YES_NO_LABELS = {0: "no", 1: "yes"}
+
+
+class FrozenRelease:
+    """The files of a release as written at lock time; nothing here reads the live database tables."""
+
+    def __init__(self, release: Release):
+        self.release = release
+        self.folder = releases.release_folder(release)
+        self.prefix = f"{release.study.code}_v{release.version}/"
+        self.when = release.locked_at
+        self._codebook: pd.DataFrame | None = None
+
+    def arrow(self, table: str) -> pa.Table:
+        return pq.read_table(self.folder / releases.table_path(table))
+
+    def frame(self, table: str) -> pd.DataFrame:
+        return self.arrow(table).to_pandas()
+
+    def raw(self, relative: str) -> bytes:
+        return (self.folder / relative).read_bytes()
+
+    @property
+    def codebook(self) -> pd.DataFrame:
+        if self._codebook is None:
+            self._codebook = self.frame("codebook")
+        return self._codebook
+
+    def columns(self, table: str) -> pd.DataFrame:
+        """Codebook rows of one table, indexed by variable."""
+        book = self.codebook
+        return book.loc[book["table"].eq(table)].set_index("variable")
+
+    def extra_files(self) -> list[str]:
+        """The manifest and the figures, copied into every export as they are (each zip gets its own README)."""
+        figures = sorted(item["path"] for item in self.release.manifest["files"] if item["path"].startswith("figures/"))
+        return [releases.MANIFEST, *figures]
+
+    def rows(self, table: str) -> int | None:
+        """Number of rows of a frozen table, from the manifest."""
+        return next((item.get("rows") for item in self.release.manifest["files"] if item.get("table") == table), None)
+
+
+def _codes(text) -> dict[int, str]:
+    """'1 = room_air | 2 = hfnc' -> {1: 'room_air', 2: 'hfnc'}."""
+    if text is None or text is pd.NA or text == "":
+        return {}
+    pairs = (item.split(" = ", 1) for item in str(text).split(SEPARATOR))
+    return {int(number): code for number, code in pairs}
+
+
+def _labels(text) -> dict[str, str]:
+    if text is None or text is pd.NA or text == "":
+        return {}
+    pairs = (item.split(" = ", 1) for item in str(text).split(SEPARATOR))
+    return dict(pairs)
+
+
+class Variable(NamedTuple):
+    """How the statistical files and the reading scripts hold one column of a table, from its codebook row."""
+
+    name: str
+    label: str
+    #: "number", "boolean", "coded" (text coded as integers 1..k) or "text".
+    kind: str
+    #: Coded text: integer -> stored code. Empty otherwise.
+    codes: dict[int, str]
+    #: Integer -> its label: yes/no, the coded text's labels, or the labelled numbers' (the ordinal scales).
+    labels: dict[int, str]
+
+    @property
+    def measure(self) -> str:
+        """SPSS measurement level: labelled numbers are the ordinal scales, other numbers scale, the rest nominal."""
+        if self.kind == "number":
+            return "ordinal" if self.labels else "scale"
+        return "nominal"
+
+
+def variables(book: pd.DataFrame, numeric_codes: bool = True) -> list[Variable]:
+    """Every column of a table (its codebook rows, indexed by variable) as a Variable; with ``numeric_codes``
+    False (SAS), coded text stays text."""
+    out = []
+    for name, info in book.iterrows():
+        label = str(info["label"])
+        if info["type"] == "boolean":
+            out.append(Variable(name, label, "boolean", {}, dict(YES_NO_LABELS)))
+        elif info["type"] in {"integer", "float"}:
+            labels = {int(code): text for code, text in _labels(info["value_labels"]).items()}
+            out.append(Variable(name, label, "number", {}, labels))
+        elif numeric_codes and _codes(info["sav_dta_codes"]):
+            codes = _codes(info["sav_dta_codes"])
+            labels = _labels(info["value_labels"])
+            out.append(Variable(name, label, "coded", codes, {n: labels.get(code, code) for n, code in codes.items()}))
+        else:
+            out.append(Variable(name, label, "text", {}, {}))
+    return out
