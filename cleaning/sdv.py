@@ -97,6 +97,11 @@ def plan_save(*, study: Study, levels: Mapping[str, str], user, reason: str = "S
     return plan_levels(study)
 
 
+def planned(levels: Mapping[str, str]) -> dict[str, str]:
+    """The forms the plan verifies and their level (the forms at none left out); empty: the plan verifies none."""
+    return {key: level for key, level in levels.items() if level != SdvLevel.NONE}
+
+
 def verified_fields(crf: Crf, level: str) -> tuple[str, ...]:
     """The fields a mark of ``level`` verifies (none for the level none)."""
     if level == SdvLevel.ALL:
@@ -171,13 +176,13 @@ def worksheet(patient: Patient, levels: Mapping[str, str] | None = None) -> list
     """Every record of the patient's planned forms, by form then study day: one query per planned form and one
     for the marks."""
     levels = plan_levels(patient.study) if levels is None else levels
-    planned = [(CATALOGUE[key], level) for key, level in levels.items() if level != SdvLevel.NONE]
     marks = {
         (mark.form, mark.record_id): mark
         for mark in SourceVerification.objects.filter(patient=patient).select_related("verified_by")
     }
     entries = []
-    for crf, level in planned:
+    for key, level in planned(levels).items():
+        crf = CATALOGUE[key]
         fields = verified_fields(crf, level)
         for record in crf.model.objects.filter(patient=patient).order_by("study_day", "pk"):
             sha = values_sha256(crf, record, fields)
@@ -220,12 +225,19 @@ def sdv_verify(*, user, patient: Patient, items: Iterable[tuple[str, int, str | 
             (mark.form, mark.record_id): mark
             for mark in SourceVerification.objects.select_for_update().filter(patient=patient)
         }
+        ids_by_form: dict[str, set[int]] = defaultdict(set)
+        for form, record_id, _ in items:
+            ids_by_form[form].add(record_id)
+        records = {  # one query per form
+            form: CATALOGUE[form].model.objects.filter(patient=patient).in_bulk(ids)
+            for form, ids in ids_by_form.items()
+        }
         written = 0
         for form, record_id, seen in items:
             crf, level = CATALOGUE[form], levels[form]
             if level == SdvLevel.NONE:
                 raise _refuse(f"{crf.label} is not in the study's SDV plan.", "not_planned")
-            record = crf.model.objects.filter(patient=patient, pk=record_id).first()
+            record = records[form].get(record_id)
             if record is None:
                 raise _refuse(f"{crf.label} record {record_id} is not a record of this patient.", "unknown_record")
             fields = verified_fields(crf, level)
@@ -296,7 +308,7 @@ def patients_verify(*, user, study: Study, patient_ids: Iterable[int]) -> int:
     for patient in patients:
         _check_verifier(user, patient)
     levels = plan_levels(study)
-    if all(level == SdvLevel.NONE for level in levels.values()):
+    if not planned(levels):
         raise _refuse("The study's SDV plan verifies no form: set it on the SDV page first.", "no_plan")
     written = 0
     with transaction.atomic():
@@ -395,9 +407,8 @@ def changes_mark(rows: Iterable[tuple[str, object]]) -> int:
 def _in_force(levels: Mapping[str, str]) -> Q:
     """The marks in force under the plan: not changed, of a planned form, at a covering scope."""
     condition = Q(pk__in=[])
-    for key, level in levels.items():
-        if level != SdvLevel.NONE:
-            condition |= Q(form=key, scope__in=COVERING[level])
+    for key, level in planned(levels).items():
+        condition |= Q(form=key, scope__in=COVERING[level])
     return condition & Q(changed_at__isnull=True)
 
 
@@ -423,9 +434,7 @@ def sdv_progress(study: Study, patients: QuerySet[Patient]) -> tuple[list[Progre
     over ``patients`` (the user's sites). Two queries per planned form and one for the monitors."""
     levels = plan_levels(study)
     totals: dict[str, list[int]] = {}
-    for key, level in levels.items():
-        if level == SdvLevel.NONE:
-            continue
+    for key in planned(levels):
         counts = (
             _records(CATALOGUE[key], patients, levels)
             .values("patient__site__name")
@@ -458,9 +467,7 @@ def unverified_records(study: Study) -> tuple[int, list[str]]:
     levels = plan_levels(study)
     patients = Patient.objects.filter(study=study)
     total, cases = 0, set()
-    for key, level in levels.items():
-        if level == SdvLevel.NONE:
-            continue
+    for key in planned(levels):
         found = list(
             _records(CATALOGUE[key], patients, levels)
             .filter(verified=False)
@@ -471,9 +478,14 @@ def unverified_records(study: Study) -> tuple[int, list[str]]:
     return total, sorted(cases)
 
 
-def patient_states(patient: Patient) -> dict[str, int]:
-    """How many of the patient's planned records are in each state (the casebook's panel)."""
+def state_counts(entries: Iterable[Entry]) -> dict[str, int]:
+    """How many worksheet entries are in each state (every state, in STATES' order)."""
     counts = dict.fromkeys(STATES, 0)
-    for entry in worksheet(patient):
+    for entry in entries:
         counts[entry.state] += 1
     return counts
+
+
+def patient_states(patient: Patient) -> dict[str, int]:
+    """How many of the patient's planned records are in each state."""
+    return state_counts(worksheet(patient))

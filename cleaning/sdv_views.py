@@ -68,8 +68,9 @@ def sdv_patient(request, patient_pk: int):
         else:
             messages.success(request, f"{written} record{'s' if written != 1 else ''} verified against source.")
             return redirect("sdv_patient", patient_pk=patient.pk)
-    entries = sdv.worksheet(patient)
-    counts = {state: sum(1 for entry in entries if entry.state == state) for state in sdv.STATES}
+    levels = sdv.plan_levels(patient.study)
+    entries = sdv.worksheet(patient, levels)
+    counts = sdv.state_counts(entries)
     return render(
         request,
         "cleaning/sdv_patient.html",
@@ -78,7 +79,7 @@ def sdv_patient(request, patient_pk: int):
             "rows": _rows(entries),
             "counts": [(state, label, counts[state]) for state, label in sdv.STATES.items()],
             "may_verify": may_verify,
-            "planned": any(level != sdv.SdvLevel.NONE for level in sdv.plan_levels(patient.study).values()),
+            "planned": bool(sdv.planned(levels)),
         },
     )
 

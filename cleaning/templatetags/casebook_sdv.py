@@ -15,11 +15,9 @@ def sdv_panel(user, patient):
     if not roles.has_study_role(user, patient.study, roles.SDV_READERS, site=patient.site):
         return {"shown": False}
     levels = sdv.plan_levels(patient.study)
-    if all(level == sdv.SdvLevel.NONE for level in levels.values()):
+    if not sdv.planned(levels):
         return {"shown": False}
-    counts = dict.fromkeys(sdv.STATES, 0)
-    for entry in sdv.worksheet(patient, levels):
-        counts[entry.state] += 1
+    counts = sdv.state_counts(sdv.worksheet(patient, levels))
     return {
         "shown": True,
         "patient": patient,
