@@ -16,7 +16,6 @@ from django.db.models import Exists, F, Max, OuterRef
 from django.urls import reverse
 from django.utils import timezone
 
-from analysis import datasets
 from cleaning import sdv, signatures
 from cleaning import selectors as cleaning_selectors
 from cohorts.models import Patient, Study
@@ -134,9 +133,10 @@ def stale_derived(study: Study) -> list[str]:
     computed = dict(PatientDerivation.objects.filter(patient__study=study).values_list("patient_id", "derived_at"))
     participants = dict(Patient.objects.filter(study=study).values_list("pk", "participant_id"))
     stale = set()
-    for name, model in datasets.SOURCE_FORMS.items():
-        if name in {"drug_administration"}:
+    for crf in CATALOGUE.values():
+        if not crf.triggers_derivation:
             continue  # drugs do not enter the derivation
+        model = crf.model
         saved = model.objects.filter(patient__study=study).values_list("patient_id").annotate(last=Max("updated_at"))
         deleted = (
             model.history.filter(history_type="-", patient_id__in=Patient.objects.filter(study=study).values("pk"))
