@@ -125,7 +125,8 @@ def field_entry(field: models.Field) -> Entry:
     limit_name = limits.get(field.name) if limits is not None else field.name
     limit = LIMITS.get(limit_name) if limit_name else None
     label = str(field.verbose_name)
-    unit = limit.unit if limit else _unit_from_label(label)
+    # A number's label may end with its unit, "(hours)"; a text's parentheses are an example, never a unit.
+    unit = limit.unit if limit else _unit_from_label(label) if kind in {"integer", "float"} else ""
     entry = Entry(
         label=label,
         type=kind,

@@ -177,6 +177,10 @@ def test_codebook_documents_every_column_with_study_settings(study, users, cohor
     assert "180" in row.loc[("derived_days", "ards_severity"), "derivation"]
     assert row.loc[("vital_signs", "temperature_c"), "unit"] == "degC"
     assert row.loc[("vital_signs", "temperature_c"), "allowed_range"] == "32 to 44"
+    # A text's label may end with an example in parentheses: that is not a unit.
+    assert row.loc[("drug_administration", "drug_detail"), "label"] == "name (antibiotic, glucocorticoid, ...)"
+    assert pd.isna(row.loc[("drug_administration", "drug_detail"), "unit"])
+    assert row.loc[("respiratory_support", "niv_hours"), "unit"] == "h"
     assert "room_air = Room air" in row.loc[("respiratory_support", "support"), "value_labels"]
     assert row.loc[("derived_days", "ordinal_7"), "value_labels"].startswith("1 = Discharged")
     assert book["xpt_name"].str.len().max() <= 8
