@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import importlib
 import io
 import re
 import tempfile
@@ -33,7 +34,7 @@ import pyarrow.csv as pa_csv
 from analysis import releases
 from analysis.codebook import DTA_MISSING, SAV_MISSING
 from analysis.frozen import FrozenRelease, variables
-from analysis.models import ExportFormat, Release
+from analysis.models import ARCHIVAL_FORMATS, ExportFormat, Release
 from analysis.reading_scripts import SCRIPTS
 from ecrf.crfs import CODE_COLUMN_SUFFIX
 from ecrf.models import MissingCode
@@ -68,8 +69,35 @@ class DeterministicZip:
         # Level 1: CSV of a million patient-days compresses about as well as at level 6, several times faster.
         self.zip.writestr(info, content, compresslevel=1 if compress else None)
 
+    def stream(self, name: str) -> _HashingWriter:
+        """A file of the zip written piece by piece (an ODM document larger than memory), hashed as it goes."""
+        info = zipfile.ZipInfo(name, date_time=self.date_time)
+        info.create_system = 3
+        info.external_attr = 0o100444 << 16
+        info.compress_type = zipfile.ZIP_DEFLATED
+        info._compresslevel = 1  # as write(): the zip module reads the level of a streamed entry from here
+        return _HashingWriter(self.zip.open(info, "w", force_zip64=True))
+
     def close(self) -> None:
         self.zip.close()
+
+
+class _HashingWriter:
+    """A binary stream into a zip entry that keeps the SHA-256 of what went through it."""
+
+    def __init__(self, target):
+        self.target = target
+        self.sha256 = hashlib.sha256()
+
+    def write(self, data: bytes) -> int:
+        self.sha256.update(data)
+        return self.target.write(data)
+
+    def __enter__(self) -> _HashingWriter:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.target.close()
 
 
 def _rezip(content: bytes, when: datetime.datetime, fix: Callable[[str, bytes], bytes] | None = None) -> bytes:
@@ -292,10 +320,33 @@ PER_TABLE = {
 }
 
 
+#: Formats built from the whole release at once, by their own module: its ``export_files(frozen, progress)`` yields
+#: the files of the zip in their order, each as (path, content): the bytes, or a function that writes them to a
+#: binary stream (a file larger than memory); its ``readme_notes(frozen)`` says what the zip's README must tell.
+WHOLE_RELEASE = {ExportFormat.ODM: "analysis.odm"}
+
+
+class ExportRefused(ValueError):
+    """An export that cannot be built from this release, with the reason a person reads."""
+
+
+def export_refusal(release: Release, fmt: str) -> str | None:
+    """Why ``release`` cannot be exported in ``fmt``, or None."""
+    if fmt not in ExportFormat.values:
+        return f"Unknown export format {fmt!r}."
+    if fmt in ARCHIVAL_FORMATS and not any("archive_table" in item for item in release.manifest.get("files", [])):
+        return (
+            f"Release v{release.version} was locked before the lock froze the audit trail, which the "
+            f"{ExportFormat(fmt).label} export needs: unlock and lock the study again (a new release) to export it."
+        )
+    return None
+
+
 def write_export(release: Release, fmt: str, target, progress: Progress | None = None) -> None:
     """Write the zip of ``release`` in ``fmt`` to ``target`` (a path or a binary file object)."""
-    if fmt not in ExportFormat.values:
-        raise ValueError(f"unknown export format {fmt!r}")
+    refusal = export_refusal(release, fmt)
+    if refusal:
+        raise ExportRefused(refusal)
     progress = progress or (lambda percent: None)
     frozen = FrozenRelease(release)
     archive = DeterministicZip(target, frozen.when)
@@ -306,8 +357,19 @@ def write_export(release: Release, fmt: str, target, progress: Progress | None =
         sha256 = hashlib.sha256(content).hexdigest()
         listed.append({"path": relative, "sha256": sha256, **({"rows": rows} if rows is not None else {})})
 
+    notes: list[str] = []
     try:
-        if fmt == ExportFormat.XLSX:
+        if fmt in WHOLE_RELEASE:
+            builder = importlib.import_module(WHOLE_RELEASE[fmt])
+            notes = builder.readme_notes(frozen)
+            for relative, content in builder.export_files(frozen, progress):
+                if callable(content):
+                    with archive.stream(f"{frozen.prefix}{relative}") as stream:
+                        content(stream)
+                    listed.append({"path": relative, "sha256": stream.sha256.hexdigest()})
+                else:
+                    add(relative, content)
+        elif fmt == ExportFormat.XLSX:
             add(f"{release.study.code}_v{release.version}.xlsx", xlsx_bytes(frozen, progress), compress=False)
         else:
             suffix, build, compress = PER_TABLE[fmt]
@@ -321,7 +383,7 @@ def write_export(release: Release, fmt: str, target, progress: Progress | None =
         for relative in frozen.extra_files():
             add(relative, frozen.raw(relative))
         label = ExportFormat(fmt).label
-        archive.write(f"{frozen.prefix}README.md", releases.export_readme(release.manifest, label, listed))
+        archive.write(f"{frozen.prefix}README.md", releases.export_readme(release.manifest, label, listed, notes))
     finally:
         archive.close()
     progress(100)

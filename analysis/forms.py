@@ -48,8 +48,9 @@ class LockForm(ReasonForm):
 class ExportForm(forms.Form):
     format = forms.ChoiceField(label="Format", choices=ExportFormat.choices, initial=ExportFormat.CSV)
 
-    def __init__(self, *args, action: str, **kwargs):
+    def __init__(self, *args, action: str, formats: list[tuple[str, str]], **kwargs):
         super().__init__(*args, **kwargs)
+        self.fields["format"].choices = formats  # the archival formats only for those who may have them
         self.helper = FormHelper()
         self.helper.form_action = action
         self.helper.form_class = "d-flex gap-2 align-items-end"

@@ -10,7 +10,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from analysis import releases
+from analysis import archive, releases
 from analysis.codebook import SEPARATOR
 from analysis.models import Release
 
@@ -26,12 +26,15 @@ class FrozenRelease:
         self.prefix = f"{release.study.code}_v{release.version}/"
         self.when = release.locked_at
         self._codebook: pd.DataFrame | None = None
+        self._columns: dict[str, pd.DataFrame] = {}
 
     def arrow(self, table: str) -> pa.Table:
         return pq.read_table(self.folder / releases.table_path(table))
 
-    def frame(self, table: str) -> pd.DataFrame:
-        return self.arrow(table).to_pandas()
+    def frame(self, table: str, arrow_strings: bool = False) -> pd.DataFrame:
+        """A table as pandas; with ``arrow_strings`` its text columns stay pyarrow strings (for pyarrow's compute
+        functions, no conversion per value)."""
+        return _to_pandas(self.arrow(table), arrow_strings)
 
     def raw(self, relative: str) -> bytes:
         return (self.folder / relative).read_bytes()
@@ -44,17 +47,35 @@ class FrozenRelease:
 
     def columns(self, table: str) -> pd.DataFrame:
         """Codebook rows of one table, indexed by variable."""
-        book = self.codebook
-        return book.loc[book["table"].eq(table)].set_index("variable")
+        if table not in self._columns:
+            book = self.codebook
+            self._columns[table] = book.loc[book["table"].eq(table)].set_index("variable")
+        return self._columns[table]
 
     def extra_files(self) -> list[str]:
         """The manifest and the figures, copied into every export as they are (each zip gets its own README)."""
         figures = sorted(item["path"] for item in self.release.manifest["files"] if item["path"].startswith("figures/"))
         return [releases.MANIFEST, *figures]
 
+    @property
+    def has_archive(self) -> bool:
+        """Whether the lock froze the archive (analysis/archive.py); releases locked before it did not."""
+        return any("archive_table" in item for item in self.release.manifest["files"])
+
+    def archive(self, table: str, arrow_strings: bool = False) -> pd.DataFrame:
+        """An archive table (analysis/archive.py: the audit trail, the users, the signers)."""
+        return _to_pandas(pq.read_table(self.folder / archive.table_path(table)), arrow_strings)
+
     def rows(self, table: str) -> int | None:
         """Number of rows of a frozen table, from the manifest."""
         return next((item.get("rows") for item in self.release.manifest["files"] if item.get("table") == table), None)
+
+
+def _to_pandas(table: pa.Table, arrow_strings: bool) -> pd.DataFrame:
+    if not arrow_strings:
+        return table.to_pandas()
+    strings = pd.StringDtype("pyarrow")
+    return table.to_pandas(types_mapper={pa.string(): strings, pa.large_string(): strings}.get)
 
 
 def _codes(text) -> dict[int, str]:

@@ -48,6 +48,12 @@ class ExportFormat(models.TextChoices):
     SAV = "sav", "SPSS (.sav)"
     DTA = "dta", "Stata (.dta)"
     XPT = "xpt", "SAS XPORT (.xpt)"
+    ODM = "odm", "CDISC ODM 1.3.2 with audit trail (archival)"
+
+
+#: The archival formats carry the release's archive (analysis/archive.py: the audit trail with names and reasons,
+#: who signed): only ``roles.ARCHIVE_DOWNLOADERS`` request and download them.
+ARCHIVAL_FORMATS = frozenset({ExportFormat.ODM})
 
 
 class JobStatus(models.TextChoices):

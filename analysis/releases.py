@@ -39,7 +39,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from analysis import checklist, codebook, datasets, plots
+from analysis import archive, checklist, codebook, datasets, plots
 from analysis.models import Release
 from cohorts.models import Study
 from cohorts.services import study_set_locked
@@ -229,10 +229,16 @@ def _readme(manifest: dict[str, Any]) -> bytes:
     return "\n".join(lines).encode()
 
 
-def export_readme(manifest: dict[str, Any], format_label: str, files: list[dict[str, Any]]) -> bytes:
-    """The README of an export zip: the files of that zip (``files``: path, rows of a table, SHA-256), which are
-    not the release folder's."""
-    lines = [*_readme_intro(manifest), "", f"## Files of this {format_label} export", "", *_files_table(files)]
+def export_readme(
+    manifest: dict[str, Any], format_label: str, files: list[dict[str, Any]], notes: list[str] = ()
+) -> bytes:
+    """The README of an export zip: what its format must tell (``notes``, one paragraph each), then the files of
+    that zip (``files``: path, rows of a table, SHA-256), which are not the release folder's."""
+    lines = [*_readme_intro(manifest)]
+    if notes:
+        lines += ["", f"## About this {format_label} export", ""]
+        lines += [f"- {note}" for note in notes]
+    lines += ["", f"## Files of this {format_label} export", "", *_files_table(files)]
     lines += [
         "",
         "The tables were made from the release's frozen Parquet files (a Parquet export holds them as they are); "
@@ -269,6 +275,9 @@ def build_release_files(study: Study, folder: Path, header: dict[str, Any]) -> d
     for name in EXPORT_TABLES:
         item = _write_once(folder, table_path(name), parquet_bytes(tables[name]))
         files.append({**item, "table": name, "rows": len(tables[name])})
+    for name, frame in archive.archive_frames(study).items():
+        item = _write_once(folder, archive.table_path(name), parquet_bytes(frame))
+        files.append({**item, "archive_table": name, "rows": len(frame)})
     files.append(_write_once(folder, "results/display.json", _display_json(results)))
     for name in FIGURES:
         for fmt in plots.FORMATS:

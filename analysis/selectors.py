@@ -17,7 +17,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from analysis import codebook, datasets, releases
-from analysis.models import PENDING, ExportJob, LockJob, Release
+from analysis.models import ARCHIVAL_FORMATS, PENDING, ExportFormat, ExportJob, LockJob, Release
 from cohorts import roles
 from cohorts import selectors as cohort_selectors
 from cohorts.models import Study
@@ -32,6 +32,36 @@ def can_see_live(user, study: Study) -> bool:
 
 def can_download(user, study: Study) -> bool:
     return roles.has_study_role(user, study, roles.RELEASE_DOWNLOADERS)
+
+
+def can_download_archive(user, study: Study) -> bool:
+    """The archive of a release and its archival exports (analysis/archive.py): data managers only."""
+    return roles.has_study_role(user, study, roles.ARCHIVE_DOWNLOADERS)
+
+
+def export_formats(*, user, study: Study) -> list[tuple[str, str]]:
+    """The export formats the user may request: the archival ones only with the archive."""
+    archive = can_download_archive(user, study)
+    return [(value, label) for value, label in ExportFormat.choices if archive or value not in ARCHIVAL_FORMATS]
+
+
+def release_files(*, user, release: Release) -> list[dict[str, Any]]:
+    """The manifest's files the user may download: the archive's only with the archive."""
+    archive = can_download_archive(user, release.study)
+    return [item for item in release.manifest.get("files", []) if archive or "archive_table" not in item]
+
+
+def release_file_get(*, user, release: Release, path: str):
+    """The path of one file of the release the user may download (anything else: 404)."""
+    if path not in {item["path"] for item in release_files(user=user, release=release)} | {
+        "README.md",
+        "manifest.json",
+    }:
+        raise Http404("No such file in this release.")
+    try:
+        return releases.release_file(release, path)
+    except FileNotFoundError:
+        raise Http404("No such file in this release.") from None
 
 
 def release_list(*, study: Study) -> QuerySet[Release]:
@@ -60,18 +90,23 @@ def lock_job_get(*, user, pk) -> LockJob:
         raise Http404("No such lock.") from None
 
 
-def export_job_list(*, release: Release) -> QuerySet[ExportJob]:
-    return release.exports.select_related("requested_by").order_by("-created_at")
+def export_job_list(*, user, release: Release) -> QuerySet[ExportJob]:
+    jobs = release.exports.select_related("requested_by").order_by("-created_at")
+    return jobs if can_download_archive(user, release.study) else jobs.exclude(format__in=ARCHIVAL_FORMATS)
 
 
 def export_job_get(*, user, pk) -> ExportJob:
-    """An export job of a study where the user downloads releases (anyone else: 404)."""
+    """An export job of a study where the user downloads releases (anyone else: 404); an archival one only for
+    those who download the archive."""
     try:
-        return ExportJob.objects.select_related("release__study", "requested_by").get(
+        job = ExportJob.objects.select_related("release__study", "requested_by").get(
             roles.scope(user, roles.RELEASE_DOWNLOADERS, study="release__study", site=None), pk=pk
         )
     except (ExportJob.DoesNotExist, ValueError, TypeError):
         raise Http404("No such export.") from None
+    if job.format in ARCHIVAL_FORMATS and not can_download_archive(user, job.release.study):
+        raise Http404("No such export.")
+    return job
 
 
 # --------------------------------------------------------------------------------------------

@@ -10,7 +10,6 @@ A lock takes about a minute for a large study, longer than a web request may las
 from __future__ import annotations
 
 import datetime
-import hashlib
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -23,7 +22,17 @@ from django.db.models import Q
 from django.utils import timezone
 
 from analysis import checklist, exports, releases
-from analysis.models import LOCK_PENDING, PENDING, ExportFormat, ExportJob, JobStatus, LockJob, Release
+from analysis.models import (
+    ARCHIVAL_FORMATS,
+    LOCK_PENDING,
+    PENDING,
+    ExportFormat,
+    ExportJob,
+    JobStatus,
+    LockJob,
+    Release,
+)
+from cohorts import roles
 from cohorts.models import Study
 
 #: The Celery tasks (analysis/tasks.py) that run the jobs; they call lock_run and export_run below.
@@ -163,6 +172,15 @@ def export_request(*, release: Release, fmt: str, user) -> ExportJob:
     """Queue an export of a locked release; the task starts once the job row is committed."""
     if fmt not in ExportFormat.values:
         raise ValidationError({"format": ValidationError("Choose one of the export formats.", code="format")})
+    if fmt in ARCHIVAL_FORMATS and not roles.has_study_role(user, release.study, roles.ARCHIVE_DOWNLOADERS):
+        message = (
+            f"The {ExportFormat(fmt).label} export names people and holds the reasons for change: only data "
+            "managers may request it."
+        )
+        raise ValidationError({"format": ValidationError(message, code="archive_forbidden")})
+    refusal = exports.export_refusal(release, fmt)
+    if refusal:
+        raise ValidationError({"format": ValidationError(refusal, code="export_refused")})
     with transaction.atomic():
         job = ExportJob(release=release, format=fmt, requested_by=user)
         job.full_clean()
@@ -190,10 +208,7 @@ def export_run(*, job_id: int) -> ExportJob:
             target.parent.mkdir(parents=True, exist_ok=True)
             exports.write_export(release, job.format, partial, progress=lambda p: _set_progress(job_id, p))
             os.replace(partial, target)  # atomic: a download never sees half a file
-        digest = hashlib.sha256()
-        with open(target, "rb") as handle:
-            for chunk in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(chunk)
+        sha256 = releases.sha256_file(target)
     except Exception as error:
         partial.unlink(missing_ok=True)
         ExportJob.objects.filter(pk=job_id).update(
@@ -204,7 +219,7 @@ def export_run(*, job_id: int) -> ExportJob:
         status=JobStatus.DONE,
         progress=100,
         file_path=str(target),
-        sha256=digest.hexdigest(),
+        sha256=sha256,
         finished_at=timezone.now(),
     )
     job.refresh_from_db()

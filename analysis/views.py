@@ -203,7 +203,8 @@ def _release_page(request, study, release, export_form: ExportForm):
             "study": study,
             "release": release,
             "verification": releases.release_verify(release),
-            "jobs": selectors.export_job_list(release=release),
+            "jobs": selectors.export_job_list(user=request.user, release=release),
+            "files": selectors.release_files(user=request.user, release=release),
             "export_form": export_form,
         },
     )
@@ -214,7 +215,13 @@ def release_detail(request, study_code: str, version: int):
     study = cohort_selectors.study_get(user=request.user, code=study_code)
     release = selectors.release_get(study=study, version=version)
     return _release_page(
-        request, study, release, ExportForm(action=reverse("export_request", args=[study.code, release.version]))
+        request,
+        study,
+        release,
+        ExportForm(
+            action=reverse("export_request", args=[study.code, release.version]),
+            formats=selectors.export_formats(user=request.user, study=study),
+        ),
     )
 
 
@@ -223,9 +230,9 @@ def release_file(request, study_code: str, version: int, path: str):
     study = cohort_selectors.study_get(user=request.user, code=study_code)
     release = selectors.release_get(study=study, version=version)
     try:
-        location = releases.release_file(release, path)
+        location = selectors.release_file_get(user=request.user, release=release, path=path)
         handle = open(location, "rb")  # noqa: SIM115 - FileResponse closes it
-    except (FileNotFoundError, OSError):
+    except OSError:
         raise Http404("No such file in this release.") from None
     return FileResponse(handle, as_attachment=True, filename=f"{study.code}_v{release.version}_{Path(path).name}")
 
@@ -240,7 +247,9 @@ def release_file(request, study_code: str, version: int, path: str):
 def export_request(request, study_code: str, version: int):
     study = cohort_selectors.study_get(user=request.user, code=study_code)
     release = selectors.release_get(study=study, version=version)
-    form = ExportForm(request.POST, action=request.path)
+    form = ExportForm(
+        request.POST, action=request.path, formats=selectors.export_formats(user=request.user, study=study)
+    )
     if form.is_valid():
         try:
             job = services.export_request(release=release, fmt=form.cleaned_data["format"], user=request.user)

@@ -23,7 +23,6 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import SAFE_METHODS
 from rest_framework.response import Response
 
-from analysis import releases as analysis_releases
 from analysis import selectors as analysis_selectors
 from analysis.models import JobStatus
 from api import selectors
@@ -532,7 +531,7 @@ class ReleaseDetail(ApiView):
                 "bytes": item.get("bytes", 0),
                 "url": reverse("api:release_file", args=[study.code, release.version, item["path"]]),
             }
-            for item in release.manifest.get("files", [])
+            for item in analysis_selectors.release_files(user=request.user, release=release)
         ]
         exports = [
             {
@@ -545,7 +544,7 @@ class ReleaseDetail(ApiView):
                 "finished_at": job.finished_at,
                 "url": reverse("api:export_download", args=[job.pk]) if job.status == JobStatus.DONE else None,
             }
-            for job in analysis_selectors.export_job_list(release=release)
+            for job in analysis_selectors.export_job_list(user=request.user, release=release)
         ]
         return Response({**_release(release), "files": files, "exports": exports})
 
@@ -567,7 +566,7 @@ class ReleaseFile(ApiView):
         study = cohort_selectors.study_get(user=request.user, code=study_code)
         release = analysis_selectors.release_get(study=study, version=version)
         try:
-            handle = analysis_releases.release_file(release, path).open("rb")
+            handle = analysis_selectors.release_file_get(user=request.user, release=release, path=path).open("rb")
         except OSError:
             raise Http404("No such file in this release.") from None
         return FileResponse(handle, as_attachment=True, filename=f"{study.code}_v{release.version}_{Path(path).name}")

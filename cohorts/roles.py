@@ -54,6 +54,9 @@ SCREENING_READERS = frozenset({INVESTIGATOR, DATA_MANAGER, MONITOR, ADMIN})
 SIGNAL_READERS = frozenset({INVESTIGATOR, DATA_MANAGER, MONITOR})
 ANALYSIS_READERS = frozenset({INVESTIGATOR, DATA_MANAGER, STATISTICIAN})
 RELEASE_DOWNLOADERS = frozenset({DATA_MANAGER, STATISTICIAN})
+# The archive of a release (its audit trail with names and reasons for change, who signed) and the archival exports
+# made from it (ODM, PDF casebooks) are for the trial master file: the data managers only.
+ARCHIVE_DOWNLOADERS = frozenset({DATA_MANAGER})
 LOCKERS = frozenset({DATA_MANAGER})
 IMPORTERS = frozenset({DATA_MANAGER})
 # Study set-up (cohorts/setup.py) and the study team page (cohorts/team.py): the study's data managers, and the

@@ -147,7 +147,18 @@ def test_export_request_runs_in_the_background_and_downloads(
 def test_export_form_refuses_an_unknown_format_next_to_the_field(client, study, users, cohort):
     release_data.lock(study, users["data_manager"])
     client.force_login(users["data_manager"])
-    response = client.post(f"/studies/{study.code}/releases/v1/export/", {"format": "pdf"})
+    response = client.post(f"/studies/{study.code}/releases/v1/export/", {"format": "docx"})
+    assert response.status_code == 200
+    assert "Select a valid choice" in response.content.decode()
+    assert not ExportJob.objects.exists()
+
+
+def test_a_statistician_is_not_offered_the_archival_formats_and_cannot_post_them(client, study, users, cohort):
+    release_data.lock(study, users["data_manager"])
+    client.force_login(users["statistician"])
+    page = client.get(f"/studies/{study.code}/releases/v1/").content.decode()
+    assert 'value="csv"' in page and 'value="odm"' not in page
+    response = client.post(f"/studies/{study.code}/releases/v1/export/", {"format": "odm"})
     assert response.status_code == 200
     assert "Select a valid choice" in response.content.decode()
     assert not ExportJob.objects.exists()
