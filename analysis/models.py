@@ -48,6 +48,7 @@ class ExportFormat(models.TextChoices):
     SAV = "sav", "SPSS (.sav)"
     DTA = "dta", "Stata (.dta)"
     XPT = "xpt", "SAS XPORT (.xpt)"
+    SDTM = "sdtm", "SDTM-shaped datasets with Define-XML 2.1"
     ODM = "odm", "CDISC ODM 1.3.2 with audit trail (archival)"
 
 
