@@ -323,7 +323,11 @@ PER_TABLE = {
 #: Formats built from the whole release at once, by their own module: its ``export_files(frozen, progress)`` yields
 #: the files of the zip in their order, each as (path, content): the bytes, or a function that writes them to a
 #: binary stream (a file larger than memory); its ``readme_notes(frozen)`` says what the zip's README must tell.
-WHOLE_RELEASE = {ExportFormat.SDTM: "analysis.sdtm", ExportFormat.ODM: "analysis.odm"}
+WHOLE_RELEASE = {
+    ExportFormat.SDTM: "analysis.sdtm",
+    ExportFormat.ODM: "analysis.odm",
+    ExportFormat.PDF: "analysis.casebook_pdf",
+}
 
 
 class ExportRefused(ValueError):

@@ -50,11 +50,12 @@ class ExportFormat(models.TextChoices):
     XPT = "xpt", "SAS XPORT (.xpt)"
     SDTM = "sdtm", "SDTM-shaped datasets with Define-XML 2.1"
     ODM = "odm", "CDISC ODM 1.3.2 with audit trail (archival)"
+    PDF = "pdf", "PDF casebooks per patient (archival)"
 
 
 #: The archival formats carry the release's archive (analysis/archive.py: the audit trail with names and reasons,
 #: who signed): only ``roles.ARCHIVE_DOWNLOADERS`` request and download them.
-ARCHIVAL_FORMATS = frozenset({ExportFormat.ODM})
+ARCHIVAL_FORMATS = frozenset({ExportFormat.ODM, ExportFormat.PDF})
 
 
 class JobStatus(models.TextChoices):

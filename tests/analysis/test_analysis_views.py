@@ -157,7 +157,7 @@ def test_a_statistician_is_not_offered_the_archival_formats_and_cannot_post_them
     release_data.lock(study, users["data_manager"])
     client.force_login(users["statistician"])
     page = client.get(f"/studies/{study.code}/releases/v1/").content.decode()
-    assert 'value="sdtm"' in page and 'value="odm"' not in page
+    assert 'value="sdtm"' in page and 'value="odm"' not in page and 'value="pdf"' not in page
     response = client.post(f"/studies/{study.code}/releases/v1/export/", {"format": "odm"})
     assert response.status_code == 200
     assert "Select a valid choice" in response.content.decode()
