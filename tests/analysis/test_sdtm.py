@@ -13,7 +13,7 @@ import pyreadstat
 import pytest
 import xmlschema
 
-from analysis import exports, sdtm
+from analysis import exports, sdtm, sdtm_terms
 from analysis.frozen import FrozenRelease
 from ecrf.crfs import CATALOGUE
 from ecrf.models import LabResult, VitalSigns
@@ -135,7 +135,7 @@ def test_lb_loinc_codes_are_the_catalogues():
         "pao2_mmhg": {"2703-7"},
         "abg_fio2": {"3150-0"},
     }
-    for test in sdtm.LABORATORY:
+    for test in sdtm_terms.LABORATORY:
         assert {code for code, field in loinc.items() if field == test.field} == expected[test.field]
 
 
@@ -265,7 +265,7 @@ def test_not_done_and_coded_values_are_rows_with_their_reason(edited):
     assert set(day["VSSTAT"]) == {"NOT DONE"}
     assert set(day["VSREASND"]) == {"patient in radiology all day"}
     assert set(day["VSORRES"]) == {""} and set(day["VSSTRESN"]) == {""} and set(day["VSORRESU"]) == {""}
-    assert set(day["VSTESTCD"]) == {t.code for t in sdtm.VITAL_SIGNS}  # every value of the form not done
+    assert set(day["VSTESTCD"]) == {t.code for t in sdtm_terms.VITAL_SIGNS}  # every value of the form not done
     crp = rows(edited.csv("lb"), LBTESTCD="CRP", LBDY="2")
     assert crp[["LBSTAT", "LBREASND", "LBORRES"]].to_numpy().tolist() == [["NOT DONE", "Unknown", ""]]
 
@@ -340,7 +340,7 @@ def test_a_domain_without_records_is_an_empty_dataset(release, monkeypatch, tmp_
     )
     exported = Export(exports.export_bytes(release, "sdtm"))
     ae, _ = exported.xpt("ae", tmp_path)
-    assert len(ae) == 0 and list(ae.columns) == [v.name for v in sdtm.AE_VARIABLES]
+    assert len(ae) == 0 and list(ae.columns) == [v.name for v in sdtm_terms.AE_VARIABLES]
     assert len(exported.csv("ae")) == 0
     define = exported.read("sdtm/define.xml").decode()
     assert schema.is_valid(define)
