@@ -430,7 +430,9 @@ def _clinical_chunks(frozen: FrozenRelease, progress: Callable[[int], None]) -> 
     signatures = signature_elements(frozen)
     heads = _subject_heads(frozen, signatures)
     audit = frozen.archive("audit_trail", arrow_strings=True)
-    changes = clinical.last_changes(audit)
+    changes, records = clinical.last_changes(audit)
+    changes = changes.sort_values("participant_id", kind="mergesort").reset_index(drop=True)
+    changed_rows = changes["participant_id"].astype(str).to_numpy()
     frames = {
         form: frozen.frame(form, arrow_strings=True)
         .sort_values("participant_id", kind="mergesort")
@@ -453,11 +455,12 @@ def _clinical_chunks(frozen: FrozenRelease, progress: Callable[[int], None]) -> 
         items[["participant_id", "form", "column", "value"]] = items[
             ["participant_id", "form", "column", "value"]
         ].astype("string[pyarrow]")
-        items = items.merge(changes, on=keys, how="left")
+        items = items.merge(changes.iloc[_rows(changed_rows, low, high)], on=keys, how="left")
+        items["act"] = items["act"].fillna(-1).astype("int64")
         items = items.sort_values(
             ["participant_id", "event", "study_day", "form_order", "repeat", "item_order"], kind="mergesort"
         ).reset_index(drop=True)
-        yield clinical.nested(items, heads, repeating)
+        yield clinical.nested(items, heads, repeating, records)
         progress(10 + 70 * min(start + CHUNK, len(participants)) // max(len(participants), 1))
     yield clinical.trail(audit)
     others = signatures.loc[~signatures["inline"], "xml"]

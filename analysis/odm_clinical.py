@@ -6,6 +6,7 @@ participant closes the previous SubjectData and opens the next, and so on down t
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -81,12 +82,11 @@ def acts(audit: pd.DataFrame) -> np.ndarray:
     return changed(audit["form"]) | changed(audit["history_id"])
 
 
-def spread(values: pa.ChunkedArray, first: np.ndarray, rows: np.ndarray | None = None) -> pa.Array:
-    """Per-act text (one value per True of ``first``) on the ``rows`` of its act (every row by default; the other
-    rows get empty text)."""
-    act = np.cumsum(first) - 1
-    extended = pa.concat_arrays([values.combine_chunks(), pa.array([""], type=pa.string())])
-    return extended.take(pa.array(np.where(first if rows is None else rows, act, len(values))))
+def spread(values: pa.ChunkedArray | pa.Array, indices: np.ndarray) -> pa.Array:
+    """``values[i]`` for each index, empty text where the index is -1."""
+    values = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+    extended = pa.concat_arrays([values, pa.array([""], type=pa.string())])
+    return extended.take(pa.array(np.where(indices < 0, len(values), indices)))
 
 
 def audit_records(rows: pd.DataFrame, ids: Text | None = None, sources: Text | None = None):
@@ -108,25 +108,33 @@ def audit_records(rows: pd.DataFrame, ids: Text | None = None, sources: Text | N
     return cat('<AuditRecord ID="', ids, '">', body, "<SourceID>", element_text(sources))
 
 
-def last_changes(audit: pd.DataFrame) -> pd.DataFrame:
-    """The change that gave each (participant, form, study day, field, value) its value, as an AuditRecord: the
-    latest audit row with that value. The record is written once per act and repeated on its values."""
+class Changes(NamedTuple):
+    """The change that gave each stored value its value: ``keys`` (participant, form, study day, column, value) with
+    ``act``, the number of its act in ``records`` (one AuditRecord per act of the trail)."""
+
+    keys: pd.DataFrame
+    records: pa.Array
+
+
+def last_changes(audit: pd.DataFrame) -> Changes:
+    """For each (participant, form, study day, field, value) the latest audit row with that value; its AuditRecord
+    is written once per act (the values share it)."""
     audit = audit.reset_index(drop=True)
     first = acts(audit)
     keep = (audit["field"].notna() & audit["new_value"].notna()).to_numpy()
     keep &= ~audit.duplicated(["participant_id", "form", "study_day", "field", "new_value"], keep="last").to_numpy()
-    records = spread(audit_records(audit.loc[first]), first, keep).filter(pa.array(keep))
     rows = audit.loc[keep]
-    return pd.DataFrame(
+    keys = pd.DataFrame(
         {
             "participant_id": rows["participant_id"].astype("string[pyarrow]"),
             "form": rows["form"].astype("string[pyarrow]"),
             "study_day": rows["study_day"].fillna(NO_DAY).astype("int64"),
             "column": rows["field"].astype("string[pyarrow]"),
             "value": rows["new_value"].astype("string[pyarrow]"),
-            "audit_xml": pd.arrays.ArrowStringArray(records),
+            "act": (np.cumsum(first) - 1)[keep],
         }
     )
+    return Changes(keys, audit_records(audit.loc[first]).combine_chunks())
 
 
 def trail(audit: pd.DataFrame) -> bytes:
@@ -148,7 +156,10 @@ def trail(audit: pd.DataFrame) -> bytes:
         forms, " record ", arrow(head_rows["record_id"].astype("Int64").astype("string")), " of ",
         arrow(head_rows["participant_id"]), day, ", ", arrow(head_rows["change"]),
     )  # fmt: skip
-    opening = spread(audit_records(head_rows, cat("AR.", pc.utf8_upper(forms), ".", number), head), first, first)
+    opening = spread(
+        audit_records(head_rows, cat("AR.", pc.utf8_upper(forms), ".", number), head),
+        np.where(first, np.cumsum(first) - 1, -1),
+    )
     has_change = audit["field"].notna().to_numpy()
     change = cat(
         arrow(audit["field"]), ": ", arrow(audit["old_value"].fillna("(empty)")), " -> ",
@@ -164,10 +175,10 @@ def trail(audit: pd.DataFrame) -> bytes:
     return b"<AuditRecords>" + joined(pieces) + b"</AuditRecords>\n"
 
 
-def nested(items: pd.DataFrame, heads: pd.Series, repeating_forms: Iterable[str]) -> bytes:
+def nested(items: pd.DataFrame, heads: pd.Series, repeating_forms: Iterable[str], records: pa.Array) -> bytes:
     """The items, sorted by participant, event, day, form, repeat and item, as nested SubjectData / StudyEventData /
     FormData / ItemGroupData / ItemData text. ``heads``: participant -> its SubjectData start tag and what comes
-    before its events (signature, site)."""
+    before its events (signature, site); an item's ``act`` (-1: none) is its AuditRecord in ``records``."""
     subject, form, day = items["participant_id"], items["form"], items["study_day"]
     new_subject = changed(subject)
     new_event = new_subject | changed(items["event"]) | changed(day)
@@ -188,8 +199,8 @@ def nested(items: pd.DataFrame, heads: pd.Series, repeating_forms: Iterable[str]
         when(repeating, cat('" ItemGroupRepeatKey="', arrow(items["repeat"].astype("string")))),
         '">',
     )
-    audit = arrow(items["audit_xml"])
-    has_audit = items["audit_xml"].notna().to_numpy()
+    act = items["act"].to_numpy()
+    audit, has_audit = spread(records, act), act >= 0
     pieces = cat(
         when(new_group & later, "</ItemGroupData>"),
         when(new_form & later, "</FormData>"),
