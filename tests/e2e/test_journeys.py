@@ -10,6 +10,7 @@ import zipfile
 import pytest
 from celery.contrib.testing.worker import start_worker
 from playwright.sync_api import expect
+from pypdf import PdfReader
 
 from cohorts.eligibility import get_rule_set
 from cohorts.models import Patient, Screening, Study
@@ -226,6 +227,9 @@ def test_statistician_downloads_the_release(
     expect(page.get_by_test_id("verified")).to_contain_text("every SHA-256 matches")
     journey.shot(page, "release-manifest")
     page.get_by_label("Format").select_option(label="CSV")
+    # The archival formats name people: they are the data manager's, not offered here.
+    expect(page.get_by_label("Format").locator("option", has_text="archival")).to_have_count(0)
+    expect(page.get_by_label("Format").locator("option", has_text="SDTM")).to_have_count(1)
     with start_worker(app, perform_ping_check=False, pool="solo", shutdown_timeout=10):
         page.get_by_role("button", name="Export", exact=True).click()
         download_link = page.get_by_test_id("download")
@@ -240,3 +244,34 @@ def test_statistician_downloads_the_release(
         names = archive.namelist()
     assert any(name.endswith("manifest.json") for name in names)
     assert any(name.endswith(".csv") for name in names)
+
+
+def test_data_manager_exports_the_casebooks_for_the_trial_master_file(
+    journey, study, site_a, site_b, arms, users, patient_a, patient_b, settings, tmp_path, monkeypatch
+):
+    """Issue 19: the archival formats are on the data manager's release page; the PDF casebooks come as one zip per
+    site, each PDF headed with the study, the site and the participant."""
+    release_data.use_release_root(settings, tmp_path)
+    release_data.quick_figures(monkeypatch)
+    release_data.populate(study, site_a, site_b, arms, patient_a, patient_b)
+    release_data.lock(study, users["data_manager"])
+
+    page = journey.login("data_manager")
+    page.goto(f"/studies/{study.code}/releases/v1/")
+    expect(page.get_by_test_id("manifest")).to_contain_text("archive/audit_trail.parquet")
+    page.get_by_label("Format").select_option(label="PDF casebooks per patient (archival)")
+    with start_worker(app, perform_ping_check=False, pool="solo", shutdown_timeout=10):
+        page.get_by_role("button", name="Export", exact=True).click()
+        download_link = page.get_by_test_id("download")
+        expect(download_link).to_be_visible(timeout=60_000)
+    journey.shot(page, "casebooks-export-done")
+    with page.expect_download() as info:
+        download_link.click()
+    with zipfile.ZipFile(io.BytesIO(info.value.path().read_bytes())) as archive:
+        sites = sorted(name.rsplit("/", 1)[-1] for name in archive.namelist() if name.endswith(".zip"))
+        milan = archive.read(next(name for name in archive.namelist() if name.endswith("casebooks_MI.zip")))
+    assert sites == ["casebooks_BG.zip", "casebooks_MI.zip"]
+    with zipfile.ZipFile(io.BytesIO(milan)) as casebooks:
+        assert casebooks.namelist() == ["MI-0001.pdf", "MI-0002.pdf"]
+        first_page = PdfReader(io.BytesIO(casebooks.read("MI-0001.pdf"))).pages[0].extract_text()
+    assert study.code in first_page and "Participant MI-0001" in first_page and "Site MI" in first_page
