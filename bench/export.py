@@ -46,7 +46,7 @@ DAYS = int(os.environ.get("BENCH_DAYS", "21"))
 TARGET_RATIO = 3.0
 TARGET_ANALYSIS_S = 10.0
 #: The ODM document writes every value as XML with the audit record of its last change, then the whole trail (about
-#: 20 times the bytes of COPY's CSV output, see the sizes printed): it stays within this multiple of COPY's time.
+#: 25 times the bytes of COPY's CSV output, see the sizes printed): it stays within this multiple of COPY's time.
 TARGET_ODM_RATIO = 25.0
 SEED = 20200317
 
