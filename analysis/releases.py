@@ -224,7 +224,18 @@ def _files_table(files: list[dict[str, Any]]) -> list[str]:
 
 def _readme(manifest: dict[str, Any]) -> bytes:
     """The README of the release folder: its frozen files."""
-    lines = [*_readme_intro(manifest), "", "## Files", "", *_files_table(manifest["files"])]
+    lines = [*_readme_intro(manifest)]
+    if any("archive_table" in item for item in manifest["files"]):
+        lines += [
+            "",
+            "## The archive",
+            "",
+            "`archive/` holds what the archival exports (CDISC ODM, PDF casebooks) need and the tables above leave "
+            "out: the audit trail of the enrolment records and the source forms (who changed what, when and why), "
+            "the people named in it and who signed each signature. It names people: only data managers download it, "
+            "and no analysis export carries it.",
+        ]
+    lines += ["", "## Files", "", *_files_table(manifest["files"])]
     lines += ["", "manifest.json lists the same files with their sizes; README.md itself is not in it.", ""]
     return "\n".join(lines).encode()
 

@@ -16,7 +16,7 @@ import xmlschema
 from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
 
-from analysis import exports, odm, selectors, services
+from analysis import exports, odm, releases, selectors, services
 from analysis.frozen import FrozenRelease
 from analysis.models import ExportJob, JobStatus
 from cleaning.models import SIGNATURE_MEANING, Signature
@@ -119,6 +119,8 @@ def test_the_lock_freezes_the_audit_trail_with_who_when_and_why(edited):
     people = frozen.archive("users").set_index("user")
     assert people.loc["nurse", "full_name"] == "Nora Rossi"
     assert frozen.archive("signers").values.tolist() == [["MI-0001", SIGNED_AT.isoformat(), "investigator"]]
+    readme = (releases.release_folder(edited) / "README.md").read_text()
+    assert "## The archive" in readme and "only data managers download it" in readme
     listed = {item["path"] for item in edited.manifest["files"] if "archive_table" in item}
     assert listed == {"archive/audit_trail.parquet", "archive/users.parquet", "archive/signers.parquet"}
 
