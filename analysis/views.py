@@ -205,6 +205,7 @@ def _release_page(request, study, release, export_form: ExportForm):
             "verification": releases.release_verify(release),
             "jobs": selectors.export_job_list(user=request.user, release=release),
             "files": selectors.release_files(user=request.user, release=release),
+            "can_archive": selectors.can_download_archive(request.user, study),
             "export_form": export_form,
         },
     )

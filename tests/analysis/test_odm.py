@@ -263,11 +263,13 @@ def test_only_data_managers_request_and_download_the_archival_exports(edited, us
     page = client.get(f"/studies/{study.code}/releases/v{edited.version}/")
     assert page.status_code == 200
     assert b"archive/audit_trail.parquet" not in page.content and b'value="odm"' not in page.content
+    assert b"trial master file" not in page.content
     files = f"/studies/{study.code}/releases/v{edited.version}/files/"
     assert client.get(f"{files}archive/users.parquet").status_code == 404
     client.force_login(manager)
     page = client.get(f"/studies/{study.code}/releases/v{edited.version}/")
     assert b"archive/audit_trail.parquet" in page.content and b'value="odm"' in page.content
+    assert b"trial master file" in page.content
     response = client.get(f"/studies/{study.code}/releases/v{edited.version}/files/archive/users.parquet")
     assert response.status_code == 200
 
