@@ -47,7 +47,7 @@ from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import KeepTogether, PageBreak, Paragraph, SimpleDocTemplate, Table, TableStyle
 
 from analysis.exports import DeterministicZip
-from analysis.frozen import FrozenRelease, _labels
+from analysis.frozen import FrozenRelease, value_labels_of
 from cohorts.models import COMORBIDITIES
 from ecrf.crfs import CATALOGUE, CODE_COLUMN_SUFFIX
 
@@ -187,7 +187,9 @@ class Codebook:
         self.units = dict(zip(keys, book["unit"].fillna(""), strict=True))
         self.soft = dict(zip(keys, book["soft_range"].fillna(""), strict=True))
         self.value_labels = {
-            key: _labels(text) for key, text in zip(keys, book["value_labels"], strict=True) if not _missing(text)
+            key: value_labels_of(text)
+            for key, text in zip(keys, book["value_labels"], strict=True)
+            if not _missing(text)
         }
         #: "table\x1fcolumn\x1fcode" -> label, to label the audit trail's values in one lookup.
         self.stored_labels = {

@@ -86,7 +86,8 @@ def _codes(text) -> dict[int, str]:
     return {int(number): code for number, code in pairs}
 
 
-def _labels(text) -> dict[str, str]:
+def value_labels_of(text) -> dict[str, str]:
+    """A codebook row's value labels, 'room_air = Room air | cpap = CPAP', as {code: label} (empty when none)."""
     if text is None or text is pd.NA or text == "":
         return {}
     pairs = (item.split(" = ", 1) for item in str(text).split(SEPARATOR))
@@ -122,11 +123,11 @@ def variables(book: pd.DataFrame, numeric_codes: bool = True) -> list[Variable]:
         if info["type"] == "boolean":
             out.append(Variable(name, label, "boolean", {}, dict(YES_NO_LABELS)))
         elif info["type"] in {"integer", "float"}:
-            labels = {int(code): text for code, text in _labels(info["value_labels"]).items()}
+            labels = {int(code): text for code, text in value_labels_of(info["value_labels"]).items()}
             out.append(Variable(name, label, "number", {}, labels))
         elif numeric_codes and _codes(info["sav_dta_codes"]):
             codes = _codes(info["sav_dta_codes"])
-            labels = _labels(info["value_labels"])
+            labels = value_labels_of(info["value_labels"])
             out.append(Variable(name, label, "coded", codes, {n: labels.get(code, code) for n, code in codes.items()}))
         else:
             out.append(Variable(name, label, "text", {}, {}))

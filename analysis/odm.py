@@ -36,7 +36,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from analysis import odm_clinical as clinical
-from analysis.frozen import FrozenRelease, _labels
+from analysis.frozen import FrozenRelease, value_labels_of
 from ecrf.crfs import CATALOGUE
 
 NAMESPACE = "http://www.cdisc.org/ns/odm/v1.3"
@@ -120,7 +120,7 @@ def code_list(frozen: FrozenRelease, form: str, column: str) -> dict[str, str]:
     info = frozen.columns(form).loc[column]
     if info["type"] == "boolean":
         return {}
-    return _labels(info["value_labels"])
+    return value_labels_of(info["value_labels"])
 
 
 def check_code_lists(frozen: FrozenRelease) -> None:

@@ -33,7 +33,7 @@ from analysis import define_xml
 from analysis import sdtm_terms as terms
 from analysis.define_xml import CodeList
 from analysis.exports import ExportRefused, _fix_xpt, _write_with, csv_bytes
-from analysis.frozen import FrozenRelease, _labels
+from analysis.frozen import FrozenRelease, value_labels_of
 from ecrf.crfs import CATALOGUE, CODE_COLUMN_SUFFIX
 
 
@@ -107,7 +107,7 @@ def _reasons(frozen: FrozenRelease, form: str, frame: pd.DataFrame, field: str) 
     """Why a value is missing, where the release says: the reason the form was not done that day, else the label
     of the value's missing-data code (an unknown code fails the build)."""
     column = f"{field}{CODE_COLUMN_SUFFIX}"
-    labels = _labels(frozen.columns(form).loc[column, "value_labels"])
+    labels = value_labels_of(frozen.columns(form).loc[column, "value_labels"])
     coded = mapped(frame[column], labels, f"{form}.{column}")
     return frame["not_done_reason"].astype(object).where(frame["not_done_reason"].notna(), coded)
 
@@ -259,7 +259,7 @@ def _status_rows(frozen: FrozenRelease, recorded: pd.DataFrame) -> pd.DataFrame:
 def build_ae(frozen: FrozenRelease) -> pd.DataFrame:
     events = frozen.frame("adverse_events")
     category = mapped(events["kind"], terms.AE_CATEGORIES, "adverse_events.kind")
-    labels = _labels(frozen.columns("adverse_events").loc["kind", "value_labels"])
+    labels = value_labels_of(frozen.columns("adverse_events").loc["kind", "value_labels"])
     term = mapped(events["kind"], labels, "adverse_events.kind").astype("string")
     organism = events["organism"].astype("string")
     term = term.where(organism.isna().to_numpy(), term + " (" + organism + ")")
@@ -280,7 +280,7 @@ def _scale_rows(frozen: FrozenRelease, frame: pd.DataFrame, scale: terms.Scale, 
     the derived table's note as the reason, where it has one."""
     labels = {
         int(code): text
-        for code, text in _labels(frozen.columns("derived_days").loc[scale.column, "value_labels"]).items()
+        for code, text in value_labels_of(frozen.columns("derived_days").loc[scale.column, "value_labels"]).items()
     }
     score = frame[scale.column].astype("Int64")
     done = score.notna().to_numpy()
