@@ -25,6 +25,7 @@ fonts shipped with ReportLab (embedded, so the PDFs render the same everywhere),
 from __future__ import annotations
 
 import datetime
+import functools
 import io
 import re
 from collections.abc import Callable, Iterator
@@ -707,21 +708,20 @@ def casebook_pdf(casebooks: Casebooks, participant: str) -> bytes:
 # --------------------------------------------------------------------------------------------
 
 
-def site_zip(casebooks: Casebooks, participants: list[str], done: Callable[[], None]) -> bytes:
-    """``<participant_id>.pdf`` of each participant, in their order, in a zip dated at the lock time."""
-    buffer = io.BytesIO()
-    archive = DeterministicZip(buffer, casebooks.frozen.when)
+def write_site_zip(stream, casebooks: Casebooks, participants: list[str], done: Callable[[], None]) -> None:
+    """``<participant_id>.pdf`` of each participant, in their order, as a zip dated at the lock time, written to
+    ``stream`` one casebook at a time (a site's casebooks are never all in memory)."""
+    archive = DeterministicZip(stream, casebooks.frozen.when)
     try:
         for participant in participants:
             archive.write(f"{participant}.pdf", casebook_pdf(casebooks, participant))
             done()
     finally:
         archive.close()
-    return buffer.getvalue()
 
 
-def export_files(frozen: FrozenRelease, progress: Progress) -> Iterator[tuple[str, bytes]]:
-    """One ``casebooks_<SITE>.zip`` per site, sites in code order."""
+def export_files(frozen: FrozenRelease, progress: Progress) -> Iterator[tuple[str, Callable]]:
+    """One ``casebooks_<SITE>.zip`` per site, sites in code order, each streamed into the export."""
     casebooks = load(frozen)
     progress(5)
     sites = casebooks.patients.groupby("site", sort=True).groups
@@ -733,7 +733,10 @@ def export_files(frozen: FrozenRelease, progress: Progress) -> Iterator[tuple[st
         progress(5 + 90 * made // total)
 
     for site, participants in sites.items():
-        yield f"casebooks_{site}.zip", site_zip(casebooks, sorted(participants), done)
+        yield (
+            f"casebooks_{site}.zip",
+            functools.partial(write_site_zip, casebooks=casebooks, participants=sorted(participants), done=done),
+        )
 
 
 def readme_notes(frozen: FrozenRelease) -> list[str]:

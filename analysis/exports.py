@@ -93,6 +93,9 @@ class _HashingWriter:
         self.sha256.update(data)
         return self.target.write(data)
 
+    def flush(self) -> None:  # a zip written into this entry (the PDF export's per-site zips) flushes when closed
+        self.target.flush()
+
     def __enter__(self) -> _HashingWriter:
         return self
 
