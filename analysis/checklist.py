@@ -7,14 +7,12 @@ that item with a reason; the release's manifest records the checklist as it was 
 
 from __future__ import annotations
 
-import datetime
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
 from django.db.models import Exists, F, Max, OuterRef
 from django.urls import reverse
-from django.utils import timezone
 
 from cleaning import sdv, signatures
 from cleaning import selectors as cleaning_selectors
@@ -22,7 +20,7 @@ from cohorts.models import Patient, Study
 from ecrf.crfs import CATALOGUE, DAY_FORMS
 from ecrf.dashboard import past_days_missing
 from ecrf.models import DispositionEvent, DispositionKind, PatientDerivation
-from ecrf.selectors import DaysSince
+from ecrf.selectors import DaysSince, Today, sites_today
 
 #: Participants named per item on the page and in the manifest (the count is always the whole one).
 MAX_CASES = 20
@@ -48,7 +46,7 @@ class Item:
         return max(len(self.cases) - MAX_CASES, 0)
 
 
-def _open_queries(study: Study, today: datetime.date) -> Item:
+def _open_queries(study: Study, today: Today) -> Item:
     waiting = cleaning_selectors.waiting_counts(study=study)
     url = reverse("query_list", args=[study.code]) + "?status=waiting"
     cases = cleaning_selectors.waiting_participants(study=study)
@@ -62,7 +60,7 @@ def _open_queries(study: Study, today: datetime.date) -> Item:
     )
 
 
-def _follow_up_not_ended(study: Study, today: datetime.date) -> Item:
+def _follow_up_not_ended(study: Study, today: Today) -> Item:
     ended = DispositionEvent.objects.filter(patient=OuterRef("pk"), kind__in=ENDS_FOLLOW_UP)
     patients = (
         Patient.objects.filter(study=study)
@@ -84,7 +82,7 @@ def _follow_up_not_ended(study: Study, today: datetime.date) -> Item:
     )
 
 
-def _missing_forms(study: Study, today: datetime.date) -> Item:
+def _missing_forms(study: Study, today: Today) -> Item:
     counted = past_days_missing(Patient.objects.filter(study=study), study, today)
     total, cases = 0, []
     for patient in counted.order_by("participant_id"):
@@ -104,13 +102,13 @@ def _missing_forms(study: Study, today: datetime.date) -> Item:
     )
 
 
-def _future_data(study: Study, today: datetime.date) -> Item:
+def _future_data(study: Study, today: Today) -> Item:
     """Records dated after today: their study day is later than today's study day of their patient."""
     total, cases = 0, set()
     for crf in CATALOGUE.values():
         rows = (
             crf.model.objects.filter(patient__study=study)
-            .annotate(today_day=DaysSince(F("patient__enrolment_date"), today))
+            .annotate(today_day=DaysSince(F("patient__enrolment_date"), today, site_field="patient__site_id"))
             .filter(study_day__gt=F("today_day"))
             .values_list("patient__participant_id", flat=True)
         )
@@ -148,7 +146,7 @@ def stale_derived(study: Study) -> list[str]:
     return sorted(participants[pk] for pk in stale)
 
 
-def _derived_stale(study: Study, today: datetime.date) -> Item:
+def _derived_stale(study: Study, today: Today) -> Item:
     stale = stale_derived(study)
     return Item(
         "derived_stale",
@@ -161,7 +159,7 @@ def _derived_stale(study: Study, today: datetime.date) -> Item:
     )
 
 
-def _unsigned_casebooks(study: Study, today: datetime.date) -> Item:
+def _unsigned_casebooks(study: Study, today: Today) -> Item:
     """Patients without an investigator's signature in force, or whose signature a later change broke."""
     patients = dict(Patient.objects.filter(study=study).order_by("participant_id").values_list("pk", "participant_id"))
     states = cleaning_selectors.signature_states(patients)
@@ -176,7 +174,7 @@ def _unsigned_casebooks(study: Study, today: datetime.date) -> Item:
     )
 
 
-def _sdv_incomplete(study: Study, today: datetime.date) -> Item:
+def _sdv_incomplete(study: Study, today: Today) -> Item:
     """Records of the planned forms without a monitor's verification in force (cleaning/sdv.py)."""
     count, cases = sdv.unverified_records(study)
     return Item(
@@ -210,9 +208,9 @@ KEYS = (
 )
 
 
-def lock_checklist(study: Study, today: datetime.date | None = None) -> list[Item]:
-    """Every item of the checklist for the study as it is now."""
-    today = today or timezone.localdate()
+def lock_checklist(study: Study, today: Today | None = None) -> list[Item]:
+    """Every item of the checklist for the study as it is now ("today": today at each patient's site)."""
+    today = today or sites_today(study)
     return [check(study, today) for check in CHECKS]
 
 

@@ -7,14 +7,12 @@ page (cohorts/selectors.py); a fixed number of queries whatever the size of the 
 page's only read, the view is thin).
 """
 
-import datetime
 from collections import defaultdict
 from dataclasses import dataclass, field
 
 from django.db.models import Count, F, IntegerField, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Coalesce, Least
 from django.shortcuts import render
-from django.utils import timezone
 
 from cohorts import roles
 from cohorts import selectors as cohort_selectors
@@ -22,7 +20,7 @@ from cohorts.models import Patient, Study
 from ecrf import derivations
 from ecrf.crfs import DAY_FORMS
 from ecrf.models import AdverseEvent, AdverseEventKind, DerivedDay, PatientDerivation
-from ecrf.selectors import DaysSince, with_follow_up_end
+from ecrf.selectors import DaysSince, Today, sites_today, with_follow_up_end
 
 #: Rows shown per signal; the count above each table is always the full one.
 MAX_ROWS = 200
@@ -53,7 +51,7 @@ class Signal:
         return self.flags[:MAX_ROWS]
 
 
-def past_days_missing(patients, study: Study, today: datetime.date):
+def past_days_missing(patients, study: Study, today: Today):
     """Patients with, per one-per-day form, how many past required days lack it (clinical definitions §3.3, day_state
     rules).
 
@@ -84,9 +82,10 @@ def past_days_missing(patients, study: Study, today: datetime.date):
     return with_follow_up_end(patients).annotate(last_past=last_past).annotate(**counts)
 
 
-def study_signals(user, study: Study, today: datetime.date | None = None) -> list[Signal]:
-    """The five signals of clinical definitions §3.3 for the patients of ``study`` at the user's sites (4 queries)."""
-    today = today or timezone.localdate()
+def study_signals(user, study: Study, today: Today | None = None) -> list[Signal]:
+    """The five signals of clinical definitions §3.3 for the patients of ``study`` at the user's sites (4 queries);
+    "today" is today at each patient's site."""
+    today = today or sites_today(study)
     patients = cohort_selectors.patient_list(user=user, study=study)
     by_pk = {}
     missing = []

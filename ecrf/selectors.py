@@ -8,11 +8,26 @@ from __future__ import annotations
 
 import datetime
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import NotSupportedError
-from django.db.models import Case, Exists, F, Func, IntegerField, Min, OuterRef, Q, QuerySet, Subquery, Value, When
+from django.db.models import (
+    Case,
+    DateField,
+    Exists,
+    F,
+    Func,
+    IntegerField,
+    Min,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
 from django.http import Http404
 from django.utils import timezone
 
@@ -285,8 +300,30 @@ def casebook_get(*, user, patient_pk: int, today: datetime.date | None = None) -
 # ------------------------------------------------------------------------------------------------ patients
 
 
+#: "Today" for a query over patients: one date, or each site's own date (site id -> date; ``sites_today``).
+Today = datetime.date | Mapping[int, datetime.date]
+
+
+def sites_today(study: Study, now: datetime.datetime | None = None) -> dict[int, datetime.date]:
+    """The date today at each site of the study, in the site's time zone (cohorts/clock.py): what "today" means for
+    its patients, as their casebooks count it."""
+    return {site.pk: site_today(site, now) for site in study.sites.all()}
+
+
+def today_at(today: Today, site_field: str = "site_id"):
+    """``today`` as an SQL date for each row: the one date, or the date at the row's site (``site_field``)."""
+    if isinstance(today, datetime.date):
+        return Value(today, output_field=DateField())
+    return Case(
+        *(When(**{site_field: pk}, then=Value(date, output_field=DateField())) for pk, date in sorted(today.items())),
+        default=Value(timezone.localdate(), output_field=DateField()),
+        output_field=DateField(),
+    )
+
+
 class DaysSince(Func):
-    """Whole days from a date column to a given date: today's study day of a patient from the enrolment date.
+    """Whole days from a date column to today (``Today``: one date, or each row's site's date): today's study day of
+    a patient from the enrolment date.
 
     Date arithmetic is not portable through the ORM (Django turns a date difference into an interval), so the
     two databases of this project each get their own SQL: PostgreSQL's date - date is an integer of days;
@@ -295,39 +332,32 @@ class DaysSince(Func):
 
     output_field = IntegerField()
 
-    def __init__(self, expression, date: datetime.date):
-        super().__init__(expression)
-        self.date = date
+    def __init__(self, expression, today: Today, site_field: str = "site_id"):
+        super().__init__(expression, today_at(today, site_field))
 
     def as_postgresql(self, compiler, connection, **extra):
-        sql, params = compiler.compile(self.source_expressions[0])
-        return f"(%s::date - {sql})", [self.date.isoformat(), *params]
+        (column, column_params), (today, today_params) = (compiler.compile(e) for e in self.source_expressions)
+        return f"(({today})::date - {column})", [*today_params, *column_params]
 
     def as_sqlite(self, compiler, connection, **extra):
-        sql, params = compiler.compile(self.source_expressions[0])
-        return f"CAST(julianday(%s) - julianday({sql}) AS INTEGER)", [self.date.isoformat(), *params]
+        (column, column_params), (today, today_params) = (compiler.compile(e) for e in self.source_expressions)
+        return f"CAST(julianday({today}) - julianday({column}) AS INTEGER)", [*today_params, *column_params]
 
     def as_sql(self, compiler, connection, **extra):
         raise NotSupportedError(f"DaysSince is written for PostgreSQL and SQLite, not {connection.vendor}")
 
 
-def patient_list(
-    *, user, study: Study, site: Site | None = None, today: datetime.date | None = None
-) -> QuerySet[Patient]:
-    """Patients of the user's sites with today's study day and how many of today's forms are missing; those
-    with missing forms first. One query, whatever the number of patients."""
-    today = today or timezone.localdate()
-    days = DaysSince("enrolment_date", today)
-    today_day = Case(
-        When(
-            Q(enrolment_date__lte=today) & Q(enrolment_date__gte=today - datetime.timedelta(days=study.follow_up_days)),
-            then=days,
-        ),
-        default=Value(None),
-        output_field=IntegerField(),
-    )
-    qs = with_follow_up_end(cohort_selectors.patient_list(user=user, study=study, site=site)).annotate(
-        today_day=today_day
+def patient_list(*, user, study: Study, site: Site | None = None, today: Today | None = None) -> QuerySet[Patient]:
+    """Patients of the user's sites with today's study day (today at each patient's site) and how many of today's
+    forms are missing; those with missing forms first. One query, whatever the number of patients."""
+    today = today or sites_today(study)
+    qs = with_follow_up_end(cohort_selectors.patient_list(user=user, study=study, site=site))
+    qs = qs.alias(days_enrolled=DaysSince("enrolment_date", today)).annotate(
+        today_day=Case(
+            When(Q(days_enrolled__gte=0) & Q(days_enrolled__lte=study.follow_up_days), then=F("days_enrolled")),
+            default=Value(None),
+            output_field=IntegerField(),
+        )
     )
     qs = qs.annotate(
         **{
