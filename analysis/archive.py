@@ -32,6 +32,8 @@ from cohorts.models import COMORBIDITIES, Patient, RoleAssignment, Study
 from ecrf.crfs import CATALOGUE
 
 TABLES = ("audit_trail", "users", "signers")
+#: The key that marks an archive file in the release's manifest (its value: the table).
+MANIFEST_KEY = "archive_table"
 PATIENT_FORM = "patients"
 CHANGES = {"+": "created", "~": "changed", "-": "deleted"}
 #: The enrolment record's audited fields (its calendar enrolment date stays in the system, as in every table).
@@ -61,6 +63,21 @@ def table_path(table: str) -> str:
     return f"archive/{table}.parquet"
 
 
+def manifest_item(item: dict, table: str) -> dict:
+    """A manifest item (path, SHA-256, bytes) marked as the archive table ``table``."""
+    return {**item, MANIFEST_KEY: table}
+
+
+def is_archive_item(item: dict) -> bool:
+    """Whether a manifest item is a file of the archive (only data managers download it)."""
+    return MANIFEST_KEY in item
+
+
+def has_archive(manifest: dict) -> bool:
+    """Whether the lock froze the archive; releases locked before it existed did not."""
+    return any(is_archive_item(item) for item in manifest.get("files", []))
+
+
 def _text(column: pd.Series) -> pd.Series:
     """Stored values as text: numbers without trailing zeros (37.40 is 37.4), yes/no as true/false, the
     missing-data codes as "field: code; ...", empty text as missing."""
@@ -82,7 +99,7 @@ def _text(column: pd.Series) -> pd.Series:
     return out.replace("", pd.NA)
 
 
-def _history(history: type[models.Model], rows: QuerySet, fields: tuple[str, ...], form: str) -> pd.DataFrame:
+def _history(rows: QuerySet, fields: tuple[str, ...], form: str) -> pd.DataFrame:
     """The history rows of one model as long rows of changed values (``AUDIT_COLUMNS``)."""
     frame = pd.DataFrame.from_records(list(rows), columns=[*_HEAD, *fields])
     if frame.empty:
@@ -130,7 +147,7 @@ def audit_trail_frame(study: Study) -> pd.DataFrame:
         "history_change_reason",
         *PATIENT_FIELDS,
     )
-    frames = [_history(Patient.history.model, enrolment, PATIENT_FIELDS, PATIENT_FORM)]
+    frames = [_history(enrolment, PATIENT_FIELDS, PATIENT_FORM)]
     for key, crf in CATALOGUE.items():
         history = crf.model.history.model
         # The study day is a column of every row; a repeating form also lists it among its fields.
@@ -146,7 +163,7 @@ def audit_trail_frame(study: Study) -> pd.DataFrame:
             "history_change_reason",
             *fields,
         )
-        frames.append(_history(history, rows, fields, key))
+        frames.append(_history(rows, fields, key))
     frame = pd.concat([frame for frame in frames if len(frame)] or frames[:1], ignore_index=True)
     return frame.sort_values(["changed_at", "form", "history_id"], kind="mergesort").reset_index(drop=True)
 

@@ -31,6 +31,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 
+from analysis import archive as archive_tables
 from analysis import releases
 from analysis.codebook import DTA_MISSING, SAV_MISSING
 from analysis.frozen import FrozenRelease, variables
@@ -341,7 +342,7 @@ def export_refusal(release: Release, fmt: str) -> str | None:
     """Why ``release`` cannot be exported in ``fmt``, or None."""
     if fmt not in ExportFormat.values:
         return f"Unknown export format {fmt!r}."
-    if fmt in ARCHIVAL_FORMATS and not any("archive_table" in item for item in release.manifest.get("files", [])):
+    if fmt in ARCHIVAL_FORMATS and not archive_tables.has_archive(release.manifest):
         return (
             f"Release v{release.version} was locked before the lock froze the audit trail, which the "
             f"{ExportFormat(fmt).label} export needs: unlock and lock the study again (a new release) to export it."

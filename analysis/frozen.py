@@ -57,11 +57,6 @@ class FrozenRelease:
         figures = sorted(item["path"] for item in self.release.manifest["files"] if item["path"].startswith("figures/"))
         return [releases.MANIFEST, *figures]
 
-    @property
-    def has_archive(self) -> bool:
-        """Whether the lock froze the archive (analysis/archive.py); releases locked before it did not."""
-        return any("archive_table" in item for item in self.release.manifest["files"])
-
     def archive(self, table: str, arrow_strings: bool = False) -> pd.DataFrame:
         """An archive table (analysis/archive.py: the audit trail, the users, the signers)."""
         return _to_pandas(pq.read_table(self.folder / archive.table_path(table)), arrow_strings)

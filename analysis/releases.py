@@ -225,7 +225,7 @@ def _files_table(files: list[dict[str, Any]]) -> list[str]:
 def _readme(manifest: dict[str, Any]) -> bytes:
     """The README of the release folder: its frozen files."""
     lines = [*_readme_intro(manifest)]
-    if any("archive_table" in item for item in manifest["files"]):
+    if archive.has_archive(manifest):
         lines += [
             "",
             "## The archive",
@@ -288,7 +288,7 @@ def build_release_files(study: Study, folder: Path, header: dict[str, Any]) -> d
         files.append({**item, "table": name, "rows": len(tables[name])})
     for name, frame in archive.archive_frames(study).items():
         item = _write_once(folder, archive.table_path(name), parquet_bytes(frame))
-        files.append({**item, "archive_table": name, "rows": len(frame)})
+        files.append({**archive.manifest_item(item, name), "rows": len(frame)})
     files.append(_write_once(folder, "results/display.json", _display_json(results)))
     for name in FIGURES:
         for fmt in plots.FORMATS:

@@ -16,6 +16,7 @@ from django.db.models import QuerySet
 from django.http import Http404
 from django.utils import timezone
 
+from analysis import archive as archive_tables
 from analysis import codebook, datasets, releases
 from analysis.models import ARCHIVAL_FORMATS, PENDING, ExportFormat, ExportJob, LockJob, Release
 from cohorts import roles
@@ -48,15 +49,14 @@ def export_formats(*, user, study: Study) -> list[tuple[str, str]]:
 def release_files(*, user, release: Release) -> list[dict[str, Any]]:
     """The manifest's files the user may download: the archive's only with the archive."""
     archive = can_download_archive(user, release.study)
-    return [item for item in release.manifest.get("files", []) if archive or "archive_table" not in item]
+    return [item for item in release.manifest.get("files", []) if archive or not archive_tables.is_archive_item(item)]
 
 
 def release_file_get(*, user, release: Release, path: str):
-    """The path of one file of the release the user may download (anything else: 404)."""
-    if path not in {item["path"] for item in release_files(user=user, release=release)} | {
-        "README.md",
-        "manifest.json",
-    }:
+    """The path of one file of the release the user may download (releases.release_file: a file of the manifest;
+    an archive file only with the archive; anything else: 404)."""
+    archived = {item["path"] for item in release.manifest.get("files", []) if archive_tables.is_archive_item(item)}
+    if path in archived and not can_download_archive(user, release.study):
         raise Http404("No such file in this release.")
     try:
         return releases.release_file(release, path)
