@@ -8,6 +8,7 @@ from typing import NamedTuple
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from analysis import archive, releases
@@ -64,6 +65,13 @@ class FrozenRelease:
     def rows(self, table: str) -> int | None:
         """Number of rows of a frozen table, from the manifest."""
         return next((item.get("rows") for item in self.release.manifest["files"] if item.get("table") == table), None)
+
+
+def number_text(values: pd.Series) -> pd.Series:
+    """Numbers of a release column as text in their shortest form (80 for 80.0, 37.2), pyarrow strings; missing
+    stays missing. The ODM and SDTM exports write numbers with it."""
+    numbers = pa.array(pd.to_numeric(values).astype("Float64").astype("float64"), from_pandas=True)
+    return pd.Series(pd.arrays.ArrowStringArray(pc.cast(numbers, pa.string())), index=values.index)
 
 
 def _to_pandas(table: pa.Table, arrow_strings: bool) -> pd.DataFrame:

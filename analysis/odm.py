@@ -32,11 +32,9 @@ from xml.sax.saxutils import quoteattr
 import numpy as np
 import odmlib.odm_1_3_2.model as ODM
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from analysis import odm_clinical as clinical
-from analysis.frozen import FrozenRelease, value_labels_of
+from analysis.frozen import FrozenRelease, number_text, value_labels_of
 from ecrf.crfs import CATALOGUE
 
 NAMESPACE = "http://www.cdisc.org/ns/odm/v1.3"
@@ -82,32 +80,10 @@ def value_text(column: pd.Series, kind: str) -> pd.Series:
     if kind == "boolean":
         text = column.astype("boolean").map({True: "true", False: "false"}, na_action="ignore")
     elif kind in {"integer", "float"}:
-        numbers = pa.array(pd.to_numeric(column).astype("Float64").astype("float64"), from_pandas=True)
-        text = pd.Series(pd.arrays.ArrowStringArray(pc.cast(numbers, pa.string())), index=column.index)
+        text = number_text(column)
     else:
         text = column
     return text.astype("string[pyarrow]")
-
-
-def _attr(values: pd.Series) -> pd.Series:
-    """Text escaped for a double-quoted XML attribute."""
-    return (
-        values.str.replace("&", "&amp;", regex=False)
-        .str.replace("<", "&lt;", regex=False)
-        .str.replace(">", "&gt;", regex=False)
-        .str.replace('"', "&quot;", regex=False)
-        .str.replace("\n", "&#10;", regex=False)
-        .str.replace("\r", "&#13;", regex=False)
-        .str.replace("\t", "&#9;", regex=False)
-    )
-
-
-def _element_text(values: pd.Series) -> pd.Series:
-    return (
-        values.str.replace("&", "&amp;", regex=False)
-        .str.replace("<", "&lt;", regex=False)
-        .str.replace(">", "&gt;", regex=False)
-    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -374,16 +350,16 @@ def _subject_heads(frozen: FrozenRelease, signatures: pd.DataFrame) -> pd.Series
     """Participant -> its SubjectData start tag, its latest intact signature and its site."""
     patients = frozen.frame(ENROLMENT)
     latest = signatures.loc[signatures["inline"]].set_index("participant_id")["xml"]
-    heads = (
-        '<SubjectData SubjectKey="'
-        + _attr(patients["participant_id"].astype("string"))
-        + '">'
-        + patients["participant_id"].map(latest).fillna("")
-        + '<SiteRef LocationOID="LOC.'
-        + patients["site"].astype("string")
-        + '"/>'
+    heads = clinical.cat(
+        '<SubjectData SubjectKey="',
+        clinical.attribute(clinical.arrow(patients["participant_id"])),
+        '">',
+        clinical.arrow(patients["participant_id"].map(latest)),
+        '<SiteRef LocationOID="LOC.',
+        clinical.arrow(patients["site"]),
+        '"/>',
     )
-    return pd.Series(heads.to_numpy(), index=patients["participant_id"].to_numpy())
+    return pd.Series(heads.to_pylist(), index=patients["participant_id"].to_numpy())
 
 
 def signature_elements(frozen: FrozenRelease) -> pd.DataFrame:

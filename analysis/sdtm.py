@@ -33,7 +33,7 @@ from analysis import define_xml
 from analysis import sdtm_terms as terms
 from analysis.define_xml import CodeList
 from analysis.exports import ExportRefused, _fix_xpt, _write_with, csv_bytes
-from analysis.frozen import FrozenRelease, value_labels_of
+from analysis.frozen import FrozenRelease, number_text, value_labels_of
 from ecrf.crfs import CATALOGUE, CODE_COLUMN_SUFFIX
 
 
@@ -55,13 +55,6 @@ def mapped(values: pd.Series, mapping: Mapping, where: str) -> pd.Series:
             f"{sorted(str(k) for k in mapping)}). Extend the mapping in analysis/sdtm.py or correct the data."
         )
     return values.astype(object).map(dict(mapping))
-
-
-def number_text(values: pd.Series) -> pd.Series:
-    """Numbers as text in their shortest form (80 for 80.0, 37.2); missing stays missing."""
-    numbers = pd.to_numeric(values).astype("Float64")
-    text = numbers.astype("float64").astype(str).str.replace(r"\.0$", "", regex=True)
-    return text.astype("string").where(numbers.notna().to_numpy(), pd.NA)
 
 
 def _constant(value, index: pd.Index) -> pd.Series:
