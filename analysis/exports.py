@@ -19,6 +19,7 @@ import datetime
 import hashlib
 import importlib
 import io
+import os
 import re
 import tempfile
 import zipfile
@@ -395,6 +396,19 @@ def write_export(release: Release, fmt: str, target, progress: Progress | None =
     finally:
         archive.close()
     progress(100)
+
+
+def write_export_file(
+    release: Release, fmt: str, target: Path, progress: Progress | None = None, tag: str = ""
+) -> None:
+    """Write the export to ``target`` atomically: into ``.<name><tag>.partial`` beside it, renamed into place once
+    complete, so that a download never sees half a file; the partial file is removed when the build fails."""
+    partial = target.with_name(f".{target.name}{tag}.partial")
+    try:
+        write_export(release, fmt, partial, progress)
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 def export_bytes(release: Release, fmt: str) -> bytes:

@@ -10,7 +10,7 @@ A lock takes about a minute for a large study, longer than a web request may las
 from __future__ import annotations
 
 import datetime
-import os
+import functools
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -202,15 +202,13 @@ def export_run(*, job_id: int) -> ExportJob:
     ExportJob.objects.filter(pk=job_id).update(status=JobStatus.RUNNING, progress=0, error="")
     release = job.release
     target = exports_dir(release) / exports.export_name(release, job.format)
-    partial = target.with_name(f".{target.name}.{job_id}.partial")
     try:
         if not target.exists():
             target.parent.mkdir(parents=True, exist_ok=True)
-            exports.write_export(release, job.format, partial, progress=lambda p: _set_progress(job_id, p))
-            os.replace(partial, target)  # atomic: a download never sees half a file
+            progress = functools.partial(_set_progress, job_id)
+            exports.write_export_file(release, job.format, target, progress, tag=f".{job_id}")
         sha256 = releases.sha256_file(target)
     except Exception as error:
-        partial.unlink(missing_ok=True)
         ExportJob.objects.filter(pk=job_id).update(
             status=JobStatus.FAILED, error=f"{type(error).__name__}: {error}", finished_at=timezone.now()
         )

@@ -1,6 +1,5 @@
 """Export a locked release to a zip on the server (the same bytes as the export page gives)."""
 
-import os
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
@@ -30,16 +29,12 @@ class Command(BaseCommand):
         if not output.is_dir():
             raise CommandError(f"No such folder: {output}")
         target = output / exports.export_name(chosen, fmt)
-        partial = target.with_name(f".{target.name}.partial")
         try:
-            exports.write_export(chosen, fmt, partial)
+            exports.write_export_file(chosen, fmt, target)
         except exports.ExportRefused as error:
-            partial.unlink(missing_ok=True)
             raise CommandError(str(error)) from None
         except ValueError as error:  # a build that would be invalid (a value outside its code list, ...)
-            partial.unlink(missing_ok=True)
             raise CommandError(f"The {ExportFormat(fmt).label} export failed: {error}") from None
-        os.replace(partial, target)
         self.stdout.write(self.style.SUCCESS(f"{target} ({releases.sha256_file(target)})"))
 
     def _release(self, code: str, version: int | None) -> Release:
