@@ -99,10 +99,19 @@ def code_list(frozen: FrozenRelease, form: str, column: str) -> dict[str, str]:
     return value_labels_of(info["value_labels"])
 
 
-def check_code_lists(frozen: FrozenRelease) -> None:
+def form_frames(frozen: FrozenRelease) -> dict[str, pd.DataFrame]:
+    """The enrolment table and the source forms, read once for the whole document (text as pyarrow strings),
+    sorted by participant."""
+    frames = {form: frozen.frame(form, arrow_strings=True) for form in FORMS}
+    return {
+        form: frame.sort_values("participant_id", kind="mergesort").reset_index(drop=True)
+        for form, frame in frames.items()
+    }
+
+
+def check_code_lists(frozen: FrozenRelease, frames: dict[str, pd.DataFrame]) -> None:
     """Every coded value of the release is in its code list; otherwise the build fails, naming them."""
-    for form in FORMS:
-        frame = frozen.frame(form)
+    for form, frame in frames.items():
         book = frozen.columns(form)
         for column in item_columns(frozen, form):
             codes = code_list(frozen, form, column)
@@ -402,19 +411,15 @@ def _rows(participants: np.ndarray, low: str, high: str) -> slice:
     return slice(np.searchsorted(participants, low, "left"), np.searchsorted(participants, high, "right"))
 
 
-def _clinical_chunks(frozen: FrozenRelease, progress: Callable[[int], None]) -> Iterator[bytes]:
+def _clinical_chunks(
+    frozen: FrozenRelease, frames: dict[str, pd.DataFrame], progress: Callable[[int], None]
+) -> Iterator[bytes]:
     signatures = signature_elements(frozen)
     heads = _subject_heads(frozen, signatures)
     audit = frozen.archive("audit_trail", arrow_strings=True)
     changes, records = clinical.last_changes(audit)
     changes = changes.sort_values("participant_id", kind="mergesort").reset_index(drop=True)
     changed_rows = changes["participant_id"].astype(str).to_numpy()
-    frames = {
-        form: frozen.frame(form, arrow_strings=True)
-        .sort_values("participant_id", kind="mergesort")
-        .reset_index(drop=True)
-        for form in FORMS
-    }
     positions = {form: frame["participant_id"].astype(str).to_numpy() for form, frame in frames.items()}
     repeating = [form for form, crf in CATALOGUE.items() if not crf.per_day]
     participants = np.sort(heads.index.to_numpy().astype(str))
@@ -450,7 +455,8 @@ def _clinical_chunks(frozen: FrozenRelease, progress: Callable[[int], None]) -> 
 
 
 def write_odm(frozen: FrozenRelease, stream, progress: Callable[[int], None] = lambda percent: None) -> None:
-    check_code_lists(frozen)
+    frames = form_frames(frozen)
+    check_code_lists(frozen, frames)
     study = frozen.release.study
     created = frozen.when.isoformat()
     root = (
@@ -467,7 +473,7 @@ def write_odm(frozen: FrozenRelease, stream, progress: Callable[[int], None] = l
         f'<ClinicalData StudyOID="{_oid("ST", study.code)}" MetaDataVersionOID='
         f'"{_oid("MDV", "V", frozen.release.version)}">\n'.encode()
     )
-    for piece in _clinical_chunks(frozen, progress):
+    for piece in _clinical_chunks(frozen, frames, progress):
         stream.write(piece)
     stream.write(b"</ClinicalData>\n</ODM>\n")
     progress(95)

@@ -227,8 +227,8 @@ def test_the_same_release_gives_the_same_bytes(edited):
 def test_a_value_outside_its_code_list_fails_the_build_and_says_which(edited, monkeypatch):
     frame = FrozenRelease.frame
 
-    def with_unknown_route(self, table):
-        data = frame(self, table)
+    def with_unknown_route(self, table, **options):
+        data = frame(self, table, **options)
         if table == "drug_administration":
             data["route"] = data["route"].astype("string").replace("iv", "intrathecal")
         return data
@@ -302,7 +302,7 @@ def test_the_command_refuses_a_study_without_a_locked_release(study, out_dir):
 
 
 def test_the_command_reports_a_failed_build_and_leaves_no_file(edited, out_dir, monkeypatch):
-    def invalid(frozen):
+    def invalid(frozen, frames):
         raise odm.OdmBuildError("drug_administration.route: values ['intrathecal'] are not in its code list")
 
     monkeypatch.setattr(odm, "check_code_lists", invalid)
