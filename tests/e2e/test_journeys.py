@@ -227,6 +227,7 @@ def test_statistician_downloads_the_release(
     expect(page.get_by_test_id("verified")).to_contain_text("every SHA-256 matches")
     journey.shot(page, "release-manifest")
     page.get_by_label("Format").select_option(label="CSV")
+    journey.shot(page, "release-page-without-archive")
     # The archival formats name people: they are the data manager's, not offered here.
     expect(page.get_by_label("Format").locator("option", has_text="archival")).to_have_count(0)
     expect(page.get_by_label("Format").locator("option", has_text="SDTM")).to_have_count(1)
@@ -259,6 +260,7 @@ def test_data_manager_exports_the_casebooks_for_the_trial_master_file(
     page = journey.login("data_manager")
     page.goto(f"/studies/{study.code}/releases/v1/")
     expect(page.get_by_test_id("manifest")).to_contain_text("archive/audit_trail.parquet")
+    journey.shot(page, "release-page-with-archive")
     page.get_by_label("Format").select_option(label="PDF casebooks per patient (archival)")
     with start_worker(app, perform_ping_check=False, pool="solo", shutdown_timeout=10):
         page.get_by_role("button", name="Export", exact=True).click()
