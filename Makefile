@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 DEMO_ENV := DEBUG=true ECRF_DEMO=true
 
-.PHONY: demo test lint bench browser r clean
+.PHONY: demo test lint bench browser r gettext messages clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,18 @@ r:
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends r-base-core >/dev/null; }
 
+# GNU gettext: the tests check the Italian catalogue with makemessages (xgettext) and msgfmt.
+gettext:
+	@command -v xgettext >/dev/null 2>&1 || { \
+		echo "Installing Debian's gettext for the tests of the translations"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq gettext >/dev/null; }
+
+# After marking or changing a message: update the Italian catalogue, translate what it marks empty, compile it.
+messages: $(VENV)/.installed-dev gettext
+	$(BIN)/python manage.py makemessages -l it --no-obsolete --add-location file --ignore 'tests/*' --ignore 'bench/*' --ignore 'var/*'
+	$(BIN)/python manage.py compilemessages -l it --ignore '.venv'
+
 demo: $(VENV)/.installed
 	$(DEMO_ENV) $(BIN)/python manage.py migrate --noinput
 	$(DEMO_ENV) $(BIN)/python manage.py load_demo
@@ -42,7 +54,7 @@ demo: $(VENV)/.installed
 	trap 'kill $$WORKER 2>/dev/null' EXIT INT TERM; \
 	$(DEMO_ENV) $(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
 
-test: $(VENV)/.installed-dev browser r
+test: $(VENV)/.installed-dev browser r gettext
 	$(BIN)/python manage.py makemigrations --check --dry-run --settings config.test_settings
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 

@@ -12,10 +12,18 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib.auth import authenticate
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django_otp import devices_for_user, match_token
 
 #: The code of a refusal because the account is locked (django-axes): the page then ends the session.
 LOCKED_OUT = "locked_out"
+
+#: The whole sentence asking for a code, for each act of the callers (``doing``): a sentence is translated whole.
+ENTER_CODE_TO = {
+    "sign": gettext_lazy("Enter a code of your authenticator app (or a backup token) to sign."),
+    "create a token": gettext_lazy("Enter a code of your authenticator app (or a backup token) to create a token."),
+}
 
 
 def has_second_factor(user) -> bool:
@@ -31,30 +39,34 @@ def asks_second_factor(user) -> bool:
 def password_error(request, user, password: str | None) -> ValidationError | None:
     """The user's own password, checked as the login page checks it (a wrong one counts toward the lockout)."""
     if not password:
-        return ValidationError("Enter your password.", code="password_required")
+        return ValidationError(_("Enter your password."), code="password_required")
     checked = authenticate(request=request, username=user.get_username(), password=password)
     if getattr(request, "axes_locked_out", False):  # set by django-axes: locked now, or already
         return ValidationError(
-            "Too many wrong passwords: the account is locked for an hour; ask a data manager to unlock it sooner.",
+            _("Too many wrong passwords: the account is locked for an hour; ask a data manager to unlock it sooner."),
             code=LOCKED_OUT,
         )
     if checked is None or checked.pk != user.pk:
-        return ValidationError("This password is not correct.", code="password_invalid")
+        return ValidationError(_("This password is not correct."), code="password_invalid")
     return None
 
 
 def second_factor_error(user, code: str | None, *, doing: str, missing: str) -> ValidationError | None:
     """A valid code of the user's authenticator app or a backup token, when the user has a device; ``missing``:
     the refusal when the study requires a second factor the user has not set up. ``doing`` ends the sentence
-    "Enter a code of your authenticator app (or a backup token) to ..."."""
+    "Enter a code of your authenticator app (or a backup token) to ..." (a known ``doing``: its whole sentence of
+    ENTER_CODE_TO, translated as one)."""
     if has_second_factor(user):
         code = (code or "").strip()
         if not code:
-            return ValidationError(
-                f"Enter a code of your authenticator app (or a backup token) to {doing}.", code="otp_required"
-            )
+            sentence = ENTER_CODE_TO.get(str(doing))
+            if sentence is None:
+                sentence = _("Enter a code of your authenticator app (or a backup token) to %(doing)s.") % {
+                    "doing": doing
+                }
+            return ValidationError(str(sentence), code="otp_required")
         if match_token(user, code) is None:
-            return ValidationError("This code is not valid; try the current one.", code="otp_invalid")
+            return ValidationError(_("This code is not valid; try the current one."), code="otp_invalid")
         return None
     if settings.ECRF_REQUIRE_2FA:
         return ValidationError(missing, code="second_factor_missing")

@@ -70,10 +70,13 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The browser's Accept-Language; accounts.middleware then applies the user's own choice, which wins.
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",  # request.user.is_verified(): logged in with a second factor
+    "accounts.middleware.UserLanguageMiddleware",  # the language chosen in the user's profile
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -170,7 +173,10 @@ if not DEBUG and env.bool("ECRF_HTTPS", default=True) and not ECRF_DEMO:
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
 
+# English and Italian (docs/architecture.md, "Languages"): one catalogue, locale/it/LC_MESSAGES/django.po.
 LANGUAGE_CODE = "en-gb"
+LANGUAGES = [("en-gb", "English"), ("it", "Italiano")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = env.str("TIME_ZONE", default="Europe/Rome")
 USE_I18N = True
 USE_TZ = True

@@ -4,12 +4,13 @@ app's urls."""
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
+from django.utils.translation import gettext_lazy as _
 from two_factor import views as two_factor_views
 
 from accounts import views as account_views
 from api import pages as api_pages
 
-admin.site.site_header = "Study eCRF administration"
+admin.site.site_header = _("Study eCRF administration")
 
 login_view = two_factor_views.LoginView.as_view()  # password, then the code when the user has a device
 
@@ -31,6 +32,7 @@ urlpatterns = [
     path("accounts/login/", login_view, name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/", include(two_factor_urls)),
+    path("accounts/language/", account_views.language, name="account_language"),
     path("accounts/api-tokens/", api_pages.tokens_page, name="api_tokens"),
     path("accounts/api-tokens/<int:pk>/revoke/", api_pages.token_revoke, name="api_token_revoke"),
     path("api/v1/", include("api.urls")),
