@@ -1,9 +1,10 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class EcrfConfig(AppConfig):
     name = "ecrf"
-    verbose_name = "Daily case report forms"
+    verbose_name = _("Daily case report forms")
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:

@@ -1,7 +1,7 @@
 """Edit checks for the daily case report forms (clinical definitions §2.1), as data.
 
-Pure module: no Django imports, so the rules can be unit-tested on plain values and
-reused by forms (``form.clean()``), the services and the import alike. The limits
+Pure module: no Django imports but the translation and formatting of the messages, so the rules can be
+unit-tested on plain values and reused by forms (``form.clean()``), the services and the import alike. The limits
 themselves are the one table of cohorts/limits.py, which the screening and the database
 constraints read too.
 
@@ -30,6 +30,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal, TypeAlias
 
+from django.utils.formats import date_format, get_format
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, pgettext
+
 from cohorts.limits import LIMITS, Limit, Number, dose_limit
 
 Level: TypeAlias = Literal["hard", "soft"]
@@ -37,7 +41,10 @@ Level: TypeAlias = Literal["hard", "soft"]
 HARD: Level = "hard"
 SOFT: Level = "soft"
 
-_CONFIRM_HINT = "tick 'confirm' if this is correct."
+
+def confirm_hint() -> str:
+    """The end of a soft finding's message on a form (the import says what to do in its file instead)."""
+    return _("tick 'confirm' if this is correct.")
 
 
 @dataclass(frozen=True)
@@ -88,10 +95,12 @@ def as_decimal(value: Number | None) -> Decimal | None:
     raise TypeError(f"expected a number or None, got {type(value).__name__}")
 
 
-def _format_number(number: Number) -> str:
-    """``45.0`` -> ``"45"``, ``41.50`` -> ``"41.5"``, ``300000`` -> ``"300000"``."""
+def format_number(number: Number) -> str:
+    """``45.0`` -> ``"45"``, ``41.50`` -> ``"41.5"``, ``300000`` -> ``"300000"``, with the decimal separator of the
+    active language (Italian ``"41,5"``)."""
     text = format(as_decimal(number).normalize(), "f")
-    return "0" if text == "-0" else text
+    text = "0" if text == "-0" else text
+    return text.replace(".", get_format("DECIMAL_SEPARATOR"))
 
 
 # Units shown glued to the number, and units not worth showing next to a number.
@@ -101,7 +110,7 @@ _SILENT_UNITS = frozenset({"", "fraction"})
 
 def _quantity(number: Number, unit: str) -> str:
     """Number with its unit as the user reads it: "41.5 degC", "92%", "0.5"."""
-    text = _format_number(number)
+    text = format_number(number)
     if unit in _SILENT_UNITS:
         return text
     if unit in _GLUED_UNITS:
@@ -112,9 +121,10 @@ def _quantity(number: Number, unit: str) -> str:
 # --------------------------------------------------------------------- range checks
 
 
-def _shown(limit: Limit, value: Decimal) -> str:
-    """How the entered value is quoted back to the user: "Temperature 45 degC"."""
-    return f"{limit.label} {_quantity(value, limit.unit)}"
+def _shown(limit: Limit, value: Decimal, bound: Decimal) -> dict[str, str]:
+    """The placeholders of a range message: the limit's label, the entered value and the bound, each with its unit
+    ("Temperature", "45 degC", "44 degC")."""
+    return {"label": str(limit.label), "value": _quantity(value, limit.unit), "bound": _quantity(bound, limit.unit)}
 
 
 def _below_hard_min(limit: Limit, value: Decimal) -> Issue | None:
@@ -122,11 +132,10 @@ def _below_hard_min(limit: Limit, value: Decimal) -> Issue | None:
     low = as_decimal(limit.hard_min)
     if low is None:
         return None
-    bound = _quantity(low, limit.unit)
     if limit.hard_min_exclusive and value <= low:
-        message = f"{_shown(limit, value)} must be greater than {bound}."
+        message = _("%(label)s %(value)s must be greater than %(bound)s.") % _shown(limit, value, low)
     elif value < low:
-        message = f"{_shown(limit, value)} is below the plausible minimum of {bound}."
+        message = _("%(label)s %(value)s is below the plausible minimum of %(bound)s.") % _shown(limit, value, low)
     else:
         return None
     return Issue(limit.name, HARD, f"{limit.name}.hard_min", message)
@@ -137,8 +146,7 @@ def _above_hard_max(limit: Limit, value: Decimal) -> Issue | None:
     high = as_decimal(limit.hard_max)
     if high is None or value <= high:
         return None
-    bound = _quantity(high, limit.unit)
-    message = f"{_shown(limit, value)} is above the plausible maximum of {bound}."
+    message = _("%(label)s %(value)s is above the plausible maximum of %(bound)s.") % _shown(limit, value, high)
     return Issue(limit.name, HARD, f"{limit.name}.hard_max", message)
 
 
@@ -147,12 +155,19 @@ def _beyond_soft_bound(limit: Limit, value: Decimal) -> Issue | None:
     low = as_decimal(limit.soft_low)
     high = as_decimal(limit.soft_high)
     if low is not None and value < low:
-        rule, side, bound = "soft_low", "below", low
+        rule = "soft_low"
+        message = _("%(label)s %(value)s is below %(bound)s: %(hint)s") % {
+            **_shown(limit, value, low),
+            "hint": confirm_hint(),
+        }
     elif high is not None and value > high:
-        rule, side, bound = "soft_high", "above", high
+        rule = "soft_high"
+        message = _("%(label)s %(value)s is above %(bound)s: %(hint)s") % {
+            **_shown(limit, value, high),
+            "hint": confirm_hint(),
+        }
     else:
         return None
-    message = f"{_shown(limit, value)} is {side} {_quantity(bound, limit.unit)}: {_CONFIRM_HINT}"
     return Issue(limit.name, SOFT, f"{limit.name}.{rule}", message)
 
 
@@ -203,10 +218,10 @@ def check_blood_pressure(systolic: Number | None, diastolic: Number | None) -> l
     if sys_value is None or dia_value is None or dia_value < sys_value:
         return []
     unit = LIMITS["diastolic_mmhg"].unit
-    message = (
-        f"Diastolic blood pressure {_quantity(dia_value, unit)} must be below "
-        f"the systolic {_quantity(sys_value, unit)}."
-    )
+    message = _("Diastolic blood pressure %(diastolic)s must be below the systolic %(systolic)s.") % {
+        "diastolic": _quantity(dia_value, unit),
+        "systolic": _quantity(sys_value, unit),
+    }
     return [Issue("diastolic_mmhg", HARD, "diastolic_mmhg.not_below_systolic", message)]
 
 
@@ -231,15 +246,15 @@ REQUIRED_SETTINGS: dict[str, frozenset[str]] = {
 RESPIRATORY_SUPPORTS = frozenset(REQUIRED_SETTINGS)
 
 _SUPPORT_LABELS = {
-    ROOM_AIR: "room air",
-    "nasal_cannula": "nasal cannula",
-    "simple_mask": "simple mask",
-    "venturi": "Venturi mask",
-    "non_rebreather": "non-rebreather mask",
-    "hfnc": "high-flow nasal cannula",
+    ROOM_AIR: gettext_lazy("room air"),
+    "nasal_cannula": gettext_lazy("nasal cannula"),
+    "simple_mask": gettext_lazy("simple mask"),
+    "venturi": gettext_lazy("Venturi mask"),
+    "non_rebreather": gettext_lazy("non-rebreather mask"),
+    "hfnc": gettext_lazy("high-flow nasal cannula"),
     "cpap": "CPAP",
-    "niv": "non-invasive ventilation",
-    "imv": "invasive mechanical ventilation",
+    "niv": gettext_lazy("non-invasive ventilation"),
+    "imv": gettext_lazy("invasive mechanical ventilation"),
 }
 
 
@@ -247,16 +262,15 @@ def _room_air_issues(fio2: Decimal | None, flow: Decimal | None) -> list[Issue]:
     """Room air means FiO2 0.21 (or left empty) and no oxygen flow (clinical definitions §2.1)."""
     issues = []
     if fio2 is not None and fio2 != ROOM_AIR_FIO2:
-        message = (
-            f"FiO2 {_format_number(fio2)} does not match room air: "
-            f"leave it empty or enter {_format_number(ROOM_AIR_FIO2)}."
-        )
+        message = _("FiO2 %(fio2)s does not match room air: leave it empty or enter %(room_air)s.") % {
+            "fio2": format_number(fio2),
+            "room_air": format_number(ROOM_AIR_FIO2),
+        }
         issues.append(Issue("fio2", HARD, "fio2.room_air", message))
     if flow is not None:
-        message = (
-            f"Oxygen flow {_quantity(flow, 'L/min')} cannot be given on room air: "
-            "leave it empty or choose the oxygen device."
-        )
+        message = _("Oxygen flow %(flow)s cannot be given on room air: leave it empty or choose the oxygen device.") % {
+            "flow": _quantity(flow, "L/min")
+        }
         issues.append(Issue("flow_l_min", HARD, "flow_l_min.room_air", message))
     return issues
 
@@ -269,7 +283,7 @@ def _missing_setting_issues(support: str, settings: Mapping[str, Decimal | None]
             field,
             HARD,
             f"{field}.required",
-            f"{LIMITS[field].label} is required for {device}.",
+            _("%(label)s is required for %(device)s.") % {"label": LIMITS[field].label, "device": device},
         )
         for field in sorted(REQUIRED_SETTINGS[support])
         if settings[field] is None
@@ -308,7 +322,7 @@ def check_weight_based_dose(unit: str | None, weight_kg: Number | None) -> list[
     """A dose in mg/kg needs the patient's weight (clinical definitions §2.1), reported on the unit."""
     if unit != WEIGHT_BASED_UNIT or as_decimal(weight_kg) is not None:
         return []
-    message = "A dose in mg/kg needs the patient's weight: enter it on the baseline form."
+    message = _("A dose in mg/kg needs the patient's weight: enter it on the baseline form.")
     return [Issue("unit", HARD, "unit.weight_required", message)]
 
 
@@ -316,7 +330,10 @@ def check_after_death(study_day: int | None, death_day: int | None) -> list[Issu
     """No data after the day of death (clinical definitions §2.1); the day of death itself is allowed."""
     if study_day is None or death_day is None or study_day <= death_day:
         return []
-    message = f"Study day {study_day} is after the patient's death on study day {death_day}."
+    message = _("Study day %(day)s is after the patient's death on study day %(death_day)s.") % {
+        "day": study_day,
+        "death_day": death_day,
+    }
     return [Issue("study_day", HARD, "study_day.after_death", message)]
 
 
@@ -325,17 +342,22 @@ def check_within_follow_up(study_day: int | None, follow_up_days: int) -> list[I
     if study_day is None:
         return []
     if study_day < 0:
-        message = f"Study day {study_day} is before enrolment (study day 0)."
+        message = _("Study day %(day)s is before enrolment (study day 0).") % {"day": study_day}
         return [Issue("study_day", HARD, "study_day.before_enrolment", message)]
     if study_day > follow_up_days:
-        message = f"Study day {study_day} is after the end of follow-up (study day {follow_up_days})."
+        message = _("Study day %(day)s is after the end of follow-up (study day %(last_day)s).") % {
+            "day": study_day,
+            "last_day": follow_up_days,
+        }
         return [Issue("study_day", HARD, "study_day.after_follow_up", message)]
     return []
 
 
 def _day_text(day: datetime.date) -> str:
-    """14 Dec 2026: the day, the month's abbreviation and the year, as the pages show dates."""
-    return f"{day.day} {day:%b %Y}"
+    """14 Dec 2026: the day, the month's abbreviation and the year, as the pages show dates (Italian: 14 dic 2026)."""
+    # Translators: a date format (Django's date filter) for dates in messages: "j M Y" is "14 Dec 2026"; Italian
+    # "j b Y" gives "14 dic 2026".
+    return date_format(day, pgettext("date in a message", "j M Y"))
 
 
 def check_not_future(
@@ -348,7 +370,10 @@ def check_not_future(
     """
     if study_day is None or today_day is None or study_day <= today_day:
         return []
-    message = f"Study day {study_day} is after today (study day {today_day})"
+    message = _(
+        "Study day %(day)s is after today (study day %(today_day)s): data cannot be entered for a day that has not "
+        "happened yet."
+    ) % {"day": study_day, "today_day": today_day}
     if enrolment_date is not None:
         try:
             day = _day_text(enrolment_date + datetime.timedelta(days=study_day))
@@ -356,9 +381,23 @@ def check_not_future(
         except OverflowError:  # a day number far beyond any calendar: the message without dates
             pass
         else:
-            where = f" at {site_name}" if site_name else ""
-            message = f"Study day {study_day} is {day}, after today ({today}{where})"
-    message += ": data cannot be entered for a day that has not happened yet."
+            values = {"day": study_day, "date": day, "today": today, "site": site_name}
+            if site_name:
+                message = (
+                    _(
+                        "Study day %(day)s is %(date)s, after today (%(today)s at %(site)s): data cannot be entered "
+                        "for a day that has not happened yet."
+                    )
+                    % values
+                )
+            else:
+                message = (
+                    _(
+                        "Study day %(day)s is %(date)s, after today (%(today)s): data cannot be entered for a day that "
+                        "has not happened yet."
+                    )
+                    % values
+                )
     return [Issue("study_day", HARD, "study_day.future", message)]
 
 
@@ -395,10 +434,20 @@ def check_regimen(
         if given_dose != planned_dose or not _same_text(unit, planned_unit):
             given = _quantity(given_dose, unit or "")
             planned = _quantity(planned_dose, planned_unit)
-            message = f"Dose {given} differs from the arm's {drug} regimen of {planned}: {_CONFIRM_HINT}"
+            message = _("Dose %(given)s differs from the arm's %(drug)s regimen of %(planned)s: %(hint)s") % {
+                "given": given,
+                "drug": drug,
+                "planned": planned,
+                "hint": confirm_hint(),
+            }
             issues.append(Issue("dose", SOFT, "dose.regimen", message))
     planned_route = regimen.get("route")
     if planned_route and route and not _same_text(route, planned_route):
-        message = f"Route {route} differs from the arm's {drug} regimen route {planned_route}: {_CONFIRM_HINT}"
+        message = _("Route %(route)s differs from the arm's %(drug)s regimen route %(planned)s: %(hint)s") % {
+            "route": route,
+            "drug": drug,
+            "planned": planned_route,
+            "hint": confirm_hint(),
+        }
         issues.append(Issue("route", SOFT, "route.regimen", message))
     return issues

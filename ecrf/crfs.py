@@ -18,6 +18,9 @@ from types import MappingProxyType
 from typing import Any
 
 from django.db import models
+from django.utils.functional import Promise
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from ecrf import checks, validators
 from ecrf.checks import Issue
@@ -46,7 +49,8 @@ class Crf:
 
     key: str
     model: type[models.Model]
-    label: str
+    #: The form's name on the pages: a lazy translation (str() it where a plain string is needed).
+    label: str | Promise
     slug: str
     #: True: at most one record per patient and study day, entered together on the day page. False: repeating
     #: records (drugs, events), each with its own study day field and page.
@@ -61,8 +65,8 @@ class Crf:
     #: filled in is empty and stores nothing.
     not_values: frozenset[str] = frozenset()
     #: Values every stored record needs unless the form is marked not done that day (the respiratory support's
-    #: level), with the message that asks for it. They take no missing-data code.
-    required: Mapping[str, str] = field(default_factory=dict)
+    #: level), with the message that asks for it (a lazy translation). They take no missing-data code.
+    required: Mapping[str, str | Promise] = field(default_factory=dict)
     #: Crispy layout: a field name per row, or a tuple of names sharing a row. Empty: one row per field.
     layout: tuple = ()
     #: Name of the source frame this form gives ecrf/derivations.derive and the columns it reads, or None when
@@ -151,7 +155,7 @@ class Crf:
         if missing_codes:  # a record of codes only is stored too: what every record needs, it needs as well
             flagged = {issue.field for issue in issues}
             issues += [
-                Issue(name, checks.HARD, f"{name}.required", message)
+                Issue(name, checks.HARD, f"{name}.required", str(message))
                 for name, message in self.required.items()
                 if name not in flagged and name not in missing_codes and validators.is_blank(values.get(name))
             ]
@@ -198,7 +202,7 @@ CATALOGUE: Mapping[str, Crf] = MappingProxyType(
             Crf(
                 key="vital_signs",
                 model=VitalSigns,
-                label="Vital signs",
+                label=gettext_lazy("Vital signs"),
                 slug="vital-signs",
                 per_day=True,
                 fields=(
@@ -234,7 +238,7 @@ CATALOGUE: Mapping[str, Crf] = MappingProxyType(
             Crf(
                 key="respiratory_support",
                 model=RespiratorySupport,
-                label="Respiratory support",
+                label=gettext_lazy("Respiratory support"),
                 slug="respiratory-support",
                 per_day=True,
                 fields=(
@@ -267,7 +271,7 @@ CATALOGUE: Mapping[str, Crf] = MappingProxyType(
             Crf(
                 key="laboratory",
                 model=LabResult,
-                label="Laboratory",
+                label=gettext_lazy("Laboratory"),
                 slug="laboratory",
                 per_day=True,
                 fields=(
@@ -334,7 +338,7 @@ CATALOGUE: Mapping[str, Crf] = MappingProxyType(
             Crf(
                 key="drug_administration",
                 model=DrugAdministration,
-                label="Drug administration",
+                label=gettext_lazy("Drug administration"),
                 slug="drugs",
                 per_day=False,
                 fields=("study_day", "drug", "drug_detail", "dose", "dose_unit", "route", "frequency", "stop_day"),
@@ -352,7 +356,7 @@ CATALOGUE: Mapping[str, Crf] = MappingProxyType(
             Crf(
                 key="disposition_events",
                 model=DispositionEvent,
-                label="Disposition event",
+                label=gettext_lazy("Disposition event"),
                 slug="dispositions",
                 per_day=False,
                 fields=("study_day", "kind", "normal_activities", "alive", "cause_of_death"),
@@ -365,7 +369,7 @@ CATALOGUE: Mapping[str, Crf] = MappingProxyType(
             Crf(
                 key="adverse_events",
                 model=AdverseEvent,
-                label="Adverse event",
+                label=gettext_lazy("Adverse event"),
                 slug="adverse-events",
                 per_day=False,
                 fields=("study_day", "kind", "organism", "description", "serious"),
@@ -392,9 +396,9 @@ def display_value(record, name: str) -> str:
     if value is None or value == "":
         return ""
     if isinstance(value, bool):
-        return "yes" if value else "no"
+        return _("yes") if value else _("no")
     if isinstance(value, Decimal):
-        return format(value.normalize(), "f")
+        return checks.format_number(value)
     choices = dict(record._meta.get_field(name).flatchoices or ())
     return str(choices.get(value, value))
 

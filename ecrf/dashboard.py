@@ -13,11 +13,13 @@ from dataclasses import dataclass, field
 from django.db.models import Count, F, IntegerField, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Coalesce, Least
 from django.shortcuts import render
+from django.utils.translation import gettext as _
 
 from cohorts import roles
 from cohorts import selectors as cohort_selectors
 from cohorts.models import Patient, Study
 from ecrf import derivations
+from ecrf.checks import format_number
 from ecrf.crfs import DAY_FORMS
 from ecrf.models import AdverseEvent, AdverseEventKind, DerivedDay, PatientDerivation
 from ecrf.selectors import DaysSince, Today, sites_today, with_follow_up_end
@@ -94,8 +96,8 @@ def study_signals(user, study: Study, today: Today | None = None) -> list[Signal
         required = max(patient.last_past + 1, 0)
         gaps = {key: required - getattr(patient, f"n_{key}") for key in DAY_FORMS}
         if any(gaps.values()):
-            detail = ", ".join(f"{DAY_FORMS[key].label.lower()}: {n}" for key, n in gaps.items() if n)
-            detail += f" (of days 0-{patient.last_past})"
+            counts = ", ".join(f"{str(DAY_FORMS[key].label).lower()}: {n}" for key, n in gaps.items() if n)
+            detail = _("%(counts)s (of days 0-%(last_day)s)") % {"counts": counts, "last_day": patient.last_past}
             missing.append(Flag(patient, detail=detail, total=sum(gaps.values())))
     missing.sort(key=lambda flag: (-flag.total, flag.patient.participant_id))
 
@@ -121,7 +123,7 @@ def study_signals(user, study: Study, today: Today | None = None) -> list[Signal
         if patient_id in by_pk:
             flag = bacteraemia.setdefault(patient_id, Flag(by_pk[patient_id]))
             flag.days.append(day)
-            text = (organism or "organism not recorded") + (", serious" if serious else "")
+            text = (organism or _("organism not recorded")) + (", " + _("serious") if serious else "")
             flag.detail = f"{flag.detail}; {text}" if flag.detail else text
 
     settings = derivations.resolve_settings(study.settings.get("derivation", {}))  # the derivation's own rule
@@ -131,33 +133,36 @@ def study_signals(user, study: Study, today: Today | None = None) -> list[Signal
     return [
         Signal(
             "benefit",
-            "Sustained clinical benefit",
-            f"CRP fallen >= {fall}% from day 0 and PaO2:FiO2 > {pf_above:g} on {days} consecutive days: "
-            "the protocol's condition to step high-dose anakinra down.",
+            _("Sustained clinical benefit"),
+            _(
+                "CRP fallen >= %(fall)s%% from day 0 and PaO2:FiO2 > %(pf)s on %(days)s consecutive days: the "
+                "protocol's condition to step high-dose anakinra down."
+            )
+            % {"fall": fall, "pf": format_number(float(f"{pf_above:g}")), "days": days},
             list(derived["benefit"].values()),
         ),
         Signal(
             "liver",
-            "AST or ALT > 3 x ULN",
-            "Liver enzymes above three times the site's upper limit of normal: a stopping rule of the protocol.",
+            _("AST or ALT > 3 x ULN"),
+            _("Liver enzymes above three times the site's upper limit of normal: a stopping rule of the protocol."),
             list(derived["liver"].values()),
         ),
         Signal(
             "bacteraemia",
-            "Bacteraemia",
-            "Adverse events of bacteraemia: a stopping rule of the protocol.",
+            _("Bacteraemia"),
+            _("Adverse events of bacteraemia: a stopping rule of the protocol."),
             list(bacteraemia.values()),
         ),
         Signal(
             "after_death",
-            "Data after death",
-            "Daily records dated after the day of death: correct the day or the death record.",
+            _("Data after death"),
+            _("Daily records dated after the day of death: correct the day or the death record."),
             list(derived["after_death"].values()),
         ),
         Signal(
             "missing",
-            "Missing forms for past days",
-            "Days before today within the follow-up with a one-per-day form not entered.",
+            _("Missing forms for past days"),
+            _("Days before today within the follow-up with a one-per-day form not entered."),
             missing,
         ),
     ]

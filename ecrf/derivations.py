@@ -1,9 +1,10 @@
 """Derived daily data (clinical definitions §3): clinical status on three ordinal scales, PaO2:FiO2, ARDS severity
 and the protocol signals, computed for every patient-day from the source forms.
 
-This module is pure (no Django): the caller builds one pandas frame per source form with one query each and
-passes them to :func:`derive`, which returns one row per patient-day of ``grid``. Everything is vectorised so
-the nightly recomputation of a whole study (about a million patient-days) stays well within seconds.
+This module is pure (no Django but the translation of its labels and messages): the caller builds one pandas frame
+per source form with one query each and passes them to :func:`derive`, which returns one row per patient-day of
+``grid``. Everything is vectorised so the nightly recomputation of a whole study (about a million patient-days) stays
+well within seconds.
 
 Input frames (column names are the contract; extra columns are ignored):
 
@@ -40,6 +41,7 @@ from typing import Any, Final
 
 import numpy as np
 import pandas as pd
+from django.utils.translation import gettext, gettext_lazy, gettext_noop
 
 #: Bump whenever a change to this module can change a derived value; stored with every derived row.
 ALGORITHM_VERSION: Final = "1.0.0"
@@ -73,15 +75,15 @@ class State:
 #: The clinical definitions §3.1 table, ordered from best to worst: the position is the severity used for "worst of the
 #: day".
 STATES: Final[tuple[State, ...]] = (
-    State("discharged_normal", "Discharged, normal activities resumed", 1, 1, 2, 2),
-    State("discharged_impaired", "Discharged, unable to resume normal activities", 2, 2, 3, 3),
-    State("room_air", "Hospitalised, room air", 3, 3, 4, 4),
-    State("low_flow", "Low-flow oxygen (incl. non-rebreather)", 4, 4, 5, 5),
-    State("hfnc_cpap_niv", "High-flow nasal cannula, CPAP or NIV", 5, 5, 6, 6),
-    State("imv", "Invasive mechanical ventilation", 6, 6, 7, 8),
-    State("imv_organ_support", "Invasive ventilation + vasopressors or RRT", 6, 7, 8, 9),
-    State("imv_ecmo", "Invasive ventilation + ECMO", 6, 7, 9, 9),
-    State("death", "Death", 7, 8, 10, 10),
+    State("discharged_normal", gettext_lazy("Discharged, normal activities resumed"), 1, 1, 2, 2),
+    State("discharged_impaired", gettext_lazy("Discharged, unable to resume normal activities"), 2, 2, 3, 3),
+    State("room_air", gettext_lazy("Hospitalised, room air"), 3, 3, 4, 4),
+    State("low_flow", gettext_lazy("Low-flow oxygen (incl. non-rebreather)"), 4, 4, 5, 5),
+    State("hfnc_cpap_niv", gettext_lazy("High-flow nasal cannula, CPAP or NIV"), 5, 5, 6, 6),
+    State("imv", gettext_lazy("Invasive mechanical ventilation"), 6, 6, 7, 8),
+    State("imv_organ_support", gettext_lazy("Invasive ventilation + vasopressors or RRT"), 6, 7, 8, 9),
+    State("imv_ecmo", gettext_lazy("Invasive ventilation + ECMO"), 6, 7, 9, 9),
+    State("death", gettext_lazy("Death"), 7, 8, 10, 10),
 )
 _CODE: Final = MappingProxyType({state.code: severity for severity, state in enumerate(STATES)})
 _DEATH: Final = _CODE["death"]
@@ -117,20 +119,21 @@ EVENT_KINDS: Final = frozenset(
     }
 )
 
-# Days whose state is unknown get a negative code; the code says why (written to status_note).
+# Days whose state is unknown get a negative code; the code says why (written to status_note, in English: the pages
+# translate a stored note, the reason of gettext_noop).
 _DISCHARGED_UNRECORDED: Final = -1  # discharged, normal activities not recorded
 _IN_HOSPITAL: Final = -2  # in hospital (or nothing known) but no respiratory support recorded that day
 _WITHDRAWN: Final = -3
 _LOST: Final = -4
 UNKNOWN_STATE_NOTES: Final = MappingProxyType(
     {
-        _DISCHARGED_UNRECORDED: "discharged, normal activities not recorded",
-        _IN_HOSPITAL: "no respiratory support recorded",
-        _WITHDRAWN: "withdrawn from the study",
-        _LOST: "lost to follow-up",
+        _DISCHARGED_UNRECORDED: gettext_noop("discharged, normal activities not recorded"),
+        _IN_HOSPITAL: gettext_noop("no respiratory support recorded"),
+        _WITHDRAWN: gettext_noop("withdrawn from the study"),
+        _LOST: gettext_noop("lost to follow-up"),
     }
 )
-NOTE_OXYGENATION_UNKNOWN: Final = "P/F and S/F unknown: WHO CPS needs them on invasive ventilation"
+NOTE_OXYGENATION_UNKNOWN: Final = gettext_noop("P/F and S/F unknown: WHO CPS needs them on invasive ventilation")
 
 # WHO clinical progression scale cut-offs (WHO Working Group, Lancet Infect Dis 2020): scale-defined, not
 # study settings.
@@ -221,8 +224,8 @@ SCALES: Final[Mapping[str, Scale]] = MappingProxyType(
 # Rice et al., Chest 2007;132:410-417: S/F = 64 + 0.84 x P/F (published coefficients, not study settings).
 RICE_INTERCEPT: Final = 64.0
 RICE_SLOPE: Final = 0.84
-NOTE_NO_SPO2: Final = "no SpO2"
-NOTE_NO_FIO2: Final = "no FiO2"
+NOTE_NO_SPO2: Final = gettext_noop("no SpO2")  # stored in English; the pages translate it
+NOTE_NO_FIO2: Final = gettext_noop("no FiO2")
 NOTE_SF_TOO_LOW: Final = f"S/F <= {RICE_INTERCEPT:g}"
 
 # FiO2 is entered with two decimals; estimates are rounded the same way so 2 L/min gives 0.28, not 0.28000004.
@@ -276,13 +279,18 @@ _ESTIMATE_DEFAULTS: Final = MappingProxyType(
 def _check_estimate_table(table: Mapping[str, Mapping[str, float]]) -> None:
     unknown_devices = set(table) - set(SUPPORT_CODES)
     if unknown_devices:
-        raise ValueError(f"FiO2 estimate for unknown support codes: {sorted(unknown_devices)}")
+        raise ValueError(
+            gettext("FiO2 estimate for unknown support codes: %(codes)s") % {"codes": sorted(unknown_devices)}
+        )
     for device, formula in table.items():
         if "fio2_at_ref_flow" not in formula:
-            raise ValueError(f"FiO2 estimate of {device} lacks fio2_at_ref_flow")
+            raise ValueError(gettext("FiO2 estimate of %(device)s lacks fio2_at_ref_flow") % {"device": device})
         unknown = set(formula) - {"fio2_at_ref_flow", *_ESTIMATE_DEFAULTS}
         if unknown:
-            raise ValueError(f"FiO2 estimate of {device} has unknown parameters {sorted(unknown)}")
+            raise ValueError(
+                gettext("FiO2 estimate of %(device)s has unknown parameters %(names)s")
+                % {"device": device, "names": sorted(unknown)}
+            )
 
 
 # The allowed range of each number among the settings (inclusive; None: no bound), beyond being a finite number.
@@ -316,31 +324,44 @@ def settings_problems(overrides: Any) -> list[tuple[str, str]]:
     if overrides is None:
         return []
     if not isinstance(overrides, Mapping):
-        return [("", "must be a table of derivation settings")]
+        return [("", gettext("must be a table of derivation settings"))]
     problems = []
     for key, value in overrides.items():
         if key not in DEFAULT_SETTINGS:
-            problems.append((str(key), f"unknown derivation setting {key!r}; known: {', '.join(DEFAULT_SETTINGS)}"))
+            message = gettext("unknown derivation setting %(key)s; known: %(known)s") % {
+                "key": repr(key),
+                "known": ", ".join(DEFAULT_SETTINGS),
+            }
+            problems.append((str(key), message))
         elif key in _SETTING_RANGES:
             low, high = _SETTING_RANGES[key]
             whole = isinstance(DEFAULT_SETTINGS[key], int)
             ok_type = isinstance(value, int if whole else int | float) and not isinstance(value, bool)
             if not ok_type or not math.isfinite(value):
-                kind = "a whole number" if whole else "a number"
-                problems.append((key, f"must be {kind} (got {value!r})"))
+                if whole:
+                    message = gettext("must be a whole number (got %(value)s)")
+                else:
+                    message = gettext("must be a number (got %(value)s)")
+                problems.append((key, message % {"value": repr(value)}))
             elif (low is not None and value < low) or (high is not None and value > high):
-                bounds = f"{low:g}" if low == high else f"{low:g} to {high:g}"
-                problems.append((key, f"must be {bounds} (got {value:g})"))
+                values = {"low": f"{low:g}", "high": f"{high:g}", "value": f"{value:g}"}
+                if low == high:
+                    message = gettext("must be %(low)s (got %(value)s)")
+                else:
+                    message = gettext("must be %(low)s to %(high)s (got %(value)s)")
+                problems.append((key, message % values))
         elif key == "day_state_rule" and value != "worst_of_day":
-            problems.append((key, f"unsupported day_state_rule {value!r}; the only rule is 'worst_of_day'"))
+            message = gettext("unsupported day_state_rule %(value)s; the only rule is 'worst_of_day'")
+            problems.append((key, message % {"value": repr(value)}))
         elif key == "fio2_estimates":
             if not isinstance(value, Mapping) or not all(isinstance(f, Mapping) for f in value.values()):
-                problems.append((key, "must be a table of devices, each a table of formula parameters"))
+                problems.append((key, gettext("must be a table of devices, each a table of formula parameters")))
                 continue
             for device, formula in value.items():
                 for name, number in formula.items():
                     if isinstance(number, bool) or not isinstance(number, int | float) or not math.isfinite(number):
-                        problems.append((f"{key}.{device}.{name}", f"must be a number (got {number!r})"))
+                        message = gettext("must be a number (got %(value)s)") % {"value": repr(number)}
+                        problems.append((f"{key}.{device}.{name}", message))
     bad = {key.split(".")[0] for key, _message in problems}
     merged = _merge({key: value for key, value in overrides.items() if key not in bad})
     if "fio2_estimates" not in bad:
@@ -354,8 +375,11 @@ def settings_problems(overrides: Any) -> list[tuple[str, str]]:
         problems.append(
             (
                 key,
-                f"ARDS bands must increase: the severe band ends below {severe:g} mmHg, which must be lower than "
-                f"the moderate band's maximum {moderate:g} mmHg",
+                gettext(
+                    "ARDS bands must increase: the severe band ends below %(severe)s mmHg, which must be lower than "
+                    "the moderate band's maximum %(moderate)s mmHg"
+                )
+                % {"severe": f"{severe:g}", "moderate": f"{moderate:g}"},
             )
         )
     return problems

@@ -20,11 +20,14 @@ from crispy_forms.layout import Column, Div, Field, Layout, Row
 from django import forms
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.template.loader import render_to_string
-from django.utils.html import format_html
+from django.utils.html import conditional_escape, format_html
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from cohorts.audit import REASON_MAX_LENGTH
 from cohorts.units import canonical_unit, to_canonical, unit_choices
-from ecrf.checks import LIMITS, SOFT
+from ecrf.checks import LIMITS, SOFT, format_number
 from ecrf.crfs import CATALOGUE, DAY_FORMS, EVENT_FORMS, Crf, display_value
 from ecrf.models import MISSING_CODE_ABBREVIATIONS, MissingCode
 from ecrf.numbers import NotANumber, parse_decimal, parse_integer
@@ -63,10 +66,12 @@ def _number(parse, value: Any) -> Any:
 
 
 class LenientDecimalField(forms.DecimalField):
-    """A decimal number; digits are limited by the plausible range (ecrf/checks.py), not by the column."""
+    """A decimal number; digits are limited by the plausible range (ecrf/checks.py), not by the column. Shown with
+    the reader's decimal separator ("37,5" in Italian); a comma or a point is accepted in every language."""
 
     def __init__(self, *, decimal_places: int | None = None, **kwargs):
         kwargs.setdefault("widget", forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}))
+        kwargs.setdefault("localize", True)
         super().__init__(max_digits=None, decimal_places=decimal_places, **kwargs)
 
     def to_python(self, value):
@@ -128,8 +133,11 @@ def missing_code_field(label: str) -> forms.ChoiceField:
         label="",
         widget=MissingCodeSelect(
             attrs={
-                "aria-label": "missing-data code",
-                "title": f"{label}: missing-data code instead of a value (ND not done, UNK unknown, NA not applicable)",
+                "aria-label": _("missing-data code"),
+                "title": _(
+                    "%(label)s: missing-data code instead of a value (ND not done, UNK unknown, NA not applicable)"
+                )
+                % {"label": label},
                 "class": "mc-select",
             }
         ),
@@ -143,8 +151,15 @@ def missing_code_text(code: str) -> str:
     )
 
 
+def _previous_html(text: str, **values) -> SafeString:
+    """A value of the day before under a field: ``text`` (translated, with %(name)s placeholders) and ``values``
+    escaped, unless already safe HTML (a missing-data code's abbreviation)."""
+    filled = mark_safe(conditional_escape(text) % {name: conditional_escape(value) for name, value in values.items()})
+    return format_html('<span class="previous-value">{}</span>', filled)
+
+
 def confirm_field(code: str) -> forms.CharField:
-    field = forms.CharField(required=False, label="Confirm: the value is correct", widget=ConfirmWidget())
+    field = forms.CharField(required=False, label=_("Confirm: the value is correct"), widget=ConfirmWidget())
     field.widget.code = code
     return field
 
@@ -182,7 +197,7 @@ class RecordForm(forms.ModelForm):
                     required=False, label=self.fields[name].label.split(" (")[0], decimal_places=3
                 )
                 self.fields[unit_field] = forms.ChoiceField(
-                    choices=unit_choices(quantity), label="unit", required=False
+                    choices=unit_choices(quantity), label=_("unit"), required=False
                 )
                 if record is not None:
                     self._show_in_entered_unit(name, quantity, unit_field, record)
@@ -210,17 +225,17 @@ class RecordForm(forms.ModelForm):
                     self.initial[f"mc_{name}"] = record.missing_codes[name]
             if isinstance(self.fields.get(name), forms.NullBooleanField):
                 # The select's empty choice is "not recorded"; "unknown" is a missing-data code of its own.
-                self.fields[name].widget.choices = [("unknown", "—"), ("true", "Yes"), ("false", "No")]
+                self.fields[name].widget.choices = [("unknown", "—"), ("true", _("Yes")), ("false", _("No"))]
         if self.crf.per_day:
             self.fields["not_done"] = forms.BooleanField(
                 required=False,
-                label="Not done this day",
-                help_text="The whole form was not done (e.g. no blood sample taken): give the reason.",
+                label=_("Not done this day"),
+                help_text=_("The whole form was not done (e.g. no blood sample taken): give the reason."),
             )
             self.fields["not_done_reason"] = forms.CharField(
                 required=False,
                 max_length=self.model._meta.get_field("not_done_reason").max_length,
-                label="Reason not done",
+                label=_("Reason not done"),
             )
             if record is not None and record.marked_not_done:
                 self.initial["not_done"] = True
@@ -247,15 +262,15 @@ class RecordForm(forms.ModelForm):
             return
         day = previous.study_day
         if previous.marked_not_done and "not_done" in self.fields:
-            self.fields["not_done"].help_text = format_html(
-                '<span class="previous-value">day {}: not done ({})</span>', day, previous.not_done_reason
+            self.fields["not_done"].help_text = _previous_html(
+                _("day %(day)s: not done (%(reason)s)"), day=day, reason=previous.not_done_reason
             )
         for name in self.crf.value_fields:
             value = getattr(previous, name, None)
             code = previous.missing_codes.get(name)
             if name in self.fields and code in MissingCode.values:
-                self.fields[name].help_text = format_html(
-                    '<span class="previous-value">day {}: {}</span>', day, missing_code_text(code)
+                self.fields[name].help_text = _previous_html(
+                    _("day %(day)s: %(value)s"), day=day, value=missing_code_text(code)
                 )
                 continue
             if name not in self.fields or value is None or value is False or value == "":
@@ -264,10 +279,10 @@ class RecordForm(forms.ModelForm):
             if name in CONVERTED:
                 quantity, unit_field = CONVERTED[name]
                 unit = getattr(previous, unit_field) or canonical_unit(quantity)
-                shown = f"{format(value.normalize(), 'f')} {canonical_unit(quantity)}"
+                shown = f"{format_number(value)} {canonical_unit(quantity)}"
                 if unit != canonical_unit(quantity):
-                    shown = f"{_in_unit(quantity, value, unit)} {unit} ({shown})"
-            self.fields[name].help_text = format_html('<span class="previous-value">day {}: {}</span>', day, shown)
+                    shown = f"{_localized(_in_unit(quantity, value, unit))} {unit} ({shown})"
+            self.fields[name].help_text = _previous_html(_("day %(day)s: %(value)s"), day=day, value=shown)
 
     @property
     def history_name(self) -> str:
@@ -335,7 +350,7 @@ class RecordForm(forms.ModelForm):
             self.add_error(
                 "not_done_reason",
                 ValidationError(
-                    "Tick 'Not done this day' to record this reason, or clear it.", code="not_done_reason.unticked"
+                    _("Tick 'Not done this day' to record this reason, or clear it."), code="not_done_reason.unticked"
                 ),
             )
         if self.is_empty():
@@ -411,7 +426,7 @@ class RecordForm(forms.ModelForm):
             items = [
                 Row(
                     Column(Field(name), css_class="col"),
-                    Column(Field(unit_field, aria_label=f"unit of {name}"), css_class="col-4"),
+                    Column(Field(unit_field, aria_label=_("unit of %(field)s") % {"field": name}), css_class="col-4"),
                     *code_column,
                     css_class="g-1",
                 )
@@ -431,6 +446,11 @@ class RecordForm(forms.ModelForm):
 def _factor(quantity: str, unit: str) -> Decimal:
     """cohorts/units.py's factor from `unit` to the canonical unit, as an exact decimal."""
     return Decimal(repr(to_canonical(quantity, Decimal(1), unit)))
+
+
+def _localized(text: str) -> str:
+    """A number written with a point, with the decimal separator of the active language instead (Italian "0,5")."""
+    return format_number(Decimal(text))
 
 
 def _in_unit(quantity: str, value: Decimal, unit: str) -> str:
@@ -479,26 +499,26 @@ def _unit_of(crf: Crf, name: str) -> str:
 class RespiratorySupportForm(RecordForm):
     class Meta:
         labels = {
-            "support": "Highest support of the day",
-            "fio2": "FiO2 set on the device",
-            "niv_hours": "Hours on NIV/CPAP",
+            "support": gettext_lazy("Highest support of the day"),
+            "fio2": gettext_lazy("FiO2 set on the device"),
+            "niv_hours": gettext_lazy("Hours on NIV/CPAP"),
             "rrt": "RRT",
         }
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["support"].required = False
-        self.fields["fio2"].help_text = self.fields["fio2"].help_text or "fraction, 0.21–1.0"
+        self.fields["fio2"].help_text = self.fields["fio2"].help_text or _("fraction, 0.21–1.0")
 
 
 class LabResultForm(RecordForm):
     class Meta:
         labels = {
-            "ast_uln_u_l": "AST ULN",
-            "alt_uln_u_l": "ALT ULN",
-            "ddimer_ng_ml": "D-dimer",
-            "ddimer_basis": "D-dimer basis",
-            "abg_fio2": "FiO2 at the blood gas",
+            "ast_uln_u_l": gettext_lazy("AST ULN"),
+            "alt_uln_u_l": gettext_lazy("ALT ULN"),
+            "ddimer_ng_ml": gettext_lazy("D-dimer"),
+            "ddimer_basis": gettext_lazy("D-dimer basis"),
+            "abg_fio2": gettext_lazy("FiO2 at the blood gas"),
         }
 
     def __init__(self, *args, site=None, **kwargs):
@@ -507,8 +527,11 @@ class LabResultForm(RecordForm):
             # The site laboratory's upper limits of normal (clinical definitions §2), prefilled for a new record.
             self.initial.setdefault("ast_uln_u_l", site.ast_uln_u_l)
             self.initial.setdefault("alt_uln_u_l", site.alt_uln_u_l)
-        self.fields["ddimer_basis"].choices = [("", "basis…"), *self.crf.model._meta.get_field("ddimer_basis").choices]
-        self.fields["abg_fio2"].help_text = self.fields["abg_fio2"].help_text or "fraction, 0.21–1.0"
+        self.fields["ddimer_basis"].choices = [
+            ("", _("basis…")),
+            *self.crf.model._meta.get_field("ddimer_basis").choices,
+        ]
+        self.fields["abg_fio2"].help_text = self.fields["abg_fio2"].help_text or _("fraction, 0.21–1.0")
 
     def apply_issues(self, issues) -> None:
         # A value typed in another unit is refused in the canonical unit: say what was typed too.
@@ -519,8 +542,11 @@ class LabResultForm(RecordForm):
                 quantity, unit_field = CONVERTED[issue.field]
                 unit = data.get(unit_field)
                 if unit and unit != canonical_unit(quantity) and data.get(issue.field) is not None:
-                    typed = format(data[issue.field].normalize(), "f")
-                    message = f"You entered {typed} {unit}. {issue.message}"
+                    message = _("You entered %(value)s %(unit)s. %(message)s") % {
+                        "value": format_number(data[issue.field]),
+                        "unit": unit,
+                        "message": issue.message,
+                    }
                     issue = type(issue)(issue.field, issue.level, issue.code, message)
             shown.append(issue)
         super().apply_issues(shown)
@@ -530,10 +556,12 @@ class ReasonForm(forms.Form):
     """The reason for change of a page that edits saved data (ICH GCP audit trail)."""
 
     reason = forms.CharField(
-        label="Reason for change",
+        label=gettext_lazy("Reason for change"),
         required=False,
         max_length=REASON_MAX_LENGTH,
-        help_text="Required when you change or delete saved data, e.g. 'transcription error, checked against chart'.",
+        help_text=gettext_lazy(
+            "Required when you change or delete saved data, e.g. 'transcription error, checked against chart'."
+        ),
     )
 
     def __init__(self, *args, **kwargs):
@@ -552,8 +580,8 @@ class FreezeForm(ReasonForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["reason"].label = "Reason"
-        self.fields["reason"].help_text = "Kept with the freeze in the audit trail and the release."
+        self.fields["reason"].label = _("Reason")
+        self.fields["reason"].help_text = _("Kept with the freeze in the audit trail and the release.")
 
     def add_service_error(self, error: ValidationError) -> None:
         if hasattr(error, "error_dict"):
@@ -569,8 +597,8 @@ class DeleteForm(ReasonForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["reason"].label = "Reason for deleting"
-        self.fields["reason"].help_text = "e.g. 'entered on the wrong patient'."
+        self.fields["reason"].label = _("Reason for deleting")
+        self.fields["reason"].help_text = _("e.g. 'entered on the wrong patient'.")
 
     def add_service_error(self, error: ValidationError) -> None:
         super().add_service_error(error)
@@ -587,7 +615,7 @@ class DeleteForm(ReasonForm):
 class EventForm(RecordForm):
     """A drug administration, disposition or adverse event: its own study day, a reason when editing."""
 
-    reason = forms.CharField(label="Reason for change", required=False, max_length=REASON_MAX_LENGTH)
+    reason = forms.CharField(label=gettext_lazy("Reason for change"), required=False, max_length=REASON_MAX_LENGTH)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -595,7 +623,7 @@ class EventForm(RecordForm):
         if self.stored is None:
             self.fields["reason"].widget = forms.HiddenInput()
 
-    study_day_label = "Study day"
+    study_day_label = gettext_lazy("Study day")
 
     @property
     def helper(self) -> FormHelper:
@@ -611,11 +639,18 @@ class EventForm(RecordForm):
 
 
 class DrugAdministrationForm(EventForm):
-    study_day_label = "Start (study day)"
+    study_day_label = gettext_lazy("Start (study day)")
 
     class Meta:
-        labels = {"stop_day": "Stop (study day)", "drug_detail": "Name", "dose_unit": "Unit"}
-        help_texts = {"stop_day": "Empty while ongoing.", "drug_detail": "For antibiotics, glucocorticoids, ..."}
+        labels = {
+            "stop_day": gettext_lazy("Stop (study day)"),
+            "drug_detail": gettext_lazy("Name"),
+            "dose_unit": gettext_lazy("Unit"),
+        }
+        help_texts = {
+            "stop_day": gettext_lazy("Empty while ongoing."),
+            "drug_detail": gettext_lazy("For antibiotics, glucocorticoids, ..."),
+        }
 
     #: The keys of an arm's regimen (cohorts.models.Arm.regimen) -> the form's fields.
     REGIMEN_FIELDS = {"drug": "drug", "dose": "dose", "unit": "dose_unit", "route": "route", "frequency": "frequency"}
@@ -623,7 +658,7 @@ class DrugAdministrationForm(EventForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["stop_day"] = LenientIntegerField(
-            required=False, label="Stop (study day)", help_text="Empty while ongoing."
+            required=False, label=_("Stop (study day)"), help_text=_("Empty while ongoing.")
         )
         if self.stored is None and not self.is_bound and self.facts.regimen:
             self._start_from_regimen(self.facts.regimen[0])
@@ -642,7 +677,10 @@ class DrugAdministrationForm(EventForm):
 
 class DispositionEventForm(EventForm):
     class Meta:
-        labels = {"normal_activities": "Resumed normal activities", "alive": "Alive at contact"}
+        labels = {
+            "normal_activities": gettext_lazy("Resumed normal activities"),
+            "alive": gettext_lazy("Alive at contact"),
+        }
 
 
 # ------------------------------------------------------------------------------------- one class per form

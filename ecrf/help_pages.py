@@ -17,9 +17,11 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import render
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 #: Slug in the URL -> (title, document under docs/).
-DOCUMENTS = {"import-format": ("CSV import format", "import-format.md")}
+DOCUMENTS = {"import-format": (gettext_lazy("CSV import format"), "import-format.md")}
 
 _INLINE = re.compile(r"`([^`]+)`|\*\*(.+?)\*\*|\*(\S(?:.*?\S)?)\*|\[([^\]]+)\]\(([^)\s]+)\)")
 
@@ -124,7 +126,7 @@ def document_path(name: str) -> Path:
 def help_page(request, slug: str):
     """A document of docs/ as a page (any logged-in user: it describes formats, not study data)."""
     if slug not in DOCUMENTS:
-        raise Http404("No such help page.")
+        raise Http404(_("No such help page."))
     title, name = DOCUMENTS[slug]
     body = render_markdown(document_path(name).read_text(encoding="utf-8"))
     return render(request, "help_page.html", {"title": title, "body": body, "source": f"docs/{name}"})

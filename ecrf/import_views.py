@@ -6,6 +6,8 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.shortcuts import render
 from django.template.defaultfilters import filesizeformat
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from cohorts import roles
 from cohorts import selectors as cohort_selectors
@@ -34,15 +36,14 @@ class MultipleFileField(forms.FileField):
 
 
 class ImportForm(forms.Form):
-    files = MultipleFileField(
-        label="Files",
-        help_text=f"One CSV file per table, named after it ({importing.FILE_NAMES}), or a zip of them such as a "
-        "release exported as CSV.",
-    )
-    check_only = forms.BooleanField(required=False, label="Check only: run every check and store nothing")
+    files = MultipleFileField(label=gettext_lazy("Files"))
+    check_only = forms.BooleanField(required=False, label=gettext_lazy("Check only: run every check and store nothing"))
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        self.fields["files"].help_text = _(
+            "One CSV file per table, named after it (%(names)s), or a zip of them such as a release exported as CSV."
+        ) % {"names": importing.FILE_NAMES}
         self.helper = FormHelper()
         self.helper.form_tag = False
         self.helper.disable_csrf = True
@@ -53,8 +54,11 @@ class ImportForm(forms.Form):
         total = sum(upload.size for upload in files)
         if total > MAX_UPLOAD_BYTES:
             raise ValidationError(
-                f"The files hold {filesizeformat(total)}; at most {filesizeformat(MAX_UPLOAD_BYTES)} per import. "
-                "Import them in parts, or with `manage.py import_crf` on the server.",
+                _(
+                    "The files hold %(size)s; at most %(maximum)s per import. Import them in parts, or with "
+                    "`manage.py import_crf` on the server."
+                )
+                % {"size": filesizeformat(total), "maximum": filesizeformat(MAX_UPLOAD_BYTES)},
                 code="too_large",
             )
         return files

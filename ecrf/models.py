@@ -10,6 +10,8 @@ from collections.abc import Iterable
 
 from django.db import models
 from django.db.models import F, Q
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
 from cohorts.constraints import dose_range, hard_range
@@ -23,6 +25,14 @@ def dec(max_digits: int, places: int, label: str) -> models.DecimalField:
 
 def small(label: str) -> models.SmallIntegerField:
     return models.SmallIntegerField(label, null=True, blank=True)
+
+
+def named(field: models.Field, name) -> models.Field:
+    """``field`` with a translatable name (a lazy translation of the name Django would derive from the attribute,
+    "study day"): set on the field, not given as its verbose_name argument, so that migrations, which compare the
+    argument, see no change."""
+    field.verbose_name = name
+    return field
 
 
 def limit_rows(*fields: str) -> dict[str, str]:
@@ -64,9 +74,9 @@ class MissingCode(models.TextChoices):
     """Why a value of a form is not there (clinical definitions §2.2): given instead of the value, so that an empty
     field without a code means truly missing."""
 
-    NOT_DONE = "not_done", "Not done"
-    UNKNOWN = "unknown", "Unknown"
-    NOT_APPLICABLE = "not_applicable", "Not applicable"
+    NOT_DONE = "not_done", _("Not done")
+    UNKNOWN = "unknown", _("Unknown")
+    NOT_APPLICABLE = "not_applicable", _("Not applicable")
 
 
 #: The short form of each code, as the pages show it and a CSV import cell may hold it (docs/import-format.md).
@@ -79,19 +89,19 @@ MISSING_CODE_ABBREVIATIONS = {
 
 class PatientDayRecord(models.Model):
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="+")
-    study_day = models.SmallIntegerField(help_text="Day 0 = enrolment.")
+    study_day = named(models.SmallIntegerField(help_text=_("Day 0 = enrolment.")), _("study day"))
     # Codes of the soft checks (ecrf/checks.py) the user confirmed for the values as saved.
     confirmed_checks = models.JSONField(default=list, blank=True)
     # Value field -> MissingCode value: why that value is not there. A field with a code holds no value; only the
     # form's fields that may be left empty take one (the catalogue's code_fields, ecrf/crfs.py).
     # The database defaults too (no code, not marked), so that rows loaded without them (bench/) mean just that.
     missing_codes = models.JSONField(
-        "missing-data codes", default=dict, db_default=models.Value({}, output_field=models.JSONField()), blank=True
+        _("missing-data codes"), default=dict, db_default=models.Value({}, output_field=models.JSONField()), blank=True
     )
     # Non-empty: the whole form was marked not done that day, for this reason (one-per-day forms only); such a
     # record holds no value and no code.
     not_done_reason = models.CharField(
-        "reason the form was not done", max_length=200, blank=True, default="", db_default=""
+        _("reason the form was not done"), max_length=200, blank=True, default="", db_default=""
     )
     version = models.PositiveIntegerField(default=1, editable=False)  # optimistic locking, see cohorts/audit.py
     updated_at = models.DateTimeField(auto_now=True)
@@ -100,7 +110,11 @@ class PatientDayRecord(models.Model):
         abstract = True
 
     def __str__(self) -> str:
-        return f"{self._meta.verbose_name} of {self.patient} on day {self.study_day}"
+        return gettext("%(form)s of %(patient)s on day %(day)s") % {
+            "form": self._meta.verbose_name,
+            "patient": self.patient,
+            "day": self.study_day,
+        }
 
     @property
     def marked_not_done(self) -> bool:
@@ -146,17 +160,17 @@ def never_not_done(model: str) -> models.CheckConstraint:
 
 
 class VitalSigns(PatientDayRecord):
-    temperature_c = dec(4, 1, "temperature (°C)")
-    heart_rate_bpm = small("heart rate (/min)")
-    respiratory_rate_bpm = small("respiratory rate (/min)")
-    systolic_mmhg = small("systolic BP (mmHg)")
-    diastolic_mmhg = small("diastolic BP (mmHg)")
-    spo2_pct = small("SpO2 (%)")
+    temperature_c = dec(4, 1, _("temperature (°C)"))
+    heart_rate_bpm = small(_("heart rate (/min)"))
+    respiratory_rate_bpm = small(_("respiratory rate (/min)"))
+    systolic_mmhg = small(_("systolic BP (mmHg)"))
+    diastolic_mmhg = small(_("diastolic BP (mmHg)"))
+    spo2_pct = small(_("SpO2 (%)"))
     history = HistoricalRecords()
 
     class Meta:
-        verbose_name = "vital signs"
-        verbose_name_plural = "vital signs"
+        verbose_name = _("vital signs")
+        verbose_name_plural = _("vital signs")
         constraints = [
             models.UniqueConstraint(fields=["patient", "study_day"], name="vitals_one_per_patient_day"),
             *hard_ranges("vitals", VITAL_SIGNS_LIMITS),
@@ -174,15 +188,15 @@ class VitalSigns(PatientDayRecord):
 class Support(models.TextChoices):
     """Respiratory support, the highest level of the day (clinical definitions §2)."""
 
-    ROOM_AIR = "room_air", "Room air"
-    NASAL_CANNULA = "nasal_cannula", "Low-flow: nasal cannula"
-    SIMPLE_MASK = "simple_mask", "Low-flow: simple mask"
-    VENTURI = "venturi", "Low-flow: Venturi mask"
-    NON_REBREATHER = "non_rebreather", "Low-flow: non-rebreather mask"
-    HFNC = "hfnc", "High-flow nasal cannula"
+    ROOM_AIR = "room_air", _("Room air")
+    NASAL_CANNULA = "nasal_cannula", _("Low-flow: nasal cannula")
+    SIMPLE_MASK = "simple_mask", _("Low-flow: simple mask")
+    VENTURI = "venturi", _("Low-flow: Venturi mask")
+    NON_REBREATHER = "non_rebreather", _("Low-flow: non-rebreather mask")
+    HFNC = "hfnc", _("High-flow nasal cannula")
     CPAP = "cpap", "CPAP"
-    NIV = "niv", "Non-invasive ventilation (BiPAP)"
-    IMV = "imv", "Invasive mechanical ventilation"
+    NIV = "niv", _("Non-invasive ventilation (BiPAP)")
+    IMV = "imv", _("Invasive mechanical ventilation")
 
 
 #: The yes/no boxes of the respiratory-support form (not ticked: no).
@@ -191,20 +205,20 @@ SUPPORT_FLAGS = ("ecmo", "prone", "vasopressors", "rrt")
 
 class RespiratorySupport(PatientDayRecord):
     # Required: blank only on a record marked not done (support_needs_level_unless_not_done).
-    support = models.CharField(max_length=16, choices=Support.choices, blank=True)
-    flow_l_min = dec(4, 1, "O2 flow (L/min)")
-    fio2 = dec(3, 2, "FiO2 set on the device (fraction)")
-    peep_cmh2o = dec(4, 1, "PEEP (cmH2O)")
-    niv_hours = dec(3, 1, "hours on NIV/CPAP that day")
+    support = named(models.CharField(max_length=16, choices=Support.choices, blank=True), _("support"))
+    flow_l_min = dec(4, 1, _("O2 flow (L/min)"))
+    fio2 = dec(3, 2, _("FiO2 set on the device (fraction)"))
+    peep_cmh2o = dec(4, 1, _("PEEP (cmH2O)"))
+    niv_hours = dec(3, 1, _("hours on NIV/CPAP that day"))
     ecmo = models.BooleanField("ECMO", default=False)
-    prone = models.BooleanField("prone position", default=False)
-    vasopressors = models.BooleanField(default=False)
-    rrt = models.BooleanField("renal replacement therapy", default=False)
+    prone = models.BooleanField(_("prone position"), default=False)
+    vasopressors = named(models.BooleanField(default=False), _("vasopressors"))
+    rrt = models.BooleanField(_("renal replacement therapy"), default=False)
     history = HistoricalRecords()
 
     class Meta:
-        verbose_name = "respiratory support"
-        verbose_name_plural = "respiratory support"
+        verbose_name = _("respiratory support")
+        verbose_name_plural = _("respiratory support")
         constraints = [
             models.UniqueConstraint(fields=["patient", "study_day"], name="support_one_per_patient_day"),
             models.CheckConstraint(condition=Q(support__in=[*Support.values, ""]), name="support_valid"),
@@ -229,28 +243,28 @@ class RespiratorySupport(PatientDayRecord):
 
 
 class LabResult(PatientDayRecord):
-    pao2_mmhg = dec(5, 1, "PaO2 (mmHg)")
+    pao2_mmhg = dec(5, 1, _("PaO2 (mmHg)"))
     pao2_entered_unit = models.CharField(max_length=8, default="mmHg", blank=True)
-    abg_fio2 = dec(3, 2, "FiO2 at the blood gas (fraction)")
-    crp_mg_l = dec(6, 1, "CRP (mg/L)")
+    abg_fio2 = dec(3, 2, _("FiO2 at the blood gas (fraction)"))
+    crp_mg_l = dec(6, 1, _("CRP (mg/L)"))
     crp_entered_unit = models.CharField(max_length=8, default="mg/L", blank=True)
-    ferritin_ng_ml = dec(8, 1, "ferritin (ng/mL)")
-    ldh_u_l = dec(7, 1, "LDH (U/L)")
-    ast_u_l = dec(7, 1, "AST (U/L)")
-    alt_u_l = dec(7, 1, "ALT (U/L)")
-    ast_uln_u_l = dec(6, 1, "AST upper limit of normal (U/L)")
-    alt_uln_u_l = dec(6, 1, "ALT upper limit of normal (U/L)")
-    lymphocytes_10e9_l = dec(5, 2, "lymphocytes (10^9/L)")
-    ddimer_ng_ml = dec(8, 1, "D-dimer (ng/mL)")
+    ferritin_ng_ml = dec(8, 1, _("ferritin (ng/mL)"))
+    ldh_u_l = dec(7, 1, _("LDH (U/L)"))
+    ast_u_l = dec(7, 1, _("AST (U/L)"))
+    alt_u_l = dec(7, 1, _("ALT (U/L)"))
+    ast_uln_u_l = dec(6, 1, _("AST upper limit of normal (U/L)"))
+    alt_uln_u_l = dec(6, 1, _("ALT upper limit of normal (U/L)"))
+    lymphocytes_10e9_l = dec(5, 2, _("lymphocytes (10^9/L)"))
+    ddimer_ng_ml = dec(8, 1, _("D-dimer (ng/mL)"))
     # D-dimer assays report FEU or DDU; the two are never converted into each other (clinical definitions §2). The
     # bases and their labels are the one table of cohorts/units.py, which the screening form reads too.
-    ddimer_basis = models.CharField(max_length=3, choices=DDIMER_BASIS_LABELS, blank=True)
-    procalcitonin_ng_ml = dec(6, 2, "procalcitonin (ng/mL)")
+    ddimer_basis = named(models.CharField(max_length=3, choices=DDIMER_BASIS_LABELS, blank=True), _("ddimer basis"))
+    procalcitonin_ng_ml = dec(6, 2, _("procalcitonin (ng/mL)"))
     history = HistoricalRecords()
 
     class Meta:
-        verbose_name = "laboratory results"
-        verbose_name_plural = "laboratory results"
+        verbose_name = _("laboratory results")
+        verbose_name_plural = _("laboratory results")
         constraints = [
             models.UniqueConstraint(fields=["patient", "study_day"], name="labs_one_per_patient_day"),
             *hard_ranges("labs", LABORATORY_LIMITS),
@@ -263,13 +277,13 @@ class LabResult(PatientDayRecord):
 
 
 class Drug(models.TextChoices):
-    ANAKINRA = "anakinra", "Anakinra"
-    HYDROXYCHLOROQUINE = "hydroxychloroquine", "Hydroxychloroquine"
-    LOPINAVIR_RITONAVIR = "lopinavir_ritonavir", "Lopinavir/ritonavir"
-    GLUCOCORTICOID = "glucocorticoid", "Glucocorticoid"
-    TOCILIZUMAB = "tocilizumab", "Tocilizumab"
-    OTHER_IL6 = "other_il6_antagonist", "Other IL-6 antagonist"
-    ANTIBIOTIC = "antibiotic", "Antibiotic"
+    ANAKINRA = "anakinra", _("Anakinra")
+    HYDROXYCHLOROQUINE = "hydroxychloroquine", _("Hydroxychloroquine")
+    LOPINAVIR_RITONAVIR = "lopinavir_ritonavir", _("Lopinavir/ritonavir")
+    GLUCOCORTICOID = "glucocorticoid", _("Glucocorticoid")
+    TOCILIZUMAB = "tocilizumab", _("Tocilizumab")
+    OTHER_IL6 = "other_il6_antagonist", _("Other IL-6 antagonist")
+    ANTIBIOTIC = "antibiotic", _("Antibiotic")
 
 
 class DoseUnit(models.TextChoices):
@@ -278,33 +292,33 @@ class DoseUnit(models.TextChoices):
 
 
 class Route(models.TextChoices):
-    ORAL = "oral", "Oral"
-    SC = "sc", "Subcutaneous"
-    IV = "iv", "Intravenous"
+    ORAL = "oral", _("Oral")
+    SC = "sc", _("Subcutaneous")
+    IV = "iv", _("Intravenous")
 
 
 class Frequency(models.TextChoices):
-    ONCE = "once", "Once"
-    Q24H = "q24h", "Every 24 h"
-    BID = "bid", "Twice daily (every 12 h)"
-    Q8H = "q8h", "Every 8 h"
-    Q6H = "q6h", "Every 6 h"
+    ONCE = "once", _("Once")
+    Q24H = "q24h", _("Every 24 h")
+    BID = "bid", _("Twice daily (every 12 h)")
+    Q8H = "q8h", _("Every 8 h")
+    Q6H = "q6h", _("Every 6 h")
 
 
 class DrugAdministration(PatientDayRecord):
     """A drug given from `study_day` (start) to `stop_day` (inclusive; empty while ongoing)."""
 
-    drug = models.CharField(max_length=32, choices=Drug.choices)
-    drug_detail = models.CharField("name (antibiotic, glucocorticoid, ...)", max_length=120, blank=True)
-    dose = models.DecimalField(max_digits=7, decimal_places=2)
-    dose_unit = models.CharField(max_length=8, choices=DoseUnit.choices)
-    route = models.CharField(max_length=8, choices=Route.choices)
-    frequency = models.CharField(max_length=8, choices=Frequency.choices)
-    stop_day = models.SmallIntegerField(null=True, blank=True)
+    drug = named(models.CharField(max_length=32, choices=Drug.choices), _("drug"))
+    drug_detail = models.CharField(_("name (antibiotic, glucocorticoid, ...)"), max_length=120, blank=True)
+    dose = named(models.DecimalField(max_digits=7, decimal_places=2), _("dose"))
+    dose_unit = named(models.CharField(max_length=8, choices=DoseUnit.choices), _("dose unit"))
+    route = named(models.CharField(max_length=8, choices=Route.choices), _("route"))
+    frequency = named(models.CharField(max_length=8, choices=Frequency.choices), _("frequency"))
+    stop_day = named(models.SmallIntegerField(null=True, blank=True), _("stop day"))
     history = HistoricalRecords()
 
     class Meta:
-        verbose_name = "drug administration"
+        verbose_name = _("drug administration")
         constraints = [
             models.CheckConstraint(condition=Q(dose__gt=0), name="drug_dose_positive"),
             # The maximum dose of the drug in its unit (the limits table's DOSE_MAXIMA, clinical definitions §2.1).
@@ -321,25 +335,25 @@ class DrugAdministration(PatientDayRecord):
 
 
 class DispositionKind(models.TextChoices):
-    DISCHARGED = "discharged", "Discharged"
-    ICU_ADMISSION = "icu_admission", "ICU admission"
-    IMV_STARTED = "imv_started", "Invasive ventilation started"
-    DEATH = "death", "Death"
-    WITHDRAWAL = "withdrawal", "Withdrawal"
-    LOST = "lost_to_follow_up", "Lost to follow-up"
-    CONTACT = "vital_status_contact", "Vital status contact (e.g. day-21 call)"
+    DISCHARGED = "discharged", _("Discharged")
+    ICU_ADMISSION = "icu_admission", _("ICU admission")
+    IMV_STARTED = "imv_started", _("Invasive ventilation started")
+    DEATH = "death", _("Death")
+    WITHDRAWAL = "withdrawal", _("Withdrawal")
+    LOST = "lost_to_follow_up", _("Lost to follow-up")
+    CONTACT = "vital_status_contact", _("Vital status contact (e.g. day-21 call)")
 
 
 class DispositionEvent(PatientDayRecord):
-    kind = models.CharField(max_length=24, choices=DispositionKind.choices)
+    kind = named(models.CharField(max_length=24, choices=DispositionKind.choices), _("kind"))
     # Discharge / contact: has the patient resumed normal activities? Contact: alive?
-    normal_activities = models.BooleanField(null=True, blank=True)
-    alive = models.BooleanField(null=True, blank=True)
-    cause_of_death = models.CharField(max_length=200, blank=True)
+    normal_activities = named(models.BooleanField(null=True, blank=True), _("normal activities"))
+    alive = named(models.BooleanField(null=True, blank=True), _("alive"))
+    cause_of_death = named(models.CharField(max_length=200, blank=True), _("cause of death"))
     history = HistoricalRecords()
 
     class Meta:
-        verbose_name = "disposition event"
+        verbose_name = _("disposition event")
         constraints = [
             models.UniqueConstraint(fields=["patient", "study_day", "kind"], name="disposition_unique_per_day"),
             models.CheckConstraint(condition=Q(kind__in=DispositionKind.values), name="disposition_kind_valid"),
@@ -352,21 +366,21 @@ class DispositionEvent(PatientDayRecord):
 
 
 class AdverseEventKind(models.TextChoices):
-    BACTERAEMIA = "bacteraemia", "Bacteraemia"
-    LIVER = "liver_enzymes_gt_3uln", "Liver enzymes > 3 x ULN"
-    THROMBOEMBOLISM = "thromboembolism", "Thromboembolism"
-    OTHER = "other", "Other"
+    BACTERAEMIA = "bacteraemia", _("Bacteraemia")
+    LIVER = "liver_enzymes_gt_3uln", _("Liver enzymes > 3 x ULN")
+    THROMBOEMBOLISM = "thromboembolism", _("Thromboembolism")
+    OTHER = "other", _("Other")
 
 
 class AdverseEvent(PatientDayRecord):
-    kind = models.CharField(max_length=24, choices=AdverseEventKind.choices)
-    organism = models.CharField(max_length=120, blank=True, help_text="For bacteraemia.")
-    description = models.CharField(max_length=300, blank=True)
-    serious = models.BooleanField(default=False)
+    kind = named(models.CharField(max_length=24, choices=AdverseEventKind.choices), _("kind"))
+    organism = named(models.CharField(max_length=120, blank=True, help_text=_("For bacteraemia.")), _("organism"))
+    description = named(models.CharField(max_length=300, blank=True), _("description"))
+    serious = named(models.BooleanField(default=False), _("serious"))
     history = HistoricalRecords()
 
     class Meta:
-        verbose_name = "adverse event"
+        verbose_name = _("adverse event")
         constraints = [
             models.CheckConstraint(condition=Q(kind__in=AdverseEventKind.values), name="adverse_event_kind_valid"),
             never_not_done("adverse_event"),
@@ -411,7 +425,7 @@ class DerivedDay(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"derived {self.patient_id} day {self.study_day}"
+        return gettext("derived %(patient)s day %(day)s") % {"patient": self.patient_id, "day": self.study_day}
 
 
 class PatientDerivation(models.Model):
@@ -430,4 +444,7 @@ class PatientDerivation(models.Model):
     derived_at = models.DateTimeField()
 
     def __str__(self) -> str:
-        return f"derivation of {self.patient_id} at {self.derived_at:%Y-%m-%d %H:%M}"
+        return gettext("derivation of %(patient)s at %(time)s") % {
+            "patient": self.patient_id,
+            "time": f"{self.derived_at:%Y-%m-%d %H:%M}",
+        }

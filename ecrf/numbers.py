@@ -11,13 +11,16 @@ One reading for both, so that a value the forms accept is accepted by the import
   of the whole part: `1 000`, `12 500,5`; anywhere else a space is refused (`37 5` is not 375);
 - a sign and an exponent are read (`-0.5`, `1e3`); no NaN, infinity, underscore or other notation.
 
-Pure Python, no Django: a form turns the refusal into a ValidationError, the import into a cell problem.
+Pure Python, no Django but the translation of the messages: a form turns the refusal into a ValidationError, the
+import into a cell problem.
 """
 
 from __future__ import annotations
 
 import re
 from decimal import Decimal, InvalidOperation
+
+from django.utils.translation import gettext as _
 
 _SPACES = (" ", "\u00a0", "\u202f", "\u2009")
 _NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
@@ -30,44 +33,62 @@ class NotANumber(ValueError):
 
 def parse_decimal(text: str, *, error: type[Exception] = NotANumber) -> Decimal:
     """The number typed in `text` (see the module docstring), or `error(message)`."""
-    return _parse(text, "a number", error)
+    return _parse(text, False, error)
 
 
 def parse_integer(text: str, *, error: type[Exception] = NotANumber) -> int:
     """A whole number (`37`, `37.0`, `1 000`); a number with a fraction is refused."""
-    number = _parse(text, "a whole number", error)
+    number = _parse(text, True, error)
     if number != number.to_integral_value():
-        raise error(f"'{text.strip()}' is not a whole number.")
+        raise error(_("'%(text)s' is not a whole number.") % {"text": text.strip()})
     return int(number)
 
 
-def _parse(text: str, noun: str, error: type[Exception]) -> Decimal:
+def _not_a_number(shown: str, integer: bool) -> str:
+    if integer:
+        return _("'%(text)s' is not a whole number.") % {"text": shown}
+    return _("'%(text)s' is not a number.") % {"text": shown}
+
+
+def _parse(text: str, integer: bool, error: type[Exception]) -> Decimal:
     shown = text.strip()
     spaced = shown
     for space in _SPACES[1:]:
         spaced = spaced.replace(space, " ")
     compact = spaced.replace(" ", "")
     if "," in compact:
-        whole, _, decimals = compact.partition(",")
+        whole, _comma, decimals = compact.partition(",")
         if "." in compact or "," in decimals:
             raise error(
-                f"'{shown}' is ambiguous: commas and points may separate thousands or decimals. Write the number "
-                "without a thousands separator, with a point (or a comma) before the decimals, e.g. 1000.5."
+                _(
+                    "'%(text)s' is ambiguous: commas and points may separate thousands or decimals. Write the number "
+                    "without a thousands separator, with a point (or a comma) before the decimals, e.g. 1000.5."
+                )
+                % {"text": shown}
             )
         digits = whole.lstrip("+-")
         if len(decimals) == 3 and decimals.isdigit() and digits.isdigit() and digits.strip("0"):
             raise error(
-                f"'{shown}' is ambiguous: the comma may separate thousands ({whole}{decimals}) or decimals "
-                f"({whole}.{decimals}). Write {whole}{decimals} or {whole}.{decimals}."
+                _(
+                    "'%(text)s' is ambiguous: the comma may separate thousands (%(thousands)s) or decimals "
+                    "(%(decimals)s). Write %(thousands)s or %(decimals)s."
+                )
+                % {"text": shown, "thousands": f"{whole}{decimals}", "decimals": f"{whole}.{decimals}"}
             )
         compact = f"{whole}.{decimals}"
     if not _NUMBER.fullmatch(compact):
-        raise error(f"'{shown}' is not {noun}.")
+        raise error(_not_a_number(shown, integer))
     if " " in spaced:
         whole_part, rest = re.fullmatch(r"([^.,eE]*)(.*)", spaced).groups()
         if " " in rest or not _GROUPED_WHOLE.fullmatch(whole_part):
-            raise error(f"'{shown}' is not {noun}: a space may only separate groups of three digits (1 000).")
+            if integer:
+                message = _(
+                    "'%(text)s' is not a whole number: a space may only separate groups of three digits (1 000)."
+                )
+            else:
+                message = _("'%(text)s' is not a number: a space may only separate groups of three digits (1 000).")
+            raise error(message % {"text": shown})
     try:
         return Decimal(compact)
     except InvalidOperation:  # not reached: the pattern above admits only what Decimal reads
-        raise error(f"'{shown}' is not {noun}.") from None
+        raise error(_not_a_number(shown, integer)) from None

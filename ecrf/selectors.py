@@ -30,10 +30,12 @@ from django.db.models import (
 )
 from django.http import Http404
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from cohorts import selectors as cohort_selectors
 from cohorts.clock import site_today
 from cohorts.models import Patient, PatientFreeze, Site, Study
+from ecrf.checks import format_number
 from ecrf.crfs import DAY_FORMS, EVENT_FORMS, Crf, crf_of, is_not_done
 from ecrf.derivations import STATES
 from ecrf.models import (
@@ -50,27 +52,31 @@ from ecrf.validators import ENDS_DAILY_FORMS
 def event_label(record) -> str:
     """A drug administration, disposition or adverse event in a few words, for the casebook."""
     if isinstance(record, DrugAdministration):
-        name = record.drug_detail or record.get_drug_display()
-        dose = format(record.dose.normalize(), "f")
-        until = f", to day {record.stop_day}" if record.stop_day is not None else ", ongoing"
-        route = {"oral": "oral"}.get(record.route, record.route.upper())
-        return f"{name} {dose} {record.dose_unit} {route} {record.frequency}{until}"
+        values = {
+            "drug": record.drug_detail or record.get_drug_display(),
+            "dose": format_number(record.dose),
+            "unit": record.dose_unit,
+            "route": _("oral") if record.route == "oral" else record.route.upper(),
+            "frequency": record.frequency,
+            "stop_day": record.stop_day,
+        }
+        if record.stop_day is not None:
+            return _("%(drug)s %(dose)s %(unit)s %(route)s %(frequency)s, to day %(stop_day)s") % values
+        return _("%(drug)s %(dose)s %(unit)s %(route)s %(frequency)s, ongoing") % values
     if isinstance(record, DispositionEvent):
-        text = record.get_kind_display()
+        text = str(record.get_kind_display())
         if record.cause_of_death:
             text += f": {record.cause_of_death}"
         if record.alive is not None and record.kind == DispositionKind.CONTACT:
-            text += ": alive" if record.alive else ": dead"
+            text += ": " + (_("alive") if record.alive else _("dead"))
         if record.normal_activities is not None:
-            text += ", normal activities" if record.normal_activities else ", not back to normal activities"
+            text += ", " + (_("normal activities") if record.normal_activities else _("not back to normal activities"))
         return text
-    text = record.get_kind_display()
+    text = str(record.get_kind_display())
     detail = record.organism or record.description
-    return (
-        f"{text} ({detail}){', serious' if record.serious else ''}"
-        if detail
-        else text + (", serious" if record.serious else "")
-    )
+    if detail:
+        text += f" ({detail})"
+    return text + (", " + _("serious") if record.serious else "")
 
 
 def _first_day(kinds) -> Subquery:
@@ -100,7 +106,7 @@ def patient_get(*, user, pk: int) -> Patient:
             .get(pk=pk)
         )
     except (Patient.DoesNotExist, ValueError, TypeError):
-        raise Http404("No such patient at your sites.") from None
+        raise Http404(_("No such patient at your sites.")) from None
 
 
 def study_day_today(patient: Patient, today: datetime.date | None = None) -> int:
@@ -115,7 +121,10 @@ def day_date(patient: Patient, study_day: int) -> datetime.date:
 def check_day(patient: Patient, study_day: int) -> None:
     """A study day outside 0..follow-up has no page (404)."""
     if not 0 <= study_day <= patient.study.follow_up_days:
-        raise Http404(f"Study day {study_day} is outside the follow-up of 0 to {patient.study.follow_up_days}.")
+        raise Http404(
+            _("Study day %(day)s is outside the follow-up of 0 to %(last_day)s.")
+            % {"day": study_day, "last_day": patient.study.follow_up_days}
+        )
 
 
 @dataclass
@@ -141,7 +150,7 @@ def event_get(*, patient: Patient, crf: Crf, pk: int):
     try:
         return model.objects.get(patient=patient, pk=pk)
     except (model.DoesNotExist, ValueError, TypeError):
-        raise Http404("No such record for this patient.") from None
+        raise Http404(_("No such record for this patient.")) from None
 
 
 # ------------------------------------------------------------------------------------------------ casebook

@@ -23,6 +23,7 @@ from typing import Any
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import IntegrityError, models, transaction
 from django.db.models import Value
+from django.utils.translation import gettext as _
 
 from cohorts.audit import ENTRY_REASON, ConcurrentEdit, ensure_writable, require_reason, update_versioned
 from cohorts.audit import save_audited as _save_audited
@@ -31,7 +32,7 @@ from ecrf import checks
 from ecrf.checks import Issue
 from ecrf.crfs import CATALOGUE, DAY_FORMS, EVENT_FORMS, Crf
 from ecrf.models import DispositionEvent, DispositionKind
-from ecrf.validators import PatientFacts, day_issues, is_blank, issues_error, refusals
+from ecrf.validators import PatientFacts, day_issues, is_blank, issues_error, listed, refusals
 
 # ------------------------------------------------------------------------------------------------- writes
 
@@ -94,11 +95,12 @@ def _day_invalid(errors: dict[str, ValidationError]) -> PatientDayInvalid:
     missing = [key for key in DAY_FORMS if key in errors and _reason_missing(errors[key])]  # in page order
     if not missing:
         return PatientDayInvalid(errors)
-    labels = [DAY_FORMS[key].label for key in missing]
-    names = labels[0] if len(labels) == 1 else f"{', '.join(labels[:-1])} and {labels[-1]}"
-    reason = ValidationError(f"Give a reason for changing saved data: {names}.", code="reason_required")
+    names = listed([str(DAY_FORMS[key].label) for key in missing])
+    reason = ValidationError(
+        _("Give a reason for changing saved data: %(forms)s.") % {"forms": names}, code="reason_required"
+    )
     note = ValidationError(
-        "This form changes saved data: give the reason for change below the forms.", code="reason_required"
+        _("This form changes saved data: give the reason for change below the forms."), code="reason_required"
     )
     for key in missing:
         errors[key] = ValidationError({NON_FIELD_ERRORS: [note], "reason": [reason]})
@@ -107,13 +109,13 @@ def _day_invalid(errors: dict[str, ValidationError]) -> PatientDayInvalid:
 
 def _show(value: Any) -> str:
     if value in (None, "", {}):
-        return "empty"
+        return _("empty")
     if isinstance(value, dict):  # missing-data codes
         return ", ".join(f"{name} {code}" for name, code in sorted(value.items()))
     if isinstance(value, bool):
-        return "yes" if value else "no"
+        return _("yes") if value else _("no")
     if isinstance(value, Decimal):
-        return format(value.normalize(), "f")
+        return checks.format_number(value)
     return str(value)
 
 
@@ -121,15 +123,21 @@ def _conflict(model: type[models.Model], changes: Iterable[tuple[str, Any, Any]]
     """The refusal of a stale save, naming what the other person changed (verbose names, plain values)."""
     meta = model._meta
     what = "; ".join(
-        f"{meta.get_field(name).verbose_name} is now {_show(new)} (you started from {_show(old)})"
+        _("%(field)s is now %(new)s (you started from %(old)s)")
+        % {"field": meta.get_field(name).verbose_name, "new": _show(new), "old": _show(old)}
         for name, old, new in changes
         if name not in ("confirmed_checks",)
     )
-    message = (
-        f"Someone else saved this {meta.verbose_name} record after you opened it"
-        + (f": {what}." if what else ".")
-        + " Nothing of yours was saved. Reload the page to see their values, then enter your change again."
-    )
+    if what:
+        message = _(
+            "Someone else saved this %(form)s record after you opened it: %(changes)s. Nothing of yours was saved. "
+            "Reload the page to see their values, then enter your change again."
+        ) % {"form": meta.verbose_name, "changes": what}
+    else:
+        message = _(
+            "Someone else saved this %(form)s record after you opened it. Nothing of yours was saved. Reload the "
+            "page to see their values, then enter your change again."
+        ) % {"form": meta.verbose_name}
     return ValidationError({NON_FIELD_ERRORS: [ValidationError(message, code="concurrent_edit")]})
 
 
@@ -138,10 +146,9 @@ def _audit(instance: models.Model, *, user, reason: str | None) -> models.Model:
 
 
 def _gone(model: type[models.Model]) -> ValidationError:
-    message = (
-        f"Someone else deleted this {model._meta.verbose_name} record after you opened it; nothing of yours was "
-        "saved. Reload the page."
-    )
+    message = _(
+        "Someone else deleted this %(form)s record after you opened it; nothing of yours was saved. Reload the page."
+    ) % {"form": model._meta.verbose_name}
     return ValidationError({NON_FIELD_ERRORS: [ValidationError(message, code="concurrent_edit")]})
 
 
@@ -285,8 +292,10 @@ def _delete(model: type[models.Model], *, pk: int, expected_version: int, user, 
 
 def _refuse_integrity(exc: IntegrityError) -> ValidationError:
     return ValidationError(
-        "Someone else saved the same record at the same moment, or a value broke a database rule; nothing of "
-        "yours was saved. Reload the page and check the values.",
+        _(
+            "Someone else saved the same record at the same moment, or a value broke a database rule; nothing of "
+            "yours was saved. Reload the page and check the values."
+        ),
         code="integrity",
     )
 
@@ -409,19 +418,17 @@ def _disposition_rules(patient: Patient, values: Mapping[str, Any], record_pk: i
     issues = []
     others = DispositionEvent.objects.filter(patient=patient).exclude(pk=record_pk)
     if others.filter(study_day=day, kind=kind).exists():
-        label = DispositionKind(kind).label.lower()
-        issues.append(
-            Issue("kind", checks.HARD, "kind.duplicate", f"A {label} is already recorded on study day {day}.")
-        )
+        label = str(DispositionKind(kind).label).lower()
+        message = _("A %(kind)s is already recorded on study day %(day)s.") % {"kind": label, "day": day}
+        issues.append(Issue("kind", checks.HARD, "kind.duplicate", message))
     if kind == DispositionKind.DEATH:
         earlier = others.filter(kind=DispositionKind.DEATH).values_list("study_day", flat=True).first()
         if earlier is not None:
-            issues.append(
-                Issue("kind", checks.HARD, "kind.second_death", f"A death is already recorded on study day {earlier}.")
-            )
+            message = _("A death is already recorded on study day %(day)s.") % {"day": earlier}
+            issues.append(Issue("kind", checks.HARD, "kind.second_death", message))
             return issues
         later = [
-            f"{model._meta.verbose_name} on day {d}"
+            _("%(form)s on day %(day)s") % {"form": model._meta.verbose_name, "day": d}
             for model in (crf.model for crf in CATALOGUE.values())
             for d in model.objects.filter(patient=patient, study_day__gt=day)
             .exclude(pk=record_pk if model is DispositionEvent else None)
@@ -433,8 +440,11 @@ def _disposition_rules(patient: Patient, values: Mapping[str, Any], record_pk: i
                     "study_day",
                     checks.HARD,
                     "study_day.data_after_death",
-                    f"Data are recorded after study day {day} ({', '.join(later)}): correct those records first, "
-                    "there can be no data after the day of death.",
+                    _(
+                        "Data are recorded after study day %(day)s (%(records)s): correct those records first, there "
+                        "can be no data after the day of death."
+                    )
+                    % {"day": day, "records": ", ".join(later)},
                 )
             )
     return issues
@@ -454,7 +464,7 @@ def event_save(
     if record is not None and record.patient_id != patient.pk:
         raise ValueError("the record belongs to another patient")
     if entry.is_empty(crf):
-        raise ValidationError("Fill in the form: an empty record cannot be saved.", code="empty")
+        raise ValidationError(_("Fill in the form: an empty record cannot be saved."), code="empty")
     record_pk = record.pk if record is not None else None
     try:
         with transaction.atomic():

@@ -16,6 +16,8 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from cohorts.clock import site_today
 from ecrf import checks
@@ -122,9 +124,16 @@ def issues_error(issues: Iterable[Issue]) -> ValidationError:
 # ------------------------------------------------------------------------------------ missing-data codes
 
 
-def _listed(names: list[str]) -> str:
+def listed(names: list[str]) -> str:
     """["a", "b", "c"] -> "a, b and c"."""
-    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+    if len(names) == 1:
+        return str(names[0])
+    return _("%(items)s and %(last)s") % {"items": ", ".join(str(name) for name in names[:-1]), "last": names[-1]}
+
+
+def untick_not_done() -> str:
+    """How a form's mark "not done" is taken away on the page (the import says how in a file instead)."""
+    return _("untick 'Not done this day'")
 
 
 _CODES_TEXT = ", ".join(MissingCode.values)
@@ -154,31 +163,26 @@ def missing_data_issues(
         label = labels.get(name, name)
         named = name if label == name else f"{label} ({name})"
         if name not in code_fields:
-            why = (
-                "it is not a value of this form"
-                if name not in value_fields
-                else "give its value" + (", or mark the whole form not done" if per_day else "")
-            )
-            issues.append(
-                Issue(
-                    "missing_codes",
-                    checks.HARD,
-                    "missing_codes.not_allowed",
-                    f"{named} takes no missing-data code: {why}.",
-                )
-            )
+            if name not in value_fields:
+                message = _("%(field)s takes no missing-data code: it is not a value of this form.")
+            elif per_day:
+                message = _("%(field)s takes no missing-data code: give its value, or mark the whole form not done.")
+            else:
+                message = _("%(field)s takes no missing-data code: give its value.")
+            issues.append(Issue("missing_codes", checks.HARD, "missing_codes.not_allowed", message % {"field": named}))
         elif code not in MissingCode.values:
             issues.append(
                 Issue(
                     name,
                     checks.HARD,
                     "missing_codes.invalid",
-                    f"'{code}' is not a missing-data code of {label}: use {_CODES_TEXT}.",
+                    _("'%(code)s' is not a missing-data code of %(field)s: use %(codes)s.")
+                    % {"code": code, "field": label, "codes": _CODES_TEXT},
                 )
             )
         elif not is_blank(values.get(name)):
             issues.append(
-                Issue(name, checks.HARD, f"{name}.value_and_code", "Give a value or a missing-data code, not both.")
+                Issue(name, checks.HARD, f"{name}.value_and_code", _("Give a value or a missing-data code, not both."))
             )
     if not_done_reason is None:
         return issues
@@ -189,35 +193,36 @@ def missing_data_issues(
                 "not_done_reason",
                 checks.HARD,
                 "not_done_reason.not_daily",
-                "Only a one-per-day form can be marked not done; delete a record entered by mistake instead.",
+                _("Only a one-per-day form can be marked not done; delete a record entered by mistake instead."),
             ),
         ]
     filled = [labels.get(name, name) for name in value_fields if not is_blank(values.get(name))]
     coded = [labels.get(name, name) for name in missing_codes]
     if filled or coded:
-        what = " and ".join(
-            part
-            for part in (
-                f"the value of {_listed(filled)}" if filled else "",
-                f"the missing-data code of {_listed(coded)}" if coded else "",
+        parts = {"values": listed(filled) if filled else "", "codes": listed(coded) if coded else ""}
+        parts["undo"] = untick_not_done()
+        if filled and coded:
+            message = _(
+                "A form marked not done holds no value and no code: clear the value of %(values)s and the "
+                "missing-data code of %(codes)s, or %(undo)s."
             )
-            if part
-        )
-        issues.append(
-            Issue(
-                "not_done_reason",
-                checks.HARD,
-                "not_done_reason.with_values",
-                f"A form marked not done holds no value and no code: clear {what}, or untick 'Not done this day'.",
+        elif filled:
+            message = _(
+                "A form marked not done holds no value and no code: clear the value of %(values)s, or %(undo)s."
             )
-        )
+        else:
+            message = _(
+                "A form marked not done holds no value and no code: clear the missing-data code of %(codes)s, or "
+                "%(undo)s."
+            )
+        issues.append(Issue("not_done_reason", checks.HARD, "not_done_reason.with_values", message % parts))
     if not not_done_reason.strip():
         issues.append(
             Issue(
                 "not_done_reason",
                 checks.HARD,
                 "not_done_reason.required",
-                "Give the reason the form was not done this day (e.g. 'no blood sample taken').",
+                _("Give the reason the form was not done this day (e.g. 'no blood sample taken')."),
             )
         )
     return issues
@@ -225,7 +230,7 @@ def missing_data_issues(
 
 # ------------------------------------------------------------------------------- each form's own rules
 
-SUPPORT_REQUIRED = "Choose the highest level of respiratory support of the day."
+SUPPORT_REQUIRED = gettext_lazy("Choose the highest level of respiratory support of the day.")
 
 
 def vital_signs(values: Mapping[str, Any], facts: PatientFacts) -> list[Issue]:
@@ -236,7 +241,7 @@ def respiratory_support(values: Mapping[str, Any], facts: PatientFacts) -> list[
     support = values.get("support") or None
     if support is None:
         if any(not is_blank(value) for name, value in values.items() if name != "support"):
-            return [_required("support", SUPPORT_REQUIRED)]
+            return [_required("support", str(SUPPORT_REQUIRED))]
         return []
     return checks.check_respiratory_support(
         support, values.get("fio2"), values.get("flow_l_min"), values.get("peep_cmh2o")
@@ -245,7 +250,7 @@ def respiratory_support(values: Mapping[str, Any], facts: PatientFacts) -> list[
 
 def laboratory(values: Mapping[str, Any], facts: PatientFacts) -> list[Issue]:
     if values.get("ddimer_ng_ml") is not None and not values.get("ddimer_basis"):
-        return [_required("ddimer_basis", "Give the D-dimer's unit basis (FEU or DDU) as the report states.")]
+        return [_required("ddimer_basis", _("Give the D-dimer's unit basis (FEU or DDU) as the report states."))]
     return []
 
 
@@ -258,14 +263,14 @@ def drug_administration(values: Mapping[str, Any], facts: PatientFacts) -> list[
         values.get("study_day"),
     )
     if drug in NAMED_DRUGS and not (values.get("drug_detail") or "").strip():
-        issues.append(_required("drug_detail", "Name the drug (e.g. ceftriaxone, dexamethasone)."))
+        issues.append(_required("drug_detail", _("Name the drug (e.g. ceftriaxone, dexamethasone).")))
     dose = checks.check_dose(drug, unit, values.get("dose"))  # the maximum of the drug in its unit
     if dose is not None:
         issues.append(dose)
     issues += on_field("dose_unit", checks.check_weight_based_dose(unit, facts.weight_kg))
     if stop_day is not None and day is not None and stop_day < day:
         issues.append(
-            Issue("stop_day", checks.HARD, "stop_day.before_start", "The stop day cannot be before the start day.")
+            Issue("stop_day", checks.HARD, "stop_day.before_start", _("The stop day cannot be before the start day."))
         )
     elif stop_day is not None:
         issues += on_field("stop_day", checks.check_within_follow_up(stop_day, facts.follow_up_days))
@@ -279,14 +284,18 @@ def drug_administration(values: Mapping[str, Any], facts: PatientFacts) -> list[
 def disposition_event(values: Mapping[str, Any], facts: PatientFacts) -> list[Issue]:
     kind, issues = values.get("kind"), []
     if kind == DispositionKind.DEATH and not (values.get("cause_of_death") or "").strip():
-        issues.append(_required("cause_of_death", "Give the cause of death (or 'unknown')."))
+        issues.append(_required("cause_of_death", _("Give the cause of death (or 'unknown').")))
     if kind == DispositionKind.DISCHARGED and values.get("normal_activities") is None:
-        issues.append(_required("normal_activities", "Say whether the patient resumed normal activities at discharge."))
+        issues.append(
+            _required("normal_activities", _("Say whether the patient resumed normal activities at discharge."))
+        )
     if kind == DispositionKind.CONTACT and values.get("alive") is None:
-        issues.append(_required("alive", "Say whether the patient was alive at the contact."))
+        issues.append(_required("alive", _("Say whether the patient was alive at the contact.")))
     if kind != DispositionKind.DEATH and (values.get("cause_of_death") or "").strip():
         issues.append(
-            Issue("cause_of_death", checks.HARD, "cause_of_death.not_death", "A cause of death only goes with a death.")
+            Issue(
+                "cause_of_death", checks.HARD, "cause_of_death.not_death", _("A cause of death only goes with a death.")
+            )
         )
     return issues
 
@@ -294,7 +303,7 @@ def disposition_event(values: Mapping[str, Any], facts: PatientFacts) -> list[Is
 def adverse_event(values: Mapping[str, Any], facts: PatientFacts) -> list[Issue]:
     kind, issues = values.get("kind"), []
     if kind == AdverseEventKind.BACTERAEMIA and not (values.get("organism") or "").strip():
-        issues.append(_required("organism", "Give the organism grown in the blood culture (or 'pending')."))
+        issues.append(_required("organism", _("Give the organism grown in the blood culture (or 'pending').")))
     if kind == AdverseEventKind.OTHER and not (values.get("description") or "").strip():
-        issues.append(_required("description", "Describe the adverse event."))
+        issues.append(_required("description", _("Describe the adverse event.")))
     return issues

@@ -10,6 +10,8 @@ from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from cohorts import roles, submissions
@@ -22,7 +24,7 @@ from ecrf.models import DispositionKind
 from ecrf.services import PatientDayInvalid
 from ecrf.validators import PatientFacts, day_issues
 
-READ_ONLY = "Your role can read these data but not change them."
+READ_ONLY = gettext_lazy("Your role can read these data but not change them.")
 
 
 def _can_edit(user, patient) -> bool:
@@ -83,7 +85,11 @@ def day_entry(request, patient_pk: int, study_day: int):
             else:
                 if outcome.repeated:
                     return submissions.already_submitted(request, _casebook_url(patient, study_day))
-                messages.success(request, f"Study day {study_day} of {patient.participant_id} saved.")
+                messages.success(
+                    request,
+                    _("Study day %(day)s of %(participant)s saved.")
+                    % {"day": study_day, "participant": patient.participant_id},
+                )
                 return redirect(_casebook_url(patient, study_day))
         records = selectors.day_records(patient=patient, study_day=study_day)
         for key, form in forms.items():
@@ -176,8 +182,11 @@ def casebook_freeze(request, patient_pk: int):
         except ValidationError as exc:
             form.add_service_error(exc)
         else:
-            done = "unfrozen: data can be changed again" if unfreeze else "frozen: no data of it can change"
-            messages.success(request, f"The casebook of {patient.participant_id} is {done}.")
+            if unfreeze:
+                done = _("The casebook of %(participant)s is unfrozen: data can be changed again.")
+            else:
+                done = _("The casebook of %(participant)s is frozen: no data of it can change.")
+            messages.success(request, done % {"participant": patient.participant_id})
             return redirect(_casebook_url(patient))
     return casebook(request, patient_pk=patient.pk, freeze_form=form)
 
@@ -187,7 +196,7 @@ def event_form(request, patient_pk: int, kind: str, pk: int | None = None):
     """Add (pk None) or edit a drug administration, disposition event or adverse event."""
     crf = crfs.event_form_of_slug(kind)
     if crf is None:
-        raise Http404("No such kind of record.")
+        raise Http404(_("No such kind of record."))
     patient = selectors.patient_get(user=request.user, pk=patient_pk)
     record = selectors.event_get(patient=patient, crf=crf, pk=pk) if pk is not None else None
     can_edit = _can_edit(request.user, patient)
@@ -213,7 +222,11 @@ def event_form(request, patient_pk: int, kind: str, pk: int | None = None):
             except ValidationError as exc:
                 delete_form.add_service_error(exc)
             else:
-                messages.success(request, f"{crf.label} of {patient.participant_id} deleted.")
+                messages.success(
+                    request,
+                    _("%(form)s of %(participant)s deleted.")
+                    % {"form": crf.label, "participant": patient.participant_id},
+                )
                 return redirect(_casebook_url(patient, record.study_day))
         form = cls(instance=record, prefix="event", facts=facts)
     elif request.method == "POST":
@@ -245,7 +258,9 @@ def event_form(request, patient_pk: int, kind: str, pk: int | None = None):
                     return _event_submitted(request, patient, outcome)
                 saved = outcome.obj
                 messages.success(
-                    request, f"{crf.label} of {patient.participant_id} saved (study day {saved.study_day})."
+                    request,
+                    _("%(form)s of %(participant)s saved (study day %(day)s).")
+                    % {"form": crf.label, "participant": patient.participant_id, "day": saved.study_day},
                 )
                 return redirect(_casebook_url(patient, saved.study_day))
     else:

@@ -21,6 +21,7 @@ changes nothing and leaves no history row, so importing the same files twice sto
 from collections.abc import Sequence
 
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from cohorts.audit import StudyLocked, ensure_unlocked
 from cohorts.models import Study
@@ -58,7 +59,7 @@ def crf_import(*, study: Study, sources: Sequence[Source], user, check_only: boo
     expanded = expand_archives(sources, report)
     files = [table_file for source in expanded if (table_file := read_file(source, report)) is not None]
     if not files and not report.problems:
-        report.problems.append(Problem("", None, "", "There is no table to import.", "no_files"))
+        report.problems.append(Problem("", None, "", _("There is no table to import."), "no_files"))
     tables: dict[str, TableFile] = {}
     for table_file in files:
         first = tables.setdefault(table_file.table, table_file)
@@ -68,7 +69,8 @@ def crf_import(*, study: Study, sources: Sequence[Source], user, check_only: boo
                     table_file.source.name,
                     None,
                     "",
-                    f"A second {table_file.table} table ({first.source.name} is the first): one file per table.",
+                    _("A second %(table)s table (%(first)s is the first): one file per table.")
+                    % {"table": table_file.table, "first": first.source.name},
                     "duplicate_file",
                 )
             )

@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import models
+from django.utils.translation import gettext as _
 
 from cohorts.models import COMORBIDITIES, Patient, PatientStatus, Sex
 from cohorts.units import UNITS
@@ -30,9 +31,9 @@ NOT_DONE_REASON = "not_done_reason"
 CELL_CODES: dict[str, str] = {
     **{abbreviation.lower(): code.value for code, abbreviation in MISSING_CODE_ABBREVIATIONS.items()},
     **{code.value: code.value for code in MissingCode},
-    **{code.label.lower(): code.value for code in MissingCode},  # "not done", "unknown", "not applicable"
+    # Their English words, whatever the language of the page: "not done", "unknown", "not applicable".
+    **{code.value.replace("_", " "): code.value for code in MissingCode},
 }
-_CODES_HINT = "ND (not done), UNK (unknown) or NA (not applicable)"
 
 #: A file per form, named after its catalogue key (the table names of the releases), and the patients.
 TABLES = (PATIENTS, *CATALOGUE)
@@ -198,11 +199,12 @@ def parse_cell(column: Column, text: str) -> Any:
     """The typed value of a cell, or CellError with a message for the person who wrote the file."""
     text = text.strip()
     if "\x00" in text:
-        raise CellError("The cell contains a NUL character: the file is damaged or not a text file.")
+        raise CellError(_("The cell contains a NUL character: the file is damaged or not a text file."))
     if not text:
         if column.required:
-            codes = f": one of {', '.join(column.choices)}" if column.choices else ""
-            raise CellError(f"A value is required here{codes}.")
+            if column.choices:
+                raise CellError(_("A value is required here: one of %(codes)s.") % {"codes": ", ".join(column.choices)})
+            raise CellError(_("A value is required here."))
         if column.kind == "boolean" and not column.nullable:
             return False
         if column.kind == "codes":
@@ -214,34 +216,50 @@ def parse_cell(column: Column, text: str) -> Any:
         return _decimal(column, text)
     if column.kind == "boolean":
         if text.lower() not in _BOOLEANS:
-            raise CellError(f"'{text}' is not yes or no: write true or false (yes/no and 1/0 are read too).")
+            raise CellError(
+                _("'%(text)s' is not yes or no: write true or false (yes/no and 1/0 are read too).") % {"text": text}
+            )
         return _BOOLEANS[text.lower()]
     if column.kind == "choice":
         match = {choice.lower(): choice for choice in column.choices}.get(text.lower())
         if match is None:
-            raise CellError(f"'{text}' is not one of the codes of {column.name}: {', '.join(column.choices)}.")
+            raise CellError(
+                _("'%(text)s' is not one of the codes of %(column)s: %(codes)s.")
+                % {"text": text, "column": column.name, "codes": ", ".join(column.choices)}
+            )
         return match
     if column.kind == "date":
         try:
             return datetime.date.fromisoformat(text)
         except ValueError:
-            raise CellError(f"'{text}' is not a date: write it as year-month-day, e.g. 2020-03-17.") from None
+            raise CellError(
+                _("'%(text)s' is not a date: write it as year-month-day, e.g. 2020-03-17.") % {"text": text}
+            ) from None
     if column.kind == "codes":
         return frozenset(code for code in re.split(r"[;,\s]+", text) if code)
     if column.kind == "missing_code":
         code = CELL_CODES.get(text.lower())
         if code is None:
-            raise CellError(f"'{text}' is not a missing-data code: write {_CODES_HINT}, or leave the cell empty.")
+            raise CellError(
+                _(
+                    "'%(text)s' is not a missing-data code: write ND (not done), UNK (unknown) or NA (not applicable), "
+                    "or leave the cell empty."
+                )
+                % {"text": text}
+            )
         return code
     if column.max_length and len(text) > column.max_length:
-        raise CellError(f"The text has {len(text)} characters; at most {column.max_length} fit.")
+        raise CellError(
+            _("The text has %(length)s characters; at most %(maximum)s fit.")
+            % {"length": len(text), "maximum": column.max_length}
+        )
     return text
 
 
 def _integer(text: str) -> int:
     number = parse_integer(text, error=CellError)  # read as the forms read it (ecrf/numbers.py)
     if abs(number) > 32767:
-        raise CellError(f"'{text}' is far too large.")
+        raise CellError(_("'%(text)s' is far too large.") % {"text": text})
     return int(number)
 
 
@@ -249,9 +267,12 @@ def _decimal(column: Column, text: str) -> Decimal:
     number = parse_decimal(text, error=CellError)  # read as the forms read it (ecrf/numbers.py)
     exponent = number.normalize().as_tuple().exponent
     if isinstance(exponent, int) and column.places is not None and -exponent > column.places:
-        raise CellError(f"{text} has more decimals than {column.name} keeps ({column.places}).")
+        raise CellError(
+            _("%(text)s has more decimals than %(column)s keeps (%(places)s).")
+            % {"text": text, "column": column.name, "places": column.places}
+        )
     if abs(number) >= 10**12:  # no measurement is that large; the limits of the forms report the others
-        raise CellError(f"{text} is far too large.")
+        raise CellError(_("%(text)s is far too large.") % {"text": text})
     # The number of digits a column keeps is not checked here: the forms' hard limits (or, for the few columns
     # without limits, the model's) refuse a number that does not fit, with the clinical message.
     return number.quantize(Decimal(1).scaleb(-(column.places or 0)))

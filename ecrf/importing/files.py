@@ -13,6 +13,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from django.utils.translation import gettext as _
+
 from ecrf.importing.columns import COLUMNS, CONFIRM, CONFIRM_ALIASES, REQUIRED_COLUMNS, TABLES
 from ecrf.importing.report import ImportReport, Problem
 
@@ -64,8 +66,11 @@ def expand_archives(sources: Iterable[Source], report: ImportReport) -> list[Sou
                         source.name,
                         None,
                         "",
-                        f"The archive holds more than {MAX_ARCHIVE_FILES} files or {MAX_ARCHIVE_BYTES // 2**20} MB: "
-                        "import its CSV files in smaller parts.",
+                        _(
+                            "The archive holds more than %(files)s files or %(megabytes)s MB: import its CSV files in "
+                            "smaller parts."
+                        )
+                        % {"files": MAX_ARCHIVE_FILES, "megabytes": MAX_ARCHIVE_BYTES // 2**20},
                         "archive_too_large",
                     )
                 )
@@ -78,7 +83,13 @@ def expand_archives(sources: Iterable[Source], report: ImportReport) -> list[Sou
                     report.skipped.append(f"{source.name}: {info.filename}")
         except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, NotImplementedError) as exc:
             report.problems.append(
-                Problem(source.name, None, "", f"The file is not a readable zip archive ({exc}).", "bad_zip")
+                Problem(
+                    source.name,
+                    None,
+                    "",
+                    _("The file is not a readable zip archive (%(error)s).") % {"error": exc},
+                    "bad_zip",
+                )
             )
     return expanded
 
@@ -93,8 +104,11 @@ def _decode(source: Source) -> str | Problem:
             source.name,
             line,
             "",
-            f"The file is not UTF-8 text: byte 0x{byte:02x} on row {line} cannot be read. Save it as "
-            "'CSV UTF-8' (in Excel: Save as > CSV UTF-8) and import it again.",
+            _(
+                "The file is not UTF-8 text: byte %(byte)s on row %(row)s cannot be read. Save it as 'CSV UTF-8' (in "
+                "Excel: Save as > CSV UTF-8) and import it again."
+            )
+            % {"byte": f"0x{byte:02x}", "row": line},
             "encoding",
         )
 
@@ -110,7 +124,11 @@ def read_file(source: Source, report: ImportReport) -> TableFile | None:
         expected = ", ".join(f"{t}.csv" for t in TABLES)
         problems.append(
             Problem(
-                source.name, None, "", f"Unknown file name: name each file after its table ({expected}).", "file_name"
+                source.name,
+                None,
+                "",
+                _("Unknown file name: name each file after its table (%(names)s).") % {"names": expected},
+                "file_name",
             )
         )
         return None
@@ -120,7 +138,7 @@ def read_file(source: Source, report: ImportReport) -> TableFile | None:
         return None
     if not text.strip():
         problems.append(
-            Problem(source.name, None, "", "The file is empty: it needs at least the header row.", "empty_file")
+            Problem(source.name, None, "", _("The file is empty: it needs at least the header row."), "empty_file")
         )
         return None
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
@@ -136,8 +154,11 @@ def read_file(source: Source, report: ImportReport) -> TableFile | None:
                         source.name,
                         reader.line_num,
                         "",
-                        f"The row has {len(cells)} cells but the header has {len(header)} columns (a missing or "
-                        "extra comma, or a comma inside a value that is not in double quotes).",
+                        _(
+                            "The row has %(cells)s cells but the header has %(columns)s columns (a missing or extra "
+                            "comma, or a comma inside a value that is not in double quotes)."
+                        )
+                        % {"cells": len(cells), "columns": len(header)},
                         "row_length",
                     )
                 )
@@ -145,7 +166,13 @@ def read_file(source: Source, report: ImportReport) -> TableFile | None:
             rows.append(Row(reader.line_num, dict(zip(header, cells, strict=True))))
     except csv.Error as exc:
         problems.append(
-            Problem(source.name, reader.line_num, "", f"The file is not valid CSV here: {exc}.", "malformed_csv")
+            Problem(
+                source.name,
+                reader.line_num,
+                "",
+                _("The file is not valid CSV here: %(error)s.") % {"error": exc},
+                "malformed_csv",
+            )
         )
         return None
     if not _header_ok(source.name, table, header, problems):
@@ -157,38 +184,42 @@ def _header_ok(name: str, table: str, header: list[str], problems: list[Problem]
     known = COLUMNS[table]
     found = []
     if len(header) == 1 and (";" in header[0] or "\t" in header[0]):
-        separator = "semicolons" if ";" in header[0] else "tabs"
-        found.append(
-            Problem(name, 1, "", f"The columns are separated by {separator}: separate them with commas.", "separator")
-        )
+        if ";" in header[0]:
+            message = _("The columns are separated by semicolons: separate them with commas.")
+        else:
+            message = _("The columns are separated by tabs: separate them with commas.")
+        found.append(Problem(name, 1, "", message, "separator"))
         problems += found
         return False
     seen = set()
     for column in header:
         if column in seen:
-            found.append(Problem(name, 1, column, f"The column {column} appears twice.", "duplicate_column"))
+            found.append(
+                Problem(
+                    name, 1, column, _("The column %(column)s appears twice.") % {"column": column}, "duplicate_column"
+                )
+            )
         seen.add(column)
         if column in known or column in CONFIRM_ALIASES:
             continue
         if not column:
-            found.append(Problem(name, 1, "", "A column has no name.", "unknown_column"))
+            found.append(Problem(name, 1, "", _("A column has no name."), "unknown_column"))
             continue
         close = difflib.get_close_matches(column, [*known, *CONFIRM_ALIASES], n=1)
-        hint = f" Did you mean {close[0]}?" if close else ""
-        found.append(
-            Problem(
-                name,
-                1,
-                column,
-                f"Unknown column {column}: {table}.csv has the columns {', '.join(known)}.{hint}",
-                "unknown_column",
-            )
-        )
+        values = {"column": column, "table": table, "columns": ", ".join(known)}
+        if close:
+            message = _("Unknown column %(column)s: %(table)s.csv has the columns %(columns)s. Did you mean %(close)s?")
+            values["close"] = close[0]
+        else:
+            message = _("Unknown column %(column)s: %(table)s.csv has the columns %(columns)s.")
+        found.append(Problem(name, 1, column, message % values, "unknown_column"))
     if sum(alias in seen for alias in CONFIRM_ALIASES) > 1:
-        found.append(Problem(name, 1, CONFIRM, "Give the confirmations in one column, confirm.", "duplicate_column"))
+        found.append(Problem(name, 1, CONFIRM, _("Give the confirmations in one column, confirm."), "duplicate_column"))
     for column in REQUIRED_COLUMNS[table]:
         if column not in seen:
-            found.append(Problem(name, 1, column, f"The column {column} is missing.", "missing_column"))
+            found.append(
+                Problem(name, 1, column, _("The column %(column)s is missing.") % {"column": column}, "missing_column")
+            )
     problems += found
     return not found
 

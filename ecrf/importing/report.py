@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
 
 @dataclass(frozen=True)
 class Problem:
@@ -16,7 +19,11 @@ class Problem:
     code: str
 
     def where(self) -> str:
-        parts = [self.file, f"row {self.row}" if self.row else "", f"column {self.column}" if self.column else ""]
+        parts = [
+            self.file,
+            _("row %(row)s") % {"row": self.row} if self.row else "",
+            _("column %(column)s") % {"column": self.column} if self.column else "",
+        ]
         return ", ".join(part for part in parts if part)
 
     def __str__(self) -> str:
@@ -50,9 +57,23 @@ class ImportReport:
 
     def summary(self) -> str:
         if self.problems:
-            return f"Nothing was imported: {len(self.problems)} problem{'s' if len(self.problems) != 1 else ''}."
+            count = len(self.problems)
+            return ngettext(
+                "Nothing was imported: %(count)s problem.", "Nothing was imported: %(count)s problems.", count
+            ) % {"count": count}
         totals = [sum(getattr(f, name) for f in self.files) for name in ("created", "changed", "unchanged")]
-        counts = f"{totals[0]} new, {totals[1]} changed, {totals[2]} unchanged"
+        counts = _("%(created)s new, %(changed)s changed, %(unchanged)s unchanged") % {
+            "created": totals[0],
+            "changed": totals[1],
+            "unchanged": totals[2],
+        }
         if self.check_only:
-            return f"Every row passed the checks ({counts} if imported); nothing was stored (check only)."
-        return f"Imported {sum(f.rows for f in self.files)} rows: {counts}."
+            return _("Every row passed the checks (%(counts)s if imported); nothing was stored (check only).") % {
+                "counts": counts
+            }
+        rows = sum(f.rows for f in self.files)
+        # The English text says "rows" whatever the number (as it always has); other languages may differ.
+        return ngettext("Imported %(rows)s rows: %(counts)s.", "Imported %(rows)s rows: %(counts)s.", rows) % {
+            "rows": rows,
+            "counts": counts,
+        }

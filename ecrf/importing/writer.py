@@ -10,12 +10,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.utils.translation import gettext as _
 
 from cohorts import services as cohort_services
 from cohorts.audit import history_reason
 from cohorts.clock import site_today
 from cohorts.models import COMORBIDITIES, Arm, Patient, Site, Study
-from ecrf import checks, services
+from ecrf import checks, services, validators
 from ecrf.crfs import CATALOGUE, Crf
 from ecrf.importing.columns import (
     COLUMNS,
@@ -41,7 +42,6 @@ REASON_PREFIX = "import: "
 _DISPOSITIONS = next(crf.key for crf in CATALOGUE.values() if crf.model is DispositionEvent)
 # Write order: patients first; deaths before the other forms, so a row after a death is refused on its own row.
 WRITE_ORDER = (PATIENTS, _DISPOSITIONS, *(key for key in CATALOGUE if key != _DISPOSITIONS))
-_CONFIRM_HINT = "tick 'confirm' if this is correct."
 
 
 @dataclass
@@ -105,16 +105,18 @@ class ImportRun:
                     key += (tuple(sorted(parsed.codes.items())),)
                 if key in keys:
                     what = ", ".join(f"{c} {parsed.values.get(c)}" for c in key_columns[:3])
-                    self.problem(
-                        parsed, "", f"Duplicate row: {what} is already on row {keys[key]} of this file.", "duplicate"
-                    )
+                    message = _("Duplicate row: %(row)s is already on row %(first)s of this file.") % {
+                        "row": what,
+                        "first": keys[key],
+                    }
+                    self.problem(parsed, "", message, "duplicate")
                     ok = False
                 else:
                     keys[key] = row.number
             if ok:
                 self.parsed[table_file.table].append(parsed)
             elif table_file.table == PATIENTS and parsed.values.get(KEY):
-                self.refused_patients[parsed.values[KEY]] = f"{table_file.source.name} row {row.number}"
+                self.refused_patients[parsed.values[KEY]] = _where(table_file.source.name, row.number)
 
     def _merge_codes(self, parsed: ParsedRow, crf: Crf) -> bool:
         """The codes of the row's code columns (<field>_mc) joined to those of its value cells; the two must agree.
@@ -125,13 +127,13 @@ class ImportRun:
             if not code:
                 continue
             if parsed.codes.get(name, code) != code:
-                self.problem(
-                    parsed,
-                    column,
-                    f"The cell of {name} says {MissingCode(parsed.codes[name]).label.lower()} but {column} says "
-                    f"{MissingCode(code).label.lower()}: give one code.",
-                    "missing_code",
-                )
+                message = _("The cell of %(field)s says %(cell)s but %(column)s says %(code)s: give one code.") % {
+                    "field": name,
+                    "cell": str(MissingCode(parsed.codes[name]).label).lower(),
+                    "column": column,
+                    "code": str(MissingCode(code).label).lower(),
+                }
+                self.problem(parsed, column, message, "missing_code")
                 ok = False
             parsed.codes[name] = code
         if parsed.values.get(NOT_DONE_REASON):
@@ -144,13 +146,13 @@ class ImportRun:
         if not unknown:
             return True
         column = next(name for name in parsed.row.cells if name in CONFIRM_ALIASES)
-        known = ", ".join(sorted(allowed)) or "none"
-        self.problem(
-            parsed,
-            column,
-            f"{', '.join(unknown)}: not a soft check of {parsed.file.table} (its soft checks: {known}).",
-            "confirm_code",
-        )
+        known = ", ".join(sorted(allowed)) or _("none")
+        message = _("%(codes)s: not a soft check of %(table)s (its soft checks: %(known)s).") % {
+            "codes": ", ".join(unknown),
+            "table": parsed.file.table,
+            "known": known,
+        }
+        self.problem(parsed, column, message, "confirm_code")
         return False
 
     # ---------------------------------------------------------------------------------------------- write
@@ -197,13 +199,25 @@ class ImportRun:
         patient = self.patients.get(participant)
         if patient is not None:
             return patient
+        values = {"participant": participant, "study": self.study.code}
         if participant in self.refused_patients:
-            message = f"Participant {participant} was refused in {self.refused_patients[participant]}."
+            values["where"] = self.refused_patients[participant]
+            message = _("Participant %(participant)s was refused in %(where)s.") % values
+        elif self.parsed[PATIENTS] or self.refused_patients:
+            message = (
+                _(
+                    "Unknown participant %(participant)s: not in the study %(study)s nor in patients.csv. Add the "
+                    "patient to patients.csv or correct the id."
+                )
+                % values
+            )
         else:
             message = (
-                f"Unknown participant {participant}: not in the study {self.study.code}"
-                + (" nor in patients.csv." if self.parsed[PATIENTS] or self.refused_patients else ".")
-                + " Add the patient to patients.csv or correct the id."
+                _(
+                    "Unknown participant %(participant)s: not in the study %(study)s. Add the patient to patients.csv "
+                    "or correct the id."
+                )
+                % values
             )
         self.problem(parsed, KEY, message, "unknown_patient")
         return None
@@ -224,25 +238,32 @@ class ImportRun:
         ok = True
         site, arm = self.sites.get(values["site"]), self.arms.get(values["arm"])
         if site is None:
-            known = ", ".join(sorted(self.sites)) or "none"
-            self.problem(parsed, "site", f"Site {values['site']} does not take part in the study ({known}).", "site")
+            known = ", ".join(sorted(self.sites)) or _("none")
+            message = _("Site %(site)s does not take part in the study (%(known)s).") % {
+                "site": values["site"],
+                "known": known,
+            }
+            self.problem(parsed, "site", message, "site")
             ok = False
         if arm is None:
-            known = ", ".join(sorted(self.arms)) or "none"
-            self.problem(parsed, "arm", f"The study has no arm {values['arm']} (its arms: {known}).", "arm")
+            known = ", ".join(sorted(self.arms)) or _("none")
+            message = _("The study has no arm %(arm)s (its arms: %(known)s).") % {"arm": values["arm"], "known": known}
+            self.problem(parsed, "arm", message, "arm")
             ok = False
         elif values.get("arm_label") and values["arm_label"] != arm.name:
-            self.problem(
-                parsed, "arm_label", f"The arm {arm.code} is called {arm.name}, not {values['arm_label']}.", "arm"
-            )
+            message = _("The arm %(arm)s is called %(name)s, not %(label)s.") % {
+                "arm": arm.code,
+                "name": arm.name,
+                "label": values["arm_label"],
+            }
+            self.problem(parsed, "arm_label", message, "arm")
             ok = False
         if values.get("follow_up_days") is not None and values["follow_up_days"] != self.study.follow_up_days:
-            self.problem(
-                parsed,
-                "follow_up_days",
-                f"The study's follow-up is {self.study.follow_up_days} days, not {values['follow_up_days']}.",
-                "follow_up_days",
-            )
+            message = _("The study's follow-up is %(days)s days, not %(given)s.") % {
+                "days": self.study.follow_up_days,
+                "given": values["follow_up_days"],
+            }
+            self.problem(parsed, "follow_up_days", message, "follow_up_days")
             ok = False
         for name in ("age_years", "weight_kg"):
             issue = checks.check_value(name, values.get(name))
@@ -250,7 +271,7 @@ class ImportRun:
                 self.problem(parsed, name, _for_import(issue.message, issue.code), issue.code)
                 ok = False
         if not ok:
-            self.refused_patients[participant] = f"{parsed.file.source.name} row {parsed.row.number}"
+            self.refused_patients[participant] = _where(parsed.file.source.name, parsed.row.number)
             return
         weight = values.get("weight_kg")
         confirmed = "weight_kg.soft_high" in values.get(CONFIRM, ())
@@ -295,15 +316,13 @@ class ImportRun:
                 if stored != given
             ]
             for column, stored, given in moved:
-                self.problem(
-                    parsed,
-                    column,
-                    f"Participant {participant} is stored with {column} {stored}, not {given}: an import does not "
-                    "change a patient's site, arm or day 0.",
-                    "patient_moved",
-                )
+                message = _(
+                    "Participant %(participant)s is stored with %(column)s %(stored)s, not %(given)s: an import does "
+                    "not change a patient's site, arm or day 0."
+                ) % {"participant": participant, "column": column, "stored": stored, "given": given}
+                self.problem(parsed, column, message, "patient_moved")
             if moved:
-                self.refused_patients[participant] = f"{parsed.file.source.name} row {parsed.row.number}"
+                self.refused_patients[participant] = _where(parsed.file.source.name, parsed.row.number)
                 return
             saved = cohort_services.patient_update(
                 patient=existing,
@@ -318,7 +337,7 @@ class ImportRun:
                 result.unchanged += 1
         except ValidationError as exc:
             self._refused(parsed, exc)
-            self.refused_patients[participant] = f"{parsed.file.source.name} row {parsed.row.number}"
+            self.refused_patients[participant] = _where(parsed.file.source.name, parsed.row.number)
 
     # --------------------------------------------------------------------------------------- daily forms
 
@@ -351,7 +370,7 @@ class ImportRun:
             self.problem(
                 parsed,
                 "",
-                "The row has no values: nothing to import. (An import never deletes; clear a record on its page.)",
+                _("The row has no values: nothing to import. (An import never deletes; clear a record on its page.)"),
                 "empty_row",
             )
             return
@@ -413,12 +432,17 @@ class ImportRun:
             parsed.result.changed += 1
 
 
+def _where(file: str, row: int) -> str:
+    """A row of a file, as a message names it: "patients.csv row 3"."""
+    return _("%(file)s row %(row)s") % {"file": file, "row": row}
+
+
 def _for_import(message: str, code: str | None) -> str:
     """A soft check's message tells the form's user to tick 'confirm'; an import confirms in its confirm column. A
     form is unmarked "not done" on the page by a box, in a file by emptying its not_done_reason cell."""
-    return message.replace(_CONFIRM_HINT, f"add {code} to the confirm column if it is correct.").replace(
-        "untick 'Not done this day'", f"empty its {NOT_DONE_REASON} cell"
-    )
+    confirm = _("add %(code)s to the confirm column if it is correct.") % {"code": code}
+    empty = _("empty its %(column)s cell") % {"column": NOT_DONE_REASON}
+    return str(message).replace(checks.confirm_hint(), confirm).replace(validators.untick_not_done(), empty)
 
 
 def _blank(column: Column) -> Any:
