@@ -12,6 +12,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Exists, OuterRef
+from django.utils.translation import gettext as _
 
 from cohorts.models import Patient, PatientFreeze, Study
 
@@ -21,7 +22,8 @@ class StudyLocked(ValidationError):
 
     def __init__(self, study: Study):
         super().__init__(
-            f"The study {study.code} is locked for a data release; unlock it (with a reason) to change data.",
+            _("The study %(study)s is locked for a data release; unlock it (with a reason) to change data.")
+            % {"study": study.code},
             code="study_locked",
         )
 
@@ -31,12 +33,17 @@ class ConcurrentEdit(ValidationError):
 
     def __init__(self, instance: models.Model, changes: list[tuple[str, Any, Any]]):
         self.changes = changes
-        what = "; ".join(f"{field}: now {new!r} (you started from {old!r})" for field, old, new in changes) or (
-            "the record was saved by someone else"
-        )
+        what = "; ".join(
+            _("%(field)s: now %(new)s (you started from %(old)s)")
+            % {"field": field, "new": repr(new), "old": repr(old)}
+            for field, old, new in changes
+        ) or _("the record was saved by someone else")
         super().__init__(
-            f"This record was changed by someone else after you opened it ({what}). "
-            "Reload the page, review their change, and enter yours again.",
+            _(
+                "This record was changed by someone else after you opened it (%(changes)s). Reload the page, review "
+                "their change, and enter yours again."
+            )
+            % {"changes": what},
             code="concurrent_edit",
         )
 
@@ -52,9 +59,12 @@ class PatientFrozen(ValidationError):
 
     def __init__(self, patient: Patient):
         super().__init__(
-            f"The casebook of {patient.participant_id} is frozen by the data manager before the lock: nothing of it "
-            "can change. Its queries can still be answered in words; ask the data manager to unfreeze it to correct "
-            "a value.",
+            _(
+                "The casebook of %(participant)s is frozen by the data manager before the lock: nothing of it can "
+                "change. Its queries can still be answered in words; ask the data manager to unfreeze it to correct a "
+                "value."
+            )
+            % {"participant": patient.participant_id},
             code="patient_frozen",
         )
 
@@ -88,8 +98,8 @@ def reason_too_long(reason: str) -> ValidationError | None:
     if len(reason.strip()) <= REASON_MAX_LENGTH:
         return None
     return ValidationError(
-        f"The reason has {len(reason.strip())} characters; the audit trail keeps at most {REASON_MAX_LENGTH}: "
-        "shorten it.",
+        _("The reason has %(length)s characters; the audit trail keeps at most %(maximum)s: shorten it.")
+        % {"length": len(reason.strip()), "maximum": REASON_MAX_LENGTH},
         code="reason_too_long",
     )
 
@@ -107,7 +117,7 @@ def require_reason(instance: models.Model, reason: str | None) -> str:
         return history_reason(reason or ENTRY_REASON)
     if not (reason or "").strip():
         raise ValidationError(
-            {"reason": ValidationError("Give a reason for changing saved data.", code="reason_required")}
+            {"reason": ValidationError(_("Give a reason for changing saved data."), code="reason_required")}
         )
     if (too_long := reason_too_long(reason)) is not None:
         raise ValidationError({"reason": too_long})

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo, available_timezones
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 
 class Site(Protocol):
@@ -36,7 +37,9 @@ def validate_time_zone(name: str) -> None:
     """An IANA time zone name such as Europe/Rome; anything else is refused with a message on the field."""
     if name not in _zone_names():
         raise ValidationError(
-            f"{name!r} is not an IANA time zone name: write it as Region/City, e.g. Europe/Rome.", code="time_zone"
+            _("%(name)s is not an IANA time zone name: write it as Region/City, e.g. Europe/Rome.")
+            % {"name": repr(name)},
+            code="time_zone",
         )
 
 

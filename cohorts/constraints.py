@@ -10,8 +10,9 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils.deconstruct import deconstructible
+from django.utils.translation import gettext as _
 
-from cohorts.limits import DOSE_MAXIMA, Limit, limit_of, within_hard_range
+from cohorts.limits import DOSE_MAXIMA, Limit, limit_of, localized_number, shown_unit, within_hard_range
 
 
 def hard_range(
@@ -43,7 +44,8 @@ def dose_range(model: str, *, name: str | None = None) -> models.CheckConstraint
 
 
 def _text(number) -> str:
-    return format(Decimal(str(number)).normalize(), "f")
+    """A number as a message shows it: no float noise or trailing zeros, the active language's decimal separator."""
+    return localized_number(format(Decimal(str(number)).normalize(), "f"))
 
 
 def out_of_range(limit: Limit, value) -> str | None:
@@ -51,11 +53,11 @@ def out_of_range(limit: Limit, value) -> str | None:
     if value is None or within_hard_range(limit, value):
         return None
     low, high = limit.hard_min, limit.hard_max
-    unit = f" {limit.unit}" if limit.unit and limit.unit != "fraction" else ""
-    return (
-        f"{limit.label} {_text(value)}{unit} is outside the plausible range {_text(low)}-{_text(high)}{unit}: "
-        "check the value and its unit."
-    )
+    unit = f" {shown_unit(limit.unit)}" if limit.unit and limit.unit != "fraction" else ""
+    return _(
+        "%(variable)s %(value)s%(unit)s is outside the plausible range %(low)s-%(high)s%(unit)s: check the value and "
+        "its unit."
+    ) % {"variable": limit.label, "value": _text(value), "unit": unit, "low": _text(low), "high": _text(high)}
 
 
 @deconstructible

@@ -1,7 +1,8 @@
 """Screening and enrolment rules on plain values (clinical definitions §1.3, 2, 2.1), used by forms and services.
 
-Pure module: no Django imports, so the rules are testable without HTTP and shared by the screening form, the
-enrolment form and the services that re-check them.
+Pure module: no Django imports but translation, so the rules are testable without HTTP and shared by the screening
+form, the enrolment form and the services that re-check them. The messages are in the active language; what is stored
+(a screening's criteria) in ``STORED_LANGUAGE``, and shown in the reader's language by ``shown_criteria``.
 
 A screening value becomes day-0 source data (ecrf), where the same limits are database constraints, so an
 implausible value is refused when it is typed, not at enrolment: the screening and the baseline weight are checked
@@ -14,15 +15,19 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal
 
-from cohorts.eligibility.engine import Evaluation, RuleSet
+from django.utils import translation
+from django.utils.translation import gettext as _
+
+from cohorts.eligibility.engine import CriterionResult, Evaluation, RuleSet
 from cohorts.eligibility.fields import FIELDS
-from cohorts.limits import LIMITS, exact, limit_of, within_hard_range
+from cohorts.languages import STORED_LANGUAGE
+from cohorts.limits import LIMITS, exact, limit_of, localized_number, shown_unit, within_hard_range
 from cohorts.units import UNITS
 
 
 def _fmt(number: float) -> str:
     text = f"{number:.4f}".rstrip("0").rstrip(".")
-    return "0" if text == "-0" else text
+    return localized_number("0" if text == "-0" else text)
 
 
 def limit_problem(name: str, value: float, unit: str | None) -> str | None:
@@ -31,11 +36,11 @@ def limit_problem(name: str, value: float, unit: str | None) -> str | None:
     if within_hard_range(limit, value):
         return None
     low, high = exact(limit.hard_min), exact(limit.hard_max)
-    unit_text = f" {unit}" if unit and unit != "fraction" else ""
-    return (
-        f"{_fmt(value)}{unit_text} is outside the plausible range {_fmt(low)}-{_fmt(high)}{unit_text} "
-        "(the hard limits of the edit checks); check the value and its unit."
-    )
+    unit_text = f" {shown_unit(unit)}" if unit and unit != "fraction" else ""
+    return _(
+        "%(value)s%(unit)s is outside the plausible range %(low)s-%(high)s%(unit)s (the hard limits of the edit "
+        "checks); check the value and its unit."
+    ) % {"value": _fmt(value), "unit": unit_text, "low": _fmt(low), "high": _fmt(high)}
 
 
 def weight_problem(weight_kg: Decimal | float | None, confirmed: bool) -> tuple[str, str] | None:
@@ -43,15 +48,18 @@ def weight_problem(weight_kg: Decimal | float | None, confirmed: bool) -> tuple[
     if weight_kg is None:
         return None
     limit = LIMITS["weight_kg"]
+    weight = localized_number(str(weight_kg))
     if not within_hard_range(limit, weight_kg):
         return (
             "weight_kg.hard",
-            f"A weight of {weight_kg} kg is outside the plausible range {limit.hard_min}-{limit.hard_max} kg.",
+            _("A weight of %(weight)s kg is outside the plausible range %(low)s-%(high)s kg.")
+            % {"weight": weight, "low": limit.hard_min, "high": limit.hard_max},
         )
     if needs_weight_confirmation(weight_kg) and not confirmed:
         return (
             "weight_kg.soft_high",
-            f"A weight above {limit.soft_high} kg is unusual: tick 'confirm weight' if {weight_kg} kg is correct.",
+            _("A weight above %(limit)s kg is unusual: tick 'confirm weight' if %(weight)s kg is correct.")
+            % {"limit": limit.soft_high, "weight": weight},
         )
     return None
 
@@ -75,7 +83,7 @@ def value_text(value: object) -> str:
     if value is None:
         return ""
     if isinstance(value, bool):
-        return "yes" if value else "no"
+        return _("yes") if value else _("no")
     if isinstance(value, int | float):
         return _fmt(float(value))
     return str(value)
@@ -107,11 +115,16 @@ def blocking_rows(criteria: Iterable[Mapping]) -> list[Mapping]:
 
 
 def blocking_sentence(criteria: Iterable[Mapping]) -> str:
-    """One sentence naming every criterion that stands in the way, e.g. for the enrolment refusal."""
+    """One sentence naming every criterion that stands in the way, e.g. for the enrolment refusal (stored criteria:
+    their English labels are shown in the active language)."""
     parts = []
     for c in blocking_rows(criteria):
-        what = {"missing": "missing data", "met": "exclusion applies", "not_met": "not met"}[c["verdict"]]
-        parts.append(f"{c['label']} ({what})")
+        what = {
+            "missing": _("%(criterion)s (missing data)"),
+            "met": _("%(criterion)s (exclusion applies)"),
+            "not_met": _("%(criterion)s (not met)"),
+        }[c["verdict"]]
+        parts.append(what % {"criterion": _(c["label"]) if c["label"] else c["label"]})
     return "; ".join(parts)
 
 
@@ -127,10 +140,12 @@ def baseline_refusals(rule_set: RuleSet, baseline: Mapping[str, object], setting
         if set(criterion.fields) <= set(baseline):
             result = criterion.evaluate(baseline, resolved)
             if not result.passes:
-                value = ", ".join(f"{FIELDS[name].label}: {value_text(baseline[name])}" for name in result.fields)
-                refusals.append(
-                    f"Not eligible: the protocol's {result.kind} criterion is {result.threshold} ({value})."
-                )
+                value = ", ".join(f"{_(FIELDS[name].label)}: {value_text(baseline[name])}" for name in result.fields)
+                if result.kind == "exclusion":
+                    refusal = _("Not eligible: the protocol's exclusion criterion is %(threshold)s (%(values)s).")
+                else:
+                    refusal = _("Not eligible: the protocol's inclusion criterion is %(threshold)s (%(values)s).")
+                refusals.append(refusal % {"threshold": result.threshold, "values": value})
     return refusals
 
 
@@ -149,14 +164,18 @@ def missing_field_errors(
     return errors
 
 
-def _missing_message(criterion, name: str) -> str:
+def _missing_message(criterion: CriterionResult, name: str) -> str:
     """ "Needed to decide 'Hyperinflammation (CRP or ferritin)'.", with the reason when it is more than "not
     recorded" (e.g. a D-dimer on the other unit basis than the threshold's)."""
     own_question = criterion.fields == (name,)
-    message = "Needed to decide this criterion." if own_question else f"Needed to decide '{criterion.label}'."
-    if "not recorded" not in criterion.sentence:
-        message += f" {criterion.sentence}."
-    return message
+    words = {"criterion": criterion.label, "reason": criterion.sentence}
+    if criterion.not_recorded:
+        if own_question:
+            return _("Needed to decide this criterion.")
+        return _("Needed to decide '%(criterion)s'.") % words
+    if own_question:
+        return _("Needed to decide this criterion. %(reason)s.") % words
+    return _("Needed to decide '%(criterion)s'. %(reason)s.") % words
 
 
 def conversion_notes(values: Mapping[str, object], entered_units: Mapping[str, str]) -> list[str]:
@@ -171,5 +190,31 @@ def conversion_notes(values: Mapping[str, object], entered_units: Mapping[str, s
             continue
         typed = float(Decimal(repr(float(value))) / factor)
         canonical_unit = "" if field.unit == "fraction" else f" {field.unit}"
-        notes.append(f"{field.label}: {value_text(typed)} {unit} = {value_text(value)}{canonical_unit}")
+        notes.append(f"{_(field.label)}: {value_text(typed)} {unit} = {value_text(value)}{canonical_unit}")
     return notes
+
+
+def shown_criteria(rule_set: RuleSet, values: Mapping[str, object], stored: Iterable[Mapping], settings) -> list[dict]:
+    """A screening's stored criteria rows (``Screening.criteria``, in ``STORED_LANGUAGE``) as a page shows them, in
+    the active language.
+
+    The stored values are evaluated again with the study's settings: a row whose evaluation in the stored language
+    is the stored row itself (same verdict, value, threshold and sentence: the settings and the rule set have not
+    changed since) is shown as that evaluation in the active language, word for word the same. Any other row (a
+    threshold changed since the screening) is shown as stored, with its label and verdict translated: a page never
+    shows a criterion otherwise than it was decided.
+    """
+    stored = [dict(row) for row in stored]
+    try:
+        with translation.override(STORED_LANGUAGE):
+            again = {row["code"]: row for row in criteria_rows(rule_set.evaluate(values, settings))}
+        here = {row["code"]: row for row in criteria_rows(rule_set.evaluate(values, settings))}
+    except (KeyError, TypeError, ValueError):  # settings no longer valid for the rule set: show what is stored
+        again, here = {}, {}
+    shown = []
+    for row in stored:
+        if again.get(row.get("code")) == row:
+            shown.append(here[row["code"]])
+        else:
+            shown.append({**row, "label": _(row["label"]) if row.get("label") else ""})
+    return shown

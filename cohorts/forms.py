@@ -16,7 +16,8 @@ from crispy_forms.layout import Div, Fieldset, Layout
 from django import forms
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.utils import timezone
-from django.utils.text import capfirst
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from cohorts import enrolment, regimens, roles, selectors, services, setup
 from cohorts.audit import REASON_MAX_LENGTH
@@ -24,10 +25,10 @@ from cohorts.constraints import WithinLimit
 from cohorts.eligibility.engine import RULE_SETS, get_rule_set
 from cohorts.eligibility.fields import Field
 from cohorts.limits import LIMITS
-from cohorts.models import COMORBIDITIES, Arm, Patient, Screening, Sex, Site, Study
+from cohorts.models import COMORBIDITIES, Arm, Screening, Sex, Site, Study
 from cohorts.units import ddimer_basis_choices, to_canonical, unit_choices
 
-YES_NO_UNKNOWN = [("yes", "Yes"), ("no", "No"), ("unknown", "Unknown")]
+YES_NO_UNKNOWN = [("yes", _("Yes")), ("no", _("No")), ("unknown", _("Unknown"))]
 ANSWERS = {"yes": True, "no": False}
 
 # Numbers are refused by their row of the limits table, with a message naming the variable, its range and unit
@@ -73,14 +74,14 @@ class ScreeningForm(forms.Form):
     (the missing criteria become "missing" reasons in the log); otherwise missing data is an error on its field.
     """
 
-    site = forms.ModelChoiceField(queryset=None, empty_label=None)
-    assessed_at = forms.DateTimeField(label="Date and time of assessment", widget=DateTimeLocalInput())
+    site = forms.ModelChoiceField(label=_("Site"), queryset=None, empty_label=None)
+    assessed_at = forms.DateTimeField(label=_("Date and time of assessment"), widget=DateTimeLocalInput())
     rescreen_of = forms.ModelChoiceField(
         queryset=None,
         required=False,
-        label="Re-screen of",
-        empty_label="(first screening of this candidate)",
-        help_text="Link a previous screening of the same candidate; the log counts the candidate once.",
+        label=_("Re-screen of"),
+        empty_label=_("(first screening of this candidate)"),
+        help_text=_("Link a previous screening of the same candidate; the log counts the candidate once."),
     )
 
     def __init__(self, *args, study: Study, user, as_screen_failure: bool = False, **kwargs):
@@ -93,18 +94,15 @@ class ScreeningForm(forms.Form):
         self.entered_units: dict[str, str] = {}
         self.fields["site"].queryset = selectors.study_site_list(user=user, study=study, allowed=roles.SCREENERS)
         self.fields["rescreen_of"].queryset = selectors.rescreen_candidates(user=user, study=study)
-        self.fields["rescreen_of"].label_from_instance = lambda s: (
-            f"{s.number} ({s.site.code}, {timezone.localtime(s.assessed_at):%d %b %Y %H:%M}, "
-            f"{'eligible' if s.eligible else 'not eligible'})"
-        )
+        self.fields["rescreen_of"].label_from_instance = _rescreen_choice
         used_by: dict[str, list[str]] = {}
         for criterion in self.rule_set.criteria:
             for name in criterion.fields:
                 used_by.setdefault(name, []).append(criterion.label)
         for field in self.rule_set.fields:
-            # Say which criterion reads the input, unless the criterion is the question itself.
-            criteria = [label for label in used_by.get(field.name, []) if label != field.label]
-            help_text = "Used for: " + "; ".join(criteria) if criteria else ""
+            # Say which criterion reads the input, unless the criterion is the question itself (English labels).
+            criteria = [gettext(label) for label in used_by.get(field.name, []) if label != field.label]
+            help_text = gettext("Used for: %(criteria)s") % {"criteria": "; ".join(criteria)} if criteria else ""
             self._add_input(field, help_text)
         self.helper = FormHelper()
         self.helper.form_tag = False
@@ -112,24 +110,25 @@ class ScreeningForm(forms.Form):
         self.helper.layout = self._layout()
 
     def _add_input(self, field: Field, help_text: str) -> None:
+        label = gettext(field.label)
         if field.kind == "bool":
-            self.fields[field.name] = yes_no_unknown(field.label, help_text)
+            self.fields[field.name] = yes_no_unknown(label, help_text)
         elif field.kind == "choice":
             choices = ddimer_basis_choices() if field.name == "ddimer_basis" else [(c, c) for c in field.choices]
             self.fields[field.name] = forms.ChoiceField(
-                label=field.label, choices=[("", "not recorded"), *choices], required=False, help_text=help_text
+                label=label, choices=[("", gettext("not recorded")), *choices], required=False, help_text=help_text
             )
         elif field.kind == "datetime":
             self.fields[field.name] = forms.DateTimeField(
-                label=field.label, required=False, widget=DateTimeLocalInput(), help_text=help_text
+                label=label, required=False, widget=DateTimeLocalInput(), help_text=help_text
             )
         elif field.name == "age_years":
             self.fields[field.name] = forms.IntegerField(
-                label=f"{field.label} (years)", required=False, help_text=help_text
+                label=gettext("%(label)s (years)") % {"label": label}, required=False, help_text=help_text
             )
         else:
             self.fields[field.name] = forms.DecimalField(
-                label=field.label,
+                label=label,
                 required=False,
                 decimal_places=6,
                 help_text=help_text,
@@ -137,7 +136,7 @@ class ScreeningForm(forms.Form):
             )
             if field.quantity and len(unit_choices(field.quantity)) > 1:
                 self.fields[unit_field_name(field.name)] = forms.ChoiceField(
-                    label="Unit", choices=unit_choices(field.quantity), initial=field.unit, required=False
+                    label=gettext("Unit"), choices=unit_choices(field.quantity), initial=field.unit, required=False
                 )
 
     def _layout(self) -> Layout:
@@ -160,7 +159,7 @@ class ScreeningForm(forms.Form):
                 inputs.append(name)
         return Layout(
             Fieldset(
-                "Candidate",
+                gettext("Candidate"),
                 Div(
                     Div("site", css_class="col-md-4"),
                     Div("assessed_at", css_class="col-md-4"),
@@ -168,7 +167,7 @@ class ScreeningForm(forms.Form):
                     css_class="row",
                 ),
             ),
-            Fieldset(f"Eligibility: {self.rule_set.title}", *inputs),
+            Fieldset(gettext("Eligibility: %(protocol)s") % {"protocol": gettext(self.rule_set.title)}, *inputs),
         )
 
     def initial_from(self, screening: Screening) -> None:
@@ -189,9 +188,11 @@ class ScreeningForm(forms.Form):
     def clean_assessed_at(self):
         assessed_at = self.cleaned_data["assessed_at"]
         if assessed_at > timezone.now() + FUTURE_TOLERANCE:
-            raise ValidationError("The assessment cannot be in the future.", code="future")
+            raise ValidationError(gettext("The assessment cannot be in the future."), code="future")
         if assessed_at < EARLIEST_ASSESSMENT:
-            raise ValidationError("Check the year: an assessment before 2000 is not plausible.", code="too_early")
+            raise ValidationError(
+                gettext("Check the year: an assessment before 2000 is not plausible."), code="too_early"
+            )
         return assessed_at
 
     def _canonical(self, field: Field, raw) -> float | None:
@@ -207,7 +208,7 @@ class ScreeningForm(forms.Form):
             self.entered_units[field.name] = unit
         problem = enrolment.limit_problem(field.name, value, field.unit)
         if problem:
-            self.add_error(field.name, ValidationError(f"{field.label}: {problem}", code="hard_limit"))
+            self.add_error(field.name, ValidationError(f"{gettext(field.label)}: {problem}", code="hard_limit"))
             return None
         return value
 
@@ -226,7 +227,7 @@ class ScreeningForm(forms.Form):
             self.add_error(
                 "ddimer_basis",
                 ValidationError(
-                    "Give the unit basis of the D-dimer (FEU or DDU); the two are never converted.",
+                    gettext("Give the unit basis of the D-dimer (FEU or DDU); the two are never converted."),
                     code="ddimer_basis_required",
                 ),
             )
@@ -239,10 +240,15 @@ class ScreeningForm(forms.Form):
                         self.add_error(name, ValidationError(message, code=code))
         elif self.evaluation.eligible:
             raise ValidationError(
-                "Every criterion is met: this candidate is not a screen failure. Save the screening to enrol.",
+                gettext("Every criterion is met: this candidate is not a screen failure. Save the screening to enrol."),
                 code="not_a_screen_failure",
             )
         return cleaned
+
+    @property
+    def failing_labels(self) -> str:
+        """The criteria that make the candidate not eligible, for the live verdict: "Age; PEEP at the blood gas"."""
+        return "; ".join(c.label for c in self.evaluation.failing) if self.evaluation else ""
 
     @property
     def conversions(self) -> list[str]:
@@ -253,44 +259,66 @@ class ScreeningForm(forms.Form):
         return enrolment.criteria_rows(self.evaluation) if self.evaluation else []
 
 
+def _rescreen_choice(screening: Screening) -> str:
+    """A previous screening in the re-screen list: "MI-S0007 (MI, 03 Apr 2020 10:15, not eligible)"."""
+    words = {
+        "number": screening.number,
+        "site": screening.site.code,
+        "assessed": f"{timezone.localtime(screening.assessed_at):%d %b %Y %H:%M}",
+    }
+    if screening.eligible:
+        return gettext("%(number)s (%(site)s, %(assessed)s, eligible)") % words
+    return gettext("%(number)s (%(site)s, %(assessed)s, not eligible)") % words
+
+
 def enrolment_refusal(screening: Screening) -> ValidationError | None:
     """Why this screening cannot be enrolled, as the enrolment service decides it."""
     enrolled = getattr(screening, "patient", None) if screening.pk else None
     return services.enrolment_refusal(screening, enrolled=enrolled)
 
 
-# The model's labels ("COPD" is its verbose name), so the form and the audit trail name a comorbidity alike.
-COMORBIDITY_LABELS = {name: capfirst(Patient._meta.get_field(name).verbose_name) for name in COMORBIDITIES}
+# The model's labels, capitalised ("COPD" is its verbose name), so the form and the audit trail name a comorbidity
+# alike; written out to be marked for translation (the model's other names are Django's, from the field names).
+COMORBIDITY_LABELS = {
+    "smoking": _("Smoking"),
+    "hypertension": _("Hypertension"),
+    "coronary_artery_disease": _("Coronary artery disease"),
+    "diabetes": _("Diabetes"),
+    "copd": _("COPD"),
+    "chronic_kidney_disease": _("Chronic kidney disease"),
+}
+assert set(COMORBIDITY_LABELS) == set(COMORBIDITIES), "a comorbidity of the model has no label here"
 
 
 class EnrolmentForm(forms.Form):
     """Enrol the candidate of an eligible screening: arm, day 0 and the baseline of clinical definitions §2."""
 
-    arm = forms.ModelChoiceField(queryset=None, widget=forms.RadioSelect, empty_label=None)
+    arm = forms.ModelChoiceField(label=_("Arm"), queryset=None, widget=forms.RadioSelect, empty_label=None)
     enrolment_date = forms.DateField(
-        label="Enrolment date (study day 0)",
+        label=_("Enrolment date (study day 0)"),
         widget=DateInput(),
-        help_text="Day 0 = the day of enrolment (first anakinra dose in treated arms).",
+        help_text=_("Day 0 = the day of enrolment (first anakinra dose in treated arms)."),
     )
-    sex = forms.ChoiceField(choices=Sex.choices, widget=forms.RadioSelect)
-    age_years = forms.IntegerField(label="Age (years)", required=False)
-    weight_kg = forms.DecimalField(label="Weight", decimal_places=1, required=False)
-    weight_confirmed = forms.BooleanField(
-        label=f"Confirm weight above {LIMITS['weight_kg'].soft_high} kg", required=False
-    )
+    sex = forms.ChoiceField(label=_("Sex"), choices=Sex.choices, widget=forms.RadioSelect)
+    age_years = forms.IntegerField(label=_("Age (years)"), required=False)
+    weight_kg = forms.DecimalField(label=_("Weight"), decimal_places=1, required=False)
+    weight_confirmed = forms.BooleanField(required=False)  # labelled in __init__ (the limit, in the language)
 
     def __init__(self, *args, screening: Screening, **kwargs):
         super().__init__(*args, **kwargs)
         self.screening = screening
         self.fields["arm"].queryset = selectors.arm_list(study=screening.study)
         self.fields["arm"].label_from_instance = lambda arm: arm.name
+        self.fields["weight_confirmed"].label = gettext("Confirm weight above %(limit)s kg") % {
+            "limit": LIMITS["weight_kg"].soft_high
+        }
         self.fields["enrolment_date"].initial = timezone.localdate(screening.assessed_at)
         screened_age = screening.values.get("age_years")
         if screened_age is not None:
             # Not typed twice: the age of the screening is the baseline age.
             self.fields["age_years"].initial = int(screened_age)
             self.fields["age_years"].disabled = True
-            self.fields["age_years"].help_text = f"From screening {screening.number}."
+            self.fields["age_years"].help_text = gettext("From screening %(number)s.") % {"number": screening.number}
         else:
             self.fields["age_years"].required = True
         for name in COMORBIDITIES:
@@ -300,12 +328,12 @@ class EnrolmentForm(forms.Form):
         self.helper.disable_csrf = True
         self.helper.layout = Layout(
             Fieldset(
-                "Enrolment",
+                gettext("Enrolment"),
                 InlineRadios("arm"),
                 Div(Div("enrolment_date", css_class="col-md-4"), css_class="row"),
             ),
             Fieldset(
-                "Baseline",
+                gettext("Baseline"),
                 InlineRadios("sex"),
                 Div(
                     Div("age_years", css_class="col-md-3"),
@@ -314,7 +342,7 @@ class EnrolmentForm(forms.Form):
                     css_class="row",
                 ),
             ),
-            Fieldset("Comorbidities", *(InlineRadios(name) for name in COMORBIDITIES)),
+            Fieldset(gettext("Comorbidities"), *(InlineRadios(name) for name in COMORBIDITIES)),
         )
 
     def clean(self):
@@ -325,7 +353,9 @@ class EnrolmentForm(forms.Form):
         age = cleaned.get("age_years")
         problem = enrolment.limit_problem("age_years", age, "years") if age is not None else None
         if problem and "age_years" not in self.errors:
-            self.add_error("age_years", ValidationError(f"Age: {problem}", code="hard_limit"))
+            self.add_error(
+                "age_years", ValidationError(gettext("Age: %(problem)s") % {"problem": problem}, code="hard_limit")
+            )
         problem = enrolment.weight_problem(cleaned.get("weight_kg"), cleaned.get("weight_confirmed", False))
         if problem and "weight_kg" not in self.errors:
             self.add_error("weight_kg", ValidationError(problem[1], code=problem[0]))
@@ -349,7 +379,7 @@ class EnrolmentForm(forms.Form):
 # problems come back with their paths and are put next to their fields (``place_setup_errors``).
 # --------------------------------------------------------------------------------------------
 
-REASON_HELP = (
+REASON_HELP = _(
     "Required once the study has enrolled patients: every change is then recorded in the history with its reason."
 )
 ARDS_FIELDS = ("ards_severe_pf_below", "ards_moderate_pf_max")
@@ -357,8 +387,21 @@ ARDS_FIELDS = ("ards_severe_pf_below", "ards_moderate_pf_max")
 
 def reason_field() -> forms.CharField:
     return forms.CharField(
-        label="Reason for change", required=False, max_length=REASON_MAX_LENGTH, help_text=REASON_HELP
+        label=_("Reason for change"), required=False, max_length=REASON_MAX_LENGTH, help_text=REASON_HELP
     )
+
+
+# The set-up forms' labels of the model fields whose names Django makes from the field name ("follow_up_days" ->
+# "Follow up days"), the same words, marked for translation (an explicit verbose_name would be a migration).
+_SETUP_LABELS = {
+    "code": _("Code"),
+    "title": _("Title"),
+    "follow_up_days": _("Follow up days"),
+    "primary_scale": _("Primary scale"),
+    "name": _("Name"),
+    "time_zone": _("Time zone"),
+    "order": _("Order"),
+}
 
 
 def _model_fields(model, names) -> dict[str, forms.Field]:
@@ -366,7 +409,7 @@ def _model_fields(model, names) -> dict[str, forms.Field]:
     checked by the set-up service with that row's range (its model field's WithinLimit), never refused here by
     Django's bounds and digit counts ("Ensure that there are no more than 6 digits in total")."""
     model_fields = {f.name: f for f in model._meta.concrete_fields}
-    made = forms.fields_for_model(model, fields=names)
+    made = forms.fields_for_model(model, fields=names, labels=_SETUP_LABELS)
     for name, field in made.items():
         if any(isinstance(v, WithinLimit) for v in model_fields[name].validators):
             field.validators = []
@@ -386,26 +429,30 @@ def _setup_helper(*fields) -> FormHelper:
 class StudySetupForm(forms.Form):
     """A study's fields, its ARDS bands and other settings, and the sites taking part."""
 
-    protocol = forms.ChoiceField(label="Protocol (eligibility rule set)")
+    protocol = forms.ChoiceField(label=_("Protocol (eligibility rule set)"))
     ards_severe_pf_below = forms.FloatField(
-        label="ARDS severe below (P/F, mmHg)",
+        label=_("ARDS severe below (P/F, mmHg)"),
         required=False,
-        help_text="Empty: the default of clinical definitions §3.2.5.",
+        help_text=_("Empty: the default of clinical definitions §3.2.5."),
     )
     ards_moderate_pf_max = forms.FloatField(
-        label="ARDS moderate up to (P/F, mmHg)",
+        label=_("ARDS moderate up to (P/F, mmHg)"),
         required=False,
-        help_text="Must be higher than the severe band's limit. Empty: the default.",
+        help_text=_("Must be higher than the severe band's limit. Empty: the default."),
     )
     other_settings = forms.CharField(
-        label="Other study settings (JSON)",
+        label=_("Other study settings (JSON)"),
         required=False,
         widget=forms.Textarea(attrs={"rows": 4, "class": "font-monospace"}),
-        help_text='Overrides only, e.g. {"eligibility": {"milan_crp_min_mg_l": 80}} (clinical definitions, '
-        '"Study settings").',
+        help_text=_(
+            'Overrides only, e.g. {"eligibility": {"milan_crp_min_mg_l": 80}} (clinical definitions, "Study settings").'
+        ),
     )
     sites = forms.MultipleChoiceField(
-        required=False, widget=forms.CheckboxSelectMultiple, help_text="The sites taking part in the study."
+        label=_("Sites"),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("The sites taking part in the study."),
     )
     reason = reason_field()
 
@@ -414,7 +461,8 @@ class StudySetupForm(forms.Form):
         model_fields = _model_fields(Study, [f for f in setup.STUDY_FIELDS if f != "protocol"])
         for name, form_field in model_fields.items():
             self.fields[name] = form_field
-        self.fields["protocol"].choices = [("", "---------"), *((c, r.title) for c, r in RULE_SETS.items())]
+        self.fields["language"].required = False  # not given: the study keeps its language (new: English)
+        self.fields["protocol"].choices = [("", "---------"), *((c, gettext(r.title)) for c, r in RULE_SETS.items())]
         self.fields["sites"].choices = [(site.code, str(site)) for site in sites]
         self.order_fields([*setup.STUDY_FIELDS, *ARDS_FIELDS, "other_settings", "sites", "reason"])
         if study is not None and not self.is_bound:
@@ -437,12 +485,12 @@ class StudySetupForm(forms.Form):
         try:
             value = json.loads(text)
         except (ValueError, RecursionError) as error:
-            raise ValidationError(f"Not valid JSON: {error}", code="json") from None
+            raise ValidationError(gettext("Not valid JSON: %(error)s") % {"error": error}, code="json") from None
         if not isinstance(value, dict):
-            raise ValidationError('A JSON object, e.g. {"derivation": {...}}.', code="json")
+            raise ValidationError(gettext('A JSON object, e.g. {"derivation": {...}}.'), code="json")
         derivation = value.get("derivation")
         if isinstance(derivation, dict) and set(derivation) & set(ARDS_FIELDS):
-            raise ValidationError("Give the ARDS bands in their own fields above.", code="ards_twice")
+            raise ValidationError(gettext("Give the ARDS bands in their own fields above."), code="ards_twice")
         return value
 
     def setup_data(self) -> dict:
@@ -484,13 +532,13 @@ class ArmSetupForm(forms.Form):
 
     def __init__(self, *args, arm: Arm | None = None, **kwargs):
         super().__init__(*args, **kwargs)
-        fields = forms.fields_for_model(Arm, fields=list(setup.ARM_FIELDS.values()))
+        fields = forms.fields_for_model(Arm, fields=list(setup.ARM_FIELDS.values()), labels=_SETUP_LABELS)
         for key, model_name in setup.ARM_FIELDS.items():
             self.fields[key] = fields[model_name]
-        self.fields["description"].label = "Regimen description"
+        self.fields["description"].label = _("Regimen description")
         self.fields["description"].widget.attrs["rows"] = 2
         self.fields["order"].required = False
-        self.fields["order"].label = "Display order"
+        self.fields["order"].label = _("Display order")
         self.order_fields([*setup.ARM_FIELDS, "reason"])
         if arm is not None and not self.is_bound:
             self.initial = {key: getattr(arm, name) for key, name in setup.ARM_FIELDS.items()}
@@ -510,12 +558,12 @@ def _choices(known) -> list[tuple[str, str]]:
 class DoseForm(forms.Form):
     """One drug of an arm's regimen (a row of the regimen table); an empty row is no drug."""
 
-    drug = forms.ChoiceField(choices=_choices(regimens.DRUGS), required=False)
-    dose = forms.DecimalField(required=False, max_digits=12, decimal_places=6)
-    unit = forms.ChoiceField(choices=_choices(regimens.UNITS), required=False)
-    route = forms.ChoiceField(choices=_choices(regimens.ROUTES), required=False)
-    frequency = forms.ChoiceField(choices=_choices(regimens.FREQUENCIES), required=False)
-    duration_days = forms.IntegerField(label="Planned days", required=False, min_value=1, max_value=10_000)
+    drug = forms.ChoiceField(label=_("Drug"), choices=_choices(regimens.DRUGS), required=False)
+    dose = forms.DecimalField(label=_("Dose"), required=False, max_digits=12, decimal_places=6)
+    unit = forms.ChoiceField(label=_("Unit"), choices=_choices(regimens.UNITS), required=False)
+    route = forms.ChoiceField(label=_("Route"), choices=_choices(regimens.ROUTES), required=False)
+    frequency = forms.ChoiceField(label=_("Frequency"), choices=_choices(regimens.FREQUENCIES), required=False)
+    duration_days = forms.IntegerField(label=_("Planned days"), required=False, min_value=1, max_value=10_000)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

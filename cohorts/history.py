@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.utils.translation import gettext as _
 
 HIDDEN_FIELDS = {"version", "updated_at", "confirmed_checks"}
 
@@ -14,14 +15,14 @@ class HistoryRow:
     when: Any
     user: Any
     reason: str
-    kind: str  # created / changed / deleted
+    kind: str  # created / changed / deleted, in the active language
     changes: list[tuple[str, Any, Any]] = field(default_factory=list)
 
 
 def history_rows(records: list) -> list[HistoryRow]:
     """Side-by-side changes of consecutive history records (django-simple-history's diff_against), each value as
     the pages show it: a patient by participant id, a site or arm by name, a choice by its label, yes / no."""
-    kinds = {"+": "created", "~": "changed", "-": "deleted"}
+    kinds = {"+": _("created"), "~": _("changed"), "-": _("deleted")}
     names = _related_names(records)
     rows = []
     previous = None
@@ -78,7 +79,7 @@ def _shown(f, value, names: dict[tuple[type, Any], str]):
     if f.is_relation:
         return names.get((f.related_model, value), value)  # a deleted object keeps its id
     if isinstance(value, bool):
-        return "yes" if value else "no"
+        return _("yes") if value else _("no")
     if f.choices:
         return dict(f.flatchoices).get(value, value)
     return value

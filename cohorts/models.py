@@ -4,6 +4,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from simple_history.models import HistoricalRecords
 
 from cohorts import roles
@@ -14,25 +16,36 @@ from cohorts.constraints import WithinLimit, hard_range
 class Protocol(models.TextChoices):
     """Eligibility rule sets, one module each in cohorts/eligibility (clinical definitions §1)."""
 
-    MILAN_2020 = "milan_2020", "Milan cohort (CPAP outside ICU, standard vs anakinra)"
-    NEW_YORK_2020 = "new_york_2020", "New York case series (anakinra to prevent ventilation)"
+    MILAN_2020 = "milan_2020", gettext_lazy("Milan cohort (CPAP outside ICU, standard vs anakinra)")
+    NEW_YORK_2020 = "new_york_2020", gettext_lazy("New York case series (anakinra to prevent ventilation)")
 
 
 class OrdinalScale(models.TextChoices):
     """Identifiers of the ordinal scales of clinical definitions §3.1; every stored score carries one."""
 
-    MILAN_7 = "milan_7", "7-point ordinal scale (Milan; 1 best, 7 death)"
-    WHO_OSCI_8 = "who_osci_8", "WHO ordinal scale for clinical improvement (0-8)"
-    WHO_CPS_10 = "who_cps_10", "WHO clinical progression scale (0-10)"
+    MILAN_7 = "milan_7", gettext_lazy("7-point ordinal scale (Milan; 1 best, 7 death)")
+    WHO_OSCI_8 = "who_osci_8", gettext_lazy("WHO ordinal scale for clinical improvement (0-8)")
+    WHO_CPS_10 = "who_cps_10", gettext_lazy("WHO clinical progression scale (0-10)")
 
 
 class Study(models.Model):
     code = models.SlugField(max_length=40, unique=True)
     title = models.CharField(max_length=200)
     protocol = models.CharField(max_length=32, choices=Protocol.choices)
-    registry_id = models.CharField("registry id", max_length=64, blank=True)
+    registry_id = models.CharField(gettext_lazy("registry id"), max_length=64, blank=True)
     follow_up_days = models.PositiveSmallIntegerField(default=21, validators=[WithinLimit("follow_up_days")])
     primary_scale = models.CharField(max_length=16, choices=OrdinalScale.choices, default=OrdinalScale.MILAN_7)
+    # The language of the labels of its releases' codebooks (and so of the SPSS/Stata labels): architecture §13.
+    language = models.CharField(
+        gettext_lazy("language of the codebook"),
+        max_length=10,
+        choices=settings.LANGUAGES,
+        default="en-gb",
+        help_text=gettext_lazy(
+            "The variable and value labels of the codebook and of the SPSS and Stata files of each release locked "
+            "from now on. Codes and variable names are the same in every language."
+        ),
+    )
     # Overrides of the *study settings* of the clinical definitions (thresholds, FiO2 estimates, ...). Only overrides
     # are stored;
     # the effective value is the module default updated with these, so a new default reaches old studies.
@@ -43,7 +56,7 @@ class Study(models.Model):
     history = HistoricalRecords()
 
     class Meta:
-        verbose_name_plural = "studies"
+        verbose_name_plural = gettext_lazy("studies")
         constraints = [
             # The limits table's follow-up row (the name keeps the bounds it was created with).
             hard_range("study", "follow_up_days", name="study_follow_up_1_to_365", nullable=False),
@@ -58,11 +71,11 @@ class Study(models.Model):
         return {**RULE_SETS[self.protocol].default_settings, **self.settings.get("eligibility", {})}
 
 
-def _site_uln(enzyme: str) -> models.DecimalField:
+def _site_uln(enzyme: str, verbose_name) -> models.DecimalField:
     """A site laboratory's upper limit of normal of a liver enzyme (U/L), 40 unless set; its plausible range is the
     limits table's row ``<enzyme>_uln_u_l`` (cohorts/limits.py), as on the laboratory form."""
     return models.DecimalField(
-        f"{enzyme} upper limit of normal (U/L)",
+        verbose_name,
         max_digits=6,
         decimal_places=1,
         default=40,
@@ -71,18 +84,20 @@ def _site_uln(enzyme: str) -> models.DecimalField:
 
 
 class Site(models.Model):
-    code = models.CharField(max_length=8, unique=True, help_text="Prefix of the pseudonymised study ids.")
+    code = models.CharField(max_length=8, unique=True, help_text=gettext_lazy("Prefix of the pseudonymised study ids."))
     name = models.CharField(max_length=200)
     studies = models.ManyToManyField(Study, related_name="sites", blank=True)
     # The site laboratory's upper limits of normal (clinical definitions §2: AST, ALT with the site's ULN).
-    ast_uln_u_l = _site_uln("AST")
-    alt_uln_u_l = _site_uln("ALT")
+    ast_uln_u_l = _site_uln("AST", gettext_lazy("AST upper limit of normal (U/L)"))
+    alt_uln_u_l = _site_uln("ALT", gettext_lazy("ALT upper limit of normal (U/L)"))
     # "Today" at the site decides which study days have happened (cohorts/clock.py; clinical definitions §2.1).
     time_zone = models.CharField(
         max_length=64,
         default=default_time_zone,
         validators=[validate_time_zone],
-        help_text="IANA time zone of the site, e.g. Europe/Rome: data cannot be entered for a day after today there.",
+        help_text=gettext_lazy(
+            "IANA time zone of the site, e.g. Europe/Rome: data cannot be entered for a day after today there."
+        ),
     )
     history = HistoricalRecords()
 
@@ -108,7 +123,9 @@ class RoleAssignment(models.Model):
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="role_assignments")
     role = models.CharField(max_length=16, choices=list(roles.STUDY_ROLES.items()))
     all_sites = models.BooleanField(
-        "every site of the study", default=False, help_text="Also the sites that join the study later."
+        gettext_lazy("every site of the study"),
+        default=False,
+        help_text=gettext_lazy("Also the sites that join the study later."),
     )
     sites = models.ManyToManyField(Site, blank=True, related_name="role_assignments")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -125,7 +142,7 @@ class RoleAssignment(models.Model):
         ]
 
     def __str__(self) -> str:
-        where = "all sites" if self.all_sites else "some sites"
+        where = _("all sites") if self.all_sites else _("some sites")
         return f"{self.user} · {roles.STUDY_ROLES.get(self.role, self.role)} · {self.study.code} ({where})"
 
 
@@ -134,8 +151,8 @@ class AccountAction(models.Model):
     too many wrong passwords, or a reset of a lost second factor. Who, to whom, why and when."""
 
     class Kind(models.TextChoices):
-        UNLOCK = "unlock", "Account unlocked"
-        RESET_SECOND_FACTOR = "reset_second_factor", "Second factor reset"
+        UNLOCK = "unlock", gettext_lazy("Account unlocked")
+        RESET_SECOND_FACTOR = "reset_second_factor", gettext_lazy("Second factor reset")
 
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="account_actions")
     account = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
@@ -148,7 +165,12 @@ class AccountAction(models.Model):
         ordering = ["-done_at", "-pk"]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()}: {self.account} by {self.done_by} ({self.study.code})"
+        return _("%(action)s: %(account)s by %(user)s (%(study)s)") % {
+            "action": self.get_kind_display(),
+            "account": self.account,
+            "user": self.done_by,
+            "study": self.study.code,
+        }
 
 
 class Arm(models.Model):
@@ -171,16 +193,16 @@ class Arm(models.Model):
 
 
 class Sex(models.TextChoices):
-    FEMALE = "F", "Female"
-    MALE = "M", "Male"
+    FEMALE = "F", gettext_lazy("Female")
+    MALE = "M", gettext_lazy("Male")
 
 
 class PatientStatus(models.TextChoices):
-    ACTIVE = "active", "In follow-up"
-    COMPLETED = "completed", "Follow-up completed"
-    WITHDRAWN = "withdrawn", "Withdrawn"
-    LOST = "lost_to_follow_up", "Lost to follow-up"
-    DIED = "died", "Died"
+    ACTIVE = "active", gettext_lazy("In follow-up")
+    COMPLETED = "completed", gettext_lazy("Follow-up completed")
+    WITHDRAWN = "withdrawn", gettext_lazy("Withdrawn")
+    LOST = "lost_to_follow_up", gettext_lazy("Lost to follow-up")
+    DIED = "died", gettext_lazy("Died")
 
 
 COMORBIDITIES = ("smoking", "hypertension", "coronary_artery_disease", "diabetes", "copd", "chronic_kidney_disease")
@@ -192,7 +214,7 @@ class Screening(models.Model):
 
     study = models.ForeignKey(Study, on_delete=models.PROTECT, related_name="screenings")
     site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="screenings")
-    number = models.CharField(max_length=24, help_text="Screening number, e.g. MI-S0007")
+    number = models.CharField(max_length=24, help_text=gettext_lazy("Screening number, e.g. MI-S0007"))
     rescreen_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="rescreens")
     assessed_at = models.DateTimeField()
     screened_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
@@ -234,18 +256,20 @@ class Patient(models.Model):
     arm = models.ForeignKey(Arm, on_delete=models.PROTECT, related_name="patients")
     # Pseudonymised participant id (per-site prefix + number); the only id that leaves the system (clinical definitions
     # §5).
-    participant_id = models.CharField("participant id", max_length=24, help_text="Pseudonymised id, e.g. MI-0007")
+    participant_id = models.CharField(
+        gettext_lazy("participant id"), max_length=24, help_text=gettext_lazy("Pseudonymised id, e.g. MI-0007")
+    )
     screening = models.OneToOneField(Screening, null=True, blank=True, on_delete=models.PROTECT, related_name="patient")
-    enrolment_date = models.DateField(help_text="Study day 0 (first anakinra dose in treated arms).")
+    enrolment_date = models.DateField(help_text=gettext_lazy("Study day 0 (first anakinra dose in treated arms)."))
     sex = models.CharField(max_length=1, choices=Sex.choices)
-    age_years = models.PositiveSmallIntegerField("age (years)")
-    weight_kg = models.DecimalField("weight (kg)", max_digits=5, decimal_places=1, null=True, blank=True)
-    weight_confirmed = models.BooleanField(default=False, help_text="Soft limit (> 200 kg) confirmed.")
+    age_years = models.PositiveSmallIntegerField(gettext_lazy("age (years)"))
+    weight_kg = models.DecimalField(gettext_lazy("weight (kg)"), max_digits=5, decimal_places=1, null=True, blank=True)
+    weight_confirmed = models.BooleanField(default=False, help_text=gettext_lazy("Soft limit (> 200 kg) confirmed."))
     smoking = models.BooleanField(null=True, blank=True)
     hypertension = models.BooleanField(null=True, blank=True)
     coronary_artery_disease = models.BooleanField(null=True, blank=True)
     diabetes = models.BooleanField(null=True, blank=True)
-    copd = models.BooleanField("COPD", null=True, blank=True)
+    copd = models.BooleanField(gettext_lazy("COPD"), null=True, blank=True)
     chronic_kidney_disease = models.BooleanField(null=True, blank=True)
     status = models.CharField(max_length=24, choices=PatientStatus.choices, default=PatientStatus.ACTIVE)
     version = models.PositiveIntegerField(default=1, editable=False)  # optimistic locking
@@ -269,7 +293,7 @@ class Patient(models.Model):
         # A composite foreign key is not expressible in Django; the arm/site-study invariants are checked here
         # (every write calls full_clean) and by the PostgreSQL trigger of migration 0002.
         if self.arm_id and self.study_id and self.arm.study_id != self.study_id:
-            raise ValidationError({"arm": ValidationError("The arm belongs to another study.", code="arm_study")})
+            raise ValidationError({"arm": ValidationError(_("The arm belongs to another study."), code="arm_study")})
 
 
 class PatientFreeze(models.Model):

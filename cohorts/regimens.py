@@ -19,7 +19,8 @@ reads as it did. ``from_json`` is lenient (it reads what is stored, complete or 
 what the study set-up, cohorts/setup.py, accepts) and reports each problem with its path, e.g.
 ``regimen[0].route: required``.
 
-Pure module: no Django import.
+Pure module: no Django import but translation: the labels of the codes are lazy translations, and the problems and
+``Dose.text`` are worded in the active language (the codes and the stored JSON never are).
 """
 
 from __future__ import annotations
@@ -30,25 +31,33 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from cohorts.limits import dose_limit
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 
+from cohorts.limits import dose_limit, localized_number
+
+# Code -> label (lazy: shown in the reader's language).
 DRUGS: Mapping[str, str] = {
-    "anakinra": "Anakinra",
-    "hydroxychloroquine": "Hydroxychloroquine",
-    "lopinavir_ritonavir": "Lopinavir/ritonavir",
-    "glucocorticoid": "Glucocorticoid",
-    "tocilizumab": "Tocilizumab",
-    "other_il6_antagonist": "Other IL-6 antagonist",
-    "antibiotic": "Antibiotic",
+    "anakinra": gettext_lazy("Anakinra"),
+    "hydroxychloroquine": gettext_lazy("Hydroxychloroquine"),
+    "lopinavir_ritonavir": gettext_lazy("Lopinavir/ritonavir"),
+    "glucocorticoid": gettext_lazy("Glucocorticoid"),
+    "tocilizumab": gettext_lazy("Tocilizumab"),
+    "other_il6_antagonist": gettext_lazy("Other IL-6 antagonist"),
+    "antibiotic": gettext_lazy("Antibiotic"),
 }
 UNITS: Mapping[str, str] = {"mg": "mg", "mg/kg": "mg/kg"}
-ROUTES: Mapping[str, str] = {"oral": "Oral", "sc": "Subcutaneous", "iv": "Intravenous"}
+ROUTES: Mapping[str, str] = {
+    "oral": gettext_lazy("Oral"),
+    "sc": gettext_lazy("Subcutaneous"),
+    "iv": gettext_lazy("Intravenous"),
+}
 FREQUENCIES: Mapping[str, str] = {
-    "once": "Once",
-    "q24h": "Every 24 h",
-    "bid": "Twice daily (every 12 h)",
-    "q8h": "Every 8 h",
-    "q6h": "Every 6 h",
+    "once": gettext_lazy("Once"),
+    "q24h": gettext_lazy("Every 24 h"),
+    "bid": gettext_lazy("Twice daily (every 12 h)"),
+    "q8h": gettext_lazy("Every 8 h"),
+    "q6h": gettext_lazy("Every 6 h"),
 }
 # The largest single dose of each drug and unit is the limits table's (cohorts/limits.py DOSE_MAXIMA).
 DOSE_DECIMALS = 2
@@ -95,10 +104,10 @@ class Dose:
 
     @property
     def text(self) -> str:
-        """E.g. "Anakinra 100 mg subcutaneous, twice daily (every 12 h), 20 days"."""
+        """E.g. "Anakinra 100 mg subcutaneous, twice daily (every 12 h), 20 days" (in the active language)."""
         parts = [
-            DRUGS.get(self.drug or "", self.drug or "?"),
-            f"{_json_number(self.dose)} {self.unit or ''}".strip() if self.dose is not None else "",
+            str(DRUGS.get(self.drug or "", self.drug or "?")),
+            f"{_number(_json_number(self.dose))} {self.unit or ''}".strip() if self.dose is not None else "",
         ]
         text = " ".join(p for p in parts if p)
         if self.route:
@@ -106,8 +115,14 @@ class Dose:
         if self.frequency:
             text += f", {FREQUENCIES.get(self.frequency, self.frequency).lower()}"
         if self.duration_days:
-            text += f", {self.duration_days} day{'s' if self.duration_days != 1 else ''}"
+            days = ngettext("%(days)s day", "%(days)s days", self.duration_days) % {"days": self.duration_days}
+            text += f", {days}"
         return text
+
+
+def _number(value: object) -> str:
+    """A number as a message shows it, with the active language's decimal separator."""
+    return localized_number(str(value))
 
 
 def _json_number(value: Decimal | None) -> int | float | None:
@@ -165,10 +180,17 @@ def _text_or_none(value: object) -> str | None:
 def _choice(entry: Mapping, key: str, known: Mapping[str, str], path: str, problems: list[Problem]) -> str | None:
     value = _text_or_none(entry.get(key))
     if value is None:
-        problems.append(Problem(f"{path}.{key}", f"required: one of {', '.join(known)}", "required"))
+        problems.append(
+            Problem(f"{path}.{key}", _("required: one of %(known)s") % {"known": ", ".join(known)}, "required")
+        )
         return None
     if value not in known:
-        problems.append(Problem(f"{path}.{key}", f"unknown {key} {value!r}; known: {', '.join(known)}", "unknown"))
+        message = _("unknown %(key)s %(value)s; known: %(known)s") % {
+            "key": key,
+            "value": repr(value),
+            "known": ", ".join(known),
+        }
+        problems.append(Problem(f"{path}.{key}", message, "unknown"))
         return None
     return value
 
@@ -177,13 +199,15 @@ def parse_dose(entry: object, path: str) -> tuple[Dose | None, list[Problem]]:
     """One regimen entry (a mapping from a TOML file or a form row) checked: known drug, unit, route and
     frequency, a dose above 0 and at most the unit's maximum, a whole number of days if a duration is given."""
     if not isinstance(entry, Mapping):
-        return None, [Problem(path, "must be a table of drug, dose, unit, route, frequency", "not_a_table")]
+        return None, [Problem(path, _("must be a table of drug, dose, unit, route, frequency"), "not_a_table")]
     problems: list[Problem] = []
     unknown = [key for key in entry if key not in KEYS]
     if unknown:
-        problems.append(
-            Problem(path, f"unknown key {', '.join(map(str, unknown))}; known: {', '.join(KEYS)}", "unknown_key")
-        )
+        message = _("unknown key %(keys)s; known: %(known)s") % {
+            "keys": ", ".join(map(str, unknown)),
+            "known": ", ".join(KEYS),
+        }
+        problems.append(Problem(path, message, "unknown_key"))
     drug = _choice(entry, "drug", DRUGS, path, problems)
     unit = _choice(entry, "unit", UNITS, path, problems)
     route = _choice(entry, "route", ROUTES, path, problems)
@@ -191,31 +215,46 @@ def parse_dose(entry: object, path: str) -> tuple[Dose | None, list[Problem]]:
     raw_dose = entry.get("dose")
     dose = _decimal(raw_dose)
     if raw_dose is None or (isinstance(raw_dose, str) and not raw_dose.strip()):
-        problems.append(Problem(f"{path}.dose", "required: the planned single dose, a number above 0", "required"))
+        problems.append(Problem(f"{path}.dose", _("required: the planned single dose, a number above 0"), "required"))
     elif dose is None:
-        problems.append(Problem(f"{path}.dose", f"{raw_dose!r} is not a number", "not_a_number"))
+        problems.append(
+            Problem(f"{path}.dose", _("%(value)s is not a number") % {"value": repr(raw_dose)}, "not_a_number")
+        )
     elif dose <= 0:
-        problems.append(Problem(f"{path}.dose", f"must be greater than 0 (got {dose})", "not_positive"))
+        problems.append(
+            Problem(
+                f"{path}.dose", _("must be greater than 0 (got %(dose)s)") % {"dose": _number(dose)}, "not_positive"
+            )
+        )
     elif unit is not None and (maximum := dose_limit(drug, unit).hard_max) is not None and dose > maximum:
         problems.append(
             Problem(
                 f"{path}.dose",
-                f"{dose} {unit} is above the plausible maximum single dose of {maximum} {unit}",
+                _("%(dose)s %(unit)s is above the plausible maximum single dose of %(maximum)s %(unit)s")
+                % {"dose": _number(dose), "unit": unit, "maximum": _number(maximum)},
                 "implausible",
             )
         )
     elif -dose.as_tuple().exponent > DOSE_DECIMALS and dose != dose.quantize(Decimal(1).scaleb(-DOSE_DECIMALS)):
-        problems.append(Problem(f"{path}.dose", f"at most {DOSE_DECIMALS} decimals (got {dose})", "too_precise"))
+        problems.append(
+            Problem(
+                f"{path}.dose",
+                _("at most %(decimals)s decimals (got %(dose)s)") % {"decimals": DOSE_DECIMALS, "dose": _number(dose)},
+                "too_precise",
+            )
+        )
     raw_duration = entry.get("duration_days")
     duration = None
     if raw_duration is not None and not (isinstance(raw_duration, str) and not raw_duration.strip()):
         number = _decimal(raw_duration)
         if number is None or number != number.to_integral_value():
-            problems.append(Problem(f"{path}.duration_days", "must be a whole number of days", "not_a_number"))
+            problems.append(Problem(f"{path}.duration_days", _("must be a whole number of days"), "not_a_number"))
         elif not 1 <= number <= MAX_DURATION_DAYS:
-            problems.append(
-                Problem(f"{path}.duration_days", f"must be 1 to {MAX_DURATION_DAYS} days (got {number})", "range")
-            )
+            message = _("must be 1 to %(maximum)s days (got %(days)s)") % {
+                "maximum": MAX_DURATION_DAYS,
+                "days": _number(number),
+            }
+            problems.append(Problem(f"{path}.duration_days", message, "range"))
         else:
             duration = int(number)
     if problems:
@@ -228,7 +267,7 @@ def parse(entries: object, path: str = "regimen") -> tuple[list[Dose], list[Prob
     if entries is None:
         return [], []
     if not isinstance(entries, list | tuple):
-        return [], [Problem(path, "must be a list of drugs ([[arms.regimen]] tables in a file)", "not_a_list")]
+        return [], [Problem(path, _("must be a list of drugs ([[arms.regimen]] tables in a file)"), "not_a_list")]
     doses, problems = [], []
     seen: dict[str, int] = {}
     for index, entry in enumerate(entries):
@@ -240,7 +279,8 @@ def parse(entries: object, path: str = "regimen") -> tuple[list[Dose], list[Prob
             problems.append(
                 Problem(
                     f"{path}[{index}].drug",
-                    f"{dose.drug} is already planned in {path}[{seen[dose.drug]}]; one entry per drug",
+                    _("%(drug)s is already planned in %(entry)s; one entry per drug")
+                    % {"drug": dose.drug, "entry": f"{path}[{seen[dose.drug]}]"},
                     "duplicate",
                 )
             )

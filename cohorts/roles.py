@@ -17,6 +17,8 @@ from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 from django.http import Http404
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 NURSE = "nurse"
 INVESTIGATOR = "investigator"
@@ -25,13 +27,14 @@ DATA_MANAGER = "data_manager"
 STATISTICIAN = "statistician"
 ADMIN = "admin"
 
+#: Role code -> the name users read (lazy: in the reader's language; str() it before storing or exporting it).
 ROLES = {
-    NURSE: "Study nurse",
-    INVESTIGATOR: "Investigator",
-    MONITOR: "Monitor",
-    DATA_MANAGER: "Data manager",
-    STATISTICIAN: "Statistician",
-    ADMIN: "Administrator",
+    NURSE: gettext_lazy("Study nurse"),
+    INVESTIGATOR: gettext_lazy("Investigator"),
+    MONITOR: gettext_lazy("Monitor"),
+    DATA_MANAGER: gettext_lazy("Data manager"),
+    STATISTICIAN: gettext_lazy("Statistician"),
+    ADMIN: gettext_lazy("Administrator"),
 }
 #: The roles given per study (the administrator is a system role: a group, or a superuser).
 STUDY_ROLES = {role: label for role, label in ROLES.items() if role != ADMIN}
@@ -255,7 +258,7 @@ def study_setup_required(view):
 
     def check(user, kwargs):
         if not may_set_up_studies(user, kwargs.get("study_code")):
-            raise PermissionDenied("Your role does not give access to the set-up of this study.")
+            raise PermissionDenied(_("Your role does not give access to the set-up of this study."))
 
     return _deny_anonymous(view, STUDY_SETUP, check)
 
@@ -265,7 +268,7 @@ def admin_required(view):
 
     def check(user, kwargs):
         if not is_system_admin(user):
-            raise PermissionDenied("Only a system administrator creates studies and sites.")
+            raise PermissionDenied(_("Only a system administrator creates studies and sites."))
 
     return _deny_anonymous(view, frozenset({ADMIN}), check)
 
@@ -281,13 +284,13 @@ def role_required(roles: Iterable[str]):
         code = kwargs.get("study_code")
         if code is None:
             if not has_role(user, allowed):
-                raise PermissionDenied("Your role does not give access to this page.")
+                raise PermissionDenied(_("Your role does not give access to this page."))
             return
         held = study_roles(user, code)
         if not held:
             raise Http404("No such study.")
         if not held & allowed:
-            raise PermissionDenied("Your role in this study does not give access to this page.")
+            raise PermissionDenied(_("Your role in this study does not give access to this page."))
 
     def decorator(view):
         return _deny_anonymous(view, allowed, check)

@@ -6,6 +6,7 @@ hint that the record exists.
 
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.http import Http404
+from django.utils.translation import gettext
 
 from cohorts import roles
 from cohorts.models import Arm, Patient, PatientFreeze, Screening, ScreeningReason, Site, Study
@@ -97,12 +98,13 @@ def screening_log(*, user, study: Study, site: Site | None = None) -> QuerySet[S
 
 def with_reason_groups(screenings) -> list[Screening]:
     """The log's rows, each with ``failing_reasons`` (not met / exclusion applies) and ``missing_labels``
-    (criteria undecided for missing data) from its prefetched reasons, in criterion order."""
+    (criteria undecided for missing data, in the active language) from its prefetched reasons, in criterion order."""
     rows = list(screenings)
     for screening in rows:
         reasons = sorted(screening.reasons.all(), key=lambda r: r.pk)
         screening.failing_reasons = [r for r in reasons if r.verdict != "missing"]
-        screening.missing_labels = [r.label for r in reasons if r.verdict == "missing"]
+        # The stored labels are English (cohorts.languages): shown in the reader's language.
+        screening.missing_labels = [gettext(r.label) for r in reasons if r.verdict == "missing"]
     return rows
 
 

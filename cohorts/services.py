@@ -7,12 +7,14 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 
 from cohorts import enrolment, roles
 from cohorts.audit import ensure_unlocked, ensure_writable, history_reason, save_audited, update_versioned
 from cohorts.clock import site_today
 from cohorts.eligibility.engine import evaluate, get_rule_set
+from cohorts.languages import STORED_LANGUAGE
 from cohorts.models import (
     COMORBIDITIES,
     Arm,
@@ -56,46 +58,48 @@ def patient_update(
         return update_versioned(patient, changes=changes, expected_version=expected_version, user=user, reason=reason)
 
 
-def _freeze_reason(reason: str | None, action: str) -> str:
+def _freeze_reason(reason: str | None, unfreeze: bool) -> str:
     text = (reason or "").strip()
     if not text:
-        raise ValidationError(
-            {"reason": ValidationError(f"Give a reason for {action} the casebook.", code="reason_required")}
-        )
+        if unfreeze:
+            message = _("Give a reason for unfreezing the casebook.")
+        else:
+            message = _("Give a reason for freezing the casebook.")
+        raise ValidationError({"reason": ValidationError(message, code="reason_required")})
     if len(text) > 500:
         raise ValidationError(
-            {"reason": ValidationError("The reason has more than 500 characters.", code="reason_too_long")}
+            {"reason": ValidationError(_("The reason has more than 500 characters."), code="reason_too_long")}
         )
     return text
 
 
-def _require_locker(user, patient: Patient, doing: str) -> None:
+def _require_locker(user, patient: Patient, refusal: str) -> None:
     if not roles.has_study_role(user, patient.study, roles.LOCKERS, site=patient.site):
-        raise PermissionDenied(f"Only the study's data managers {doing}.")
+        raise PermissionDenied(refusal)
 
 
 def patient_freeze(*, patient: Patient, user, reason: str) -> PatientFreeze:
     """Freeze one patient's casebook before the lock (data managers): no data of the patient change until it is
     unfrozen; queries can still be answered in words."""
-    _require_locker(user, patient, "freeze a casebook")
-    reason = _freeze_reason(reason, "freezing")
+    _require_locker(user, patient, _("Only the study's data managers freeze a casebook."))
+    reason = _freeze_reason(reason, unfreeze=False)
     with transaction.atomic():
         ensure_unlocked(patient.study)
         if PatientFreeze.objects.select_for_update().filter(patient=patient, unfrozen_at__isnull=True).exists():
-            raise ValidationError({"reason": ValidationError("The casebook is frozen already.", code="frozen")})
+            raise ValidationError({"reason": ValidationError(_("The casebook is frozen already."), code="frozen")})
         freeze = PatientFreeze(patient=patient, frozen_at=timezone.now(), frozen_by=user, reason=reason)
         return save_audited(freeze, user=user, reason=history_reason(f"frozen: {reason}"))
 
 
 def patient_unfreeze(*, patient: Patient, user, reason: str) -> PatientFreeze:
     """End the active freeze of the casebook (data managers), with a reason."""
-    _require_locker(user, patient, "unfreeze a casebook")
-    reason = _freeze_reason(reason, "unfreezing")
+    _require_locker(user, patient, _("Only the study's data managers unfreeze a casebook."))
+    reason = _freeze_reason(reason, unfreeze=True)
     with transaction.atomic():
         ensure_unlocked(patient.study)
         freeze = PatientFreeze.objects.select_for_update().filter(patient=patient, unfrozen_at__isnull=True).first()
         if freeze is None:
-            raise ValidationError({"reason": ValidationError("The casebook is not frozen.", code="not_frozen")})
+            raise ValidationError({"reason": ValidationError(_("The casebook is not frozen."), code="not_frozen")})
         freeze.unfrozen_at, freeze.unfrozen_by, freeze.unfreeze_reason = timezone.now(), user, reason
         return save_audited(freeze, user=user, reason=history_reason(f"unfrozen: {reason}"))
 
@@ -106,7 +110,9 @@ def _baseline_weight_error(*, arm: Arm, weight_kg, weight_confirmed: bool) -> Va
     if problem:
         return ValidationError(problem[1], code=problem[0])
     if weight_kg is None and any(dose.get("unit") == "mg/kg" for dose in arm.regimen or []):
-        return ValidationError(f"The {arm.name} arm is dosed per kg: give the weight.", code="weight_needed_for_dose")
+        return ValidationError(
+            _("The %(arm)s arm is dosed per kg: give the weight.") % {"arm": arm.name}, code="weight_needed_for_dose"
+        )
     return None
 
 
@@ -120,9 +126,9 @@ def _baseline_errors(patient: Patient) -> dict[str, ValidationError]:
     """What refuses a new patient's arm, day 0 and weight, by field, whether enrolled here or imported."""
     errors = {}
     if patient.arm.study_id != patient.study.pk:
-        errors["arm"] = ValidationError("The arm belongs to another study.", code="arm_study")
+        errors["arm"] = ValidationError(_("The arm belongs to another study."), code="arm_study")
     if patient.enrolment_date > site_today(patient.site):  # today at the site (cohorts/clock.py)
-        errors["enrolment_date"] = ValidationError("Day 0 cannot be in the future.", code="future")
+        errors["enrolment_date"] = ValidationError(_("Day 0 cannot be in the future."), code="future")
     weight_error = _baseline_weight_error(
         arm=patient.arm, weight_kg=patient.weight_kg, weight_confirmed=patient.weight_confirmed
     )
@@ -190,10 +196,13 @@ def patient_create(
         )
         errors = _baseline_errors(patient)
         if not site.studies.filter(pk=study.pk).exists():
-            errors["site"] = ValidationError(f"Site {site.code} does not take part in the study.", code="site")
+            errors["site"] = ValidationError(
+                _("Site %(site)s does not take part in the study.") % {"site": site.code}, code="site"
+            )
         if Patient.objects.filter(study=study, participant_id=participant_id).exists():
             errors["participant_id"] = ValidationError(
-                f"Participant {participant_id} is already in the study.", code="participant_id_taken"
+                _("Participant %(participant)s is already in the study.") % {"participant": participant_id},
+                code="participant_id_taken",
             )
         refusals = enrolment.baseline_refusals(
             get_rule_set(study.protocol), {"age_years": age_years}, study.eligibility_settings()
@@ -268,21 +277,25 @@ def screening_create(
     """
     rule_set = get_rule_set(study.protocol)
     inputs = {f.name: values.get(f.name) for f in rule_set.fields}
-    evaluation = evaluate(study.protocol, inputs, study.eligibility_settings())
+    # The criteria are stored in the stored language (English), whoever screens (cohorts.languages).
+    with translation.override(STORED_LANGUAGE):
+        evaluation = evaluate(study.protocol, inputs, study.eligibility_settings())
+        criteria = enrolment.criteria_rows(evaluation)
     if evaluation.missing and not as_screen_failure:
+        shown = evaluate(study.protocol, inputs, study.eligibility_settings())  # the messages: the user's language
         raise ValidationError(
             {
                 name: [ValidationError(msg, code=code) for msg, code in errs]
-                for name, errs in enrolment.missing_field_errors(evaluation).items()
+                for name, errs in enrolment.missing_field_errors(shown).items()
             }
         )
     if as_screen_failure and evaluation.eligible:
         raise ValidationError(
-            "Every criterion is met: this candidate is not a screen failure. Save the screening to enrol.",
+            _("Every criterion is met: this candidate is not a screen failure. Save the screening to enrol."),
             code="not_a_screen_failure",
         )
     if not site.studies.filter(pk=study.pk).exists():
-        raise ValidationError({"site": ValidationError("This site does not take part in the study.", code="site")})
+        raise ValidationError({"site": ValidationError(_("This site does not take part in the study."), code="site")})
     if rescreen_of is not None:
         _check_rescreen(study=study, site=site, rescreen_of=rescreen_of)
     with transaction.atomic():
@@ -298,7 +311,7 @@ def screening_create(
             # The unit each number was typed in, canonical where not given (never empty: the model field
             # is not blank=True).
             entered_units={f.name: entered_units.get(f.name, f.unit) for f in rule_set.fields if f.quantity},
-            criteria=enrolment.criteria_rows(evaluation),
+            criteria=criteria,
             eligible=evaluation.eligible,
         )
         reason = f"screening (re-screen of {rescreen_of.number})" if rescreen_of else "screening"
@@ -315,18 +328,20 @@ def _check_rescreen(*, study: Study, site: Site, rescreen_of: Screening) -> None
     def refuse(message: str, code: str):
         raise ValidationError({"rescreen_of": ValidationError(message, code=code)})
 
+    words = {"number": rescreen_of.number}
     if rescreen_of.study_id != study.pk:
-        refuse("That screening belongs to another study.", "rescreen_study")
+        refuse(_("That screening belongs to another study."), "rescreen_study")
     if rescreen_of.site_id != site.pk:
-        refuse(f"Screening {rescreen_of.number} was done at another site; re-screen at the same site.", "rescreen_site")
+        refuse(_("Screening %(number)s was done at another site; re-screen at the same site.") % words, "rescreen_site")
     if Patient.objects.filter(screening=rescreen_of).exists():
         refuse(
-            f"Screening {rescreen_of.number} is already enrolled; an enrolled patient is not re-screened.",
+            _("Screening %(number)s is already enrolled; an enrolled patient is not re-screened.") % words,
             "rescreen_enrolled",
         )
     if Screening.objects.filter(rescreen_of=rescreen_of).exists():
         refuse(
-            f"Screening {rescreen_of.number} was already re-screened; link to the latest screening.", "rescreen_twice"
+            _("Screening %(number)s was already re-screened; link to the latest screening.") % words,
+            "rescreen_twice",
         )
 
 
@@ -334,14 +349,17 @@ def enrolment_refusal(screening: Screening, *, enrolled: Patient | None) -> Vali
     """Why this screening cannot be enrolled (already enrolled, or not eligible, naming the criteria)."""
     if enrolled is not None:
         return ValidationError(
-            f"Screening {screening.number} is already enrolled as {enrolled.participant_id}; "
-            "a candidate is enrolled once.",
+            _("Screening %(number)s is already enrolled as %(participant)s; a candidate is enrolled once.")
+            % {"number": screening.number, "participant": enrolled.participant_id},
             code="already_enrolled",
         )
     if not screening.eligible or enrolment.blocking_rows(screening.criteria):
         return ValidationError(
-            f"Screening {screening.number} is not eligible and cannot be enrolled: "
-            f"{enrolment.blocking_sentence(screening.criteria) or 'not eligible'}.",
+            _("Screening %(number)s is not eligible and cannot be enrolled: %(reasons)s.")
+            % {
+                "number": screening.number,
+                "reasons": enrolment.blocking_sentence(screening.criteria) or _("not eligible"),
+            },
             code="not_eligible",
         )
     return None
@@ -394,10 +412,11 @@ def patient_enrol(
         )
         errors = _baseline_errors(patient)
         if age_years is None:
-            errors["age_years"] = ValidationError("Give the age.", code="required")
+            errors["age_years"] = ValidationError(_("Give the age."), code="required")
         if enrolment_date < timezone.localdate(screening.assessed_at):
             errors["enrolment_date"] = ValidationError(
-                f"Day 0 cannot be before the screening ({timezone.localdate(screening.assessed_at)}).",
+                _("Day 0 cannot be before the screening (%(date)s).")
+                % {"date": timezone.localdate(screening.assessed_at)},
                 code="before_screening",
             )
         if errors:

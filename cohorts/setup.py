@@ -5,7 +5,7 @@ One set of checks for both ways in: the set-up pages (cohorts/views.py) and ``ma
 like the TOML file (docs/data-manager.md, "Set up a study"; examples in docs/study-milan.toml and
 docs/study-new-york.toml):
 
-    code, title, protocol, registry_id, follow_up_days, primary_scale
+    code, title, protocol, registry_id, follow_up_days, primary_scale, language (of the codebook: en-gb or it)
     settings = {derivation = {...}, eligibility = {...}}      (overrides only; clinical definitions "Study settings")
     sites = [{code, name, ast_uln_u_l, alt_uln_u_l}, ...]     (an existing site: its code alone)
     arms = [{code, name, description, order, regimen = [{drug, dose, unit, route, frequency, duration_days}]}]
@@ -36,6 +36,7 @@ from typing import Any
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from cohorts import regimens
 from cohorts.audit import ensure_unlocked, history_reason, reason_too_long, save_audited
@@ -46,7 +47,7 @@ from cohorts.regimens import Problem
 from cohorts.signals import study_settings_check
 
 # The keys of each table, in the order of the file and the pages.
-STUDY_FIELDS = ("code", "title", "protocol", "registry_id", "follow_up_days", "primary_scale")
+STUDY_FIELDS = ("code", "title", "protocol", "registry_id", "follow_up_days", "primary_scale", "language")
 STUDY_KEYS = (*STUDY_FIELDS, "settings", "sites", "arms")
 # A site's fields, read by the site page (cohorts/forms.py builds its form from this tuple and the model) and by
 # the file. A new field of Site (say ``time_zone``) is set up by adding its name here.
@@ -58,7 +59,7 @@ SETTINGS_SECTIONS = ("derivation", "eligibility")
 RESERVED_CODES = frozenset({"new"})  # the address of the "new study" and "new arm" pages
 SITE_CODE = re.compile(r"^[A-Z0-9]{2,8}$")  # the constraint site_code_upper_alnum
 
-SETUP_REASON = "study set-up"  # the reason recorded for a change before the first enrolment
+SETUP_REASON = "study set-up"  # the reason recorded for a change before the first enrolment (stored: not translated)
 
 
 class SetupError(ValidationError):
@@ -100,7 +101,9 @@ def _join(prefix: str, key: str) -> str:
 def _unknown_keys(data: Mapping, known: tuple[str, ...], path: str, problems: _Problems) -> None:
     for key in data:
         if key not in known:
-            problems.add(_join(path, str(key)), f"unknown key; known: {', '.join(known)}", "unknown_key")
+            problems.add(
+                _join(path, str(key)), _("unknown key; known: %(known)s") % {"known": ", ".join(known)}, "unknown_key"
+            )
 
 
 def _text(value: Any) -> str:
@@ -140,32 +143,32 @@ def settings_problems(settings: Any, protocol: str, path: str = "settings") -> l
     if settings is None:
         return []
     if not isinstance(settings, Mapping):
-        return [Problem(path, "must be a table with the sections derivation and eligibility", "not_a_table")]
+        return [Problem(path, _("must be a table with the sections derivation and eligibility"), "not_a_table")]
     _unknown_keys(settings, SETTINGS_SECTIONS, path, problems)
     eligibility = settings.get("eligibility") or {}
     rule_set = RULE_SETS.get(protocol)
     if not isinstance(eligibility, Mapping):
-        problems.add(f"{path}.eligibility", "must be a table of thresholds", "not_a_table")
+        problems.add(f"{path}.eligibility", _("must be a table of thresholds"), "not_a_table")
     elif rule_set is not None:
         specs = {s.key: s for s in rule_set.settings}
         for key, value in eligibility.items():
             if key not in specs:
                 problems.add(
                     f"{path}.eligibility.{key}",
-                    f"not a setting of the protocol {protocol}; known: {', '.join(specs)}",
+                    _("not a setting of the protocol %(protocol)s; known: %(known)s")
+                    % {"protocol": protocol, "known": ", ".join(specs)},
                     "unknown_key",
                 )
                 continue
-            try:
-                specs[key].clean(value)
-            except ValueError as error:
-                problems.add(f"{path}.eligibility.{key}", str(error).removeprefix(f"setting {key}: "))
+            problem = specs[key].problem(value)
+            if problem is not None:
+                problems.add(f"{path}.eligibility.{key}", problem)
     if isinstance(settings.get("derivation", {}), Mapping):
         for _receiver, found in study_settings_check.send(sender=Study, settings=dict(settings)):
             for where, message in found or ():
                 problems.add(_join(path, where), message)
     else:
-        problems.add(f"{path}.derivation", "must be a table of derivation settings", "not_a_table")
+        problems.add(f"{path}.derivation", _("must be a table of derivation settings"), "not_a_table")
     return problems.found
 
 
@@ -173,27 +176,42 @@ def _clean_study(data: Mapping, study: Study, problems: _Problems) -> None:
     """Apply the study's fields and settings of ``data`` to ``study`` (unsaved), reporting every problem."""
     for key in ("code", "title", "protocol"):
         if not _text(data.get(key)):
-            problems.add(key, "required", "required")
+            problems.add(key, _("required"), "required")
     code = _text(data.get("code"))
     if code and Study.objects.filter(code=code).exclude(pk=study.pk).exists():
-        problems.add("code", f"a study with the code {code!r} already exists; choose another code", "duplicate")
+        problems.add(
+            "code",
+            _("a study with the code %(code)s already exists; choose another code") % {"code": repr(code)},
+            "duplicate",
+        )
     if code in RESERVED_CODES:
-        problems.add("code", f"{code!r} is reserved for the set-up pages; choose another code", "reserved")
+        problems.add(
+            "code",
+            _("%(code)s is reserved for the set-up pages; choose another code") % {"code": repr(code)},
+            "reserved",
+        )
     protocol = _text(data.get("protocol"))
     if protocol and protocol not in RULE_SETS:
-        problems.add("protocol", f"unknown protocol {protocol!r}; known: {', '.join(RULE_SETS)}", "unknown")
+        problems.add(
+            "protocol",
+            _("unknown protocol %(protocol)s; known: %(known)s")
+            % {"protocol": repr(protocol), "known": ", ".join(RULE_SETS)},
+            "unknown",
+        )
     follow_up = data.get("follow_up_days", study.follow_up_days)
     days = _whole_number(follow_up)
     limit = limit_of("follow_up_days")  # the limits table's row, as the model's validator
     if days is None or not within_hard_range(limit, days):
         problems.add(
             "follow_up_days",
-            f"a whole number of days from {limit.hard_min} to {limit.hard_max} (got {follow_up!r})",
+            _("a whole number of days from %(low)s to %(high)s (got %(value)s)")
+            % {"low": limit.hard_min, "high": limit.hard_max, "value": repr(follow_up)},
             "range",
         )
     study.code, study.title, study.protocol = code, _text(data.get("title")), protocol
     study.registry_id = _text(data.get("registry_id", study.registry_id))
     study.primary_scale = _text(data.get("primary_scale", study.primary_scale))
+    study.language = _text(data.get("language")) or study.language  # not given: kept (a new study: English)
     study.follow_up_days = days if days is not None else study.follow_up_days
     settings = data.get("settings", study.settings)
     problems.extend(settings_problems(settings, protocol))
@@ -205,13 +223,19 @@ def _clean_site(data: Mapping, path: str, site: Site, problems: _Problems) -> No
     """Apply a site's fields of ``data`` to ``site`` (unsaved), reporting every problem."""
     code = _text(data.get("code"))
     if not code:
-        problems.add(_join(path, "code"), "required: 2 to 8 capital letters or digits, e.g. MI", "required")
+        problems.add(_join(path, "code"), _("required: 2 to 8 capital letters or digits, e.g. MI"), "required")
     elif not SITE_CODE.match(code):
-        problems.add(_join(path, "code"), f"2 to 8 capital letters or digits, e.g. MI (got {code!r})", "invalid")
+        problems.add(
+            _join(path, "code"),
+            _("2 to 8 capital letters or digits, e.g. MI (got %(code)s)") % {"code": repr(code)},
+            "invalid",
+        )
     elif Site.objects.filter(code=code).exclude(pk=site.pk).exists():
-        problems.add(_join(path, "code"), f"a site with the code {code!r} already exists", "duplicate")
+        problems.add(
+            _join(path, "code"), _("a site with the code %(code)s already exists") % {"code": repr(code)}, "duplicate"
+        )
     if not _text(data.get("name", site.name)):
-        problems.add(_join(path, "name"), "required", "required")
+        problems.add(_join(path, "name"), _("required"), "required")
     for name in SITE_FIELDS:
         if name in data:
             value = data[name]
@@ -222,21 +246,25 @@ def _clean_site(data: Mapping, path: str, site: Site, problems: _Problems) -> No
 def _clean_arm(data: Mapping, path: str, arm: Arm, problems: _Problems) -> None:
     """Apply an arm's fields and regimen of ``data`` to ``arm`` (unsaved), reporting every problem."""
     if not isinstance(data, Mapping):
-        problems.add(path, "must be a table of code, name, description, order, regimen", "not_a_table")
+        problems.add(path, _("must be a table of code, name, description, order, regimen"), "not_a_table")
         return
     _unknown_keys(data, ARM_KEYS, path, problems)
     for key in ("code", "name"):
         if not _text(data.get(key)):
-            problems.add(_join(path, key), "required", "required")
+            problems.add(_join(path, key), _("required"), "required")
     order = data.get("order", arm.order)
     number = _whole_number(order)
     if number is None or not 0 <= number <= 32767:
-        problems.add(_join(path, "order"), f"a whole number from 0 (got {order!r})", "invalid")
+        problems.add(
+            _join(path, "order"), _("a whole number from 0 (got %(value)s)") % {"value": repr(order)}, "invalid"
+        )
     else:
         arm.order = number
     arm.code, arm.name = _text(data.get("code")), _text(data.get("name"))
     if arm.code in RESERVED_CODES:
-        problems.add(_join(path, "code"), f"{arm.code!r} is reserved for the set-up pages", "reserved")
+        problems.add(
+            _join(path, "code"), _("%(code)s is reserved for the set-up pages") % {"code": repr(arm.code)}, "reserved"
+        )
     arm.regimen_description = _text(data.get("description", arm.regimen_description))
     doses, found = regimens.parse(data.get("regimen", []), path=_join(path, "regimen"))
     problems.extend(found)
@@ -253,7 +281,7 @@ def _reason(*, enrolled: bool, reason: str | None, problems: _Problems) -> str:
         return reason.strip()
     if enrolled:
         problems.add(
-            "reason", "give a reason for change: the study has enrolled patients, so changes are audited", "required"
+            "reason", _("give a reason for change: the study has enrolled patients, so changes are audited"), "required"
         )
     return SETUP_REASON
 
@@ -274,18 +302,22 @@ def _site_links(entries: Any, problems: _Problems) -> list[tuple[Site, bool]]:
     if entries is None:
         return []
     if not isinstance(entries, list):
-        problems.add("sites", "must be a list of sites ([[sites]] tables in a file)", "not_a_list")
+        problems.add("sites", _("must be a list of sites ([[sites]] tables in a file)"), "not_a_list")
         return []
     found, seen = [], {}
     for index, entry in enumerate(entries):
         path = f"sites[{index}]"
         if not isinstance(entry, Mapping):
-            problems.add(path, "must be a table of code, name, ...", "not_a_table")
+            problems.add(path, _("must be a table of code, name, ..."), "not_a_table")
             continue
         _unknown_keys(entry, SITE_FIELDS, path, problems)
         code = _text(entry.get("code"))
         if code in seen:
-            problems.add(f"{path}.code", f"{code!r} is also sites[{seen[code]}]", "duplicate")
+            problems.add(
+                f"{path}.code",
+                _("%(code)s is also %(entry)s") % {"code": repr(code), "entry": f"sites[{seen[code]}]"},
+                "duplicate",
+            )
             continue
         seen[code] = index
         existing = Site.objects.filter(code=code).first() if code else None
@@ -298,8 +330,11 @@ def _site_links(entries: Any, problems: _Problems) -> list[tuple[Site, bool]]:
             if name in entry and not _same(entry[name], getattr(existing, name)):
                 problems.add(
                     f"{path}.{name}",
-                    f"the site {code} exists with {name} {getattr(existing, name)!s:.60}; give the same value or "
-                    "leave it out (a site is changed on its own set-up page)",
+                    _(
+                        "the site %(code)s exists with %(field)s %(value)s; give the same value or leave it out (a "
+                        "site is changed on its own set-up page)"
+                    )
+                    % {"code": code, "field": name, "value": f"{getattr(existing, name)!s:.60}"},
                     "site_differs",
                 )
         found.append((existing, False))
@@ -311,7 +346,7 @@ def check_study_file(data: Any) -> tuple[Study, list[tuple[Site, bool]], list[Ar
     the unsaved study, its sites and its arms, or SetupError listing every problem."""
     problems = _Problems()
     if not isinstance(data, Mapping):
-        raise SetupError([Problem("", "the study must be a table of keys", "not_a_table")])
+        raise SetupError([Problem("", _("the study must be a table of keys"), "not_a_table")])
     _unknown_keys(data, STUDY_KEYS, "", problems)
     study = Study()
     _clean_study(data, study, problems)
@@ -319,14 +354,18 @@ def check_study_file(data: Any) -> tuple[Study, list[tuple[Site, bool]], list[Ar
     arms = []
     entries = data.get("arms", [])
     if not isinstance(entries, list):
-        problems.add("arms", "must be a list of arms ([[arms]] tables in a file)", "not_a_list")
+        problems.add("arms", _("must be a list of arms ([[arms]] tables in a file)"), "not_a_list")
         entries = []
     seen: dict[str, int] = {}
     for index, entry in enumerate(entries):
         arm = Arm(order=index + 1)
         _clean_arm(entry, f"arms[{index}]", arm, problems)
         if arm.code in seen:
-            problems.add(f"arms[{index}].code", f"{arm.code!r} is also arms[{seen[arm.code]}].code", "duplicate")
+            problems.add(
+                f"arms[{index}].code",
+                _("%(code)s is also %(entry)s") % {"code": repr(arm.code), "entry": f"arms[{seen[arm.code]}].code"},
+                "duplicate",
+            )
         elif arm.code:
             seen[arm.code] = index
         arms.append(arm)
@@ -380,7 +419,7 @@ def study_update(
             wanted = {code: Site.objects.filter(code=code).first() for code in site_codes}
             for code, site in wanted.items():
                 if site is None:
-                    problems.add("sites", f"no site with the code {code!r}", "unknown")
+                    problems.add("sites", _("no site with the code %(code)s") % {"code": repr(code)}, "unknown")
             added = [site for code, site in wanted.items() if site is not None and code not in current]
             removed = [site for code, site in current.items() if code not in wanted]
             for site in removed:
@@ -390,7 +429,8 @@ def study_update(
                 ):
                     problems.add(
                         "sites",
-                        f"{site.code} has screenings or patients of this study; it cannot leave the study",
+                        _("%(site)s has screenings or patients of this study; it cannot leave the study")
+                        % {"site": site.code},
                         "site_in_use",
                     )
         changed = [name for name, value in before.items() if getattr(study, name) != value]
@@ -422,7 +462,9 @@ def arm_save(*, study: Study, arm: Arm | None = None, data: Mapping, user, reaso
             before = {name: getattr(arm, name) for name in (*ARM_FIELDS.values(), "regimen")}
         _clean_arm(data, "", arm, problems)
         if arm.code and Arm.objects.filter(study=study, code=arm.code).exclude(pk=arm.pk).exists():
-            problems.add("code", f"the study already has an arm with the code {arm.code!r}", "duplicate")
+            problems.add(
+                "code", _("the study already has an arm with the code %(code)s") % {"code": repr(arm.code)}, "duplicate"
+            )
         if before is not None and all(getattr(arm, name) == value for name, value in before.items()):
             problems.raise_if_any()
             return arm

@@ -29,11 +29,12 @@ from django.contrib import messages
 from django.contrib.contenttypes.models import ContentType
 from django.db import IntegrityError, models, transaction
 from django.shortcuts import redirect
+from django.utils.translation import gettext_lazy as _
 
 from cohorts.models import Submission
 
 FIELD = "submission_token"
-ALREADY = "This form was already submitted; nothing was saved twice."
+ALREADY = _("This form was already submitted; nothing was saved twice.")
 _WELL_FORMED = re.compile(r"[A-Za-z0-9_-]{32,64}")
 
 

@@ -20,6 +20,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Min
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from cohorts import roles
 from cohorts.audit import reason_too_long
@@ -29,7 +30,9 @@ from cohorts.models import AccountAction, RoleAssignment, Site, Study
 def _check_reason(reason: str | None) -> str:
     reason = (reason or "").strip()
     if not reason:
-        raise ValidationError({"reason": ValidationError("Give a reason: team changes are audited.", code="required")})
+        raise ValidationError(
+            {"reason": ValidationError(_("Give a reason: team changes are audited."), code="required")}
+        )
     if (too_long := reason_too_long(reason)) is not None:
         raise ValidationError({"reason": too_long})
     return reason
@@ -37,13 +40,13 @@ def _check_reason(reason: str | None) -> str:
 
 def _check_manager(study: Study, acting) -> None:
     if not roles.has_study_role(acting, study, roles.TEAM_MANAGERS):
-        raise PermissionDenied("Only the study's data managers change its team.")
+        raise PermissionDenied(_("Only the study's data managers change its team."))
 
 
 def _check_not_self(acting, user) -> None:
     if acting.pk == user.pk:
         raise ValidationError(
-            "You cannot change your own rights or account here: ask another data manager of the study.",
+            _("You cannot change your own rights or account here: ask another data manager of the study."),
             code="own_rights",
         )
 
@@ -58,14 +61,21 @@ def find_user(identifier: str):
         match = by_email[0] if len(by_email) == 1 else None
     if match is None:
         raise ValidationError(
-            {"user": ValidationError(f"No active account has the user name or e-mail “{identifier}”.", code="unknown")}
+            {
+                "user": ValidationError(
+                    _("No active account has the user name or e-mail “%(identifier)s”.") % {"identifier": identifier},
+                    code="unknown",
+                )
+            }
         )
     return match
 
 
 def _sites(study: Study, role: str, all_sites: bool, sites: Iterable[Site]) -> tuple[bool, list[Site]]:
     if role not in roles.STUDY_ROLES:
-        raise ValidationError({"role": ValidationError(f"“{role}” is not a role of a study.", code="invalid")})
+        raise ValidationError(
+            {"role": ValidationError(_("“%(role)s” is not a role of a study.") % {"role": role}, code="invalid")}
+        )
     if role in roles.STUDY_WIDE:
         return True, []
     sites = list(sites)
@@ -74,12 +84,14 @@ def _sites(study: Study, role: str, all_sites: bool, sites: Iterable[Site]) -> t
         raise ValidationError(
             {
                 "sites": ValidationError(
-                    f"Site {', '.join(outside)} does not take part in the study {study.code}.", code="site_outside"
+                    _("Site %(sites)s does not take part in the study %(study)s.")
+                    % {"sites": ", ".join(outside), "study": study.code},
+                    code="site_outside",
                 )
             }
         )
     if not all_sites and not sites:
-        raise ValidationError({"sites": ValidationError("Choose the sites, or every site.", code="required")})
+        raise ValidationError({"sites": ValidationError(_("Choose the sites, or every site."), code="required")})
     return all_sites, [] if all_sites else sites
 
 
@@ -133,8 +145,8 @@ def assignment_add(
             raise ValidationError(
                 {
                     "role": ValidationError(
-                        f"{user.username} is already {roles.ROLES[role].lower()} in this study: change that "
-                        "assignment instead.",
+                        _("%(user)s is already %(role)s in this study: change that assignment instead.")
+                        % {"user": user.username, "role": roles.ROLES[role].lower()},
                         code="duplicate",
                     )
                 }
@@ -176,7 +188,8 @@ def assignment_end(*, assignment: RoleAssignment, acting, reason: str) -> RoleAs
         )
         if _last_data_manager(assignment):
             raise ValidationError(
-                "This is the study's last data manager: give the role to someone else first.", code="last_data_manager"
+                _("This is the study's last data manager: give the role to someone else first."),
+                code="last_data_manager",
             )
         assignment.ended_at = timezone.now()
         assignment._change_reason = reason
@@ -204,10 +217,10 @@ def _check_account(study: Study, account, acting) -> None:
     _check_manager(study, acting)
     _check_not_self(acting, account)
     if not is_member(study, account):
-        raise ValidationError("This account is not a member of the study.", code="not_member")
+        raise ValidationError(_("This account is not a member of the study."), code="not_member")
     if roles.is_system_admin(account):
         raise ValidationError(
-            "A system administrator's account is looked after by another administrator.", code="administrator"
+            _("A system administrator's account is looked after by another administrator."), code="administrator"
         )
 
 
@@ -267,7 +280,7 @@ def history(study: Study, limit: int = 50) -> list[dict]:
         {
             "at": h.history_date,
             "by": h.history_user,
-            "what": f"{roles.ROLES.get(h.role, h.role)} {_verb(h, h.history_id in first_rows)}",
+            "what": _what(roles.ROLES.get(h.role, h.role), h, h.history_id in first_rows),
             "account": h.user,
             "reason": h.history_change_reason,
         }
@@ -280,7 +293,11 @@ def history(study: Study, limit: int = 50) -> list[dict]:
     return sorted(rows, key=lambda row: row["at"], reverse=True)[:limit]
 
 
-def _verb(row, first: bool) -> str:
+def _what(role: str, row, first: bool) -> str:
+    """ "Investigator given", "Monitor sites changed", "Data manager ended": what a history row of an assignment
+    did, in the active language."""
     if row.ended_at:
-        return "ended"
-    return "given" if first or row.history_type == "+" else "sites changed"
+        return _("%(role)s ended") % {"role": role}
+    if first or row.history_type == "+":
+        return _("%(role)s given") % {"role": role}
+    return _("%(role)s sites changed") % {"role": role}

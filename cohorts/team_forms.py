@@ -2,6 +2,7 @@
 
 from crispy_forms.helper import FormHelper
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from cohorts import roles
 from cohorts.audit import REASON_MAX_LENGTH
@@ -10,7 +11,7 @@ from cohorts.audit import REASON_MAX_LENGTH
 def _reason() -> forms.CharField:
     # Not required here: the service refuses an empty reason with its own message, next to this field.
     return forms.CharField(
-        label="Reason", required=False, max_length=REASON_MAX_LENGTH, help_text="Kept in the study's audit trail."
+        label=_("Reason"), required=False, max_length=REASON_MAX_LENGTH, help_text=_("Kept in the study's audit trail.")
     )
 
 
@@ -35,16 +36,16 @@ class _TeamForm(forms.Form):
 
 class SitesForm(_TeamForm):
     all_sites = forms.BooleanField(
-        label="Every site of the study", required=False, help_text="Data managers and statisticians always."
+        label=_("Every site of the study"), required=False, help_text=_("Data managers and statisticians always.")
     )
     sites = forms.ModelMultipleChoiceField(
-        queryset=None, required=False, widget=forms.CheckboxSelectMultiple, label="Or these sites"
+        queryset=None, required=False, widget=forms.CheckboxSelectMultiple, label=_("Or these sites")
     )
     reason = _reason()
 
 
 class MemberForm(SitesForm):
-    user = forms.CharField(label="User name or e-mail", max_length=254)
-    role = forms.ChoiceField(choices=list(roles.STUDY_ROLES.items()))
+    user = forms.CharField(label=_("User name or e-mail"), max_length=254)
+    role = forms.ChoiceField(label=_("Role"), choices=list(roles.STUDY_ROLES.items()))
 
     field_order = ["user", "role", "all_sites", "sites", "reason"]

@@ -4,6 +4,7 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from cohorts import roles, selectors, team
@@ -65,7 +66,11 @@ def study_team(request, study_code: str):
         except ValidationError as error:
             form.place(error)
         else:
-            messages.success(request, f"{user.username} is now {roles.ROLES[data['role']].lower()} in {study.code}.")
+            messages.success(
+                request,
+                _("%(user)s is now %(role)s in %(study)s.")
+                % {"user": user.username, "role": roles.ROLES[data["role"]].lower(), "study": study.code},
+            )
             return redirect("study_team", study.code)
     return _page(request, study, add_form=form, status=400)
 
@@ -74,18 +79,24 @@ def _change_sites(*, assignment, data, acting):
     team.assignment_change(
         assignment=assignment, all_sites=data["all_sites"], sites=data["sites"], acting=acting, reason=data["reason"]
     )
-    return f"The sites of {assignment.user.username} ({assignment.get_role_display().lower()}) changed."
+    return _("The sites of %(user)s (%(role)s) changed.") % {
+        "user": assignment.user.username,
+        "role": assignment.get_role_display().lower(),
+    }
 
 
 def _end(*, assignment, data, acting):
     team.assignment_end(assignment=assignment, acting=acting, reason=data["reason"])
-    return f"The {assignment.get_role_display().lower()} role of {assignment.user.username} ended."
+    return _("The %(role)s role of %(user)s ended.") % {
+        "role": assignment.get_role_display().lower(),
+        "user": assignment.user.username,
+    }
 
 
 def _account(action):
     def run(*, assignment, data, acting):
         done = action(study=assignment.study, account=assignment.user, acting=acting, reason=data["reason"])
-        return f"{done.get_kind_display()}: {assignment.user.username}."
+        return _("%(action)s: %(user)s.") % {"action": done.get_kind_display(), "user": assignment.user.username}
 
     return run
 

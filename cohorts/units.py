@@ -22,6 +22,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 from types import MappingProxyType
 
+from django.utils.translation import gettext_lazy as _
+
+from cohorts.limits import shown_unit
+
 __all__ = [
     "DDIMER_BASES",
     "DDIMER_BASIS_LABELS",
@@ -94,9 +98,10 @@ UNITS: Mapping[str, Quantity] = MappingProxyType(
 
 # clinical definitions §2: D-dimer unit basis; a value is only comparable with a threshold on the same basis. The one
 # table of the
-# bases and their labels: the screening's choices and the eligibility rules read it.
+# bases and their labels: the screening's choices and the eligibility rules read it. The labels are lazy translations
+# (choices shown in the reader's language); the codes FEU and DDU are stored.
 DDIMER_BASIS_LABELS: Mapping[str, str] = MappingProxyType(
-    {"FEU": "FEU (fibrinogen-equivalent units)", "DDU": "DDU (D-dimer units)"}
+    {"FEU": _("FEU (fibrinogen-equivalent units)"), "DDU": _("DDU (D-dimer units)")}
 )
 DDIMER_BASES: tuple[str, ...] = tuple(DDIMER_BASIS_LABELS)
 
@@ -142,7 +147,7 @@ def to_canonical(quantity: str, value: float | Decimal | None, unit: str) -> flo
 
 def unit_choices(quantity: str) -> list[tuple[str, str]]:
     """Django-style ``(value, label)`` choices for a unit selector, canonical unit first."""
-    return [(unit, unit) for unit in _get(quantity).factors]
+    return [(unit, shown_unit(unit)) for unit in _get(quantity).factors]
 
 
 def ddimer_basis_choices() -> list[tuple[str, str]]:

@@ -7,9 +7,11 @@ from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from cohorts import enrolment, regimens, roles, selectors, services, setup, submissions
+from cohorts.eligibility.engine import get_rule_set
 from cohorts.forms import (
     ArmSetupForm,
     EnrolmentForm,
@@ -77,7 +79,7 @@ def record_history(request, model: str, pk: int):
         "history.html",
         {
             "patient": patient,
-            "model_name": "baseline" if is_patient else model_class._meta.verbose_name,
+            "model_name": _("baseline") if is_patient else model_class._meta.verbose_name,
             "study_day": getattr(latest, "study_day", None),
             "day_form": _one_per_day(model_class),
             "rows": history_rows(list(rows)),
@@ -157,8 +159,11 @@ def screening_create(request, study_code: str):
             if outcome.repeated:
                 return _screening_submitted(request, study, outcome)
             screening = outcome.obj
-            verdict = "eligible" if screening.eligible else "not eligible"
-            messages.success(request, f"Screening {screening.number} saved to the screening log: {verdict}.")
+            if screening.eligible:
+                saved = _("Screening %(number)s saved to the screening log: eligible.")
+            else:
+                saved = _("Screening %(number)s saved to the screening log: not eligible.")
+            messages.success(request, saved % {"number": screening.number})
             return redirect("screening_detail", study.code, screening.pk)
     return render(
         request,
@@ -184,6 +189,13 @@ def screening_evaluate(request, study_code: str):
     return render(request, "cohorts/_criteria_table.html", {"form": form, "criteria": form.criteria, "live": True})
 
 
+def _shown_criteria(study, screening) -> list[dict]:
+    """The screening's stored criteria in the reader's language (cohorts.enrolment.shown_criteria)."""
+    return enrolment.shown_criteria(
+        get_rule_set(study.protocol), screening.values, screening.criteria, study.eligibility_settings()
+    )
+
+
 @roles.role_required(roles.SCREENING_READERS)
 def screening_detail(request, study_code: str, pk: int):
     study = selectors.study_get(user=request.user, code=study_code)
@@ -194,7 +206,7 @@ def screening_detail(request, study_code: str, pk: int):
         {
             "study": study,
             "screening": screening,
-            "criteria": screening.criteria,
+            "criteria": _shown_criteria(study, screening),
             "converted": enrolment.conversion_notes(screening.values, screening.entered_units),
             "refusal": enrolment_refusal(screening),
             "can_screen": roles.has_study_role(request.user, study, roles.SCREENERS, site=screening.site),
@@ -224,8 +236,15 @@ def patient_enrol(request, study_code: str, pk: int):
             patient = outcome.obj
             messages.success(
                 request,
-                f"Enrolled as {patient.participant_id} in {patient.arm.name}; "
-                f"day 0 = {patient.enrolment_date:%d %b %Y}. The screening values are the day-0 source data.",
+                _(
+                    "Enrolled as %(participant)s in %(arm)s; day 0 = %(day0)s. The screening values are the day-0 "
+                    "source data."
+                )
+                % {
+                    "participant": patient.participant_id,
+                    "arm": patient.arm.name,
+                    "day0": f"{patient.enrolment_date:%d %b %Y}",
+                },
             )
             return redirect(detail)
     return render(
@@ -235,6 +254,7 @@ def patient_enrol(request, study_code: str, pk: int):
             "study": study,
             "screening": screening,
             "form": form,
+            "criteria": _shown_criteria(study, screening),
             "refusal": enrolment_refusal(screening),
             "submission_token": submissions.page_token(request),
         },
@@ -268,16 +288,16 @@ def _study_page(request, study):
             if study is None:
                 data = {**form.setup_data(), "sites": [{"code": code} for code in form.site_codes()]}
                 study = setup.study_create(data=data, user=request.user, reason=reason)
-                done = "created. Add its arms below."
+                done = _("Study %(study)s created. Add its arms below.")
             else:
                 study = setup.study_update(
                     study=study, data=form.setup_data(), site_codes=form.site_codes(), user=request.user, reason=reason
                 )
-                done = "saved."
+                done = _("Study %(study)s saved.")
         except ValidationError as error:
             place_setup_errors(error, form)
         else:
-            messages.success(request, f"Study {study.code} {done}")
+            messages.success(request, done % {"study": study.code})
             return redirect("setup_study", study.code)
     arms = list(selectors.arm_list(study=study)) if study is not None else []
     for arm in arms:
@@ -314,7 +334,7 @@ def _arm_page(request, study, arm):
         except ValidationError as error:
             place_setup_errors(error, form, formset, rows)
         else:
-            messages.success(request, f"Arm {arm.code} of {study.code} saved.")
+            messages.success(request, _("Arm %(arm)s of %(study)s saved.") % {"arm": arm.code, "study": study.code})
             return redirect("setup_study", study.code)
     enrolled = setup.has_enrolled(study)
     return render(
@@ -345,7 +365,7 @@ def _site_page(request, site):
         except ValidationError as error:
             place_setup_errors(error, form)
         else:
-            messages.success(request, f"Site {site.code} saved.")
+            messages.success(request, _("Site %(site)s saved.") % {"site": site.code})
             return redirect("setup_index")
     enrolled = site is not None and setup.has_enrolled(site)
     return render(request, "cohorts/setup_site.html", {"site": site, "form": form, "enrolled": enrolled})

@@ -10,7 +10,8 @@ needs no code change. The package is laid out by role:
 A new protocol is one new module plus one ``register`` line below, and its choice in ``cohorts.models.Protocol``
 (the choices a study is saved with; tests/cohorts/test_eligibility.py checks that each has a registered rule set).
 
-Pure package: no Django imports. The names below are the public interface used by forms, services and the codebook.
+Pure package: no Django imports but translation (see engine.py). The names below are the public interface used by
+forms, services and the codebook.
 """
 
 from cohorts.eligibility import milan, new_york

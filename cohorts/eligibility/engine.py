@@ -1,8 +1,8 @@
 """The machinery of eligibility rule sets: criteria, three-valued judges, evaluation and the registry of protocols.
 
-Pure module: no Django imports. A protocol (cohorts/eligibility/milan.py, new_york.py) is a ``RuleSet`` built from
-these parts: the inputs it reads (``Field``), its thresholds (``Setting``, the *study settings* stored per study and
-written into the codebook) and its criteria, each judged by a ``Judge`` on the recorded values. Evaluating a
+Pure module: no Django imports but translation. A protocol (cohorts/eligibility/milan.py, new_york.py) is a ``RuleSet``
+built from these parts: the inputs it reads (``Field``), its thresholds (``Setting``, the *study settings* stored per
+study and written into the codebook) and its criteria, each judged by a ``Judge`` on the recorded values. Evaluating a
 screening gives one ``CriterionResult`` per criterion: met / not met / missing, with the value that decided it and a
 sentence for the screening log (clinical definitions §1.3).
 
@@ -11,6 +11,12 @@ three-valued logic (``any_of``, ``all_of``), so a criterion is decided whenever 
 it, and a missing value only makes it "missing" when the answer really depends on it. A value of the wrong type or
 outside the physically possible range (for instance FiO2 entered as a percentage) is treated as not recorded rather
 than silently compared.
+
+Languages: the labels of criteria, inputs and settings are English, marked with ``gettext_noop``; an evaluation
+writes its labels, thresholds and sentences in the active language (``gettext``), numbers with its decimal separator.
+What is stored (a screening's criteria and reasons, cohorts/services.py) is evaluated in ``STORED_LANGUAGE``, English,
+so stored texts and counts by label do not depend on who screened; the pages show them in the reader's language
+(cohorts/enrolment.py ``shown_criteria``).
 """
 
 from __future__ import annotations
@@ -24,8 +30,11 @@ from fractions import Fraction
 from types import MappingProxyType
 from typing import Any, Literal
 
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop, pgettext
+
 from cohorts.eligibility.fields import FIELDS, UNITS_IN_TEXT, Field
-from cohorts.limits import LIMITS
+from cohorts.limits import LIMITS, localized_number, shown_unit
 
 Kind = Literal["inclusion", "exclusion"]
 Verdict = Literal["met", "not_met", "missing"]
@@ -63,6 +72,7 @@ class CriterionResult:
     fields: tuple[str, ...]
     missing_fields: tuple[str, ...] = ()
     value_text: str = ""  # the value as shown when it is not the number itself (a computed ratio, rounded)
+    not_recorded: bool = False  # an input it reads is not recorded (the sentence says which)
 
     @property
     def passes(self) -> bool:
@@ -120,6 +130,7 @@ class Finding:
     missing: tuple[str, ...] = ()
     compound: bool = False
     value_text: str = ""
+    not_recorded: bool = False  # the text says that an input is not recorded
 
 
 Judge = Callable[[Values, Settings], Finding]
@@ -129,7 +140,7 @@ Judge = Callable[[Values, Settings], Finding]
 class Criterion:
     code: str
     kind: Kind
-    label: str
+    label: str  # English (gettext_noop); the result carries it in the active language
     fields: tuple[str, ...]
     judge: Judge
 
@@ -139,25 +150,27 @@ class Criterion:
         return CriterionResult(
             code=self.code,
             kind=self.kind,
-            label=self.label,
+            label=_(self.label),
             verdict=verdict,
             value=finding.value,
             threshold=finding.threshold,
-            sentence=f"{finding.text}: {_VERDICT_WORDS[self.kind][verdict]}",
+            sentence=f"{finding.text}: {_verdict_word(self.kind, verdict)}",
             fields=self.fields,
             missing_fields=finding.missing if verdict == "missing" else (),
             value_text=finding.value_text,
+            not_recorded=finding.not_recorded,
         )
 
 
-_VERDICT_WORDS: dict[Kind, dict[Verdict, str]] = {
-    "inclusion": {"met": "met", "not_met": "not met", "missing": "missing"},
-    "exclusion": {
-        "met": "exclusion applies",
-        "not_met": "exclusion does not apply",
-        "missing": "missing",
-    },
-}
+def _verdict_word(kind: Kind, verdict: Verdict) -> str:
+    """ "met", "not met", "exclusion applies", "exclusion does not apply", "missing", in the active language."""
+    if verdict == "missing":
+        return pgettext("criterion", "missing")
+    if kind == "inclusion":
+        return pgettext("criterion", "met") if verdict == "met" else pgettext("criterion", "not met")
+    if verdict == "met":
+        return pgettext("criterion", "exclusion applies")
+    return pgettext("criterion", "exclusion does not apply")
 
 
 @dataclass(frozen=True)
@@ -165,27 +178,33 @@ class Setting:
     """A threshold stored per study (*study setting* of the clinical definitions), with its default."""
 
     key: str
-    label: str
+    label: str  # English (gettext_noop)
     default: float | str
     unit: str = ""
     choices: tuple[str, ...] = ()
 
-    def clean(self, value: object) -> float | str:
-        """Validate an override: a finite number, or one of ``choices`` for a choice setting."""
+    def problem(self, value: object) -> str | None:
+        """Why ``value`` is not a valid override, in the active language (the study set-up shows it), or None."""
         if self.choices:
             if value not in self.choices:
-                raise ValueError(f"setting {self.key}: {value!r} is not one of {self.choices}")
-            return str(value)
-        number = _as_number(value)
-        if number is None:
-            raise ValueError(f"setting {self.key}: {value!r} is not a finite number")
-        return number
+                return _("%(value)s is not one of %(choices)s") % {"value": repr(value), "choices": self.choices}
+            return None
+        if _as_number(value) is None:
+            return _("%(value)s is not a finite number") % {"value": repr(value)}
+        return None
+
+    def clean(self, value: object) -> float | str:
+        """Validate an override: a finite number, or one of ``choices`` for a choice setting."""
+        problem = self.problem(value)
+        if problem is not None:
+            raise ValueError(f"setting {self.key}: {problem}")
+        return str(value) if self.choices else _as_number(value)
 
 
 @dataclass(frozen=True)
 class RuleSet:
     code: str
-    title: str
+    title: str  # English (gettext_noop)
     fields: tuple[Field, ...]
     settings: tuple[Setting, ...]
     criteria: tuple[Criterion, ...]
@@ -225,50 +244,100 @@ def _as_number(value: object) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def read_number(values: Values, name: str, valid: tuple[float, float] = NON_NEGATIVE) -> tuple[float | None, str]:
-    """(value, "") when usable, else (None, why) with why worded for a sentence."""
+@dataclass(frozen=True)
+class Unusable:
+    """Why an input cannot be used: not recorded (``expected`` empty), or a value ``raw`` that is not what was
+    ``expected`` (worded in the active language, e.g. "a number from 0 to 1")."""
+
+    raw: object = None
+    expected: str = ""
+
+    @property
+    def not_recorded(self) -> bool:
+        return not self.expected
+
+    def about(self, label: str) -> str:
+        """The sentence for the input called ``label``: "CRP not recorded", "age has an unusable value ..."."""
+        if self.not_recorded:
+            return _("%(label)s not recorded") % {"label": label}
+        return _("%(label)s has an unusable value %(value)s (expected %(expected)s)") % {
+            "label": label,
+            "value": repr(self.raw),
+            "expected": self.expected,
+        }
+
+
+NOT_RECORDED = Unusable()
+
+
+def read_number(
+    values: Values, name: str, valid: tuple[float, float] = NON_NEGATIVE
+) -> tuple[float | None, Unusable | None]:
+    """(value, None) when usable, else (None, why)."""
     raw = values.get(name)
     if raw is None:
-        return None, "not recorded"
+        return None, NOT_RECORDED
     number = _as_number(raw)
     low, high = valid
     if number is None or not low <= number <= high:
-        expected = f"a number from {fmt(low)}" + ("" if math.isinf(high) else f" to {fmt(high)}")
-        return None, f"has an unusable value {raw!r} (expected {expected})"
-    return number, ""
+        if math.isinf(high):
+            expected = _("a number from %(low)s") % {"low": fmt(low)}
+        else:
+            expected = _("a number from %(low)s to %(high)s") % {"low": fmt(low), "high": fmt(high)}
+        return None, Unusable(raw, expected)
+    return number, None
 
 
-def _read_flag(values: Values, name: str) -> tuple[bool | None, str]:
+def _read_flag(values: Values, name: str) -> tuple[bool | None, Unusable | None]:
     raw = values.get(name)
     if raw is None:
-        return None, "not recorded"
+        return None, NOT_RECORDED
     if not isinstance(raw, bool):
-        return None, f"has an unusable value {raw!r} (expected yes or no)"
-    return raw, ""
+        return None, Unusable(raw, _("yes or no"))
+    return raw, None
 
 
-def read_choice(values: Values, name: str, choices: tuple[str, ...]) -> tuple[str | None, str]:
+def read_choice(values: Values, name: str, choices: tuple[str, ...]) -> tuple[str | None, Unusable | None]:
     raw = values.get(name)
     if raw is None:
-        return None, "not recorded"
+        return None, NOT_RECORDED
     text = raw.strip().upper() if isinstance(raw, str) else None
     if text not in choices:
-        return None, f"has an unusable value {raw!r} (expected one of {', '.join(choices)})"
-    return text, ""
+        return None, Unusable(raw, _("one of %(choices)s") % {"choices": ", ".join(choices)})
+    return text, None
 
 
 def fmt(number: float) -> str:
-    """Up to 4 decimals, trailing zeros dropped: 150.0124, 1200, 0.95."""
+    """Up to 4 decimals, trailing zeros dropped: 150.0124, 1200, 0.95 (0,95 in Italian: the active language's
+    decimal separator)."""
     text = f"{number:.4f}".rstrip("0").rstrip(".")
-    return "0" if text == "-0" else text
+    return localized_number("0" if text == "-0" else text)
 
 
 def _with_unit(number: float, unit: str) -> str:
-    return f"{fmt(number)} {unit}".rstrip()
+    return f"{fmt(number)} {shown_unit(unit)}".rstrip()
 
 
 def _yes_no(flag: bool) -> str:
-    return "yes" if flag else "no"
+    return _("yes") if flag else _("no")
+
+
+def and_text(parts: Iterable[str]) -> str:
+    """ "A and B and C", with the active language's word."""
+    return _joined(parts, lambda first, second: _("%(first)s and %(second)s") % {"first": first, "second": second})
+
+
+def or_text(parts: Iterable[str]) -> str:
+    """ "A or B or C", with the active language's word."""
+    return _joined(parts, lambda first, second: _("%(first)s or %(second)s") % {"first": first, "second": second})
+
+
+def _joined(parts: Iterable[str], join: Callable[[str, str], str]) -> str:
+    parts = list(parts)
+    text = parts[0] if parts else ""
+    for part in parts[1:]:
+        text = join(text, part)
+    return text
 
 
 # --------------------------------------------------------------------------------------------
@@ -282,7 +351,12 @@ _OPERATORS: dict[str, Callable[[Any, Any], Any]] = {
     "<": operator.lt,
 }
 # How a failed comparison reads, e.g. "CRP 85 mg/L is below 100 mg/L".
-_FAILED: dict[str, str] = {">=": "is below", ">": "is not above", "<=": "is above", "<": "is not below"}
+_FAILED: dict[str, str] = {
+    ">=": gettext_noop("%(value)s is below %(threshold)s"),
+    ">": gettext_noop("%(value)s is not above %(threshold)s"),
+    "<=": gettext_noop("%(value)s is above %(threshold)s"),
+    "<": gettext_noop("%(value)s is not below %(threshold)s"),
+}
 
 
 def compare(
@@ -295,14 +369,16 @@ def compare(
     passed = bool(_OPERATORS[op](value, threshold))
     value_text = _ratio_text(value, op, threshold) if isinstance(value, Fraction) else ""
     value, threshold = float(value), float(threshold)
-    shown = f"{label} {f'{value_text} {unit}'.rstrip() if value_text else _with_unit(value, unit)}{detail}"
-    verb = f"is {op}" if passed else _FAILED[op]
+    number = f"{value_text} {shown_unit(unit)}".rstrip() if value_text else _with_unit(value, unit)
+    shown = f"{label} {number}{detail}"
+    limit = _with_unit(threshold, unit)
+    sentence = _("%(value)s is %(op)s %(threshold)s") if passed else _(_FAILED[op])
     return Finding(
         outcome=passed,
-        text=f"{shown} {verb} {_with_unit(threshold, unit)}",
+        text=sentence % {"value": shown, "op": op, "threshold": limit},
         value=value,
         shown=shown,
-        threshold=f"{label} {op} {_with_unit(threshold, unit)}",
+        threshold=f"{label} {op} {limit}",
         value_text=value_text,
     )
 
@@ -319,9 +395,9 @@ def _ratio_text(value: Fraction, op: str, threshold: Fraction | float) -> str:
     return fmt(float(value))
 
 
-def unusable(label: str, why: str, threshold: str, missing: tuple[str, ...]) -> Finding:
-    text = f"{label} {why}"
-    return Finding(None, text, None, text, threshold, missing)
+def unusable(text: str, threshold: str, missing: tuple[str, ...], not_recorded: bool = False) -> Finding:
+    """An undecided finding: ``text`` says why (e.g. ``Unusable.about``), ``missing`` the inputs it needs."""
+    return Finding(None, text, None, text, threshold, missing, not_recorded=not_recorded)
 
 
 @dataclass(frozen=True)
@@ -333,23 +409,24 @@ class Comparison:
     """
 
     field: str
-    label: str
+    label: str  # English (gettext_noop), lower case where it is not a name: "age", "CRP"
     op: str
     setting: str
     valid: tuple[float, float] = NON_NEGATIVE
     blank_is_off: bool = False
 
     def __call__(self, values: Values, settings: Settings) -> Finding:
+        label = _(self.label)
         threshold = float(settings[self.setting])
         unit = UNITS_IN_TEXT[self.field]
-        wanted = f"{self.label} {self.op} {_with_unit(threshold, unit)}"
+        wanted = f"{label} {self.op} {_with_unit(threshold, unit)}"
         value, why = read_number(values, self.field, self.valid)
         if value is None and self.blank_is_off and values.get(self.field) is None:
-            text = f"{self.label} not recorded (not in use)"
-            return Finding(False, text, None, text, wanted)
+            text = _("%(label)s not recorded (not in use)") % {"label": label}
+            return Finding(False, text, None, text, wanted, not_recorded=True)
         if value is None:
-            return unusable(self.label, why, wanted, (self.field,))
-        return compare(self.label, value, unit, self.op, threshold)
+            return unusable(why.about(label), wanted, (self.field,), why.not_recorded)
+        return compare(label, value, unit, self.op, threshold)
 
 
 @dataclass(frozen=True)
@@ -357,16 +434,17 @@ class Answer:
     """A judge on a yes/no input; the outcome is True when the answer equals ``holds_when``."""
 
     field: str
-    label: str
+    label: str  # English (gettext_noop)
     holds_when: bool = True
 
     def __call__(self, values: Values, settings: Settings) -> Finding:
+        label = _(self.label)
         flag, why = _read_flag(values, self.field)
-        wanted = f"{self.label}: {_yes_no(self.holds_when)}"
+        wanted = f"{label}: {_yes_no(self.holds_when)}"
         if flag is None:
-            return unusable(self.label, why, wanted, (self.field,))
-        shown = f"{self.label}: {_yes_no(flag)}"
-        text = f"{self.label} answered {_yes_no(flag)}"
+            return unusable(why.about(label), wanted, (self.field,), why.not_recorded)
+        shown = f"{label}: {_yes_no(flag)}"
+        text = (_("%(label)s answered yes") if flag else _("%(label)s answered no")) % {"label": label}
         return Finding(flag == self.holds_when, text, flag, shown, wanted)
 
 
@@ -391,26 +469,30 @@ def _part(finding: Finding, attribute: str) -> str:
     return f"({text})" if finding.compound else text
 
 
-def _combine(findings: list[Finding], outcome: bool | None, word: str, sep: str) -> Finding:
-    """Join sub-findings; when undecided, only the undecided parts say which inputs are needed."""
+def _combine(
+    findings: list[Finding], outcome: bool | None, word: Callable[[Iterable[str]], str], text: Callable
+) -> Finding:
+    """Join sub-findings (``word``: the thresholds, with "or" or "and"; ``text``: the sentences); when undecided,
+    only the undecided parts say which inputs are needed."""
     missing: tuple[str, ...] = ()
     if outcome is None:
         missing = tuple(name for f in findings if f.outcome is None for name in f.missing)
     return Finding(
         outcome=outcome,
-        text=sep.join(_part(f, "text") for f in findings),
+        text=text(_part(f, "text") for f in findings),
         value=", ".join(f.shown for f in findings),
         shown=", ".join(f.shown for f in findings),
-        threshold=f" {word} ".join(_part(f, "threshold") for f in findings),
+        threshold=word(_part(f, "threshold") for f in findings),
         missing=tuple(dict.fromkeys(missing)),
         compound=True,
+        not_recorded=any(f.not_recorded for f in findings),
     )
 
 
 def any_of(*judges: Judge) -> Judge:
     def judge(values: Values, settings: Settings) -> Finding:
         findings = [j(values, settings) for j in judges]
-        return _combine(findings, _kleene_any(f.outcome for f in findings), "or", "; ")
+        return _combine(findings, _kleene_any(f.outcome for f in findings), or_text, "; ".join)
 
     return judge
 
@@ -418,7 +500,7 @@ def any_of(*judges: Judge) -> Judge:
 def all_of(*judges: Judge) -> Judge:
     def judge(values: Values, settings: Settings) -> Finding:
         findings = [j(values, settings) for j in judges]
-        return _combine(findings, _kleene_all(f.outcome for f in findings), "and", " and ")
+        return _combine(findings, _kleene_all(f.outcome for f in findings), and_text, and_text)
 
     return judge
 
@@ -431,7 +513,7 @@ def form_fields(criteria: Iterable[Criterion], recorded: tuple[str, ...] = ()) -
 
 
 def answer_criterion(code: str, kind: Kind, field: str, holds_when: bool = True) -> Criterion:
-    """A criterion decided by one yes/no input, labelled with the field's label."""
+    """A criterion decided by one yes/no input, labelled with the field's label (English, as every label)."""
     label = FIELDS[field].label
     return Criterion(code, kind, label, (field,), Answer(field, label, holds_when))
 

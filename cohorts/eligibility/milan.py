@@ -1,11 +1,15 @@
 """The Milan 2020 cohort (clinical definitions §1.1): COVID-19 ARDS with hyperinflammation on CPAP outside the ICU.
 
-Pure module: no Django imports. Registered in cohorts/eligibility/__init__.py as "milan_2020".
+Pure module: no Django imports but translation (labels marked with ``gettext_noop``, see engine.py). Registered in
+cohorts/eligibility/__init__.py as "milan_2020".
 """
 
 from __future__ import annotations
 
 from fractions import Fraction
+
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from cohorts.eligibility.engine import (
     FIO2_RANGE,
@@ -16,6 +20,7 @@ from cohorts.eligibility.engine import (
     Setting,
     Settings,
     Values,
+    and_text,
     answer_criterion,
     any_of,
     compare,
@@ -26,11 +31,11 @@ from cohorts.eligibility.engine import (
 )
 
 SETTINGS = (
-    Setting("min_age", "Minimum age", 18, "years"),
-    Setting("milan_pf_max", "Maximum PaO2:FiO2 (<=)", 200, "mmHg"),
-    Setting("milan_peep_min", "Minimum PEEP at the blood gas (>=)", 5, "cmH2O"),
-    Setting("milan_crp_min_mg_l", "CRP threshold of hyperinflammation (>=)", 100, "mg/L"),
-    Setting("milan_ferritin_min_ng_ml", "Ferritin threshold of hyperinflammation (>=)", 900, "ng/mL"),
+    Setting("min_age", gettext_noop("Minimum age"), 18, "years"),
+    Setting("milan_pf_max", gettext_noop("Maximum PaO2:FiO2 (<=)"), 200, "mmHg"),
+    Setting("milan_peep_min", gettext_noop("Minimum PEEP at the blood gas (>=)"), 5, "cmH2O"),
+    Setting("milan_crp_min_mg_l", gettext_noop("CRP threshold of hyperinflammation (>=)"), 100, "mg/L"),
+    Setting("milan_ferritin_min_ng_ml", gettext_noop("Ferritin threshold of hyperinflammation (>=)"), 900, "ng/mL"),
 )
 
 
@@ -47,37 +52,52 @@ def _milan_pf(values: Values, settings: Settings) -> Finding:
     pao2, pao2_why = read_number(values, "pao2_mmhg")
     fio2, fio2_why = read_number(values, "fio2", FIO2_RANGE)
     if pao2 is None or fio2 is None:
-        problems = [("PaO2", "pao2_mmhg", pao2_why), ("FiO2", "fio2", fio2_why)]
-        why = " and ".join(f"{label} {text}" for label, _, text in problems if text)
-        missing = tuple(name for _, name, text in problems if text)
-        return unusable("PaO2:FiO2 cannot be computed:", why, f"PaO2:FiO2 <= {fmt(limit)} mmHg", missing)
+        problems = [
+            (label, name, why)
+            for label, name, why in (("PaO2", "pao2_mmhg", pao2_why), ("FiO2", "fio2", fio2_why))
+            if why
+        ]
+        text = _("PaO2:FiO2 cannot be computed: %(why)s") % {
+            "why": and_text(why.about(label) for label, _name, why in problems)
+        }
+        missing = tuple(name for _label, name, _why in problems)
+        not_recorded = any(why.not_recorded for _label, _name, why in problems)
+        return unusable(text, f"PaO2:FiO2 <= {fmt(limit)} mmHg", missing, not_recorded)
     detail = f" (PaO2 {fmt(pao2)} mmHg / FiO2 {fmt(fio2)})"
     return compare("PaO2:FiO2", _ratio(pao2, fio2), "mmHg", "<=", Fraction(repr(limit)), detail)
 
 
 CRITERIA = (
-    Criterion("age", "inclusion", "Age", ("age_years",), Comparison("age_years", "age", ">=", "min_age")),
+    Criterion(
+        "age",
+        "inclusion",
+        gettext_noop("Age"),
+        ("age_years",),
+        Comparison("age_years", gettext_noop("age"), ">=", "min_age"),
+    ),
     answer_criterion("rt_pcr_confirmed", "inclusion", "covid_rt_pcr_confirmed"),
     answer_criterion("bilateral_infiltrates", "inclusion", "bilateral_infiltrates"),
-    Criterion("pao2_fio2", "inclusion", "PaO2:FiO2 by arterial blood gas", ("pao2_mmhg", "fio2"), _milan_pf),
+    Criterion(
+        "pao2_fio2", "inclusion", gettext_noop("PaO2:FiO2 by arterial blood gas"), ("pao2_mmhg", "fio2"), _milan_pf
+    ),
     # clinical definitions §1.1: the P/F must be measured on PEEP >= 5 cmH2O; kept as its own criterion so the
     # screening log says which half failed.
     Criterion(
         "peep",
         "inclusion",
-        "PEEP at the blood gas",
+        gettext_noop("PEEP at the blood gas"),
         ("peep_cmh2o",),
-        Comparison("peep_cmh2o", "PEEP", ">=", "milan_peep_min"),
+        Comparison("peep_cmh2o", gettext_noop("PEEP"), ">=", "milan_peep_min"),
     ),
     answer_criterion("no_left_atrial_hypertension", "inclusion", "left_atrial_hypertension_excluded"),
     Criterion(
         "hyperinflammation",
         "inclusion",
-        "Hyperinflammation (CRP or ferritin)",
+        gettext_noop("Hyperinflammation (CRP or ferritin)"),
         ("crp_mg_l", "ferritin_ng_ml"),
         any_of(
-            Comparison("crp_mg_l", "CRP", ">=", "milan_crp_min_mg_l"),
-            Comparison("ferritin_ng_ml", "ferritin", ">=", "milan_ferritin_min_ng_ml"),
+            Comparison("crp_mg_l", gettext_noop("CRP"), ">=", "milan_crp_min_mg_l"),
+            Comparison("ferritin_ng_ml", gettext_noop("ferritin"), ">=", "milan_ferritin_min_ng_ml"),
         ),
     ),
     answer_criterion("niv_outside_icu", "inclusion", "on_niv_outside_icu"),
@@ -90,7 +110,7 @@ CRITERIA = (
 
 RULE_SET = RuleSet(
     code="milan_2020",
-    title="Milan 2020 cohort: COVID-19 ARDS with hyperinflammation on CPAP outside the ICU",
+    title=gettext_noop("Milan 2020 cohort: COVID-19 ARDS with hyperinflammation on CPAP outside the ICU"),
     fields=form_fields(CRITERIA),
     settings=SETTINGS,
     criteria=CRITERIA,

@@ -1,9 +1,9 @@
 """The New York 2020 case series (clinical definitions §1.2): anakinra to prevent mechanical ventilation.
 
-Pure module: no Django imports. Registered in cohorts/eligibility/__init__.py as "new_york_2020". One exception to
-the engine's rule that a blank input is "not recorded", for respiratory failure: a patient is on non-rebreather +
-nasal cannula *or* on high-flow, so a blank setting of an oxygen device counts as "not in use" and the criterion
-is missing only when no device is recorded.
+Pure module: no Django imports but translation (labels marked with ``gettext_noop``, see engine.py). Registered in
+cohorts/eligibility/__init__.py as "new_york_2020". One exception to the engine's rule that a blank input is "not
+recorded", for respiratory failure: a patient is on non-rebreather + nasal cannula *or* on high-flow, so a blank setting
+of an oxygen device counts as "not in use" and the criterion is missing only when no device is recorded.
 """
 
 from __future__ import annotations
@@ -13,6 +13,9 @@ from dataclasses import replace
 from datetime import datetime
 from types import MappingProxyType
 from typing import Literal
+
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from cohorts.eligibility.engine import (
     FIO2_RANGE,
@@ -37,16 +40,20 @@ from cohorts.eligibility.engine import (
 from cohorts.units import DDIMER_BASES
 
 SETTINGS = (
-    Setting("ny_ferritin_gt_ng_ml", "Ferritin threshold (>)", 1000, "ng/mL"),
-    Setting("ny_crp_gt_mg_l", "Additional marker: CRP (>)", 50, "mg/L"),
-    Setting("ny_lymphocytes_lt_10e9_l", "Additional marker: lymphocytes (<)", 1.2, "10^9/L"),
-    Setting("ny_ddimer_gt_ng_ml", "Additional marker: D-dimer (>)", 1000, "ng/mL"),
-    Setting("ny_ddimer_basis", "Unit basis of the D-dimer threshold", "FEU", choices=DDIMER_BASES),
-    Setting("ny_ldh_gt_u_l", "Additional marker: LDH (>)", 350, "U/L"),
-    Setting("ny_nrb_flow_min_l_min", "Respiratory failure: non-rebreather flow (>=)", 15, "L/min"),
-    Setting("ny_nasal_cannula_flow_min_l_min", "Respiratory failure: nasal cannula flow (>=)", 6, "L/min"),
-    Setting("ny_hfnc_fio2_min", "Respiratory failure: HFNC FiO2 (>=)", 0.95, "fraction"),
-    Setting("ny_procalcitonin_gt_ng_ml", "Suspected bacterial infection: procalcitonin (>)", 0.6, "ng/mL"),
+    Setting("ny_ferritin_gt_ng_ml", gettext_noop("Ferritin threshold (>)"), 1000, "ng/mL"),
+    Setting("ny_crp_gt_mg_l", gettext_noop("Additional marker: CRP (>)"), 50, "mg/L"),
+    Setting("ny_lymphocytes_lt_10e9_l", gettext_noop("Additional marker: lymphocytes (<)"), 1.2, "10^9/L"),
+    Setting("ny_ddimer_gt_ng_ml", gettext_noop("Additional marker: D-dimer (>)"), 1000, "ng/mL"),
+    Setting("ny_ddimer_basis", gettext_noop("Unit basis of the D-dimer threshold"), "FEU", choices=DDIMER_BASES),
+    Setting("ny_ldh_gt_u_l", gettext_noop("Additional marker: LDH (>)"), 350, "U/L"),
+    Setting("ny_nrb_flow_min_l_min", gettext_noop("Respiratory failure: non-rebreather flow (>=)"), 15, "L/min"),
+    Setting(
+        "ny_nasal_cannula_flow_min_l_min", gettext_noop("Respiratory failure: nasal cannula flow (>=)"), 6, "L/min"
+    ),
+    Setting("ny_hfnc_fio2_min", gettext_noop("Respiratory failure: HFNC FiO2 (>=)"), 0.95, "fraction"),
+    Setting(
+        "ny_procalcitonin_gt_ng_ml", gettext_noop("Suspected bacterial infection: procalcitonin (>)"), 0.6, "ng/mL"
+    ),
 )
 
 
@@ -55,27 +62,39 @@ def _ny_ddimer(values: Values, settings: Settings) -> Finding:
     differ by an assay-dependent factor and are never converted (clinical definitions §1.2, 2)."""
     limit = float(settings["ny_ddimer_gt_ng_ml"])
     basis = str(settings["ny_ddimer_basis"])
-    wanted = f"D-dimer > {fmt(limit)} ng/mL {basis}"
+    label = _("D-dimer")
+    wanted = f"{label} > {fmt(limit)} ng/mL {basis}"
     value, why = read_number(values, "ddimer_ng_ml")
     if value is None:
-        return unusable("D-dimer", why, wanted, ("ddimer_ng_ml",))
+        return unusable(why.about(label), wanted, ("ddimer_ng_ml",), why.not_recorded)
     recorded, basis_why = read_choice(values, "ddimer_basis", DDIMER_BASES)
-    shown = f"D-dimer {fmt(value)} ng/mL"
+    shown = f"{label} {fmt(value)} ng/mL"
     if recorded is None:
-        return unusable(shown, f"with unit basis {basis_why}", wanted, ("ddimer_basis",))
+        if basis_why.not_recorded:
+            text = _("%(value)s with unit basis not recorded") % {"value": shown}
+        else:
+            text = _("%(value)s with unit basis has an unusable value %(raw)s (expected %(expected)s)") % {
+                "value": shown,
+                "raw": repr(basis_why.raw),
+                "expected": basis_why.expected,
+            }
+        return unusable(text, wanted, ("ddimer_basis",), basis_why.not_recorded)
     if recorded != basis:
-        why = f"{recorded} cannot be compared with the {basis} threshold (FEU and DDU are never converted)"
-        return unusable(shown, why, wanted, ("ddimer_basis",))
-    return compare("D-dimer", value, f"ng/mL {basis}", ">", limit)
+        text = _(
+            "%(value)s %(basis)s cannot be compared with the %(threshold_basis)s threshold (FEU and DDU are never "
+            "converted)"
+        ) % {"value": shown, "basis": recorded, "threshold_basis": basis}
+        return unusable(text, wanted, ("ddimer_basis",))
+    return compare(label, value, f"ng/mL {basis}", ">", limit)
 
 
 _NY_HYPERINFLAMMATION = all_of(
-    Comparison("ferritin_ng_ml", "ferritin", ">", "ny_ferritin_gt_ng_ml"),
+    Comparison("ferritin_ng_ml", gettext_noop("ferritin"), ">", "ny_ferritin_gt_ng_ml"),
     any_of(
-        Comparison("crp_mg_l", "CRP", ">", "ny_crp_gt_mg_l"),
-        Comparison("lymphocytes_10e9_l", "lymphocytes", "<", "ny_lymphocytes_lt_10e9_l"),
+        Comparison("crp_mg_l", gettext_noop("CRP"), ">", "ny_crp_gt_mg_l"),
+        Comparison("lymphocytes_10e9_l", gettext_noop("lymphocytes"), "<", "ny_lymphocytes_lt_10e9_l"),
         _ny_ddimer,
-        Comparison("ldh_u_l", "LDH", ">", "ny_ldh_gt_u_l"),
+        Comparison("ldh_u_l", gettext_noop("LDH"), ">", "ny_ldh_gt_u_l"),
     ),
 )
 
@@ -83,16 +102,18 @@ _NY_HYPERINFLAMMATION = all_of(
 _NY_OXYGEN_DEVICES = ("nrb_flow_l_min", "nasal_cannula_flow_l_min", "hfnc_fio2")
 _NY_OXYGEN_RULE = any_of(
     all_of(
-        Comparison("nrb_flow_l_min", "non-rebreather flow", ">=", "ny_nrb_flow_min_l_min", blank_is_off=True),
+        Comparison(
+            "nrb_flow_l_min", gettext_noop("non-rebreather flow"), ">=", "ny_nrb_flow_min_l_min", blank_is_off=True
+        ),
         Comparison(
             "nasal_cannula_flow_l_min",
-            "nasal cannula flow",
+            gettext_noop("nasal cannula flow"),
             ">=",
             "ny_nasal_cannula_flow_min_l_min",
             blank_is_off=True,
         ),
     ),
-    Comparison("hfnc_fio2", "HFNC FiO2", ">=", "ny_hfnc_fio2_min", FIO2_RANGE, blank_is_off=True),
+    Comparison("hfnc_fio2", gettext_noop("HFNC FiO2"), ">=", "ny_hfnc_fio2_min", FIO2_RANGE, blank_is_off=True),
 )
 
 
@@ -103,14 +124,16 @@ def _ny_respiratory_failure(values: Values, settings: Settings) -> Finding:
     finding = _NY_OXYGEN_RULE(values, settings)
     if any(values.get(name) is not None for name in _NY_OXYGEN_DEVICES):
         return finding
-    text = "no oxygen device setting recorded (non-rebreather, nasal cannula or HFNC)"
-    return replace(finding, outcome=None, text=text, value=None, shown=text, missing=_NY_OXYGEN_DEVICES)
+    text = _("no oxygen device setting recorded (non-rebreather, nasal cannula or HFNC)")
+    return replace(
+        finding, outcome=None, text=text, value=None, shown=text, missing=_NY_OXYGEN_DEVICES, not_recorded=False
+    )
 
 
 _NY_BACTERIAL_INFECTION = any_of(
-    Answer("positive_cultures", "positive cultures"),
-    Comparison("procalcitonin_ng_ml", "procalcitonin", ">", "ny_procalcitonin_gt_ng_ml"),
-    Answer("high_clinical_suspicion_bacterial", "high clinical suspicion"),
+    Answer("positive_cultures", gettext_noop("positive cultures")),
+    Comparison("procalcitonin_ng_ml", gettext_noop("procalcitonin"), ">", "ny_procalcitonin_gt_ng_ml"),
+    Answer("high_clinical_suspicion_bacterial", gettext_noop("high clinical suspicion")),
 )
 
 CRITERIA = (
@@ -119,14 +142,14 @@ CRITERIA = (
     Criterion(
         "hyperinflammation",
         "inclusion",
-        "Hyperinflammation (ferritin and at least one additional marker)",
+        gettext_noop("Hyperinflammation (ferritin and at least one additional marker)"),
         ("ferritin_ng_ml", "crp_mg_l", "lymphocytes_10e9_l", "ddimer_ng_ml", "ddimer_basis", "ldh_u_l"),
         _NY_HYPERINFLAMMATION,
     ),
     Criterion(
         "respiratory_failure",
         "inclusion",
-        "Acute hypoxaemic respiratory failure",
+        gettext_noop("Acute hypoxaemic respiratory failure"),
         _NY_OXYGEN_DEVICES,
         _ny_respiratory_failure,
     ),
@@ -134,7 +157,7 @@ CRITERIA = (
     Criterion(
         "suspected_bacterial_infection",
         "exclusion",
-        "Suspected bacterial infection",
+        gettext_noop("Suspected bacterial infection"),
         ("positive_cultures", "procalcitonin_ng_ml", "high_clinical_suspicion_bacterial"),
         _NY_BACTERIAL_INFECTION,
     ),
@@ -144,7 +167,7 @@ CRITERIA = (
 
 RULE_SET = RuleSet(
     code="new_york_2020",
-    title="New York 2020 case series: anakinra to prevent mechanical ventilation",
+    title=gettext_noop("New York 2020 case series: anakinra to prevent mechanical ventilation"),
     # Recorded for the early/late initiation analysis, judged by no criterion (clinical definitions §1.2).
     fields=form_fields(CRITERIA, recorded=("respiratory_failure_onset",)),
     settings=SETTINGS,

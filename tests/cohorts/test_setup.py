@@ -110,7 +110,18 @@ def test_unknown_keys_and_bad_settings_are_named(tmp_path):
     assert (
         "followup: unknown key; known: "
         + ", ".join(
-            ["code", "title", "protocol", "registry_id", "follow_up_days", "primary_scale", "settings", "sites", "arms"]
+            [
+                "code",
+                "title",
+                "protocol",
+                "registry_id",
+                "follow_up_days",
+                "primary_scale",
+                "language",
+                "settings",
+                "sites",
+                "arms",
+            ]
         )
         in lines
     )
@@ -272,6 +283,19 @@ def test_before_the_first_enrolment_changes_need_no_reason(dm, study, site_a, si
     study.refresh_from_db()
     assert study.title == "New title"
     assert study.history.latest().history_change_reason == "study set-up"
+
+
+def test_the_study_page_sets_the_language_of_the_codebook_and_keeps_it_when_not_given(dm, study, site_a):
+    url = f"/setup/studies/{study.code}/"
+    assert '<option value="it">Italiano</option>' in dm.get(url).content.decode()
+    assert dm.post(url, study_body(code=study.code, title=study.title, language="it", sites=["MI"])).status_code == 302
+    study.refresh_from_db()
+    assert study.language == "it"
+    assert dm.post(url, study_body(code=study.code, title="Renamed", sites=["MI"])).status_code == 302
+    study.refresh_from_db()
+    assert (study.title, study.language) == ("Renamed", "it")
+    response = dm.post(url, study_body(code=study.code, title=study.title, language="fr", sites=["MI"]))
+    assert "Select a valid choice. fr is not one of the available choices." in form_errors(response)["language"]
 
 
 def test_after_the_first_enrolment_every_change_needs_a_reason_and_is_audited(dm, study, site_a, site_b, patient_a):
