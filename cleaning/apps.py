@@ -1,11 +1,12 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class CleaningConfig(AppConfig):
     """Cleaning the data before the lock: queries, data-quality rules, the record status dashboard."""
 
     name = "cleaning"
-    verbose_name = "Data cleaning"
+    verbose_name = _("Data cleaning")
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:

@@ -7,6 +7,8 @@ from crispy_forms.helper import FormHelper
 from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from cleaning.models import AnswerCode, QueryOrigin, QueryStatus, SdvLevel
 from cleaning.selectors import QueryFilters
@@ -16,7 +18,7 @@ from ecrf.crfs import CATALOGUE
 
 def _field_choices() -> list:
     """Every field of every form, grouped by form (the service checks that the pair exists)."""
-    choices: list = [("", "The whole form")]
+    choices: list = [("", gettext("The whole form"))]
     for crf in CATALOGUE.values():
         model = crf.model
         choices.append(
@@ -25,7 +27,7 @@ def _field_choices() -> list:
     return choices
 
 
-def _message(label: str = "Message") -> forms.CharField:
+def _message(label: str = _("Message")) -> forms.CharField:
     # Not required here: the service refuses an empty message with its own words, next to this field.
     return forms.CharField(label=label, widget=forms.Textarea(attrs={"rows": 2}), max_length=TEXT_MAX, required=False)
 
@@ -49,18 +51,18 @@ class _Form(forms.Form):
 
 
 class QueryForm(_Form):
-    study_day = forms.IntegerField(label="Study day", required=False, min_value=-32768, max_value=32767)
+    study_day = forms.IntegerField(label=_("Study day"), required=False, min_value=-32768, max_value=32767)
     form = forms.ChoiceField(
-        label="Form",
+        label=_("Form"),
         required=False,
-        choices=[("", "The patient (baseline)"), *FORM_CHOICES],
+        choices=[("", _("The patient (baseline)")), *FORM_CHOICES],
     )
-    field = forms.ChoiceField(label="Field", required=False, choices=_field_choices)
+    field = forms.ChoiceField(label=_("Field"), required=False, choices=_field_choices)
     record_id = forms.IntegerField(required=False, widget=forms.HiddenInput, min_value=1)
     assignee = forms.ModelChoiceField(
-        queryset=None, required=False, empty_label="Anyone at the site", label="Assigned to"
+        queryset=None, required=False, empty_label=_("Anyone at the site"), label=_("Assigned to")
     )
-    text = _message("Question to the site")
+    text = _message(_("Question to the site"))
 
     def __init__(self, *args, assignees=None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -68,7 +70,7 @@ class QueryForm(_Form):
 
 
 class AnswerForm(_Form):
-    answer_code = forms.ChoiceField(label="Answer", choices=[("", "---------"), *AnswerCode.choices], required=False)
+    answer_code = forms.ChoiceField(label=_("Answer"), choices=[("", "---------"), *AnswerCode.choices], required=False)
     text = _message()
 
 
@@ -85,17 +87,17 @@ class FilterForm(forms.Form):
     status = forms.ChoiceField(
         required=False,
         choices=[
-            ("", "Any status"),
-            ("waiting", "Open or answered"),
+            ("", _("Any status")),
+            ("waiting", _("Open or answered")),
             *QueryStatus.choices,
-            ("changed", "Changed after close"),
+            ("changed", _("Changed after close")),
         ],
     )
-    origin = forms.ChoiceField(required=False, choices=[("", "Any origin"), *QueryOrigin.choices])
-    form = forms.ChoiceField(required=False, choices=[("", "Any form"), *FORM_CHOICES])
+    origin = forms.ChoiceField(required=False, choices=[("", _("Any origin")), *QueryOrigin.choices])
+    form = forms.ChoiceField(required=False, choices=[("", _("Any form")), *FORM_CHOICES])
     patient = forms.CharField(required=False, max_length=40)
     day = forms.IntegerField(required=False, min_value=-32768, max_value=32767)
-    mine = forms.BooleanField(required=False, label="Assigned to me")
+    mine = forms.BooleanField(required=False, label=_("Assigned to me"))
 
     def filters(self) -> QueryFilters:
         if not self.is_valid():
@@ -115,8 +117,8 @@ class FilterForm(forms.Form):
 class SignatureRangeForm(forms.Form):
     """The study days to sign, from the address (?first_day=&last_day=); none: the whole casebook."""
 
-    first_day = forms.IntegerField(label="First day", min_value=0, max_value=32767)
-    last_day = forms.IntegerField(label="Last day", min_value=0, max_value=32767)
+    first_day = forms.IntegerField(label=_("First day"), min_value=0, max_value=32767)
+    last_day = forms.IntegerField(label=_("Last day"), min_value=0, max_value=32767)
 
     place = _Form.place
 
@@ -126,26 +128,24 @@ class SignForm(_Form):
     The names are those django-axes masks in what it records of a failed attempt ("password")."""
 
     password = forms.CharField(
-        label="Your password",
+        label=_("Your password"),
         strip=False,
         required=False,  # the service refuses an empty one with its own words, next to this field
         widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
     )
     otp_token = forms.CharField(
-        label="Code of your authenticator app",
+        label=_("Code of your authenticator app"),
         required=False,
         max_length=16,
         widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
-        help_text="Signing asks for your second factor again (a backup token works too).",
+        help_text=_("Signing asks for your second factor again (a backup token works too)."),
     )
 
     def __init__(self, *args, asks_code: bool = True, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields[
-            "password"
-        ].help_text = (
-            f"As at login: {settings.AXES_FAILURE_LIMIT} wrong passwords in a row lock your account for an hour."
-        )
+        self.fields["password"].help_text = gettext(
+            "As at login: %(limit)s wrong passwords in a row lock your account for an hour."
+        ) % {"limit": settings.AXES_FAILURE_LIMIT}
         if not asks_code:  # no second factor to ask for: no field that would be ignored
             del self.fields["otp_token"]
 
@@ -154,7 +154,10 @@ class SdvPlanForm(_Form):
     """The study's SDV plan: a level per form of the catalogue, and the reason for the change (audited)."""
 
     reason = forms.CharField(
-        label="Reason for the change", max_length=200, initial="SDV plan set", help_text="Kept in the audit trail."
+        label=_("Reason for the change"),
+        max_length=200,
+        initial="SDV plan set",
+        help_text=_("Kept in the audit trail."),
     )
 
     def __init__(self, *args, levels: dict[str, str], **kwargs):
@@ -165,7 +168,7 @@ class SdvPlanForm(_Form):
                 label=crf.label,
                 choices=SdvLevel.choices,
                 initial=levels[key],
-                help_text=f"Critical fields: {critical}." if critical else "",
+                help_text=gettext("Critical fields: %(fields)s.") % {"fields": critical} if critical else "",
             )
         self.order_fields([*CATALOGUE, "reason"])
 

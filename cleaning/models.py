@@ -10,6 +10,8 @@ transition is a message of its thread and a row of the query's history (django-s
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop, pgettext_lazy
 from simple_history.models import HistoricalRecords
 
 from cleaning.status import CODES
@@ -17,34 +19,34 @@ from cohorts.models import Arm, Patient, Site, Study
 
 
 class QueryStatus(models.TextChoices):
-    OPEN = "open", "Open"
-    ANSWERED = "answered", "Answered"
-    CLOSED = "closed", "Closed"
+    OPEN = "open", pgettext_lazy("query status", "Open")
+    ANSWERED = "answered", pgettext_lazy("query status", "Answered")
+    CLOSED = "closed", pgettext_lazy("query status", "Closed")
 
 
 class QueryOrigin(models.TextChoices):
-    MANUAL = "manual", "Manual"
-    RULE = "rule", "Data-quality rule"
+    MANUAL = "manual", _("Manual")
+    RULE = "rule", _("Data-quality rule")
 
 
 class AnswerCode(models.TextChoices):
     """The site's coded answer; "corrected" needs a change of the data saved since the query was raised."""
 
-    CORRECTED = "corrected", "Corrected"
-    CONFIRMED = "confirmed_source", "Value confirmed against source"
-    NOT_AVAILABLE = "not_available", "Not available in source"
-    OTHER = "other", "Other (see the message)"
+    CORRECTED = "corrected", pgettext_lazy("query answer", "Corrected")
+    CONFIRMED = "confirmed_source", _("Value confirmed against source")
+    NOT_AVAILABLE = "not_available", _("Not available in source")
+    OTHER = "other", _("Other (see the message)")
 
 
 class MessageKind(models.TextChoices):
-    OPENED = "opened", "Raised"
-    ANSWERED = "answered", "Answered"
-    COMMENT = "comment", "Comment"
-    CLOSED = "closed", "Closed"
-    REOPENED = "reopened", "Reopened"
-    DATA_CHANGED = "data_changed", "Data changed"
-    CLOSED_BY_SYSTEM = "closed_by_system", "Closed by the system"
-    REOPENED_BY_SYSTEM = "reopened_by_system", "Reopened by the system"
+    OPENED = "opened", pgettext_lazy("query thread", "Raised")
+    ANSWERED = "answered", pgettext_lazy("query thread", "Answered")
+    COMMENT = "comment", pgettext_lazy("query thread", "Comment")
+    CLOSED = "closed", pgettext_lazy("query thread", "Closed")
+    REOPENED = "reopened", pgettext_lazy("query thread", "Reopened")
+    DATA_CHANGED = "data_changed", pgettext_lazy("query thread", "Data changed")
+    CLOSED_BY_SYSTEM = "closed_by_system", pgettext_lazy("query thread", "Closed by the system")
+    REOPENED_BY_SYSTEM = "reopened_by_system", pgettext_lazy("query thread", "Reopened by the system")
 
 
 #: The automatic query of a value verified against source that changed afterwards (cleaning/sdv.py). Not a
@@ -89,7 +91,7 @@ class Query(models.Model):
     history = HistoricalRecords()
 
     class Meta:
-        verbose_name_plural = "queries"
+        verbose_name_plural = _("queries")
         indexes = [
             models.Index(fields=["study", "status"], name="query_study_status"),
             models.Index(fields=["patient", "study_day", "form"], name="query_patient_day_form"),
@@ -152,8 +154,10 @@ class QueryMessage(models.Model):
         return f"{self.kind} of query {self.query_id}"
 
 
-#: What a casebook signature means, shown before signing and with every signature (21 CFR Part 11 §11.50).
-SIGNATURE_MEANING = "I confirm that the data in this casebook are accurate and complete."
+#: What a casebook signature means, shown before signing and with every signature (21 CFR Part 11 §11.50). Stored
+#: with each signature (``Signature.meaning``) and written into the releases exactly as it is here, in English,
+#: whatever the signer's language: only the pages show it translated (``gettext(SIGNATURE_MEANING)``).
+SIGNATURE_MEANING = gettext_noop("I confirm that the data in this casebook are accurate and complete.")
 
 
 class Signature(models.Model):
@@ -176,7 +180,7 @@ class Signature(models.Model):
     #: The time of signing at the patient's site, as the page showed it ("2026-12-03 11:15:42 CET (UTC+01:00)").
     signed_at_local = models.CharField(max_length=64)
     meaning = models.TextField()
-    data_sha256 = models.CharField("SHA-256 of the signed data", max_length=64)
+    data_sha256 = models.CharField(_("SHA-256 of the signed data"), max_length=64)
     #: A later saved change of the signed data: when, by whom, what (old -> new and its reason), and its history row.
     broken_at = models.DateTimeField(null=True, blank=True)
     broken_by = models.ForeignKey(
@@ -220,9 +224,9 @@ class Signature(models.Model):
 class SdvLevel(models.TextChoices):
     """How much of a form a monitor verifies against source (the study's SDV plan, per form)."""
 
-    NONE = "none", "None"
-    CRITICAL = "critical", "Critical fields"
-    ALL = "all", "All fields"
+    NONE = "none", pgettext_lazy("SDV level", "None")
+    CRITICAL = "critical", _("Critical fields")
+    ALL = "all", _("All fields")
 
 
 class SdvPlan(models.Model):
@@ -259,7 +263,7 @@ class SourceVerification(models.Model):
     scope = models.CharField(max_length=8, choices=SdvLevel.choices)
     #: The verified fields, in the form's order.
     fields = models.JSONField()
-    data_sha256 = models.CharField("SHA-256 of the verified values", max_length=64)
+    data_sha256 = models.CharField(_("SHA-256 of the verified values"), max_length=64)
     verified_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     verified_at = models.DateTimeField()
     #: A later saved change of a verified value: when, by whom and what (old -> new and its reason).
@@ -292,14 +296,14 @@ class SourceVerification(models.Model):
 
 
 class RunStatus(models.TextChoices):
-    QUEUED = "queued", "Queued"
-    RUNNING = "running", "Running"
-    DONE = "done", "Done"
-    FAILED = "failed", "Failed"
+    QUEUED = "queued", pgettext_lazy("rule run", "Queued")
+    RUNNING = "running", pgettext_lazy("rule run", "Running")
+    DONE = "done", pgettext_lazy("rule run", "Done")
+    FAILED = "failed", pgettext_lazy("rule run", "Failed")
 
 
 RUN_PENDING = (RunStatus.QUEUED, RunStatus.RUNNING)
-RUN_PENDING_MESSAGE = "A run of the data-quality rules is already queued or running for this study."
+RUN_PENDING_MESSAGE = _("A run of the data-quality rules is already queued or running for this study.")
 
 
 class RuleRun(models.Model):
@@ -378,7 +382,7 @@ class PatientRecordStatus(models.Model):
     n_not_due = _count()
 
     class Meta:
-        verbose_name_plural = "patient record statuses"
+        verbose_name_plural = _("patient record statuses")
         indexes = [
             models.Index(fields=["study", "participant_id"], name="record_status_order"),
             # One partial index per state: a page of the patients having a state is read in order from the
@@ -424,7 +428,7 @@ class SiteRecordStatus(models.Model):
     updated_at = models.DateTimeField(null=True)
 
     class Meta:
-        verbose_name_plural = "site record statuses"
+        verbose_name_plural = _("site record statuses")
         constraints = [models.UniqueConstraint(fields=["study", "site", "arm"], name="site_record_status_unique")]
 
     def __str__(self) -> str:

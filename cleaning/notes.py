@@ -11,6 +11,8 @@ from urllib.parse import urlencode
 
 from django.db.models import Count, Q
 from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from cleaning.models import Query, QueryStatus
 from ecrf.page_notes import Note
@@ -27,14 +29,20 @@ def _list_url(patient, **filters) -> str:
 def _note(queries: list, list_url: str) -> Note:
     """One badge for the queries of one place."""
     statuses = Counter("changed" if q.status == QueryStatus.CLOSED else q.status for q in queries)
-    words = {"open": "open", "answered": "answered", "changed": "changed after close"}
-    title = ", ".join(f"{n} {words[s]}" for s, n in sorted(statuses.items()))
     kind = "open" if statuses["open"] else "answered" if statuses["answered"] else "changed"
     if len(queries) == 1:
         query = queries[0]
-        label = f"query {statuses.most_common(1)[0][0].replace('changed', 'changed after close')}"
-        return Note(label, f"Query #{query.pk}: {query.text[:120]}", reverse("query_detail", args=[query.pk]), kind)
-    return Note(f"{len(queries)} queries", title, list_url, kind)
+        labels = {"open": _("query open"), "answered": _("query answered"), "changed": _("query changed after close")}
+        title = _("Query #%(pk)s: %(text)s") % {"pk": query.pk, "text": query.text[:120]}
+        return Note(labels[statuses.most_common(1)[0][0]], title, reverse("query_detail", args=[query.pk]), kind)
+    words = {
+        "open": _("%(count)s open"),
+        "answered": _("%(count)s answered"),
+        "changed": _("%(count)s changed after close"),
+    }
+    title = ", ".join(words[s] % {"count": n} for s, n in sorted(statuses.items()))
+    label = ngettext("%(count)s query", "%(count)s queries", len(queries)) % {"count": len(queries)}
+    return Note(label, title, list_url, kind)
 
 
 def day_page(sender, *, patient, study_day: int, user, **kwargs) -> dict:
@@ -74,7 +82,10 @@ def patient_list(sender, *, patients, user, **kwargs) -> dict:
     notes = {}
     for row in counts:
         patient = by_pk[row["patient"]]
-        label = f"{row['waiting']} quer{'y' if row['waiting'] == 1 else 'ies'}"
-        title = f"{row['open']} open, {row['waiting'] - row['open']} answered"
+        label = ngettext("%(count)s query", "%(count)s queries", row["waiting"]) % {"count": row["waiting"]}
+        title = _("%(open)s open, %(answered)s answered") % {
+            "open": row["open"],
+            "answered": row["waiting"] - row["open"],
+        }
         notes[patient.pk] = [Note(label, title, _list_url(patient), "open" if row["open"] else "answered")]
     return notes

@@ -32,14 +32,22 @@ import pandas as pd
 from django.db import connection, models, transaction
 from django.db.models import BooleanField, Case, Exists, F, FloatField, OuterRef, TextField, Value, When
 from django.db.models.functions import Cast
-from django.utils import timezone
+from django.utils import timezone, translation
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
 from cleaning import rules
-from cleaning.models import SDV_CHANGED_RULE, MessageKind, Query, QueryMessage, QueryOrigin, QueryStatus
+from cleaning.models import (
+    SDV_CHANGED_RULE,
+    MessageKind,
+    Query,
+    QueryMessage,
+    QueryOrigin,
+    QueryStatus,
+)
 from cleaning.transitions import closed, reopened
 from cohorts.audit import ensure_unlocked
 from cohorts.clock import site_today
+from cohorts.languages import STORED_LANGUAGE
 from cohorts.models import Arm, Patient, Site, Study
 from ecrf.crfs import CATALOGUE, Crf
 from ecrf.derivation_job import columns_frame, of_patients, pipelined, read_rows
@@ -348,8 +356,10 @@ def run_batches(
 ) -> RuleSummary:
     """Read, check and reconcile the batches in order (the next one read while one is reconciled)."""
     summary = RuleSummary()
-    for stored in pipelined(batches, partial(read_batch, context), partial(_store, context, on_batch=on_batch)):
-        summary.add(stored)
+    # The queries' texts and messages are stored: in the stored language, whoever asked for the run.
+    with translation.override(STORED_LANGUAGE):
+        for stored in pipelined(batches, partial(read_batch, context), partial(_store, context, on_batch=on_batch)):
+            summary.add(stored)
     return summary
 
 

@@ -26,7 +26,9 @@ from dataclasses import dataclass
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from cleaning import transitions
 from cleaning.models import (
@@ -44,6 +46,7 @@ from cleaning.services import change_text
 from cleaning.signatures import canonical_value, digest
 from cohorts import roles
 from cohorts.audit import ensure_unlocked
+from cohorts.languages import STORED_LANGUAGE
 from cohorts.models import Patient, Study
 from ecrf.crfs import CATALOGUE, Crf
 
@@ -51,7 +54,11 @@ from ecrf.crfs import CATALOGUE, Crf
 DOCUMENT_FORMAT = "ecrf-sdv/1"
 CHANGED_RULE = SDV_CHANGED_RULE
 UNVERIFIED, VERIFIED, CHANGED = "unverified", "verified", "changed"
-STATES = {UNVERIFIED: "Not verified", VERIFIED: "Verified", CHANGED: "Changed since verification"}
+STATES = {
+    UNVERIFIED: pgettext_lazy("SDV state", "Not verified"),
+    VERIFIED: pgettext_lazy("SDV state", "Verified"),
+    CHANGED: gettext_lazy("Changed since verification"),
+}
 #: The levels whose marks cover a plan's level (a record verified in full covers its critical fields).
 COVERING = {SdvLevel.CRITICAL: (SdvLevel.CRITICAL, SdvLevel.ALL), SdvLevel.ALL: (SdvLevel.ALL,)}
 
@@ -77,10 +84,14 @@ def plan_save(*, study: Study, levels: Mapping[str, str], user, reason: str = "S
         raise PermissionDenied("The SDV plan is set by the study's data managers.")
     unknown = sorted(set(levels) - set(CATALOGUE))
     if unknown:
-        raise _refuse(f"Not a form of the catalogue: {', '.join(unknown)}.", "unknown_form")
+        raise _refuse(_("Not a form of the catalogue: %(forms)s.") % {"forms": ", ".join(unknown)}, "unknown_form")
     for key, level in levels.items():
         if level not in SdvLevel.values:
-            raise _refuse(f"Choose none, critical fields or all fields, not {level!r}.", "unknown_level", key)
+            raise _refuse(
+                _("Choose none, critical fields or all fields, not %(level)s.") % {"level": repr(level)},
+                "unknown_level",
+                key,
+            )
     with transaction.atomic():
         ensure_unlocked(study)
         current = {row.form: row for row in SdvPlan.objects.select_for_update().filter(study=study)}
@@ -199,10 +210,10 @@ def parse_keys(keys: Iterable[str]) -> list[tuple[str, int, str]]:
     """The worksheet's checkbox values as (form, record id, hash shown); a malformed one is refused."""
     items = []
     for key in keys:
-        form, _, rest = str(key).partition(":")
-        record_id, _, seen = rest.partition(":")
+        form, _colon, rest = str(key).partition(":")
+        record_id, _colon, seen = rest.partition(":")
         if form not in CATALOGUE or not record_id.isdigit():
-            raise _refuse(f"Not a record of the worksheet: {key!r}.", "unknown_record")
+            raise _refuse(_("Not a record of the worksheet: %(key)s.") % {"key": repr(key)}, "unknown_record")
         items.append((form, int(record_id), seen))
     return items
 
@@ -215,7 +226,7 @@ def sdv_verify(*, user, patient: Patient, items: Iterable[tuple[str, int, str | 
     _check_verifier(user, patient)
     items = list(items)
     if not items:
-        raise _refuse("Tick at least one record to verify.", "nothing_chosen")
+        raise _refuse(_("Tick at least one record to verify."), "nothing_chosen")
     now = now or timezone.now()
     with transaction.atomic():
         patient = Patient.objects.select_for_update(of=("self",)).select_related("study", "site").get(pk=patient.pk)
@@ -226,7 +237,7 @@ def sdv_verify(*, user, patient: Patient, items: Iterable[tuple[str, int, str | 
             for mark in SourceVerification.objects.select_for_update().filter(patient=patient)
         }
         ids_by_form: dict[str, set[int]] = defaultdict(set)
-        for form, record_id, _ in items:
+        for form, record_id, _seen in items:
             ids_by_form[form].add(record_id)
         records = {  # one query per form
             form: CATALOGUE[form].model.objects.filter(patient=patient).in_bulk(ids)
@@ -236,16 +247,20 @@ def sdv_verify(*, user, patient: Patient, items: Iterable[tuple[str, int, str | 
         for form, record_id, seen in items:
             crf, level = CATALOGUE[form], levels[form]
             if level == SdvLevel.NONE:
-                raise _refuse(f"{crf.label} is not in the study's SDV plan.", "not_planned")
+                raise _refuse(_("%(form)s is not in the study's SDV plan.") % {"form": crf.label}, "not_planned")
             record = records[form].get(record_id)
             if record is None:
-                raise _refuse(f"{crf.label} record {record_id} is not a record of this patient.", "unknown_record")
+                raise _refuse(
+                    _("%(form)s record %(record)s is not a record of this patient.")
+                    % {"form": crf.label, "record": record_id},
+                    "unknown_record",
+                )
             fields = verified_fields(crf, level)
             sha = values_sha256(crf, record, fields)
             if seen and seen != sha:
                 raise _refuse(
-                    f"{crf.label}, day {record.study_day} changed since the page was shown: look at it again "
-                    "before verifying it.",
+                    _("%(form)s, day %(day)s changed since the page was shown: look at it again before verifying it.")
+                    % {"form": crf.label, "day": record.study_day},
                     "changed_since_shown",
                 )
             mark = marks.get((form, record_id)) or SourceVerification(
@@ -304,12 +319,12 @@ def patients_verify(*, user, study: Study, patient_ids: Iterable[int]) -> int:
         Patient.objects.filter(study=study, pk__in=list(patient_ids)).select_related("study", "site").order_by("pk")
     )
     if not patients:
-        raise _refuse("Tick at least one patient to verify.", "nothing_chosen")
+        raise _refuse(_("Tick at least one patient to verify."), "nothing_chosen")
     for patient in patients:
         _check_verifier(user, patient)
     levels = plan_levels(study)
     if not planned(levels):
-        raise _refuse("The study's SDV plan verifies no form: set it on the SDV page first.", "no_plan")
+        raise _refuse(_("The study's SDV plan verifies no form: set it on the SDV page first."), "no_plan")
     written = 0
     with transaction.atomic():
         for patient in patients:
@@ -370,10 +385,15 @@ def changes_mark(rows: Iterable[tuple[str, object]]) -> int:
     rows = list(rows)
     if not rows:
         return 0
+    with translation.override(STORED_LANGUAGE):  # the change and its query are stored: not in the user's language
+        return _changes_mark(rows)
+
+
+def _changes_mark(rows: list) -> int:
     # By patient, as the signatures and the query threads read theirs: an import of many records of few patients
     # asks for a few ids, not one per record.
-    patient_ids = {row.patient_id for _, row in rows}
-    forms = {form for form, _ in rows}
+    patient_ids = {row.patient_id for _form, row in rows}
+    forms = {form for form, _row in rows}
     marks = {
         (m.form, m.record_id): m
         for m in SourceVerification.objects.filter(patient_id__in=patient_ids, form__in=forms, changed_at__isnull=True)
@@ -388,7 +408,7 @@ def changes_mark(rows: Iterable[tuple[str, object]]) -> int:
         crf = CATALOGUE[form]
         if row.history_type != "-" and values_sha256(crf, row, mark.fields) == mark.data_sha256:
             continue  # saved without a change of a verified value
-        _, text = change_text(form, row)
+        _fields, text = change_text(form, row)
         text = f"{crf.label}, day {row.study_day}: {text}"
         mark.changed_at = row.history_date
         mark.changed_by_id = row.history_user_id

@@ -10,6 +10,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from cleaning import sdv
@@ -66,7 +68,13 @@ def sdv_patient(request, patient_pk: int):
         except ValidationError as error:
             messages.error(request, " ".join(error.messages))
         else:
-            messages.success(request, f"{written} record{'s' if written != 1 else ''} verified against source.")
+            messages.success(
+                request,
+                ngettext(
+                    "%(count)s record verified against source.", "%(count)s records verified against source.", written
+                )
+                % {"count": written},
+            )
             return redirect("sdv_patient", patient_pk=patient.pk)
     levels = sdv.plan_levels(patient.study)
     entries = sdv.worksheet(patient, levels)
@@ -99,7 +107,7 @@ def sdv_study(request, study_code: str):
             except ValidationError as error:
                 form.add_error(None, error)
             else:
-                messages.success(request, "SDV plan saved.")
+                messages.success(request, _("SDV plan saved."))
                 return redirect("sdv_study", study_code=study.code)
     patients = cohort_selectors.patient_list(user=request.user).filter(study=study)
     by_site, by_monitor = sdv.sdv_progress(study, patients)
@@ -121,11 +129,13 @@ def sdv_bulk(request, study_code: str):
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
     else:
-        messages.success(
-            request,
-            f"{written} record{'s' if written != 1 else ''} of {len(ids)} patient{'s' if len(ids) != 1 else ''} "
-            "verified against source.",
-        )
+        records = ngettext("%(count)s record", "%(count)s records", written) % {"count": written}
+        patients = ngettext(
+            "%(records)s of %(count)s patient verified against source.",
+            "%(records)s of %(count)s patients verified against source.",
+            len(ids),
+        ) % {"records": records, "count": len(ids)}
+        messages.success(request, patients)
     back = request.POST.get("next", "")
     if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
         back = reverse("record_status", args=[study.code])

@@ -18,7 +18,8 @@ from celery import current_app
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, OperationalError, transaction
 from django.db.models import F, Q
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 
 from cleaning import rule_job
 from cleaning.models import (
@@ -37,6 +38,7 @@ from cleaning.transitions import closed, reopened
 from cleaning.values import field_value, record_of
 from cohorts import roles
 from cohorts.audit import ensure_unlocked
+from cohorts.languages import STORED_LANGUAGE
 from cohorts.models import Patient, Study
 from ecrf.crfs import CATALOGUE, display_value
 
@@ -53,12 +55,17 @@ def _require_role(user, patient: Patient, allowed: frozenset[str], doing: str) -
         raise PermissionDenied(f"Your role at this patient's site cannot {doing}.")
 
 
-def _text(text: str | None, *, what: str) -> str:
+def _text(text: str | None, *, required: str) -> str:
+    """The message, stripped; ``required``: the refusal of an empty one ("Write a message: ...")."""
     text = (text or "").strip()
     if not text:
-        raise _refuse("text", f"Write a message: {what}.", "text_required")
+        raise _refuse("text", required, "text_required")
     if len(text) > TEXT_MAX:
-        raise _refuse("text", f"The message has {len(text)} characters; at most {TEXT_MAX}.", "text_too_long")
+        raise _refuse(
+            "text",
+            _("The message has %(length)s characters; at most %(max)s.") % {"length": len(text), "max": TEXT_MAX},
+            "text_too_long",
+        )
     return text
 
 
@@ -94,22 +101,27 @@ def check_target(
     if study_day is not None and not 0 <= study_day <= patient.study.follow_up_days:
         raise _refuse(
             "study_day",
-            f"Study day {study_day} is outside the follow-up of 0 to {patient.study.follow_up_days}.",
+            _("Study day %(day)s is outside the follow-up of 0 to %(last)s.")
+            % {"day": study_day, "last": patient.study.follow_up_days},
             "day_outside_follow_up",
         )
     if form and form not in CATALOGUE:
-        raise _refuse("form", f"There is no form '{form}'.", "unknown_form")
+        raise _refuse("form", _("There is no form '%(form)s'.") % {"form": form}, "unknown_form")
     if field and not form:
-        raise _refuse("field", "Name the form of the field.", "field_needs_form")
+        raise _refuse("field", _("Name the form of the field."), "field_needs_form")
     if field and field not in CATALOGUE[form].fields:
-        raise _refuse("field", f"The form {CATALOGUE[form].label} has no field '{field}'.", "unknown_field")
+        raise _refuse(
+            "field",
+            _("The form %(form)s has no field '%(field)s'.") % {"form": CATALOGUE[form].label, "field": field},
+            "unknown_field",
+        )
     if form and study_day is None:
-        raise _refuse("study_day", "A query on a form names its study day.", "day_required")
+        raise _refuse("study_day", _("A query on a form names its study day."), "day_required")
     if record_id is not None:
         if not form or CATALOGUE[form].per_day:
-            raise _refuse("form", "Only a record of a repeating form is named by its id.", "record_not_repeating")
+            raise _refuse("form", _("Only a record of a repeating form is named by its id."), "record_not_repeating")
         if record_of(patient, CATALOGUE[form], study_day, record_id) is None:
-            raise _refuse("form", "This patient has no such record on that day.", "unknown_record")
+            raise _refuse("form", _("This patient has no such record on that day."), "unknown_record")
     return Target(study_day, form, field, record_id)
 
 
@@ -130,11 +142,15 @@ def query_open(
     _require_role(user, patient, roles.QUERY_RAISERS, "raise a query")
     ensure_unlocked(patient.study)
     target = check_target(patient, study_day=study_day, form=form, field=field, record_id=record_id)
-    text = _text(text, what="the question to the site")
+    text = _text(text, required=_("Write a message: the question to the site."))
     if assignee is not None and not roles.has_study_role(
         assignee, patient.study, roles.QUERY_ANSWERERS, site=patient.site
     ):
-        raise _refuse("assignee", f"{assignee} does not enter data at {patient.site.code}.", "assignee_not_site_staff")
+        raise _refuse(
+            "assignee",
+            _("%(user)s does not enter data at %(site)s.") % {"user": assignee, "site": patient.site.code},
+            "assignee_not_site_staff",
+        )
     value = ""
     if target.field:
         value = field_value(patient, CATALOGUE[target.form], target.study_day, target.field, target.record_id)
@@ -184,26 +200,32 @@ def query_answer(*, query: Query, answer_code: str, text: str, user, source: str
     ensure_unlocked(query.study)
     if query.status == QueryStatus.CLOSED:
         raise _refuse(
-            "answer_code", "This query is closed; it cannot be answered. Ask a monitor to reopen it.", "query_closed"
+            "answer_code",
+            _("This query is closed; it cannot be answered. Ask a monitor to reopen it."),
+            "query_closed",
         )
     if answer_code not in AnswerCode.values:
-        raise _refuse("answer_code", "Choose an answer.", "answer_code_invalid")
-    text = _text(text, what="the answer to the question")
+        raise _refuse("answer_code", _("Choose an answer."), "answer_code_invalid")
+    text = _text(text, required=_("Write a message: the answer to the question."))
     if answer_code == AnswerCode.CORRECTED:
         since = _last_opened(query)
         changed = query.messages.filter(kind=MessageKind.DATA_CHANGED, created_at__gte=since).exists()
         if not changed:
             raise _refuse(
                 "answer_code",
-                "No change of these data was saved since the query was raised: correct the value on its form "
-                "first (with the reason for change), then answer 'Corrected'.",
+                _(
+                    "No change of these data was saved since the query was raised: correct the value on its form "
+                    "first (with the reason for change), then answer 'Corrected'."
+                ),
                 "correction_not_saved",
             )
     now = timezone.now()
     query.status = QueryStatus.ANSWERED
     query.answer_code = answer_code
     query.answered_at = now
-    _save(query, user=user, reason=f"{source}answered: {AnswerCode(answer_code).label}")
+    with translation.override(STORED_LANGUAGE):  # the history's reason, in the stored language
+        answered = f"{source}answered: {AnswerCode(answer_code).label}"
+    _save(query, user=user, reason=answered)
     _message(query, MessageKind.ANSWERED, author=user, text=text, answer_code=answer_code, at=now)
     return query
 
@@ -215,8 +237,8 @@ def query_comment(*, query: Query, text: str, user) -> Query:
     _require_role(user, query.patient, roles.QUERY_RAISERS | roles.QUERY_ANSWERERS, "comment on a query")
     ensure_unlocked(query.study)
     if query.status == QueryStatus.CLOSED:
-        raise _refuse("text", "This query is closed; reopen it to continue the thread.", "query_closed")
-    _message(query, MessageKind.COMMENT, author=user, text=_text(text, what="the comment"))
+        raise _refuse("text", _("This query is closed; reopen it to continue the thread."), "query_closed")
+    _message(query, MessageKind.COMMENT, author=user, text=_text(text, required=_("Write a message: the comment.")))
     return query
 
 
@@ -227,8 +249,8 @@ def query_close(*, query: Query, text: str, user, source: str = "") -> Query:
     _require_role(user, query.patient, roles.QUERY_CLOSERS, "close a query")
     ensure_unlocked(query.study)
     if query.status == QueryStatus.CLOSED:
-        raise _refuse("text", "This query is already closed.", "query_closed")
-    text = _text(text, what="why the query is closed")
+        raise _refuse("text", _("This query is already closed."), "query_closed")
+    text = _text(text, required=_("Write a message: why the query is closed."))
     now = timezone.now()
     closed(query, at=now, by=user)
     _save(query, user=user, reason=source + "closed")
@@ -243,8 +265,8 @@ def query_reopen(*, query: Query, text: str, user, source: str = "") -> Query:
     _require_role(user, query.patient, roles.QUERY_CLOSERS, "reopen a query")
     ensure_unlocked(query.study)
     if query.status != QueryStatus.CLOSED:
-        raise _refuse("text", "Only a closed query can be reopened.", "query_not_closed")
-    text = _text(text, what="why the query is reopened")
+        raise _refuse("text", _("Only a closed query can be reopened."), "query_not_closed")
+    text = _text(text, required=_("Write a message: why the query is reopened."))
     reopened(query)
     _save(query, user=user, reason=source + "reopened")
     _message(query, MessageKind.REOPENED, author=user, text=text)
@@ -290,8 +312,13 @@ def changes_record(rows: Iterable[tuple[str, object]]) -> int:
     rows = list(rows)
     if not rows:
         return 0
+    with translation.override(STORED_LANGUAGE):  # the messages are stored: in the stored language, not the user's
+        return _changes_record(rows)
+
+
+def _changes_record(rows: list) -> int:
     queries = Query.objects.filter(
-        patient_id__in={row.patient_id for _, row in rows}, form__in={form for form, _ in rows}
+        patient_id__in={row.patient_id for _form, row in rows}, form__in={form for form, _row in rows}
     ).only("pk", "patient_id", "study_day", "form", "field", "record_id", "status", "changed_after_close")
     by_place: dict[tuple, list[Query]] = {}
     for query in queries:
@@ -380,17 +407,18 @@ def rules_run(*, run_id: int) -> RuleRun:
         counts = ("patients", "hits", "opened", "reopened", "closed")
         RuleRun.objects.filter(pk=run_id).update(**{name: F(name) + getattr(summary, name) for name in counts})
 
-    try:
-        rule_job.run_study(run.study, on_batch=count)
-    except ValidationError as error:  # the study was locked meanwhile
-        _finished(run_id, status=RunStatus.FAILED, error=" ".join(error.messages))
-    except OperationalError:
-        raise  # left running: the task retries it
-    except Exception as error:
-        _finished(run_id, status=RunStatus.FAILED, error=f"{type(error).__name__}: {error}")
-        raise
-    else:
-        _finished(run_id, status=RunStatus.DONE)
+    with translation.override(STORED_LANGUAGE):  # a refusal is stored as the run's error
+        try:
+            rule_job.run_study(run.study, on_batch=count)
+        except ValidationError as error:  # the study was locked meanwhile
+            _finished(run_id, status=RunStatus.FAILED, error=" ".join(error.messages))
+        except OperationalError:
+            raise  # left running: the task retries it
+        except Exception as error:
+            _finished(run_id, status=RunStatus.FAILED, error=f"{type(error).__name__}: {error}")
+            raise
+        else:
+            _finished(run_id, status=RunStatus.DONE)
     run.refresh_from_db()
     return run
 

@@ -10,6 +10,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from accounts import reauth
 from cleaning import selectors, signatures
@@ -21,9 +23,9 @@ from ecrf import selectors as ecrf_selectors
 
 PAGE_SIZE = 100
 STATES = {
-    signatures.SIGNED: "Signed",
-    signatures.BROKEN: "Changed after signing",
-    signatures.UNSIGNED: "Not signed",
+    signatures.SIGNED: pgettext_lazy("casebook signature", "Signed"),
+    signatures.BROKEN: gettext_lazy("Changed after signing"),
+    signatures.UNSIGNED: pgettext_lazy("casebook signature", "Not signed"),
 }
 
 
@@ -76,14 +78,19 @@ def casebook_sign(request, patient_pk: int):
                 logout(request)  # django-axes answers with its lockout page
                 return redirect("login")
             if "already_signed" in codes:
-                messages.info(request, error.messages[0] + " Nothing was signed twice.")
+                messages.info(request, _("%(refusal)s Nothing was signed twice.") % {"refusal": error.messages[0]})
                 return redirect(reverse("casebook", args=[patient.pk]) + "#signatures")
             sign_form.place(error)
         else:
             messages.success(
                 request,
-                f"Signed: days {signature.first_day} to {signature.last_day} of {patient.participant_id}, "
-                f"SHA-256 {signature.data_sha256[:12]}…",
+                _("Signed: days %(first)s to %(last)s of %(participant)s, SHA-256 %(sha256)s…")
+                % {
+                    "first": signature.first_day,
+                    "last": signature.last_day,
+                    "participant": patient.participant_id,
+                    "sha256": signature.data_sha256[:12],
+                },
             )
             return redirect(reverse("casebook", args=[patient.pk]) + "#signatures")
     whole = signatures.whole_casebook(patient)
@@ -98,7 +105,8 @@ def casebook_sign(request, patient_pk: int):
             "sign_form": sign_form,
             "check": signatures.signing_check(patient, request.user, *days) if days is not None else None,
             "printed_name": signatures.printed_name(request.user),
-            "meaning": signatures.SIGNATURE_MEANING,
+            # Shown in the user's language; the signature stores it as it is (cleaning.models.SIGNATURE_MEANING).
+            "meaning": _(signatures.SIGNATURE_MEANING),
             "site_time_zone": str(site_zone(patient.site)),
         },
     )

@@ -35,7 +35,9 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models, transaction
 from django.db.models import Q
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 
 from accounts import reauth
 from cleaning.models import SIGNATURE_MEANING, Query, QueryStatus, Signature
@@ -43,6 +45,7 @@ from cleaning.services import change_text
 from cohorts import roles
 from cohorts.audit import ensure_unlocked
 from cohorts.clock import site_zone
+from cohorts.languages import STORED_LANGUAGE
 from cohorts.models import COMORBIDITIES, Patient
 from ecrf.crfs import CATALOGUE, DAY_FORMS
 from ecrf.selectors import MISSING, day_state, study_day_today, with_follow_up_end
@@ -62,7 +65,7 @@ BASELINE_FIELDS = (
     *COMORBIDITIES,
     "status",
 )
-NO_SECOND_FACTOR = (
+NO_SECOND_FACTOR = gettext_lazy(
     "This study requires two-factor authentication: set up an authenticator app (Two-factor authentication, top "
     "right) before signing."
 )
@@ -105,10 +108,13 @@ def check_range(patient: Patient, first_day: int | None, last_day: int | None) -
     for name, day in (("first_day", first_day), ("last_day", last_day)):
         if not whole_first <= day <= whole_last:
             raise _refuse(
-                name, f"Study day {day} is outside the casebook's days {whole_first} to {whole_last}.", "day_outside"
+                name,
+                _("Study day %(day)s is outside the casebook's days %(first)s to %(last)s.")
+                % {"day": day, "first": whole_first, "last": whole_last},
+                "day_outside",
             )
     if last_day < first_day:
-        raise _refuse("last_day", "The last day comes before the first day.", "range_reversed")
+        raise _refuse("last_day", _("The last day comes before the first day."), "range_reversed")
     return first_day, last_day
 
 
@@ -239,9 +245,10 @@ def signature_blockers(
         blockers.append(
             Blocker(
                 "forms_missing",
-                f"{label} not entered on {len(days)} day{'s' if len(days) != 1 else ''}",
+                ngettext("%(form)s not entered on %(count)s day", "%(form)s not entered on %(count)s days", len(days))
+                % {"form": label, "count": len(days)},
                 len(days),
-                tuple((f"day {day}", reverse("day_entry", args=[patient.pk, day])) for day in days),
+                tuple((_("day %(day)s") % {"day": day}, reverse("day_entry", args=[patient.pk, day])) for day in days),
             )
         )
     queries = waiting_queries(patient, first_day, last_day)
@@ -250,7 +257,12 @@ def signature_blockers(
         blockers.append(
             Blocker(
                 "queries_waiting",
-                f"{n} quer{'y' if n == 1 else 'ies'} open or answered but not closed",
+                ngettext(
+                    "%(count)s query open or answered but not closed",
+                    "%(count)s queries open or answered but not closed",
+                    n,
+                )
+                % {"count": n},
                 n,
                 tuple((_query_label(query), reverse("query_detail", args=[query.pk])) for query in queries),
             )
@@ -259,9 +271,15 @@ def signature_blockers(
 
 
 def _query_label(query: Query) -> str:
-    where = "the patient" if query.study_day is None else f"day {query.study_day}"
-    form = f", {CATALOGUE[query.form].label}" if query.form in CATALOGUE else ""
-    return f"#{query.pk} ({query.get_status_display().lower()}): {where}{form}"
+    words = {"pk": query.pk, "status": query.get_status_display().lower(), "day": query.study_day}
+    if query.form in CATALOGUE:
+        words["form"] = CATALOGUE[query.form].label
+        if query.study_day is None:
+            return _("#%(pk)s (%(status)s): the patient, %(form)s") % words
+        return _("#%(pk)s (%(status)s): day %(day)s, %(form)s") % words
+    if query.study_day is None:
+        return _("#%(pk)s (%(status)s): the patient") % words
+    return _("#%(pk)s (%(status)s): day %(day)s") % words
 
 
 # ------------------------------------------------------------------------------------------------ signing
@@ -272,7 +290,7 @@ def printed_name(user) -> str:
     return user.get_full_name().strip()
 
 
-NO_PRINTED_NAME = (
+NO_PRINTED_NAME = gettext_lazy(
     "Your account has no first and last name to print with your signature: ask the system administrator to record them."
 )
 
@@ -337,20 +355,21 @@ def _ready(patient: Patient, first_day: int, last_day: int, user, seen_sha256: s
     if blockers:
         raise ValidationError(
             [ValidationError(f"{b.text}.", code=b.code) for b in blockers]
-            + [ValidationError("Complete the forms and close the queries, then sign.", code="blocked")]
+            + [ValidationError(_("Complete the forms and close the queries, then sign."), code="blocked")]
         )
     data_sha256 = casebook_digest(patient, first_day, last_day)
     if seen_sha256 and seen_sha256 != data_sha256:
         raise _refuse(
             None,
-            "The data of this casebook changed since you opened this page: review them and sign again.",
+            _("The data of this casebook changed since you opened this page: review them and sign again."),
             "data_changed",
         )
     earlier = _already_signed(patient, first_day, last_day, user, data_sha256)
     if earlier is not None:
         raise _refuse(
             None,
-            f"You signed these days on {earlier.signed_at:%Y-%m-%d %H:%M} UTC and the data have not changed since.",
+            _("You signed these days on %(time)s UTC and the data have not changed since.")
+            % {"time": f"{earlier.signed_at:%Y-%m-%d %H:%M}"},
             "already_signed",
         )
     return data_sha256
@@ -470,9 +489,14 @@ def changes_break(rows: Iterable[tuple[str, object]], baseline_rows: Iterable[ob
     forms saved in it; ``baseline_rows``: the history rows of its patients. One read of the intact signatures of
     the changed patients (none: nothing more), then the words of each breaking change; returns how many broke."""
     rows, baseline_rows = list(rows), list(baseline_rows)
-    patient_ids = {row.patient_id for _, row in rows} | {row.id for row in baseline_rows}
+    patient_ids = {row.patient_id for _form, row in rows} | {row.id for row in baseline_rows}
     if not patient_ids:
         return 0
+    with translation.override(STORED_LANGUAGE):  # the change is named in the stored language, not the user's
+        return _changes_break(rows, baseline_rows, patient_ids)
+
+
+def _changes_break(rows: list, baseline_rows: list, patient_ids: set[int]) -> int:
     by_patient: dict[int, list[Signature]] = defaultdict(list)
     for signature in Signature.objects.filter(patient_id__in=patient_ids, broken_at__isnull=True).select_related(
         "study"

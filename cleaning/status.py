@@ -1,4 +1,5 @@
-"""The record status of one cell of the status dashboard (a patient, a study day, a form): pure rules, no Django.
+"""The record status of one cell of the status dashboard (a patient, a study day, a form): pure rules, no Django
+(but for the translation of the states' words).
 
 A cell holds one state, the first of ``STATES`` that applies (the priority of the dashboard): a waiting query
 first (open, then answered), then what the stored data say. For a one-per-day form the data say one of: missing
@@ -18,6 +19,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
+
 QUERY_OPEN = "query_open"
 QUERY_ANSWERED = "query_answered"
 MISSING = "missing"
@@ -30,29 +34,63 @@ NOT_DUE = "not_due"
 
 @dataclass(frozen=True)
 class State:
-    """A state of a cell: its code, its words, the symbol that shows it without colour, what to do about it."""
+    """A state of a cell: its code, its words, the symbol that shows it without colour, what to do about it
+    (``label`` and ``meaning``: in the active language, from the translatable ``words`` and ``explanation``)."""
 
     code: str
-    label: str
+    words: str
     symbol: str
-    meaning: str
+    explanation: str
+
+    @property
+    def label(self) -> str:
+        return str(self.words)
+
+    @property
+    def meaning(self) -> str:
+        return str(self.explanation)
 
 
 #: Every state, in the dashboard's priority order (a cell takes the first that applies).
 STATES: tuple[State, ...] = (
-    State(QUERY_OPEN, "Query open", "?", "A query waits for the site's answer: open it and answer."),
-    State(QUERY_ANSWERED, "Query answered", "↩", "The site answered: the monitor or data manager closes it."),
-    State(MISSING, "Missing", "✗", "Required and past, not entered: enter it, or mark it not done."),
+    State(
+        QUERY_OPEN,
+        pgettext_lazy("record status", "Query open"),
+        "?",
+        _("A query waits for the site's answer: open it and answer."),
+    ),
+    State(
+        QUERY_ANSWERED,
+        pgettext_lazy("record status", "Query answered"),
+        "↩",
+        _("The site answered: the monitor or data manager closes it."),
+    ),
+    State(
+        MISSING,
+        pgettext_lazy("record status", "Missing"),
+        "✗",
+        _("Required and past, not entered: enter it, or mark it not done."),
+    ),
     State(
         CONFIRMED,
-        "Entered, soft check confirmed",
+        pgettext_lazy("record status", "Entered, soft check confirmed"),
         "!",
-        "Entered with an unusual value confirmed against the source.",
+        _("Entered with an unusual value confirmed against the source."),
     ),
-    State(ENTERED, "Entered", "✓", "Entered."),
-    State(NOT_DONE, "Marked not done", "∅", "Stored as not done, with its reason."),
-    State(NOT_REQUIRED, "Not required", "–", "After the end of follow-up, or from the day of death."),
-    State(NOT_DUE, "Not yet due", "·", "Today or a later day at the patient's site: not late yet."),
+    State(ENTERED, pgettext_lazy("record status", "Entered"), "✓", _("Entered.")),
+    State(NOT_DONE, pgettext_lazy("record status", "Marked not done"), "∅", _("Stored as not done, with its reason.")),
+    State(
+        NOT_REQUIRED,
+        pgettext_lazy("record status", "Not required"),
+        "–",
+        _("After the end of follow-up, or from the day of death."),
+    ),
+    State(
+        NOT_DUE,
+        pgettext_lazy("record status", "Not yet due"),
+        "·",
+        _("Today or a later day at the patient's site: not late yet."),
+    ),
 )
 BY_CODE: dict[str, State] = {state.code: state for state in STATES}
 CODES: tuple[str, ...] = tuple(BY_CODE)

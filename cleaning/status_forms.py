@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from cleaning.status import STATES
 from cleaning.status_selectors import StatusFilters
@@ -12,7 +13,7 @@ class StatusFilterForm(forms.Form):
     site = forms.ChoiceField(required=False)
     arm = forms.ChoiceField(required=False)
     status = forms.ChoiceField(
-        required=False, choices=[("", "Any status"), *((state.code, state.label) for state in STATES)]
+        required=False, choices=[("", _("Any status")), *((state.code, state.words) for state in STATES)]
     )
     # Keyset paging: participant ids (at most 24 characters).
     after = forms.CharField(required=False, max_length=24)
@@ -22,8 +23,8 @@ class StatusFilterForm(forms.Form):
         super().__init__(data)
         self.sites = {site.code: site for site in sites}
         self.arms = {arm.code: arm for arm in arms}
-        self.fields["site"].choices = [("", "All my sites"), *((code, code) for code in self.sites)]
-        self.fields["arm"].choices = [("", "Every arm"), *((arm.code, arm.name) for arm in arms)]
+        self.fields["site"].choices = [("", _("All my sites")), *((code, code) for code in self.sites)]
+        self.fields["arm"].choices = [("", _("Every arm")), *((arm.code, arm.name) for arm in arms)]
         for name in ("site", "arm", "status"):
             self.fields[name].widget.attrs["class"] = "form-select form-select-sm"
 

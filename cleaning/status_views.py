@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.html import format_html_join
 
 from cleaning import status_selectors
 from cleaning.status import BY_CODE
@@ -44,7 +45,13 @@ def record_status(request, study_code: str):
             "page": page,
             "days": range(study.follow_up_days + 1),
             "day_forms": DAY_FORMS,
-            "forms_title": ", ".join(crf.label for crf in DAY_FORMS.values()),
+            "forms_title": ", ".join(str(crf.label) for crf in DAY_FORMS.values()),
+            # The order of a day's icons, for a sentence of the page: "<strong>V</strong> vital signs, ...".
+            "forms_order": format_html_join(
+                ", ",
+                "<strong>{}</strong> {}",
+                ((str(crf.label)[:1], str(crf.label).lower()) for crf in DAY_FORMS.values()),
+            ),
             "query_list": reverse("query_list", args=[study.code]),
             "may_verify": not study.is_locked and roles.has_study_role(request.user, study, roles.SDV_VERIFIERS),
             # The addresses of the pages and of each state's filter keep the other filters.

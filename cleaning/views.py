@@ -10,6 +10,8 @@ from django.http import HttpResponseBadRequest, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from cleaning import selectors, services
@@ -36,7 +38,7 @@ def query_list(request, study_code: str):
     )
     for query in page.object_list:
         query.days_open = selectors.days_open(query)
-        query.form_label = CATALOGUE[query.form].label if query.form else "Patient"
+        query.form_label = CATALOGUE[query.form].label if query.form else _("Patient")
         query.field_label = field_label(query.form, query.field)
     return render(
         request,
@@ -66,7 +68,7 @@ def rules_run(request, study_code: str):
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
-        messages.success(request, "Data-quality rules queued: their queries and counts appear when they have run.")
+        messages.success(request, _("Data-quality rules queued: their queries and counts appear when they have run."))
     back = request.POST.get("next", "")
     if _page_of_study(back, study, request):
         return HttpResponseRedirect(back)
@@ -90,10 +92,15 @@ def _without_page(request) -> str:
 
 #: The actions of the query page: form class, service, who may, the message after success.
 ACTIONS = {
-    "answer": (AnswerForm, services.query_answer, roles.QUERY_ANSWERERS, "Answer sent."),
-    "comment": (MessageForm, services.query_comment, roles.QUERY_RAISERS | roles.QUERY_ANSWERERS, "Comment added."),
-    "close": (MessageForm, services.query_close, roles.QUERY_CLOSERS, "Query closed."),
-    "reopen": (MessageForm, services.query_reopen, roles.QUERY_CLOSERS, "Query reopened."),
+    "answer": (AnswerForm, services.query_answer, roles.QUERY_ANSWERERS, gettext_lazy("Answer sent.")),
+    "comment": (
+        MessageForm,
+        services.query_comment,
+        roles.QUERY_RAISERS | roles.QUERY_ANSWERERS,
+        gettext_lazy("Comment added."),
+    ),
+    "close": (MessageForm, services.query_close, roles.QUERY_CLOSERS, gettext_lazy("Query closed.")),
+    "reopen": (MessageForm, services.query_reopen, roles.QUERY_CLOSERS, gettext_lazy("Query reopened.")),
 }
 
 
@@ -119,7 +126,7 @@ def query_detail(request, pk: int):
     if request.method == "POST":
         name = request.POST.get("action", "")
         if name not in ACTIONS:
-            return HttpResponseBadRequest("Unknown action.")
+            return HttpResponseBadRequest(_("Unknown action."))
         form_class, service, allowed, done = ACTIONS[name]
         if not roles.has_study_role(request.user, query.study, allowed, site=query.patient.site):
             raise PermissionDenied(f"Your role at this patient's site cannot {name} a query.")
@@ -193,7 +200,7 @@ def query_new(request, patient_pk: int):
             else:
                 if outcome.repeated:
                     return submissions.already_submitted(request, _after_new(patient, outcome.obj))
-                messages.success(request, f"Query #{outcome.obj.pk} raised.")
+                messages.success(request, _("Query #%(pk)s raised.") % {"pk": outcome.obj.pk})
                 return redirect("query_detail", pk=outcome.obj.pk)
     else:
         initial = {key: request.GET.get(key, "") for key in ("form", "field")}

@@ -16,6 +16,8 @@ from django import template
 from django.urls import reverse
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
 
 from cleaning.status import BY_CODE, NOT_DUE
 from cleaning.status_grid import Cell, Grid
@@ -55,14 +57,27 @@ def _queries_href(grid: Grid, cell: Cell, links: Links) -> str:
     return f"{links.query_list}?{urlencode({**place, 'status': 'waiting'})}"
 
 
+def _title(form: str, study_day: int | None, state: str, queries: int) -> str:
+    """A cell's state in words, in the active language: "Vital signs, day 2: Query open (2 queries)"."""
+    words = {"state": BY_CODE[state].label, "day": study_day}
+    if study_day is None:
+        title = _("Patient: %(state)s") % words
+    elif form:
+        title = _("%(form)s, day %(day)s: %(state)s") % {**words, "form": CATALOGUE[form].label}
+    else:
+        title = _("Day, day %(day)s: %(state)s") % words
+    if queries > 1:
+        title = _("%(title)s (%(count)s queries)") % {"title": title, "count": queries}
+    return title
+
+
 @functools.lru_cache(maxsize=4096)
-def _icon_parts(form: str, study_day: int | None, state: str, queries: int, linked: bool) -> tuple[str, str]:
+def _icon_parts(
+    form: str, study_day: int | None, state: str, queries: int, linked: bool, language: str | None
+) -> tuple[str, str]:
     """An icon's markup before and after its link: its class, its state in words as its title and accessible name
-    (escaped once), its symbol."""
-    place = CATALOGUE[form].label if form else "Day"
-    where = f"{place}, day {study_day}" if study_day is not None else "Patient"
-    several = f" ({queries} queries)" if queries > 1 else ""
-    title = escape(f"{where}: {BY_CODE[state].label}{several}")
+    (escaped once), its symbol. ``language``: the active one, part of the cache's key (the words depend on it)."""
+    title = escape(_title(form, study_day, state, queries))
     attributes = f'class="rs rs-{state}" title="{title}" aria-label="{title}"'
     symbol = BY_CODE[state].symbol
     if not linked:
@@ -78,6 +93,7 @@ def status_cells(context, grid: Grid, query_list: str) -> SafeString:
     if links is None:
         links = context.render_context[Links] = Links.of(query_list)
     day_before, day_after = links.day.replace(_PATIENT, str(grid.patient.pk)).split(_DAY)
+    language = get_language()
 
     def icon(cell: Cell) -> str:
         if cell.queries:
@@ -86,7 +102,7 @@ def status_cells(context, grid: Grid, query_list: str) -> SafeString:
             href = ""  # nothing to open (today's forms can be entered: they link to the day)
         else:
             href = f"{day_before}{cell.study_day}{day_after}"
-        before, after = _icon_parts(cell.form, cell.study_day, cell.state, len(cell.queries), bool(href))
+        before, after = _icon_parts(cell.form, cell.study_day, cell.state, len(cell.queries), bool(href), language)
         return f"{before}{href}{after}"
 
     parts = [f'<td class="rs-patient">{"".join(map(icon, grid.general))}</td>']
