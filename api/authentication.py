@@ -6,6 +6,8 @@ from __future__ import annotations
 import datetime
 
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
@@ -14,7 +16,7 @@ from api.models import ApiToken
 
 # last_used_at is written at most once a minute per token, not on every request.
 LAST_USED_RESOLUTION = datetime.timedelta(minutes=1)
-INVALID = "The API token is not valid (check that it was copied whole)."
+INVALID = gettext_lazy("The API token is not valid (check that it was copied whole).")
 
 
 class BearerTokenAuthentication(authentication.BaseAuthentication):
@@ -24,7 +26,7 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
         header = authentication.get_authorization_header(request).decode("latin-1")
         if not header:
             return None
-        scheme, _, credentials = header.partition(" ")
+        scheme, _space, credentials = header.partition(" ")
         if scheme.lower() != self.keyword.lower():
             return None
         parsed = tokens.parse(credentials.strip())
@@ -36,13 +38,13 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed(INVALID, code="token_invalid")
         now = timezone.now()
         if token.revoked_at is not None:
-            raise exceptions.AuthenticationFailed("This API token was revoked.", code="token_revoked")
+            raise exceptions.AuthenticationFailed(_("This API token was revoked."), code="token_revoked")
         if token.expires_at <= now:
             raise exceptions.AuthenticationFailed(
-                "This API token has expired; create a new one on the API tokens page.", code="token_expired"
+                _("This API token has expired; create a new one on the API tokens page."), code="token_expired"
             )
         if not token.user.is_active:
-            raise exceptions.AuthenticationFailed("The account of this API token is disabled.", code="user_inactive")
+            raise exceptions.AuthenticationFailed(_("The account of this API token is disabled."), code="user_inactive")
         if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
             # Not audited data (docs/architecture.md §3): a plain update, no history row.
             ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)

@@ -14,6 +14,8 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 from drf_spectacular.generators import SchemaGenerator
 
@@ -24,20 +26,20 @@ from api.models import ApiToken
 
 #: The problem types of api/problems.py, as the documentation page lists them (slug, status, when).
 PROBLEM_TYPES = [
-    ("invalid-request", 400, "The body or a query parameter is not of the right type (errors per field)."),
-    ("not-authenticated", 401, "No Authorization: Bearer header."),
-    ("token-invalid", 401, "The token is malformed, unknown or its secret is wrong."),
-    ("token-expired", 401, "The token has expired."),
-    ("token-revoked", 401, "The token was revoked."),
-    ("forbidden", 403, "Your role does not give access to this endpoint (e.g. a statistician writing)."),
-    ("not-found", 404, "No such object, or not at your sites."),
-    ("study-locked", 409, "The study is locked for a release: nothing can be written."),
-    ("record-exists", 409, "A one-per-day record of this form already exists for that day: update it."),
-    ("precondition-failed", 412, "If-Match is not the record's current version: someone saved it meanwhile."),
-    ("validation", 422, "A check refused the record: hard limits, or soft checks not confirmed (level soft)."),
-    ("reason-required", 422, "The change of saved data needs a reason."),
-    ("precondition-required", 428, "An update without If-Match."),
-    ("throttled", 429, "Too many requests with this token; wait Retry-After seconds."),
+    ("invalid-request", 400, _("The body or a query parameter is not of the right type (errors per field).")),
+    ("not-authenticated", 401, _("No Authorization: Bearer header.")),
+    ("token-invalid", 401, _("The token is malformed, unknown or its secret is wrong.")),
+    ("token-expired", 401, _("The token has expired.")),
+    ("token-revoked", 401, _("The token was revoked.")),
+    ("forbidden", 403, _("Your role does not give access to this endpoint (e.g. a statistician writing).")),
+    ("not-found", 404, _("No such object, or not at your sites.")),
+    ("study-locked", 409, _("The study is locked for a release: nothing can be written.")),
+    ("record-exists", 409, _("A one-per-day record of this form already exists for that day: update it.")),
+    ("precondition-failed", 412, _("If-Match is not the record's current version: someone saved it meanwhile.")),
+    ("validation", 422, _("A check refused the record: hard limits, or soft checks not confirmed (level soft).")),
+    ("reason-required", 422, _("The change of saved data needs a reason.")),
+    ("precondition-required", 428, _("An update without If-Match.")),
+    ("throttled", 429, _("Too many requests with this token; wait Retry-After seconds.")),
 ]
 METHODS = ("get", "post", "put", "patch", "delete")
 
@@ -80,8 +82,12 @@ def token_revoke(request, pk: int):
     try:
         token = services.token_revoke(user=request.user, pk=pk)
     except ApiToken.DoesNotExist:
-        raise Http404("No such token of yours.") from None
-    messages.success(request, f"The token {token.name} ({token.prefix}) is revoked: it no longer works.")
+        raise Http404(gettext("No such token of yours.")) from None
+    messages.success(
+        request,
+        gettext("The token %(name)s (%(prefix)s) is revoked: it no longer works.")
+        % {"name": token.name, "prefix": token.prefix},
+    )
     return redirect("api_tokens")
 
 

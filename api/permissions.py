@@ -6,11 +6,13 @@ the pages (docs/architecture.md §7).
 """
 
 from django.http import Http404
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
 from cohorts import roles
 
-ROLE_DENIED = "Your role does not give access to this endpoint."
+ROLE_DENIED = _("Your role does not give access to this endpoint.")
 
 
 class HasRole(BasePermission):
@@ -30,5 +32,5 @@ class HasRole(BasePermission):
             return roles.has_role(request.user, allowed)
         held = roles.study_roles(request.user, code)
         if not held:
-            raise Http404("No such study.")
+            raise Http404(gettext("No such study."))
         return bool(held & allowed)

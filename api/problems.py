@@ -12,6 +12,7 @@ from typing import Any
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -60,7 +61,7 @@ def django_errors(error: DjangoValidationError) -> dict[str, list[dict[str, str]
         key = NON_FIELD if name == NON_FIELD_ERRORS else name
         for item in errors:
             for message in item.messages:
-                out.setdefault(key, []).append({"code": item.code or "invalid", "message": message})
+                out.setdefault(key, []).append({"code": item.code or "invalid", "message": str(message)})
     return out
 
 
@@ -104,11 +105,11 @@ def exception_handler(exc, context):
     """settings.REST_FRAMEWORK["EXCEPTION_HANDLER"]: every error of the API as a problem."""
     request = context["request"]
     if isinstance(exc, StudyLocked):
-        exc = Problem(409, exc.messages[0], type="study-locked", title="Study locked")
+        exc = Problem(409, exc.messages[0], type="study-locked", title=_("Study locked"))
     elif isinstance(exc, PatientFrozen):
-        exc = Problem(409, exc.messages[0], type="patient-frozen", title="Casebook frozen")
+        exc = Problem(409, exc.messages[0], type="patient-frozen", title=_("Casebook frozen"))
     elif isinstance(exc, DjangoValidationError):
-        exc = Problem(422, "The data were refused; see errors.", errors=django_errors(exc))
+        exc = Problem(422, _("The data were refused; see errors."), errors=django_errors(exc))
     response = drf_exception_handler(exc, context)
     if response is None:
         return None  # an unexpected error: Django's 500
@@ -128,7 +129,7 @@ def exception_handler(exc, context):
     errors = None
     detail = exc.detail if isinstance(exc, exceptions.APIException) else str(exc)
     if isinstance(exc, exceptions.ValidationError):
-        errors, detail = _drf_errors(exc.detail), "The request is not valid; see errors."
+        errors, detail = _drf_errors(exc.detail), _("The request is not valid; see errors.")
     elif isinstance(detail, Mapping | list):
         detail = " ".join(str(v) for v in (detail.values() if isinstance(detail, Mapping) else detail))
     status_code = response.status_code

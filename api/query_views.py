@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from django.contrib.auth import get_user_model
 from django.db.models import Q
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers as drf_serializers
@@ -74,8 +75,10 @@ def _assignee(username: str):
     if user is None:
         raise Problem(
             422,
-            "The data were refused; see errors.",
-            errors={"assignee": [{"code": "unknown_user", "message": f"No user {username}."}]},
+            _("The data were refused; see errors."),
+            errors={
+                "assignee": [{"code": "unknown_user", "message": _("No user %(username)s.") % {"username": username}}]
+            },
         )
     return user
 
@@ -161,7 +164,10 @@ class QueryAction(ApiView):
     def post(self, request, pk: int, action: str):
         query = selectors.query_get(user=request.user, pk=pk)
         if action not in ACTIONS:
-            raise Problem(404, f"No action {action}; use one of {', '.join(ACTIONS)}.")
+            raise Problem(
+                404,
+                _("No action %(action)s; use one of %(actions)s.") % {"action": action, "actions": ", ".join(ACTIONS)},
+            )
         service = ACTIONS[action]
         body = s.QueryActionSerializer(data=request.data)
         body.is_valid(raise_exception=True)

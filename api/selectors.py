@@ -7,6 +7,7 @@ import datetime
 
 from django.db.models import Q, QuerySet
 from django.http import Http404
+from django.utils.translation import gettext as _
 
 from api.models import ApiToken
 from cohorts import selectors as cohort_selectors
@@ -38,7 +39,7 @@ def record_get(*, patient: Patient, crf: Crf, pk):
     try:
         return crf.model.objects.get(patient=patient, pk=pk)
     except (crf.model.DoesNotExist, ValueError, TypeError):
-        raise Http404("No such record for this patient.") from None
+        raise Http404(_("No such record for this patient.")) from None
 
 
 def token_list(*, user) -> QuerySet[ApiToken]:

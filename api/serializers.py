@@ -26,7 +26,7 @@ SMALLINT = (-32768, 32767)
 
 def value_field(field: models.Field) -> serializers.Field:
     """The DRF field of one form field: its type, its choices, blank or null as the model allows."""
-    common: dict[str, Any] = {"required": False, "help_text": str(field.verbose_name)}
+    common: dict[str, Any] = {"required": False, "help_text": field.verbose_name}
     if field.choices:
         return serializers.ChoiceField(choices=[c for c, _ in field.choices], allow_blank=field.blank, **common)
     if isinstance(field, models.DecimalField):

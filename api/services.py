@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from accounts.reauth import second_factor_error
 from api import tokens
@@ -20,7 +22,7 @@ from api.models import ApiToken
 
 MAX_DAYS = 365
 DEFAULT_DAYS = 90
-NO_SECOND_FACTOR = (
+NO_SECOND_FACTOR = gettext_lazy(
     "This study requires two-factor authentication: set up an authenticator app (Two-factor authentication, top "
     "right) before creating an API token."
 )
@@ -37,9 +39,11 @@ def token_create(*, user, name: str, days: int, otp_token: str | None = None) ->
     name = (name or "").strip()
     errors = {}
     if not name:
-        errors["name"] = ValidationError("Name the token (what it is for).", code="required")
+        errors["name"] = ValidationError(_("Name the token (what it is for)."), code="required")
     if not isinstance(days, int) or not 1 <= days <= MAX_DAYS:
-        errors["days"] = ValidationError(f"A token is valid for 1 to {MAX_DAYS} days.", code="expiry_range")
+        errors["days"] = ValidationError(
+            _("A token is valid for 1 to %(max)s days.") % {"max": MAX_DAYS}, code="expiry_range"
+        )
     if error := second_factor_error(user, otp_token, doing="create a token", missing=NO_SECOND_FACTOR):
         errors["otp_token"] = error
     if errors:

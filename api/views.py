@@ -14,6 +14,7 @@ from pathlib import Path
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.http import FileResponse, Http404
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers as drf_serializers
@@ -100,7 +101,7 @@ def _patient(request, pk):
 def _crf(key: str) -> crfs.Crf:
     crf = crfs.CATALOGUE.get(key)
     if crf is None:
-        raise Http404("No such form.")
+        raise Http404(_("No such form."))
     return crf
 
 
@@ -188,7 +189,7 @@ class PatientList(ApiView):
         if code := query.validated_data.get("site"):
             site = cohort_selectors.study_site_list(user=request.user, study=study).filter(code=code).first()
             if site is None:
-                raise Http404("No such site of this study among yours.")
+                raise Http404(_("No such site of this study among yours."))
         patients = selectors.patient_list(
             user=request.user, study=study, site=site, updated_since=query.validated_data.get("updated_since")
         )
@@ -220,12 +221,12 @@ def _if_match(request) -> int:
     if header is None or not header.strip():
         raise Problem(
             428,
-            "Send the record's ETag as If-Match to update it (read the record first).",
+            _("Send the record's ETag as If-Match to update it (read the record first)."),
             type="precondition-required",
         )
     match = re.fullmatch(r'\s*(?:W/)?"?(\d{1,9})"?\s*', header)
     if match is None:
-        raise Problem(412, "If-Match is not the ETag of this record; read the record again.")
+        raise Problem(412, _("If-Match is not the ETag of this record; read the record again."))
     return int(match[1])
 
 
@@ -247,8 +248,8 @@ def _refusal(crf: crfs.Crf, patient, values, error: ValidationError, *, update: 
             return Problem(412, " ".join(error.messages), type="precondition-failed", errors=django_errors(error))
         return Problem(
             409,
-            "A record of this form is already saved for this day: read it and update it with If-Match. "
-            + " ".join(error.messages),
+            _("A record of this form is already saved for this day: read it and update it with If-Match. %(messages)s")
+            % {"messages": " ".join(error.messages)},
             type="record-exists",
             errors=django_errors(error),
         )
@@ -261,8 +262,8 @@ def _refusal(crf: crfs.Crf, patient, values, error: ValidationError, *, update: 
             elif "." in item["code"]:
                 item["level"] = "hard"
     if all(item["code"] == "reason_required" for items in errors.values() for item in items):
-        return Problem(422, "Give a reason for changing saved data (reason).", type="reason-required", errors=errors)
-    detail = "The record was refused; see errors. Soft checks are accepted by listing their codes in confirm."
+        return Problem(422, _("Give a reason for changing saved data (reason)."), type="reason-required", errors=errors)
+    detail = _("The record was refused; see errors. Soft checks are accepted by listing their codes in confirm.")
     return Problem(422, detail, type="validation", errors=errors)
 
 
@@ -271,14 +272,14 @@ def _values(crf: crfs.Crf, given) -> dict:
     if unknown:
         raise Problem(
             400,
-            "Unknown fields of this form; see GET /api/v1/forms/{form}/.",
-            errors={f"values.{n}": [{"code": "unknown_field", "message": "No such field."}] for n in unknown},
+            _("Unknown fields of this form; see GET /api/v1/forms/{form}/."),
+            errors={f"values.{n}": [{"code": "unknown_field", "message": _("No such field.")}] for n in unknown},
         )
     values = s.values_serializer(crf)(data=given)
     if not values.is_valid():
         raise Problem(
             400,
-            "The request is not valid; see errors.",
+            _("The request is not valid; see errors."),
             errors={f"values.{k}": v for k, v in _flat(values.errors).items()},
         )
     return s.full_values(crf, values.validated_data)
@@ -335,14 +336,14 @@ class RecordList(ApiView):
             not_done_reason=body.validated_data["not_done_reason"],
         )
         if entry.is_empty(crf):
-            raise Problem(422, "Fill in the form: an empty record cannot be saved.", type="validation")
+            raise Problem(422, _("Fill in the form: an empty record cannot be saved."), type="validation")
         try:
             if crf.per_day:
                 if "study_day" not in body.validated_data:
                     raise Problem(
                         400,
-                        "Give the study day of the record.",
-                        errors={"study_day": [{"code": "required", "message": "This field is required."}]},
+                        _("Give the study day of the record."),
+                        errors={"study_day": [{"code": "required", "message": _("This field is required.")}]},
                     )
                 record = services.day_record_save(
                     form=crf.key,
@@ -405,16 +406,21 @@ class RecordDetail(ApiView):
         if version != record.version:
             raise Problem(
                 412,
-                f"The record is at version {record.version}, not {version}: someone saved it after you read it. "
-                "Read it again and send your change with its new ETag.",
+                _(
+                    "The record is at version %(current)s, not %(sent)s: someone saved it after you read it. "
+                    "Read it again and send your change with its new ETag."
+                )
+                % {"current": record.version, "sent": version},
             )
         values = _values(crf, body.validated_data["values"])
         day = body.validated_data.get("study_day")
         if crf.per_day and day is not None and day != record.study_day:
             raise Problem(
                 400,
-                "The study day of a record does not change: clear this one and create the other day's.",
-                errors={"study_day": [{"code": "immutable", "message": "The study day of a record does not change."}]},
+                _("The study day of a record does not change: clear this one and create the other day's."),
+                errors={
+                    "study_day": [{"code": "immutable", "message": _("The study day of a record does not change.")}]
+                },
             )
         entry = RecordInput(
             values=values,
@@ -568,7 +574,7 @@ class ReleaseFile(ApiView):
         try:
             handle = analysis_selectors.release_file_get(user=request.user, release=release, path=path).open("rb")
         except OSError:
-            raise Http404("No such file in this release.") from None
+            raise Http404(_("No such file in this release.")) from None
         return FileResponse(handle, as_attachment=True, filename=f"{study.code}_v{release.version}_{Path(path).name}")
 
 
@@ -585,5 +591,5 @@ class ExportDownload(ApiView):
     def get(self, request, pk: int):
         job = analysis_selectors.export_job_get(user=request.user, pk=pk)
         if job.status != JobStatus.DONE or not job.file_path or not Path(job.file_path).exists():
-            raise Http404("This export is not ready.")
+            raise Http404(_("This export is not ready."))
         return FileResponse(open(job.file_path, "rb"), as_attachment=True, filename=Path(job.file_path).name)

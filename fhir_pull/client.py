@@ -15,10 +15,13 @@ import os
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from urllib.parse import urlsplit
 
 import httpx
 import pydantic
+from django.utils import formats
+from django.utils.translation import gettext as _
 from fhir.resources.R4B.bundle import Bundle
 
 #: At most this many pages per search: a server whose next links never end is stopped, not followed forever.
@@ -91,9 +94,19 @@ class FhirClient:
         name = self.connection.secret_env
         secret = self.environ.get(name, "") if name else ""
         if not secret:
+            if not name:
+                raise FhirError(
+                    _(
+                        "The secret of this site's FHIR connection is not set: the server has no environment variable "
+                        "(none named). Ask the administrator to set it; nothing was pulled."
+                    )
+                )
             raise FhirError(
-                f"The secret of this site's FHIR connection is not set: the server has no environment variable "
-                f"{name or '(none named)'}. Ask the administrator to set it; nothing was pulled."
+                _(
+                    "The secret of this site's FHIR connection is not set: the server has no environment variable "
+                    "%(name)s. Ask the administrator to set it; nothing was pulled."
+                )
+                % {"name": name}
             )
         return secret
 
@@ -111,35 +124,43 @@ class FhirClient:
             "client_id": self.connection.client_id,
             "client_secret": self._secret(),
         }
-        response = self._send("POST", self.connection.token_url, what="the token request", data=data)
+        response = self._send("POST", self.connection.token_url, what=_("the token request"), data=data)
         try:
             token = response.json().get("access_token")
         except (ValueError, AttributeError):
             token = None
         if not isinstance(token, str) or not token:
-            raise FhirError("The token URL answered without an access token; check the client id and secret.")
+            raise FhirError(_("The token URL answered without an access token; check the client id and secret."))
         return token
 
     def _send(self, method: str, url: str, *, what: str, **kwargs) -> httpx.Response:
         remaining = self.ends_at - time.monotonic()
         if remaining <= 0:
-            raise FhirError(f"The FHIR server took too long in total ({what} was not sent); nothing was saved.")
+            raise FhirError(
+                _("The FHIR server took too long in total (%(what)s was not sent); nothing was saved.") % {"what": what}
+            )
         timeout = httpx.Timeout(min(self.timeout, remaining))
         try:
             response = self.http.request(method, url, timeout=timeout, **kwargs)
         except httpx.TimeoutException:
             raise FhirError(
-                f"The FHIR server did not answer {what} within {timeout.read:g} s; nothing was saved. Try again later."
+                _("The FHIR server did not answer %(what)s within %(seconds)s s; nothing was saved. Try again later.")
+                % {"what": what, "seconds": formats.number_format(Decimal(f"{timeout.read:g}"))}
             ) from None
         except httpx.HTTPError as exc:
             raise FhirError(
-                f"The FHIR server could not be reached ({_short(str(exc), 120)}); nothing was saved."
+                _("The FHIR server could not be reached (%(error)s); nothing was saved.")
+                % {"error": _short(str(exc), 120)}
             ) from None
         if response.status_code >= 400:
+            if response.text.strip():
+                raise FhirError(
+                    _("The FHIR server answered %(what)s with HTTP %(status)s: %(text)s; nothing was saved.")
+                    % {"what": what, "status": response.status_code, "text": _short(response.text, 160)}
+                )
             raise FhirError(
-                f"The FHIR server answered {what} with HTTP {response.status_code}"
-                + (f": {_short(response.text, 160)}" if response.text.strip() else "")
-                + "; nothing was saved."
+                _("The FHIR server answered %(what)s with HTTP %(status)s; nothing was saved.")
+                % {"what": what, "status": response.status_code}
             )
         return response
 
@@ -148,26 +169,30 @@ class FhirClient:
         try:
             payload = response.json()
         except ValueError:
-            raise FhirError(f"The FHIR server's answer to {what} is not JSON; nothing was saved.") from None
+            raise FhirError(
+                _("The FHIR server's answer to %(what)s is not JSON; nothing was saved.") % {"what": what}
+            ) from None
         if not isinstance(payload, dict) or payload.get("resourceType") != "Bundle":
-            raise FhirError(f"The FHIR server's answer to {what} is not a Bundle; nothing was saved.")
+            raise FhirError(
+                _("The FHIR server's answer to %(what)s is not a Bundle; nothing was saved.") % {"what": what}
+            )
         try:
             return Bundle.model_validate(payload)
         except (pydantic.ValidationError, ValueError, TypeError) as exc:
             first = exc.errors()[0] if isinstance(exc, pydantic.ValidationError) and exc.errors() else None
             where = ".".join(str(p) for p in first["loc"]) + f": {first['msg']}" if first else _short(str(exc), 120)
             raise FhirError(
-                f"The FHIR server's answer to {what} is not a valid FHIR R4 Bundle ({_short(where, 160)}); "
-                "nothing was saved."
+                _("The FHIR server's answer to %(what)s is not a valid FHIR R4 Bundle (%(where)s); nothing was saved.")
+                % {"what": what, "where": _short(where, 160)}
             ) from None
 
     # ------------------------------------------------------------------------------------------- searches
 
     def search(self, resource_type: str, params: Sequence[tuple[str, str]]) -> list:
         """Every resource of ``resource_type`` the search finds, following the bundles' ``next`` links."""
-        what = f"the {resource_type} search"
+        what = _("the %(resource)s search") % {"resource": resource_type}
         url, query, found = f"{self.base}/{resource_type}", list(params), []
-        for _ in range(MAX_PAGES):
+        for _page in range(MAX_PAGES):
             bundle = self._bundle(url, what=what, params=query)
             found += [
                 entry.resource
@@ -178,9 +203,14 @@ class FhirClient:
             if not following:
                 return found
             if _origin(str(following)) != _origin(self.base):
-                raise FhirError(f"The FHIR server's next page of {what} is on another host; nothing was saved.")
+                raise FhirError(
+                    _("The FHIR server's next page of %(what)s is on another host; nothing was saved.") % {"what": what}
+                )
             url, query = str(following), None
-        raise FhirError(f"The FHIR server gave more than {MAX_PAGES} pages for {what}; nothing was saved.")
+        raise FhirError(
+            _("The FHIR server gave more than %(pages)s pages for %(what)s; nothing was saved.")
+            % {"pages": MAX_PAGES, "what": what}
+        )
 
     def patient_id(self, mrn: str, system: str = "") -> str:
         """The id of the one FHIR Patient with this medical record number."""
@@ -188,10 +218,13 @@ class FhirClient:
         patients = self.search("Patient", [("identifier", identifier)])
         ids = sorted({str(p.id) for p in patients if p.id})
         if not ids:
-            raise FhirError("The FHIR server has no patient with this patient's medical record number.")
+            raise FhirError(_("The FHIR server has no patient with this patient's medical record number."))
         if len(ids) > 1:
             raise FhirError(
-                f"The FHIR server has {len(ids)} patients with this medical record number: give the identifier "
-                "system on the patient's link to tell them apart."
+                _(
+                    "The FHIR server has %(count)s patients with this medical record number: give the identifier "
+                    "system on the patient's link to tell them apart."
+                )
+                % {"count": len(ids)}
             )
         return ids[0]

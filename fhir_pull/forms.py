@@ -8,6 +8,7 @@ from typing import Any
 
 from crispy_forms.helper import FormHelper
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from cohorts.limits import LIMITS
 from ecrf.crfs import DAY_FORMS
@@ -37,7 +38,7 @@ class LinkForm(forms.ModelForm):
     class Meta:
         model = PatientLink
         fields = ["mrn", "identifier_system"]
-        help_texts = {"mrn": "The hospital's medical record number of this patient. Empty: remove the link."}
+        help_texts = {"mrn": _("The hospital's medical record number of this patient. Empty: remove the link.")}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -45,7 +46,7 @@ class LinkForm(forms.ModelForm):
         self.helper = _helper()
 
 
-DECISIONS = [("", "Decide later"), (ACCEPT, "Accept"), (REJECT, "Reject")]
+DECISIONS = [("", _("Decide later")), (ACCEPT, _("Accept")), (REJECT, _("Reject"))]
 
 
 @dataclass
@@ -106,10 +107,12 @@ class ReviewForm(forms.Form):
             prefix = f"p{proposal.pk}"
             choices = DECISIONS if proposal.acceptable else [DECISIONS[0], DECISIONS[2]]
             self.fields[f"{prefix}-decision"] = forms.ChoiceField(
-                choices=choices, required=False, widget=forms.RadioSelect, label="Decision"
+                choices=choices, required=False, widget=forms.RadioSelect, label=_("Decision")
             )
-            self.fields[f"{prefix}-replace"] = forms.BooleanField(required=False, label="Replace the saved value")
-            self.fields[f"{prefix}-confirm"] = forms.BooleanField(required=False, label="Confirm: the value is correct")
+            self.fields[f"{prefix}-replace"] = forms.BooleanField(required=False, label=_("Replace the saved value"))
+            self.fields[f"{prefix}-confirm"] = forms.BooleanField(
+                required=False, label=_("Confirm: the value is correct")
+            )
             record = stored.get(proposal.form)
             limit = DAY_FORMS[proposal.form].limits.get(proposal.field)
             self.rows.append(

@@ -20,6 +20,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from django.db import models
+from django.utils.translation import gettext as _
 
 from cohorts.limits import LIMITS
 from ecrf import checks
@@ -145,23 +146,37 @@ def _convert(target: Target, quantity) -> tuple[Decimal | None, str, str, str]:
     """(value in the canonical unit, original value, original unit, error)."""
     label = target.label
     if quantity is None:
-        return None, "", "", f"it gives no quantity for {label}; nothing can be saved from it."
+        return None, "", "", _("it gives no quantity for %(label)s; nothing can be saved from it.") % {"label": label}
     original, unit = _text(quantity.value), _text(quantity.code or quantity.unit)
     if quantity.comparator:
-        return None, f"{quantity.comparator}{original}", unit, f"{label} is given as {quantity.comparator}{original}."
+        given = f"{quantity.comparator}{original}"
+        return None, given, unit, _("%(label)s is given as %(value)s.") % {"label": label, "value": given}
     if quantity.value is None:
-        return None, original, unit, f"it gives no number for {label}."
+        return None, original, unit, _("it gives no number for %(label)s.") % {"label": label}
     if quantity.system not in (None, UCUM) or not quantity.code:
-        return None, original, unit, f"the unit {unit!r} of {label} is not a UCUM code; nothing can be saved from it."
+        return (
+            None,
+            original,
+            unit,
+            _("the unit %(unit)s of %(label)s is not a UCUM code; nothing can be saved from it.")
+            % {"unit": repr(unit), "label": label},
+        )
     try:
         value = units.to_canonical(Decimal(quantity.value), quantity.code, target.limit.unit, label)
         value = value.quantize(_precision(target.crf, target.field), rounding=ROUND_HALF_UP)
     except units.UnitError as exc:
-        return None, original, unit, f"{str(exc)[0].upper()}{str(exc)[1:]} Nothing can be saved from it."
+        error = f"{str(exc)[0].upper()}{str(exc)[1:]}"
+        return None, original, unit, _("%(error)s Nothing can be saved from it.") % {"error": error}
     except InvalidOperation:
         value = None
     if value is None or not value.is_finite() or abs(value) >= _LARGEST:
-        return None, original, unit, f"{label} {original} {unit} is not a usable number."
+        return (
+            None,
+            original,
+            unit,
+            _("%(label)s %(value)s %(unit)s is not a usable number.")
+            % {"label": label, "value": original, "unit": unit},
+        )
     return value, original, unit, ""
 
 
@@ -169,7 +184,10 @@ def _basis_conflict(target: Target, unit: str) -> str:
     basis = target.implies.get("ddimer_basis")
     stated = {b for b in ("FEU", "DDU") if "{" + b + "}" in unit}
     if basis and stated and basis not in stated:
-        return f"Its LOINC code says {basis} but its unit says {', '.join(stated)}: check the report."
+        return _("Its LOINC code says %(basis)s but its unit says %(stated)s: check the report.") % {
+            "basis": basis,
+            "stated": ", ".join(stated),
+        }
     return ""
 
 
@@ -186,13 +204,20 @@ def observation_values(observation, window: Window, index: Mapping[str, Target] 
     status = str(observation.status or "")
     when = _effective(observation)
     if status not in USABLE_STATUSES:
-        mapped.notes.append(f"{name} has the status {status or 'unknown'}: not proposed.")
+        if status:
+            note = _("%(resource)s has the status %(status)s: not proposed.") % {"resource": name, "status": status}
+        else:
+            note = _("%(resource)s has the status unknown: not proposed.") % {"resource": name}
+        mapped.notes.append(note)
         return mapped
     if when is None:
-        mapped.notes.append(f"{name} has no date and time of observation: not proposed.")
+        mapped.notes.append(_("%(resource)s has no date and time of observation: not proposed.") % {"resource": name})
         return mapped
     if not window.holds(when):
-        mapped.notes.append(f"{name} was observed at {when.isoformat()}, outside this study day: not proposed.")
+        mapped.notes.append(
+            _("%(resource)s was observed at %(when)s, outside this study day: not proposed.")
+            % {"resource": name, "when": when.isoformat()}
+        )
         return mapped
     parts = [(code, observation.valueQuantity) for code in _loinc_codes(observation.code)]
     for component in observation.component or []:
@@ -224,8 +249,11 @@ def observation_values(observation, window: Window, index: Mapping[str, Target] 
             )
         )
     if not seen:
-        codes = ", ".join(_loinc_codes(observation.code)) or "no LOINC code"
-        mapped.notes.append(f"{name} ({codes}) fills no field of the forms: not proposed.")
+        codes = ", ".join(_loinc_codes(observation.code)) or _("no LOINC code")
+        mapped.notes.append(
+            _("%(resource)s (%(codes)s) fills no field of the forms: not proposed.")
+            % {"resource": name, "codes": codes}
+        )
     return mapped
 
 

@@ -14,6 +14,8 @@ from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
 from cohorts.models import Patient, Site
@@ -24,38 +26,46 @@ SECRET_ENV_PATTERN = r"^FHIR_SECRET_[A-Z0-9_]{1,50}$"
 
 
 class AuthKind(models.TextChoices):
-    NONE = "none", "None (an open test server)"
-    BEARER = "bearer", "Bearer token"
-    CLIENT_CREDENTIALS = "client_credentials", "OAuth2 client credentials"
+    NONE = "none", _("None (an open test server)")
+    BEARER = "bearer", _("Bearer token")
+    CLIENT_CREDENTIALS = "client_credentials", _("OAuth2 client credentials")
 
 
 class FhirEndpoint(models.Model):
     """The FHIR R4 server of a site's hospital and how the eCRF authenticates to it."""
 
     site = models.OneToOneField(Site, on_delete=models.CASCADE, related_name="fhir_endpoint")
-    base_url = models.URLField("FHIR base URL", max_length=300, help_text="e.g. https://fhir.example.org/r4")
-    auth_kind = models.CharField("authentication", max_length=24, choices=AuthKind.choices, default=AuthKind.NONE)
-    token_url = models.URLField("token URL", max_length=300, blank=True, help_text="OAuth2 client credentials only.")
-    client_id = models.CharField("client id", max_length=200, blank=True, help_text="OAuth2 client credentials only.")
+    base_url = models.URLField(_("FHIR base URL"), max_length=300, help_text=_("e.g. https://fhir.example.org/r4"))
+    auth_kind = models.CharField(_("authentication"), max_length=24, choices=AuthKind.choices, default=AuthKind.NONE)
+    token_url = models.URLField(
+        _("token URL"), max_length=300, blank=True, help_text=_("OAuth2 client credentials only.")
+    )
+    client_id = models.CharField(
+        _("client id"), max_length=200, blank=True, help_text=_("OAuth2 client credentials only.")
+    )
     secret_env = models.CharField(
-        "secret environment variable",
+        _("secret environment variable"),
         max_length=64,
         blank=True,
         validators=[
             RegexValidator(
                 SECRET_ENV_PATTERN,
-                "Name an environment variable starting with FHIR_SECRET_ (capital letters, digits and _), "
-                "e.g. FHIR_SECRET_MILAN.",
+                _(
+                    "Name an environment variable starting with FHIR_SECRET_ (capital letters, digits and _), "
+                    "e.g. FHIR_SECRET_MILAN."
+                ),
                 code="secret_env",
             )
         ],
-        help_text="The name of the server's environment variable holding the bearer token or the client secret "
-        "(e.g. FHIR_SECRET_MILAN); the secret itself is never stored here.",
+        help_text=_(
+            "The name of the server's environment variable holding the bearer token or the client secret "
+            "(e.g. FHIR_SECRET_MILAN); the secret itself is never stored here."
+        ),
     )
     history = HistoricalRecords()
 
     class Meta:
-        verbose_name = "FHIR endpoint"
+        verbose_name = _("FHIR endpoint")
         constraints = [
             models.CheckConstraint(condition=Q(auth_kind__in=AuthKind.values), name="fhir_endpoint_auth_kind_valid"),
             models.CheckConstraint(
@@ -79,21 +89,21 @@ class PatientLink(models.Model):
     """The patient's medical record number at the hospital: the identifier of its FHIR Patient."""
 
     patient = models.OneToOneField(Patient, on_delete=models.CASCADE, related_name="fhir_link")
-    mrn = models.CharField("medical record number", max_length=64)
+    mrn = models.CharField(_("medical record number"), max_length=64)
     identifier_system = models.CharField(
-        "identifier system",
+        _("identifier system"),
         max_length=300,
         blank=True,
-        help_text="Optional: the hospital's identifier system (a URI) when the server holds several.",
+        help_text=_("Optional: the hospital's identifier system (a URI) when the server holds several."),
     )
     history = HistoricalRecords()
 
     class Meta:
-        verbose_name = "FHIR patient link"
+        verbose_name = _("FHIR patient link")
         constraints = [models.CheckConstraint(condition=~Q(mrn=""), name="fhir_link_mrn_required")]
 
     def __str__(self) -> str:
-        return f"link of {self.patient}"
+        return gettext("link of %(patient)s") % {"patient": self.patient}
 
 
 class Pull(models.Model):
@@ -116,14 +126,14 @@ class Pull(models.Model):
         indexes = [models.Index(fields=["patient", "study_day", "-started_at"], name="fhir_pull_patient_day")]
 
     def __str__(self) -> str:
-        return f"pull of {self.patient_id} day {self.study_day}"
+        return gettext("pull of %(patient)s day %(day)s") % {"patient": self.patient_id, "day": self.study_day}
 
 
 class ProposalStatus(models.TextChoices):
-    PROPOSED = "proposed", "Proposed"
-    ACCEPTED = "accepted", "Accepted"
-    REJECTED = "rejected", "Rejected"
-    SUPERSEDED = "superseded", "Superseded by a later pull"
+    PROPOSED = "proposed", _("Proposed")
+    ACCEPTED = "accepted", _("Accepted")
+    REJECTED = "rejected", _("Rejected")
+    SUPERSEDED = "superseded", _("Superseded by a later pull")
 
 
 class Proposal(models.Model):
@@ -140,7 +150,7 @@ class Proposal(models.Model):
     implies = models.JSONField(default=dict, blank=True)
     original_value = models.CharField(max_length=64, blank=True)
     original_unit = models.CharField(max_length=64, blank=True)
-    loinc = models.CharField("LOINC code", max_length=16)
+    loinc = models.CharField(_("LOINC code"), max_length=16)
     resource_type = models.CharField(max_length=40)
     resource_id = models.CharField(max_length=64)
     last_updated = models.DateTimeField(null=True, blank=True)
@@ -164,7 +174,11 @@ class Proposal(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.form}.{self.field} from {self.source}"
+        return gettext("%(form)s.%(field)s from %(source)s") % {
+            "form": self.form,
+            "field": self.field,
+            "source": self.source,
+        }
 
     @property
     def source(self) -> str:

@@ -10,8 +10,11 @@ from __future__ import annotations
 import datetime
 
 from django.conf import settings
+from django.utils import translation
+from django.utils.translation import gettext as _
 
 from cohorts.clock import site_today, site_zone
+from cohorts.languages import STORED_LANGUAGE
 from cohorts.models import Patient, Study
 from fhir_pull import mapping, services
 from fhir_pull.client import Connection, FhirClient, FhirError
@@ -58,13 +61,18 @@ def _client(endpoint: FhirEndpoint) -> FhirClient:
     )
 
 
+@translation.override(STORED_LANGUAGE)
 def pull_day(*, patient: Patient, study_day: int, user=None) -> Pull:
-    """Search the FHIR server for the patient-day and store the proposals (or the failure) as a new pull."""
+    """Search the FHIR server for the patient-day and store the proposals (or the failure) as a new pull. Its texts
+    (the failure, the notes and errors of the values) are stored in English whoever pulls (cohorts.languages)."""
     endpoint = FhirEndpoint.objects.filter(site_id=patient.site_id).first()
     link = PatientLink.objects.filter(patient=patient).first()
     if endpoint is None or link is None:
-        missing = "the site has no FHIR server" if endpoint is None else "the patient is not linked to a record"
-        return services.pull_store(patient=patient, study_day=study_day, user=user, failure=f"No pull: {missing}.")
+        if endpoint is None:
+            failure = _("No pull: the site has no FHIR server.")
+        else:
+            failure = _("No pull: the patient is not linked to a record.")
+        return services.pull_store(patient=patient, study_day=study_day, user=user, failure=failure)
     window = study_day_window(patient, study_day)
     try:
         with _client(endpoint) as client:

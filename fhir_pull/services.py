@@ -14,7 +14,8 @@ from decimal import Decimal
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import models, transaction
-from django.utils import timezone
+from django.utils import formats, timezone
+from django.utils.translation import gettext as _
 
 from cohorts.audit import REASON_MAX_LENGTH, ensure_writable, save_audited
 from cohorts.models import Patient
@@ -146,7 +147,8 @@ def _field_value(form: str, name: str, value: Decimal):
 
 
 def _show(value) -> str:
-    return format(value.normalize(), "f") if isinstance(value, Decimal) else str(value)
+    """A value for a message, with the active language's decimal separator (37.5, 37,5)."""
+    return formats.number_format(value.normalize()) if isinstance(value, Decimal) else str(value)
 
 
 def _check(accepted: list[Proposal], decisions: Mapping[int, Decision], stored: Mapping) -> dict[int, list[str]]:
@@ -155,18 +157,23 @@ def _check(accepted: list[Proposal], decisions: Mapping[int, Decision], stored: 
     for proposal in accepted:
         per_field[(proposal.form, proposal.field)].append(proposal)
         if not proposal.acceptable:
-            errors[proposal.pk].append(proposal.error or "This value cannot be accepted.")
+            errors[proposal.pk].append(proposal.error or _("This value cannot be accepted."))
             continue
         current = getattr(stored.get(proposal.form), proposal.field, None)
         if not is_blank(current) and current != proposal.value and not decisions[proposal.pk].replace:
             errors[proposal.pk].append(
-                f"The saved value is {_show(current)}: tick 'Replace the saved value' to overwrite it with "
-                f"{_show(proposal.value)}, or reject this value."
+                _(
+                    "The saved value is %(saved)s: tick 'Replace the saved value' to overwrite it with "
+                    "%(pulled)s, or reject this value."
+                )
+                % {"saved": _show(current), "pulled": _show(proposal.value)}
             )
     for items in per_field.values():
         if len(items) > 1:
             for proposal in items:
-                errors[proposal.pk].append(f"Accept one value per field: {len(items)} values of it are accepted.")
+                errors[proposal.pk].append(
+                    _("Accept one value per field: %(count)s values of it are accepted.") % {"count": len(items)}
+                )
     return errors
 
 

@@ -18,6 +18,8 @@ from collections.abc import Callable, Mapping
 from decimal import Decimal
 from types import MappingProxyType
 
+from django.utils.translation import gettext as _
+
 Convert = Callable[[Decimal], Decimal]
 
 
@@ -73,11 +75,15 @@ def to_canonical(value: Decimal, code: str, canonical: str, label: str) -> Decim
     """``value`` in the UCUM unit ``code`` in the ``canonical`` unit; UnitError when there is no conversion."""
     table = CONVERSIONS.get(canonical)
     if table is None:
-        raise UnitError(f"{label} is stored in {shown(canonical)}, which no pulled unit converts to.")
+        raise UnitError(
+            _("%(label)s is stored in %(unit)s, which no pulled unit converts to.")
+            % {"label": label, "unit": shown(canonical)}
+        )
     convert = table.get(ucum_key(code))
     if convert is None:
         accepted = ", ".join(table)
         raise UnitError(
-            f"the unit {code!r} of {label} does not convert to {shown(canonical)} (UCUM units accepted: {accepted})."
+            _("the unit %(code)s of %(label)s does not convert to %(unit)s (UCUM units accepted: %(accepted)s).")
+            % {"code": repr(code), "label": label, "unit": shown(canonical), "accepted": accepted}
         )
     return convert(value)

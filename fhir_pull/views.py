@@ -12,6 +12,8 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from cohorts import roles
@@ -31,7 +33,7 @@ def _patient(request, patient_pk: int, allowed: frozenset):
     """The patient, if the user reads it (else 404) and holds one of ``allowed`` at its study and site (else 403)."""
     patient = ecrf_selectors.patient_get(user=request.user, pk=patient_pk)
     if not roles.has_study_role(request.user, patient.study, allowed, site=patient.site):
-        raise PermissionDenied("Your role at this patient's study and site does not give access to this page.")
+        raise PermissionDenied(_("Your role at this patient's study and site does not give access to this page."))
     return patient
 
 
@@ -42,11 +44,12 @@ def pull(request, patient_pk: int, study_day: int):
     patient = _patient(request, patient_pk, roles.DATA_ENTRY)
     ecrf_selectors.check_day(patient, study_day)
     if patient.study.is_locked:
-        messages.error(request, "The study is locked for a data release: nothing can be pulled.")
+        messages.error(request, _("The study is locked for a data release: nothing can be pulled."))
         return redirect("day_entry", patient.pk, study_day)
     if not selectors.pull_state(patient=patient, study_day=study_day).can_pull:
         messages.error(
-            request, "Nothing to pull: the patient's site has no FHIR server, or the patient is not linked to a record."
+            request,
+            _("Nothing to pull: the patient's site has no FHIR server, or the patient is not linked to a record."),
         )
         return redirect("day_entry", patient.pk, study_day)
     done = pulls.pull_day(patient=patient, study_day=study_day, user=request.user)
@@ -55,8 +58,14 @@ def pull(request, patient_pk: int, study_day: int):
     else:
         messages.success(
             request,
-            f"Pulled from the hospital's FHIR server: {done.proposal_count} value(s) proposed. Nothing is saved "
-            "until you accept it below.",
+            ngettext(
+                "Pulled from the hospital's FHIR server: %(count)s value(s) proposed. Nothing is saved "
+                "until you accept it below.",
+                "Pulled from the hospital's FHIR server: %(count)s value(s) proposed. Nothing is saved "
+                "until you accept it below.",
+                done.proposal_count,
+            )
+            % {"count": done.proposal_count},
         )
     return redirect(_review_url(patient, study_day))
 
@@ -88,7 +97,9 @@ def review(request, patient_pk: int, study_day: int):
                 page_errors = exc.messages
             else:
                 messages.success(
-                    request, f"{counts['accepted']} value(s) accepted and saved, {counts['rejected']} rejected."
+                    request,
+                    _("%(accepted)s value(s) accepted and saved, %(rejected)s rejected.")
+                    % {"accepted": counts["accepted"], "rejected": counts["rejected"]},
                 )
                 return redirect(_review_url(patient, study_day))
     else:
@@ -127,7 +138,11 @@ def link(request, patient_pk: int):
             except ValidationError as exc:
                 form.add_error(None, exc)
             else:
-                messages.success(request, f"The hospital record link of {patient.participant_id} is saved.")
+                messages.success(
+                    request,
+                    _("The hospital record link of %(participant)s is saved.")
+                    % {"participant": patient.participant_id},
+                )
                 return redirect("casebook", patient.pk)
     else:
         form = LinkForm(instance=current)
@@ -148,7 +163,7 @@ def endpoint(request, site_code: str):
             except ValidationError as exc:
                 form.add_error(None, exc)
             else:
-                messages.success(request, f"The FHIR connection of site {site.code} is saved.")
+                messages.success(request, _("The FHIR connection of site %(site)s is saved.") % {"site": site.code})
                 return redirect("fhir_endpoint", site.code)
     else:
         form = EndpointForm(instance=current)
