@@ -236,7 +236,7 @@ def form_label(form: Any) -> str:
         return "Baseline"
     if form == ENROLMENT:
         return "Enrolment"
-    return CATALOGUE[form].label if form in CATALOGUE else str(form).replace("_", " ")
+    return str(CATALOGUE[form].label) if form in CATALOGUE else str(form).replace("_", " ")
 
 
 # --------------------------------------------------------------------------------------------

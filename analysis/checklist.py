@@ -13,6 +13,9 @@ from dataclasses import dataclass, field
 from django.core.exceptions import ValidationError
 from django.db.models import Exists, F, Max, OuterRef
 from django.urls import reverse
+from django.utils import translation
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from cleaning import sdv, signatures
 from cleaning import selectors as cleaning_selectors
@@ -31,7 +34,7 @@ ENDS_FOLLOW_UP = (DispositionKind.DEATH, DispositionKind.WITHDRAWAL, Disposition
 @dataclass(frozen=True)
 class Item:
     key: str
-    label: str
+    label: str  # lazy: the page shows it in the reader's language, the manifest keeps it in English
     explanation: str
     count: int
     cases: list[str] = field(default_factory=list)  # participant ids, all of them (the page shows the first)
@@ -52,8 +55,8 @@ def _open_queries(study: Study, today: Today) -> Item:
     cases = cleaning_selectors.waiting_participants(study=study)
     return Item(
         "open_queries",
-        "Open queries",
-        "Queries open or answered but not closed: the values they are about may be doubtful.",
+        gettext_lazy("Open queries"),
+        _("Queries open or answered but not closed: the values they are about may be doubtful."),
         waiting["open"] + waiting["answered"],
         cases,
         url,
@@ -73,9 +76,12 @@ def _follow_up_not_ended(study: Study, today: Today) -> Item:
     cases = list(patients)
     return Item(
         "follow_up_not_ended",
-        "Follow-up not ended",
-        f"Patients before day {study.follow_up_days} of their follow-up, alive and not withdrawn or lost: their "
-        "outcomes are not known yet (a survival time is censored today).",
+        gettext_lazy("Follow-up not ended"),
+        _(
+            "Patients before day %(day)s of their follow-up, alive and not withdrawn or lost: their outcomes are not "
+            "known yet (a survival time is censored today)."
+        )
+        % {"day": study.follow_up_days},
         len(cases),
         cases,
         reverse("patient_list", args=[study.code]),
@@ -93,9 +99,11 @@ def _missing_forms(study: Study, today: Today) -> Item:
             cases.append(patient.participant_id)
     return Item(
         "missing_forms",
-        "Missing forms",
-        "One-per-day forms not entered for required days before today (day 0 to the end of follow-up, before the "
-        "day of death).",
+        gettext_lazy("Missing forms"),
+        _(
+            "One-per-day forms not entered for required days before today (day 0 to the end of follow-up, before the "
+            "day of death)."
+        ),
         total,
         cases,
         reverse("study_dashboard", args=[study.code]),
@@ -117,8 +125,8 @@ def _future_data(study: Study, today: Today) -> Item:
         cases.update(found)
     return Item(
         "future_data",
-        "Data dated after today",
-        "Records whose study day is a date after today: a wrong study day or enrolment date.",
+        gettext_lazy("Data dated after today"),
+        _("Records whose study day is a date after today: a wrong study day or enrolment date."),
         total,
         sorted(cases),
         reverse("patient_list", args=[study.code]),
@@ -150,9 +158,11 @@ def _derived_stale(study: Study, today: Today) -> Item:
     stale = stale_derived(study)
     return Item(
         "derived_stale",
-        "Derived data out of date",
-        "Patients whose source data changed after their derived days were last computed: the derivation job has "
-        "not caught up (is a worker running?).",
+        gettext_lazy("Derived data out of date"),
+        _(
+            "Patients whose source data changed after their derived days were last computed: the derivation job has "
+            "not caught up (is a worker running?)."
+        ),
         len(stale),
         stale,
         "",
@@ -166,8 +176,8 @@ def _unsigned_casebooks(study: Study, today: Today) -> Item:
     cases = [pid for pk, pid in patients.items() if states[pk] != signatures.SIGNED]
     return Item(
         "unsigned_casebooks",
-        "Unsigned casebooks",
-        "Patients whose casebook no investigator has signed, or whose signature a later change of data broke.",
+        gettext_lazy("Unsigned casebooks"),
+        _("Patients whose casebook no investigator has signed, or whose signature a later change of data broke."),
         len(cases),
         cases,
         reverse("signature_list", args=[study.code]),
@@ -179,9 +189,11 @@ def _sdv_incomplete(study: Study, today: Today) -> Item:
     count, cases = sdv.unverified_records(study)
     return Item(
         "sdv_incomplete",
-        "SDV incomplete",
-        "Records of the forms in the study's SDV plan that no monitor has verified against source, or that changed "
-        "since verification.",
+        gettext_lazy("SDV incomplete"),
+        _(
+            "Records of the forms in the study's SDV plan that no monitor has verified against source, or that changed "
+            "since verification."
+        ),
         count,
         cases,
         reverse("sdv_study", args=[study.code]),
@@ -224,7 +236,9 @@ def refusal(items: list[Item], overrides: Mapping[str, str]) -> ValidationError 
     override field (``override_<key>``); None when the lock may go on."""
     errors = {
         f"override_{item.key}": ValidationError(
-            f"{item.label}: {item.count}. Resolve them, or give a reason to lock with them.", code="checklist_open"
+            _("%(item)s: %(count)s. Resolve them, or give a reason to lock with them.")
+            % {"item": item.label, "count": item.count},
+            code="checklist_open",
         )
         for item in items
         if item.count and not overrides.get(item.key)
@@ -234,15 +248,17 @@ def refusal(items: list[Item], overrides: Mapping[str, str]) -> ValidationError 
 
 def manifest_record(items: list[Item], overrides: Mapping[str, str]) -> list[dict]:
     """The checklist as the manifest keeps it: every item, its count and first cases, and the override reason of
-    each item that was not zero."""
+    each item that was not zero. In English whatever the language of the request: releases are language-independent."""
+    with translation.override("en-gb"):
+        labels = [str(item.label) for item in items]
     return [
         {
             "item": item.key,
-            "label": item.label,
+            "label": label,
             "count": item.count,
             "cases": item.first_cases,
             "more_cases": item.more_cases,
             "override_reason": overrides.get(item.key, "") if item.count else "",
         }
-        for item in items
+        for item, label in zip(items, labels, strict=True)
     ]

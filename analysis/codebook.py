@@ -18,6 +18,11 @@ from typing import Any
 import pandas as pd
 from django.db import models
 from django.db.models import Q
+from django.utils import translation
+from django.utils.functional import Promise, lazy
+from django.utils.text import format_lazy
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from analysis import outcomes as outcomes_module
 from analysis import tables
@@ -51,18 +56,37 @@ SEPARATOR = " | "
 
 @dataclass(frozen=True)
 class Entry:
-    label: str
+    """A column's description. ``label`` and the labels of ``value_labels`` may be lazy translations: they follow
+    the language active when :func:`codebook_frame` builds its rows (the study's language); everything else is
+    English whatever the language."""
+
+    label: str | Promise
     type: str
     unit: str = ""
     allowed_range: str = ""
     soft_range: str = ""
-    value_labels: tuple[tuple[Any, str], ...] = ()
+    value_labels: tuple[tuple[Any, str | Promise], ...] = ()
     derivation: str = ""
 
 
-def _labels(choices: Mapping[Any, str] | list[tuple[Any, str]]) -> tuple[tuple[Any, str], ...]:
+def _labels(choices: Mapping[Any, Any] | list[tuple[Any, Any]]) -> tuple[tuple[Any, str | Promise], ...]:
+    """Value labels as (code, label) pairs; a lazy label stays lazy (translated when the codebook is built)."""
     items = choices.items() if isinstance(choices, Mapping) else choices
-    return tuple((code, str(label)) for code, label in items)
+    return tuple((code, label if isinstance(label, Promise) else str(label)) for code, label in items)
+
+
+def _english(text: str | Promise) -> str:
+    """A label as written in the code, whatever the active language: the units and derivation notes made from
+    labels stay English."""
+    with translation.override(None):
+        return str(text)
+
+
+def _capitalized(text: str | Promise) -> str:
+    return str(text).capitalize()
+
+
+_capitalized_lazy = lazy(_capitalized, str)
 
 
 STATE_LABELS = _labels({state.code: state.label for state in derivations.STATES})
@@ -124,9 +148,9 @@ def field_entry(field: models.Field) -> Entry:
     limits = _FORM_LIMITS.get(field.model)
     limit_name = limits.get(field.name) if limits is not None else field.name
     limit = LIMITS.get(limit_name) if limit_name else None
-    label = str(field.verbose_name)
+    label = field.verbose_name  # lazy where the model marks it for translation
     # A number's label may end with its unit, "(hours)"; a text's parentheses are an example, never a unit.
-    unit = limit.unit if limit else _unit_from_label(label) if kind in {"integer", "float"} else ""
+    unit = limit.unit if limit else _unit_from_label(_english(label)) if kind in {"integer", "float"} else ""
     entry = Entry(
         label=label,
         type=kind,
@@ -142,8 +166,8 @@ def field_entry(field: models.Field) -> Entry:
 
 
 def _in_packages() -> str:
-    sav = ", ".join(f"{number} {code.label.lower()}" for code, number in SAV_MISSING.items())
-    dta = ", ".join(f".{letter} {code.label.lower()}" for code, letter in DTA_MISSING.items())
+    sav = ", ".join(f"{number} {_english(code.label).lower()}" for code, number in SAV_MISSING.items())
+    dta = ", ".join(f".{letter} {_english(code.label).lower()}" for code, letter in DTA_MISSING.items())
     return f"SPSS files: {sav} (user-missing values, labelled); Stata files: {dta} (extended missing values)"
 
 
@@ -156,7 +180,7 @@ def form_entries(model: type[models.Model]) -> dict[str, Entry]:
         note = f"Empty (NA) where {column} says why. In the value's own column, numbers and yes/no: {_in_packages()}."
         entries[name] = Entry(**{**entry.__dict__, "derivation": f"{entry.derivation} {note}".strip()})
         entries[column] = Entry(
-            f"Missing-data code of {name}",
+            gettext("Missing-data code of %(name)s") % {"name": name},
             "string",
             value_labels=MISSING_CODE_LABELS,
             derivation=(
@@ -167,7 +191,7 @@ def form_entries(model: type[models.Model]) -> dict[str, Entry]:
         )
     if crf.per_day:
         entries[NOT_DONE_REASON] = Entry(
-            "Reason the whole form was not done that day",
+            gettext("Reason the whole form was not done that day"),
             "string",
             derivation=(
                 "Non-empty: the form was marked not done for the day with this reason; every value is then empty and "
@@ -184,16 +208,16 @@ def form_entries(model: type[models.Model]) -> dict[str, Entry]:
 _patient_field = Patient._meta.get_field
 # The study's own codes: codebook_frame labels them with the study's arms and sites (so SPSS and Stata get them
 # as labelled integer codes like every other coded text).
-SITE_CODE = Entry("Site code", "string")
-ARM_CODE = Entry("Arm code", "string", derivation="See the arms table for the regimen.")
+SITE_CODE = Entry(_("Site code"), "string")
+ARM_CODE = Entry(_("Arm code"), "string", derivation="See the arms table for the regimen.")
 PATIENT_ENTRIES: dict[str, Entry] = {
-    KEY: Entry("Pseudonymised participant id (site prefix + number)", "string"),
+    KEY: Entry(_("Pseudonymised participant id (site prefix + number)"), "string"),
     "site": SITE_CODE,
     "arm": ARM_CODE,
-    "arm_label": Entry("Arm", "string"),
-    "sex": Entry("Sex", "string", value_labels=_labels(Sex.choices)),
+    "arm_label": Entry(_("Arm"), "string"),
+    "sex": Entry(_("Sex"), "string", value_labels=_labels(Sex.choices)),
     "age_years": Entry(
-        "Age at enrolment",
+        _("Age at enrolment"),
         "integer",
         "years",
         _range(LIMITS["age_years"].hard_min, LIMITS["age_years"].hard_max),
@@ -204,95 +228,95 @@ PATIENT_ENTRIES: dict[str, Entry] = {
     ),
     "weight_kg": field_entry(_patient_field("weight_kg")),
     **{
-        name: Entry(str(_patient_field(name).verbose_name).capitalize(), "boolean", derivation=YES_NO)
+        name: Entry(_capitalized_lazy(_patient_field(name).verbose_name), "boolean", derivation=YES_NO)
         for name in COMORBIDITIES
     },
-    "status": Entry("Follow-up status", "string", value_labels=_labels(PatientStatus.choices)),
-    "follow_up_days": Entry("Follow-up of the study", "integer", "days", derivation="Study setting."),
+    "status": Entry(_("Follow-up status"), "string", value_labels=_labels(PatientStatus.choices)),
+    "follow_up_days": Entry(_("Follow-up of the study"), "integer", "days", derivation="Study setting."),
 }
 PROVENANCE_ENTRIES: dict[str, Entry] = {
     KEY: PATIENT_ENTRIES[KEY],
-    "study_day": Entry("Study day", "integer", "days", derivation="Day 0 = enrolment."),
-    "form": Entry("Form (its table in data/)", "string"),
-    "field": Entry("Field of the form whose value was accepted", "string"),
-    "value": Entry("Value accepted, in the field's canonical unit", "float"),
-    "resource_type": Entry("FHIR resource type of the source", "string"),
-    "resource_id": Entry("FHIR resource id on the site's server", "string"),
-    "last_updated": Entry("The resource's meta.lastUpdated (UTC, ISO 8601)", "string"),
+    "study_day": Entry(_("Study day"), "integer", "days", derivation="Day 0 = enrolment."),
+    "form": Entry(_("Form (its table in data/)"), "string"),
+    "field": Entry(_("Field of the form whose value was accepted"), "string"),
+    "value": Entry(_("Value accepted, in the field's canonical unit"), "float"),
+    "resource_type": Entry(_("FHIR resource type of the source"), "string"),
+    "resource_id": Entry(_("FHIR resource id on the site's server"), "string"),
+    "last_updated": Entry(_("The resource's meta.lastUpdated (UTC, ISO 8601)"), "string"),
 }
 QUERY_ENTRIES: dict[str, Entry] = {
-    "query_id": Entry("Query number (as on the query pages)", "integer"),
+    "query_id": Entry(_("Query number (as on the query pages)"), "integer"),
     KEY: PATIENT_ENTRIES[KEY],
-    "study_day": Entry("Study day the query is about (empty: the patient as a whole)", "integer", "days"),
-    "form": Entry("Form the query is about (its table in data/; empty: the patient's baseline)", "string"),
-    "field": Entry("Field of the form the query is about (empty: the whole form)", "string"),
+    "study_day": Entry(_("Study day the query is about (empty: the patient as a whole)"), "integer", "days"),
+    "form": Entry(_("Form the query is about (its table in data/; empty: the patient's baseline)"), "string"),
+    "field": Entry(_("Field of the form the query is about (empty: the whole form)"), "string"),
     "origin": Entry(
-        "Raised by a person or by a data-quality rule", "string", value_labels=_labels(QueryOrigin.choices)
+        _("Raised by a person or by a data-quality rule"), "string", value_labels=_labels(QueryOrigin.choices)
     ),
-    "rule": Entry("Data-quality rule that raised it (automatic queries)", "string"),
-    "status": Entry("Status at the lock", "string", value_labels=_labels(QueryStatus.choices)),
-    "answer_code": Entry("The site's coded answer", "string", value_labels=_labels(AnswerCode.choices)),
-    "opened_at": Entry("Raised (UTC, ISO 8601)", "string"),
-    "answered_at": Entry("Last answered (UTC, ISO 8601)", "string"),
-    "closed_at": Entry("Closed (UTC, ISO 8601)", "string"),
-    "closed_by_system": Entry("Closed by the system because the rule's condition cleared", "boolean"),
-    "changed_after_close": Entry("The data it is about changed after it was closed", "boolean"),
+    "rule": Entry(_("Data-quality rule that raised it (automatic queries)"), "string"),
+    "status": Entry(_("Status at the lock"), "string", value_labels=_labels(QueryStatus.choices)),
+    "answer_code": Entry(_("The site's coded answer"), "string", value_labels=_labels(AnswerCode.choices)),
+    "opened_at": Entry(_("Raised (UTC, ISO 8601)"), "string"),
+    "answered_at": Entry(_("Last answered (UTC, ISO 8601)"), "string"),
+    "closed_at": Entry(_("Closed (UTC, ISO 8601)"), "string"),
+    "closed_by_system": Entry(_("Closed by the system because the rule's condition cleared"), "boolean"),
+    "changed_after_close": Entry(_("The data it is about changed after it was closed"), "boolean"),
 }
 FREEZE_ENTRIES: dict[str, Entry] = {
     KEY: PATIENT_ENTRIES[KEY],
-    "frozen_at": Entry("Casebook frozen by a data manager (UTC, ISO 8601)", "string"),
-    "freeze_reason": Entry("Why it was frozen", "string"),
-    "unfrozen_at": Entry("Unfrozen (UTC, ISO 8601; empty: still frozen at the lock)", "string"),
-    "unfreeze_reason": Entry("Why it was unfrozen", "string"),
+    "frozen_at": Entry(_("Casebook frozen by a data manager (UTC, ISO 8601)"), "string"),
+    "freeze_reason": Entry(_("Why it was frozen"), "string"),
+    "unfrozen_at": Entry(_("Unfrozen (UTC, ISO 8601; empty: still frozen at the lock)"), "string"),
+    "unfreeze_reason": Entry(_("Why it was unfrozen"), "string"),
 }
 SIGNATURE_ENTRIES: dict[str, Entry] = {
     KEY: PATIENT_ENTRIES[KEY],
-    "first_day": Entry("First study day signed", "integer", "days"),
-    "last_day": Entry("Last study day signed (the last day of follow-up: to the casebook's end)", "integer", "days"),
-    "printed_name": Entry("Printed name of the investigator who signed, as at signing", "string"),
-    "signed_at": Entry("Signed (UTC, ISO 8601)", "string"),
-    "meaning": Entry("Meaning of the signature, as shown to the signer", "string"),
+    "first_day": Entry(_("First study day signed"), "integer", "days"),
+    "last_day": Entry(_("Last study day signed (the last day of follow-up: to the casebook's end)"), "integer", "days"),
+    "printed_name": Entry(_("Printed name of the investigator who signed, as at signing"), "string"),
+    "signed_at": Entry(_("Signed (UTC, ISO 8601)"), "string"),
+    "meaning": Entry(_("Meaning of the signature, as shown to the signer"), "string"),
     "data_sha256": Entry(
-        "SHA-256 of the signed data (the baseline and every record of the days signed)",
+        _("SHA-256 of the signed data (the baseline and every record of the days signed)"),
         "string",
         derivation="Canonical JSON of the stored values, sorted (cleaning/signatures.py).",
     ),
-    "broken_at": Entry("When a later change of the signed data broke it (UTC, ISO 8601; empty: intact)", "string"),
+    "broken_at": Entry(_("When a later change of the signed data broke it (UTC, ISO 8601; empty: intact)"), "string"),
 }
 SDV_ENTRIES: dict[str, Entry] = {
     KEY: PATIENT_ENTRIES[KEY],
-    "form": Entry("Form of the verified record (its table in data/)", "string"),
+    "form": Entry(_("Form of the verified record (its table in data/)"), "string"),
     "record_id": Entry(
-        "Number of the verified record in the eCRF",
+        _("Number of the verified record in the eCRF"),
         "integer",
         derivation="The record's number in the system (its audit trail); the form's table has no such column: "
         "match on participant_id, form and study_day.",
     ),
     "study_day": Entry(
-        "Study day of the record when it was verified", "integer", "days", derivation="Day 0 = enrolment."
+        _("Study day of the record when it was verified"), "integer", "days", derivation="Day 0 = enrolment."
     ),
     "scope": Entry(
-        "What was verified: the form's critical fields or all its fields (the study's SDV plan at verification)",
+        _("What was verified: the form's critical fields or all its fields (the study's SDV plan at verification)"),
         "string",
         value_labels=_labels([(level.value, level.label) for level in (SdvLevel.CRITICAL, SdvLevel.ALL)]),
     ),
-    "fields": Entry("Fields verified against source, separated by ';'", "string"),
+    "fields": Entry(_("Fields verified against source, separated by ';'"), "string"),
     "data_sha256": Entry(
-        "SHA-256 of the verified values (study day, values, their missing-data codes, the not-done reason)",
+        _("SHA-256 of the verified values (study day, values, their missing-data codes, the not-done reason)"),
         "string",
         derivation="Canonical JSON of the stored values, as for signatures (cleaning/sdv.py).",
     ),
-    "verified_at": Entry("Last verified against source by a monitor (UTC, ISO 8601)", "string"),
+    "verified_at": Entry(_("Last verified against source by a monitor (UTC, ISO 8601)"), "string"),
     "changed_at": Entry(
-        "When a later saved change altered a verified value (UTC, ISO 8601; empty: unchanged since verification)",
+        _("When a later saved change altered a verified value (UTC, ISO 8601; empty: unchanged since verification)"),
         "string",
     ),
 }
 ARM_ENTRIES: dict[str, Entry] = {
     "arm": ARM_CODE,
-    "arm_label": Entry("Arm", "string"),
-    "order": Entry("Display order of the arm (the first arm is the reference of hazard ratios)", "integer"),
-    "regimen": Entry("Regimen", "string"),
+    "arm_label": Entry(_("Arm"), "string"),
+    "order": Entry(_("Display order of the arm (the first arm is the reference of hazard ratios)"), "integer"),
+    "regimen": Entry(_("Regimen"), "string"),
 }
 
 
@@ -320,9 +344,9 @@ def derived_entries(cfg: Mapping[str, Any]) -> dict[str, Entry]:
 
     return {
         KEY: PATIENT_ENTRIES[KEY],
-        "study_day": Entry("Study day", "integer", "days", derivation="Day 0 = enrolment."),
+        "study_day": Entry(gettext("Study day"), "integer", "days", derivation="Day 0 = enrolment."),
         "state": Entry(
-            "Clinical state of the day",
+            gettext("Clinical state of the day"),
             "string",
             value_labels=STATE_LABELS,
             derivation=(
@@ -334,9 +358,9 @@ def derived_entries(cfg: Mapping[str, Any]) -> dict[str, Entry]:
         "ordinal_7": scale(OrdinalScale.MILAN_7),
         "who_osci": scale(OrdinalScale.WHO_OSCI_8),
         "who_cps": scale(OrdinalScale.WHO_CPS_10),
-        "status_note": Entry("Why the state or a score is unknown", "string"),
+        "status_note": Entry(gettext("Why the state or a score is unknown"), "string"),
         "fio2": Entry(
-            "FiO2 of the day",
+            gettext("FiO2 of the day"),
             "float",
             "fraction",
             "0.21 to 1",
@@ -346,16 +370,19 @@ def derived_entries(cfg: Mapping[str, Any]) -> dict[str, Entry]:
             ),
         ),
         "fio2_estimated": Entry(
-            "FiO2 was estimated, not set on the device",
+            gettext("FiO2 was estimated, not set on the device"),
             "boolean",
             derivation="true = fio2 is an estimate from the device and its flow; false = set or room air.",
         ),
-        "sf_ratio": Entry("SpO2:FiO2 (lowest of the day)", "float", derivation="SpO2 (%) / FiO2."),
+        "sf_ratio": Entry(gettext("SpO2:FiO2 (lowest of the day)"), "float", derivation="SpO2 (%) / FiO2."),
         "pf_measured": Entry(
-            "PaO2:FiO2 measured (lowest of the day)", "float", "mmHg", derivation="PaO2 (mmHg) / FiO2 at the gas."
+            gettext("PaO2:FiO2 measured (lowest of the day)"),
+            "float",
+            "mmHg",
+            derivation="PaO2 (mmHg) / FiO2 at the gas.",
         ),
         "pf_derived": Entry(
-            "PaO2:FiO2 derived from SpO2:FiO2 (lowest of the day)",
+            gettext("PaO2:FiO2 derived from SpO2:FiO2 (lowest of the day)"),
             "float",
             "mmHg",
             derivation=(
@@ -363,15 +390,20 @@ def derived_entries(cfg: Mapping[str, Any]) -> dict[str, Entry]:
                 f"{_num(cfg['rice_max_spo2'])}% (study setting) and S/F > 64."
             ),
         ),
-        "pf_derived_note": Entry("Why pf_derived is empty", "string"),
+        "pf_derived_note": Entry(gettext("Why pf_derived is empty"), "string"),
         "pf": Entry(
-            "PaO2:FiO2 of the day", "float", "mmHg", derivation="Lower of pf_measured and pf_derived (worst of day)."
+            gettext("PaO2:FiO2 of the day"),
+            "float",
+            "mmHg",
+            derivation="Lower of pf_measured and pf_derived (worst of day).",
         ),
         "pf_source": Entry(
-            "Source of pf", "string", value_labels=(("measured", "arterial blood gas"), ("derived", "from SpO2:FiO2"))
+            gettext("Source of pf"),
+            "string",
+            value_labels=(("measured", gettext("arterial blood gas")), ("derived", gettext("from SpO2:FiO2"))),
         ),
         "ards_severity": Entry(
-            "ARDS severity (Milan definitions)",
+            gettext("ARDS severity (Milan definitions)"),
             "string",
             value_labels=(
                 ("none", f"P/F > {moderate}"),
@@ -381,7 +413,7 @@ def derived_entries(cfg: Mapping[str, Any]) -> dict[str, Entry]:
             derivation=f"From pf; thresholds are study settings (severe below {severe}, moderate up to {moderate}).",
         ),
         "sustained_benefit": Entry(
-            "Sustained clinical benefit (signal)",
+            gettext("Sustained clinical benefit (signal)"),
             "boolean",
             derivation=(
                 f"CRP fallen >= {_num(100 * cfg['benefit_crp_fall_fraction'])}% from day 0 and P/F > "
@@ -390,13 +422,15 @@ def derived_entries(cfg: Mapping[str, Any]) -> dict[str, Entry]:
             ),
         ),
         "liver_enzymes_gt_3uln": Entry(
-            "AST or ALT above the liver threshold (signal)",
+            gettext("AST or ALT above the liver threshold (signal)"),
             "boolean",
             derivation=f"AST or ALT > {_num(cfg['liver_uln_multiple'])} x the site's upper limit of normal.",
         ),
-        "data_after_death": Entry("Source data recorded after death (signal)", "boolean"),
+        "data_after_death": Entry(gettext("Source data recorded after death (signal)"), "boolean"),
         "algorithm_version": Entry(
-            "Version of the derivation algorithm", "string", derivation="ecrf/derivations.py ALGORITHM_VERSION."
+            gettext("Version of the derivation algorithm"),
+            "string",
+            derivation="ecrf/derivations.py ALGORITHM_VERSION.",
         ),
     }
 
@@ -416,22 +450,30 @@ def outcome_entries(horizon: int, bands: derivations.ArdsBands) -> dict[str, Ent
     )
     entries.update(
         {
-            "os_time": Entry("Survival: time to death or censoring", "integer", "days", derivation=censoring + "."),
+            "os_time": Entry(
+                gettext("Survival: time to death or censoring"), "integer", "days", derivation=censoring + "."
+            ),
             "os_event": Entry(
-                f"Survival: died by day {horizon}", "boolean", derivation="true = death, false = censored."
+                gettext("Survival: died by day %(day)s") % {"day": horizon},
+                "boolean",
+                derivation="true = death, false = censored.",
             ),
             "mvfs_time": Entry(
-                "Ventilation-free survival: time to first of death or invasive ventilation/ECMO",
+                gettext("Ventilation-free survival: time to first of death or invasive ventilation/ECMO"),
                 "integer",
                 "days",
                 derivation=censoring + "; empty for patients excluded (on invasive ventilation at day 0).",
             ),
-            "mvfs_event": Entry(f"Ventilation-free survival: event by day {horizon}", "boolean"),
+            "mvfs_event": Entry(
+                gettext("Ventilation-free survival: event by day %(day)s") % {"day": horizon}, "boolean"
+            ),
             "mvfs_excluded": Entry(
-                "Excluded from ventilation-free survival", "boolean", derivation="On invasive ventilation at day 0."
+                gettext("Excluded from ventilation-free survival"),
+                "boolean",
+                derivation="On invasive ventilation at day 0.",
             ),
             "resp_improvement_d21": Entry(
-                "Respiratory improvement at day 21",
+                gettext("Respiratory improvement at day 21"),
                 "boolean",
                 derivation="7-point status <= 4, or status 5 with P/F > 200; empty when it cannot be decided.",
             ),
@@ -441,19 +483,21 @@ def outcome_entries(horizon: int, bands: derivations.ArdsBands) -> dict[str, Ent
         entries.update(
             {
                 f"state_d{day}": Entry(
-                    f"Clinical state on day {day}",
+                    gettext("Clinical state on day %(day)s") % {"day": day},
                     "string",
                     value_labels=STATE_LABELS,
                     derivation="Derived state of the day; death absorbing.",
                 ),
                 f"ordinal_d{day}": Entry(
-                    f"7-point status on day {day}",
+                    gettext("7-point status on day %(day)s") % {"day": day},
                     "integer",
                     value_labels=_labels(dict(derivations.SCALES[OrdinalScale.MILAN_7].value_labels)),
                 ),
-                f"pf_d{day}": Entry(f"PaO2:FiO2 on day {day}", "float", "mmHg", derivation="Never imputed."),
+                f"pf_d{day}": Entry(
+                    gettext("PaO2:FiO2 on day %(day)s") % {"day": day}, "float", "mmHg", derivation="Never imputed."
+                ),
                 f"pf_band_d{day}": Entry(
-                    f"P/F band on day {day}",
+                    gettext("P/F band on day %(day)s") % {"day": day},
                     "string",
                     value_labels=pf_band_labels,
                     derivation=(
@@ -465,115 +509,126 @@ def outcome_entries(horizon: int, bands: derivations.ArdsBands) -> dict[str, Ent
         )
     for kind in outcomes_module.AE_KINDS:
         entries[f"ae_{kind}"] = Entry(
-            f"Adverse event: {tables.AE_LABELS[kind]}", "boolean", derivation=f"At least one by day {horizon}."
+            gettext("Adverse event: %(event)s") % {"event": tables.AE_LABELS[kind]},
+            "boolean",
+            derivation=f"At least one by day {horizon}.",
         )
     return entries
 
 
 _ENDPOINT = Entry(
-    "Endpoint", "string", value_labels=(("os", "survival"), ("mvfs", "mechanical-ventilation-free survival"))
+    _("Endpoint"), "string", value_labels=(("os", _("survival")), ("mvfs", _("mechanical-ventilation-free survival")))
 )
-_ARM = Entry("Arm", "string")
-_N = Entry("Number of patients", "integer")
-_P = Entry("p value", "float")
-_NOTE = Entry("Note", "string")
-_PCT = Entry("Percent of the denominator", "float", "%")
-_TEXT = Entry("Displayed text", "string")
+_ARM = Entry(_("Arm"), "string")
+_N = Entry(_("Number of patients"), "integer")
+_P = Entry(_("p value"), "float")
+_NOTE = Entry(_("Note"), "string")
+_PCT = Entry(_("Percent of the denominator"), "float", "%")
+_TEXT = Entry(_("Displayed text"), "string")
 ARM_TABLE_ENTRIES: dict[str, dict[str, Entry]] = {
     "km_summary": {
         "endpoint": _ENDPOINT,
         "arm_label": _ARM,
         "n": _N,
-        "events": Entry("Number of events", "integer"),
-        "day": Entry("Day of the survival estimate", "float", "days"),
-        "survival": Entry("Kaplan-Meier survival", "float", derivation="lifelines KaplanMeierFitter."),
-        "ci_lower": Entry("95% CI lower bound", "float", derivation="Exponential Greenwood."),
-        "ci_upper": Entry("95% CI upper bound", "float", derivation="Exponential Greenwood."),
-        **{f"at_risk_d{d}": Entry(f"Number at risk on day {d}", "integer") for d in (0, 7, 14, 21)},
+        "events": Entry(_("Number of events"), "integer"),
+        "day": Entry(_("Day of the survival estimate"), "float", "days"),
+        "survival": Entry(_("Kaplan-Meier survival"), "float", derivation="lifelines KaplanMeierFitter."),
+        "ci_lower": Entry(_("95% CI lower bound"), "float", derivation="Exponential Greenwood."),
+        "ci_upper": Entry(_("95% CI upper bound"), "float", derivation="Exponential Greenwood."),
+        **{
+            f"at_risk_d{d}": Entry(format_lazy(_("Number at risk on day {day}"), day=d), "integer")
+            for d in (0, 7, 14, 21)
+        },
     },
     "logrank": {
         "endpoint": _ENDPOINT,
-        "comparison": Entry("Comparison", "string", value_labels=(("overall", "all arms"), ("pairwise", "two arms"))),
+        "comparison": Entry(
+            _("Comparison"), "string", value_labels=(("overall", _("all arms")), ("pairwise", _("two arms")))
+        ),
         "group_a": _ARM,
         "group_b": _ARM,
-        "test_statistic": Entry("Log-rank chi-square", "float"),
-        "degrees_of_freedom": Entry("Degrees of freedom", "integer"),
+        "test_statistic": Entry(_("Log-rank chi-square"), "float"),
+        "degrees_of_freedom": Entry(_("Degrees of freedom"), "integer"),
         "p_value": _P,
         "note": _NOTE,
     },
     "cox": {
         "endpoint": _ENDPOINT,
         "arm_label": _ARM,
-        "reference": Entry("Reference arm", "string"),
+        "reference": Entry(_("Reference arm"), "string"),
         "n": _N,
-        "events": Entry("Number of events", "integer"),
-        "hr": Entry("Hazard ratio vs the reference arm", "float", derivation="Cox model (lifelines, Efron ties)."),
-        "ci_lower": Entry("95% CI lower bound", "float"),
-        "ci_upper": Entry("95% CI upper bound", "float"),
+        "events": Entry(_("Number of events"), "integer"),
+        "hr": Entry(_("Hazard ratio vs the reference arm"), "float", derivation="Cox model (lifelines, Efron ties)."),
+        "ci_lower": Entry(_("95% CI lower bound"), "float"),
+        "ci_upper": Entry(_("95% CI upper bound"), "float"),
         "p_value": _P,
         "note": _NOTE,
     },
     "baseline_table": {
-        "variable": Entry("Variable", "string"),
-        "level": Entry("Level", "string"),
+        "variable": Entry(_("Variable"), "string"),
+        "level": Entry(_("Level"), "string"),
         "arm": _ARM,
         "n": _N,
         "pct": _PCT,
-        "median": Entry("Median", "float"),
-        "q1": Entry("First quartile", "float"),
-        "q3": Entry("Third quartile", "float"),
+        "median": Entry(_("Median"), "float"),
+        "q1": Entry(_("First quartile"), "float"),
+        "q3": Entry(_("Third quartile"), "float"),
         "text": _TEXT,
     },
     "ordinal_table": {
-        "day": Entry("Study day", "integer", "days"),
-        "row": Entry("Row code", "string"),
-        "label": Entry("Row", "string"),
-        "parent": Entry("Parent row code (sub-rows)", "string"),
+        "day": Entry(_("Study day"), "integer", "days"),
+        "row": Entry(_("Row code"), "string"),
+        "label": Entry(_("Row"), "string"),
+        "parent": Entry(_("Parent row code (sub-rows)"), "string"),
         "arm": _ARM,
         "n": _N,
-        "denominator": Entry("Patients of the arm", "integer"),
+        "denominator": Entry(_("Patients of the arm"), "integer"),
         "pct": _PCT,
         "text": _TEXT,
     },
     "trajectories": {
-        "variable": Entry("Variable", "string", value_labels=(("crp_mg_l", "CRP (mg/L)"), ("pf", "PaO2:FiO2 (mmHg)"))),
+        "variable": Entry(
+            _("Variable"), "string", value_labels=(("crp_mg_l", _("CRP (mg/L)")), ("pf", "PaO2:FiO2 (mmHg)"))
+        ),
         "arm_label": _ARM,
-        "study_day": Entry("Study day", "integer", "days"),
-        "n": Entry("Number of values", "integer"),
-        "median": Entry("Median", "float"),
-        "q1": Entry("First quartile", "float"),
-        "q3": Entry("Third quartile", "float"),
+        "study_day": Entry(_("Study day"), "integer", "days"),
+        "n": Entry(_("Number of values"), "integer"),
+        "median": Entry(_("Median"), "float"),
+        "q1": Entry(_("First quartile"), "float"),
+        "q3": Entry(_("Third quartile"), "float"),
     },
     "adverse_event_table": {
-        "row": Entry("Adverse event", "string", value_labels=_labels(tables.AE_LABELS)),
-        "label": Entry("Adverse event label", "string"),
+        "row": Entry(_("Adverse event"), "string", value_labels=_labels(tables.AE_LABELS)),
+        "label": Entry(_("Adverse event label"), "string"),
         "arm": _ARM,
         "n": _N,
-        "denominator": Entry("Patients of the arm", "integer"),
+        "denominator": Entry(_("Patients of the arm"), "integer"),
         "pct": _PCT,
         "text": _TEXT,
     },
     "study_settings": {
-        "setting": Entry("Study setting", "string"),
-        "value": Entry("Value used for this release (JSON)", "string"),
-        "default": Entry("Default value (JSON)", "string"),
+        "setting": Entry(_("Study setting"), "string"),
+        "value": Entry(_("Value used for this release (JSON)"), "string"),
+        "default": Entry(_("Default value (JSON)"), "string"),
         "source": Entry(
-            "Where the value comes from", "string", value_labels=(("default", "default"), ("study", "study override"))
+            _("Where the value comes from"),
+            "string",
+            value_labels=(("default", _("default")), ("study", _("study override"))),
         ),
     },
     "codebook": {
-        "table": Entry("Table (file or sheet name)", "string"),
-        "variable": Entry("Column name", "string"),
-        "label": Entry("Label", "string"),
-        "type": Entry("Type: string, integer, float or boolean", "string"),
-        "unit": Entry("Unit", "string"),
-        "allowed_range": Entry("Allowed (hard) range; values outside are refused at entry", "string"),
-        "soft_range": Entry("Values that needed a confirmation at entry", "string"),
-        "value_labels": Entry("Value labels: code = label, separated by ' | '", "string"),
-        "sav_dta_codes": Entry("Integer codes of coded text in SPSS and Stata files", "string"),
-        "derivation": Entry("Derivation, source or note", "string"),
-        "xpt_dataset": Entry("SAS XPORT dataset name", "string"),
-        "xpt_name": Entry("SAS XPORT variable name", "string"),
+        "table": Entry(_("Table (file or sheet name)"), "string"),
+        "variable": Entry(_("Column name"), "string"),
+        "label": Entry(_("Label"), "string"),
+        "type": Entry(_("Type: string, integer, float or boolean"), "string"),
+        "unit": Entry(_("Unit"), "string"),
+        "allowed_range": Entry(_("Allowed (hard) range; values outside are refused at entry"), "string"),
+        "soft_range": Entry(_("Values that needed a confirmation at entry"), "string"),
+        "value_labels": Entry(_("Value labels: code = label, separated by ' | '"), "string"),
+        "sav_dta_codes": Entry(_("Integer codes of coded text in SPSS and Stata files"), "string"),
+        "derivation": Entry(_("Derivation, source or note"), "string"),
+        "xpt_dataset": Entry(_("SAS XPORT dataset name"), "string"),
+        "xpt_name": Entry(_("SAS XPORT variable name"), "string"),
     },
 }
 
@@ -666,8 +721,9 @@ def short_names(names: list[str], width: int = 8) -> dict[str, str]:
     return result
 
 
-def _value_text(labels: tuple[tuple[Any, str], ...]) -> str:
-    return SEPARATOR.join(f"{code} = {label}" for code, label in labels)
+def _value_text(labels: tuple[tuple[Any, str | Promise], ...]) -> str:
+    """'code = label | ...' with each label as text in the active language."""
+    return SEPARATOR.join(f"{code} = {label!s}" for code, label in labels)
 
 
 def sav_dta_codes(entry: Entry) -> dict[int, Any]:
@@ -719,7 +775,7 @@ def codebook_frame(study: Study, frames: Mapping[str, pd.DataFrame], arm_labels:
                 (
                     table,
                     column,
-                    entry.label,
+                    str(entry.label),  # a lazy label in the active language (the study's)
                     entry.type,
                     entry.unit,
                     entry.allowed_range,

@@ -27,6 +27,7 @@ import pandas as pd
 from django.db import connections, models
 from django.db.models import F, FloatField, QuerySet
 from django.db.models.functions import Cast
+from django.utils.translation import gettext_lazy
 
 from analysis import outcomes as outcomes_module
 from analysis import survival, tables
@@ -342,7 +343,11 @@ def study_frames(study: Study, sites: QuerySet[Site] | None = None) -> dict[str,
 # Outcomes and arm tables (clinical definitions §4), pure pandas from the frames above
 # --------------------------------------------------------------------------------------------
 
-ENDPOINTS = {"os": "Survival to day 21", "mvfs": "Mechanical-ventilation-free survival to day 21"}
+#: Endpoint code -> its heading on the analysis page (translated; the files of a release carry the codes only).
+ENDPOINTS = {
+    "os": gettext_lazy("Survival to day 21"),
+    "mvfs": gettext_lazy("Mechanical-ventilation-free survival to day 21"),
+}
 ORDINAL_DAYS = outcomes_module.SNAPSHOT_DAYS
 
 

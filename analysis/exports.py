@@ -31,6 +31,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pa_csv
+from django.utils import translation
+from django.utils.translation import gettext as _
 
 from analysis import archive as archive_tables
 from analysis import releases
@@ -38,6 +40,7 @@ from analysis.codebook import DTA_MISSING, SAV_MISSING
 from analysis.frozen import FrozenRelease, variables
 from analysis.models import ARCHIVAL_FORMATS, ExportFormat, Release
 from analysis.reading_scripts import SCRIPTS
+from cohorts.languages import STORED_LANGUAGE
 from ecrf.crfs import CODE_COLUMN_SUFFIX
 from ecrf.models import MissingCode
 
@@ -194,7 +197,7 @@ def statistical_frame(
     (SAS, the text formats) the value is missing and the code column says why.
     """
     frame = frozen.frame(table)
-    described = variables(frozen.columns(table).loc[list(frame.columns)], numeric_codes)
+    described = variables(frozen.columns(table).loc[list(frame.columns)], numeric_codes, frozen.language)
     out, value_labels = {}, {}
     for variable in described:
         name, column = variable.name, frame[variable.name]
@@ -220,14 +223,17 @@ def statistical_frame(
             code_column = f"{name}{CODE_COLUMN_SUFFIX}"
             if code_column in frame.columns and out[name].dtype == "float64":
                 out[name], value_labels[name], missing[name] = _with_codes(
-                    out[name], frame[code_column], value_labels.get(name, {}), missing_codes
+                    out[name], frame[code_column], value_labels.get(name, {}), missing_codes, frozen.language
                 )
     table_frame = pd.DataFrame(out, columns=list(frame.columns))
     return StatisticalTable(table_frame, value_labels, variable_labels, measures, missing)
 
 
-def _with_codes(values: pd.Series, codes: pd.Series, labels: dict, package: str) -> tuple[pd.Series, dict, list]:
-    """A numeric column with its missing-data codes as the package's user-missing values, their labels added."""
+def _with_codes(
+    values: pd.Series, codes: pd.Series, labels: dict, package: str, language: str
+) -> tuple[pd.Series, dict, list]:
+    """A numeric column with its missing-data codes as the package's user-missing values, their labels (in the
+    codebook's ``language``) added."""
     table = SAV_MISSING if package == "sav" else DTA_MISSING
     marks = codes.astype(object).map({code.value: table[code] for code in MissingCode})
     coded = marks.notna().to_numpy()
@@ -235,7 +241,8 @@ def _with_codes(values: pd.Series, codes: pd.Series, labels: dict, package: str)
         values = values.where(~coded, marks.astype("float64"))
     elif coded.any():  # Stata's extended missing values are letters in an otherwise numeric column
         values = values.astype(object).where(~coded, marks)
-    labels = {**labels, **{number: code.label.lower() for code, number in table.items()}}
+    with translation.override(language):
+        labels = {**labels, **{number: str(code.label).lower() for code, number in table.items()}}
     return values, labels, list(table.values())
 
 
@@ -340,19 +347,21 @@ class ExportRefused(ValueError):
 
 
 def export_refusal(release: Release, fmt: str) -> str | None:
-    """Why ``release`` cannot be exported in ``fmt``, or None."""
+    """Why ``release`` cannot be exported in ``fmt``, or None (in the active language: the page shows it)."""
     if fmt not in ExportFormat.values:
-        return f"Unknown export format {fmt!r}."
+        return _("Unknown export format %(format)s.") % {"format": repr(fmt)}
     if fmt in ARCHIVAL_FORMATS and not archive_tables.has_archive(release.manifest):
-        return (
-            f"Release v{release.version} was locked before the lock froze the audit trail, which the "
-            f"{ExportFormat(fmt).label} export needs: unlock and lock the study again (a new release) to export it."
-        )
+        return _(
+            "Release v%(version)s was locked before the lock froze the audit trail, which the %(format)s export "
+            "needs: unlock and lock the study again (a new release) to export it."
+        ) % {"version": release.version, "format": ExportFormat(fmt).label}
     return None
 
 
+@translation.override(STORED_LANGUAGE)
 def write_export(release: Release, fmt: str, target, progress: Progress | None = None) -> None:
-    """Write the zip of ``release`` in ``fmt`` to ``target`` (a path or a binary file object)."""
+    """Write the zip of ``release`` in ``fmt`` to ``target`` (a path or a binary file object), in the stored
+    language whoever asks (the codebook's labels are the release's, in the study's language)."""
     refusal = export_refusal(release, fmt)
     if refusal:
         raise ExportRefused(refusal)
@@ -391,7 +400,7 @@ def write_export(release: Release, fmt: str, target, progress: Progress | None =
                     add(name, script(frozen, list(tables)))
         for relative in frozen.extra_files():
             add(relative, frozen.raw(relative))
-        label = ExportFormat(fmt).label
+        label = str(ExportFormat(fmt).label)
         archive.write(f"{frozen.prefix}README.md", releases.export_readme(release.manifest, label, listed, notes))
     finally:
         archive.close()

@@ -3,23 +3,25 @@
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Submit
 from django import forms
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from analysis.models import ExportFormat
 
 
 class ReasonForm(forms.Form):
     reason = forms.CharField(
-        label="Reason",
+        label=gettext_lazy("Reason"),
         widget=forms.Textarea(attrs={"rows": 2}),
         max_length=2000,
         required=False,  # the service refuses an empty reason, with its message next to the field
     )
 
-    def __init__(self, *args, action: str, button: str, **kwargs):
+    def __init__(self, *args, action: str, button: str, danger: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
         self.helper = FormHelper()
         self.helper.form_action = action
-        self.helper.add_input(Submit("submit", button, css_class="btn-danger" if "Unlock" in button else "btn-primary"))
+        self.helper.add_input(Submit("submit", button, css_class="btn-danger" if danger else "btn-primary"))
 
 
 class LockForm(ReasonForm):
@@ -27,12 +29,14 @@ class LockForm(ReasonForm):
     them in the checklist's table; the service refuses an item left without one, next to its field)."""
 
     def __init__(self, *args, items=(), **kwargs):
-        super().__init__(*args, action=kwargs.pop("action"), button="Lock and release", **kwargs)
+        super().__init__(*args, action=kwargs.pop("action"), button=_("Lock and release"), **kwargs)
         self.items = list(items)
         for item in self.items:
             if item.count:
                 self.fields[f"override_{item.key}"] = forms.CharField(
-                    label=f"Lock with them: why ({item.label.lower()})", max_length=500, required=False
+                    label=_("Lock with them: why (%(item)s)") % {"item": item.label.lower()},
+                    max_length=500,
+                    required=False,
                 )
 
     @property
@@ -46,7 +50,7 @@ class LockForm(ReasonForm):
 
 
 class ExportForm(forms.Form):
-    format = forms.ChoiceField(label="Format", choices=ExportFormat.choices, initial=ExportFormat.CSV)
+    format = forms.ChoiceField(label=gettext_lazy("Format"), choices=ExportFormat.choices, initial=ExportFormat.CSV)
 
     def __init__(self, *args, action: str, formats: list[tuple[str, str]], **kwargs):
         super().__init__(*args, **kwargs)
@@ -54,4 +58,4 @@ class ExportForm(forms.Form):
         self.helper = FormHelper()
         self.helper.form_action = action
         self.helper.form_class = "d-flex gap-2 align-items-end"
-        self.helper.add_input(Submit("submit", "Export"))
+        self.helper.add_input(Submit("submit", _("Export")))

@@ -10,12 +10,19 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+from django.utils import translation
+from django.utils.translation import gettext
 
 from analysis import archive, releases
 from analysis.codebook import SEPARATOR
 from analysis.models import Release
+from cohorts.languages import STORED_LANGUAGE
 
-YES_NO_LABELS = {0: "no", 1: "yes"}
+
+def yes_no_labels(language: str = STORED_LANGUAGE) -> dict[int, str]:
+    """The value labels of a yes/no variable in the statistical packages, in the codebook's language."""
+    with translation.override(language):
+        return {0: gettext("no"), 1: gettext("yes")}
 
 
 class FrozenRelease:
@@ -36,6 +43,11 @@ class FrozenRelease:
         """A table as pandas; with ``arrow_strings`` its text columns stay pyarrow strings (for pyarrow's compute
         functions, no conversion per value)."""
         return _to_pandas(self.arrow(table), arrow_strings)
+
+    @property
+    def language(self) -> str:
+        """The language of the codebook's labels and value labels (releases locked before it was chosen: English)."""
+        return self.release.manifest.get("codebook_language", STORED_LANGUAGE)
 
     def raw(self, relative: str) -> bytes:
         return (self.folder / relative).read_bytes()
@@ -117,14 +129,16 @@ class Variable(NamedTuple):
         return "nominal"
 
 
-def variables(book: pd.DataFrame, numeric_codes: bool = True) -> list[Variable]:
+def variables(book: pd.DataFrame, numeric_codes: bool = True, language: str = STORED_LANGUAGE) -> list[Variable]:
     """Every column of a table (its codebook rows, indexed by variable) as a Variable; with ``numeric_codes``
-    False (SAS), coded text stays text."""
+    False (SAS), coded text stays text. ``language``: the codebook's (``FrozenRelease.language``), for the yes/no
+    labels the codebook does not spell out."""
     out = []
+    yes_no = yes_no_labels(language)
     for name, info in book.iterrows():
         label = str(info["label"])
         if info["type"] == "boolean":
-            out.append(Variable(name, label, "boolean", {}, dict(YES_NO_LABELS)))
+            out.append(Variable(name, label, "boolean", {}, dict(yes_no)))
         elif info["type"] in {"integer", "float"}:
             labels = {int(code): text for code, text in value_labels_of(info["value_labels"]).items()}
             out.append(Variable(name, label, "number", {}, labels))

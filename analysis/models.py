@@ -3,6 +3,8 @@
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from cohorts.models import Study
 
@@ -48,9 +50,9 @@ class ExportFormat(models.TextChoices):
     SAV = "sav", "SPSS (.sav)"
     DTA = "dta", "Stata (.dta)"
     XPT = "xpt", "SAS XPORT (.xpt)"
-    SDTM = "sdtm", "SDTM-shaped datasets with Define-XML 2.1"
-    ODM = "odm", "CDISC ODM 1.3.2 with audit trail (archival)"
-    PDF = "pdf", "PDF casebooks per patient (archival)"
+    SDTM = "sdtm", _("SDTM-shaped datasets with Define-XML 2.1")
+    ODM = "odm", _("CDISC ODM 1.3.2 with audit trail (archival)")
+    PDF = "pdf", _("PDF casebooks per patient (archival)")
 
 
 #: The archival formats carry the release's archive (analysis/archive.py: the audit trail with names and reasons,
@@ -61,15 +63,18 @@ ARCHIVAL_FORMATS = frozenset({ExportFormat.ODM, ExportFormat.PDF})
 class JobStatus(models.TextChoices):
     """The status of a background job (an export or a lock), as its status page shows it."""
 
-    QUEUED = "queued", "Queued"
-    RUNNING = "running", "Running"
-    DONE = "done", "Done"
-    FAILED = "failed", "Failed"
-    CANCELLED = "cancelled", "Cancelled"  # a lock no worker was on (analysis/services.py: lock_cancel)
+    QUEUED = "queued", pgettext_lazy("job status", "Queued")
+    RUNNING = "running", pgettext_lazy("job status", "Running")
+    DONE = "done", pgettext_lazy("job status", "Done")
+    FAILED = "failed", pgettext_lazy("job status", "Failed")
+    CANCELLED = (
+        "cancelled",
+        pgettext_lazy("job status", "Cancelled"),
+    )  # a lock no worker was on (analysis/services.py: lock_cancel)
 
 
 PENDING = (JobStatus.QUEUED, JobStatus.RUNNING)
-LOCK_PENDING = "A lock of this study is already queued or running."
+LOCK_PENDING = _("A lock of this study is already queued or running.")
 
 
 class ExportJob(models.Model):

@@ -56,8 +56,13 @@ def _oid(*parts: str) -> str:
     return ".".join(re.sub(r"[^A-Za-z0-9_-]", "_", str(part)).upper() for part in parts)
 
 
-def _text(content: str, element=ODM.TranslatedText):
-    return element(_content=content, lang="en")
+def _text(content: str, element=ODM.TranslatedText, lang: str = "en"):
+    return element(_content=content, lang=lang)
+
+
+def _label_lang(frozen: FrozenRelease) -> str:
+    """xml:lang of the texts taken from the codebook's labels: the release's codebook language ("it", "en")."""
+    return frozen.language.split("-")[0]
 
 
 def item_columns(frozen: FrozenRelease, form: str) -> list[str]:
@@ -160,7 +165,7 @@ def _units(frozen: FrozenRelease) -> dict[str, str]:
 def _item_def(frozen, form: str, column: str, info, units: dict[str, str]):
     data_type = _DATA_TYPES.get(str(info["type"]), "text")
     item = ODM.ItemDef(OID=_oid("IT", form, column), Name=column, DataType=data_type)
-    item.Question = ODM.Question(TranslatedText=[_text(str(info["label"]))])
+    item.Question = ODM.Question(TranslatedText=[_text(str(info["label"]), lang=_label_lang(frozen))])
     unit = info["unit"]
     if not pd.isna(unit) and unit:
         item.MeasurementUnitRef = [ODM.MeasurementUnitRef(MeasurementUnitOID=units[unit])]
@@ -175,7 +180,9 @@ def _code_list_def(frozen, form: str, column: str, info):
     codes = code_list(frozen, form, column)
     data_type = "integer" if info["type"] == "integer" else "text"
     items = [
-        ODM.CodeListItem(CodedValue=str(code), Decode=ODM.Decode(TranslatedText=[_text(label)]))
+        ODM.CodeListItem(
+            CodedValue=str(code), Decode=ODM.Decode(TranslatedText=[_text(label, lang=_label_lang(frozen))])
+        )
         for code, label in codes.items()
     ]
     return ODM.CodeList(OID=_oid("CL", form, column), Name=f"{form}.{column}", DataType=data_type, CodeListItem=items)
@@ -211,7 +218,7 @@ def metadata_version(frozen: FrozenRelease, units: dict[str, str]):
             ],
         ),
     ]
-    labels = {ENROLMENT: "Enrolment", **{key: crf.label for key, crf in CATALOGUE.items()}}
+    labels = {ENROLMENT: "Enrolment", **{key: str(crf.label) for key, crf in CATALOGUE.items()}}
     version.FormDef, version.ItemGroupDef, version.ItemDef, version.CodeList = [], [], [], []
     for form in FORMS:
         repeating = form in CATALOGUE and not CATALOGUE[form].per_day

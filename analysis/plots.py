@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Final, Literal
 
 import pandas as pd
+from django.utils.translation import gettext
 
 from analysis import survival
 
@@ -50,8 +51,8 @@ def plot_km(
     fmt: Format = "png",
     *,
     title: str | None = None,
-    ylabel: str = "Survival probability",
-    xlabel: str = "Study day",
+    ylabel: str | None = None,
+    xlabel: str | None = None,
     risk_days: Sequence[int] = survival.RISK_DAYS,
     horizon: float = survival.DEFAULT_AT,
 ) -> bytes:
@@ -71,11 +72,11 @@ def plot_km(
         # a little room left of day 0 and right of the horizon keeps the day-0 counts
         # clear of the group names and the censoring ticks at the horizon visible
         margin = X_MARGIN * horizon
-        axes.set(ylim=(0, 1.02), xlim=(-margin, horizon + margin), ylabel=ylabel)
+        axes.set(ylim=(0, 1.02), xlim=(-margin, horizon + margin), ylabel=ylabel or gettext("Survival probability"))
         axes.set_title(title or "")
         axes.set_xticks(list(risk_days))
         axes.legend(loc="lower left", frameon=False)
-        table.set_xlabel(xlabel)
+        table.set_xlabel(xlabel or gettext("Study day"))
         return _render(figure, fmt)
 
 
@@ -86,7 +87,7 @@ def plot_trajectories(
     *,
     ylabel: str,
     title: str | None = None,
-    xlabel: str = "Study day",
+    xlabel: str | None = None,
 ) -> bytes:
     """Median line with an IQR band per arm over study days.
 
@@ -103,7 +104,7 @@ def plot_trajectories(
             colour = _colour(index)
             axes.plot(rows["study_day"], rows["median"], color=colour, marker="o", label=str(arm))
             axes.fill_between(rows["study_day"], rows["q1"], rows["q3"], color=colour, alpha=0.2, linewidth=0)
-        axes.set(xlabel=xlabel, ylabel=ylabel, title=title or "")
+        axes.set(xlabel=xlabel or gettext("Study day"), ylabel=ylabel, title=title or "")
         axes.legend(frameon=False)
         return _render(figure, fmt)
 
@@ -141,7 +142,7 @@ def _figure_with_table(n_groups: int) -> tuple[Figure, tuple[Axes, Axes]]:
     table_height = 0.5 + 0.35 * n_groups
     curve_axes, table_axes = figure.subplots(2, 1, sharex=True, height_ratios=[6.0, table_height])
     table_axes.set_ylim(n_groups - 0.5, -1.0)
-    table_axes.set_title("Number at risk", loc="left", fontsize="small")
+    table_axes.set_title(gettext("Number at risk"), loc="left", fontsize="small")
     for side in ("top", "right", "left"):
         table_axes.spines[side].set_visible(False)
     curve_axes.tick_params(labelbottom=True)

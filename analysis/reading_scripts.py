@@ -35,7 +35,7 @@ def _header(frozen: FrozenRelease, comment: str, usage: str) -> list[str]:
 def described(frozen: FrozenRelease, table: str) -> list[Variable]:
     """The table's columns in the order of its CSV file (the order SPSS reads them in)."""
     names = pq.read_schema(frozen.folder / releases.table_path(table)).names
-    return variables(frozen.columns(table).loc[names])
+    return variables(frozen.columns(table).loc[names], language=frozen.language)
 
 
 def _one_line(text: str) -> str:

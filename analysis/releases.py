@@ -37,10 +37,13 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Max
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from analysis import archive, checklist, codebook, datasets, plots
 from analysis.models import Release
+from cohorts.languages import STORED_LANGUAGE
 from cohorts.models import Study
 from cohorts.services import study_set_locked
 from ecrf import derivations
@@ -68,10 +71,12 @@ RESULT_TABLES = (
     "trajectories",
     "adverse_event_table",
 )
+# The figures' titles in English, as the release draws them; a live figure and a caption on a page are in the
+# reader's language (figure_bytes and analysis/views.py translate them).
 FIGURES = {
-    "km_os": ("os", "Survival"),
-    "km_mvfs": ("mvfs", "Mechanical-ventilation-free survival"),
-    "trajectory_crp_mg_l": ("crp_mg_l", "CRP (mg/L)"),
+    "km_os": ("os", gettext_noop("Survival")),
+    "km_mvfs": ("mvfs", gettext_noop("Mechanical-ventilation-free survival")),
+    "trajectory_crp_mg_l": ("crp_mg_l", gettext_noop("CRP (mg/L)")),
     "trajectory_pf": ("pf", "PaO2:FiO2 (mmHg)"),
 }
 
@@ -162,6 +167,7 @@ def _display_json(results: datasets.Results) -> bytes:
 def figure_bytes(results: datasets.Results, name: str, fmt: str) -> bytes | None:
     """A figure of the results (PNG or SVG); None when there is nothing to plot."""
     what, title = FIGURES[name]
+    title = _(title)
     if name.startswith("km_"):
         data = results.outcomes
         if data[f"{what}_time"].notna().sum() == 0:
@@ -170,7 +176,9 @@ def figure_bytes(results: datasets.Results, name: str, fmt: str) -> bytes | None
     summary = results.trajectories.loc[results.trajectories["variable"].eq(what)]
     if summary["n"].sum() == 0:
         return None
-    return plots.plot_trajectories(summary, "arm_label", fmt, ylabel=title, title=f"{title}, median and IQR")
+    return plots.plot_trajectories(
+        summary, "arm_label", fmt, ylabel=title, title=_("%(title)s, median and IQR") % {"title": title}
+    )
 
 
 def _readme_intro(manifest: dict[str, Any]) -> list[str]:
@@ -273,15 +281,20 @@ def _software() -> dict[str, str]:
     }
 
 
+@translation.override(STORED_LANGUAGE)
 def build_release_files(study: Study, folder: Path, header: dict[str, Any]) -> dict[str, Any]:
-    """Freeze the study into ``folder`` (which must not exist) and return the manifest."""
+    """Freeze the study into ``folder`` (which must not exist) and return the manifest.
+
+    Every file is written in the stored language (English), whoever locks, but for the codebook's labels and value
+    labels, which are in the study's language (architecture §13); the manifest names it."""
     folder.mkdir(parents=True)
     frames = datasets.study_frames(study)
     results = datasets.compute_results(frames, derivations.ards_bands(codebook.derivation_overrides(study)))
     tables = {**{name: frames[name] for name in DATA_TABLES}, **results.long_tables()}
     tables["study_settings"] = codebook.study_settings_frame(study)
     arm_labels = frames["arms"]["arm_label"].dropna().tolist()
-    tables["codebook"] = codebook.codebook_frame(study, {k: normalise(v) for k, v in tables.items()}, arm_labels)
+    with translation.override(study.language):
+        tables["codebook"] = codebook.codebook_frame(study, {k: normalise(v) for k, v in tables.items()}, arm_labels)
     files = []
     for name in EXPORT_TABLES:
         item = _write_once(folder, table_path(name), parquet_bytes(tables[name]))
@@ -302,6 +315,7 @@ def build_release_files(study: Study, folder: Path, header: dict[str, Any]) -> d
         "algorithm_version": ", ".join(algorithm_versions) or derivations.ALGORITHM_VERSION,
         "derived_out_of_date": checklist.stale_derived(study),
         "patients": len(frames["patients"]),
+        "codebook_language": study.language,
         "software": _software(),
         "files": files,
     }
@@ -316,12 +330,15 @@ def build_release_files(study: Study, folder: Path, header: dict[str, Any]) -> d
 
 
 def required_reason(reason: str | None, action: str) -> str:
-    """The reason, stripped; an empty one is refused with its message next to the field."""
+    """The reason, stripped; an empty one is refused with its message next to the field (``action``: "locking" or
+    "unlocking")."""
     text = (reason or "").strip()
     if not text:
-        raise ValidationError(
-            {"reason": ValidationError(f"Give a reason for {action} the study.", code="reason_required")}
-        )
+        if action == "unlocking":
+            message = _("Give a reason for unlocking the study.")
+        else:
+            message = _("Give a reason for locking the study.")
+        raise ValidationError({"reason": ValidationError(message, code="reason_required")})
     return text
 
 
@@ -348,7 +365,7 @@ def release_lock(*, study: Study, user, reason: str, overrides: Mapping[str, str
         # until the writer commits) and holds off new writers until the lock commits: the cut is consistent.
         study = Study.objects.select_for_update().get(pk=study.pk)
         if study.is_locked:
-            raise ValidationError("The study is already locked.", code="already_locked")
+            raise ValidationError(_("The study is already locked."), code="already_locked")
         items = checklist.lock_checklist(study)
         if (refused := checklist.refusal(items, overrides)) is not None:
             raise refused
@@ -389,7 +406,7 @@ def release_unlock(*, study: Study, user, reason: str) -> Release:
     with transaction.atomic():
         study = Study.objects.select_for_update().get(pk=study.pk)
         if not study.is_locked:
-            raise ValidationError("The study is not locked.", code="not_locked")
+            raise ValidationError(_("The study is not locked."), code="not_locked")
         release = study.releases.select_for_update().order_by("-version").first()
         if release is not None:
             release.unlocked_by = user
@@ -426,16 +443,16 @@ def release_verify(release: Release) -> Verification:
     problems = []
     manifest_path = folder / MANIFEST
     if not manifest_path.exists():
-        problems.append("manifest.json is missing")
+        problems.append(_("%(file)s is missing") % {"file": MANIFEST})
     elif json.loads(manifest_path.read_text()) != release.manifest:
-        problems.append("manifest.json differs from the manifest recorded at lock time")
+        problems.append(_("%(file)s differs from the manifest recorded at lock time") % {"file": MANIFEST})
     files = release.manifest.get("files", [])
     for item in files:
         path = folder / item["path"]
         if not path.is_file():
-            problems.append(f"{item['path']} is missing")
+            problems.append(_("%(file)s is missing") % {"file": item["path"]})
         elif sha256_file(path) != item["sha256"]:
-            problems.append(f"{item['path']} does not match its SHA-256")
+            problems.append(_("%(file)s does not match its SHA-256") % {"file": item["path"]})
     return Verification(ok=not problems, checked=len(files), problems=problems)
 
 

@@ -28,12 +28,14 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+from django.utils import translation
 
-from analysis import define_xml
+from analysis import codebook, define_xml
 from analysis import sdtm_terms as terms
 from analysis.define_xml import CodeList
 from analysis.exports import ExportRefused, _fix_xpt, _write_with, csv_bytes
 from analysis.frozen import FrozenRelease, number_text, value_labels_of
+from cohorts.languages import STORED_LANGUAGE
 from ecrf.crfs import CATALOGUE, CODE_COLUMN_SUFFIX
 
 
@@ -96,11 +98,22 @@ def _loinc(form: str, test: terms.Test, frame: pd.DataFrame) -> pd.Series:
     return frame[field].astype(object).map(by_value)
 
 
+def english_labels(frozen: FrozenRelease, table: str, column: str) -> dict[str, str]:
+    """A coded column's value labels in English, the language of SDTM: the codebook's, or, when the study chose
+    another language for its codebook, the same entry rebuilt in English (the labels of codes do not depend on the
+    study's settings)."""
+    if frozen.language == STORED_LANGUAGE:
+        return value_labels_of(frozen.columns(table).loc[column, "value_labels"])
+    with translation.override(STORED_LANGUAGE):
+        entry = codebook.entries_for(table, frozen.release.study)[column]
+        return {str(code): str(label) for code, label in entry.value_labels}
+
+
 def _reasons(frozen: FrozenRelease, form: str, frame: pd.DataFrame, field: str) -> pd.Series:
     """Why a value is missing, where the release says: the reason the form was not done that day, else the label
     of the value's missing-data code (an unknown code fails the build)."""
     column = f"{field}{CODE_COLUMN_SUFFIX}"
-    labels = value_labels_of(frozen.columns(form).loc[column, "value_labels"])
+    labels = english_labels(frozen, form, column)
     coded = mapped(frame[column], labels, f"{form}.{column}")
     return frame["not_done_reason"].astype(object).where(frame["not_done_reason"].notna(), coded)
 
@@ -252,7 +265,7 @@ def _status_rows(frozen: FrozenRelease, recorded: pd.DataFrame) -> pd.DataFrame:
 def build_ae(frozen: FrozenRelease) -> pd.DataFrame:
     events = frozen.frame("adverse_events")
     category = mapped(events["kind"], terms.AE_CATEGORIES, "adverse_events.kind")
-    labels = value_labels_of(frozen.columns("adverse_events").loc["kind", "value_labels"])
+    labels = english_labels(frozen, "adverse_events", "kind")
     term = mapped(events["kind"], labels, "adverse_events.kind").astype("string")
     organism = events["organism"].astype("string")
     term = term.where(organism.isna().to_numpy(), term + " (" + organism + ")")
@@ -271,10 +284,7 @@ def build_ae(frozen: FrozenRelease) -> pd.DataFrame:
 def _scale_rows(frozen: FrozenRelease, frame: pd.DataFrame, scale: terms.Scale, order: int) -> pd.DataFrame:
     """One scale's rows: the day's score with its label; a score the derivation could not give is NOT DONE with
     the derived table's note as the reason, where it has one."""
-    labels = {
-        int(code): text
-        for code, text in value_labels_of(frozen.columns("derived_days").loc[scale.column, "value_labels"]).items()
-    }
+    labels = {int(code): text for code, text in english_labels(frozen, "derived_days", scale.column).items()}
     score = frame[scale.column].astype("Int64")
     done = score.notna().to_numpy()
     note = frame["status_note"].astype(object).where(~done)

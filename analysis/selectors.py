@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import pandas as pd
@@ -15,6 +16,8 @@ from django.core.cache import cache
 from django.db.models import QuerySet
 from django.http import Http404
 from django.utils import timezone
+from django.utils.formats import number_format
+from django.utils.translation import gettext
 
 from analysis import archive as archive_tables
 from analysis import codebook, datasets, releases
@@ -202,13 +205,14 @@ def _pct(value) -> str:
 
 
 def _num(value, digits: int = 2) -> str:
-    return "" if pd.isna(value) else f"{float(value):.{digits}f}"
+    """The number rounded to ``digits`` decimals, with the decimal separator of the active language."""
+    return "" if pd.isna(value) else number_format(Decimal(f"{float(value):.{digits}f}"))
 
 
 def _p(value) -> str:
     if pd.isna(value):
         return ""
-    return "< 0.001" if float(value) < 0.001 else f"{float(value):.3f}"
+    return f"< {_num(0.001, 3)}" if float(value) < 0.001 else _num(value, 3)
 
 
 def survival_sections(analysis: Analysis) -> list[dict[str, Any]]:
@@ -237,9 +241,9 @@ def survival_sections(analysis: Analysis) -> list[dict[str, Any]]:
                 ],
                 "tests": [
                     {
-                        "what": "all arms"
+                        "what": gettext("all arms")
                         if row["comparison"] == "overall"
-                        else f"{row['group_a']} vs {row['group_b']}",
+                        else gettext("%(arm)s vs %(reference)s") % {"arm": row["group_a"], "reference": row["group_b"]},
                         "statistic": _num(row["test_statistic"]),
                         "p": _p(row["p_value"]),
                         "note": "" if pd.isna(row["note"]) else row["note"],

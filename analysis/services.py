@@ -19,7 +19,9 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from analysis import checklist, exports, releases
 from analysis.models import (
@@ -33,6 +35,7 @@ from analysis.models import (
     Release,
 )
 from cohorts import roles
+from cohorts.languages import STORED_LANGUAGE
 from cohorts.models import Study
 
 #: The Celery tasks (analysis/tasks.py) that run the jobs; they call lock_run and export_run below.
@@ -66,7 +69,7 @@ def lock_request(*, study: Study, user, reason: str, overrides: Mapping[str, str
     checklist again on the data it freezes.
     """
     if Study.objects.filter(pk=study.pk, is_locked=True).exists():
-        raise ValidationError("The study is already locked.", code="already_locked")
+        raise ValidationError(_("The study is already locked."), code="already_locked")
     errors = {}
     try:
         reason = releases.required_reason(reason, "locking")
@@ -137,18 +140,28 @@ def lock_cancel(*, job: LockJob, user) -> LockJob:
     A lock that runs cannot be cancelled: it finishes or fails on its own within LOCK_TIME_LIMIT."""
     now = timezone.now()
     name = user.get_full_name() or user.get_username()
-    when = "before a worker started it" if job.status == JobStatus.QUEUED else "after its worker was lost"
+    with translation.override(STORED_LANGUAGE):  # stored, as a worker's failure is: not in the user's language
+        if job.status == JobStatus.QUEUED:
+            error = _("Cancelled by %(name)s before a worker started it.") % {"name": name}
+        else:
+            error = _("Cancelled by %(name)s after its worker was lost.") % {"name": name}
     cancelled = LockJob.objects.filter(_cancellable(now), pk=job.pk).update(
-        status=JobStatus.CANCELLED, error=f"Cancelled by {name} {when}.", finished_at=now
+        status=JobStatus.CANCELLED, error=error, finished_at=now
     )
     job.refresh_from_db()
     if cancelled:
         return job
     if job.status == JobStatus.RUNNING:
         minutes = int(LOCK_TIME_LIMIT.total_seconds() // 60)
-        message = f"This lock is running: it ends by itself (done, or failed with its reason) within {minutes} minutes."
+        message = ngettext(
+            "This lock is running: it ends by itself (done, or failed with its reason) within %(minutes)s minute.",
+            "This lock is running: it ends by itself (done, or failed with its reason) within %(minutes)s minutes.",
+            minutes,
+        ) % {"minutes": minutes}
     else:
-        message = f"This lock is {job.get_status_display().lower()}: there is nothing to cancel."
+        message = _("This lock is %(status)s: there is nothing to cancel.") % {
+            "status": job.get_status_display().lower()
+        }
     raise ValidationError(message, code="not_cancellable")
 
 
@@ -171,12 +184,11 @@ def exports_dir(release: Release) -> Path:
 def export_request(*, release: Release, fmt: str, user) -> ExportJob:
     """Queue an export of a locked release; the task starts once the job row is committed."""
     if fmt not in ExportFormat.values:
-        raise ValidationError({"format": ValidationError("Choose one of the export formats.", code="format")})
+        raise ValidationError({"format": ValidationError(_("Choose one of the export formats."), code="format")})
     if fmt in ARCHIVAL_FORMATS and not roles.has_study_role(user, release.study, roles.ARCHIVE_DOWNLOADERS):
-        message = (
-            f"The {ExportFormat(fmt).label} export names people and holds the reasons for change: only data "
-            "managers may request it."
-        )
+        message = _(
+            "The %(format)s export names people and holds the reasons for change: only data managers may request it."
+        ) % {"format": ExportFormat(fmt).label}
         raise ValidationError({"format": ValidationError(message, code="archive_forbidden")})
     refusal = exports.export_refusal(release, fmt)
     if refusal:

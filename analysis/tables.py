@@ -13,6 +13,7 @@ patients of the arm (an unknown status is a row of its own).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
@@ -20,12 +21,17 @@ from typing import Any, Final
 
 import numpy as np
 import pandas as pd
+from django.utils import formats
+from django.utils.translation import gettext, gettext_noop
 
 from analysis.outcomes import AE_KINDS, DISCHARGED_STATES, IMV_STATES
 from analysis.survival import group_order
 from ecrf.derivations import ARDS_SEVERITIES, ArdsBands, ards_bands
 
 OVERALL: Final = "overall"
+#: The tables' labels are English, as a release keeps them; the analysis page translates them when it shows them
+#: (analysis/views.py), so they are marked for the catalogue only (gettext_noop).
+OVERALL_LABEL: Final = gettext_noop("Overall")
 DEFAULT_ARM_COL: Final = "arm_label"
 PCT_DECIMALS: Final = 0
 VALUE_DECIMALS: Final = 1
@@ -60,17 +66,17 @@ class Variable:
 
 
 _BASELINE_COLUMNS: Final = ["variable", "level", "arm", "n", "pct", "median", "q1", "q3", "text"]
-_YES = {True: "yes"}
+_YES = {True: gettext_noop("yes")}
 BASELINE_VARIABLES: Final[tuple[Variable, ...]] = (
-    Variable("sex", "Sex", {"F": "female", "M": "male"}),
-    Variable("age_years", "Age, years"),
-    Variable("weight_kg", "Weight, kg"),
-    Variable("smoking", "Smoking", _YES),
-    Variable("hypertension", "Hypertension", _YES),
-    Variable("coronary_artery_disease", "Coronary artery disease", _YES),
-    Variable("diabetes", "Diabetes", _YES),
-    Variable("copd", "COPD", _YES),
-    Variable("chronic_kidney_disease", "Chronic kidney disease", _YES),
+    Variable("sex", gettext_noop("Sex"), {"F": gettext_noop("female"), "M": gettext_noop("male")}),
+    Variable("age_years", gettext_noop("Age, years")),
+    Variable("weight_kg", gettext_noop("Weight, kg")),
+    Variable("smoking", gettext_noop("Smoking"), _YES),
+    Variable("hypertension", gettext_noop("Hypertension"), _YES),
+    Variable("coronary_artery_disease", gettext_noop("Coronary artery disease"), _YES),
+    Variable("diabetes", gettext_noop("Diabetes"), _YES),
+    Variable("copd", gettext_noop("COPD"), _YES),
+    Variable("chronic_kidney_disease", gettext_noop("Chronic kidney disease"), _YES),
 )
 """clinical definitions §2 baseline: sex, age, weight, comorbidities."""
 
@@ -105,36 +111,36 @@ def ordinal_rows(bands: ArdsBands) -> tuple[StatusRow, ...]:
         for s in ARDS_SEVERITIES
     )
     return (
-        StatusRow("discharged", "Discharged", DISCHARGED_STATES),
+        StatusRow("discharged", gettext_noop("Discharged"), DISCHARGED_STATES),
         StatusRow(
             "discharged_normal",
-            "resumed normal activities",
+            gettext_noop("resumed normal activities"),
             frozenset({"discharged_normal"}),
             parent="discharged",
         ),
         StatusRow(
             "discharged_impaired",
-            "unable to resume normal activities",
+            gettext_noop("unable to resume normal activities"),
             frozenset({"discharged_impaired"}),
             parent="discharged",
         ),
-        StatusRow("room_air", "Hospitalised, not on oxygen", frozenset({"room_air"})),
-        StatusRow("low_flow", "Low-flow oxygen", frozenset({"low_flow"})),
-        StatusRow("hfnc_cpap_niv", "High-flow oxygen, CPAP or NIV", _NIV),
+        StatusRow("room_air", gettext_noop("Hospitalised, not on oxygen"), frozenset({"room_air"})),
+        StatusRow("low_flow", gettext_noop("Low-flow oxygen"), frozenset({"low_flow"})),
+        StatusRow("hfnc_cpap_niv", gettext_noop("High-flow oxygen, CPAP or NIV"), _NIV),
         *split,
-        StatusRow("imv", "Invasive mechanical ventilation", IMV_STATES),
-        StatusRow("death", "Death", frozenset({"death"})),
+        StatusRow("imv", gettext_noop("Invasive mechanical ventilation"), IMV_STATES),
+        StatusRow("death", gettext_noop("Death"), frozenset({"death"})),
     )
 
 
-_PF_UNKNOWN = StatusRow("hfnc_cpap_niv_pf_unknown", "P/F not available", _NIV, None, "hfnc_cpap_niv")
-_STATUS_UNKNOWN = StatusRow("unknown", "Status not known", frozenset())
+_PF_UNKNOWN = StatusRow("hfnc_cpap_niv_pf_unknown", gettext_noop("P/F not available"), _NIV, None, "hfnc_cpap_niv")
+_STATUS_UNKNOWN = StatusRow("unknown", gettext_noop("Status not known"), frozenset())
 _INDENT = "    "
 
 AE_LABELS: Final[dict[str, str]] = {
-    "bacteraemia": "Bacteraemia",
-    "liver_enzymes_gt_3uln": "Liver enzymes > 3 x ULN",
-    "thromboembolism": "Thromboembolism",
+    "bacteraemia": gettext_noop("Bacteraemia"),
+    "liver_enzymes_gt_3uln": gettext_noop("Liver enzymes > 3 x ULN"),
+    "thromboembolism": gettext_noop("Thromboembolism"),
 }
 
 
@@ -206,7 +212,7 @@ def _categorical_rows(column: pd.Series, by: pd.Series, variable: Variable, deci
     missing = column.isna().groupby(by, sort=False).sum()
     if missing.gt(0).any():
         stats = pd.DataFrame({"n": missing, "text": missing.astype(str)})
-        frames.append(_tidy(stats, variable.name, "missing"))
+        frames.append(_tidy(stats, variable.name, gettext_noop("missing")))
     return pd.concat(frames, ignore_index=True)
 
 
@@ -235,8 +241,8 @@ def ordinal_table(
 
     Reads ``state_d<day>`` and ``pf_band_d<day>`` of :func:`patient_outcomes`, which
     must have been computed with the same ``bands`` (the defaults when None).
-    Percentages are of all patients of the arm. A "P/F not available" sub-row and a
-    "Status not known" row appear only when some patient falls in them, so the
+    Percentages are of all patients of the arm. A gettext_noop("P/F not available") sub-row and a
+    gettext_noop("Status not known") row appear only when some patient falls in them, so the
     sub-rows always add up to their parent and the top rows to the arm's n.
     ``long`` columns: row, label, parent, arm, n, denominator, pct, text.
     """
@@ -350,7 +356,7 @@ def _arm_headers(outcomes: pd.DataFrame, arm_col: str, arms: list[Any], overall:
     sizes = outcomes.groupby(arm_col, observed=True).size()
     headers = {arm: f"{arm} (n={int(sizes.get(arm, 0))})" for arm in arms}
     if overall:
-        headers[OVERALL] = f"Overall (n={len(outcomes)})"
+        headers[OVERALL] = f"{OVERALL_LABEL} (n={len(outcomes)})"
     return headers
 
 
@@ -401,3 +407,26 @@ def _widen(long: pd.DataFrame, index: list[str], headers: dict[Any, str]) -> pd.
     wide = wide.reindex(columns=list(headers)).rename(columns=headers)
     wide.columns.name = None
     return wide.fillna("")
+
+
+# --- shown on a page ------------------------------------------------------------------
+
+
+_N_SUFFIX = re.compile(r"^(?P<words>.*?)(?P<n> \(n=\d+\))?$", re.DOTALL)
+_DECIMAL_POINT = re.compile(r"(?<=\d)\.(?=\d)")
+
+
+def shown_label(text: str) -> str:
+    """A label of a display table (English, as the release keeps it) in the reader's language: its words
+    translated where the catalogue has them (an arm's name is the study's own), its indentation and "(n=...)"
+    kept."""
+    words = text.lstrip(" ")
+    indent = text[: len(text) - len(words)]
+    found = _N_SUFFIX.match(words)
+    words, n = found["words"], found["n"] or ""
+    return f"{indent}{gettext(words) if words else words}{n}"
+
+
+def shown_cell(text: str) -> str:
+    """A cell of a display table ("12 (46%)", "61.5 (54.2-70)") with the reader's decimal separator."""
+    return _DECIMAL_POINT.sub(formats.get_format("DECIMAL_SEPARATOR"), text)

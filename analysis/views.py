@@ -9,9 +9,11 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from analysis import checklist, plots, releases, selectors, services
+from analysis import checklist, plots, releases, selectors, services, tables
 from analysis.forms import ExportForm, LockForm, ReasonForm
 from analysis.models import JobStatus
 from cohorts import roles
@@ -19,11 +21,11 @@ from cohorts import selectors as cohort_selectors
 
 CONTENT_TYPES = {"png": "image/png", "svg": "image/svg+xml"}
 TABLES = [
-    ("ordinal_d0", "Clinical status on day 0"),
-    ("ordinal_d7", "Clinical status on day 7"),
-    ("ordinal_d21", "Clinical status on day 21"),
-    ("baseline", "Baseline characteristics"),
-    ("adverse_events", "Adverse events"),
+    ("ordinal_d0", gettext_lazy("Clinical status on day 0")),
+    ("ordinal_d7", gettext_lazy("Clinical status on day 7")),
+    ("ordinal_d21", gettext_lazy("Clinical status on day 21")),
+    ("baseline", gettext_lazy("Baseline characteristics")),
+    ("adverse_events", gettext_lazy("Adverse events")),
 ]
 
 
@@ -35,8 +37,12 @@ def _display_tables(analysis) -> list[dict]:
         table = analysis.display.get(name)
         if table is None:
             continue
-        rows = [{"index": index, "cells": cells} for index, cells in zip(table["index"], table["rows"], strict=True)]
-        blocks.append({"name": name, "title": title, "table": table, "rows": rows})
+        rows = [
+            {"index": [tables.shown_label(label) for label in index], "cells": [tables.shown_cell(c) for c in cells]}
+            for index, cells in zip(table["index"], table["rows"], strict=True)
+        ]
+        columns = [tables.shown_label(column) for column in table["columns"]]
+        blocks.append({"name": name, "title": title, "table": table, "columns": columns, "rows": rows})
     return blocks
 
 
@@ -68,7 +74,7 @@ def analysis_page(request, study_code: str):
             "releases": release_list,
             "can_live": can_live,
             "can_download": selectors.can_download(request.user, study),
-            "figures": releases.FIGURES,
+            "figures": {name: (what, _(title)) for name, (what, title) in releases.FIGURES.items()},
             "survival": selectors.survival_sections(analysis) if analysis else [],
             "display_tables": _display_tables(analysis),
         },
@@ -108,7 +114,10 @@ def _lock_forms(study, data=None, which: str | None = None, *, checked: bool = F
         data if which == "lock" else None, action=reverse("release_lock", args=[study.code]), items=items
     )
     unlock_form = ReasonForm(
-        data if which == "unlock" else None, action=reverse("release_unlock", args=[study.code]), button="Unlock"
+        data if which == "unlock" else None,
+        action=reverse("release_unlock", args=[study.code]),
+        button=_("Unlock"),
+        danger=True,
     )
     return {"lock_form": lock_form, "unlock_form": unlock_form}
 
@@ -166,7 +175,7 @@ def lock(request, study_code: str):
 def unlock(request, study_code: str):
     def unlock_now(study, form):
         releases.release_unlock(study=study, user=request.user, reason=form.cleaned_data["reason"])
-        messages.success(request, "Unlocked: data can be changed again; the next lock is a new version.")
+        messages.success(request, _("Unlocked: data can be changed again; the next lock is a new version."))
         return redirect("releases", study.code)
 
     return _reason_action(request, study_code, "unlock", unlock_now)
@@ -181,7 +190,7 @@ def lock_cancel(request, pk: int):
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
     else:
-        messages.success(request, "The lock was cancelled; the study stays open and can be locked again.")
+        messages.success(request, _("The lock was cancelled; the study stays open and can be locked again."))
     return redirect("lock_status", job.pk)
 
 

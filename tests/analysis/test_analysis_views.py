@@ -203,3 +203,13 @@ def test_home_page_buttons_by_role(client, study, users, cohort):
 def test_every_release_row_is_kept(study, users, cohort):
     release_data.lock(study, users["data_manager"])
     assert Release.objects.count() == 1
+
+
+def test_the_analysis_page_in_italian_translates_the_tables_and_uses_the_decimal_comma(client, study, users, cohort):
+    html = page(client, users["data_manager"], f"/studies/{study.code}/analysis/", HTTP_ACCEPT_LANGUAGE="it")
+    assert "Stato clinico al giorno 21" in html and "Totale (n=4)" in html
+    assert "Decesso" in html and "Batteriemia" in html and "Overall" not in html
+    baseline = html.split('data-testid="table-baseline"')[1].split("</table>")[0]
+    assert "Età, anni" in baseline and "62,0 (62,0-62,0)" in baseline and "62.0" not in baseline
+    english = page(client, users["data_manager"], f"/studies/{study.code}/analysis/", HTTP_ACCEPT_LANGUAGE="en")
+    assert "Overall (n=4)" in english and "62.0 (62.0-62.0)" in english

@@ -178,6 +178,8 @@ def test_arm_and_site_are_labelled_integer_codes(release, tmp_path, fmt):
 
 def test_a_coded_text_value_without_a_code_is_refused_not_exported_as_missing():
     class Frozen:
+        language = "en-gb"
+
         def frame(self, table):
             return pd.DataFrame({"kind": pd.array(["death", "transferred"], dtype="string")})
 
