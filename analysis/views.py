@@ -204,16 +204,18 @@ def lock_status(request, pk: int):
 
 
 def _release_page(request, study, release, export_form: ExportForm):
-    """The release page: its files verified against the manifest, its export jobs and the export form."""
+    """The release page: the files the user may download, verified against the manifest, its export jobs and the
+    export form."""
+    files = selectors.release_files(user=request.user, release=release)
     return render(
         request,
         "analysis/release_detail.html",
         {
             "study": study,
             "release": release,
-            "verification": releases.release_verify(release),
+            "verification": releases.release_verify(release, files),
             "jobs": selectors.export_job_list(user=request.user, release=release),
-            "files": selectors.release_files(user=request.user, release=release),
+            "files": files,
             "can_archive": selectors.can_download_archive(request.user, study),
             "export_form": export_form,
         },

@@ -108,6 +108,18 @@ def test_release_page_verifies_the_manifest_and_serves_its_files(
     assert client.get(f"/studies/{study.code}/releases/v9/").status_code == 404
 
 
+def test_the_verified_badge_counts_the_files_the_reader_is_shown(client, study, users, cohort):
+    release = release_data.lock(study, users["data_manager"])
+    everything = len(release.manifest["files"])
+    archived = sum(1 for item in release.manifest["files"] if item["path"].startswith("archive/"))
+    assert archived
+    statistician = page(client, users["statistician"], f"/studies/{study.code}/releases/v1/")
+    assert f"{everything - archived} files verified: every SHA-256 matches" in statistician
+    assert "archive/" not in statistician
+    manager = page(client, users["data_manager"], f"/studies/{study.code}/releases/v1/")
+    assert f"{everything} files verified: every SHA-256 matches" in manager
+
+
 def test_version_1_stays_downloadable_after_a_relock(client, study, users, cohort):
     first = release_data.lock(study, users["data_manager"])
     before = (releases.release_folder(first) / "data/vital_signs.parquet").read_bytes()
