@@ -251,27 +251,40 @@ class ScreeningReason(models.Model):
 
 
 class Patient(models.Model):
-    study = models.ForeignKey(Study, on_delete=models.PROTECT, related_name="patients")
-    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="patients")
-    arm = models.ForeignKey(Arm, on_delete=models.PROTECT, related_name="patients")
+    study = models.ForeignKey(Study, models.PROTECT, verbose_name=gettext_lazy("study"), related_name="patients")
+    site = models.ForeignKey(Site, models.PROTECT, verbose_name=gettext_lazy("site"), related_name="patients")
+    arm = models.ForeignKey(Arm, models.PROTECT, verbose_name=gettext_lazy("arm"), related_name="patients")
     # Pseudonymised participant id (per-site prefix + number); the only id that leaves the system (clinical definitions
     # §5).
     participant_id = models.CharField(
         gettext_lazy("participant id"), max_length=24, help_text=gettext_lazy("Pseudonymised id, e.g. MI-0007")
     )
-    screening = models.OneToOneField(Screening, null=True, blank=True, on_delete=models.PROTECT, related_name="patient")
-    enrolment_date = models.DateField(help_text=gettext_lazy("Study day 0 (first anakinra dose in treated arms)."))
-    sex = models.CharField(max_length=1, choices=Sex.choices)
+    screening = models.OneToOneField(
+        Screening,
+        models.PROTECT,
+        verbose_name=gettext_lazy("screening"),
+        null=True,
+        blank=True,
+        related_name="patient",
+    )
+    enrolment_date = models.DateField(
+        gettext_lazy("enrolment date"), help_text=gettext_lazy("Study day 0 (first anakinra dose in treated arms).")
+    )
+    sex = models.CharField(gettext_lazy("sex"), max_length=1, choices=Sex.choices)
     age_years = models.PositiveSmallIntegerField(gettext_lazy("age (years)"))
     weight_kg = models.DecimalField(gettext_lazy("weight (kg)"), max_digits=5, decimal_places=1, null=True, blank=True)
-    weight_confirmed = models.BooleanField(default=False, help_text=gettext_lazy("Soft limit (> 200 kg) confirmed."))
-    smoking = models.BooleanField(null=True, blank=True)
-    hypertension = models.BooleanField(null=True, blank=True)
-    coronary_artery_disease = models.BooleanField(null=True, blank=True)
-    diabetes = models.BooleanField(null=True, blank=True)
+    weight_confirmed = models.BooleanField(
+        gettext_lazy("weight confirmed"), default=False, help_text=gettext_lazy("Soft limit (> 200 kg) confirmed.")
+    )
+    smoking = models.BooleanField(gettext_lazy("smoking"), null=True, blank=True)
+    hypertension = models.BooleanField(gettext_lazy("hypertension"), null=True, blank=True)
+    coronary_artery_disease = models.BooleanField(gettext_lazy("coronary artery disease"), null=True, blank=True)
+    diabetes = models.BooleanField(gettext_lazy("diabetes"), null=True, blank=True)
     copd = models.BooleanField(gettext_lazy("COPD"), null=True, blank=True)
-    chronic_kidney_disease = models.BooleanField(null=True, blank=True)
-    status = models.CharField(max_length=24, choices=PatientStatus.choices, default=PatientStatus.ACTIVE)
+    chronic_kidney_disease = models.BooleanField(gettext_lazy("chronic kidney disease"), null=True, blank=True)
+    status = models.CharField(
+        gettext_lazy("status"), max_length=24, choices=PatientStatus.choices, default=PatientStatus.ACTIVE
+    )
     version = models.PositiveIntegerField(default=1, editable=False)  # optimistic locking
     history = HistoricalRecords()
 

@@ -27,14 +27,6 @@ def small(label: str) -> models.SmallIntegerField:
     return models.SmallIntegerField(label, null=True, blank=True)
 
 
-def named(field: models.Field, name) -> models.Field:
-    """``field`` with a translatable name (a lazy translation of the name Django would derive from the attribute,
-    "study day"): set on the field, not given as its verbose_name argument, so that migrations, which compare the
-    argument, see no change."""
-    field.verbose_name = name
-    return field
-
-
 def limit_rows(*fields: str) -> dict[str, str]:
     """Field -> its row of the limits table: ``"niv_hours:hours_on_niv"`` -> {"niv_hours": "hours_on_niv"}; a bare
     name is its own row's name."""
@@ -89,7 +81,7 @@ MISSING_CODE_ABBREVIATIONS = {
 
 class PatientDayRecord(models.Model):
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="+")
-    study_day = named(models.SmallIntegerField(help_text=_("Day 0 = enrolment.")), _("study day"))
+    study_day = models.SmallIntegerField(_("study day"), help_text=_("Day 0 = enrolment."))
     # Codes of the soft checks (ecrf/checks.py) the user confirmed for the values as saved.
     confirmed_checks = models.JSONField(default=list, blank=True)
     # Value field -> MissingCode value: why that value is not there. A field with a code holds no value; only the
@@ -205,14 +197,14 @@ SUPPORT_FLAGS = ("ecmo", "prone", "vasopressors", "rrt")
 
 class RespiratorySupport(PatientDayRecord):
     # Required: blank only on a record marked not done (support_needs_level_unless_not_done).
-    support = named(models.CharField(max_length=16, choices=Support.choices, blank=True), _("support"))
+    support = models.CharField(_("support"), max_length=16, choices=Support.choices, blank=True)
     flow_l_min = dec(4, 1, _("O2 flow (L/min)"))
     fio2 = dec(3, 2, _("FiO2 set on the device (fraction)"))
     peep_cmh2o = dec(4, 1, _("PEEP (cmH2O)"))
     niv_hours = dec(3, 1, _("hours on NIV/CPAP that day"))
     ecmo = models.BooleanField("ECMO", default=False)
     prone = models.BooleanField(_("prone position"), default=False)
-    vasopressors = named(models.BooleanField(default=False), _("vasopressors"))
+    vasopressors = models.BooleanField(_("vasopressors"), default=False)
     rrt = models.BooleanField(_("renal replacement therapy"), default=False)
     history = HistoricalRecords()
 
@@ -258,7 +250,7 @@ class LabResult(PatientDayRecord):
     ddimer_ng_ml = dec(8, 1, _("D-dimer (ng/mL)"))
     # D-dimer assays report FEU or DDU; the two are never converted into each other (clinical definitions §2). The
     # bases and their labels are the one table of cohorts/units.py, which the screening form reads too.
-    ddimer_basis = named(models.CharField(max_length=3, choices=DDIMER_BASIS_LABELS, blank=True), _("ddimer basis"))
+    ddimer_basis = models.CharField(_("ddimer basis"), max_length=3, choices=DDIMER_BASIS_LABELS, blank=True)
     procalcitonin_ng_ml = dec(6, 2, _("procalcitonin (ng/mL)"))
     history = HistoricalRecords()
 
@@ -308,13 +300,13 @@ class Frequency(models.TextChoices):
 class DrugAdministration(PatientDayRecord):
     """A drug given from `study_day` (start) to `stop_day` (inclusive; empty while ongoing)."""
 
-    drug = named(models.CharField(max_length=32, choices=Drug.choices), _("drug"))
+    drug = models.CharField(_("drug"), max_length=32, choices=Drug.choices)
     drug_detail = models.CharField(_("name (antibiotic, glucocorticoid, ...)"), max_length=120, blank=True)
-    dose = named(models.DecimalField(max_digits=7, decimal_places=2), _("dose"))
-    dose_unit = named(models.CharField(max_length=8, choices=DoseUnit.choices), _("dose unit"))
-    route = named(models.CharField(max_length=8, choices=Route.choices), _("route"))
-    frequency = named(models.CharField(max_length=8, choices=Frequency.choices), _("frequency"))
-    stop_day = named(models.SmallIntegerField(null=True, blank=True), _("stop day"))
+    dose = models.DecimalField(_("dose"), max_digits=7, decimal_places=2)
+    dose_unit = models.CharField(_("dose unit"), max_length=8, choices=DoseUnit.choices)
+    route = models.CharField(_("route"), max_length=8, choices=Route.choices)
+    frequency = models.CharField(_("frequency"), max_length=8, choices=Frequency.choices)
+    stop_day = models.SmallIntegerField(_("stop day"), null=True, blank=True)
     history = HistoricalRecords()
 
     class Meta:
@@ -345,11 +337,11 @@ class DispositionKind(models.TextChoices):
 
 
 class DispositionEvent(PatientDayRecord):
-    kind = named(models.CharField(max_length=24, choices=DispositionKind.choices), _("kind"))
+    kind = models.CharField(_("kind"), max_length=24, choices=DispositionKind.choices)
     # Discharge / contact: has the patient resumed normal activities? Contact: alive?
-    normal_activities = named(models.BooleanField(null=True, blank=True), _("normal activities"))
-    alive = named(models.BooleanField(null=True, blank=True), _("alive"))
-    cause_of_death = named(models.CharField(max_length=200, blank=True), _("cause of death"))
+    normal_activities = models.BooleanField(_("normal activities"), null=True, blank=True)
+    alive = models.BooleanField(_("alive"), null=True, blank=True)
+    cause_of_death = models.CharField(_("cause of death"), max_length=200, blank=True)
     history = HistoricalRecords()
 
     class Meta:
@@ -373,10 +365,10 @@ class AdverseEventKind(models.TextChoices):
 
 
 class AdverseEvent(PatientDayRecord):
-    kind = named(models.CharField(max_length=24, choices=AdverseEventKind.choices), _("kind"))
-    organism = named(models.CharField(max_length=120, blank=True, help_text=_("For bacteraemia.")), _("organism"))
-    description = named(models.CharField(max_length=300, blank=True), _("description"))
-    serious = named(models.BooleanField(default=False), _("serious"))
+    kind = models.CharField(_("kind"), max_length=24, choices=AdverseEventKind.choices)
+    organism = models.CharField(_("organism"), max_length=120, blank=True, help_text=_("For bacteraemia."))
+    description = models.CharField(_("description"), max_length=300, blank=True)
+    serious = models.BooleanField(_("serious"), default=False)
     history = HistoricalRecords()
 
     class Meta:

@@ -55,6 +55,10 @@ def test_an_italian_study_s_codebook_has_italian_labels_and_the_same_codes(popul
     assert row(italian, "vital_signs", "temperature_c")["label"] == "temperatura corporea (°C)"
     assert row(english, "patients", "status")["label"] == "Follow-up status"
     assert row(italian, "patients", "status")["label"] == "Stato del follow-up"
+    assert (row(english, "patients", "smoking")["label"], row(italian, "patients", "smoking")["label"]) == (
+        "Smoking",
+        "Fumo",
+    )
     assert "cpap = CPAP" in row(italian, "respiratory_support", "support")["value_labels"]
     assert "death = Decesso" in row(italian, "derived_days", "state")["value_labels"]
     # Everything but the labels is the same: names, types, units, ranges, codes, derivations.
