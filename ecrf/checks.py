@@ -30,11 +30,11 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal, TypeAlias
 
-from django.utils.formats import date_format, get_format
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext
 
-from cohorts.limits import LIMITS, Limit, Number, dose_limit
+from cohorts.limits import LIMITS, Limit, Number, dose_limit, localized_number
 
 Level: TypeAlias = Literal["hard", "soft"]
 
@@ -99,8 +99,7 @@ def format_number(number: Number) -> str:
     """``45.0`` -> ``"45"``, ``41.50`` -> ``"41.5"``, ``300000`` -> ``"300000"``, with the decimal separator of the
     active language (Italian ``"41,5"``)."""
     text = format(as_decimal(number).normalize(), "f")
-    text = "0" if text == "-0" else text
-    return text.replace(".", get_format("DECIMAL_SEPARATOR"))
+    return localized_number("0" if text == "-0" else text)
 
 
 # Units shown glued to the number, and units not worth showing next to a number.

@@ -14,13 +14,14 @@ from decimal import Decimal
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import models, transaction
-from django.utils import formats, timezone
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from cohorts.audit import REASON_MAX_LENGTH, ensure_writable, save_audited
 from cohorts.models import Patient
 from ecrf import selectors as ecrf_selectors
 from ecrf import services as ecrf_services
+from ecrf.checks import format_number
 from ecrf.crfs import DAY_FORMS
 from ecrf.validators import is_blank
 from fhir_pull.mapping import Found
@@ -148,7 +149,7 @@ def _field_value(form: str, name: str, value: Decimal):
 
 def _show(value) -> str:
     """A value for a message, with the active language's decimal separator (37.5, 37,5)."""
-    return formats.number_format(value.normalize()) if isinstance(value, Decimal) else str(value)
+    return format_number(value) if isinstance(value, Decimal) else str(value)
 
 
 def _check(accepted: list[Proposal], decisions: Mapping[int, Decision], stored: Mapping) -> dict[int, list[str]]:
