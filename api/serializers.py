@@ -11,6 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import models
+from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext_lazy
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -22,6 +24,21 @@ from ecrf.crfs import Crf
 from ecrf.models import MissingCode
 
 SMALLINT = (-32768, 32767)
+
+
+class AwareDateTimeField(serializers.DateTimeField):
+    """A time of a record (clinical definitions §2.3) in ISO 8601 with its UTC offset (2020-04-01T22:00-04:00 or
+    ...Z): a client's clock time without an offset could be any site's, so it is refused."""
+
+    default_error_messages = {
+        "naive": gettext_lazy("Give the time with its UTC offset, e.g. 2020-04-01T22:00-04:00 or 2020-04-02T02:00Z.")
+    }
+
+    def to_internal_value(self, value):
+        given = parse_datetime(value.strip()) if isinstance(value, str) else None
+        if given is not None and given.tzinfo is None:
+            self.fail("naive")
+        return super().to_internal_value(value)
 
 
 def value_field(field: models.Field) -> serializers.Field:
@@ -37,6 +54,8 @@ def value_field(field: models.Field) -> serializers.Field:
         return serializers.IntegerField(min_value=SMALLINT[0], max_value=SMALLINT[1], allow_null=field.null, **common)
     if isinstance(field, models.BooleanField):
         return serializers.BooleanField(allow_null=field.null, **common)
+    if isinstance(field, models.DateTimeField):
+        return AwareDateTimeField(allow_null=field.null, **common)
     if isinstance(field, models.CharField):
         return serializers.CharField(max_length=field.max_length, allow_blank=True, trim_whitespace=True, **common)
     raise TypeError(f"no API field for {field!r}")
@@ -86,7 +105,7 @@ class ChoiceSerializer(serializers.Serializer):
 class FieldSerializer(serializers.Serializer):
     name = serializers.CharField()
     label = serializers.CharField()
-    type = serializers.ChoiceField(choices=["decimal", "integer", "boolean", "choice", "text"])
+    type = serializers.ChoiceField(choices=["decimal", "integer", "boolean", "choice", "text", "datetime"])
     nullable = serializers.BooleanField()
     max_digits = serializers.IntegerField(allow_null=True)
     decimal_places = serializers.IntegerField(allow_null=True)
@@ -118,6 +137,8 @@ def _field_type(field: models.Field) -> str:
         return "integer"
     if isinstance(field, models.BooleanField):
         return "boolean"
+    if isinstance(field, models.DateTimeField):
+        return "datetime"
     return "text"
 
 

@@ -21,10 +21,12 @@ from django.utils.translation import gettext_lazy as _
 
 from cohorts import enrolment, regimens, roles, selectors, services, setup
 from cohorts.audit import REASON_MAX_LENGTH
+from cohorts.clock import site_zone
 from cohorts.constraints import WithinLimit
 from cohorts.eligibility.engine import RULE_SETS, get_rule_set
 from cohorts.eligibility.fields import Field
 from cohorts.limits import LIMITS
+from cohorts.local_times import in_zone
 from cohorts.models import COMORBIDITIES, Arm, Screening, Sex, Site, Study
 from cohorts.units import ddimer_basis_choices, to_canonical, unit_choices
 
@@ -180,20 +182,36 @@ class ScreeningForm(forms.Form):
                 continue
             if field.kind == "bool":
                 self.initial[field.name] = "yes" if value else "no"
-            elif field.kind == "datetime":
-                self.initial[field.name] = datetime.datetime.fromisoformat(value)
+            elif field.kind == "datetime":  # shown as the clock time at the site, as it was typed
+                moment = datetime.datetime.fromisoformat(value)
+                self.initial[field.name] = moment.astimezone(site_zone(screening.site)).replace(tzinfo=None)
             else:
                 self.initial[field.name] = value
 
-    def clean_assessed_at(self):
-        assessed_at = self.cleaned_data["assessed_at"]
+    def _times_at_site(self, cleaned: dict) -> None:
+        """The times typed on the form are the clock time at the chosen site (clinical definitions §2.3): read
+        again in its zone (they were parsed in the server's before the site was known); then the assessment's
+        plausibility."""
+        site = cleaned.get("site")
+        names = ["assessed_at", *(field.name for field in self.rule_set.fields if field.kind == "datetime")]
+        if site is not None:
+            for name in names:
+                if cleaned.get(name) is not None:
+                    cleaned[name] = in_zone(cleaned[name], site_zone(site))
+        assessed_at = cleaned.get("assessed_at")
+        if assessed_at is None:
+            return
         if assessed_at > timezone.now() + FUTURE_TOLERANCE:
-            raise ValidationError(gettext("The assessment cannot be in the future."), code="future")
-        if assessed_at < EARLIEST_ASSESSMENT:
-            raise ValidationError(
-                gettext("Check the year: an assessment before 2000 is not plausible."), code="too_early"
+            self.add_error(
+                "assessed_at", ValidationError(gettext("The assessment cannot be in the future."), code="future")
             )
-        return assessed_at
+        elif assessed_at < EARLIEST_ASSESSMENT:
+            self.add_error(
+                "assessed_at",
+                ValidationError(
+                    gettext("Check the year: an assessment before 2000 is not plausible."), code="too_early"
+                ),
+            )
 
     def _canonical(self, field: Field, raw) -> float | None:
         """The typed number in the canonical unit, or None (with an error on the field) when implausible."""
@@ -214,6 +232,7 @@ class ScreeningForm(forms.Form):
 
     def clean(self):
         cleaned = super().clean()
+        self._times_at_site(cleaned)
         values = {}
         for field in self.rule_set.fields:
             raw = cleaned.get(field.name)

@@ -270,6 +270,9 @@ class Patient(models.Model):
     enrolment_date = models.DateField(
         gettext_lazy("enrolment date"), help_text=gettext_lazy("Study day 0 (first anakinra dose in treated arms).")
     )
+    # When the protocol's oxygen criterion was met (New York: acute hypoxaemic respiratory failure; clinical
+    # definitions §1.2): from the screening, corrected with a reason; entered in the site's time zone, stored in UTC.
+    oxygen_criterion_at = models.DateTimeField(gettext_lazy("oxygen criterion met at"), null=True, blank=True)
     sex = models.CharField(gettext_lazy("sex"), max_length=1, choices=Sex.choices)
     age_years = models.PositiveSmallIntegerField(gettext_lazy("age (years)"))
     weight_kg = models.DecimalField(gettext_lazy("weight (kg)"), max_digits=5, decimal_places=1, null=True, blank=True)

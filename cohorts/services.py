@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 
 from cohorts import enrolment, roles
 from cohorts.audit import ensure_unlocked, ensure_writable, history_reason, save_audited, update_versioned
-from cohorts.clock import site_today
+from cohorts.clock import site_today, site_zone
 from cohorts.eligibility.engine import evaluate, get_rule_set
 from cohorts.languages import STORED_LANGUAGE
 from cohorts.models import (
@@ -31,6 +31,7 @@ from cohorts.signals import patient_enrolled
 
 PATIENT_EDITABLE = frozenset(
     {
+        "oxygen_criterion_at",
         "sex",
         "age_years",
         "weight_kg",
@@ -46,6 +47,10 @@ PATIENT_EDITABLE = frozenset(
 )
 
 
+def _criterion_in_future() -> ValidationError:
+    return ValidationError(_("The oxygen criterion cannot be met in the future."), code="future")
+
+
 def patient_update(
     *, patient: Patient, changes: Mapping[str, Any], expected_version: int, user, reason: str | None
 ) -> Patient:
@@ -53,6 +58,9 @@ def patient_update(
     unknown = set(changes) - PATIENT_EDITABLE
     if unknown:
         raise ValueError(f"Not editable here: {', '.join(sorted(unknown))}")
+    criterion = changes.get("oxygen_criterion_at")
+    if criterion is not None and criterion > timezone.now():
+        raise ValidationError({"oxygen_criterion_at": _criterion_in_future()})
     with transaction.atomic():
         ensure_writable(patient)
         return update_versioned(patient, changes=changes, expected_version=expected_version, user=user, reason=reason)
@@ -173,6 +181,7 @@ def patient_create(
     weight_confirmed: bool = False,
     comorbidities: Mapping[str, bool | None] | None = None,
     status: str = PatientStatus.ACTIVE,
+    oxygen_criterion_at: datetime.datetime | None = None,
     user,
     reason: str,
 ) -> Patient:
@@ -190,11 +199,19 @@ def patient_create(
             site=site,
             arm=arm,
             enrolment_date=enrolment_date,
-            baseline={"sex": sex, "age_years": age_years, "weight_kg": weight_kg, "status": status},
+            baseline={
+                "sex": sex,
+                "age_years": age_years,
+                "weight_kg": weight_kg,
+                "status": status,
+                "oxygen_criterion_at": oxygen_criterion_at,
+            },
             weight_confirmed=weight_confirmed,
             comorbidities=comorbidities,
         )
         errors = _baseline_errors(patient)
+        if oxygen_criterion_at is not None and oxygen_criterion_at > timezone.now():
+            errors["oxygen_criterion_at"] = _criterion_in_future()
         if not site.studies.filter(pk=study.pk).exists():
             errors["site"] = ValidationError(
                 _("Site %(site)s does not take part in the study.") % {"site": site.code}, code="site"
@@ -365,6 +382,23 @@ def enrolment_refusal(screening: Screening, *, enrolled: Patient | None) -> Vali
     return None
 
 
+#: The screening's input that says when the protocol's oxygen criterion was met (New York: the onset of acute
+#: hypoxaemic respiratory failure, clinical definitions §1.2).
+ONSET_FIELD = "respiratory_failure_onset"
+
+
+def oxygen_criterion_at(screening: Screening) -> datetime.datetime | None:
+    """When the screening says the oxygen criterion was met, or None: the patient's ``oxygen_criterion_at`` at
+    enrolment."""
+    onset = screening.values.get(ONSET_FIELD)
+    return datetime.datetime.fromisoformat(onset) if onset else None
+
+
+def records_oxygen_criterion(study: Study) -> bool:
+    """Whether the study's protocol records when the oxygen criterion was met (its screening asks for it)."""
+    return any(field.name == ONSET_FIELD for field in get_rule_set(study.protocol).fields)
+
+
 def patient_enrol(
     *,
     screening: Screening,
@@ -406,17 +440,23 @@ def patient_enrol(
             site=screening.site,
             arm=arm,
             enrolment_date=enrolment_date,
-            baseline={"sex": sex, "age_years": age_years, "weight_kg": weight_kg, "screening": screening},
+            baseline={
+                "sex": sex,
+                "age_years": age_years,
+                "weight_kg": weight_kg,
+                "screening": screening,
+                "oxygen_criterion_at": oxygen_criterion_at(screening),
+            },
             weight_confirmed=weight_confirmed,
             comorbidities=comorbidities,
         )
         errors = _baseline_errors(patient)
         if age_years is None:
             errors["age_years"] = ValidationError(_("Give the age."), code="required")
-        if enrolment_date < timezone.localdate(screening.assessed_at):
+        screened_on = timezone.localdate(screening.assessed_at, site_zone(screening.site))  # the site's date
+        if enrolment_date < screened_on:
             errors["enrolment_date"] = ValidationError(
-                _("Day 0 cannot be before the screening (%(date)s).")
-                % {"date": timezone.localdate(screening.assessed_at)},
+                _("Day 0 cannot be before the screening (%(date)s).") % {"date": screened_on},
                 code="before_screening",
             )
         if errors:

@@ -400,6 +400,77 @@ def check_not_future(
     return [Issue("study_day", HARD, "study_day.future", message)]
 
 
+def time_text(moment: datetime.datetime, zone: datetime.tzinfo | None = None) -> str:
+    """3 Apr 2020 10:00: a moment as the pages show it, in ``zone`` (default: the time zone it is given in)."""
+    if zone is not None:
+        moment = moment.astimezone(zone)
+    # Translators: a date-and-time format (Django's date filter) for times in messages: "j M Y H:i" is
+    # "3 Apr 2020 10:00"; Italian "j b Y H:i" gives "3 apr 2020 10:00".
+    return date_format(moment, pgettext("time in a message", "j M Y H:i"))
+
+
+def check_time(
+    name: str,
+    moment: datetime.datetime | None,
+    study_day: int | None,
+    *,
+    zone: datetime.tzinfo | None,
+    enrolment_date: datetime.date | None,
+    now: datetime.datetime | None = None,
+    death_at: datetime.datetime | None = None,
+) -> list[Issue]:
+    """A time of a record (clinical definitions §2.3): not in the future, not after the death, and on the study day of
+    its record at the site (``zone``). Rules whose facts are None are not applied; the first problem is the one
+    reported."""
+    if moment is None:
+        return []
+    local = moment.astimezone(zone) if zone is not None else moment
+    if now is not None and moment > now:
+        message = _("%(time)s is in the future: a time can only be entered once it has passed.") % {
+            "time": time_text(local)
+        }
+        return [Issue(name, HARD, f"{name}.future", message)]
+    if death_at is not None and moment > death_at:
+        message = _("%(time)s is after the death (%(death)s): there can be no data after the death.") % {
+            "time": time_text(local),
+            "death": time_text(death_at.astimezone(zone) if zone is not None else death_at),
+        }
+        return [Issue(name, HARD, f"{name}.after_death", message)]
+    if study_day is not None and enrolment_date is not None and zone is not None:
+        on_day = (local.date() - enrolment_date).days
+        if on_day != study_day:
+            message = _("%(time)s is on study day %(time_day)s, not on day %(day)s: correct the day or the time.") % {
+                "time": time_text(local),
+                "time_day": on_day,
+                "day": study_day,
+            }
+            return [Issue(name, HARD, f"{name}.other_day", message)]
+    return []
+
+
+def check_time_order(
+    name: str,
+    start: datetime.datetime | None,
+    end: datetime.datetime | None,
+    *,
+    zone: datetime.tzinfo | None = None,
+    what: str = "",
+) -> list[Issue]:
+    """An end time after its start time (``what`` names the start in the message, e.g. "the intubation")."""
+    if start is None or end is None or end > start:
+        return []
+    values = {
+        "end": time_text(end.astimezone(zone) if zone else end),
+        "start": time_text(start.astimezone(zone) if zone else start),
+        "what": what,
+    }
+    if what:
+        message = _("%(end)s is not after %(what)s (%(start)s).") % values
+    else:
+        message = _("%(end)s is not after the start (%(start)s).") % values
+    return [Issue(name, HARD, f"{name}.before_start", message)]
+
+
 def _same_text(left: object, right: object) -> bool:
     """Codes typed or configured by people: compare ignoring case and spaces."""
 

@@ -13,6 +13,7 @@ urlpatterns = [
     path("studies/<slug:study_code>/dashboard/", dashboard, name="study_dashboard"),
     path("patients/<int:patient_pk>/", views.casebook, name="casebook"),
     path("patients/<int:patient_pk>/freeze/", views.casebook_freeze, name="casebook_freeze"),
+    path("patients/<int:patient_pk>/oxygen-criterion/", views.oxygen_criterion, name="oxygen_criterion"),
     path("patients/<int:patient_pk>/day/<int:study_day>/", views.day_entry, name="day_entry"),
     path("patients/<int:patient_pk>/<slug:kind>/add/", views.event_form, name="event_add"),
     path("patients/<int:patient_pk>/<slug:kind>/<int:pk>/", views.event_form, name="event_edit"),

@@ -33,6 +33,7 @@ from ecrf.models import (
     DrugAdministration,
     LabResult,
     RespiratorySupport,
+    VentilationEpisode,
     VitalSigns,
     limit_rows,
 )
@@ -79,6 +80,8 @@ class Crf:
     loinc: Mapping[str, str] = field(default_factory=dict)
     #: LOINC code -> values of other fields that its code implies (the D-dimer basis of an FEU or DDU code).
     loinc_implies: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    #: The heading of a repeating form's column in the casebook ("Drugs"); empty: its label.
+    heading: str | Promise = ""
     #: The critical fields a monitor verifies against source under an SDV plan of "critical fields" (the
     #: cleaning app's source data verification): the values the outcomes and the derivation rest on.
     critical: tuple[str, ...] = ()
@@ -341,17 +344,30 @@ CATALOGUE: Mapping[str, Crf] = MappingProxyType(
                 label=gettext_lazy("Drug administration"),
                 slug="drugs",
                 per_day=False,
-                fields=("study_day", "drug", "drug_detail", "dose", "dose_unit", "route", "frequency", "stop_day"),
+                fields=(
+                    "study_day",
+                    "started_at",
+                    "drug",
+                    "drug_detail",
+                    "dose",
+                    "dose_unit",
+                    "route",
+                    "frequency",
+                    "stop_day",
+                    "stopped_at",
+                ),
                 limits=limit_rows("dose"),
                 validator=validators.drug_administration,
                 layout=(
-                    ("study_day", "stop_day"),
+                    ("study_day", "started_at"),
+                    ("stop_day", "stopped_at"),
                     ("drug", "drug_detail"),
                     ("dose", "dose_unit"),
                     ("route", "frequency"),
                 ),
-                critical=("study_day", "drug", "dose", "dose_unit", "route", "stop_day"),
-                triggers_derivation=False,
+                critical=("study_day", "started_at", "drug", "dose", "dose_unit", "route", "stop_day"),
+                heading=gettext_lazy("Drugs"),
+                # The derivation's patient course reads the drugs (time to the first anakinra dose).
             ),
             Crf(
                 key="disposition_events",
@@ -359,12 +375,26 @@ CATALOGUE: Mapping[str, Crf] = MappingProxyType(
                 label=gettext_lazy("Disposition event"),
                 slug="dispositions",
                 per_day=False,
-                fields=("study_day", "kind", "normal_activities", "alive", "cause_of_death"),
+                fields=("study_day", "occurred_at", "kind", "normal_activities", "alive", "cause_of_death"),
                 validator=validators.disposition_event,
-                layout=("study_day", "kind", ("normal_activities", "alive"), "cause_of_death"),
+                layout=(("study_day", "occurred_at"), "kind", ("normal_activities", "alive"), "cause_of_death"),
                 derivation_frame="events",
                 derivation_columns=("kind", "normal_activities", "alive"),
                 critical=("study_day", "kind", "alive"),
+                heading=gettext_lazy("Disposition"),
+            ),
+            Crf(
+                key="ventilation_episodes",
+                model=VentilationEpisode,
+                label=gettext_lazy("Ventilation episode"),
+                slug="ventilation",
+                per_day=False,
+                fields=("study_day", "intubated_at", "end_day", "ended_at", "end_reason"),
+                validator=validators.ventilation_episode,
+                layout=(("study_day", "intubated_at"), ("end_day", "ended_at"), "end_reason"),
+                critical=("study_day", "intubated_at", "end_day", "ended_at", "end_reason"),
+                heading=gettext_lazy("Invasive ventilation"),
+                # The derivation's patient course reads the episodes (ventilation days, extubations).
             ),
             Crf(
                 key="adverse_events",
@@ -376,6 +406,7 @@ CATALOGUE: Mapping[str, Crf] = MappingProxyType(
                 validator=validators.adverse_event,
                 layout=("study_day", "kind", "organism", "description", "serious"),
                 critical=("study_day", "kind", "serious"),
+                heading=gettext_lazy("Adverse events"),
                 # The derivation does not read them, but the release's staleness check counts them (analysis).
             ),
         )

@@ -11,6 +11,7 @@ record. The forms never save: the view hands `entry()` to a service.
 
 from __future__ import annotations
 
+import datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
@@ -19,13 +20,17 @@ from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Column, Div, Field, Layout, Row
 from django import forms
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.db import models
 from django.template.loader import render_to_string
+from django.utils import timezone
 from django.utils.html import conditional_escape, format_html
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from cohorts.audit import REASON_MAX_LENGTH
+from cohorts.local_times import site_time_field
+from cohorts.models import Patient
 from cohorts.units import canonical_unit, to_canonical, unit_choices
 from ecrf.checks import LIMITS, SOFT, format_number
 from ecrf.crfs import CATALOGUE, DAY_FORMS, EVENT_FORMS, Crf, display_value
@@ -191,6 +196,12 @@ class RecordForm(forms.ModelForm):
             self.initial["version"] = record.version
         for name in self.crf.limits:
             self.fields[name] = self._number_field(name)
+        for name in self.crf.fields:
+            model_field = self.model._meta.get_field(name)
+            if isinstance(model_field, models.DateTimeField):
+                self.fields[name] = site_time_field(
+                    model_field.verbose_name, facts.zone or timezone.get_current_timezone()
+                )
         for name, (quantity, unit_field) in CONVERTED.items():
             if name in self.fields:
                 self.fields[name] = LenientDecimalField(
@@ -575,6 +586,27 @@ class ReasonForm(forms.Form):
             self.add_error("reason", item)
 
 
+class OxygenCriterionForm(ReasonForm):
+    """When the protocol's oxygen criterion was met (clinical definitions §1.2), in the site's time zone: entered
+    from the screening at enrolment, corrected here with a reason (cohorts.services.patient_update)."""
+
+    version = forms.IntegerField(widget=forms.HiddenInput)
+
+    def __init__(self, *args, zone: datetime.tzinfo, **kwargs):
+        super().__init__(*args, **kwargs)
+        label = Patient._meta.get_field("oxygen_criterion_at").verbose_name
+        self.fields = {"oxygen_criterion_at": site_time_field(label, zone), **self.fields}
+        self.fields["reason"].label = _("Reason for change")
+        self.fields["reason"].help_text = _("e.g. 'time of the first non-rebreather checked against the chart'.")
+
+    def add_service_error(self, error: ValidationError) -> None:
+        for name, items in getattr(error, "error_dict", {}).items():
+            for item in items:
+                self.add_error(name if name in self.fields else None, item)
+        if not hasattr(error, "error_dict"):
+            self.add_error(None, error)
+
+
 class FreezeForm(ReasonForm):
     """The reason of a data manager's freeze or unfreeze of a casebook (cohorts.services.patient_freeze)."""
 
@@ -683,6 +715,21 @@ class DispositionEventForm(EventForm):
         }
 
 
+class VentilationEpisodeForm(EventForm):
+    """One episode of invasive ventilation: intubation, and its end once it has ended (clinical definitions §2.3)."""
+
+    study_day_label = gettext_lazy("Intubation (study day)")
+
+    class Meta:
+        help_texts = {"end_reason": gettext_lazy("Empty while the patient is still on the ventilator.")}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["end_day"] = LenientIntegerField(
+            required=False, label=_("End (study day)"), help_text=_("Empty while ongoing.")
+        )
+
+
 # ------------------------------------------------------------------------------------- one class per form
 
 #: Forms with a layout or behaviour of their own (their Meta adds labels); every other form of the catalogue gets
@@ -692,6 +739,7 @@ _CUSTOM: dict[str, type[RecordForm]] = {
     "laboratory": LabResultForm,
     "drug_administration": DrugAdministrationForm,
     "disposition_events": DispositionEventForm,
+    "ventilation_episodes": VentilationEpisodeForm,
 }
 
 

@@ -298,7 +298,12 @@ class Frequency(models.TextChoices):
 
 
 class DrugAdministration(PatientDayRecord):
-    """A drug given from `study_day` (start) to `stop_day` (inclusive; empty while ongoing)."""
+    """A drug given from `study_day` (start) to `stop_day` (inclusive; empty while ongoing).
+
+    One row is one dose and frequency: a taper (every 6, then 8, 12, 24 hours) is a sequence of rows. The start and
+    stop times are optional (clinical definitions §2.3): entered in the site's time zone, stored in UTC, and on the
+    study day of their row (the validators check it); without them the analysis uses the day.
+    """
 
     drug = models.CharField(_("drug"), max_length=32, choices=Drug.choices)
     drug_detail = models.CharField(_("name (antibiotic, glucocorticoid, ...)"), max_length=120, blank=True)
@@ -307,6 +312,8 @@ class DrugAdministration(PatientDayRecord):
     route = models.CharField(_("route"), max_length=8, choices=Route.choices)
     frequency = models.CharField(_("frequency"), max_length=8, choices=Frequency.choices)
     stop_day = models.SmallIntegerField(_("stop day"), null=True, blank=True)
+    started_at = models.DateTimeField(_("start time"), null=True, blank=True)
+    stopped_at = models.DateTimeField(_("stop time"), null=True, blank=True)
     history = HistoricalRecords()
 
     class Meta:
@@ -321,8 +328,15 @@ class DrugAdministration(PatientDayRecord):
             models.CheckConstraint(
                 condition=Q(stop_day__isnull=True) | Q(stop_day__gte=F("study_day")), name="drug_stop_after_start"
             ),
+            models.CheckConstraint(
+                condition=Q(stopped_at__isnull=True) | Q(started_at__isnull=True) | Q(stopped_at__gt=F("started_at")),
+                name="drug_stop_time_after_start",
+            ),
+            models.CheckConstraint(
+                condition=Q(stopped_at__isnull=True) | Q(stop_day__isnull=False), name="drug_stop_time_needs_day"
+            ),
             never_not_done("drug"),
-            coded_fields_empty("drug", nulls=("stop_day",), blanks=("drug_detail",)),
+            coded_fields_empty("drug", nulls=("stop_day", "started_at", "stopped_at"), blanks=("drug_detail",)),
         ]
 
 
@@ -330,6 +344,7 @@ class DispositionKind(models.TextChoices):
     DISCHARGED = "discharged", _("Discharged")
     ICU_ADMISSION = "icu_admission", _("ICU admission")
     IMV_STARTED = "imv_started", _("Invasive ventilation started")
+    ICU_DISCHARGE = "icu_discharge", _("ICU discharge")
     DEATH = "death", _("Death")
     WITHDRAWAL = "withdrawal", _("Withdrawal")
     LOST = "lost_to_follow_up", _("Lost to follow-up")
@@ -342,6 +357,8 @@ class DispositionEvent(PatientDayRecord):
     normal_activities = models.BooleanField(_("normal activities"), null=True, blank=True)
     alive = models.BooleanField(_("alive"), null=True, blank=True)
     cause_of_death = models.CharField(_("cause of death"), max_length=200, blank=True)
+    # Optional (clinical definitions §2.3): the moment, in the site's time zone on the page, stored in UTC.
+    occurred_at = models.DateTimeField(_("time"), null=True, blank=True)
     history = HistoricalRecords()
 
     class Meta:
@@ -353,7 +370,51 @@ class DispositionEvent(PatientDayRecord):
                 condition=~Q(kind="vital_status_contact") | Q(alive__isnull=False), name="disposition_contact_alive"
             ),
             never_not_done("disposition"),
-            coded_fields_empty("disposition", nulls=("normal_activities", "alive"), blanks=("cause_of_death",)),
+            coded_fields_empty(
+                "disposition", nulls=("normal_activities", "alive", "occurred_at"), blanks=("cause_of_death",)
+            ),
+        ]
+
+
+class EpisodeEnd(models.TextChoices):
+    """How an episode of invasive mechanical ventilation ended (clinical definitions §2.3)."""
+
+    EXTUBATED = "extubated", _("Extubated")
+    DIED = "died", _("Died on the ventilator")
+    TRANSFERRED = "transferred", _("Transferred on the ventilator")
+
+
+class VentilationEpisode(PatientDayRecord):
+    """One episode of invasive mechanical ventilation, from intubation (`study_day`, `intubated_at`) to its end
+    (`end_day`, `ended_at`, `end_reason`; empty while ongoing). A re-intubation is a new episode; the
+    episodes of a patient never overlap (ecrf/services.py). Times are optional, as on the drug form."""
+
+    intubated_at = models.DateTimeField(_("intubation time"), null=True, blank=True)
+    end_day = models.SmallIntegerField(_("end day"), null=True, blank=True)
+    ended_at = models.DateTimeField(_("end time"), null=True, blank=True)
+    end_reason = models.CharField(_("how it ended"), max_length=12, choices=EpisodeEnd.choices, blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("ventilation episode")
+        constraints = [
+            models.CheckConstraint(condition=Q(end_reason__in=[*EpisodeEnd.values, ""]), name="episode_end_valid"),
+            models.CheckConstraint(
+                condition=Q(end_day__isnull=True) | Q(end_day__gte=F("study_day")), name="episode_end_after_start"
+            ),
+            models.CheckConstraint(
+                condition=Q(ended_at__isnull=True) | Q(intubated_at__isnull=True) | Q(ended_at__gt=F("intubated_at")),
+                name="episode_end_time_after_start",
+            ),
+            # An end day says how the episode ended; an end time needs its day.
+            models.CheckConstraint(
+                condition=Q(end_day__isnull=True) | ~Q(end_reason=""), name="episode_end_day_has_reason"
+            ),
+            models.CheckConstraint(
+                condition=Q(ended_at__isnull=True) | Q(end_day__isnull=False), name="episode_end_time_needs_day"
+            ),
+            never_not_done("episode"),
+            coded_fields_empty("episode", nulls=("intubated_at", "end_day", "ended_at"), blanks=("end_reason",)),
         ]
 
 
@@ -418,6 +479,34 @@ class DerivedDay(models.Model):
 
     def __str__(self) -> str:
         return gettext("derived %(patient)s day %(day)s") % {"patient": self.patient_id, "day": self.study_day}
+
+
+class DerivedCourse(models.Model):
+    """The patient's course as a whole (clinical definitions §3.4), computed by the derivation job with the patient's
+    derived days (ecrf/courses.py): time to the first anakinra dose and its timing group, invasive ventilation,
+    ventilator- and ICU-free days, the New York response. Never edited by hand; versioned like DerivedDay."""
+
+    patient = models.OneToOneField(Patient, on_delete=models.CASCADE, primary_key=True, related_name="course")
+    hours_to_anakinra = models.FloatField(null=True)
+    timing_basis = models.CharField(max_length=4, blank=True)
+    timing_group = models.CharField(max_length=12)
+    imv_episodes = models.SmallIntegerField()
+    imv_days = models.FloatField()
+    imv_days_basis = models.CharField(max_length=4, blank=True)
+    imv_ongoing = models.BooleanField()
+    failed_extubations = models.SmallIntegerField()
+    extubated = models.BooleanField()
+    ventilator_free_days = models.FloatField()
+    icu_free_days = models.FloatField()
+    ny_response = models.BooleanField()
+    ny_failure = models.BooleanField()
+    died = models.BooleanField()
+    discharged = models.BooleanField()
+    algorithm_version = models.CharField(max_length=32)
+    computed_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return gettext("course of %(patient)s") % {"patient": self.patient_id}
 
 
 class PatientDerivation(models.Model):

@@ -33,7 +33,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from cohorts import selectors as cohort_selectors
-from cohorts.clock import site_today
+from cohorts.clock import site_today, site_zone
 from cohorts.models import Patient, PatientFreeze, Site, Study
 from ecrf.checks import format_number
 from ecrf.crfs import DAY_FORMS, EVENT_FORMS, Crf, crf_of, is_not_done
@@ -45,12 +45,26 @@ from ecrf.models import (
     DispositionKind,
     DrugAdministration,
     MissingCode,
+    VentilationEpisode,
 )
 from ecrf.validators import ENDS_DAILY_FORMS
 
 
-def event_label(record) -> str:
-    """A drug administration, disposition or adverse event in a few words, for the casebook."""
+def _at(moment, zone) -> str:
+    """ " at 22:30": a record's time as the clock time at the site, or nothing when it has none."""
+    if moment is None or zone is None:
+        return ""
+    return " " + _("at %(time)s") % {"time": f"{moment.astimezone(zone):%H:%M}"}
+
+
+def event_label(record, zone: datetime.tzinfo | None = None) -> str:
+    """A repeating form's record in a few words, for the casebook; its times at the site's ``zone``."""
+    if isinstance(record, VentilationEpisode):
+        values = {"start": _at(record.intubated_at, zone), "end": _at(record.ended_at, zone)}
+        if record.end_day is None:
+            return _("Intubated%(start)s, on the ventilator") % values
+        values.update(day=record.end_day, how=str(record.get_end_reason_display()).lower() or _("ended"))
+        return _("Intubated%(start)s; %(how)s on day %(day)s%(end)s") % values
     if isinstance(record, DrugAdministration):
         values = {
             "drug": record.drug_detail or record.get_drug_display(),
@@ -64,7 +78,7 @@ def event_label(record) -> str:
             return _("%(drug)s %(dose)s %(unit)s %(route)s %(frequency)s, to day %(stop_day)s") % values
         return _("%(drug)s %(dose)s %(unit)s %(route)s %(frequency)s, ongoing") % values
     if isinstance(record, DispositionEvent):
-        text = str(record.get_kind_display())
+        text = str(record.get_kind_display()) + _at(record.occurred_at, zone)
         if record.cause_of_death:
             text += f": {record.cause_of_death}"
         if record.alive is not None and record.kind == DispositionKind.CONTACT:
@@ -282,6 +296,7 @@ def casebook_get(*, user, patient_pk: int, today: datetime.date | None = None) -
         for record in crf.model.objects.filter(patient=patient).order_by("study_day", "pk"):
             events[key][min(max(record.study_day, 0), last)].append(record)
     derived = {d.study_day: d for d in DerivedDay.objects.filter(patient=patient, study_day__lte=last)}
+    zone = site_zone(patient.site)
     days = []
     for day in range(last + 1):
         forms = {}
@@ -295,7 +310,7 @@ def casebook_get(*, user, patient_pk: int, today: datetime.date | None = None) -
                 forms=forms,
                 events={
                     key: [
-                        EventRow(r, event_label(r), EVENT_FORMS[key].slug, EVENT_FORMS[key].history_name)
+                        EventRow(r, event_label(r, zone), EVENT_FORMS[key].slug, EVENT_FORMS[key].history_name)
                         for r in rows.get(day, [])
                     ]
                     for key, rows in events.items()

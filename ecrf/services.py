@@ -27,11 +27,12 @@ from django.utils.translation import gettext as _
 
 from cohorts.audit import ENTRY_REASON, ConcurrentEdit, ensure_writable, require_reason, update_versioned
 from cohorts.audit import save_audited as _save_audited
+from cohorts.clock import site_zone
 from cohorts.models import Patient
 from ecrf import checks
 from ecrf.checks import Issue
 from ecrf.crfs import CATALOGUE, DAY_FORMS, EVENT_FORMS, Crf
-from ecrf.models import DispositionEvent, DispositionKind
+from ecrf.models import DispositionEvent, DispositionKind, DrugAdministration, VentilationEpisode
 from ecrf.validators import PatientFacts, day_issues, is_blank, issues_error, listed, refusals
 
 # ------------------------------------------------------------------------------------------------- writes
@@ -404,10 +405,53 @@ def day_record_save(
 # ------------------------------------------------------------------------------------------- event records
 
 
-def _death_events(patient: Patient) -> list[tuple[int, int]]:
+def _death_events(patient: Patient) -> list[tuple[int, int, Any]]:
+    """(pk, study day, time or None) of the patient's death records."""
     return list(
-        DispositionEvent.objects.filter(patient=patient, kind=DispositionKind.DEATH).values_list("pk", "study_day")
+        DispositionEvent.objects.filter(patient=patient, kind=DispositionKind.DEATH).values_list(
+            "pk", "study_day", "occurred_at"
+        )
     )
+
+
+def _episode_rules(patient: Patient, values: Mapping[str, Any], record_pk: int | None) -> list[Issue]:
+    """A patient's ventilation episodes never overlap (clinical definitions §2.3): a re-intubation is a new episode
+    after the end of the previous one. Two episodes are compared by their times when both times of the comparison
+    are known, else by their days (an extubation and a re-intubation on the same day do not overlap)."""
+    day = values.get("study_day")
+    if day is None:
+        return []
+    episode = (day, values.get("intubated_at"), values.get("end_day"), values.get("ended_at"))
+    others = (
+        VentilationEpisode.objects.filter(patient=patient)
+        .exclude(pk=record_pk)
+        .order_by("study_day")
+        .values_list("study_day", "intubated_at", "end_day", "ended_at")
+    )
+    for other in others:
+        if not (_ends_before(other, episode) or _ends_before(episode, other)):
+            if other[2] is None:
+                message = _(
+                    "The episode from study day %(day)s has no end yet: record its extubation (or how it ended) "
+                    "before a new episode."
+                ) % {"day": other[0]}
+            else:
+                message = _(
+                    "This episode overlaps the episode of study days %(start)s to %(end)s: a re-intubation starts "
+                    "after the end of the previous episode."
+                ) % {"start": other[0], "end": other[2]}
+            return [Issue("study_day", checks.HARD, "study_day.episode_overlap", message)]
+    return []
+
+
+def _ends_before(first: tuple, second: tuple) -> bool:
+    """Whether episode ``first`` (start day, start time, end day, end time) ends before ``second`` starts."""
+    end_day, end_time = first[2], first[3]
+    if end_day is None:
+        return False  # ongoing
+    if end_time is not None and second[1] is not None:
+        return end_time <= second[1]
+    return end_day <= second[0]
 
 
 def _disposition_rules(patient: Patient, values: Mapping[str, Any], record_pk: int | None) -> list[Issue]:
@@ -447,7 +491,38 @@ def _disposition_rules(patient: Patient, values: Mapping[str, Any], record_pk: i
                     % {"day": day, "records": ", ".join(later)},
                 )
             )
+        elif values.get("occurred_at") is not None:
+            issues += _times_after_death(patient, values["occurred_at"])
     return issues
+
+
+def _times_after_death(patient: Patient, death_at) -> list[Issue]:
+    """A death's time is not before a dose or an intubation of the patient recorded at a later time."""
+    later = [
+        _("%(form)s at %(time)s")
+        % {"form": model._meta.verbose_name, "time": checks.time_text(at, site_zone(patient.site))}
+        for model, name in ((DrugAdministration, "started_at"), (VentilationEpisode, "intubated_at"))
+        for at in model.objects.filter(patient=patient, **{f"{name}__gt": death_at}).values_list(name, flat=True)[:1]
+    ]
+    if not later:
+        return []
+    message = _(
+        "Data are recorded after this time (%(records)s): correct those records first, there can be no data after "
+        "the death."
+    ) % {"records": ", ".join(later)}
+    return [Issue("occurred_at", checks.HARD, "occurred_at.data_after_death", message)]
+
+
+def _first(pair: tuple) -> Any:
+    return pair[0]
+
+
+def _no_rules(patient: Patient, values: Mapping[str, Any], record_pk: int | None) -> list[Issue]:
+    return []
+
+
+#: The rules of a repeating form that look at the patient's other records.
+_CROSS_RECORD_RULES = {DispositionEvent: _disposition_rules, VentilationEpisode: _episode_rules}
 
 
 def event_save(
@@ -469,9 +544,10 @@ def event_save(
     try:
         with transaction.atomic():
             ensure_writable(patient)
-            deaths = [day for pk, day in _death_events(patient) if pk != record_pk]
-            facts = PatientFacts.of(patient, min(deaths) if deaths else None)
-            extra = _disposition_rules(patient, entry.values, record_pk) if crf.model is DispositionEvent else []
+            deaths = sorted(((day, at) for pk, day, at in _death_events(patient) if pk != record_pk), key=_first)
+            death_day, death_at = deaths[0] if deaths else (None, None)
+            facts = PatientFacts.of(patient, death_day, death_at=death_at)
+            extra = _CROSS_RECORD_RULES.get(crf.model, _no_rules)(patient, entry.values, record_pk)
             saved = _write(
                 crf,
                 patient=patient,

@@ -16,13 +16,14 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from cohorts.clock import site_today
+from cohorts.clock import site_today, site_zone
 from ecrf import checks
 from ecrf.checks import Issue
-from ecrf.models import AdverseEventKind, DispositionKind, Drug, MissingCode
+from ecrf.models import AdverseEventKind, DispositionKind, Drug, EpisodeEnd, MissingCode
 
 if TYPE_CHECKING:
     from cohorts.models import Patient
@@ -49,12 +50,28 @@ class PatientFacts:
     #: Day 0 and the site's name, for the dates and the place the future-day message names.
     enrolment_date: datetime.date | None = None
     site_name: str = ""
+    #: The site's time zone, in which times are entered and fall on their study day (clinical definitions §2.3),
+    #: the current moment (no time after it) and the moment of death when recorded. None: rule not applied.
+    zone: datetime.tzinfo | None = None
+    now: datetime.datetime | None = None
+    death_at: datetime.datetime | None = None
 
     @classmethod
-    def of(cls, patient: Patient, death_day: int | None, *, today: datetime.date | None = None) -> PatientFacts:
+    def of(
+        cls,
+        patient: Patient,
+        death_day: int | None,
+        *,
+        today: datetime.date | None = None,
+        death_at: datetime.datetime | None = None,
+    ) -> PatientFacts:
         """The facts of ``patient``; ``today`` defaults to the date at the patient's site now (cohorts/clock.py)."""
-        today = today if today is not None else site_today(patient.site)
+        now = timezone.now()
+        today = today if today is not None else site_today(patient.site, now)
         return cls(
+            zone=site_zone(patient.site),
+            now=now,
+            death_at=death_at,
             follow_up_days=patient.study.follow_up_days,
             death_day=death_day,
             weight_kg=patient.weight_kg,
@@ -62,6 +79,18 @@ class PatientFacts:
             today_day=(today - patient.enrolment_date).days,
             enrolment_date=patient.enrolment_date,
             site_name=patient.site.name,
+        )
+
+    def time_issues(self, name: str, moment: datetime.datetime | None, study_day: int | None) -> list[Issue]:
+        """The rules of a time on field ``name`` of a record of ``study_day`` (ecrf/checks.py check_time)."""
+        return checks.check_time(
+            name,
+            moment,
+            study_day,
+            zone=self.zone,
+            enrolment_date=self.enrolment_date,
+            now=self.now,
+            death_at=self.death_at,
         )
 
     def not_future(self, study_day: int | None) -> list[Issue]:
@@ -276,6 +305,9 @@ def drug_administration(values: Mapping[str, Any], facts: PatientFacts) -> list[
         issues += on_field("stop_day", checks.check_within_follow_up(stop_day, facts.follow_up_days))
         issues += on_field("stop_day", checks.check_after_death(stop_day, facts.death_day))
         issues += on_field("stop_day", facts.not_future(stop_day))
+    issues += _times(
+        values, facts, ("started_at", "study_day"), ("stopped_at", "stop_day"), _("Give the stop day of the stop time.")
+    )
     for regimen in facts.regimen:  # a dose already refused is not compared with the regimen as well
         issues += checks.check_regimen(drug, None if dose else values.get("dose"), unit, values.get("route"), regimen)
     return issues
@@ -291,12 +323,59 @@ def disposition_event(values: Mapping[str, Any], facts: PatientFacts) -> list[Is
         )
     if kind == DispositionKind.CONTACT and values.get("alive") is None:
         issues.append(_required("alive", _("Say whether the patient was alive at the contact.")))
+    issues += facts.time_issues("occurred_at", values.get("occurred_at"), values.get("study_day"))
     if kind != DispositionKind.DEATH and (values.get("cause_of_death") or "").strip():
         issues.append(
             Issue(
                 "cause_of_death", checks.HARD, "cause_of_death.not_death", _("A cause of death only goes with a death.")
             )
         )
+    return issues
+
+
+def ventilation_episode(values: Mapping[str, Any], facts: PatientFacts) -> list[Issue]:
+    """An episode of invasive ventilation (clinical definitions §2.3): it ends after it starts, an end has a day and
+    says how it ended, an end by death is on the day of death; its times follow the rules of every time."""
+    day, end_day, reason = values.get("study_day"), values.get("end_day"), values.get("end_reason") or ""
+    issues = []
+    if end_day is not None and day is not None and end_day < day:
+        message = _("The episode cannot end before the intubation (study day %(day)s).") % {"day": day}
+        issues.append(Issue("end_day", checks.HARD, "end_day.before_start", message))
+    elif end_day is not None:
+        issues += on_field("end_day", checks.check_after_death(end_day, facts.death_day))
+        issues += on_field("end_day", facts.not_future(end_day))
+        if reason == EpisodeEnd.DIED and facts.death_day is not None and end_day != facts.death_day:
+            message = _("The death is recorded on study day %(day)s: an episode ended by death ends that day.") % {
+                "day": facts.death_day
+            }
+            issues.append(Issue("end_day", checks.HARD, "end_day.not_death_day", message))
+    if end_day is not None and not reason:
+        issues.append(_required("end_reason", _("Say how the episode ended (extubated, died, transferred).")))
+    if reason and end_day is None:
+        issues.append(_required("end_day", _("Give the day the episode ended, or leave how it ended empty.")))
+    issues += _times(
+        values, facts, ("intubated_at", "study_day"), ("ended_at", "end_day"), _("Give the end day of the end time.")
+    )
+    return issues
+
+
+def _times(
+    values: Mapping[str, Any],
+    facts: PatientFacts,
+    start: tuple[str, str],
+    end: tuple[str, str],
+    end_day_required: str,
+) -> list[Issue]:
+    """The rules of a record's start and end times: each on its day, not in the future, not after the death; the
+    end after the start, and an end time only with its end day."""
+    (start_name, start_day), (end_name, end_day) = start, end
+    started, ended = values.get(start_name), values.get(end_name)
+    issues = facts.time_issues(start_name, started, values.get(start_day))
+    if ended is not None and values.get(end_day) is None:
+        return [*issues, _required(end_day, str(end_day_required))]
+    issues += facts.time_issues(end_name, ended, values.get(end_day))
+    if not any(issue.field == end_name for issue in issues):
+        issues += checks.check_time_order(end_name, started, ended, zone=facts.zone)
     return issues
 
 

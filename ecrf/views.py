@@ -17,9 +17,11 @@ from django.views.decorators.http import require_POST
 from cohorts import roles, submissions
 from cohorts import selectors as cohort_selectors
 from cohorts import services as cohort_services
+from cohorts.audit import ConcurrentEdit
+from cohorts.clock import site_zone
 from cohorts.querystring import query_number
 from ecrf import crfs, page_notes, selectors, services
-from ecrf.forms import DAY_FORM_CLASSES, EVENT_FORM_CLASSES, DeleteForm, FreezeForm, ReasonForm
+from ecrf.forms import DAY_FORM_CLASSES, EVENT_FORM_CLASSES, DeleteForm, FreezeForm, OxygenCriterionForm, ReasonForm
 from ecrf.models import DispositionKind
 from ecrf.services import PatientDayInvalid
 from ecrf.validators import PatientFacts, day_issues
@@ -163,7 +165,50 @@ def casebook(request, patient_pk: int, freeze_form: FreezeForm | None = None):
             and roles.has_study_role(request.user, book.patient.study, roles.LOCKERS, site=book.patient.site),
             "freeze_form": freeze_form or FreezeForm(prefix="freeze"),
             "day_forms": crfs.DAY_FORMS,
+            "event_forms": crfs.EVENT_FORMS,
+            "shows_oxygen_criterion": book.patient.oxygen_criterion_at is not None
+            or cohort_services.records_oxygen_criterion(book.patient.study),
         },
+    )
+
+
+@roles.role_required(roles.PATIENT_READERS)
+def oxygen_criterion(request, patient_pk: int):
+    """Correct when the oxygen criterion was met (clinical definitions §1.2), in the site's time zone, with a
+    reason; its readers see it read-only."""
+    patient = selectors.patient_get(user=request.user, pk=patient_pk)
+    can_edit = _can_edit(request.user, patient) and not patient.study.is_locked and patient.frozen_since is None
+    zone = site_zone(patient.site)
+    initial = {"oxygen_criterion_at": patient.oxygen_criterion_at, "version": patient.version}
+    form = OxygenCriterionForm(request.POST or None, initial=initial, zone=zone)
+    if request.method == "POST":
+        if not can_edit:
+            raise PermissionDenied(READ_ONLY)
+        if form.is_valid():
+            try:
+                cohort_services.patient_update(
+                    patient=patient,
+                    changes={"oxygen_criterion_at": form.cleaned_data["oxygen_criterion_at"]},
+                    expected_version=form.cleaned_data["version"],
+                    user=request.user,
+                    reason=form.cleaned_data["reason"],
+                )
+            except ConcurrentEdit:
+                form.add_error(None, _("Someone else changed this patient after you opened the page: reload it."))
+            except ValidationError as exc:
+                form.add_service_error(exc)
+            else:
+                messages.success(
+                    request,
+                    _("The time the oxygen criterion was met is saved for %(participant)s.")
+                    % {"participant": patient.participant_id},
+                )
+                return redirect(_casebook_url(patient))
+    if not can_edit:
+        for field in form.fields.values():
+            field.disabled = True
+    return render(
+        request, "ecrf/oxygen_criterion.html", {"patient": patient, "form": form, "can_edit": can_edit, "zone": zone}
     )
 
 

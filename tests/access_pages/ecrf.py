@@ -7,7 +7,7 @@ is shown again with its messages (200).
 """
 
 from cohorts import roles
-from ecrf.models import AdverseEvent, DispositionEvent, DrugAdministration
+from ecrf.models import AdverseEvent, DispositionEvent, DrugAdministration, VentilationEpisode
 from tests.access_pages import EVERY_ROLE, Page
 
 
@@ -17,7 +17,12 @@ def _record(model, **values):
         record = model.objects.filter(patient=patient).first() or model.objects.create(
             patient=patient, study_day=2, **values
         )
-        slug = {DrugAdministration: "drugs", DispositionEvent: "dispositions", AdverseEvent: "adverse-events"}[model]
+        slug = {
+            DrugAdministration: "drugs",
+            DispositionEvent: "dispositions",
+            AdverseEvent: "adverse-events",
+            VentilationEpisode: "ventilation",
+        }[model]
         return f"/patients/{patient.pk}/{slug}/{record.pk}/"
 
     return url
@@ -26,6 +31,7 @@ def _record(model, **values):
 DRUG = {"drug": "anakinra", "dose": 5, "dose_unit": "mg/kg", "route": "iv", "frequency": "bid"}
 DISPOSITION = {"kind": "icu_admission"}
 ADVERSE = {"kind": "thromboembolism"}
+EPISODE = {"end_day": 4, "end_reason": "extubated"}
 
 PAGES: list = [
     Page("csv import", lambda f: f"/studies/{f['study'].code}/import/", roles.IMPORTERS),
@@ -46,6 +52,19 @@ PAGES: list = [
     ),
     Page("day entry", lambda f: f"/patients/{f['patient_a'].pk}/day/3/", roles.PATIENT_READERS, patient_scoped=True),
     Page(
+        "oxygen criterion",
+        lambda f: f"/patients/{f['patient_a'].pk}/oxygen-criterion/",
+        roles.PATIENT_READERS,
+        patient_scoped=True,
+    ),
+    Page(
+        "oxygen criterion save",
+        lambda f: f"/patients/{f['patient_a'].pk}/oxygen-criterion/",
+        roles.DATA_ENTRY,
+        patient_scoped=True,
+        method="post",
+    ),
+    Page(
         "day entry save",
         lambda f: f"/patients/{f['patient_a'].pk}/day/3/",
         roles.DATA_ENTRY,
@@ -58,6 +77,7 @@ for slug, model, values in (
     ("drugs", DrugAdministration, DRUG),
     ("dispositions", DispositionEvent, DISPOSITION),
     ("adverse-events", AdverseEvent, ADVERSE),
+    ("ventilation", VentilationEpisode, EPISODE),
 ):
     PAGES += [
         Page(

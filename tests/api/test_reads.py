@@ -20,6 +20,7 @@ def test_forms_metadata_comes_from_the_catalogue_and_the_limits_table(api_as, us
         "laboratory",
         "drug_administration",
         "disposition_events",
+        "ventilation_episodes",
         "adverse_events",
     ]
     vitals = {f["name"]: f for f in forms[0]["fields"]}

@@ -146,3 +146,18 @@ def test_other_sites_patient_is_404_and_statistician_cannot_write(api_as, users,
     assert response.status_code == 403 and response.json()["type"].endswith("#problem-forbidden")
     assert create_vitals(api_as(users["monitor"]), patient_a).status_code == 403
     assert not VitalSigns.objects.exists()
+
+
+def test_a_ventilation_episode_takes_times_with_their_offset_and_refuses_one_before_intubation(nurse_api, patient_a):
+    url = records(patient_a, "ventilation_episodes")
+    naive = nurse_api.post(url, {"values": {"study_day": 2, "intubated_at": "2020-03-19T08:00"}})
+    assert naive.status_code == 400 and "UTC offset" in str(naive.json())
+    backwards = {"study_day": 2, "intubated_at": "2020-03-19T08:00+01:00", "end_day": 2}
+    refused = nurse_api.post(
+        url, {"values": {**backwards, "ended_at": "2020-03-19T07:00+01:00", "end_reason": "extubated"}}
+    )
+    assert refused.status_code == 422 and "ended_at" in str(refused.json())
+    created = nurse_api.post(url, {"values": {"study_day": 2, "intubated_at": "2020-03-19T08:00+01:00"}})
+    assert created.status_code == 201, created.content
+    # Milan (the site's zone) is UTC+1 on 19 March: the stored instant is 07:00 UTC, read back with its offset
+    assert created.json()["values"]["intubated_at"].startswith("2020-03-19T08:00:00+01:00")

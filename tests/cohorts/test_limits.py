@@ -184,8 +184,12 @@ NOT_ENTERED = {
     ("cohorts", "submission", "*"),  # a record of which form token created which object
     ("ecrf", "derivedday", "*"),
     ("ecrf", "patientderivation", "*"),
+    ("ecrf", "derivedcourse", "*"),
     *{("ecrf", model, "version") for model in ("vitalsigns", "respiratorysupport", "labresult")},
     *{("ecrf", model, "version") for model in ("drugadministration", "dispositionevent", "adverseevent")},
+    ("ecrf", "ventilationepisode", "version"),
+    # An episode may end after the follow-up (ventilator-free days count to day 28): bounded by today and the death.
+    ("ecrf", "ventilationepisode", "end_day"),
 }
 # Study days are bounded by the study's follow-up (0 to follow_up_days, itself 1-365 by the table's row).
 STUDY_DAYS = {"study_day", "stop_day"}

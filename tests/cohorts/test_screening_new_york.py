@@ -1,5 +1,6 @@
 """The same screening page runs the New York protocol with no code change: its fields, units and day-0 data."""
 
+import datetime
 from decimal import Decimal
 
 import pytest
@@ -112,3 +113,24 @@ def test_non_rebreather_with_cannula(client, ny, users):
     assert Screening.objects.get().eligible
     response = post(client, study, site, hfnc_fio2="", nrb_flow_l_min="15", nasal_cannula_flow_l_min="5.5")
     assert not Screening.objects.latest("pk").eligible
+
+
+def test_times_of_a_new_york_screening_are_the_site_clock_and_the_onset_becomes_the_oxygen_criterion(client, ny, users):
+    study, site, arm = ny
+    site.time_zone = "America/New_York"
+    site.save()
+    client.force_login(users["data_manager"])
+    assert post(client, study, site).status_code == 302
+    screening = Screening.objects.get()
+    # typed 10:00 and 22:00 at the site, New York daylight time (UTC-4), whatever the server's zone (Rome)
+    assert screening.assessed_at == datetime.datetime(2020, 4, 2, 14, 0, tzinfo=datetime.UTC)
+    rescreen = client.get(f"/studies/{study.code}/screenings/new/?rescreen={screening.pk}")
+    assert rescreen.context["form"].initial["respiratory_failure_onset"] == datetime.datetime(2020, 4, 1, 22, 0)
+    client.post(
+        f"/studies/{study.code}/screenings/{screening.pk}/enrol/",
+        {"arm": str(arm.pk), "enrolment_date": "2020-04-02", "sex": "F", "age_years": "58"},
+    )
+    patient = Patient.objects.get()
+    assert patient.oxygen_criterion_at == datetime.datetime(2020, 4, 2, 2, 0, tzinfo=datetime.UTC)
+    detail = client.get(f"/studies/{study.code}/screenings/{screening.pk}/").content.decode()
+    assert "02 Apr 2020 10:00" in detail
