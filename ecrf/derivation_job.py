@@ -51,10 +51,18 @@ from django.db.models.lookups import In
 from django.utils import timezone
 
 from cohorts.audit import StudyLocked, ensure_unlocked
+from cohorts.clock import default_time_zone
 from cohorts.models import Patient, Study
-from ecrf import derivations
+from ecrf import courses, derivations
 from ecrf.crfs import CATALOGUE, Crf
-from ecrf.models import DerivedDay, PatientDerivation
+from ecrf.models import (
+    DerivedCourse,
+    DerivedDay,
+    DispositionEvent,
+    DrugAdministration,
+    PatientDerivation,
+    VentilationEpisode,
+)
 
 logger = logging.getLogger(__name__)
 T, R, S = TypeVar("T"), TypeVar("R"), TypeVar("S")
@@ -95,6 +103,19 @@ def _source_query(crf: Crf) -> tuple[type[models.Model], dict[str, Cast], tuple[
 
 # One query per source frame, named as derivations.derive expects them (the catalogue's derivation_frame).
 _SOURCES = {crf.derivation_frame: _source_query(crf) for crf in CATALOGUE.values() if crf.derivation_frame}
+
+#: The patient course's own sources (ecrf/courses.py; it also reads the derivation's support frame): model, the
+#: columns read (``<name>_f`` cast to float, times as UTC) and which of them are times.
+_COURSE_SOURCES = {
+    "drugs": (DrugAdministration, ("patient_id", "drug", "study_day", "stop_day_f", "started_at", "stopped_at")),
+    "episodes": (
+        VentilationEpisode,
+        ("patient_id", "study_day", "end_day_f", "intubated_at", "ended_at", "end_reason"),
+    ),
+    "course_events": (DispositionEvent, ("patient_id", "study_day", "kind", "occurred_at")),
+}
+_TIMES = frozenset({"started_at", "stopped_at", "intubated_at", "ended_at", "occurred_at", "oxygen_criterion_at"})
+_COURSE_WRITTEN = [name for name in courses.COURSE_COLUMNS if name != "patient_id"]
 
 
 @dataclass
@@ -189,10 +210,31 @@ def read_inputs(patient_ids: Sequence[int]) -> dict[str, pd.DataFrame]:
     for name, (model, casts, columns, bools) in _SOURCES.items():
         queryset = model.objects.filter(of_patients(patient_ids), not_done_reason="").annotate(**casts)
         frames[name] = columns_frame(read_rows(queryset, columns), columns, bools)
+    for name, (model, columns) in _COURSE_SOURCES.items():
+        casts = {c: Cast(F(c.removesuffix("_f")), FloatField()) for c in columns if c.endswith("_f")}
+        queryset = model.objects.filter(of_patients(patient_ids)).annotate(**casts)
+        frames[name] = with_times(columns_frame(read_rows(queryset, columns), columns))
     return frames
 
 
-_PATIENT_COLUMNS = ("patient_id", "ast_uln_f", "alt_uln_f", "stamp_version", "stamp_digest", "stamp_at")
+def with_times(frame: pd.DataFrame) -> pd.DataFrame:
+    """Its time columns as UTC datetimes (NaT when unknown), whatever the database gave (SQLite: text)."""
+    for name in _TIMES.intersection(frame.columns):
+        frame[name] = pd.to_datetime(pd.Series(frame[name], dtype=object), utc=True, format="ISO8601")
+    return frame
+
+
+_PATIENT_COLUMNS = (
+    "patient_id",
+    "ast_uln_f",
+    "alt_uln_f",
+    "enrolment_date",
+    "time_zone",
+    "oxygen_criterion_at",
+    "stamp_version",
+    "stamp_digest",
+    "stamp_at",
+)
 
 
 def _patients(study: Study, patient_ids: Sequence[int]) -> pd.DataFrame:
@@ -203,13 +245,16 @@ def _patients(study: Study, patient_ids: Sequence[int]) -> pd.DataFrame:
         .annotate(
             ast_uln_f=Cast(F("site__ast_uln_u_l"), FloatField()),
             alt_uln_f=Cast(F("site__alt_uln_u_l"), FloatField()),
+            time_zone=F("site__time_zone"),
             stamp_version=F("derivation__algorithm_version"),
             stamp_digest=F("derivation__digest"),
             stamp_at=_text("derivation__derived_at"),
         )
         .order_by("pk")
     )
-    patients = columns_frame(read_rows(queryset, ["pk", *_PATIENT_COLUMNS[1:]]), _PATIENT_COLUMNS)
+    patients = with_times(columns_frame(read_rows(queryset, ["pk", *_PATIENT_COLUMNS[1:]]), _PATIENT_COLUMNS))
+    patients["enrolment_date"] = pd.to_datetime(pd.Series(patients["enrolment_date"], dtype=object))
+    patients["time_zone"] = patients["time_zone"].replace("", default_time_zone())  # the site's default zone
     # Exact 64-bit integers (a float would round them), NA where there is no stamp.
     patients["stamp_digest"] = pd.array(patients["stamp_digest"].to_numpy(), dtype="Int64")
     return patients
@@ -268,7 +313,7 @@ def _grid(patient_ids: np.ndarray, follow_up_days: int) -> pd.DataFrame:
 
 
 def compute(study: Study, patients: pd.DataFrame, inputs: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """The derived frame of the batch (pure: no query)."""
+    """The derived days of the batch (pure: no query)."""
     labs = inputs["labs"]
     if len(labs):
         # The site's ULN applies where the laboratory row does not carry its own (clinical definitions §2: "with the
@@ -278,21 +323,41 @@ def compute(study: Study, patients: pd.DataFrame, inputs: dict[str, pd.DataFrame
             labs[lab_column] = labs[lab_column].fillna(labs["patient_id"].map(uln[site_column]))
     grid = _grid(patients["patient_id"].to_numpy(dtype=np.int64), study.follow_up_days)
     # The frames are named after derive's parameters (the catalogue's derivation_frame of each source form).
-    return derivations.derive(grid, **{**inputs, "labs": labs}, settings=study.settings.get("derivation", {}))
+    day_inputs = {name: inputs[name] for name in _SOURCES}
+    return derivations.derive(grid, **{**day_inputs, "labs": labs}, settings=study.settings.get("derivation", {}))
 
 
-def patient_digests(derived: pd.DataFrame) -> pd.Series:
-    """One signed 64-bit digest per patient of a derived frame (rows of a patient contiguous, as derive gives).
+def compute_courses(study: Study, patients: pd.DataFrame, inputs: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """The patient courses of the batch, one row per patient in the patients' order (pure: no query)."""
+    return courses.derive_courses(
+        patients[["patient_id", "enrolment_date", "time_zone", "oxygen_criterion_at"]],
+        drugs=inputs["drugs"].rename(columns={"stop_day_f": "stop_day"}),
+        episodes=inputs["episodes"].rename(columns={"end_day_f": "end_day"}),
+        events=inputs["course_events"],
+        support=inputs["support"][["patient_id", "study_day", "support", "flow_l_min"]].rename(
+            columns={"flow_l_min": "flow_l_min_f"}
+        ),
+        settings=study.settings.get("derivation", {}),
+    )
 
-    The wrapping sum of a hash of each row (every derived value and the study day), so equal digests mean equal
-    rows with overwhelming probability, whatever the order of the categories pandas chose for the text columns.
+
+def patient_digests(derived: pd.DataFrame, course: pd.DataFrame | None = None) -> pd.Series:
+    """One signed 64-bit digest per patient of a derived frame (rows of a patient contiguous, as derive gives) and
+    of its course (one row per patient, in the same order).
+
+    The wrapping sum of a hash of each row (every derived value and the study day, then the course's values), so
+    equal digests mean equal rows with overwhelming probability, whatever the order of the categories pandas chose
+    for the text columns.
     """
     patient = derived["patient_id"].to_numpy(dtype=np.int64)
     if not len(patient):
         return pd.Series([], dtype=np.int64)
     row_hashes = pd.util.hash_pandas_object(derived[_DIGESTED], index=False).to_numpy(dtype=np.uint64)
     starts = np.flatnonzero(np.r_[True, patient[1:] != patient[:-1]])
-    return pd.Series(np.add.reduceat(row_hashes, starts).view(np.int64), index=patient[starts])
+    digests = np.add.reduceat(row_hashes, starts)
+    if course is not None:
+        digests = digests + pd.util.hash_pandas_object(course[_COURSE_WRITTEN], index=False).to_numpy(dtype=np.uint64)
+    return pd.Series(digests.view(np.int64), index=patient[starts])
 
 
 def _blanks(derived: pd.DataFrame) -> pd.DataFrame:
@@ -374,6 +439,25 @@ def write(derived: pd.DataFrame, computed_at) -> None:
         _orm_upsert(derived, computed_at)
 
 
+def write_courses(course: pd.DataFrame, computed_at) -> None:
+    """One upsert of the patients' course rows (a few thousand at most per batch: the ORM's bulk upsert)."""
+    columns = {name: course[name].to_numpy(dtype=object, na_value=None) for name in courses.COURSE_COLUMNS}
+    rows = [
+        DerivedCourse(
+            **dict(zip(columns, values, strict=True)),
+            algorithm_version=derivations.ALGORITHM_VERSION,
+            computed_at=computed_at,
+        )
+        for values in zip(*columns.values(), strict=True)
+    ]
+    DerivedCourse.objects.bulk_create(
+        rows,
+        update_conflicts=True,
+        unique_fields=["patient"],
+        update_fields=[*_COURSE_WRITTEN, "algorithm_version", "computed_at"],
+    )
+
+
 def _changed(patients: pd.DataFrame, digests: pd.Series) -> np.ndarray:
     """Which patients of the batch need their rows rewritten: no stamp, another algorithm version or another
     digest (a value changed, or the number of days did: the follow-up was changed)."""
@@ -450,7 +534,8 @@ def _store(study: Study, read: _Read, *, force: bool) -> DeriveSummary:
     if not len(ids):
         return DeriveSummary()
     derived = compute(study, patients, read.inputs)
-    digests = patient_digests(derived)  # in the order of ids: derive keeps the grid's order
+    course = compute_courses(study, patients, read.inputs)
+    digests = patient_digests(derived, course)  # in the order of ids: derive keeps the grid's order
     with transaction.atomic():
         ensure_unlocked(study)
         _serialise(study)
@@ -463,6 +548,7 @@ def _store(study: Study, read: _Read, *, force: bool) -> DeriveSummary:
             if not changed.all():
                 derived = derived.loc[derived["patient_id"].isin(changed_ids)]
             write(derived, now)
+            write_courses(course.loc[changed], now)
             # Days beyond the grid (the follow-up was shortened, a day was renumbered) are no longer derived.
             deleted, _ = (
                 DerivedDay.objects.filter(of_patients(changed_ids))

@@ -44,7 +44,7 @@ import pandas as pd
 from django.utils.translation import gettext, gettext_lazy, gettext_noop
 
 #: Bump whenever a change to this module can change a derived value; stored with every derived row.
-ALGORITHM_VERSION: Final = "1.0.0"
+ALGORITHM_VERSION: Final = "1.1.0"
 
 # --------------------------------------------------------------------------------------------------------
 # Clinical states and the three ordinal scales (clinical definitions §3.1)
@@ -112,6 +112,7 @@ EVENT_KINDS: Final = frozenset(
         "discharged",
         "death",
         "icu_admission",
+        "icu_discharge",
         "imv_started",
         "withdrawal",
         "lost_to_follow_up",
@@ -264,6 +265,16 @@ DEFAULT_SETTINGS: Final[dict[str, Any]] = {
     "benefit_consecutive_days": 2,
     # Liver signal (clinical definitions §1.1, 3.3): AST or ALT strictly above 3 x the site's upper limit of normal.
     "liver_uln_multiple": 3.0,
+    # Timing of the first anakinra dose after the New York oxygen criterion (clinical definitions §3.4, computed by
+    # ecrf/courses.py): early up to and including 36 h, late from 96 h (4 days) on, intermediate between (exactly
+    # 36.0 h is early, exactly 96.0 h is late).
+    "timing_early_max_hours": 36.0,
+    "timing_late_min_hours": 96.0,
+    # Ventilator-free and ICU-free days are counted up to the start of this study day (clinical definitions §3.4):
+    # day 28, as in Yehya et al., Am J Respir Crit Care Med 2019;200:828-836.
+    "course_horizon_days": 28,
+    # New York response (clinical definitions §3.4): weaned to room air, or on nasal cannula at most this flow.
+    "ny_response_max_flow_l_min": 2.0,
 }
 _ESTIMATE_DEFAULTS: Final = MappingProxyType(
     {
@@ -303,6 +314,10 @@ _SETTING_RANGES: Final[dict[str, tuple[float | None, float | None]]] = {
     "benefit_pf_above": (1.0, 700.0),
     "benefit_consecutive_days": (1, 365),
     "liver_uln_multiple": (1.0, 100.0),
+    "timing_early_max_hours": (0.0, 720.0),  # up to 30 days
+    "timing_late_min_hours": (0.0, 720.0),
+    "course_horizon_days": (1, 365),  # the range of follow_up_days
+    "ny_response_max_flow_l_min": (0.0, 15.0),  # the highest flow of a nasal cannula or mask
 }
 
 
@@ -319,7 +334,8 @@ def _merge(overrides: Mapping[str, Any]) -> dict[str, Any]:
 def settings_problems(overrides: Any) -> list[tuple[str, str]]:
     """Every problem of a study's derivation overrides, as (key, message): an unknown key, a value that is not a
     number in its range, an FiO2 estimate table that does not parse, ARDS bands that do not increase (the severe
-    band's upper limit must be below the moderate band's). The study set-up (cohorts/setup.py, through the
+    band's upper limit must be below the moderate band's), anakinra timing groups that do not increase (the early
+    group's maximum must be below the late group's minimum). The study set-up (cohorts/setup.py, through the
     signal ``study_settings_check``) shows them next to the setting; :func:`resolve_settings` raises the first."""
     if overrides is None:
         return []
@@ -382,6 +398,19 @@ def settings_problems(overrides: Any) -> list[tuple[str, str]]:
                 % {"severe": f"{severe:g}", "moderate": f"{moderate:g}"},
             )
         )
+    early, late = merged["timing_early_max_hours"], merged["timing_late_min_hours"]
+    if early >= late:
+        key = "timing_late_min_hours" if "timing_late_min_hours" in overrides else "timing_early_max_hours"
+        problems.append(
+            (
+                key,
+                gettext(
+                    "Timing groups must increase: the early group ends at %(early)s h, which must be lower than the "
+                    "late group's minimum %(late)s h"
+                )
+                % {"early": f"{early:g}", "late": f"{late:g}"},
+            )
+        )
     return problems
 
 
@@ -390,8 +419,8 @@ def resolve_settings(overrides: Mapping[str, Any] | None = None) -> dict[str, An
 
     Nested mappings (the FiO2 estimate table) are merged one level deep: a study overriding one device gives
     that device's whole formula and keeps the defaults of the others. Unknown keys, devices, formula
-    parameters or aggregation rules, values out of range and ARDS bands out of order are refused rather than
-    silently ignored (:func:`settings_problems`).
+    parameters or aggregation rules, values out of range, ARDS bands and anakinra timing groups out of order are
+    refused rather than silently ignored (:func:`settings_problems`).
     """
     problems = settings_problems(overrides)
     if problems:
@@ -675,8 +704,8 @@ def _event_rows(events: pd.DataFrame) -> pd.DataFrame:
     """Per event row: whether it reports death, the state it records and the carry-forward anchor it sets.
 
     Anchor priority on one day: a withdrawal, then a loss to follow-up (both end the information), then a
-    discharge or an informative contact (carries its state), then an ICU admission / IMV start (back in
-    hospital). A contact with alive=True but normal activities not recorded, or with alive not recorded, says
+    discharge or an informative contact (carries its state), then an ICU admission or discharge / IMV start
+    (in hospital). A contact with alive=True but normal activities not recorded, or with alive not recorded, says
     nothing. A discharge with normal activities not recorded records a discharged state of unknown level.
     """
     unknown = ~events["kind"].isin(EVENT_KINDS)
@@ -694,7 +723,8 @@ def _event_rows(events: pd.DataFrame) -> pd.DataFrame:
         _DISCHARGED_UNRECORDED,
     )
     disposition = reports_death | discharge | informative_contact
-    back_in_hospital = (kind == "icu_admission") | (kind == "imv_started")
+    # An ICU admission, a discharge from the ICU to the ward, a start of invasive ventilation: in hospital.
+    back_in_hospital = np.isin(kind, ("icu_admission", "icu_discharge", "imv_started"))
     recorded_state = np.select(
         [reports_death, discharge | informative_contact, kind == "imv_started"],
         [_DEATH, discharged_state, _IMV],

@@ -28,13 +28,11 @@ from cohorts.eligibility.engine import (
     register,
 )
 from cohorts.eligibility.fields import FIELDS, Field
-from cohorts.eligibility.new_york import ANAKINRA_TIMING_HOURS, anakinra_timing
 
 register(milan.RULE_SET)
 register(new_york.RULE_SET)
 
 __all__ = [
-    "ANAKINRA_TIMING_HOURS",
     "FIELDS",
     "RULE_SETS",
     "Criterion",
@@ -44,7 +42,6 @@ __all__ = [
     "Finding",
     "RuleSet",
     "Setting",
-    "anakinra_timing",
     "evaluate",
     "get_rule_set",
 ]

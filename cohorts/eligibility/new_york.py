@@ -8,11 +8,7 @@ of an oxygen device counts as "not in use" and the criterion is missing only whe
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import replace
-from datetime import datetime
-from types import MappingProxyType
-from typing import Literal
 
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
@@ -168,32 +164,9 @@ CRITERIA = (
 RULE_SET = RuleSet(
     code="new_york_2020",
     title=gettext_noop("New York 2020 case series: anakinra to prevent mechanical ventilation"),
-    # Recorded for the early/late initiation analysis, judged by no criterion (clinical definitions §1.2).
+    # Recorded for the early/late initiation analysis (ecrf/courses.py, clinical definitions §3.4), judged by no
+    # criterion (clinical definitions §1.2).
     fields=form_fields(CRITERIA, recorded=("respiratory_failure_onset",)),
     settings=SETTINGS,
     criteria=CRITERIA,
 )
-
-
-# --------------------------------------------------------------------------------------------
-# Timing of the first anakinra dose (clinical definitions §1.2)
-# --------------------------------------------------------------------------------------------
-
-# clinical definitions §1.2: early initiation <= 36 h after onset of respiratory failure, late >= 4 days.
-ANAKINRA_TIMING_HOURS: Mapping[str, float] = MappingProxyType({"early_max": 36.0, "late_min": 96.0})
-
-
-def anakinra_timing(onset: datetime, first_dose: datetime) -> tuple[Literal["early", "intermediate", "late"], float]:
-    """Classify the time from onset of respiratory failure to the first anakinra dose.
-
-    Returns the category and the hours elapsed. A first dose before the onset is a data error
-    and raises ValueError. Both datetimes must be naive or both aware.
-    """
-    hours = (first_dose - onset).total_seconds() / 3600
-    if hours < 0:
-        raise ValueError(f"first anakinra dose {first_dose} is before respiratory failure onset {onset}")
-    if hours <= ANAKINRA_TIMING_HOURS["early_max"]:
-        return "early", hours
-    if hours >= ANAKINRA_TIMING_HOURS["late_min"]:
-        return "late", hours
-    return "intermediate", hours

@@ -1,7 +1,7 @@
 """Eligibility rule sets (clinical definitions §1.1 Milan, 1.2 New York, 1.3): what an investigator screening a
 candidate sees, criterion by criterion, at, just below and just above every threshold."""
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from fractions import Fraction
 
 import pytest
@@ -13,7 +13,6 @@ from cohorts.eligibility import (
     RULE_SETS,
     CriterionResult,
     Evaluation,
-    anakinra_timing,
     evaluate,
     get_rule_set,
 )
@@ -695,35 +694,6 @@ def test_new_york_form_records_respiratory_failure_onset_without_judging_it():
 def test_ddimer_basis_field_offers_feu_and_ddu():
     assert FIELDS["ddimer_basis"].kind == "choice"
     assert FIELDS["ddimer_basis"].choices == ("FEU", "DDU")
-
-
-# --------------------------------------------------------------------------------------------
-# Anakinra timing (clinical definitions §1.2)
-# --------------------------------------------------------------------------------------------
-
-ONSET = datetime(2020, 4, 1, 8, 0)
-
-
-@pytest.mark.parametrize(
-    ("delay", "category"),
-    [
-        (timedelta(0), "early"),
-        (timedelta(hours=36), "early"),
-        (timedelta(hours=36, minutes=1), "intermediate"),
-        (timedelta(days=3, hours=23, minutes=59), "intermediate"),
-        (timedelta(days=4), "late"),
-        (timedelta(days=9), "late"),
-    ],
-)
-def test_anakinra_timing_early_within_36_hours_late_from_4_days(delay, category):
-    found, hours = anakinra_timing(ONSET, ONSET + delay)
-    assert found == category
-    assert hours == pytest.approx(delay.total_seconds() / 3600)
-
-
-def test_anakinra_before_respiratory_failure_onset_is_a_data_error():
-    with pytest.raises(ValueError, match="before respiratory failure onset"):
-        anakinra_timing(ONSET, ONSET - timedelta(hours=1))
 
 
 # --------------------------------------------------------------------------------------------
