@@ -30,9 +30,9 @@ from analysis.datasets import KEY, NOT_DONE_REASON, SOURCE_FORMS, column_type, e
 from cleaning.models import AnswerCode, QueryOrigin, QueryStatus, SdvLevel
 from cohorts.limits import LIMITS
 from cohorts.models import COMORBIDITIES, OrdinalScale, Patient, PatientStatus, Sex, Site, Study
-from ecrf import derivations
+from ecrf import courses, derivations
 from ecrf.crfs import CATALOGUE, crf_of
-from ecrf.models import DerivedDay, MissingCode
+from ecrf.models import DerivedDay, MissingCode, VentilationEpisode
 
 CODEBOOK_COLUMNS = [
     "table",
@@ -96,6 +96,23 @@ SAV_MISSING = {MissingCode.NOT_DONE: -97, MissingCode.UNKNOWN: -98, MissingCode.
 DTA_MISSING = {MissingCode.NOT_DONE: "a", MissingCode.UNKNOWN: "b", MissingCode.NOT_APPLICABLE: "c"}
 MISSING_CODE_LABELS = _labels(MissingCode.choices)
 YES_NO = "true = yes, false = no; empty = not recorded"
+#: The unit of a time column (type time): analysis/datasets.py local_times.
+TIME_UNIT = "clock time at the site, ISO 8601 HH:MM"
+#: The column of the study day a time lies on (clinical definitions §2.3); every other time is on study_day.
+TIME_DAYS = {"stopped_at": "stop_day", "ended_at": "end_day", "oxygen_criterion_at": "oxygen_criterion_day"}
+
+
+def _time_note(name: str) -> str:
+    """What a time column holds: the clock time on the study day of its row, no date (clinical definitions §5)."""
+    day = TIME_DAYS.get(name, "study_day")
+    return (
+        f"Clock time at the site, ISO 8601 HH:MM, on the row's study day ({day}), e.g. 22:30 (seconds only when not "
+        "zero): the clock time at the patient's site (its IANA time zone, Site.time_zone); no calendar date. Only a "
+        "clock time that occurs twice that day (the hour the clocks go back) carries its UTC offset, e.g. "
+        "01:30-04:00. Hours between two moments: (day2 - day1) x 24 + (clock2 - clock1), one hour off across a "
+        "daylight-saving change (patient_courses has the exact hours). Entered in the site's time zone, stored in "
+        "UTC; empty = not recorded (the analysis then uses the day). Clinical definitions §2.3."
+    )
 
 
 def _num(value: Any) -> str:
@@ -134,6 +151,22 @@ _FORM_NOTES = {
     "ast_uln_u_l": "The site laboratory's AST upper limit of normal on that day.",
     "alt_uln_u_l": "The site laboratory's ALT upper limit of normal on that day.",
     "stop_day": "Last study day of the administration (inclusive); empty while ongoing.",
+    "started_at": f"Time of the first dose. {_time_note('started_at')}",
+    "stopped_at": f"Time of the last dose; after started_at. {_time_note('stopped_at')}",
+    "occurred_at": f"Time of the event; not after a death's time. {_time_note('occurred_at')}",
+    "intubated_at": f"Time of the intubation. {_time_note('intubated_at')}",
+    "ended_at": f"Time the episode ended (extubation, death or transfer); after intubated_at. {_time_note('ended_at')}",
+    "end_day": (
+        "Study day the episode ended (extubation, death or transfer on the ventilator); empty while ongoing. The "
+        "episodes of a patient never overlap: a re-intubation is a new episode after the end of the previous one."
+    ),
+    "end_reason": "How the episode ended; empty while ongoing (end_day empty).",
+}
+#: Notes of a field of one form only.
+_MODEL_NOTES = {
+    (VentilationEpisode, "study_day"): (
+        "Study day of the intubation (the start of the episode of invasive mechanical ventilation); day 0 = enrolment."
+    ),
 }
 
 
@@ -151,6 +184,9 @@ def field_entry(field: models.Field) -> Entry:
     label = field.verbose_name  # lazy where the model marks it for translation
     # A number's label may end with its unit, "(hours)"; a text's parentheses are an example, never a unit.
     unit = limit.unit if limit else _unit_from_label(_english(label)) if kind in {"integer", "float"} else ""
+    if kind == "time":
+        unit = TIME_UNIT
+    note = _MODEL_NOTES.get((field.model, field.name)) or _FORM_NOTES.get(field.name)
     entry = Entry(
         label=label,
         type=kind,
@@ -158,7 +194,7 @@ def field_entry(field: models.Field) -> Entry:
         allowed_range=_range(limit.hard_min, limit.hard_max, limit.hard_min_exclusive) if limit else "",
         soft_range=_soft(limit.soft_low, limit.soft_high) if limit else "",
         value_labels=_labels(field.choices) if field.choices else (),
-        derivation=_FORM_NOTES.get(field.name, YES_NO if kind == "boolean" and field.null else ""),
+        derivation=note or (YES_NO if kind == "boolean" and field.null else ""),
     )
     if field.name == "fio2" and field.model is not DerivedDay:
         entry = Entry(**{**entry.__dict__, "allowed_range": "0.21 to 1 (exactly 0.21 on room air)"})
@@ -233,6 +269,26 @@ PATIENT_ENTRIES: dict[str, Entry] = {
     },
     "status": Entry(_("Follow-up status"), "string", value_labels=_labels(PatientStatus.choices)),
     "follow_up_days": Entry(_("Follow-up of the study"), "integer", "days", derivation="Study setting."),
+    "oxygen_criterion_day": Entry(
+        _("Study day of the oxygen criterion"),
+        "integer",
+        "days",
+        derivation=(
+            "Study day at the patient's site on which the oxygen criterion was met (its local date minus the "
+            "enrolment date; negative: before enrolment); empty when its time is not recorded."
+        ),
+    ),
+    "oxygen_criterion_at": Entry(
+        _capitalized_lazy(_patient_field("oxygen_criterion_at").verbose_name),
+        "time",
+        TIME_UNIT,
+        derivation=(
+            "When the protocol's oxygen criterion was met (New York: acute hypoxaemic respiratory failure, clinical "
+            "definitions §1.2), the start of the time to the first anakinra dose (hours_to_anakinra of "
+            "patient_courses); from the screening, corrected with a reason. "
+            f"{_time_note('oxygen_criterion_at')}"
+        ),
+    ),
 }
 PROVENANCE_ENTRIES: dict[str, Entry] = {
     KEY: PATIENT_ENTRIES[KEY],
@@ -440,6 +496,69 @@ def derived_entries(cfg: Mapping[str, Any]) -> dict[str, Entry]:
 # --------------------------------------------------------------------------------------------
 
 
+def course_entries(cfg: Mapping[str, Any]) -> dict[str, Entry]:
+    """The patients' courses (clinical definitions §3.4), with the study's timing limits and horizon."""
+    early, late, horizon = (
+        _num(cfg["timing_early_max_hours"]),
+        _num(cfg["timing_late_min_hours"]),
+        cfg["course_horizon_days"],
+    )
+    basis = _labels(dict(courses.BASES))
+    return {
+        KEY: PATIENT_ENTRIES[KEY],
+        "hours_to_anakinra": Entry(
+            gettext("Hours from the oxygen criterion to the first anakinra dose"),
+            "float",
+            "h",
+            derivation="First anakinra record's start time (else the start of its day) minus oxygen_criterion_at.",
+        ),
+        "timing_basis": Entry(gettext("What the hours rest on"), "string", value_labels=basis),
+        "timing_group": Entry(
+            gettext("Timing group of the first anakinra dose"),
+            "string",
+            value_labels=_labels(dict(courses.TIMING_GROUPS)),
+            derivation=f"early: hours <= {early}; late: hours >= {late}; intermediate: between (study settings).",
+        ),
+        "imv_episodes": Entry(gettext("Episodes of invasive mechanical ventilation"), "integer"),
+        "imv_days": Entry(
+            gettext("Days of invasive mechanical ventilation"),
+            "float",
+            "days",
+            derivation=f"Sum of the episodes' durations; an episode without an end runs to the death or day {horizon}.",
+        ),
+        "imv_days_basis": Entry(gettext("What the ventilation days rest on"), "string", value_labels=basis),
+        "imv_ongoing": Entry(gettext("Last episode without an end"), "boolean"),
+        "failed_extubations": Entry(
+            gettext("Failed extubations"), "integer", derivation="Extubations followed by a re-intubation."
+        ),
+        "extubated": Entry(gettext("Last episode ended by extubation"), "boolean"),
+        "ventilator_free_days": Entry(
+            format_lazy(_("Ventilator-free days to day {day}"), day=horizon),
+            "float",
+            "days",
+            derivation=f"0 if died before day {horizon}; else {horizon} minus the days on the ventilator (Yehya 2019).",
+        ),
+        "icu_free_days": Entry(
+            format_lazy(_("ICU-free days to day {day}"), day=horizon),
+            "float",
+            "days",
+            derivation=f"0 if died before day {horizon}; else {horizon} minus the days in the ICU.",
+        ),
+        "ny_response": Entry(
+            gettext("New York response"),
+            "boolean",
+            derivation=(
+                "Never on invasive ventilation, and on some day on room air or nasal cannula at <= "
+                f"{_num(cfg['ny_response_max_flow_l_min'])} L/min."
+            ),
+        ),
+        "ny_failure": Entry(gettext("New York failure (invasive mechanical ventilation)"), "boolean"),
+        "died": Entry(gettext("Died"), "boolean"),
+        "discharged": Entry(gettext("Discharged alive"), "boolean"),
+        "algorithm_version": Entry(gettext("Derivation algorithm version"), "string"),
+    }
+
+
 def outcome_entries(horizon: int, bands: derivations.ArdsBands) -> dict[str, Entry]:
     """``bands``: the study's ARDS bands, the values of the pf_band columns."""
     entries = dict(PATIENT_ENTRIES)
@@ -606,6 +725,20 @@ ARM_TABLE_ENTRIES: dict[str, dict[str, Entry]] = {
         "pct": _PCT,
         "text": _TEXT,
     },
+    "case_series_table": {
+        "row": Entry(_("Row code"), "string"),
+        "label": Entry(_("Row"), "string"),
+        "group": Entry(
+            _("Timing group of the first anakinra dose"), "string", value_labels=_labels(dict(courses.TIMING_GROUPS))
+        ),
+        "n": Entry(_("Count, or number of values of a median row"), "integer"),
+        "denominator": Entry(_("Patients of the group"), "integer"),
+        "pct": _PCT,
+        "median": Entry(_("Median"), "float"),
+        "min": Entry(_("Minimum"), "float"),
+        "max": Entry(_("Maximum"), "float"),
+        "text": _TEXT,
+    },
     "study_settings": {
         "setting": Entry(_("Study setting"), "string"),
         "value": Entry(_("Value used for this release (JSON)"), "string"),
@@ -620,7 +753,14 @@ ARM_TABLE_ENTRIES: dict[str, dict[str, Entry]] = {
         "table": Entry(_("Table (file or sheet name)"), "string"),
         "variable": Entry(_("Column name"), "string"),
         "label": Entry(_("Label"), "string"),
-        "type": Entry(_("Type: string, integer, float or boolean"), "string"),
+        "type": Entry(
+            _("Type: string, integer, float or boolean"),
+            "string",
+            derivation=(
+                "time: a clock time as text, ISO 8601 HH:MM with UTC offset at the site, on the study day its row "
+                "gives (no date)."
+            ),
+        ),
         "unit": Entry(_("Unit"), "string"),
         "allowed_range": Entry(_("Allowed (hard) range; values outside are refused at entry"), "string"),
         "soft_range": Entry(_("Values that needed a confirmation at entry"), "string"),
@@ -696,6 +836,8 @@ def entries_for(table: str, study: Study) -> dict[str, Entry]:
         return SDV_ENTRIES
     if table == "derived_days":
         return derived_entries(derivations.resolve_settings(derivation_overrides(study)))
+    if table == "patient_courses":
+        return course_entries(derivations.resolve_settings(derivation_overrides(study)))
     if table == "outcomes":
         return outcome_entries(outcomes_module.HORIZON_DAYS, derivations.ards_bands(derivation_overrides(study)))
     return ARM_TABLE_ENTRIES[table]

@@ -1,10 +1,14 @@
 """One study's data as pandas frames: the selectors of the analysis pages and of the locked releases.
 
 Every frame is keyed by the pseudonymised ``participant_id`` (clinical definitions §5): no database primary key, no
-calendar date
-and no name ever enters a frame, so nothing built from them (pages, release files, exports) can leak one; the one
-exception is the table of casebook signatures, whose printed names and times are the signatures themselves.
-Times are study days relative to enrolment.
+calendar date and no name ever enters a frame, so nothing built from them (pages, release files, exports) can leak
+one; the one exception is the table of casebook signatures, whose printed names and times are the signatures
+themselves. Time is the study day relative to enrolment. The times recorded on the forms (a drug's start and stop, a
+disposition event, a ventilation episode; the patient's oxygen criterion, clinical definitions §2.3) are written as
+the clock time of day at the patient's site with its UTC offset, ISO 8601 ``22:30-04:00`` (seconds only when not
+zero), on the study day of their row (``study_day``, ``stop_day``, ``end_day``; the patients' table gives the
+criterion's day in ``oxygen_criterion_day``): the clock time the nurse saw, never a date. The import reads it back on
+the row's day (docs/import-format.md).
 
 One query per table (``values_list`` with the joins done by the database, never a query per patient), read from
 the cursor without Django's per-value converters and with decimals cast to float in SQL, so a million patient-days
@@ -24,6 +28,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from django.conf import settings
 from django.db import connections, models
 from django.db.models import F, FloatField, QuerySet
 from django.db.models.functions import Cast
@@ -34,9 +39,11 @@ from analysis import survival, tables
 from cleaning import selectors as cleaning_selectors
 from cohorts import selectors as cohort_selectors
 from cohorts.models import COMORBIDITIES, Arm, Patient, Site, Study
+from cohorts.services import records_oxygen_criterion
 from ecrf import derivations
 from ecrf.crfs import CATALOGUE, crf_of
 from ecrf.models import (
+    DerivedCourse,
     DerivedDay,
     MissingCode,
 )
@@ -63,6 +70,8 @@ PATIENT_COLUMNS: dict[str, str] = {
     **dict.fromkeys(COMORBIDITIES, "boolean"),
     "status": "string",
     "follow_up_days": "integer",
+    "oxygen_criterion_day": "integer",
+    "oxygen_criterion_at": "time",
 }
 #: Where the values accepted from a hospital's FHIR server came from (fhir app): one row per field.
 PROVENANCE_COLUMNS: dict[str, str] = {
@@ -129,11 +138,15 @@ SDV_COLUMNS: dict[str, str] = {
 }
 ARM_COLUMNS: dict[str, str] = {"arm": "string", "arm_label": "string", "order": "integer", "regimen": "string"}
 
-_PANDAS_TYPES = {"string": "string", "integer": "Int64", "float": "float64", "boolean": "boolean"}
+#: Export type -> pandas dtype. A "time" is text: the clock time at the site with its UTC offset (see local_times).
+_PANDAS_TYPES = {"string": "string", "integer": "Int64", "float": "float64", "boolean": "boolean", "time": "string"}
 
 
 def column_type(field: models.Field) -> str:
-    """The export type of a model field: string, integer, float or boolean."""
+    """The export type of a model field: string, integer, float, boolean or time (a moment, written as the clock
+    time at the site on its row's study day, see :func:`local_times`)."""
+    if isinstance(field, models.DateTimeField):
+        return "time"
     if isinstance(field, models.DecimalField | models.FloatField):
         return "float"
     if isinstance(field, models.IntegerField):
@@ -168,7 +181,7 @@ def typed_frame(rows: Iterable[tuple], columns: dict[str, str]) -> pd.DataFrame:
     frame = pd.DataFrame.from_records(list(rows), columns=list(columns))
     for name, kind in columns.items():
         column = frame[name]
-        if kind == "string":
+        if kind in ("string", "time"):
             column = column.astype("string").replace("", pd.NA)
         frame[name] = column.astype(_PANDAS_TYPES[kind])
     return frame
@@ -187,15 +200,55 @@ def _patients_query(study: Study, sites: QuerySet[Site] | None) -> QuerySet[Pati
 
 def _values(model: type[models.Model], patients: QuerySet[Patient], extra: Iterable[str] = ()) -> QuerySet:
     """One query: the form's rows of these patients, decimals as floats, participant id by join; ``extra`` columns
-    of the model after the exported ones."""
+    of the model after the exported ones (``_zone``: the time zone of the patient's site)."""
     fields = exported_fields(model)
     casts = {f"_f_{f.name}": Cast(f.name, FloatField()) for f in fields if isinstance(f, models.DecimalField)}
     names = [f"_f_{f.name}" if f"_f_{f.name}" in casts else f.name for f in fields]
+    if "_zone" in extra:
+        casts["_zone"] = F("patient__site__time_zone")
     return (
         model.objects.filter(patient__in=patients)
         .annotate(_pid=F("patient__participant_id"), **casts)
         .values_list("_pid", *names, *extra)
     )
+
+
+def local_times(values: pd.Series, zones: Iterable[str]) -> pd.DataFrame:
+    """Moments stored in UTC (the database's text or datetimes) at each row's site (``zones``: IANA names; empty:
+    the project's TIME_ZONE), as two columns on ``values``' index:
+
+    - ``clock``: the clock time of day at the site, ISO 8601, seconds only when not zero: ``22:30``, ``09:15:30``.
+      No date and no offset: the row's study day says which day it is, so a release re-imported on other dates
+      keeps its clock times (clinical definitions §5). Only a clock time that occurs twice that day (the hour the
+      clocks go back) carries its UTC offset, which says which of the two it is: ``01:30-04:00``;
+    - ``date``: the local calendar date there (datetime64), for the study day of a time without one in its row (the
+      patients' oxygen criterion); never written to a release.
+
+    Missing stays missing; one vectorised conversion per distinct zone."""
+    out = pd.DataFrame(
+        {
+            "clock": pd.Series(pd.NA, index=values.index, dtype="string"),
+            "date": pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns]"),
+        }
+    )
+    present = values.notna().to_numpy(dtype=bool)
+    if not present.any():
+        return out
+    moments = pd.to_datetime(values[present].astype(object), utc=True, format="ISO8601")
+    names = pd.Series(list(zones), index=values.index, dtype=object)[present]
+    names = names.where(names.notna() & names.ne(""), settings.TIME_ZONE)
+    for zone in names.unique():
+        local = moments[names.eq(zone).to_numpy()].dt.tz_convert(zone)
+        wall = local.dt.tz_localize(None)
+        seconds = (wall.dt.second != 0).to_numpy()
+        clock = wall.dt.strftime("%H:%M").where(~seconds, wall.dt.strftime("%H:%M:%S"))
+        twice = wall.dt.tz_localize(zone, ambiguous="NaT", nonexistent="NaT").isna()
+        if twice.any():
+            offset = local[twice].dt.strftime("%z")
+            clock[twice] = clock[twice] + offset.str[:3] + ":" + offset.str[3:]
+        out.loc[local.index, "clock"] = clock.to_numpy()
+        out.loc[local.index, "date"] = wall.dt.normalize().to_numpy()
+    return out
 
 
 def _fetch(queryset: QuerySet) -> list[tuple]:
@@ -235,12 +288,15 @@ def form_frame(name: str, study: Study, sites: QuerySet[Site] | None = None) -> 
     crf = CATALOGUE[name]
     data = table_columns(model)
     columns = {column: kind for column, kind in data.items() if column in exported_columns(model)}
-    rows = _fetch(_values(model, _patients_query(study, sites), extra=("missing_codes", NOT_DONE_REASON)))
+    rows = _fetch(_values(model, _patients_query(study, sites), extra=("_zone", "missing_codes", NOT_DONE_REASON)))
     position = list(columns).index("confirmed_checks")
     rows = [(*row[:position], _checks_text(row[position]), *row[position + 1 :]) for row in rows]
     coded_rows = [(number, codes) for number, row in enumerate(rows) if (codes := _codes(row[-2]))]  # few rows
     reasons = pd.Series([row[-1] for row in rows], dtype="string").replace("", pd.NA)
-    frame = typed_frame([row[:-2] for row in rows], columns)
+    frame = typed_frame([row[:-3] for row in rows], columns)
+    zones = [row[-3] for row in rows]
+    for time_column in (column for column, kind in columns.items() if kind == "time"):
+        frame[time_column] = local_times(frame[time_column], zones)["clock"]  # on the row's day: no date
     not_done = reasons.notna().to_numpy(dtype=bool)
     if crf.per_day:
         frame[NOT_DONE_REASON] = reasons
@@ -265,8 +321,16 @@ def derived_frame(study: Study, sites: QuerySet[Site] | None = None) -> pd.DataF
     return _sorted(typed_frame(rows, table_columns(DerivedDay)), unique_keys=True)
 
 
+def courses_frame(study: Study, sites: QuerySet[Site] | None = None) -> pd.DataFrame:
+    """The patients' courses (clinical definitions §3.4) as the Celery job stored them: one row per patient."""
+    rows = _fetch(_values(DerivedCourse, _patients_query(study, sites)))
+    return _sorted(typed_frame(rows, table_columns(DerivedCourse)), unique_keys=False)
+
+
 def patients_frame(study: Study, sites: QuerySet[Site] | None = None) -> pd.DataFrame:
-    """One row per enrolled patient: arm, baseline characteristics, follow-up (no dates, no database ids)."""
+    """One row per enrolled patient: arm, baseline characteristics, follow-up (no dates, no database ids); the
+    oxygen criterion as its study day at the site (``oxygen_criterion_day``, local date minus enrolment date; may be
+    negative) and its clock time (``oxygen_criterion_at``, see :func:`local_times`)."""
     query = (
         _patients_query(study, sites)
         .annotate(_weight=Cast("weight_kg", FloatField()))
@@ -281,9 +345,19 @@ def patients_frame(study: Study, sites: QuerySet[Site] | None = None) -> pd.Data
             *COMORBIDITIES,
             "status",
             "study__follow_up_days",
+            "oxygen_criterion_at",
+            "site__time_zone",
+            "enrolment_date",
         )
     )
-    return _sorted(typed_frame(_fetch(query), PATIENT_COLUMNS), unique_keys=False)
+    rows = _fetch(query)
+    # Filled below from oxygen_criterion_at: its day, then the time itself; the enrolment date stays here.
+    frame = typed_frame([(*row[:-3], None, row[-3]) for row in rows], PATIENT_COLUMNS)
+    local = local_times(frame["oxygen_criterion_at"], [row[-2] for row in rows])
+    enrolled = pd.to_datetime(pd.Series([row[-1] for row in rows], index=frame.index, dtype=object), format="ISO8601")
+    frame["oxygen_criterion_day"] = (local["date"] - enrolled).dt.days.astype("Int64")
+    frame["oxygen_criterion_at"] = local["clock"]
+    return _sorted(frame, unique_keys=False)
 
 
 def arms_frame(study: Study) -> pd.DataFrame:
@@ -325,12 +399,13 @@ def source_verifications_frame(study: Study, sites: QuerySet[Site] | None = None
 
 
 def study_frames(study: Study, sites: QuerySet[Site] | None = None) -> dict[str, pd.DataFrame]:
-    """Every table of a study (limited to ``sites`` for a site-scoped reader): arms, patients, the forms, derived,
-    the provenance of the values pulled from FHIR servers, the queries, the freezes, the signatures of casebooks and
-    the source data verification marks."""
+    """Every table of a study (limited to ``sites`` for a site-scoped reader): arms, patients, the forms, derived
+    days and the patients' courses, the provenance of the values pulled from FHIR servers, the queries, the freezes,
+    the signatures of casebooks and the source data verification marks."""
     frames = {"arms": arms_frame(study), "patients": patients_frame(study, sites)}
     frames.update({name: form_frame(name, study, sites) for name in SOURCE_FORMS})
     frames["derived_days"] = derived_frame(study, sites)
+    frames["patient_courses"] = courses_frame(study, sites)
     frames["fhir_provenance"] = provenance_frame(study, sites)
     frames["queries"] = queries_frame(study, sites)
     frames["freezes"] = freezes_frame(study, sites)
@@ -363,6 +438,10 @@ class Results:
     ordinal: dict[int, tables.Table]
     trajectories: pd.DataFrame
     adverse_events: tables.Table
+    #: The case series by time to the first anakinra dose (clinical definitions §4.10) and the frames of its swimmer
+    #: plot, for a study whose protocol records the oxygen criterion; None otherwise.
+    case_series: tables.Table | None = None
+    swimmer: dict[str, Any] | None = None
 
     def long_tables(self) -> dict[str, pd.DataFrame]:
         """The tidy tables written to a release, by file name."""
@@ -378,12 +457,19 @@ class Results:
             "ordinal_table": ordinal,
             "trajectories": self.trajectories,
             "adverse_event_table": self.adverse_events.long,
+            "case_series_table": (
+                self.case_series.long
+                if self.case_series is not None
+                else pd.DataFrame(columns=list(tables.CASE_SERIES_COLUMNS))
+            ),
         }
 
     def display_tables(self) -> dict[str, pd.DataFrame]:
         """The published-layout tables (one text column per arm) of the analysis page."""
         shown = {"baseline": self.baseline.wide, "adverse_events": self.adverse_events.wide}
         shown.update({f"ordinal_d{day}": table.wide for day, table in self.ordinal.items()})
+        if self.case_series is not None:
+            shown["case_series"] = self.case_series.wide
         return shown
 
     def display_payload(self) -> dict[str, dict[str, Any]]:
@@ -483,11 +569,62 @@ def _survival_tables(outcome: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame,
     return km, logrank, cox
 
 
-def compute_results(frames: dict[str, pd.DataFrame], bands: derivations.ArdsBands | None = None) -> Results:
+@dataclass(frozen=True)
+class CaseSeries:
+    """How a study's case series is drawn (clinical definitions §3.4, §4.10): its timing limits and horizon."""
+
+    early_max_hours: float
+    late_min_hours: float
+    horizon_days: int
+
+
+def case_series_of(study: Study) -> CaseSeries | None:
+    """The case series of a study whose protocol records when the oxygen criterion was met (New York), with the
+    limits of its derivation settings; None for a study without one (Milan)."""
+    if not records_oxygen_criterion(study):
+        return None
+    settings = derivations.resolve_settings(study.settings.get("derivation", {}))
+    return CaseSeries(
+        float(settings["timing_early_max_hours"]),
+        float(settings["timing_late_min_hours"]),
+        int(settings["course_horizon_days"]),
+    )
+
+
+def _case_series(frames: dict[str, pd.DataFrame], series: CaseSeries) -> tuple[tables.Table, dict[str, Any]]:
+    """The case-series table and the swimmer plot's frames, keyed by participant id."""
+
+    def keyed(name: str, columns: list[str]) -> pd.DataFrame:
+        return frames[name][[KEY, *columns]].rename(columns={KEY: "patient_id"})
+
+    courses = keyed("patient_courses", [c for c in frames["patient_courses"].columns if c != KEY])
+    table = tables.case_series_table(
+        courses, early_max_hours=series.early_max_hours, late_min_hours=series.late_min_hours
+    )
+    support = keyed("respiratory_support", ["study_day", "support"])
+    swimmer = {
+        "courses": courses,
+        "support": support.assign(support=support["support"].astype(object).where(support["support"].notna(), "")),
+        "drugs": keyed("drug_administration", ["drug", "study_day", "stop_day"]),
+        "episodes": keyed("ventilation_episodes", ["study_day", "end_day", "end_reason"]),
+        "events": keyed("disposition_events", ["study_day", "kind"]),
+        "labels": pd.Series(courses["patient_id"].astype(str).to_numpy(), index=courses["patient_id"]),
+        "horizon_days": series.horizon_days,
+    }
+    return table, swimmer
+
+
+def compute_results(
+    frames: dict[str, pd.DataFrame],
+    bands: derivations.ArdsBands | None = None,
+    *,
+    case_series: CaseSeries | None = None,
+) -> Results:
     """Outcomes per patient and every per-arm table of clinical definitions §4 from one data set's frames.
 
     ``bands``: the study's ARDS bands (``derivations.ards_bands`` of its derivation settings), which split the
     CPAP/NIV line of the ordinal tables as they split its derived ards_severity; the defaults when None.
+    ``case_series``: the study's case series (:func:`case_series_of`), or None for none.
     """
     inputs = analysis_inputs(frames)
     outcome = outcomes_module.patient_outcomes(
@@ -515,4 +652,9 @@ def compute_results(frames: dict[str, pd.DataFrame], bands: derivations.ArdsBand
         ordinal={day: tables.ordinal_table(outcome, day, bands=bands) for day in ORDINAL_DAYS},
         trajectories=trajectory,
         adverse_events=tables.adverse_event_table(outcome),
+        **(
+            dict(zip(("case_series", "swimmer"), _case_series(frames, case_series), strict=True))
+            if case_series is not None
+            else {}
+        ),
     )

@@ -44,7 +44,9 @@ FORMS = (ENROLMENT, *CATALOGUE)
 SYSTEM_USER = clinical.SYSTEM_USER
 #: Participants written per piece of ClinicalData: bounds the memory of a large study.
 CHUNK = 500
-_DATA_TYPES = {"integer": "integer", "float": "float", "boolean": "boolean", "string": "text"}
+#: Codebook type -> ODM DataType. A time is the clock time at the site with its UTC offset, on the study day of its
+#: row (no date): ODM's time (ISO 8601 hh:mm:ss with the offset, see value_text).
+_DATA_TYPES = {"integer": "integer", "float": "float", "boolean": "boolean", "string": "text", "time": "time"}
 _NOT_ITEMS = {"participant_id"}
 
 
@@ -81,8 +83,11 @@ def item_columns(frozen: FrozenRelease, form: str) -> list[str]:
 
 def value_text(column: pd.Series, kind: str) -> pd.Series:
     """A release column as ODM values (pyarrow strings): numbers in their shortest form (80 for 80.0), true/false,
-    text as is; missing stays missing."""
-    if kind == "boolean":
+    a time with its seconds as ODM's time has them (22:30-04:00 is 22:30:00-04:00), text as is; missing stays
+    missing."""
+    if kind == "time":
+        text = column.astype("string").str.replace(r"^(\d{2}:\d{2})(?=$|[+-]|Z)", r"\1:00", regex=True)
+    elif kind == "boolean":
         text = column.astype("boolean").map({True: "true", False: "false"}, na_action="ignore")
     elif kind in {"integer", "float"}:
         text = number_text(column)
@@ -158,7 +163,9 @@ def range_checks(allowed: str | None, soft: str | None) -> list:
 
 
 def _units(frozen: FrozenRelease) -> dict[str, str]:
-    units = frozen.codebook.loc[frozen.codebook["table"].isin(FORMS), "unit"].dropna()
+    """The measurement units of the forms' items (a time's "unit", its ISO 8601 format, is its DataType)."""
+    book = frozen.codebook
+    units = book.loc[book["table"].isin(FORMS) & book["type"].ne("time"), "unit"].dropna()
     return {unit: _oid("MU", f"{number}") for number, unit in enumerate(sorted(set(units) - {""}), start=1)}
 
 
@@ -167,7 +174,7 @@ def _item_def(frozen, form: str, column: str, info, units: dict[str, str]):
     item = ODM.ItemDef(OID=_oid("IT", form, column), Name=column, DataType=data_type)
     item.Question = ODM.Question(TranslatedText=[_text(str(info["label"]), lang=_label_lang(frozen))])
     unit = info["unit"]
-    if not pd.isna(unit) and unit:
+    if not pd.isna(unit) and unit and data_type != "time":
         item.MeasurementUnitRef = [ODM.MeasurementUnitRef(MeasurementUnitOID=units[unit])]
     if data_type in {"integer", "float"}:
         item.RangeCheck = range_checks(info["allowed_range"], info["soft_range"])
@@ -504,7 +511,9 @@ def readme_notes(frozen: FrozenRelease) -> list[str]:
         "It names people (the audit trail's users, the signers) and holds the reasons for change: it is for the "
         "trial master file, and only data managers may download it.",
         "Study days are the repeat keys of the SE.DAY event (day 0 = enrolment); a repeating form's records are "
-        "ItemGroupData with repeat keys 1..k in the release's order.",
+        "ItemGroupData with repeat keys 1..k in the release's order. The times of some forms (DataType time) are the "
+        "clock time at the site with its UTC offset, hh:mm:ss+hh:mm, on the study day of their record (stop_day, "
+        "end_day for a stop or end time), as in the release's tables: no calendar date.",
     ]
     signatures = frozen.frame("signatures")
     if signatures.empty:

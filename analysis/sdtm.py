@@ -9,8 +9,11 @@ under ``sdtm/``, one SAS transport v5 file (``<domain>.xpt``) and one CSV (``<do
   AE from the adverse events; RS, the daily ordinal clinical status of the derived table on each of its scales.
 - Controlled terminology: CDISC SDTM CT of ``terms.CT_VERSION`` (the NCI codes go into define.xml); LOINC codes from the
   form catalogue (ecrf/crfs.py), the one place that holds them.
-- Time: the release holds no calendar dates (pseudonymised; study day 0 = enrolment), so the --DTC variables are
-  empty and the study day goes into --DY, --STDY and --ENDY with the SDTM convention of no day 0 (``sdtm_day``).
+- Time: the release holds no calendar dates (pseudonymised; study day 0 = enrolment, whose date the release does not
+  hold), so the --DTC variables are empty and the study day goes into --DY, --STDY and --ENDY with the SDTM convention
+  of no day 0 (``sdtm_day``). The times some forms record (a drug's start and stop, a disposition event) are clock
+  times at the site with their UTC offset on the study day of their row, in the release's own tables only: an ISO 8601
+  --DTC needs the date before the time; the ventilation episodes have no domain here (not mapped to PR).
 - Missing is missing (an empty cell, a SAS missing value), never 0. A value replaced by a missing-data code, or the
   values of a form marked not done that day, are rows with --STAT = NOT DONE and the reason in --REASND.
 - A value the mappings (analysis/sdtm_terms.py) do not know (a drug route, a disposition kind, ...) fails the build with
@@ -528,8 +531,9 @@ def methods(frozen: FrozenRelease) -> dict[str, tuple[str, str]]:
 
 COMMENTS = {
     "COM.DTC": (
-        "Empty: the release is pseudonymised and holds no calendar dates. The study day is in --DY, --STDY and "
-        "--ENDY (day 1 = enrolment, SDTM convention of no day 0)."
+        "Empty: the release is pseudonymised and holds no calendar dates (the times recorded on some forms are clock "
+        "times at the site on their record's study day, in the release's own tables only). The study day is in --DY, "
+        "--STDY and --ENDY (day 1 = enrolment, SDTM convention of no day 0)."
     ),
     "COM.LOINC": (
         "From the eCRF's form catalogue (ecrf/crfs.py); the D-dimer's code follows its basis: 48065-7 FEU, 48066-5 DDU."
@@ -604,9 +608,11 @@ def export_files(frozen: FrozenRelease, progress: Callable[[int], None]) -> Iter
 
 
 _DATES_AND_MISSING = (
-    "The release holds no calendar dates (pseudonymised; time is the study day, day 0 = enrolment): every --DTC "
-    "variable, RFSTDTC included, is empty, and the study day is in --DY, --STDY and --ENDY with the SDTM convention "
-    "of no day 0: --DY = study day + 1 for study day 0 and after (enrolment is day 1), the study day itself before.",
+    "The release holds no calendar dates (pseudonymised; time is the study day, day 0 = enrolment; the times some "
+    "forms record are clock times at the site, HH:MM with the UTC offset on their record's study day, in the "
+    "release's own tables only): every --DTC variable, RFSTDTC included, is empty, "
+    "and the study day is in --DY, --STDY and --ENDY with the SDTM convention of no day 0: --DY = study day + 1 "
+    "for study day 0 and after (enrolment is day 1), the study day itself before.",
     "A missing value is empty (an empty CSV cell, a SAS missing value), never 0. A value the eCRF records as not "
     "done, unknown or not applicable, or a form marked not done that day, is a record with --STAT = NOT DONE and "
     "the reason in --REASND; a value simply missing has no record in VS, LB and RS.",
@@ -622,14 +628,15 @@ def readme_notes(frozen: FrozenRelease) -> list[str]:
         *_DATES_AND_MISSING,
         f"Terms are CDISC SDTM Controlled Terminology {terms.CT_VERSION} where one fits (their NCI codes are in "
         "define.xml); sponsor-defined otherwise (RS categories and tests, the DS terms of hospital discharge, ICU "
-        "admission, start of invasive ventilation and vital-status contact as OTHER EVENT). LOINC codes come from "
-        "the eCRF's form catalogue (D-dimer: 48065-7 FEU, 48066-5 DDU). Values are in the release's canonical "
-        "units (ng/mL written as the equal CDISC unit ug/L).",
+        "admission and discharge, start of invasive ventilation and vital-status contact as OTHER EVENT). LOINC "
+        "codes come from the eCRF's form catalogue (D-dimer: 48065-7 FEU, 48066-5 DDU). Values are in the release's "
+        "canonical units (ng/mL written as the equal CDISC unit ug/L).",
         "DS holds the disposition events of the eCRF and, for participants whose events do not say how their "
         "participation ended, their follow-up status at the lock (no study day). RS holds the daily ordinal "
         "clinical status of the derived table on each scale (RSCAT), the score in RSSTRESN and its label in "
         "RSORRES.",
         "Shaped, not submission-ready: not checked with a conformance validator; not collected and so not "
         "included: COUNTRY, race and ethnicity, MedDRA coding of adverse events (AEDECOD empty), the dose form; "
-        "respiratory support is in the derived status (RS) but has no domain of its own. Free text is UTF-8.",
+        "respiratory support is in the derived status (RS) but has no domain of its own, nor have the episodes of "
+        "invasive ventilation (table ventilation_episodes; not mapped to PR). Free text is UTF-8.",
     ]

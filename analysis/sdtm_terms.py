@@ -57,6 +57,7 @@ DISPOSITIONS = {
     "lost_to_follow_up": Disposition("LOST TO FOLLOW-UP", "LOST TO FOLLOW-UP", DISPOSITION_EVENT),
     "discharged": Disposition("DISCHARGED FROM HOSPITAL", "HOSPITAL DISCHARGE", OTHER_EVENT),
     "icu_admission": Disposition("ADMITTED TO ICU", "ICU ADMISSION", OTHER_EVENT),
+    "icu_discharge": Disposition("DISCHARGED FROM ICU", "ICU DISCHARGE", OTHER_EVENT),
     "imv_started": Disposition("INVASIVE VENTILATION STARTED", "INVASIVE VENTILATION STARTED", OTHER_EVENT),
     "vital_status_contact": Disposition("VITAL STATUS CONTACT", "VITAL STATUS CONTACT", OTHER_EVENT),
 }

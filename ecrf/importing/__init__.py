@@ -8,10 +8,12 @@ An import runs in three steps and stores all or nothing:
 
 1. read: every file is decoded (UTF-8) and split (CSV) and its header checked; problems of a whole file stop
    that file;
-2. parse: every cell becomes the typed value of its column (number, yes/no, code, date) or a problem naming its
-   file, row and column; duplicate rows and unknown participants are found here;
+2. parse: every cell becomes the typed value of its column (number, yes/no, code, date, time) or a problem naming
+   its file, row and column; duplicate rows and unknown participants are found here;
 3. write: every row goes through the service of its form (ecrf/services.py, cohorts/services.py for patients),
-   which runs the same checks as the forms (clinical definitions §2.1), audited with the reason "import: <file name>".
+   which runs the same checks as the forms (clinical definitions §2.1, §2.3 for times), audited with the reason
+   "import: <file name>". A local time is placed here in the time zone of the patient's site (columns.site_time),
+   a time of day on the date of its row's study day there (columns.site_time_of_day).
 
 All three steps run for every file and row, so one report lists every problem; the writes happen in one
 transaction that is rolled back when there is any problem (or when only checking). A row equal to what is stored

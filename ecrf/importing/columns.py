@@ -46,7 +46,7 @@ class Column:
     """A column of the format: how its cells are read and what an empty cell means."""
 
     name: str
-    kind: str  # integer, decimal, boolean, choice, text, date, codes, missing_code
+    kind: str  # integer, decimal, boolean, choice, text, date, time, codes, missing_code
     required: bool = False  # a row needs a value
     nullable: bool = True  # empty -> None (else "" for text and choices, False for yes/no)
     places: int | None = None
@@ -56,6 +56,8 @@ class Column:
 
 def _field_column(model_field: models.Field, *, required: bool | None = None) -> Column:
     name, optional = model_field.name, model_field.null or model_field.blank
+    if isinstance(model_field, models.DateTimeField):
+        return Column(name, "time")
     if isinstance(model_field, models.DecimalField):
         return Column(
             name,
@@ -120,6 +122,8 @@ def _patient_columns() -> dict[str, Column]:
         **{name: Column(name, "boolean") for name in COMORBIDITIES},
         "status": Column("status", "choice", nullable=False, choices=tuple(PatientStatus.values)),
         "follow_up_days": Column("follow_up_days", "integer"),  # checked against the study, not stored
+        "oxygen_criterion_day": Column("oxygen_criterion_day", "integer"),  # the day of a time of day, not stored
+        "oxygen_criterion_at": Column("oxygen_criterion_at", "time"),
         CONFIRM: Column(CONFIRM, "codes", nullable=False),
     }
 
@@ -148,12 +152,37 @@ SOFT_CODES["drug_administration"] = SOFT_CODES["drug_administration"] | {"dose.r
 SOFT_CODES[PATIENTS] = frozenset({"weight_kg.soft_high"})
 
 # What identifies a row: two rows with the same key in one file are duplicates. A daily form has one record per
-# patient-day; a disposition one per patient, day and kind (the database's unique constraints).
+# patient-day; a disposition one per patient, day and kind (the database's unique constraints); a ventilation episode
+# one per patient and intubation (its day and time): a row with the intubation of a stored episode corrects it.
 ROW_KEYS: dict[str, tuple[str, ...]] = {
     PATIENTS: (KEY,),
     **dict.fromkeys(DAY_FORMS, (KEY, "study_day")),
     "disposition_events": (KEY, "study_day", "kind"),
+    "ventilation_episodes": (KEY, "study_day", "intubated_at"),
 }
+#: The repeating tables whose row corrects the stored record of the same key (the others: a row that differs from
+#: every stored record is a new record).
+CORRECTED_BY_KEY = ("disposition_events", "ventilation_episodes")
+
+#: The study day a time lies on (clinical definitions §2.3): the stop time on the stop day, the end of a ventilation
+#: episode on its end day, the patient's oxygen criterion on oxygen_criterion_day (a column of the import and of the
+#: releases, not stored: the criterion's time gives it), every other time on the record's study day.
+TIME_DAYS: dict[str, str] = {
+    "stopped_at": "stop_day",
+    "ended_at": "end_day",
+    "oxygen_criterion_at": "oxygen_criterion_day",
+}
+
+
+_TIME_COLUMNS: dict[str, dict[str, str]] = {
+    table: {name: TIME_DAYS.get(name, "study_day") for name, column in columns.items() if column.kind == "time"}
+    for table, columns in COLUMNS.items()
+}
+
+
+def time_columns(table: str) -> dict[str, str]:
+    """The time columns of a table -> the column of the study day each lies on."""
+    return _TIME_COLUMNS[table]
 
 
 def template_header(table: str) -> str:
@@ -235,6 +264,8 @@ def parse_cell(column: Column, text: str) -> Any:
             raise CellError(
                 _("'%(text)s' is not a date: write it as year-month-day, e.g. 2020-03-17.") % {"text": text}
             ) from None
+    if column.kind == "time":
+        return parse_time(text)
     if column.kind == "codes":
         return frozenset(code for code in re.split(r"[;,\s]+", text) if code)
     if column.kind == "missing_code":
@@ -276,3 +307,149 @@ def _decimal(column: Column, text: str) -> Decimal:
     # The number of digits a column keeps is not checked here: the forms' hard limits (or, for the few columns
     # without limits, the model's) refuse a number that does not fit, with the clinical message.
     return number.quantize(Decimal(1).scaleb(-(column.places or 0)))
+
+
+# ---------------------------------------------------------------------------------------------------------- times
+
+_CLOCK = r"(?P<clock>\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?)\s*(?P<offset>Z|[+-]\d{2}:?\d{2})?"
+_TIME = re.compile(rf"^(?P<date>\d{{4}}-\d{{2}}-\d{{2}})[T ]{_CLOCK}$", re.IGNORECASE)
+_TIME_OF_DAY = re.compile(rf"^{_CLOCK}$", re.IGNORECASE)
+
+
+def parse_time(text: str) -> datetime.datetime | datetime.time:
+    """A time cell, ISO 8601 (clinical definitions §2.3, docs/import-format.md):
+
+    - a date and time, ``2020-04-01T22:00`` or ``2020-04-01 22:00`` (seconds optional), is the local time at the
+      patient's site and comes back as a naive datetime, to be placed in the site's zone by :func:`site_time` once
+      the patient is known; with an offset or Z (``2020-04-01T22:00-04:00``) it is exact and comes back aware;
+    - a time of day, ``22:00`` or ``22:00-04:00`` (what a release writes), is that clock time at the site on the
+      study day of its row, and comes back as a ``datetime.time`` (aware with its offset), placed on its day by
+      :func:`site_time_of_day`.
+    """
+    found = _TIME.match(text) or _TIME_OF_DAY.match(text)
+    moment = None
+    if found:
+        offset = (found["offset"] or "").upper().replace("Z", "+00:00")
+        if offset and ":" not in offset:
+            offset = f"{offset[:3]}:{offset[3:]}"
+        try:
+            if "date" in found.groupdict():
+                moment = datetime.datetime.fromisoformat(f"{found['date']}T{found['clock']}{offset}")
+            else:
+                moment = datetime.time.fromisoformat(f"{found['clock']}{offset}")
+        except ValueError:
+            moment = None
+    if moment is None:
+        raise CellError(
+            _(
+                "'%(text)s' is not a time: write a date and time, e.g. 2020-04-01 22:00 (local time at the site) or "
+                "2020-04-01T22:00-04:00 (with its UTC offset), or a time of day on the row's study day, e.g. 22:00 "
+                "or 22:00-04:00."
+            )
+            % {"text": text}
+        )
+    return moment
+
+
+def is_time_of_day(value: Any) -> bool:
+    """Whether a parsed time cell is a time of day (placed on the study day of its row)."""
+    return isinstance(value, datetime.time)
+
+
+def site_time(moment: datetime.datetime, zone: datetime.tzinfo) -> datetime.datetime:
+    """A date and time of a cell as an aware moment: an exact one (with an offset) as it is, a local one placed in
+    ``zone``.
+
+    A local time that does not exist in ``zone`` (skipped when the clocks go forward) or exists twice (when they go
+    back) is refused with CellError: the cell must give its UTC offset."""
+    if moment.tzinfo is not None:
+        return moment
+    first, second = moment.replace(tzinfo=zone, fold=0), moment.replace(tzinfo=zone, fold=1)
+    if first.utcoffset() == second.utcoffset():
+        return first
+    values = {"time": moment.strftime("%Y-%m-%d %H:%M"), "zone": str(zone)}
+    if _skipped(moment, zone):
+        values["example"] = first.astimezone(datetime.UTC).astimezone(zone).isoformat(timespec="minutes")
+        raise CellError(
+            _(
+                "%(time)s does not exist in %(zone)s: the clocks went forward at the change to daylight-saving time. "
+                "Correct the time (%(example)s is the same moment in daylight-saving time), or give its UTC offset."
+            )
+            % values
+        )
+    values.update({"first": _offset_text(first), "second": _offset_text(second)})
+    values["example"] = first.isoformat(timespec="minutes")
+    raise CellError(
+        _(
+            "%(time)s occurs twice in %(zone)s (the clocks went back at the end of daylight-saving time): give it with "
+            "its UTC offset, %(first)s (the first time) or %(second)s (the second), e.g. %(example)s."
+        )
+        % values
+    )
+
+
+def site_time_of_day(clock: datetime.time, date: datetime.date, zone: datetime.tzinfo) -> datetime.datetime:
+    """A time of day of a cell (``22:30`` or ``22:30-04:00``) on the local ``date`` of its row's study day at the
+    site, as an aware moment.
+
+    It is the clock time in ``zone``: one that a daylight-saving change skips is refused, and one it repeats needs
+    its offset, as a local date and time does (:func:`site_time`). An offset must be the one ``zone`` has at that
+    clock time on that date (both are named when it is not): it only tells which of a repeated hour it is."""
+    local = datetime.datetime.combine(date, clock.replace(tzinfo=None))
+    first, second = local.replace(tzinfo=zone, fold=0), local.replace(tzinfo=zone, fold=1)
+    values = {"time": local.strftime("%H:%M"), "date": date.isoformat(), "zone": str(zone)}
+    if _skipped(local, zone):
+        raise CellError(
+            _(
+                "%(time)s does not exist in %(zone)s on %(date)s: the clocks went forward at the change to "
+                "daylight-saving time. Correct the time or the day."
+            )
+            % values
+        )
+    if clock.tzinfo is not None:
+        given = local.replace(tzinfo=clock.tzinfo)
+        if given.utcoffset() in (first.utcoffset(), second.utcoffset()):
+            return given
+        values.update({"cell": clock_text(clock), "offset": _offset_text(given), "site": _offset_text(first)})
+        if first.utcoffset() == second.utcoffset():
+            raise CellError(
+                _(
+                    "%(cell)s is not the clock time at the site: at %(time)s on %(date)s the offset of %(zone)s is "
+                    "%(site)s, not %(offset)s. Give the offset %(site)s, or the time without an offset."
+                )
+                % values
+            )
+        values["second"] = _offset_text(second)
+        raise CellError(
+            _(
+                "%(cell)s is not the clock time at the site: %(time)s occurs twice in %(zone)s on %(date)s, at the "
+                "offsets %(site)s (the first time) and %(second)s (the second), not %(offset)s. Give one of them."
+            )
+            % values
+        )
+    if first.utcoffset() == second.utcoffset():
+        return first
+    values.update({"first": _offset_text(first), "second": _offset_text(second)})
+    values["example"] = clock_text(clock) + values["first"]
+    raise CellError(
+        _(
+            "%(time)s occurs twice in %(zone)s on %(date)s (the clocks went back at the end of daylight-saving time): "
+            "give it with its UTC offset, %(first)s (the first time) or %(second)s (the second), e.g. %(example)s."
+        )
+        % values
+    )
+
+
+def clock_text(clock: datetime.time) -> str:
+    """A time of day as ISO 8601 writes it, seconds only when not zero: 22:30-04:00, 22:30:15."""
+    return clock.isoformat(timespec="minutes" if not (clock.second or clock.microsecond) else "auto")
+
+
+def _skipped(local: datetime.datetime, zone: datetime.tzinfo) -> bool:
+    """Whether the naive local time ``local`` does not exist in ``zone`` (the clocks went forward over it)."""
+    return local.replace(tzinfo=zone).astimezone(datetime.UTC).astimezone(zone).replace(tzinfo=None) != local
+
+
+def _offset_text(moment: datetime.datetime) -> str:
+    """The UTC offset of an aware moment as ISO 8601 writes it: -04:00."""
+    return moment.isoformat()[-6:]

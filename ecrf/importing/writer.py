@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 
 from cohorts import services as cohort_services
 from cohorts.audit import history_reason
-from cohorts.clock import site_today
+from cohorts.clock import site_today, site_zone
 from cohorts.models import COMORBIDITIES, Arm, Patient, Site, Study
 from ecrf import checks, services, validators
 from ecrf.crfs import CATALOGUE, Crf
@@ -22,6 +22,7 @@ from ecrf.importing.columns import (
     COLUMNS,
     CONFIRM,
     CONFIRM_ALIASES,
+    CORRECTED_BY_KEY,
     KEY,
     NOT_DONE_REASON,
     PATIENTS,
@@ -31,7 +32,12 @@ from ecrf.importing.columns import (
     CellError,
     Column,
     cell_code,
+    clock_text,
+    is_time_of_day,
     parse_cell,
+    site_time,
+    site_time_of_day,
+    time_columns,
 )
 from ecrf.importing.files import Row, TableFile
 from ecrf.importing.report import FileResult, ImportReport, Problem
@@ -162,7 +168,8 @@ class ImportRun:
             if table == PATIENTS:
                 for parsed in self.parsed[PATIENTS]:
                     self._write_patient(parsed)
-                self.patients = {p.participant_id: p for p in Patient.objects.filter(study=self.study)}
+                patients = Patient.objects.filter(study=self.study).select_related("site")
+                self.patients = {p.participant_id: p for p in patients}
                 for patient in self.patients.values():  # the services read these; no query per row
                     patient.study, patient.arm = self.study, self._arm_by_pk(patient.arm_id)
                 continue
@@ -179,6 +186,49 @@ class ImportRun:
                     self._write_day(parsed, crf, patient, stored)
                 else:
                     self._write_event(parsed, crf, patient, stored)
+
+    def _times(self, parsed: ParsedRow, values: dict[str, Any], patient: Patient) -> bool:
+        """The row's times as aware moments (in ``values``): a local date and time placed in the time zone of the
+        patient's site, a time of day on the date of its study day there (columns.time_columns). A time that does not
+        exist there, exists twice, has an offset other than the site's, or is a time of day without its day is a
+        problem of its row and column."""
+        ok = True
+        zone = site_zone(patient.site)
+        for name, day_column in time_columns(parsed.file.table).items():
+            moment = values.get(name)
+            if moment is None:
+                continue
+            try:
+                values[name] = self._moment(moment, zone, patient.enrolment_date, values.get(day_column), day_column)
+            except CellError as exc:
+                self.problem(parsed, name, str(exc), "time")
+                ok = False
+        return ok
+
+    @staticmethod
+    def _moment(
+        moment: datetime.datetime | datetime.time,
+        zone: datetime.tzinfo,
+        enrolment_date: datetime.date,
+        day: int | None,
+        day_column: str,
+    ) -> datetime.datetime:
+        """A parsed time cell as an aware moment (see _times)."""
+        if not is_time_of_day(moment):
+            return site_time(moment, zone)
+        if day is None:
+            raise CellError(
+                _(
+                    "%(time)s is a time of day: it needs its study day in %(column)s, or write the date and time, "
+                    "e.g. 2020-04-01 %(clock)s."
+                )
+                % {
+                    "time": clock_text(moment),
+                    "column": day_column,
+                    "clock": moment.strftime("%H:%M"),
+                }
+            )
+        return site_time_of_day(moment, enrolment_date + datetime.timedelta(days=day), zone)
 
     def _arm_by_pk(self, pk: int) -> Arm:
         return next(arm for arm in self.arms.values() if arm.pk == pk)
@@ -284,6 +334,16 @@ class ImportRun:
         existing = (
             Patient.objects.filter(study=self.study, participant_id=participant).select_related("site", "arm").first()
         )
+        # Releases carry no calendar dates: without one, day 0 of a new patient is the follow-up's length before
+        # today at the site, so that no study day of the file lies in the future (clinical definitions §2.1).
+        if existing is not None:
+            day_zero = existing.enrolment_date
+        else:
+            day_zero = values.get("enrolment_date") or site_today(site) - datetime.timedelta(self.study.follow_up_days)
+        times = {name: values[name] for name in ("oxygen_criterion_at",) if name in values}
+        if not self._patient_times(parsed, times, existing.site if existing is not None else site, day_zero):
+            self.refused_patients[participant] = _where(parsed.file.source.name, parsed.row.number)
+            return
         try:
             if existing is None:
                 cohort_services.patient_create(
@@ -291,11 +351,9 @@ class ImportRun:
                     site=site,
                     arm=arm,
                     participant_id=participant,
-                    # Releases carry no calendar dates: without one, day 0 is the follow-up's length before today at
-                    # the site, so that no study day of the file lies in the future (clinical definitions §2.1).
-                    enrolment_date=values.get("enrolment_date")
-                    or site_today(site) - datetime.timedelta(self.study.follow_up_days),
+                    enrolment_date=day_zero,
                     comorbidities={name: baseline.pop(name) for name in COMORBIDITIES if name in baseline},
+                    oxygen_criterion_at=times.get("oxygen_criterion_at"),
                     user=self.user,
                     reason=self._reason(parsed),
                     **baseline,
@@ -326,7 +384,7 @@ class ImportRun:
                 return
             saved = cohort_services.patient_update(
                 patient=existing,
-                changes=baseline,
+                changes={**baseline, **times},
                 expected_version=existing.version,
                 user=self.user,
                 reason=self._reason(parsed),
@@ -338,6 +396,40 @@ class ImportRun:
         except ValidationError as exc:
             self._refused(parsed, exc)
             self.refused_patients[participant] = _where(parsed.file.source.name, parsed.row.number)
+
+    def _patient_times(
+        self, parsed: ParsedRow, times: dict[str, Any], site: Site | None, day_zero: datetime.date
+    ) -> bool:
+        """The patient's times (``times``, changed in place) as aware moments in the time zone of the patient's site
+        (clinical definitions §2.3): a time of day on its study day (oxygen_criterion_day, then required), a date and
+        time on the day oxygen_criterion_day gives when it gives one; a day without its time is refused. A problem
+        names the row and column. cohorts.services refuses a time in the future, as on the patient's page."""
+        if site is None:
+            return True  # the unknown site is the row's problem
+        ok = True
+        zone = site_zone(site)
+        for name, day_column in time_columns(PATIENTS).items():
+            moment, day = times.get(name), parsed.values.get(day_column)
+            if moment is None:
+                if day is not None:
+                    message = _("%(column)s is the study day of %(time)s: give the time too, or empty the day.") % {
+                        "column": day_column,
+                        "time": name,
+                    }
+                    self.problem(parsed, day_column, message, "time")
+                    ok = False
+                continue
+            try:
+                times[name] = self._moment(moment, zone, day_zero, day, day_column)
+            except CellError as exc:
+                self.problem(parsed, name, str(exc), "time")
+                ok = False
+                continue
+            issues = checks.check_time(name, times[name], day, zone=zone, enrolment_date=day_zero)
+            for issue in issues:  # a date and time on another day than the row's oxygen_criterion_day
+                self.problem(parsed, name, issue.message, issue.code)
+                ok = False
+        return ok
 
     # --------------------------------------------------------------------------------------- daily forms
 
@@ -366,6 +458,8 @@ class ImportRun:
         day = parsed.values["study_day"]
         current = stored.get((patient.pk, day))
         entry = self._entry(parsed, crf, current)
+        if not self._times(parsed, entry.values, patient):
+            return
         if crf.is_empty(entry.values, parsed.codes, parsed.values.get(NOT_DONE_REASON) or None):
             self.problem(
                 parsed,
@@ -398,6 +492,8 @@ class ImportRun:
 
     def _write_event(self, parsed: ParsedRow, crf: Crf, patient: Patient, stored: Mapping) -> None:
         values = self._form_values(parsed, crf)
+        if not self._times(parsed, values, patient):
+            return
         records = stored.get(patient.pk, [])
         if any(
             all(getattr(record, name) == value for name, value in values.items())
@@ -407,10 +503,9 @@ class ImportRun:
             parsed.result.unchanged += 1  # the same record is stored: nothing to do, no history row
             return
         record = None
-        if crf.model is DispositionEvent:  # one per patient, day and kind: a row with other values corrects it
-            record = next(
-                (r for r in records if (r.study_day, r.kind) == (values.get("study_day"), values.get("kind"))), None
-            )
+        if crf.key in CORRECTED_BY_KEY:  # e.g. one per patient, day and kind: a row with other values corrects it
+            key = [name for name in ROW_KEYS[crf.key] if name != KEY]
+            record = next((r for r in records if all(getattr(r, n) == values.get(n) for n in key)), None)
         entry = RecordInput(
             values,
             parsed.values.get(CONFIRM, frozenset()),
@@ -429,6 +524,7 @@ class ImportRun:
             stored.setdefault(patient.pk, []).append(saved)
             parsed.result.created += 1
         else:
+            records[records.index(record)] = saved  # a later row compares with the record as now stored
             parsed.result.changed += 1
 
 
