@@ -46,7 +46,7 @@ from cleaning.models import (
 )
 from cleaning.transitions import closed, reopened
 from cohorts.audit import ensure_unlocked
-from cohorts.clock import site_today
+from cohorts.clock import default_time_zone, site_today
 from cohorts.languages import STORED_LANGUAGE
 from cohorts.models import Arm, Patient, Site, Study
 from ecrf.crfs import CATALOGUE, Crf
@@ -92,10 +92,19 @@ class RuleSummary:
 # ------------------------------------------------------------------------------------------ reading
 
 
-def _form_query(crf: Crf) -> tuple[type[models.Model], dict[str, Any], tuple[str, ...], tuple[str, ...]]:
-    """(model, annotations, columns, bool columns) of a form's records as the rules read them: the fields they look
-    at, numbers as floats (``<name>_f``), the record's id for a repeating form, its confirmed checks as JSON text
-    (NULL for none, the usual case: no string is built for it)."""
+@dataclass(frozen=True)
+class _FormQuery:
+    model: type[models.Model]
+    annotations: dict[str, Any]
+    columns: tuple[str, ...]
+    bools: tuple[str, ...]
+    times: tuple[str, ...]
+
+
+def _form_query(crf: Crf) -> _FormQuery:
+    """How a form's records are read for the rules: the fields they look at, numbers as floats (``<name>_f``),
+    times (``times``, made UTC datetimes after the read), the record's id for a repeating form, its confirmed
+    checks as JSON text (NULL for none, the usual case: no string is built for it)."""
     model = crf.model
     annotations: dict[str, Any] = {
         "confirmed": Case(
@@ -104,7 +113,7 @@ def _form_query(crf: Crf) -> tuple[type[models.Model], dict[str, Any], tuple[str
             output_field=TextField(),
         )
     }
-    columns, bools = ["patient_id", "study_day"], []
+    columns, bools, times = ["patient_id", "study_day"], [], []
     if not crf.per_day:
         annotations["record_id_f"] = Cast(F("pk"), FloatField())
         columns.append("record_id_f")
@@ -117,6 +126,8 @@ def _form_query(crf: Crf) -> tuple[type[models.Model], dict[str, Any], tuple[str
             columns.append(name)
             if isinstance(model_field, models.BooleanField) and not model_field.null:
                 bools.append(name)
+            elif isinstance(model_field, models.DateTimeField):
+                times.append(name)
     if crf.per_day:  # a form marked not done is present for the missing-form rules, and has no values to check
         annotations["not_done"] = Case(
             When(not_done_reason="", then=Value(False)), default=Value(True), output_field=BooleanField()
@@ -124,40 +135,46 @@ def _form_query(crf: Crf) -> tuple[type[models.Model], dict[str, Any], tuple[str
         columns.append("not_done")
         bools.append("not_done")
     columns.append("confirmed")
-    return model, annotations, tuple(dict.fromkeys(columns)), tuple(bools)
+    return _FormQuery(model, annotations, tuple(dict.fromkeys(columns)), tuple(bools), tuple(times))
 
 
 _FORMS = {key: _form_query(crf) for key, crf in CATALOGUE.items()}
 
 
 def read_forms(patient_ids: Sequence[int]) -> dict[str, pd.DataFrame]:
-    """Every form's records of ``patient_ids``: one query per form."""
+    """Every form's records of ``patient_ids``: one query per form; times as UTC datetimes (NaT when not given),
+    whatever the database returns for them (SQLite: text or naive datetimes, in UTC)."""
     frames = {}
-    for key, (model, computed, columns, bools) in _FORMS.items():
-        queryset = model.objects.filter(of_patients(patient_ids)).annotate(**computed)
-        frame = columns_frame(read_rows(queryset, columns), columns, bools)
+    for key, form in _FORMS.items():
+        queryset = form.model.objects.filter(of_patients(patient_ids)).annotate(**form.annotations)
+        frame = columns_frame(read_rows(queryset, form.columns), form.columns, form.bools)
+        for name in form.times:
+            frame[name] = pd.to_datetime(pd.Series(frame[name], dtype=object), utc=True, format="ISO8601")
         frames[key] = frame.rename(columns={"confirmed": "confirmed_checks"})
     return frames
 
 
 @dataclass(frozen=True)
 class StudyContext:
-    """What a run reads once: the study, its sites' dates today and names, its arms' regimens."""
+    """What a run reads once: the study, its sites' dates today, names and time zones, its arms' regimens."""
 
     study: Study
     today: Mapping[int, datetime.date]  # site id -> the date at the site
     site_names: Mapping[int, str]
     regimens: Mapping[int, tuple]
+    zones: Mapping[int, str] = field(default_factory=dict)  # site id -> its IANA time zone (cohorts.clock)
 
     @classmethod
     def of(cls, study: Study) -> StudyContext:
         sites = Site.objects.filter(pk__in=Patient.objects.filter(study=study).values("site_id"))
         arms = Arm.objects.filter(study=study).values_list("pk", "regimen")
+        now = timezone.now()
         return cls(
             study=study,
-            today={site.pk: site_today(site) for site in sites},
+            today={site.pk: site_today(site, now) for site in sites},
             site_names={site.pk: site.name for site in sites},
             regimens={pk: tuple(regimen or ()) for pk, regimen in arms},
+            zones={site.pk: site.time_zone or default_time_zone() for site in sites},
         )
 
 
@@ -177,6 +194,7 @@ def read_patients(context: StudyContext, patient_ids: Sequence[int]) -> pd.DataF
     patients["today_day"] = (today - enrolled).astype(np.int64).astype(float)
     patients["follow_up_days"] = context.study.follow_up_days
     patients["site_name"] = patients["site_id"].map(context.site_names)
+    patients["time_zone"] = patients["site_id"].map(context.zones).astype(object)
     return patients
 
 
@@ -188,7 +206,10 @@ class _Read:
 
 def read_batch(context: StudyContext, patient_ids: Sequence[int]) -> _Read:
     patients = read_patients(context, patient_ids)
-    return _Read(patients, read_forms(patients.index.tolist()))
+    forms = read_forms(patients.index.tolist())
+    # Now is taken after the read: a time entered while the run reads is never "in the future".
+    patients["now"] = pd.Timestamp(timezone.now()).tz_convert("UTC")
+    return _Read(patients, forms)
 
 
 # ------------------------------------------------------------------------------------------ reconciling

@@ -27,25 +27,34 @@ The rules (docs/data-manager.md, "Data-quality rules"; thresholds in clinical de
 - ``not_derivable.pf``: a day with an SpO2 but no FiO2 (none set on the device, no flow to estimate it from, no
   respiratory support recorded), so no PaO2:FiO2 can be derived from it (clinical definitions §3.2).
 - ``jump.<field>``: an implausible change of a value between two consecutive study days (cohorts/limits.py JUMPS).
+- ``episode_overlap``: a ventilation episode that overlaps another episode of its patient, the rule that
+  ecrf/services.py (``_episode_rules``) applies when an episode is saved, across the patient's records.
+
+The times of the records (a drug's start and stop, a disposition event's moment, an intubation and the end of its
+episode; clinical definitions §2.3) are read as UTC datetimes and checked as the forms check them: not after now,
+not after the moment of death, on their record's study day at the site (the site's time zone, day 0 the enrolment
+date), an end after its start.
 """
 
 from __future__ import annotations
 
+import datetime
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from types import MappingProxyType
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
 
 from cohorts.limits import DOSE_MAXIMA, JUMPS, LIMITS, Jump, Limit
 from ecrf import derivations
-from ecrf.checks import HARD, REQUIRED_SETTINGS, ROOM_AIR, ROOM_AIR_FIO2, SOFT, WEIGHT_BASED_UNIT
+from ecrf.checks import HARD, REQUIRED_SETTINGS, ROOM_AIR, ROOM_AIR_FIO2, SOFT, WEIGHT_BASED_UNIT, time_text
 from ecrf.crfs import CATALOGUE, Crf
-from ecrf.models import AdverseEventKind, DispositionKind
+from ecrf.models import AdverseEventKind, DispositionKind, EpisodeEnd
 from ecrf.validators import ENDS_DAILY_FORMS, NAMED_DRUGS, PatientFacts, day_issues, is_blank
 
 #: Days a missing one-per-day form is left before ``missing_past_due`` queries it: the form of day d is due at the
@@ -86,6 +95,30 @@ def _number(value: Any) -> str:
 # ------------------------------------------------------------------------------------------ the records
 
 
+def utc_moments(values: Any) -> np.ndarray:
+    """Times as naive UTC ``datetime64[ns]`` (NaT: none), whatever they come as: aware datetimes in any zone,
+    timestamps, ISO text (SQLite), None or NaN."""
+    series = values if isinstance(values, pd.Series) else pd.Series(values, dtype=object)
+    if not isinstance(series.dtype, pd.DatetimeTZDtype):
+        series = pd.to_datetime(series.astype(object), utc=True, format="ISO8601")
+    return series.dt.tz_convert(None).to_numpy(dtype="datetime64[ns]")
+
+
+def site_days(moments: np.ndarray, zones: np.ndarray, enrolled: np.ndarray) -> np.ndarray:
+    """The study day each moment is on at its site (the calendar date in the site's time zone ``zones``, an IANA
+    name, minus the enrolment date ``enrolled``, ``datetime64[D]``): ecrf.checks.check_time. NaN where the moment,
+    the zone or the enrolment date is unknown."""
+    days = np.full(len(moments), np.nan)
+    zone_known = np.array([isinstance(zone, str) and bool(zone) for zone in zones], dtype=bool)
+    known = ~np.isnat(moments) & ~np.isnat(enrolled) & zone_known
+    for zone in pd.unique(zones[known]):
+        rows = known & (zones == zone)
+        local = pd.DatetimeIndex(moments[rows]).tz_localize("UTC").tz_convert(ZoneInfo(zone))
+        dates = local.tz_localize(None).normalize().to_numpy().astype("datetime64[D]")
+        days[rows] = (dates - enrolled[rows]).astype(np.int64)
+    return days
+
+
 def _norm(values: Iterable[Any]) -> np.ndarray:
     """Codes typed or configured by people as compared by ecrf.checks (case and surrounding spaces ignored)."""
     return np.array(["" if pd.isna(v) else str(v).strip().casefold() for v in values], dtype=object)
@@ -93,8 +126,9 @@ def _norm(values: Iterable[Any]) -> np.ndarray:
 
 class Records:
     """The stored records of one form, one row each (columns: patient_id, study_day, the form's fields with numbers
-    as floats and NaN for missing, confirmed_checks as JSON text or None, record_id for a repeating form), with
-    the facts of each record's patient (columns of the patients frame, see :func:`find_hits`)."""
+    as floats and NaN for missing, times as UTC datetimes (:func:`utc_moments`), confirmed_checks as JSON text or
+    None, record_id for a repeating form), with the facts of each record's patient (columns of the patients frame,
+    see :func:`find_hits`)."""
 
     def __init__(self, crf: Crf, frame: pd.DataFrame, patients: pd.DataFrame, regimens: Mapping[Any, Sequence]):
         self.crf = crf
@@ -104,6 +138,8 @@ class Records:
         self.out_of_range: dict[str, np.ndarray] = {}
         self._numbers: dict[str, np.ndarray] = {}
         self._categories: dict[str, pd.Categorical] = {}
+        self._moments: dict[str, np.ndarray] = {}
+        self._time_findings: dict[tuple[str, str], dict[str, np.ndarray]] = {}
 
     def __len__(self) -> int:
         return len(self.frame)
@@ -141,6 +177,41 @@ class Records:
 
     def fact(self, name: str) -> np.ndarray:
         return self.facts[name].to_numpy(dtype=float, na_value=np.nan)
+
+    def moment(self, name: str) -> np.ndarray:
+        """A time column as UTC ``datetime64[ns]``, NaT where missing (a column the frame lacks: all missing)."""
+        if name not in self._moments:
+            self._moments[name] = utc_moments(self.codes(name))
+        return self._moments[name]
+
+    def fact_moment(self, name: str) -> np.ndarray:
+        """A moment of the patients' facts (``now``, ``death_at``) per record; NaT: not known, rule not applied."""
+        if name not in self.facts:
+            return np.full(len(self), np.datetime64("NaT"), dtype="datetime64[ns]")
+        return utc_moments(self.facts[name].reset_index(drop=True))
+
+    def site_day(self, name: str) -> np.ndarray:
+        """The study day of the time ``name`` at the patient's site (NaN: time, zone or enrolment date unknown)."""
+        none = np.full(len(self), None, dtype=object)
+        zones = self.facts["time_zone"].to_numpy(dtype=object) if "time_zone" in self.facts else none
+        enrolled = self.facts["enrolment_date"].to_numpy(dtype=object) if "enrolment_date" in self.facts else none
+        dates = pd.to_datetime(pd.Series(enrolled, dtype=object)).to_numpy(dtype="datetime64[D]")
+        return site_days(self.moment(name), zones, dates)
+
+    def time_findings(self, name: str, day: str) -> dict[str, np.ndarray]:
+        """ecrf.checks.check_time on the time ``name`` of records of day ``day``: the rows of each of its issues
+        (``future``, ``after_death``, ``other_day``; the first problem only, as the check reports it)."""
+        if (name, day) not in self._time_findings:
+            at = self.moment(name)
+            present = ~np.isnat(at)
+            future = present & (at > self.fact_moment("now"))  # NaT: never greater, rule not applied
+            after_death = present & ~future & (at > self.fact_moment("death_at"))
+            on_day = self.site_day(name)
+            other_day = (
+                present & ~future & ~after_death & self.present(day) & ~np.isnan(on_day) & (on_day != self.num(day))
+            )
+            self._time_findings[name, day] = {"future": future, "after_death": after_death, "other_day": other_day}
+        return self._time_findings[name, day]
 
     def any_value(self, names: Iterable[str], rows: np.ndarray) -> np.ndarray:
         """Where any of ``names`` holds a value on ``rows`` (ecrf.validators.is_blank: False, None, "" are blank)."""
@@ -320,6 +391,44 @@ def _stop_before_start(r: Records) -> np.ndarray:
     return r.present("stop_day") & r.present("study_day") & (r.num("stop_day") < r.num("study_day"))
 
 
+def _time_checks(name: str, day: str, label: str, *, end: bool = False) -> tuple[Check, ...]:
+    """The checks of the time ``name`` of a record of day ``day`` (ecrf.checks.check_time through
+    ecrf.validators._times): not after now, not after the death, on that study day at the site. An end time
+    (``end``) is checked only with its day (without it, the day is required instead: :func:`_end_day_required`)."""
+
+    def finds(rule: str) -> Callable[[Records], np.ndarray]:
+        if end:
+            return lambda r: r.present(day) & r.time_findings(name, day)[rule]
+        return lambda r: r.time_findings(name, day)[rule]
+
+    return (
+        Check(name, f"{name}.future", HARD, f"{label} in the future", finds("future")),
+        Check(name, f"{name}.after_death", HARD, f"{label} after the moment of death", finds("after_death")),
+        Check(name, f"{name}.other_day", HARD, f"{label} not on its study day at the site", finds("other_day")),
+    )
+
+
+def _end_not_after_start(start: str, end: str, end_day: str, label: str) -> Check:
+    """ecrf.checks.check_time_order: an end time not after its start time, when the end time has no other issue."""
+
+    def finds(r: Records) -> np.ndarray:
+        started, ended = r.moment(start), r.moment(end)
+        other_issue = np.logical_or.reduce(list(r.time_findings(end, end_day).values()))
+        return r.present(end_day) & ~other_issue & ~np.isnat(started) & ~np.isnat(ended) & (ended <= started)
+
+    return Check(end, f"{end}.before_start", HARD, label, finds)
+
+
+def _end_day_required(r: Records, end: str, end_day: str) -> np.ndarray:
+    """An end time without its end day (ecrf.validators._times)."""
+    return ~np.isnat(r.moment(end)) & ~r.present(end_day)
+
+
+def _episode_end_day_counts(r: Records) -> np.ndarray:
+    """An episode's end day that is not before its intubation: the one the death and today rules look at."""
+    return r.present("end_day") & ~(r.present("study_day") & (r.num("end_day") < r.num("study_day")))
+
+
 def _regimen_rows(r: Records) -> Iterator[tuple[np.ndarray, Mapping[str, Any]]]:
     """For each regimen entry of each arm: the rows of that arm that give its drug (ecrf.checks.check_regimen)."""
     arms = r.facts["arm"].to_numpy(dtype=object)
@@ -451,6 +560,14 @@ CROSS_FIELD: Mapping[str, tuple[Check, ...]] = MappingProxyType(
             ),
             Check("dose", "dose.regimen", SOFT, "Dose other than the arm's regimen, to confirm", _dose_differs),
             Check("route", "route.regimen", SOFT, "Route other than the arm's regimen, to confirm", _route_differs),
+            *_time_checks("started_at", "study_day", "Drug start time"),
+            _required(
+                "stop_day",
+                "Drug stop time without its stop day",
+                lambda r: _end_day_required(r, "stopped_at", "stop_day"),
+            ),
+            *_time_checks("stopped_at", "stop_day", "Drug stop time", end=True),
+            _end_not_after_start("started_at", "stopped_at", "stop_day", "Drug stop time not after its start time"),
         ),
         "disposition_events": (
             _required(
@@ -476,6 +593,59 @@ CROSS_FIELD: Mapping[str, tuple[Check, ...]] = MappingProxyType(
                 HARD,
                 "Cause of death on an event other than a death",
                 lambda r: ~r.is_code("kind", DispositionKind.DEATH) & ~r.no_text("cause_of_death"),
+            ),
+            *_time_checks("occurred_at", "study_day", "Disposition event time"),
+        ),
+        "ventilation_episodes": (
+            Check(
+                "end_day",
+                "end_day.before_start",
+                HARD,
+                "Ventilation episode ending before its intubation day",
+                lambda r: r.present("end_day") & r.present("study_day") & (r.num("end_day") < r.num("study_day")),
+            ),
+            Check(
+                "end_day",
+                "study_day.after_death",
+                HARD,
+                "Ventilation episode ending after the day of death",
+                lambda r: _episode_end_day_counts(r) & (r.num("end_day") > r.fact("death_day")),
+            ),
+            Check(
+                "end_day",
+                "study_day.future",
+                HARD,
+                "Ventilation episode ending after today at the site",
+                lambda r: _episode_end_day_counts(r) & (r.num("end_day") > r.fact("today_day")),
+            ),
+            Check(
+                "end_day",
+                "end_day.not_death_day",
+                HARD,
+                "Ventilation episode ended by death on another day than the death",
+                lambda r: (
+                    _episode_end_day_counts(r)
+                    & r.is_code("end_reason", EpisodeEnd.DIED)
+                    & ~np.isnan(r.fact("death_day"))
+                    & (r.num("end_day") != r.fact("death_day"))
+                ),
+            ),
+            _required(
+                "end_reason",
+                "Ventilation episode end day without how it ended",
+                lambda r: r.present("end_day") & r.falsy("end_reason"),
+            ),
+            _required(
+                "end_day",
+                "Ventilation episode end (how, or time) without its end day",
+                lambda r: (
+                    ~r.present("end_day") & (~r.falsy("end_reason") | _end_day_required(r, "ended_at", "end_day"))
+                ),
+            ),
+            *_time_checks("intubated_at", "study_day", "Intubation time"),
+            *_time_checks("ended_at", "end_day", "Ventilation episode end time", end=True),
+            _end_not_after_start(
+                "intubated_at", "ended_at", "end_day", "Ventilation episode end time not after the intubation time"
             ),
         ),
         "adverse_events": (
@@ -731,6 +901,51 @@ def jump_hits(jumps: Sequence[Jump], form: str, records: pd.DataFrame) -> pd.Dat
     return pd.concat(found, ignore_index=True) if found else pd.DataFrame(columns=list(HIT_COLUMNS))
 
 
+# ------------------------------------------------------------------------------------------ episodes
+
+
+def _ends_before(end_day: np.ndarray, end_at: np.ndarray, start_day: np.ndarray, start_at: np.ndarray) -> np.ndarray:
+    """Whether an episode (``end_day``, ``end_at``) ends before another starts (``start_day``, ``start_at``), as
+    ecrf.services._ends_before: never while ongoing; by the times when both are known, else by the days."""
+    by_time = ~np.isnat(end_at) & ~np.isnat(start_at)
+    return ~np.isnan(end_day) & np.where(by_time, end_at <= start_at, end_day <= start_day)
+
+
+def episode_overlap_hits(episodes: pd.DataFrame) -> pd.DataFrame:
+    """``episode_overlap``: each ventilation episode that overlaps another episode of its patient (neither ends
+    before the other starts: ecrf.services._episode_rules, the rule an episode is saved with). The hit names the
+    overlapping episode with the earliest intubation day (``other_row``, ``other_day``)."""
+    rows = pd.DataFrame(
+        {"patient_id": episodes["patient_id"].to_numpy(dtype=np.int64), "row": np.arange(len(episodes))}
+    )
+    pairs = rows.merge(rows, on="patient_id", suffixes=("", "_other"))
+    pairs = pairs.loc[pairs["row"] != pairs["row_other"]]
+    one, other = pairs["row"].to_numpy(dtype=np.int64), pairs["row_other"].to_numpy(dtype=np.int64)
+    day = pd.to_numeric(episodes["study_day"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    end_day = pd.to_numeric(episodes["end_day"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    start_at, end_at = utc_moments(episodes["intubated_at"]), utc_moments(episodes["ended_at"])
+    apart = _ends_before(end_day[one], end_at[one], day[other], start_at[other]) | _ends_before(
+        end_day[other], end_at[other], day[one], start_at[one]
+    )
+    found = pd.DataFrame({"row": one[~apart], "other_row": other[~apart], "other_day": day[other[~apart]]})
+    found = found.sort_values(["row", "other_day", "other_row"], kind="stable").drop_duplicates("row")
+    hit_rows = found["row"].to_numpy(dtype=np.int64)
+    record_id = episodes["record_id"] if "record_id" in episodes else pd.Series(np.nan, index=episodes.index)
+    return pd.DataFrame(
+        {
+            "rule": "episode_overlap",
+            "patient_id": episodes["patient_id"].to_numpy(dtype=np.int64)[hit_rows],
+            "study_day": episodes["study_day"].to_numpy(dtype=np.int64)[hit_rows],
+            "form": "ventilation_episodes",
+            "field": "",
+            "record_id": record_id.to_numpy(dtype=float, na_value=np.nan)[hit_rows],
+            "row": hit_rows,
+            "other_row": found["other_row"].to_numpy(dtype=np.int64),
+            "other_day": found["other_day"].to_numpy(dtype=float),
+        }
+    )
+
+
 # ------------------------------------------------------------------------------------------ the rules as data
 
 
@@ -769,6 +984,7 @@ def _other_rules() -> Iterator[Rule]:
     yield Rule("missing_past_due", f"Daily form not entered, {MISSING_GRACE_DAYS} days past due", day_forms)
     yield Rule("series_gap", "Daily form missing between two entered days", day_forms)
     yield Rule("not_derivable.pf", "PaO2:FiO2 not derivable: SpO2 without FiO2", ("respiratory_support",), "fio2")
+    yield Rule("episode_overlap", "Ventilation episode overlapping another of the patient", ("ventilation_episodes",))
     for jump in JUMPS:
         yield Rule(f"jump.{jump.name}", _jump_label(jump), (_jump_form(jump) or "",), jump.name, SOFT)
 
@@ -814,12 +1030,19 @@ validate(RULES.values(), CATALOGUE)
 
 def with_disposition_days(patients: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
     """The patients with ``death_day`` (the first death event) and ``end_day`` (the first event after which no
-    daily form is due: death, discharge, withdrawal, loss to follow-up); NaN where none."""
+    daily form is due: death, discharge, withdrawal, loss to follow-up), NaN where none; and ``death_at``, the
+    time of that first death (UTC; NaT where none is recorded)."""
     patients = patients.copy()
     for column, kinds in (("death_day", [DispositionKind.DEATH]), ("end_day", ENDS_DAILY_FORMS)):
         ending = events.loc[events["kind"].isin(list(kinds))]
         first = ending.groupby("patient_id")["study_day"].min()
         patients[column] = first.reindex(patients.index).to_numpy(dtype=float)
+    dead = events.loc[events["kind"].eq(DispositionKind.DEATH).to_numpy(dtype=bool)]
+    times = dead["occurred_at"] if "occurred_at" in dead else pd.Series(None, index=dead.index, dtype=object)
+    at = pd.Series(utc_moments(times), index=dead.index)
+    first = dead["study_day"].to_numpy(dtype=float) == dead["patient_id"].map(patients["death_day"]).to_numpy(float)
+    death_at = at[first].groupby(dead["patient_id"][first]).min()  # the earliest time of the first day's death
+    patients["death_at"] = pd.to_datetime(death_at.reindex(patients.index)).dt.tz_localize("UTC")
     return patients
 
 
@@ -835,8 +1058,10 @@ def find_hits(
 
     ``forms``: form key -> its records (see :class:`Records`), every form of the catalogue. ``patients``: indexed
     by patient id, with follow_up_days, today_day (the study day today is at the patient's site), weight_kg, arm
-    (a key of ``regimens``: arm -> the arm's regimen entries), death_day and end_day (:func:`with_disposition_days`
-    adds them from the disposition events); enrolment_date and site_name for the texts.
+    (a key of ``regimens``: arm -> the arm's regimen entries), death_day, death_at and end_day
+    (:func:`with_disposition_days` adds them from the disposition events), enrolment_date (day 0), time_zone (the
+    site's IANA name) and now (the current moment, UTC) for the rules of the times; site_name for the texts. A fact
+    that is missing (a column absent, NaN, NaT) leaves its rule unapplied, as a None fact does on the forms.
     ``settings``: the study's derivation settings (the FiO2 estimates).
     """
     hits: list[pd.DataFrame] = []
@@ -847,6 +1072,7 @@ def find_hits(
         if crf.per_day:
             hits.append(missing_hits(key, frame, patients, grace))  # a form marked not done is not missing
     hits.append(not_derivable_hits(done["vital_signs"], done["respiratory_support"], patients, settings))
+    hits.append(episode_overlap_hits(done["ventilation_episodes"]))
     for form, jumps in _jumps_by_form().items():
         hits.append(jump_hits(jumps, form, done[form]))
     return _tidy(hits)
@@ -877,8 +1103,10 @@ def _tidy(hits: list[pd.DataFrame]) -> pd.DataFrame:
 # ------------------------------------------------------------------------------------------ the texts
 
 
-def _shown(value: Any) -> str:
-    """A stored value of any kind as the query's "value when raised"."""
+def _shown(value: Any, zone: datetime.tzinfo | None = None) -> str:
+    """A stored value of any kind as the query's "value when raised" (a time: in the site's ``zone``)."""
+    if isinstance(value, datetime.datetime):
+        return time_text(value, zone)
     if isinstance(value, bool | np.bool_):
         return "yes" if value else "no"
     if isinstance(value, float | int | np.number | Decimal):
@@ -887,10 +1115,23 @@ def _shown(value: Any) -> str:
 
 
 def _plain(value: Any) -> Any:
-    """A frame's cell as the scalar checks take it: None for missing, Python numbers."""
-    if value is None or (isinstance(value, float) and np.isnan(value)):
+    """A frame's cell as the scalar checks take it: None for missing, Python numbers, times as aware datetimes."""
+    if value is None or value is pd.NaT or (isinstance(value, float) and np.isnan(value)):
         return None
+    if isinstance(value, pd.Timestamp):
+        return value.tz_localize("UTC").to_pydatetime() if value.tzinfo is None else value.to_pydatetime()
     return value.item() if isinstance(value, np.generic) else value
+
+
+def _zone(patient: pd.Series) -> ZoneInfo | None:
+    name = patient.get("time_zone")
+    return ZoneInfo(name) if isinstance(name, str) and name else None
+
+
+def _moment(patient: pd.Series, name: str) -> datetime.datetime | None:
+    """A moment of the patient's facts as the checks take it: an aware datetime (a naive one is UTC), or None."""
+    value = patient.get(name)
+    return None if value is None or pd.isna(value) else _plain(pd.Timestamp(value))
 
 
 def _facts(patient: pd.Series, regimens: Mapping[Any, Sequence]) -> PatientFacts:
@@ -898,17 +1139,23 @@ def _facts(patient: pd.Series, regimens: Mapping[Any, Sequence]) -> PatientFacts
         value = patient.get(name)
         return None if value is None or pd.isna(value) else int(value)
 
-    weight = patient.get("weight_kg")
+    weight, enrolment = patient.get("weight_kg"), patient.get("enrolment_date")
     return PatientFacts(
         follow_up_days=int(patient["follow_up_days"]),
         death_day=day("death_day"),
         weight_kg=None if weight is None or pd.isna(weight) else Decimal(repr(float(weight))),
         regimen=tuple(regimens.get(patient.get("arm"), ())),
         today_day=day("today_day"),
-        enrolment_date=patient.get("enrolment_date"),
+        enrolment_date=None if enrolment is None or pd.isna(enrolment) else pd.Timestamp(enrolment).date(),
         site_name=patient.get("site_name") or "",
+        zone=_zone(patient),
+        now=_moment(patient, "now"),
+        death_at=_moment(patient, "death_at"),
     )
 
+
+#: The fields of the forms that hold a study day (whole numbers the messages name).
+_DAY_FIELDS = frozenset({"study_day", "stop_day", "end_day"})
 
 _ASK = {
     HARD: "Please correct it on the form, from the source.",
@@ -921,6 +1168,8 @@ def _check_text(hit: pd.Series, forms: Mapping[str, pd.DataFrame], patients: pd.
     crf = CATALOGUE[hit["form"]]
     record = forms[crf.key].iloc[hit["row"]]
     values = {name: _plain(record[name]) for name in crf.fields if name in record}
+    for name in _DAY_FIELDS.intersection(values):  # days are read as floats: "study day 3", not "3.0"
+        values[name] = None if values[name] is None else int(values[name])
     facts = _facts(patients.loc[hit["patient_id"]], regimens)
     issues = crf.issues(values, facts) + (day_issues(int(hit["study_day"]), facts) if crf.per_day else [])
     message = next(
@@ -931,8 +1180,28 @@ def _check_text(hit: pd.Series, forms: Mapping[str, pd.DataFrame], patients: pd.
         ask = "There can be no data after the day of death: correct the day of this record or of the death."
     else:
         ask = _ASK[RULES[hit["rule"]].level]
-    value = _shown(_plain(record[hit["field"]])) if hit["field"] else ""
+    value = _shown(_plain(record[hit["field"]]), facts.zone) if hit["field"] else ""
     return value, f"{crf.label}, study day {hit['study_day']}: {message} {ask}"
+
+
+def _overlap_text(hit: pd.Series, forms: Mapping[str, pd.DataFrame]) -> str:
+    """The words of ecrf.services._episode_rules for an episode that overlaps another."""
+    other = forms["ventilation_episodes"].iloc[hit["other_row"]]
+    end_day = _plain(other["end_day"])
+    if end_day is None:
+        why = (
+            f"The episode from study day {int(other['study_day'])} has no end yet: record its extubation (or how it "
+            "ended) before a new episode."
+        )
+    else:
+        why = (
+            f"This episode overlaps the episode of study days {int(other['study_day'])} to {int(end_day)}: a "
+            "re-intubation starts after the end of the previous episode."
+        )
+    return (
+        f"{CATALOGUE['ventilation_episodes'].label}, study day {hit['study_day']}: {why} Please correct the days or "
+        "times of the episodes from the source."
+    )
 
 
 def _missing_text(hit: pd.Series) -> str:
@@ -994,6 +1263,8 @@ def describe(
         return "", _missing_text(hit)
     if rule == "not_derivable.pf":
         return "", _not_derivable_text(hit, forms)
+    if rule == "episode_overlap":
+        return "", _overlap_text(hit, forms)
     return _jump_text(hit, forms)
 
 

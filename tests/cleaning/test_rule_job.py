@@ -2,7 +2,9 @@
 condition is closed by the system in the thread, a returning one reopens it, a query a monitor closed stays closed;
 locked studies are skipped; a run that dies in a batch leaves every batch whole and a rerun completes it."""
 
+import datetime
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -10,8 +12,10 @@ from django.core.exceptions import ValidationError
 from cleaning import rule_job, services
 from cleaning.models import MessageKind, Query, QueryMessage, QueryStatus
 from cohorts.audit import StudyLocked
+from cohorts.models import Site
 from cohorts.services import study_set_locked
-from ecrf.models import DispositionEvent, RespiratorySupport, VitalSigns
+from ecrf.models import DispositionEvent, DrugAdministration, RespiratorySupport, VentilationEpisode, VitalSigns
+from tests import factories
 
 
 def vitals(patient, day, **values):
@@ -158,6 +162,38 @@ def test_an_implausible_jump_names_both_values(patient_a, study):
     query = rule_queries("jump.temperature_c").get()
     assert (query.study_day, query.value_at_open) == (3, "40.1")
     assert "from 36.5 degC on study day 2 to 40.1 degC on study day 3, a change of 3.6 degC" in query.text
+
+
+def test_times_are_read_in_utc_and_checked_on_the_study_day_at_the_site(study, arms):
+    site = Site.objects.create(code="NY", name="New York", time_zone="America/New_York")
+    site.studies.add(study)
+    patient = factories.PatientFactory(
+        study=study, site=site, arm=arms["standard"], participant_id="NY-0001", enrolment_date=datetime.date(2020, 4, 1)
+    )
+    at = lambda day, hour: datetime.datetime(2020, 4, 1 + day, hour, 30, tzinfo=ZoneInfo("America/New_York"))  # noqa: E731
+    dose = {"drug": "anakinra", "dose": Decimal(100), "dose_unit": "mg", "route": "sc", "frequency": "q6h"}
+    # 22:30 on day 2 in New York is 02:30 UTC on day 3: right on the row of day 2, on another day on the row of day 3.
+    DrugAdministration.objects.create(patient=patient, study_day=2, started_at=at(2, 22), **dose)
+    DrugAdministration.objects.create(patient=patient, study_day=3, started_at=at(2, 22), **dose)
+    DispositionEvent.objects.create(
+        patient=patient, study_day=5, kind="death", cause_of_death="ARDS", occurred_at=at(5, 8)
+    )
+    episode = {"end_reason": "died", "end_day": 5}
+    VentilationEpisode.objects.create(patient=patient, study_day=1, intubated_at=at(1, 10), **episode)
+    VentilationEpisode.objects.create(patient=patient, study_day=4, intubated_at=at(4, 9), **episode)
+    DrugAdministration.objects.create(patient=patient, study_day=5, started_at=at(5, 9), **dose)  # after the death
+    rule_job.run_study(study)
+    query = rule_queries("check.started_at.other_day").get()
+    assert (query.study_day, query.form, query.field) == (3, "drug_administration", "started_at")
+    assert query.value_at_open == "3 Apr 2020 22:30"  # the time at the site
+    assert "3 Apr 2020 22:30 is on study day 2, not on day 3: correct the day or the time." in query.text
+    late = rule_queries("check.started_at.after_death").get()
+    assert (late.study_day, late.form, late.value_at_open) == (5, "drug_administration", "6 Apr 2020 09:30")
+    assert "after the death (6 Apr 2020 08:30)" in late.text
+    # Days 1 to 5 and an intubation on day 4: the episodes overlap, one query on each.
+    assert sorted(rule_queries("episode_overlap").values_list("study_day", flat=True)) == [1, 4]
+    assert not rule_queries("check.occurred_at.after_death").exists()  # the death is not after itself
+    assert rule_job.run_study(study).written == 0
 
 
 def test_a_locked_study_is_skipped(hot, study, users):

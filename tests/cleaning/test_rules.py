@@ -149,6 +149,153 @@ def test_the_rules_read_every_field_but_the_units_values_were_typed_in():
     assert rules.fields_read(CATALOGUE["respiratory_support"]) == CATALOGUE["respiratory_support"].fields
 
 
+def utc(text: str) -> pd.Timestamp:
+    return pd.Timestamp(text, tz="UTC")
+
+
+def new_york(*ids, now="2020-04-20 12:00") -> pd.DataFrame:
+    """Patients of a New York site enrolled on 17 March 2020 (day 0; daylight time, UTC-4, from 8 March)."""
+    people = patients(*ids)
+    people["time_zone"] = "America/New_York"
+    people["now"] = utc(now)
+    return people
+
+
+def test_times_are_checked_on_their_study_day_at_the_site_and_against_now():
+    drug = {"patient_id": 1, "drug": "anakinra", "dose": 100.0, "dose_unit": "mg", "route": "sc", "frequency": "q6h"}
+    drugs = form(
+        "drug_administration",
+        # 22:30 in New York on 19 March (day 2) is 02:30 UTC on 20 March: day 2 at the site, no hit.
+        {**drug, "study_day": 2, "started_at": utc("2020-03-20 02:30"), "record_id": 1},
+        {**drug, "study_day": 3, "started_at": utc("2020-03-20 02:30"), "record_id": 2},
+        # A stop time without its stop day; a stop time at the start time.
+        {
+            **drug,
+            "study_day": 4,
+            "started_at": utc("2020-03-21 14:00"),
+            "stopped_at": utc("2020-03-21 18:00"),
+            "record_id": 3,
+        },
+        {
+            **drug,
+            "study_day": 5,
+            "stop_day": 5,
+            "started_at": utc("2020-03-22 14:00"),
+            "stopped_at": utc("2020-03-22 14:00"),
+            "record_id": 4,
+        },
+        # After now (12:00 UTC on 20 April, day 34): in the future.
+        {**drug, "study_day": 20, "started_at": utc("2020-04-20 12:01"), "record_id": 5},
+    )
+    found = hits(complete(drug_administration=drugs), new_york(1, now="2020-04-20 12:00"))
+    assert keys(found, "check.started_at.other_day") == [(1, 3, "drug_administration", "started_at")]
+    assert keys(found, "check.stop_day.required") == [(1, 4, "drug_administration", "stop_day")]
+    assert keys(found, "check.stopped_at.before_start") == [(1, 5, "drug_administration", "stopped_at")]
+    assert keys(found, "check.started_at.future") == [(1, 20, "drug_administration", "started_at")]
+    assert keys(hits(complete(drug_administration=drugs)), "check.started_at.other_day") == []  # no zone: not applied
+
+
+def test_times_after_the_moment_of_death():
+    events = form(
+        "disposition_events",
+        {
+            "patient_id": 1,
+            "study_day": 5,
+            "kind": "death",
+            "cause_of_death": "ARDS",
+            "occurred_at": utc("2020-03-22 15:00"),
+        },
+    )
+    episodes = form(
+        "ventilation_episodes",
+        {"patient_id": 1, "study_day": 5, "intubated_at": utc("2020-03-22 16:00"), "record_id": 1},
+    )
+    people = rules.with_disposition_days(new_york(1), events)
+    assert people.loc[1, "death_at"] == utc("2020-03-22 15:00")
+    found = hits(complete(disposition_events=events, ventilation_episodes=episodes), new_york(1))
+    assert keys(found, "check.intubated_at.after_death") == [(1, 5, "ventilation_episodes", "intubated_at")]
+    assert keys(found, "check.occurred_at.after_death") == []  # the death itself
+
+
+def test_the_rules_of_a_ventilation_episode():
+    episodes = form(
+        "ventilation_episodes",
+        {"patient_id": 1, "study_day": 3, "end_day": 2, "end_reason": "extubated", "record_id": 1},
+        {"patient_id": 1, "study_day": 8, "end_day": 9, "record_id": 2},
+        {"patient_id": 1, "study_day": 12, "end_reason": "transferred", "record_id": 3},
+        {
+            "patient_id": 1,
+            "study_day": 14,
+            "end_day": 14,
+            "end_reason": "extubated",
+            "intubated_at": utc("2020-03-31 14:00"),
+            "ended_at": utc("2020-03-31 13:00"),
+            "record_id": 4,
+        },
+    )
+    found = hits(complete(ventilation_episodes=episodes), new_york(1))
+    assert keys(found, "check.end_day.before_start") == [(1, 3, "ventilation_episodes", "end_day")]
+    assert keys(found, "check.end_reason.required") == [(1, 8, "ventilation_episodes", "end_reason")]
+    assert keys(found, "check.end_day.required") == [(1, 12, "ventilation_episodes", "end_day")]
+    assert keys(found, "check.ended_at.before_start") == [(1, 14, "ventilation_episodes", "ended_at")]
+
+
+def test_overlapping_ventilation_episodes_are_one_query_each():
+    episodes = form(
+        "ventilation_episodes",
+        # Patient 1: days 2-5, then a re-intubation on day 4 (overlap), then one after an ongoing episode.
+        {"patient_id": 1, "study_day": 2, "end_day": 5, "end_reason": "extubated", "record_id": 1},
+        {"patient_id": 1, "study_day": 4, "end_day": 6, "end_reason": "extubated", "record_id": 2},
+        {"patient_id": 1, "study_day": 10, "record_id": 3},
+        {"patient_id": 1, "study_day": 12, "end_day": 13, "end_reason": "extubated", "record_id": 4},
+        # Patient 2: extubated and re-intubated on day 3 (without times: by the days), then on day 5 at 12:00 and
+        # 14:00 (by the times): no overlap.
+        {"patient_id": 2, "study_day": 1, "end_day": 3, "end_reason": "extubated", "record_id": 5},
+        {
+            "patient_id": 2,
+            "study_day": 3,
+            "end_day": 5,
+            "end_reason": "extubated",
+            "ended_at": utc("2020-03-22 12:00"),
+            "record_id": 6,
+        },
+        {"patient_id": 2, "study_day": 5, "intubated_at": utc("2020-03-22 14:00"), "record_id": 7},
+        # Patient 3: re-intubated at 10:00 on day 3, before the extubation of 12:00 that day.
+        {
+            "patient_id": 3,
+            "study_day": 1,
+            "end_day": 3,
+            "end_reason": "extubated",
+            "ended_at": utc("2020-03-20 12:00"),
+            "record_id": 8,
+        },
+        {"patient_id": 3, "study_day": 3, "intubated_at": utc("2020-03-20 10:00"), "record_id": 9},
+    )
+    records = forms(ventilation_episodes=episodes)
+    people = patients(1, 2, 3)
+    found = hits(records, people)
+    assert keys(found, "episode_overlap") == [
+        (1, 2, "ventilation_episodes", ""),
+        (1, 4, "ventilation_episodes", ""),
+        (1, 10, "ventilation_episodes", ""),
+        (1, 12, "ventilation_episodes", ""),
+        (3, 1, "ventilation_episodes", ""),
+        (3, 3, "ventilation_episodes", ""),
+    ]
+    texts = {
+        hit["study_day"]: rules.describe(hit, records, people, {})
+        for _, hit in found.loc[found["rule"] == "episode_overlap"].iterrows()
+        if hit["patient_id"] == 1
+    }
+    assert texts[2] == (
+        "",
+        "Ventilation episode, study day 2: This episode overlaps the episode of study days 4 to 6: a re-intubation "
+        "starts after the end of the previous episode. Please correct the days or times of the episodes from the "
+        "source.",
+    )
+    assert "The episode from study day 10 has no end yet" in texts[12][1]
+
+
 # ------------------------------------------------------------------------------------------ missing forms
 
 

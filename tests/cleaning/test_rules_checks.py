@@ -1,12 +1,16 @@
 """The vectorised edit checks of the rules give the verdicts of the forms' own checks: on random records of every
-form (valid and invalid, values on and around every bound, blanks, codes with odd case and spaces), each with its
-patient's facts (follow-up, day of death, weight, today, the arm's regimen), the findings of
-``cleaning.rules.form_findings`` on the whole frame are, record by record, those of ``Crf.issues(values, facts)``
-(and, for a one-per-day form, of the day's checks its service applies)."""
+form (valid and invalid, values on and around every bound, blanks, codes with odd case and spaces, times on their
+record's day at the site, on the day before or after, in the future, after the death, an end at or before its start),
+each with its patient's facts (follow-up, day and moment of death, weight, today, now, the site's time zone, the
+enrolment date, the arm's regimen), the findings of ``cleaning.rules.form_findings`` on the whole frame are, record by
+record, those of ``Crf.issues(values, facts)`` (and, for a one-per-day form, of the day's checks its service
+applies)."""
 
 from __future__ import annotations
 
+import datetime
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import hypothesis.strategies as st
 import numpy as np
@@ -21,6 +25,23 @@ from ecrf.crfs import CATALOGUE
 from ecrf.validators import PatientFacts, day_issues
 
 TEXTS = [None, "", "  ", "x", "ceftriaxone"]
+UTC = datetime.UTC
+#: The study day each time of the forms is on (ecrf/validators.py _times, disposition_event), and the start time of
+#: each end time.
+TIME_DAYS = {
+    "started_at": "study_day",
+    "stopped_at": "stop_day",
+    "occurred_at": "study_day",
+    "intubated_at": "study_day",
+    "ended_at": "end_day",
+}
+END_OF = {"stopped_at": "started_at", "ended_at": "intubated_at"}
+#: Site time zones (half-hour offsets, +14 h, daylight saving in March and October 2020) and enrolment dates next to
+#: the changes of daylight saving time (None: not known, the day of a time is not checked).
+ZONES = [None, "UTC", "America/New_York", "Europe/Rome", "Asia/Kolkata", "Pacific/Kiritimati"]
+ENROLMENTS = [None, datetime.date(2020, 3, 7), datetime.date(2020, 3, 28), datetime.date(2020, 10, 24)]
+#: Zones the stored times are given in (the rule job reads them in UTC; the checks accept any aware time).
+SHOWN_IN = [UTC, datetime.timezone(datetime.timedelta(hours=-4)), datetime.timezone(datetime.timedelta(hours=5.5))]
 
 
 def _bounds(field: str, crf) -> list[Decimal]:
@@ -48,6 +69,8 @@ def _number(crf, field: str):
 
 def _value(crf, field: str):
     model_field = crf.model._meta.get_field(field)
+    if field in ("stop_day", "end_day"):  # the days of the end times: around the study's days
+        return st.one_of(st.none(), st.integers(-3, 42))
     if isinstance(model_field, models.DecimalField | models.IntegerField):
         return _number(crf, field)
     if isinstance(model_field, models.BooleanField):
@@ -73,14 +96,55 @@ FACTS = st.fixed_dictionaries(
         "weight_kg": st.sampled_from([None, Decimal("72.5")]),
         "today_day": st.one_of(st.none(), st.integers(-2, 40)),
         "regimen": st.lists(REGIMEN_ENTRY, max_size=2).map(tuple),
+        "zone": st.sampled_from(ZONES),
+        "enrolment_date": st.sampled_from(ENROLMENTS),
     }
 )
 
 
-def _records(crf):
-    fields = {name: _value(crf, name) for name in crf.fields}
+def _moment(facts: dict, day: int):
+    """A time at the patient's site mostly on study day ``day``, else on the day before or after; given in one of
+    :data:`SHOWN_IN`."""
+    zone = ZoneInfo(facts["zone"] or "UTC")
+    day_0 = facts["enrolment_date"] or datetime.date(2020, 3, 17)
+
+    def at(shift: int, minute: int, shown: datetime.tzinfo) -> datetime.datetime:
+        midnight = datetime.datetime.combine(day_0 + datetime.timedelta(days=day + shift), datetime.time(), zone)
+        # UTC arithmetic: every minute of the local day, daylight saving changes included.
+        return (midnight.astimezone(UTC) + datetime.timedelta(minutes=minute)).astimezone(shown)
+
+    return st.builds(at, st.sampled_from([0, 0, 0, -1, 1]), st.integers(0, 24 * 60 - 1), st.sampled_from(SHOWN_IN))
+
+
+@st.composite
+def _record(draw, crf):
+    """One record's values with its patient's facts: times drawn around their record's days, the facts' now and
+    moment of death around them (sometimes equal to one of them: a time equal to now is not in the future)."""
+    facts = draw(FACTS)
+    fields = {name: _value(crf, name) for name in crf.fields if name not in TIME_DAYS}
     fields["study_day"] = st.integers(-2, 40)
-    return st.lists(st.tuples(st.fixed_dictionaries(fields), FACTS), min_size=1, max_size=12)
+    values = draw(st.fixed_dictionaries(fields))
+    for name in (name for name in crf.fields if name in TIME_DAYS):
+        day = values[TIME_DAYS[name]]
+        moments = [st.none(), _moment(facts, values["study_day"] if day is None else day)]
+        start = values.get(END_OF.get(name, ""))
+        if start is not None:  # an end at, just after or before its start
+            moments.append(st.sampled_from([0, 1, -1, -90]).map(lambda m, s=start: s + datetime.timedelta(minutes=m)))
+        values[name] = draw(st.one_of(*moments))
+    times = [values[name] for name in crf.fields if name in TIME_DAYS and values[name] is not None]
+    for fact in ("now", "death_at"):
+        choices = [st.none(), st.integers(-2, 42).flatmap(lambda d: _moment(facts, d))]
+        if times:
+            choices.append(st.sampled_from(times))
+        facts[fact] = draw(st.one_of(*choices))
+    return values, facts
+
+
+def _records(crf):
+    for name in crf.fields:  # every time of the forms is drawn around its day (no text for a time)
+        if isinstance(crf.model._meta.get_field(name), models.DateTimeField):
+            assert name in TIME_DAYS, f"{crf.key}.{name}: give its day in TIME_DAYS"
+    return st.lists(_record(crf), min_size=1, max_size=12)
 
 
 def _frames(crf, records):
@@ -99,13 +163,23 @@ def _frames(crf, records):
                 "weight_kg": np.nan if facts["weight_kg"] is None else float(facts["weight_kg"]),
                 "today_day": np.nan if facts["today_day"] is None else facts["today_day"],
                 "arm": patient_id,
+                "time_zone": facts["zone"],
+                "enrolment_date": facts["enrolment_date"],
+                "now": facts["now"],
+                "death_at": facts["death_at"],
             }
         )
     frame = pd.DataFrame(rows)
-    for name in crf.fields:  # numbers as the rule job reads them: floats, NaN for missing
-        if isinstance(crf.model._meta.get_field(name), models.DecimalField | models.IntegerField):
+    for name in crf.fields:  # numbers as the rule job reads them: floats, NaN for missing; times in UTC
+        model_field = crf.model._meta.get_field(name)
+        if isinstance(model_field, models.DecimalField | models.IntegerField):
             frame[name] = pd.to_numeric(frame[name], errors="coerce").astype(float)
-    return frame, pd.DataFrame(patients).set_index("patient_id"), regimens
+        elif isinstance(model_field, models.DateTimeField):
+            frame[name] = pd.to_datetime(frame[name].astype(object), utc=True)
+    patients = pd.DataFrame(patients).set_index("patient_id")
+    for name in ("now", "death_at"):
+        patients[name] = pd.to_datetime(patients[name].astype(object), utc=True)
+    return frame, patients, regimens
 
 
 def _scalar(crf, values, facts) -> set:
@@ -115,6 +189,10 @@ def _scalar(crf, values, facts) -> set:
         weight_kg=facts["weight_kg"],
         regimen=facts["regimen"],
         today_day=facts["today_day"],
+        enrolment_date=facts["enrolment_date"],
+        zone=ZoneInfo(facts["zone"]) if facts["zone"] else None,
+        now=facts["now"],
+        death_at=facts["death_at"],
     )
     form_values = {name: values[name] for name in crf.fields}
     issues = crf.issues(form_values if crf.per_day else {**form_values, "study_day": values["study_day"]}, facts)
