@@ -55,6 +55,7 @@ DATA_TABLES = (
     "patients",
     *datasets.SOURCE_FORMS,
     "derived_days",
+    "patient_courses",
     "fhir_provenance",
     "queries",
     "signatures",
@@ -70,6 +71,7 @@ RESULT_TABLES = (
     "ordinal_table",
     "trajectories",
     "adverse_event_table",
+    "case_series_table",
 )
 # The figures' titles in English, as the release draws them; a live figure and a caption on a page are in the
 # reader's language (figure_bytes and analysis/views.py translate them).
@@ -78,6 +80,7 @@ FIGURES = {
     "km_mvfs": ("mvfs", gettext_noop("Mechanical-ventilation-free survival")),
     "trajectory_crp_mg_l": ("crp_mg_l", gettext_noop("CRP (mg/L)")),
     "trajectory_pf": ("pf", "PaO2:FiO2 (mmHg)"),
+    "swimmer": ("swimmer", gettext_noop("Course of each patient by time to the first anakinra dose")),
 }
 
 
@@ -168,6 +171,10 @@ def figure_bytes(results: datasets.Results, name: str, fmt: str) -> bytes | None
     """A figure of the results (PNG or SVG); None when there is nothing to plot."""
     what, title = FIGURES[name]
     title = _(title)
+    if name == "swimmer":
+        if results.swimmer is None or not len(results.swimmer["courses"]):
+            return None
+        return plots.swimmer_plot(**results.swimmer, fmt=fmt)
     if name.startswith("km_"):
         data = results.outcomes
         if data[f"{what}_time"].notna().sum() == 0:
@@ -289,7 +296,11 @@ def build_release_files(study: Study, folder: Path, header: dict[str, Any]) -> d
     labels, which are in the study's language (architecture §13); the manifest names it."""
     folder.mkdir(parents=True)
     frames = datasets.study_frames(study)
-    results = datasets.compute_results(frames, derivations.ards_bands(codebook.derivation_overrides(study)))
+    results = datasets.compute_results(
+        frames,
+        derivations.ards_bands(codebook.derivation_overrides(study)),
+        case_series=datasets.case_series_of(study),
+    )
     tables = {**{name: frames[name] for name in DATA_TABLES}, **results.long_tables()}
     tables["study_settings"] = codebook.study_settings_frame(study)
     arm_labels = frames["arms"]["arm_label"].dropna().tolist()

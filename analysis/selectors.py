@@ -164,7 +164,8 @@ def live_results(*, user, study: Study) -> tuple[datasets.Results, Any, list[str
     if cached is None:
         frames = datasets.study_frames(study, sites)
         bands = derivations.ards_bands(codebook.derivation_overrides(study))
-        cached = (datasets.compute_results(frames, bands), timezone.now())
+        results = datasets.compute_results(frames, bands, case_series=datasets.case_series_of(study))
+        cached = (results, timezone.now())
         cache.set(key, cached, LIVE_CACHE_SECONDS)
     return cached[0], cached[1], codes
 

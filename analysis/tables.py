@@ -9,6 +9,9 @@ Percentages are rounded half up to whole numbers, as in the Milan paper. Baselin
 percentages are of the arm's patients with a known value, and the missing count gets its
 own line when there are any; ordinal-status and adverse-event percentages are of all
 patients of the arm (an unknown status is a row of its own).
+
+The case-series table (the New York 2020 series, clinical definitions §4.10) has the same two shapes, its
+columns being the groups of the time to the first anakinra dose instead of arms.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 import numpy as np
 import pandas as pd
@@ -26,7 +29,8 @@ from django.utils.translation import gettext, gettext_noop
 
 from analysis.outcomes import AE_KINDS, DISCHARGED_STATES, IMV_STATES
 from analysis.survival import group_order
-from ecrf.derivations import ARDS_SEVERITIES, ArdsBands, ards_bands
+from ecrf.courses import TIMING_GROUPS as TIMING_GROUP_LABELS
+from ecrf.derivations import ARDS_SEVERITIES, DEFAULT_SETTINGS, ArdsBands, ards_bands
 
 OVERALL: Final = "overall"
 #: The tables' labels are English, as a release keeps them; the analysis page translates them when it shows them
@@ -307,6 +311,134 @@ def adverse_event_table(
     return Table(long=long, wide=_widen(long, ["label"], headers))
 
 
+# --- case series (New York 2020) ------------------------------------------------------
+
+#: The groups of the time from the oxygen criterion to the first anakinra dose (ecrf.courses), in display order.
+TIMING_GROUPS: Final = tuple(TIMING_GROUP_LABELS)
+#: The default limits of the groups (clinical definitions §3.4); a study's settings may change them.
+EARLY_MAX_HOURS: Final = float(DEFAULT_SETTINGS["timing_early_max_hours"])
+LATE_MIN_HOURS: Final = float(DEFAULT_SETTINGS["timing_late_min_hours"])
+
+
+@dataclass(frozen=True)
+class _CaseRow:
+    key: str
+    label: str
+    kind: Literal["count", "n_pct", "range"]
+
+
+CASE_SERIES_ROWS: Final[tuple[_CaseRow, ...]] = (
+    _CaseRow("patients", gettext_noop("Patients"), "count"),
+    _CaseRow("intubated", gettext_noop("Intubated"), "n_pct"),
+    _CaseRow("extubated", gettext_noop("Extubated"), "n_pct"),
+    _CaseRow("discharged", gettext_noop("Discharged home"), "n_pct"),
+    _CaseRow("in_hospital", gettext_noop("Still in hospital"), "n_pct"),
+    _CaseRow("died", gettext_noop("Died"), "n_pct"),
+    _CaseRow("imv_days", gettext_noop("Ventilation days, median (range)"), "range"),
+    _CaseRow("hours_to_anakinra", gettext_noop("Hours to first anakinra dose, median (range)"), "range"),
+    _CaseRow("time_day_only", gettext_noop("Time known only to the day"), "count"),
+)
+CASE_SERIES_COLUMNS: Final = ["row", "label", "group", "n", "denominator", "pct", "median", "min", "max", "text"]
+NO_VALUE: Final = "-"
+
+
+def case_series_table(
+    courses: pd.DataFrame,
+    *,
+    early_max_hours: float = EARLY_MAX_HOURS,
+    late_min_hours: float = LATE_MIN_HOURS,
+    pct_decimals: int = PCT_DECIMALS,
+    value_decimals: int = VALUE_DECIMALS,
+) -> Table:
+    """Outcomes of a case series by the time to the first anakinra dose (clinical definitions §4.10, the New York
+    2020 series).
+
+    ``courses`` is the frame of :func:`ecrf.courses.derive_courses` (one row per patient). Columns are the
+    timing groups early, intermediate, late, not treated, timing unknown, a group without patients left out;
+    the headers show the hour limits given (the study's settings), e.g. "Early (<= 36 h) (n=7)". Rows:
+    patients; intubated (imv_episodes > 0), extubated, discharged home, still in hospital (neither died nor
+    discharged) and died as n (%) of the group's patients; ventilation days of the intubated patients and hours
+    to the first anakinra dose as "median (min-max)" ("-" without a value); the patients whose time to
+    anakinra is known only to the day (timing_basis "day"), so the table says when the day was used.
+
+    ``long`` columns: row, label, group, n, denominator, pct, median, min, max, text (n is the count of a count
+    row, the number of values of a range row); ``wide`` is indexed by the row label, one column per group.
+    """
+    group = courses["timing_group"].astype(object).where(courses["timing_group"].notna(), "unknown")
+    others = set(group) - set(TIMING_GROUPS)
+    if others:
+        raise ValueError(f"timing groups {sorted(others, key=str)} are not among {TIMING_GROUPS}")
+    groups = [g for g in TIMING_GROUPS if group.eq(g).any()]
+    died, discharged = _flag(courses["died"]), _flag(courses["discharged"])
+    intubated = pd.to_numeric(courses["imv_episodes"], errors="coerce").fillna(0).gt(0)
+    members = pd.DataFrame(
+        {
+            "patients": pd.Series(True, index=courses.index),
+            "intubated": intubated,
+            "extubated": _flag(courses["extubated"]),
+            "discharged": discharged,
+            "in_hospital": ~died & ~discharged,
+            "died": died,
+            "time_day_only": courses["timing_basis"].astype(object).eq("day"),
+        },
+        index=courses.index,
+    )
+    counts = _count_long(members, group, groups, pct_decimals).rename(columns={"arm": "group"})
+    plain = counts["row"].isin([r.key for r in CASE_SERIES_ROWS if r.kind == "count"])
+    counts["pct"] = counts["pct"].mask(plain)
+    counts["text"] = counts["text"].mask(plain, counts["n"].astype(str))
+    values = {
+        "imv_days": pd.to_numeric(courses["imv_days"], errors="coerce").where(intubated),
+        "hours_to_anakinra": pd.to_numeric(courses["hours_to_anakinra"], errors="coerce"),
+    }
+    ranges = [
+        _range_rows(key, column.astype("float64"), group, groups, value_decimals) for key, column in values.items()
+    ]
+    long = pd.concat([counts, *ranges], ignore_index=True)
+    order = pd.Index([r.key for r in CASE_SERIES_ROWS])
+    long = long.assign(_r=order.get_indexer(long["row"]), _g=pd.Index(groups).get_indexer(long["group"]))
+    long = long.sort_values(["_r", "_g"], kind="stable").drop(columns=["_r", "_g"])
+    long["label"] = long["row"].map({r.key: r.label for r in CASE_SERIES_ROWS})
+    long = long.reindex(columns=CASE_SERIES_COLUMNS).reset_index(drop=True)
+    sizes = group.value_counts()
+    limits = _timing_limits(early_max_hours, late_min_hours)
+    headers = {g: f"{TIMING_GROUP_LABELS[g]}{limits.get(g, '')} (n={int(sizes.get(g, 0))})" for g in groups}
+    wide = _widen(long.rename(columns={"group": "arm"}), ["label"], headers)
+    return Table(long=long, wide=wide)
+
+
+def _flag(column: pd.Series) -> pd.Series:
+    """A yes/no column as plain bools, an unknown value counting as no."""
+    return column.astype("boolean").fillna(False).astype(bool)
+
+
+def _range_rows(key: str, values: pd.Series, group: pd.Series, groups: list[str], decimals: int) -> pd.DataFrame:
+    """n, median, min, max and "median (min-max)" of ``values`` per group; "-" where the group has none."""
+    grouped = values.groupby(group, sort=False)
+    stats = pd.DataFrame(
+        {"n": grouped.count(), "median": grouped.median(), "min": grouped.min(), "max": grouped.max()}
+    ).reindex(groups)
+    stats["n"] = stats["n"].fillna(0).astype("int64")
+    stats["denominator"] = group.value_counts().reindex(groups, fill_value=0).astype("int64")
+    text = [
+        f"{format_half_up(m, decimals)} ({format_half_up(lo, decimals)}-{format_half_up(hi, decimals)})"
+        for m, lo, hi in stats[["median", "min", "max"]].to_numpy()
+    ]
+    stats["text"] = pd.Series(text, index=stats.index).where(stats["n"].gt(0), NO_VALUE)
+    frame = stats.rename_axis("group").reset_index()
+    frame.insert(0, "row", key)
+    return frame
+
+
+def _timing_limits(early_max_hours: float, late_min_hours: float) -> dict[str, str]:
+    """The hour limits shown after a group's name, e.g. " (<= 36 h)", " (> 36 h, < 96 h)": symbols and numbers
+    only, so nothing to translate (:func:`shown_label` keeps them, with the reader's decimal separator)."""
+    if not early_max_hours < late_min_hours:
+        raise ValueError(f"early_max_hours {early_max_hours} must be below late_min_hours {late_min_hours}")
+    early, late = f"{early_max_hours:g}", f"{late_min_hours:g}"
+    return {"early": f" (<= {early} h)", "intermediate": f" (> {early} h, < {late} h)", "late": f" (>= {late} h)"}
+
+
 # --- trajectories ----------------------------------------------------------------------
 
 
@@ -412,19 +544,23 @@ def _widen(long: pd.DataFrame, index: list[str], headers: dict[Any, str]) -> pd.
 # --- shown on a page ------------------------------------------------------------------
 
 
-_N_SUFFIX = re.compile(r"^(?P<words>.*?)(?P<n> \(n=\d+\))?$", re.DOTALL)
+_HOURS = r"[<>]=? \d+(?:\.\d+)? h"
+_N_SUFFIX = re.compile(
+    rf"^(?P<words>.*?)(?P<hours> \({_HOURS}(?:, {_HOURS})?\))?(?P<n> \(n=\d+\))?$",
+    re.DOTALL,
+)
 _DECIMAL_POINT = re.compile(r"(?<=\d)\.(?=\d)")
 
 
 def shown_label(text: str) -> str:
     """A label of a display table (English, as the release keeps it) in the reader's language: its words
-    translated where the catalogue has them (an arm's name is the study's own), its indentation and "(n=...)"
-    kept."""
+    translated where the catalogue has them (an arm's name is the study's own), its indentation, the hour limits
+    of a case-series group ("(<= 36 h)", with the reader's decimal separator) and "(n=...)" kept."""
     words = text.lstrip(" ")
     indent = text[: len(text) - len(words)]
     found = _N_SUFFIX.match(words)
-    words, n = found["words"], found["n"] or ""
-    return f"{indent}{gettext(words) if words else words}{n}"
+    words, hours, n = found["words"], shown_cell(found["hours"] or ""), found["n"] or ""
+    return f"{indent}{gettext(words) if words else words}{hours}{n}"
 
 
 def shown_cell(text: str) -> str:

@@ -26,6 +26,7 @@ TABLES = [
     ("ordinal_d21", gettext_lazy("Clinical status on day 21")),
     ("baseline", gettext_lazy("Baseline characteristics")),
     ("adverse_events", gettext_lazy("Adverse events")),
+    ("case_series", gettext_lazy("Case series by time from the oxygen criterion to the first anakinra dose")),
 ]
 
 
@@ -74,7 +75,11 @@ def analysis_page(request, study_code: str):
             "releases": release_list,
             "can_live": can_live,
             "can_download": selectors.can_download(request.user, study),
-            "figures": {name: (what, _(title)) for name, (what, title) in releases.FIGURES.items()},
+            "figures": {
+                name: (what, _(title))
+                for name, (what, title) in releases.FIGURES.items()
+                if name != "swimmer" or (analysis is not None and "case_series" in analysis.display)
+            },
             "survival": selectors.survival_sections(analysis) if analysis else [],
             "display_tables": _display_tables(analysis),
         },
