@@ -1,9 +1,10 @@
 """The demo studies of `make demo`: the Milan study of 2020 and a demo ward of patients enrolled in the last days,
-both on the Milan cohort protocol with its three arms, at two sites."""
+both on the Milan cohort protocol with its three arms, at two sites; and the New York case series of 2020 (one
+anakinra arm, its own site in the America/New_York time zone)."""
 
 from django.db import transaction
 
-from cohorts.models import Arm, Protocol, Site, Study
+from cohorts.models import Arm, OrdinalScale, Protocol, Site, Study
 from ecrf import derivation_job
 
 MILAN_ARMS = [
@@ -36,6 +37,22 @@ DEMO_SITES = [("MI", "Milan, San Raffaele Hospital"), ("BG", "Bergamo, Papa Giov
 MILAN_STUDY = "milan-anakinra"
 RECENT_STUDY = "demo-now"
 
+# The New York case series as docs/study-new-york.toml sets it up (tests/demo/test_new_york_cohort.py compares the
+# two): a 28-day follow-up, so that the ventilator-free and ICU-free days to day 28 (clinical definitions §3.4) are
+# observed for every patient.
+NEW_YORK_STUDY = "new-york-anakinra"
+NEW_YORK_FOLLOW_UP_DAYS = 28
+NEW_YORK_SITE = {"code": "NY", "name": "New York (case-series site)", "time_zone": "America/New_York"}
+NEW_YORK_ARM = {
+    "code": "anakinra",
+    "name": "Anakinra",
+    "regimen_description": "Anakinra 100 mg subcutaneous every 6 h, tapered to every 8, 12 and 24 h, for at most 20 "
+    "days.",
+    "regimen": [
+        {"drug": "anakinra", "dose": 100, "unit": "mg", "route": "sc", "frequency": "q6h", "duration_days": 20}
+    ],
+}
+
 
 @transaction.atomic
 def create_milan_study() -> Study:
@@ -67,6 +84,25 @@ def create_recent_study() -> Study:
         },
     )
     _add_arms_and_sites(study)
+    return study
+
+
+@transaction.atomic
+def create_new_york_study() -> Study:
+    """The New York case series of 2020 that demo/new_york_cohort.py fills: protocol new_york_2020, one anakinra arm,
+    the site NY in New York's time zone (where the times of its records are entered and checked)."""
+    study, _ = Study.objects.get_or_create(
+        code=NEW_YORK_STUDY,
+        defaults={
+            "title": "Anakinra to prevent mechanical ventilation in severe COVID-19 (New York case series)",
+            "protocol": Protocol.NEW_YORK_2020,
+            "follow_up_days": NEW_YORK_FOLLOW_UP_DAYS,
+            "primary_scale": OrdinalScale.MILAN_7,
+        },
+    )
+    Arm.objects.get_or_create(study=study, code=NEW_YORK_ARM["code"], defaults={**NEW_YORK_ARM, "order": 1})
+    site, _ = Site.objects.get_or_create(code=NEW_YORK_SITE["code"], defaults=NEW_YORK_SITE)
+    site.studies.add(study)  # the demo users of NY see the study (demo/accounts.py)
     return study
 
 

@@ -96,6 +96,7 @@ def test_after_load_demo_the_nurse_has_todays_forms_due_in_the_demo_ward(ward, d
     assert set(cohort_selectors.study_list(user=nurse).values_list("code", flat=True)) == {
         studies.MILAN_STUDY,
         studies.RECENT_STUDY,
+        studies.NEW_YORK_STUDY,  # at the site NY (tests/demo/test_new_york_cohort.py)
     }
     rows = list(selectors.patient_list(user=nurse, study=ward))  # what the patient list shows
     assert {p.site.code for p in rows} == {"MI"} and len(rows) == 5
