@@ -84,6 +84,31 @@ def _field_column(model_field: models.Field, *, required: bool | None = None) ->
 ENTERED_UNITS = {"pao2_entered_unit": "pao2", "crp_entered_unit": "crp"}
 
 
+#: The study day a time lies on (clinical definitions §2.3): the stop time on the stop day, the end of a ventilation
+#: episode on its end day, the patient's oxygen criterion on oxygen_criterion_day (a column of the import and of the
+#: releases, not stored: the criterion's time gives it), every other time on the record's study day.
+TIME_DAYS: dict[str, str] = {
+    "stopped_at": "stop_day",
+    "ended_at": "end_day",
+    "oxygen_criterion_at": "oxygen_criterion_day",
+}
+
+
+def _dating_time(crf: Crf) -> str | None:
+    """The time of a repeating form that lies on its study day (started_at, occurred_at, intubated_at), or None: a
+    row that gives it as a date and time may leave its study day empty, the import computes it (study days stay
+    derived from the times, clinical definitions §2.3)."""
+    return next(
+        (
+            name
+            for name in crf.fields
+            if isinstance(crf.model._meta.get_field(name), models.DateTimeField)
+            and TIME_DAYS.get(name, "study_day") == "study_day"
+        ),
+        None,
+    )
+
+
 def _form_columns(crf: Crf) -> dict[str, Column]:
     columns = {KEY: Column(KEY, "text", required=True, nullable=False, max_length=24)}
     if "study_day" not in crf.fields:
@@ -93,8 +118,8 @@ def _form_columns(crf: Crf) -> dict[str, Column]:
         if name in ENTERED_UNITS:
             units = tuple(UNITS[ENTERED_UNITS[name]].factors)
             columns[name] = Column(name, "choice", nullable=False, choices=units)
-        elif name == "study_day":
-            columns[name] = Column(name, "integer", required=True)
+        elif name == "study_day":  # may be left empty beside a date and time it lies on (DATED_BY)
+            columns[name] = Column(name, "integer", required=_dating_time(crf) is None)
         elif name == "support":  # required when the row has values: the service says so, next to the field
             columns[name] = _field_column(model_field, required=False)
         else:
@@ -137,6 +162,8 @@ REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
     table: tuple(name for name, column in columns.items() if column.required) for table, columns in COLUMNS.items()
 }
 REQUIRED_COLUMNS["respiratory_support"] += ("support",)
+#: The repeating tables whose study day a row may leave to its time -> that time's column.
+DATED_BY: dict[str, str] = {key: name for key, crf in CATALOGUE.items() if (name := _dating_time(crf)) is not None}
 
 # The soft checks (clinical definitions §2.1) a row of each table may confirm in its confirm column.
 SOFT_CODES: dict[str, frozenset[str]] = {
@@ -163,16 +190,6 @@ ROW_KEYS: dict[str, tuple[str, ...]] = {
 #: The repeating tables whose row corrects the stored record of the same key (the others: a row that differs from
 #: every stored record is a new record).
 CORRECTED_BY_KEY = ("disposition_events", "ventilation_episodes")
-
-#: The study day a time lies on (clinical definitions §2.3): the stop time on the stop day, the end of a ventilation
-#: episode on its end day, the patient's oxygen criterion on oxygen_criterion_day (a column of the import and of the
-#: releases, not stored: the criterion's time gives it), every other time on the record's study day.
-TIME_DAYS: dict[str, str] = {
-    "stopped_at": "stop_day",
-    "ended_at": "end_day",
-    "oxygen_criterion_at": "oxygen_criterion_day",
-}
-
 
 _TIME_COLUMNS: dict[str, dict[str, str]] = {
     table: {name: TIME_DAYS.get(name, "study_day") for name, column in columns.items() if column.kind == "time"}

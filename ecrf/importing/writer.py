@@ -23,6 +23,7 @@ from ecrf.importing.columns import (
     CONFIRM,
     CONFIRM_ALIASES,
     CORRECTED_BY_KEY,
+    DATED_BY,
     KEY,
     NOT_DONE_REASON,
     PATIENTS,
@@ -106,7 +107,14 @@ class ImportRun:
             if ok and by_all:  # event forms: a row is identified by all its values and codes
                 key_columns = tuple(c for c in parsed.values if c != CONFIRM)
             if ok:
-                key = tuple(parsed.values.get(c) for c in key_columns)
+                # A row whose study day its time gives (DATED_BY) is told apart by that time until the day is known.
+                dated = DATED_BY.get(table_file.table)
+                key = tuple(
+                    ("at", parsed.values.get(dated))
+                    if c == "study_day" and dated and parsed.values.get(c) is None
+                    else parsed.values.get(c)
+                    for c in key_columns
+                )
                 if by_all:
                     key += (tuple(sorted(parsed.codes.items())),)
                 if key in keys:
@@ -203,6 +211,16 @@ class ImportRun:
             except CellError as exc:
                 self.problem(parsed, name, str(exc), "time")
                 ok = False
+                continue
+            if values.get(day_column) is None:  # the day its date and time lies on
+                values[day_column] = (values[name].astimezone(zone).date() - patient.enrolment_date).days
+        if ok and parsed.file.table in DATED_BY and values.get("study_day") is None:
+            dated = DATED_BY[parsed.file.table]
+            message = _("Give the study day, or the %(column)s as a date and time: the study day is its date.") % {
+                "column": dated
+            }
+            self.problem(parsed, "study_day", message, "value")
+            ok = False
         return ok
 
     @staticmethod

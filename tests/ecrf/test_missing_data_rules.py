@@ -135,7 +135,12 @@ def test_which_values_take_a_code():
     assert SUPPORT.code_fields == ("flow_l_min", "fio2", "peep_cmh2o", "niv_hours")
     assert "ast_uln_u_l" not in LABS.code_fields and "ldh_u_l" in LABS.code_fields
     assert CATALOGUE["drug_administration"].code_fields == ("started_at", "drug_detail", "stop_day", "stopped_at")
-    assert CATALOGUE["disposition_events"].code_fields == ("occurred_at", "normal_activities", "alive", "cause_of_death")
+    assert CATALOGUE["disposition_events"].code_fields == (
+        "occurred_at",
+        "normal_activities",
+        "alive",
+        "cause_of_death",
+    )
     assert CATALOGUE["ventilation_episodes"].code_fields == ("intubated_at", "end_day", "ended_at", "end_reason")
     assert CATALOGUE["adverse_events"].code_fields == ("organism", "description")
 
