@@ -30,7 +30,7 @@ from analysis.datasets import KEY, NOT_DONE_REASON, SOURCE_FORMS, column_type, e
 from cleaning.models import AnswerCode, QueryOrigin, QueryStatus, SdvLevel
 from cohorts.limits import LIMITS
 from cohorts.models import COMORBIDITIES, OrdinalScale, Patient, PatientStatus, Sex, Site, Study
-from ecrf import courses, derivations
+from ecrf import courses, crfs, derivations
 from ecrf.crfs import CATALOGUE, crf_of
 from ecrf.models import DerivedDay, MissingCode, VentilationEpisode
 
@@ -99,7 +99,7 @@ YES_NO = "true = yes, false = no; empty = not recorded"
 #: The unit of a time column (type time): analysis/datasets.py local_times.
 TIME_UNIT = "clock time at the site, ISO 8601 HH:MM"
 #: The column of the study day a time lies on (clinical definitions §2.3); every other time is on study_day.
-TIME_DAYS = {"stopped_at": "stop_day", "ended_at": "end_day", "oxygen_criterion_at": "oxygen_criterion_day"}
+TIME_DAYS = {**crfs.TIME_DAYS, "oxygen_criterion_at": "oxygen_criterion_day"}
 
 
 def _time_note(name: str) -> str:

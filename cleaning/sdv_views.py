@@ -18,6 +18,7 @@ from cleaning import sdv
 from cleaning.forms import SdvPlanForm
 from cohorts import roles
 from cohorts import selectors as cohort_selectors
+from cohorts.clock import site_zone
 from ecrf import selectors as ecrf_selectors
 from ecrf.crfs import display_value
 
@@ -28,7 +29,7 @@ def _record_url(entry: sdv.Entry) -> str:
     return reverse("event_edit", args=[entry.record.patient_id, entry.crf.slug, entry.record.pk])
 
 
-def _rows(entries: list[sdv.Entry]) -> list[dict]:
+def _rows(entries: list[sdv.Entry], zone=None) -> list[dict]:
     """What the worksheet shows of each record: its verified values as the pages show them, its state and mark."""
     return [
         {
@@ -36,7 +37,7 @@ def _rows(entries: list[sdv.Entry]) -> list[dict]:
             "values": [
                 (
                     entry.crf.model._meta.get_field(name).verbose_name,
-                    display_value(entry.record, name) or (entry.record.missing_codes or {}).get(name, "") or "—",
+                    display_value(entry.record, name, zone) or (entry.record.missing_codes or {}).get(name, "") or "—",
                 )
                 for name in entry.fields
                 if name != "study_day"
@@ -84,7 +85,7 @@ def sdv_patient(request, patient_pk: int):
         "cleaning/sdv_patient.html",
         {
             "patient": patient,
-            "rows": _rows(entries),
+            "rows": _rows(entries, site_zone(patient.site)),
             "counts": [(state, label, counts[state]) for state, label in sdv.STATES.items()],
             "may_verify": may_verify,
             "planned": bool(sdv.planned(levels)),

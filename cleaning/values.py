@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from cohorts.clock import site_zone
 from cohorts.models import Patient
 from ecrf.crfs import CATALOGUE, Crf, display_value
 
@@ -17,7 +18,7 @@ def record_of(patient: Patient, crf: Crf, study_day: int | None, record_id: int 
 
 
 def field_value(patient: Patient, crf: Crf, study_day: int | None, name: str, record_id: int | None = None) -> str:
-    return display_value(record_of(patient, crf, study_day, record_id), name)
+    return display_value(record_of(patient, crf, study_day, record_id), name, site_zone(patient.site))
 
 
 def field_label(form: str, name: str) -> str:

@@ -25,7 +25,7 @@ class Site(Protocol):
     time_zone: str
 
 
-__all__ = ["default_time_zone", "site_today", "site_zone", "validate_time_zone"]
+__all__ = ["default_time_zone", "site_today", "site_zone", "study_day_of", "validate_time_zone"]
 
 
 def default_time_zone() -> str:
@@ -55,3 +55,8 @@ def site_zone(site: Site) -> ZoneInfo:
 def site_today(site: Site, now: datetime.datetime | None = None) -> datetime.date:
     """The calendar date at ``site`` at the instant ``now`` (default: the current time)."""
     return (now or timezone.now()).astimezone(site_zone(site)).date()
+
+
+def study_day_of(moment: datetime.datetime, zone: datetime.tzinfo, enrolment_date: datetime.date) -> int:
+    """The study day a moment lies on at a site: its local date there minus day 0 (clinical definitions §2.3)."""
+    return (moment.astimezone(zone).date() - enrolment_date).days

@@ -37,7 +37,7 @@ from django.db import transaction
 
 from cohorts import services as cohort_services
 from cohorts.models import COMORBIDITIES, Arm, Patient, PatientStatus, Site, Study
-from demo.milan_cohort import REASON, _dec, spo2_of
+from demo.milan_cohort import REASON, DayPlan, _dec, spo2_of
 from demo.studies import NEW_YORK_ARM, NEW_YORK_FOLLOW_UP_DAYS, NEW_YORK_SITE
 from ecrf import services
 from ecrf.services import RecordInput
@@ -212,14 +212,6 @@ ANAKINRA = {"drug": "anakinra", "drug_detail": "", "dose": Decimal("100.00"), "d
 # --------------------------------------------------------------------------------------------------------
 # The plan (pure)
 # --------------------------------------------------------------------------------------------------------
-
-
-@dataclass
-class DayPlan:
-    study_day: int
-    vitals: dict[str, Any] = field(default_factory=dict)
-    support: dict[str, Any] = field(default_factory=dict)
-    labs: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass

@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 from django.utils.translation import gettext_noop
 
-from ecrf.derivations import SUPPORT_CODES, resolve_settings
+from ecrf.derivations import SUPPORT_CODES, check_columns, resolve_settings
 
 COURSE_COLUMNS: Final = (
     "patient_id",
@@ -431,13 +431,6 @@ def _ny_outcomes(
     }
 
 
-def _check_columns(frames: Mapping[str, pd.DataFrame]) -> None:
-    for name, frame in frames.items():
-        missing = [column for column in _REQUIRED_COLUMNS[name] if column not in frame.columns]
-        if missing:
-            raise ValueError(f"{name} frame lacks columns {missing}")
-
-
 def derive_courses(
     patients: pd.DataFrame,
     drugs: pd.DataFrame,
@@ -464,7 +457,10 @@ def derive_courses(
     - ny_response, ny_failure (bool); died: a death event; discharged: a discharge event and no death.
     """
     cfg = resolve_settings(settings)
-    _check_columns({"patients": patients, "drugs": drugs, "episodes": episodes, "events": events, "support": support})
+    check_columns(
+        {"patients": patients, "drugs": drugs, "episodes": episodes, "events": events, "support": support},
+        _REQUIRED_COLUMNS,
+    )
     horizon = int(cfg["course_horizon_days"])
     count = len(patients)
     sites = _Sites.of(patients)

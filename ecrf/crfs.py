@@ -11,6 +11,7 @@ page, its key in every mapping. ``slug`` is only its URL segment.
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -40,6 +41,8 @@ from ecrf.models import (
 
 #: The suffix of a value's missing-data code column in release tables and imports (temperature_c_mc).
 CODE_COLUMN_SUFFIX = "_mc"
+#: The day field a record's time lies on (clinical definitions §2.3); every other time lies on the study day.
+TIME_DAYS: Mapping[str, str] = MappingProxyType({"stopped_at": "stop_day", "ended_at": "end_day"})
 
 Validator = Callable[[Mapping[str, Any], validators.PatientFacts], list[Issue]]
 
@@ -109,6 +112,15 @@ class Crf:
         not done codes them all ``not_done`` there."""
         names = self.value_fields if self.per_day else self.code_fields
         return {name: f"{name}{CODE_COLUMN_SUFFIX}" for name in names}
+
+    @property
+    def time_days(self) -> dict[str, str]:
+        """Each time of the form -> the day field it lies on (TIME_DAYS)."""
+        return {
+            name: TIME_DAYS.get(name, "study_day")
+            for name in self.fields
+            if isinstance(self.model._meta.get_field(name), models.DateTimeField)
+        }
 
     @property
     def history_name(self) -> str:
@@ -420,12 +432,16 @@ _BY_MODEL = {crf.model: crf for crf in CATALOGUE.values()}
 _BY_SLUG = {crf.slug: crf for crf in CATALOGUE.values()}
 
 
-def display_value(record, name: str) -> str:
+def display_value(record, name: str, zone: datetime.tzinfo | None = None) -> str:
     """A stored value as the pages show it: "" when there is none, yes/no, a decimal without trailing zeros, the
-    label of a code."""
+    label of a code, a time as the clock time at the site (``zone``; without it, in UTC and saying so)."""
     value = getattr(record, name, None) if record is not None else None
     if value is None or value == "":
         return ""
+    if isinstance(value, datetime.datetime):
+        if zone is None:
+            return f"{value.astimezone(datetime.UTC):%Y-%m-%d %H:%M} UTC"
+        return checks.time_text(value, zone)
     if isinstance(value, bool):
         return _("yes") if value else _("no")
     if isinstance(value, Decimal):

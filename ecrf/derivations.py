@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Final
@@ -935,9 +935,11 @@ def _data_after_death(days: _Columns, death_day: np.ndarray) -> np.ndarray:
     return days["has_rows"] & (_key_day(days["key"]) > death_day)
 
 
-def _check_columns(frames: Mapping[str, pd.DataFrame]) -> None:
+def check_columns(frames: Mapping[str, pd.DataFrame], required: Mapping[str, Iterable[str]]) -> None:
+    """Refuse (ValueError) an input frame that lacks a column the computation reads (``required``: frame name ->
+    its columns)."""
     for name, frame in frames.items():
-        missing = [column for column in _REQUIRED_COLUMNS[name] if column not in frame.columns]
+        missing = [column for column in required[name] if column not in frame.columns]
         if missing:
             raise ValueError(f"{name} frame lacks columns {missing}")
 
@@ -999,7 +1001,9 @@ def derive(
     - sustained_benefit, liver_enzymes_gt_3uln, data_after_death: protocol signals (clinical definitions §3.3).
     """
     cfg = resolve_settings(settings)
-    _check_columns({"grid": grid, "support": support, "vitals": vitals, "labs": labs, "events": events})
+    check_columns(
+        {"grid": grid, "support": support, "vitals": vitals, "labs": labs, "events": events}, _REQUIRED_COLUMNS
+    )
     grid_keys = _day_keys(grid)
     event_rows = _event_rows(events)
     days = _day_columns(grid_keys, support, vitals, labs, event_rows, cfg)

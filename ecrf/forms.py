@@ -29,6 +29,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from cohorts.audit import REASON_MAX_LENGTH
+from cohorts.clock import study_day_of
 from cohorts.local_times import site_time_field
 from cohorts.models import Patient
 from cohorts.units import canonical_unit, to_canonical, unit_choices
@@ -651,11 +652,33 @@ class EventForm(RecordForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["study_day"] = LenientIntegerField(label=self.study_day_label)
+        dated = "study_day" in self.crf.time_days.values()  # a time of the record lies on its study day
+        self.fields["study_day"] = LenientIntegerField(
+            label=self.study_day_label,
+            required=not dated,
+            help_text=_("Or leave it empty and give the time: the study day is its date.") if dated else "",
+        )
         if self.stored is None:
             self.fields["reason"].widget = forms.HiddenInput()
 
     study_day_label = gettext_lazy("Study day")
+
+    def clean(self):
+        """A day left empty beside a time it lies on is the time's date at the site (clinical definitions §2.3),
+        as in an import; then the form's checks."""
+        data = self.cleaned_data
+        facts = self.facts
+        for time, day in self.crf.time_days.items():
+            moment = data.get(time)
+            if data.get(day) is None and moment is not None and day not in self.errors and facts.enrolment_date:
+                data[day] = study_day_of(moment, facts.zone or timezone.get_current_timezone(), facts.enrolment_date)
+        if data.get("study_day") is None and "study_day" not in self.errors:
+            self.add_error(
+                "study_day",
+                ValidationError(_("Give the study day, or the time it lies on."), code="study_day.required"),
+            )
+            return data
+        return super().clean()
 
     @property
     def helper(self) -> FormHelper:

@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 
 from cohorts.models import COMORBIDITIES, Patient, PatientStatus, Sex
 from cohorts.units import UNITS
-from ecrf import checks
+from ecrf import checks, crfs
 from ecrf.crfs import CATALOGUE, CODE_COLUMN_SUFFIX, DAY_FORMS, Crf
 from ecrf.models import MISSING_CODE_ABBREVIATIONS, MissingCode
 from ecrf.numbers import parse_decimal, parse_integer
@@ -87,26 +87,14 @@ ENTERED_UNITS = {"pao2_entered_unit": "pao2", "crp_entered_unit": "crp"}
 #: The study day a time lies on (clinical definitions §2.3): the stop time on the stop day, the end of a ventilation
 #: episode on its end day, the patient's oxygen criterion on oxygen_criterion_day (a column of the import and of the
 #: releases, not stored: the criterion's time gives it), every other time on the record's study day.
-TIME_DAYS: dict[str, str] = {
-    "stopped_at": "stop_day",
-    "ended_at": "end_day",
-    "oxygen_criterion_at": "oxygen_criterion_day",
-}
+TIME_DAYS: dict[str, str] = {**crfs.TIME_DAYS, "oxygen_criterion_at": "oxygen_criterion_day"}
 
 
 def _dating_time(crf: Crf) -> str | None:
     """The time of a repeating form that lies on its study day (started_at, occurred_at, intubated_at), or None: a
     row that gives it as a date and time may leave its study day empty, the import computes it (study days stay
     derived from the times, clinical definitions §2.3)."""
-    return next(
-        (
-            name
-            for name in crf.fields
-            if isinstance(crf.model._meta.get_field(name), models.DateTimeField)
-            and TIME_DAYS.get(name, "study_day") == "study_day"
-        ),
-        None,
-    )
+    return next((name for name, day in crf.time_days.items() if day == "study_day"), None)
 
 
 def _form_columns(crf: Crf) -> dict[str, Column]:

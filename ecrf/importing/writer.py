@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 
 from cohorts import services as cohort_services
 from cohorts.audit import history_reason
-from cohorts.clock import site_today, site_zone
+from cohorts.clock import site_today, site_zone, study_day_of
 from cohorts.models import COMORBIDITIES, Arm, Patient, Site, Study
 from ecrf import checks, services, validators
 from ecrf.crfs import CATALOGUE, Crf
@@ -213,7 +213,7 @@ class ImportRun:
                 ok = False
                 continue
             if values.get(day_column) is None:  # the day its date and time lies on
-                values[day_column] = (values[name].astimezone(zone).date() - patient.enrolment_date).days
+                values[day_column] = study_day_of(values[name], zone, patient.enrolment_date)
         if ok and parsed.file.table in DATED_BY and values.get("study_day") is None:
             dated = DATED_BY[parsed.file.table]
             message = _("Give the study day, or the %(column)s as a date and time: the study day is its date.") % {

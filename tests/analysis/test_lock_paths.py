@@ -5,12 +5,21 @@ import datetime
 
 import pytest
 from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
 
 from cohorts import services as cohort_services
 from cohorts.audit import StudyLocked
 from cohorts.models import Patient, Screening, Study
 from ecrf import services as ecrf_services
-from ecrf.models import AdverseEvent, DerivedDay, DispositionEvent, DrugAdministration, VitalSigns
+from ecrf.models import (
+    AdverseEvent,
+    DerivedCourse,
+    DerivedDay,
+    DispositionEvent,
+    DrugAdministration,
+    VentilationEpisode,
+    VitalSigns,
+)
 from tests.analysis import release_data
 
 postgres_only = pytest.mark.skipif(connection.vendor != "postgresql", reason="the trigger exists on PostgreSQL only")
@@ -152,6 +161,27 @@ def test_unlock_lets_the_services_write_again(locked, patient_a, users):
         ),
         pytest.param(lambda p: DerivedDay.objects.filter(patient=p).delete(), id="derivation job delete"),
         pytest.param(lambda p: Patient.objects.filter(pk=p.pk).update(age_years=70), id="update patient"),
+        pytest.param(lambda p: VentilationEpisode.objects.create(patient=p, study_day=2), id="insert episode"),
+        pytest.param(
+            lambda p: DerivedCourse.objects.create(
+                patient=p,
+                timing_group="unknown",
+                imv_episodes=0,
+                imv_days=0,
+                imv_ongoing=False,
+                failed_extubations=0,
+                extubated=False,
+                ventilator_free_days=28,
+                icu_free_days=28,
+                ny_response=False,
+                ny_failure=False,
+                died=False,
+                discharged=False,
+                algorithm_version="test",
+                computed_at=timezone.now(),
+            ),
+            id="derivation job course",
+        ),
     ],
 )
 def test_database_trigger_refuses_any_write_to_a_locked_study(locked, patient_a, write):
@@ -169,3 +199,21 @@ def test_database_trigger_leaves_other_studies_alone(locked, users):
     patient = factories.PatientFactory(study=other, arm=arm, participant_id="NY-0001")
     VitalSigns.objects.create(patient=patient, study_day=0, temperature_c=37)
     assert VitalSigns.objects.filter(patient=patient).count() == 1
+
+
+@postgres_only
+def test_every_table_of_patient_data_is_guarded_by_the_lock_trigger(db):
+    from django.apps import apps
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT tgname FROM pg_trigger WHERE NOT tgisinternal")
+        triggers = {name for (name,) in cursor.fetchall()}
+    tables = {
+        model._meta.db_table
+        for model in apps.get_app_config("ecrf").get_models()
+        if not model._meta.db_table.startswith("ecrf_historical")
+        and any(f.name == "patient" for f in model._meta.fields)
+    }
+    tables.discard("ecrf_patientderivation")  # the derivation's stamps: written on a locked study by no path
+    assert {f"{table}_locked_ins" for table in tables} <= triggers

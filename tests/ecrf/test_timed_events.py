@@ -320,3 +320,29 @@ def test_each_repeating_form_has_its_own_casebook_column(page, patient, nurse_ny
     row = re.search(r'<tr id="day-1".*?</tr>', html, flags=re.S).group(0)
     cells = re.findall(r'<td class="text-start small events">(.*?)</td>', row, flags=re.S)
     assert "Intubated, on the ventilator" in cells[2] and "Intubated" not in cells[3]
+
+
+def test_a_study_day_left_empty_is_the_date_of_its_time_at_the_site(page, patient):
+    data = {
+        "event-started_at": "2020-04-03T22:30",
+        "event-stopped_at": "2020-04-05T08:00",
+        "event-drug": "anakinra",
+        "event-dose": "100",
+        "event-dose_unit": "mg",
+        "event-route": "sc",
+        "event-frequency": "q6h",
+    }
+    response = page.post(f"/patients/{patient.pk}/drugs/add/", data)
+    assert response.status_code == 302, response.context["form"].errors
+    record = DrugAdministration.objects.get()
+    assert (record.study_day, record.stop_day) == (2, 4)  # 3 and 5 April in New York, day 0 on 1 April
+    no_day = page.post(f"/patients/{patient.pk}/drugs/add/", {**data, "event-started_at": ""})
+    assert no_day.context["form"].errors["study_day"] == ["Give the study day, or the time it lies on."]
+
+
+def test_a_stored_time_is_shown_as_the_clock_time_at_the_site_or_says_utc(patient, nurse_ny):
+    from ecrf.crfs import display_value
+
+    record = save("ventilation_episodes", patient, nurse_ny, study_day=5, intubated_at=local(5, 8))
+    assert display_value(record, "intubated_at", NEW_YORK) == "6 Apr 2020 08:00"
+    assert display_value(record, "intubated_at") == "2020-04-06 12:00 UTC"
