@@ -5,11 +5,20 @@ import importlib
 
 import pytest
 from django.contrib.auth.models import Group, Permission
+from django.utils import translation
 
 from cohorts import roles
 from cohorts.models import Study
 from cohorts.team import grant
 from tests import factories
+
+
+@pytest.fixture(autouse=True)
+def _no_language_left_active():
+    """A page rendered in Italian activates Italian in the test's thread (LocaleMiddleware does not deactivate it
+    after the response): every test starts in the default language, whatever ran before it."""
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture
