@@ -187,9 +187,18 @@ def _moments(sites: _Sites, position: np.ndarray, times: np.ndarray, days: np.nd
 
 
 def _per_patient(position: np.ndarray, values: np.ndarray, how: str, count: int, fill: Any) -> np.ndarray:
-    """``values`` reduced per patient (``how``: a pandas group-by reduction), ``fill`` for patients without rows."""
-    reduced = pd.Series(values).groupby(position).agg(how)
-    return reduced.reindex(range(count), fill_value=fill).to_numpy()
+    """``values`` reduced per patient (``how``: "sum", skipping NaN; "any"; "all"), ``fill`` for patients without
+    rows. numpy's bincount: a batch of one patient (the recompute after a save) pays no pandas group-by."""
+    position = np.asarray(position, dtype=np.int64)
+    rows = np.bincount(position, minlength=count)
+    if how == "sum":
+        reduced = np.bincount(position, weights=np.nan_to_num(np.asarray(values, dtype=float)), minlength=count)
+    elif how in ("any", "all"):
+        trues = np.bincount(position, weights=np.asarray(values, dtype=bool).astype(float), minlength=count)
+        reduced = trues > 0 if how == "any" else trues == rows
+    else:
+        raise ValueError(f"no reduction {how!r}")
+    return np.where(rows > 0, reduced, fill)
 
 
 def _first_per_patient(frame: pd.DataFrame, by: list[str], ascending: list[bool], count: int) -> pd.DataFrame:

@@ -391,7 +391,8 @@ CATALOGUE: Mapping[str, Crf] = MappingProxyType(
                 validator=validators.disposition_event,
                 layout=(("study_day", "occurred_at"), "kind", ("normal_activities", "alive"), "cause_of_death"),
                 derivation_frame="events",
-                derivation_columns=("kind", "normal_activities", "alive"),
+                # occurred_at: the patient's course (ecrf/courses.py) reads the events' times from the same frame.
+                derivation_columns=("kind", "normal_activities", "alive", "occurred_at"),
                 critical=("study_day", "kind", "alive"),
                 heading=gettext_lazy("Disposition"),
             ),

@@ -58,7 +58,6 @@ from ecrf.crfs import CATALOGUE, Crf
 from ecrf.models import (
     DerivedCourse,
     DerivedDay,
-    DispositionEvent,
     DrugAdministration,
     PatientDerivation,
     VentilationEpisode,
@@ -112,7 +111,6 @@ _COURSE_SOURCES = {
         VentilationEpisode,
         ("patient_id", "study_day", "end_day_f", "intubated_at", "ended_at", "end_reason"),
     ),
-    "course_events": (DispositionEvent, ("patient_id", "study_day", "kind", "occurred_at")),
 }
 _TIMES = frozenset({"started_at", "stopped_at", "intubated_at", "ended_at", "occurred_at", "oxygen_criterion_at"})
 _COURSE_WRITTEN = [name for name in courses.COURSE_COLUMNS if name != "patient_id"]
@@ -209,7 +207,7 @@ def read_inputs(patient_ids: Sequence[int]) -> dict[str, pd.DataFrame]:
     frames = {}
     for name, (model, casts, columns, bools) in _SOURCES.items():
         queryset = model.objects.filter(of_patients(patient_ids), not_done_reason="").annotate(**casts)
-        frames[name] = columns_frame(read_rows(queryset, columns), columns, bools)
+        frames[name] = with_times(columns_frame(read_rows(queryset, columns), columns, bools))
     for name, (model, columns) in _COURSE_SOURCES.items():
         casts = {c: Cast(F(c.removesuffix("_f")), FloatField()) for c in columns if c.endswith("_f")}
         queryset = model.objects.filter(of_patients(patient_ids)).annotate(**casts)
@@ -333,7 +331,7 @@ def compute_courses(study: Study, patients: pd.DataFrame, inputs: dict[str, pd.D
         patients[["patient_id", "enrolment_date", "time_zone", "oxygen_criterion_at"]],
         drugs=inputs["drugs"].rename(columns={"stop_day_f": "stop_day"}),
         episodes=inputs["episodes"].rename(columns={"end_day_f": "end_day"}),
-        events=inputs["course_events"],
+        events=inputs["events"],
         support=inputs["support"][["patient_id", "study_day", "support", "flow_l_min"]].rename(
             columns={"flow_l_min": "flow_l_min_f"}
         ),
