@@ -50,7 +50,7 @@ from cohorts.clock import default_time_zone, site_today
 from cohorts.languages import STORED_LANGUAGE
 from cohorts.models import Arm, Patient, Site, Study
 from ecrf.crfs import CATALOGUE, Crf
-from ecrf.derivation_job import columns_frame, of_patients, pipelined, read_rows
+from ecrf.derivation_job import columns_frame, of_patients, pipelined, read_rows, with_times
 
 #: Patients per transaction of a whole-study run (~42,000 patient-days with a 21-day follow-up).
 BATCH_PATIENTS = 2000
@@ -147,9 +147,7 @@ def read_forms(patient_ids: Sequence[int]) -> dict[str, pd.DataFrame]:
     frames = {}
     for key, form in _FORMS.items():
         queryset = form.model.objects.filter(of_patients(patient_ids)).annotate(**form.annotations)
-        frame = columns_frame(read_rows(queryset, form.columns), form.columns, form.bools)
-        for name in form.times:
-            frame[name] = pd.to_datetime(pd.Series(frame[name], dtype=object), utc=True, format="ISO8601")
+        frame = with_times(columns_frame(read_rows(queryset, form.columns), form.columns, form.bools), form.times)
         frames[key] = frame.rename(columns={"confirmed": "confirmed_checks"})
     return frames
 

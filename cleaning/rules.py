@@ -53,6 +53,7 @@ import pandas as pd
 from cohorts.limits import DOSE_MAXIMA, JUMPS, LIMITS, Jump, Limit
 from ecrf import derivations
 from ecrf.checks import HARD, REQUIRED_SETTINGS, ROOM_AIR, ROOM_AIR_FIO2, SOFT, WEIGHT_BASED_UNIT, time_text
+from ecrf.courses import site_days, utc_moments
 from ecrf.crfs import CATALOGUE, Crf
 from ecrf.models import AdverseEventKind, DispositionKind, EpisodeEnd
 from ecrf.validators import ENDS_DAILY_FORMS, NAMED_DRUGS, PatientFacts, day_issues, is_blank
@@ -93,30 +94,6 @@ def _number(value: Any) -> str:
 
 
 # ------------------------------------------------------------------------------------------ the records
-
-
-def utc_moments(values: Any) -> np.ndarray:
-    """Times as naive UTC ``datetime64[ns]`` (NaT: none), whatever they come as: aware datetimes in any zone,
-    timestamps, ISO text (SQLite), None or NaN."""
-    series = values if isinstance(values, pd.Series) else pd.Series(values, dtype=object)
-    if not isinstance(series.dtype, pd.DatetimeTZDtype):
-        series = pd.to_datetime(series.astype(object), utc=True, format="ISO8601")
-    return series.dt.tz_convert(None).to_numpy(dtype="datetime64[ns]")
-
-
-def site_days(moments: np.ndarray, zones: np.ndarray, enrolled: np.ndarray) -> np.ndarray:
-    """The study day each moment is on at its site (the calendar date in the site's time zone ``zones``, an IANA
-    name, minus the enrolment date ``enrolled``, ``datetime64[D]``): ecrf.checks.check_time. NaN where the moment,
-    the zone or the enrolment date is unknown."""
-    days = np.full(len(moments), np.nan)
-    zone_known = np.array([isinstance(zone, str) and bool(zone) for zone in zones], dtype=bool)
-    known = ~np.isnat(moments) & ~np.isnat(enrolled) & zone_known
-    for zone in pd.unique(zones[known]):
-        rows = known & (zones == zone)
-        local = pd.DatetimeIndex(moments[rows]).tz_localize("UTC").tz_convert(ZoneInfo(zone))
-        dates = local.tz_localize(None).normalize().to_numpy().astype("datetime64[D]")
-        days[rows] = (dates - enrolled[rows]).astype(np.int64)
-    return days
 
 
 def _norm(values: Iterable[Any]) -> np.ndarray:

@@ -33,6 +33,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Final
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
@@ -111,8 +112,28 @@ _NAT: Final = np.datetime64("NaT", "ns")
 # --------------------------------------------------------------------------------------------------------
 
 
-def _utc(column: pd.Series) -> np.ndarray:
-    return pd.to_datetime(column, utc=True).dt.tz_convert(None).to_numpy(dtype="datetime64[ns]")
+def utc_moments(values: Any) -> np.ndarray:
+    """Times as naive UTC ``datetime64[ns]`` (NaT: none), whatever they come as: aware datetimes in any zone,
+    timestamps, ISO text (SQLite), None or NaN. Also the data-quality rules' reader (cleaning/rules.py)."""
+    series = values if isinstance(values, pd.Series) else pd.Series(values, dtype=object)
+    if not isinstance(series.dtype, pd.DatetimeTZDtype):
+        series = pd.to_datetime(series.astype(object), utc=True, format="ISO8601")
+    return series.dt.tz_convert(None).to_numpy(dtype="datetime64[ns]")
+
+
+def site_days(moments: np.ndarray, zones: np.ndarray, enrolled: np.ndarray) -> np.ndarray:
+    """The study day each UTC moment is on at its site (the calendar date in the site's time zone ``zones``, an IANA
+    name, minus the enrolment date ``enrolled``, ``datetime64[D]``), as ecrf.checks.check_time counts it. NaN where
+    the moment, the zone or the enrolment date is unknown. One conversion per distinct zone."""
+    days = np.full(len(moments), np.nan)
+    zone_known = np.array([isinstance(zone, str) and bool(zone) for zone in zones], dtype=bool)
+    known = ~np.isnat(moments) & ~np.isnat(enrolled) & zone_known
+    for zone in pd.unique(zones[known]):
+        rows = known & (zones == zone)
+        local = pd.DatetimeIndex(moments[rows]).tz_localize("UTC").tz_convert(ZoneInfo(zone))
+        dates = local.tz_localize(None).normalize().to_numpy().astype("datetime64[D]")
+        days[rows] = (dates - enrolled[rows]).astype(np.int64)
+    return days
 
 
 def _float(column: pd.Series) -> np.ndarray:
@@ -173,11 +194,7 @@ class _Sites:
 
     def day_of(self, position: np.ndarray, instants: np.ndarray) -> np.ndarray:
         """The study day (float, NaN for NaT) in which each UTC instant falls, by the site's local date."""
-        local = np.full(len(position), _NAT)
-        for zone, here in self._by_zone(position):
-            stamps = pd.DatetimeIndex(instants[here]).tz_localize("UTC").tz_convert(zone)
-            local[here] = stamps.tz_localize(None).normalize().to_numpy(dtype="datetime64[ns]")
-        return (local - self.enrolment[position]) / _DAY
+        return site_days(instants, self.zones[position], self.enrolment[position].astype("datetime64[D]"))
 
 
 def _moments(sites: _Sites, position: np.ndarray, times: np.ndarray, days: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -251,7 +268,7 @@ def _deaths(sites: _Sites, events: pd.DataFrame, position: np.ndarray, count: in
     """The first death event of each patient."""
     death = events["kind"].to_numpy(dtype=object) == "death"
     day = _float(events["study_day"])[death]
-    at, timed = _moments(sites, position[death], _utc(events["occurred_at"])[death], day)
+    at, timed = _moments(sites, position[death], utc_moments(events["occurred_at"])[death], day)
     rows = pd.DataFrame({"position": position[death], "at": at, "timed": timed, "day": day})
     first = _first_per_patient(rows, ["at", "timed"], [True, False], count)
     died = first["at"].notna().to_numpy()
@@ -274,13 +291,13 @@ def _anakinra_timing(
     anakinra = rows["drug"].to_numpy(dtype=object) == ANAKINRA
     position = position[anakinra]
     day = _float(rows["study_day"])[anakinra]
-    at, timed = _moments(sites, position, _utc(rows["started_at"])[anakinra], day)
+    at, timed = _moments(sites, position, utc_moments(rows["started_at"])[anakinra], day)
     doses = pd.DataFrame({"position": position, "at": at, "timed": timed, "day": day})
     first = _first_per_patient(doses, ["at", "timed"], [True, False], count)
     treated = first["at"].notna().to_numpy()
     dose_timed = _timed(first)
 
-    criterion = _utc(patients["oxygen_criterion_at"])
+    criterion = utc_moments(patients["oxygen_criterion_at"])
     known = ~np.isnat(criterion)
     everyone = np.arange(count)
     criterion_day = sites.day_of(everyone, criterion)
@@ -325,8 +342,8 @@ def _ventilation(
     reason = _text(rows["end_reason"])
     _refuse_unknown("end reasons", reason, END_REASONS)
     start_day = _float(rows["study_day"])
-    start, start_timed = _moments(sites, position, _utc(rows["intubated_at"]), start_day)
-    ended_at = _utc(rows["ended_at"])
+    start, start_timed = _moments(sites, position, utc_moments(rows["intubated_at"]), start_day)
+    ended_at = utc_moments(rows["ended_at"])
     end_known = ~np.isnat(ended_at)
     recorded_end_day = _float(rows["end_day"])
     recorded_end_day = np.where(np.isnan(recorded_end_day), sites.day_of(position, ended_at), recorded_end_day)
@@ -387,7 +404,7 @@ def _icu_days(
     kind = events["kind"].to_numpy(dtype=object)
     icu = np.isin(kind, ["icu_admission", "icu_discharge", "discharged"])
     day = _float(events["study_day"])[icu]
-    at, timed = _moments(sites, position[icu], _utc(events["occurred_at"])[icu], day)
+    at, timed = _moments(sites, position[icu], utc_moments(events["occurred_at"])[icu], day)
     admission = kind[icu] == "icu_admission"
     rows = pd.DataFrame(
         # On a tie an admission comes first, so that a discharge of the same moment closes it.

@@ -215,9 +215,10 @@ def read_inputs(patient_ids: Sequence[int]) -> dict[str, pd.DataFrame]:
     return frames
 
 
-def with_times(frame: pd.DataFrame) -> pd.DataFrame:
-    """Its time columns as UTC datetimes (NaT when unknown), whatever the database gave (SQLite: text)."""
-    for name in _TIMES.intersection(frame.columns):
+def with_times(frame: pd.DataFrame, names: Iterable[str] = _TIMES) -> pd.DataFrame:
+    """Its time columns (``names`` among its columns) as UTC datetimes (NaT when unknown), whatever the database gave
+    (SQLite: text or naive datetimes, in UTC). Also the rule job's reader (cleaning/rule_job.py)."""
+    for name in set(names).intersection(frame.columns):
         frame[name] = pd.to_datetime(pd.Series(frame[name], dtype=object), utc=True, format="ISO8601")
     return frame
 

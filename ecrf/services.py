@@ -18,6 +18,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import partial
+from operator import itemgetter
 from typing import Any
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
@@ -513,10 +514,6 @@ def _times_after_death(patient: Patient, death_at) -> list[Issue]:
     return [Issue("occurred_at", checks.HARD, "occurred_at.data_after_death", message)]
 
 
-def _first(pair: tuple) -> Any:
-    return pair[0]
-
-
 def _no_rules(patient: Patient, values: Mapping[str, Any], record_pk: int | None) -> list[Issue]:
     return []
 
@@ -544,7 +541,7 @@ def event_save(
     try:
         with transaction.atomic():
             ensure_writable(patient)
-            deaths = sorted(((day, at) for pk, day, at in _death_events(patient) if pk != record_pk), key=_first)
+            deaths = sorted(((day, at) for pk, day, at in _death_events(patient) if pk != record_pk), key=itemgetter(0))
             death_day, death_at = deaths[0] if deaths else (None, None)
             facts = PatientFacts.of(patient, death_day, death_at=death_at)
             extra = _CROSS_RECORD_RULES.get(crf.model, _no_rules)(patient, entry.values, record_pk)
