@@ -4,8 +4,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import pgettext_lazy
 
+from cohorts.jobs import PENDING, JobStatus
 from cohorts.models import Study
 
 
@@ -60,20 +60,6 @@ class ExportFormat(models.TextChoices):
 ARCHIVAL_FORMATS = frozenset({ExportFormat.ODM, ExportFormat.PDF})
 
 
-class JobStatus(models.TextChoices):
-    """The status of a background job (an export or a lock), as its status page shows it."""
-
-    QUEUED = "queued", pgettext_lazy("job status", "Queued")
-    RUNNING = "running", pgettext_lazy("job status", "Running")
-    DONE = "done", pgettext_lazy("job status", "Done")
-    FAILED = "failed", pgettext_lazy("job status", "Failed")
-    CANCELLED = (
-        "cancelled",
-        pgettext_lazy("job status", "Cancelled"),
-    )  # a lock no worker was on (analysis/services.py: lock_cancel)
-
-
-PENDING = (JobStatus.QUEUED, JobStatus.RUNNING)
 LOCK_PENDING = _("A lock of this study is already queued or running.")
 
 

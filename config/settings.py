@@ -195,6 +195,9 @@ STORAGES = {
 MEDIA_ROOT = VAR_DIR / "media"
 # Locked releases: written once, never rewritten (clinical definitions §5).
 RELEASES_ROOT = Path(env.str("RELEASES_ROOT", default=str(VAR_DIR / "releases")))
+# CSV imports (ecrf/import_jobs.py): the uploaded files wait here for the worker, which reports its progress here.
+# Shared by the web processes and the workers, as RELEASES_ROOT is.
+IMPORTS_ROOT = Path(env.str("IMPORTS_ROOT", default=str(VAR_DIR / "imports")))
 
 # The cache: per process by default; CACHE_URL (e.g. redis://127.0.0.1:6379/1) shares it between the web
 # processes, which the API's throttling needs in production (its counts live here).

@@ -16,6 +16,7 @@ CELERY_TASK_ALWAYS_EAGER = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed only; never in production
 STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}  # noqa: F405
 RELEASES_ROOT = env.path("TEST_RELEASES_ROOT", default=str(VAR_DIR / "test-releases"))  # noqa: F405
+IMPORTS_ROOT = env.path("TEST_IMPORTS_ROOT", default=str(VAR_DIR / "test-imports"))  # noqa: F405
 SECURE_SSL_REDIRECT = False  # the test client speaks plain HTTP
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True

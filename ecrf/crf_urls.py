@@ -9,6 +9,9 @@ from ecrf.help_pages import help_page
 urlpatterns = [
     path("studies/<slug:study_code>/patients/", views.patient_list, name="patient_list"),
     path("studies/<slug:study_code>/import/", import_views.crf_import, name="crf_import"),
+    path("imports/<int:pk>/", import_views.import_status, name="import_status"),
+    path("imports/<int:pk>/cancel/", import_views.import_cancel, name="import_cancel"),
+    path("imports/<int:pk>/problems.csv", import_views.import_problems, name="import_problems"),
     path("help/<slug:slug>/", help_page, name="help_page"),
     path("studies/<slug:study_code>/dashboard/", dashboard, name="study_dashboard"),
     path("patients/<int:patient_pk>/", views.casebook, name="casebook"),

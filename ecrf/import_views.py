@@ -1,17 +1,22 @@
-"""The upload page of the CSV import (data managers only): thin, the import itself is ecrf/importing.py."""
+"""The pages of the CSV import (data managers only): the upload, which queues a job (ecrf/import_jobs.py), and the
+job's page, which follows it, cancels it and shows its report. Thin: the import itself is ecrf/importing."""
 
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Field, Layout
 from django import forms
+from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.shortcuts import render
+from django.http import FileResponse, Http404
+from django.shortcuts import redirect, render
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_POST
 
 from cohorts import roles
 from cohorts import selectors as cohort_selectors
-from ecrf import importing
+from cohorts.jobs import JobStatus
+from ecrf import import_jobs, importing, selectors
 
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 MAX_PROBLEMS_SHOWN = 500
@@ -51,6 +56,8 @@ class ImportForm(forms.Form):
 
     def clean_files(self):
         files = self.cleaned_data["files"]
+        if not files:
+            raise ValidationError(_("Choose the files to import."), code="required")
         total = sum(upload.size for upload in files)
         if total > MAX_UPLOAD_BYTES:
             raise ValidationError(
@@ -66,15 +73,20 @@ class ImportForm(forms.Form):
 
 @roles.role_required(roles.IMPORTERS)
 def crf_import(request, study_code: str):
+    """The upload: valid files are queued as an import job, followed on its page."""
     study = cohort_selectors.study_get(user=request.user, code=study_code)
-    report = None
     if request.method == "POST":
         form = ImportForm(request.POST, request.FILES)
         if form.is_valid():
-            sources = [importing.Source(upload.name, upload.read()) for upload in form.cleaned_data["files"]]
-            report = importing.crf_import(
-                study=study, sources=sources, user=request.user, check_only=form.cleaned_data["check_only"]
-            )
+            uploads = [import_jobs.Upload(f.name, f.chunks()) for f in form.cleaned_data["files"]]
+            try:
+                job = import_jobs.import_request(
+                    study=study, user=request.user, uploads=uploads, check_only=form.cleaned_data["check_only"]
+                )
+            except ValidationError as error:
+                form.add_error(None, error)
+            else:
+                return redirect("import_status", job.pk)
     else:
         form = ImportForm()
     return render(
@@ -83,11 +95,56 @@ def crf_import(request, study_code: str):
         {
             "study": study,
             "form": form,
-            "report": report,
-            "problems": report.problems[:MAX_PROBLEMS_SHOWN] if report else [],
+            "jobs": selectors.import_job_list(user=request.user, study=study),
             "tables": [
                 (table, [(name, name in importing.REQUIRED_COLUMNS[table]) for name in importing.COLUMNS[table]])
                 for table in importing.TABLES
             ],
         },
     )
+
+
+@roles.role_required(roles.IMPORTERS)
+def import_status(request, pk: int):
+    """The job's page: its progress while it runs (polled every 2 s), then its report."""
+    job = selectors.import_job_get(user=request.user, pk=pk)
+    report = importing.ImportReport.from_dict(job.report) if job.status == JobStatus.DONE else None
+    context = {
+        "job": job,
+        "study": job.study,
+        "running": import_jobs.import_progress(job),
+        "can_cancel": import_jobs.import_cancellable(job),
+        "report": report,
+        "problems": report.problems if report else [],
+        "has_problems_file": bool(report and report.problem_count > len(report.problems)),
+    }
+    if request.htmx:
+        return render(request, "ecrf/_import_progress.html", {**context, "poll": True})
+    return render(request, "ecrf/import_status.html", context)
+
+
+@require_POST
+@roles.role_required(roles.IMPORTERS)
+def import_cancel(request, pk: int):
+    job = selectors.import_job_get(user=request.user, pk=pk)
+    try:
+        job = import_jobs.import_cancel(job=job, user=request.user)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        if job.status == JobStatus.RUNNING:
+            messages.info(request, _("The import stops at its next step; nothing will be stored."))
+        else:
+            messages.success(request, _("The import was cancelled; nothing was stored."))
+    return redirect("import_status", job.pk)
+
+
+@roles.role_required(roles.IMPORTERS)
+def import_problems(request, pk: int):
+    """Every problem of a finished import as CSV (the page shows the first ones)."""
+    job = selectors.import_job_get(user=request.user, pk=pk)
+    path = import_jobs.problems_file(job)
+    if path is None:
+        raise Http404("This import has no list of problems.")
+    name = f"import-{job.study.code}-{job.pk}-problems.csv"
+    return FileResponse(path.open("rb"), as_attachment=True, filename=name, content_type="text/csv")

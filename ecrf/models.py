@@ -6,8 +6,10 @@ the unit a value was typed in is kept next to it where the form accepts several.
 are also database constraints (defence in depth: an import or a shell session cannot store nonsense either).
 """
 
+import uuid
 from collections.abc import Iterable
 
+from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext
@@ -15,6 +17,7 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
 from cohorts.constraints import dose_range, hard_range
+from cohorts.jobs import PENDING, JobStatus
 from cohorts.models import Patient
 from cohorts.units import DDIMER_BASIS_LABELS
 
@@ -529,3 +532,48 @@ class PatientDerivation(models.Model):
             "patient": self.patient_id,
             "time": f"{self.derived_at:%Y-%m-%d %H:%M}",
         }
+
+
+IMPORT_PENDING = _("An import into this study is already queued or running.")
+
+
+class ImportJob(models.Model):
+    """A CSV import (ecrf/importing) run by a Celery worker (ecrf/import_jobs.py): asked for on the upload page or by
+    ``manage.py import_crf``. Its files wait in its folder (settings.IMPORTS_ROOT/<token>) until the worker has read
+    them; its progress and a request to cancel pass through that folder too, as the import's own transaction holds
+    the database (SQLite: the whole file) until it ends. The row keeps the outcome: status, counts and report."""
+
+    study = models.ForeignKey("cohorts.Study", on_delete=models.PROTECT, related_name="+")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )  # None: imported on the server with no --user
+    token = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)  # names the job's folder
+    check_only = models.BooleanField(default=False)
+    language = models.CharField(max_length=10)  # of the requester: the report's messages are written in it
+    file_names = models.JSONField(default=list)
+    in_archive = models.JSONField(default=list)  # positions of the files that came from a folder (import_crf)
+    status = models.CharField(max_length=10, choices=JobStatus.choices, default=JobStatus.QUEUED)
+    rows = models.PositiveIntegerField(default=0)  # rows read from the files
+    problems = models.PositiveIntegerField(default=0)
+    #: ImportReport.as_dict(): per file the rows created, changed and unchanged, and the first problems.
+    report = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)  # why it failed or was cancelled
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)  # by the worker; again by a redelivery
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(condition=Q(status__in=JobStatus.values), name="import_job_status_valid"),
+            models.UniqueConstraint(
+                fields=["study"],
+                condition=Q(status__in=PENDING),
+                name="import_job_one_pending_per_study",
+                violation_error_code="import_pending",
+                violation_error_message=IMPORT_PENDING,
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"import into {self.study_id} ({self.status})"

@@ -32,6 +32,7 @@ from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from cohorts import roles
 from cohorts import selectors as cohort_selectors
 from cohorts.clock import site_today, site_zone
 from cohorts.models import Patient, PatientFreeze, Site, Study
@@ -44,6 +45,7 @@ from ecrf.models import (
     DispositionEvent,
     DispositionKind,
     DrugAdministration,
+    ImportJob,
     MissingCode,
     VentilationEpisode,
 )
@@ -402,3 +404,19 @@ def patient_list(*, user, study: Study, site: Site | None = None, today: Today |
 def forms_missing_today(patient: Patient) -> list[str]:
     """Labels of the day forms a patient of ``patient_list`` lacks today (read from its annotations)."""
     return [crf.label for key, crf in DAY_FORMS.items() if not getattr(patient, f"has_{key}")]
+
+
+def import_job_get(*, user, pk: int) -> ImportJob:
+    """A CSV import of a study where the user may import (anyone else: 404)."""
+    try:
+        return ImportJob.objects.select_related("study", "requested_by").get(
+            roles.scope(user, roles.IMPORTERS, site=None), pk=pk
+        )
+    except (ImportJob.DoesNotExist, ValueError, TypeError):
+        raise Http404("No such import.") from None
+
+
+def import_job_list(*, user, study: Study, limit: int = 10) -> list[ImportJob]:
+    """The study's latest CSV imports, newest first (the upload page lists them)."""
+    jobs = ImportJob.objects.filter(roles.scope(user, roles.IMPORTERS, site=None), study=study)
+    return list(jobs.select_related("requested_by").defer("report")[:limit])

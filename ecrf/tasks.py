@@ -11,7 +11,7 @@ from celery.utils.log import get_task_logger
 from cohorts.audit import StudyLocked
 from cohorts.models import Study
 from config.celery import RETRY_ON_DATABASE_ERRORS
-from ecrf import derivation_job
+from ecrf import derivation_job, import_jobs
 
 logger = get_task_logger(__name__)
 
@@ -43,3 +43,18 @@ def derive_all_studies() -> dict:
     if summary.skipped_locked:
         logger.info("nightly derivation skipped locked studies: %s", ", ".join(summary.skipped_locked))
     return summary.as_dict()
+
+
+_IMPORT_LIMIT_S = int(import_jobs.IMPORT_TIME_LIMIT.total_seconds())
+
+
+@shared_task(
+    name=import_jobs.IMPORT_TASK,
+    soft_time_limit=_IMPORT_LIMIT_S - 5 * 60,
+    time_limit=_IMPORT_LIMIT_S,
+    **RETRY_ON_DATABASE_ERRORS,
+)
+def run_import(job_id: int) -> dict:
+    """Run one CSV import (asked for on the upload page or by import_crf); a finished job is left as it is."""
+    job = import_jobs.import_run(job_id=job_id)
+    return {"status": job.status, "rows": job.rows, "problems": job.problems}

@@ -70,6 +70,7 @@ FORM_SOURCE = {
     "fhir pull": "fhir review",  # its "Pull again" button
     "casebook freeze post": "casebook",
     "query rules run": "query list",  # its "Run the rules now" button
+    "csv import cancel": "csv import",  # a button without fields: the upload form's fields as garbage
 }
 PAGES_BY_NAME = {p.name: p for p in PAGES}
 

@@ -29,7 +29,8 @@ from cohorts.audit import StudyLocked, ensure_unlocked
 from cohorts.models import Study
 from ecrf.importing.columns import COLUMNS, FILE_NAMES, REQUIRED_COLUMNS, TABLES, template_header
 from ecrf.importing.files import Source, TableFile, expand_archives, read_file, sources_from_paths, write_table
-from ecrf.importing.report import FileResult, ImportReport, Problem
+from ecrf.importing.progress import CHECK, PARSE, READ, ImportCancelled, Progress
+from ecrf.importing.report import FileResult, ImportReport, Problem, read_problems, write_problems
 from ecrf.importing.writer import ImportRun
 
 __all__ = [
@@ -38,28 +39,41 @@ __all__ = [
     "REQUIRED_COLUMNS",
     "TABLES",
     "FileResult",
+    "ImportCancelled",
     "ImportReport",
     "Problem",
+    "Progress",
     "Source",
     "crf_import",
+    "read_problems",
     "sources_from_paths",
     "template_header",
+    "write_problems",
     "write_table",
 ]
 
 
-def crf_import(*, study: Study, sources: Sequence[Source], user, check_only: bool = False) -> ImportReport:
+def crf_import(
+    *, study: Study, sources: Sequence[Source], user, check_only: bool = False, progress: Progress | None = None
+) -> ImportReport:
     """Import the case report data of ``sources`` (CSV files or zips of them) into ``study``: all or nothing.
 
     Returns the report: per file the rows created, changed and unchanged, and every problem with its file, row and
-    column. Nothing is stored when there is any problem, or with ``check_only``.
+    column. Nothing is stored when there is any problem, or with ``check_only``. ``progress`` is told each phase
+    and step; an ImportCancelled it raises goes through (nothing stored).
     """
+    progress = progress or Progress()
     report = ImportReport(check_only=check_only)
     if Study.objects.filter(pk=study.pk, is_locked=True).exists():
         report.problems.append(Problem("", None, "", StudyLocked(study).messages[0], "study_locked"))
         return report
     expanded = expand_archives(sources, report)
-    files = [table_file for source in expanded if (table_file := read_file(source, report)) is not None]
+    progress.phase(READ, len(expanded))
+    files = []
+    for done, source in enumerate(expanded, start=1):
+        if (table_file := read_file(source, report)) is not None:
+            files.append(table_file)
+        progress.advance(done, len(report.problems))
     if not files and not report.problems:
         report.problems.append(Problem("", None, "", _("There is no table to import."), "no_files"))
     tables: dict[str, TableFile] = {}
@@ -76,9 +90,11 @@ def crf_import(*, study: Study, sources: Sequence[Source], user, check_only: boo
                     "duplicate_file",
                 )
             )
-    run = ImportRun(study, user, report)
+    run = ImportRun(study, user, report, progress)
+    progress.phase(PARSE, sum(len(table_file.rows) for table_file in tables.values()))
     for table_file in tables.values():
         run.parse(table_file)
+    progress.phase(CHECK, sum(len(rows) for rows in run.parsed.values()))
     try:
         with transaction.atomic():
             ensure_unlocked(study)

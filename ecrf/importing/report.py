@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import csv
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from typing import TextIO
 
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -46,10 +49,36 @@ class ImportReport:
     skipped: list[str] = field(default_factory=list)  # files of an archive or folder that are not a table
     problems: list[Problem] = field(default_factory=list)
     check_only: bool = False
+    #: Problems found but not kept in ``problems`` (a stored report keeps the first ones: as_dict).
+    more_problems: int = 0
 
     @property
     def ok(self) -> bool:
         return not self.problems
+
+    @property
+    def problem_count(self) -> int:
+        return len(self.problems) + self.more_problems
+
+    def as_dict(self, keep_problems: int) -> dict:
+        """The report as JSON data (an ImportJob keeps it), with its first ``keep_problems`` problems."""
+        return {
+            "files": [asdict(result) for result in self.files],
+            "skipped": list(self.skipped),
+            "problems": [asdict(problem) for problem in self.problems[:keep_problems]],
+            "more_problems": self.problem_count - min(len(self.problems), keep_problems),
+            "check_only": self.check_only,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> ImportReport:
+        return cls(
+            files=[FileResult(**result) for result in data.get("files", [])],
+            skipped=list(data.get("skipped", [])),
+            problems=[Problem(**problem) for problem in data.get("problems", [])],
+            check_only=bool(data.get("check_only")),
+            more_problems=int(data.get("more_problems", 0)),
+        )
 
     @property
     def stored(self) -> bool:
@@ -57,7 +86,7 @@ class ImportReport:
 
     def summary(self) -> str:
         if self.problems:
-            count = len(self.problems)
+            count = self.problem_count
             return ngettext(
                 "Nothing was imported: %(count)s problem.", "Nothing was imported: %(count)s problems.", count
             ) % {"count": count}
@@ -77,3 +106,18 @@ class ImportReport:
             "rows": rows,
             "counts": counts,
         }
+
+
+PROBLEM_COLUMNS = ("file", "row", "column", "code", "message")
+
+
+def write_problems(problems: Iterable[Problem], out: TextIO) -> None:
+    """Problems as CSV, one per row (the whole list of an import job's problems)."""
+    writer = csv.writer(out)
+    writer.writerow(PROBLEM_COLUMNS)
+    writer.writerows([p.file, p.row or "", p.column, p.code, p.message] for p in problems)
+
+
+def read_problems(lines: Iterable[str]) -> Iterator[Problem]:
+    for row in csv.DictReader(lines):
+        yield Problem(row["file"], int(row["row"]) if row["row"] else None, row["column"], row["message"], row["code"])

@@ -41,6 +41,7 @@ from ecrf.importing.columns import (
     time_columns,
 )
 from ecrf.importing.files import Row, TableFile
+from ecrf.importing.progress import Progress
 from ecrf.importing.report import FileResult, ImportReport, Problem
 from ecrf.models import DispositionEvent, MissingCode
 from ecrf.services import PatientDayInvalid, RecordInput
@@ -64,13 +65,19 @@ class ParsedRow:
 class ImportRun:
     """One import: the state shared by the three steps (see the module docstring)."""
 
-    def __init__(self, study: Study, user, report: ImportReport):
-        self.study, self.user, self.report = study, user, report
+    def __init__(self, study: Study, user, report: ImportReport, progress: Progress):
+        self.study, self.user, self.report, self.progress = study, user, report, progress
+        self.done = 0  # rows of the current phase (parse, then check)
         self.sites = {site.code: site for site in Site.objects.filter(studies=study)}
         self.arms = {arm.code: arm for arm in Arm.objects.filter(study=study)}
         self.parsed: dict[str, list[ParsedRow]] = {table: [] for table in TABLES}
         self.refused_patients: dict[str, str] = {}  # participant id -> where its patients.csv row was refused
         self.patients: dict[str, Patient] = {}
+
+    def advance(self) -> None:
+        """One more row of the phase done."""
+        self.done += 1
+        self.progress.advance(self.done, len(self.report.problems))
 
     def problem(self, parsed: ParsedRow, column: str, message: str, code: str) -> None:
         self.report.problems.append(Problem(parsed.file.source.name, parsed.row.number, column, message, code))
@@ -131,6 +138,7 @@ class ImportRun:
                 self.parsed[table_file.table].append(parsed)
             elif table_file.table == PATIENTS and parsed.values.get(KEY):
                 self.refused_patients[parsed.values[KEY]] = _where(table_file.source.name, row.number)
+            self.advance()
 
     def _merge_codes(self, parsed: ParsedRow, crf: Crf) -> bool:
         """The codes of the row's code columns (<field>_mc) joined to those of its value cells; the two must agree.
@@ -172,10 +180,12 @@ class ImportRun:
     # ---------------------------------------------------------------------------------------------- write
 
     def write(self) -> None:
+        self.done = 0
         for table in WRITE_ORDER:
             if table == PATIENTS:
                 for parsed in self.parsed[PATIENTS]:
                     self._write_patient(parsed)
+                    self.advance()
                 patients = Patient.objects.filter(study=self.study).select_related("site")
                 self.patients = {p.participant_id: p for p in patients}
                 for patient in self.patients.values():  # the services read these; no query per row
@@ -187,6 +197,7 @@ class ImportRun:
             crf = CATALOGUE[table]
             stored = self._stored(crf)
             for parsed in rows:
+                self.advance()
                 patient = self._patient_of(parsed)
                 if patient is None:
                     continue

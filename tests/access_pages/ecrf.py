@@ -7,7 +7,8 @@ is shown again with its messages (200).
 """
 
 from cohorts import roles
-from ecrf.models import AdverseEvent, DispositionEvent, DrugAdministration, VentilationEpisode
+from ecrf import import_jobs
+from ecrf.models import AdverseEvent, DispositionEvent, DrugAdministration, ImportJob, VentilationEpisode
 from tests.access_pages import EVERY_ROLE, Page
 
 
@@ -28,6 +29,17 @@ def _record(model, **values):
     return url
 
 
+def import_job(f) -> ImportJob:
+    """A finished import of the study with its list of problems."""
+    job, _ = ImportJob.objects.get_or_create(
+        study=f["study"], defaults={"status": "done", "language": "en-gb", "problems": 1, "file_names": ["x.csv"]}
+    )
+    folder = import_jobs.folder(job)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / import_jobs.PROBLEMS_FILE).write_text("file,row,column,code,message\n", encoding="utf-8")
+    return job
+
+
 DRUG = {"drug": "anakinra", "dose": 5, "dose_unit": "mg/kg", "route": "iv", "frequency": "bid"}
 DISPOSITION = {"kind": "icu_admission"}
 ADVERSE = {"kind": "thromboembolism"}
@@ -37,6 +49,15 @@ PAGES: list = [
     Page("csv import", lambda f: f"/studies/{f['study'].code}/import/", roles.IMPORTERS),
     Page("import format help", lambda f: "/help/import-format/", EVERY_ROLE),
     Page("csv import upload", lambda f: f"/studies/{f['study'].code}/import/", roles.IMPORTERS, method="post"),
+    Page("csv import job", lambda f: f"/imports/{import_job(f).pk}/", roles.IMPORTERS),
+    Page("csv import problems", lambda f: f"/imports/{import_job(f).pk}/problems.csv", roles.IMPORTERS),
+    Page(
+        "csv import cancel",
+        lambda f: f"/imports/{import_job(f).pk}/cancel/",
+        roles.IMPORTERS,
+        method="post",
+        ok_statuses=(302,),
+    ),
     Page(
         "dashboard",
         lambda f: f"/studies/{f['study'].code}/dashboard/",
