@@ -380,11 +380,17 @@ class PatientRecordStatus(models.Model):
     n_not_done = _count()
     n_not_required = _count()
     n_not_due = _count()
+    #: Today's one-per-day forms still to enter (cleaning.status_grid.Grid.due_today): the patient list's order.
+    n_due_today = _count()
 
     class Meta:
         verbose_name_plural = _("patient record statuses")
         indexes = [
             models.Index(fields=["study", "participant_id"], name="record_status_order"),
+            # The patient list: those with forms to enter today first, a page read in order from this index.
+            models.Index(fields=["study", "-n_due_today", "participant_id"], name="record_status_worklist"),
+            # The rows not computed yet (a patient just created): the patient list computes them before reading.
+            models.Index(fields=["study"], condition=Q(as_of__isnull=True), name="record_status_uncomputed"),
             # One partial index per state: a page of the patients having a state is read in order from the
             # patients that have it, however many patients the study has.
             *(

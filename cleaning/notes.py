@@ -1,4 +1,5 @@
-"""The query badges of ecrf's pages (receivers of ecrf.page_notes): one query per page each.
+"""The query badges of the pages (ecrf's, as receivers of ecrf.page_notes, and the patient list's): one query per
+page each.
 
 A badge stands for the queries still waiting (open or answered) and for closed ones whose data changed after they
 were closed; it links to the query, or to the list of the patient's queries of that place when there are several.
@@ -67,7 +68,8 @@ def casebook(sender, *, patient, user, **kwargs) -> dict:
     }
 
 
-def patient_list(sender, *, patients, user, **kwargs) -> dict:
+def patient_list(*, patients, user) -> dict:
+    """{patient pk: [Note]}: the waiting queries of each patient of the list's page (one query)."""
     counts = (
         Query.objects.filter(patient__in=[p.pk for p in patients])
         .values("patient")

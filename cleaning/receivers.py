@@ -59,7 +59,6 @@ def connect() -> None:
     )
     page_notes.day_page.connect(notes.day_page, dispatch_uid="cleaning-day-page-notes")
     page_notes.casebook.connect(notes.casebook, dispatch_uid="cleaning-casebook-notes")
-    page_notes.patient_list.connect(notes.patient_list, dispatch_uid="cleaning-patient-list-notes")
 
 
 connect()

@@ -24,6 +24,7 @@ from cleaning.models import Query, QueryStatus
 from cleaning.status import cell_state
 from cohorts.clock import site_today
 from cohorts.models import Patient
+from ecrf import selectors as day_states
 from ecrf.crfs import DAY_FORMS, EVENT_FORMS, Crf
 from ecrf.selectors import day_state, study_day_today
 
@@ -59,6 +60,9 @@ class Grid:
     days: list[list[Cell]]
     #: The cells of the queries about the patient as a whole.
     general: list[Cell]
+    #: Today's one-per-day forms still to enter: required today (within the follow-up, before its end and the day
+    #: of death) and not stored (a form marked not done is stored). The patient list shows these patients first.
+    due_today: int = 0
     #: The investigator's signature of the casebook: signed, broken (changed after signing) or unsigned
     #: (cleaning.signatures; set by the page).
     signature: str = ""
@@ -139,5 +143,9 @@ def grids(patients: Sequence[Patient], *, now: datetime.datetime | None = None) 
             cells += [_cell(day, key, waiting[pk, day, key]) for key in QUERY_ONLY_PLACES if (pk, day, key) in waiting]
             days.append(cells)
         general = waiting.get((pk, None, ""))
-        result.append(Grid(patient, today_day, days, [_cell(None, "", general)] if general else []))
+        due_today = 0
+        in_follow_up = 0 <= today_day <= patient.study.follow_up_days
+        if in_follow_up and day_state(patient, today_day, today_day, None) == day_states.MISSING:
+            due_today = sum((key, pk, today_day) not in stored for key in DAY_FORMS)
+        result.append(Grid(patient, today_day, days, [_cell(None, "", general)] if general else [], due_today))
     return result

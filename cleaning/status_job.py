@@ -44,7 +44,17 @@ BATCH_PATIENTS = 2000
 
 COUNT_FIELDS = tuple(f"n_{code}" for code in CODES)
 PATIENT_FIELDS = tuple(f"p_{code}" for code in CODES)
-_WRITTEN = ("study", "site", "arm", "participant_id", "as_of", "follow_up_days", "computed_at", *COUNT_FIELDS)
+_WRITTEN = (
+    "study",
+    "site",
+    "arm",
+    "participant_id",
+    "as_of",
+    "follow_up_days",
+    "computed_at",
+    "n_due_today",
+    *COUNT_FIELDS,
+)
 
 Group = tuple[int, int, int]  # study, site, arm
 
@@ -109,6 +119,7 @@ def _refresh_batch(ids: list[int], now: datetime.datetime) -> int:
         row.as_of = site_today(patient.site, now)
         row.follow_up_days = patient.study.follow_up_days
         row.computed_at = now
+        row.n_due_today = grid.due_today
         counts = grid.counts()
         for code in CODES:
             setattr(row, f"n_{code}", counts[code])

@@ -1,7 +1,8 @@
 """The record status counts follow every committed change (cleaning/status_job.py): saves and deletions of the
 one-per-day forms, of disposition events (a discharge, death, withdrawal or loss ends the daily forms), of queries,
 and saves of a patient (a new patient, another site or arm). The patients changed in a transaction are recomputed
-once, after its commit (cohorts/on_commit.py); a failure there is logged, and the hourly run catches up.
+once, after its commit (cohorts/on_commit.py); a failure there is logged, and the hourly run catches up. A new
+patient's row is created at once, empty, so that every patient has one.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 from django.db.models.signals import post_delete, post_save
 
 from cleaning import status_job
-from cleaning.models import Query
+from cleaning.models import PatientRecordStatus, Query
 from cohorts.models import Patient
 from cohorts.on_commit import Batch, collect
 from ecrf.crfs import DAY_FORMS
@@ -30,8 +31,27 @@ def _changed(sender, instance, using=None, **kwargs) -> None:
     collect(RefreshStatus, instance.pk if sender is Patient else instance.patient_id, using)
 
 
+def _patient_saved(sender, instance, created=False, using=None, **kwargs) -> None:
+    """A new patient gets its row at once, in its own transaction (not computed yet: ``as_of`` is empty), so that
+    the patient list (cleaning/status_selectors.py) finds every patient among the rows it orders."""
+    if created and not kwargs.get("raw"):
+        PatientRecordStatus.objects.using(using).bulk_create(
+            [
+                PatientRecordStatus(
+                    patient=instance,
+                    study_id=instance.study_id,
+                    site_id=instance.site_id,
+                    arm_id=instance.arm_id,
+                    participant_id=instance.participant_id,
+                )
+            ],
+            ignore_conflicts=True,
+        )
+    _changed(sender, instance, using=using, **kwargs)
+
+
 def connect() -> None:
     for model in SOURCES:
         post_save.connect(_changed, sender=model, dispatch_uid=f"record-status-{model.__name__}-save")
         post_delete.connect(_changed, sender=model, dispatch_uid=f"record-status-{model.__name__}-delete")
-    post_save.connect(_changed, sender=Patient, dispatch_uid="record-status-patient-save")
+    post_save.connect(_patient_saved, sender=Patient, dispatch_uid="record-status-patient-save")

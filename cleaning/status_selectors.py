@@ -8,12 +8,17 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass
 
+from django.core.paginator import Page, Paginator
+from django.utils.functional import cached_property
+
+from cleaning import status_job
 from cleaning.models import PatientRecordStatus, SiteRecordStatus
 from cleaning.selectors import signature_states
 from cleaning.status import STATES, State
 from cleaning.status_grid import Grid, grids
 from cohorts import roles
 from cohorts.models import Arm, Patient, Site, Study
+from ecrf import selectors as ecrf_selectors
 from ecrf.selectors import with_follow_up_end
 
 PAGE_SIZE = 20
@@ -122,3 +127,43 @@ def status_page(*, user, study: Study, filters: StatusFilters, now: datetime.dat
         next_after=ids[-1][1] if ids and more_after else "",
         previous_before=ids[0][1] if ids and more_before else "",
     )
+
+
+PATIENT_LIST_SIZE = 100
+
+
+class _CountedPaginator(Paginator):
+    """A paginator told its count (from the per-site sums) instead of counting the rows."""
+
+    def __init__(self, object_list, per_page, *, count: int):
+        super().__init__(object_list, per_page)
+        self._count = count
+
+    @cached_property
+    def count(self) -> int:
+        return self._count
+
+
+def patient_list_page(*, user, study: Study, site: Site | None = None, number=None, now=None) -> Page:
+    """A page of the study's patients at the user's sites, those with forms to enter today first (then in
+    participant order), read in that order from the kept counts (PatientRecordStatus.n_due_today, index
+    ``record_status_worklist``) and counted from the per-site sums: its cost does not follow the size of the study.
+    Rows not computed yet (a patient created since) are computed first. The page's patients come with what the
+    list shows, computed for them only (ecrf.selectors.patient_list: today's study day, today's forms)."""
+    rows = PatientRecordStatus.objects.filter(
+        roles.scope(user, roles.PATIENT_READERS, study="patient__study", site="patient__site"),
+        study=study,
+        patient__study=study,
+    )
+    if site is not None:
+        rows = rows.filter(patient__site=site)
+    uncomputed = list(rows.filter(as_of__isnull=True).values_list("patient_id", flat=True)[: status_job.BATCH_PATIENTS])
+    if uncomputed:
+        status_job.refresh_patients(uncomputed, now=now)
+    total = status_counts(user=user, study=study, site=site).patients
+    ordered = rows.order_by("-n_due_today", "participant_id").values_list("patient_id", flat=True)
+    page = _CountedPaginator(ordered, PATIENT_LIST_SIZE, count=total).get_page(number)
+    order = {pk: position for position, pk in enumerate(page.object_list)}
+    patients = ecrf_selectors.patient_list(user=user, study=study, site=site).filter(pk__in=list(order))
+    page.object_list = sorted(patients, key=lambda patient: order[patient.pk])
+    return page

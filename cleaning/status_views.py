@@ -1,6 +1,7 @@
-"""The record status dashboard: patients x study days x forms of a study at the user's sites, with its legend,
-counts per state, filters by site, arm and state, and keyset pages. Thin: the selectors read, the template and
-its tags (cleaning/templatetags/record_status.py) show."""
+"""The pages of the record status: the patient list (those with forms to enter today first) and the dashboard
+(patients x study days x forms of a study at the user's sites, with its legend, counts per state, filters by site,
+arm and state, and keyset pages). Thin: the selectors read, the templates and their tags
+(cleaning/templatetags/record_status.py) show."""
 
 from __future__ import annotations
 
@@ -10,12 +11,32 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils.html import format_html_join
 
-from cleaning import status_selectors
+from cleaning import notes, status_selectors
 from cleaning.status import BY_CODE
 from cleaning.status_forms import StatusFilterForm
 from cohorts import roles
 from cohorts import selectors as cohort_selectors
+from ecrf import selectors as ecrf_selectors
 from ecrf.crfs import DAY_FORMS
+
+
+@roles.role_required(roles.PATIENT_READERS)
+def patient_list(request, study_code: str):
+    """Patients of the user's sites, those with forms to enter today first."""
+    study = cohort_selectors.study_get(user=request.user, code=study_code)
+    sites = cohort_selectors.study_site_list(user=request.user, study=study)
+    # Picked from the user's sites, not filtered by in SQL: a junk ?site= (a NUL byte) is no site, not a 500.
+    site = next((s for s in sites if s.code == request.GET.get("site")), None)
+    page = status_selectors.patient_list_page(user=request.user, study=study, site=site, number=request.GET.get("page"))
+    badges = notes.patient_list(patients=page.object_list, user=request.user)
+    for patient in page.object_list:
+        patient.forms_missing = ecrf_selectors.forms_missing_today(patient)
+        patient.notes = badges.get(patient.pk, [])
+    return render(
+        request,
+        "cleaning/patient_list.html",
+        {"study": study, "page": page, "patients": page.object_list, "sites": sites, "site": site},
+    )
 
 
 @roles.role_required(roles.PATIENT_READERS)

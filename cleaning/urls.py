@@ -1,10 +1,11 @@
-"""URLs of the queries, the record status dashboard, the casebook signatures and source data verification."""
+"""URLs of the patient list, the queries, the record status dashboard, the casebook signatures and SDV."""
 
 from django.urls import path
 
 from cleaning import sdv_views, signature_views, status_views, views
 
 urlpatterns = [
+    path("studies/<slug:study_code>/patients/", status_views.patient_list, name="patient_list"),
     path("studies/<slug:study_code>/queries/", views.query_list, name="query_list"),
     path("studies/<slug:study_code>/queries/rules/run/", views.rules_run, name="rules_run"),
     path("studies/<slug:study_code>/status/", status_views.record_status, name="record_status"),

@@ -120,6 +120,11 @@ else:
     # 12 ms of a 37 ms page (bench/load.py). DATABASE_URL's ?conn_max_age= overrides it.
     DATABASES["default"].setdefault("CONN_MAX_AGE", 60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # No JIT compilation of queries: it pays off for long analytical scans, not for a page's queries. The patient
+    # list of a 20,000-patient site (bench/forms.py) spent 713 of its 776 ms compiling its plan, as its estimated
+    # cost (a subquery per patient) crossed jit_above_cost; the same query runs in 62 ms without.
+    options = DATABASES["default"].setdefault("OPTIONS", {})
+    options["options"] = f"{options.get('options', '')} -c jit=off".strip()
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTHENTICATION_BACKENDS = [

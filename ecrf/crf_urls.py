@@ -7,7 +7,6 @@ from ecrf.dashboard import dashboard
 from ecrf.help_pages import help_page
 
 urlpatterns = [
-    path("studies/<slug:study_code>/patients/", views.patient_list, name="patient_list"),
     path("studies/<slug:study_code>/import/", import_views.crf_import, name="crf_import"),
     path("imports/<int:pk>/", import_views.import_status, name="import_status"),
     path("imports/<int:pk>/cancel/", import_views.import_cancel, name="import_cancel"),

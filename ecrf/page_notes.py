@@ -1,5 +1,5 @@
-"""Notes that later apps put on ecrf's pages (an open query on a field, on a casebook cell, on a patient of the
-list), asked for through signals so that ecrf never imports those apps (docs/architecture.md §1).
+"""Notes that later apps put on ecrf's pages (an open query on a field, on a casebook cell), asked for through
+signals so that ecrf never imports those apps (docs/architecture.md §1).
 
 Each signal is sent once per page and each receiver answers with a mapping; ``collect`` merges the answers.
 A receiver must read what it needs in a fixed number of queries, whatever the size of the page.
@@ -7,7 +7,6 @@ A receiver must read what it needs in a fixed number of queries, whatever the si
 - ``day_page``: sent with ``patient``, ``study_day`` and ``user``; answers {(form key, field name or "", record
   id or None): [Note]} for the day page and the repeating forms' pages.
 - ``casebook``: sent with ``patient`` and ``user``; answers {(study day, form key): [Note]}.
-- ``patient_list``: sent with ``patients`` (the page's rows) and ``user``; answers {patient pk: [Note]}.
 """
 
 from __future__ import annotations
@@ -19,7 +18,6 @@ from django.dispatch import Signal
 
 day_page = Signal()
 casebook = Signal()
-patient_list = Signal()
 
 
 @dataclass(frozen=True)

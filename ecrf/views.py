@@ -6,7 +6,6 @@ Who may do what (cohorts/roles.py): patient readers see the pages of their sites
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -15,7 +14,6 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from cohorts import roles, submissions
-from cohorts import selectors as cohort_selectors
 from cohorts import services as cohort_services
 from cohorts.audit import ConcurrentEdit
 from cohorts.clock import site_zone
@@ -348,23 +346,3 @@ def _event_submitted(request, patient, outcome: submissions.Outcome):
     """An event form sent again: to the day of the record its first submission saved."""
     day = getattr(outcome.obj, "study_day", None)
     return submissions.already_submitted(request, _casebook_url(patient, day))
-
-
-@roles.role_required(roles.PATIENT_READERS)
-def patient_list(request, study_code: str):
-    """Patients of the user's sites, those with forms missing today first."""
-    study = cohort_selectors.study_get(user=request.user, code=study_code)
-    sites = cohort_selectors.study_site_list(user=request.user, study=study)
-    # Picked from the user's sites, not filtered by in SQL: a junk ?site= (a NUL byte) is no site, not a 500.
-    site = next((s for s in sites if s.code == request.GET.get("site")), None)
-    patients = selectors.patient_list(user=request.user, study=study, site=site)
-    page = Paginator(patients, 100).get_page(request.GET.get("page"))
-    notes = page_notes.collect(page_notes.patient_list, patients=page.object_list, user=request.user)
-    for patient in page.object_list:
-        patient.forms_missing = selectors.forms_missing_today(patient)
-        patient.notes = notes.get(patient.pk, [])
-    return render(
-        request,
-        "ecrf/patient_list.html",
-        {"study": study, "page": page, "patients": page.object_list, "sites": sites, "site": site},
-    )

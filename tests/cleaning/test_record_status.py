@@ -543,3 +543,75 @@ def test_a_row_shows_the_casebook_signature(client, study, patient_a, patient_b,
     Signature.objects.filter(patient=patient_a).update(broken_at=timezone.now(), broken_by_change="HR 80 -> 90")
     page = page_of(client, users["data_manager"], study)
     assert 'data-testid="signature-broken"' in page and "signature-signed" not in page
+
+
+# ------------------------------------------------------------------------------------------ the patient list
+
+
+def listed(client, study) -> list[tuple[str, int]]:
+    """The patient list's rows: participant and today's forms missing (as shown)."""
+    response = client.get(f"/studies/{study.code}/patients/")
+    return [(p.participant_id, p.missing_today) for p in response.context["patients"]]
+
+
+def test_every_patient_has_its_row_from_its_creation(study, site_a, arms):
+    patient = factories.PatientFactory(study=study, site=site_a, arm=arms["standard"])
+    row = PatientRecordStatus.objects.get(patient=patient)  # in the transaction that created the patient
+    assert (row.as_of, row.participant_id, row.site_id) == (None, patient.participant_id, site_a.pk)
+
+
+def test_the_patient_list_orders_by_the_kept_counts_and_follows_each_commit(
+    client, study, site_a, arms, users, committed
+):
+    today = site_today(site_a)
+    made = {
+        participant: factories.PatientFactory(
+            study=study,
+            site=site_a,
+            arm=arms["standard"],
+            participant_id=participant,
+            enrolment_date=today - datetime.timedelta(days=days_ago),
+        )
+        for participant, days_ago in (("MI-0001", 40), ("MI-0002", 3), ("MI-0003", 5))
+    }
+    client.force_login(users["nurse"])
+    # The first view computes the rows no commit computed (the patients were made in this test's transaction).
+    assert listed(client, study) == [("MI-0002", 3), ("MI-0003", 3), ("MI-0001", 0)]
+    assert PatientRecordStatus.objects.get(patient=made["MI-0002"]).n_due_today == 3
+    with committed():  # today's forms of MI-0002 entered: it moves down at once
+        full_day(made["MI-0002"], 3)
+    assert PatientRecordStatus.objects.get(patient=made["MI-0002"]).n_due_today == 0
+    assert listed(client, study) == [("MI-0003", 3), ("MI-0001", 0), ("MI-0002", 0)]
+    with committed():  # a death today: nothing is due any more
+        DispositionEvent.objects.create(patient=made["MI-0003"], study_day=5, kind="death", cause_of_death="ARDS")
+    assert listed(client, study) == [("MI-0001", 0), ("MI-0002", 0), ("MI-0003", 0)]
+
+
+def test_a_new_day_puts_its_forms_first_with_the_hourly_run(study, site_a, arms):
+    now = timezone.now()
+    patient = factories.PatientFactory(
+        study=study, site=site_a, arm=arms["standard"], enrolment_date=site_today(site_a, now) - datetime.timedelta(2)
+    )
+    full_day(patient, 2)
+    status_job.rebuild_study(study, now=now)
+    assert PatientRecordStatus.objects.get(patient=patient).n_due_today == 0  # today's forms are entered
+    status_job.refresh_due(now=now + datetime.timedelta(days=1))
+    assert PatientRecordStatus.objects.get(patient=patient).n_due_today == 3  # tomorrow's are not
+
+
+def test_the_patient_list_reads_one_page_of_rows_whatever_the_size_of_the_study(client, study, site_a, arms, users):
+    client.force_login(users["nurse"])
+    counts = []
+    for size in (3, 40):
+        for number in range(len(counts) and 3, size):
+            factories.PatientFactory(study=study, site=site_a, arm=arms["standard"], participant_id=f"MI-{number:04d}")
+        client.get(f"/studies/{study.code}/patients/")  # computes the new patients' rows
+        with CaptureQueriesContext(connection) as context:
+            assert client.get(f"/studies/{study.code}/patients/").status_code == 200
+        statements = [q["sql"] for q in context.captured_queries if not TRANSACTION_CONTROL.match(q["sql"])]
+        counts.append(len(statements))
+        ordered = next(sql for sql in statements if "n_due_today" in sql and "ORDER BY" in sql)
+        limit = re.search(r"LIMIT (\d+)", ordered)
+        assert limit and int(limit.group(1)) <= 100  # a page of the kept rows, in the index's order
+        assert not any("COUNT(" in sql and "cleaning_patientrecordstatus" in sql for sql in statements)
+    assert counts[0] == counts[1]

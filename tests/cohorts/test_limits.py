@@ -185,6 +185,7 @@ NOT_ENTERED = {
     ("ecrf", "derivedday", "*"),
     ("ecrf", "patientderivation", "*"),
     ("ecrf", "derivedcourse", "*"),
+    ("ecrf", "importjob", "*"),  # an import's outcome, counted by the job
     *{("ecrf", model, "version") for model in ("vitalsigns", "respiratorysupport", "labresult")},
     *{("ecrf", model, "version") for model in ("drugadministration", "dispositionevent", "adverseevent")},
     ("ecrf", "ventilationepisode", "version"),
