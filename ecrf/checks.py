@@ -496,28 +496,21 @@ def check_regimen(
     """
     if not regimen or drug is None or not _same_text(drug, regimen.get("drug")):
         return []
-    issues = []
+    differences = []  # (field, code, message, given, planned)
     planned_dose = as_decimal(regimen.get("dose"))
     given_dose = as_decimal(dose)
     if planned_dose is not None and given_dose is not None:
         planned_unit = str(regimen.get("unit") or "")
         if given_dose != planned_dose or not _same_text(unit, planned_unit):
-            given = _quantity(given_dose, unit or "")
-            planned = _quantity(planned_dose, planned_unit)
-            message = _("Dose %(given)s differs from the arm's %(drug)s regimen of %(planned)s: %(hint)s") % {
-                "given": given,
-                "drug": drug,
-                "planned": planned,
-                "hint": confirm_hint(),
-            }
-            issues.append(Issue("dose", SOFT, "dose.regimen", message))
+            message = _("Dose %(given)s differs from the arm's %(drug)s regimen of %(planned)s: %(hint)s")
+            given, planned = _quantity(given_dose, unit or ""), _quantity(planned_dose, planned_unit)
+            differences.append(("dose", "dose.regimen", message, given, planned))
     planned_route = regimen.get("route")
     if planned_route and route and not _same_text(route, planned_route):
-        message = _("Route %(route)s differs from the arm's %(drug)s regimen route %(planned)s: %(hint)s") % {
-            "route": route,
-            "drug": drug,
-            "planned": planned_route,
-            "hint": confirm_hint(),
-        }
-        issues.append(Issue("route", SOFT, "route.regimen", message))
-    return issues
+        message = _("Route %(given)s differs from the arm's %(drug)s regimen route %(planned)s: %(hint)s")
+        differences.append(("route", "route.regimen", message, route, planned_route))
+    values = {"drug": drug, "hint": confirm_hint()}
+    return [
+        Issue(field, SOFT, code, message % {**values, "given": given, "planned": planned})
+        for field, code, message, given, planned in differences
+    ]

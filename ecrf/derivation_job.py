@@ -406,8 +406,22 @@ def _copy_upsert(derived: pd.DataFrame, computed_at) -> None:
         cursor.execute("TRUNCATE derived_load")
 
 
+def _bulk_upsert(model, columns: dict, *, unique_fields: list[str], update_fields: list[str], computed_at) -> None:
+    """bulk_create(update_conflicts=True) of rows given column by column (no per-cell pandas calls), stamped with
+    the algorithm version and the time of computation."""
+    names = list(columns)
+    rows = [
+        model(
+            **dict(zip(names, values, strict=True)),
+            algorithm_version=derivations.ALGORITHM_VERSION,
+            computed_at=computed_at,
+        )
+        for values in zip(*columns.values(), strict=True)
+    ]
+    model.objects.bulk_create(rows, update_conflicts=True, unique_fields=unique_fields, update_fields=update_fields)
+
+
 def _orm_upsert(derived: pd.DataFrame, computed_at) -> None:
-    """bulk_create(update_conflicts=True); values taken column by column (no per-cell pandas calls)."""
     columns = {}
     for name in derived.columns:
         values = derived[name].to_numpy(dtype=object, na_value=None)
@@ -416,17 +430,12 @@ def _orm_upsert(derived: pd.DataFrame, computed_at) -> None:
         elif name in _FLAGS:
             values = [bool(value) for value in values]  # None (missing) -> False
         columns[name] = values
-    names = list(columns)
-    rows = [
-        DerivedDay(
-            **dict(zip(names, values, strict=True)),
-            algorithm_version=derivations.ALGORITHM_VERSION,
-            computed_at=computed_at,
-        )
-        for values in zip(*columns.values(), strict=True)
-    ]
-    DerivedDay.objects.bulk_create(
-        rows, update_conflicts=True, unique_fields=["patient", "study_day"], update_fields=_UPDATE_FIELDS
+    _bulk_upsert(
+        DerivedDay,
+        columns,
+        unique_fields=["patient", "study_day"],
+        update_fields=_UPDATE_FIELDS,
+        computed_at=computed_at,
     )
 
 
@@ -440,20 +449,12 @@ def write(derived: pd.DataFrame, computed_at) -> None:
 
 def write_courses(course: pd.DataFrame, computed_at) -> None:
     """One upsert of the patients' course rows (a few thousand at most per batch: the ORM's bulk upsert)."""
-    columns = {name: course[name].to_numpy(dtype=object, na_value=None) for name in courses.COURSE_COLUMNS}
-    rows = [
-        DerivedCourse(
-            **dict(zip(columns, values, strict=True)),
-            algorithm_version=derivations.ALGORITHM_VERSION,
-            computed_at=computed_at,
-        )
-        for values in zip(*columns.values(), strict=True)
-    ]
-    DerivedCourse.objects.bulk_create(
-        rows,
-        update_conflicts=True,
+    _bulk_upsert(
+        DerivedCourse,
+        {name: course[name].to_numpy(dtype=object, na_value=None) for name in courses.COURSE_COLUMNS},
         unique_fields=["patient"],
         update_fields=[*_COURSE_WRITTEN, "algorithm_version", "computed_at"],
+        computed_at=computed_at,
     )
 
 
