@@ -35,7 +35,7 @@ from django.db.models.functions import Cast
 from django.utils import timezone, translation
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
-from cleaning import rules
+from cleaning import rules, status_receivers
 from cleaning.models import (
     SDV_CHANGED_RULE,
     MessageKind,
@@ -347,6 +347,10 @@ def _store(context: StudyContext, read: _Read, *, on_batch: Callable[[RuleSummar
             todo.close, close, MessageKind.CLOSED_BY_SYSTEM, "closed by the system: the condition cleared", now
         )
         QueryMessage.objects.bulk_create(messages)
+        # Bulk writes send no signal: the record status counts of the patients whose queries changed follow here.
+        status_receivers.refresh_after_commit(
+            {*todo.new["patient_id"], *todo.reopen["patient_id"], *todo.close["patient_id"]}
+        )
         summary = RuleSummary(
             patients=len(patient_ids),
             hits=len(hits),

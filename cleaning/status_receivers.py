@@ -1,6 +1,7 @@
 """The record status counts follow every committed change (cleaning/status_job.py): saves and deletions of the
 one-per-day forms, of disposition events (a discharge, death, withdrawal or loss ends the daily forms), of queries,
-and saves of a patient (a new patient, another site or arm). The patients changed in a transaction are recomputed
+and saves of a patient (a new patient, another site or arm); the rule job's bulk writes of queries, which send no
+signal, name their patients (``refresh_after_commit``). The patients changed in a transaction are recomputed
 once, after its commit (cohorts/on_commit.py); a failure there is logged, and the hourly run catches up. A new
 patient's row is created at once, empty, so that every patient has one.
 """
@@ -29,6 +30,13 @@ def _changed(sender, instance, using=None, **kwargs) -> None:
     if kwargs.get("raw"):  # loaddata: `manage.py record_status` afterwards
         return
     collect(RefreshStatus, instance.pk if sender is Patient else instance.patient_id, using)
+
+
+def refresh_after_commit(patient_ids) -> None:
+    """For writes that send no signal (the rule job's bulk writes of queries): these patients are recomputed after
+    the commit, with the transaction's other changes."""
+    for pk in patient_ids:
+        collect(RefreshStatus, int(pk))
 
 
 def _patient_saved(sender, instance, created=False, using=None, **kwargs) -> None:

@@ -5,7 +5,6 @@ day), site scoping, filters, links, keyset pages, and a fixed number of queries 
 import datetime
 import re
 from collections import Counter
-from contextlib import contextmanager
 
 import pytest
 from django.core.management import call_command
@@ -30,7 +29,6 @@ from cleaning.status import (
 )
 from cohorts.clock import site_today
 from cohorts.models import Patient
-from cohorts.on_commit import Batch
 from ecrf.crfs import DAY_FORMS
 from ecrf.models import DispositionEvent, LabResult, RespiratorySupport, VitalSigns
 from ecrf.selectors import with_follow_up_end
@@ -237,23 +235,6 @@ def stored(study) -> tuple[dict[int, Counter], dict[tuple[int, int], Counter]]:
         for row in SiteRecordStatus.objects.filter(study=study)
     }
     return per_patient, sums
-
-
-@pytest.fixture
-def committed(django_capture_on_commit_callbacks):
-    """``with committed():`` runs a block as a transaction of its own would: its after-commit callbacks run at its
-    end. The callbacks still pending from the fixtures' saves run first (a real transaction ran them at its
-    commit); later saves would otherwise join those and never run in the test's one transaction."""
-
-    @contextmanager
-    def block():
-        for _savepoints, callback, _robust in connection.run_on_commit:
-            if isinstance(callback, Batch) and not callback.done:
-                callback()
-        with django_capture_on_commit_callbacks(execute=True):
-            yield
-
-    return block
 
 
 def assert_counts_are_fresh(study, now=None):

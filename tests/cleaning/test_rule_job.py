@@ -253,3 +253,29 @@ def test_a_form_marked_not_done_is_neither_missing_nor_checked(patient_a, study)
     RespiratorySupport.objects.filter(patient=patient_a, study_day=1).update(support="", not_done_reason="off ward")
     rule_job.run_study(study)
     assert not Query.objects.filter(form__in=["laboratory", "respiratory_support"]).exists()
+
+
+def test_the_queries_a_run_opens_and_closes_are_counted_at_once_in_the_record_status(hot, patient_a, study, committed):
+    """The rule job writes its queries in bulk (no signal): the dashboard's counts still follow after its commit."""
+    from cleaning.models import PatientRecordStatus, SiteRecordStatus
+    from cleaning.status_job import rebuild_study
+
+    def counted():
+        row = PatientRecordStatus.objects.get(patient=patient_a)
+        return row.n_query_open, SiteRecordStatus.objects.get(study=study, site=patient_a.site).p_query_open
+
+    rebuild_study(study)
+    assert counted() == (0, 0)
+    with committed():
+        rule_job.run_study(study)
+    assert rule_queries("check.temperature_c.soft_high", status="open").count() == 1
+    def open_cells():
+        return Query.objects.filter(patient=patient_a, status="open").values("study_day", "form").distinct().count()
+
+    cells = open_cells()
+    assert counted() == (cells, 1)
+    VitalSigns.objects.filter(pk=hot.pk).update(temperature_c=Decimal("37.2"))  # corrected: the condition clears
+    with committed():
+        summary = rule_job.run_study(study)
+    assert summary.closed == 1
+    assert counted() == (cells - 1, 1) and open_cells() == cells - 1  # the day 3 vital signs' cell
