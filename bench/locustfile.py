@@ -3,7 +3,7 @@
 By hand, against a server whose accounts are listed as bench/load.py's make_accounts writes them:
 
     LOAD_ACCOUNTS=accounts.json locust -f bench/locustfile.py --headless --host http://127.0.0.1:8000 \\
-        -u 20 -r 10 -t 30s NurseUser InvestigatorUser StatisticianUser
+        -u 50 -r 10 -t 30s NurseUser InvestigatorUser MonitorUser StatisticianUser
 
 - NurseUser (weight 6): the patient list of her site, a patient's day entry page, saving the day's vital signs,
   respiratory support and laboratory results as the browser posts the form (every field of the page, CSRF token
@@ -11,9 +11,11 @@ By hand, against a server whose accounts are listed as bench/load.py's make_acco
   redirects to; also the casebook alone. Each nurse edits only her own patients, so no save meets a version
   conflict (a conflict would be a refused save: an error here).
 - InvestigatorUser (weight 3): the study dashboard, casebooks and day pages (read) of the site's patients.
+- MonitorUser (weight 2): the query list and the record status dashboard (its first page, or filtered to the
+  patients with missing forms or open queries) of the site, and casebooks.
 - StatisticianUser (weight 1): the releases page.
-- SoloUser: one virtual user playing the three roles in turn, with the same weights: the one-user baseline.
-  Name the classes to run on the command line (as above, or SoloUser alone): otherwise locust mixes all four.
+- SoloUser: one virtual user playing the four roles in turn, with the same weights: the one-user baseline.
+  Name the classes to run on the command line (as above, or SoloUser alone): otherwise locust mixes all five.
 
 No login page: bench/load.py logs each account in server-side (Django's test client) and writes its session
 cookie into LOAD_ACCOUNTS, so the run does not depend on how people log in (password form, two-factor).
@@ -39,12 +41,14 @@ from locust import HttpUser, between, events, task
 THINK = tuple(float(s) for s in os.environ.get("LOAD_THINK", "1,3").split(","))
 REASON = "transcription error, checked against the chart"
 # Page types: the name under which each request is recorded and reported.
-PATIENT_LIST, DAY_GET, DAY_POST, CASEBOOK, DASHBOARD, RELEASES = (
+PATIENT_LIST, DAY_GET, DAY_POST, CASEBOOK, DASHBOARD, QUERY_LIST, RECORD_STATUS, RELEASES = (
     "patient list",
     "day entry GET",
     "day entry POST",
     "casebook",
     "dashboard",
+    "query list",
+    "record status",
     "releases",
 )
 
@@ -262,6 +266,19 @@ class Investigator(Role):
         self.get(f"/patients/{self.rng.choice(self.account['patients'])}/day/{self.rng.randrange(21)}/", DAY_GET)
 
 
+class Monitor(Role):
+    role = "monitor"
+    weights = {"query_list": 2, "record_status": 2, "casebook": 1}
+
+    def query_list(self) -> None:
+        self.get(f"/studies/{self.study}/queries/", QUERY_LIST)
+
+    def record_status(self) -> None:
+        """The dashboard as a monitor opens it: its first page or the patients with a state (a filter)."""
+        state = self.rng.choice(["", "?status=missing", "?status=query_open"])
+        self.get(f"/studies/{self.study}/status/{state}", RECORD_STATUS)
+
+
 class Statistician(Role):
     role = "statistician"
     weights = {"releases": 1}
@@ -297,22 +314,28 @@ class InvestigatorUser(RoleUser):
     role_class = Investigator
 
 
+class MonitorUser(RoleUser):
+    weight = 2
+    role_class = Monitor
+
+
 class StatisticianUser(RoleUser):
     weight = 1
     role_class = Statistician
 
 
 class SoloUser(HttpUser):
-    """The one-user baseline: each task played by a nurse, an investigator or a statistician, weighted 6:3:1."""
+    """The one-user baseline: each task played by a nurse, an investigator, a monitor or a statistician, weighted
+    6:3:2:1 (the classes' weights)."""
 
     wait_time = between(*THINK)
 
     def on_start(self):
-        self.players = [Nurse(self), Investigator(self), Statistician(self)]
+        self.players = [Nurse(self), Investigator(self), Monitor(self), Statistician(self)]
         self.rng = random.Random()
 
     @task
     def step(self):
-        player = self.rng.choices(self.players, weights=[6, 3, 1])[0]
+        player = self.rng.choices(self.players, weights=[6, 3, 2, 1])[0]
         player.log_in()
         player.step()
