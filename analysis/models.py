@@ -5,7 +5,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from cohorts.jobs import PENDING, JobStatus
+from cohorts.jobs import JobStatus, one_pending_per_study
 from cohorts.models import Study
 
 
@@ -112,13 +112,7 @@ class LockJob(models.Model):
     class Meta:
         ordering = ["-created_at"]
         constraints = [
-            models.UniqueConstraint(
-                fields=["study"],
-                condition=Q(status__in=PENDING),
-                name="lock_job_one_pending_per_study",
-                violation_error_code="lock_pending",
-                violation_error_message=LOCK_PENDING,
-            ),
+            one_pending_per_study("lock_job", code="lock_pending", message=LOCK_PENDING),
             models.CheckConstraint(condition=~Q(reason=""), name="lock_job_reason_required"),
             models.CheckConstraint(
                 condition=~Q(status=JobStatus.DONE) | Q(release__isnull=False), name="lock_job_done_has_release"

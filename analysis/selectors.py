@@ -21,9 +21,10 @@ from django.utils.translation import gettext
 
 from analysis import archive as archive_tables
 from analysis import codebook, datasets, releases
-from analysis.models import ARCHIVAL_FORMATS, PENDING, ExportFormat, ExportJob, LockJob, Release
+from analysis.models import ARCHIVAL_FORMATS, ExportFormat, ExportJob, LockJob, Release
 from cohorts import roles
 from cohorts import selectors as cohort_selectors
+from cohorts.jobs import PENDING
 from cohorts.models import Study
 from ecrf import derivations
 

@@ -27,7 +27,6 @@ from analysis import checklist, exports, releases
 from analysis.models import (
     ARCHIVAL_FORMATS,
     LOCK_PENDING,
-    PENDING,
     ExportFormat,
     ExportJob,
     JobStatus,
@@ -35,6 +34,7 @@ from analysis.models import (
     Release,
 )
 from cohorts import roles
+from cohorts.jobs import PENDING
 from cohorts.languages import STORED_LANGUAGE
 from cohorts.models import Study
 

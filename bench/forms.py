@@ -211,13 +211,23 @@ def add_patients(study, site, arm, numbers: range) -> list[int]:
         for every, status, day, form in ((10, "open", 1, "vital_signs"), (30, "answered", 0, "respiratory_support")):
             if i % every == 0:
                 queries.append(
-                    Query(study=study, patient_id=pk, study_day=day, form=form, status=status, text="?", opened_at=now)
+                    Query(
+                        study=study,
+                        patient_id=pk,
+                        site=site,
+                        study_day=day,
+                        form=form,
+                        status=status,
+                        text="?",
+                        opened_at=now,
+                    )
                 )
         if i % 45 == 0:
             queries.append(
                 Query(
                     study=study,
                     patient_id=pk,
+                    site=site,
                     study_day=0,
                     form="laboratory",
                     status=QueryStatus.CLOSED,

@@ -15,6 +15,7 @@ from django.utils.translation import gettext_noop, pgettext_lazy
 from simple_history.models import HistoricalRecords
 
 from cleaning.status import CODES
+from cohorts.jobs import one_pending_per_study
 from cohorts.models import Arm, Patient, Site, Study
 
 
@@ -57,6 +58,9 @@ SDV_CHANGED_RULE = "sdv.changed"
 class Query(models.Model):
     study = models.ForeignKey(Study, on_delete=models.PROTECT, related_name="+")
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="+")
+    #: The patient's site, copied when the query is saved (bulk writes set it): the query list, its counts and the
+    #: sites' scoping read the queries of a site without joining the patients.
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="+")
     #: None: about the patient as a whole (e.g. the baseline).
     study_day = models.SmallIntegerField(null=True, blank=True)
     #: A key of the form catalogue, or "" for the patient's baseline.
@@ -94,6 +98,8 @@ class Query(models.Model):
         verbose_name_plural = _("queries")
         indexes = [
             models.Index(fields=["study", "status"], name="query_study_status"),
+            # The query list: a page of the newest first, read in this order.
+            models.Index(fields=["study", "-opened_at", "-id"], name="query_study_newest"),
             models.Index(fields=["patient", "study_day", "form"], name="query_patient_day_form"),
         ]
         constraints = [
@@ -123,6 +129,11 @@ class Query(models.Model):
 
     def __str__(self) -> str:
         return f"query {self.pk}"
+
+    def save(self, *args, **kwargs):
+        if self.site_id is None and self.patient_id is not None:
+            self.site_id = self.patient.site_id
+        super().save(*args, **kwargs)
 
     @property
     def is_closed(self) -> bool:
@@ -332,13 +343,7 @@ class RuleRun(models.Model):
         ordering = ["-created_at", "-pk"]
         constraints = [
             models.CheckConstraint(condition=Q(status__in=RunStatus.values), name="rule_run_status_valid"),
-            models.UniqueConstraint(
-                fields=["study"],
-                condition=Q(status__in=RUN_PENDING),
-                name="rule_run_one_pending_per_study",
-                violation_error_code="rules_pending",
-                violation_error_message=RUN_PENDING_MESSAGE,
-            ),
+            one_pending_per_study("rule_run", code="rules_pending", message=RUN_PENDING_MESSAGE),
         ]
 
     def __str__(self) -> str:

@@ -278,10 +278,12 @@ def _texts(rows: pd.DataFrame, read: _Read, context: StudyContext) -> list[tuple
 
 def _open(rows: pd.DataFrame, read: _Read, context: StudyContext, now) -> list[QueryMessage]:
     """New automatic queries for ``rows`` (history rows in bulk) and their 'raised' messages."""
+    sites = read.patients.loc[rows["patient_id"].astype(np.int64), "site_id"].to_numpy()
     queries = [
         Query(
             study=context.study,
             patient_id=int(hit["patient_id"]),
+            site_id=int(site),
             study_day=int(hit["study_day"]),
             form=hit["form"],
             field=hit["field"],
@@ -293,7 +295,7 @@ def _open(rows: pd.DataFrame, read: _Read, context: StudyContext, now) -> list[Q
             value_at_open=value[:200],
             opened_at=now,
         )
-        for (_, hit), (value, text) in zip(rows.iterrows(), _texts(rows, read, context), strict=True)
+        for (_, hit), site, (value, text) in zip(rows.iterrows(), sites, _texts(rows, read, context), strict=True)
     ]
     queries = bulk_create_with_history(
         queries, Query, default_change_reason="raised by a data-quality rule", default_date=now

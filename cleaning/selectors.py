@@ -21,7 +21,7 @@ from cohorts.models import Patient, RoleAssignment, Study
 
 
 def _scoped(user) -> QuerySet[Query]:
-    return Query.objects.filter(roles.scope(user, roles.PATIENT_READERS, study="study", site="patient__site"))
+    return Query.objects.filter(roles.scope(user, roles.PATIENT_READERS, study="study", site="site"))
 
 
 @dataclass(frozen=True)
@@ -39,9 +39,9 @@ class QueryFilters:
 
 def query_list(*, user, study: Study, filters: QueryFilters = QueryFilters()) -> QuerySet[Query]:
     """The study's queries at the user's sites, newest first, with what the list shows (one query)."""
-    queries = _scoped(user).filter(study=study).select_related("patient__site", "assignee", "opened_by")
+    queries = _scoped(user).filter(study=study).select_related("patient", "site", "assignee", "opened_by")
     if filters.site:
-        queries = queries.filter(patient__site__code=filters.site)
+        queries = queries.filter(site__code=filters.site)
     if filters.status == "changed":
         queries = queries.filter(changed_after_close=True)
     elif filters.status == "waiting":
@@ -88,15 +88,15 @@ def query_metrics(*, user, study: Study) -> Metrics:
     """Queries per site and status (one aggregate query) and the median days from raising to closing."""
     queries = _scoped(user).filter(study=study)
     rows = list(
-        queries.values("patient__site__code")
+        queries.values("site__code")
         .annotate(
             open=Count("pk", filter=Q(status=QueryStatus.OPEN)),
             answered=Count("pk", filter=Q(status=QueryStatus.ANSWERED)),
             closed=Count("pk", filter=Q(status=QueryStatus.CLOSED)),
         )
-        .order_by("patient__site__code")
+        .order_by("site__code")
     )
-    by_site = [{"site": r["patient__site__code"], **{k: r[k] for k in ("open", "answered", "closed")}} for r in rows]
+    by_site = [{"site": r["site__code"], **{k: r[k] for k in ("open", "answered", "closed")}} for r in rows]
     spans = [
         (closed - opened).total_seconds() / 86400
         for opened, closed in queries.filter(status=QueryStatus.CLOSED).values_list("opened_at", "closed_at")

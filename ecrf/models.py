@@ -17,7 +17,7 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
 from cohorts.constraints import dose_range, hard_range
-from cohorts.jobs import PENDING, JobStatus
+from cohorts.jobs import JobStatus, one_pending_per_study
 from cohorts.models import Patient
 from cohorts.units import DDIMER_BASIS_LABELS
 
@@ -566,13 +566,7 @@ class ImportJob(models.Model):
         ordering = ["-created_at", "-pk"]
         constraints = [
             models.CheckConstraint(condition=Q(status__in=JobStatus.values), name="import_job_status_valid"),
-            models.UniqueConstraint(
-                fields=["study"],
-                condition=Q(status__in=PENDING),
-                name="import_job_one_pending_per_study",
-                violation_error_code="import_pending",
-                violation_error_message=IMPORT_PENDING,
-            ),
+            one_pending_per_study("import_job", code="import_pending", message=IMPORT_PENDING),
         ]
 
     def __str__(self) -> str:

@@ -280,6 +280,33 @@ def test_list_filters_and_metrics(client, query, patient_a, patient_b, users):
     assert client.get(url + "?day=abc&status=%00").status_code == 200
 
 
+def test_a_query_carries_its_patients_site_however_it_is_raised(query, patient_a, patient_b, users):
+    """The list, its counts and the scoping read a query's own site: a manual query, a rule's (bulk-written) and
+    one made by hand through the model all get their patient's."""
+    from cleaning import rule_job
+
+    rule_job.run_study(patient_a.study)
+    other = Query.objects.create(
+        study=patient_b.study, patient=patient_b, form="", text="Consent date?", opened_at=timezone.now()
+    )
+    raised = Query.objects.select_related("patient")
+    assert {q.origin for q in raised} == {"manual", "rule"} and other.site == patient_b.site
+    assert [(q.pk, q.site_id) for q in raised] == [(q.pk, q.patient.site_id) for q in raised]
+
+
+def test_the_list_counts_the_queries_of_the_sites_without_reading_the_patients(client, query, users):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client.force_login(users["nurse"])
+    with CaptureQueriesContext(connection) as context:
+        assert client.get(f"/studies/{query.study.code}/queries/").status_code == 200
+    reads = [q["sql"] for q in context.captured_queries if 'FROM "cleaning_query"' in q["sql"]]
+    assert len(reads) == 4  # the page, its count, the counts per site and status, the closed queries' spans
+    assert [sql for sql in reads if "cohorts_patient" in sql and "COUNT(" in sql] == []
+    assert 'ORDER BY "cleaning_query"."opened_at" DESC' in next(sql for sql in reads if "LIMIT" in sql)
+
+
 def test_days_open_counts_to_the_close(query):
     query.opened_at = timezone.now() - datetime.timedelta(days=3, hours=1)
     assert selectors.days_open(query) == 3
