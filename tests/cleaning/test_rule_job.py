@@ -269,6 +269,7 @@ def test_the_queries_a_run_opens_and_closes_are_counted_at_once_in_the_record_st
     with committed():
         rule_job.run_study(study)
     assert rule_queries("check.temperature_c.soft_high", status="open").count() == 1
+
     def open_cells():
         return Query.objects.filter(patient=patient_a, status="open").values("study_day", "form").distinct().count()
 
