@@ -80,12 +80,17 @@ class MessageForm(_Form):
     text = _message()
 
 
+#: The list's filters are drawn by its template (a row of small controls), not by crispy.
+_SMALL_SELECT = {"class": "form-select form-select-sm"}
+
+
 class FilterForm(forms.Form):
     """The query list's filters, from the address (a junk value is no filter, never a server error)."""
 
     site = forms.CharField(required=False, max_length=8)
     status = forms.ChoiceField(
         required=False,
+        widget=forms.Select(attrs=_SMALL_SELECT),
         choices=[
             ("", _("Any status")),
             ("waiting", _("Open or answered")),
@@ -93,8 +98,12 @@ class FilterForm(forms.Form):
             ("changed", _("Changed after close")),
         ],
     )
-    origin = forms.ChoiceField(required=False, choices=[("", _("Any origin")), *QueryOrigin.choices])
-    form = forms.ChoiceField(required=False, choices=[("", _("Any form")), *FORM_CHOICES])
+    origin = forms.ChoiceField(
+        required=False, widget=forms.Select(attrs=_SMALL_SELECT), choices=[("", _("Any origin")), *QueryOrigin.choices]
+    )
+    form = forms.ChoiceField(
+        required=False, widget=forms.Select(attrs=_SMALL_SELECT), choices=[("", _("Any form")), *FORM_CHOICES]
+    )
     patient = forms.CharField(required=False, max_length=40)
     day = forms.IntegerField(required=False, min_value=-32768, max_value=32767)
     mine = forms.BooleanField(required=False, label=_("Assigned to me"))
