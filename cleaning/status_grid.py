@@ -24,9 +24,8 @@ from cleaning.models import Query, QueryStatus
 from cleaning.status import cell_state
 from cohorts.clock import site_today
 from cohorts.models import Patient
-from ecrf import selectors as day_states
 from ecrf.crfs import DAY_FORMS, EVENT_FORMS, Crf
-from ecrf.selectors import day_state, study_day_today
+from ecrf.selectors import MISSING, day_state, study_day_today
 
 #: The places of a day that have a cell only while a query on them waits: the repeating forms, then the day as a
 #: whole (a query naming no form).
@@ -145,7 +144,7 @@ def grids(patients: Sequence[Patient], *, now: datetime.datetime | None = None) 
         general = waiting.get((pk, None, ""))
         due_today = 0
         in_follow_up = 0 <= today_day <= patient.study.follow_up_days
-        if in_follow_up and day_state(patient, today_day, today_day, None) == day_states.MISSING:
+        if in_follow_up and day_state(patient, today_day, today_day, None) == MISSING:
             due_today = sum((key, pk, today_day) not in stored for key in DAY_FORMS)
         result.append(Grid(patient, today_day, days, [_cell(None, "", general)] if general else [], due_today))
     return result

@@ -93,18 +93,27 @@ def refresh_patients(patient_ids: Iterable[int], *, now: datetime.datetime | Non
     return done
 
 
-@transaction.atomic
-def _refresh_batch(ids: list[int], now: datetime.datetime) -> int:
-    # A patient seen for the first time gets an empty row (no contribution to the sums) that can be locked.
-    PatientRecordStatus.objects.bulk_create(
+def create_empty_rows(patients: Iterable[Patient], using: str | None = None) -> None:
+    """Rows not computed yet (``as_of`` empty, no contribution to the sums) for patients that have none."""
+    PatientRecordStatus.objects.using(using).bulk_create(
         [
-            PatientRecordStatus(patient_id=pk, study_id=study, site_id=site, arm_id=arm, participant_id=participant)
-            for pk, study, site, arm, participant in Patient.objects.filter(pk__in=ids).values_list(
-                "pk", "study_id", "site_id", "arm_id", "participant_id"
+            PatientRecordStatus(
+                patient_id=patient.pk,
+                study_id=patient.study_id,
+                site_id=patient.site_id,
+                arm_id=patient.arm_id,
+                participant_id=patient.participant_id,
             )
+            for patient in patients
         ],
         ignore_conflicts=True,
     )
+
+
+@transaction.atomic
+def _refresh_batch(ids: list[int], now: datetime.datetime) -> int:
+    # A patient seen for the first time gets an empty row that can be locked.
+    create_empty_rows(Patient.objects.filter(pk__in=ids).only("study", "site", "arm", "participant_id"))
     rows = {
         row.patient_id: row
         for row in PatientRecordStatus.objects.select_for_update().filter(patient_id__in=ids).order_by("patient_id")

@@ -11,7 +11,7 @@ from __future__ import annotations
 from django.db.models.signals import post_delete, post_save
 
 from cleaning import status_job
-from cleaning.models import PatientRecordStatus, Query
+from cleaning.models import Query
 from cohorts.models import Patient
 from cohorts.on_commit import Batch, collect
 from ecrf.crfs import DAY_FORMS
@@ -43,18 +43,7 @@ def _patient_saved(sender, instance, created=False, using=None, **kwargs) -> Non
     """A new patient gets its row at once, in its own transaction (not computed yet: ``as_of`` is empty), so that
     the patient list (cleaning/status_selectors.py) finds every patient among the rows it orders."""
     if created and not kwargs.get("raw"):
-        PatientRecordStatus.objects.using(using).bulk_create(
-            [
-                PatientRecordStatus(
-                    patient=instance,
-                    study_id=instance.study_id,
-                    site_id=instance.site_id,
-                    arm_id=instance.arm_id,
-                    participant_id=instance.participant_id,
-                )
-            ],
-            ignore_conflicts=True,
-        )
+        status_job.create_empty_rows([instance], using=using)
     _changed(sender, instance, using=using, **kwargs)
 
 

@@ -9,6 +9,7 @@ import datetime
 from dataclasses import dataclass
 
 from django.core.paginator import Page, Paginator
+from django.db.models import QuerySet
 from django.utils.functional import cached_property
 
 from cleaning import status_job
@@ -85,16 +86,20 @@ class StatusPage:
     previous_before: str
 
 
-def status_page(*, user, study: Study, filters: StatusFilters, now: datetime.datetime | None = None) -> StatusPage:
-    """A page of the study's patients at the user's sites (with the filters), in participant order, with their
-    grids: one query for the page's patients, one for their follow-up, those of the grid, one for the signatures."""
+def _rows(*, user, study: Study, site: Site | None) -> QuerySet[PatientRecordStatus]:
+    """The study's patients' rows at the user's sites (scoped by the patient's own site), or at one of them."""
     rows = PatientRecordStatus.objects.filter(
         roles.scope(user, roles.PATIENT_READERS, study="patient__study", site="patient__site"),
         study=study,
         patient__study=study,
     )
-    if filters.site is not None:
-        rows = rows.filter(patient__site=filters.site)
+    return rows if site is None else rows.filter(patient__site=site)
+
+
+def status_page(*, user, study: Study, filters: StatusFilters, now: datetime.datetime | None = None) -> StatusPage:
+    """A page of the study's patients at the user's sites (with the filters), in participant order, with their
+    grids: one query for the page's patients, one for their follow-up, those of the grid, one for the signatures."""
+    rows = _rows(user=user, study=study, site=filters.site)
     if filters.arm is not None:
         rows = rows.filter(patient__arm=filters.arm)
     if filters.status:
@@ -150,13 +155,7 @@ def patient_list_page(*, user, study: Study, site: Site | None = None, number=No
     ``record_status_worklist``) and counted from the per-site sums: its cost does not follow the size of the study.
     Rows not computed yet (a patient created since) are computed first. The page's patients come with what the
     list shows, computed for them only (ecrf.selectors.patient_list: today's study day, today's forms)."""
-    rows = PatientRecordStatus.objects.filter(
-        roles.scope(user, roles.PATIENT_READERS, study="patient__study", site="patient__site"),
-        study=study,
-        patient__study=study,
-    )
-    if site is not None:
-        rows = rows.filter(patient__site=site)
+    rows = _rows(user=user, study=study, site=site)
     uncomputed = list(rows.filter(as_of__isnull=True).values_list("patient_id", flat=True)[: status_job.BATCH_PATIENTS])
     if uncomputed:
         status_job.refresh_patients(uncomputed, now=now)
