@@ -1,9 +1,10 @@
 """The record status counts follow every committed change (cleaning/status_job.py): saves and deletions of the
 one-per-day forms, of disposition events (a discharge, death, withdrawal or loss ends the daily forms), of queries,
-and saves of a patient (a new patient, another site or arm); the rule job's bulk writes of queries, which send no
-signal, name their patients (``refresh_after_commit``). The patients changed in a transaction are recomputed
-once, after its commit (cohorts/on_commit.py); a failure there is logged, and the hourly run catches up. A new
-patient's row is created at once, empty, so that every patient has one.
+and saves of a patient (a new patient, another site or arm). Bulk writes send no signal: the rule job's writes of
+queries name their patients (``refresh_after_commit``), an import's inserts send cohorts'
+``records_created``. The patients changed in a transaction are recomputed once, after its commit
+(cohorts/on_commit.py); a failure there is logged, and the hourly run catches up. A new patient's row is created at
+once, empty, so that every patient has one.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from cleaning import status_job
 from cleaning.models import Query
 from cohorts.models import Patient
 from cohorts.on_commit import Batch, collect
+from cohorts.signals import records_created
 from ecrf.crfs import DAY_FORMS
 from ecrf.models import DispositionEvent
 
@@ -30,6 +32,14 @@ def _changed(sender, instance, using=None, **kwargs) -> None:
     if kwargs.get("raw"):  # loaddata: `manage.py record_status` afterwards
         return
     collect(RefreshStatus, instance.pk if sender is Patient else instance.patient_id, using)
+
+
+def _created(sender, records, using=None, **kwargs) -> None:
+    """Records inserted in bulk (an import): as a post_save of each, new patients' empty rows included."""
+    if sender is Patient:
+        status_job.create_empty_rows(records, using=using)
+    for patient_id in {record.pk if sender is Patient else record.patient_id for record in records}:
+        collect(RefreshStatus, patient_id, using)
 
 
 def refresh_after_commit(patient_ids) -> None:
@@ -51,4 +61,6 @@ def connect() -> None:
     for model in SOURCES:
         post_save.connect(_changed, sender=model, dispatch_uid=f"record-status-{model.__name__}-save")
         post_delete.connect(_changed, sender=model, dispatch_uid=f"record-status-{model.__name__}-delete")
+        records_created.connect(_created, sender=model, dispatch_uid=f"record-status-{model.__name__}-bulk")
     post_save.connect(_patient_saved, sender=Patient, dispatch_uid="record-status-patient-save")
+    records_created.connect(_created, sender=Patient, dispatch_uid="record-status-patient-bulk")

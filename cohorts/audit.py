@@ -10,11 +10,12 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import models
+from django.db import models, router, transaction
 from django.db.models import Exists, OuterRef
 from django.utils.translation import gettext as _
 
 from cohorts.models import Patient, PatientFreeze, Study
+from cohorts.signals import records_created
 
 
 class StudyLocked(ValidationError):
@@ -140,6 +141,21 @@ def save_audited(instance: models.Model, *, user, reason: str | None, validate_d
         instance.full_clean(exclude=relations, validate_unique=False, validate_constraints=False)
     instance.save()
     return instance
+
+
+#: Rows per INSERT statement of insert_audited.
+BULK_BATCH = 1000
+
+
+def insert_audited(model: type[models.Model], records: list[models.Model], user) -> None:
+    """Insert new records, each checked as save_audited would and carrying its ``_change_reason``, with their
+    "created" history rows, in bulk; then send ``records_created`` with both, instead of a post_save and a
+    django-simple-history post_create_historical_record per record (cohorts/signals.py). An IntegrityError (a
+    database rule the checks did not foresee, or the same record saved at the same moment) leaves nothing."""
+    with transaction.atomic():
+        model.objects.bulk_create(records, batch_size=BULK_BATCH)
+        history = model.history.bulk_history_create(records, batch_size=BULK_BATCH, default_user=user)
+    records_created.send(sender=model, records=records, history=history, using=router.db_for_write(model))
 
 
 def update_versioned(

@@ -1,17 +1,25 @@
 """Every write to cohort data: keyword-only, atomic, full_clean()ed and audited (docs/architecture.md)."""
 
 import datetime
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from cohorts import enrolment, roles
-from cohorts.audit import ensure_unlocked, ensure_writable, history_reason, save_audited, update_versioned
+from cohorts.audit import (
+    ensure_unlocked,
+    ensure_writable,
+    history_reason,
+    insert_audited,
+    require_reason,
+    save_audited,
+    update_versioned,
+)
 from cohorts.clock import site_today, site_zone
 from cohorts.eligibility.engine import evaluate, get_rule_set
 from cohorts.languages import STORED_LANGUAGE
@@ -191,13 +199,13 @@ def patient_create(
     enrolment when the site or arm is not the study's, the id is taken, the baseline is implausible, or the
     baseline fails a criterion of the protocol (an age below the minimum: not eligible).
     """
-    _check_comorbidities(comorbidities)
     with transaction.atomic():
         ensure_unlocked(study)
-        patient = _new_patient(
+        patient = _imported_patient(
             study=study,
             site=site,
             arm=arm,
+            participant_id=participant_id,
             enrolment_date=enrolment_date,
             baseline={
                 "sex": sex,
@@ -208,28 +216,118 @@ def patient_create(
             },
             weight_confirmed=weight_confirmed,
             comorbidities=comorbidities,
+            site_in_study=site.studies.filter(pk=study.pk).exists(),
+            taken=Patient.objects.filter(study=study, participant_id=participant_id).exists(),
         )
-        errors = _baseline_errors(patient)
-        if oxygen_criterion_at is not None and oxygen_criterion_at > timezone.now():
-            errors["oxygen_criterion_at"] = _criterion_in_future()
-        if not site.studies.filter(pk=study.pk).exists():
-            errors["site"] = ValidationError(
-                _("Site %(site)s does not take part in the study.") % {"site": site.code}, code="site"
-            )
-        if Patient.objects.filter(study=study, participant_id=participant_id).exists():
-            errors["participant_id"] = ValidationError(
-                _("Participant %(participant)s is already in the study.") % {"participant": participant_id},
-                code="participant_id_taken",
-            )
-        refusals = enrolment.baseline_refusals(
-            get_rule_set(study.protocol), {"age_years": age_years}, study.eligibility_settings()
-        )
-        if refusals:
-            errors["age_years"] = [ValidationError(message, code="not_eligible") for message in refusals]
-        if errors:
-            raise ValidationError(errors)
-        patient.participant_id = participant_id
         return save_audited(patient, user=user, reason=reason)
+
+
+def patients_create(*, study: Study, patients: Sequence[Mapping[str, Any]], user) -> list[Patient | ValidationError]:
+    """Many patients of ``patient_create`` at once, for an import of a whole study: ``patients`` holds each one's
+    keyword arguments of patient_create but the study and the user. Each is refused, stored and audited as
+    patient_create would; the reads are one query per step for all of them and the writes a few bulk inserts.
+    Returns, in order, each stored patient or its refusal. Callers hold transaction.atomic."""
+    ensure_unlocked(study)
+    sites = set(Site.objects.filter(studies=study).values_list("pk", flat=True))
+    given = [patient["participant_id"] for patient in patients]
+    if len(set(given)) != len(given):
+        raise ValueError("a participant id is given twice")
+    taken = set(Patient.objects.filter(study=study, participant_id__in=given).values_list("participant_id", flat=True))
+    results: list[Patient | ValidationError] = []
+    relations = [f.name for f in Patient._meta.concrete_fields if f.is_relation]
+    for fields in patients:
+        fields = dict(fields)
+        reason = fields.pop("reason")
+        site, arm, participant_id = fields.pop("site"), fields.pop("arm"), fields.pop("participant_id")
+        enrolment_date, weight_confirmed = fields.pop("enrolment_date"), fields.pop("weight_confirmed", False)
+        comorbidities = fields.pop("comorbidities", None)
+        try:
+            patient = _imported_patient(
+                study=study,
+                site=site,
+                arm=arm,
+                participant_id=participant_id,
+                enrolment_date=enrolment_date,
+                baseline={"weight_kg": None, "status": PatientStatus.ACTIVE, "oxygen_criterion_at": None, **fields},
+                weight_confirmed=weight_confirmed,
+                comorbidities=comorbidities,
+                site_in_study=site.pk in sites,
+                taken=participant_id in taken,
+            )
+            patient._change_reason = require_reason(patient, reason)
+            patient._history_user = user
+            patient.full_clean(exclude=relations, validate_unique=False, validate_constraints=False)
+        except ValidationError as exc:
+            results.append(exc)
+            continue
+        results.append(patient)
+    new = [patient for patient in results if isinstance(patient, Patient)]
+    if new:
+        try:
+            insert_audited(Patient, new, user)
+        except IntegrityError:  # a database rule the checks above do not run: each one on its own, with its message
+            return [
+                result if not isinstance(result, Patient) else _one_patient(study, fields, user)
+                for result, fields in zip(results, patients, strict=True)
+            ]
+    return results
+
+
+def _one_patient(study: Study, fields: Mapping[str, Any], user) -> Patient | ValidationError:
+    try:
+        with transaction.atomic():
+            return patient_create(study=study, user=user, **fields)
+    except ValidationError as exc:
+        return exc
+
+
+def _imported_patient(
+    *,
+    study: Study,
+    site: Site,
+    arm: Arm,
+    participant_id: str,
+    enrolment_date: datetime.date,
+    baseline: Mapping[str, Any],
+    weight_confirmed: bool,
+    comorbidities: Mapping[str, bool | None] | None,
+    site_in_study: bool,
+    taken: bool,
+) -> Patient:
+    """The unsaved patient of patient_create, or its refusal (ValidationError by field). ``site_in_study``: the site
+    takes part in the study; ``taken``: the study has a patient with this participant id."""
+    _check_comorbidities(comorbidities)
+    patient = _new_patient(
+        study=study,
+        site=site,
+        arm=arm,
+        enrolment_date=enrolment_date,
+        baseline=baseline,
+        weight_confirmed=weight_confirmed,
+        comorbidities=comorbidities,
+    )
+    errors = _baseline_errors(patient)
+    criterion_at = baseline.get("oxygen_criterion_at")
+    if criterion_at is not None and criterion_at > timezone.now():
+        errors["oxygen_criterion_at"] = _criterion_in_future()
+    if not site_in_study:
+        errors["site"] = ValidationError(
+            _("Site %(site)s does not take part in the study.") % {"site": site.code}, code="site"
+        )
+    if taken:
+        errors["participant_id"] = ValidationError(
+            _("Participant %(participant)s is already in the study.") % {"participant": participant_id},
+            code="participant_id_taken",
+        )
+    refusals = enrolment.baseline_refusals(
+        get_rule_set(study.protocol), {"age_years": baseline["age_years"]}, study.eligibility_settings()
+    )
+    if refusals:
+        errors["age_years"] = [ValidationError(message, code="not_eligible") for message in refusals]
+    if errors:
+        raise ValidationError(errors)
+    patient.participant_id = participant_id
+    return patient
 
 
 def study_set_locked(*, study: Study, locked: bool, user, reason: str) -> Study:

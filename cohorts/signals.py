@@ -9,9 +9,16 @@ settings (``Study.settings``) are saved. Each receiver checks the section of the
 a list of ``(path, message)`` problems, the path inside the settings (``"derivation.ards_moderate_pf_max"``); an
 empty list when all is well. ecrf/signals.py checks the ``derivation`` section with ``ecrf.derivations``; cohorts
 checks ``eligibility`` itself.
+
+records_created(sender=<model>, records, history, using): sent after records and their history rows were inserted
+in bulk (cohorts.audit.insert_audited: an import's new patients and patient-days), which sends no post_save and no
+post_create_historical_record. Its receivers do for each record what their receivers of those signals do for a
+created one: ecrf/signals.py schedules the derivation, cleaning/status_receivers.py the record status,
+cleaning/receivers.py the queries' threads, signatures and SDV.
 """
 
 from django.dispatch import Signal
 
 patient_enrolled = Signal()
+records_created = Signal()
 study_settings_check = Signal()

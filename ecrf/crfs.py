@@ -15,6 +15,7 @@ import datetime
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import cached_property
 from types import MappingProxyType
 from typing import Any
 
@@ -89,11 +90,11 @@ class Crf:
     #: cleaning app's source data verification): the values the outcomes and the derivation rest on.
     critical: tuple[str, ...] = ()
 
-    @property
+    @cached_property  # a frozen entry: computed once (the import asks for it on every row)
     def value_fields(self) -> tuple[str, ...]:
         return tuple(name for name in self.fields if name not in self.not_values)
 
-    @property
+    @cached_property
     def code_fields(self) -> tuple[str, ...]:
         """The value fields that may hold a missing-data code instead of a value (clinical definitions §2.2): those
         a record may leave empty. Not the study day of a repeating form, not a value every record needs (the
@@ -160,7 +161,7 @@ class Crf:
             value_fields=self.value_fields,
             code_fields=self.code_fields,
             per_day=self.per_day,
-            labels=self.labels,
+            labels=self.labels if missing_codes or not_done_reason is not None else None,  # names fields with codes
         )
         if not_done_reason is not None:  # marked not done: nothing else to check
             return self._with_day(issues, values, facts)

@@ -18,7 +18,7 @@ from django.db.models.signals import post_delete, post_save
 
 from cohorts.models import Patient
 from cohorts.on_commit import Batch, collect
-from cohorts.signals import study_settings_check
+from cohorts.signals import records_created, study_settings_check
 from ecrf import derivations
 from ecrf.crfs import CATALOGUE
 
@@ -49,6 +49,11 @@ def _source_changed(sender, instance, using=None, **kwargs) -> None:
     schedule_derivation(instance.patient_id, using)
 
 
+def _records_created(sender, records, using=None, **kwargs) -> None:
+    for patient_id in {record.pk if sender is Patient else record.patient_id for record in records}:
+        schedule_derivation(patient_id, using)
+
+
 def _patient_changed(sender, instance, using=None, **kwargs) -> None:
     # Enrolment creates the patient (and its day-0 records in the same transaction: still one job); a deleted
     # patient's derived rows go with it (CASCADE), so there is no post_delete receiver.
@@ -68,4 +73,6 @@ def connect() -> None:
     for model in SOURCE_MODELS:
         post_save.connect(_source_changed, sender=model, dispatch_uid=f"derive-{model.__name__}-save")
         post_delete.connect(_source_changed, sender=model, dispatch_uid=f"derive-{model.__name__}-delete")
+        records_created.connect(_records_created, sender=model, dispatch_uid=f"derive-{model.__name__}-bulk")
     post_save.connect(_patient_changed, sender=Patient, dispatch_uid="derive-patient-save")
+    records_created.connect(_records_created, sender=Patient, dispatch_uid="derive-patient-bulk")

@@ -2,13 +2,16 @@
 
 import datetime
 import importlib
+from contextlib import contextmanager
 
 import pytest
 from django.contrib.auth.models import Group, Permission
+from django.db import connection
 from django.utils import translation
 
 from cohorts import roles
 from cohorts.models import Study
+from cohorts.on_commit import Batch
 from cohorts.team import grant
 from tests import factories
 
@@ -100,3 +103,20 @@ def patient_b(study, site_b, arms):
         participant_id="BG-0001",
         enrolment_date=datetime.date(2020, 3, 18),
     )
+
+
+@pytest.fixture
+def committed(django_capture_on_commit_callbacks):
+    """``with committed():`` runs a block as a transaction of its own would: its after-commit callbacks run at its
+    end. The callbacks still pending from the fixtures' saves run first (a real transaction ran them at its
+    commit); later saves would otherwise join those and never run in the test's one transaction."""
+
+    @contextmanager
+    def block():
+        for _savepoints, callback, _robust in connection.run_on_commit:
+            if isinstance(callback, Batch) and not callback.done:
+                callback()
+        with django_capture_on_commit_callbacks(execute=True):
+            yield
+
+    return block
