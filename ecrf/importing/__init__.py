@@ -91,10 +91,10 @@ def crf_import(
                 )
             )
     run = ImportRun(study, user, report, progress)
-    progress.phase(PARSE, sum(len(table_file.rows) for table_file in tables.values()))
+    progress.phase(PARSE, sum(table_file.count for table_file in tables.values()))
     for table_file in tables.values():
         run.parse(table_file)
-    progress.phase(CHECK, sum(len(rows) for rows in run.parsed.values()))
+    progress.phase(CHECK, sum(run.good.values()))
     try:
         with transaction.atomic():
             ensure_unlocked(study)

@@ -7,7 +7,7 @@ import csv
 import difflib
 import io
 import zipfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -40,10 +40,22 @@ class Row:
 
 @dataclass
 class TableFile:
+    """A file whose text and header read: its rows are read again each time they are needed (``rows()``), so that
+    an import holds a chunk of a file's rows at a time, not the whole file as cells (its memory stays bounded)."""
+
     source: Source
     table: str
     header: list[str]
-    rows: list[Row]
+    text: str
+    #: The rows with as many cells as the header (the others are problems of the read step).
+    count: int
+
+    def rows(self) -> Iterator[Row]:
+        reader = csv.reader(io.StringIO(self.text, newline=""), strict=True)
+        next(reader)
+        for cells in reader:
+            if len(cells) == len(self.header) and any(cell.strip() for cell in cells):
+                yield Row(reader.line_num, dict(zip(self.header, cells, strict=True)))
 
 
 def _table_of(name: str) -> str:
@@ -142,7 +154,7 @@ def read_file(source: Source, report: ImportReport) -> TableFile | None:
         )
         return None
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    rows: list[Row] = []
+    count = 0
     try:
         header = [name.strip() for name in next(reader)]
         for cells in reader:
@@ -163,7 +175,7 @@ def read_file(source: Source, report: ImportReport) -> TableFile | None:
                     )
                 )
                 continue
-            rows.append(Row(reader.line_num, dict(zip(header, cells, strict=True))))
+            count += 1
     except csv.Error as exc:
         problems.append(
             Problem(
@@ -177,7 +189,7 @@ def read_file(source: Source, report: ImportReport) -> TableFile | None:
         return None
     if not _header_ok(source.name, table, header, problems):
         return None
-    return TableFile(source, table, header, rows)
+    return TableFile(source, table, header, text, count)
 
 
 def _header_ok(name: str, table: str, header: list[str], problems: list[Problem]) -> bool:

@@ -5,8 +5,9 @@ the forms (clinical definitions §2.1), audited with the reason "import: <file n
 from __future__ import annotations
 
 import datetime
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Any
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
@@ -29,7 +30,6 @@ from ecrf.importing.columns import (
     PATIENTS,
     ROW_KEYS,
     SOFT_CODES,
-    TABLES,
     CellError,
     Column,
     cell_code,
@@ -44,11 +44,13 @@ from ecrf.importing.files import Row, TableFile
 from ecrf.importing.progress import Progress
 from ecrf.importing.report import FileResult, ImportReport, Problem
 from ecrf.models import DispositionEvent, MissingCode
-from ecrf.services import PatientDayInvalid, RecordInput
+from ecrf.services import NewDayRecord, RecordInput
 
 REASON_PREFIX = "import: "
 _DISPOSITIONS = next(crf.key for crf in CATALOGUE.values() if crf.model is DispositionEvent)
 # Write order: patients first; deaths before the other forms, so a row after a death is refused on its own row.
+#: Rows of a one-per-day form created together (services.day_records_create): the memory of their records.
+CREATE_CHUNK = 5000
 WRITE_ORDER = (PATIENTS, _DISPOSITIONS, *(key for key in CATALOGUE if key != _DISPOSITIONS))
 
 
@@ -60,6 +62,8 @@ class ParsedRow:
     result: FileResult
     #: Field -> missing-data code, from a value cell (ND, UNK, NA) or the field's code column (<field>_mc).
     codes: dict[str, str] = field(default_factory=dict)
+    #: (column, message, code) of each cell that cannot be read.
+    problems: list[tuple[str, str, str]] = field(default_factory=list)
 
 
 class ImportRun:
@@ -70,7 +74,11 @@ class ImportRun:
         self.done = 0  # rows of the current phase (parse, then check)
         self.sites = {site.code: site for site in Site.objects.filter(studies=study)}
         self.arms = {arm.code: arm for arm in Arm.objects.filter(study=study)}
-        self.parsed: dict[str, list[ParsedRow]] = {table: [] for table in TABLES}
+        #: Per table: its file, its result, the line numbers of the rows refused by the parse step, the others' count.
+        self.files: dict[str, TableFile] = {}
+        self.results: dict[str, FileResult] = {}
+        self.bad: dict[str, set[int]] = {}
+        self.good: dict[str, int] = {}
         self.refused_patients: dict[str, str] = {}  # participant id -> where its patients.csv row was refused
         self.patients: dict[str, Patient] = {}
 
@@ -85,47 +93,35 @@ class ImportRun:
     # ---------------------------------------------------------------------------------------------- parse
 
     def parse(self, table_file: TableFile) -> None:
-        columns = COLUMNS[table_file.table]
-        result = FileResult(table_file.source.name, table_file.table, rows=len(table_file.rows))
+        """Type every row of the file and find its duplicates; the problems go to the report, the rows are not kept
+        (the write step types the good ones again, a chunk at a time: ``rows``)."""
+        table = table_file.table
+        result = FileResult(table_file.source.name, table, rows=table_file.count)
         self.report.files.append(result)
+        self.files[table], self.results[table], self.bad[table] = table_file, result, set()
         keys: dict[tuple, int] = {}
-        crf = CATALOGUE.get(table_file.table)
-        codable = {name for name in crf.value_fields if name != "study_day"} if crf is not None else set()
-        for row in table_file.rows:
-            parsed = ParsedRow(table_file, row, {}, result)
-            ok = True
-            for name, text in row.cells.items():
-                column = columns[CONFIRM if name in CONFIRM_ALIASES else name]
-                code = cell_code(text) if name in codable else None
-                if code is not None:  # ND, UNK or NA instead of the value
-                    parsed.values[column.name] = _blank(column)
-                    parsed.codes[name] = code
-                    continue
-                try:
-                    parsed.values[column.name] = parse_cell(column, text)
-                except CellError as exc:
-                    self.problem(parsed, name, str(exc), "value")
-                    ok = False
-            ok = self._check_confirm(parsed) and ok
-            if crf is not None:
-                ok = self._merge_codes(parsed, crf) and ok
-            key_columns = ROW_KEYS.get(table_file.table)
-            by_all = key_columns is None
-            if ok and by_all:  # event forms: a row is identified by all its values and codes
-                key_columns = tuple(c for c in parsed.values if c != CONFIRM)
+        key_columns = ROW_KEYS.get(table)
+        dated = DATED_BY.get(table)
+        good = 0
+        for row in table_file.rows():
+            parsed = self._typed(table_file, row, result)
+            for column, message, code in parsed.problems:
+                self.problem(parsed, column, message, code)
+            ok = not parsed.problems
             if ok:
+                by_all = key_columns is None  # event forms: a row is identified by all its values and codes
+                columns = tuple(c for c in parsed.values if c != CONFIRM) if by_all else key_columns
                 # A row whose study day its time gives (DATED_BY) is told apart by that time until the day is known.
-                dated = DATED_BY.get(table_file.table)
                 key = tuple(
                     ("at", parsed.values.get(dated))
                     if c == "study_day" and dated and parsed.values.get(c) is None
                     else parsed.values.get(c)
-                    for c in key_columns
+                    for c in columns
                 )
                 if by_all:
                     key += (tuple(sorted(parsed.codes.items())),)
                 if key in keys:
-                    what = ", ".join(f"{c} {parsed.values.get(c)}" for c in key_columns[:3])
+                    what = ", ".join(f"{c} {parsed.values.get(c)}" for c in columns[:3])
                     message = _("Duplicate row: %(row)s is already on row %(first)s of this file.") % {
                         "row": what,
                         "first": keys[key],
@@ -135,15 +131,47 @@ class ImportRun:
                 else:
                     keys[key] = row.number
             if ok:
-                self.parsed[table_file.table].append(parsed)
-            elif table_file.table == PATIENTS and parsed.values.get(KEY):
-                self.refused_patients[parsed.values[KEY]] = _where(table_file.source.name, row.number)
+                good += 1
+            else:
+                self.bad[table].add(row.number)
+                if table == PATIENTS and parsed.values.get(KEY):
+                    self.refused_patients[parsed.values[KEY]] = _where(table_file.source.name, row.number)
             self.advance()
+        self.good[table] = good
 
-    def _merge_codes(self, parsed: ParsedRow, crf: Crf) -> bool:
+    def rows(self, table: str) -> Iterator[ParsedRow]:
+        """The rows of ``table`` that passed the parse step, typed again one by one."""
+        table_file = self.files.get(table)
+        if table_file is None:
+            return
+        for row in table_file.rows():
+            if row.number not in self.bad[table]:
+                yield self._typed(table_file, row, self.results[table])
+
+    def _typed(self, table_file: TableFile, row: Row, result: FileResult) -> ParsedRow:
+        """The row's cells as typed values and codes; what cannot be read is in its ``problems``."""
+        columns = COLUMNS[table_file.table]
+        crf = CATALOGUE.get(table_file.table)
+        parsed = ParsedRow(table_file, row, {}, result)
+        for name, text in row.cells.items():
+            column = columns[CONFIRM if name in CONFIRM_ALIASES else name]
+            code = cell_code(text) if crf is not None and name in crf.value_fields and name != "study_day" else None
+            if code is not None:  # ND, UNK or NA instead of the value
+                parsed.values[column.name] = _blank(column)
+                parsed.codes[name] = code
+                continue
+            try:
+                parsed.values[column.name] = parse_cell(column, text)
+            except CellError as exc:
+                parsed.problems.append((name, str(exc), "value"))
+        self._check_confirm(parsed)
+        if crf is not None:
+            self._merge_codes(parsed, crf)
+        return parsed
+
+    def _merge_codes(self, parsed: ParsedRow, crf: Crf) -> None:
         """The codes of the row's code columns (<field>_mc) joined to those of its value cells; the two must agree.
         A row marked not done needs no code: a release's not_done codes of such a row are the mark itself."""
-        ok = True
         for name, column in crf.code_columns.items():
             code = parsed.values.get(column)
             if not code:
@@ -155,18 +183,16 @@ class ImportRun:
                     "column": column,
                     "code": str(MissingCode(code).label).lower(),
                 }
-                self.problem(parsed, column, message, "missing_code")
-                ok = False
+                parsed.problems.append((column, message, "missing_code"))
             parsed.codes[name] = code
         if parsed.values.get(NOT_DONE_REASON):
             parsed.codes = {name: code for name, code in parsed.codes.items() if code != MissingCode.NOT_DONE}
-        return ok
 
-    def _check_confirm(self, parsed: ParsedRow) -> bool:
+    def _check_confirm(self, parsed: ParsedRow) -> None:
         allowed = SOFT_CODES.get(parsed.file.table, frozenset())
         unknown = sorted(parsed.values.get(CONFIRM, frozenset()) - allowed)
         if not unknown:
-            return True
+            return
         column = next(name for name in parsed.row.cells if name in CONFIRM_ALIASES)
         known = ", ".join(sorted(allowed)) or _("none")
         message = _("%(codes)s: not a soft check of %(table)s (its soft checks: %(known)s).") % {
@@ -174,8 +200,7 @@ class ImportRun:
             "table": parsed.file.table,
             "known": known,
         }
-        self.problem(parsed, column, message, "confirm_code")
-        return False
+        parsed.problems.append((column, message, "confirm_code"))
 
     # ---------------------------------------------------------------------------------------------- write
 
@@ -183,27 +208,21 @@ class ImportRun:
         self.done = 0
         for table in WRITE_ORDER:
             if table == PATIENTS:
-                for parsed in self.parsed[PATIENTS]:
-                    self._write_patient(parsed)
-                    self.advance()
-                patients = Patient.objects.filter(study=self.study).select_related("site")
-                self.patients = {p.participant_id: p for p in patients}
-                for patient in self.patients.values():  # the services read these; no query per row
-                    patient.study, patient.arm = self.study, self._arm_by_pk(patient.arm_id)
+                self._write_patients()
                 continue
-            rows = self.parsed[table]
-            if not rows:
+            if not self.good.get(table):
                 continue
+            rows = self.rows(table)
             crf = CATALOGUE[table]
+            if crf.per_day:
+                for chunk in _chunks(rows, CREATE_CHUNK):
+                    self._write_days(chunk, crf)
+                continue
             stored = self._stored(crf)
             for parsed in rows:
                 self.advance()
                 patient = self._patient_of(parsed)
-                if patient is None:
-                    continue
-                if crf.per_day:
-                    self._write_day(parsed, crf, patient, stored)
-                else:
+                if patient is not None:
                     self._write_event(parsed, crf, patient, stored)
 
     def _times(self, parsed: ParsedRow, values: dict[str, Any], patient: Patient) -> bool:
@@ -263,14 +282,10 @@ class ImportRun:
         return next(arm for arm in self.arms.values() if arm.pk == pk)
 
     def _stored(self, crf: Crf) -> dict:
-        """The stored records of the study's patients, by (patient pk, day) for daily forms, by patient pk for
-        events: one query per form."""
+        """The stored records of a repeating form of the study's patients, by patient pk: one query."""
         stored: dict = {}
         for record in crf.model.objects.filter(patient__study=self.study):
-            if crf.per_day:
-                stored[(record.patient_id, record.study_day)] = record
-            else:
-                stored.setdefault(record.patient_id, []).append(record)
+            stored.setdefault(record.patient_id, []).append(record)
         return stored
 
     def _patient_of(self, parsed: ParsedRow) -> Patient | None:
@@ -282,7 +297,7 @@ class ImportRun:
         if participant in self.refused_patients:
             values["where"] = self.refused_patients[participant]
             message = _("Participant %(participant)s was refused in %(where)s.") % values
-        elif self.parsed[PATIENTS] or self.refused_patients:
+        elif self.good.get(PATIENTS) or self.refused_patients:
             message = (
                 _(
                     "Unknown participant %(participant)s: not in the study %(study)s nor in patients.csv. Add the "
@@ -311,7 +326,28 @@ class ImportRun:
 
     # ------------------------------------------------------------------------------------------ patients
 
-    def _write_patient(self, parsed: ParsedRow) -> None:
+    def _write_patients(self) -> None:
+        """The rows of patients.csv: new patients created together, in bulk; then the study's patients as the forms'
+        services read them (no query per row)."""
+        stored = Patient.objects.filter(study=self.study).select_related("site", "arm")
+        self.patients = {patient.participant_id: patient for patient in stored}
+        new: list[tuple[ParsedRow, dict[str, Any]]] = []
+        for parsed in self.rows(PATIENTS):
+            if (fields := self._write_patient(parsed)) is not None:
+                new.append((parsed, fields))
+            if len(new) == CREATE_CHUNK:
+                self._create_patients(new)
+                new = []
+            self.advance()
+        self._create_patients(new)
+        patients = Patient.objects.filter(study=self.study).select_related("site")
+        self.patients = {p.participant_id: p for p in patients}
+        for patient in self.patients.values():
+            patient.study, patient.arm = self.study, self._arm_by_pk(patient.arm_id)
+
+    def _write_patient(self, parsed: ParsedRow) -> dict[str, Any] | None:
+        """A row of patients.csv checked; an existing patient's changes saved. Returns a new patient's arguments of
+        cohorts.services.patient_create (created with the others), else None."""
         values, result = parsed.values, parsed.result
         participant = values[KEY]
         ok = True
@@ -360,9 +396,7 @@ class ImportRun:
             baseline["weight_confirmed"] = bool(confirmed and weight is not None and weight > 200)
         if values.get("status"):
             baseline["status"] = values["status"]
-        existing = (
-            Patient.objects.filter(study=self.study, participant_id=participant).select_related("site", "arm").first()
-        )
+        existing = self.patients.get(participant)
         # Releases carry no calendar dates: without one, day 0 of a new patient is the follow-up's length before
         # today at the site, so that no study day of the file lies in the future (clinical definitions §2.1).
         if existing is not None:
@@ -373,22 +407,18 @@ class ImportRun:
         if not self._patient_times(parsed, times, existing.site if existing is not None else site, day_zero):
             self.refused_patients[participant] = _where(parsed.file.source.name, parsed.row.number)
             return
+        if existing is None:  # created with the others (_create_patients)
+            return {
+                "site": site,
+                "arm": arm,
+                "participant_id": participant,
+                "enrolment_date": day_zero,
+                "comorbidities": {name: baseline.pop(name) for name in COMORBIDITIES if name in baseline},
+                "oxygen_criterion_at": times.get("oxygen_criterion_at"),
+                "reason": self._reason(parsed),
+                **baseline,
+            }
         try:
-            if existing is None:
-                cohort_services.patient_create(
-                    study=self.study,
-                    site=site,
-                    arm=arm,
-                    participant_id=participant,
-                    enrolment_date=day_zero,
-                    comorbidities={name: baseline.pop(name) for name in COMORBIDITIES if name in baseline},
-                    oxygen_criterion_at=times.get("oxygen_criterion_at"),
-                    user=self.user,
-                    reason=self._reason(parsed),
-                    **baseline,
-                )
-                result.created += 1
-                return
             moved = [
                 (column, stored, given)
                 for column, stored, given in (
@@ -425,6 +455,17 @@ class ImportRun:
         except ValidationError as exc:
             self._refused(parsed, exc)
             self.refused_patients[participant] = _where(parsed.file.source.name, parsed.row.number)
+
+    def _create_patients(self, new: list[tuple[ParsedRow, dict[str, Any]]]) -> None:
+        if not new:
+            return
+        results = cohort_services.patients_create(study=self.study, patients=[f for _, f in new], user=self.user)
+        for (parsed, _fields), result in zip(new, results, strict=True):
+            if isinstance(result, ValidationError):
+                self._refused(parsed, result)
+                self.refused_patients[parsed.values[KEY]] = _where(parsed.file.source.name, parsed.row.number)
+            else:
+                parsed.result.created += 1
 
     def _patient_times(
         self, parsed: ParsedRow, times: dict[str, Any], site: Site | None, day_zero: datetime.date
@@ -483,12 +524,35 @@ class ImportRun:
             not_done_reason=not_done,
         )
 
-    def _write_day(self, parsed: ParsedRow, crf: Crf, patient: Patient, stored: Mapping) -> None:
-        day = parsed.values["study_day"]
-        current = stored.get((patient.pk, day))
+    def _write_days(self, rows: list[ParsedRow], crf: Crf) -> None:
+        """A chunk of rows of a one-per-day form: a row for a patient-day that has no record of the form yet is
+        created with the others in bulk (services.day_records_create), a row that changes a stored record is saved
+        on its own. Only the chunk's patients' records are read."""
+        found = []
+        for parsed in rows:
+            self.advance()
+            if (patient := self._patient_of(parsed)) is not None:
+                found.append((parsed, patient))
+        records = crf.model.objects.filter(patient__in={patient.pk for _, patient in found})
+        stored = {(record.patient_id, record.study_day): record for record in records}
+        new: list[tuple[ParsedRow, NewDayRecord]] = []
+        for parsed, patient in found:
+            day = parsed.values["study_day"]
+            current = stored.get((patient.pk, day))
+            entry = self._day_entry(parsed, crf, patient, current)
+            if entry is None:
+                continue
+            if current is None:
+                new.append((parsed, NewDayRecord(patient, day, entry, self._reason(parsed))))
+            else:
+                self._save_day(parsed, crf, patient, entry, current)
+        self._create_days(crf, new)
+
+    def _day_entry(self, parsed: ParsedRow, crf: Crf, patient: Patient, current) -> RecordInput | None:
+        """The row as the service takes it, its times placed (None: a problem of the row, reported)."""
         entry = self._entry(parsed, crf, current)
         if not self._times(parsed, entry.values, patient):
-            return
+            return None
         if crf.is_empty(entry.values, parsed.codes, parsed.values.get(NOT_DONE_REASON) or None):
             self.problem(
                 parsed,
@@ -496,23 +560,35 @@ class ImportRun:
                 _("The row has no values: nothing to import. (An import never deletes; clear a record on its page.)"),
                 "empty_row",
             )
+            return None
+        return entry
+
+    def _create_days(self, crf: Crf, new: list[tuple[ParsedRow, NewDayRecord]]) -> None:
+        if not new:
             return
-        key = crf.key
+        results = services.day_records_create(form=crf.key, records=[record for _, record in new], user=self.user)
+        for (parsed, _record), result in zip(new, results, strict=True):
+            if isinstance(result, ValidationError):
+                self._refused(parsed, result)
+            else:
+                parsed.result.created += 1
+
+    def _save_day(self, parsed: ParsedRow, crf: Crf, patient: Patient, entry: RecordInput, current) -> None:
+        """A row about a patient-day that has a record of the form: an edit of it (or no change)."""
         try:
-            reason = self._reason(parsed)
-            saved = services.patient_day_save(
-                patient=patient, study_day=day, entries={key: entry}, user=self.user, reason=reason, entry_reason=reason
+            record = services.day_record_save(
+                form=crf.key,
+                patient=patient,
+                study_day=parsed.values["study_day"],
+                entry=entry,
+                user=self.user,
+                reason=(reason := self._reason(parsed)),
+                entry_reason=reason,
             )
-        except PatientDayInvalid as exc:
-            self._refused(parsed, exc.errors[key])
-            return
         except ValidationError as exc:
             self._refused(parsed, exc)
             return
-        record = saved.get(key)
-        if current is None:
-            parsed.result.created += 1
-        elif record is not None and record.version != current.version:
+        if record is not None and record.version != current.version:
             parsed.result.changed += 1
         else:
             parsed.result.unchanged += 1
@@ -555,6 +631,12 @@ class ImportRun:
         else:
             records[records.index(record)] = saved  # a later row compares with the record as now stored
             parsed.result.changed += 1
+
+
+def _chunks(rows: Iterable[ParsedRow], size: int) -> Iterator[list[ParsedRow]]:
+    iterator = iter(rows)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
 
 
 def _where(file: str, row: int) -> str:
