@@ -15,7 +15,7 @@ from cleaning import status_job
 from cleaning.models import Query
 from cohorts.models import Patient
 from cohorts.on_commit import Batch, collect
-from cohorts.signals import records_created
+from cohorts.signals import created_patient_ids, records_created
 from ecrf.crfs import DAY_FORMS
 from ecrf.models import DispositionEvent
 
@@ -38,7 +38,7 @@ def _created(sender, records, using=None, **kwargs) -> None:
     """Records inserted in bulk (an import): as a post_save of each, new patients' empty rows included."""
     if sender is Patient:
         status_job.create_empty_rows(records, using=using)
-    for patient_id in {record.pk if sender is Patient else record.patient_id for record in records}:
+    for patient_id in created_patient_ids(sender, records):
         collect(RefreshStatus, patient_id, using)
 
 

@@ -132,6 +132,14 @@ def save_audited(instance: models.Model, *, user, reason: str | None, validate_d
     unique and check constraint): for callers that ran the same rules in Python (ecrf/checks.py) and keep a
     page at a fixed number of queries. The database still enforces every constraint.
     """
+    check_audited(instance, user=user, reason=reason, validate_db=validate_db)
+    instance.save()
+    return instance
+
+
+def check_audited(instance: models.Model, *, user, reason: str | None, validate_db: bool = True) -> None:
+    """What save_audited does before it saves: the history user and reason set, full_clean() (see save_audited for
+    ``validate_db``). For records inserted in bulk afterwards (insert_audited)."""
     instance._change_reason = require_reason(instance, reason)
     instance._history_user = user
     if validate_db:
@@ -139,8 +147,6 @@ def save_audited(instance: models.Model, *, user, reason: str | None, validate_d
     else:
         relations = [f.name for f in instance._meta.concrete_fields if f.is_relation]
         instance.full_clean(exclude=relations, validate_unique=False, validate_constraints=False)
-    instance.save()
-    return instance
 
 
 #: Rows per INSERT statement of insert_audited.
@@ -148,7 +154,7 @@ BULK_BATCH = 1000
 
 
 def insert_audited(model: type[models.Model], records: list[models.Model], user) -> None:
-    """Insert new records, each checked as save_audited would and carrying its ``_change_reason``, with their
+    """Insert new records, each passed through check_audited, with their
     "created" history rows, in bulk; then send ``records_created`` with both, instead of a post_save and a
     django-simple-history post_create_historical_record per record (cohorts/signals.py). An IntegrityError (a
     database rule the checks did not foresee, or the same record saved at the same moment) leaves nothing."""

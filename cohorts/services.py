@@ -12,11 +12,11 @@ from django.utils.translation import gettext as _
 
 from cohorts import enrolment, roles
 from cohorts.audit import (
+    check_audited,
     ensure_unlocked,
     ensure_writable,
     history_reason,
     insert_audited,
-    require_reason,
     save_audited,
     update_versioned,
 )
@@ -234,7 +234,6 @@ def patients_create(*, study: Study, patients: Sequence[Mapping[str, Any]], user
         raise ValueError("a participant id is given twice")
     taken = set(Patient.objects.filter(study=study, participant_id__in=given).values_list("participant_id", flat=True))
     results: list[Patient | ValidationError] = []
-    relations = [f.name for f in Patient._meta.concrete_fields if f.is_relation]
     for fields in patients:
         fields = dict(fields)
         reason = fields.pop("reason")
@@ -254,9 +253,8 @@ def patients_create(*, study: Study, patients: Sequence[Mapping[str, Any]], user
                 site_in_study=site.pk in sites,
                 taken=participant_id in taken,
             )
-            patient._change_reason = require_reason(patient, reason)
-            patient._history_user = user
-            patient.full_clean(exclude=relations, validate_unique=False, validate_constraints=False)
+            # As save_audited, without the queries: the site, arm and participant id were checked above.
+            check_audited(patient, user=user, reason=reason, validate_db=False)
         except ValidationError as exc:
             results.append(exc)
             continue

@@ -21,4 +21,11 @@ from django.dispatch import Signal
 
 patient_enrolled = Signal()
 records_created = Signal()
+
+
+def created_patient_ids(sender, records) -> set[int]:
+    """The patients a ``records_created`` is about: the new patients themselves, or the patients of new records."""
+    return {record.pk if sender._meta.label == "cohorts.Patient" else record.patient_id for record in records}
+
+
 study_settings_check = Signal()

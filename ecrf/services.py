@@ -29,6 +29,7 @@ from django.utils.translation import gettext as _
 from cohorts.audit import (
     ENTRY_REASON,
     ConcurrentEdit,
+    check_audited,
     ensure_unlocked,
     ensure_writable,
     insert_audited,
@@ -454,7 +455,6 @@ def day_records_create(
     facts = {pk: PatientFacts.of(patient, deaths.get(pk)) for pk, patient in patients.items()}
     results: list[models.Model | ValidationError | None] = [None] * len(records)
     created: list[int] = []  # positions of the records inserted in bulk
-    relations = [f.name for f in crf.model._meta.concrete_fields if f.is_relation]
     for position, new in enumerate(records):
         patient, entry = new.patient, new.entry
         _check_fields(crf, entry.values)
@@ -474,12 +474,10 @@ def day_records_create(
             continue
         record = crf.model(patient=patient, study_day=new.study_day, **entry.state(), confirmed_checks=confirmed)
         try:
-            record.full_clean(exclude=relations, validate_unique=False, validate_constraints=False)
+            check_audited(record, user=user, reason=new.reason, validate_db=False)  # as _audit, before its save
         except ValidationError as exc:
             results[position] = exc
             continue
-        record._history_user = user
-        record._change_reason = require_reason(record, new.reason)
         results[position] = record
         created.append(position)
     if created:

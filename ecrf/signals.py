@@ -18,7 +18,7 @@ from django.db.models.signals import post_delete, post_save
 
 from cohorts.models import Patient
 from cohorts.on_commit import Batch, collect
-from cohorts.signals import records_created, study_settings_check
+from cohorts.signals import created_patient_ids, records_created, study_settings_check
 from ecrf import derivations
 from ecrf.crfs import CATALOGUE
 
@@ -50,7 +50,7 @@ def _source_changed(sender, instance, using=None, **kwargs) -> None:
 
 
 def _records_created(sender, records, using=None, **kwargs) -> None:
-    for patient_id in {record.pk if sender is Patient else record.patient_id for record in records}:
+    for patient_id in created_patient_ids(sender, records):
         schedule_derivation(patient_id, using)
 
 
