@@ -34,3 +34,15 @@ def own_test_database(name: str, *, sqlite_file: Path | None = None, test_enviro
     finally:
         connection.close()
         teardown_databases(old, verbosity=0)
+
+
+def bulk_load(table: str, columns: list[str], rows) -> None:
+    """Rows into a table in bulk, around the ORM: COPY on PostgreSQL, executemany on SQLite."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            with cursor.cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            marks = ", ".join(["%s"] * len(columns))
+            cursor.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", list(rows))

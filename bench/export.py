@@ -37,7 +37,7 @@ import django
 
 django.setup()
 
-from _db import own_test_database  # noqa: E402
+from _db import bulk_load, own_test_database  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.db import connection  # noqa: E402
 
@@ -57,12 +57,6 @@ def timed(label: str, function, *args, **kwargs):
     elapsed = time.perf_counter() - start
     print(f"  {label:<58} {elapsed:8.2f} s", flush=True)
     return result, elapsed
-
-
-def copy_in(table: str, columns: list[str], rows) -> None:
-    with connection.cursor() as cursor, cursor.cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row(row)
 
 
 def make_study():
@@ -90,7 +84,7 @@ def populate(study, site, arms) -> int:
     arm_ids = np.where(rng.random(n) < 0.5, arms[0].pk, arms[1].pk)
     ages = rng.integers(30, 90, n)
     weights = np.round(rng.normal(80, 15, n).clip(40, 200), 1)
-    copy_in(
+    bulk_load(
         "cohorts_patient",
         [
             "study_id",
@@ -154,7 +148,7 @@ def populate(study, site, arms) -> int:
 
     base = ["patient_id", "study_day", "confirmed_checks", "version", "updated_at"]
     rows = np.flatnonzero(in_hospital)
-    copy_in(
+    bulk_load(
         "ecrf_vitalsigns",
         [*base, "temperature_c", "heart_rate_bpm", "spo2_pct"],
         (
@@ -162,7 +156,7 @@ def populate(study, site, arms) -> int:
             for i in rows
         ),
     )
-    copy_in(
+    bulk_load(
         "ecrf_respiratorysupport",
         [*base, "support", "flow_l_min", "fio2", "peep_cmh2o", "ecmo", "prone", "vasopressors", "rrt"],
         (
@@ -172,14 +166,14 @@ def populate(study, site, arms) -> int:
             for i in rows
         ),
     )
-    copy_in(
+    bulk_load(
         "ecrf_labresult",
         [*base, "pao2_mmhg", "pao2_entered_unit", "crp_mg_l", "crp_entered_unit", "ddimer_basis"],
         ((int(pid[i]), int(day[i]), "[]", 1, now, float(pao2[i]), "mmHg", nan(crp[i]), "mg/L", "") for i in rows),
     )
     state = np.where(dead, "death", np.where(home, "discharged_normal", np.where(cpap, "hfnc_cpap_niv", "low_flow")))
     ordinal = np.select([dead, home, cpap], [7, 1, 5], 4)
-    copy_in(
+    bulk_load(
         "ecrf_derivedday",
         [
             "patient_id",
@@ -228,7 +222,7 @@ def populate(study, site, arms) -> int:
         elif discharge_day[i] < DAYS:
             events.append((int(ids[i]), int(discharge_day[i]), "[]", 1, now, "discharged", True, None, ""))
             events.append((int(ids[i]), 21, "[]", 1, now, "vital_status_contact", True, True, ""))
-    copy_in(
+    bulk_load(
         "ecrf_dispositionevent",
         [*base, "kind", "normal_activities", "alive", "cause_of_death"],
         events,

@@ -50,7 +50,7 @@ import django
 
 django.setup()
 
-from _db import own_test_database  # noqa: E402
+from _db import bulk_load, own_test_database  # noqa: E402
 from django.db import connection  # noqa: E402
 
 PATIENTS = int(os.environ.get("BENCH_PATIENTS", "1000"))
@@ -210,19 +210,13 @@ def audit_rows() -> int:
 # ----------------------------------------------------------------------------------------------- PostgreSQL COPY
 
 
-def copy_in(table: str, columns: list[str], rows) -> None:
-    with connection.cursor() as cursor, cursor.cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row(row)
-
-
 def copy_patients(study, site, arm) -> list[int]:
     """The second set of patients (the same baseline, another prefix), by COPY; their ids in participant order."""
     from cohorts.models import Patient
 
     enrolment = Patient.objects.filter(study=study).values_list("enrolment_date", flat=True).first()
     patients, _ = measurements()
-    copy_in(
+    bulk_load(
         "cohorts_patient",
         [
             "study_id",
@@ -289,7 +283,7 @@ def copy_rows(patient_ids: list[int], forms: dict[str, dict[str, list[str]]]) ->
 
 def copy_forms(tables: list[tuple[str, list[str], list]]) -> None:
     for table, columns, rows in tables:
-        copy_in(table, columns, rows)
+        bulk_load(table, columns, rows)
 
 
 def _rows_of(model, columns: list[str], prefix: str) -> str:

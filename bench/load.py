@@ -82,13 +82,6 @@ ALL = "all pages"
 # -------------------------------------------------------------------------------------------------- the data
 
 
-def insert_rows(table: str, columns: list[str], rows) -> None:
-    """bench/export.py's copy_in for SQLite (no COPY there): one executemany."""
-    placeholders = ", ".join(["%s"] * len(columns))
-    with connection.cursor() as cursor:
-        cursor.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders})", list(rows))
-
-
 def make_study():
     from django.contrib.auth import get_user_model
 
@@ -118,8 +111,6 @@ def populate(study, sites, arms) -> int:
     from django.utils import timezone
 
     export.PATIENTS, export.DAYS = PATIENTS, DAYS
-    if connection.vendor != "postgresql":
-        export.copy_in = insert_rows
     patient_days = export.populate(study, sites[0], arms)
     today = timezone.localdate()
     with connection.cursor() as cursor:

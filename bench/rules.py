@@ -36,7 +36,7 @@ import django
 
 django.setup()
 
-from _db import own_test_database  # noqa: E402
+from _db import bulk_load, own_test_database  # noqa: E402
 from django.db import connection  # noqa: E402
 from export import timed  # noqa: E402
 
@@ -45,18 +45,6 @@ DAYS = int(os.environ.get("BENCH_DAYS", "21"))
 TARGET_RATIO = 3.0
 SEED = 20201515
 NOW = datetime.datetime.now(datetime.UTC)
-
-
-def load(table: str, columns: list[str], rows) -> None:
-    """Rows into a table in bulk: COPY on PostgreSQL, executemany on SQLite."""
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            with cursor.cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
-        else:
-            marks = ", ".join(["%s"] * len(columns))
-            cursor.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", list(rows))
 
 
 def make_study():
@@ -98,7 +86,7 @@ def populate(study, site, arms) -> int:
     rng = np.random.default_rng(SEED)
     n = PATIENTS
     arm_ids = np.where(rng.random(n) < 0.5, arms[0].pk, arms[1].pk)
-    load(
+    bulk_load(
         "cohorts_patient",
         PATIENT_COLUMNS,
         (
@@ -130,7 +118,7 @@ def populate(study, site, arms) -> int:
     confirmed = np.where(hot & (rng.random(m) < 0.5), '["temperature_c.soft_high"]', "[]")
     left_out = rng.random(m) < 0.005  # a day of vital signs not entered (a gap, or a trailing missing day)
     vital_rows = np.flatnonzero((in_hospital & ~left_out) | after_death)
-    load(
+    bulk_load(
         "ecrf_vitalsigns",
         [
             *base,
@@ -161,7 +149,7 @@ def populate(study, site, arms) -> int:
     cpap = rng.random(m) < 0.6
     no_flow = ~cpap & (rng.random(m) < 0.002)  # nasal cannula without its flow: hard, and no FiO2 for the P/F
     support_rows = np.flatnonzero(in_hospital)
-    load(
+    bulk_load(
         "ecrf_respiratorysupport",
         [*base, "support", "flow_l_min", "fio2", "peep_cmh2o", "ecmo", "prone", "vasopressors", "rrt"],
         (
@@ -178,7 +166,7 @@ def populate(study, site, arms) -> int:
     crp[rng.random(m) < 0.002] = 620.0  # soft: above 500 mg/L
     crp[rng.random(m) < 0.4] = np.nan
     lab_rows = np.flatnonzero(in_hospital & (rng.random(m) >= 0.005))
-    load(
+    bulk_load(
         "ecrf_labresult",
         [*base, "pao2_mmhg", "pao2_entered_unit", "crp_mg_l", "crp_entered_unit", "ferritin_ng_ml", "ddimer_basis"],
         (
@@ -193,7 +181,7 @@ def populate(study, site, arms) -> int:
         elif discharge_day[i] < DAYS:
             events.append((int(ids[i]), int(discharge_day[i]), "[]", 1, NOW, "discharged", True, None, ""))
             events.append((int(ids[i]), DAYS - 1, "[]", 1, NOW, "vital_status_contact", True, True, ""))
-    load("ecrf_dispositionevent", [*base, "kind", "normal_activities", "alive", "cause_of_death"], events)
+    bulk_load("ecrf_dispositionevent", [*base, "kind", "normal_activities", "alive", "cause_of_death"], events)
     return m
 
 
