@@ -163,8 +163,9 @@ class Crf:
             per_day=self.per_day,
             labels=self.labels if missing_codes or not_done_reason is not None else None,  # names fields with codes
         )
-        if not_done_reason is not None:  # marked not done: nothing else to check
-            return self._with_day(issues, values, facts)
+        if not_done_reason is not None:  # marked not done: no value to check, but what is kept beside them is
+            kept = {name: limit for name, limit in self.limits.items() if name not in self.value_fields}
+            return self._with_day(issues + validators.range_issues(kept, values), values, facts)
         issues += validators.range_issues(self.limits, values)
         out_of_range = {issue.field for issue in issues}
         issues += [issue for issue in self.validator(values, facts) if issue.field not in out_of_range]

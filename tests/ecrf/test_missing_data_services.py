@@ -174,3 +174,15 @@ def test_a_repeating_record_keeps_its_codes_and_is_never_marked_not_done(patient
         )
     assert codes(error.value) == {"not_done_reason": ["not_done_reason.not_daily"]}
     assert DrugAdministration.objects.count() == 1
+
+
+def test_a_laboratory_marked_not_done_still_checks_the_range_of_its_upper_limits_of_normal(patient_a, users):
+    """The upper limits of normal are the site's reference values, not observations: a form marked not done may
+    keep them, but within their range like any other entry (else the database refused it with a generic message)."""
+    with pytest.raises(ValidationError) as error:
+        save(patient_a, users["nurse"], "laboratory", values={"alt_uln_u_l": 99999}, not_done_reason="no sample")
+    assert list(codes(error.value)) == ["alt_uln_u_l"]
+    assert "alt_uln_u_l" in str(error.value) or "ULN" in str(error.value)
+    assert not LabResult.objects.exists()
+    labs = save(patient_a, users["nurse"], "laboratory", values={"alt_uln_u_l": 40}, not_done_reason="no sample")
+    assert (labs.marked_not_done, labs.alt_uln_u_l) == (True, 40)
