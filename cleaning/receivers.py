@@ -82,10 +82,8 @@ def _collect(sender, instance, history_instance, using=None, **kwargs) -> None:
     collect(_ChangesOnCommit, (key, history_instance), using)
 
 
-def _collect_created(sender, records, history, using=None, **kwargs) -> None:
-    collect(
-        _ChangesOnCommit, _Created(crf_of(sender).key, type(history[0]), array("q", (r.pk for r in history))), using
-    )
+def _collect_created(sender, records, history_ids, using=None, **kwargs) -> None:
+    collect(_ChangesOnCommit, _Created(crf_of(sender).key, sender.history.model, array("q", history_ids)), using)
 
 
 def connect() -> None:

@@ -10,10 +10,12 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import models, router, transaction
+from django.db import connections, models, router, transaction
 from django.db.models import Exists, OuterRef
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from cohorts.copy_insert import copy_audited
 from cohorts.models import Patient, PatientFreeze, Study
 from cohorts.signals import records_created
 
@@ -154,14 +156,23 @@ BULK_BATCH = 1000
 
 
 def insert_audited(model: type[models.Model], records: list[models.Model], user) -> None:
-    """Insert new records, each passed through check_audited, with their
-    "created" history rows, in bulk; then send ``records_created`` with both, instead of a post_save and a
-    django-simple-history post_create_historical_record per record (cohorts/signals.py). An IntegrityError (a
-    database rule the checks did not foresee, or the same record saved at the same moment) leaves nothing."""
-    with transaction.atomic():
-        model.objects.bulk_create(records, batch_size=BULK_BATCH)
-        history = model.history.bulk_history_create(records, batch_size=BULK_BATCH, default_user=user)
-    records_created.send(sender=model, records=records, history=history, using=router.db_for_write(model))
+    """Insert new records, each passed through check_audited, with their "created" history rows, in bulk: COPY on
+    PostgreSQL (cohorts/copy_insert.py), bulk_create elsewhere. Then send ``records_created`` with the records and
+    the history rows' ids, instead of a post_save and a django-simple-history post_create_historical_record per
+    record (cohorts/signals.py). An IntegrityError (a database rule the checks did not foresee, or the same record
+    saved at the same moment) leaves nothing."""
+    using = router.db_for_write(model)
+    now = timezone.now()  # the history time of the batch
+    with transaction.atomic(using=using):
+        if connections[using].vendor == "postgresql":
+            history_ids = copy_audited(model, records, user, using, now)
+        else:
+            model.objects.bulk_create(records, batch_size=BULK_BATCH)
+            history = model.history.bulk_history_create(
+                records, batch_size=BULK_BATCH, default_user=user, default_date=now
+            )
+            history_ids = [row.pk for row in history]
+    records_created.send(sender=model, records=records, history_ids=history_ids, using=using)
 
 
 def update_versioned(

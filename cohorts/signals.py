@@ -10,7 +10,8 @@ a list of ``(path, message)`` problems, the path inside the settings (``"derivat
 empty list when all is well. ecrf/signals.py checks the ``derivation`` section with ``ecrf.derivations``; cohorts
 checks ``eligibility`` itself.
 
-records_created(sender=<model>, records, history, using): sent after records and their history rows were inserted
+records_created(sender=<model>, records, history_ids, using): sent after records and their history rows (of these
+ids, in the records' order) were inserted
 in bulk (cohorts.audit.insert_audited: an import's new patients and patient-days), which sends no post_save and no
 post_create_historical_record. Its receivers do for each record what their receivers of those signals do for a
 created one: ecrf/signals.py schedules the derivation, cleaning/status_receivers.py the record status,
