@@ -21,9 +21,10 @@ from django.db import models, transaction
 from simple_history.signals import post_create_historical_record
 
 from cleaning import notes, sdv, services, signatures
+from cleaning.models import Query, Signature, SourceVerification
 from cohorts.models import Patient
 from cohorts.on_commit import Batch, collect
-from cohorts.signals import records_created
+from cohorts.signals import created_patient_ids, records_created
 from ecrf import page_notes
 from ecrf.crfs import CATALOGUE, crf_of
 
@@ -36,17 +37,37 @@ CREATED_CHUNK = 5000
 
 @dataclass(frozen=True)
 class _Created:
-    """Records of a form created in bulk (an import): only the ids of their history rows are kept until the commit,
-    not the rows (a whole study's rows would not fit in memory)."""
+    """Records of a form created in bulk (an import): only the ids of their history rows and their patients are kept
+    until the commit, not the rows (a whole study's rows would not fit in memory)."""
 
     key: str
     history_model: type[models.Model]
     ids: array
+    patient_ids: frozenset[int]
 
     def chunks(self) -> Iterator[list[tuple[str, models.Model]]]:
+        """The history rows, a chunk at a time: only those of patients with a query, a signature or a source data
+        verification (the records of any other patient have nothing to change: a new study's import reads none)."""
+        concerned = _with_cleaning_data(self.patient_ids)
+        if not concerned:
+            return
         for start in range(0, len(self.ids), CREATED_CHUNK):
             ids = self.ids[start : start + CREATED_CHUNK].tolist()
-            yield [(self.key, row) for row in self.history_model.objects.filter(pk__in=ids).order_by("pk")]
+            rows = self.history_model.objects.filter(pk__in=ids).order_by("pk")
+            if len(concerned) <= CREATED_CHUNK:  # else filtered here: a long list of ids makes a slow statement
+                rows = rows.filter(patient_id__in=concerned)
+            yield [(self.key, row) for row in rows if row.patient_id in concerned]
+
+
+def _with_cleaning_data(patient_ids: frozenset[int]) -> set[int]:
+    """The patients among ``patient_ids`` with a query, a signature or a source data verification of any kind: a
+    superset of those the change feed (signatures, query threads, verifications) can act on."""
+    ids, found = sorted(patient_ids), set()
+    for start in range(0, len(ids), CREATED_CHUNK):
+        chunk = ids[start : start + CREATED_CHUNK]
+        for model in (Query, Signature, SourceVerification):
+            found.update(model.objects.filter(patient_id__in=chunk).values_list("patient_id", flat=True).distinct())
+    return found
 
 
 class _ChangesOnCommit(Batch):
@@ -83,7 +104,9 @@ def _collect(sender, instance, history_instance, using=None, **kwargs) -> None:
 
 
 def _collect_created(sender, records, history_ids, using=None, **kwargs) -> None:
-    collect(_ChangesOnCommit, _Created(crf_of(sender).key, sender.history.model, array("q", history_ids)), using)
+    patients = frozenset(created_patient_ids(sender, records))
+    created = _Created(crf_of(sender).key, sender.history.model, array("q", history_ids), patients)
+    collect(_ChangesOnCommit, created, using)
 
 
 def connect() -> None:

@@ -8,11 +8,13 @@ from decimal import Decimal
 import pytest
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.db import models, transaction
+from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cleaning import services as cleaning_services
-from cleaning.models import MessageKind, PatientRecordStatus
+from cleaning import signatures
+from cleaning.models import SIGNATURE_MEANING, MessageKind, PatientRecordStatus, Signature
 from cohorts.models import PatientFreeze
 from ecrf import importing, services, tasks
 from ecrf.crfs import DAY_FORMS
@@ -171,10 +173,25 @@ def derivations(monkeypatch) -> list[int]:
 
 def test_an_import_of_new_days_sets_off_what_each_save_would(committed, setting, users, derivations):
     """After the commit: the patients are derived, their record status counts the new records, and a query about a
-    missing form gets the 'data changed' message of the record that fills it (the history rows of a bulk insert are
-    read back after the commit)."""
+    missing form gets the 'data changed' message of the record that fills it, and a signed casebook that gains a
+    record is no longer signed (the history rows of a bulk insert are read back after the commit, for the patients
+    with a query, a signature or a verification)."""
     query = cleaning_services.query_open(
         patient=setting["a"], study_day=1, form="laboratory", text="Where is the CRP of day 1?", user=users["monitor"]
+    )
+    first, last = signatures.whole_casebook(setting["b"])
+    signature = Signature.objects.create(
+        study=setting["b"].study,
+        patient=setting["b"],
+        first_day=first,
+        last_day=last,
+        signer=users["investigator"],
+        printed_name="Ivo Investigator",
+        signed_at=timezone.now(),
+        site_time_zone="Europe/Rome",
+        signed_at_local="now",
+        meaning=SIGNATURE_MEANING,
+        data_sha256=signatures.casebook_digest(setting["b"], first, last),
     )
     with committed():  # the fixture's saves are counted first
         pass
@@ -206,3 +223,5 @@ def test_an_import_of_new_days_sets_off_what_each_save_would(committed, setting,
     record = LabResult.objects.get(patient=setting["a"], study_day=1)
     assert changed.history_record == record.pk  # the record whose audit trail the message links to
     assert changed.text == "Laboratory entered (reason: import: laboratory.csv)"
+    signature.refresh_from_db()
+    assert signature.is_broken and "Laboratory" in signature.broken_by_change
