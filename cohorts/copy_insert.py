@@ -61,7 +61,12 @@ def _next_ids(cursor, model: type[models.Model], count: int) -> list[int]:
 def _copy(cursor, model: type[models.Model], columns: Sequence[str], rows) -> None:
     quote = cursor.db.ops.quote_name
     names = ", ".join(quote(column) for column in columns)
-    with cursor.cursor.copy(f"COPY {quote(model._meta.db_table)} ({names}) FROM STDIN") as copy:
+    # Django's cursor has no COPY: psycopg's own, its errors turned into Django's (an IntegrityError for a broken
+    # rule, which the bulk services answer by saving one record at a time).
+    with (
+        cursor.db.wrap_database_errors,
+        cursor.cursor.copy(f"COPY {quote(model._meta.db_table)} ({names}) FROM STDIN") as copy,
+    ):
         for row in rows:
             copy.write_row(row)
 

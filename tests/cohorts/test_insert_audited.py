@@ -4,6 +4,8 @@ as a save would store them, each with its "created" history row, and the receive
 import datetime
 from decimal import Decimal
 
+import pytest
+from django.db import IntegrityError
 from django.utils import timezone
 
 from cohorts.audit import check_audited, insert_audited
@@ -58,3 +60,16 @@ def test_records_and_their_history_rows_are_stored_as_a_save_stores_them(patient
     )
     assert first.history_date == second.history_date and before <= first.history_date <= timezone.now()
     assert first.history_date.tzinfo is not None and first.history_date.date() >= datetime.date(2026, 1, 1)
+
+
+def test_a_record_that_breaks_a_database_rule_is_an_integrity_error_and_leaves_nothing(patient_a, users):
+    """The bulk services answer an IntegrityError by saving one record at a time, each with its own refusal."""
+    records = [
+        LabResult(patient=patient_a, study_day=1, crp_mg_l=Decimal("12")),
+        LabResult(patient=patient_a, study_day=2, crp_mg_l=Decimal("-5")),  # below the database's range
+    ]
+    for record in records:
+        record._change_reason, record._history_user = "initial entry", users["nurse"]
+    with pytest.raises(IntegrityError):
+        insert_audited(LabResult, records, users["nurse"])
+    assert not LabResult.objects.exists() and not LabResult.history.exists()
