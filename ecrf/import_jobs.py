@@ -157,7 +157,7 @@ def import_run(*, job_id: int) -> ImportJob:
         return job
     progress = JobProgress(job)
     sources = [
-        importing.Source(name, _upload_path(job, i).read_bytes(), in_archive=i in job.in_archive)
+        importing.Source(name, in_archive=i in job.in_archive, path=_upload_path(job, i))
         for i, name in enumerate(job.file_names)
     ]
     try:

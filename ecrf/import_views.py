@@ -18,7 +18,10 @@ from cohorts import selectors as cohort_selectors
 from cohorts.jobs import JobStatus
 from ecrf import import_jobs, importing, selectors
 
-MAX_UPLOAD_BYTES = 50 * 1024 * 1024
+#: What one upload may hold: the files of a study of 1,000,000 patient-days (about 80 MB of vital signs, respiratory
+#: support and laboratory values, several times that with every column) with room to spare. The import reads them a
+#: chunk at a time, so their size costs time, not memory (bench/import.py).
+MAX_UPLOAD_BYTES = 1024 * 1024 * 1024
 MAX_PROBLEMS_SHOWN = 500
 
 

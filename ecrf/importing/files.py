@@ -3,33 +3,65 @@ the inverse, a table written in the import format."""
 
 from __future__ import annotations
 
+import codecs
 import csv
 import difflib
 import io
 import zipfile
+import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, TextIO
 
 from django.utils.translation import gettext as _
 
 from ecrf.importing.columns import COLUMNS, CONFIRM, CONFIRM_ALIASES, REQUIRED_COLUMNS, TABLES
 from ecrf.importing.report import ImportReport, Problem
 
-MAX_ARCHIVE_BYTES = 200 * 1024 * 1024  # uncompressed content of a zip: no zip bomb
+MAX_ARCHIVE_BYTES = 4 * 1024 * 1024 * 1024  # uncompressed content of a zip: no zip bomb (read, never held)
 MAX_ARCHIVE_FILES = 200
+#: Bytes read at a time from a file.
+READ_CHUNK = 1024 * 1024
+#: What reading a damaged member of a zip raises (zlib.error: its compressed data; BadZipFile: its checksum).
+UNREADABLE_MEMBER = (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError)
 
 
 @dataclass(frozen=True)
 class Source:
-    """A file handed to the import. ``in_archive``: from a zip or a folder, where files that are not tables (a
-    release's README, results and codebook) are skipped instead of refused."""
+    """A file handed to the import, read a chunk at a time each time it is needed (the import's memory does not
+    follow the files' size): its bytes (``content``: tests, scripts) or a file on disk (``path``: a job's uploads,
+    ``import_crf``'s files); ``member``: a file inside the zip that those hold. ``in_archive``: from a zip or a
+    folder, where files that are not tables (a release's README, results and codebook) are skipped instead of
+    refused."""
 
     name: str
-    content: bytes
+    content: bytes | None = None
     in_archive: bool = False
+    path: Path | None = None
+    member: str | None = None
+
+    @contextmanager
+    def opened(self) -> Iterator[BinaryIO]:
+        with io.BytesIO(self.content or b"") if self.path is None else self.path.open("rb") as raw:
+            if self.member is None:
+                yield raw
+            else:
+                with zipfile.ZipFile(raw) as archive, archive.open(self.member) as member:
+                    yield member
+
+    def chunks(self) -> Iterator[bytes]:
+        with self.opened() as raw:
+            while chunk := raw.read(READ_CHUNK):
+                yield chunk
+
+    @contextmanager
+    def text(self) -> Iterator[TextIO]:
+        """The file as text (UTF-8, a byte order mark dropped), for csv.reader; ``_decode_problem`` has checked it."""
+        with self.opened() as raw, io.TextIOWrapper(raw, encoding="utf-8-sig", newline="") as text:
+            yield text
 
 
 @dataclass
@@ -40,22 +72,22 @@ class Row:
 
 @dataclass
 class TableFile:
-    """A file whose text and header read: its rows are read again each time they are needed (``rows()``), so that
-    an import holds a chunk of a file's rows at a time, not the whole file as cells (its memory stays bounded)."""
+    """A file whose header has been read: its rows are read again from the file each time they are needed
+    (``rows()``), so that an import holds a chunk of a file's rows at a time (its memory stays bounded)."""
 
     source: Source
     table: str
     header: list[str]
-    text: str
     #: The rows with as many cells as the header (the others are problems of the read step).
     count: int
 
     def rows(self) -> Iterator[Row]:
-        reader = csv.reader(io.StringIO(self.text, newline=""), strict=True)
-        next(reader)
-        for cells in reader:
-            if len(cells) == len(self.header) and any(cell.strip() for cell in cells):
-                yield Row(reader.line_num, dict(zip(self.header, cells, strict=True)))
+        with self.source.text() as text:
+            reader = csv.reader(text, strict=True)
+            next(reader)
+            for cells in reader:
+                if len(cells) == len(self.header) and any(cell.strip() for cell in cells):
+                    yield Row(reader.line_num, dict(zip(self.header, cells, strict=True)))
 
 
 def _table_of(name: str) -> str:
@@ -70,8 +102,8 @@ def expand_archives(sources: Iterable[Source], report: ImportReport) -> list[Sou
             expanded.append(source)
             continue
         try:
-            archive = zipfile.ZipFile(io.BytesIO(source.content))
-            members = [info for info in archive.infolist() if not info.is_dir()]
+            with source.opened() as raw, zipfile.ZipFile(raw) as archive:
+                members = [info for info in archive.infolist() if not info.is_dir()]
             if len(members) > MAX_ARCHIVE_FILES or sum(i.file_size for i in members) > MAX_ARCHIVE_BYTES:
                 report.problems.append(
                     Problem(
@@ -90,7 +122,9 @@ def expand_archives(sources: Iterable[Source], report: ImportReport) -> list[Sou
             for info in members:
                 base = info.filename.rsplit("/", 1)[-1]
                 if base.lower().endswith(".csv"):
-                    expanded.append(Source(base, archive.read(info), in_archive=True))
+                    expanded.append(
+                        Source(base, source.content, in_archive=True, path=source.path, member=info.filename)
+                    )
                 else:
                     report.skipped.append(f"{source.name}: {info.filename}")
         except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, NotImplementedError) as exc:
@@ -106,12 +140,28 @@ def expand_archives(sources: Iterable[Source], report: ImportReport) -> list[Sou
     return expanded
 
 
-def _decode(source: Source) -> str | Problem:
+def _decode_problem(source: Source) -> Problem | None:
+    """The first byte that is not UTF-8, as a problem (None: the file is UTF-8 text), and whether the file holds
+    anything but white space (an empty file is its own problem): one pass over the bytes, a chunk at a time."""
+    decoder = codecs.getincrementaldecoder("utf-8-sig")()
+    lines, blank = 0, True  # the newlines of the chunks decoded
     try:
-        return source.content.decode("utf-8-sig")
+        for chunk in source.chunks():
+            decoder.decode(chunk)
+            lines += chunk.count(b"\n")
+            blank = blank and not chunk.strip()
+        decoder.decode(b"", final=True)
+    except UNREADABLE_MEMBER as exc:  # a zip's member whose compressed bytes are damaged
+        return Problem(
+            source.name,
+            None,
+            "",
+            _("The file cannot be read from its zip archive (%(error)s).") % {"error": exc},
+            "bad_zip",
+        )
     except UnicodeDecodeError as exc:
-        line = source.content[: exc.start].count(b"\n") + 1
-        byte = source.content[exc.start]
+        # exc.object is the chunk after the bytes the decoder held back (the start of a character, never a newline).
+        line = lines + exc.object[: exc.start].count(b"\n") + 1
         return Problem(
             source.name,
             line,
@@ -120,9 +170,12 @@ def _decode(source: Source) -> str | Problem:
                 "The file is not UTF-8 text: byte %(byte)s on row %(row)s cannot be read. Save it as 'CSV UTF-8' (in "
                 "Excel: Save as > CSV UTF-8) and import it again."
             )
-            % {"byte": f"0x{byte:02x}", "row": line},
+            % {"byte": f"0x{exc.object[exc.start]:02x}", "row": line},
             "encoding",
         )
+    if blank:
+        return Problem(source.name, None, "", _("The file is empty: it needs at least the header row."), "empty_file")
+    return None
 
 
 def read_file(source: Source, report: ImportReport) -> TableFile | None:
@@ -144,16 +197,15 @@ def read_file(source: Source, report: ImportReport) -> TableFile | None:
             )
         )
         return None
-    text = _decode(source)
-    if isinstance(text, Problem):
-        problems.append(text)
+    if (problem := _decode_problem(source)) is not None:
+        problems.append(problem)
         return None
-    if not text.strip():
-        problems.append(
-            Problem(source.name, None, "", _("The file is empty: it needs at least the header row."), "empty_file")
-        )
-        return None
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    with source.text() as text:
+        return _read_rows(source, table, csv.reader(text, strict=True), problems)
+
+
+def _read_rows(source: Source, table: str, reader, problems: list[Problem]) -> TableFile | None:
+    """The header checked and the rows counted (those of another length are problems), the rows not kept."""
     count = 0
     try:
         header = [name.strip() for name in next(reader)]
@@ -189,7 +241,7 @@ def read_file(source: Source, report: ImportReport) -> TableFile | None:
         return None
     if not _header_ok(source.name, table, header, problems):
         return None
-    return TableFile(source, table, header, text, count)
+    return TableFile(source, table, header, count)
 
 
 def _header_ok(name: str, table: str, header: list[str], problems: list[Problem]) -> bool:
@@ -242,12 +294,12 @@ def sources_from_paths(paths: Iterable[Path]) -> list[Source]:
     for path in paths:
         if path.is_dir():
             sources += [
-                Source(child.name, child.read_bytes(), in_archive=True)
+                Source(child.name, in_archive=True, path=child)
                 for child in sorted(path.iterdir())
                 if child.is_file() and child.suffix.lower() == ".csv"
             ]
         else:
-            sources.append(Source(path.name, path.read_bytes()))
+            sources.append(Source(path.name, path=path))
     return sources
 
 

@@ -45,7 +45,7 @@ class Command(BaseCommand):
         if missing:
             raise CommandError(f"No such file or folder: {', '.join(missing)}")
         uploads = [
-            import_jobs.Upload(source.name, [source.content], in_archive=source.in_archive)
+            import_jobs.Upload(source.name, source.chunks(), in_archive=source.in_archive)
             for source in importing.sources_from_paths(paths)
         ]
         try:
