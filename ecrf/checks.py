@@ -191,9 +191,29 @@ def check_value(name: str, value: Number | None) -> CheckResult | None:
 def check_limit(limit: Limit, value: Number | None) -> CheckResult | None:
     """:func:`check_value` against a given row of the limits table."""
     number = as_decimal(value)
-    if number is None:
+    if number is None or _within(limit, number):
         return None
     return _below_hard_min(limit, number) or _above_hard_max(limit, number) or _beyond_soft_bound(limit, number)
+
+
+def _exact(bound: Number | None) -> Number | None:
+    """A bound as Python compares it exactly with a Decimal: an int or a Decimal as it is (no conversion), a float
+    through as_decimal (its shortest decimal, as the messages show it)."""
+    return bound if bound is None or type(bound) in (int, Decimal) else as_decimal(bound)
+
+
+def _within(limit: Limit, value: Decimal) -> bool:
+    """Whether none of the three checks below finds anything, without building a message: most values are fine, and
+    an import checks millions of them."""
+    hard_min, hard_max, soft_low, soft_high = map(
+        _exact, (limit.hard_min, limit.hard_max, limit.soft_low, limit.soft_high)
+    )
+    return (
+        (hard_min is None or (value > hard_min if limit.hard_min_exclusive else value >= hard_min))
+        and (hard_max is None or value <= hard_max)
+        and (soft_low is None or value >= soft_low)
+        and (soft_high is None or value <= soft_high)
+    )
 
 
 def check_dose(drug: str | None, unit: str | None, dose: Number | None) -> CheckResult | None:

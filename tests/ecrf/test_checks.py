@@ -6,6 +6,7 @@ back from ``ecrf.checks.LIMITS``, so a wrong number in LIMITS makes a test fail.
 
 from __future__ import annotations
 
+import dataclasses
 from decimal import Decimal
 from typing import NamedTuple
 
@@ -14,6 +15,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from ecrf import checks
 from ecrf.checks import (
     LIMITS,
     Issue,
@@ -489,3 +491,26 @@ def test_the_limits_table_units_are_the_spec_units():
     assert units["pao2_mmhg"] == "mmHg"
     assert units["peep_cmh2o"] == "cmH2O"
     assert units["flow_l_min"] == "L/min"
+
+
+@given(
+    limit=st.sampled_from(sorted(LIMITS.values(), key=lambda limit: limit.name)),
+    exclusive=st.booleans(),
+    offset=st.one_of(
+        st.sampled_from([Decimal(0), Decimal("0.1"), Decimal("-0.1"), Decimal("0.001"), Decimal("-0.001")]),
+        st.decimals(min_value=-1000, max_value=1000, places=3),
+    ),
+    around=st.sampled_from(["hard_min", "hard_max", "soft_low", "soft_high"]),
+)
+def test_the_fine_values_skip_no_finding(limit, exclusive, offset, around):
+    """check_limit's shortcut for values within every bound gives what the three checks give, at and around each
+    bound (an exclusive minimum included)."""
+    limit = dataclasses.replace(limit, hard_min_exclusive=exclusive)
+    bound = getattr(limit, around)
+    value = (Decimal(bound) if bound is not None else Decimal(50)) + offset
+    full = (
+        checks._below_hard_min(limit, value)
+        or checks._above_hard_max(limit, value)
+        or checks._beyond_soft_bound(limit, value)
+    )
+    assert checks.check_limit(limit, value) == full
