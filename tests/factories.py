@@ -62,3 +62,27 @@ class PatientFactory(factory.django.DjangoModelFactory):
     sex = "M"
     age_years = 62
     weight_kg = 80
+
+
+def signed_casebook(patient: Patient, signer):
+    """The patient's whole casebook as signed now by ``signer`` (its digest, no password asked): a signature that
+    a later change of its data breaks."""
+    from django.utils import timezone
+
+    from cleaning import signatures
+    from cleaning.models import SIGNATURE_MEANING, Signature
+
+    first, last = signatures.whole_casebook(patient)
+    return Signature.objects.create(
+        study=patient.study,
+        patient=patient,
+        first_day=first,
+        last_day=last,
+        signer=signer,
+        printed_name="Ivo Investigator",
+        signed_at=timezone.now(),
+        site_time_zone="Europe/Rome",
+        signed_at_local="now",
+        meaning=SIGNATURE_MEANING,
+        data_sha256=signatures.casebook_digest(patient, first, last),
+    )

@@ -10,8 +10,6 @@ from django.utils import timezone
 from analysis import checklist, releases, services
 from analysis.models import LockJob, Release
 from cleaning import services as query_services
-from cleaning import signatures
-from cleaning.models import SIGNATURE_MEANING, Signature
 from ecrf import derivation_job
 from ecrf.models import DispositionEvent, LabResult, RespiratorySupport, VitalSigns
 from tests import factories
@@ -33,27 +31,8 @@ def clean(study, arms, site_a, users, settings, tmp_path, monkeypatch):
         RespiratorySupport.objects.create(patient=patient, study_day=day, support="room_air")
         LabResult.objects.create(patient=patient, study_day=day, crp_mg_l=10)
     derivation_job.derive_study(study)
-    sign(patient, users["investigator"])
+    factories.signed_casebook(patient, users["investigator"])
     return patient
-
-
-def sign(patient, investigator):
-    """The investigator's signature of the whole casebook, as casebook_sign writes it (its credentials and pages
-    are tested in tests/cleaning/test_signatures.py)."""
-    first, last = signatures.whole_casebook(patient)
-    Signature.objects.create(
-        study=patient.study,
-        patient=patient,
-        first_day=first,
-        last_day=last,
-        signer=investigator,
-        printed_name="Ivo Investigator",
-        signed_at=timezone.now(),
-        site_time_zone="Europe/Rome",
-        signed_at_local="now",
-        meaning=SIGNATURE_MEANING,
-        data_sha256=signatures.casebook_digest(patient, first, last),
-    )
 
 
 def counts(study) -> dict[str, int]:

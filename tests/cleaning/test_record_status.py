@@ -501,27 +501,11 @@ def test_the_same_queries_at_two_sizes(client, study, site_a, arms, users):
 
 
 def test_a_row_shows_the_casebook_signature(client, study, patient_a, patient_b, users):
-    from cleaning import signatures
-    from cleaning.models import SIGNATURE_MEANING, Signature
-
-    first, last = signatures.whole_casebook(patient_a)
-    Signature.objects.create(
-        study=study,
-        patient=patient_a,
-        first_day=first,
-        last_day=last,
-        signer=users["investigator"],
-        printed_name="Ivo Investigator",
-        signed_at=timezone.now(),
-        site_time_zone="Europe/Rome",
-        signed_at_local="now",
-        meaning=SIGNATURE_MEANING,
-        data_sha256=signatures.casebook_digest(patient_a, first, last),
-    )
+    signature = factories.signed_casebook(patient_a, users["investigator"])
     status_job.rebuild_study(study)
     page = page_of(client, users["data_manager"], study)
     assert page.count('data-testid="signature-signed"') == 1 and "signature-broken" not in page
-    Signature.objects.filter(patient=patient_a).update(broken_at=timezone.now(), broken_by_change="HR 80 -> 90")
+    type(signature).objects.filter(pk=signature.pk).update(broken_at=timezone.now(), broken_by_change="HR 80 -> 90")
     page = page_of(client, users["data_manager"], study)
     assert 'data-testid="signature-broken"' in page and "signature-signed" not in page
 

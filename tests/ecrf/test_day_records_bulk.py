@@ -8,18 +8,17 @@ from decimal import Decimal
 import pytest
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.db import models, transaction
-from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cleaning import services as cleaning_services
-from cleaning import signatures
-from cleaning.models import SIGNATURE_MEANING, MessageKind, PatientRecordStatus, Signature
+from cleaning.models import MessageKind, PatientRecordStatus
 from cohorts.models import PatientFreeze
 from ecrf import importing, services, tasks
 from ecrf.crfs import DAY_FORMS
 from ecrf.models import LabResult, MissingCode, VitalSigns
 from ecrf.services import NewDayRecord, RecordInput
+from tests import factories
 
 
 def _values(model_field: models.Field):
@@ -179,20 +178,7 @@ def test_an_import_of_new_days_sets_off_what_each_save_would(committed, setting,
     query = cleaning_services.query_open(
         patient=setting["a"], study_day=1, form="laboratory", text="Where is the CRP of day 1?", user=users["monitor"]
     )
-    first, last = signatures.whole_casebook(setting["b"])
-    signature = Signature.objects.create(
-        study=setting["b"].study,
-        patient=setting["b"],
-        first_day=first,
-        last_day=last,
-        signer=users["investigator"],
-        printed_name="Ivo Investigator",
-        signed_at=timezone.now(),
-        site_time_zone="Europe/Rome",
-        signed_at_local="now",
-        meaning=SIGNATURE_MEANING,
-        data_sha256=signatures.casebook_digest(setting["b"], first, last),
-    )
+    signature = factories.signed_casebook(setting["b"], users["investigator"])
     with committed():  # the fixture's saves are counted first
         pass
     entered_before = PatientRecordStatus.objects.get(patient=setting["a"]).n_entered
