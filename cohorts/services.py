@@ -139,12 +139,15 @@ def _check_comorbidities(comorbidities: Mapping[str, bool | None] | None) -> Non
 
 
 def _baseline_errors(patient: Patient) -> dict[str, ValidationError]:
-    """What refuses a new patient's arm, day 0 and weight, by field, whether enrolled here or imported."""
+    """What refuses a new patient's arm, day 0, age and weight, by field, whether enrolled here or imported (an
+    enrolment's age was checked on its screening already)."""
     errors = {}
     if patient.arm.study_id != patient.study.pk:
         errors["arm"] = ValidationError(_("The arm belongs to another study."), code="arm_study")
     if patient.enrolment_date > site_today(patient.site):  # today at the site (cohorts/clock.py)
         errors["enrolment_date"] = ValidationError(_("Day 0 cannot be in the future."), code="future")
+    if patient.age_years is not None and (problem := enrolment.limit_problem("age_years", patient.age_years, "years")):
+        errors["age_years"] = ValidationError(problem, code="age_years.hard")
     weight_error = _baseline_weight_error(
         arm=patient.arm, weight_kg=patient.weight_kg, weight_confirmed=patient.weight_confirmed
     )
@@ -317,7 +320,7 @@ def _imported_patient(
             _("Participant %(participant)s is already in the study.") % {"participant": participant_id},
             code="participant_id_taken",
         )
-    refusals = enrolment.baseline_refusals(
+    refusals = "age_years" not in errors and enrolment.baseline_refusals(  # an implausible age is refused as such
         get_rule_set(study.protocol), {"age_years": baseline["age_years"]}, study.eligibility_settings()
     )
     if refusals:

@@ -99,3 +99,33 @@ def test_new_patients_are_on_the_patient_list_and_derived(committed, study, site
     status = PatientRecordStatus.objects.get(patient=created[0])
     assert status.participant_id == "MI-0200" and status.computed_at is not None
     assert created[0].history.get().history_change_reason == "r"
+
+
+@pytest.mark.parametrize(
+    ("age", "message"),
+    [
+        (121, "121 years is outside the plausible range 0-120 years"),
+        (-1, "-1 years is outside the plausible range 0-120 years"),
+    ],
+)
+def test_an_implausible_age_is_refused_next_to_it_in_both_paths(study, site_a, arms, users, age, message):
+    """Not a database rule's name in a message without a field (the constraint patient_age_0_120 answered before),
+    and not 'not eligible' either: the age is not believed."""
+    fields = {
+        "site": site_a,
+        "arm": arms["standard"],
+        "participant_id": "MI-0300",
+        "enrolment_date": datetime.date(2020, 3, 17),
+        "sex": "F",
+        "age_years": age,
+        "reason": "import: patients.csv",
+    }
+    with pytest.raises(services.ValidationError) as one:
+        services.patient_create(study=study, user=users["data_manager"], **fields)
+    [bulk] = services.patients_create(study=study, patients=[fields], user=users["data_manager"])
+    for refusal in (one.value, bulk):
+        assert [(e.code, e.messages[0][: len(message)]) for e in refusal.error_dict["age_years"]] == [
+            ("age_years.hard", message)
+        ]
+        assert list(refusal.error_dict) == ["age_years"]
+    assert not Patient.objects.filter(participant_id="MI-0300").exists()
