@@ -39,7 +39,7 @@ _AS_IS = frozenset(
 )
 
 #: The columns django-simple-history adds to a historical table, besides the tracked fields.
-_HISTORY_COLUMNS = frozenset({"history_id", "history_date", "history_change_reason", "history_type", "history_user_id"})
+_HISTORY_COLUMNS = ("history_id", "history_date", "history_change_reason", "history_type", "history_user_id")
 
 
 def _reader(field: models.Field, connection) -> Callable[[models.Model], Any]:
@@ -76,15 +76,15 @@ def copy_audited(model: type[models.Model], records: list[models.Model], user, u
     transaction; give each record its id and return the history rows' ids, in the records' order.
 
     The history rows hold what django-simple-history's bulk_history_create would: the tracked values, the record's
-    ``_history_user`` (else ``user``) and ``_change_reason``, type "+" and one time for the batch (or the record's
-    ``_history_date``): ``now``."""
+    ``_history_user`` (else ``user``) and ``_change_reason``, type "+", and the record's ``_history_date``, else
+    ``now`` (one time for the batch)."""
     if model._meta.parents:
         raise TypeError(f"{model.__name__}: COPY writes one table; a model with parent tables is not supported")
     connection = connections[using]
     history = model.history.model
     fields = list(model._meta.local_concrete_fields)
     tracked = {field.attname for field in history.tracked_fields}
-    extra = {field.attname for field in history._meta.concrete_fields} - tracked - _HISTORY_COLUMNS
+    extra = {field.attname for field in history._meta.concrete_fields} - tracked - set(_HISTORY_COLUMNS)
     if extra:
         raise TypeError(f"{history.__name__}: COPY does not know how to fill {sorted(extra)}")
     readers = [_reader(field, connection) for field in fields]
@@ -100,7 +100,7 @@ def copy_audited(model: type[models.Model], records: list[models.Model], user, u
         tracked_at = [i for i, field in enumerate(fields) if field.attname in tracked]
         history_columns = [
             *(history._meta.get_field(fields[i].name).column for i in tracked_at),
-            *("history_id", "history_date", "history_change_reason", "history_type", "history_user_id"),
+            *_HISTORY_COLUMNS,
         ]
         _copy(
             cursor,
