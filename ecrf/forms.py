@@ -1,4 +1,4 @@
-"""Forms of the daily case report (clinical definitions §2): crispy layouts, units next to inputs, a message next to
+"""Forms of the daily case report (clinical definitions §2): layouts, units next to inputs, a message next to
 every field.
 
 The forms parse what the user typed (forgiving: "37,5" is 37.5, read by ecrf/numbers.py as the CSV import reads
@@ -12,12 +12,11 @@ record. The forms never save: the view hands `entry()` to a service.
 from __future__ import annotations
 
 import datetime
+from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
-from crispy_forms.bootstrap import AppendedText
 from crispy_forms.helper import FormHelper
-from crispy_forms.layout import Column, Div, Field, Layout, Row
 from django import forms
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import models
@@ -174,7 +173,7 @@ def confirm_field(code: str) -> forms.CharField:
 
 
 class RecordForm(forms.ModelForm):
-    """A daily form: the fields of its catalogue entry, a hidden version, soft-check confirmations, crispy layout.
+    """A daily form: the fields of its catalogue entry, a hidden version, soft-check confirmations, its layout.
 
     `facts` are what the checks need to know of the patient (weight, day of death, arm regimen);
     `previous` is the record of the day before, shown under each field for reference.
@@ -209,7 +208,10 @@ class RecordForm(forms.ModelForm):
                     required=False, label=self.fields[name].label.split(" (")[0], decimal_places=3
                 )
                 self.fields[unit_field] = forms.ChoiceField(
-                    choices=unit_choices(quantity), label=_("unit"), required=False
+                    choices=unit_choices(quantity),
+                    label=_("unit"),
+                    required=False,
+                    widget=forms.Select(attrs={"aria-label": _("unit of %(field)s") % {"field": name}}),
                 )
                 if record is not None:
                     self._show_in_entered_unit(name, quantity, unit_field, record)
@@ -413,46 +415,55 @@ class RecordForm(forms.ModelForm):
         return self.crf.label
 
     @property
-    def helper(self) -> FormHelper:
-        helper = FormHelper()
-        helper.form_tag = False
-        helper.disable_csrf = True
-        helper.layout = Layout(Field("version"), *[self._row(row) for row in self.crf.layout or self.crf.fields])
+    def rows(self) -> list[LayoutRow]:
+        """The form's layout for templates/ecrf/_record_form.html: the catalogue's rows (a field alone, or fields
+        sharing a row), each field with its unit, unit select, missing-data code select and confirmation box, then
+        the mark "not done". Rendered by a template of its own, in the HTML crispy-forms' Bootstrap 5 pack writes,
+        without crispy's per-field rendering (it was most of the entry page's time)."""
+        rows = []
+        for row in self.crf.layout or self.crf.fields:
+            if isinstance(row, tuple):
+                # Fields sharing a row stand one under the other when one has a code select beside it: side by
+                # side, in a third of the page, the inputs would be too narrow to read.
+                width = "col-12" if any(f"mc_{name}" in self.fields for name in row) else "col"
+                rows.append(LayoutRow([self._cell(name) for name in row], width))
+            else:
+                rows.append(LayoutRow([self._cell(row)]))
         if "not_done" in self.fields:
-            helper.layout.append(Div(Field("not_done"), Field("not_done_reason"), css_class="not-done-box"))
-        return helper
+            rows.append(LayoutRow([Cell(self["not_done"]), Cell(self["not_done_reason"])], box="not-done-box"))
+        return rows
 
-    def _row(self, row):
-        if isinstance(row, tuple):
-            # Fields sharing a row stand one under the other when one has a code select beside it: side by side, in
-            # a third of the page, the inputs would be too narrow to read.
-            width = "col-12" if any(f"mc_{name}" in self.fields for name in row) else "col"
-            return Row(*[Column(*self._cell(name), css_class=width) for name in row], css_class="g-2")
-        return Div(*self._cell(row))
-
-    def _cell(self, name: str) -> list:
-        code = f"mc_{name}"
-        code_column = [Column(Field(code), css_class="col-auto mc-cell")] if code in self.fields else []
+    def _cell(self, name: str) -> Cell:
+        code = self[f"mc_{name}"] if f"mc_{name}" in self.fields else None
+        confirm = self[f"confirm_{name}"] if f"confirm_{name}" in self.fields else None
         if name in CONVERTED:
-            unit_field = CONVERTED[name][1]
-            items = [
-                Row(
-                    Column(Field(name), css_class="col"),
-                    Column(Field(unit_field, aria_label=_("unit of %(field)s") % {"field": name}), css_class="col-4"),
-                    *code_column,
-                    css_class="g-1",
-                )
-            ]
-        else:
-            unit = _unit_of(self.crf, name)
-            field = self.fields.get(name)
-            is_text = field is not None and isinstance(field.widget, forms.TextInput)
-            items = [AppendedText(name, unit) if unit and is_text else Field(name)]
-            if code_column:
-                items = [Row(Column(*items, css_class="col"), *code_column, css_class="g-1")]
-        if f"confirm_{name}" in self.fields:
-            items.append(Div(Field(f"confirm_{name}"), css_class="confirm-box"))
-        return items
+            unit_field = self[CONVERTED[name][1]]
+            return Cell(self[name], unit_select=unit_field, code=code, confirm=confirm)
+        unit = _unit_of(self.crf, name)
+        field = self.fields.get(name)
+        is_text = field is not None and isinstance(field.widget, forms.TextInput)
+        return Cell(self[name], unit=unit if unit and is_text else "", code=code, confirm=confirm)
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One field of a record form's layout, with what stands beside it (RecordForm.rows)."""
+
+    field: forms.BoundField
+    unit: str = ""  # shown after the input (an input group)
+    unit_select: forms.BoundField | None = None  # the unit it was entered in (converted quantities)
+    code: forms.BoundField | None = None  # the missing-data code select
+    confirm: forms.BoundField | None = None  # the confirmation of a soft check
+
+
+@dataclass(frozen=True)
+class LayoutRow:
+    """Cells alone (``width`` None: one field) or side by side in columns of class ``width``; ``box``: the class of
+    a box around the row's cells."""
+
+    cells: list[Cell]
+    width: str | None = None
+    box: str = ""
 
 
 def _factor(quantity: str, unit: str) -> Decimal:
@@ -681,11 +692,11 @@ class EventForm(RecordForm):
         return super().clean()
 
     @property
-    def helper(self) -> FormHelper:
-        helper = super().helper
+    def rows(self) -> list[LayoutRow]:
+        rows = super().rows
         if self.stored is not None:
-            helper.layout.append(Field("reason"))
-        return helper
+            rows.append(LayoutRow([Cell(self["reason"])]))
+        return rows
 
     def add_service_error(self, error: ValidationError) -> None:
         super().add_service_error(error)
