@@ -1,5 +1,7 @@
 """The entry page of a patient-day: what a nurse sees and what is stored."""
 
+import re
+
 import pytest
 
 from ecrf.models import LabResult, RespiratorySupport, VitalSigns
@@ -61,6 +63,17 @@ def test_hard_limit_refused_next_to_field(nurse, patient_a):
     assert errors_of(response, "vitals") == {"temperature_c": ["temperature_c.hard_max"]}
     assert "Temperature 45 degC is above the plausible maximum of 44 degC." in response.content.decode()
     assert not VitalSigns.objects.exists()
+    # Next to it: the input marked invalid in its group with the unit, the message under it (Bootstrap 5's markup).
+    field = re.search(
+        r'<div id="div_id_vital_signs-temperature_c" class="mb-3 has-danger">.*?</div></div></div>',
+        response.content.decode(),
+        re.S,
+    ).group(0)
+    assert 'class="textinput form-control is-invalid"' in field and '<span class="input-group-text">°C</span>' in field
+    assert (
+        '<div id="id_vital_signs-temperature_c_error" class="invalid-feedback"><span '
+        'id="error_1_id_vital_signs-temperature_c"><strong>Temperature 45 degC is above' in field
+    )
 
 
 def test_refused_edit_still_shows_the_day_as_entered(nurse, patient_a):
