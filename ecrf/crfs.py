@@ -106,13 +106,13 @@ class Crf:
             if name != "study_day" and name not in self.required and _may_be_empty(self.model._meta.get_field(name))
         )
 
-    @property
-    def code_columns(self) -> dict[str, str]:
+    @cached_property
+    def code_columns(self) -> Mapping[str, str]:
         """Value field -> its code column (``<field>_mc``) in the release tables and the CSV import: every value a
         record may lack for a reason. That is its code fields and, on a one-per-day form, every value: a form marked
         not done codes them all ``not_done`` there."""
         names = self.value_fields if self.per_day else self.code_fields
-        return {name: f"{name}{CODE_COLUMN_SUFFIX}" for name in names}
+        return MappingProxyType({name: f"{name}{CODE_COLUMN_SUFFIX}" for name in names})
 
     @property
     def time_days(self) -> dict[str, str]:

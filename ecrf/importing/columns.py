@@ -7,6 +7,7 @@ form is built from its model field, so the format follows the catalogue (ecrf/cr
 from __future__ import annotations
 
 import datetime
+import functools
 import re
 from dataclasses import dataclass
 from decimal import Decimal
@@ -213,6 +214,30 @@ _ABBREVIATIONS = frozenset(abbreviation.lower() for abbreviation in MISSING_CODE
 
 class CellError(ValueError):
     pass
+
+
+#: Cells up to this length are typed once per distinct text of a column (typed_cell).
+_CACHED_LENGTH = 40
+
+
+def typed_cell(column: Column, text: str, may_be_code: bool) -> tuple[str | None, Any]:
+    """A cell as (its missing-data code, None) when ``may_be_code`` and it holds ND, UNK or NA instead of a value,
+    else (None, its typed value, parse_cell); CellError when it cannot be read.
+
+    An import repeats the same few texts in a column (37.2, cpap, true) a million times: a short text is typed once
+    per column and the typed value (immutable: a number, a text, a date, a set of codes) reused. A refusal is not
+    kept: its message is built again, in the language of the moment."""
+    if len(text) > _CACHED_LENGTH:
+        return _typed_cell(column, text, may_be_code)
+    return _cached_cell(column, text, may_be_code)
+
+
+def _typed_cell(column: Column, text: str, may_be_code: bool) -> tuple[str | None, Any]:
+    code = cell_code(text) if may_be_code else None
+    return (code, None) if code is not None else (None, parse_cell(column, text))
+
+
+_cached_cell = functools.lru_cache(maxsize=2**16)(_typed_cell)
 
 
 _BOOLEANS = {

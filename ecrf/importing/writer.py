@@ -32,13 +32,12 @@ from ecrf.importing.columns import (
     SOFT_CODES,
     CellError,
     Column,
-    cell_code,
     clock_text,
     is_time_of_day,
-    parse_cell,
     site_time,
     site_time_of_day,
     time_columns,
+    typed_cell,
 )
 from ecrf.importing.files import Row, TableFile
 from ecrf.importing.progress import Progress
@@ -51,6 +50,8 @@ _DISPOSITIONS = next(crf.key for crf in CATALOGUE.values() if crf.model is Dispo
 # Write order: patients first; deaths before the other forms, so a row after a death is refused on its own row.
 #: Rows of a one-per-day form created together (services.day_records_create): the memory of their records.
 CREATE_CHUNK = 5000
+#: Per form, the columns whose cells may hold a missing-data code (ND, UNK, NA) instead of a value.
+_CODED = {key: frozenset(crf.value_fields) - {"study_day"} for key, crf in CATALOGUE.items()}
 WRITE_ORDER = (PATIENTS, _DISPOSITIONS, *(key for key in CATALOGUE if key != _DISPOSITIONS))
 
 
@@ -153,17 +154,19 @@ class ImportRun:
         columns = COLUMNS[table_file.table]
         crf = CATALOGUE.get(table_file.table)
         parsed = ParsedRow(table_file, row, {}, result)
+        coded = frozenset() if crf is None else _CODED[crf.key]
         for name, text in row.cells.items():
             column = columns[CONFIRM if name in CONFIRM_ALIASES else name]
-            code = cell_code(text) if crf is not None and name in crf.value_fields and name != "study_day" else None
+            try:
+                code, value = typed_cell(column, text, name in coded)
+            except CellError as exc:
+                parsed.problems.append((name, str(exc), "value"))
+                continue
             if code is not None:  # ND, UNK or NA instead of the value
                 parsed.values[column.name] = _blank(column)
                 parsed.codes[name] = code
-                continue
-            try:
-                parsed.values[column.name] = parse_cell(column, text)
-            except CellError as exc:
-                parsed.problems.append((name, str(exc), "value"))
+            else:
+                parsed.values[column.name] = value
         self._check_confirm(parsed)
         if crf is not None:
             self._merge_codes(parsed, crf)
