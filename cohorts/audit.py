@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from cohorts.copy_insert import copy_audited
+from cohorts.field_checks import FieldChecks
 from cohorts.models import Patient, PatientFreeze, Study
 from cohorts.signals import records_created
 
@@ -139,13 +140,18 @@ def save_audited(instance: models.Model, *, user, reason: str | None, validate_d
     return instance
 
 
-def check_audited(instance: models.Model, *, user, reason: str | None, validate_db: bool = True) -> None:
+def check_audited(
+    instance: models.Model, *, user, reason: str | None, validate_db: bool = True, checks: FieldChecks | None = None
+) -> None:
     """What save_audited does before it saves: the history user and reason set, full_clean() (see save_audited for
-    ``validate_db``). For records inserted in bulk afterwards (insert_audited)."""
+    ``validate_db``). For records inserted in bulk afterwards (insert_audited), whose callers pass the ``checks``
+    of their batch (validate_db=False): the same verdicts, each distinct value of a field checked once."""
     instance._change_reason = require_reason(instance, reason)
     instance._history_user = user
     if validate_db:
         instance.full_clean()
+    elif checks is not None:
+        checks.full_clean(instance)
     else:
         relations = [f.name for f in instance._meta.concrete_fields if f.is_relation]
         instance.full_clean(exclude=relations, validate_unique=False, validate_constraints=False)

@@ -23,6 +23,7 @@ table are the same number (a binary float 0.21 is not exactly 0.21).
 from __future__ import annotations
 
 import datetime
+import functools
 import math
 import numbers
 from collections.abc import Mapping
@@ -185,7 +186,17 @@ def check_value(name: str, value: Number | None) -> CheckResult | None:
     business of required-field rules, not of range checks); otherwise the single
     most serious finding: a hard refusal takes precedence over a soft confirmation.
     """
-    return check_limit(get_limit(name), value)
+    number = as_decimal(value)
+    if number is None or (number.is_finite() and _value_within(name, number)):
+        return None
+    return check_limit(get_limit(name), number)
+
+
+@functools.lru_cache(maxsize=2**14)
+def _value_within(name: str, number: Decimal) -> bool:
+    """_within for the limit of ``name``, kept per value: an import checks the same few values a million times (the
+    limits table is fixed; 37.5 and 37.50 are within the same bounds)."""
+    return _within(get_limit(name), number)
 
 
 def check_limit(limit: Limit, value: Number | None) -> CheckResult | None:

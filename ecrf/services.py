@@ -38,6 +38,7 @@ from cohorts.audit import (
 )
 from cohorts.audit import save_audited as _save_audited
 from cohorts.clock import site_zone
+from cohorts.field_checks import FieldChecks
 from cohorts.models import Patient, PatientFreeze
 from ecrf import checks
 from ecrf.checks import Issue
@@ -455,6 +456,7 @@ def day_records_create(
     facts = {pk: PatientFacts.of(patient, deaths.get(pk)) for pk, patient in patients.items()}
     results: list[models.Model | ValidationError | None] = [None] * len(records)
     created: list[int] = []  # positions of the records inserted in bulk
+    field_checks = FieldChecks(crf.model)
     for position, new in enumerate(records):
         patient, entry = new.patient, new.entry
         _check_fields(crf, entry.values)
@@ -474,7 +476,7 @@ def day_records_create(
             continue
         record = crf.model(patient=patient, study_day=new.study_day, **entry.state(), confirmed_checks=confirmed)
         try:
-            check_audited(record, user=user, reason=new.reason, validate_db=False)  # as _audit, before its save
+            check_audited(record, user=user, reason=new.reason, validate_db=False, checks=field_checks)  # as _audit
         except ValidationError as exc:
             results[position] = exc
             continue

@@ -185,6 +185,8 @@ def missing_data_issues(
     ``code_fields`` those of them that may hold a code (a record may leave them empty); ``labels`` name the fields
     in messages.
     """
+    if not missing_codes and not_done_reason is None:
+        return []  # most records: nothing to check
     labels = labels or {}
     value_fields, code_fields = tuple(value_fields), frozenset(code_fields)
     issues = []
