@@ -1,13 +1,19 @@
-"""New records and their "created" history rows written with PostgreSQL's COPY (cohorts.audit.insert_audited).
+"""New records written with PostgreSQL's COPY, and their "created" history rows copied from them by the server
+(cohorts.audit.insert_audited).
 
 An INSERT of thousands of rows through the ORM spends most of its time composing SQL and converting each value
-(bulk_create); COPY streams the rows as they are. The ids come from the tables' own sequences, reserved before the
-copy, so the records and the history rows know them as bulk_create would have told them. Values are written as
-the ORM would write them: each field's ``pre_save`` (``auto_now`` times), then its ``get_db_prep_save`` for every
-field whose Python value PostgreSQL does not take as it is (JSON, anything unusual).
+(bulk_create); COPY streams the rows as they are. The records' ids come from the table's own sequence, reserved
+before the copy, so the records know them as bulk_create would have told them. Values are written as the ORM would
+write them: each field's ``pre_save`` (``auto_now`` times: the batch's time), then its ``get_db_prep_save`` for
+every field whose Python value PostgreSQL does not take as it is (JSON, anything unusual). The history rows are one
+``INSERT ... SELECT`` from the rows just written: their tracked values are what the table holds.
 """
 
+import json
+from collections import defaultdict
 from collections.abc import Callable, Sequence
+from functools import partial
+from operator import attrgetter
 from typing import Any
 
 from django.db import connections, models
@@ -38,14 +44,36 @@ _AS_IS = frozenset(
     }
 )
 
+_EMPTY_JSON = {dict: "{}", list: "[]"}  # json.dumps of the most common values, without the encoder
+
 #: The columns django-simple-history adds to a historical table, besides the tracked fields.
 _HISTORY_COLUMNS = ("history_id", "history_date", "history_change_reason", "history_type", "history_user_id")
 
 
-def _reader(field: models.Field, connection) -> Callable[[models.Model], Any]:
-    """How to read the value of ``field`` from a new record, ready for COPY."""
+def _reader(field: models.Field, connection, now) -> Callable[[models.Model], Any]:
+    """How to read the value of ``field`` from a new record, ready for COPY (``now``: the time of the batch)."""
+    if isinstance(field, models.DateTimeField) and (field.auto_now or field.auto_now_add):
+
+        def saved_now(record: models.Model) -> Any:
+            setattr(record, field.attname, now)  # as pre_save does, with the one time of the batch
+            return now
+
+        return saved_now
+    if isinstance(field, models.DateField) and (field.auto_now or field.auto_now_add):
+        return lambda record: field.pre_save(record, True)  # today
     if type(field) in _AS_IS:
-        return lambda record: field.pre_save(record, True)
+        return attrgetter(field.attname)  # what Field.pre_save returns
+    if type(field) is models.JSONField:
+        dumps = partial(json.dumps, cls=field.encoder)  # the text Django's Jsonb adapter would send
+        convert = partial(field.get_db_prep_save, connection=connection)
+
+        def json_text(record: models.Model) -> Any:
+            value = getattr(record, field.attname)
+            if isinstance(value, dict | list):
+                return dumps(value) if value else _EMPTY_JSON[type(value)]
+            return convert(value)  # None, expressions
+
+        return json_text
     return lambda record: field.get_db_prep_save(field.pre_save(record, True), connection)
 
 
@@ -87,38 +115,55 @@ def copy_audited(model: type[models.Model], records: list[models.Model], user, u
     extra = {field.attname for field in history._meta.concrete_fields} - tracked - set(_HISTORY_COLUMNS)
     if extra:
         raise TypeError(f"{history.__name__}: COPY does not know how to fill {sorted(extra)}")
-    readers = [_reader(field, connection) for field in fields]
+    readers = [_reader(field, connection, now) for field in fields]
     with connection.cursor() as cursor:
         ids = _next_ids(cursor, model, len(records))
-        history_ids = _next_ids(cursor, history, len(records))
-        rows = []
-        for record, pk in zip(records, ids, strict=True):
-            record.pk = pk
-            rows.append([read(record) for read in readers])
-            record._state.adding, record._state.db = False, using
-        _copy(cursor, model, [field.column for field in fields], rows)
-        tracked_at = [i for i, field in enumerate(fields) if field.attname in tracked]
-        history_columns = [
-            *(history._meta.get_field(fields[i].name).column for i in tracked_at),
-            *_HISTORY_COLUMNS,
-        ]
-        _copy(
+
+        def rows():
+            for record, pk in zip(records, ids, strict=True):
+                record.pk = pk
+                yield [read(record) for read in readers]
+                record._state.adding, record._state.db = False, using
+
+        _copy(cursor, model, [field.column for field in fields], rows())
+        user_ids = {id(user): _user_id(user)}  # the batch's user, read once (a lazy object in a request)
+        history_ids = _copy_history(
             cursor,
-            history,
-            history_columns,
-            (
-                [
-                    *(row[i] for i in tracked_at),
-                    history_id,
-                    getattr(record, "_history_date", now),
-                    get_change_reason_from_object(record) or "",
-                    "+",
-                    _user_id(getattr(record, "_history_user", user)),
-                ]
-                for record, row, history_id in zip(records, rows, history_ids, strict=True)
-            ),
+            model,
+            [field for field in fields if field.attname in tracked],
+            ids,
+            dates=[getattr(record, "_history_date", now) for record in records],
+            reasons=[get_change_reason_from_object(record) or "" for record in records],
+            users=[
+                user_ids.get(id(record_user := getattr(record, "_history_user", user))) or _user_id(record_user)
+                for record in records
+            ],
         )
     return history_ids
+
+
+def _copy_history(cursor, model, tracked: list[models.Field], ids: list[int], *, dates, reasons, users) -> list[int]:
+    """The "created" history rows of the records ``ids``, copied by the server from the rows just written: one
+    statement per history time, reason and user (an import has one), nothing to convert or send but the ids. Returns
+    their ids in the order of ``ids``."""
+    history = model.history.model
+    quote = cursor.db.ops.quote_name
+    source = ", ".join(f"record.{quote(field.column)}" for field in tracked)
+    target = ", ".join(quote(history._meta.get_field(field.name).column) for field in tracked)
+    statement = (
+        f"INSERT INTO {quote(history._meta.db_table)} ({target}, history_date, history_change_reason, history_type,"
+        f" history_user_id) SELECT {source}, %s, %s, '+', %s FROM {quote(model._meta.db_table)} AS record"
+        f" WHERE record.{quote(model._meta.pk.column)} = ANY(%b)"
+        f" RETURNING {quote(history._meta.pk.column)}, {quote(history._meta.get_field(model._meta.pk.name).column)}"
+    )
+    groups: dict[tuple, list[int]] = defaultdict(list)
+    for pk, date, reason, user in zip(ids, dates, reasons, users, strict=True):
+        groups[date, reason, user].append(pk)
+    history_of = {}
+    for (date, reason, user), pks in groups.items():
+        cursor.execute(statement, [date, reason, user, pks])
+        history_of.update((record_id, history_id) for history_id, record_id in cursor.fetchall())
+    return [history_of[pk] for pk in ids]
 
 
 def _user_id(user) -> int | None:
