@@ -14,7 +14,7 @@ from django.db.models.signals import post_delete, post_save
 from cleaning import status_job
 from cleaning.models import Query
 from cohorts.models import Patient
-from cohorts.on_commit import Batch, collect
+from cohorts.on_commit import PatientBatch, collect
 from cohorts.signals import created_patient_ids, records_created
 from ecrf.crfs import DAY_FORMS
 from ecrf.models import DispositionEvent
@@ -23,9 +23,17 @@ from ecrf.models import DispositionEvent
 SOURCES = (*(crf.model for crf in DAY_FORMS.values()), DispositionEvent, Query)
 
 
-class RefreshStatus(Batch):
-    def run(self, items: list) -> None:
-        status_job.refresh_patients(items)
+class RefreshStatus(PatientBatch):
+    """Recompute the patients changed in the transaction, at once; a study most of whose patients it changed (an
+    import) is rebuilt by a job of its own (status_tasks.status_rebuild_study)."""
+
+    def run_patients(self, patient_ids: list[int]) -> None:
+        status_job.refresh_patients(patient_ids)
+
+    def run_study(self, study_id: int) -> None:
+        from cleaning.status_tasks import status_rebuild_study
+
+        status_rebuild_study.delay(study_id)
 
 
 def _changed(sender, instance, using=None, **kwargs) -> None:

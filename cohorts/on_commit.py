@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from django.db import transaction
 
+from cohorts.selectors import patient_ids_by_study, study_sizes
+
 
 class Batch:
     """The items of one transaction and what to do with them after its commit (``run``)."""
@@ -31,6 +33,38 @@ class Batch:
 
     def run(self, items: list) -> None:
         raise NotImplementedError
+
+
+class PatientBatch(Batch):
+    """A Batch of patient ids. A transaction that changed most of a study's patients (an import of a whole study)
+    hands that study to one study-wide job (``run_study``), cheaper than a job per patient; the other patients go to
+    ``run_patients``. Most of a study: at least ``STUDY_JOB_FROM`` of its patients and at least half of them."""
+
+    def run(self, items: list) -> None:
+        ids = sorted(set(items))
+        rest: list[int] = ids
+        if len(ids) >= STUDY_JOB_FROM:
+            rest = []
+            by_study = patient_ids_by_study(ids)
+            sizes = study_sizes(by_study)
+            for study_id, patients in by_study.items():
+                if len(patients) >= STUDY_JOB_FROM and 2 * len(patients) >= sizes[study_id]:
+                    self.run_study(study_id)
+                else:
+                    rest.extend(patients)
+        if rest:
+            self.run_patients(rest)
+
+    def run_patients(self, patient_ids: list[int]) -> None:
+        raise NotImplementedError
+
+    def run_study(self, study_id: int) -> None:
+        raise NotImplementedError
+
+
+#: The number of a study's patients changed in one transaction from which PatientBatch hands the study to a
+#: study-wide job (when they are half of it or more).
+STUDY_JOB_FROM = 1000
 
 
 def collect(kind: type[Batch], item, using: str | None = None) -> None:

@@ -191,3 +191,24 @@ def freeze_rows(*, patients: QuerySet[Patient]) -> list[tuple]:
         (pid, frozen.isoformat(), reason, unfrozen.isoformat() if unfrozen else None, why or None)
         for pid, frozen, reason, unfrozen, why in rows
     ]
+
+
+#: Patient ids per query of patient_ids_by_study (a long IN list is split).
+_IDS_PER_QUERY = 5000
+
+
+def patient_ids_by_study(patient_ids: list[int]) -> dict[int, list[int]]:
+    """Study id -> the given patients of that study (patients that no longer exist are left out)."""
+    by_study: dict[int, list[int]] = {}
+    for start in range(0, len(patient_ids), _IDS_PER_QUERY):
+        chunk = patient_ids[start : start + _IDS_PER_QUERY]
+        for pk, study_id in Patient.objects.filter(pk__in=chunk).values_list("pk", "study_id"):
+            by_study.setdefault(study_id, []).append(pk)
+    return by_study
+
+
+def study_sizes(study_ids) -> dict[int, int]:
+    """Study id -> its number of patients."""
+    return dict(
+        Patient.objects.filter(study__in=list(study_ids)).values_list("study").annotate(n=Count("pk")).order_by()
+    )

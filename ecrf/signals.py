@@ -17,7 +17,7 @@ acks_late and one worker prefetch keep the queue from reordering an older job af
 from django.db.models.signals import post_delete, post_save
 
 from cohorts.models import Patient
-from cohorts.on_commit import Batch, collect
+from cohorts.on_commit import PatientBatch, collect
 from cohorts.signals import created_patient_ids, records_created, study_settings_check
 from ecrf import derivations
 from ecrf.crfs import CATALOGUE
@@ -27,14 +27,20 @@ from ecrf.crfs import CATALOGUE
 SOURCE_MODELS = tuple(crf.model for crf in CATALOGUE.values() if crf.triggers_derivation)
 
 
-class _EnqueueOnCommit(Batch):
-    """The one on-commit callback of a transaction: enqueue derive_patient for each patient changed in it."""
+class _EnqueueOnCommit(PatientBatch):
+    """The one on-commit callback of a transaction: enqueue derive_patient for each patient changed in it, or
+    derive_study for a study most of whose patients it changed (an import)."""
 
-    def run(self, items: list) -> None:
+    def run_patients(self, patient_ids: list[int]) -> None:
         from ecrf.tasks import derive_patient
 
-        for patient_id in sorted(set(items)):
+        for patient_id in patient_ids:
             derive_patient.delay(patient_id)
+
+    def run_study(self, study_id: int) -> None:
+        from ecrf.tasks import derive_study
+
+        derive_study.delay(study_id)
 
 
 def schedule_derivation(patient_id: int, using: str | None = None) -> None:

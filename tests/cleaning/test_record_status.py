@@ -12,7 +12,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from cleaning import services, status_grid, status_job
+from cleaning import services, status_grid, status_job, status_tasks
 from cleaning.models import PatientRecordStatus, SiteRecordStatus
 from cleaning.status import (
     CODES,
@@ -27,6 +27,7 @@ from cleaning.status import (
     STATES,
     cell_state,
 )
+from cohorts import on_commit
 from cohorts.clock import site_today
 from cohorts.models import Patient
 from ecrf.crfs import DAY_FORMS
@@ -285,6 +286,25 @@ def test_the_counts_follow_every_committed_change(study, patient_a, patient_b, u
     status_job.recount(study)  # the hourly run's recount drops the empty group
     assert SiteRecordStatus.objects.filter(study=study).count() == 2
     assert_counts_are_fresh(study)
+
+
+def test_a_change_of_most_of_a_study_is_recounted_by_a_study_job(study, patient_a, patient_b, committed, monkeypatch):
+    """An import of a whole study: one status_rebuild_study job instead of each patient recounted after the commit
+    (here from 2 patients instead of 1,000)."""
+    with committed():  # the fixtures' own callbacks
+        pass
+    status_job.rebuild_study(study)
+    jobs = []
+    monkeypatch.setattr(on_commit, "STUDY_JOB_FROM", 2)
+    monkeypatch.setattr(status_tasks.status_rebuild_study, "delay", jobs.append)
+    with committed():
+        full_day(patient_a, 0)
+        full_day(patient_b, 0)
+    assert jobs == [study.pk]
+    assert PatientRecordStatus.objects.get(patient=patient_a).n_missing == 22 * 3  # not counted yet
+    status_tasks.status_rebuild_study(jobs[0])  # the worker's run
+    assert_counts_are_fresh(study)
+    assert PatientRecordStatus.objects.get(patient=patient_a).n_missing == 21 * 3
 
 
 def test_a_new_day_falls_due_with_the_hourly_run(study, site_a, arms):

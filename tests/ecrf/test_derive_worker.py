@@ -8,6 +8,7 @@ from celery.contrib.testing.worker import start_worker
 from django.core.management import CommandError, call_command
 from django.db import OperationalError, transaction
 
+from cohorts import on_commit
 from cohorts.services import study_set_locked
 from config.celery import app
 from ecrf import services, signals, tasks
@@ -188,3 +189,44 @@ def test_a_real_worker_updates_the_derived_row_after_a_save(settings):
                 break
     assert row is not None and (row.state, row.ordinal_7) == ("hfnc_cpap_niv", 5)
     assert app.conf.broker_url == settings.CELERY_BROKER_URL
+
+
+@pytest.fixture
+def study_jobs(monkeypatch, enqueued):
+    """The study ids passed to derive_study.delay; a study is handed over from 2 changed patients (instead of
+    1,000) so that the fixtures' two patients can be most of a study."""
+    calls = []
+    monkeypatch.setattr(tasks.derive_study, "delay", lambda study_id: calls.append(study_id))
+    monkeypatch.setattr(on_commit, "STUDY_JOB_FROM", 2)
+    return calls
+
+
+def test_a_transaction_that_changes_most_of_a_study_enqueues_one_study_job(
+    patient_a, patient_b, users, enqueued, study_jobs, django_capture_on_commit_callbacks
+):
+    """An import of a whole study: one derive_study instead of a derive_patient per patient."""
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        save_vitals(patient_a, users["nurse"], 0)
+        save_vitals(patient_b, users["data_manager"], 0)
+    assert (study_jobs, enqueued) == ([patient_a.study_id], [])
+
+
+def test_a_few_patients_of_a_large_study_get_a_job_each(
+    patient_a, patient_b, users, enqueued, study_jobs, django_capture_on_commit_callbacks
+):
+    for number in range(3):  # 5 patients: the 2 changed are fewer than half of them
+        factories.PatientFactory(study=patient_a.study, site=patient_a.site, participant_id=f"MI-01{number}")
+    transaction.get_connection().run_on_commit.clear()  # as if committed earlier (see ``enqueued``)
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        save_vitals(patient_a, users["nurse"], 0)
+        save_vitals(patient_b, users["data_manager"], 0)
+    assert (study_jobs, sorted(enqueued)) == ([], sorted([patient_a.pk, patient_b.pk]))
+
+
+def test_below_the_threshold_each_patient_gets_a_job(
+    patient_a, patient_b, users, enqueued, study_jobs, django_capture_on_commit_callbacks
+):
+    """One changed patient of a study of two: half the study, but fewer than the threshold."""
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        save_vitals(patient_a, users["nurse"], 0)
+    assert (study_jobs, enqueued) == ([], [patient_a.pk])
