@@ -1,0 +1,62 @@
+"""cohorts.field_checks.FieldChecks: a batch's full_clean, each distinct value of a field checked once, gives each
+record exactly the verdict of Django's own full_clean (relations and database rules left to the database)."""
+
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cohorts.field_checks import FieldChecks
+from ecrf.models import DrugAdministration, RespiratorySupport
+
+# Values both valid and not: too many digits or decimal places, 37.5 and 37.50, choices and not, blanks, a text
+# where a number goes.
+_NUMBERS = st.sampled_from(
+    [None, "", Decimal("0.5"), Decimal("0.50"), Decimal("0.505"), Decimal("12.5"), Decimal("12.50"), Decimal("99999.9"), 7, "abc"]
+)
+_SUPPORTS = st.sampled_from(["", "cpap", "CPAP", "room_air", "helmet?", None])
+_DOSES = st.sampled_from([Decimal("100"), Decimal("100.00"), Decimal("100.001"), Decimal("123456.7"), None, -1])
+_UNITS = st.sampled_from(["mg", "mg_kg", "litres", ""])
+
+
+def verdict(record, clean) -> tuple[dict, dict]:
+    """The errors (field -> messages) of ``clean(record)`` and the record's values after it."""
+    try:
+        clean(record)
+        errors = {}
+    except ValidationError as exc:
+        errors = {field: [str(message) for message in messages] for field, messages in exc.message_dict.items()}
+    return errors, {field.attname: getattr(record, field.attname) for field in type(record)._meta.concrete_fields}
+
+
+def django_clean(record) -> None:
+    record.full_clean(exclude=["patient"], validate_unique=False, validate_constraints=False)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(_SUPPORTS, _NUMBERS, _NUMBERS, _NUMBERS), min_size=1, max_size=12))
+def test_a_batch_gets_the_verdicts_of_full_clean(rows):
+    checks = FieldChecks(RespiratorySupport)  # one batch: later records reuse the values seen before
+    for support, flow, fio2, peep in rows:
+        values = {"support": support, "flow_l_min": flow, "fio2": fio2, "peep_cmh2o": peep, "study_day": 1}
+        mine, theirs = RespiratorySupport(**values), RespiratorySupport(**values)
+        assert verdict(mine, checks.full_clean) == verdict(theirs, django_clean)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(_DOSES, _UNITS), min_size=1, max_size=8))
+def test_required_fields_and_choices_of_a_repeating_form(rows):
+    checks = FieldChecks(DrugAdministration)
+    for dose, unit in rows:
+        values = {"study_day": 0, "drug": "anakinra", "dose": dose, "dose_unit": unit, "route": "iv", "frequency": "q6h"}
+        mine, theirs = DrugAdministration(**values), DrugAdministration(**values)
+        assert verdict(mine, checks.full_clean) == verdict(theirs, django_clean)
+
+
+def test_a_refused_value_is_refused_for_every_record_that_holds_it():
+    checks = FieldChecks(RespiratorySupport)
+    for _ in range(2):
+        record = RespiratorySupport(study_day=1, fio2=Decimal("0.505"))
+        errors, _values = verdict(record, checks.full_clean)
+        assert list(errors) == ["fio2"]
