@@ -33,6 +33,7 @@ from cohorts.audit import (
     ensure_unlocked,
     ensure_writable,
     insert_audited,
+    record_factory,
     require_reason,
     update_versioned,
 )
@@ -456,7 +457,7 @@ def day_records_create(
     facts = {pk: PatientFacts.of(patient, deaths.get(pk)) for pk, patient in patients.items()}
     results: list[models.Model | ValidationError | None] = [None] * len(records)
     created: list[int] = []  # positions of the records inserted in bulk
-    field_checks = FieldChecks(crf.model)
+    field_checks, build = FieldChecks(crf.model), record_factory(crf.model)
     for position, new in enumerate(records):
         patient, entry = new.patient, new.entry
         _check_fields(crf, entry.values)
@@ -474,7 +475,7 @@ def day_records_create(
         if refused:
             results[position] = issues_error(refused)
             continue
-        record = crf.model(patient=patient, study_day=new.study_day, **entry.state(), confirmed_checks=confirmed)
+        record = build(patient=patient, study_day=new.study_day, **entry.state(), confirmed_checks=confirmed)
         try:
             check_audited(record, user=user, reason=new.reason, validate_db=False, checks=field_checks)  # as _audit
         except ValidationError as exc:

@@ -42,7 +42,7 @@ TABLES = (PATIENTS, *CATALOGUE)
 FILE_NAMES = ", ".join(f"{table}.csv" for table in TABLES)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # one object per column of COLUMNS: hashed by identity (typed_cell's cache)
 class Column:
     """A column of the format: how its cells are read and what an empty cell means."""
 

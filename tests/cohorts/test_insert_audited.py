@@ -8,7 +8,7 @@ import pytest
 from django.db import IntegrityError
 from django.utils import timezone
 
-from cohorts.audit import check_audited, insert_audited
+from cohorts.audit import check_audited, insert_audited, record_factory
 from cohorts.signals import records_created
 from ecrf.models import LabResult
 
@@ -73,3 +73,16 @@ def test_a_record_that_breaks_a_database_rule_is_an_integrity_error_and_leaves_n
     with pytest.raises(IntegrityError):
         insert_audited(LabResult, records, users["nurse"])
     assert not LabResult.objects.exists() and not LabResult.history.exists()
+
+
+def test_record_factory_builds_what_the_keyword_constructor_builds(patient_a):
+    values = {"study_day": 3, "crp_mg_l": Decimal("150.5"), "missing_codes": {"ldh_u_l": "not_done"}}
+    built, constructed = record_factory(LabResult)(patient=patient_a, **values), LabResult(patient=patient_a, **values)
+    fields = [field.attname for field in LabResult._meta.concrete_fields]
+    assert [getattr(built, name) for name in fields] == [getattr(constructed, name) for name in fields]
+    assert built.patient is patient_a and built._state.adding  # the relation cached: no query to read it
+    build = record_factory(LabResult)
+    first, second = build(study_day=1), build(study_day=2)
+    assert first.missing_codes == {} and first.missing_codes is not second.missing_codes  # a default made per record
+    with pytest.raises(TypeError, match="crp"):
+        build(crp=1)
