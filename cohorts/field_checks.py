@@ -25,31 +25,37 @@ class FieldChecks:
     its memory."""
 
     def __init__(self, model: type[models.Model]):
-        self.fields = [field for field in model._meta.fields if not field.is_relation and not field.generated]
-        self.cleaned: dict[str, dict[tuple, Any]] = {field.attname: {} for field in self.fields}
+        fields = [field for field in model._meta.fields if not field.is_relation and not field.generated]
+        #: Each field with its kept results: the key of a value -> the value its check gave back.
+        self.fields: list[tuple[models.Field, dict[tuple, Any]]] = [(field, {}) for field in fields]
 
     def full_clean(self, instance: models.Model) -> None:
         """Raise full_clean's ValidationError (field errors, then the model's clean()) for ``instance``."""
         errors: dict[str, list] = {}
-        for field in self.fields:
+        for field, kept in self.fields:
             raw = getattr(instance, field.attname)
+            # The key tells two values apart for the check: class and value, and a decimal's digits too (37.5 and
+            # 37.50 are equal, but the second has two decimal places). Not hashable: checked every time.
+            key = (raw.__class__, raw, str(raw)) if isinstance(raw, Decimal) else (raw.__class__, raw)
+            try:
+                cleaned = kept.get(key, _UNSEEN)
+            except TypeError:
+                key, cleaned = None, _UNSEEN
+            if cleaned is not _UNSEEN:  # checked before (a blank value skipped below is never kept)
+                setattr(instance, field.attname, cleaned)
+                continue
             if field.blank and raw in field.empty_values:
                 continue
             if isinstance(raw, DatabaseDefault):
                 continue
-            key = _key(raw)
-            kept = self.cleaned[field.attname]
-            if key is not None and key in kept:
-                setattr(instance, field.attname, kept[key])
-                continue
             try:
-                value = field.clean(raw, instance)
+                cleaned = field.clean(raw, instance)
             except ValidationError as exc:
                 errors[field.name] = exc.error_list
                 continue
             if key is not None:
-                kept[key] = value
-            setattr(instance, field.attname, value)
+                kept[key] = cleaned
+            setattr(instance, field.attname, cleaned)
         try:
             instance.clean()
         except ValidationError as exc:
@@ -58,13 +64,5 @@ class FieldChecks:
             raise ValidationError(errors)
 
 
-def _key(value: Any) -> tuple | None:
-    """What tells two values apart for a field's check: their class and value, and for a decimal its digits too
-    (37.5 and 37.50 are equal, but the second has two decimal places). None: not hashable, checked every time."""
-    if isinstance(value, Decimal):
-        return (Decimal, value, str(value))
-    try:
-        hash(value)
-    except TypeError:
-        return None
-    return (value.__class__, value)
+_UNSEEN = object()
+

@@ -186,6 +186,9 @@ def check_value(name: str, value: Number | None) -> CheckResult | None:
     business of required-field rules, not of range checks); otherwise the single
     most serious finding: a hard refusal takes precedence over a soft confirmation.
     """
+    kind = type(value)  # an int or a finite Decimal, the typed values of forms and imports, as they are
+    if (kind is int or (kind is Decimal and value.is_finite())) and _value_within(name, value):
+        return None
     number = as_decimal(value)
     if number is None or (number.is_finite() and _value_within(name, number)):
         return None
@@ -193,7 +196,7 @@ def check_value(name: str, value: Number | None) -> CheckResult | None:
 
 
 @functools.lru_cache(maxsize=2**14)
-def _value_within(name: str, number: Decimal) -> bool:
+def _value_within(name: str, number: int | Decimal) -> bool:
     """_within for the limit of ``name``, kept per value: an import checks the same few values a million times (the
     limits table is fixed; 37.5 and 37.50 are within the same bounds)."""
     return _within(get_limit(name), number)

@@ -80,6 +80,10 @@ class ImportRun:
         self.results: dict[str, FileResult] = {}
         self.bad: dict[str, set[int]] = {}
         self.good: dict[str, int] = {}
+        #: Per form table, what its header holds: its code columns (value field -> code column), and the fields it
+        #: gives a value or a code of.
+        self.code_columns: dict[str, dict[str, str]] = {}
+        self.covered: dict[str, frozenset[str]] = {}
         self.refused_patients: dict[str, str] = {}  # participant id -> where its patients.csv row was refused
         self.patients: dict[str, Patient] = {}
 
@@ -100,6 +104,12 @@ class ImportRun:
         result = FileResult(table_file.source.name, table, rows=table_file.count)
         self.report.files.append(result)
         self.files[table], self.results[table], self.bad[table] = table_file, result, set()
+        if (crf := CATALOGUE.get(table)) is not None:
+            header = set(table_file.header)
+            self.code_columns[table] = {name: code for name, code in crf.code_columns.items() if code in header}
+            self.covered[table] = frozenset(
+                name for name in crf.fields if name in header or crf.code_columns.get(name) in header
+            )
         keys: dict[tuple, int] = {}
         key_columns = ROW_KEYS.get(table)
         dated = DATED_BY.get(table)
@@ -169,13 +179,13 @@ class ImportRun:
                 parsed.values[column.name] = value
         self._check_confirm(parsed)
         if crf is not None:
-            self._merge_codes(parsed, crf)
+            self._merge_codes(parsed)
         return parsed
 
-    def _merge_codes(self, parsed: ParsedRow, crf: Crf) -> None:
+    def _merge_codes(self, parsed: ParsedRow) -> None:
         """The codes of the row's code columns (<field>_mc) joined to those of its value cells; the two must agree.
         A row marked not done needs no code: a release's not_done codes of such a row are the mark itself."""
-        for name, column in crf.code_columns.items():
+        for name, column in self.code_columns[parsed.file.table].items():
             code = parsed.values.get(column)
             if not code:
                 continue
@@ -512,8 +522,7 @@ class ImportRun:
     def _entry(self, parsed: ParsedRow, crf: Crf, current) -> RecordInput:
         """The row as the service takes it. The stored record's codes of fields the file has no column for, and its
         mark "not done" when the file has no not_done_reason column, stay as they are."""
-        cells = parsed.row.cells
-        covered = {name for name in crf.fields if name in cells or crf.code_columns.get(name) in cells}
+        covered = self.covered[parsed.file.table]
         kept = {} if current is None else {n: c for n, c in current.missing_codes.items() if n not in covered}
         if NOT_DONE_REASON in parsed.values:
             not_done = parsed.values[NOT_DONE_REASON]
