@@ -31,7 +31,7 @@ from ecrf.importing.columns import COLUMNS, FILE_NAMES, REQUIRED_COLUMNS, TABLES
 from ecrf.importing.files import Source, TableFile, expand_archives, read_file, sources_from_paths, write_table
 from ecrf.importing.progress import CHECK, PARSE, READ, ImportCancelled, Progress
 from ecrf.importing.report import FileResult, ImportReport, Problem, read_problems, write_problems
-from ecrf.importing.writer import ImportRun
+from ecrf.importing.writer import ImportRun, young_collections_only
 
 __all__ = [
     "COLUMNS",
@@ -90,19 +90,20 @@ def crf_import(
                     "duplicate_file",
                 )
             )
-    run = ImportRun(study, user, report, progress)
-    progress.phase(PARSE, sum(table_file.count for table_file in tables.values()))
-    for table_file in tables.values():
-        run.parse(table_file)
-    progress.phase(CHECK, sum(run.good.values()))
-    try:
-        with transaction.atomic():
-            ensure_unlocked(study)
-            run.write()
-            if report.problems or check_only:
-                transaction.set_rollback(True)
-    except StudyLocked as exc:  # locked while the import ran
-        report.problems.append(Problem("", None, "", exc.messages[0], "study_locked"))
+    with young_collections_only():
+        run = ImportRun(study, user, report, progress)
+        progress.phase(PARSE, sum(table_file.count for table_file in tables.values()))
+        for table_file in tables.values():
+            run.parse(table_file)
+        progress.phase(CHECK, sum(run.good.values()))
+        try:
+            with transaction.atomic():
+                ensure_unlocked(study)
+                run.write()
+                if report.problems or check_only:
+                    transaction.set_rollback(True)
+        except StudyLocked as exc:  # locked while the import ran
+            report.problems.append(Problem("", None, "", exc.messages[0], "study_locked"))
     order = {source.name: rank for rank, source in enumerate(expanded)}
     report.problems.sort(key=lambda p: (order.get(p.file, -1), p.row or 0))  # stable: a row's problems stay in order
     return report

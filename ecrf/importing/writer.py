@@ -5,7 +5,9 @@ the forms (clinical definitions §2.1), audited with the reason "import: <file n
 from __future__ import annotations
 
 import datetime
+import gc
 from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
@@ -50,6 +52,8 @@ _DISPOSITIONS = next(crf.key for crf in CATALOGUE.values() if crf.model is Dispo
 # Write order: patients first; deaths before the other forms, so a row after a death is refused on its own row.
 #: Rows of a one-per-day form created together (services.day_records_create): the memory of their records.
 CREATE_CHUNK = 5000
+#: Rows between two collections of the young generations (young_collections_only).
+COLLECT_EVERY = 5000
 #: Per form, the columns whose cells may hold a missing-data code (ND, UNK, NA) instead of a value.
 _CODED = {key: frozenset(crf.value_fields) - {"study_day"} for key, crf in CATALOGUE.items()}
 WRITE_ORDER = (PATIENTS, _DISPOSITIONS, *(key for key in CATALOGUE if key != _DISPOSITIONS))
@@ -91,6 +95,8 @@ class ImportRun:
         """One more row of the phase done."""
         self.done += 1
         self.progress.advance(self.done, len(self.report.problems))
+        if self.done % COLLECT_EVERY == 0:
+            gc.collect(1)  # the young generations only: see young_collections_only
 
     def problem(self, parsed: ParsedRow, column: str, message: str, code: str) -> None:
         self.report.problems.append(Problem(parsed.file.source.name, parsed.row.number, column, message, code))
@@ -685,3 +691,21 @@ def _column_of(field_name: str, error: ValidationError) -> str:
         return field_name
     code = error.code or ""
     return code.split(".", 1)[0] if code.startswith("study_day.") else ""
+
+
+@contextmanager
+def young_collections_only() -> Iterator[None]:
+    """Python's automatic garbage collection paused while an import runs; ImportRun.advance collects the young
+    generations every COLLECT_EVERY rows instead, which frees the cycles of the rows just done.
+
+    What an import keeps grows with the files (the duplicate keys of a million rows, its patients), and the automatic
+    full collections scan all of it again and again: 17% of an import of 315,000 patient-days, more on larger ones.
+    The young collections never scan what has survived them; one full collection runs at the end."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+        gc.collect()
