@@ -167,11 +167,26 @@ def record_factory(model: type[models.Model]) -> Callable[..., models.Model]:
     if any(field.generated or field.column is None for field in fields):
         raise TypeError(f"{model.__name__}: record_factory does not build generated or virtual fields")
 
+    # Each field's default: a callable's result is made for each record, any other default is one value.
+    defaults = [
+        (
+            field.attname,
+            field.get_default if field.has_default() and callable(field.default) else None,
+            field.get_default(),
+        )
+        for field in fields
+    ]
+
     def build(**values: Any) -> models.Model:
         related = {field: values.pop(field.name) for field in relations if field.name in values}
         for field, target in related.items():
             values[field.attname] = None if target is None else getattr(target, field.target_field.attname)
-        record = model(*(values.pop(f.attname) if f.attname in values else f.get_default() for f in fields))
+        record = model(
+            *(
+                values.pop(name) if name in values else (default if make is None else make())
+                for name, make, default in defaults
+            )
+        )
         if values:
             raise TypeError(f"{model.__name__}() got unexpected keyword arguments {sorted(values)}")
         for field, target in related.items():

@@ -26,35 +26,43 @@ class FieldChecks:
 
     def __init__(self, model: type[models.Model]):
         fields = [field for field in model._meta.fields if not field.is_relation and not field.generated]
-        #: Each field with its kept results: the key of a value -> the value its check gave back.
-        self.fields: list[tuple[models.Field, dict[tuple, Any]]] = [(field, {}) for field in fields]
+        #: Each field with its kept results, found by the very object checked (its id, with the object itself, kept
+        #: alive so that its id is not reused: records share the values an import typed once), else by its key:
+        #: class and value, and a decimal's digits too (37.5 and 37.50 are equal, but the second has two decimal
+        #: places).
+        self.fields: list[tuple[models.Field, dict[int, tuple], dict[tuple, Any]]] = [
+            (field, {}, {}) for field in fields
+        ]
 
     def full_clean(self, instance: models.Model) -> None:
         """Raise full_clean's ValidationError (field errors, then the model's clean()) for ``instance``."""
         errors: dict[str, list] = {}
-        for field, kept in self.fields:
+        for field, by_object, by_key in self.fields:
             raw = getattr(instance, field.attname)
-            # The key tells two values apart for the check: class and value, and a decimal's digits too (37.5 and
-            # 37.50 are equal, but the second has two decimal places). Not hashable: checked every time.
+            seen = by_object.get(id(raw))
+            if seen is not None and seen[0] is raw:  # this object was checked before
+                if seen[1] is not raw:
+                    setattr(instance, field.attname, seen[1])
+                continue
             key = (raw.__class__, raw, str(raw)) if isinstance(raw, Decimal) else (raw.__class__, raw)
             try:
-                cleaned = kept.get(key, _UNSEEN)
-            except TypeError:
+                cleaned = by_key.get(key, _UNSEEN)
+            except TypeError:  # not hashable: checked every time
                 key, cleaned = None, _UNSEEN
-            if cleaned is not _UNSEEN:  # checked before (a blank value skipped below is never kept)
-                setattr(instance, field.attname, cleaned)
-                continue
-            if field.blank and raw in field.empty_values:
-                continue
-            if isinstance(raw, DatabaseDefault):
-                continue
-            try:
-                cleaned = field.clean(raw, instance)
-            except ValidationError as exc:
-                errors[field.name] = exc.error_list
-                continue
+            if cleaned is _UNSEEN:  # a blank value skipped here is never kept
+                if field.blank and raw in field.empty_values:
+                    continue
+                if isinstance(raw, DatabaseDefault):
+                    continue
+                try:
+                    cleaned = field.clean(raw, instance)
+                except ValidationError as exc:
+                    errors[field.name] = exc.error_list
+                    continue
+                if key is not None:
+                    by_key[key] = cleaned
             if key is not None:
-                kept[key] = cleaned
+                by_object[id(raw)] = (raw, cleaned)
             setattr(instance, field.attname, cleaned)
         try:
             instance.clean()
@@ -65,4 +73,3 @@ class FieldChecks:
 
 
 _UNSEEN = object()
-

@@ -87,6 +87,8 @@ class ImportRun:
         #: Per form table, what its header holds: its code columns (value field -> code column), and the fields it
         #: gives a value or a code of.
         self.code_columns: dict[str, dict[str, str]] = {}
+        #: Per table, each header name -> its column and whether its cells may hold a missing-data code.
+        self.cells: dict[str, dict[str, tuple[Column, bool]]] = {}
         self.covered: dict[str, frozenset[str]] = {}
         self.refused_patients: dict[str, str] = {}  # participant id -> where its patients.csv row was refused
         self.patients: dict[str, Patient] = {}
@@ -110,6 +112,11 @@ class ImportRun:
         result = FileResult(table_file.source.name, table, rows=table_file.count)
         self.report.files.append(result)
         self.files[table], self.results[table], self.bad[table] = table_file, result, set()
+        coded = _CODED.get(table, frozenset())
+        columns = COLUMNS[table]
+        self.cells[table] = {
+            name: (columns[CONFIRM if name in CONFIRM_ALIASES else name], name in coded) for name in table_file.header
+        }
         if (crf := CATALOGUE.get(table)) is not None:
             header = set(table_file.header)
             self.code_columns[table] = {name: code for name, code in crf.code_columns.items() if code in header}
@@ -167,14 +174,13 @@ class ImportRun:
 
     def _typed(self, table_file: TableFile, row: Row, result: FileResult) -> ParsedRow:
         """The row's cells as typed values and codes; what cannot be read is in its ``problems``."""
-        columns = COLUMNS[table_file.table]
         crf = CATALOGUE.get(table_file.table)
         parsed = ParsedRow(table_file, row, {}, result)
-        coded = frozenset() if crf is None else _CODED[crf.key]
+        cells = self.cells[table_file.table]
         for name, text in row.cells.items():
-            column = columns[CONFIRM if name in CONFIRM_ALIASES else name]
+            column, may_be_code = cells[name]
             try:
-                code, value = typed_cell(column, text, name in coded)
+                code, value = typed_cell(column, text, may_be_code)
             except CellError as exc:
                 parsed.problems.append((name, str(exc), "value"))
                 continue
