@@ -22,6 +22,7 @@ from cohorts.audit import (
 )
 from cohorts.clock import site_today, site_zone
 from cohorts.eligibility.engine import evaluate, get_rule_set
+from cohorts.field_checks import FieldChecks
 from cohorts.languages import STORED_LANGUAGE
 from cohorts.models import (
     COMORBIDITIES,
@@ -237,6 +238,7 @@ def patients_create(*, study: Study, patients: Sequence[Mapping[str, Any]], user
         raise ValueError("a participant id is given twice")
     taken = set(Patient.objects.filter(study=study, participant_id__in=given).values_list("participant_id", flat=True))
     results: list[Patient | ValidationError] = []
+    field_checks = FieldChecks(Patient)
     for fields in patients:
         fields = dict(fields)
         reason = fields.pop("reason")
@@ -257,7 +259,7 @@ def patients_create(*, study: Study, patients: Sequence[Mapping[str, Any]], user
                 taken=participant_id in taken,
             )
             # As save_audited, without the queries: the site, arm and participant id were checked above.
-            check_audited(patient, user=user, reason=reason, validate_db=False)
+            check_audited(patient, user=user, reason=reason, validate_db=False, checks=field_checks)
         except ValidationError as exc:
             results.append(exc)
             continue
