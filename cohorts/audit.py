@@ -12,6 +12,8 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import connections, models, router, transaction
 from django.db.models import Exists, OuterRef
+from django.db.models.base import ModelState
+from django.db.models.signals import post_init, pre_init
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -159,36 +161,38 @@ def check_audited(
 
 def record_factory(model: type[models.Model]) -> Callable[..., models.Model]:
     """A constructor of new records of ``model`` for a bulk write: ``build(patient=..., study_day=1, ...)`` gives
-    what ``model(patient=..., study_day=1, ...)`` gives, built the way Django builds the rows it reads: every
-    field's value (given, else its default) passed by position, which spares the keyword constructor's per-field
-    lookups. A relation is given by its object, cached on the record as the keyword constructor caches it."""
+    what ``model(patient=..., study_day=1, ...)`` gives, built the way a row read from the database is built, less
+    the per-field work of the constructor: the instance's state and its fields' values (given, else their defaults)
+    set at once. A relation is given by its object, cached on the record as the keyword constructor caches it.
+    A model with its own constructor, or with pre_init or post_init receivers, is built by its constructor."""
     fields = model._meta.concrete_fields
     relations = [field for field in fields if field.is_relation]
     if any(field.generated or field.column is None for field in fields):
         raise TypeError(f"{model.__name__}: record_factory does not build generated or virtual fields")
-
+    constructed = (
+        model.__init__ is not models.Model.__init__ or pre_init.has_listeners(model) or post_init.has_listeners(model)
+    )
     # Each field's default: a callable's result is made for each record, any other default is one value.
-    defaults = [
-        (
-            field.attname,
-            field.get_default if field.has_default() and callable(field.default) else None,
-            field.get_default(),
-        )
-        for field in fields
-    ]
+    made = [(field.attname, field.get_default) for field in fields if field.has_default() and callable(field.default)]
+    constant = {field.attname: field.get_default() for field in fields if field.attname not in dict(made)}
+    attnames = [field.attname for field in fields]
 
     def build(**values: Any) -> models.Model:
         related = {field: values.pop(field.name) for field in relations if field.name in values}
         for field, target in related.items():
             values[field.attname] = None if target is None else getattr(target, field.target_field.attname)
-        record = model(
-            *(
-                values.pop(name) if name in values else (default if make is None else make())
-                for name, make, default in defaults
-            )
-        )
-        if values:
-            raise TypeError(f"{model.__name__}() got unexpected keyword arguments {sorted(values)}")
+        state = {**constant, **values}
+        for name, make in made:
+            if name not in values:
+                state[name] = make()
+        if len(state) != len(attnames):
+            raise TypeError(f"{model.__name__}() got unexpected keyword arguments {sorted(set(state) - set(attnames))}")
+        if constructed:
+            record = model(*(state[name] for name in attnames))
+        else:
+            record = model.__new__(model)
+            record._state = ModelState()
+            record.__dict__.update(state)
         for field, target in related.items():
             field.set_cached_value(record, target)
         return record

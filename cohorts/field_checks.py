@@ -26,32 +26,35 @@ class FieldChecks:
 
     def __init__(self, model: type[models.Model]):
         fields = [field for field in model._meta.fields if not field.is_relation and not field.generated]
+        if any(hasattr(getattr(model, field.attname, None), "__set__") for field in fields):
+            raise TypeError(f"{model.__name__}: FieldChecks reads and sets the values of plain fields only")
         #: Each field with its kept results, found by the very object checked (its id, with the object itself, kept
         #: alive so that its id is not reused: records share the values an import typed once), else by its key:
         #: class and value, and a decimal's digits too (37.5 and 37.50 are equal, but the second has two decimal
         #: places).
-        self.fields: list[tuple[models.Field, dict[int, tuple], dict[tuple, Any]]] = [
-            (field, {}, {}) for field in fields
+        self.fields: list[tuple[str, models.Field, dict[int, tuple], dict[tuple, Any]]] = [
+            (field.attname, field, {}, {}) for field in fields
         ]
 
     def full_clean(self, instance: models.Model) -> None:
         """Raise full_clean's ValidationError (field errors, then the model's clean()) for ``instance``."""
         errors: dict[str, list] = {}
-        for field, by_object, by_key in self.fields:
-            raw = getattr(instance, field.attname)
+        state = instance.__dict__  # the fields' values: no descriptor sets them (see __init__)
+        for attname, field, by_object, by_key in self.fields:
+            raw = state[attname] if attname in state else getattr(instance, attname)
             seen = by_object.get(id(raw))
             if seen is not None and seen[0] is raw:  # this object was checked before
                 if seen[1] is not raw:
-                    setattr(instance, field.attname, seen[1])
+                    state[attname] = seen[1]
+                continue
+            if field.blank and raw in field.empty_values:  # skipped, as full_clean skips it; never kept
                 continue
             key = (raw.__class__, raw, str(raw)) if isinstance(raw, Decimal) else (raw.__class__, raw)
             try:
                 cleaned = by_key.get(key, _UNSEEN)
             except TypeError:  # not hashable: checked every time
                 key, cleaned = None, _UNSEEN
-            if cleaned is _UNSEEN:  # a blank value skipped here is never kept
-                if field.blank and raw in field.empty_values:
-                    continue
+            if cleaned is _UNSEEN:
                 if isinstance(raw, DatabaseDefault):
                     continue
                 try:
@@ -63,7 +66,7 @@ class FieldChecks:
                     by_key[key] = cleaned
             if key is not None:
                 by_object[id(raw)] = (raw, cleaned)
-            setattr(instance, field.attname, cleaned)
+            state[attname] = cleaned
         try:
             instance.clean()
         except ValidationError as exc:

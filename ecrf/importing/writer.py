@@ -214,8 +214,10 @@ class ImportRun:
             parsed.codes = {name: code for name, code in parsed.codes.items() if code != MissingCode.NOT_DONE}
 
     def _check_confirm(self, parsed: ParsedRow) -> None:
+        if not parsed.values.get(CONFIRM):
+            return
         allowed = SOFT_CODES.get(parsed.file.table, frozenset())
-        unknown = sorted(parsed.values.get(CONFIRM, frozenset()) - allowed)
+        unknown = sorted(parsed.values[CONFIRM] - allowed)
         if not unknown:
             return
         column = next(name for name in parsed.row.cells if name in CONFIRM_ALIASES)

@@ -1,6 +1,7 @@
 """cohorts.field_checks.FieldChecks: a batch's full_clean, each distinct value of a field checked once, gives each
 record exactly the verdict of Django's own full_clean (relations and database rules left to the database)."""
 
+import copy
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
@@ -16,6 +17,9 @@ _NUMBERS = st.sampled_from([None, "", 7, "abc", *map(Decimal, ("0.5", "0.50", "0
 _SUPPORTS = st.sampled_from(["", "cpap", "CPAP", "room_air", "helmet?", None])
 _DOSES = st.sampled_from([Decimal("100"), Decimal("100.00"), Decimal("100.001"), Decimal("123456.7"), None, -1])
 _UNITS = st.sampled_from(["mg", "mg_kg", "litres", ""])
+# JSON values: each record's own object (not hashable), empty or not, and none where the field takes no null.
+_CODES = st.sampled_from([{}, {"flow_l_min": "unknown"}, {"fio2": ["not", "a", "code"]}, None, []])
+_CONFIRMED = st.sampled_from([[], ["fio2.soft_high"], None, {}])
 
 
 def verdict(record, clean) -> tuple[dict, dict]:
@@ -33,12 +37,13 @@ def django_clean(record) -> None:
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.tuples(_SUPPORTS, _NUMBERS, _NUMBERS, _NUMBERS), min_size=1, max_size=12))
+@given(st.lists(st.tuples(_SUPPORTS, _NUMBERS, _NUMBERS, _NUMBERS, _CODES, _CONFIRMED), min_size=1, max_size=12))
 def test_a_batch_gets_the_verdicts_of_full_clean(rows):
     checks = FieldChecks(RespiratorySupport)  # one batch: later records reuse the values seen before
-    for support, flow, fio2, peep in rows:
+    for support, flow, fio2, peep, codes, confirmed in rows:
         values = {"support": support, "flow_l_min": flow, "fio2": fio2, "peep_cmh2o": peep, "study_day": 1}
-        mine, theirs = RespiratorySupport(**values), RespiratorySupport(**values)
+        json = {"missing_codes": copy.deepcopy(codes), "confirmed_checks": copy.deepcopy(confirmed)}
+        mine, theirs = RespiratorySupport(**values, **json), RespiratorySupport(**values, **copy.deepcopy(json))
         assert verdict(mine, checks.full_clean) == verdict(theirs, django_clean)
 
 
