@@ -6,7 +6,7 @@ that
 two people editing the same record cannot silently overwrite each other (the `version` column).
 """
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -142,21 +142,28 @@ def save_audited(instance: models.Model, *, user, reason: str | None, validate_d
     return instance
 
 
-def check_audited(
-    instance: models.Model, *, user, reason: str | None, validate_db: bool = True, checks: FieldChecks | None = None
-) -> None:
+def check_audited(instance: models.Model, *, user, reason: str | None, validate_db: bool = True) -> None:
     """What save_audited does before it saves: the history user and reason set, full_clean() (see save_audited for
-    ``validate_db``). For records inserted in bulk afterwards (insert_audited), whose callers pass the ``checks``
-    of their batch (validate_db=False): the same verdicts, each distinct value of a field checked once."""
+    ``validate_db``)."""
     instance._change_reason = require_reason(instance, reason)
     instance._history_user = user
     if validate_db:
         instance.full_clean()
-    elif checks is not None:
-        checks.full_clean(instance)
     else:
         relations = [f.name for f in instance._meta.concrete_fields if f.is_relation]
         instance.full_clean(exclude=relations, validate_unique=False, validate_constraints=False)
+
+
+def check_new_audited(
+    records: Sequence[models.Model], *, user, reasons: Sequence[str | None], checks: FieldChecks
+) -> list[ValidationError | None]:
+    """check_audited(validate_db=False) of new records to be inserted in bulk (insert_audited), with the ``checks``
+    of their batch: the same verdicts, each distinct value of a field checked once. Returns each record's refusal,
+    or None."""
+    for record, reason in zip(records, reasons, strict=True):
+        record._change_reason = require_reason(record, reason)
+        record._history_user = user
+    return checks.full_clean_all(records)
 
 
 def record_factory(model: type[models.Model]) -> Callable[..., models.Model]:

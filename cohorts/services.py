@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 
 from cohorts import enrolment, roles
 from cohorts.audit import (
-    check_audited,
+    check_new_audited,
     ensure_unlocked,
     ensure_writable,
     history_reason,
@@ -238,7 +238,7 @@ def patients_create(*, study: Study, patients: Sequence[Mapping[str, Any]], user
         raise ValueError("a participant id is given twice")
     taken = set(Patient.objects.filter(study=study, participant_id__in=given).values_list("participant_id", flat=True))
     results: list[Patient | ValidationError] = []
-    field_checks = FieldChecks(Patient)
+    reasons: list[str] = []  # of the patients built
     for fields in patients:
         fields = dict(fields)
         reason = fields.pop("reason")
@@ -258,12 +258,17 @@ def patients_create(*, study: Study, patients: Sequence[Mapping[str, Any]], user
                 site_in_study=site.pk in sites,
                 taken=participant_id in taken,
             )
-            # As save_audited, without the queries: the site, arm and participant id were checked above.
-            check_audited(patient, user=user, reason=reason, validate_db=False, checks=field_checks)
         except ValidationError as exc:
             results.append(exc)
             continue
         results.append(patient)
+        reasons.append(reason)
+    # As save_audited, without the queries: the site, arm and participant id were checked above.
+    built = [position for position, result in enumerate(results) if isinstance(result, Patient)]
+    checked = check_new_audited([results[p] for p in built], user=user, reasons=reasons, checks=FieldChecks(Patient))
+    for position, error in zip(built, checked, strict=True):
+        if error is not None:
+            results[position] = error
     new = [patient for patient in results if isinstance(patient, Patient)]
     if new:
         try:

@@ -26,7 +26,9 @@ records_created = Signal()
 
 def created_patient_ids(sender, records) -> set[int]:
     """The patients a ``records_created`` is about: the new patients themselves, or the patients of new records."""
-    return {record.pk if sender._meta.label == "cohorts.Patient" else record.patient_id for record in records}
+    if sender._meta.label == "cohorts.Patient":
+        return {record.pk for record in records}
+    return {record.patient_id for record in records}
 
 
 study_settings_check = Signal()

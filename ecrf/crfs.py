@@ -136,11 +136,9 @@ class Crf:
     ) -> bool:
         """Whether a record would hold nothing: no value, no missing-data code and not marked not done
         (``not_done_reason`` None: not marked; a text, even blank: marked)."""
-        return (
-            not missing_codes
-            and not_done_reason is None
-            and all(validators.is_blank(values.get(name)) for name in self.value_fields)
-        )
+        if missing_codes or not_done_reason is not None:
+            return False
+        return all(map(validators.is_blank, map(values.get, self.value_fields)))
 
     def issues(
         self,

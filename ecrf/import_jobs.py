@@ -128,7 +128,7 @@ class JobProgress(Progress):
 
     def phase(self, name: str, total: int) -> None:
         self.state.update(phase=name, total=total, done=0)
-        if name == importing.PARSE:
+        if name == importing.CHECK:
             self.state["rows"] = total
         self._write()
 
@@ -223,11 +223,10 @@ class Running:
 
     @property
     def percent(self) -> int:
-        """The share of the whole import done: the phases' steps weighed as parse 1, check 4 (reading: 0)."""
-        weights = {importing.READ: (0, 0), importing.PARSE: (0, 20), importing.CHECK: (20, 80)}
-        start, width = weights.get(self.phase, (0, 0))
-        share = self.done / self.total if self.total else 0
-        return min(100, int(start + width * share))
+        """The share of the whole import done: the rows checked (reading the files counts for nothing)."""
+        if self.phase != importing.CHECK or not self.total:
+            return 0
+        return min(100, int(100 * self.done / self.total))
 
     def as_dict(self) -> dict:
         return {**asdict(self), "percent": self.percent}

@@ -29,7 +29,7 @@ from django.utils.translation import gettext as _
 from cohorts.audit import (
     ENTRY_REASON,
     ConcurrentEdit,
-    check_audited,
+    check_new_audited,
     ensure_unlocked,
     ensure_writable,
     insert_audited,
@@ -439,13 +439,14 @@ def day_records_create(
     Callers hold transaction.atomic; the study must be unlocked (StudyLocked is raised for the call).
     """
     crf = DAY_FORMS[form]
-    patients = {record.patient.pk: record.patient for record in records}
+    keys = [(record.patient.pk, record.study_day) for record in records]  # (patient pk, study day)
+    patients = {pk: record.patient for (pk, _day), record in zip(keys, records, strict=True)}
     for study in {patient.study for patient in patients.values()}:
         ensure_unlocked(study)
     frozen = set(
         PatientFreeze.objects.filter(patient__in=patients, unfrozen_at__isnull=True).values_list("patient", flat=True)
     )
-    days = {(record.patient.pk, record.study_day) for record in records}
+    days = set(keys)
     if len(days) != len(records):
         raise ValueError("a patient-day is given twice")
     stored = set(crf.model.objects.filter(patient__in=patients).values_list("patient", "study_day").iterator()) & days
@@ -456,33 +457,37 @@ def day_records_create(
     )
     facts = {pk: PatientFacts.of(patient, deaths.get(pk)) for pk, patient in patients.items()}
     results: list[models.Model | ValidationError | None] = [None] * len(records)
-    created: list[int] = []  # positions of the records inserted in bulk
+    built: list[int] = []  # positions of the records to insert in bulk, once their fields pass full_clean
     field_checks, build = FieldChecks(crf.model), record_factory(crf.model)
-    for position, new in enumerate(records):
-        patient, entry = new.patient, new.entry
+    for position, (new, key) in enumerate(zip(records, keys, strict=True)):
+        patient, entry, patient_facts = new.patient, new.entry, facts[key[0]]
         _check_fields(crf, entry.values)
-        if patient.pk in frozen or (patient.pk, new.study_day) in stored or entry.is_empty(crf):
+        if key[0] in frozen or key in stored or entry.is_empty(crf):
             results[position] = _one_day_record(form, new, user)
             continue
-        refused = day_issues(new.study_day, facts[patient.pk])
+        refused = day_issues(new.study_day, patient_facts)
         if refused:
             results[position] = issues_error([Issue(None, i.level, i.code, i.message) for i in refused])
             continue
         issues = crf.issues(
-            entry.values, facts[patient.pk], missing_codes=entry.missing_codes, not_done_reason=entry.not_done
+            entry.values, patient_facts, missing_codes=entry.missing_codes, not_done_reason=entry.not_done
         )
         refused, confirmed = refusals(issues, entry.confirmed_checks)
         if refused:
             results[position] = issues_error(refused)
             continue
-        record = build(patient=patient, study_day=new.study_day, **entry.state(), confirmed_checks=confirmed)
-        try:
-            check_audited(record, user=user, reason=new.reason, validate_db=False, checks=field_checks)  # as _audit
-        except ValidationError as exc:
-            results[position] = exc
-            continue
-        results[position] = record
-        created.append(position)
+        results[position] = build(patient=patient, study_day=new.study_day, **entry.state(), confirmed_checks=confirmed)
+        built.append(position)
+    checked = check_new_audited(  # as _audit
+        [results[position] for position in built],
+        user=user,
+        reasons=[records[position].reason for position in built],
+        checks=field_checks,
+    )
+    created = [position for position, error in zip(built, checked, strict=True) if error is None]
+    for position, error in zip(built, checked, strict=True):
+        if error is not None:
+            results[position] = error
     if created:
         try:
             insert_audited(crf.model, [results[position] for position in created], user)

@@ -4,20 +4,24 @@ One file per table, named after it: ``patients.csv`` (arm and baseline) and one 
 names of a locked release's tables (analysis/datasets.py; ecrf may not import analysis, so
 tests/ecrf/test_import_roundtrip.py keeps the two equal). A release exported as CSV therefore imports as it is.
 
-An import runs in three steps and stores all or nothing:
+An import runs in two passes and stores all or nothing:
 
 1. read: every file is decoded (UTF-8) and split (CSV) and its header checked; problems of a whole file stop
    that file;
-2. parse: every cell becomes the typed value of its column (number, yes/no, code, date, time) or a problem naming
-   its file, row and column; duplicate rows and unknown participants are found here;
-3. write: every row goes through the service of its form (ecrf/services.py, cohorts/services.py for patients),
-   which runs the same checks as the forms (clinical definitions §2.1, §2.3 for times), audited with the reason
-   "import: <file name>". A local time is placed here in the time zone of the patient's site (columns.site_time),
-   a time of day on the date of its row's study day there (columns.site_time_of_day).
+2. check: the tables are then read in the order of writer.WRITE_ORDER (patients first, then deaths and discharges,
+   then the other forms), each row in two steps:
+   - parse: every cell becomes the typed value of its column (number, yes/no, code, date, time) or a problem naming
+     its file, row and column; a row that repeats an earlier row of its file and an unknown participant are found
+     here;
+   - write: every row goes through the service of its form (ecrf/services.py, cohorts/services.py for patients),
+     which runs the same checks as the forms (clinical definitions §2.1, §2.3 for times), audited with the reason
+     "import: <file name>". A local time is placed here in the time zone of the patient's site
+     (columns.site_time), a time of day on the date of its row's study day there (columns.site_time_of_day). The
+     rows of a one-per-day form are written 5,000 at a time (writer.CREATE_CHUNK).
 
-All three steps run for every file and row, so one report lists every problem; the writes happen in one
-transaction that is rolled back when there is any problem (or when only checking). A row equal to what is stored
-changes nothing and leaves no history row, so importing the same files twice stores them once.
+Every file and row is checked, so one report lists every problem; the writes happen in one transaction that is
+rolled back when there is any problem (or when only checking). A row equal to what is stored changes nothing and
+leaves no history row, so importing the same files twice stores them once.
 """
 
 from collections.abc import Sequence
@@ -29,7 +33,7 @@ from cohorts.audit import StudyLocked, ensure_unlocked
 from cohorts.models import Study
 from ecrf.importing.columns import COLUMNS, FILE_NAMES, REQUIRED_COLUMNS, TABLES, template_header
 from ecrf.importing.files import Source, TableFile, expand_archives, read_file, sources_from_paths, write_table
-from ecrf.importing.progress import CHECK, PARSE, READ, ImportCancelled, Progress
+from ecrf.importing.progress import CHECK, READ, ImportCancelled, Progress
 from ecrf.importing.report import FileResult, ImportReport, Problem, read_problems, write_problems
 from ecrf.importing.writer import ImportRun, young_collections_only
 
@@ -92,14 +96,14 @@ def crf_import(
             )
     with young_collections_only():
         run = ImportRun(study, user, report, progress)
-        progress.phase(PARSE, sum(table_file.count for table_file in tables.values()))
         for table_file in tables.values():
-            run.parse(table_file)
-        progress.phase(CHECK, sum(run.good.values()))
+            run.add(table_file)
+        progress.phase(CHECK, sum(table_file.count for table_file in tables.values()))
         try:
             with transaction.atomic():
                 ensure_unlocked(study)
                 run.write()
+                progress.advance(run.done, len(report.problems))  # with the problems of the last rows written
                 if report.problems or check_only:
                     transaction.set_rollback(True)
         except StudyLocked as exc:  # locked while the import ran

@@ -4,10 +4,10 @@ one and never stops."""
 
 from __future__ import annotations
 
-#: The phases, in order: the files decoded and split, the cells typed (problems of values, duplicates), every row
-#: through the service of its form (the forms' checks, and the writes that are rolled back unless all pass).
-READ, PARSE, CHECK = "read", "parse", "check"
-PHASES = (READ, PARSE, CHECK)
+#: The phases, in order: the files decoded and split; every row's cells typed (problems of values, duplicates) and
+#: the row through the service of its form (the forms' checks, and the writes that are rolled back unless all pass).
+READ, CHECK = "read", "check"
+PHASES = (READ, CHECK)
 
 
 class ImportCancelled(Exception):

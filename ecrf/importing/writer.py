@@ -5,6 +5,7 @@ the forms (clinical definitions §2.1), audited with the reason "import: <file n
 from __future__ import annotations
 
 import datetime
+import functools
 import gc
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -72,17 +73,17 @@ class ParsedRow:
 
 
 class ImportRun:
-    """One import: the state shared by the three steps (see the module docstring)."""
+    """One import: the state shared by its steps (see the package's docstring): ``add`` each table's file, then
+    ``write`` reads them in WRITE_ORDER, each row parsed, then written with its chunk."""
 
     def __init__(self, study: Study, user, report: ImportReport, progress: Progress):
         self.study, self.user, self.report, self.progress = study, user, report, progress
-        self.done = 0  # rows of the current phase (parse, then check)
+        self.done = 0  # rows read
         self.sites = {site.code: site for site in Site.objects.filter(studies=study)}
         self.arms = {arm.code: arm for arm in Arm.objects.filter(study=study)}
-        #: Per table: its file, its result, the line numbers of the rows refused by the parse step, the others' count.
+        #: Per table: its file, its result, the number of its rows that passed the parse step so far.
         self.files: dict[str, TableFile] = {}
         self.results: dict[str, FileResult] = {}
-        self.bad: dict[str, set[int]] = {}
         self.good: dict[str, int] = {}
         #: Per form table, what its header holds: its code columns (value field -> code column), and the fields it
         #: gives a value or a code of.
@@ -94,7 +95,7 @@ class ImportRun:
         self.patients: dict[str, Patient] = {}
 
     def advance(self) -> None:
-        """One more row of the phase done."""
+        """One more row read."""
         self.done += 1
         self.progress.advance(self.done, len(self.report.problems))
         if self.done % COLLECT_EVERY == 0:
@@ -105,13 +106,13 @@ class ImportRun:
 
     # ---------------------------------------------------------------------------------------------- parse
 
-    def parse(self, table_file: TableFile) -> None:
-        """Type every row of the file and find its duplicates; the problems go to the report, the rows are not kept
-        (the write step types the good ones again, a chunk at a time: ``rows``)."""
+    def add(self, table_file: TableFile) -> None:
+        """Take the file of a table: its result goes to the report (in the order the files were given), its rows are
+        read when the table's turn comes (``checked``)."""
         table = table_file.table
         result = FileResult(table_file.source.name, table, rows=table_file.count)
         self.report.files.append(result)
-        self.files[table], self.results[table], self.bad[table] = table_file, result, set()
+        self.files[table], self.results[table] = table_file, result
         coded = _CODED.get(table, frozenset())
         columns = COLUMNS[table]
         self.cells[table] = {
@@ -123,11 +124,17 @@ class ImportRun:
             self.covered[table] = frozenset(
                 name for name in crf.fields if name in header or crf.code_columns.get(name) in header
             )
+
+    def checked(self, table: str) -> Iterator[ParsedRow]:
+        """The rows of the table's file typed one by one, a row's cells that cannot be read and a row that repeats an
+        earlier one reported; the others are given to the write step. Only the duplicate keys are kept."""
+        table_file, result = self.files[table], self.results[table]
         keys: dict[tuple, int] = {}
         key_columns = ROW_KEYS.get(table)
         dated = DATED_BY.get(table)
-        good = 0
+        self.good[table] = 0
         for row in table_file.rows():
+            self.advance()
             parsed = self._typed(table_file, row, result)
             for column, message, code in parsed.problems:
                 self.problem(parsed, column, message, code)
@@ -155,22 +162,10 @@ class ImportRun:
                 else:
                     keys[key] = row.number
             if ok:
-                good += 1
-            else:
-                self.bad[table].add(row.number)
-                if table == PATIENTS and parsed.values.get(KEY):
-                    self.refused_patients[parsed.values[KEY]] = _where(table_file.source.name, row.number)
-            self.advance()
-        self.good[table] = good
-
-    def rows(self, table: str) -> Iterator[ParsedRow]:
-        """The rows of ``table`` that passed the parse step, typed again one by one."""
-        table_file = self.files.get(table)
-        if table_file is None:
-            return
-        for row in table_file.rows():
-            if row.number not in self.bad[table]:
-                yield self._typed(table_file, row, self.results[table])
+                self.good[table] += 1
+                yield parsed
+            elif table == PATIENTS and parsed.values.get(KEY):
+                self.refused_patients[parsed.values[KEY]] = _where(table_file.source.name, row.number)
 
     def _typed(self, table_file: TableFile, row: Row, result: FileResult) -> ParsedRow:
         """The row's cells as typed values and codes; what cannot be read is in its ``problems``."""
@@ -232,14 +227,12 @@ class ImportRun:
     # ---------------------------------------------------------------------------------------------- write
 
     def write(self) -> None:
-        self.done = 0
+        """Every table in WRITE_ORDER, each row parsed then written (see the module docstring)."""
         for table in WRITE_ORDER:
-            if table == PATIENTS:
-                self._write_patients()
+            rows = self.checked(table) if table in self.files else iter(())
+            if table == PATIENTS:  # also without patients.csv: the forms' rows need the study's patients
+                self._write_patients(rows)
                 continue
-            if not self.good.get(table):
-                continue
-            rows = self.rows(table)
             crf = CATALOGUE[table]
             if crf.per_day:
                 for chunk in _chunks(rows, CREATE_CHUNK):
@@ -247,7 +240,6 @@ class ImportRun:
                 continue
             stored = self._stored(crf)
             for parsed in rows:
-                self.advance()
                 patient = self._patient_of(parsed)
                 if patient is not None:
                     self._write_event(parsed, crf, patient, stored)
@@ -344,7 +336,7 @@ class ImportRun:
         return None
 
     def _reason(self, parsed: ParsedRow) -> str:
-        return history_reason(f"{REASON_PREFIX}{parsed.file.source.name}")
+        return _reason_of(parsed.file.source.name)
 
     def _refused(self, parsed: ParsedRow, exc: ValidationError) -> None:
         for column, error in _flatten(exc):
@@ -353,19 +345,18 @@ class ImportRun:
 
     # ------------------------------------------------------------------------------------------ patients
 
-    def _write_patients(self) -> None:
+    def _write_patients(self, rows: Iterable[ParsedRow]) -> None:
         """The rows of patients.csv: new patients created together, in bulk; then the study's patients as the forms'
         services read them (no query per row)."""
         stored = Patient.objects.filter(study=self.study).select_related("site", "arm")
         self.patients = {patient.participant_id: patient for patient in stored}
         new: list[tuple[ParsedRow, dict[str, Any]]] = []
-        for parsed in self.rows(PATIENTS):
+        for parsed in rows:
             if (fields := self._write_patient(parsed)) is not None:
                 new.append((parsed, fields))
             if len(new) == CREATE_CHUNK:
                 self._create_patients(new)
                 new = []
-            self.advance()
         self._create_patients(new)
         patients = Patient.objects.filter(study=self.study).select_related("site")
         self.patients = {p.participant_id: p for p in patients}
@@ -556,15 +547,14 @@ class ImportRun:
         on its own. Only the chunk's patients' records are read."""
         found = []
         for parsed in rows:
-            self.advance()
             if (patient := self._patient_of(parsed)) is not None:
                 found.append((parsed, patient))
-        records = crf.model.objects.filter(patient__in={patient.pk for _, patient in found})
+        records = crf.model.objects.filter(patient__in={patient.id for _, patient in found})
         stored = {(record.patient_id, record.study_day): record for record in records}
         new: list[tuple[ParsedRow, NewDayRecord]] = []
         for parsed, patient in found:
             day = parsed.values["study_day"]
-            current = stored.get((patient.pk, day))
+            current = stored.get((patient.id, day))
             entry = self._day_entry(parsed, crf, patient, current)
             if entry is None:
                 continue
@@ -663,6 +653,12 @@ def _chunks(rows: Iterable[ParsedRow], size: int) -> Iterator[list[ParsedRow]]:
     iterator = iter(rows)
     while chunk := list(islice(iterator, size)):
         yield chunk
+
+
+@functools.cache
+def _reason_of(file: str) -> str:
+    """The history reason of a file's rows: "import: <file name>"."""
+    return history_reason(f"{REASON_PREFIX}{file}")
 
 
 def _where(file: str, row: int) -> str:

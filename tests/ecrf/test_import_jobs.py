@@ -15,7 +15,7 @@ from cohorts.jobs import JobStatus
 from cohorts.models import Patient
 from config.celery import app
 from ecrf import import_jobs, importing, tasks
-from ecrf.importing.progress import CHECK, PARSE, READ
+from ecrf.importing.progress import CHECK, READ
 from ecrf.models import ImportJob, VitalSigns
 from tests.ecrf.test_import import GOOD, VITALS, history_rows, upload
 
@@ -53,10 +53,9 @@ def test_the_import_tells_its_phases_rows_and_problems(setup):
     sources = [importing.Source(name, text.encode()) for name, text in bad.items()]
     report = importing.crf_import(study=study, sources=sources, user=user, progress=told)
     rows = sum(result.rows for result in report.files)
-    assert [name for name, _ in told.phases] == [READ, PARSE, CHECK]
+    assert [name for name, _ in told.phases] == [READ, CHECK]
     assert told.phases[0][1] == len(bad) and told.phases[1][1] == rows == 14
-    assert told.last[PARSE] == (14, 0)  # the temperature is a number: its value reads
-    assert told.last[CHECK] == (14, 1)  # the forms' rules refuse it
+    assert told.last[CHECK] == (14, 1)  # the temperature is a number, but the forms' rules refuse it
 
 
 def test_an_upload_is_queued_run_by_the_worker_and_reported_on_its_page(client, setup):
@@ -91,7 +90,7 @@ def test_the_page_of_a_running_import_shows_how_far_it_got_and_polls(client, set
     page = client.get(f"/imports/{job.pk}/", headers={"HX-Request": "true"}).content.decode()
     assert "Checking every row against the forms' rules: row 400 of 1,000." in page, page
     assert "2 problems so far." in page
-    assert 'aria-valuenow="52"' in page  # reading the values is the first 20 %, the checks the other 80 %
+    assert 'aria-valuenow="40"' in page  # 400 of 1,000 rows checked
     assert 'hx-trigger="every 2s"' in page
 
 
