@@ -37,12 +37,6 @@ class FieldChecks:
         self.fields: list[tuple[str, models.Field, dict[tuple, Any]]] = [(field.attname, field, {}) for field in fields]
         self.own_clean = model.clean is not models.Model.clean
 
-    def full_clean(self, instance: models.Model) -> None:
-        """Raise full_clean's ValidationError (field errors, then the model's clean()) for ``instance``."""
-        (error,) = self.full_clean_all([instance])
-        if error is not None:
-            raise error
-
     def full_clean_all(self, instances: Sequence[models.Model]) -> list[ValidationError | None]:
         """full_clean's ValidationError of each instance, or None when it passes; the values of those that pass
         (and the valid values of the others) set to their cleaned values, as full_clean sets them."""

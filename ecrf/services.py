@@ -484,9 +484,11 @@ def day_records_create(
         reasons=[records[position].reason for position in built],
         checks=field_checks,
     )
-    created = [position for position, error in zip(built, checked, strict=True) if error is None]
+    created: list[int] = []  # positions of the records inserted in bulk
     for position, error in zip(built, checked, strict=True):
-        if error is not None:
+        if error is None:
+            created.append(position)
+        else:
             results[position] = error
     if created:
         try:
