@@ -57,9 +57,8 @@ def admin_group() -> Group:
     """The system administrators' group. A transactional test (live server, real worker) flushes the tables,
     and with them the group of the data migration; it is then recreated by that same migration code."""
     if not Group.objects.filter(name=roles.ADMIN_GROUP).exists():
-        importlib.import_module("cohorts.migrations.0002_role_groups").install_role_groups(Group, Permission)
-        accounts = importlib.import_module("cohorts.migrations.0009_admin_group_manages_accounts")
-        accounts.install_account_permissions(Group, Permission)
+        migration = importlib.import_module("cohorts.migrations.0001_squashed_0013_patient_oxygen_criterion_at")
+        migration.install_admin_group(Group, Permission)
     return Group.objects.get(name=roles.ADMIN_GROUP)
 
 

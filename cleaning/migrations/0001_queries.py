@@ -11,7 +11,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ('cohorts', '0009_admin_group_manages_accounts'),
+        ('cohorts', '0001_squashed_0013_patient_oxygen_criterion_at'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

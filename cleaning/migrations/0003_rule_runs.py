@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('cleaning', '0002_signatures'),
-        ('cohorts', '0009_admin_group_manages_accounts'),
+        ('cohorts', '0001_squashed_0013_patient_oxygen_criterion_at'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

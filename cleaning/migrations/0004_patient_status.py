@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('cleaning', '0003_rule_runs'),
-        ('cohorts', '0009_admin_group_manages_accounts'),
+        ('cohorts', '0001_squashed_0013_patient_oxygen_criterion_at'),
     ]
 
     operations = [

@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('cleaning', '0004_patient_status'),
-        ('cohorts', '0010_patient_freeze'),
+        ('cohorts', '0001_squashed_0013_patient_oxygen_criterion_at'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

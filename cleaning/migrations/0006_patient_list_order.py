@@ -27,7 +27,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('cleaning', '0005_source_data_verification'),
-        ('cohorts', '0013_patient_oxygen_criterion_at'),
+        ('cohorts', '0001_squashed_0013_patient_oxygen_criterion_at'),
     ]
 
     operations = [

@@ -16,7 +16,7 @@ def copy_sites(apps, schema_editor):
 class Migration(migrations.Migration):
     dependencies = [
         ("cleaning", "0006_patient_list_order"),
-        ("cohorts", "0013_patient_oxygen_criterion_at"),
+        ("cohorts", "0001_squashed_0013_patient_oxygen_criterion_at"),
     ]
 
     operations = [

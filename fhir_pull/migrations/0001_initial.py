@@ -12,7 +12,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ('cohorts', '0005_number_limits'),
+        ('cohorts', '0001_squashed_0013_patient_oxygen_criterion_at'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
