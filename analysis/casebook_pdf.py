@@ -460,16 +460,22 @@ def repeating_section(casebooks: Casebooks, participant: str) -> list:
     )
 
 
+def _listing(
+    title: str, records: pd.DataFrame, empty: str, header: list[str], widths: list[float], row: Callable[[dict], list]
+) -> list:
+    """A section listing the participant's ``records`` in a table, a row each (``row(record)``: its cells), or
+    the sentence ``empty`` when there is none."""
+    if records.empty:
+        return [Paragraph(title, SECTION), _paragraph(empty)]
+    rows = [row(record) for record in records.to_dict("records")]
+    return [Paragraph(title, SECTION), _table(header, rows, widths, small=True)]
+
+
 def queries_section(casebooks: Casebooks, participant: str) -> list:
-    queries = casebooks.of("queries", participant)
     book = casebooks.book
-    out: list = [Paragraph("Queries", SECTION)]
-    if queries.empty:
-        return [*out, _paragraph("No query was raised on this casebook.")]
-    rows = []
-    for query in queries.to_dict("records"):
+
+    def row(query: dict) -> list:
         form = query["form"]
-        field = "" if _missing(query["field"]) else book.label(form, query["field"])
         raised = book.value("queries", "origin", query["origin"])
         if not _missing(query["rule"]):
             raised = f"{raised}: {query['rule']}"
@@ -481,39 +487,35 @@ def queries_section(casebooks: Casebooks, participant: str) -> list:
             for what, column in (("opened", "opened_at"), ("answered", "answered_at"), ("closed", "closed_at"))
             if not _missing(query[column])
         ]
-        rows.append(
-            [
-                _day_text(query["query_id"]),
-                form_label(form),
-                _day_text(query["study_day"]) or "patient",
-                field,
-                raised,
-                status,
-                times,
-            ]
-        )
-    header = ["#", "Form", "Day", "Field", "Raised by", "Status", "Opened / answered / closed"]
-    return [*out, _table(header, rows, [0.06, 0.15, 0.07, 0.17, 0.17, 0.13, 0.25], small=True)]
+        field = "" if _missing(query["field"]) else book.label(form, query["field"])
+        day = _day_text(query["study_day"]) or "patient"
+        return [_day_text(query["query_id"]), form_label(form), day, field, raised, status, times]
+
+    return _listing(
+        "Queries",
+        casebooks.of("queries", participant),
+        "No query was raised on this casebook.",
+        ["#", "Form", "Day", "Field", "Raised by", "Status", "Opened / answered / closed"],
+        [0.06, 0.15, 0.07, 0.17, 0.17, 0.13, 0.25],
+        row,
+    )
 
 
 def verifications_section(casebooks: Casebooks, participant: str) -> list:
-    marks = casebooks.of("source_verifications", participant)
-    book = casebooks.book
-    out: list = [Paragraph("Source data verification", SECTION)]
-    if marks.empty:
-        return [*out, _paragraph("No record was verified against source.")]
-    rows = [
-        [
+    return _listing(
+        "Source data verification",
+        casebooks.of("source_verifications", participant),
+        "No record was verified against source.",
+        ["Form", "Day", "Scope", "Verified", "Changed after verification"],
+        [0.2, 0.07, 0.33, 0.2, 0.2],
+        lambda mark: [
             form_label(mark["form"]),
             _day_text(mark["study_day"]),
-            _scope(book, mark),
+            _scope(casebooks.book, mark),
             _utc(mark["verified_at"]),
             f"changed {_utc(mark['changed_at'])}" if not _missing(mark["changed_at"]) else "unchanged",
-        ]
-        for mark in marks.to_dict("records")
-    ]
-    header = ["Form", "Day", "Scope", "Verified", "Changed after verification"]
-    return [*out, _table(header, rows, [0.2, 0.07, 0.33, 0.2, 0.2], small=True)]
+        ],
+    )
 
 
 def _scope(book: Codebook, mark: dict) -> str:
@@ -525,45 +527,44 @@ def _scope(book: Codebook, mark: dict) -> str:
     return f"{scope}: {', '.join(fields)}"
 
 
+def _signature_row(signature: dict) -> list:
+    account = signature["full_name"] if not _missing(signature["full_name"]) else ""
+    login = f" (login {signature['user']})" if not _missing(signature["user"]) else ""
+    return [
+        str(signature["printed_name"]),
+        f"{account}{login}".strip(),
+        str(signature["meaning"]),
+        _utc(signature["signed_at"]),
+        f"{_day_text(signature['first_day'])} to {_day_text(signature['last_day'])}",
+        f"broken {_utc(signature['broken_at'])}" if not _missing(signature["broken_at"]) else "intact",
+    ]
+
+
 def signatures_section(casebooks: Casebooks, participant: str) -> list:
-    signatures = casebooks.of("signatures", participant)
-    out: list = [Paragraph("Signatures", SECTION)]
-    if signatures.empty:
-        return [*out, _paragraph("The casebook is not signed.")]
-    rows = []
-    for signature in signatures.to_dict("records"):
-        account = signature["full_name"] if not _missing(signature["full_name"]) else ""
-        login = f" (login {signature['user']})" if not _missing(signature["user"]) else ""
-        rows.append(
-            [
-                str(signature["printed_name"]),
-                f"{account}{login}".strip(),
-                str(signature["meaning"]),
-                _utc(signature["signed_at"]),
-                f"{_day_text(signature['first_day'])} to {_day_text(signature['last_day'])}",
-                f"broken {_utc(signature['broken_at'])}" if not _missing(signature["broken_at"]) else "intact",
-            ]
-        )
-    header = ["Printed name", "Signer's account", "Meaning", "Signed", "Days", "Broken"]
-    return [*out, _table(header, rows, [0.15, 0.16, 0.3, 0.15, 0.08, 0.16], small=True)]
+    return _listing(
+        "Signatures",
+        casebooks.of("signatures", participant),
+        "The casebook is not signed.",
+        ["Printed name", "Signer's account", "Meaning", "Signed", "Days", "Broken"],
+        [0.15, 0.16, 0.3, 0.15, 0.08, 0.16],
+        _signature_row,
+    )
 
 
 def freezes_section(casebooks: Casebooks, participant: str) -> list:
-    freezes = casebooks.of("freezes", participant)
-    out: list = [Paragraph("Freezes", SECTION)]
-    if freezes.empty:
-        return [*out, _paragraph("The casebook was never frozen.")]
-    rows = [
-        [
+    return _listing(
+        "Freezes",
+        casebooks.of("freezes", participant),
+        "The casebook was never frozen.",
+        ["Frozen", "Reason", "Unfrozen", "Reason"],
+        [0.2, 0.3, 0.2, 0.3],
+        lambda freeze: [
             _utc(freeze["frozen_at"]),
             "" if _missing(freeze["freeze_reason"]) else str(freeze["freeze_reason"]),
             _utc(freeze["unfrozen_at"]) or "still frozen at the lock",
             "" if _missing(freeze["unfreeze_reason"]) else str(freeze["unfreeze_reason"]),
-        ]
-        for freeze in freezes.to_dict("records")
-    ]
-    header = ["Frozen", "Reason", "Unfrozen", "Reason"]
-    return [*out, _table(header, rows, [0.2, 0.3, 0.2, 0.3], small=True)]
+        ],
+    )
 
 
 AUDIT_HEADER = ["When (UTC)", "User", "Form", "Day", "Field", "Change (old -> new)", "Reason"]

@@ -331,6 +331,28 @@ def _merge(overrides: Mapping[str, Any]) -> dict[str, Any]:
     return merged
 
 
+# The settings whose bands must increase: (the lower band's end, its name in the message), (the upper band's
+# start, its name), the message. The problem names the setting the study overrides, the upper one when both.
+_INCREASING = (
+    (
+        ("ards_severe_pf_below", "severe"),
+        ("ards_moderate_pf_max", "moderate"),
+        gettext_noop(
+            "ARDS bands must increase: the severe band ends below %(severe)s mmHg, which must be lower than the "
+            "moderate band's maximum %(moderate)s mmHg"
+        ),
+    ),
+    (
+        ("timing_early_max_hours", "early"),
+        ("timing_late_min_hours", "late"),
+        gettext_noop(
+            "Timing groups must increase: the early group ends at %(early)s h, which must be lower than the late "
+            "group's minimum %(late)s h"
+        ),
+    ),
+)
+
+
 def settings_problems(overrides: Any) -> list[tuple[str, str]]:
     """Every problem of a study's derivation overrides, as (key, message): an unknown key, a value that is not a
     number in its range, an FiO2 estimate table that does not parse, ARDS bands that do not increase (the severe
@@ -385,32 +407,11 @@ def settings_problems(overrides: Any) -> list[tuple[str, str]]:
             _check_estimate_table(merged["fio2_estimates"])
         except ValueError as error:
             problems.append(("fio2_estimates", str(error)))
-    severe, moderate = merged["ards_severe_pf_below"], merged["ards_moderate_pf_max"]
-    if severe >= moderate:
-        key = "ards_moderate_pf_max" if "ards_moderate_pf_max" in overrides else "ards_severe_pf_below"
-        problems.append(
-            (
-                key,
-                gettext(
-                    "ARDS bands must increase: the severe band ends below %(severe)s mmHg, which must be lower than "
-                    "the moderate band's maximum %(moderate)s mmHg"
-                )
-                % {"severe": f"{severe:g}", "moderate": f"{moderate:g}"},
-            )
-        )
-    early, late = merged["timing_early_max_hours"], merged["timing_late_min_hours"]
-    if early >= late:
-        key = "timing_late_min_hours" if "timing_late_min_hours" in overrides else "timing_early_max_hours"
-        problems.append(
-            (
-                key,
-                gettext(
-                    "Timing groups must increase: the early group ends at %(early)s h, which must be lower than the "
-                    "late group's minimum %(late)s h"
-                )
-                % {"early": f"{early:g}", "late": f"{late:g}"},
-            )
-        )
+    for (low_key, low_name), (high_key, high_name), message in _INCREASING:
+        low, high = merged[low_key], merged[high_key]
+        if low >= high:
+            key = high_key if high_key in overrides else low_key
+            problems.append((key, gettext(message) % {low_name: f"{low:g}", high_name: f"{high:g}"}))
     return problems
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime
 import functools
 import gc
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import islice
@@ -165,7 +165,7 @@ class ImportRun:
                 self.good[table] += 1
                 yield parsed
             elif table == PATIENTS and parsed.values.get(KEY):
-                self.refused_patients[parsed.values[KEY]] = _where(table_file.source.name, row.number)
+                self._refused_patient(parsed)
 
     def _typed(self, table_file: TableFile, row: Row, result: FileResult) -> ParsedRow:
         """The row's cells as typed values and codes; what cannot be read is in its ``problems``."""
@@ -404,7 +404,7 @@ class ImportRun:
                 self.problem(parsed, name, _for_import(issue.message, issue.code), issue.code)
                 ok = False
         if not ok:
-            self.refused_patients[participant] = _where(parsed.file.source.name, parsed.row.number)
+            self._refused_patient(parsed)
             return
         weight = values.get("weight_kg")
         confirmed = "weight_kg.soft_high" in values.get(CONFIRM, ())
@@ -423,7 +423,7 @@ class ImportRun:
             day_zero = values.get("enrolment_date") or site_today(site) - datetime.timedelta(self.study.follow_up_days)
         times = {name: values[name] for name in ("oxygen_criterion_at",) if name in values}
         if not self._patient_times(parsed, times, existing.site if existing is not None else site, day_zero):
-            self.refused_patients[participant] = _where(parsed.file.source.name, parsed.row.number)
+            self._refused_patient(parsed)
             return
         if existing is None:  # created with the others (_create_patients)
             return {
@@ -457,7 +457,7 @@ class ImportRun:
                 ) % {"participant": participant, "column": column, "stored": stored, "given": given}
                 self.problem(parsed, column, message, "patient_moved")
             if moved:
-                self.refused_patients[participant] = _where(parsed.file.source.name, parsed.row.number)
+                self._refused_patient(parsed)
                 return
             saved = cohort_services.patient_update(
                 patient=existing,
@@ -471,19 +471,27 @@ class ImportRun:
             else:
                 result.unchanged += 1
         except ValidationError as exc:
-            self._refused(parsed, exc)
-            self.refused_patients[participant] = _where(parsed.file.source.name, parsed.row.number)
+            self._refused_patient(parsed, exc)
 
-    def _create_patients(self, new: list[tuple[ParsedRow, dict[str, Any]]]) -> None:
-        if not new:
-            return
-        results = cohort_services.patients_create(study=self.study, patients=[f for _, f in new], user=self.user)
-        for (parsed, _fields), result in zip(new, results, strict=True):
+    def _refused_patient(self, parsed: ParsedRow, exc: ValidationError | None = None) -> None:
+        """The row's patient is refused (with the service's refusal, if it gave one): the rows of its forms are
+        reported as such, pointing at this row."""
+        if exc is not None:
+            self._refused(parsed, exc)
+        self.refused_patients[parsed.values[KEY]] = _where(parsed.file.source.name, parsed.row.number)
+
+    def _created(self, new: list[tuple[ParsedRow, Any]], results: list, refused: Callable) -> None:
+        """The results of a bulk create, in the order of ``new``: each row counted as created, or ``refused``."""
+        for (parsed, _given), result in zip(new, results, strict=True):
             if isinstance(result, ValidationError):
-                self._refused(parsed, result)
-                self.refused_patients[parsed.values[KEY]] = _where(parsed.file.source.name, parsed.row.number)
+                refused(parsed, result)
             else:
                 parsed.result.created += 1
+
+    def _create_patients(self, new: list[tuple[ParsedRow, dict[str, Any]]]) -> None:
+        if new:
+            results = cohort_services.patients_create(study=self.study, patients=[f for _, f in new], user=self.user)
+            self._created(new, results, self._refused_patient)
 
     def _patient_times(
         self, parsed: ParsedRow, times: dict[str, Any], site: Site | None, day_zero: datetime.date
@@ -580,14 +588,9 @@ class ImportRun:
         return entry
 
     def _create_days(self, crf: Crf, new: list[tuple[ParsedRow, NewDayRecord]]) -> None:
-        if not new:
-            return
-        results = services.day_records_create(form=crf.key, records=[record for _, record in new], user=self.user)
-        for (parsed, _record), result in zip(new, results, strict=True):
-            if isinstance(result, ValidationError):
-                self._refused(parsed, result)
-            else:
-                parsed.result.created += 1
+        if new:
+            results = services.day_records_create(form=crf.key, records=[record for _, record in new], user=self.user)
+            self._created(new, results, self._refused)
 
     def _save_day(self, parsed: ParsedRow, crf: Crf, patient: Patient, entry: RecordInput, current) -> None:
         """A row about a patient-day that has a record of the form: an edit of it (or no change)."""
