@@ -167,7 +167,8 @@ def _concat(parts: list[pd.DataFrame]) -> pd.DataFrame:
     return pd.concat(filled, ignore_index=True) if filled else parts[0]
 
 
-def _findings(frozen: FrozenRelease, form: str, tests: tuple[terms.Test, ...], prefix: str) -> pd.DataFrame:
+def _findings(frozen: FrozenRelease, prefix: str) -> pd.DataFrame:
+    form, tests = terms.FINDINGS[prefix]
     frame = frozen.frame(form)
     return _concat([_test_rows(frozen, form, frame, test, order, prefix) for order, test in enumerate(tests)])
 
@@ -204,11 +205,11 @@ def build_dm(frozen: FrozenRelease) -> pd.DataFrame:
 
 
 def build_vs(frozen: FrozenRelease) -> pd.DataFrame:
-    return _findings(frozen, "vital_signs", terms.VITAL_SIGNS, "VS")
+    return _findings(frozen, "VS")
 
 
 def build_lb(frozen: FrozenRelease) -> pd.DataFrame:
-    return _findings(frozen, "laboratory", terms.LABORATORY, "LB")
+    return _findings(frozen, "LB")
 
 
 def build_ex(frozen: FrozenRelease) -> pd.DataFrame:

@@ -125,6 +125,10 @@ LABORATORY = (
     Test("pao2_mmhg", "PO2", "Partial Pressure Oxygen", "C71251", "mmHg", "mmHg", category=BLOOD_GAS),
     Test("abg_fio2", "FIO2", "Fraction of Inspired Oxygen", "C38082", "fraction", "fraction of 1", category=BLOOD_GAS),
 )
+
+#: The findings domains: prefix -> (the release table of the form they come from, its tests).
+FINDINGS = {"VS": ("vital_signs", VITAL_SIGNS), "LB": ("laboratory", LABORATORY)}
+
 #: NCI codes of the CDISC CT units used.
 UNITS = {
     "mmHg": "C49670",
