@@ -155,15 +155,23 @@ def check_audited(instance: models.Model, *, user, reason: str | None, validate_
 
 
 def check_new_audited(
-    records: Sequence[models.Model], *, user, reasons: Sequence[str | None], checks: FieldChecks
-) -> list[ValidationError | None]:
-    """check_audited(validate_db=False) of new records to be inserted in bulk (insert_audited), with the ``checks``
-    of their batch: the same verdicts, each distinct value of a field checked once. Returns each record's refusal,
-    or None."""
+    results: list, built: Sequence[int], *, user, reasons: Sequence[str | None], checks: FieldChecks
+) -> list[int]:
+    """check_audited(validate_db=False) of the new records at positions ``built`` of a bulk service's ``results``,
+    to be inserted in bulk (insert_audited), with the ``checks`` of their batch: the same verdicts, each distinct
+    value of a field checked once. A refused record is replaced in ``results`` by its ValidationError; returns the
+    positions of the records that pass."""
+    records = [results[position] for position in built]
     for record, reason in zip(records, reasons, strict=True):
         record._change_reason = require_reason(record, reason)
         record._history_user = user
-    return checks.full_clean_all(records)
+    passed: list[int] = []
+    for position, error in zip(built, checks.full_clean_all(records), strict=True):
+        if error is None:
+            passed.append(position)
+        else:
+            results[position] = error
+    return passed
 
 
 def record_factory(model: type[models.Model]) -> Callable[..., models.Model]:

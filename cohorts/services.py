@@ -265,11 +265,8 @@ def patients_create(*, study: Study, patients: Sequence[Mapping[str, Any]], user
         reasons.append(reason)
     # As save_audited, without the queries: the site, arm and participant id were checked above.
     built = [position for position, result in enumerate(results) if isinstance(result, Patient)]
-    checked = check_new_audited([results[p] for p in built], user=user, reasons=reasons, checks=FieldChecks(Patient))
-    for position, error in zip(built, checked, strict=True):
-        if error is not None:
-            results[position] = error
-    new = [patient for patient in results if isinstance(patient, Patient)]
+    passed = check_new_audited(results, built, user=user, reasons=reasons, checks=FieldChecks(Patient))
+    new = [results[position] for position in passed]
     if new:
         try:
             insert_audited(Patient, new, user)

@@ -478,18 +478,9 @@ def day_records_create(
             continue
         results[position] = build(patient=patient, study_day=new.study_day, **entry.state(), confirmed_checks=confirmed)
         built.append(position)
-    checked = check_new_audited(  # as _audit
-        [results[position] for position in built],
-        user=user,
-        reasons=[records[position].reason for position in built],
-        checks=field_checks,
+    created = check_new_audited(  # as _audit
+        results, built, user=user, reasons=[records[position].reason for position in built], checks=field_checks
     )
-    created: list[int] = []  # positions of the records inserted in bulk
-    for position, error in zip(built, checked, strict=True):
-        if error is None:
-            created.append(position)
-        else:
-            results[position] = error
     if created:
         try:
             insert_audited(crf.model, [results[position] for position in created], user)

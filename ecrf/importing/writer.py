@@ -480,7 +480,9 @@ class ImportRun:
             self._refused(parsed, exc)
         self.refused_patients[parsed.values[KEY]] = _where(parsed.file.source.name, parsed.row.number)
 
-    def _created(self, new: list[tuple[ParsedRow, Any]], results: list, refused: Callable) -> None:
+    def _created(
+        self, new: list[tuple[ParsedRow, Any]], results: list, refused: Callable[[ParsedRow, ValidationError], None]
+    ) -> None:
         """The results of a bulk create, in the order of ``new``: each row counted as created, or ``refused``."""
         for (parsed, _given), result in zip(new, results, strict=True):
             if isinstance(result, ValidationError):
