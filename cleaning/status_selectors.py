@@ -163,6 +163,6 @@ def patient_list_page(*, user, study: Study, site: Site | None = None, number=No
     ordered = rows.order_by("-n_due_today", "participant_id").values_list("patient_id", flat=True)
     page = _CountedPaginator(ordered, PATIENT_LIST_SIZE, count=total).get_page(number)
     order = {pk: position for position, pk in enumerate(page.object_list)}
-    patients = ecrf_selectors.patient_list(user=user, study=study, site=site).filter(pk__in=list(order))
+    patients = ecrf_selectors.patient_list(user=user, study=study, site=site, pks=order)
     page.object_list = sorted(patients, key=lambda patient: order[patient.pk])
     return page

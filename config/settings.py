@@ -105,10 +105,10 @@ TEMPLATES = [
     },
 ]
 
-# Form widgets (an <input>, a <select>) are rendered by Jinja2's copies of Django's widget templates: the same HTML,
-# and the entry page, with about 60 widgets, renders in about 20% less time than with the template language's.
-# The pages and crispy-forms' field templates stay in the Django template language.
-FORM_RENDERER = "django.forms.renderers.Jinja2"
+# Form widgets: the common ones (an <input>, a <select>, a <textarea>) written in Python, the others by Jinja2's
+# copies of Django's widget templates; the same HTML either way (config/widget_renderer.py). The pages and
+# crispy-forms' field templates stay in the Django template language.
+FORM_RENDERER = "config.widget_renderer.WidgetRenderer"
 
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
 DATABASES["default"]["ATOMIC_REQUESTS"] = False

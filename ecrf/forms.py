@@ -20,7 +20,6 @@ from crispy_forms.helper import FormHelper
 from django import forms
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import models
-from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.html import conditional_escape, format_html
 from django.utils.safestring import SafeString, mark_safe
@@ -36,6 +35,7 @@ from ecrf.checks import LIMITS, SOFT, format_number
 from ecrf.crfs import CATALOGUE, DAY_FORMS, EVENT_FORMS, Crf, display_value
 from ecrf.models import MISSING_CODE_ABBREVIATIONS, MissingCode
 from ecrf.numbers import NotANumber, parse_decimal, parse_integer
+from ecrf.page_notes import badges_html
 from ecrf.services import RecordInput
 from ecrf.validators import PatientFacts
 
@@ -311,7 +311,7 @@ class RecordForm(forms.ModelForm):
         for name, items in notes.items():
             if name and name in self.fields:
                 field = self.fields[name]
-                field.help_text = format_html("{} {}", note_badges(items), field.help_text)
+                field.help_text = format_html("{} {}", badges_html(items), field.help_text)
             else:
                 self.form_notes.extend(items)
 
@@ -494,12 +494,6 @@ def _to_canonical(quantity: str, value: Decimal, unit: str, places: int) -> Deci
         return canonical.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
     except InvalidOperation:  # more digits than decimal's context holds: far outside any plausible range
         return canonical
-
-
-def note_badges(notes) -> str:
-    """Badges of ecrf.page_notes as links: the one badge template of the pages (templates/ecrf/_notes.html; its
-    styles in _styles.html), rendered here for a field's help text."""
-    return render_to_string("ecrf/_notes.html", {"notes": notes})
 
 
 def _short_label(label: str) -> str:

@@ -15,6 +15,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from django.dispatch import Signal
+from django.utils.html import format_html_join
+from django.utils.safestring import SafeString
 
 day_page = Signal()
 casebook = Signal()
@@ -38,3 +40,13 @@ def collect(signal: Signal, **kwargs) -> dict:
         for key, notes in (answer or {}).items():
             merged[key].extend(notes)
     return dict(merged)
+
+
+def badges_html(notes) -> SafeString:
+    """The notes of a place as badges, each followed by a space: on the pages ({% note_badges %}, the casebook and
+    patient list rows) and under a field of a daily form (its help text)."""
+    return format_html_join(
+        "",
+        '<a class="badge note note-{}" href="{}" title="{}" data-testid="note">{}</a> ',
+        ((note.kind, note.url, note.title, note.label) for note in notes),
+    )

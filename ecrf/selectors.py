@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,13 +16,10 @@ from django.db import NotSupportedError
 from django.db.models import (
     Case,
     DateField,
-    Exists,
-    F,
     Func,
     IntegerField,
     Min,
     OuterRef,
-    Q,
     QuerySet,
     Subquery,
     Value,
@@ -373,32 +370,45 @@ class DaysSince(Func):
         raise NotSupportedError(f"DaysSince is written for PostgreSQL and SQLite, not {connection.vendor}")
 
 
-def patient_list(*, user, study: Study, site: Site | None = None, today: Today | None = None) -> QuerySet[Patient]:
-    """Patients of the user's sites with today's study day (today at each patient's site) and how many of today's
-    forms are missing; those with missing forms first. One query, whatever the number of patients."""
+def patient_list(
+    *, user, study: Study, site: Site | None = None, today: Today | None = None, pks: Iterable[int] | None = None
+) -> list[Patient]:
+    """Patients of the user's sites (those of ``pks`` only, when given: a page of the list), each with today's study
+    day (``today_day``: today at the patient's site; None outside the follow-up), ``death_day`` and ``end_day``,
+    whether each of today's forms is entered (``has_<form key>``) and how many are missing (``missing_today``: 0 when
+    none is due); those with missing forms first. One query for the patients and one per daily form, however many
+    patients: the day arithmetic is done here rather than in SQL, whose expression, repeated in every condition
+    that reads it, took longer to compile than the page took to render."""
     today = today or sites_today(study)
-    qs = with_follow_up_end(cohort_selectors.patient_list(user=user, study=study, site=site))
-    qs = qs.alias(days_enrolled=DaysSince("enrolment_date", today)).annotate(
-        today_day=Case(
-            When(Q(days_enrolled__gte=0) & Q(days_enrolled__lte=study.follow_up_days), then=F("days_enrolled")),
-            default=Value(None),
-            output_field=IntegerField(),
+    patients = with_follow_up_end(cohort_selectors.patient_list(user=user, study=study, site=site)).select_related(
+        "site", "arm", "study"
+    )
+    if pks is not None:
+        patients = patients.filter(pk__in=list(pks))
+    patients = list(patients)
+    for patient in patients:
+        at_site = today if isinstance(today, datetime.date) else today.get(patient.site_id, timezone.localdate())
+        day = (at_site - patient.enrolment_date).days
+        patient.today_day = day if 0 <= day <= study.follow_up_days else None
+    days = {patient.today_day for patient in patients} - {None}
+    for key, crf in DAY_FORMS.items():
+        entered = set(
+            crf.model.objects.filter(patient__in=[p.pk for p in patients], study_day__in=days).values_list(
+                "patient_id", "study_day"
+            )
+            if days
+            else ()
         )
-    )
-    qs = qs.annotate(
-        **{
-            f"has_{key}": Exists(crf.model.objects.filter(patient=OuterRef("pk"), study_day=OuterRef("today_day")))
-            for key, crf in DAY_FORMS.items()
-        }
-    )
-    missing = sum((Case(When(**{f"has_{key}": False}, then=Value(1)), default=Value(0)) for key in DAY_FORMS), Value(0))
-    due_today = (
-        Q(today_day__isnull=False)
-        & (Q(end_day__isnull=True) | Q(end_day__gte=F("today_day")))
-        & (Q(death_day__isnull=True) | Q(death_day__gt=F("today_day")))
-    )
-    qs = qs.annotate(missing_today=Case(When(due_today, then=missing), default=Value(0), output_field=IntegerField()))
-    return qs.order_by("-missing_today", "site__code", "participant_id")
+        for patient in patients:
+            setattr(patient, f"has_{key}", (patient.pk, patient.today_day) in entered)
+    for patient in patients:
+        due = (
+            patient.today_day is not None
+            and (patient.end_day is None or patient.end_day >= patient.today_day)
+            and (patient.death_day is None or patient.death_day > patient.today_day)
+        )
+        patient.missing_today = sum(not getattr(patient, f"has_{key}") for key in DAY_FORMS) if due else 0
+    return sorted(patients, key=lambda p: (-p.missing_today, p.site.code, p.participant_id))
 
 
 def forms_missing_today(patient: Patient) -> list[str]:
