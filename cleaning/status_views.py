@@ -16,7 +16,6 @@ from cleaning.status import BY_CODE
 from cleaning.status_forms import StatusFilterForm
 from cohorts import roles
 from cohorts import selectors as cohort_selectors
-from ecrf import selectors as ecrf_selectors
 from ecrf.crfs import DAY_FORMS
 
 
@@ -30,7 +29,6 @@ def patient_list(request, study_code: str):
     page = status_selectors.patient_list_page(user=request.user, study=study, site=site, number=request.GET.get("page"))
     badges = notes.patient_list(patients=page.object_list, user=request.user)
     for patient in page.object_list:
-        patient.forms_missing = ecrf_selectors.forms_missing_today(patient)
         patient.notes = badges.get(patient.pk, [])
     return render(
         request,

@@ -376,9 +376,9 @@ def patient_list(
     """Patients of the user's sites (those of ``pks`` only, when given: a page of the list), each with today's study
     day (``today_day``: today at the patient's site; None outside the follow-up), ``death_day`` and ``end_day``,
     whether each of today's forms is entered (``has_<form key>``) and how many are missing (``missing_today``: 0 when
-    none is due); those with missing forms first. One query for the patients and one per daily form, however many
-    patients: the day arithmetic is done here rather than in SQL, whose expression, repeated in every condition
-    that reads it, took longer to compile than the page took to render."""
+    none is due); those with missing forms first. One query for the patients and one per daily form (its records of
+    each patient's today), however many patients; the rest is done here rather than in one SQL statement, where the
+    day's expression, repeated in every condition that reads it, took longer to compile than the page to render."""
     today = today or sites_today(study)
     patients = with_follow_up_end(cohort_selectors.patient_list(user=user, study=study, site=site)).select_related(
         "site", "arm", "study"
@@ -390,17 +390,13 @@ def patient_list(
         at_site = today if isinstance(today, datetime.date) else today.get(patient.site_id, timezone.localdate())
         day = (at_site - patient.enrolment_date).days
         patient.today_day = day if 0 <= day <= study.follow_up_days else None
-    days = {patient.today_day for patient in patients} - {None}
+    pks = [patient.pk for patient in patients]
+    today_day = DaysSince("patient__enrolment_date", today, site_field="patient__site_id")
     for key, crf in DAY_FORMS.items():
-        entered = set(
-            crf.model.objects.filter(patient__in=[p.pk for p in patients], study_day__in=days).values_list(
-                "patient_id", "study_day"
-            )
-            if days
-            else ()
-        )
+        records = crf.model.objects.filter(patient__in=pks, study_day=today_day)
+        entered = set(records.values_list("patient_id", flat=True))
         for patient in patients:
-            setattr(patient, f"has_{key}", (patient.pk, patient.today_day) in entered)
+            setattr(patient, f"has_{key}", patient.today_day is not None and patient.pk in entered)
     for patient in patients:
         due = (
             patient.today_day is not None
@@ -409,11 +405,6 @@ def patient_list(
         )
         patient.missing_today = sum(not getattr(patient, f"has_{key}") for key in DAY_FORMS) if due else 0
     return sorted(patients, key=lambda p: (-p.missing_today, p.site.code, p.participant_id))
-
-
-def forms_missing_today(patient: Patient) -> list[str]:
-    """Labels of the day forms a patient of ``patient_list`` lacks today (read from its annotations)."""
-    return [crf.label for key, crf in DAY_FORMS.items() if not getattr(patient, f"has_{key}")]
 
 
 def import_job_get(*, user, pk: int) -> ImportJob:

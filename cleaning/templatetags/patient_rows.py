@@ -10,6 +10,8 @@ from django.utils.html import conditional_escape, format_html
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 
+from cohorts.models import PatientStatus
+from ecrf.crfs import DAY_FORMS
 from ecrf.page_notes import badges_html
 
 register = template.Library()
@@ -20,7 +22,7 @@ _PATIENT, _DAY = "900000001", "900000002"
 
 @register.simple_tag
 def patient_rows(patients) -> SafeString:
-    """One row per patient of ``patient_list`` (with ``forms_missing`` and ``notes`` set by the view): the
+    """One row per patient of ``ecrf.selectors.patient_list`` (with the ``notes`` set by the view): the
     participant with its badges, site, arm, day 0, today's study day, today's forms and the status."""
     casebook = reverse("casebook", args=[int(_PATIENT)])
     day_entry = reverse("day_entry", args=[int(_PATIENT), int(_DAY)])
@@ -32,6 +34,9 @@ def patient_rows(patients) -> SafeString:
         "none": _("none due"),
         "died": _("died (day %(day)s)"),
         "ended": _("follow-up ended (day %(day)s)"),
+        # Labels of today's forms and of the statuses, translated once (a lazy label is translated at each use).
+        **{f"has_{key}": str(crf.label) for key, crf in DAY_FORMS.items()},
+        **{f"status_{value}": str(label) for value, label in PatientStatus.choices},
     }
     return mark_safe("".join(_row(p, casebook, day_entry, words) for p in patients))
 
@@ -52,7 +57,7 @@ def _row(p, casebook: str, day_entry: str, words: dict[str, str]) -> str:
             '<a class="btn btn-sm btn-warning py-0" href="{}">{}</a> <span class="small text-muted">{}</span>',
             day_entry.replace(_PATIENT, pk).replace(_DAY, str(p.today_day)),
             _blocktranslated(words["missing"], missing=p.missing_today, day=p.today_day),
-            ", ".join(str(label) for label in p.forms_missing),
+            ", ".join(words[f"has_{key}"] for key in DAY_FORMS if not getattr(p, f"has_{key}")),
         )
     elif p.today_day is not None and p.death_day is None and p.end_day is None:
         forms = format_html('<span class="text-success small">{}</span>', words["complete"])
@@ -63,7 +68,7 @@ def _row(p, casebook: str, day_entry: str, words: dict[str, str]) -> str:
     elif p.end_day is not None:
         status = _blocktranslated(words["ended"], day=p.end_day)
     else:
-        status = p.get_status_display()
+        status = words.get(f"status_{p.status}", p.status)
     return format_html(
         '<tr{}><td><a href="{}">{}</a> {}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>'
         '<td data-missing="{}">{}</td><td>{}</td></tr>\n',
