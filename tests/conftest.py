@@ -16,6 +16,25 @@ from cohorts.team import grant
 from tests import factories
 
 
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix, tmp_path_factory):
+    """On SQLite, a test database in a file of the run's own temporary folder rather than Django's default,
+    ``file:memorydb_default?mode=memory&cache=shared``.
+
+    The live server's request threads and the Celery worker's thread each open their own connection to the test
+    database. In the in-memory database those connections share one cache, whose locks never wait: a request that
+    begins its transaction (``BEGIN IMMEDIATE``) while the worker derives a patient failed at once with "database
+    table is locked" (SQLITE_LOCKED), whatever the busy timeout. On a file, SQLite's normal locking applies, with the
+    settings' WAL, ``BEGIN IMMEDIATE`` and 20-second timeout: a writer waits for the other, as in `make demo`. The
+    folder is the run's own (tmp_path_factory, one per xdist worker), so runs at the same time never share a file.
+    PostgreSQL, and a test NAME set in the settings, are left alone."""
+    from django.conf import settings
+
+    database = settings.DATABASES["default"]
+    if database["ENGINE"] == "django.db.backends.sqlite3" and not database.get("TEST", {}).get("NAME"):
+        database.setdefault("TEST", {})["NAME"] = str(tmp_path_factory.mktemp("sqlite") / "test.sqlite3")
+
+
 @pytest.fixture(autouse=True)
 def _no_language_left_active():
     """A page rendered in Italian activates Italian in the test's thread (LocaleMiddleware does not deactivate it
