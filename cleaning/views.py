@@ -36,12 +36,6 @@ def query_list(request, study_code: str):
     page = Paginator(selectors.query_list(user=request.user, study=study, filters=filters), PAGE_SIZE).get_page(
         request.GET.get("page")
     )
-    statuses = {value: str(label) for value, label in QueryStatus.choices}  # translated once, not once per row
-    for query in page.object_list:
-        query.status_label = statuses[query.status]
-        query.days_open = selectors.days_open(query)
-        query.form_label = CATALOGUE[query.form].label if query.form else _("Patient")
-        query.field_label = field_label(query.form, query.field)
     return render(
         request,
         "cleaning/query_list.html",

@@ -8,30 +8,27 @@ from __future__ import annotations
 from django import template
 from django.template.defaultfilters import date as date_filter
 from django.template.defaultfilters import floatformat
-from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 
+from cohorts.page_html import address, translated
 from ecrf.page_notes import badges_html
 from ecrf.selectors import AFTER_DEATH, MISSING, NOT_DONE, NOT_REQUIRED, Casebook, CasebookDay, Cell, EventRow
 
 register = template.Library()
-
-#: Stand-ins reversed once per page and replaced per cell (as in cleaning/templatetags/record_status.py).
-_DAY, _RECORD, _HISTORY, _SLUG = "900000001", "900000002", "history-stand-in", "slug-stand-in"
 
 
 class _Page:
     """What every row of one casebook reads: its addresses with stand-ins, and its words, translated once."""
 
     def __init__(self, book: Casebook):
-        patient = book.patient.pk
+        self.patient = book.patient.pk
         self.today_day = book.today_day
-        self.day_entry = reverse("day_entry", args=[patient, int(_DAY)])
-        self.history = reverse("record_history", args=[_HISTORY, int(_RECORD)])
-        self.event = reverse("event_edit", args=[patient, _SLUG, int(_RECORD)])
+        self.day_entry = address("day_entry", 2)
+        self.history = address("record_history", 2)
+        self.event = address("event_edit", 3)
         self.words = {
             "not_done": _("not done"),
             "not_done_reason": _("Not done: %(reason)s"),
@@ -48,13 +45,13 @@ class _Page:
         self.pf_sources = {"measured": pgettext("P/F source", "measured"), "derived": pgettext("P/F source", "derived")}
 
     def day_url(self, study_day: int) -> str:
-        return self.day_entry.replace(_DAY, str(study_day))
+        return self.day_entry(self.patient, study_day)
 
     def history_link(self, history_name: str, pk: int, css: str) -> SafeString:
         return format_html(
             '<a class="{}" href="{}" title="{}">{}</a>',
             css,
-            self.history.replace(_HISTORY, history_name).replace(_RECORD, str(pk)),
+            self.history(history_name, pk),
             self.words["audit"],
             self.words["history"],
         )
@@ -86,7 +83,7 @@ def _form_cell(key: str, cell: Cell, notes: list, study_day: int, page: _Page) -
         content = format_html(
             '<a href="{}" title="{}">{}</a> {}',
             page.day_url(study_day),
-            words["not_done_reason"] % {"reason": cell.record.not_done_reason},
+            translated(words["not_done_reason"], reason=cell.record.not_done_reason),
             words["not_done"],
             page.history_link(cell.history_name, cell.record.pk, "small text-muted ms-1"),
         )
@@ -128,7 +125,7 @@ def _event_cell(rows: list[EventRow], notes: list, page: _Page) -> str:
             '<div><a href="{}">{}</a> {}</div>',
             (
                 (
-                    page.event.replace(_SLUG, row.slug).replace(_RECORD, str(row.record.pk)),
+                    page.event(page.patient, row.slug, row.record.pk),
                     row.label,
                     page.history_link(row.history_name, row.record.pk, "text-muted ms-1"),
                 )
