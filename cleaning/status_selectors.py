@@ -137,8 +137,8 @@ def status_page(*, user, study: Study, filters: StatusFilters, now: datetime.dat
 PATIENT_LIST_SIZE = 100
 
 
-class _CountedPaginator(Paginator):
-    """A paginator told its count (from the per-site sums) instead of counting the rows."""
+class CountedPaginator(Paginator):
+    """A paginator told its count (kept sums, or figures the page reads anyway) instead of counting the rows."""
 
     def __init__(self, object_list, per_page, *, count: int):
         super().__init__(object_list, per_page)
@@ -161,7 +161,7 @@ def patient_list_page(*, user, study: Study, site: Site | None = None, number=No
         status_job.refresh_patients(uncomputed, now=now)
     total = status_counts(user=user, study=study, site=site).patients
     ordered = rows.order_by("-n_due_today", "participant_id").values_list("patient_id", flat=True)
-    page = _CountedPaginator(ordered, PATIENT_LIST_SIZE, count=total).get_page(number)
+    page = CountedPaginator(ordered, PATIENT_LIST_SIZE, count=total).get_page(number)
     order = {pk: position for position, pk in enumerate(page.object_list)}
     patients = ecrf_selectors.patient_list(user=user, study=study, site=site, pks=order)
     page.object_list = sorted(patients, key=lambda patient: order[patient.pk])

@@ -17,6 +17,7 @@ from django.views.decorators.http import require_POST
 from cleaning import selectors, services
 from cleaning.forms import AnswerForm, FilterForm, MessageForm, QueryForm
 from cleaning.models import QueryStatus
+from cleaning.status_selectors import CountedPaginator
 from cleaning.values import field_label
 from cohorts import roles, submissions
 from cohorts import selectors as cohort_selectors
@@ -33,9 +34,14 @@ def query_list(request, study_code: str):
     study = cohort_selectors.study_get(user=request.user, code=study_code)
     filter_form = FilterForm(request.GET or None)
     filters = filter_form.filters() if request.GET else selectors.QueryFilters()
-    page = Paginator(selectors.query_list(user=request.user, study=study, filters=filters), PAGE_SIZE).get_page(
-        request.GET.get("page")
-    )
+    metrics = selectors.query_metrics(user=request.user, study=study)
+    queries = selectors.query_list(user=request.user, study=study, filters=filters)
+    # Without filters the list holds every query the figures count: no second count of the study's queries.
+    if filters == selectors.QueryFilters():
+        paginator = CountedPaginator(queries, PAGE_SIZE, count=metrics.total)
+    else:
+        paginator = Paginator(queries, PAGE_SIZE)
+    page = paginator.get_page(request.GET.get("page"))
     return render(
         request,
         "cleaning/query_list.html",
@@ -44,7 +50,7 @@ def query_list(request, study_code: str):
             "page": page,
             "filter_form": filter_form,
             "sites": cohort_selectors.study_site_list(user=request.user, study=study),
-            "metrics": selectors.query_metrics(user=request.user, study=study),
+            "metrics": metrics,
             "querystring": _without_page(request),
             "rule_run": selectors.last_rule_run(study=study),
             "may_run_rules": roles.has_study_role(request.user, study, roles.QUERY_CLOSERS) and not study.is_locked,

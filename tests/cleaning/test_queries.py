@@ -249,6 +249,21 @@ def test_nurse_answers_on_the_page_and_cannot_close(client, query, users):
     assert response.context["forms"]["close"].errors == {"text": ["Write a message: why the query is closed."]}
 
 
+def test_the_median_days_to_close_is_the_middle_of_the_closed_queries(patient_a, users):
+    """Four closed queries that took 1, 2, 5 and 10 days: the median is 3.5 days (the mean of the two middle ones),
+    on PostgreSQL (computed by the database) as on SQLite; open queries do not count."""
+    now = timezone.now()
+    for days in (10, 1, 5, 2, 30):
+        query = services.query_open(
+            patient=patient_a, study_day=1, form="", text="Consent date?", user=users["monitor"]
+        )
+        Query.objects.filter(pk=query.pk).update(opened_at=now - datetime.timedelta(days=days))
+        if days != 30:  # still open
+            services.query_close(query=query, text="ok", user=users["monitor"])
+    Query.objects.filter(status="closed").update(closed_at=now)
+    assert selectors.query_metrics(user=users["monitor"], study=patient_a.study).median_days_to_close == 3.5
+
+
 def test_another_sites_query_is_a_404(client, query, users):
     client.force_login(users["nurse_b"])
     assert client.get(f"/queries/{query.pk}/").status_code == 404
@@ -302,9 +317,31 @@ def test_the_list_counts_the_queries_of_the_sites_without_reading_the_patients(c
     with CaptureQueriesContext(connection) as context:
         assert client.get(f"/studies/{query.study.code}/queries/").status_code == 200
     reads = [q["sql"] for q in context.captured_queries if 'FROM "cleaning_query"' in q["sql"]]
-    assert len(reads) == 4  # the page, its count, the counts per site and status, the closed queries' spans
+    # The page, the counts per site and status (which count its pages too), the closed queries' median.
+    assert len(reads) == 3
     assert [sql for sql in reads if "cohorts_patient" in sql and "COUNT(" in sql] == []
     assert 'ORDER BY "cleaning_query"."opened_at" DESC' in next(sql for sql in reads if "LIMIT" in sql)
+    with CaptureQueriesContext(connection) as context:
+        assert client.get(f"/studies/{query.study.code}/queries/?status=open").status_code == 200
+    reads = [q["sql"] for q in context.captured_queries if 'FROM "cleaning_query"' in q["sql"]]
+    assert len(reads) == 4  # filtered: the page's own count too
+
+
+def test_the_pages_of_the_list_without_filters_are_counted_from_its_figures(client, patient_a, patient_b, users):
+    """51 queries at two sites: two pages of 50, the second with the oldest query; filtered, the count follows."""
+    for number in range(51):
+        patient = patient_a if number % 2 else patient_b
+        services.query_open(
+            patient=patient, study_day=1, form="", text=f"Question {number}", user=users["data_manager"]
+        )
+    client.force_login(users["data_manager"])
+    url = f"/studies/{patient_a.study.code}/queries/"
+    first = client.get(url)
+    assert first.context["page"].paginator.num_pages == 2
+    assert "Page 1 of 2" in first.content.decode()
+    second = client.get(url + "?page=2")
+    assert [q.text for q in second.context["page"].object_list] == ["Question 0"]
+    assert client.get(url + f"?site={patient_a.site.code}").context["page"].paginator.num_pages == 1
 
 
 def test_days_open_counts_to_the_close(query):
