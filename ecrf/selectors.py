@@ -386,8 +386,9 @@ def patient_list(
     if pks is not None:
         patients = patients.filter(pk__in=list(pks))
     patients = list(patients)
+    elsewhere = timezone.localdate()  # a site the study does not list (as today_at's default)
     for patient in patients:
-        at_site = today if isinstance(today, datetime.date) else today.get(patient.site_id, timezone.localdate())
+        at_site = today if isinstance(today, datetime.date) else today.get(patient.site_id, elsewhere)
         day = (at_site - patient.enrolment_date).days
         patient.today_day = day if 0 <= day <= study.follow_up_days else None
     pks = [patient.pk for patient in patients]
