@@ -9,11 +9,11 @@ each from strings prepared once, rather than by a template loop per cell.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
 from django import template
-from django.urls import reverse
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import get_language
@@ -21,34 +21,30 @@ from django.utils.translation import gettext as _
 
 from cleaning.status import BY_CODE, NOT_DUE
 from cleaning.status_grid import Cell, Grid
+from cohorts.page_html import address
 from ecrf.crfs import CATALOGUE, DAY_FORMS
 
 register = template.Library()
 
 
-#: Stand-ins reversed once per page and replaced per cell (reverse() for each of some 1,500 cells costs more than
-#: the rest of the page).
-_PATIENT, _DAY, _QUERY = "900000001", "900000002", "900000003"
-
-
 @dataclass(frozen=True)
 class Links:
-    """The addresses a page's cells link to: the day's entry page, a query, the study's query list."""
+    """The addresses a page's cells link to: the day's entry page, a query (each reversed once per page: reverse()
+    for each of some 1,500 cells cost more than the rest of the page), the study's query list."""
 
-    day: str
-    query: str
+    day: Callable[..., str]
+    query: Callable[..., str]
     query_list: str
 
     @classmethod
     def of(cls, query_list: str) -> Links:
-        day = reverse("day_entry", args=[int(_PATIENT), int(_DAY)])
-        return cls(day, reverse("query_detail", args=[int(_QUERY)]), query_list)
+        return cls(address("day_entry", 2), address("query_detail", 1), query_list)
 
 
 def _queries_href(grid: Grid, cell: Cell, links: Links) -> str:
     """A cell with waiting queries opens its query, or the list of its queries when several wait."""
     if len(cell.queries) == 1:
-        return links.query.replace(_QUERY, str(cell.queries[0]))
+        return links.query(cell.queries[0])
     place = {"patient": grid.patient.participant_id}
     if cell.study_day is not None:
         place["day"] = cell.study_day
@@ -92,7 +88,6 @@ def status_cells(context, grid: Grid, query_list: str) -> SafeString:
     links = context.render_context.get(Links)
     if links is None:
         links = context.render_context[Links] = Links.of(query_list)
-    day_before, day_after = links.day.replace(_PATIENT, str(grid.patient.pk)).split(_DAY)
     language = get_language()
 
     def icon(cell: Cell) -> str:
@@ -101,7 +96,7 @@ def status_cells(context, grid: Grid, query_list: str) -> SafeString:
         elif cell.study_day is None or (cell.state == NOT_DUE and cell.study_day > grid.today_day):
             href = ""  # nothing to open (today's forms can be entered: they link to the day)
         else:
-            href = f"{day_before}{cell.study_day}{day_after}"
+            href = links.day(grid.patient.pk, cell.study_day)
         before, after = _icon_parts(cell.form, cell.study_day, cell.state, len(cell.queries), bool(href), language)
         return f"{before}{href}{after}"
 
