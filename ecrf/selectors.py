@@ -380,9 +380,7 @@ def patient_list(
     each patient's today), however many patients; the rest is done here rather than in one SQL statement, where the
     day's expression, repeated in every condition that reads it, took longer to compile than the page to render."""
     today = today or sites_today(study)
-    patients = with_follow_up_end(cohort_selectors.patient_list(user=user, study=study, site=site)).select_related(
-        "site", "arm", "study"
-    )
+    patients = with_follow_up_end(cohort_selectors.patient_list(user=user, study=study, site=site))
     if pks is not None:
         patients = patients.filter(pk__in=list(pks))
     patients = list(patients)
@@ -391,10 +389,10 @@ def patient_list(
         at_site = today if isinstance(today, datetime.date) else today.get(patient.site_id, elsewhere)
         day = (at_site - patient.enrolment_date).days
         patient.today_day = day if 0 <= day <= study.follow_up_days else None
-    pks = [patient.pk for patient in patients]
+    listed = [patient.pk for patient in patients]
     today_day = DaysSince("patient__enrolment_date", today, site_field="patient__site_id")
     for key, crf in DAY_FORMS.items():
-        records = crf.model.objects.filter(patient__in=pks, study_day=today_day)
+        records = crf.model.objects.filter(patient__in=listed, study_day=today_day)
         entered = set(records.values_list("patient_id", flat=True))
         for patient in patients:
             setattr(patient, f"has_{key}", patient.today_day is not None and patient.pk in entered)
