@@ -14,7 +14,7 @@ them anyway (an IntegrityError becomes a clear refusal, never a server error).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import partial
@@ -23,7 +23,7 @@ from typing import Any
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import IntegrityError, models, transaction
-from django.db.models import Min, Value
+from django.db.models import Value
 from django.utils.translation import gettext as _
 
 from cohorts.audit import (
@@ -441,24 +441,15 @@ def day_records_create(
     crf = DAY_FORMS[form]
     keys = [(record.patient.pk, record.study_day) for record in records]  # (patient pk, study day)
     patients = {pk: record.patient for (pk, _day), record in zip(keys, records, strict=True)}
-    for study in {patient.study for patient in patients.values()}:
-        ensure_unlocked(study)
-    frozen = set(
-        PatientFreeze.objects.filter(patient__in=patients, unfrozen_at__isnull=True).values_list("patient", flat=True)
-    )
+    frozen, deaths = _bulk_state(patients)
     days = set(keys)
     if len(days) != len(records):
         raise ValueError("a patient-day is given twice")
     stored = set(crf.model.objects.filter(patient__in=patients).values_list("patient", "study_day").iterator()) & days
-    deaths = dict(
-        DispositionEvent.objects.filter(patient__in=patients, kind=DispositionKind.DEATH)
-        .values_list("patient")
-        .annotate(day=Min("study_day"))
-    )
-    facts = {pk: PatientFacts.of(patient, deaths.get(pk)) for pk, patient in patients.items()}
+    facts = {pk: PatientFacts.of(patient, deaths.get(pk, (None, None))[0]) for pk, patient in patients.items()}
     results: list[models.Model | ValidationError | None] = [None] * len(records)
     built: list[int] = []  # positions of the records to insert in bulk, once their fields pass full_clean
-    field_checks, build = FieldChecks(crf.model), record_factory(crf.model)
+    build = record_factory(crf.model)
     for position, (new, key) in enumerate(zip(records, keys, strict=True)):
         patient, entry, patient_facts = new.patient, new.entry, facts[key[0]]
         _check_fields(crf, entry.values)
@@ -478,16 +469,53 @@ def day_records_create(
             continue
         results[position] = build(patient=patient, study_day=new.study_day, **entry.state(), confirmed_checks=confirmed)
         built.append(position)
+    _insert_built(
+        crf,
+        results,
+        built,
+        [record.reason for record in records],
+        user,
+        lambda p: _one_day_record(form, records[p], user),
+    )
+    return results
+
+
+def _bulk_state(patients: Mapping[int, Patient]) -> tuple[set[int], dict[int, tuple[int, Any]]]:
+    """What a bulk service reads once for all its patients (by pk): the ones whose casebook is frozen, and the
+    (study day, time) of each one's death. StudyLocked is raised when a study of theirs is locked."""
+    for study in {patient.study for patient in patients.values()}:
+        ensure_unlocked(study)
+    frozen = set(
+        PatientFreeze.objects.filter(patient__in=patients, unfrozen_at__isnull=True).values_list("patient", flat=True)
+    )
+    deaths: dict[int, tuple[int, Any]] = {}
+    rows = DispositionEvent.objects.filter(patient__in=patients, kind=DispositionKind.DEATH).order_by("study_day", "pk")
+    for patient, day, at in rows.values_list("patient", "study_day", "occurred_at"):
+        deaths.setdefault(patient, (day, at))  # the earliest
+    return frozen, deaths
+
+
+def _insert_built(
+    crf: Crf,
+    results: list,
+    built: list[int],
+    reasons: Sequence[str],
+    user,
+    one: Callable[[int], models.Model | ValidationError | None],
+) -> None:
+    """The records built by a bulk service (at positions ``built`` of its ``results``) checked as _audit checks
+    them and inserted together with their history rows (``reasons`` by position). When the insert breaks a
+    database rule the checks do not run, each one is saved on its own (``one``: its result by position) and gets its
+    own refusal."""
     created = check_new_audited(  # as _audit
-        results, built, user=user, reasons=[records[position].reason for position in built], checks=field_checks
+        results, built, user=user, reasons=[reasons[position] for position in built], checks=FieldChecks(crf.model)
     )
     if created:
         try:
             insert_audited(crf.model, [results[position] for position in created], user)
         except IntegrityError:  # a database rule the checks do not run: each one on its own, with its refusal
             for position in created:
-                results[position] = _one_day_record(form, records[position], user)
-    return results
+                results[position] = one(position)
 
 
 def _one_day_record(form: str, new: NewDayRecord, user) -> models.Model | ValidationError | None:
@@ -655,6 +683,72 @@ def event_save(
     except IntegrityError as exc:
         raise _refuse_integrity(exc) from exc
     return saved
+
+
+@dataclass(frozen=True)
+class NewEventRecord:
+    """One record of a repeating form to create (``event_records_create``), with the history reason of its entry."""
+
+    patient: Patient
+    entry: RecordInput
+    reason: str = ENTRY_REASON
+
+
+def event_records_create(*, form: str, records: Sequence[NewEventRecord], user) -> list[models.Model | ValidationError]:
+    """Create many records of one repeating form (a key of crfs.EVENT_FORMS) at once, for an import of a whole study.
+
+    Each record gets exactly what ``event_save`` gives a new record: the same checks and refusals, a history row
+    with its user and reason, the derivation and the record status after the commit; the reads are one query per
+    step for all records and the writes a few bulk inserts. Records go through ``event_save`` one by one, in order,
+    when their form has rules that look at the patient's other records (dispositions, ventilation episodes: each
+    record must see the ones before it), and so does a record that is not a plain new entry (its patient's casebook
+    is frozen, it is empty, or it names a version), and every record when the bulk insert breaks a database rule
+    that the checks do not run. Returns, in order, the saved record or its refusal.
+    Callers hold transaction.atomic; the study must be unlocked (StudyLocked is raised for the call).
+    """
+    crf = EVENT_FORMS[form]
+    if crf.model in _CROSS_RECORD_RULES:
+        return [_one_event_record(form, new, user) for new in records]
+    patients = {record.patient.pk: record.patient for record in records}
+    frozen, deaths = _bulk_state(patients)
+    facts = {}
+    for pk, patient in patients.items():
+        death_day, death_at = deaths.get(pk, (None, None))
+        facts[pk] = PatientFacts.of(patient, death_day, death_at=death_at)
+    results: list = [None] * len(records)
+    built: list[int] = []  # positions of the records to insert in bulk, once their fields pass full_clean
+    build = record_factory(crf.model)
+    for position, new in enumerate(records):
+        patient, entry = new.patient, new.entry
+        _check_fields(crf, entry.values)
+        if patient.pk in frozen or entry.expected_version is not None or entry.is_empty(crf):
+            results[position] = _one_event_record(form, new, user)
+            continue
+        issues = crf.issues(
+            entry.values, facts[patient.pk], missing_codes=entry.missing_codes, not_done_reason=entry.not_done
+        )
+        refused, confirmed = refusals(issues, entry.confirmed_checks)
+        if refused:
+            results[position] = issues_error(refused)
+            continue
+        results[position] = build(patient=patient, **entry.state(), confirmed_checks=confirmed)
+        built.append(position)
+    _insert_built(
+        crf,
+        results,
+        built,
+        [record.reason for record in records],
+        user,
+        lambda p: _one_event_record(form, records[p], user),
+    )
+    return results
+
+
+def _one_event_record(form: str, new: NewEventRecord, user) -> models.Model | ValidationError:
+    try:
+        return event_save(form=form, patient=new.patient, entry=new.entry, user=user, reason=new.reason)
+    except ValidationError as exc:
+        return exc
 
 
 def record_delete(*, record: models.Model, expected_version: int, user, reason: str | None) -> None:

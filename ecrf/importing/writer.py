@@ -239,10 +239,13 @@ class ImportRun:
                     self._write_days(chunk, crf)
                 continue
             stored = self._stored(crf)
-            for parsed in rows:
-                patient = self._patient_of(parsed)
-                if patient is not None:
-                    self._write_event(parsed, crf, patient, stored)
+            if crf.key in CORRECTED_BY_KEY:  # a row may correct a stored record, which a later row must see
+                for parsed in rows:
+                    if (patient := self._patient_of(parsed)) is not None:
+                        self._write_event(parsed, crf, patient, stored)
+                continue
+            for chunk in _chunks(rows, CREATE_CHUNK):
+                self._write_events(chunk, crf, stored)
 
     def _times(self, parsed: ParsedRow, values: dict[str, Any], patient: Patient) -> bool:
         """The row's times as aware moments (in ``values``): a local date and time placed in the time zone of the
@@ -617,21 +620,16 @@ class ImportRun:
     # -------------------------------------------------------------------------------------- event forms
 
     def _write_event(self, parsed: ParsedRow, crf: Crf, patient: Patient, stored: Mapping) -> None:
+        """A row of a form whose rows correct the stored record of their key (CORRECTED_BY_KEY), saved on its own."""
         values = self._form_values(parsed, crf)
         if not self._times(parsed, values, patient):
             return
         records = stored.get(patient.pk, [])
-        if any(
-            all(getattr(record, name) == value for name, value in values.items())
-            and record.missing_codes == parsed.codes
-            for record in records
-        ):
+        if _holds(records, values, parsed.codes):
             parsed.result.unchanged += 1  # the same record is stored: nothing to do, no history row
             return
-        record = None
-        if crf.key in CORRECTED_BY_KEY:  # e.g. one per patient, day and kind: a row with other values corrects it
-            key = [name for name in ROW_KEYS[crf.key] if name != KEY]
-            record = next((r for r in records if all(getattr(r, n) == values.get(n) for n in key)), None)
+        key = [name for name in ROW_KEYS[crf.key] if name != KEY]  # e.g. one per patient, day and kind
+        record = next((r for r in records if all(getattr(r, n) == values.get(n) for n in key)), None)
         entry = RecordInput(
             values,
             parsed.values.get(CONFIRM, frozenset()),
@@ -652,6 +650,55 @@ class ImportRun:
         else:
             records[records.index(record)] = saved  # a later row compares with the record as now stored
             parsed.result.changed += 1
+
+    def _write_events(self, rows: list[ParsedRow], crf: Crf, stored: dict) -> None:
+        """A chunk of rows of a repeating form whose rows are new records unless the same record is stored
+        (``stored``, by patient pk): the new ones created together (services.event_records_create).
+
+        The outcome is that of the rows written one after the other: a row with the values of an earlier row of the
+        chunk waits for the next round, where it finds that row's record stored (unchanged), or is written itself
+        when that row was refused (with other confirmations it may pass)."""
+        waiting = []
+        for parsed in rows:
+            if (patient := self._patient_of(parsed)) is not None:
+                values = self._form_values(parsed, crf)
+                if self._times(parsed, values, patient):
+                    waiting.append((parsed, patient, values))
+        while waiting:
+            new: list[tuple[ParsedRow, services.NewEventRecord]] = []
+            later, taken = [], set()
+            for parsed, patient, values in waiting:
+                if _holds(stored.get(patient.pk, ()), values, parsed.codes):
+                    parsed.result.unchanged += 1  # the same record is stored: nothing to do, no history row
+                    continue
+                same = (patient.pk, *sorted(values.items()), *sorted(parsed.codes.items()))
+                if same in taken:
+                    later.append((parsed, patient, values))
+                    continue
+                taken.add(same)
+                entry = RecordInput(
+                    values,
+                    parsed.values.get(CONFIRM, frozenset()),
+                    None,
+                    missing_codes=parsed.codes,
+                    not_done_reason=parsed.values.get(NOT_DONE_REASON, ""),
+                )
+                new.append((parsed, services.NewEventRecord(patient, entry, self._reason(parsed))))
+            if new:
+                results = services.event_records_create(form=crf.key, records=[r for _, r in new], user=self.user)
+                self._created(new, results, self._refused)
+                for (_parsed, record), result in zip(new, results, strict=True):
+                    if not isinstance(result, ValidationError):
+                        stored.setdefault(record.patient.pk, []).append(result)
+            waiting = later
+
+
+def _holds(records: Iterable, values: Mapping[str, Any], codes: Mapping[str, str]) -> bool:
+    """Whether one of a patient's stored records of a repeating form has the row's values and codes."""
+    return any(
+        all(getattr(record, name) == value for name, value in values.items()) and record.missing_codes == codes
+        for record in records
+    )
 
 
 def _chunks(rows: Iterable[ParsedRow], size: int) -> Iterator[list[ParsedRow]]:
