@@ -454,7 +454,7 @@ def day_records_create(
         patient, entry, patient_facts = new.patient, new.entry, facts[key[0]]
         _check_fields(crf, entry.values)
         if key[0] in frozen or key in stored or entry.is_empty(crf):
-            results[position] = _one_day_record(form, new, user)
+            results[position] = _one_day_record(form, new, user=user)
             continue
         refused = day_issues(new.study_day, patient_facts)
         if refused:
@@ -469,14 +469,7 @@ def day_records_create(
             continue
         results[position] = build(patient=patient, study_day=new.study_day, **entry.state(), confirmed_checks=confirmed)
         built.append(position)
-    _insert_built(
-        crf,
-        results,
-        built,
-        [record.reason for record in records],
-        user,
-        lambda p: _one_day_record(form, records[p], user),
-    )
+    _insert_built(crf, results, built, records, partial(_one_day_record, form, user=user), user)
     return results
 
 
@@ -499,26 +492,30 @@ def _insert_built(
     crf: Crf,
     results: list,
     built: list[int],
-    reasons: Sequence[str],
+    records: Sequence[NewDayRecord | NewEventRecord],
+    one: Callable[[Any], models.Model | ValidationError | None],
     user,
-    one: Callable[[int], models.Model | ValidationError | None],
 ) -> None:
-    """The records built by a bulk service (at positions ``built`` of its ``results``) checked as _audit checks
-    them and inserted together with their history rows (``reasons`` by position). When the insert breaks a
-    database rule the checks do not run, each one is saved on its own (``one``: its result by position) and gets its
-    own refusal."""
+    """The records built by a bulk service (at positions ``built`` of its ``results``, from ``records``) checked as
+    _audit checks them and inserted together with their history rows (with each record's reason). When the insert
+    breaks a database rule the checks do not run, each one is saved on its own by ``one`` (the one-record service,
+    its result or refusal) and gets its own refusal."""
     created = check_new_audited(  # as _audit
-        results, built, user=user, reasons=[reasons[position] for position in built], checks=FieldChecks(crf.model)
+        results,
+        built,
+        user=user,
+        reasons=[records[position].reason for position in built],
+        checks=FieldChecks(crf.model),
     )
     if created:
         try:
             insert_audited(crf.model, [results[position] for position in created], user)
         except IntegrityError:  # a database rule the checks do not run: each one on its own, with its refusal
             for position in created:
-                results[position] = one(position)
+                results[position] = one(records[position])
 
 
-def _one_day_record(form: str, new: NewDayRecord, user) -> models.Model | ValidationError | None:
+def _one_day_record(form: str, new: NewDayRecord, *, user) -> models.Model | ValidationError | None:
     try:
         return day_record_save(
             form=form, patient=new.patient, study_day=new.study_day, entry=new.entry, user=user, entry_reason=new.reason
@@ -708,7 +705,7 @@ def event_records_create(*, form: str, records: Sequence[NewEventRecord], user) 
     """
     crf = EVENT_FORMS[form]
     if crf.model in _CROSS_RECORD_RULES:
-        return [_one_event_record(form, new, user) for new in records]
+        return [_one_event_record(form, new, user=user) for new in records]
     patients = {record.patient.pk: record.patient for record in records}
     frozen, deaths = _bulk_state(patients)
     facts = {}
@@ -722,7 +719,7 @@ def event_records_create(*, form: str, records: Sequence[NewEventRecord], user) 
         patient, entry = new.patient, new.entry
         _check_fields(crf, entry.values)
         if patient.pk in frozen or entry.expected_version is not None or entry.is_empty(crf):
-            results[position] = _one_event_record(form, new, user)
+            results[position] = _one_event_record(form, new, user=user)
             continue
         issues = crf.issues(
             entry.values, facts[patient.pk], missing_codes=entry.missing_codes, not_done_reason=entry.not_done
@@ -733,18 +730,11 @@ def event_records_create(*, form: str, records: Sequence[NewEventRecord], user) 
             continue
         results[position] = build(patient=patient, **entry.state(), confirmed_checks=confirmed)
         built.append(position)
-    _insert_built(
-        crf,
-        results,
-        built,
-        [record.reason for record in records],
-        user,
-        lambda p: _one_event_record(form, records[p], user),
-    )
+    _insert_built(crf, results, built, records, partial(_one_event_record, form, user=user), user)
     return results
 
 
-def _one_event_record(form: str, new: NewEventRecord, user) -> models.Model | ValidationError:
+def _one_event_record(form: str, new: NewEventRecord, *, user) -> models.Model | ValidationError:
     try:
         return event_save(form=form, patient=new.patient, entry=new.entry, user=user, reason=new.reason)
     except ValidationError as exc:

@@ -84,6 +84,33 @@ def outcome(result) -> tuple:
     return ("stored", {name: getattr(stored, name) for name in fields}, history)
 
 
+def rolled_back_outcomes(path, *, freeze, user) -> list:
+    """The outcomes of ``path()`` (each an outcome()) in a transaction rolled back afterwards, so that the two paths
+    compared start from the same data; the casebook of ``freeze`` (a patient, or None) frozen first."""
+    with transaction.atomic():
+        if freeze is not None:
+            PatientFreeze.objects.create(
+                patient=freeze,
+                frozen_at=datetime.datetime(2020, 4, 1, tzinfo=datetime.UTC),
+                frozen_by=user,
+                reason="pre-lock review",
+            )
+        seen = [outcome(result) for result in path()]
+        transaction.set_rollback(True)
+    return seen
+
+
+def each_saved(save, records) -> list:
+    """``save`` (a one-record service) called for each record in turn: its record, or its refusal."""
+    results = []
+    for record in records:
+        try:
+            results.append(save(record))
+        except services.ValidationError as exc:
+            results.append(exc)
+    return results
+
+
 @pytest.fixture
 def setting(patient_a, patient_b, users):
     """Patient A has vital signs, respiratory support and laboratory results on day 3; patient B died on day 10."""
@@ -114,39 +141,21 @@ def test_created_in_bulk_exactly_as_one_by_one(setting, users, case):
     user = users["data_manager"]
     records = [NewDayRecord(setting[who], day, entry, reason="import: x.csv") for who, day, entry in rows]
 
-    def run(path) -> list:
-        with transaction.atomic():
-            if b_frozen:
-                PatientFreeze.objects.create(
-                    patient=setting["b"],
-                    frozen_at=datetime.datetime(2020, 4, 1, tzinfo=datetime.UTC),
-                    frozen_by=user,
-                    reason="pre-lock review",
-                )
-            seen = [outcome(result) for result in path()]
-            transaction.set_rollback(True)
-        return seen
+    def one_by_one(record: NewDayRecord):
+        return services.day_record_save(
+            form=form,
+            patient=record.patient,
+            study_day=record.study_day,
+            entry=record.entry,
+            user=user,
+            entry_reason=record.reason,
+        )
 
-    def one_by_one():
-        results = []
-        for record in records:
-            try:
-                results.append(
-                    services.day_record_save(
-                        form=form,
-                        patient=record.patient,
-                        study_day=record.study_day,
-                        entry=record.entry,
-                        user=user,
-                        entry_reason=record.reason,
-                    )
-                )
-            except services.ValidationError as exc:
-                results.append(exc)
-        return results
+    def run(path) -> list:
+        return rolled_back_outcomes(path, freeze=setting["b"] if b_frozen else None, user=user)
 
     bulk = run(lambda: services.day_records_create(form=form, records=records, user=user))
-    assert bulk == run(one_by_one)
+    assert bulk == run(lambda: each_saved(one_by_one, records))
 
 
 def test_the_bulk_path_is_the_one_taken_and_refuses_with_the_forms_messages(setting, users):

@@ -7,16 +7,17 @@ import datetime
 from decimal import Decimal
 
 import pytest
-from django.db import models, transaction
+from django.db import models
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from cohorts.audit import PatientFrozen
 from cohorts.models import PatientFreeze
 from ecrf import importing, services
 from ecrf.crfs import EVENT_FORMS
 from ecrf.models import AdverseEvent, DrugAdministration, MissingCode
 from ecrf.services import NewEventRecord, RecordInput
-from tests.ecrf.test_day_records_bulk import _values, outcome
+from tests.ecrf.test_day_records_bulk import _values, each_saved, rolled_back_outcomes
 
 #: Patient B's death (see the ``setting`` fixture), and moments around it that a record's times may take.
 DEATH_AT = datetime.datetime(2020, 3, 28, 9, 30, tzinfo=datetime.UTC)  # day 10
@@ -130,39 +131,21 @@ def test_created_in_bulk_exactly_as_one_by_one(setting, users, case):
     user = users["data_manager"]
     records = [NewEventRecord(setting[who], entry, reason="import: x.csv") for who, entry in rows]
 
-    def run(path) -> list:
-        with transaction.atomic():
-            if b_frozen:
-                PatientFreeze.objects.create(
-                    patient=setting["b"],
-                    frozen_at=datetime.datetime(2020, 4, 1, tzinfo=datetime.UTC),
-                    frozen_by=user,
-                    reason="pre-lock review",
-                )
-            seen = [outcome(result) for result in path()]
-            transaction.set_rollback(True)
-        return seen
+    def one_by_one(record: NewEventRecord):
+        patient, entry = record.patient, record.entry
+        return services.event_save(form=form, patient=patient, entry=entry, user=user, reason=record.reason)
 
-    def one_by_one():
-        results = []
-        for record in records:
-            try:
-                results.append(
-                    services.event_save(
-                        form=form, patient=record.patient, entry=record.entry, user=user, reason=record.reason
-                    )
-                )
-            except services.ValidationError as exc:
-                results.append(exc)
-        return results
+    def run(path) -> list:
+        return rolled_back_outcomes(path, freeze=setting["b"] if b_frozen else None, user=user)
 
     bulk = run(lambda: services.event_records_create(form=form, records=records, user=user))
-    assert bulk == run(one_by_one)
+    assert bulk == run(lambda: each_saved(one_by_one, records))
 
 
 def test_the_bulk_path_refuses_with_the_forms_messages_and_stores_the_rest(setting, users):
     """The checks of the bulk path are those of the page: a bacteraemia without its organism, an adverse event
-    after the death; a good record is stored with its history row, in a fixed number of queries."""
+    after the death, a dose after the time of death, a record of a frozen casebook; a good record is stored with its
+    history row."""
     records = [
         NewEventRecord(setting["a"], RecordInput({"study_day": 4, "kind": "bacteraemia"})),
         NewEventRecord(setting["b"], RecordInput({"study_day": 12, "kind": "thromboembolism"})),
@@ -190,6 +173,14 @@ def test_the_bulk_path_refuses_with_the_forms_messages_and_stores_the_rest(setti
         ]
     }
     assert DrugAdministration.objects.get(patient=setting["b"]) == before_death
+
+    PatientFreeze.objects.create(
+        patient=setting["a"], frozen_at=DEATH_AT, frozen_by=users["data_manager"], reason="pre-lock review"
+    )
+    records = [NewEventRecord(setting["a"], RecordInput({"study_day": 6, "kind": "other", "description": "rash"}))]
+    [frozen] = services.event_records_create(form="adverse_events", records=records, user=users["nurse"])
+    assert isinstance(frozen, PatientFrozen)
+    assert not AdverseEvent.objects.filter(patient=setting["a"], study_day=6).exists()
 
 
 def test_queries_do_not_grow_with_the_records(setting, users, django_assert_max_num_queries):
