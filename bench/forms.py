@@ -1,5 +1,6 @@
 """Benchmark of the study's pages (issues 4, 15 and 18) at two study sizes in one run: the entry page GET and POST,
-the casebook, the patient list, the query list and the record status dashboard, at 1,000 and 20,000 patients.
+the casebook, the patient list, the query list, the record status dashboard and the screening log, at 1,000 and
+20,000 patients.
 
 Standalone: `python bench/forms.py` (DATABASE_URL selects PostgreSQL; SQLite otherwise). It creates its own test
 database (bench/_db.py, destroyed afterwards), loads the smaller study with bulk_create - for the benchmark only:
@@ -11,11 +12,13 @@ other's), its ratio to the trivial view (target <= 10x) and the largest number o
 
     BENCH_SIZES=1000,20000 BENCH_REQUESTS=200 [BENCH_LOADER=bulk_create|copy] python bench/forms.py
 
-The study: 21 follow-up days; patient i enrolled i % 40 days ago (about half still in follow-up, with days not yet
-due), its vital signs, respiratory support and laboratory entered up to yesterday or day 20 (day 21 is missing for
-those past it); every 15th has a confirmed soft check on day 2, every 25th died on day 12 (no form required after);
-every 10th has an open query, every 30th an answered one and every 45th a closed one. The record status counts are
-then rebuilt (cleaning/status_job.py; its time is printed), as `manage.py record_status` does after a bulk load.
+The study: 21 follow-up days; patient i enrolled i % 40 days ago (about half still in follow-up, with days not yet due),
+its vital signs, respiratory support and laboratory entered up to yesterday or day 20 (day 21 is missing for those past
+it); every 15th has a confirmed soft check on day 2, every 25th died on day 12 (no form required after); every 10th has
+an open query, every 30th an answered one and every 45th a closed one. Each patient has its eligible screening; every
+3rd was screened once before and failed, and every 6th is that failure's re-screen (the screening log is read by an
+investigator, a nurse may not see it). The record status counts are then rebuilt (cleaning/status_job.py; its time is
+printed), as `manage.py record_status` does after a bulk load.
 """
 
 import datetime
@@ -98,7 +101,7 @@ def copy_rows(model, prototype, days_of) -> None:
 
 
 def make_study():
-    """The study, its site and arm, and one nurse of the site."""
+    """The study, its site and arm, one nurse of the site and one investigator (who reads the screening log)."""
     from django.contrib.auth import get_user_model
 
     from cohorts.models import Arm, Site, Study
@@ -115,7 +118,9 @@ def make_study():
     )
     nurse = get_user_model().objects.create_user("bench-nurse", password="bench-password-long")
     grant(nurse, study, "nurse", [site], reason="bench")
-    return study, site, arm, nurse
+    investigator = get_user_model().objects.create_user("bench-investigator", password="bench-password-long")
+    grant(investigator, study, "investigator", [site], reason="bench")
+    return study, site, arm, nurse, investigator
 
 
 def add_patients(study, site, arm, numbers: range) -> list[int]:
@@ -237,10 +242,68 @@ def add_patients(study, site, arm, numbers: range) -> list[int]:
                 )
             )
     Query.objects.bulk_create(queries, batch_size=BATCH)
+    add_screenings(study, site, number_of)
     if connection.vendor == "postgresql":  # as autovacuum would: the planner's statistics of the grown tables
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE")
     return sorted(number_of)
+
+
+def add_screenings(study, site, number_of: dict[int, int]) -> None:
+    """Each patient's screening (eligible, enrolled as the patient); every 3rd patient was screened before and
+    failed (CRP below the threshold, consent missing), and every 6th is the re-screen of that failure."""
+    from django.contrib.auth import get_user_model
+
+    from cohorts.models import Patient, Screening, ScreeningReason
+
+    by = get_user_model().objects.get(username="bench-investigator")
+    now = timezone.now()
+    failed = Screening.objects.bulk_create(
+        [
+            Screening(
+                study=study,
+                site=site,
+                number=f"MI-F{i:05d}",
+                assessed_at=now - datetime.timedelta(days=i % ENROLLED_OVER + 2),
+                screened_by=by,
+                eligible=False,
+            )
+            for i in sorted(number_of.values())
+            if i % 3 == 0
+        ],
+        batch_size=BATCH,
+    )
+    ScreeningReason.objects.bulk_create(
+        [
+            ScreeningReason(screening=screening, code=code, kind="inclusion", verdict=verdict, label=label)
+            for screening in failed
+            for code, verdict, label in (
+                ("hyperinflammation", "not_met", "Hyperinflammation"),
+                ("written_consent", "missing", "Written informed consent"),
+            )
+        ],
+        batch_size=BATCH,
+    )
+    failed_of = {int(screening.number[4:]): screening for screening in failed}
+    patients = Patient.objects.filter(pk__in=number_of).only("pk")
+    eligible = Screening.objects.bulk_create(
+        [
+            Screening(
+                study=study,
+                site=site,
+                number=f"MI-S{number_of[patient.pk]:05d}",
+                rescreen_of=failed_of.get(number_of[patient.pk]) if number_of[patient.pk] % 6 == 0 else None,
+                assessed_at=now - datetime.timedelta(days=number_of[patient.pk] % ENROLLED_OVER, hours=1),
+                screened_by=by,
+                eligible=True,
+            )
+            for patient in patients
+        ],
+        batch_size=BATCH,
+    )
+    for patient, screening in zip(patients, eligible, strict=True):
+        patient.screening = screening
+    Patient.objects.bulk_update(patients, ["screening"], batch_size=BATCH)
 
 
 def timed(client, method, urls, data=None, expect=200):
@@ -257,7 +320,7 @@ def timed(client, method, urls, data=None, expect=200):
     return times, max(queries)
 
 
-def measure(client, study, pks: list[int], rng: random.Random) -> dict:
+def measure(client, investigator, study, pks: list[int], rng: random.Random) -> dict:
     """Every page at the study's current size: {label: (times, most queries)}."""
     from cohorts.models import Patient
 
@@ -316,6 +379,9 @@ def measure(client, study, pks: list[int], rng: random.Random) -> dict:
         ("record status, queries open", "?status=query_open"),
     ):
         results[label] = timed(client, "get", [status + query] * REQUESTS)
+    log = f"/studies/{study.code}/screenings/"
+    investigator.get(log)  # warm up
+    results["screening log GET (page 1)"] = timed(investigator, "get", [log] * REQUESTS)
     return results
 
 
@@ -384,7 +450,7 @@ def compare(small: int, large: int, by_size: dict) -> bool:
 
 def main():
     with own_test_database("forms", test_environment=False):
-        study, site, arm, nurse = make_study()
+        study, site, arm, nurse, investigator = make_study()
         rng = random.Random(4)
         by_size, pks = {}, []
         for size in SIZES:
@@ -399,7 +465,9 @@ def main():
             with override_settings(ROOT_URLCONF=__name__, DEBUG=False):
                 client = Client()
                 client.force_login(nurse)
-                by_size[size] = measure(client, study, pks, rng)
+                screener = Client()
+                screener.force_login(investigator)
+                by_size[size] = measure(client, screener, study, pks, rng)
             report(size, by_size[size])
         if len(SIZES) > 1:
             print("PASS" if compare(SIZES[0], SIZES[-1], by_size) else "FAIL")

@@ -4,7 +4,8 @@ A user asking for a patient of a site they do not belong to gets Http404 - never
 hint that the record exists.
 """
 
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.core.paginator import Page, Paginator
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, prefetch_related_objects
 from django.http import Http404
 from django.utils.translation import gettext
 
@@ -49,7 +50,8 @@ def screening_list(*, user, study: Study, site: Site | None = None) -> QuerySet[
     qs = Screening.objects.filter(roles.scope(user, roles.SCREENING_READERS), study=study)
     if site is not None:
         qs = qs.filter(site=site)
-    return qs.select_related("site", "screened_by", "patient", "patient__arm").order_by("-assessed_at")
+    # The newest first; the id breaks ties, so that a page of the log is the same on every request.
+    return qs.select_related("site", "screened_by", "patient", "patient__arm").order_by("-assessed_at", "-pk")
 
 
 def consort_counts(*, screenings: QuerySet[Screening]) -> dict:
@@ -91,15 +93,25 @@ def consort_counts(*, screenings: QuerySet[Screening]) -> dict:
     }
 
 
-def screening_log(*, user, study: Study, site: Site | None = None) -> QuerySet[Screening]:
-    """The screening log page: every screening with its reasons, its re-screen link and its patient."""
-    return screening_list(user=user, study=study, site=site).select_related("rescreen_of").prefetch_related("reasons")
+#: Screenings on a page of the screening log.
+SCREENING_LOG_SIZE = 100
 
 
-def with_reason_groups(screenings) -> list[Screening]:
-    """The log's rows, each with ``failing_reasons`` (not met / exclusion applies) and ``missing_labels``
-    (criteria undecided for missing data, in the active language) from its prefetched reasons, in criterion order."""
+def screening_log_page(*, user, study: Study, site: Site | None = None, number=None) -> Page:
+    """A page of the screening log (the newest first): its screenings with their reasons grouped
+    (_with_reason_groups), their re-screen links and their patients, read for the page's rows only. ``number`` is
+    the page asked for, as typed (a page beyond the last gives the last one, anything else the first)."""
+    screenings = screening_list(user=user, study=study, site=site).select_related("rescreen_of")
+    page = Paginator(screenings, SCREENING_LOG_SIZE).get_page(number)
+    page.object_list = _with_reason_groups(page.object_list)
+    return page
+
+
+def _with_reason_groups(screenings) -> list[Screening]:
+    """Screenings of the log, each with ``failing_reasons`` (not met / exclusion applies) and ``missing_labels``
+    (criteria undecided for missing data, in the active language), in criterion order."""
     rows = list(screenings)
+    prefetch_related_objects(rows, "reasons")
     for screening in rows:
         reasons = sorted(screening.reasons.all(), key=lambda r: r.pk)
         screening.failing_reasons = [r for r in reasons if r.verdict != "missing"]

@@ -110,7 +110,7 @@ def screening_log(request, study_code: str):
     study = selectors.study_get(user=request.user, code=study_code)
     sites = selectors.study_site_list(user=request.user, study=study, allowed=roles.SCREENING_READERS)
     site = next((s for s in sites if s.code == request.GET.get("site")), None)
-    screenings = selectors.screening_log(user=request.user, study=study, site=site)
+    page = selectors.screening_log_page(user=request.user, study=study, site=site, number=request.GET.get("page"))
     return render(
         request,
         "cohorts/screening_log.html",
@@ -118,8 +118,10 @@ def screening_log(request, study_code: str):
             "study": study,
             "sites": sites,
             "site": site,
-            "screenings": selectors.with_reason_groups(screenings),
-            "counts": selectors.consort_counts(screenings=screenings),
+            "page": page,
+            "counts": selectors.consort_counts(
+                screenings=selectors.screening_list(user=request.user, study=study, site=site)
+            ),
             "can_screen": roles.has_study_role(request.user, study, roles.SCREENERS),
         },
     )

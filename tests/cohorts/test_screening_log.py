@@ -102,13 +102,46 @@ def test_filter_by_site(client, study, users, log_data):
 def test_query_count_does_not_grow_with_the_log(client, study, site_a, users, log_data, django_assert_max_num_queries):
     client.force_login(users["data_manager"])
     url = f"/studies/{study.code}/screenings/"
-    # session, user, roles, study, sites, 3 CONSORT counts, screenings, their reasons
-    with django_assert_max_num_queries(10):
+    # session, user, roles, study, sites, 3 CONSORT counts, the log's count, its page of screenings, their reasons
+    with django_assert_max_num_queries(11):
         client.get(url)
     for _ in range(10):
         screen(study, site_a, log_data, crp_mg_l=80.0, ferritin_ng_ml=500.0)
-    with django_assert_max_num_queries(10):
+    with django_assert_max_num_queries(11):
         assert client.get(url).status_code == 200
+
+
+def test_the_log_is_shown_a_page_at_a_time_newest_first(client, study, site_a, site_b, users, log_data, monkeypatch):
+    """A study's log is read a page at a time, so that it opens as fast with 50,000 screenings as with 50; the
+    CONSORT counts still count them all, and the pages keep the site filter."""
+    from cohorts import selectors
+
+    monkeypatch.setattr(selectors, "SCREENING_LOG_SIZE", 4)
+    for _ in range(3):
+        screen(study, site_a, log_data, crp_mg_l=80.0, ferritin_ng_ml=500.0)  # MI-S0005 to MI-S0007
+    client.force_login(users["data_manager"])
+    url = f"/studies/{study.code}/screenings/"
+
+    def numbers(response) -> list[str]:
+        return [screening.number for screening in response.context["page"].object_list]
+
+    first, second = client.get(url), client.get(url + "?page=2")
+    # All were assessed at the same moment: the newest entered first.
+    assert numbers(first) == ["MI-S0007", "MI-S0006", "MI-S0005", "BG-S0002"]
+    assert numbers(second) == ["BG-S0001", "MI-S0004", "MI-S0003", "MI-S0002"]
+    assert numbers(client.get(url + "?page=3")) == ["MI-S0001"]
+    assert first.context["counts"]["screened"] == 8  # 9 screenings, one of them re-screened
+    assert "page 1 of 3" in first.content.decode() and 'href="?page=2"' in first.content.decode()
+    # A page beyond the last shows the last; a page that is no number, the first.
+    assert numbers(client.get(url + "?page=99")) == ["MI-S0001"]
+    assert numbers(client.get(url + "?page=x%00")) == numbers(first)
+
+    by_site = client.get(url + "?site=MI")
+    assert numbers(by_site) == ["MI-S0007", "MI-S0006", "MI-S0005", "MI-S0004"]
+    assert 'href="?site=MI&amp;page=2"' in by_site.content.decode()
+    second_at_mi = client.get(url + "?site=MI&page=2")
+    assert numbers(second_at_mi) == ["MI-S0003", "MI-S0002", "MI-S0001"]
+    assert "Evidence of bacterial infection: exclusion applies" in second_at_mi.content.decode()
 
 
 def test_detail_query_count(client, study, users, log_data, django_assert_max_num_queries):
