@@ -17,7 +17,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from cleaning import sdv, signatures
+from cleaning import sdv, signature_state
 from cleaning import selectors as cleaning_selectors
 from cohorts.models import Patient, Study
 from ecrf.crfs import CATALOGUE, DAY_FORMS
@@ -172,8 +172,8 @@ def _derived_stale(study: Study, today: Today) -> Item:
 def _unsigned_casebooks(study: Study, today: Today) -> Item:
     """Patients without an investigator's signature in force, or whose signature a later change broke."""
     patients = dict(Patient.objects.filter(study=study).order_by("participant_id").values_list("pk", "participant_id"))
-    states = cleaning_selectors.signature_states(patients)
-    cases = [pid for pk, pid in patients.items() if states[pk] != signatures.SIGNED]
+    states = signature_state.signature_states(patients)
+    cases = [pid for pk, pid in patients.items() if states[pk] != signature_state.SIGNED]
     return Item(
         "unsigned_casebooks",
         gettext_lazy("Unsigned casebooks"),

@@ -1,6 +1,6 @@
 """Benchmark of the study's pages (issues 4, 15 and 18) at two study sizes in one run: the entry page GET and POST,
-the casebook, the patient list, the query list, the record status dashboard and the screening log, at 1,000 and
-20,000 patients.
+the casebook, the patient list, the query list, the record status dashboard, the screening log and the signatures
+list, at 1,000 and 20,000 patients.
 
 Standalone: `python bench/forms.py` (DATABASE_URL selects PostgreSQL; SQLite otherwise). It creates its own test
 database (bench/_db.py, destroyed afterwards), loads the smaller study with bulk_create - for the benchmark only:
@@ -16,9 +16,9 @@ The study: 21 follow-up days; patient i enrolled i % 40 days ago (about half sti
 its vital signs, respiratory support and laboratory entered up to yesterday or day 20 (day 21 is missing for those past
 it); every 15th has a confirmed soft check on day 2, every 25th died on day 12 (no form required after); every 10th has
 an open query, every 30th an answered one and every 45th a closed one. Each patient has its eligible screening; every
-3rd was screened once before and failed, and every 6th is that failure's re-screen (the screening log is read by an
-investigator, a nurse may not see it). The record status counts are then rebuilt (cleaning/status_job.py; its time is
-printed), as `manage.py record_status` does after a bulk load.
+3rd was screened once before and failed, and every 6th is that failure's re-screen (the screening log and the signatures
+list are read by an investigator: a nurse may not see them). The record status counts are then rebuilt
+(cleaning/status_job.py; its time is printed), as `manage.py record_status` does after a bulk load.
 """
 
 import datetime
@@ -382,6 +382,9 @@ def measure(client, investigator, study, pks: list[int], rng: random.Random) -> 
     log = f"/studies/{study.code}/screenings/"
     investigator.get(log)  # warm up
     results["screening log GET (page 1)"] = timed(investigator, "get", [log] * REQUESTS)
+    signatures = f"/studies/{study.code}/signatures/"
+    investigator.get(signatures)  # warm up
+    results["signature list GET (page 1)"] = timed(investigator, "get", [signatures] * REQUESTS)
     return results
 
 

@@ -352,6 +352,9 @@ class RuleRun(models.Model):
 
 # ------------------------------------------------------------------------------------------ record status
 
+#: A casebook's signatures in a word (cleaning.signatures.state): signed, changed after signing, or not signed.
+SIGNATURE_STATES = ("signed", "broken", "unsigned")
+
 
 def _count() -> models.IntegerField:
     return models.IntegerField(default=0)
@@ -387,6 +390,8 @@ class PatientRecordStatus(models.Model):
     n_not_due = _count()
     #: Today's one-per-day forms still to enter (cleaning.status_grid.Grid.due_today): the patient list's order.
     n_due_today = _count()
+    #: The state of the casebook's signatures (SIGNATURE_STATES), for the signatures list's filter and counts.
+    signature = models.CharField(max_length=8, default="unsigned")
 
     class Meta:
         verbose_name_plural = _("patient record statuses")
@@ -396,6 +401,8 @@ class PatientRecordStatus(models.Model):
             models.Index(fields=["study", "-n_due_today", "participant_id"], name="record_status_worklist"),
             # The rows not computed yet (a patient just created): the patient list computes them before reading.
             models.Index(fields=["study"], condition=Q(as_of__isnull=True), name="record_status_uncomputed"),
+            # The signatures list: a page of the patients in a signature state, in participant order.
+            models.Index(fields=["study", "signature", "participant_id"], name="record_status_signature"),
             # One partial index per state: a page of the patients having a state is read in order from the
             # patients that have it, however many patients the study has.
             *(
@@ -414,7 +421,8 @@ class PatientRecordStatus(models.Model):
 
 class SiteRecordStatus(models.Model):
     """The sums of PatientRecordStatus per study, site and arm: the dashboard's counts read a few of these rows
-    instead of every patient's. ``n_<state>``: cells in that state; ``p_<state>``: patients with at least one."""
+    instead of every patient's. ``n_<state>``: cells in that state; ``p_<state>``: patients with at least one;
+    ``s_<signature state>``: patients whose signatures are in that state (the signatures list)."""
 
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="+")
     site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="+")
@@ -436,6 +444,9 @@ class SiteRecordStatus(models.Model):
     p_not_done = _count()
     p_not_required = _count()
     p_not_due = _count()
+    s_signed = _count()
+    s_broken = _count()
+    s_unsigned = _count()
     updated_at = models.DateTimeField(null=True)
 
     class Meta:

@@ -14,10 +14,9 @@ from django.db.models import Aggregate, Count, DurationField, ExpressionWrapper,
 from django.http import Http404
 from django.utils import timezone
 
-from cleaning import signatures
+from cleaning import signature_state, signatures
 from cleaning.models import Query, QueryStatus, RuleRun, Signature, SourceVerification
 from cohorts import roles
-from cohorts import selectors as cohort_selectors
 from cohorts.models import Patient, RoleAssignment, Study
 
 
@@ -198,18 +197,6 @@ def waiting_participants(*, study: Study) -> list[str]:
 # ------------------------------------------------------------------------------------------------ signatures
 
 
-def signature_states(patient_ids: Iterable[int]) -> dict[int, str]:
-    """{patient id: "signed" | "broken" | "unsigned"} for these patients (cleaning.signatures.state; one query):
-    for the record status dashboard and the signatures list."""
-    patient_ids = list(patient_ids)
-    by_patient: dict[int, list[Signature]] = defaultdict(list)
-    for signature in Signature.objects.filter(patient_id__in=patient_ids).only(
-        "pk", "patient_id", "first_day", "last_day", "signed_at", "broken_at"
-    ):
-        by_patient[signature.patient_id].append(signature)
-    return {pk: signatures.state(by_patient.get(pk, [])) for pk in patient_ids}
-
-
 def patient_signatures(patient: Patient) -> list[Signature]:
     """Every signature of the patient, oldest first, with who broke them (one query); the caller has the patient
     through a site-scoped selector."""
@@ -219,7 +206,7 @@ def patient_signatures(patient: Patient) -> list[Signature]:
 def intact_signatures(patient: Patient, study_day: int | None = None) -> list[Signature]:
     """The patient's signatures in force and not broken that a change of ``study_day`` would break (any day when
     None), for the notice of the entry pages (one query)."""
-    in_force = signatures.current(Signature.objects.filter(patient=patient))
+    in_force = signature_state.current(Signature.objects.filter(patient=patient))
     if study_day is not None:
         day = signatures.casebook_day(study_day, patient.study.follow_up_days)
         in_force = [signature for signature in in_force if signature.covers(day)]
@@ -235,16 +222,17 @@ class SignatureRow:
     current: list[Signature]
 
 
-def signature_list(*, user, study: Study) -> list[SignatureRow]:
-    """The study's patients at the user's sites with the state of their signatures (two queries)."""
-    patients = list(cohort_selectors.patient_list(user=user, study=study))
+def signature_rows(patients: Iterable[Patient]) -> list[SignatureRow]:
+    """These patients (a page of the signatures list) with the state of their signatures (one query)."""
+    patients = list(patients)
     by_patient: dict[int, list[Signature]] = defaultdict(list)
     for signature in Signature.objects.filter(patient__in=[p.pk for p in patients]).order_by("signed_at", "pk"):
         by_patient[signature.patient_id].append(signature)
-    return [
-        SignatureRow(patient, signatures.state(by_patient[patient.pk]), signatures.current(by_patient[patient.pk]))
-        for patient in patients
-    ]
+    rows = []
+    for patient in patients:
+        every = by_patient[patient.pk]
+        rows.append(SignatureRow(patient, signature_state.state(every), signature_state.current(every)))
+    return rows
 
 
 def signature_release_rows(*, patients: QuerySet[Patient]) -> list[tuple]:

@@ -7,25 +7,23 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from accounts import reauth
-from cleaning import selectors, signatures
+from cleaning import signature_state, signatures, status_selectors
 from cleaning.forms import SignatureRangeForm, SignForm
 from cohorts import roles
 from cohorts import selectors as cohort_selectors
 from cohorts.clock import site_zone
 from ecrf import selectors as ecrf_selectors
 
-PAGE_SIZE = 100
 STATES = {
-    signatures.SIGNED: pgettext_lazy("casebook signature", "Signed"),
-    signatures.BROKEN: gettext_lazy("Changed after signing"),
-    signatures.UNSIGNED: pgettext_lazy("casebook signature", "Not signed"),
+    signature_state.SIGNED: pgettext_lazy("casebook signature", "Signed"),
+    signature_state.BROKEN: gettext_lazy("Changed after signing"),
+    signature_state.UNSIGNED: pgettext_lazy("casebook signature", "Not signed"),
 }
 
 
@@ -116,11 +114,10 @@ def casebook_sign(request, patient_pk: int):
 def signature_list(request, study_code: str):
     """The study's patients at the user's sites: signed, changed after signing, or not signed (?state= filters)."""
     study = cohort_selectors.study_get(user=request.user, code=study_code)
-    rows = selectors.signature_list(user=request.user, study=study)
-    counts = {state: sum(1 for row in rows if row.state == state) for state in STATES}
     state = request.GET.get("state", "")
-    shown = [row for row in rows if row.state == state] if state in STATES else rows
-    page = Paginator(shown, PAGE_SIZE).get_page(request.GET.get("page"))
+    page, counts = status_selectors.signature_list_page(
+        user=request.user, study=study, state=state, number=request.GET.get("page")
+    )
     return render(
         request,
         "cleaning/signature_list.html",
@@ -132,7 +129,7 @@ def signature_list(request, study_code: str):
             "signable": {
                 row.patient.pk
                 for row in page.object_list
-                if row.state != signatures.SIGNED
+                if row.state != signature_state.SIGNED
                 and not study.is_locked
                 and roles.has_study_role(request.user, study, roles.SIGNERS, site=row.patient.site)
             },

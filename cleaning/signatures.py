@@ -69,7 +69,6 @@ NO_SECOND_FACTOR = gettext_lazy(
     "This study requires two-factor authentication: set up an authenticator app (Two-factor authentication, top "
     "right) before signing."
 )
-SIGNED, BROKEN, UNSIGNED = "signed", "broken", "unsigned"
 
 
 def _refuse(field: str | None, message: str, code: str) -> ValidationError:
@@ -533,24 +532,3 @@ def signature_verify(pk: int) -> bool:
             return True
         _break(signature, at=timezone.now(), user_id=None, text="The signed data changed while it was being signed.")
         return False
-
-
-# ------------------------------------------------------------------------------------------------ states
-
-
-def current(signatures: Iterable[Signature]) -> list[Signature]:
-    """The signatures not superseded: none signed later covers all their days. Oldest first."""
-    ordered = sorted(signatures, key=lambda s: (s.signed_at, s.pk))
-    return [
-        signature
-        for i, signature in enumerate(ordered)
-        if not any(later.covers(signature.first_day) and later.covers(signature.last_day) for later in ordered[i + 1 :])
-    ]
-
-
-def state(signatures: Iterable[Signature]) -> str:
-    """One patient's signatures in a word: unsigned (none), broken (a current one is broken), or signed."""
-    now = current(signatures)
-    if not now:
-        return UNSIGNED
-    return BROKEN if any(s.is_broken for s in now) else SIGNED

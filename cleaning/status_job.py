@@ -1,13 +1,15 @@
 """Keeping the record status counts up to date, so that the dashboard never counts a whole study per request.
 
-Per patient, ``PatientRecordStatus`` holds how many cells of its grid (cleaning/status_grid.py) are in each state;
-per study, site and arm, ``SiteRecordStatus`` holds their sums (cells per state, patients with the state, patients).
+Per patient, ``PatientRecordStatus`` holds how many cells of its grid (cleaning/status_grid.py) are in each state
+and the state of its casebook's signatures; per study, site and arm, ``SiteRecordStatus`` holds their sums (cells
+per state, patients with the state, patients per signature state, patients).
 
-- **After every committed change** of a patient's one-per-day forms, disposition events (which end the follow-up)
-  or queries, and of the patient itself, ``refresh_patients`` recomputes the patients changed in the transaction
-  (cleaning/status_receivers.py). A batch is read with one query per form table and one for the queries, whatever
-  its size, and written with one upsert; the per-site sums move by the difference between each patient's old and
-  new counts (one UPDATE per study, site and arm touched), so a save costs the same in a study of any size.
+- **After every committed change** of a patient's one-per-day forms, disposition events (which end the follow-up),
+  queries or signatures (signed, broken), and of the patient itself, ``refresh_patients`` recomputes the patients
+  changed in the transaction (cleaning/status_receivers.py). A batch is read with one query per form table and one
+  for the queries and one for the signatures, whatever its size, and written with one upsert; the per-site sums move
+  by the difference between each patient's old and new counts (one UPDATE per study, site and arm touched), so a
+  save costs the same in a study of any size.
 - **When a new day begins** at a site, the days that fall due change states with no save: ``refresh_due`` (the
   hourly task) recomputes every patient whose counts were computed for an earlier date at its site, or for another
   follow-up, or never, and then recounts the sums of the studies it touched from the patients' rows.
@@ -30,7 +32,8 @@ from django.db import transaction
 from django.db.models import Count, F, Q, Sum
 from django.utils import timezone
 
-from cleaning.models import PatientRecordStatus, SiteRecordStatus
+from cleaning.models import SIGNATURE_STATES, PatientRecordStatus, SiteRecordStatus
+from cleaning.signature_state import signature_states
 from cleaning.status import CODES
 from cleaning.status_grid import grids
 from cohorts.clock import site_today
@@ -44,6 +47,7 @@ BATCH_PATIENTS = 2000
 
 COUNT_FIELDS = tuple(f"n_{code}" for code in CODES)
 PATIENT_FIELDS = tuple(f"p_{code}" for code in CODES)
+SIGNATURE_FIELDS = tuple(f"s_{state}" for state in SIGNATURE_STATES)
 _WRITTEN = (
     "study",
     "site",
@@ -53,6 +57,7 @@ _WRITTEN = (
     "follow_up_days",
     "computed_at",
     "n_due_today",
+    "signature",
     *COUNT_FIELDS,
 )
 
@@ -80,6 +85,7 @@ def _contribution(row: PatientRecordStatus) -> Counter[str]:
             "patients": 1,
             **counts,
             **{f"p_{code}": 1 for code in CODES if counts[f"n_{code}"] > 0},
+            f"s_{row.signature}": 1,
         }
     )
 
@@ -119,6 +125,7 @@ def _refresh_batch(ids: list[int], now: datetime.datetime) -> int:
         for row in PatientRecordStatus.objects.select_for_update().filter(patient_id__in=ids).order_by("patient_id")
     }
     patients = list(with_follow_up_end(Patient.objects.filter(pk__in=ids)).select_related("site", "study"))
+    signatures = signature_states(ids)
     deltas: dict[Group, Counter[str]] = defaultdict(Counter)
     for grid in grids(patients, now=now):
         patient, row = grid.patient, rows[grid.patient.pk]
@@ -129,6 +136,7 @@ def _refresh_batch(ids: list[int], now: datetime.datetime) -> int:
         row.follow_up_days = patient.study.follow_up_days
         row.computed_at = now
         row.n_due_today = grid.due_today
+        row.signature = signatures[patient.pk]
         counts = grid.counts()
         for code in CODES:
             setattr(row, f"n_{code}", counts[code])
@@ -170,6 +178,7 @@ def recount(study: Study, *, now: datetime.datetime | None = None) -> None:
             sum_patients=Count("pk"),
             **{f"sum_{name}": Sum(name) for name in COUNT_FIELDS},
             **{f"sum_p_{code}": Count("pk", filter=Q(**{f"n_{code}__gt": 0})) for code in CODES},
+            **{f"sum_s_{state}": Count("pk", filter=Q(signature=state)) for state in SIGNATURE_STATES},
         )
         .order_by()
     )
@@ -191,7 +200,7 @@ def recount(study: Study, *, now: datetime.datetime | None = None) -> None:
         fresh,
         update_conflicts=True,
         unique_fields=["study", "site", "arm"],
-        update_fields=["patients", *COUNT_FIELDS, *PATIENT_FIELDS, "updated_at"],
+        update_fields=["patients", *COUNT_FIELDS, *PATIENT_FIELDS, *SIGNATURE_FIELDS, "updated_at"],
     )
 
 

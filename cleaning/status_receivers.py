@@ -1,10 +1,10 @@
 """The record status counts follow every committed change (cleaning/status_job.py): saves and deletions of the
-one-per-day forms, of disposition events (a discharge, death, withdrawal or loss ends the daily forms), of queries,
-and saves of a patient (a new patient, another site or arm). Bulk writes send no signal: the rule job's writes of
-queries name their patients (``refresh_after_commit``), an import's inserts send cohorts'
-``records_created``. The patients changed in a transaction are recomputed once, after its commit
-(cohorts/on_commit.py); a failure there is logged, and the hourly run catches up. A new patient's row is created at
-once, empty, so that every patient has one.
+one-per-day forms, of disposition events (a discharge, death, withdrawal or loss ends the daily forms), of queries, of
+signatures (a new one, a broken one: the signatures list's state), and saves of a patient (a new patient, another
+site or arm). Bulk writes send no signal: the rule job's writes of queries name their patients
+(``refresh_after_commit``), an import's inserts send cohorts' ``records_created``. The patients changed in a
+transaction are recomputed once, after its commit (cohorts/on_commit.py); a failure there is logged, and the hourly
+run catches up. A new patient's row is created at once, empty, so that every patient has one.
 """
 
 from __future__ import annotations
@@ -12,15 +12,15 @@ from __future__ import annotations
 from django.db.models.signals import post_delete, post_save
 
 from cleaning import status_job
-from cleaning.models import Query
+from cleaning.models import Query, Signature
 from cohorts.models import Patient
 from cohorts.on_commit import PatientBatch, collect
 from cohorts.signals import created_patient_ids, records_created
 from ecrf.crfs import DAY_FORMS
 from ecrf.models import DispositionEvent
 
-#: Models whose rows carry a patient and change a cell's state.
-SOURCES = (*(crf.model for crf in DAY_FORMS.values()), DispositionEvent, Query)
+#: Models whose rows carry a patient and change a cell's state or the state of its signatures.
+SOURCES = (*(crf.model for crf in DAY_FORMS.values()), DispositionEvent, Query, Signature)
 
 
 class RefreshStatus(PatientBatch):

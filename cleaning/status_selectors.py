@@ -13,8 +13,9 @@ from django.db.models import QuerySet
 from django.utils.functional import cached_property
 
 from cleaning import status_job
-from cleaning.models import PatientRecordStatus, SiteRecordStatus
-from cleaning.selectors import signature_states
+from cleaning.models import SIGNATURE_STATES, PatientRecordStatus, SiteRecordStatus
+from cleaning.selectors import signature_rows
+from cleaning.signature_state import signature_states
 from cleaning.status import STATES, State
 from cleaning.status_grid import Grid, grids
 from cohorts import roles
@@ -50,20 +51,25 @@ class Counts:
     states: list[StateCount]
     patients: int
     updated_at: datetime.datetime | None
+    #: Patients per state of their casebook's signatures (cleaning.signature_state: signed, broken, unsigned).
+    signatures: dict[str, int]
 
     def patients_with(self, status: str) -> int:
         """How many patients the status filter keeps (every patient without one)."""
         return next((count.patients for count in self.states if count.state.code == status), self.patients)
 
 
-def status_counts(*, user, study: Study, site: Site | None = None, arm: Arm | None = None) -> Counts:
-    """The study's per-site rows at the user's sites (a few: one per site and arm), summed here."""
-    groups = SiteRecordStatus.objects.filter(roles.scope(user, roles.PATIENT_READERS), study=study)
+def status_counts(
+    *, user, study: Study, site: Site | None = None, arm: Arm | None = None, allowed=roles.PATIENT_READERS
+) -> Counts:
+    """The study's per-site rows at the sites where the user has a role of ``allowed`` (a few: one per site and
+    arm), summed here."""
+    groups = SiteRecordStatus.objects.filter(roles.scope(user, allowed), study=study)
     if site is not None:
         groups = groups.filter(site=site)
     if arm is not None:
         groups = groups.filter(arm=arm)
-    names = ("patients", *(f"{kind}_{state.code}" for kind in "np" for state in STATES))
+    names = ("patients", *(f"{kind}_{state.code}" for kind in "np" for state in STATES), *status_job.SIGNATURE_FIELDS)
     sums = dict.fromkeys(names, 0)
     updated_at = None
     for row in groups.values_list("updated_at", *names):
@@ -75,6 +81,7 @@ def status_counts(*, user, study: Study, site: Site | None = None, arm: Arm | No
         states=[StateCount(state, sums[f"n_{state.code}"], sums[f"p_{state.code}"]) for state in STATES],
         patients=sums["patients"],
         updated_at=updated_at,
+        signatures={state: sums[f"s_{state}"] for state in SIGNATURE_STATES},
     )
 
 
@@ -86,14 +93,26 @@ class StatusPage:
     previous_before: str
 
 
-def _rows(*, user, study: Study, site: Site | None) -> QuerySet[PatientRecordStatus]:
-    """The study's patients' rows at the user's sites (scoped by the patient's own site), or at one of them."""
+def _rows(*, user, study: Study, site: Site | None, allowed=roles.PATIENT_READERS) -> QuerySet[PatientRecordStatus]:
+    """The study's patients' rows at the user's sites (where the user has a role of ``allowed``; scoped by the
+    patient's own site), or at one of them."""
     rows = PatientRecordStatus.objects.filter(
-        roles.scope(user, roles.PATIENT_READERS, study="patient__study", site="patient__site"),
+        roles.scope(user, allowed, study="patient__study", site="patient__site"),
         study=study,
         patient__study=study,
     )
     return rows if site is None else rows.filter(patient__site=site)
+
+
+def _computed_rows(
+    *, user, study: Study, site: Site | None, now=None, allowed=roles.PATIENT_READERS
+) -> QuerySet[PatientRecordStatus]:
+    """_rows, once the rows not computed yet (a patient created since) are computed."""
+    rows = _rows(user=user, study=study, site=site, allowed=allowed)
+    uncomputed = list(rows.filter(as_of__isnull=True).values_list("patient_id", flat=True)[: status_job.BATCH_PATIENTS])
+    if uncomputed:
+        status_job.refresh_patients(uncomputed, now=now)
+    return rows
 
 
 def status_page(*, user, study: Study, filters: StatusFilters, now: datetime.datetime | None = None) -> StatusPage:
@@ -155,10 +174,7 @@ def patient_list_page(*, user, study: Study, site: Site | None = None, number=No
     ``record_status_worklist``) and counted from the per-site sums: its cost does not follow the size of the study.
     Rows not computed yet (a patient created since) are computed first. The page's patients come with what the
     list shows, computed for them only (ecrf.selectors.patient_list: today's study day, today's forms)."""
-    rows = _rows(user=user, study=study, site=site)
-    uncomputed = list(rows.filter(as_of__isnull=True).values_list("patient_id", flat=True)[: status_job.BATCH_PATIENTS])
-    if uncomputed:
-        status_job.refresh_patients(uncomputed, now=now)
+    rows = _computed_rows(user=user, study=study, site=site, now=now)
     total = status_counts(user=user, study=study, site=site).patients
     ordered = rows.order_by("-n_due_today", "participant_id").values_list("patient_id", flat=True)
     page = CountedPaginator(ordered, PATIENT_LIST_SIZE, count=total).get_page(number)
@@ -166,3 +182,24 @@ def patient_list_page(*, user, study: Study, site: Site | None = None, number=No
     patients = ecrf_selectors.patient_list(user=user, study=study, site=site, pks=order)
     page.object_list = sorted(patients, key=lambda patient: order[patient.pk])
     return page
+
+
+SIGNATURE_LIST_SIZE = 100
+
+
+def signature_list_page(*, user, study: Study, state: str = "", number=None, now=None) -> tuple[Page, dict[str, int]]:
+    """A page of the study's patients at the user's sites (SIGNATURE_READERS), of one signature state if ``state``
+    is one (cleaning.signature_state), in participant order, with their signatures (SignatureRow); and the patients
+    per state. Read in order from the kept states (PatientRecordStatus.signature, index
+    ``record_status_signature``) and counted from the per-site sums: its cost does not follow the size of the study."""
+    rows = _computed_rows(user=user, study=study, site=None, now=now, allowed=roles.SIGNATURE_READERS)
+    counts = status_counts(user=user, study=study, allowed=roles.SIGNATURE_READERS).signatures
+    if state in counts:
+        rows = rows.filter(signature=state)
+    ordered = rows.order_by("participant_id").values_list("patient_id", flat=True)
+    total = counts[state] if state in counts else sum(counts.values())
+    page = CountedPaginator(ordered, SIGNATURE_LIST_SIZE, count=total).get_page(number)
+    order = {pk: position for position, pk in enumerate(page.object_list)}
+    patients = sorted(Patient.objects.filter(pk__in=list(order)).select_related("site"), key=lambda p: order[p.pk])
+    page.object_list = signature_rows(patients)
+    return page, counts

@@ -4,7 +4,7 @@ notice of the entry pages that saving a change of signed data breaks the signatu
 
 from django import template
 
-from cleaning import selectors, signatures
+from cleaning import selectors, signature_state
 from cohorts import roles
 
 register = template.Library()
@@ -13,10 +13,10 @@ register = template.Library()
 @register.inclusion_tag("cleaning/_signature_panel.html")
 def signature_panel(user, patient):
     every = selectors.patient_signatures(patient)  # one query
-    current = signatures.current(every)
+    current = signature_state.current(every)
     return {
         "patient": patient,
-        "state": signatures.state(every),
+        "state": signature_state.state(every),
         "current": current,
         "earlier": [signature for signature in every if signature not in current],
         "may_sign": not patient.study.is_locked

@@ -12,7 +12,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from cleaning import services, status_grid, status_job, status_tasks
+from cleaning import services, signature_state, status_grid, status_job, status_tasks
 from cleaning.models import PatientRecordStatus, SiteRecordStatus
 from cleaning.status import (
     CODES,
@@ -27,6 +27,7 @@ from cleaning.status import (
     STATES,
     cell_state,
 )
+from cleaning.status_job import SIGNATURE_FIELDS
 from cohorts import on_commit
 from cohorts.clock import site_today
 from cohorts.models import Patient
@@ -209,11 +210,13 @@ def from_scratch(study, now=None) -> tuple[dict[int, Counter], dict[tuple[int, i
     """Every patient's counts and the per-site sums, computed now from the stored data."""
     patients = list(with_follow_up_end(Patient.objects.filter(study=study)).select_related("site", "study"))
     per_patient = {grid.patient.pk: grid.counts() for grid in status_grid.grids(patients, now=now)}
+    signatures = signature_state.signature_states(per_patient)
     sums: dict[tuple[int, int], Counter] = {}
     for patient in patients:
         counts = per_patient[patient.pk]
         group = sums.setdefault((patient.site_id, patient.arm_id), Counter())
         group["patients"] += 1
+        group[f"s_{signatures[patient.pk]}"] += 1
         for code in CODES:
             group[f"n_{code}"] += counts[code]
             group[f"p_{code}"] += counts[code] > 0
@@ -229,7 +232,7 @@ def stored(study) -> tuple[dict[int, Counter], dict[tuple[int, int], Counter]]:
         (row.site_id, row.arm_id): Counter(
             {
                 name: getattr(row, name)
-                for name in ("patients", *(f"{kind}_{code}" for kind in "np" for code in CODES))
+                for name in ("patients", *(f"{kind}_{code}" for kind in "np" for code in CODES), *SIGNATURE_FIELDS)
                 if getattr(row, name)
             }
         )
@@ -246,6 +249,8 @@ def assert_counts_are_fresh(study, now=None):
     assert {group: counts for group, counts in stored_sums.items() if counts} == {
         group: +counts for group, counts in expected_sums.items()
     }
+    kept = dict(PatientRecordStatus.objects.filter(study=study).values_list("patient_id", "signature"))
+    assert kept == signature_state.signature_states(expected_patients)
 
 
 def test_the_counts_follow_every_committed_change(study, patient_a, patient_b, users, committed):
