@@ -229,6 +229,8 @@ class Screening(models.Model):
     class Meta:
         ordering = ["-assessed_at"]
         constraints = [models.UniqueConstraint(fields=["study", "number"], name="screening_number_unique_per_study")]
+        # A page of the screening log (the newest first) is read in this order, whatever the size of the study.
+        indexes = [models.Index(fields=["study", "-assessed_at", "-id"], name="screening_log_newest")]
 
     def __str__(self) -> str:
         return self.number

@@ -59,7 +59,7 @@ def consort_counts(*, screenings: QuerySet[Screening]) -> dict:
 
     A candidate screened twice counts once, by the latest screening (re-screens are linked).
     """
-    latest = screenings.filter(rescreens__isnull=True)
+    latest = screenings.filter(~Exists(Screening.objects.filter(rescreen_of=OuterRef("pk"))))
     # Ineligible only because criteria could not be decided (saved as a screen failure with missing data).
     decided_failure = ScreeningReason.objects.filter(screening=OuterRef("pk")).exclude(verdict="missing")
     # The aliases must not be field names: Q(eligible=True) would then refer to the aggregate.
