@@ -526,7 +526,7 @@ def test_the_list_reads_the_kept_states_a_page_at_a_time_and_follows_each_commit
 
     monkeypatch.setattr(status_selectors, "SIGNATURE_LIST_SIZE", 1)  # in participant order, a page at a time
     first, page = listed()
-    assert first == {"BG-0001": "unsigned"} and "Page 1 of 2" in page
+    assert first == {"BG-0001": "unsigned"} and "Page 1 of 2" in page and 'href="?state=&amp;page=2"' in page
     assert listed("?page=2")[0] == {"MI-0001": "broken"}
     assert listed("?state=nonsense&page=x")[0] == first  # a junk filter or page is none
 
