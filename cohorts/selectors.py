@@ -62,26 +62,34 @@ def consort_counts(*, screenings: QuerySet[Screening]) -> dict:
     latest = screenings.filter(~Exists(Screening.objects.filter(rescreen_of=OuterRef("pk"))))
     # Ineligible only because criteria could not be decided (saved as a screen failure with missing data).
     decided_failure = ScreeningReason.objects.filter(screening=OuterRef("pk")).exclude(verdict="missing")
-    # The aliases must not be field names: Q(eligible=True) would then refer to the aggregate.
-    totals = latest.aggregate(
-        n_screened=Count("pk"),
-        n_eligible=Count("pk", filter=Q(eligible=True)),
-        n_ineligible=Count("pk", filter=Q(eligible=False)),
-        n_ineligible_missing_only=Count("pk", filter=Q(eligible=False) & ~Exists(decided_failure)),
-        n_enrolled=Count("patient", filter=Q(patient__isnull=False)),
+    # One pass over the latest screenings, grouped by the arm of their patient (none: not enrolled); the totals are
+    # the sums of the groups. The aliases must not be field names: Q(eligible=True) would refer to the aggregate.
+    groups = (
+        latest.values("patient__arm__code", "patient__arm__name")
+        .annotate(
+            n_screened=Count("pk"),
+            n_eligible=Count("pk", filter=Q(eligible=True)),
+            n_ineligible=Count("pk", filter=Q(eligible=False)),
+            n_ineligible_missing_only=Count("pk", filter=Q(eligible=False) & ~Exists(decided_failure)),
+        )
+        .order_by("patient__arm__name")
     )
-    totals = {name.removeprefix("n_"): n for name, n in totals.items()}
+    names = ("screened", "eligible", "ineligible", "ineligible_missing_only")
+    totals = dict.fromkeys((*names, "enrolled"), 0)
+    per_arm = []
+    for group in groups:
+        for name in names:
+            totals[name] += group[f"n_{name}"]
+        if group["patient__arm__code"] is not None:
+            totals["enrolled"] += group["n_screened"]
+            per_arm.append(
+                {key: group[key] for key in ("patient__arm__code", "patient__arm__name")} | {"n": group["n_screened"]}
+            )
     reasons = (
         ScreeningReason.objects.filter(screening__in=latest.filter(eligible=False))
         .values("code", "label", "kind", "verdict")
         .annotate(n=Count("pk"))
         .order_by("-n", "code")
-    )
-    per_arm = (
-        latest.filter(patient__isnull=False)
-        .values("patient__arm__code", "patient__arm__name")
-        .annotate(n=Count("pk"))
-        .order_by("patient__arm__name")
     )
     reasons = list(reasons)
     return {
@@ -89,7 +97,7 @@ def consort_counts(*, screenings: QuerySet[Screening]) -> dict:
         "reasons": reasons,
         "failing_reasons": [r for r in reasons if r["verdict"] != "missing"],
         "missing_reasons": [r for r in reasons if r["verdict"] == "missing"],
-        "per_arm": list(per_arm),
+        "per_arm": per_arm,
     }
 
 
