@@ -252,6 +252,23 @@ class ScreeningReason(models.Model):
         return f"{self.screening}: {self.code} {self.verdict}"
 
 
+class ConsortCount(models.Model):
+    """One CONSORT figure of a study's screening log at one site (cohorts/consort.py: "screened", "eligible",
+    "reason:<code>:<verdict>", "arm:<code>"...), kept up to date by the screening and enrolment services. Derived,
+    rewritten freely (no history)."""
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="+")
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="+")
+    figure = models.CharField(max_length=100)
+    n = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["study", "site", "figure"], name="consort_count_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.figure} = {self.n}"
+
+
 class Patient(models.Model):
     study = models.ForeignKey(Study, models.PROTECT, verbose_name=gettext_lazy("study"), related_name="patients")
     site = models.ForeignKey(Site, models.PROTECT, verbose_name=gettext_lazy("site"), related_name="patients")

@@ -4,13 +4,15 @@ A user asking for a patient of a site they do not belong to gets Http404 - never
 hint that the record exists.
 """
 
+from collections import Counter
+
 from django.core.paginator import Page, Paginator
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet, prefetch_related_objects
+from django.db.models import Count, QuerySet, prefetch_related_objects
 from django.http import Http404
 from django.utils.translation import gettext
 
-from cohorts import roles
-from cohorts.models import Arm, Patient, PatientFreeze, Screening, ScreeningReason, Site, Study
+from cohorts import consort, roles
+from cohorts.models import Arm, ConsortCount, Patient, PatientFreeze, Screening, Site, Study
 
 
 def study_list(*, user) -> QuerySet[Study]:
@@ -54,51 +56,17 @@ def screening_list(*, user, study: Study, site: Site | None = None) -> QuerySet[
     return qs.select_related("site", "screened_by", "patient", "patient__arm").order_by("-assessed_at", "-pk")
 
 
-def consort_counts(*, screenings: QuerySet[Screening]) -> dict:
-    """CONSORT flow numbers from the screening log: screened, ineligible by reason, enrolled per arm.
-
-    A candidate screened twice counts once, by the latest screening (re-screens are linked).
-    """
-    latest = screenings.filter(~Exists(Screening.objects.filter(rescreen_of=OuterRef("pk"))))
-    # Ineligible only because criteria could not be decided (saved as a screen failure with missing data).
-    decided_failure = ScreeningReason.objects.filter(screening=OuterRef("pk")).exclude(verdict="missing")
-    # One pass over the latest screenings, grouped by the arm of their patient (none: not enrolled); the totals are
-    # the sums of the groups. The aliases must not be field names: Q(eligible=True) would refer to the aggregate.
-    groups = (
-        latest.values("patient__arm__code", "patient__arm__name")
-        .annotate(
-            n_screened=Count("pk"),
-            n_eligible=Count("pk", filter=Q(eligible=True)),
-            n_ineligible=Count("pk", filter=Q(eligible=False)),
-            n_ineligible_missing_only=Count("pk", filter=Q(eligible=False) & ~Exists(decided_failure)),
-        )
-        .order_by("patient__arm__name")
-    )
-    names = ("screened", "eligible", "ineligible", "ineligible_missing_only")
-    totals = dict.fromkeys((*names, "enrolled"), 0)
-    per_arm = []
-    for group in groups:
-        for name in names:
-            totals[name] += group[f"n_{name}"]
-        if group["patient__arm__code"] is not None:
-            totals["enrolled"] += group["n_screened"]
-            per_arm.append(
-                {key: group[key] for key in ("patient__arm__code", "patient__arm__name")} | {"n": group["n_screened"]}
-            )
-    reasons = (
-        ScreeningReason.objects.filter(screening__in=latest.filter(eligible=False))
-        .values("code", "label", "kind", "verdict")
-        .annotate(n=Count("pk"))
-        .order_by("-n", "code")
-    )
-    reasons = list(reasons)
-    return {
-        **totals,
-        "reasons": reasons,
-        "failing_reasons": [r for r in reasons if r["verdict"] != "missing"],
-        "missing_reasons": [r for r in reasons if r["verdict"] == "missing"],
-        "per_arm": per_arm,
-    }
+def consort_counts(*, user, study: Study, site: Site | None = None) -> dict:
+    """The CONSORT flow numbers of the screening log at the user's sites (or at one of them): screened (a candidate
+    screened twice counts once, by the latest screening), eligible, ineligible by reason, enrolled per arm. Read
+    from the kept figures (cohorts/consort.py): a few rows per site, whatever the size of the log."""
+    rows = ConsortCount.objects.filter(roles.scope(user, roles.SCREENING_READERS), study=study)
+    if site is not None:
+        rows = rows.filter(site=site)
+    figures: Counter[str] = Counter()
+    for figure, n in rows.values_list("figure", "n"):
+        figures[figure] += n
+    return consort.figures_shown(study, figures)
 
 
 #: Screenings on a page of the screening log.

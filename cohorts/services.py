@@ -10,7 +10,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from cohorts import enrolment, roles
+from cohorts import consort, enrolment, roles
 from cohorts.audit import (
     check_new_audited,
     ensure_unlocked,
@@ -441,6 +441,7 @@ def screening_create(
             for c in evaluation.criteria
             if not c.passes
         )
+        consort.screening_added(screening)
     return screening
 
 
@@ -566,5 +567,6 @@ def patient_enrol(
             raise ValidationError(errors)
         patient.participant_id = next_participant_id(study=study, site=screening.site)
         save_audited(patient, user=user, reason="enrolment")
+        consort.screening_enrolled(screening, arm)
         patient_enrolled.send(sender=Patient, patient=patient, screening=screening, user=user)
     return patient

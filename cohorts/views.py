@@ -119,9 +119,7 @@ def screening_log(request, study_code: str):
             "sites": sites,
             "site": site,
             "page": page,
-            "counts": selectors.consort_counts(
-                screenings=selectors.screening_list(user=request.user, study=study, site=site)
-            ),
+            "counts": selectors.consort_counts(user=request.user, study=study, site=site),
             "can_screen": roles.has_study_role(request.user, study, roles.SCREENERS),
         },
     )

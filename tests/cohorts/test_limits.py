@@ -182,6 +182,7 @@ NOT_ENTERED = {
     ("cohorts", "studyidcounter", "last_number"),
     ("cohorts", "arm", "order"),
     ("cohorts", "submission", "*"),  # a record of which form token created which object
+    ("cohorts", "consortcount", "*"),  # the screening log's counts, kept by the services (cohorts/consort.py)
     ("ecrf", "derivedday", "*"),
     ("ecrf", "patientderivation", "*"),
     ("ecrf", "derivedcourse", "*"),

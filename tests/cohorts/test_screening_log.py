@@ -1,10 +1,14 @@
 """The screening log page: every screening with its reasons, CONSORT counts, site filter, fixed query count."""
 
 import datetime
+import importlib
+from collections import Counter
 
 import pytest
+from django.apps import apps as django_apps
 
-from cohorts import services
+from cohorts import consort, services
+from cohorts.models import ConsortCount
 from tests.factories import UserFactory
 
 WHEN = datetime.datetime(2020, 3, 16, 9, tzinfo=datetime.UTC)
@@ -153,3 +157,40 @@ def test_detail_query_count(client, study, users, log_data, django_assert_max_nu
     with django_assert_max_num_queries(6):
         page = client.get(f"/studies/{study.code}/screenings/{screening.pk}/").content.decode()
     assert "MI-S0002" in page and "Enrolled as" in page
+
+
+def kept(study) -> dict[int, Counter]:
+    by_site: dict[int, Counter] = {}
+    for site, figure, n in ConsortCount.objects.filter(study=study).values_list("site_id", "figure", "n"):
+        by_site.setdefault(site, Counter())[figure] = n
+    return {site: +figures for site, figures in by_site.items() if +figures}
+
+
+def test_the_kept_figures_follow_each_screening_re_screen_and_enrolment(study, site_a, site_b, arms, log_data):
+    """The log's counts are kept per site as screenings and enrolments are saved, and equal a count from the
+    screenings themselves after each: a re-screen moves the candidate's reasons to its latest screening."""
+    user = log_data
+    assert kept(study) == consort.count_from_scratch(study)
+    assert kept(study)[site_a.pk]["reason:hyperinflammation:not_met"] == 1
+
+    first = screen(study, site_a, user, as_screen_failure=True, written_consent=None)  # missing only
+    assert kept(study) == consort.count_from_scratch(study)
+    second = screen(study, site_a, user, rescreen_of=first, crp_mg_l=80.0, ferritin_ng_ml=500.0)  # not met now
+    figures = kept(study)[site_a.pk]
+    assert figures == consort.count_from_scratch(study)[site_a.pk]
+    assert (figures["ineligible_missing_only"], figures["reason:written_consent:missing"]) == (1, 1)  # log_data's
+    third = screen(study, site_a, user, rescreen_of=second)  # eligible at last
+    enrol(third, arms["standard"], user)
+    assert kept(study) == consort.count_from_scratch(study)
+    assert kept(study)[site_a.pk]["arm:standard"] == 1 and kept(study)[site_b.pk]["arm:standard"] == 1
+
+    ConsortCount.objects.filter(study=study).update(n=99)  # drift (data loaded without the services)
+    consort.recount(study)
+    assert kept(study) == consort.count_from_scratch(study)
+
+
+def test_the_migration_counts_the_logs_already_there(study, log_data):
+    ConsortCount.objects.all().delete()  # as before the figures were kept
+    migration = importlib.import_module("cohorts.migrations.0015_consort_counts")
+    migration.count_the_screenings(django_apps, None)
+    assert kept(study) == consort.count_from_scratch(study) != {}
