@@ -30,7 +30,7 @@ from cleaning.status import (
 from cleaning.status_job import SIGNATURE_FIELDS
 from cohorts import on_commit
 from cohorts.clock import site_today
-from cohorts.models import Patient
+from cohorts.models import ConsortCount, Patient
 from ecrf.crfs import DAY_FORMS
 from ecrf.models import DispositionEvent, LabResult, RespiratorySupport, VitalSigns
 from ecrf.selectors import with_follow_up_end
@@ -346,9 +346,12 @@ def test_a_recount_corrects_the_sums(study, patient_a, patient_b):
 
 
 def test_the_command_rebuilds_a_study(study, patient_a, patient_b, capsys):
+    ConsortCount.objects.create(study=study, site=patient_a.site, figure="screened", n=5)  # drift: nobody screened
     call_command("record_status", "--study", study.code)
-    assert "Recomputed the record status of 2 patients in 1 study" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "Recomputed the record status of 2 patients and the screening log's counts in 1 study" in out
     assert_counts_are_fresh(study)
+    assert not ConsortCount.objects.filter(study=study).exists()
 
 
 def test_the_tasks_are_registered_and_the_hourly_run_is_scheduled(settings):

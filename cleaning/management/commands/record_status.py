@@ -1,18 +1,21 @@
-"""python manage.py record_status [--study CODE]: recompute the record status dashboard's counts now."""
+"""python manage.py record_status [--study CODE]: recompute the record status dashboard's counts (and the screening
+log's CONSORT counts) now."""
 
 import time
 
 from django.core.management.base import BaseCommand, CommandError
 
 from cleaning import status_job
+from cohorts import consort
 from cohorts.models import Study
 
 
 class Command(BaseCommand):
     help = (
         "Recompute the counts of the record status dashboard (every cell of every patient, and the sums per site "
-        "and arm) now, in this process: every study, or one (--study CODE). Saves keep them up to date and an "
-        "hourly task counts the days that fall due; run this after loading data without signals."
+        "and arm) and the CONSORT counts of the screening log now, in this process: every study, or one (--study "
+        "CODE). Saves keep them up to date and an hourly task counts the days that fall due; run this after loading "
+        "or deleting data without the application's services."
     )
 
     def add_arguments(self, parser):
@@ -29,8 +32,10 @@ class Command(BaseCommand):
         patients = 0
         for chosen in studies:
             patients += status_job.rebuild_study(chosen).patients
+            consort.recount(chosen)
         count = len(studies)
         self.stdout.write(
-            f"Recomputed the record status of {patients} {'patient' if patients == 1 else 'patients'} in {count} "
-            f"{'study' if count == 1 else 'studies'} in {time.monotonic() - started:.1f} s."
+            f"Recomputed the record status of {patients} {'patient' if patients == 1 else 'patients'} and the "
+            f"screening log's counts in {count} {'study' if count == 1 else 'studies'} in "
+            f"{time.monotonic() - started:.1f} s."
         )
