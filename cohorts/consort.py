@@ -2,7 +2,7 @@
 (``ConsortCount``), so that the log's counts read a few rows instead of every screening of the study.
 
 A candidate screened twice counts once, by the latest screening (a re-screen links the one before it). Each latest
-screening contributes to the figures of its site (``contribution``): "screened"; "eligible" or "ineligible";
+screening contributes to the figures of its site: "screened"; "eligible" or "ineligible";
 "ineligible_missing_only" when it failed only for criteria that could not be decided (a screen failure with missing
 data); "reason:<code>:<verdict>" per failed or missing criterion of an ineligible one; "enrolled" and
 "arm:<arm code>" once its candidate is enrolled. ``screening_added`` and ``screening_enrolled`` move them in the
@@ -12,27 +12,26 @@ transaction of the change (cohorts/services.py); ``recount`` computes them from 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable
 
 from django.db.models import Count, Exists, F, OuterRef, Q
 
 from cohorts.eligibility.engine import get_rule_set
 from cohorts.models import Arm, ConsortCount, Screening, ScreeningReason, Study
 
-TOTALS = ("screened", "eligible", "ineligible", "ineligible_missing_only", "enrolled")
+#: The figures of a screening itself, and with its enrolment the totals the log shows.
+SCREENED = ("screened", "eligible", "ineligible", "ineligible_missing_only")
+TOTALS = (*SCREENED, "enrolled")
 
 
-def contribution(*, eligible: bool, reasons: Iterable[tuple[str, str]], arm: str | None) -> Counter[str]:
-    """What one latest screening adds to its site's figures: ``reasons`` are its (criterion code, verdict) that
-    failed or are missing; ``arm`` the code of its patient's arm (None: not enrolled)."""
-    reasons = list(reasons)
-    figures = Counter({"screened": 1, "eligible" if eligible else "ineligible": 1})
-    if not eligible:
+def _screened(screening: Screening) -> Counter[str]:
+    """What a latest screening not enrolled adds to its site's figures (its failed or missing criteria read from
+    its reasons: one query)."""
+    figures = Counter({"screened": 1, "eligible" if screening.eligible else "ineligible": 1})
+    if not screening.eligible:
+        reasons = list(screening.reasons.values_list("code", "verdict"))
         figures.update(f"reason:{code}:{verdict}" for code, verdict in reasons)
         if all(verdict == "missing" for _code, verdict in reasons):
             figures["ineligible_missing_only"] += 1
-    if arm is not None:
-        figures.update({"enrolled": 1, f"arm:{arm}": 1})
     return figures
 
 
@@ -48,16 +47,11 @@ def _move(study_id: int, site_id: int, delta: Counter[str]) -> None:
         ConsortCount.objects.filter(study_id=study_id, site_id=site_id, figure=figure).update(n=F("n") + n)
 
 
-def _reasons(screening: Screening) -> list[tuple[str, str]]:
-    return list(screening.reasons.values_list("code", "verdict"))
-
-
 def screening_added(screening: Screening) -> None:
     """A new screening (its reasons saved): it counts, and the screening it re-screens stops counting."""
-    delta = contribution(eligible=screening.eligible, reasons=_reasons(screening), arm=None)
-    previous = screening.rescreen_of
-    if previous is not None:  # never enrolled: an enrolled candidate is not re-screened
-        delta.subtract(contribution(eligible=previous.eligible, reasons=_reasons(previous), arm=None))
+    delta = _screened(screening)
+    if screening.rescreen_of is not None:  # never enrolled: an enrolled candidate is not re-screened
+        delta.subtract(_screened(screening.rescreen_of))
     _move(screening.study_id, screening.site_id, delta)
 
 
@@ -81,7 +75,7 @@ def count_from_scratch(study: Study) -> dict[int, Counter[str]]:
     )
     for group in groups.order_by():
         figures = by_site[group["site_id"]]
-        for name in TOTALS[:-1]:
+        for name in SCREENED:
             figures[name] += group[f"n_{name}"]
         if group["patient__arm__code"] is not None:
             figures["enrolled"] += group["n_screened"]
