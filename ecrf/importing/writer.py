@@ -630,13 +630,7 @@ class ImportRun:
             return
         key = [name for name in ROW_KEYS[crf.key] if name != KEY]  # e.g. one per patient, day and kind
         record = next((r for r in records if all(getattr(r, n) == values.get(n) for n in key)), None)
-        entry = RecordInput(
-            values,
-            parsed.values.get(CONFIRM, frozenset()),
-            record.version if record is not None else None,
-            missing_codes=parsed.codes,
-            not_done_reason=parsed.values.get(NOT_DONE_REASON, ""),
-        )
+        entry = _event_entry(parsed, values, record.version if record is not None else None)
         try:
             saved = services.event_save(
                 form=crf.key, patient=patient, entry=entry, user=self.user, record=record, reason=self._reason(parsed)
@@ -676,13 +670,7 @@ class ImportRun:
                     later.append((parsed, patient, values))
                     continue
                 taken.add(same)
-                entry = RecordInput(
-                    values,
-                    parsed.values.get(CONFIRM, frozenset()),
-                    None,
-                    missing_codes=parsed.codes,
-                    not_done_reason=parsed.values.get(NOT_DONE_REASON, ""),
-                )
+                entry = _event_entry(parsed, values, None)
                 new.append((parsed, services.NewEventRecord(patient, entry, self._reason(parsed))))
             if new:
                 results = services.event_records_create(form=crf.key, records=[r for _, r in new], user=self.user)
@@ -691,6 +679,17 @@ class ImportRun:
                     if not isinstance(result, ValidationError):
                         stored.setdefault(record.patient.pk, []).append(result)
             waiting = later
+
+
+def _event_entry(parsed: ParsedRow, values: dict[str, Any], version: int | None) -> RecordInput:
+    """A repeating form's row as the entry of its service: a new record (``version`` None) or a correction."""
+    return RecordInput(
+        values,
+        parsed.values.get(CONFIRM, frozenset()),
+        version,
+        missing_codes=parsed.codes,
+        not_done_reason=parsed.values.get(NOT_DONE_REASON, ""),
+    )
 
 
 def _holds(records: Iterable, values: Mapping[str, Any], codes: Mapping[str, str]) -> bool:
