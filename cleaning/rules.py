@@ -50,9 +50,18 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
-from cohorts.limits import DOSE_MAXIMA, JUMPS, LIMITS, Jump, Limit
+from cohorts.limits import DOSE_MAXIMA, JUMPS, LIMITS, Jump
 from ecrf import derivations
-from ecrf.checks import HARD, REQUIRED_SETTINGS, ROOM_AIR, ROOM_AIR_FIO2, SOFT, WEIGHT_BASED_UNIT, time_text
+from ecrf.checks import (
+    HARD,
+    REQUIRED_SETTINGS,
+    ROOM_AIR,
+    ROOM_AIR_FIO2,
+    SOFT,
+    WEIGHT_BASED_UNIT,
+    range_masks,
+    time_text,
+)
 from ecrf.courses import site_days, utc_moments
 from ecrf.crfs import CATALOGUE, Crf
 from ecrf.models import AdverseEventKind, DispositionKind, EpisodeEnd
@@ -276,38 +285,29 @@ def range_codes(crf: Crf, field: str) -> list[tuple[str, str, str]]:
     return codes
 
 
-def _bounds(records: Records, field: str, limit: Limit) -> tuple[float, np.ndarray | float]:
-    """The hard minimum and maximum (NaN: none); per row for the dose, whose maximum is its drug's in its unit
-    (cohorts.limits.dose_limit)."""
-    low = np.nan if limit.hard_min is None else float(limit.hard_min)
-    if field != "dose":
-        return low, np.nan if limit.hard_max is None else float(limit.hard_max)
+def _dose_maxima(records: Records) -> np.ndarray:
+    """The maximum of each dose: its drug's in its unit (cohorts.limits.dose_limit; NaN: none)."""
     high = np.full(len(records), np.nan)
     for row in DOSE_MAXIMA:
         high[records.is_code("drug", row.drug) & records.is_code("dose_unit", row.unit)] = float(row.hard_max)
-    return low, high
+    return high
 
 
 def _range_findings(records: Records) -> list[Finding]:
-    """The most serious range finding of each value (ecrf.checks.check_limit); records which fields are out of
+    """The most serious range finding of each value (ecrf.checks.range_masks); records which fields are out of
     range (no cross-field rule is reported on them: Crf.issues)."""
     findings = []
     for field, limit_name in records.crf.limits.items():
         limit = LIMITS[limit_name]
-        value = records.num(field)
-        low, high = _bounds(records, field, limit)
-        soft_low = np.nan if limit.soft_low is None else float(limit.soft_low)
-        soft_high = np.nan if limit.soft_high is None else float(limit.soft_high)
-        below = (value <= low) if limit.hard_min_exclusive else (value < low)
-        above = ~below & (value > high)
-        hard = below | above
-        under = ~hard & (value < soft_low)
-        over = ~hard & ~under & (value > soft_high)
-        records.out_of_range[field] = hard | under | over
-        for rule, level, rows in (("hard_min", HARD, below), ("hard_max", HARD, above)):
+        masks = range_masks(limit, records.num(field), _dose_maxima(records) if field == "dose" else None)
+        records.out_of_range[field] = masks.found
+        for rule, level, rows in (
+            ("hard_min", HARD, masks.below),
+            ("hard_max", HARD, masks.above),
+            ("soft_low", SOFT, masks.under),
+            ("soft_high", SOFT, masks.over),
+        ):
             findings.append(Finding(field, f"{limit.name}.{rule}", level, rows))
-        findings.append(Finding(field, f"{limit.name}.soft_low", SOFT, under))
-        findings.append(Finding(field, f"{limit.name}.soft_high", SOFT, over))
     return findings
 
 

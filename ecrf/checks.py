@@ -26,11 +26,12 @@ import datetime
 import functools
 import math
 import numbers
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal, TypeAlias
 
+import numpy as np
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext
@@ -228,6 +229,65 @@ def _within(limit: Limit, value: Decimal) -> bool:
         and (soft_low is None or value >= soft_low)
         and (soft_high is None or value <= soft_high)
     )
+
+
+@dataclass(frozen=True)
+class RangeMasks:
+    """The range findings of many values of one variable, as boolean arrays (ecrf.checks.check_limit's verdicts,
+    each value's most serious finding): under the hard minimum, over the hard maximum, else below the soft low or
+    above the soft high bound. A missing value (NaN) has none."""
+
+    below: np.ndarray
+    above: np.ndarray
+    under: np.ndarray
+    over: np.ndarray
+
+    @property
+    def found(self) -> np.ndarray:
+        return self.below | self.above | self.under | self.over
+
+
+def range_masks(limit: Limit, numbers: np.ndarray, hard_max: np.ndarray | None = None) -> RangeMasks:
+    """The range verdicts of ``numbers`` (floats, NaN: missing) against ``limit``, in one pass of numpy: the rule
+    job's edit checks over a whole study (cleaning/rules.py) and ``check_column`` read them. ``hard_max``: a maximum
+    per value instead of the limit's (a dose's, by drug and unit; NaN: none).
+
+    Compared as floats: exact for the numbers the forms and the import store (at most 15 significant digits: a
+    float keeps their order and their equality with a bound)."""
+    low = np.nan if limit.hard_min is None else float(limit.hard_min)
+    high = hard_max if hard_max is not None else (np.nan if limit.hard_max is None else float(limit.hard_max))
+    soft_low = np.nan if limit.soft_low is None else float(limit.soft_low)
+    soft_high = np.nan if limit.soft_high is None else float(limit.soft_high)
+    below = (numbers <= low) if limit.hard_min_exclusive else (numbers < low)
+    above = ~below & (numbers > high)
+    hard = below | above
+    under = ~hard & (numbers < soft_low)
+    over = ~hard & ~under & (numbers > soft_high)
+    return RangeMasks(below, above, under, over)
+
+
+def check_column(name: str, values: Sequence[Number | None]) -> dict[int, CheckResult]:
+    """:func:`check_value` of many values of one variable at once (an import's chunk of records): position -> the
+    finding, for the values that have one; the same findings, with the same messages, as ``check_value`` on each.
+
+    The verdicts are ``range_masks``'; the values they find something in, and those equal to a bound as floats (a
+    value with more digits than a float holds may be just beyond it), go through ``check_value``, which judges them
+    exactly and writes the message. Values are numbers or None (missing; NaN too), as forms and imports type them."""
+    limit = get_limit(name)
+    try:
+        numbers = np.fromiter((_NAN if value is None else float(value) for value in values), float, len(values))
+    except (TypeError, ValueError):  # not a number (check_value says which), or a signalling NaN: one by one
+        return {position: found for position, value in enumerate(values) if (found := check_value(name, value))}
+    bounds = [float(b) for b in (limit.hard_min, limit.hard_max, limit.soft_low, limit.soft_high) if b is not None]
+    candidates = range_masks(limit, numbers).found | np.isin(numbers, bounds)
+    findings = {}
+    for position in np.flatnonzero(candidates).tolist():
+        if (found := check_value(name, values[position])) is not None:
+            findings[position] = found
+    return findings
+
+
+_NAN = float("nan")
 
 
 def check_dose(drug: str | None, unit: str | None, dose: Number | None) -> CheckResult | None:

@@ -12,7 +12,7 @@ page, its key in every mapping. ``slug`` is only its URL segment.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cached_property
@@ -46,6 +46,9 @@ CODE_COLUMN_SUFFIX = "_mc"
 TIME_DAYS: Mapping[str, str] = MappingProxyType({"stopped_at": "stop_day", "ended_at": "end_day"})
 
 Validator = Callable[[Mapping[str, Any], validators.PatientFacts], list[Issue]]
+#: One record as Crf.issues_each takes it: its values, its patient's facts, its missing-data codes (or None) and its
+#: not done reason (None: not marked).
+Record = tuple[Mapping[str, Any], validators.PatientFacts, Mapping[str, str] | None, str | None]
 
 
 @dataclass(frozen=True, eq=False)  # one object per form: compared and hashed by identity
@@ -151,7 +154,48 @@ class Crf:
         """Every issue of one record: its study day (repeating forms), its missing-data codes or its mark "not done"
         (``not_done_reason`` None: not marked), its ranges, then its own rules. A field out of range gets no further
         issue: its first problem is the one the user sees."""
-        missing_codes = missing_codes or {}
+        ranges = validators.range_issues(self.limits, values)
+        day = None if self.per_day else values.get("study_day")
+        return self._issues(
+            values,
+            facts,
+            missing_codes or {},
+            not_done_reason,
+            ranges,
+            [] if day is None else validators.day_issues(day, facts),
+        )
+
+    def issues_each(self, records: Sequence[Record]) -> list[list[Issue]]:
+        """``issues`` of each of many records (values, facts, missing codes, not done reason), in their order, for
+        the services that create many at once: the ranges and the study days checked over all of them at once
+        (validators.range_issues_each, day_issues_each); the form's own rules record by record."""
+        ranges = validators.range_issues_each(self.limits, [values for values, *_rest in records])
+        dated = (
+            []
+            if self.per_day
+            else [p for p, (values, *_rest) in enumerate(records) if values.get("study_day") is not None]
+        )
+        days = [[] for _ in records]
+        checked = validators.day_issues_each(
+            [records[p][0]["study_day"] for p in dated], [records[p][1] for p in dated]
+        )
+        for position, issues in zip(dated, checked, strict=True):
+            days[position] = issues
+        return [
+            self._issues(values, facts, codes or {}, not_done, found, day)
+            for (values, facts, codes, not_done), found, day in zip(records, ranges, days, strict=True)
+        ]
+
+    def _issues(
+        self,
+        values: Mapping[str, Any],
+        facts: validators.PatientFacts,
+        missing_codes: Mapping[str, str],
+        not_done_reason: str | None,
+        ranges: list[Issue],
+        day: list[Issue],
+    ) -> list[Issue]:
+        """``issues`` with the record's range findings (of every field with a limit) and study day findings."""
         issues = validators.missing_data_issues(
             values,
             missing_codes,
@@ -162,9 +206,8 @@ class Crf:
             labels=self.labels if missing_codes or not_done_reason is not None else None,  # names fields with codes
         )
         if not_done_reason is not None:  # marked not done: no value to check, but what is kept beside them is
-            kept = {name: limit for name, limit in self.limits.items() if name not in self.value_fields}
-            return self._with_day(issues + validators.range_issues(kept, values), values, facts)
-        issues += validators.range_issues(self.limits, values)
+            return day + issues + [issue for issue in ranges if issue.field not in self.value_fields]
+        issues += ranges
         out_of_range = {issue.field for issue in issues}
         issues += [issue for issue in self.validator(values, facts) if issue.field not in out_of_range]
         if missing_codes:  # a record of codes only is stored too: what every record needs, it needs as well
@@ -174,16 +217,7 @@ class Crf:
                 for name, message in self.required.items()
                 if name not in flagged and name not in missing_codes and validators.is_blank(values.get(name))
             ]
-        return self._with_day(issues, values, facts)
-
-    def _with_day(self, issues: list[Issue], values: Mapping[str, Any], facts: validators.PatientFacts) -> list[Issue]:
-        if not self.per_day and values.get("study_day") is not None:
-            day = [
-                Issue("study_day", i.level, i.code, i.message)
-                for i in validators.day_issues(values["study_day"], facts)
-            ]
-            issues = day + issues
-        return issues
+        return day + issues
 
     @property
     def labels(self) -> dict[str, str]:

@@ -45,7 +45,7 @@ from ecrf import checks
 from ecrf.checks import Issue
 from ecrf.crfs import CATALOGUE, DAY_FORMS, EVENT_FORMS, Crf
 from ecrf.models import DispositionEvent, DispositionKind, DrugAdministration, VentilationEpisode
-from ecrf.validators import PatientFacts, day_issues, is_blank, issues_error, listed, refusals
+from ecrf.validators import PatientFacts, day_issues, day_issues_each, is_blank, issues_error, listed, refusals
 
 # ------------------------------------------------------------------------------------------------- writes
 
@@ -448,29 +448,38 @@ def day_records_create(
     stored = set(crf.model.objects.filter(patient__in=patients).values_list("patient", "study_day").iterator()) & days
     facts = {pk: PatientFacts.of(patient, deaths.get(pk, (None, None))[0]) for pk, patient in patients.items()}
     results: list[models.Model | ValidationError | None] = [None] * len(records)
+    plain: list[int] = []  # positions of the plain new entries, checked together
+    for position, (new, key) in enumerate(zip(records, keys, strict=True)):
+        _check_fields(crf, new.entry.values)
+        if key[0] in frozen or key in stored or new.entry.is_empty(crf):
+            results[position] = _one_day_record(form, new, user=user)
+        else:
+            plain.append(position)
+    plain_facts = [facts[keys[p][0]] for p in plain]
+    days_found = day_issues_each([records[p].study_day for p in plain], plain_facts)
+    found = crf.issues_each([_record(records[p].entry, f) for p, f in zip(plain, plain_facts, strict=True)])
     built: list[int] = []  # positions of the records to insert in bulk, once their fields pass full_clean
     build = record_factory(crf.model)
-    for position, (new, key) in enumerate(zip(records, keys, strict=True)):
-        patient, entry, patient_facts = new.patient, new.entry, facts[key[0]]
-        _check_fields(crf, entry.values)
-        if key[0] in frozen or key in stored or entry.is_empty(crf):
-            results[position] = _one_day_record(form, new, user=user)
+    for position, day_refused, issues in zip(plain, days_found, found, strict=True):
+        new = records[position]
+        if day_refused:
+            results[position] = issues_error([Issue(None, i.level, i.code, i.message) for i in day_refused])
             continue
-        refused = day_issues(new.study_day, patient_facts)
-        if refused:
-            results[position] = issues_error([Issue(None, i.level, i.code, i.message) for i in refused])
-            continue
-        issues = crf.issues(
-            entry.values, patient_facts, missing_codes=entry.missing_codes, not_done_reason=entry.not_done
-        )
-        refused, confirmed = refusals(issues, entry.confirmed_checks)
+        refused, confirmed = refusals(issues, new.entry.confirmed_checks)
         if refused:
             results[position] = issues_error(refused)
             continue
-        results[position] = build(patient=patient, study_day=new.study_day, **entry.state(), confirmed_checks=confirmed)
+        results[position] = build(
+            patient=new.patient, study_day=new.study_day, **new.entry.state(), confirmed_checks=confirmed
+        )
         built.append(position)
     _insert_built(crf, results, built, records, partial(_one_day_record, form, user=user), user)
     return results
+
+
+def _record(entry: RecordInput, facts: PatientFacts) -> tuple:
+    """An entry as Crf.issues_each takes it."""
+    return (entry.values, facts, entry.missing_codes, entry.not_done)
 
 
 def _bulk_state(patients: Mapping[int, Patient]) -> tuple[set[int], dict[int, tuple[int, Any]]]:
@@ -713,22 +722,23 @@ def event_records_create(*, form: str, records: Sequence[NewEventRecord], user) 
         death_day, death_at = deaths.get(pk, (None, None))
         facts[pk] = PatientFacts.of(patient, death_day, death_at=death_at)
     results: list = [None] * len(records)
+    plain: list[int] = []  # positions of the plain new records, checked together
+    for position, new in enumerate(records):
+        _check_fields(crf, new.entry.values)
+        if new.patient.pk in frozen or new.entry.expected_version is not None or new.entry.is_empty(crf):
+            results[position] = _one_event_record(form, new, user=user)
+        else:
+            plain.append(position)
+    found = crf.issues_each([_record(records[p].entry, facts[records[p].patient.pk]) for p in plain])
     built: list[int] = []  # positions of the records to insert in bulk, once their fields pass full_clean
     build = record_factory(crf.model)
-    for position, new in enumerate(records):
-        patient, entry = new.patient, new.entry
-        _check_fields(crf, entry.values)
-        if patient.pk in frozen or entry.expected_version is not None or entry.is_empty(crf):
-            results[position] = _one_event_record(form, new, user=user)
-            continue
-        issues = crf.issues(
-            entry.values, facts[patient.pk], missing_codes=entry.missing_codes, not_done_reason=entry.not_done
-        )
-        refused, confirmed = refusals(issues, entry.confirmed_checks)
+    for position, issues in zip(plain, found, strict=True):
+        new = records[position]
+        refused, confirmed = refusals(issues, new.entry.confirmed_checks)
         if refused:
             results[position] = issues_error(refused)
             continue
-        results[position] = build(patient=patient, **entry.state(), confirmed_checks=confirmed)
+        results[position] = build(patient=new.patient, **new.entry.state(), confirmed_checks=confirmed)
         built.append(position)
     _insert_built(crf, results, built, records, partial(_one_event_record, form, user=user), user)
     return results

@@ -10,11 +10,12 @@ The rules are those of clinical definitions §2.1; `Issue.code` is stable ("<fie
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -129,6 +130,37 @@ def range_issues(limits: Mapping[str, str], values: Mapping[str, Any]) -> list[I
         if issue is not None:
             issues.append(Issue(name, issue.level, issue.code, issue.message))
     return issues
+
+
+def range_issues_each(limits: Mapping[str, str], rows: Sequence[Mapping[str, Any]]) -> list[list[Issue]]:
+    """``range_issues`` of each of many records, in their order: each field checked over all of them at once
+    (ecrf/checks.py check_column)."""
+    found: list[list[Issue]] = [[] for _ in rows]
+    for name, limit in limits.items():
+        for position, issue in checks.check_column(limit, [values.get(name) for values in rows]).items():
+            found[position].append(Issue(name, issue.level, issue.code, issue.message))
+    return found
+
+
+def day_issues_each(days: Sequence[int], facts: Sequence[PatientFacts]) -> list[list[Issue]]:
+    """``day_issues`` of each of many records (their study days and their patients' facts, in the same order): the
+    days compared with day 0, the end of follow-up, the death and today as arrays; only a day outside one of them
+    goes through ``day_issues``, which writes the message."""
+    try:
+        day = np.array(days, dtype=np.int64)
+        last = np.array([f.follow_up_days for f in facts], dtype=np.int64)
+        death = np.array([_NO_DAY if f.death_day is None else f.death_day for f in facts], dtype=np.int64)
+        today = np.array([_NO_DAY if f.today_day is None else f.today_day for f in facts], dtype=np.int64)
+    except OverflowError:  # a day beyond 64 bits: one by one
+        return [day_issues(study_day, patient) for study_day, patient in zip(days, facts, strict=True)]
+    found: list[list[Issue]] = [[] for _ in days]
+    for position in np.flatnonzero((day < 0) | (day > last) | (day > death) | (day > today)).tolist():
+        found[position] = day_issues(days[position], facts[position])
+    return found
+
+
+#: A death or a today that is not known: later than any study day.
+_NO_DAY = np.iinfo(np.int64).max
 
 
 def refusals(issues: Iterable[Issue], confirmed: Iterable[str]) -> tuple[list[Issue], list[str]]:
