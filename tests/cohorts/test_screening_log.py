@@ -7,6 +7,7 @@ from collections import Counter
 import pytest
 from django.apps import apps as django_apps
 
+from accounts.models import UserPreference
 from cohorts import consort, services
 from cohorts.models import ConsortCount
 from tests.factories import UserFactory
@@ -194,3 +195,41 @@ def test_the_migration_counts_the_logs_already_there(study, log_data):
     migration = importlib.import_module("cohorts.migrations.0015_consort_counts")
     migration.count_the_screenings(django_apps, None)
     assert kept(study) == consort.count_from_scratch(study) != {}
+
+
+def _log_rows(page: str) -> dict[str, str]:
+    """Each row of the log's table by its screening number."""
+    body = page.split('data-testid="log"', 1)[1].split("<tbody>", 1)[1].split("</tbody>", 1)[0]
+    rows = body.split("<tr>")[1:]
+    return {row.split('">', 1)[1].split("<", 1)[0]: row for row in rows}
+
+
+def test_each_row_shows_the_screening_as_its_site_saw_it(client, study, users, log_data):
+    """A row: the time at the screening's site, who screened, the result and reasons, the screening it re-screens,
+    the patient enrolled from it, and an Enrol button only for an eligible candidate not yet enrolled, for a user who
+    may screen, while the study is not locked."""
+    client.force_login(users["investigator"])  # site A (Milan, Europe/Rome: 09:00 UTC is 10:00 there)
+    url = f"/studies/{study.code}/screenings/"
+    rows = _log_rows(client.get(url).content.decode())
+    assert set(rows) == {"MI-S0001", "MI-S0002", "MI-S0003", "MI-S0004"}
+    assert "16 Mar 2020 10:00" in rows["MI-S0001"] and "screener" in rows["MI-S0001"]
+    assert "Hyperinflammation (CRP or ferritin): not met" in rows["MI-S0001"] and "not eligible" in rows["MI-S0001"]
+    assert "Missing data: Written informed consent" in rows["MI-S0003"]
+    enrolled = rows["MI-S0004"]
+    assert ">MI-S0002</a>" in enrolled and "MI-0001 · High-dose anakinra" in enrolled and "Enrol<" not in enrolled
+    client.force_login(users["data_manager"])
+    both = _log_rows(client.get(url).content.decode())
+    assert f"/studies/{study.code}/screenings/" in both["BG-S0002"] and "/enrol/" in both["BG-S0002"]
+    assert "/enrol/" not in both["BG-S0001"] and "/enrol/" not in both["MI-S0001"]
+    study.is_locked = True
+    study.save(update_fields=["is_locked"])
+    assert "/enrol/" not in _log_rows(client.get(url).content.decode())["BG-S0002"]
+
+
+def test_the_rows_speak_the_readers_language(client, study, users, log_data):
+    UserPreference.objects.create(user=users["data_manager"], language="it")
+    client.force_login(users["data_manager"])
+    page = client.get(f"/studies/{study.code}/screenings/").content.decode()
+    rows = _log_rows(page)
+    assert "non eleggibile" in rows["MI-S0001"] and "16 Mar 2020 10:00" in rows["MI-S0001"]
+    assert "Iperinfiammazione (PCR o ferritina): non soddisfatto" in rows["MI-S0001"]
