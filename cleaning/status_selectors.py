@@ -8,9 +8,8 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass
 
-from django.core.paginator import Page, Paginator
+from django.core.paginator import Page
 from django.db.models import QuerySet
-from django.utils.functional import cached_property
 
 from cleaning import status_job
 from cleaning.models import SIGNATURE_STATES, PatientRecordStatus, SiteRecordStatus
@@ -20,6 +19,7 @@ from cleaning.status import STATES, State
 from cleaning.status_grid import Grid, grids
 from cohorts import roles
 from cohorts.models import Arm, Patient, Site, Study
+from cohorts.paging import CountedPaginator
 from ecrf import selectors as ecrf_selectors
 from ecrf.selectors import with_follow_up_end
 
@@ -154,18 +154,6 @@ def status_page(*, user, study: Study, filters: StatusFilters, now: datetime.dat
 
 
 PATIENT_LIST_SIZE = 100
-
-
-class CountedPaginator(Paginator):
-    """A paginator told its count (kept sums, or figures the page reads anyway) instead of counting the rows."""
-
-    def __init__(self, object_list, per_page, *, count: int):
-        super().__init__(object_list, per_page)
-        self._count = count
-
-    @cached_property
-    def count(self) -> int:
-        return self._count
 
 
 def patient_list_page(*, user, study: Study, site: Site | None = None, number=None, now=None) -> Page:

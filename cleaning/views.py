@@ -17,10 +17,10 @@ from django.views.decorators.http import require_POST
 from cleaning import selectors, services
 from cleaning.forms import AnswerForm, FilterForm, MessageForm, QueryForm
 from cleaning.models import QueryStatus
-from cleaning.status_selectors import CountedPaginator
 from cleaning.values import field_label
 from cohorts import roles, submissions
 from cohorts import selectors as cohort_selectors
+from cohorts.paging import CountedPaginator
 from cohorts.querystring import query_number
 from ecrf import selectors as ecrf_selectors
 from ecrf.crfs import CATALOGUE

@@ -5,7 +5,8 @@ A candidate screened twice counts once, by the latest screening (a re-screen lin
 screening contributes to the figures of its site: "screened"; "eligible" or "ineligible";
 "ineligible_missing_only" when it failed only for criteria that could not be decided (a screen failure with missing
 data); "reason:<code>:<verdict>" per failed or missing criterion of an ineligible one; "enrolled" and
-"arm:<arm code>" once its candidate is enrolled. ``screening_added`` and ``screening_enrolled`` move them in the
+"arm:<arm code>" once its candidate is enrolled. Every screening, the latest or not, counts in "screenings": the
+rows of the log, which its pages are counted by. ``screening_added`` and ``screening_enrolled`` move them in the
 transaction of the change (cohorts/services.py); ``recount`` computes them from the screenings themselves.
 """
 
@@ -21,6 +22,8 @@ from cohorts.models import Arm, ConsortCount, Screening, ScreeningReason, Study
 #: The figures of a screening itself, and with its enrolment the totals the log shows.
 SCREENED = ("screened", "eligible", "ineligible", "ineligible_missing_only")
 TOTALS = (*SCREENED, "enrolled")
+#: Every screening of the site, re-screened ones too: the rows of the log.
+SCREENINGS = "screenings"
 
 
 def _screened(screening: Screening) -> Counter[str]:
@@ -50,6 +53,7 @@ def _move(study_id: int, site_id: int, delta: Counter[str]) -> None:
 def screening_added(screening: Screening) -> None:
     """A new screening (its reasons saved): it counts, and the screening it re-screens stops counting."""
     delta = _screened(screening)
+    delta[SCREENINGS] += 1
     if screening.rescreen_of is not None:  # never enrolled: an enrolled candidate is not re-screened
         delta.subtract(_screened(screening.rescreen_of))
     _move(screening.study_id, screening.site_id, delta)
@@ -62,10 +66,13 @@ def screening_enrolled(screening: Screening, arm: Arm) -> None:
 
 
 def count_from_scratch(study: Study) -> dict[int, Counter[str]]:
-    """The study's figures per site id, computed from its screenings (three grouped queries)."""
+    """The study's figures per site id, computed from its screenings (four grouped queries)."""
+    by_site: dict[int, Counter[str]] = defaultdict(Counter)
+    every = Screening.objects.filter(study=study).values("site_id").annotate(n=Count("pk")).order_by()
+    for row in every:
+        by_site[row["site_id"]][SCREENINGS] = row["n"]
     latest = Screening.objects.filter(study=study).filter(~Exists(Screening.objects.filter(rescreen_of=OuterRef("pk"))))
     decided_failure = ScreeningReason.objects.filter(screening=OuterRef("pk")).exclude(verdict="missing")
-    by_site: dict[int, Counter[str]] = defaultdict(Counter)
     # The aliases must not be field names: Q(eligible=True) would refer to the aggregate.
     groups = latest.values("site_id", "patient__arm__code").annotate(
         n_screened=Count("pk"),
@@ -120,7 +127,7 @@ def figures_shown(study: Study, figures: Counter[str]) -> dict:
         if figures[f"arm:{code}"]
     ]
     return {
-        **{name: figures[name] for name in TOTALS},
+        **{name: figures[name] for name in (*TOTALS, SCREENINGS)},
         "reasons": reasons,
         "failing_reasons": [r for r in reasons if r["verdict"] != "missing"],
         "missing_reasons": [r for r in reasons if r["verdict"] == "missing"],

@@ -6,13 +6,14 @@ hint that the record exists.
 
 from collections import Counter
 
-from django.core.paginator import Page, Paginator
+from django.core.paginator import Page
 from django.db.models import Count, QuerySet, prefetch_related_objects
 from django.http import Http404
 from django.utils.translation import gettext
 
 from cohorts import consort, roles
 from cohorts.models import Arm, ConsortCount, Patient, PatientFreeze, Screening, Site, Study
+from cohorts.paging import CountedPaginator
 
 
 def study_list(*, user) -> QuerySet[Study]:
@@ -73,12 +74,13 @@ def consort_counts(*, user, study: Study, site: Site | None = None) -> dict:
 SCREENING_LOG_SIZE = 100
 
 
-def screening_log_page(*, user, study: Study, site: Site | None = None, number=None) -> Page:
+def screening_log_page(*, user, study: Study, site: Site | None = None, number=None, total: int) -> Page:
     """A page of the screening log (the newest first): its screenings with their reasons grouped
     (_with_reason_groups), their re-screen links and their patients, read for the page's rows only. ``number`` is
-    the page asked for, as typed (a page beyond the last gives the last one, anything else the first)."""
+    the page asked for, as typed (a page beyond the last gives the last one, anything else the first); ``total``
+    the log's screenings at those sites, from the kept figures (``consort_counts``: no count of the log's rows)."""
     screenings = screening_list(user=user, study=study, site=site).select_related("rescreen_of")
-    page = Paginator(screenings, SCREENING_LOG_SIZE).get_page(number)
+    page = CountedPaginator(screenings, SCREENING_LOG_SIZE, count=total).get_page(number)
     page.object_list = _with_reason_groups(page.object_list)
     return page
 

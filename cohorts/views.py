@@ -110,7 +110,11 @@ def screening_log(request, study_code: str):
     study = selectors.study_get(user=request.user, code=study_code)
     sites = selectors.study_site_list(user=request.user, study=study, allowed=roles.SCREENING_READERS)
     site = next((s for s in sites if s.code == request.GET.get("site")), None)
-    page = selectors.screening_log_page(user=request.user, study=study, site=site, number=request.GET.get("page"))
+    counts = selectors.consort_counts(user=request.user, study=study, site=site)
+    number = request.GET.get("page")
+    page = selectors.screening_log_page(
+        user=request.user, study=study, site=site, number=number, total=counts["screenings"]
+    )
     return render(
         request,
         "cohorts/screening_log.html",
@@ -119,7 +123,7 @@ def screening_log(request, study_code: str):
             "sites": sites,
             "site": site,
             "page": page,
-            "counts": selectors.consort_counts(user=request.user, study=study, site=site),
+            "counts": counts,
             "can_screen": roles.has_study_role(request.user, study, roles.SCREENERS),
         },
     )
