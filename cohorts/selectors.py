@@ -5,14 +5,15 @@ hint that the record exists.
 """
 
 from collections import Counter
+from typing import NamedTuple
 
 from django.core.paginator import Page
-from django.db.models import Count, QuerySet, prefetch_related_objects
+from django.db.models import Count, QuerySet
 from django.http import Http404
 from django.utils.translation import gettext
 
 from cohorts import consort, roles
-from cohorts.models import Arm, ConsortCount, Patient, PatientFreeze, Screening, Site, Study
+from cohorts.models import Arm, ConsortCount, Patient, PatientFreeze, Screening, ScreeningReason, Site, Study
 from cohorts.paging import CountedPaginator
 
 
@@ -72,6 +73,22 @@ def consort_counts(*, user, study: Study, site: Site | None = None) -> dict:
 
 #: Screenings on a page of the screening log.
 SCREENING_LOG_SIZE = 100
+#: What a row of the log reads (cohorts/templatetags/screening_rows.py): not the screening's values and criteria,
+#: documents decoded per row that only its own page shows.
+LOG_COLUMNS = (
+    "number",
+    "assessed_at",
+    "eligible",
+    "study_id",
+    "site__code",
+    "site__time_zone",
+    "screened_by__username",
+    "screened_by__first_name",
+    "screened_by__last_name",
+    "rescreen_of__number",
+    "patient__participant_id",
+    "patient__arm__name",
+)
 
 
 def screening_log_page(*, user, study: Study, site: Site | None = None, number=None, total: int) -> Page:
@@ -79,22 +96,34 @@ def screening_log_page(*, user, study: Study, site: Site | None = None, number=N
     (_with_reason_groups), their re-screen links and their patients, read for the page's rows only. ``number`` is
     the page asked for, as typed (a page beyond the last gives the last one, anything else the first); ``total``
     the log's screenings at those sites, from the kept figures (``consort_counts``: no count of the log's rows)."""
-    screenings = screening_list(user=user, study=study, site=site).select_related("rescreen_of")
+    screenings = screening_list(user=user, study=study, site=site).select_related("rescreen_of").only(*LOG_COLUMNS)
     page = CountedPaginator(screenings, SCREENING_LOG_SIZE, count=total).get_page(number)
     page.object_list = _with_reason_groups(page.object_list)
     return page
 
 
+class LogReason(NamedTuple):
+    """A failed or missing criterion of a screening, as the log shows it (ScreeningReason's values)."""
+
+    kind: str
+    verdict: str
+    label: str
+
+
 def _with_reason_groups(screenings) -> list[Screening]:
-    """Screenings of the log, each with ``failing_reasons`` (not met / exclusion applies) and ``missing_labels``
-    (criteria undecided for missing data, in the active language), in criterion order."""
+    """Screenings of the log, each with ``failing_reasons`` (not met / exclusion applies: LogReason) and
+    ``missing_labels`` (criteria undecided for missing data, in the active language), in criterion order; the
+    reasons of all of them read in one query of plain values."""
     rows = list(screenings)
-    prefetch_related_objects(rows, "reasons")
+    reasons: dict[int, list[LogReason]] = {}
+    found = ScreeningReason.objects.filter(screening__in=rows).order_by("pk")
+    for screening_id, kind, verdict, label in found.values_list("screening_id", "kind", "verdict", "label"):
+        reasons.setdefault(screening_id, []).append(LogReason(kind, verdict, label))
     for screening in rows:
-        reasons = sorted(screening.reasons.all(), key=lambda r: r.pk)
-        screening.failing_reasons = [r for r in reasons if r.verdict != "missing"]
+        own = reasons.get(screening.pk, ())
+        screening.failing_reasons = [r for r in own if r.verdict != "missing"]
         # The stored labels are English (cohorts.languages): shown in the reader's language.
-        screening.missing_labels = [gettext(r.label) for r in reasons if r.verdict == "missing"]
+        screening.missing_labels = [gettext(r.label) for r in own if r.verdict == "missing"]
     return rows
 
 

@@ -4,6 +4,8 @@ screenings, and a template loop with its translations, dates and links per row w
 
 from __future__ import annotations
 
+import datetime
+
 from django import template
 from django.template.defaultfilters import date as date_filter
 from django.utils.html import format_html, format_html_join
@@ -23,6 +25,8 @@ class _Page:
     def __init__(self, study: Study, can_enrol: bool):
         self.study, self.can_enrol = study.code, can_enrol
         self.detail = address("screening_detail", 2)
+        # The month abbreviations of the reader's language ("M" of the date filter), looked up once.
+        self.months = [date_filter(datetime.date(2020, month, 1), "M") for month in range(1, 13)]
         self.enrol = address("patient_enrol", 2)
         self.words = {
             "eligible": format_html('<span class="badge text-bg-success">{}</span>', _("eligible")),
@@ -32,6 +36,11 @@ class _Page:
             "missing": _("Missing data: %(labels)s"),
             "enrol": _("Enrol"),
         }
+
+    def when(self, screening: Screening) -> str:
+        """When the screening was assessed, at its site: the date filter's "d M Y H:i" (16 Mar 2020 10:00)."""
+        local = screening.assessed_at.astimezone(site_zone(screening.site))
+        return f"{local:%d} {self.months[local.month - 1]} {local:%Y %H:%M}"
 
     def link(self, screening: Screening) -> str:
         return format_html('<a href="{}">{}</a>', self.detail(self.study, screening.pk), screening.number)
@@ -74,7 +83,7 @@ def _row(s: Screening, page: _Page) -> str:
         "<td>{}</td><td>{}</td></tr>\n",
         page.link(s),
         s.site.code,
-        date_filter(s.assessed_at.astimezone(site_zone(s.site)), "d M Y H:i"),
+        page.when(s),
         by.get_full_name() or by.username,
         words["eligible"] if s.eligible else words["not_eligible"],
         reasons,

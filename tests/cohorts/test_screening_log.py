@@ -3,13 +3,16 @@
 import datetime
 import importlib
 from collections import Counter
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.apps import apps as django_apps
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from accounts.models import UserPreference
 from cohorts import consort, services
-from cohorts.models import ConsortCount
+from cohorts.models import ConsortCount, Study
 from tests.factories import UserFactory
 
 WHEN = datetime.datetime(2020, 3, 16, 9, tzinfo=datetime.UTC)
@@ -245,3 +248,22 @@ def test_the_rows_speak_the_readers_language(client, study, users, log_data):
     rows = _log_rows(page)
     assert "non eleggibile" in rows["MI-S0001"] and "16 Mar 2020 10:00" in rows["MI-S0001"]
     assert "Iperinfiammazione (PCR o ferritina): non soddisfatto" in rows["MI-S0001"]
+
+
+@pytest.mark.parametrize("language", ["en", "it"])
+@settings(max_examples=60, deadline=None)
+@given(moment=st.datetimes(min_value=datetime.datetime(2000, 1, 1), max_value=datetime.datetime(2100, 1, 1)))
+def test_a_row_writes_the_time_as_the_date_filter_does(language, moment):
+    """The log's rows write the time assessed without the date filter per row: the same text, in both languages."""
+    from django.template.defaultfilters import date as date_filter
+    from django.utils import translation
+
+    from cohorts.models import Screening, Site
+    from cohorts.templatetags.screening_rows import _Page
+
+    at = moment.replace(tzinfo=datetime.UTC)
+    screening = Screening(assessed_at=at, site=Site(code="NY", time_zone="America/New_York"))
+    with translation.override(language):
+        page = _Page(Study(code="s"), can_enrol=False)
+        expected = date_filter(at.astimezone(ZoneInfo("America/New_York")), "d M Y H:i")
+        assert page.when(screening) == expected
