@@ -389,11 +389,13 @@ def patient_list(
         at_site = today if isinstance(today, datetime.date) else today.get(patient.site_id, elsewhere)
         day = (at_site - patient.enrolment_date).days
         patient.today_day = day if 0 <= day <= study.follow_up_days else None
-    listed = [patient.pk for patient in patients]
-    today_day = DaysSince("patient__enrolment_date", today, site_field="patient__site_id")
+    # Each patient's today, read by its key (patient, study day) from the form's unique index: the patients and the
+    # days asked for, the pairs kept here (a join computing each one's today day scanned the study's patients).
+    todays = {(patient.pk, patient.today_day) for patient in patients if patient.today_day is not None}
+    listed, days = {pk for pk, _day in todays}, {day for _pk, day in todays}
     for key, crf in DAY_FORMS.items():
-        records = crf.model.objects.filter(patient__in=listed, study_day=today_day)
-        entered = set(records.values_list("patient_id", flat=True))
+        records = crf.model.objects.filter(patient__in=listed, study_day__in=days)
+        entered = {pk for pk, day in records.values_list("patient_id", "study_day") if (pk, day) in todays}
         for patient in patients:
             setattr(patient, f"has_{key}", patient.today_day is not None and patient.pk in entered)
     for patient in patients:
