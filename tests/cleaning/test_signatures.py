@@ -617,3 +617,48 @@ def test_the_release_holds_every_signature_with_its_codebook(
     assert set(codebook.loc[codebook["table"] == "signatures", "variable"]) == set(table.columns)
     with pytest.raises(ValidationError, match="locked"):
         sign(Patient.objects.get(pk=patient_a.pk), investigator, first_day=0, last_day=2)
+
+
+def _list_rows(page: str) -> dict[str, str]:
+    """Each row of the signatures list by its participant id."""
+    rows = page.split('data-testid="signature-list"', 1)[1].split("</tbody>", 1)[0].split('<tr data-testid="row-')[1:]
+    return {row.split('"', 1)[0]: row for row in rows}
+
+
+def test_each_row_shows_the_signatures_in_force_and_a_sign_button_only_where_the_reader_signs(
+    client, complete, investigator, patient_b, users
+):
+    """A row: the participant linking to the casebook's signatures, its site, its state, each signature in force
+    (days, printed name, UTC time; when changed since), and Sign for a casebook not signed at a site where the reader
+    signs, while the study is not locked."""
+    first = sign(complete, investigator, first_day=0, last_day=1)
+    sign(complete, investigator, first_day=2, last_day=2)
+    moment = datetime.datetime(2020, 4, 2, 14, 5, tzinfo=datetime.UTC)
+    broken = {"broken_at": moment + datetime.timedelta(hours=1), "broken_by_change": "test"}
+    Signature.objects.filter(pk=first.pk).update(signed_at=moment, **broken)
+    status_job.rebuild_study(complete.study)
+    url = f"/studies/{complete.study.code}/signatures/"
+    client.force_login(investigator)  # signs at site A only
+    rows = _list_rows(client.get(url).content.decode())
+    assert set(rows) == {"MI-0001"}
+    row = rows["MI-0001"]
+    assert f'href="/patients/{complete.pk}/#signatures"' in row and "Changed after signing" in row
+    assert "days 0–1, Anna Bianchi, 2020-04-02 14:05 UTC" in row and "changed 2020-04-02 15:05 UTC" in row
+    assert "days 2–2, Anna Bianchi" in row and f"/patients/{complete.pk}/sign/" in row  # broken: to sign again
+    client.force_login(users["data_manager"])  # reads every site, signs none
+    rows = _list_rows(client.get(url).content.decode())
+    assert set(rows) == {"MI-0001", "BG-0001"} and "/sign/" not in rows["BG-0001"] and "—" in rows["BG-0001"]
+    Study.objects.filter(pk=complete.study.pk).update(is_locked=True)
+    client.force_login(investigator)
+    assert "/sign/" not in _list_rows(client.get(url).content.decode())["MI-0001"]
+
+
+def test_the_rows_of_the_signatures_list_speak_the_readers_language(client, complete, investigator, patient_b):
+    from accounts.models import UserPreference
+
+    sign(complete, investigator)
+    status_job.rebuild_study(complete.study)
+    UserPreference.objects.create(user=investigator, language="it")
+    client.force_login(investigator)
+    row = _list_rows(client.get(f"/studies/{complete.study.code}/signatures/").content.decode())["MI-0001"]
+    assert "giorni 0–21, Anna Bianchi" in row and ">Firmata<" in row
