@@ -43,7 +43,7 @@ from cohorts.field_checks import FieldChecks
 from cohorts.models import Patient, PatientFreeze
 from ecrf import checks
 from ecrf.checks import Issue
-from ecrf.crfs import CATALOGUE, DAY_FORMS, EVENT_FORMS, Crf
+from ecrf.crfs import CATALOGUE, DAY_FORMS, EVENT_FORMS, Crf, Record
 from ecrf.models import DispositionEvent, DispositionKind, DrugAdministration, VentilationEpisode
 from ecrf.validators import PatientFacts, day_issues, day_issues_each, is_blank, issues_error, listed, refusals
 
@@ -477,7 +477,7 @@ def day_records_create(
     return results
 
 
-def _record(entry: RecordInput, facts: PatientFacts) -> tuple:
+def _record(entry: RecordInput, facts: PatientFacts) -> Record:
     """An entry as Crf.issues_each takes it."""
     return (entry.values, facts, entry.missing_codes, entry.not_done)
 
