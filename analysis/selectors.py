@@ -156,33 +156,48 @@ def _live_sites(user, study: Study):
     return cohort_selectors.study_site_list(user=user, study=study, allowed=roles.ANALYSIS_READERS)
 
 
-def live_results(*, user, study: Study) -> tuple[datasets.Results, Any, list[str] | None]:
-    """Results of the live data at the user's sites, cached briefly: the page and its figures share one run."""
+def _live_key(user, study: Study) -> tuple[str, list | None, list[str] | None]:
+    """The cache key of the live results at the user's sites, the sites (None: every site) and their codes."""
     sites = _live_sites(user, study)
     codes = None if sites is None else [s.code for s in sites]
-    key = f"analysis-live:{study.pk}:{','.join(codes) if codes is not None else '*'}"
-    cached = cache.get(key)
+    return f"analysis-live:{study.pk}:{','.join(codes) if codes is not None else '*'}", sites, codes
+
+
+def _compute_live(key: str, study: Study, sites) -> tuple[datasets.Results, Any, dict[str, Any]]:
+    """One run of the live results, kept LIVE_CACHE_SECONDS in two parts: the whole results for the figures, and
+    what the page shows (small: its display tables and the survival tables), so that a page read while they are
+    kept does not unpickle per-patient frames, whose size follows the study's."""
+    frames = datasets.study_frames(study, sites)
+    bands = derivations.ards_bands(codebook.derivation_overrides(study))
+    results = datasets.compute_results(frames, bands, case_series=datasets.case_series_of(study))
+    computed_at = timezone.now()
+    shown = {
+        "display": results.display_payload(),
+        "km_summary": results.km_summary,
+        "logrank": results.logrank,
+        "cox": results.cox,
+    }
+    cache.set_many({f"{key}:results": (results, computed_at), f"{key}:page": (shown, computed_at)}, LIVE_CACHE_SECONDS)
+    return results, computed_at, shown
+
+
+def live_results(*, user, study: Study) -> tuple[datasets.Results, Any, list[str] | None]:
+    """Results of the live data at the user's sites, cached briefly: the page and its figures share one run."""
+    key, sites, codes = _live_key(user, study)
+    cached = cache.get(f"{key}:results")
     if cached is None:
-        frames = datasets.study_frames(study, sites)
-        bands = derivations.ards_bands(codebook.derivation_overrides(study))
-        results = datasets.compute_results(frames, bands, case_series=datasets.case_series_of(study))
-        cached = (results, timezone.now())
-        cache.set(key, cached, LIVE_CACHE_SECONDS)
+        cached = _compute_live(key, study, sites)[:2]
     return cached[0], cached[1], codes
 
 
 def live_analysis(*, user, study: Study) -> Analysis:
-    results, computed_at, codes = live_results(user=user, study=study)
-    return Analysis(
-        live=True,
-        release=None,
-        display=results.display_payload(),
-        km_summary=results.km_summary,
-        logrank=results.logrank,
-        cox=results.cox,
-        computed_at=computed_at,
-        sites=codes,
-    )
+    key, sites, codes = _live_key(user, study)
+    cached = cache.get(f"{key}:page")
+    if cached is None:
+        _results, computed_at, shown = _compute_live(key, study, sites)
+    else:
+        shown, computed_at = cached
+    return Analysis(live=True, release=None, computed_at=computed_at, sites=codes, **shown)
 
 
 def live_figure(*, user, study: Study, name: str, fmt: str) -> bytes | None:

@@ -37,6 +37,30 @@ def test_live_status_tables_split_cpap_by_the_study_s_own_ards_bands(client, stu
     assert "P/F 100-200" not in html
 
 
+def test_the_live_page_and_its_figures_share_one_run_and_the_page_reads_only_what_it_shows(
+    client, study, users, cohort, monkeypatch
+):
+    """The live results are computed once for the page and its figures (kept a minute); a page read while they are
+    kept reads the small part it shows, not the whole results with their per-patient frames."""
+    from django.core.cache import cache
+
+    from analysis import datasets
+
+    runs, read = [], []
+    compute = datasets.compute_results
+    monkeypatch.setattr(datasets, "compute_results", lambda *a, **k: runs.append(1) or compute(*a, **k))
+    get = cache.get
+    monkeypatch.setattr(cache, "get", lambda key, *a, **k: read.append(key) or get(key, *a, **k))
+    first = page(client, users["investigator"], f"/studies/{study.code}/analysis/")
+    assert client.get(f"/studies/{study.code}/analysis/figures/km_os.png").status_code == 200
+    read.clear()
+    again = page(client, users["investigator"], f"/studies/{study.code}/analysis/")
+    assert again.split("</nav>", 1)[1] == first.split("</nav>", 1)[1]  # the same tables (the CSRF token differs)
+    assert len(runs) == 1
+    live = [key for key in read if key.startswith("analysis-live:")]
+    assert live and all(key.endswith(":page") for key in live)
+
+
 def test_statistician_sees_locked_releases_only(client, study, users, cohort):
     html = page(client, users["statistician"], f"/studies/{study.code}/analysis/")
     assert "No locked release" in html and "NOT LOCKED" not in html
