@@ -59,6 +59,7 @@ from ecrf.checks import (
     ROOM_AIR_FIO2,
     SOFT,
     WEIGHT_BASED_UNIT,
+    day_masks,
     range_masks,
     time_text,
 )
@@ -313,36 +314,19 @@ def _range_findings(records: Records) -> list[Finding]:
 
 # The study-day checks of every record (ecrf.validators.day_issues): in Crf.issues for the repeating forms, in the
 # day page's service for the one-per-day forms.
-DAY_CHECKS = (
-    Check(
-        "study_day",
-        "study_day.before_enrolment",
-        HARD,
-        "Record dated before enrolment",
-        lambda r: r.num("study_day") < 0,
-    ),
-    Check(
-        "study_day",
-        "study_day.after_follow_up",
-        HARD,
-        "Record dated after the end of follow-up",
-        lambda r: r.num("study_day") > r.fact("follow_up_days"),
-    ),
-    Check(
-        "study_day",
-        "study_day.after_death",
-        HARD,
-        "Data after the day of death",
-        lambda r: r.num("study_day") > r.fact("death_day"),
-    ),
-    Check(
-        "study_day",
-        "study_day.future",
-        HARD,
-        "Record dated after today at the site",
-        lambda r: r.num("study_day") > r.fact("today_day"),
-    ),
+DAY_CHECKS = tuple(
+    Check("study_day", code, HARD, label, lambda r, code=code: _day_masks(r)[code])
+    for code, label in (
+        ("study_day.before_enrolment", "Record dated before enrolment"),
+        ("study_day.after_follow_up", "Record dated after the end of follow-up"),
+        ("study_day.after_death", "Data after the day of death"),
+        ("study_day.future", "Record dated after today at the site"),
+    )
 )
+
+
+def _day_masks(r: Records) -> dict[str, np.ndarray]:
+    return day_masks(r.num("study_day"), r.fact("follow_up_days"), r.fact("death_day"), r.fact("today_day"))
 
 
 def _required(field: str, label: str, finds: Callable[[Records], np.ndarray]) -> Check:

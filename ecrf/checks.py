@@ -419,6 +419,21 @@ def check_weight_based_dose(unit: str | None, weight_kg: Number | None) -> list[
     return [Issue("unit", HARD, "unit.weight_required", message)]
 
 
+def day_masks(
+    day: np.ndarray, follow_up_days: np.ndarray, death_day: np.ndarray, today_day: np.ndarray
+) -> dict[str, np.ndarray]:
+    """The study-day rules over many records at once (clinical definitions §2.1), code -> the records that break it:
+    before day 0, after the end of follow-up, after the day of death, after today at the site. A death or a today
+    that is not known is NaN (floats) or a day later than any (integers): it breaks nothing. The one-record checks
+    (check_within_follow_up, check_after_death, PatientFacts.not_future) write the messages."""
+    return {
+        "study_day.before_enrolment": day < 0,
+        "study_day.after_follow_up": day > follow_up_days,
+        "study_day.after_death": day > death_day,
+        "study_day.future": day > today_day,
+    }
+
+
 def check_after_death(study_day: int | None, death_day: int | None) -> list[Issue]:
     """No data after the day of death (clinical definitions §2.1); the day of death itself is allowed."""
     if study_day is None or death_day is None or study_day <= death_day:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cached_property
 from types import MappingProxyType
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.db import models
 from django.utils.functional import Promise
@@ -46,9 +46,16 @@ CODE_COLUMN_SUFFIX = "_mc"
 TIME_DAYS: Mapping[str, str] = MappingProxyType({"stopped_at": "stop_day", "ended_at": "end_day"})
 
 Validator = Callable[[Mapping[str, Any], validators.PatientFacts], list[Issue]]
-#: One record as Crf.issues_each takes it: its values, its patient's facts, its missing-data codes (or None) and its
-#: not done reason (None: not marked).
-Record = tuple[Mapping[str, Any], validators.PatientFacts, Mapping[str, str] | None, str | None]
+
+
+class Record(NamedTuple):
+    """One record as Crf.issues_each takes it."""
+
+    values: Mapping[str, Any]
+    facts: validators.PatientFacts
+    missing_codes: Mapping[str, str] | None = None
+    #: None: the record is not marked "not done".
+    not_done_reason: str | None = None
 
 
 @dataclass(frozen=True, eq=False)  # one object per form: compared and hashed by identity
@@ -169,21 +176,17 @@ class Crf:
         """``issues`` of each of many records (values, facts, missing codes, not done reason), in their order, for
         the services that create many at once: the ranges and the study days checked over all of them at once
         (validators.range_issues_each, day_issues_each); the form's own rules record by record."""
-        ranges = validators.range_issues_each(self.limits, [values for values, *_rest in records])
-        dated = (
-            []
-            if self.per_day
-            else [p for p, (values, *_rest) in enumerate(records) if values.get("study_day") is not None]
+        ranges = validators.range_issues_each(self.limits, [record.values for record in records])
+        dated = [] if self.per_day else [p for p, r in enumerate(records) if r.values.get("study_day") is not None]
+        days: list[list[Issue]] = [[] for _ in records]
+        found = validators.day_issues_each(
+            [records[p].values["study_day"] for p in dated], [records[p].facts for p in dated]
         )
-        days = [[] for _ in records]
-        checked = validators.day_issues_each(
-            [records[p][0]["study_day"] for p in dated], [records[p][1] for p in dated]
-        )
-        for position, issues in zip(dated, checked, strict=True):
+        for position, issues in zip(dated, found, strict=True):
             days[position] = issues
         return [
-            self._issues(values, facts, codes or {}, not_done, found, day)
-            for (values, facts, codes, not_done), found, day in zip(records, ranges, days, strict=True)
+            self._issues(r.values, r.facts, r.missing_codes or {}, r.not_done_reason, found, day)
+            for r, found, day in zip(records, ranges, days, strict=True)
         ]
 
     def _issues(

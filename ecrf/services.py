@@ -455,16 +455,18 @@ def day_records_create(
             results[position] = _one_day_record(form, new, user=user)
         else:
             plain.append(position)
-    plain_facts = [facts[keys[p][0]] for p in plain]
-    days_found = day_issues_each([records[p].study_day for p in plain], plain_facts)
-    found = crf.issues_each([_record(records[p].entry, f) for p, f in zip(plain, plain_facts, strict=True)])
-    built: list[int] = []  # positions of the records to insert in bulk, once their fields pass full_clean
-    build = record_factory(crf.model)
-    for position, day_refused, issues in zip(plain, days_found, found, strict=True):
-        new = records[position]
+    # A day refused (before day 0, after follow-up, death or today) is the record's refusal; the others' forms are
+    # checked together.
+    days_found = day_issues_each([records[p].study_day for p in plain], [facts[keys[p][0]] for p in plain])
+    for position, day_refused in zip(plain, days_found, strict=True):
         if day_refused:
             results[position] = issues_error([Issue(None, i.level, i.code, i.message) for i in day_refused])
-            continue
+    dated = [position for position, day_refused in zip(plain, days_found, strict=True) if not day_refused]
+    found = crf.issues_each([_record(records[p].entry, facts[keys[p][0]]) for p in dated])
+    built: list[int] = []  # positions of the records to insert in bulk, once their fields pass full_clean
+    build = record_factory(crf.model)
+    for position, issues in zip(dated, found, strict=True):
+        new = records[position]
         refused, confirmed = refusals(issues, new.entry.confirmed_checks)
         if refused:
             results[position] = issues_error(refused)
@@ -479,7 +481,7 @@ def day_records_create(
 
 def _record(entry: RecordInput, facts: PatientFacts) -> Record:
     """An entry as Crf.issues_each takes it."""
-    return (entry.values, facts, entry.missing_codes, entry.not_done)
+    return Record(entry.values, facts, entry.missing_codes, entry.not_done)
 
 
 def _bulk_state(patients: Mapping[int, Patient]) -> tuple[set[int], dict[int, tuple[int, Any]]]:

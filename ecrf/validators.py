@@ -154,7 +154,8 @@ def day_issues_each(days: Sequence[int], facts: Sequence[PatientFacts]) -> list[
     except OverflowError:  # a day beyond 64 bits: one by one
         return [day_issues(study_day, patient) for study_day, patient in zip(days, facts, strict=True)]
     found: list[list[Issue]] = [[] for _ in days]
-    for position in np.flatnonzero((day < 0) | (day > last) | (day > death) | (day > today)).tolist():
+    broken = np.logical_or.reduce(list(checks.day_masks(day, last, death, today).values()))
+    for position in np.flatnonzero(broken).tolist():
         found[position] = day_issues(days[position], facts[position])
     return found
 

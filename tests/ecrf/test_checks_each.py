@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from cohorts.limits import LIMITS
 from ecrf import checks, validators
 from ecrf.checks import Issue
-from ecrf.crfs import CATALOGUE
+from ecrf.crfs import CATALOGUE, Record
 from ecrf.models import MissingCode
 from tests.ecrf.test_day_records_bulk import _values
 
@@ -106,7 +106,7 @@ def test_the_records_of_a_form_get_the_issues_of_each_record(key, data):
         crf.issues(values, facts, missing_codes=codes, not_done_reason=not_done)
         for values, facts, codes, not_done in drawn
     ]
-    assert crf.issues_each(drawn) == each
+    assert crf.issues_each([Record(*record) for record in drawn]) == each
 
 
 def test_issues_of_many_records_keep_each_records_order_of_findings():
@@ -114,7 +114,7 @@ def test_issues_of_many_records_keep_each_records_order_of_findings():
     facts = validators.PatientFacts(follow_up_days=21)
     ok = {"temperature_c": Decimal("37.0")}
     bad = {"temperature_c": Decimal("45"), "spo2_pct": 120, "systolic_mmhg": 100, "diastolic_mmhg": 110}
-    found = crf.issues_each([(ok, facts, None, None), (bad, facts, None, None)])
+    found = crf.issues_each([Record(ok, facts), Record(bad, facts)])
     assert found[0] == []
     assert [issue.code for issue in found[1]] == [
         "temperature_c.hard_max",
