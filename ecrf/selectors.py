@@ -376,16 +376,25 @@ def patient_list(
     """Patients of the user's sites (those of ``pks`` only, when given: a page of the list), each with today's study
     day (``today_day``: today at the patient's site; None outside the follow-up), ``death_day`` and ``end_day``,
     whether each of today's forms is entered (``has_<form key>``) and how many are missing (``missing_today``: 0 when
-    none is due); those with missing forms first. One query for the patients and one per daily form (its records of
-    each patient's today), however many patients; the rest is done here rather than in one SQL statement, where the
-    day's expression, repeated in every condition that reads it, took longer to compile than the page to render."""
+    none is due); those with missing forms first. One query for the patients, one for their sites, one for their arms
+    and one per daily form (its records of each patient's today), however many patients; the rest is done here rather
+    than in one SQL statement, where the day's expression, repeated in every condition that reads it, took longer to
+    compile than the page to render."""
     today = today or sites_today(study)
-    patients = with_follow_up_end(cohort_selectors.patient_list(user=user, study=study, site=site))
+    # Each site and arm read once for the page, not joined into every patient's row (building those copies cost
+    # more than the list's other queries); the study is the one given.
+    patients = with_follow_up_end(
+        cohort_selectors.patient_list(user=user, study=study, site=site)
+        .select_related(None)
+        .prefetch_related("site", "arm")
+        .order_by()
+    )
     if pks is not None:
         patients = patients.filter(pk__in=list(pks))
     patients = list(patients)
     elsewhere = timezone.localdate()  # a site the study does not list (as today_at's default)
     for patient in patients:
+        patient.study = study
         at_site = today if isinstance(today, datetime.date) else today.get(patient.site_id, elsewhere)
         day = (at_site - patient.enrolment_date).days
         patient.today_day = day if 0 <= day <= study.follow_up_days else None

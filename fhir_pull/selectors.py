@@ -36,20 +36,14 @@ class PullState:
 
 
 def pull_state(*, patient: Patient, study_day: int) -> PullState:
-    """One query: the site's server, the patient's link and the proposals waiting for review."""
-    row = (
-        Patient.objects.filter(pk=patient.pk)
-        .annotate(
-            _endpoint=Exists(FhirEndpoint.objects.filter(site=OuterRef("site"))),
-            _link=Exists(PatientLink.objects.filter(patient=OuterRef("pk"))),
-        )
-        .values_list("_endpoint", "_link")
-        .first()
-    )
-    pending = 0
-    if row and row[0] and row[1]:
-        pending = Proposal.objects.filter(patient=patient, study_day=study_day, status=ProposalStatus.PROPOSED).count()
-    return PullState(bool(row and row[0]), bool(row and row[1]), pending)
+    """The site's server, then (only at a site that has one) the patient's link and the proposals waiting for
+    review: one small query at most sites, which have no server."""
+    if not FhirEndpoint.objects.filter(site_id=patient.site_id).exists():
+        return PullState(has_endpoint=False, has_link=False, pending=0)
+    if not PatientLink.objects.filter(patient_id=patient.pk).exists():
+        return PullState(has_endpoint=True, has_link=False, pending=0)
+    pending = Proposal.objects.filter(patient=patient, study_day=study_day, status=ProposalStatus.PROPOSED).count()
+    return PullState(has_endpoint=True, has_link=True, pending=pending)
 
 
 @dataclass
