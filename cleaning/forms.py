@@ -85,10 +85,12 @@ _SMALL_SELECT = {"class": "form-select form-select-sm"}
 
 
 class FilterForm(forms.Form):
-    """The query list's filters, from the address (a junk value is no filter, never a server error)."""
+    """The query list's filters, from the address (a junk value is no filter and a message under the filters naming
+    its field, never a server error)."""
 
-    site = forms.CharField(required=False, max_length=8)
+    site = forms.CharField(label=_("Site"), required=False, max_length=8)
     status = forms.ChoiceField(
+        label=_("Status"),
         required=False,
         widget=forms.Select(attrs=_SMALL_SELECT),
         choices=[
@@ -99,27 +101,37 @@ class FilterForm(forms.Form):
         ],
     )
     origin = forms.ChoiceField(
-        required=False, widget=forms.Select(attrs=_SMALL_SELECT), choices=[("", _("Any origin")), *QueryOrigin.choices]
+        label=_("Origin"),
+        required=False,
+        widget=forms.Select(attrs=_SMALL_SELECT),
+        choices=[("", _("Any origin")), *QueryOrigin.choices],
     )
     form = forms.ChoiceField(
-        required=False, widget=forms.Select(attrs=_SMALL_SELECT), choices=[("", _("Any form")), *FORM_CHOICES]
+        label=_("Form"),
+        required=False,
+        widget=forms.Select(attrs=_SMALL_SELECT),
+        choices=[("", _("Any form")), *FORM_CHOICES],
     )
-    patient = forms.CharField(required=False, max_length=40)
-    day = forms.IntegerField(required=False, min_value=-32768, max_value=32767)
+    patient = forms.CharField(label=_("Participant"), required=False, max_length=40)
+    day = forms.IntegerField(label=_("Day"), required=False, min_value=-32768, max_value=32767)
     mine = forms.BooleanField(required=False, label=_("Assigned to me"))
 
     def filters(self) -> QueryFilters:
-        if not self.is_valid():
-            return QueryFilters()
+        """The filters of the fields that are valid; a field in error filters nothing (its message is shown beside
+        it): "3x" typed as the day does not drop the status chosen with it."""
+        self.is_valid()
+        for name in self.errors:
+            widget = self.fields[name].widget
+            widget.attrs["class"] = f"{widget.attrs.get('class', '')} is-invalid".strip()
         data = self.cleaned_data
         return QueryFilters(
-            site=data["site"],
-            status=data["status"],
-            origin=data["origin"],
-            form=data["form"],
-            patient=data["patient"].strip(),
-            day=data["day"],
-            mine=data["mine"],
+            site=data.get("site", ""),
+            status=data.get("status", ""),
+            origin=data.get("origin", ""),
+            form=data.get("form", ""),
+            patient=data.get("patient", "").strip(),
+            day=data.get("day"),
+            mine=data.get("mine", False),
         )
 
 

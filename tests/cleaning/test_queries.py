@@ -344,6 +344,37 @@ def test_the_pages_of_the_list_without_filters_are_counted_from_its_figures(clie
     assert client.get(url + f"?site={patient_a.site.code}").context["page"].paginator.num_pages == 1
 
 
+@pytest.mark.parametrize(
+    ("field", "label", "typed", "message"),
+    [
+        ("day", "Day", "3x", "Enter a whole number."),
+        ("day", "Day", "99999", "Ensure this value is less than or equal to 32767."),
+        ("patient", "Participant", "MI-" + "0" * 60, "Ensure this value has at most 40 characters"),
+        ("origin", "Origin", "robot", "Select a valid choice."),
+    ],
+)
+def test_a_filter_typed_wrong_is_named_and_marked_and_the_other_filters_still_apply(
+    client, patient_a, users, field, label, typed, message
+):
+    """Day 3 has an open and a closed query, day 4 an open one: the status chosen with a wrong day (or participant,
+    or origin) still filters, and the wrong field says why it filters nothing."""
+    opened = [
+        services.query_open(patient=patient_a, study_day=day, form="", text=f"Day {day}?", user=users["data_manager"])
+        for day in (3, 3, 4)
+    ]
+    services.query_close(query=opened[1], text="fine", user=users["data_manager"])
+    client.force_login(users["data_manager"])
+    response = client.get(f"/studies/{patient_a.study.code}/queries/", {"status": "open", field: typed})
+    assert response.status_code == 200
+    assert sorted(q.pk for q in response.context["page"].object_list) == [opened[0].pk, opened[2].pk]
+    page = response.content.decode()
+    (error,) = [part.split("</div>")[0] for part in page.split('data-testid="filter-error">')[1:]]
+    assert error.startswith(f"{label}: ") and message in error and error.endswith("Not applied.")
+    # The field itself is marked.
+    (field_html,) = [tag for tag in page.split("<") if f'name="{field}"' in tag and tag.startswith(("input", "select"))]
+    assert "is-invalid" in field_html
+
+
 def test_days_open_counts_to_the_close(query):
     query.opened_at = timezone.now() - datetime.timedelta(days=3, hours=1)
     assert selectors.days_open(query) == 3
