@@ -12,7 +12,7 @@ from django.db.models import Q
 from django.utils.deconstruct import deconstructible
 from django.utils.translation import gettext as _
 
-from cohorts.limits import DOSE_MAXIMA, Limit, limit_of, localized_number, shown_unit, within_hard_range
+from cohorts.limits import DOSE_MAXIMA, Limit, limit_of, number_text, shown_unit, within_hard_range
 
 
 def hard_range(
@@ -45,7 +45,7 @@ def dose_range(model: str, *, name: str | None = None) -> models.CheckConstraint
 
 def _text(number) -> str:
     """A number as a message shows it: no float noise or trailing zeros, the active language's decimal separator."""
-    return localized_number(format(Decimal(str(number)).normalize(), "f"))
+    return number_text(Decimal(str(number)))
 
 
 def out_of_range(limit: Limit, value) -> str | None:

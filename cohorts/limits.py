@@ -261,6 +261,22 @@ def shown_unit(unit: str) -> str:
     return unit
 
 
+#: Digits a message writes out on either side of the decimal point; a number beyond (one typed absurdly, 1e400) is
+#: written with its power of ten.
+_WRITTEN_DIGITS = 15
+
+
+def number_text(number: Decimal) -> str:
+    """A number as a message shows it, in the active language: ``45.0`` -> "45", ``41.50`` -> "41.5" ("41,5" in
+    Italian), ``300000`` -> "300000"; beyond 15 digits on either side of the point, "1E+400" (a message is never
+    hundreds of zeros long)."""
+    number = number.normalize()
+    if number and not -_WRITTEN_DIGITS <= number.adjusted() < _WRITTEN_DIGITS:
+        return format(number, "E")
+    text = format(number, "f")
+    return localized_number("0" if text == "-0" else text)
+
+
 def localized_number(text: str) -> str:
     """A number written as in English ("37.5", "1200", "-0.25") with the active language's decimal separator
     ("37,5" in Italian); the same text in English. Any other text (an exponent, not a number) is returned as it is."""

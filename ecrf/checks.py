@@ -36,7 +36,7 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext
 
-from cohorts.limits import LIMITS, Limit, Number, dose_limit, localized_number
+from cohorts.limits import LIMITS, Limit, Number, dose_limit, number_text
 
 Level: TypeAlias = Literal["hard", "soft"]
 
@@ -100,8 +100,7 @@ def as_decimal(value: Number | None) -> Decimal | None:
 def format_number(number: Number) -> str:
     """``45.0`` -> ``"45"``, ``41.50`` -> ``"41.5"``, ``300000`` -> ``"300000"``, with the decimal separator of the
     active language (Italian ``"41,5"``)."""
-    text = format(as_decimal(number).normalize(), "f")
-    return localized_number("0" if text == "-0" else text)
+    return number_text(as_decimal(number))
 
 
 # Units shown glued to the number, and units not worth showing next to a number.

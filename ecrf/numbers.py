@@ -9,7 +9,10 @@ One reading for both, so that a value the forms accept is accepted by the import
   point (`1,000,000`, `1,000.5`, `1.000,5`);
 - spaces (also the no-break and thin spaces that word processors put in) may separate groups of three digits
   of the whole part: `1 000`, `12 500,5`; anywhere else a space is refused (`37 5` is not 375);
-- a sign and an exponent are read (`-0.5`, `1e3`); no NaN, infinity, underscore or other notation.
+- a sign and an exponent are read (`-0.5`, `1e3`); no NaN, infinity, underscore or other notation;
+- at most 100 characters and a power of ten within +-999: a longer number, or `1e20000000` (whose digits would take
+  the server minutes to write out), is refused before anything reads its value. Within them a number far out of a
+  field's range (`1e400`) gets the field's range message.
 
 Pure Python, no Django but the translation of the messages: a form turns the refusal into a ValidationError, the
 import into a cell problem.
@@ -25,6 +28,11 @@ from django.utils.translation import gettext as _
 _SPACES = (" ", "\u00a0", "\u202f", "\u2009")
 _NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 _GROUPED_WHOLE = re.compile(r"[+-]?\d{1,3}( \d{3})+")
+
+
+#: The longest number read, in characters, and the largest power of ten (either way).
+LONGEST = 100
+LARGEST_EXPONENT = 999
 
 
 class NotANumber(ValueError):
@@ -52,6 +60,11 @@ def _not_a_number(shown: str, integer: bool) -> str:
 
 def _parse(text: str, integer: bool, error: type[Exception]) -> Decimal:
     shown = text.strip()
+    if len(shown) > LONGEST:
+        raise error(
+            _("'%(start)s...' is not a number: it is longer than %(longest)s characters.")
+            % {"start": shown[:20], "longest": LONGEST}
+        )
     spaced = shown
     for space in _SPACES[1:]:
         spaced = spaced.replace(space, " ")
@@ -89,6 +102,12 @@ def _parse(text: str, integer: bool, error: type[Exception]) -> Decimal:
                 message = _("'%(text)s' is not a number: a space may only separate groups of three digits (1 000).")
             raise error(message % {"text": shown})
     try:
-        return Decimal(compact)
+        number = Decimal(compact)
     except InvalidOperation:  # not reached: the pattern above admits only what Decimal reads
         raise error(_not_a_number(shown, integer)) from None
+    if number and abs(number.adjusted()) > LARGEST_EXPONENT:
+        raise error(
+            _("'%(text)s' is too large or too small to be a value (its power of ten is beyond ±%(largest)s).")
+            % {"text": shown, "largest": LARGEST_EXPONENT}
+        )
+    return number

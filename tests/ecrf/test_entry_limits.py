@@ -214,6 +214,26 @@ def test_absurd_numbers_are_refused_not_a_server_error(nurse, patient_a, unit, t
     assert not LabResult.objects.exists() and not VitalSigns.objects.exists()
 
 
+def test_a_number_far_out_of_range_is_written_with_its_power_of_ten_in_the_message(nurse, patient_a):
+    """Heart rate 1e400 (a whole number of 401 digits) is above the maximum: the message says 1E+400, not 401 digits
+    that widen the page beyond the screen."""
+    response = nurse.post(day_url(patient_a, 1), day_post(vitals={"heart_rate_bpm": "1e400", "spo2_pct": "-1e-20"}))
+    form = form_of(response, "vitals")
+    assert form.errors["heart_rate_bpm"] == ["Heart rate 1E+400 /min is above the plausible maximum of 250 /min."]
+    assert "000000" not in response.content.decode()
+
+
+@pytest.mark.parametrize("typed", ["1e20000000", "1" * 101])
+def test_a_number_no_form_can_hold_is_refused_as_typed(nurse, patient_a, typed):
+    response = nurse.post(day_url(patient_a, 1), day_post(vitals={"heart_rate_bpm": typed, "temperature_c": typed}))
+    assert response.status_code == 200
+    form = form_of(response, "vitals")
+    for field in ("heart_rate_bpm", "temperature_c"):
+        (message,) = form.errors[field]
+        assert message.startswith(f"'{typed[:20]}") and len(message) < 120
+    assert not VitalSigns.objects.exists()
+
+
 # ------------------------------------------------------------------- every number has a hard maximum (issue 13)
 
 

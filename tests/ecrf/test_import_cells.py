@@ -38,3 +38,10 @@ def test_a_refusal_is_in_the_language_of_the_moment():
         typed_cell(TEMPERATURE, "warm", True)
     with translation.override("it"), pytest.raises(CellError, match="non è un numero"):
         typed_cell(TEMPERATURE, "warm", True)
+
+
+@pytest.mark.parametrize("column", [TEMPERATURE, COLUMNS["vital_signs"]["heart_rate_bpm"]])
+def test_a_cell_with_a_number_no_form_can_hold_is_refused_without_writing_it_out(column):
+    """1e20000000 would take the import minutes to turn into a whole number (ecrf/numbers.py)."""
+    with translation.override("en"), pytest.raises(CellError, match="its power of ten is beyond ±999"):
+        typed_cell(column, "1e20000000", True)

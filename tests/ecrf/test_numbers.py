@@ -1,5 +1,8 @@
 """The one reading of typed numbers shared by the forms and the CSV import (ecrf/numbers.py)."""
 
+import os
+import subprocess
+import sys
 from decimal import Decimal
 
 import pytest
@@ -62,3 +65,43 @@ def test_whole_numbers():
 def test_the_caller_chooses_the_error():
     with pytest.raises(KeyError):
         parse_decimal("1,000", error=KeyError)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("1e20000000", "'1e20000000' is too large or too small to be a value (its power of ten is beyond ±999)."),
+        ("-1e-1000", "'-1e-1000' is too large or too small to be a value"),
+        ("9" * 101, f"'{'9' * 20}...' is not a number: it is longer than 100 characters."),
+        ("x" * 10_000, f"'{'x' * 20}...' is not a number: it is longer than 100 characters."),
+    ],
+)
+def test_numbers_beyond_any_value_are_refused_before_their_digits_are_written_out(text, message):
+    """int(Decimal("1e20000000")) takes minutes and holds the server's interpreter: the exponent is looked at first.
+    The messages stay short (not the 10,000 characters typed)."""
+    for parse in (parse_decimal, parse_integer):
+        with pytest.raises(NotANumber) as refused:
+            parse(text)
+        assert message in str(refused.value) and len(str(refused.value)) < 120
+
+
+def test_a_refused_exponent_costs_no_time_in_a_fresh_interpreter():
+    """Run apart, with a time limit: a parser that wrote out the digits would be stopped, not hang the suite."""
+    code = (
+        "import django\ndjango.setup()\nfrom ecrf.numbers import parse_integer, NotANumber\n"
+        "try:\n    parse_integer('1e999999999')\nexcept NotANumber:\n    print('refused')\n"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "config.test_settings"},
+    )
+    assert run.stdout.strip() == "refused", run.stderr
+
+
+def test_within_the_bounds_a_number_far_out_of_range_is_still_read():
+    """1e999 is read (a field's range then refuses it with its range message); 100 characters are read."""
+    assert parse_decimal("1e999") == Decimal("1e999") and parse_integer("-1e999") == -(10**999)
+    assert parse_decimal("0." + "0" * 97 + "1") == Decimal("1e-98")
