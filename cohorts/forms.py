@@ -411,11 +411,11 @@ def reason_field() -> forms.CharField:
 
 
 # The set-up forms' labels of the model fields whose names Django makes from the field name ("follow_up_days" ->
-# "Follow up days"), the same words, marked for translation (an explicit verbose_name would be a migration).
+# "Follow up days"), marked for translation (an explicit verbose_name would be a migration).
 _SETUP_LABELS = {
     "code": _("Code"),
     "title": _("Title"),
-    "follow_up_days": _("Follow up days"),
+    "follow_up_days": _("Follow-up days"),
     "primary_scale": _("Primary scale"),
     "name": _("Name"),
     "time_zone": _("Time zone"),

@@ -44,7 +44,7 @@ from cohorts.eligibility.engine import RULE_SETS
 from cohorts.limits import limit_of, within_hard_range
 from cohorts.models import Arm, Patient, Screening, Site, Study
 from cohorts.regimens import Problem
-from cohorts.signals import study_settings_check
+from cohorts.signals import follow_up_check, study_settings_check
 
 # The keys of each table, in the order of the file and the pages.
 STUDY_FIELDS = ("code", "title", "protocol", "registry_id", "follow_up_days", "primary_scale", "language")
@@ -208,6 +208,10 @@ def _clean_study(data: Mapping, study: Study, problems: _Problems) -> None:
             % {"low": limit.hard_min, "high": limit.hard_max, "value": repr(follow_up)},
             "range",
         )
+    if study.pk is not None and days is not None and days < study.follow_up_days:
+        for _receiver, message in follow_up_check.send(sender=Study, study=study, follow_up_days=days):
+            if message:
+                problems.add("follow_up_days", message, "records_after")
     study.code, study.title, study.protocol = code, _text(data.get("title")), protocol
     study.registry_id = _text(data.get("registry_id", study.registry_id))
     study.primary_scale = _text(data.get("primary_scale", study.primary_scale))

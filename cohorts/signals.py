@@ -10,6 +10,11 @@ a list of ``(path, message)`` problems, the path inside the settings (``"derivat
 empty list when all is well. ecrf/signals.py checks the ``derivation`` section with ``ecrf.derivations``; cohorts
 checks ``eligibility`` itself.
 
+follow_up_check(sender=Study, study, follow_up_days): sent by the study set-up (cohorts/setup.py) before a study's
+follow-up is shortened. A receiver returns a message when records of the study are dated after the new last day
+(None otherwise): ecrf/signals.py names the latest record of the case report forms. The set-up then refuses the
+change, which would leave those records outside every casebook and analysis.
+
 records_created(sender=<model>, records, history_ids, using): sent after records and their history rows (of these
 ids, in the records' order) were inserted
 in bulk (cohorts.audit.insert_audited: an import's new patients and patient-days), which sends no post_save and no
@@ -32,3 +37,4 @@ def created_patient_ids(sender, records) -> set[int]:
 
 
 study_settings_check = Signal()
+follow_up_check = Signal()

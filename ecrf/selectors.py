@@ -10,7 +10,7 @@ import datetime
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.db import NotSupportedError
 from django.db.models import (
@@ -34,7 +34,7 @@ from cohorts import selectors as cohort_selectors
 from cohorts.clock import site_today, site_zone
 from cohorts.models import Patient, PatientFreeze, Site, Study
 from ecrf.checks import format_number
-from ecrf.crfs import DAY_FORMS, EVENT_FORMS, Crf, crf_of, is_not_done
+from ecrf.crfs import CATALOGUE, DAY_FORMS, EVENT_FORMS, Crf, crf_of, is_not_done
 from ecrf.derivations import STATES
 from ecrf.models import (
     MISSING_CODE_ABBREVIATIONS,
@@ -415,6 +415,28 @@ def patient_list(
         )
         patient.missing_today = sum(not getattr(patient, f"has_{key}") for key in DAY_FORMS) if due else 0
     return sorted(patients, key=lambda p: (-p.missing_today, p.site.code, p.participant_id))
+
+
+class LatestRecord(NamedTuple):
+    form: str  # the form's name on the pages
+    participant_id: str
+    study_day: int
+
+
+def latest_record_after(*, study: Study, study_day: int) -> LatestRecord | None:
+    """The latest-dated record of any case report form of the study's patients after ``study_day`` (one query per
+    form), or None."""
+    found = []
+    for crf in CATALOGUE.values():
+        row = (
+            crf.model.objects.filter(patient__study=study, study_day__gt=study_day)
+            .order_by("-study_day", "patient__participant_id")
+            .values_list("study_day", "patient__participant_id")
+            .first()
+        )
+        if row is not None:
+            found.append(LatestRecord(str(crf.label), row[1], row[0]))
+    return max(found, key=lambda latest: latest.study_day, default=None)
 
 
 def import_job_get(*, user, pk: int) -> ImportJob:

@@ -15,11 +15,12 @@ acks_late and one worker prefetch keep the queue from reordering an older job af
 """
 
 from django.db.models.signals import post_delete, post_save
+from django.utils.translation import gettext as _
 
 from cohorts.models import Patient
 from cohorts.on_commit import PatientBatch, collect
-from cohorts.signals import created_patient_ids, records_created, study_settings_check
-from ecrf import derivations
+from cohorts.signals import created_patient_ids, follow_up_check, records_created, study_settings_check
+from ecrf import derivations, selectors
 from ecrf.crfs import CATALOGUE
 
 #: The forms whose saves recompute the patient (the catalogue's triggers_derivation): the sources of
@@ -74,8 +75,21 @@ def check_study_settings(sender, settings, **kwargs) -> list[tuple[str, str]]:
     return [(f"derivation.{key}" if key else "derivation", message) for key, message in problems]
 
 
+def check_follow_up(sender, study, follow_up_days: int, **kwargs) -> str | None:
+    """A follow-up shortened to ``follow_up_days`` (cohorts.signals.follow_up_check): refused while a record of the
+    study is dated after it."""
+    latest = selectors.latest_record_after(study=study, study_day=follow_up_days)
+    if latest is None:
+        return None
+    return _(
+        "%(form)s of %(participant)s is dated study day %(day)s: the follow-up cannot end before it (correct or "
+        "delete the records after day %(last)s first)."
+    ) % {"form": latest.form, "participant": latest.participant_id, "day": latest.study_day, "last": follow_up_days}
+
+
 def connect() -> None:
     study_settings_check.connect(check_study_settings, dispatch_uid="derivation-settings-check")
+    follow_up_check.connect(check_follow_up, dispatch_uid="records-follow-up-check")
     for model in SOURCE_MODELS:
         post_save.connect(_source_changed, sender=model, dispatch_uid=f"derive-{model.__name__}-save")
         post_delete.connect(_source_changed, sender=model, dispatch_uid=f"derive-{model.__name__}-delete")

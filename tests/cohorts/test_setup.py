@@ -339,6 +339,32 @@ def test_a_site_with_patients_cannot_leave_the_study(dm, study, site_a, site_b, 
     assert form_errors(response)["sites"] == ["MI has screenings or patients of this study; it cannot leave the study"]
 
 
+def test_the_follow_up_does_not_end_before_records_already_dated_after_it(dm, study, site_a, patient_a, patient_b):
+    """Shortening the follow-up from 21 to 7 days would leave day 10's records outside every casebook and analysis:
+    refused, naming the latest record; down to the last recorded day it is accepted."""
+    from ecrf.models import DrugAdministration, VitalSigns
+
+    VitalSigns.objects.create(patient=patient_a, study_day=8, temperature_c="37.0")
+    DrugAdministration.objects.create(
+        patient=patient_b, study_day=10, drug="anakinra", dose="100", dose_unit="mg", route="sc", frequency="bid"
+    )
+    url = f"/setup/studies/{study.code}/"
+    sites = sorted({patient_a.site.code, patient_b.site.code})
+    body = study_body(code=study.code, title=study.title, follow_up_days="7", sites=sites, reason="amendment 3")
+    response = dm.post(url, body)
+    assert form_errors(response)["follow_up_days"] == [
+        f"Drug administration of {patient_b.participant_id} is dated study day 10: the follow-up cannot end before it "
+        "(correct or delete the records after day 7 first)."
+    ]
+    study.refresh_from_db()
+    assert study.follow_up_days == 21
+    assert dm.post(url, {**body, "follow_up_days": "10"}).status_code == 302
+    study.refresh_from_db()
+    assert study.follow_up_days == 10
+    # Lengthening it is never refused.
+    assert dm.post(url, {**body, "follow_up_days": "28"}).status_code == 302
+
+
 def test_the_sites_taking_part_are_recorded_in_the_study_history(dm, study, site_a, site_b):
     site_c = Site.objects.create(code="CO", name="Como")
     body = study_body(code=study.code, title=study.title, follow_up_days="21", sites=["MI", "BG", site_c.code])
