@@ -198,6 +198,18 @@ def _clean_study(data: Mapping, study: Study, problems: _Problems) -> None:
             % {"protocol": repr(protocol), "known": ", ".join(RULE_SETS)},
             "unknown",
         )
+    elif study.pk is not None and protocol != study.protocol and Screening.objects.filter(study=study).exists():
+        # The screenings keep the criteria of the rule set that judged them, the screening log and the CONSORT
+        # counts compare them: a second rule set in one study would mix two designs.
+        problems.add(
+            "protocol",
+            _(
+                "the study's candidates were screened with the %(protocol)s criteria: its protocol cannot change "
+                "(an amended threshold is a study setting; other criteria are a new study)"
+            )
+            % {"protocol": study.protocol},
+            "screened",
+        )
     follow_up = data.get("follow_up_days", study.follow_up_days)
     days = _whole_number(follow_up)
     limit = limit_of("follow_up_days")  # the limits table's row, as the model's validator

@@ -365,6 +365,29 @@ def test_the_follow_up_does_not_end_before_records_already_dated_after_it(dm, st
     assert dm.post(url, {**body, "follow_up_days": "28"}).status_code == 302
 
 
+def test_the_protocol_does_not_change_once_candidates_were_screened(dm, study, site_a, users):
+    from django.test import Client
+
+    from tests.cohorts.test_enrolment import screen
+
+    url = f"/setup/studies/{study.code}/"
+    # Before any screening the rule set may still be chosen again (here and back).
+    body = study_body(code=study.code, title=study.title, follow_up_days="21", sites=["MI"])
+    assert dm.post(url, {**body, "protocol": "new_york_2020"}).status_code == 302
+    assert dm.post(url, {**body, "protocol": "milan_2020"}).status_code == 302
+    investigator = Client()
+    investigator.force_login(users["investigator"])
+    screen(investigator, study, site_a)
+    body = study_body(code=study.code, title=study.title, follow_up_days="21", sites=["MI"], reason="amendment")
+    response = dm.post(url, {**body, "protocol": "new_york_2020"})
+    assert form_errors(response)["protocol"] == [
+        "the study's candidates were screened with the milan_2020 criteria: its protocol cannot change (an amended "
+        "threshold is a study setting; other criteria are a new study)"
+    ]
+    study.refresh_from_db()
+    assert study.protocol == "milan_2020"
+
+
 def test_the_sites_taking_part_are_recorded_in_the_study_history(dm, study, site_a, site_b):
     site_c = Site.objects.create(code="CO", name="Como")
     body = study_body(code=study.code, title=study.title, follow_up_days="21", sites=["MI", "BG", site_c.code])
