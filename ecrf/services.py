@@ -462,26 +462,35 @@ def day_records_create(
         if day_refused:
             results[position] = issues_error([Issue(None, i.level, i.code, i.message) for i in day_refused])
     dated = [position for position, day_refused in zip(plain, days_found, strict=True) if not day_refused]
-    found = crf.issues_each([_record(records[p].entry, facts[keys[p][0]]) for p in dated])
-    built: list[int] = []  # positions of the records to insert in bulk, once their fields pass full_clean
+    built = _check_and_build(crf, dated, records, [facts[keys[p][0]] for p in dated], results)
+    _insert_built(crf, results, built, records, partial(_one_day_record, form, user=user), user)
+    return results
+
+
+def _check_and_build(
+    crf: Crf, positions: list[int], records: Sequence, facts: list[PatientFacts], results: list
+) -> list[int]:
+    """The plain new records at ``positions`` (their patients' ``facts`` in the same order), checked together
+    (Crf.issues_each): a refused one gets its refusal in ``results``, an accepted one its unsaved record, built as
+    its one-by-one save builds it. Returns the positions built, to insert in bulk once their fields pass full_clean."""
+    found = crf.issues_each(
+        [
+            Record(records[p].entry.values, f, records[p].entry.missing_codes, records[p].entry.not_done)
+            for p, f in zip(positions, facts, strict=True)
+        ]
+    )
     build = record_factory(crf.model)
-    for position, issues in zip(dated, found, strict=True):
+    built = []
+    for position, issues in zip(positions, found, strict=True):
         new = records[position]
         refused, confirmed = refusals(issues, new.entry.confirmed_checks)
         if refused:
             results[position] = issues_error(refused)
             continue
-        results[position] = build(
-            patient=new.patient, study_day=new.study_day, **new.entry.state(), confirmed_checks=confirmed
-        )
+        dated = {"study_day": new.study_day} if crf.per_day else {}  # a repeating form's day is in its entry
+        results[position] = build(patient=new.patient, **dated, **new.entry.state(), confirmed_checks=confirmed)
         built.append(position)
-    _insert_built(crf, results, built, records, partial(_one_day_record, form, user=user), user)
-    return results
-
-
-def _record(entry: RecordInput, facts: PatientFacts) -> Record:
-    """An entry as Crf.issues_each takes it."""
-    return Record(entry.values, facts, entry.missing_codes, entry.not_done)
+    return built
 
 
 def _bulk_state(patients: Mapping[int, Patient]) -> tuple[set[int], dict[int, tuple[int, Any]]]:
@@ -731,17 +740,7 @@ def event_records_create(*, form: str, records: Sequence[NewEventRecord], user) 
             results[position] = _one_event_record(form, new, user=user)
         else:
             plain.append(position)
-    found = crf.issues_each([_record(records[p].entry, facts[records[p].patient.pk]) for p in plain])
-    built: list[int] = []  # positions of the records to insert in bulk, once their fields pass full_clean
-    build = record_factory(crf.model)
-    for position, issues in zip(plain, found, strict=True):
-        new = records[position]
-        refused, confirmed = refusals(issues, new.entry.confirmed_checks)
-        if refused:
-            results[position] = issues_error(refused)
-            continue
-        results[position] = build(patient=new.patient, **new.entry.state(), confirmed_checks=confirmed)
-        built.append(position)
+    built = _check_and_build(crf, plain, records, [facts[records[p].patient.pk] for p in plain], results)
     _insert_built(crf, results, built, records, partial(_one_event_record, form, user=user), user)
     return results
 
