@@ -82,8 +82,8 @@ def check_follow_up(sender, study, follow_up_days: int, **kwargs) -> str | None:
     if latest is None:
         return None
     return _(
-        "%(form)s of %(participant)s is dated study day %(day)s: the follow-up cannot end before it (correct or "
-        "delete the records after day %(last)s first)."
+        "%(participant)s has a record of %(form)s dated study day %(day)s: the follow-up cannot end before it "
+        "(correct or delete the records after day %(last)s first)."
     ) % {"form": latest.form, "participant": latest.participant_id, "day": latest.study_day, "last": follow_up_days}
 
 

@@ -353,8 +353,8 @@ def test_the_follow_up_does_not_end_before_records_already_dated_after_it(dm, st
     body = study_body(code=study.code, title=study.title, follow_up_days="7", sites=sites, reason="amendment 3")
     response = dm.post(url, body)
     assert form_errors(response)["follow_up_days"] == [
-        f"Drug administration of {patient_b.participant_id} is dated study day 10: the follow-up cannot end before it "
-        "(correct or delete the records after day 7 first)."
+        f"{patient_b.participant_id} has a record of Drug administration dated study day 10: the follow-up cannot end "
+        "before it (correct or delete the records after day 7 first)."
     ]
     study.refresh_from_db()
     assert study.follow_up_days == 21
