@@ -117,8 +117,8 @@ class FilterForm(forms.Form):
     mine = forms.BooleanField(required=False, label=_("Assigned to me"))
 
     def filters(self) -> QueryFilters:
-        """The filters of the fields that are valid; a field in error filters nothing (its message is shown beside
-        it): "3x" typed as the day does not drop the status chosen with it."""
+        """The filters of the fields that are valid; a field in error filters nothing (it is marked, and its message
+        shown under the filters): "3x" typed as the day does not drop the status chosen with it."""
         self.is_valid()
         for name in self.errors:
             widget = self.fields[name].widget
