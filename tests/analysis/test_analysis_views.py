@@ -159,14 +159,20 @@ def test_export_request_runs_in_the_background_and_downloads(
 ):
     release = release_data.lock(study, users["data_manager"])
     queued = release_data.sent_jobs(monkeypatch, "analysis.export_release")
-    client.force_login(users["statistician"])
+    statistician = users["statistician"]
+    statistician.first_name, statistician.last_name = "Stella", "Statistician"
+    statistician.save()
+    client.force_login(statistician)
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(f"/studies/{study.code}/releases/v1/export/", {"format": "dta"})
     job = ExportJob.objects.get()
     assert response.status_code == 302 and response["Location"] == f"/exports/{job.pk}/"
     assert queued == [job.pk]
-    html = page(client, users["statistician"], f"/exports/{job.pk}/")
+    html = page(client, statistician, f"/exports/{job.pk}/")
     assert "Queued" in html and 'hx-trigger="every 1s"' in html
+    # The requester by name, as the lock and import pages name theirs (on the release's list of exports too).
+    assert "Requested by Stella Statistician on" in html
+    assert " · Stella Statistician · " in page(client, statistician, f"/studies/{study.code}/releases/v1/")
     assert client.get(f"/exports/{job.pk}/download/").status_code == 404  # not ready yet
 
     tasks.export_release(job.pk)  # what the worker does
