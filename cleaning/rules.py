@@ -43,6 +43,7 @@ import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import cached_property
 from types import MappingProxyType
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -130,6 +131,13 @@ class Records:
 
     def __len__(self) -> int:
         return len(self.frame)
+
+    @cached_property
+    def study_day_findings(self) -> dict[str, np.ndarray]:
+        """The study-day rules' verdicts on every record (ecrf.checks.day_masks), computed once for DAY_CHECKS."""
+        return day_masks(
+            self.num("study_day"), self.fact("follow_up_days"), self.fact("death_day"), self.fact("today_day")
+        )
 
     def num(self, name: str) -> np.ndarray:
         if name not in self._numbers:
@@ -315,7 +323,7 @@ def _range_findings(records: Records) -> list[Finding]:
 # The study-day checks of every record (ecrf.validators.day_issues): in Crf.issues for the repeating forms, in the
 # day page's service for the one-per-day forms.
 DAY_CHECKS = tuple(
-    Check("study_day", code, HARD, label, lambda r, code=code: _day_masks(r)[code])
+    Check("study_day", code, HARD, label, lambda r, code=code: r.study_day_findings[code])
     for code, label in (
         ("study_day.before_enrolment", "Record dated before enrolment"),
         ("study_day.after_follow_up", "Record dated after the end of follow-up"),
@@ -323,10 +331,6 @@ DAY_CHECKS = tuple(
         ("study_day.future", "Record dated after today at the site"),
     )
 )
-
-
-def _day_masks(r: Records) -> dict[str, np.ndarray]:
-    return day_masks(r.num("study_day"), r.fact("follow_up_days"), r.fact("death_day"), r.fact("today_day"))
 
 
 def _required(field: str, label: str, finds: Callable[[Records], np.ndarray]) -> Check:
