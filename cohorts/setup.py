@@ -489,6 +489,24 @@ def arm_save(*, study: Study, arm: Arm | None = None, data: Mapping, user, reaso
         return save_audited(arm, user=user, reason=why)
 
 
+def _check_time_zone_change(site: Site, zone: str, problems: _Problems) -> None:
+    """A site's times (screening, oxygen criterion, drug administration, events) were typed as its clock read and
+    kept as instants in ``zone``: in another zone they would show other hours, some on another study day, and the
+    data-quality rules would flag them. So the zone is fixed once a candidate was screened or a patient enrolled
+    at the site (an imported patient comes without a screening)."""
+    if Screening.objects.filter(site=site).exists() or has_enrolled(site):
+        problems.add(
+            "time_zone",
+            _(
+                "the times of the site's screenings and patients were entered in %(zone)s: its time zone cannot "
+                "change once a candidate is screened or a patient enrolled there (their times would move to other "
+                "hours and study days)"
+            )
+            % {"zone": zone},
+            "fixed",
+        )
+
+
 def site_save(*, site: Site | None = None, data: Mapping, user, reason: str | None) -> Site:
     """Add a site, or change one. A site taking part in a locked study is not changed; a site with enrolled
     patients is changed with a reason."""
@@ -504,6 +522,8 @@ def site_save(*, site: Site | None = None, data: Mapping, user, reason: str | No
             enrolled = has_enrolled(site)
         _unknown_keys(data, SITE_FIELDS, "", problems)
         _clean_site(data, "", site, problems)
+        if before is not None and site.time_zone != before["time_zone"] and not problems.at("time_zone"):
+            _check_time_zone_change(site, before["time_zone"], problems)
         if before is not None and all(getattr(site, name) == value for name, value in before.items()):
             problems.raise_if_any()
             return site

@@ -430,6 +430,39 @@ def test_the_site_page_creates_and_checks_a_site(client, users, patient_a):
     assert patient_a.site.history.latest().history_change_reason == "new laboratory range"
 
 
+def test_a_site_keeps_its_time_zone_once_a_candidate_was_screened_there(dm, study, site_a, site_b, users):
+    """The times typed at a site are kept as instants of its zone: another zone would move them to other hours and
+    study days. Before any screening the zone may be corrected; afterwards the page refuses it next to the field."""
+    from django.test import Client
+
+    from tests.cohorts.test_enrolment import screen
+
+    def body(site, zone, **more):
+        limits = {"ast_uln_u_l": "40", "alt_uln_u_l": "40"}
+        return {"code": site.code, "name": site.name, "time_zone": zone, **limits, **more}
+
+    assert dm.post(f"/setup/sites/{site_a.code}/", body(site_a, "Europe/London")).status_code == 302
+    site_a.refresh_from_db()
+    assert site_a.time_zone == "Europe/London"
+    investigator = Client()
+    investigator.force_login(users["investigator"])
+    screen(investigator, study, site_a)
+    url = f"/setup/sites/{site_a.code}/"
+    response = dm.post(url, body(site_a, "America/New_York", reason="moved"))
+    assert form_errors(response)["time_zone"] == [
+        "the times of the site's screenings and patients were entered in Europe/London: its time zone cannot change "
+        "once a candidate is screened or a patient enrolled there (their times would move to other hours and study "
+        "days)"
+    ]
+    site_a.refresh_from_db()
+    assert site_a.time_zone == "Europe/London"
+    # Its other fields still change (with a reason); another site without screenings still changes its zone.
+    assert dm.post(url, body(site_a, "Europe/London", ast_uln_u_l="45", reason="new range")).status_code == 302
+    assert dm.post(f"/setup/sites/{site_b.code}/", body(site_b, "Europe/Paris")).status_code == 302
+    site_b.refresh_from_db()
+    assert site_b.time_zone == "Europe/Paris"
+
+
 def test_the_pages_show_what_is_set_up(dm, study, arms, site_a):
     page = dm.get("/setup/").content.decode()
     assert study.code in page and "MI" in page
