@@ -95,6 +95,25 @@ def _sites(study: Study, role: str, all_sites: bool, sites: Iterable[Site]) -> t
     return all_sites, [] if all_sites else sites
 
 
+def _reason_and_sites(study: Study, role: str, all_sites: bool, sites: Iterable[Site], reason: str | None):
+    """The reason and the sites of an assignment (``(reason, every, chosen)``), or both their refusals at once, each
+    next to its field: a page that named only the first would send its user back a second time."""
+    found: dict[str, list[ValidationError]] = {}
+    checked = {}
+    for name, check in (
+        ("reason", lambda: _check_reason(reason)),
+        ("sites", lambda: _sites(study, role, all_sites, sites)),
+    ):
+        try:
+            checked[name] = check()
+        except ValidationError as error:
+            for field, errors in error.error_dict.items():
+                found.setdefault(field, []).extend(errors)
+    if found:
+        raise ValidationError(found)
+    return checked["reason"], *checked["sites"]
+
+
 def _save(assignment: RoleAssignment, sites: list[Site], *, acting, reason: str) -> RoleAssignment:
     """Save with the history row carrying the sites (history is written after the sites are set)."""
     assignment.full_clean(validate_constraints=False)
@@ -134,9 +153,8 @@ def assignment_add(
 ) -> RoleAssignment:
     """Give ``user`` ``role`` in ``study`` (at every site, or at ``sites``)."""
     _check_manager(study, acting)
-    reason = _check_reason(reason)
     _check_not_self(acting, user)
-    every, chosen = _sites(study, role, all_sites, sites)
+    reason, every, chosen = _reason_and_sites(study, role, all_sites, sites, reason)
     with transaction.atomic():
         taken = RoleAssignment.objects.select_for_update().filter(
             user=user, study=study, role=role, ended_at__isnull=True
@@ -163,9 +181,8 @@ def assignment_change(
 ) -> RoleAssignment:
     """Change the sites of an active assignment (a new role is a new assignment: end this one)."""
     _check_manager(assignment.study, acting)
-    reason = _check_reason(reason)
     _check_not_self(acting, assignment.user)
-    every, chosen = _sites(assignment.study, assignment.role, all_sites, sites)
+    reason, every, chosen = _reason_and_sites(assignment.study, assignment.role, all_sites, sites, reason)
     with transaction.atomic():
         assignment = RoleAssignment.objects.select_for_update().get(pk=assignment.pk, ended_at__isnull=True)
         assignment.all_sites = every

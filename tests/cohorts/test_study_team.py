@@ -67,6 +67,16 @@ def test_the_add_form_refuses_with_the_message_next_to_the_field(dm, study, valu
     assert RoleAssignment.objects.count() == before
 
 
+def test_a_missing_reason_and_missing_sites_are_named_together(dm, study):
+    factories.UserFactory(username="giulia")
+    response = add(dm, study, **{"add-user": "giulia", "add-reason": ""})
+    assert errors(response) == {
+        "reason": "Give a reason: team changes are audited.",
+        "sites": "Choose the sites, or every site.",
+    }
+    assert not RoleAssignment.objects.filter(user__username="giulia").exists()
+
+
 def test_a_site_outside_the_study_is_refused(users, study):
     from django.core.exceptions import ValidationError
 
