@@ -14,8 +14,10 @@ from typing import Any, NamedTuple
 
 from django.db import NotSupportedError
 from django.db.models import (
+    BooleanField,
     Case,
     DateField,
+    F,
     Func,
     IntegerField,
     Min,
@@ -344,6 +346,24 @@ def today_at(today: Today, site_field: str = "site_id"):
     )
 
 
+class PairIn(Func):
+    """``(first, second) IN (VALUES (a, b), ...)``: the rows whose two columns hold one of ``pairs`` together (a
+    patient and that patient's own study day), each found by an index on the two columns. Row values and VALUES lists
+    are SQL that PostgreSQL and SQLite (3.15 on) both read; ``pairs`` must not be empty."""
+
+    output_field = BooleanField()
+
+    def __init__(self, first: str, second: str, pairs: Iterable[tuple[Any, Any]]):
+        self.pairs = sorted(pairs)
+        super().__init__(F(first), F(second))
+
+    def as_sql(self, compiler, connection, **extra):
+        (first, first_params), (second, second_params) = (compiler.compile(e) for e in self.source_expressions)
+        values = ", ".join(["(%s, %s)"] * len(self.pairs))
+        params = [*first_params, *second_params, *(value for pair in self.pairs for value in pair)]
+        return f"({first}, {second}) IN (VALUES {values})", params
+
+
 class DaysSince(Func):
     """Whole days from a date column to today (``Today``: one date, or each row's site's date): today's study day of
     a patient from the enrolment date.
@@ -398,13 +418,13 @@ def patient_list(
         at_site = today if isinstance(today, datetime.date) else today.get(patient.site_id, elsewhere)
         day = (at_site - patient.enrolment_date).days
         patient.today_day = day if 0 <= day <= study.follow_up_days else None
-    # Each patient's today, read by its key (patient, study day) from the form's unique index: the patients and the
-    # days asked for, the pairs kept here (a join computing each one's today day scanned the study's patients).
+    # Each patient's today, read by its key (patient, study day) from the form's unique index (a join computing each
+    # one's today day scanned the study's patients; the listed patients' records of every listed day were ~20 rows a
+    # patient, read to keep one).
     todays = {(patient.pk, patient.today_day) for patient in patients if patient.today_day is not None}
-    listed, days = {pk for pk, _day in todays}, {day for _pk, day in todays}
     for key, crf in DAY_FORMS.items():
-        records = crf.model.objects.filter(patient__in=listed, study_day__in=days)
-        entered = {pk for pk, day in records.values_list("patient_id", "study_day") if (pk, day) in todays}
+        records = crf.model.objects.filter(PairIn("patient_id", "study_day", todays)) if todays else None
+        entered = set(records.values_list("patient_id", flat=True)) if records is not None else set()
         for patient in patients:
             setattr(patient, f"has_{key}", patient.today_day is not None and patient.pk in entered)
     for patient in patients:

@@ -54,3 +54,19 @@ def test_the_missing_forms_signal_counts_the_days_before_today_at_each_site(stud
     missing = next(signal for signal in signals if signal.key == "missing")
     days = {flag.patient.participant_id: flag.detail for flag in missing.flags}
     assert "(of days 0-2)" in days["MZ-0001"] and "(of days 0-1)" in days["NZ-0001"]
+
+
+def test_the_list_reads_each_patients_form_of_its_own_today_only(study, two_zones, users):
+    """Milan's patient is on day 3, New York's on day 2: a New York record of day 3 (or a Milan one of day 2) is
+    not today's form of its patient."""
+    in_milan, in_new_york = two_zones
+    today = selectors.sites_today(study, NOW)
+    VitalSigns.objects.create(patient=in_milan, study_day=2, temperature_c="37.0")
+    VitalSigns.objects.create(patient=in_new_york, study_day=3, temperature_c="37.0")
+    listed = {p.participant_id: p for p in selectors.patient_list(user=users["admin"], study=study, today=today)}
+    assert (listed["MZ-0001"].has_vital_signs, listed["NZ-0001"].has_vital_signs) == (False, False)
+    VitalSigns.objects.create(patient=in_milan, study_day=3, temperature_c="37.0")
+    listed = {p.participant_id: p for p in selectors.patient_list(user=users["admin"], study=study, today=today)}
+    assert (listed["MZ-0001"].has_vital_signs, listed["NZ-0001"].has_vital_signs) == (True, False)
+    picked = VitalSigns.objects.filter(selectors.PairIn("patient_id", "study_day", {(in_new_york.pk, 3)}))
+    assert [(r.patient_id, r.study_day) for r in picked] == [(in_new_york.pk, 3)]
