@@ -239,10 +239,10 @@ class RespiratorySupport(PatientDayRecord):
 
 class LabResult(PatientDayRecord):
     pao2_mmhg = dec(5, 1, _("PaO2 (mmHg)"))
-    pao2_entered_unit = models.CharField(max_length=8, default="mmHg", blank=True)
+    pao2_entered_unit = models.CharField(_("PaO2 unit as typed"), max_length=8, default="mmHg", blank=True)
     abg_fio2 = dec(3, 2, _("FiO2 at the blood gas (fraction)"))
     crp_mg_l = dec(6, 1, _("CRP (mg/L)"))
-    crp_entered_unit = models.CharField(max_length=8, default="mg/L", blank=True)
+    crp_entered_unit = models.CharField(_("CRP unit as typed"), max_length=8, default="mg/L", blank=True)
     ferritin_ng_ml = dec(8, 1, _("ferritin (ng/mL)"))
     ldh_u_l = dec(7, 1, _("LDH (U/L)"))
     ast_u_l = dec(7, 1, _("AST (U/L)"))
@@ -253,7 +253,7 @@ class LabResult(PatientDayRecord):
     ddimer_ng_ml = dec(8, 1, _("D-dimer (ng/mL)"))
     # D-dimer assays report FEU or DDU; the two are never converted into each other (clinical definitions §2). The
     # bases and their labels are the one table of cohorts/units.py, which the screening form reads too.
-    ddimer_basis = models.CharField(_("ddimer basis"), max_length=3, choices=DDIMER_BASIS_LABELS, blank=True)
+    ddimer_basis = models.CharField(_("D-dimer basis"), max_length=3, choices=DDIMER_BASIS_LABELS, blank=True)
     procalcitonin_ng_ml = dec(6, 2, _("procalcitonin (ng/mL)"))
     history = HistoricalRecords()
 
