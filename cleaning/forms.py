@@ -51,7 +51,8 @@ class _Form(forms.Form):
 
 
 class QueryForm(_Form):
-    study_day = forms.IntegerField(label=_("Study day"), required=False, min_value=-32768, max_value=32767)
+    # No bounds here: the service names the follow-up's days (cleaning.services.check_target), not the column's.
+    study_day = forms.IntegerField(label=_("Study day"), required=False)
     form = forms.ChoiceField(
         label=_("Form"),
         required=False,
@@ -138,8 +139,9 @@ class FilterForm(forms.Form):
 class SignatureRangeForm(forms.Form):
     """The study days to sign, from the address (?first_day=&last_day=); none: the whole casebook."""
 
-    first_day = forms.IntegerField(label=_("First day"), min_value=0, max_value=32767)
-    last_day = forms.IntegerField(label=_("Last day"), min_value=0, max_value=32767)
+    # No bounds here: the service names the casebook's days (cleaning.signatures.check_range), not the column's.
+    first_day = forms.IntegerField(label=_("First day"))
+    last_day = forms.IntegerField(label=_("Last day"))
 
     place = _Form.place
 

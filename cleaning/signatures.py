@@ -104,14 +104,17 @@ def check_range(patient: Patient, first_day: int | None, last_day: int | None) -
     whole_first, whole_last = whole_casebook(patient)
     first_day = whole_first if first_day is None else first_day
     last_day = whole_last if last_day is None else last_day
-    for name, day in (("first_day", first_day), ("last_day", last_day)):
-        if not whole_first <= day <= whole_last:
-            raise _refuse(
-                name,
-                _("Study day %(day)s is outside the casebook's days %(first)s to %(last)s.")
-                % {"day": day, "first": whole_first, "last": whole_last},
-                "day_outside",
-            )
+    outside = {
+        name: ValidationError(
+            _("Study day %(day)s is outside the casebook's days %(first)s to %(last)s.")
+            % {"day": day, "first": whole_first, "last": whole_last},
+            code="day_outside",
+        )
+        for name, day in (("first_day", first_day), ("last_day", last_day))
+        if not whole_first <= day <= whole_last
+    }
+    if outside:
+        raise ValidationError(outside)
     if last_day < first_day:
         raise _refuse("last_day", _("The last day comes before the first day."), "range_reversed")
     return first_day, last_day

@@ -194,6 +194,17 @@ def test_a_locked_study_refuses_queries(query, patient_a, users):
 # ------------------------------------------------------------------------------------------------- pages
 
 
+@pytest.mark.parametrize("day", ["-2", "99999999999"])
+def test_the_page_names_the_follow_up_for_a_day_outside_it_however_far(client, patient_a, users, day):
+    """Not the storage column's bounds ("less than or equal to 32767"): the days a query may be about."""
+    client.force_login(users["monitor"])
+    response = client.post(
+        f"/patients/{patient_a.pk}/queries/new/", {"study_day": day, "form": "laboratory", "text": "which day?"}
+    )
+    assert response.context["form"].errors["study_day"] == [f"Study day {day} is outside the follow-up of 0 to 21."]
+    assert not Query.objects.exists()
+
+
 def test_monitor_raises_from_the_page_and_the_nurse_sees_the_badges(client, vitals, patient_a, users):
     client.force_login(users["monitor"])
     day_page = client.get(day_url(patient_a, 3)).content.decode()

@@ -374,6 +374,12 @@ def test_a_range_is_signed_and_a_wrong_range_is_refused_next_to_its_day(client, 
     assert page.context["range_form"].errors["last_day"] == ["The last day comes before the first day."]
     page = client.get(sign_url(complete, "?first_day=0&last_day=40"))
     assert "outside the casebook" in page.context["range_form"].errors["last_day"][0]
+    # Both wrong days at once, each by the casebook's days (not the storage column's bounds).
+    page = client.get(sign_url(complete, "?first_day=-5&last_day=99999999999"))
+    assert page.context["range_form"].errors == {
+        "first_day": ["Study day -5 is outside the casebook's days 0 to 21."],
+        "last_day": ["Study day 99999999999 is outside the casebook's days 0 to 21."],
+    }
     response = client.post(sign_url(complete, "?first_day=0&last_day=1"), {"password": PASSWORD})
     assert response.status_code == 302
     assert Signature.objects.values_list("first_day", "last_day").get() == (0, 1)
