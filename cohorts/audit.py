@@ -7,6 +7,7 @@ two people editing the same record cannot silently overwrite each other (the `ve
 """
 
 from collections.abc import Callable, Mapping, Sequence
+from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -19,6 +20,7 @@ from django.utils.translation import gettext as _
 
 from cohorts.copy_insert import copy_audited
 from cohorts.field_checks import FieldChecks
+from cohorts.limits import number_text
 from cohorts.models import Patient, PatientFreeze, Study
 from cohorts.signals import records_created
 
@@ -34,6 +36,15 @@ class StudyLocked(ValidationError):
         )
 
 
+def _shown(value: Any) -> str:
+    """A stored value as a message writes it: 45, not Decimal('45.0'); text without quotes; "empty"."""
+    if value is None or value == "":
+        return _("empty")
+    if isinstance(value, Decimal):
+        return number_text(value)
+    return str(value)
+
+
 class ConcurrentEdit(ValidationError):
     """The record changed since the form was opened: the save is refused and nothing is overwritten."""
 
@@ -41,7 +52,7 @@ class ConcurrentEdit(ValidationError):
         self.changes = changes
         what = "; ".join(
             _("%(field)s: now %(new)s (you started from %(old)s)")
-            % {"field": field, "new": repr(new), "old": repr(old)}
+            % {"field": field, "new": _shown(new), "old": _shown(old)}
             for field, old, new in changes
         ) or _("the record was saved by someone else")
         super().__init__(

@@ -423,6 +423,12 @@ _SETUP_LABELS = {
 }
 
 
+def opened_field() -> forms.IntegerField:
+    """The set-up page's stamp of what it was opened at (cohorts.setup.last_change), sent back with the form: a save
+    over a change someone else saved meanwhile is refused instead of putting the old values back."""
+    return forms.IntegerField(required=False, min_value=0, widget=forms.HiddenInput)
+
+
 def _model_fields(model, names) -> dict[str, forms.Field]:
     """The form fields of ``model``'s fields ``names``, parsing only: a number with a row in the limits table is
     checked by the set-up service with that row's range (its model field's WithinLimit), never refused here by
@@ -474,6 +480,7 @@ class StudySetupForm(forms.Form):
         help_text=_("The sites taking part in the study."),
     )
     reason = reason_field()
+    opened = opened_field()
 
     def __init__(self, *args, study: Study | None = None, sites, **kwargs):
         super().__init__(*args, **kwargs)
@@ -483,7 +490,7 @@ class StudySetupForm(forms.Form):
         self.fields["language"].required = False  # not given: the study keeps its language (new: English)
         self.fields["protocol"].choices = [("", "---------"), *((c, gettext(r.title)) for c, r in RULE_SETS.items())]
         self.fields["sites"].choices = [(site.code, str(site)) for site in sites]
-        self.order_fields([*setup.STUDY_FIELDS, *ARDS_FIELDS, "other_settings", "sites", "reason"])
+        self.order_fields([*setup.STUDY_FIELDS, *ARDS_FIELDS, "other_settings", "sites", "reason", "opened"])
         if study is not None and not self.is_bound:
             self.initial = {name: getattr(study, name) for name in setup.STUDY_FIELDS}
             settings = json.loads(json.dumps(study.settings or {}))
@@ -495,6 +502,7 @@ class StudySetupForm(forms.Form):
                 settings.pop("derivation", None)
             self.initial["other_settings"] = json.dumps(settings, indent=1) if settings else ""
             self.initial["sites"] = [site.code for site in study.sites.all()]
+            self.initial["opened"] = setup.last_change(study)
         self.helper = _setup_helper()
 
     def clean_other_settings(self) -> dict:
@@ -532,14 +540,16 @@ class SiteSetupForm(forms.Form):
     """A site: the fields of ``cohorts.setup.SITE_FIELDS``, taken from the model (labels, types)."""
 
     reason = reason_field()
+    opened = opened_field()
 
     def __init__(self, *args, site: Site | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         for name, form_field in _model_fields(Site, setup.SITE_FIELDS).items():
             self.fields[name] = form_field
-        self.order_fields([*setup.SITE_FIELDS, "reason"])
+        self.order_fields([*setup.SITE_FIELDS, "reason", "opened"])
         if site is not None and not self.is_bound:
             self.initial = {name: getattr(site, name) for name in setup.SITE_FIELDS}
+            self.initial["opened"] = setup.last_change(site)
         self.helper = _setup_helper()
 
     def setup_data(self) -> dict:
@@ -548,6 +558,7 @@ class SiteSetupForm(forms.Form):
 
 class ArmSetupForm(forms.Form):
     reason = reason_field()
+    opened = opened_field()
 
     def __init__(self, *args, arm: Arm | None = None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -558,9 +569,10 @@ class ArmSetupForm(forms.Form):
         self.fields["description"].widget.attrs["rows"] = 2
         self.fields["order"].required = False
         self.fields["order"].label = _("Display order")
-        self.order_fields([*setup.ARM_FIELDS, "reason"])
+        self.order_fields([*setup.ARM_FIELDS, "reason", "opened"])
         if arm is not None and not self.is_bound:
             self.initial = {key: getattr(arm, name) for key, name in setup.ARM_FIELDS.items()}
+            self.initial["opened"] = setup.last_change(arm)
         self.helper = _setup_helper()
 
     def setup_data(self) -> dict:

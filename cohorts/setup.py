@@ -39,7 +39,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from cohorts import regimens
-from cohorts.audit import ensure_unlocked, history_reason, reason_too_long, save_audited
+from cohorts.audit import ConcurrentEdit, ensure_unlocked, history_reason, reason_too_long, save_audited
 from cohorts.eligibility.engine import RULE_SETS
 from cohorts.limits import limit_of, within_hard_range
 from cohorts.models import Arm, Patient, Screening, Site, Study
@@ -410,6 +410,29 @@ def study_create(*, data: Mapping, user, reason: str | None = None) -> Study:
     return study
 
 
+def last_change(instance: Study | Site | Arm | None) -> int:
+    """The id of the latest history row of a study, site or arm (0 for a new one): a set-up page sends it back with
+    its form (``opened``), so that a save over a change someone else saved meanwhile is refused, not overwritten."""
+    if instance is None or instance.pk is None:
+        return 0
+    return instance.history.order_by("-history_id").values_list("history_id", flat=True).first() or 0
+
+
+def _ensure_unchanged_since(instance: Study | Site | Arm, opened: int | None, names) -> None:
+    """Refuse the save when ``instance`` (locked, as stored) was saved after ``opened`` (its last_change when the page
+    was opened; None: no page, e.g. a study file), naming what changed: the page's form, posted whole, would put the
+    values it was opened with back over the other person's change."""
+    if opened is None or last_change(instance) == opened:
+        return
+    then = instance.history.filter(history_id=opened).first()
+    changes = [
+        (str(instance._meta.get_field(name).verbose_name), getattr(then, name), getattr(instance, name))
+        for name in names
+        if then is not None and getattr(then, name) != getattr(instance, name)
+    ]
+    raise SetupError([Problem("", ConcurrentEdit(instance, changes).messages[0], "concurrent_edit")])
+
+
 def has_enrolled(study_or_site: Study | Site) -> bool:
     """Has a patient been enrolled in the study (at the site)? From then on every change needs a reason."""
     field = "site" if isinstance(study_or_site, Site) else "study"
@@ -417,15 +440,23 @@ def has_enrolled(study_or_site: Study | Site) -> bool:
 
 
 def study_update(
-    *, study: Study, data: Mapping, site_codes: list[str] | None = None, user, reason: str | None
+    *,
+    study: Study,
+    data: Mapping,
+    site_codes: list[str] | None = None,
+    user,
+    reason: str | None,
+    opened: int | None = None,
 ) -> Study:
-    """Change a study's fields and settings and, when ``site_codes`` is given, the sites taking part.
+    """Change a study's fields and settings and, when ``site_codes`` is given, the sites taking part (``opened``:
+    see last_change).
 
     A site leaves a study only while none of the study's screenings or patients is at that site."""
     problems = _Problems()
     with transaction.atomic():
         study = Study.objects.select_for_update().get(pk=study.pk)
         ensure_unlocked(study)
+        _ensure_unchanged_since(study, opened, (*STUDY_FIELDS, "settings"))
         before = {name: getattr(study, name) for name in (*STUDY_FIELDS, "settings")}
         _unknown_keys(data, (*STUDY_FIELDS, "settings"), "", problems)
         _clean_study(data, study, problems)
@@ -464,8 +495,11 @@ def study_update(
     return study
 
 
-def arm_save(*, study: Study, arm: Arm | None = None, data: Mapping, user, reason: str | None) -> Arm:
-    """Add an arm to a study, or change one (its code, name, description, order and regimen)."""
+def arm_save(
+    *, study: Study, arm: Arm | None = None, data: Mapping, user, reason: str | None, opened: int | None = None
+) -> Arm:
+    """Add an arm to a study, or change one (its code, name, description, order and regimen; ``opened``: see
+    last_change)."""
     problems = _Problems()
     with transaction.atomic():
         study = Study.objects.select_for_update().get(pk=study.pk)
@@ -475,6 +509,7 @@ def arm_save(*, study: Study, arm: Arm | None = None, data: Mapping, user, reaso
             before = None
         else:
             arm = Arm.objects.select_for_update().get(pk=arm.pk, study=study)
+            _ensure_unchanged_since(arm, opened, (*ARM_FIELDS.values(), "regimen"))
             before = {name: getattr(arm, name) for name in (*ARM_FIELDS.values(), "regimen")}
         _clean_arm(data, "", arm, problems)
         if arm.code and Arm.objects.filter(study=study, code=arm.code).exclude(pk=arm.pk).exists():
@@ -507,9 +542,9 @@ def _check_time_zone_change(site: Site, zone: str, problems: _Problems) -> None:
         )
 
 
-def site_save(*, site: Site | None = None, data: Mapping, user, reason: str | None) -> Site:
+def site_save(*, site: Site | None = None, data: Mapping, user, reason: str | None, opened: int | None = None) -> Site:
     """Add a site, or change one. A site taking part in a locked study is not changed; a site with enrolled
-    patients is changed with a reason."""
+    patients is changed with a reason (``opened``: see last_change)."""
     problems = _Problems()
     with transaction.atomic():
         if site is None:
@@ -518,6 +553,7 @@ def site_save(*, site: Site | None = None, data: Mapping, user, reason: str | No
             site = Site.objects.select_for_update().get(pk=site.pk)
             for study in site.studies.all():
                 ensure_unlocked(study)
+            _ensure_unchanged_since(site, opened, SITE_FIELDS)
             before = {name: getattr(site, name) for name in SITE_FIELDS}
             enrolled = has_enrolled(site)
         _unknown_keys(data, SITE_FIELDS, "", problems)

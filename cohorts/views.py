@@ -295,7 +295,12 @@ def _study_page(request, study):
                 done = _("Study %(study)s created. Add its arms below.")
             else:
                 study = setup.study_update(
-                    study=study, data=form.setup_data(), site_codes=form.site_codes(), user=request.user, reason=reason
+                    study=study,
+                    data=form.setup_data(),
+                    site_codes=form.site_codes(),
+                    user=request.user,
+                    reason=reason,
+                    opened=form.cleaned_data["opened"],
                 )
                 done = _("Study %(study)s saved.")
         except ValidationError as error:
@@ -334,6 +339,7 @@ def _arm_page(request, study, arm):
                 data={**form.setup_data(), "regimen": entries},
                 user=request.user,
                 reason=form.cleaned_data["reason"],
+                opened=form.cleaned_data["opened"],
             )
         except ValidationError as error:
             place_setup_errors(error, form, formset, rows)
@@ -364,7 +370,11 @@ def _site_page(request, site):
     if form.is_bound and form.is_valid():
         try:
             site = setup.site_save(
-                site=site, data=form.setup_data(), user=request.user, reason=form.cleaned_data["reason"]
+                site=site,
+                data=form.setup_data(),
+                user=request.user,
+                reason=form.cleaned_data["reason"],
+                opened=form.cleaned_data["opened"],
             )
         except ValidationError as error:
             place_setup_errors(error, form)

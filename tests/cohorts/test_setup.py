@@ -463,6 +463,61 @@ def test_a_site_keeps_its_time_zone_once_a_candidate_was_screened_there(dm, stud
     assert site_b.time_zone == "Europe/Paris"
 
 
+def opened_stamp(client, url) -> int:
+    """What the set-up page at ``url`` sends back with its form: the stamp it was opened at."""
+    return client.get(url).context["form"].initial["opened"]
+
+
+def test_a_save_over_a_change_made_since_the_page_was_opened_is_refused(dm, study, site_a):
+    """Two tabs (or two data managers) open the study's set-up; the first lengthens the follow-up; the second, posting
+    the whole form it was opened with, would put 21 days back: it is refused, naming the change, and nothing is
+    written. Opened again, it saves."""
+    url = f"/setup/studies/{study.code}/"
+    first, second = opened_stamp(dm, url), opened_stamp(dm, url)
+    body = study_body(code=study.code, title=study.title, follow_up_days="21", sites=["MI"])
+    assert dm.post(url, {**body, "follow_up_days": "28", "opened": first}).status_code == 302
+    response = dm.post(url, {**body, "title": "Anakinra (amended title)", "opened": second})
+    assert response.status_code == 200
+    assert response.context["form"].non_field_errors() == [
+        "This record was changed by someone else after you opened it (follow up days: now 28 (you started from 21)). "
+        "Reload the page, review their change, and enter yours again."
+    ]
+    study.refresh_from_db()
+    assert (study.follow_up_days, study.title) == (28, body["title"])
+    again = opened_stamp(dm, url)
+    body = {**body, "follow_up_days": "28", "title": "Anakinra (amended title)", "opened": again}
+    assert dm.post(url, body).status_code == 302
+    study.refresh_from_db()
+    assert (study.follow_up_days, study.title) == (28, "Anakinra (amended title)")
+
+
+def test_the_site_and_arm_pages_refuse_a_save_over_a_later_change(dm, study, site_a, arms):
+    site_url = f"/setup/sites/{site_a.code}/"
+    stale = opened_stamp(dm, site_url)
+    site = {"code": "MI", "name": site_a.name, "time_zone": site_a.time_zone, "alt_uln_u_l": "40"}
+    assert dm.post(site_url, {**site, "ast_uln_u_l": "45", "opened": stale}).status_code == 302
+    response = dm.post(site_url, {**site, "ast_uln_u_l": "40", "name": "Milan", "opened": stale})
+    assert "AST upper limit of normal (U/L): now 45 (you started from 40)" in " ".join(
+        response.context["form"].non_field_errors()
+    )
+    site_a.refresh_from_db()
+    assert (site_a.ast_uln_u_l, site_a.name) == (45, site["name"])
+    arm = arms["standard"]
+    arm_url = f"/setup/studies/{study.code}/arms/{arm.code}/"
+    stale = opened_stamp(dm, arm_url)
+    rows = {"regimen-TOTAL_FORMS": "0", "regimen-INITIAL_FORMS": "0"}
+    assert (
+        dm.post(arm_url, {"code": arm.code, "name": "Usual care", "order": 1, **rows, "opened": stale}).status_code
+        == 302
+    )
+    response = dm.post(arm_url, {"code": arm.code, "name": arm.name, "order": 5, **rows, "opened": stale})
+    assert "name: now Usual care (you started from Standard treatment)" in " ".join(
+        response.context["form"].non_field_errors()
+    )
+    arm.refresh_from_db()
+    assert (arm.name, arm.order) == ("Usual care", 1)
+
+
 def test_the_pages_show_what_is_set_up(dm, study, arms, site_a):
     page = dm.get("/setup/").content.decode()
     assert study.code in page and "MI" in page
