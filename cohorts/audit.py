@@ -54,15 +54,47 @@ class ConcurrentEdit(ValidationError):
             _("%(field)s: now %(new)s (you started from %(old)s)")
             % {"field": field, "new": _shown(new), "old": _shown(old)}
             for field, old, new in changes
-        ) or _("the record was saved by someone else")
-        super().__init__(
-            _(
+        )
+        if what:
+            message = _(
                 "This record was changed by someone else after you opened it (%(changes)s). Reload the page, review "
                 "their change, and enter yours again."
+            ) % {"changes": what}
+        else:
+            message = _(
+                "This record was changed by someone else after you opened it. Reload the page, review their change, "
+                "and enter yours again."
             )
-            % {"changes": what},
-            code="concurrent_edit",
-        )
+        super().__init__(message, code="concurrent_edit")
+
+
+def last_change(instance: models.Model | None) -> int:
+    """The id of the latest history row of an audited record (0 for a new one). A page that posts a whole record
+    back (the set-up pages, a team member's sites) sends it with its form as ``opened``: ensure_unchanged_since then
+    refuses a save over a change someone else saved meanwhile, which the posted form would undo."""
+    if instance is None or instance.pk is None:
+        return 0
+    return instance.history.order_by("-history_id").values_list("history_id", flat=True).first() or 0
+
+
+def last_changes(model: type[models.Model], pks) -> dict[int, int]:
+    """last_change of many records of ``model`` in one query (a page with a form per row)."""
+    rows = model.history.filter(id__in=list(pks)).values("id").annotate(last=models.Max("history_id"))
+    return {row["id"]: row["last"] for row in rows}
+
+
+def ensure_unchanged_since(instance: models.Model, opened: int | None, names) -> None:
+    """ConcurrentEdit when ``instance`` (as stored, locked by the caller) was saved after ``opened`` (its last_change
+    when the page was opened; None: no page, e.g. a study file), naming the fields of ``names`` that changed."""
+    if opened is None or last_change(instance) == opened:
+        return
+    then = instance.history.filter(history_id=opened).first()
+    changes = [
+        (str(instance._meta.get_field(name).verbose_name), getattr(then, name), getattr(instance, name))
+        for name in names
+        if then is not None and getattr(then, name) != getattr(instance, name)
+    ]
+    raise ConcurrentEdit(instance, changes)
 
 
 def ensure_unlocked(study: Study) -> None:

@@ -20,7 +20,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from cohorts import enrolment, regimens, roles, selectors, services, setup
-from cohorts.audit import REASON_MAX_LENGTH
+from cohorts.audit import REASON_MAX_LENGTH, last_change
 from cohorts.clock import site_zone
 from cohorts.constraints import WithinLimit
 from cohorts.eligibility.engine import RULE_SETS, get_rule_set
@@ -424,8 +424,8 @@ _SETUP_LABELS = {
 
 
 def opened_field() -> forms.IntegerField:
-    """The set-up page's stamp of what it was opened at (cohorts.setup.last_change), sent back with the form: a save
-    over a change someone else saved meanwhile is refused instead of putting the old values back."""
+    """The stamp of what a page's record was when the page was opened (cohorts.audit.last_change), sent back with
+    the form: a save over a change someone else saved meanwhile is refused instead of putting the old values back."""
     return forms.IntegerField(required=False, min_value=0, widget=forms.HiddenInput)
 
 
@@ -502,7 +502,7 @@ class StudySetupForm(forms.Form):
                 settings.pop("derivation", None)
             self.initial["other_settings"] = json.dumps(settings, indent=1) if settings else ""
             self.initial["sites"] = [site.code for site in study.sites.all()]
-            self.initial["opened"] = setup.last_change(study)
+            self.initial["opened"] = last_change(study)
         self.helper = _setup_helper()
 
     def clean_other_settings(self) -> dict:
@@ -549,7 +549,7 @@ class SiteSetupForm(forms.Form):
         self.order_fields([*setup.SITE_FIELDS, "reason", "opened"])
         if site is not None and not self.is_bound:
             self.initial = {name: getattr(site, name) for name in setup.SITE_FIELDS}
-            self.initial["opened"] = setup.last_change(site)
+            self.initial["opened"] = last_change(site)
         self.helper = _setup_helper()
 
     def setup_data(self) -> dict:
@@ -572,7 +572,7 @@ class ArmSetupForm(forms.Form):
         self.order_fields([*setup.ARM_FIELDS, "reason", "opened"])
         if arm is not None and not self.is_bound:
             self.initial = {key: getattr(arm, name) for key, name in setup.ARM_FIELDS.items()}
-            self.initial["opened"] = setup.last_change(arm)
+            self.initial["opened"] = last_change(arm)
         self.helper = _setup_helper()
 
     def setup_data(self) -> dict:

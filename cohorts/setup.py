@@ -39,7 +39,13 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from cohorts import regimens
-from cohorts.audit import ConcurrentEdit, ensure_unlocked, history_reason, reason_too_long, save_audited
+from cohorts.audit import (
+    ensure_unchanged_since,
+    ensure_unlocked,
+    history_reason,
+    reason_too_long,
+    save_audited,
+)
 from cohorts.eligibility.engine import RULE_SETS
 from cohorts.limits import limit_of, within_hard_range
 from cohorts.models import Arm, Patient, Screening, Site, Study
@@ -55,6 +61,9 @@ SITE_FIELDS = ("code", "name", "time_zone", "ast_uln_u_l", "alt_uln_u_l")
 # An arm's keys in the file -> its model fields (the regimen is checked by cohorts/regimens.py).
 ARM_FIELDS = {"code": "code", "name": "name", "description": "regimen_description", "order": "order"}
 ARM_KEYS = (*ARM_FIELDS, "regimen")
+# The model fields a change of a study or an arm saves.
+STUDY_SAVED = (*STUDY_FIELDS, "settings")
+ARM_SAVED = (*ARM_FIELDS.values(), "regimen")
 SETTINGS_SECTIONS = ("derivation", "eligibility")
 RESERVED_CODES = frozenset({"new"})  # the address of the "new study" and "new arm" pages
 SITE_CODE = re.compile(r"^[A-Z0-9]{2,8}$")  # the constraint site_code_upper_alnum
@@ -410,29 +419,6 @@ def study_create(*, data: Mapping, user, reason: str | None = None) -> Study:
     return study
 
 
-def last_change(instance: Study | Site | Arm | None) -> int:
-    """The id of the latest history row of a study, site or arm (0 for a new one): a set-up page sends it back with
-    its form (``opened``), so that a save over a change someone else saved meanwhile is refused, not overwritten."""
-    if instance is None or instance.pk is None:
-        return 0
-    return instance.history.order_by("-history_id").values_list("history_id", flat=True).first() or 0
-
-
-def _ensure_unchanged_since(instance: Study | Site | Arm, opened: int | None, names) -> None:
-    """Refuse the save when ``instance`` (locked, as stored) was saved after ``opened`` (its last_change when the page
-    was opened; None: no page, e.g. a study file), naming what changed: the page's form, posted whole, would put the
-    values it was opened with back over the other person's change."""
-    if opened is None or last_change(instance) == opened:
-        return
-    then = instance.history.filter(history_id=opened).first()
-    changes = [
-        (str(instance._meta.get_field(name).verbose_name), getattr(then, name), getattr(instance, name))
-        for name in names
-        if then is not None and getattr(then, name) != getattr(instance, name)
-    ]
-    raise SetupError([Problem("", ConcurrentEdit(instance, changes).messages[0], "concurrent_edit")])
-
-
 def has_enrolled(study_or_site: Study | Site) -> bool:
     """Has a patient been enrolled in the study (at the site)? From then on every change needs a reason."""
     field = "site" if isinstance(study_or_site, Site) else "study"
@@ -449,16 +435,16 @@ def study_update(
     opened: int | None = None,
 ) -> Study:
     """Change a study's fields and settings and, when ``site_codes`` is given, the sites taking part (``opened``:
-    see last_change).
+    see cohorts.audit.last_change).
 
     A site leaves a study only while none of the study's screenings or patients is at that site."""
     problems = _Problems()
     with transaction.atomic():
         study = Study.objects.select_for_update().get(pk=study.pk)
         ensure_unlocked(study)
-        _ensure_unchanged_since(study, opened, (*STUDY_FIELDS, "settings"))
-        before = {name: getattr(study, name) for name in (*STUDY_FIELDS, "settings")}
-        _unknown_keys(data, (*STUDY_FIELDS, "settings"), "", problems)
+        ensure_unchanged_since(study, opened, STUDY_SAVED)
+        before = {name: getattr(study, name) for name in STUDY_SAVED}
+        _unknown_keys(data, STUDY_SAVED, "", problems)
         _clean_study(data, study, problems)
         current = {site.code: site for site in study.sites.all()}
         added, removed = [], []
@@ -499,7 +485,7 @@ def arm_save(
     *, study: Study, arm: Arm | None = None, data: Mapping, user, reason: str | None, opened: int | None = None
 ) -> Arm:
     """Add an arm to a study, or change one (its code, name, description, order and regimen; ``opened``: see
-    last_change)."""
+    cohorts.audit.last_change)."""
     problems = _Problems()
     with transaction.atomic():
         study = Study.objects.select_for_update().get(pk=study.pk)
@@ -509,8 +495,8 @@ def arm_save(
             before = None
         else:
             arm = Arm.objects.select_for_update().get(pk=arm.pk, study=study)
-            _ensure_unchanged_since(arm, opened, (*ARM_FIELDS.values(), "regimen"))
-            before = {name: getattr(arm, name) for name in (*ARM_FIELDS.values(), "regimen")}
+            ensure_unchanged_since(arm, opened, ARM_SAVED)
+            before = {name: getattr(arm, name) for name in ARM_SAVED}
         _clean_arm(data, "", arm, problems)
         if arm.code and Arm.objects.filter(study=study, code=arm.code).exclude(pk=arm.pk).exists():
             problems.add(
@@ -544,7 +530,7 @@ def _check_time_zone_change(site: Site, zone: str, problems: _Problems) -> None:
 
 def site_save(*, site: Site | None = None, data: Mapping, user, reason: str | None, opened: int | None = None) -> Site:
     """Add a site, or change one. A site taking part in a locked study is not changed; a site with enrolled
-    patients is changed with a reason (``opened``: see last_change)."""
+    patients is changed with a reason (``opened``: see cohorts.audit.last_change)."""
     problems = _Problems()
     with transaction.atomic():
         if site is None:
@@ -553,7 +539,7 @@ def site_save(*, site: Site | None = None, data: Mapping, user, reason: str | No
             site = Site.objects.select_for_update().get(pk=site.pk)
             for study in site.studies.all():
                 ensure_unlocked(study)
-            _ensure_unchanged_since(site, opened, SITE_FIELDS)
+            ensure_unchanged_since(site, opened, SITE_FIELDS)
             before = {name: getattr(site, name) for name in SITE_FIELDS}
             enrolled = has_enrolled(site)
         _unknown_keys(data, SITE_FIELDS, "", problems)

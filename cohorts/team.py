@@ -23,7 +23,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from cohorts import roles
-from cohorts.audit import reason_too_long
+from cohorts.audit import ensure_unchanged_since, last_changes, reason_too_long
 from cohorts.models import AccountAction, RoleAssignment, Site, Study
 
 
@@ -176,15 +176,28 @@ def assignment_add(
     return assignment
 
 
+def opened_stamps(assignments: Iterable[RoleAssignment]) -> dict[int, int]:
+    """Each assignment's cohorts.audit.last_change, for the team page's rows (one query)."""
+    return last_changes(RoleAssignment, [assignment.pk for assignment in assignments])
+
+
 def assignment_change(
-    *, assignment: RoleAssignment, all_sites: bool, sites: Iterable[Site] = (), acting, reason: str
+    *,
+    assignment: RoleAssignment,
+    all_sites: bool,
+    sites: Iterable[Site] = (),
+    acting,
+    reason: str,
+    opened: int | None = None,
 ) -> RoleAssignment:
-    """Change the sites of an active assignment (a new role is a new assignment: end this one)."""
+    """Change the sites of an active assignment (a new role is a new assignment: end this one). ``opened``: its
+    cohorts.audit.last_change when the page was opened (a change of its sites made since is refused, not undone)."""
     _check_manager(assignment.study, acting)
     _check_not_self(acting, assignment.user)
     reason, every, chosen = _reason_and_sites(assignment.study, assignment.role, all_sites, sites, reason)
     with transaction.atomic():
         assignment = RoleAssignment.objects.select_for_update().get(pk=assignment.pk, ended_at__isnull=True)
+        ensure_unchanged_since(assignment, opened, ("all_sites",))
         assignment.all_sites = every
         _save(assignment, chosen, acting=acting, reason=reason)
     return assignment

@@ -6,6 +6,7 @@ from django.utils.translation import gettext_lazy as _
 
 from cohorts import roles
 from cohorts.audit import REASON_MAX_LENGTH
+from cohorts.forms import opened_field
 
 
 def _reason() -> forms.CharField:
@@ -42,6 +43,7 @@ class SitesForm(_TeamForm):
         queryset=None, required=False, widget=forms.CheckboxSelectMultiple, label=_("Or these sites")
     )
     reason = _reason()
+    opened = opened_field()  # a member's row: its assignment's last_change
 
 
 class MemberForm(SitesForm):

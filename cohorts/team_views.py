@@ -15,6 +15,7 @@ def _page(request, study, add_form=None, failed=None, status=200):
     """The team page; ``failed`` = (assignment or account pk, form) shows that row's refused form open."""
     assignments = list(team.members(study))
     states = team.account_states({a.user for a in assignments})
+    opened = team.opened_stamps(assignments)
     for assignment in assignments:
         assignment.state = states[assignment.user_id]
         assignment.is_self = assignment.user_id == request.user.pk
@@ -25,7 +26,11 @@ def _page(request, study, add_form=None, failed=None, status=200):
             else SitesForm(
                 study=study,
                 prefix=f"a{assignment.pk}",
-                initial={"all_sites": assignment.all_sites, "sites": list(assignment.sites.all())},
+                initial={
+                    "all_sites": assignment.all_sites,
+                    "sites": list(assignment.sites.all()),
+                    "opened": opened.get(assignment.pk, 0),
+                },
             )
         )
         assignment.open = row_failed
@@ -77,7 +82,12 @@ def study_team(request, study_code: str):
 
 def _change_sites(*, assignment, data, acting):
     team.assignment_change(
-        assignment=assignment, all_sites=data["all_sites"], sites=data["sites"], acting=acting, reason=data["reason"]
+        assignment=assignment,
+        all_sites=data["all_sites"],
+        sites=data["sites"],
+        acting=acting,
+        reason=data["reason"],
+        opened=data["opened"],
     )
     return _("The sites of %(user)s (%(role)s) changed.") % {
         "user": assignment.user.username,

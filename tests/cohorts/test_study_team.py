@@ -128,6 +128,31 @@ def test_change_the_sites_and_end_a_role_with_a_reason(dm, client, study, users,
     assert "Study nurse ended" in page and "Study nurse sites changed" in page and "left" in page
 
 
+def test_a_row_opened_before_another_change_of_its_sites_does_not_undo_it(dm, study, users, site_a, site_b):
+    """Two data managers open the team page; one takes Bergamo away from the nurse. The other's row, posted with the
+    sites it was opened with (Milan and Bergamo) plus nothing new, would give Bergamo back unseen: it is refused."""
+    nurse = RoleAssignment.objects.get(user=users["nurse"], study=study)
+    dm.post(
+        team_url(study, f"{nurse.pk}/"),
+        {"action": "sites", f"a{nurse.pk}-sites": [site_a.pk, site_b.pk], f"a{nurse.pk}-reason": "covers Bergamo"},
+    )
+    stale = dm.get(team_url(study)).context["assignments"]
+    (row,) = [a for a in stale if a.pk == nurse.pk]
+    opened = row.sites_form.initial["opened"]
+    assert opened == nurse.history.latest("history_id").history_id
+    body = {"action": "sites", f"a{nurse.pk}-opened": opened}
+    first = {**body, f"a{nurse.pk}-sites": [site_a.pk], f"a{nurse.pk}-reason": "Bergamo has its own nurse"}
+    assert dm.post(team_url(study, f"{nurse.pk}/"), first).status_code == 302
+    second = {**body, f"a{nurse.pk}-sites": [site_a.pk, site_b.pk], f"a{nurse.pk}-reason": "night shifts"}
+    response = dm.post(team_url(study, f"{nurse.pk}/"), second)
+    assert response.status_code == 400
+    assert (
+        "This record was changed by someone else after you opened it. Reload the page, review their change, and enter "
+        "yours again." in response.content.decode()
+    )
+    assert [s.code for s in nurse.sites.all()] == ["MI"]
+
+
 def test_nobody_raises_their_own_rights_and_the_last_data_manager_stays(dm, study, users):
     own = RoleAssignment.objects.get(user=users["data_manager"], study=study)
     response = dm.post(team_url(study, f"{own.pk}/"), {"action": "end", f"a{own.pk}-reason": "leaving"})
