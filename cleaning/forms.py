@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from cleaning.models import AnswerCode, QueryOrigin, QueryStatus, SdvLevel
 from cleaning.selectors import QueryFilters
 from cleaning.services import TEXT_MAX
+from cohorts.forms import opened_field
 from ecrf.crfs import CATALOGUE
 
 
@@ -183,8 +184,11 @@ class SdvPlanForm(_Form):
         help_text=_("Kept in the audit trail."),
     )
 
-    def __init__(self, *args, levels: dict[str, str], **kwargs):
+    opened = opened_field()  # cleaning.sdv.plan_stamp when the page was opened
+
+    def __init__(self, *args, levels: dict[str, str], opened: int = 0, **kwargs):
         super().__init__(*args, **kwargs)
+        self.fields["opened"].initial = opened
         for key, crf in CATALOGUE.items():
             critical = ", ".join(str(crf.model._meta.get_field(name).verbose_name) for name in crf.critical)
             self.fields[key] = forms.ChoiceField(
@@ -193,7 +197,7 @@ class SdvPlanForm(_Form):
                 initial=levels[key],
                 help_text=gettext("Critical fields: %(fields)s.") % {"fields": critical} if critical else "",
             )
-        self.order_fields([*CATALOGUE, "reason"])
+        self.order_fields([*CATALOGUE, "reason", "opened"])
 
     def levels(self) -> dict[str, str]:
         return {key: self.cleaned_data[key] for key in CATALOGUE}

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext_lazy
@@ -45,7 +45,7 @@ from cleaning.models import (
 from cleaning.services import change_text
 from cleaning.signatures import canonical_value, digest
 from cohorts import roles
-from cohorts.audit import ensure_unlocked
+from cohorts.audit import ConcurrentEdit, ensure_unlocked
 from cohorts.languages import STORED_LANGUAGE
 from cohorts.models import Patient, Study
 from ecrf.crfs import CATALOGUE, Crf
@@ -77,9 +77,28 @@ def plan_levels(study: Study) -> dict[str, str]:
     return {key: stored.get(key, SdvLevel.NONE) for key in CATALOGUE}
 
 
-def plan_save(*, study: Study, levels: Mapping[str, str], user, reason: str = "SDV plan changed") -> dict[str, str]:
+def plan_stamp(study: Study) -> int:
+    """The id of the latest history row of the study's SDV plan (0: never set). The plan page sends it back with its
+    form (``opened`` of plan_save): the form posts every form's level, so a save over a plan changed meanwhile would
+    put the levels it was opened with back."""
+    return SdvPlan.history.filter(study=study).aggregate(last=Max("history_id"))["last"] or 0
+
+
+def _levels_at(study: Study, stamp: int) -> dict[str, str]:
+    """The plan as it was at ``stamp`` (plan_stamp then)."""
+    levels: dict[str, str] = {}
+    rows = SdvPlan.history.filter(study=study, history_id__lte=stamp).order_by("form", "-history_id")
+    for form, level in rows.values_list("form", "level"):
+        levels.setdefault(form, level)
+    return {key: levels.get(key, SdvLevel.NONE) for key in CATALOGUE}
+
+
+def plan_save(
+    *, study: Study, levels: Mapping[str, str], user, reason: str = "SDV plan changed", opened: int | None = None
+) -> dict[str, str]:
     """Set the study's SDV plan (form key -> level); every change audited. Refused for a user who does not set the
-    study up (PermissionDenied), a locked study, an unknown form or level. Returns the plan as stored."""
+    study up (PermissionDenied), a locked study, an unknown form or level, or a plan changed since ``opened`` (its
+    plan_stamp when the page was opened; ConcurrentEdit naming the forms changed). Returns the plan as stored."""
     if not roles.may_set_up_studies(user, study):
         raise PermissionDenied("The SDV plan is set by the study's data managers.")
     unknown = sorted(set(levels) - set(CATALOGUE))
@@ -95,6 +114,10 @@ def plan_save(*, study: Study, levels: Mapping[str, str], user, reason: str = "S
     with transaction.atomic():
         ensure_unlocked(study)
         current = {row.form: row for row in SdvPlan.objects.select_for_update().filter(study=study)}
+        if opened is not None and plan_stamp(study) != opened:
+            then, now, names = _levels_at(study, opened), plan_levels(study), dict(SdvLevel.choices)
+            changes = [(CATALOGUE[k].label, names[then[k]], names[now[k]]) for k in CATALOGUE if then[k] != now[k]]
+            raise ConcurrentEdit(study, changes)
         for key, level in levels.items():
             row = current.get(key) or SdvPlan(study=study, form=key, level=SdvLevel.NONE)
             if row.pk is not None and row.level == level:

@@ -98,13 +98,21 @@ def sdv_study(request, study_code: str):
     """The study's SDV plan (edited by whoever sets the study up) and the progress at the user's sites."""
     study = cohort_selectors.study_get(user=request.user, code=study_code)
     may_plan = roles.may_set_up_studies(request.user, study) and not study.is_locked
-    form = SdvPlanForm(request.POST if request.method == "POST" else None, levels=sdv.plan_levels(study))
+    form = SdvPlanForm(
+        request.POST if request.method == "POST" else None, levels=sdv.plan_levels(study), opened=sdv.plan_stamp(study)
+    )
     if request.method == "POST":
         if not may_plan:
             raise PermissionDenied("The SDV plan is set by the study's data managers, before the lock.")
         if form.is_valid():
             try:
-                sdv.plan_save(study=study, levels=form.levels(), user=request.user, reason=form.cleaned_data["reason"])
+                sdv.plan_save(
+                    study=study,
+                    levels=form.levels(),
+                    user=request.user,
+                    reason=form.cleaned_data["reason"],
+                    opened=form.cleaned_data["opened"],
+                )
             except ValidationError as error:
                 form.add_error(None, error)
             else:

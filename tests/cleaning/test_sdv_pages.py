@@ -107,6 +107,25 @@ def test_the_data_manager_sets_the_plan_with_a_reason_and_it_is_audited(client, 
     assert sdv.plan_levels(study)["laboratory"] == "all"
 
 
+def test_a_plan_page_opened_before_another_change_does_not_undo_it(client, users, study):
+    """Two data managers open the plan; one asks for all of the laboratory. The other's page, posting every form at
+    the level it was opened with (laboratory: none) to add the vital signs, is refused, naming the change."""
+    client.force_login(users["data_manager"])
+    opened = client.get(study_url(study)).context["form"]["opened"].value()
+    data = dict.fromkeys(CATALOGUE, "none") | {"reason": "Monitoring plan v2", "opened": opened}
+    assert client.post(study_url(study), data | {"laboratory": "all"}).status_code == 302
+    response = client.post(study_url(study), data | {"vital_signs": "critical"})
+    assert response.context["form"].non_field_errors() == [
+        "This record was changed by someone else after you opened it (Laboratory: now All fields (you started from "
+        "None)). Reload the page, review their change, and enter yours again."
+    ]
+    assert sdv.plan_levels(study)["laboratory"] == "all" and sdv.plan_levels(study)["vital_signs"] == "none"
+    reopened = client.get(study_url(study)).context["form"]["opened"].value()
+    data = data | {"laboratory": "all", "vital_signs": "critical", "opened": reopened}
+    assert client.post(study_url(study), data).status_code == 302
+    assert sdv.plan_levels(study)["vital_signs"] == "critical"
+
+
 def test_a_monitor_reads_the_plan_but_cannot_change_it(client, users, planned):
     client.force_login(users["monitor"])
     page = client.get(study_url(planned)).content.decode()
