@@ -468,8 +468,15 @@ class Progress:
     verified: int
 
     @property
-    def percent(self) -> int:
-        return round(100 * self.verified / self.records) if self.records else 100
+    def percent(self) -> float:
+        """Verified / records in %, to one decimal; never 100 while a record is left (1,092 of 1,093: 99.9, not
+        100), nor 0 once one is verified (2 of 1,093: 0.2, not 0). No record: 100 (nothing left to verify)."""
+        if not self.records:
+            return 100.0
+        share = round(100 * self.verified / self.records, 1)
+        if self.verified < self.records:
+            share = min(share, 99.9)
+        return max(share, 0.1) if self.verified else share
 
 
 def sdv_progress(study: Study, patients: QuerySet[Patient]) -> tuple[list[Progress], list[Progress]]:

@@ -426,6 +426,14 @@ def test_bulk_verification_of_a_patient_of_another_site_is_refused(planned, pati
 # ------------------------------------------------------------------------------------------------ progress
 
 
+@pytest.mark.parametrize(
+    ("records", "verified", "percent"),
+    [(1093, 1092, 99.9), (1093, 2, 0.2), (100000, 1, 0.1), (100000, 99999, 99.9), (3, 3, 100), (3, 0, 0), (0, 0, 100)],
+)
+def test_the_percentage_verified_says_100_only_when_all_are_and_0_only_when_none_is(records, verified, percent):
+    assert sdv.Progress("MI", records, verified).percent == percent
+
+
 def test_progress_per_site_and_per_monitor(
     planned, patient_a, patient_b, vitals, drug, monitor, monitor_b, users, save, django_capture_on_commit_callbacks
 ):
@@ -437,7 +445,7 @@ def test_progress_per_site_and_per_monitor(
     save(other, users["nurse_b"], "chart", spo2_pct=89)  # changed: no longer counted
     by_site, by_monitor = sdv.sdv_progress(planned, Patient.objects.filter(study=planned))
     assert by_site == [sdv.Progress("Bergamo", 1, 0), sdv.Progress("Milan San Raffaele", 3, 2)]
-    assert [p.percent for p in by_site] == [0, 67]
+    assert [p.percent for p in by_site] == [0, 66.7]
     assert by_monitor == [sdv.Progress("Marta Verdi", 2, 2)]
     only_a, _ = sdv.sdv_progress(planned, Patient.objects.filter(site__code="MI"))
     assert only_a == [sdv.Progress("Milan San Raffaele", 3, 2)]

@@ -143,7 +143,7 @@ def test_progress_per_site_and_per_monitor(client, users, patient_a, records, si
     client.force_login(users["data_manager"])
     page = client.get(study_url(patient_a.study)).content.decode()
     site_row = page.split(f'data-testid="site-{site_a.name}"')[1].split("</tr>")[0]
-    assert [cell.split("<")[0] for cell in site_row.split('class="text-end">')[1:]] == ["3", "1", "33"]
+    assert [cell.split("<")[0] for cell in site_row.split('class="text-end">')[1:]] == ["3", "1", "33.3"]
     assert "Marco Rossi" in page.split('data-testid="sdv-by-monitor"')[1]
 
 
