@@ -6,6 +6,7 @@ that
 two people editing the same record cannot silently overwrite each other (the `version` column).
 """
 
+import json
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
@@ -37,11 +38,16 @@ class StudyLocked(ValidationError):
 
 
 def _shown(value: Any) -> str:
-    """A stored value as a message writes it: 45, not Decimal('45.0'); text without quotes; "empty"."""
+    """A stored value as a message writes it: 45, not Decimal('45.0'); yes or no, not True; settings as JSON; text
+    without quotes; "empty"."""
     if value is None or value == "":
         return _("empty")
+    if isinstance(value, bool):
+        return _("yes") if value else _("no")
     if isinstance(value, Decimal):
         return number_text(value)
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False, sort_keys=True)
     return str(value)
 
 

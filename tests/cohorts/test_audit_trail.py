@@ -1,6 +1,7 @@
 """Edits of saved data need a reason, leave a history row with user and reason, and never overwrite silently."""
 
 import re
+from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -147,3 +148,17 @@ def test_a_long_lock_reason_is_shortened_in_the_study_history_only(study, users)
     latest = study.history.latest()
     assert len(latest.history_change_reason) == 100
     assert latest.history_change_reason.endswith("\u2026") and reason.startswith(latest.history_change_reason[:-1])
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "shown"),
+    [
+        (Decimal("40.0"), Decimal("45.0"), "now 45 (you started from 40)"),
+        (False, True, "now yes (you started from no)"),
+        ({}, {"eligibility": {"min_age": 21}}, 'now {"eligibility": {"min_age": 21}} (you started from {})'),
+        ("", "NCT04318366", "now NCT04318366 (you started from empty)"),
+    ],
+)
+def test_a_conflict_names_the_other_change_with_plain_values(old, new, shown):
+    """Not Python's spelling (Decimal('45.0'), True, {'eligibility': ...}): what the page's user typed and reads."""
+    assert f"field: {shown}" in ConcurrentEdit(None, [("field", old, new)]).messages[0]
