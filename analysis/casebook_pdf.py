@@ -38,6 +38,7 @@ from xml.sax.saxutils import escape
 import numpy as np
 import pandas as pd
 import reportlab
+from django.utils.text import capfirst
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
@@ -173,10 +174,6 @@ def _day_text(value: Any) -> str:
     return "" if _missing(value) else str(int(value))
 
 
-def _capitalised(text: str) -> str:
-    return text[:1].upper() + text[1:]
-
-
 class Codebook:
     """Labels, units and value labels of the release's columns, from its frozen codebook."""
 
@@ -201,7 +198,7 @@ class Codebook:
 
     def label(self, table: str, column: str) -> str:
         """The column's label ("Temperature (°C)"), or its name in words when the codebook has none."""
-        return _capitalised(self.labels.get((table, column)) or column.replace("_", " "))
+        return capfirst(self.labels.get((table, column)) or column.replace("_", " "))
 
     def label_and_unit(self, table: str, column: str) -> tuple[str, str]:
         """("Temperature", "°C"): the unit as the label writes it in brackets, else the codebook's unit."""

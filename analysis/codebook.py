@@ -20,7 +20,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import translation
 from django.utils.functional import Promise, lazy
-from django.utils.text import format_lazy
+from django.utils.text import capfirst, format_lazy
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -83,7 +83,8 @@ def _english(text: str | Promise) -> str:
 
 
 def _capitalized(text: str | Promise) -> str:
-    return str(text).capitalize()
+    """The first letter upper-case, the rest as written ("COPD", not str.capitalize's "Copd")."""
+    return capfirst(str(text))
 
 
 _capitalized_lazy = lazy(_capitalized, str)

@@ -7,6 +7,7 @@ from crispy_forms.helper import FormHelper
 from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.utils.text import capfirst
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -22,9 +23,7 @@ def _field_choices() -> list:
     choices: list = [("", gettext("The whole form"))]
     for crf in CATALOGUE.values():
         model = crf.model
-        choices.append(
-            (crf.label, [(name, str(model._meta.get_field(name).verbose_name).capitalize()) for name in crf.fields])
-        )
+        choices.append((crf.label, [(name, capfirst(model._meta.get_field(name).verbose_name)) for name in crf.fields]))
     return choices
 
 

@@ -50,6 +50,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
+from django.utils.text import capfirst
 
 from cohorts.limits import DOSE_MAXIMA, JUMPS, LIMITS, Jump
 from ecrf import derivations
@@ -266,8 +267,7 @@ def _field_label(crf: Crf, field: str) -> str:
     limit = LIMITS.get(crf.limits.get(field, ""))
     if limit is not None and limit.name == field:
         return limit.label
-    name = str(crf.model._meta.get_field(field).verbose_name).split(" (")[0]
-    return name[:1].upper() + name[1:]
+    return capfirst(str(crf.model._meta.get_field(field).verbose_name).split(" (")[0])
 
 
 def _quantity(number: Any, unit: str) -> str:

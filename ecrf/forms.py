@@ -23,6 +23,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.html import conditional_escape, format_html
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -498,8 +499,7 @@ def _to_canonical(quantity: str, value: Decimal, unit: str, places: int) -> Deci
 
 def _short_label(label: str) -> str:
     """'temperature (°C)' -> 'Temperature': the unit is shown next to the input instead."""
-    text = str(label).split(" (")[0]
-    return text[:1].upper() + text[1:]
+    return capfirst(str(label).split(" (")[0])
 
 
 def _unit_of(crf: Crf, name: str) -> str:

@@ -119,3 +119,12 @@ def test_a_study_file_or_page_with_a_language_the_site_does_not_offer_is_refused
     assert "language" in str(refused.value)
     study.refresh_from_db()
     assert study.language == "en-gb"
+
+
+def test_a_label_keeps_its_capitals_when_its_first_letter_is_raised(study):
+    """'COPD' stays COPD (str.capitalize wrote 'Copd'), in English and Italian ('BPCO')."""
+    from analysis.codebook import entries_for
+
+    assert str(entries_for("patients", study)["copd"].label) == "COPD"
+    with translation.override("it"):
+        assert str(entries_for("patients", study)["copd"].label) == "BPCO"

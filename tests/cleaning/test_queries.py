@@ -194,6 +194,14 @@ def test_a_locked_study_refuses_queries(query, patient_a, users):
 # ------------------------------------------------------------------------------------------------- pages
 
 
+def test_the_field_list_of_a_new_query_keeps_the_labels_capitals(client, patient_a, users):
+    """'PaO2 (mmHg)', not str.capitalize's 'Pao2 (mmhg)'."""
+    client.force_login(users["monitor"])
+    form = client.get(f"/patients/{patient_a.pk}/queries/new/").context["form"]
+    laboratory = dict(dict(form.fields["field"].choices)["Laboratory"])
+    assert (laboratory["pao2_mmhg"], laboratory["crp_mg_l"]) == ("PaO2 (mmHg)", "CRP (mg/L)")
+
+
 @pytest.mark.parametrize("day", ["-2", "99999999999"])
 def test_the_page_names_the_follow_up_for_a_day_outside_it_however_far(client, patient_a, users, day):
     """Not the storage column's bounds ("less than or equal to 32767"): the days a query may be about."""
