@@ -510,12 +510,12 @@ def arm_save(
         return save_audited(arm, user=user, reason=why)
 
 
-def _check_time_zone_change(site: Site, zone: str, problems: _Problems) -> None:
+def _check_time_zone_change(site: Site, zone: str, enrolled: bool, problems: _Problems) -> None:
     """A site's times (screening, oxygen criterion, drug administration, events) were typed as its clock read and
     kept as instants in ``zone``: in another zone they would show other hours, some on another study day, and the
     data-quality rules would flag them. So the zone is fixed once a candidate was screened or a patient enrolled
-    at the site (an imported patient comes without a screening)."""
-    if Screening.objects.filter(site=site).exists() or has_enrolled(site):
+    at the site (``enrolled``; an imported patient comes without a screening)."""
+    if enrolled or Screening.objects.filter(site=site).exists():
         problems.add(
             "time_zone",
             _(
@@ -545,7 +545,7 @@ def site_save(*, site: Site | None = None, data: Mapping, user, reason: str | No
         _unknown_keys(data, SITE_FIELDS, "", problems)
         _clean_site(data, "", site, problems)
         if before is not None and site.time_zone != before["time_zone"] and not problems.at("time_zone"):
-            _check_time_zone_change(site, before["time_zone"], problems)
+            _check_time_zone_change(site, before["time_zone"], enrolled, problems)
         if before is not None and all(getattr(site, name) == value for name, value in before.items()):
             problems.raise_if_any()
             return site

@@ -423,8 +423,10 @@ def patient_list(
     # patient, read to keep one).
     todays = {(patient.pk, patient.today_day) for patient in patients if patient.today_day is not None}
     for key, crf in DAY_FORMS.items():
-        records = crf.model.objects.filter(PairIn("patient_id", "study_day", todays)) if todays else None
-        entered = set(records.values_list("patient_id", flat=True)) if records is not None else set()
+        entered: set[int] = set()
+        if todays:  # PairIn takes at least one pair
+            records = crf.model.objects.filter(PairIn("patient_id", "study_day", todays))
+            entered = set(records.values_list("patient_id", flat=True))
         for patient in patients:
             setattr(patient, f"has_{key}", patient.today_day is not None and patient.pk in entered)
     for patient in patients:
