@@ -68,7 +68,7 @@ from ecrf.checks import (
 from ecrf.courses import site_days, utc_moments
 from ecrf.crfs import CATALOGUE, Crf
 from ecrf.models import AdverseEventKind, DispositionKind, EpisodeEnd
-from ecrf.validators import ENDS_DAILY_FORMS, NAMED_DRUGS, PatientFacts, day_issues, is_blank
+from ecrf.validators import ENDS_DAILY_FORMS, KIND_ONLY_ANSWERS, NAMED_DRUGS, PatientFacts, day_issues, is_blank
 
 #: Days a missing one-per-day form is left before ``missing_past_due`` queries it: the form of day d is due at the
 #: end of day d and queried from day d + 1 + MISSING_GRACE_DAYS on (a module constant, documented in the data
@@ -166,6 +166,15 @@ class Records:
     def no_text(self, name: str) -> np.ndarray:
         """``not (value or "").strip()``: the validators' test of a required text."""
         return self.codes(name).fillna("").astype(str).str.strip().eq("").to_numpy(dtype=bool)
+
+    def answered(self, name: str) -> np.ndarray:
+        """``validators.answered``: a value given (a yes or no, a number, a text that is not blank)."""
+        column = self.codes(name)
+        return (column.notna() & column.astype(str).str.strip().ne("")).to_numpy(dtype=bool)
+
+    def is_value(self, name: str, value: Any) -> np.ndarray:
+        """The rows whose ``name`` is ``value`` (a yes or no: True or False; missing is neither)."""
+        return self.codes(name).eq(value).fillna(False).to_numpy(dtype=bool)
 
     def falsy(self, name: str) -> np.ndarray:
         """``not value`` for a text or a code: None or ""."""
@@ -335,6 +344,20 @@ DAY_CHECKS = tuple(
 
 def _required(field: str, label: str, finds: Callable[[Records], np.ndarray]) -> Check:
     return Check(field, f"{field}.required", HARD, label, finds)
+
+
+def _kind_only_checks(form: str) -> tuple[Check, ...]:
+    """ecrf.validators.KIND_ONLY_ANSWERS: an answer given with a kind of record it does not go with."""
+    return tuple(
+        Check(
+            name,
+            f"{name}.{rule}",
+            HARD,
+            f"{capfirst(name.replace('_', ' '))} given with another kind of record",
+            lambda r, name=name, kinds=kinds: ~r.is_code("kind", *kinds) & r.answered(name),
+        )
+        for name, kinds, rule, _message in KIND_ONLY_ANSWERS[form]
+    )
 
 
 def _support_needs(field: str) -> Callable[[Records], np.ndarray]:
@@ -552,12 +575,17 @@ CROSS_FIELD: Mapping[str, tuple[Check, ...]] = MappingProxyType(
                 "Vital status contact without 'alive'",
                 lambda r: r.is_code("kind", DispositionKind.CONTACT) & r.codes("alive").isna().to_numpy(),
             ),
+            *_kind_only_checks("disposition_events"),
             Check(
-                "cause_of_death",
-                "cause_of_death.not_death",
+                "normal_activities",
+                "normal_activities.not_alive",
                 HARD,
-                "Cause of death on an event other than a death",
-                lambda r: ~r.is_code("kind", DispositionKind.DEATH) & ~r.no_text("cause_of_death"),
+                "Normal activities resumed at a contact that found the patient not alive",
+                lambda r: (
+                    r.is_code("kind", DispositionKind.CONTACT)
+                    & r.is_value("alive", False)
+                    & r.is_value("normal_activities", True)
+                ),
             ),
             *_time_checks("occurred_at", "study_day", "Disposition event time"),
         ),
@@ -624,6 +652,7 @@ CROSS_FIELD: Mapping[str, tuple[Check, ...]] = MappingProxyType(
                 "'Other' adverse event without a description",
                 lambda r: r.is_code("kind", AdverseEventKind.OTHER) & r.no_text("description"),
             ),
+            *_kind_only_checks("adverse_events"),
         ),
     }
 )

@@ -348,6 +348,47 @@ def drug_administration(values: Mapping[str, Any], facts: PatientFacts) -> list[
     return issues
 
 
+#: Answers that belong to some kinds of a repeating form's records only (clinical definitions §2): given with another
+#: kind (an ICU admission "alive at contact: no", a thromboembolism with an organism), the record is refused, as the
+#: derivation and the analyses would pass over them without a word. Per form: (field, the kinds it goes with, the
+#: rule of its issue code, the message).
+KIND_ONLY_ANSWERS = {
+    "disposition_events": (
+        (
+            "cause_of_death",
+            (DispositionKind.DEATH,),
+            "not_death",
+            gettext_lazy("A cause of death only goes with a death."),
+        ),
+        (
+            "alive",
+            (DispositionKind.CONTACT,),
+            "not_contact",
+            gettext_lazy("'Alive at contact' only goes with a vital status contact."),
+        ),
+        (
+            "normal_activities",
+            (DispositionKind.DISCHARGED, DispositionKind.CONTACT),
+            "not_discharge",
+            gettext_lazy("'Resumed normal activities' only goes with a discharge or a vital status contact."),
+        ),
+    ),
+    "adverse_events": (
+        (
+            "organism",
+            (AdverseEventKind.BACTERAEMIA,),
+            "not_bacteraemia",
+            gettext_lazy("An organism only goes with a bacteraemia."),
+        ),
+    ),
+}
+
+
+def answered(value: Any) -> bool:
+    """A value given: a yes or no, a number, a text that is not blank."""
+    return value is not None and not (isinstance(value, str) and not value.strip())
+
+
 def disposition_event(values: Mapping[str, Any], facts: PatientFacts) -> list[Issue]:
     kind, issues = values.get("kind"), []
     if kind == DispositionKind.DEATH and not (values.get("cause_of_death") or "").strip():
@@ -359,10 +400,14 @@ def disposition_event(values: Mapping[str, Any], facts: PatientFacts) -> list[Is
     if kind == DispositionKind.CONTACT and values.get("alive") is None:
         issues.append(_required("alive", _("Say whether the patient was alive at the contact.")))
     issues += facts.time_issues("occurred_at", values.get("occurred_at"), values.get("study_day"))
-    if kind != DispositionKind.DEATH and (values.get("cause_of_death") or "").strip():
+    issues += _kind_only_issues("disposition_events", values)
+    if kind == DispositionKind.CONTACT and values.get("alive") is False and values.get("normal_activities") is True:
         issues.append(
             Issue(
-                "cause_of_death", checks.HARD, "cause_of_death.not_death", _("A cause of death only goes with a death.")
+                "normal_activities",
+                checks.HARD,
+                "normal_activities.not_alive",
+                _("A patient not alive at the contact has not resumed normal activities."),
             )
         )
     return issues
@@ -420,4 +465,14 @@ def adverse_event(values: Mapping[str, Any], facts: PatientFacts) -> list[Issue]
         issues.append(_required("organism", _("Give the organism grown in the blood culture (or 'pending').")))
     if kind == AdverseEventKind.OTHER and not (values.get("description") or "").strip():
         issues.append(_required("description", _("Describe the adverse event.")))
-    return issues
+    return issues + _kind_only_issues("adverse_events", values)
+
+
+def _kind_only_issues(form: str, values: Mapping[str, Any]) -> list[Issue]:
+    """The answers of :data:`KIND_ONLY_ANSWERS` given with a kind they do not go with."""
+    kind = values.get("kind")
+    return [
+        Issue(name, checks.HARD, f"{name}.{rule}", str(message))
+        for name, kinds, rule, message in KIND_ONLY_ANSWERS[form]
+        if kind not in kinds and answered(values.get(name))
+    ]

@@ -9,6 +9,7 @@ applies)."""
 from __future__ import annotations
 
 import datetime
+import itertools
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -231,3 +232,55 @@ def test_every_finding_has_its_rule():
         for field, code in codes:
             rule, query_field = rules.rule_of(field, code)
             assert crf.key in rules.RULES[rule].forms and rules.RULES[rule].field == query_field
+
+
+@pytest.mark.parametrize(
+    ("form", "answers", "refusals"),
+    [
+        (
+            "disposition_events",
+            {
+                "alive": [None, True, False],
+                "normal_activities": [None, True, False],
+                "cause_of_death": [None, "", " ", "ARDS"],
+            },
+            {
+                "alive.not_contact",
+                "normal_activities.not_discharge",
+                "normal_activities.not_alive",
+                "cause_of_death.not_death",
+            },
+        ),
+        (
+            "adverse_events",
+            {"organism": [None, "", "E. coli"], "description": [None, "DVT"]},
+            {"organism.not_bacteraemia"},
+        ),
+    ],
+)
+def test_answers_of_one_kind_of_record_given_with_another_are_found_as_the_forms_find_them(form, answers, refusals):
+    """Every kind with every combination of the answers that go with some kinds only (ecrf.validators
+    KIND_ONLY_ANSWERS, and a contact that found the patient dead with normal activities resumed): too few of the
+    random records above meet each combination."""
+    crf = CATALOGUE[form]
+    facts = {
+        "follow_up_days": 21,
+        "death_day": None,
+        "weight_kg": None,
+        "regimen": (),
+        "today_day": None,
+        "zone": None,
+        "enrolment_date": None,
+        "now": None,
+        "death_at": None,
+    }
+    kinds = [None, *(code for code, _ in crf.model._meta.get_field("kind").flatchoices)]
+    records = []
+    for kind, *chosen in itertools.product(kinds, *answers.values()):
+        values = dict.fromkeys(crf.fields)
+        values.update(study_day=3, kind=kind, **dict(zip(answers, chosen, strict=True)))
+        records.append((values, facts))
+    expected = [_scalar(crf, values, record_facts) for values, record_facts in records]
+    assert _vectorised(crf, records) == expected
+    refused = {code for found in expected for _, _, code in found}
+    assert refused >= refusals

@@ -187,6 +187,59 @@ def test_disposition_rules(nurse, patient_a):
     assert DispositionEvent.objects.count() == 2
 
 
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        # An answer of one kind of event given with another: the derivation would pass over it without a word.
+        ({"kind": "icu_admission", "alive": "false"}, {"alive": ["alive.not_contact"]}),
+        ({"kind": "death", "cause_of_death": "ARDS", "alive": "true"}, {"alive": ["alive.not_contact"]}),
+        (
+            {"kind": "discharged", "normal_activities": "true", "alive": "false"},
+            {"alive": ["alive.not_contact"]},
+        ),
+        (
+            {"kind": "icu_admission", "normal_activities": "true"},
+            {"normal_activities": ["normal_activities.not_discharge"]},
+        ),
+        (
+            {"kind": "death", "cause_of_death": "ARDS", "normal_activities": "false"},
+            {"normal_activities": ["normal_activities.not_discharge"]},
+        ),
+        ({"kind": "withdrawal", "cause_of_death": "ARDS"}, {"cause_of_death": ["cause_of_death.not_death"]}),
+        # A contact that found the patient dead cannot report normal activities resumed.
+        (
+            {"kind": "vital_status_contact", "alive": "false", "normal_activities": "true"},
+            {"normal_activities": ["normal_activities.not_alive"]},
+        ),
+    ],
+)
+def test_disposition_answers_of_another_kind_of_event_are_refused(nurse, patient_a, values, expected):
+    response = post_event(nurse, patient_a, "dispositions", study_day=4, **values)
+    assert errors_of_event(response) == expected
+    assert not DispositionEvent.objects.exists()
+
+
+def test_disposition_answers_that_go_with_their_kind_are_saved(nurse, patient_a):
+    for values in (
+        {"study_day": 3, "kind": "discharged", "normal_activities": "false"},
+        {"study_day": 5, "kind": "vital_status_contact", "alive": "true", "normal_activities": "true"},
+        {"study_day": 6, "kind": "vital_status_contact", "alive": "false", "normal_activities": "false"},
+    ):
+        assert post_event(nurse, patient_a, "dispositions", **values).status_code == 302, values
+    assert DispositionEvent.objects.count() == 3
+
+
+def test_an_organism_goes_with_a_bacteraemia_only(nurse, patient_a):
+    response = post_event(nurse, patient_a, "adverse-events", study_day=3, kind="thromboembolism", organism="E. coli")
+    assert errors_of_event(response) == {"organism": ["organism.not_bacteraemia"]}
+    assert "An organism only goes with a bacteraemia." in response.content.decode()
+    described = post_event(
+        nurse, patient_a, "adverse-events", study_day=3, kind="thromboembolism", description="DVT, left leg"
+    )
+    assert described.status_code == 302
+    assert AdverseEvent.objects.get().description == "DVT, left leg"
+
+
 def test_adverse_event_rules(nurse, patient_a):
     response = post_event(nurse, patient_a, "adverse-events", study_day=3, kind="bacteraemia")
     assert errors_of_event(response) == {"organism": ["organism.required"]}
