@@ -2,8 +2,10 @@
 both on the Milan cohort protocol with its three arms, at two sites; and the New York case series of 2020 (one
 anakinra arm, its own site in the America/New_York time zone)."""
 
+from django.contrib.auth import get_user_model
 from django.db import transaction
 
+from analysis import checklist, releases
 from cohorts.models import Arm, OrdinalScale, Protocol, Site, Study
 from ecrf import derivation_job
 
@@ -121,3 +123,25 @@ def derive_demo_study(study: Study) -> str:
     if summary.skipped_locked:
         return f"Derived data of '{study.code}': not recomputed, the study is locked."
     return f"Derived data of '{study.code}': {summary.rows} patient-days of {summary.patients} patients."
+
+
+#: The demo's release of the Milan study: its reason, and the reason it carries the checklist's open items with.
+RELEASE_REASON = "Demo: the 2020 cohort released for analysis, as loaded"
+RELEASE_OVERRIDE = "Demo data: released as loaded, without the cleaning, monitoring and signatures of a real study"
+
+
+def release_demo_study(study: Study, username: str) -> str:
+    """Lock a demo study as release v1 once, as its data manager ``username`` would (the checklist's open items,
+    e.g. the casebooks no investigator signed, carried with :data:`RELEASE_OVERRIDE`), so that the statistician's
+    pages have a release to show; a study locked or released before (by the demo, or by a user trying the lock) is
+    left as it is. Returns a line for the command's output."""
+    if study.is_locked or study.releases.exists():
+        return f"Release of '{study.code}': left as it is (locked or released before)."
+    items = checklist.lock_checklist(study)
+    release = releases.release_lock(
+        study=study,
+        user=get_user_model().objects.get(username=username),
+        reason=RELEASE_REASON,
+        overrides={item.key: RELEASE_OVERRIDE for item in items if item.count},
+    )
+    return f"Release of '{study.code}': locked as v{release.version}, for the statistician's analysis and downloads."

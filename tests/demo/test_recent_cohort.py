@@ -147,6 +147,24 @@ def test_the_past_days_are_documented_by_the_site_nurses_but_one_missing_laborat
     assert RespiratorySupport.objects.filter(patient=intubated.patient, support="imv").count() == 2  # days 3, 4
 
 
+def test_after_load_demo_the_statistician_finds_the_milan_study_released(demo_database, db, client):
+    """The statistician sees locked releases only: the demo locks the Milan study as release v1 (its unsigned
+    casebooks carried with a reason), so that its analysis page and downloads show the 2020 cohort at once."""
+    milan = Study.objects.get(code=studies.MILAN_STUDY)
+    release = milan.releases.get()
+    assert milan.is_locked and release.version == 1 and release.locked_by.username == "data_manager"
+    assert "Release of 'milan-anakinra': locked as v1" in demo_database
+    client.force_login(user("statistician"))
+    page = client.get(f"/studies/{milan.code}/analysis/").content.decode()
+    assert "No locked release" not in page and "v1" in page
+    assert "High-dose anakinra" in page  # the arm-level results of the release
+    manifest = release.manifest
+    unsigned = next(item for item in manifest["checklist"] if item["item"] == "unsigned_casebooks")
+    assert unsigned["count"] > 0 and unsigned["override_reason"] == studies.RELEASE_OVERRIDE
+    # The other demo studies stay open for data entry and for trying the lock.
+    assert not Study.objects.filter(code__in=[studies.RECENT_STUDY, studies.NEW_YORK_STUDY], is_locked=True).exists()
+
+
 def test_a_rerun_today_or_on_a_later_day_adds_nothing(ward):
     models = (Patient, Screening, VitalSigns, RespiratorySupport, LabResult, DrugAdministration, DispositionEvent)
     before = {model: model.history.count() for model in models}
@@ -158,3 +176,5 @@ def test_a_rerun_today_or_on_a_later_day_adds_nothing(ward):
     assert not recent_cohort.load_recent(ward, today=tomorrow, **staff).loaded
     assert {model: model.history.count() for model in models} == before
     assert Patient.objects.filter(study=ward).count() == 7
+    assert "Release of 'milan-anakinra': left as it is (locked or released before)." in output.getvalue()
+    assert Study.objects.get(code=studies.MILAN_STUDY).releases.count() == 1

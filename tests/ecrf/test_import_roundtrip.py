@@ -72,10 +72,15 @@ def day_zero_in_spring(monkeypatch):
     return datetime.date(2021, 3, 16)
 
 
-def export_and_reimport(source: Study, user, settings, tmp_path, monkeypatch) -> tuple[Study, importing.ImportReport]:
-    release_data.use_release_root(settings, tmp_path)
-    release_data.quick_figures(monkeypatch)
-    release = release_data.lock(source, user)
+def export_and_reimport(
+    source: Study, user, settings, tmp_path, monkeypatch, release=None
+) -> tuple[Study, importing.ImportReport]:
+    """Export ``release`` of the study as CSV (none given: lock the study as a new release first) and import the zip
+    into an empty copy of the study."""
+    if release is None:
+        release_data.use_release_root(settings, tmp_path)
+        release_data.quick_figures(monkeypatch)
+        release = release_data.lock(source, user)
     archive = exports.export_bytes(release, "csv")
     copy = study_copy(source, f"{source.code}-copy")
     report = importing.crf_import(study=copy, sources=[importing.Source("release_csv.zip", archive)], user=user)

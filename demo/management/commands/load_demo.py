@@ -59,6 +59,7 @@ class Command(BaseCommand):
             self.stdout.write(f"Demo queries: the monitor asked {raised} questions in the ward study.")
         for study in (milan, recent, new_york):
             self.stdout.write(studies.derive_demo_study(study))
+        self.stdout.write(studies.release_demo_study(milan, "data_manager"))
         self.stdout.write(
             self.style.SUCCESS(f"Demo studies '{milan.code}', '{recent.code}' and '{new_york.code}' ready.")
         )
