@@ -105,9 +105,21 @@ def _first_day(kinds) -> Subquery:
     )
 
 
-def with_follow_up_end(patients: QuerySet[Patient]) -> QuerySet[Patient]:
-    """Annotate death_day and end_day (first death, discharge, withdrawal or loss: no daily form is due after)."""
-    return patients.annotate(death_day=_first_day([DispositionKind.DEATH]), end_day=_first_day(ENDS_DAILY_FORMS))
+def with_follow_up_end(patients: QuerySet[Patient], *, named: bool = False) -> QuerySet[Patient]:
+    """Annotate death_day and end_day (first death, discharge, withdrawal or loss: no daily form is due after);
+    ``named``: also end_kind, the first discharge, withdrawal or loss, for the pages that name what ended the
+    follow-up of a patient alive."""
+    patients = patients.annotate(death_day=_first_day([DispositionKind.DEATH]), end_day=_first_day(ENDS_DAILY_FORMS))
+    if not named:
+        return patients
+    leaving = sorted(ENDS_DAILY_FORMS - {DispositionKind.DEATH})
+    return patients.annotate(
+        end_kind=Subquery(
+            DispositionEvent.objects.filter(patient=OuterRef("pk"), kind__in=leaving)
+            .order_by("study_day", "pk")
+            .values("kind")[:1]
+        )
+    )
 
 
 def patient_get(*, user, pk: int) -> Patient:
@@ -116,7 +128,7 @@ def patient_get(*, user, pk: int) -> Patient:
     frozen = PatientFreeze.objects.filter(patient=OuterRef("pk"), unfrozen_at__isnull=True).values("frozen_at")[:1]
     try:
         return (
-            with_follow_up_end(cohort_selectors.patient_list(user=user))
+            with_follow_up_end(cohort_selectors.patient_list(user=user), named=True)
             .annotate(frozen_since=Subquery(frozen))
             .get(pk=pk)
         )
@@ -407,7 +419,8 @@ def patient_list(
         cohort_selectors.patient_list(user=user, study=study, site=site)
         .select_related(None)
         .prefetch_related("site", "arm")
-        .order_by()
+        .order_by(),
+        named=True,
     )
     if pks is not None:
         patients = patients.filter(pk__in=list(pks))

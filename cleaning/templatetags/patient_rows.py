@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 from cohorts.models import PatientStatus
 from cohorts.page_html import address, translated
 from ecrf.crfs import DAY_FORMS
+from ecrf.models import DispositionKind
 from ecrf.page_notes import badges_html
 
 register = template.Library()
@@ -30,9 +31,16 @@ class _Page:
             "missing": _("%(missing)s missing: enter day %(day)s"),
             "complete": _("complete"),
             "none": _("none due"),
-            "died": _("died (day %(day)s)"),
-            "ended": _("follow-up ended (day %(day)s)"),
+            "died": _("Died (day %(day)s)"),
         }
+        # What ended the follow-up of a patient alive (ecrf.selectors.with_follow_up_end's end_kind); capitalised as
+        # the statuses they stand beside ("Follow-up completed").
+        self.ends = {
+            DispositionKind.DISCHARGED: _("Discharged (day %(day)s)"),
+            DispositionKind.WITHDRAWAL: _("Withdrawn (day %(day)s)"),
+            DispositionKind.LOST: _("Lost to follow-up (day %(day)s)"),
+        }
+        self.ended = _("Follow-up ended (day %(day)s)")
         self.forms = {key: str(crf.label) for key, crf in DAY_FORMS.items()}
         self.statuses = {value: str(label) for value, label in PatientStatus.choices}
 
@@ -65,7 +73,7 @@ def _row(p, page: _Page) -> str:
     if p.death_day is not None:
         status = translated(words["died"], day=p.death_day)
     elif p.end_day is not None:
-        status = translated(words["ended"], day=p.end_day)
+        status = translated(page.ends.get(p.end_kind, page.ended), day=p.end_day)
     else:
         status = page.statuses.get(p.status, p.status)
     return format_html(

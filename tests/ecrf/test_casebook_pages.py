@@ -148,7 +148,33 @@ def test_patient_list_today_missing_first(nurse, study, site_a, arms, patient_a)
     assert rows == [("MI-0005", 3), ("MI-0009", 2), ("MI-0000", 0), ("MI-0001", 0), ("MI-0002", 0)]
     page = response.content.decode()
     assert f'href="/patients/{empty.pk}/day/3/">3 missing: enter day 3</a>' in page
-    assert "died (day 2)" in page
+    assert "Died (day 2)" in page
+
+
+@pytest.mark.parametrize(
+    ("kind", "listed", "header"),
+    [
+        ("discharged", "Discharged (day 4)", "discharged on study day 4"),
+        ("withdrawal", "Withdrawn (day 4)", "withdrawn on study day 4"),
+        ("lost_to_follow_up", "Lost to follow-up (day 4)", "lost to follow-up on study day 4"),
+    ],
+)
+def test_the_list_and_the_casebook_name_what_ended_the_follow_up(nurse, study, patient_a, kind, listed, header):
+    """A nurse reads why no form is due any more: discharged, withdrawn or lost, not an unexplained "follow-up
+    ended"; a death after it is what the list shows."""
+    patient_a.enrolment_date = timezone.localdate() - datetime.timedelta(days=10)
+    patient_a.save()
+    DispositionEvent.objects.create(patient=patient_a, study_day=6, kind="icu_admission")
+    DispositionEvent.objects.create(
+        patient=patient_a, study_day=4, kind=kind, normal_activities=False if kind == "discharged" else None
+    )
+    DispositionEvent.objects.create(patient=patient_a, study_day=5, kind="withdrawal")  # later: not the one named
+    rows = nurse.get(f"/studies/{study.code}/patients/").content.decode()
+    assert listed in rows and "ollow-up ended" not in rows
+    casebook = nurse.get(f"/patients/{patient_a.pk}/").content.decode()
+    assert header in casebook and "follow-up ended" not in casebook
+    DispositionEvent.objects.create(patient=patient_a, study_day=8, kind="death", cause_of_death="ARDS")
+    assert "Died (day 8)" in nurse.get(f"/studies/{study.code}/patients/").content.decode()
 
 
 def test_patient_list_site_filter(client, users, study, patient_a, patient_b):
