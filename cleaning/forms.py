@@ -179,8 +179,10 @@ class SdvPlanForm(_Form):
     reason = forms.CharField(
         label=_("Reason for the change"),
         max_length=200,
-        initial="SDV plan set",
         help_text=_("Kept in the audit trail."),
+        # Typed by the data manager, as every reason of a change: a prefilled text was kept unread (and stayed in
+        # English on the Italian page).
+        widget=forms.TextInput(attrs={"placeholder": _("e.g. monitoring plan v2: all fields of the laboratory")}),
     )
 
     opened = opened_field()  # cleaning.sdv.plan_stamp when the page was opened

@@ -3,6 +3,8 @@ changed since the page was shown is refused), the study's SDV page (the plan, se
 the progress per site and per monitor), the casebook's panel and the bulk verification from the record status
 dashboard; who may see and do what."""
 
+import re
+
 import pytest
 
 from cleaning import sdv, status_job
@@ -105,6 +107,19 @@ def test_the_data_manager_sets_the_plan_with_a_reason_and_it_is_audited(client, 
     bad = client.post(study_url(study), data | {"laboratory": "everything"})
     assert bad.status_code == 200 and "Select a valid choice" in bad.content.decode()
     assert sdv.plan_levels(study)["laboratory"] == "all"
+
+
+def test_the_plan_s_reason_is_typed_by_the_data_manager_in_any_language(client, users, study):
+    """No reason is prefilled (a prefilled one was saved unread, and in English on the Italian page): the box is
+    empty with an example in the page's language, and a change without a reason is refused next to the box."""
+    client.force_login(users["data_manager"])
+    page = client.get(study_url(study), HTTP_ACCEPT_LANGUAGE="it").content.decode()
+    reason_input = re.search(r'<input[^>]*name="reason"[^>]*>', page).group(0)
+    assert "value=" not in reason_input and 'placeholder="es.' in reason_input
+    data = dict.fromkeys(CATALOGUE, "none") | {"laboratory": "all"}
+    refused = client.post(study_url(study), data).content.decode()
+    assert "This field is required." in refused
+    assert sdv.plan_levels(study)["laboratory"] != "all"
 
 
 def test_a_plan_page_opened_before_another_change_does_not_undo_it(client, users, study):
