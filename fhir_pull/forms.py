@@ -10,11 +10,13 @@ from crispy_forms.helper import FormHelper
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from cohorts.audit import last_change
+from cohorts.forms import opened_field
 from cohorts.limits import LIMITS
 from ecrf.crfs import DAY_FORMS
 from fhir_pull import mapping, units
 from fhir_pull.models import FhirEndpoint, PatientLink, Proposal
-from fhir_pull.services import ACCEPT, REJECT, Decision
+from fhir_pull.services import ACCEPT, ENDPOINT_FIELDS, LINK_FIELDS, REJECT, Decision
 
 
 def _helper() -> FormHelper:
@@ -23,27 +25,34 @@ def _helper() -> FormHelper:
     return helper
 
 
-class EndpointForm(forms.ModelForm):
-    class Meta:
-        model = FhirEndpoint
-        fields = ["base_url", "auth_kind", "token_url", "client_id", "secret_env"]
-        field_classes = dict.fromkeys(["base_url", "token_url"], partial(forms.URLField, assume_scheme="https"))
+class _StampedForm(forms.ModelForm):
+    """A whole record posted back, with the stamp of the record when the page was opened (cohorts.audit)."""
+
+    opened = opened_field()
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        if not self.is_bound:
+            self.initial["opened"] = last_change(self.instance)
         self.helper = _helper()
 
 
-class LinkForm(forms.ModelForm):
+class EndpointForm(_StampedForm):
+    class Meta:
+        model = FhirEndpoint
+        fields = list(ENDPOINT_FIELDS)
+        field_classes = dict.fromkeys(["base_url", "token_url"], partial(forms.URLField, assume_scheme="https"))
+
+
+class LinkForm(_StampedForm):
     class Meta:
         model = PatientLink
-        fields = ["mrn", "identifier_system"]
+        fields = list(LINK_FIELDS)
         help_texts = {"mrn": _("The hospital's medical record number of this patient. Empty: remove the link.")}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["mrn"].required = False
-        self.helper = _helper()
 
 
 DECISIONS = [("", _("Decide later")), (ACCEPT, _("Accept")), (REJECT, _("Reject"))]

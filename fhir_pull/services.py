@@ -17,7 +17,7 @@ from django.db import models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from cohorts.audit import REASON_MAX_LENGTH, ensure_writable, save_audited
+from cohorts.audit import REASON_MAX_LENGTH, ensure_unchanged_since, ensure_writable, save_audited
 from cohorts.models import Patient
 from ecrf import selectors as ecrf_selectors
 from ecrf import services as ecrf_services
@@ -34,16 +34,28 @@ REASON_PREFIX = "FHIR pull: "
 # ------------------------------------------------------------------------------------------- set-up
 
 
-def endpoint_save(*, endpoint: FhirEndpoint, user) -> FhirEndpoint:
-    """Create or change a site's FHIR connection (checked by full_clean and the model's constraints)."""
+#: The fields of a site's connection and of a patient's link, as their pages post them whole.
+ENDPOINT_FIELDS = ("base_url", "auth_kind", "token_url", "client_id", "secret_env")
+LINK_FIELDS = ("mrn", "identifier_system")
+
+
+def endpoint_save(*, endpoint: FhirEndpoint, user, opened: int | None = None) -> FhirEndpoint:
+    """Create or change a site's FHIR connection (checked by full_clean and the model's constraints). ``opened``:
+    the connection's cohorts.audit.last_change when the page was opened; a change saved since is not undone."""
     with transaction.atomic():
+        stored = FhirEndpoint.objects.select_for_update().filter(site=endpoint.site_id).first()
+        ensure_unchanged_since(stored or FhirEndpoint(site=endpoint.site), opened, ENDPOINT_FIELDS)
         return save_audited(endpoint, user=user, reason="FHIR connection set-up")
 
 
-def link_save(*, patient: Patient, mrn: str, identifier_system: str, user) -> PatientLink | None:
-    """Link the patient to its FHIR Patient by medical record number; an empty number removes the link."""
+def link_save(
+    *, patient: Patient, mrn: str, identifier_system: str, user, opened: int | None = None
+) -> PatientLink | None:
+    """Link the patient to its FHIR Patient by medical record number; an empty number removes the link.
+    ``opened``: the link's cohorts.audit.last_change when the page was opened; a change saved since is not undone."""
     with transaction.atomic():
         link = PatientLink.objects.select_for_update().filter(patient=patient).first()
+        ensure_unchanged_since(link or PatientLink(patient=patient), opened, LINK_FIELDS)
         if not mrn.strip():
             if link is not None:
                 link._history_user, link._change_reason = user, "FHIR link removed"

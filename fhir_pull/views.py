@@ -134,6 +134,7 @@ def link(request, patient_pk: int):
                     mrn=form.cleaned_data["mrn"],
                     identifier_system=form.cleaned_data["identifier_system"],
                     user=request.user,
+                    opened=form.cleaned_data["opened"],
                 )
             except ValidationError as exc:
                 form.add_error(None, exc)
@@ -159,7 +160,7 @@ def endpoint(request, site_code: str):
         form = EndpointForm(request.POST, instance=current)
         if form.is_valid():
             try:
-                services.endpoint_save(endpoint=form.instance, user=request.user)
+                services.endpoint_save(endpoint=form.instance, user=request.user, opened=form.cleaned_data["opened"])
             except ValidationError as exc:
                 form.add_error(None, exc)
             else:

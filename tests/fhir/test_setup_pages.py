@@ -1,6 +1,8 @@
 """A data manager connects a site to its FHIR server (the secret is an environment variable's name, never shown);
 an investigator links a patient to its hospital record."""
 
+import re
+
 from fhir_pull.models import FhirEndpoint, PatientLink
 
 
@@ -44,3 +46,44 @@ def test_a_patient_is_linked_by_its_medical_record_number(client, users, patient
     assert "123-456" in client.get(url).content.decode()
     client.post(url, {"mrn": ""})
     assert not PatientLink.objects.exists()
+
+
+def _opened(page: str) -> str:
+    return re.search(r'name="opened" value="(\d+)"', page).group(1)
+
+
+def test_a_connection_page_opened_before_another_change_does_not_undo_it(client, users, site_a):
+    """Two data managers open the site's connection; the first moves it to a new server. The second page, posting
+    the whole connection to set its secret, is refused, naming the change, and the new server stays."""
+    client.force_login(users["data_manager"])
+    url = "/setup/sites/MI/fhir/"
+    client.post(url, {"base_url": "https://old.example.org/r4", "auth_kind": "none"})
+    opened = _opened(client.get(url).content.decode())
+    moved = {"base_url": "https://new.example.org/r4", "auth_kind": "none", "opened": opened}
+    assert client.post(url, moved).status_code == 302
+    stale = {"base_url": "https://old.example.org/r4", "auth_kind": "bearer", "secret_env": "FHIR_SECRET_MI"}
+    refused = client.post(url, stale | {"opened": opened})
+    page = refused.content.decode()
+    assert refused.status_code == 200 and "changed by someone else after you opened it" in page
+    assert "https://new.example.org/r4 (you started from https://old.example.org/r4)" in page
+    assert FhirEndpoint.objects.get(site=site_a).base_url == "https://new.example.org/r4"
+    reopened = _opened(client.get(url).content.decode())
+    assert client.post(url, stale | {"base_url": "https://new.example.org/r4", "opened": reopened}).status_code == 302
+    assert FhirEndpoint.objects.get(site=site_a).secret_env == "FHIR_SECRET_MI"
+
+
+def test_a_link_page_opened_before_another_change_does_not_undo_it(client, users, patient_a):
+    """The page was opened with no link; meanwhile a colleague linked the patient: the stale page's number is
+    refused, and so is the removal of a link changed since the page was opened."""
+    client.force_login(users["investigator"])
+    url = f"/patients/{patient_a.pk}/fhir/link/"
+    unlinked = _opened(client.get(url).content.decode())
+    assert unlinked == "0"
+    assert client.post(url, {"mrn": "111", "opened": unlinked}).status_code == 302
+    refused = client.post(url, {"mrn": "222", "opened": unlinked})
+    assert "changed by someone else after you opened it" in refused.content.decode()
+    assert PatientLink.objects.get(patient=patient_a).mrn == "111"
+    opened = _opened(client.get(url).content.decode())
+    assert client.post(url, {"mrn": "333", "opened": opened}).status_code == 302
+    assert "changed by someone else" in client.post(url, {"mrn": "", "opened": opened}).content.decode()
+    assert PatientLink.objects.get(patient=patient_a).mrn == "333"
