@@ -38,7 +38,7 @@ from ecrf.models import MISSING_CODE_ABBREVIATIONS, MissingCode
 from ecrf.numbers import NotANumber, parse_decimal, parse_integer
 from ecrf.page_notes import badges_html
 from ecrf.services import RecordInput
-from ecrf.validators import PatientFacts
+from ecrf.validators import KIND_ONLY_ANSWERS, PatientFacts
 
 SOFT_CODE_SUFFIXES = (".soft_low", ".soft_high", ".regimen")
 UNIT_LABELS = {"degC": "°C", "x10^9/L": "×10⁹/L", "fraction": "fraction"}
@@ -665,6 +665,10 @@ class EventForm(RecordForm):
         )
         if self.stored is None:
             self.fields["reason"].widget = forms.HiddenInput()
+        for name, kinds, *_refusal in KIND_ONLY_ANSWERS.get(self.crf.key, ()):
+            # Said before the save, which refuses the answer with another kind (clinical definitions §2).
+            kind_labels = " / ".join(str(kind.label) for kind in kinds)
+            self.fields[name].help_text = _("Only with the kind: %(kinds)s.") % {"kinds": kind_labels}
 
     study_day_label = gettext_lazy("Study day")
 

@@ -229,6 +229,25 @@ def test_disposition_answers_that_go_with_their_kind_are_saved(nurse, patient_a)
     assert DispositionEvent.objects.count() == 3
 
 
+@pytest.mark.parametrize(
+    ("slug", "field", "shown"),
+    [
+        ("dispositions", "cause_of_death", "Only with the kind: Death."),
+        ("dispositions", "alive", "Only with the kind: Vital status contact (e.g. day-21 call)."),
+        (
+            "dispositions",
+            "normal_activities",
+            "Only with the kind: Discharged / Vital status contact (e.g. day-21 call).",
+        ),
+        ("adverse-events", "organism", "Only with the kind: Bacteraemia."),
+    ],
+)
+def test_the_form_says_which_kind_an_answer_goes_with_before_a_save(nurse, patient_a, slug, field, shown):
+    page = nurse.get(f"/patients/{patient_a.pk}/{slug}/add/")
+    assert page.context["form"][field].help_text == shown
+    assert shown in page.content.decode()
+
+
 def test_an_organism_goes_with_a_bacteraemia_only(nurse, patient_a):
     response = post_event(nurse, patient_a, "adverse-events", study_day=3, kind="thromboembolism", organism="E. coli")
     assert errors_of_event(response) == {"organism": ["organism.not_bacteraemia"]}
