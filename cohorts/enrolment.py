@@ -12,7 +12,7 @@ against the one limits table of cohorts/limits.py, which the daily forms and the
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from django.utils import translation
@@ -23,6 +23,39 @@ from cohorts.eligibility.fields import FIELDS
 from cohorts.languages import STORED_LANGUAGE
 from cohorts.limits import LIMITS, exact, limit_of, localized_number, shown_unit, within_hard_range
 from cohorts.units import UNITS
+
+# How far in the future a time typed at screening may be (clock skew between the ward PC and the server).
+FUTURE_TOLERANCE = timedelta(minutes=10)
+# An earlier time is a slip of the year (0001 for 2001); the first hours of year 1 cannot even be stored.
+EARLIEST_TIME = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+def screening_time_problems(
+    assessed_at: datetime | None, recorded: Mapping[str, datetime | None], now: datetime
+) -> dict[str, tuple[str, str]]:
+    """(message, code) per implausible time of a screening: the assessment in the future or before 2000 (a slip of
+    the year); a time the screening records (the onset of respiratory failure, clinical definitions §1.2) after the
+    assessment, since it tells what had happened by then, or, without a plausible assessment to compare, in the
+    future or before 2000."""
+    problems: dict[str, tuple[str, str]] = {}
+    if assessed_at is not None and assessed_at > now + FUTURE_TOLERANCE:
+        problems["assessed_at"] = (_("The assessment cannot be in the future."), "future")
+    elif assessed_at is not None and assessed_at < EARLIEST_TIME:
+        problems["assessed_at"] = (_("Check the year: an assessment before 2000 is not plausible."), "too_early")
+    compared = None if "assessed_at" in problems else assessed_at
+    for name, moment in recorded.items():
+        if moment is None:
+            continue
+        if compared is not None and moment > compared:
+            problems[name] = (
+                _("This time is after the assessment: the screening records what had happened by then."),
+                "after_assessment",
+            )
+        elif moment > now + FUTURE_TOLERANCE:
+            problems[name] = (_("This time cannot be in the future."), "future")
+        elif moment < EARLIEST_TIME:
+            problems[name] = (_("Check the year: a time before 2000 is not plausible."), "too_early")
+    return problems
 
 
 def _fmt(number: float) -> str:

@@ -38,11 +38,6 @@ ANSWERS = {"yes": True, "no": False}
 # no min_value, max_value or max_digits. The age's limits are plausibility, not the protocol's minimum age (an
 # eligibility criterion).
 
-# How far in the future an assessment time may be (clock skew between the ward PC and the server).
-FUTURE_TOLERANCE = datetime.timedelta(minutes=10)
-# An earlier assessment is a slip of the year (0001 for 2001); the first hours of year 1 cannot even be stored.
-EARLIEST_ASSESSMENT = datetime.datetime(2000, 1, 1, tzinfo=datetime.UTC)
-
 
 def yes_no_unknown(label: str, help_text: str = "") -> forms.ChoiceField:
     """A yes/no answer where "unknown" (or nothing ticked) means not recorded."""
@@ -190,28 +185,19 @@ class ScreeningForm(forms.Form):
 
     def _times_at_site(self, cleaned: dict) -> None:
         """The times typed on the form are the clock time at the chosen site (clinical definitions §2.3): read
-        again in its zone (they were parsed in the server's before the site was known); then the assessment's
-        plausibility."""
+        again in its zone (they were parsed in the server's before the site was known); then their plausibility
+        (cohorts.enrolment: the assessment's, and the recorded times' against it)."""
         site = cleaned.get("site")
-        names = ["assessed_at", *(field.name for field in self.rule_set.fields if field.kind == "datetime")]
+        recorded = [field.name for field in self.rule_set.fields if field.kind == "datetime"]
         if site is not None:
-            for name in names:
+            for name in ("assessed_at", *recorded):
                 if cleaned.get(name) is not None:
                     cleaned[name] = in_zone(cleaned[name], site_zone(site))
-        assessed_at = cleaned.get("assessed_at")
-        if assessed_at is None:
-            return
-        if assessed_at > timezone.now() + FUTURE_TOLERANCE:
-            self.add_error(
-                "assessed_at", ValidationError(gettext("The assessment cannot be in the future."), code="future")
-            )
-        elif assessed_at < EARLIEST_ASSESSMENT:
-            self.add_error(
-                "assessed_at",
-                ValidationError(
-                    gettext("Check the year: an assessment before 2000 is not plausible."), code="too_early"
-                ),
-            )
+        problems = enrolment.screening_time_problems(
+            cleaned.get("assessed_at"), {name: cleaned.get(name) for name in recorded}, timezone.now()
+        )
+        for name, (message, code) in problems.items():
+            self.add_error(name, ValidationError(message, code=code))
 
     def _canonical(self, field: Field, raw) -> float | None:
         """The typed number in the canonical unit, or None (with an error on the field) when implausible."""

@@ -401,14 +401,17 @@ def screening_create(
     with translation.override(STORED_LANGUAGE):
         evaluation = evaluate(study.protocol, inputs, study.eligibility_settings())
         criteria = enrolment.criteria_rows(evaluation)
+    recorded = {field.name: inputs.get(field.name) for field in rule_set.fields if field.kind == "datetime"}
+    errors = {
+        name: [ValidationError(message, code=code)]
+        for name, (message, code) in enrolment.screening_time_problems(assessed_at, recorded, timezone.now()).items()
+    }
     if evaluation.missing and not as_screen_failure:
         shown = evaluate(study.protocol, inputs, study.eligibility_settings())  # the messages: the user's language
-        raise ValidationError(
-            {
-                name: [ValidationError(msg, code=code) for msg, code in errs]
-                for name, errs in enrolment.missing_field_errors(shown).items()
-            }
-        )
+        for name, errs in enrolment.missing_field_errors(shown).items():
+            errors.setdefault(name, []).extend(ValidationError(msg, code=code) for msg, code in errs)
+    if errors:
+        raise ValidationError(errors)
     if as_screen_failure and evaluation.eligible:
         raise ValidationError(
             _("Every criterion is met: this candidate is not a screen failure. Save the screening to enrol."),

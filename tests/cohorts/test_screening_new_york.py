@@ -134,3 +134,71 @@ def test_times_of_a_new_york_screening_are_the_site_clock_and_the_onset_becomes_
     assert patient.oxygen_criterion_at == datetime.datetime(2020, 4, 2, 2, 0, tzinfo=datetime.UTC)
     detail = client.get(f"/studies/{study.code}/screenings/{screening.pk}/").content.decode()
     assert "02 Apr 2020 10:00" in detail
+
+
+@pytest.mark.parametrize(
+    ("onset", "code", "message"),
+    [
+        # the screening records the respiratory failure the candidate had by the assessment (2020-04-02 10:00)
+        (
+            "2020-04-02T10:30",
+            "after_assessment",
+            "This time is after the assessment: the screening records what had happened by then.",
+        ),
+        ("2021-04-01T22:00", "after_assessment", None),  # a slip of the year
+        ("1920-04-01T22:00", "too_early", "Check the year: a time before 2000 is not plausible."),
+    ],
+)
+def test_an_onset_of_respiratory_failure_after_the_assessment_is_refused(client, ny, users, onset, code, message):
+    """It becomes the patient's oxygen criterion time, which the timed outcomes count from."""
+    study, site, _arm = ny
+    client.force_login(users["data_manager"])
+    response = post(client, study, site, respiratory_failure_onset=onset)
+    assert response.context["form"].has_error("respiratory_failure_onset", code)
+    if message:
+        assert message in response.content.decode()
+    assert not Screening.objects.exists()
+    # at the assessment's minute it is accepted
+    assert post(client, study, site, respiratory_failure_onset="2020-04-02T10:00").status_code == 302
+
+
+def test_a_future_onset_is_refused_also_beside_an_implausible_assessment(client, ny, users):
+    study, site, _arm = ny
+    client.force_login(users["data_manager"])
+    response = post(client, study, site, assessed_at="2090-04-02T10:00", respiratory_failure_onset="2090-04-01T22:00")
+    form = response.context["form"]
+    assert form.has_error("assessed_at", "future") and form.has_error("respiratory_failure_onset", "future")
+    assert "This time cannot be in the future." in response.content.decode()
+    assert not Screening.objects.exists()
+
+
+def test_the_service_refuses_implausible_screening_times_for_any_caller(ny, users):
+    """Any caller of screening_create (the demo, a script): the times are checked there too, each on its field."""
+    from django.core.exceptions import ValidationError
+    from django.utils import timezone
+
+    from cohorts.services import screening_create
+
+    study, site, _arm = ny
+    now = timezone.now()
+    for assessed_at, onset, expected in (
+        (now, now + datetime.timedelta(hours=2), {"respiratory_failure_onset": ["after_assessment"]}),
+        (
+            now + datetime.timedelta(days=2),
+            now + datetime.timedelta(days=1),
+            {"assessed_at": ["future"], "respiratory_failure_onset": ["future"]},
+        ),
+    ):
+        with pytest.raises(ValidationError) as refused:
+            screening_create(
+                study=study,
+                site=site,
+                assessed_at=assessed_at,
+                values={"respiratory_failure_onset": onset},
+                entered_units={},
+                user=users["data_manager"],
+                as_screen_failure=True,
+            )
+        codes = {name: [error.code for error in errors] for name, errors in refused.value.error_dict.items()}
+        assert codes == expected
+    assert not Screening.objects.exists()
