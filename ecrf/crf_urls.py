@@ -8,6 +8,7 @@ from ecrf.help_pages import help_page
 
 urlpatterns = [
     path("studies/<slug:study_code>/import/", import_views.crf_import, name="crf_import"),
+    path("studies/<slug:study_code>/import/<slug:table>.csv", import_views.import_template, name="import_template"),
     path("imports/<int:pk>/", import_views.import_status, name="import_status"),
     path("imports/<int:pk>/cancel/", import_views.import_cancel, name="import_cancel"),
     path("imports/<int:pk>/problems.csv", import_views.import_problems, name="import_problems"),

@@ -6,7 +6,7 @@ from crispy_forms.layout import Field, Layout
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import FileResponse, Http404
+from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
@@ -105,6 +105,18 @@ def crf_import(request, study_code: str):
             ],
         },
     )
+
+
+@roles.role_required(roles.IMPORTERS)
+def import_template(request, study_code: str, table: str):
+    """A table's empty file to fill in, named as the import expects it: its header line (the columns of the import
+    page, importing.template_header)."""
+    cohort_selectors.study_get(user=request.user, code=study_code)
+    if table not in importing.TABLES:
+        raise Http404("No such table.")
+    response = HttpResponse(f"{importing.template_header(table)}\n", content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{table}.csv"'
+    return response
 
 
 @roles.role_required(roles.IMPORTERS)

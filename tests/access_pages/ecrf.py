@@ -48,6 +48,7 @@ EPISODE = {"end_day": 4, "end_reason": "extubated"}
 PAGES: list = [
     Page("csv import", lambda f: f"/studies/{f['study'].code}/import/", roles.IMPORTERS),
     Page("import format help", lambda f: "/help/import-format/", EVERY_ROLE),
+    Page("csv import template", lambda f: f"/studies/{f['study'].code}/import/vital_signs.csv", roles.IMPORTERS),
     Page("csv import upload", lambda f: f"/studies/{f['study'].code}/import/", roles.IMPORTERS, method="post"),
     Page("csv import job", lambda f: f"/imports/{import_job(f).pk}/", roles.IMPORTERS),
     Page("csv import problems", lambda f: f"/imports/{import_job(f).pk}/problems.csv", roles.IMPORTERS),

@@ -4,6 +4,7 @@ problems so far), cancels it (nothing stored), and keeps its report; the command
 import datetime
 import json
 import time
+from decimal import Decimal
 
 import pytest
 from celery.contrib.testing.worker import start_worker
@@ -78,6 +79,29 @@ def test_an_upload_is_queued_run_by_the_worker_and_reported_on_its_page(client, 
     assert f'href="/imports/{job.pk}/"' in listing and "17 rows" in listing
     tasks.run_import(job.pk)  # a redelivered message finds the job done: nothing happens again
     assert VitalSigns.history.filter(history_change_reason="import: vital_signs.csv").count() == 4
+
+
+def test_the_import_page_hands_out_each_tables_empty_file_which_imports_once_filled_in(client, setup):
+    """The file names on the page download the files to fill in, named and headed as the import reads them."""
+    study, user = setup
+    client.force_login(user)
+    page = client.get(f"/studies/{study.code}/import/").content.decode()
+    for table in importing.TABLES:
+        assert f'href="/studies/{study.code}/import/{table}.csv" download' in page
+    template = client.get(f"/studies/{study.code}/import/vital_signs.csv")
+    assert template["Content-Disposition"] == 'attachment; filename="vital_signs.csv"'
+    header = template.content.decode()
+    assert header.splitlines() == [importing.template_header("vital_signs")]
+    assert header.startswith("participant_id,study_day,temperature_c,")
+    row = {"participant_id": "MI-0001", "study_day": "1", "temperature_c": "37.8"}
+    filled = header + ",".join(row.get(name, "") for name in header.strip().split(",")) + "\n"
+    client.post(f"/studies/{study.code}/import/", {"files": [upload("vital_signs.csv", filled)]})
+    job = ImportJob.objects.get()
+    tasks.run_import(job.pk)
+    job.refresh_from_db()
+    assert job.problems == 0, job.report
+    assert VitalSigns.objects.get(patient__participant_id="MI-0001", study_day=1).temperature_c == Decimal("37.8")
+    assert client.get(f"/studies/{study.code}/import/unknown_table.csv").status_code == 404
 
 
 def test_the_page_of_a_running_import_shows_how_far_it_got_and_polls(client, setup):
