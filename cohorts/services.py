@@ -56,8 +56,17 @@ PATIENT_EDITABLE = frozenset(
 )
 
 
-def _criterion_in_future() -> ValidationError:
-    return ValidationError(_("The oxygen criterion cannot be met in the future."), code="future")
+def _criterion_problem(moment: datetime.datetime | None) -> ValidationError | None:
+    """Why an oxygen criterion time is implausible (in the future, or before 2000: a slip of the year), or None."""
+    if moment is None:
+        return None
+    if moment > timezone.now():
+        return ValidationError(_("The oxygen criterion cannot be met in the future."), code="future")
+    if moment < enrolment.EARLIEST_TIME:
+        return ValidationError(
+            _("Check the year: an oxygen criterion met before 2000 is not plausible."), code="too_early"
+        )
+    return None
 
 
 def patient_update(
@@ -67,9 +76,8 @@ def patient_update(
     unknown = set(changes) - PATIENT_EDITABLE
     if unknown:
         raise ValueError(f"Not editable here: {', '.join(sorted(unknown))}")
-    criterion = changes.get("oxygen_criterion_at")
-    if criterion is not None and criterion > timezone.now():
-        raise ValidationError({"oxygen_criterion_at": _criterion_in_future()})
+    if problem := _criterion_problem(changes.get("oxygen_criterion_at")):
+        raise ValidationError({"oxygen_criterion_at": problem})
     with transaction.atomic():
         ensure_writable(patient)
         return update_versioned(patient, changes=changes, expected_version=expected_version, user=user, reason=reason)
@@ -312,9 +320,8 @@ def _imported_patient(
         comorbidities=comorbidities,
     )
     errors = _baseline_errors(patient)
-    criterion_at = baseline.get("oxygen_criterion_at")
-    if criterion_at is not None and criterion_at > timezone.now():
-        errors["oxygen_criterion_at"] = _criterion_in_future()
+    if problem := _criterion_problem(baseline.get("oxygen_criterion_at")):
+        errors["oxygen_criterion_at"] = problem
     if not site_in_study:
         errors["site"] = ValidationError(
             _("Site %(site)s does not take part in the study.") % {"site": site.code}, code="site"

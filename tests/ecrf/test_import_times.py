@@ -251,6 +251,15 @@ def test_an_oxygen_criterion_in_the_future_is_refused(study, new_york, arms, use
     assert not Patient.objects.filter(participant_id="NY-0002").exists()
 
 
+def test_an_oxygen_criterion_before_2000_is_refused(study, new_york, arms, user):
+    report = run(
+        study, user, {"patients.csv": f"{PATIENT_HEADER}\nNY-0002,NY,standard,2020-04-01,F,64,70,1920-03-31 21:15\n"}
+    )
+    assert problems(report) == [("patients.csv", 2, "oxygen_criterion_at")]
+    assert report.problems[0].message == "Check the year: an oxygen criterion met before 2000 is not plausible."
+    assert not Patient.objects.filter(participant_id="NY-0002").exists()
+
+
 def test_without_an_enrolment_date_day_0_is_the_follow_up_before_today_whatever_the_times(
     study, new_york, arms, user, monkeypatch
 ):

@@ -11,7 +11,7 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from cohorts import roles
-from cohorts.models import Site
+from cohorts.models import Patient, Site
 from ecrf import services
 from ecrf.models import DispositionEvent, DrugAdministration, VentilationEpisode
 from ecrf.services import RecordInput
@@ -275,12 +275,18 @@ def test_the_casebook_shows_the_oxygen_criterion_at_the_site_and_a_correction_ne
     assert patient.history.first().history_change_reason == "checked against the chart"
 
 
-def test_an_oxygen_criterion_in_the_future_is_refused(page, patient):
-    data = {"oxygen_criterion_at": "2999-01-01T10:00", "version": patient.version, "reason": "typo"}
+@pytest.mark.parametrize(
+    ("typed", "message"),
+    [
+        ("2999-01-01T10:00", "The oxygen criterion cannot be met in the future."),
+        ("0202-03-31T22:00", "Check the year: an oxygen criterion met before 2000 is not plausible."),
+    ],
+)
+def test_an_oxygen_criterion_in_the_future_or_before_2000_is_refused(page, patient, typed, message):
+    data = {"oxygen_criterion_at": typed, "version": patient.version, "reason": "typo"}
     response = page.post(f"/patients/{patient.pk}/oxygen-criterion/", data)
-    assert response.context["form"].errors["oxygen_criterion_at"] == [
-        "The oxygen criterion cannot be met in the future."
-    ]
+    assert response.context["form"].errors["oxygen_criterion_at"] == [message]
+    assert Patient.objects.get(pk=patient.pk).oxygen_criterion_at == patient.oxygen_criterion_at
 
 
 def test_a_monitor_reads_the_oxygen_criterion_but_cannot_change_it(client, users, patient, new_york):
