@@ -181,6 +181,11 @@ def settings_problems(settings: Any, protocol: str, path: str = "settings") -> l
     return problems.found
 
 
+def _was_locked(study: Study) -> bool:
+    """Whether the study was ever locked for a release (its history holds the lock flag set)."""
+    return Study.history.filter(id=study.pk, is_locked=True).exists()
+
+
 def _clean_study(data: Mapping, study: Study, problems: _Problems) -> None:
     """Apply the study's fields and settings of ``data`` to ``study`` (unsaved), reporting every problem."""
     for key in ("code", "title", "protocol"):
@@ -198,6 +203,14 @@ def _clean_study(data: Mapping, study: Study, problems: _Problems) -> None:
             "code",
             _("%(code)s is reserved for the set-up pages; choose another code") % {"code": repr(code)},
             "reserved",
+        )
+    elif code and study.pk is not None and code != study.code and _was_locked(study):
+        # A release is filed, downloaded and exported under the code it was locked with (analysis.releases): renamed,
+        # the study would lose its releases, and a new study could take the old code and its release folders.
+        problems.add(
+            "code",
+            _("the study's locked releases are kept under the code %(code)s: it cannot change") % {"code": study.code},
+            "released",
         )
     protocol = _text(data.get("protocol"))
     if protocol and protocol not in RULE_SETS:

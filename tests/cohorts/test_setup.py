@@ -333,6 +333,29 @@ def test_after_the_first_enrolment_every_change_needs_a_reason_and_is_audited(dm
     assert arm.history.latest().history_change_reason == "dose corrected"
 
 
+def test_a_study_once_locked_keeps_its_code(dm, study, site_a, users):
+    """Its releases are filed, served and exported under the code they were locked with: renamed, the study would
+    lose them. Before its first lock the code may change."""
+    from cohorts.services import study_set_locked
+
+    url = f"/setup/studies/{study.code}/"
+    assert dm.post(url, study_body(code="renamed", title=study.title, sites=["MI"])).status_code == 302
+    study.refresh_from_db()
+    assert study.code == "renamed"
+    manager = users["data_manager"]
+    study_set_locked(study=study, locked=True, user=manager, reason="locked for release v1: day-21 analysis")
+    study_set_locked(study=study, locked=False, user=manager, reason="unlocked: late data")
+    response = dm.post("/setup/studies/renamed/", study_body(code="renamed-again", title="New title", sites=["MI"]))
+    assert form_errors(response) == {
+        "code": ["the study's locked releases are kept under the code renamed: it cannot change"]
+    }
+    assert Study.objects.get(pk=study.pk).title == study.title  # nothing of the refused save stored
+    assert (
+        dm.post("/setup/studies/renamed/", study_body(code="renamed", title="New title", sites=["MI"])).status_code
+        == 302
+    )
+
+
 def test_a_site_with_patients_cannot_leave_the_study(dm, study, site_a, site_b, patient_a):
     body = study_body(code=study.code, title=study.title, follow_up_days="21", sites=["BG"], reason="close MI")
     response = dm.post(f"/setup/studies/{study.code}/", body)
