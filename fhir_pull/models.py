@@ -10,7 +10,10 @@ hard-limit error that makes a value impossible to accept. Accepting a proposal s
 ecrf.services with the reason "FHIR pull: <type>/<id>"; the accepted rows are the provenance the releases export.
 """
 
+from urllib.parse import urlsplit
+
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
@@ -83,6 +86,27 @@ class FhirEndpoint(models.Model):
 
     def __str__(self) -> str:
         return f"{self.site.code}: {self.base_url}"
+
+    def clean(self) -> None:
+        """The rules of the constraints, said next to the field to correct (a constraint alone is a message naming
+        it above the form); and the addresses' scheme: http(s), and https wherever a secret is sent."""
+        errors = {}
+        secret_sent = self.auth_kind != AuthKind.NONE
+        for name in ("base_url", "token_url"):
+            scheme = urlsplit(getattr(self, name)).scheme.lower()
+            if scheme and scheme not in ("http", "https"):
+                errors[name] = _("Give an address starting with https://.")
+            elif scheme == "http" and secret_sent:
+                errors[name] = _("The secret is sent to this address: give one starting with https://.")
+        if secret_sent and not self.secret_env:
+            errors["secret_env"] = _("Name the environment variable that holds the secret of this authentication.")
+        if self.auth_kind == AuthKind.CLIENT_CREDENTIALS:
+            if not self.token_url:
+                errors["token_url"] = _("Give the token URL of OAuth2 client credentials.")
+            if not self.client_id:
+                errors["client_id"] = _("Give the client id of OAuth2 client credentials.")
+        if errors:
+            raise ValidationError(errors)
 
 
 class PatientLink(models.Model):

@@ -3,6 +3,8 @@ an investigator links a patient to its hospital record."""
 
 import re
 
+import pytest
+
 from fhir_pull.models import FhirEndpoint, PatientLink
 
 
@@ -16,7 +18,10 @@ def test_a_site_is_connected_with_the_name_of_its_secret_variable(client, users,
     assert "Name an environment variable starting with FHIR_SECRET_" in response.content.decode()
     assert not FhirEndpoint.objects.exists()
     response = client.post(url, {"base_url": "https://fhir.example.org/r4", "auth_kind": "bearer"})
-    assert "fhir_endpoint_auth_needs_secret" in response.content.decode() or "secret" in response.content.decode()
+    assert response.context["form"].errors == {
+        "secret_env": ["Name the environment variable that holds the secret of this authentication."]
+    }
+    assert "Constraint" not in response.content.decode()
     assert not FhirEndpoint.objects.exists()
     response = client.post(
         url,
@@ -34,7 +39,47 @@ def test_client_credentials_need_the_token_url_and_client_id(client, users, site
         "/setup/sites/MI/fhir/",
         {"base_url": "https://fhir.example.org/r4", "auth_kind": "client_credentials", "secret_env": "FHIR_SECRET_X"},
     )
-    assert response.status_code == 200 and not FhirEndpoint.objects.exists()
+    assert response.context["form"].errors == {
+        "token_url": ["Give the token URL of OAuth2 client credentials."],
+        "client_id": ["Give the client id of OAuth2 client credentials."],
+    }
+    assert "Constraint" not in response.content.decode()
+    assert not FhirEndpoint.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("values", "errors"),
+    [
+        ({"base_url": "ftp://fhir.example.org/r4"}, {"base_url": ["Give an address starting with https://."]}),
+        (
+            {"base_url": "http://fhir.example.org/r4", "auth_kind": "bearer", "secret_env": "FHIR_SECRET_MI"},
+            {"base_url": ["The secret is sent to this address: give one starting with https://."]},
+        ),
+        (
+            {
+                "auth_kind": "client_credentials",
+                "token_url": "http://login.example.org/token",
+                "client_id": "ecrf",
+                "secret_env": "FHIR_SECRET_MI",
+            },
+            {"token_url": ["The secret is sent to this address: give one starting with https://."]},
+        ),
+    ],
+)
+def test_a_connection_speaks_http_and_sends_a_secret_over_https_only(client, users, site_a, values, errors):
+    client.force_login(users["data_manager"])
+    response = client.post(
+        "/setup/sites/MI/fhir/", {"base_url": "https://fhir.example.org/r4", "auth_kind": "none", **values}
+    )
+    assert response.context["form"].errors == errors
+    assert not FhirEndpoint.objects.exists()
+
+
+def test_an_open_test_server_may_be_plain_http(client, users, site_a):
+    client.force_login(users["data_manager"])
+    response = client.post("/setup/sites/MI/fhir/", {"base_url": "http://127.0.0.1:8080/fhir", "auth_kind": "none"})
+    assert response.status_code == 302
+    assert FhirEndpoint.objects.get(site=site_a).base_url == "http://127.0.0.1:8080/fhir"
 
 
 def test_a_patient_is_linked_by_its_medical_record_number(client, users, patient_a):
