@@ -155,6 +155,10 @@ def _baseline_errors(patient: Patient) -> dict[str, ValidationError]:
         errors["arm"] = ValidationError(_("The arm belongs to another study."), code="arm_study")
     if patient.enrolment_date > site_today(patient.site):  # today at the site (cohorts/clock.py)
         errors["enrolment_date"] = ValidationError(_("Day 0 cannot be in the future."), code="future")
+    elif patient.enrolment_date < enrolment.EARLIEST_TIME.date():  # a slip of the year, as for the other times
+        errors["enrolment_date"] = ValidationError(
+            _("Check the year: a day 0 before 2000 is not plausible."), code="too_early"
+        )
     if patient.age_years is not None and (problem := enrolment.limit_problem("age_years", patient.age_years, "years")):
         errors["age_years"] = ValidationError(problem, code="age_years.hard")
     weight_error = _baseline_weight_error(

@@ -426,6 +426,12 @@ BAD = [
         "Day 0 cannot be in the future.",
     ),
     case(
+        "day 0 before 2000",
+        {"patients.csv": "participant_id,site,arm,sex,age_years,enrolment_date\nMI-0200,MI,standard,M,60,0202-04-01\n"},
+        ("patients.csv", 2, "enrolment_date"),
+        "Check the year: a day 0 before 2000 is not plausible.",
+    ),
+    case(
         "NUL character",
         {"adverse_events.csv": "participant_id,study_day,kind,description\nMI-0001,1,other,bad\x00text\n"},
         ("adverse_events.csv", 2, "description"),
