@@ -98,25 +98,26 @@ def check_target(
     """The refusal of a query about something that does not exist: a form or field not in the catalogue, a day
     outside the follow-up, a record that is not this patient's (ValidationError on that field)."""
     form, field = (form or "").strip(), (field or "").strip()
+    problems = {}  # every refusal of the day and of the form and field at once, each next to its field
     if study_day is not None and not 0 <= study_day <= patient.study.follow_up_days:
-        raise _refuse(
-            "study_day",
+        problems["study_day"] = ValidationError(
             _("Study day %(day)s is outside the follow-up of 0 to %(last)s.")
             % {"day": study_day, "last": patient.study.follow_up_days},
-            "day_outside_follow_up",
+            code="day_outside_follow_up",
         )
+    elif form and study_day is None:
+        problems["study_day"] = ValidationError(_("A query on a form names its study day."), code="day_required")
     if form and form not in CATALOGUE:
-        raise _refuse("form", _("There is no form '%(form)s'.") % {"form": form}, "unknown_form")
-    if field and not form:
-        raise _refuse("field", _("Name the form of the field."), "field_needs_form")
-    if field and field not in CATALOGUE[form].fields:
-        raise _refuse(
-            "field",
+        problems["form"] = ValidationError(_("There is no form '%(form)s'.") % {"form": form}, code="unknown_form")
+    elif field and not form:
+        problems["field"] = ValidationError(_("Name the form of the field."), code="field_needs_form")
+    elif field and field not in CATALOGUE[form].fields:
+        problems["field"] = ValidationError(
             _("The form %(form)s has no field '%(field)s'.") % {"form": CATALOGUE[form].label, "field": field},
-            "unknown_field",
+            code="unknown_field",
         )
-    if form and study_day is None:
-        raise _refuse("study_day", _("A query on a form names its study day."), "day_required")
+    if problems:
+        raise ValidationError(problems)
     if record_id is not None:
         if not form or CATALOGUE[form].per_day:
             raise _refuse("form", _("Only a record of a repeating form is named by its id."), "record_not_repeating")

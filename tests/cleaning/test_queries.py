@@ -67,6 +67,16 @@ def test_a_query_about_nothing_is_refused_next_to_the_field(patient_a, users, ta
     assert not Query.objects.exists()
 
 
+def test_a_wrong_day_and_a_wrong_field_are_refused_together_on_the_page(client, patient_a, users):
+    """Both said at once, each next to its field: corrected one at a time, the monitor would post twice."""
+    client.force_login(users["monitor"])
+    body = {"study_day": "99", "form": "vital_signs", "field": "organism", "assignee": "", "text": "Is this right?"}
+    response = client.post(f"/patients/{patient_a.pk}/queries/new/", body)
+    errors = {name: [e.code for e in items.as_data()] for name, items in response.context["form"].errors.items()}
+    assert errors == {"study_day": ["day_outside_follow_up"], "field": ["unknown_field"]}
+    assert not Query.objects.exists()
+
+
 def test_the_message_names_the_missing_field(patient_a, users):
     with pytest.raises(ValidationError, match="The form Vital signs has no field 'weight'"):
         services.query_open(
