@@ -72,7 +72,11 @@ class ScreeningForm(forms.Form):
     """
 
     site = forms.ModelChoiceField(label=_("Site"), queryset=None, empty_label=None)
-    assessed_at = forms.DateTimeField(label=_("Date and time of assessment"), widget=DateTimeLocalInput())
+    assessed_at = forms.DateTimeField(
+        label=_("Date and time of assessment"),
+        widget=DateTimeLocalInput(),
+        help_text=_("The clock time at the chosen site."),
+    )
     rescreen_of = forms.ModelChoiceField(
         queryset=None,
         required=False,
@@ -115,9 +119,12 @@ class ScreeningForm(forms.Form):
             self.fields[field.name] = forms.ChoiceField(
                 label=label, choices=[("", gettext("not recorded")), *choices], required=False, help_text=help_text
             )
-        elif field.kind == "datetime":
+        elif field.kind == "datetime":  # a time of what the candidate had by the assessment (screening_time_problems)
             self.fields[field.name] = forms.DateTimeField(
-                label=label, required=False, widget=DateTimeLocalInput(), help_text=help_text
+                label=label,
+                required=False,
+                widget=DateTimeLocalInput(),
+                help_text=help_text or _("The clock time at the chosen site; not after the assessment."),
             )
         elif field.name == "age_years":
             self.fields[field.name] = forms.IntegerField(

@@ -136,6 +136,16 @@ def test_times_of_a_new_york_screening_are_the_site_clock_and_the_onset_becomes_
     assert "02 Apr 2020 10:00" in detail
 
 
+def test_the_screening_page_says_its_times_are_the_sites_clock(client, ny, users):
+    study, _site, _arm = ny
+    client.force_login(users["data_manager"])
+    form = client.get(f"/studies/{study.code}/screenings/new/").context["form"]
+    assert form["assessed_at"].help_text == "The clock time at the chosen site."
+    assert form["respiratory_failure_onset"].help_text == (
+        "The clock time at the chosen site; not after the assessment."
+    )
+
+
 @pytest.mark.parametrize(
     ("onset", "code", "message"),
     [
