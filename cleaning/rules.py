@@ -167,11 +167,6 @@ class Records:
         """``not (value or "").strip()``: the validators' test of a required text."""
         return self.codes(name).fillna("").astype(str).str.strip().eq("").to_numpy(dtype=bool)
 
-    def answered(self, name: str) -> np.ndarray:
-        """``validators.answered``: a value given (a yes or no, a number, a text that is not blank)."""
-        column = self.codes(name)
-        return (column.notna() & column.astype(str).str.strip().ne("")).to_numpy(dtype=bool)
-
     def is_value(self, name: str, value: Any) -> np.ndarray:
         """The rows whose ``name`` is ``value`` (a yes or no: True or False; missing is neither)."""
         return self.codes(name).eq(value).fillna(False).to_numpy(dtype=bool)
@@ -354,7 +349,8 @@ def _kind_only_checks(form: str) -> tuple[Check, ...]:
             f"{name}.{rule}",
             HARD,
             f"{capfirst(name.replace('_', ' '))} given with another kind of record",
-            lambda r, name=name, kinds=kinds: ~r.is_code("kind", *kinds) & r.answered(name),
+            # ~no_text: validators.answered (a yes or a no is a text that is not blank here, missing is not).
+            lambda r, name=name, kinds=kinds: ~r.is_code("kind", *kinds) & ~r.no_text(name),
         )
         for name, kinds, rule, _message in KIND_ONLY_ANSWERS[form]
     )
