@@ -30,6 +30,16 @@ FUTURE_TOLERANCE = timedelta(minutes=10)
 EARLIEST_TIME = datetime(2000, 1, 1, tzinfo=UTC)
 
 
+def time_problem(moment: datetime, now: datetime, tolerance: timedelta = FUTURE_TOLERANCE) -> str | None:
+    """``"future"`` for a time after ``now`` (give or take ``tolerance``), ``"too_early"`` for one before 2000 (a slip
+    of the year), else None: the plausibility of a time typed for a study, whose message each caller words."""
+    if moment > now + tolerance:
+        return "future"
+    if moment < EARLIEST_TIME:
+        return "too_early"
+    return None
+
+
 def screening_time_problems(
     assessed_at: datetime | None, recorded: Mapping[str, datetime | None], now: datetime
 ) -> dict[str, tuple[str, str]]:
@@ -38,10 +48,16 @@ def screening_time_problems(
     assessment, since it tells what had happened by then, or, without a plausible assessment to compare, in the
     future or before 2000."""
     problems: dict[str, tuple[str, str]] = {}
-    if assessed_at is not None and assessed_at > now + FUTURE_TOLERANCE:
-        problems["assessed_at"] = (_("The assessment cannot be in the future."), "future")
-    elif assessed_at is not None and assessed_at < EARLIEST_TIME:
-        problems["assessed_at"] = (_("Check the year: an assessment before 2000 is not plausible."), "too_early")
+    assessment = {
+        "future": _("The assessment cannot be in the future."),
+        "too_early": _("Check the year: an assessment before 2000 is not plausible."),
+    }
+    recorded_time = {
+        "future": _("This time cannot be in the future."),
+        "too_early": _("Check the year: a time before 2000 is not plausible."),
+    }
+    if assessed_at is not None and (code := time_problem(assessed_at, now)):
+        problems["assessed_at"] = (assessment[code], code)
     compared = None if "assessed_at" in problems else assessed_at
     for name, moment in recorded.items():
         if moment is None:
@@ -51,10 +67,8 @@ def screening_time_problems(
                 _("This time is after the assessment: the screening records what had happened by then."),
                 "after_assessment",
             )
-        elif moment > now + FUTURE_TOLERANCE:
-            problems[name] = (_("This time cannot be in the future."), "future")
-        elif moment < EARLIEST_TIME:
-            problems[name] = (_("Check the year: a time before 2000 is not plausible."), "too_early")
+        elif code := time_problem(moment, now):
+            problems[name] = (recorded_time[code], code)
     return problems
 
 

@@ -58,14 +58,11 @@ PATIENT_EDITABLE = frozenset(
 
 def _criterion_problem(moment: datetime.datetime | None) -> ValidationError | None:
     """Why an oxygen criterion time is implausible (in the future, or before 2000: a slip of the year), or None."""
-    if moment is None:
-        return None
-    if moment > timezone.now():
-        return ValidationError(_("The oxygen criterion cannot be met in the future."), code="future")
-    if moment < enrolment.EARLIEST_TIME:
-        return ValidationError(
-            _("Check the year: an oxygen criterion met before 2000 is not plausible."), code="too_early"
-        )
+    code = None if moment is None else enrolment.time_problem(moment, timezone.now(), tolerance=datetime.timedelta(0))
+    if code == "future":
+        return ValidationError(_("The oxygen criterion cannot be met in the future."), code=code)
+    if code == "too_early":
+        return ValidationError(_("Check the year: an oxygen criterion met before 2000 is not plausible."), code=code)
     return None
 
 
